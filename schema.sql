@@ -1,0 +1,114 @@
+-- siar schema: the one source of the database layout.
+-- Each "-- migration: N" section is applied once, in order, inside a transaction;
+-- PRAGMA user_version records the last one applied. Never edit a released section:
+-- add a new one below it.
+
+-- migration: 1
+CREATE TABLE users (
+  id                   INTEGER PRIMARY KEY,
+  username             TEXT NOT NULL UNIQUE,
+  role                 TEXT NOT NULL CHECK (role IN ('member', 'admin')),
+  status               TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
+  password_hash        TEXT NOT NULL,
+  institution          TEXT NOT NULL DEFAULT '',
+  contact              TEXT NOT NULL DEFAULT '',
+  email                TEXT NOT NULL DEFAULT '',  -- lower-cased
+  phone                TEXT NOT NULL DEFAULT '',
+  address              TEXT NOT NULL DEFAULT '',
+  must_change_password INTEGER NOT NULL DEFAULT 0,
+  created_at           TEXT NOT NULL,             -- ISO 8601 UTC, as every *_at column
+  last_login_at        TEXT,
+  last_login_address   TEXT
+);
+CREATE UNIQUE INDEX users_email ON users (email) WHERE email <> '';
+
+CREATE TABLE registration_requests (
+  id           INTEGER PRIMARY KEY,
+  institution  TEXT NOT NULL,
+  contact      TEXT NOT NULL,
+  email        TEXT NOT NULL,                      -- lower-cased
+  phone        TEXT NOT NULL DEFAULT '',
+  address      TEXT NOT NULL DEFAULT '',
+  username     TEXT NOT NULL,
+  status       TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+  reason       TEXT,                               -- why it was rejected
+  from_address TEXT,                               -- network address the request came from
+  created_at   TEXT NOT NULL,
+  decided_at   TEXT,
+  decided_by   INTEGER REFERENCES users (id),
+  user_id      INTEGER REFERENCES users (id)       -- the account an approval created
+);
+-- Two pending requests may not ask for the same username or e-mail.
+CREATE UNIQUE INDEX registration_pending_username ON registration_requests (username) WHERE status = 'pending';
+CREATE UNIQUE INDEX registration_pending_email ON registration_requests (email) WHERE status = 'pending';
+CREATE INDEX registration_status ON registration_requests (status, id);
+
+CREATE TABLE sessions (
+  id           INTEGER PRIMARY KEY,
+  token_hash   TEXT NOT NULL UNIQUE,               -- sha256 of the token; the token itself is never stored
+  user_id      INTEGER NOT NULL REFERENCES users (id),
+  address      TEXT,
+  created_at   TEXT NOT NULL,
+  expires_at   TEXT NOT NULL,
+  closed_at    TEXT
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE messages (
+  id        INTEGER PRIMARY KEY,
+  sender_id INTEGER NOT NULL REFERENCES users (id),
+  audience  TEXT NOT NULL CHECK (audience IN ('direct', 'list', 'all')),
+  subject   TEXT NOT NULL,
+  body      TEXT NOT NULL,
+  sent_at   TEXT NOT NULL
+);
+CREATE INDEX messages_sender ON messages (sender_id, id);
+
+-- One row per recipient: the delivered and read state the sender sees in its outbox.
+CREATE TABLE message_recipients (
+  message_id   INTEGER NOT NULL REFERENCES messages (id),
+  recipient_id INTEGER NOT NULL REFERENCES users (id),
+  delivered_at TEXT,
+  read_at      TEXT,
+  deleted_at   TEXT,                               -- removed from the recipient's inbox
+  PRIMARY KEY (message_id, recipient_id)
+) WITHOUT ROWID;
+CREATE INDEX recipients_inbox ON message_recipients (recipient_id, message_id);
+CREATE INDEX recipients_undelivered ON message_recipients (recipient_id) WHERE delivered_at IS NULL;
+
+CREATE TABLE attachments (
+  id           INTEGER PRIMARY KEY,
+  message_id   INTEGER NOT NULL REFERENCES messages (id),
+  name         TEXT NOT NULL,
+  size         INTEGER NOT NULL,
+  sha256       TEXT NOT NULL,
+  media_type   TEXT NOT NULL,
+  storage_path TEXT,                               -- relative to the data dir; NULL until the upload completes
+  created_at   TEXT NOT NULL
+);
+CREATE INDEX attachments_message ON attachments (message_id);
+
+CREATE TABLE mail_queue (
+  id              INTEGER PRIMARY KEY,
+  kind            TEXT NOT NULL,                   -- credentials, rejection, ...
+  to_address      TEXT NOT NULL,
+  subject         TEXT NOT NULL,
+  sealed_text     TEXT NOT NULL,                   -- AES-256-GCM with <data>/mail.key (credentials are secrets); '' once sent
+  created_at      TEXT NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at TEXT NOT NULL,
+  sent_at         TEXT,
+  last_error      TEXT
+);
+CREATE INDEX mail_queue_due ON mail_queue (next_attempt_at) WHERE sent_at IS NULL;
+
+CREATE TABLE audit_events (
+  id        INTEGER PRIMARY KEY,
+  at        TEXT NOT NULL,
+  kind      TEXT NOT NULL,                         -- registration, approval, rejection, login_failed, ...
+  actor_id  INTEGER REFERENCES users (id),
+  subject   TEXT,                                  -- what the event is about (username, request id, ...)
+  address   TEXT,
+  detail    TEXT                                   -- JSON object, never secrets
+);
+CREATE INDEX audit_kind ON audit_events (kind, id);

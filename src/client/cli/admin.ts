@@ -1,0 +1,107 @@
+import type { Argv, CommandModule } from 'yargs';
+import { argsToRegistration, type Args } from '../../protocol/index.js';
+import { adminFallback, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+
+type AdminOpts = ClientOptions & { data: string };
+
+function adminOptions(y: Argv) {
+  return withLogin(y).option('data', {
+    type: 'string', default: 'data',
+    describe: 'data directory whose admin-password is used when no password is given (on the server machine)',
+  });
+}
+
+async function run(opts: AdminOpts, body: Parameters<typeof withClient>[1]): Promise<void> {
+  await withClient(opts, body, adminFallback(opts.data));
+}
+
+function printRows(items: Args[], json: boolean, columns: string[]): void {
+  if (json) {
+    for (const a of items) printJson(a.toObject());
+    return;
+  }
+  process.stdout.write(table(items.map((a) => columns.map((c) => a.getAll(c).join(','))), columns.map((c) => c.toUpperCase())));
+}
+
+const adminSubcommands: CommandModule<object, any>[] = [
+defineCommand({
+  command: 'pending',
+  describe: 'registration requests awaiting approval',
+  builder: (y2: Argv) => adminOptions(y2).option('status', { type: 'string', default: 'pending', choices: ['pending', 'approved', 'rejected', 'expired', 'all'] }),
+  handler: (opts: AdminOpts & { status: string }) => run(opts, async (c) => {
+    const reply = await c.request('PENDING', { status: opts.status });
+    if (opts.json) reply.items.forEach((a) => printJson(argsToRegistration(a)));
+    else if (reply.items.length === 0) process.stdout.write(`(no ${opts.status} requests)\n`);
+    else printRows(reply.items, false, ['id', 'username', 'email', 'contact', 'createdAt', 'institution']);
+  }),
+}),
+defineCommand({
+  command: 'approve <ids..>',
+  describe: 'approve requests: creates the members and mails their credentials',
+  builder: (y2: Argv) => adminOptions(y2).positional('ids', { type: 'number', array: true }),
+  handler: (opts: AdminOpts & { ids: number[] }) => run(opts, async (c) => {
+    for (const id of opts.ids) {
+      const r = (await c.request('APPROVE', { id })).args;
+      if (opts.json) printJson(r.toObject());
+      else process.stdout.write(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} queued to ${r.get('email')}\n`);
+    }
+  }),
+}),
+defineCommand({
+  command: 'reject <ids..>',
+  describe: 'reject requests with a reason (mailed to the registrant)',
+  builder: (y2: Argv) => adminOptions(y2).positional('ids', { type: 'number', array: true }).option('reason', { type: 'string', demandOption: true }),
+  handler: (opts: AdminOpts & { ids: number[]; reason: string }) => run(opts, async (c) => {
+    for (const id of opts.ids) {
+      const r = (await c.request('REJECT', { id, reason: opts.reason })).args;
+      if (opts.json) printJson(r.toObject());
+      else process.stdout.write(`rejected ${id}\n`);
+    }
+  }),
+}),
+defineCommand({
+  command: 'members',
+  describe: 'members with status and last login',
+  builder: (y2: Argv) => adminOptions(y2).option('search', { type: 'string', describe: 'filter by username, institution or e-mail' }),
+  handler: (opts: AdminOpts & { search?: string }) => run(opts, async (c) => {
+    const reply = await c.request('MEMBERS', { q: opts.search });
+    printRows(reply.items, !!opts.json, ['username', 'status', 'online', 'email', 'lastLoginAt', 'institution']);
+  }),
+}),
+defineCommand({
+  command: 'suspend <username>',
+  describe: 'suspend a member (closes its sessions at once)',
+  builder: (y2: Argv) => adminOptions(y2).positional('username', { type: 'string' }),
+  handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
+    const r = (await c.request('SUSPEND', { username: opts.username })).args;
+    if (opts.json) printJson(r.toObject());
+    else process.stdout.write(`suspended ${r.get('username')} (${r.get('connections')} connection(s) closed)\n`);
+  }),
+}),
+defineCommand({
+  command: 'reactivate <username>',
+  describe: 'lift a suspension',
+  builder: (y2: Argv) => adminOptions(y2).positional('username', { type: 'string' }),
+  handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
+    const r = (await c.request('REACTIVATE', { username: opts.username })).args;
+    if (opts.json) printJson(r.toObject());
+    else process.stdout.write(`reactivated ${r.get('username')}\n`);
+  }),
+}),
+defineCommand({
+  command: 'online',
+  describe: 'who is connected now',
+  builder: (y2: Argv) => adminOptions(y2),
+  handler: (opts: AdminOpts) => run(opts, async (c) => {
+    const reply = await c.request('ONLINE');
+    printRows(reply.items, !!opts.json, ['username', 'connections', 'since', 'address']);
+  }),
+}),
+];
+
+export const adminCommand: CommandModule<object, any> = {
+  command: 'admin <command>',
+  describe: 'administration: registrations, members (user admin; password from SIAR_PASSWORD, --password-file or <data>/admin-password)',
+  builder: (y: Argv) => y.command(adminSubcommands).demandCommand(1, 'Name an admin command; see siar admin --help.'),
+  handler: () => undefined,
+};

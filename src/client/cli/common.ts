@@ -1,0 +1,129 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { RemoteError, SiarClient, parseServerAddress } from '../connection.js';
+
+/** A failure the CLI reports as one line on stderr with a non-zero exit code. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export interface ClientOptions {
+  server?: string;
+  user?: string;
+  'password-file'?: string;
+  json?: boolean;
+}
+
+export function withServer<T>(y: Argv<T>) {
+  return y.option('server', {
+    type: 'string',
+    describe: 'siar server as host:port (env SIAR_SERVER, default 127.0.0.1:7400)',
+    default: process.env.SIAR_SERVER,
+    defaultDescription: '$SIAR_SERVER or 127.0.0.1:7400',
+  });
+}
+
+export function withLogin<T>(y: Argv<T>) {
+  return withServer(y)
+    .option('user', { type: 'string', describe: 'username (env SIAR_USER)', default: process.env.SIAR_USER })
+    .option('password-file', { type: 'string', describe: 'file whose first line is the password (else env SIAR_PASSWORD)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per line' });
+}
+
+/** The password never comes from argv: env SIAR_PASSWORD, --password-file, or a fallback file. */
+export function readPassword(opts: ClientOptions, fallbackFile?: string): string {
+  const file = opts['password-file'];
+  if (file) {
+    try {
+      return (readFileSync(file === '-' ? 0 : file, 'utf8').split(/\r?\n/)[0] ?? '').trim();
+    } catch (err) {
+      throw new CliError(`Cannot read the password file ${file}: ${(err as Error).message}`);
+    }
+  }
+  if (process.env.SIAR_PASSWORD) return process.env.SIAR_PASSWORD;
+  if (fallbackFile && existsSync(fallbackFile)) return readFileSync(fallbackFile, 'utf8').split(/\r?\n/)[0]!.trim();
+  throw new CliError('No password: set SIAR_PASSWORD or give --password-file FILE.');
+}
+
+export async function connect(opts: ClientOptions): Promise<SiarClient> {
+  let address;
+  try {
+    address = parseServerAddress(opts.server);
+  } catch (err) {
+    throw new CliError((err as Error).message);
+  }
+  try {
+    return await SiarClient.connect(address);
+  } catch (err) {
+    throw new CliError((err as Error).message, 2);
+  }
+}
+
+/** Connects and logs in; the caller closes the client. */
+export async function connectAndLogin(opts: ClientOptions, fallback?: { user: string; passwordFile: string }): Promise<SiarClient> {
+  const user = opts.user || fallback?.user;
+  if (!user) throw new CliError('No username: give --user or set SIAR_USER.');
+  const password = readPassword(opts, fallback?.passwordFile);
+  const client = await connect(opts);
+  try {
+    const reply = await client.login(user, password);
+    if (reply.get('mustChangePassword') === '1' && !process.env.SIAR_QUIET_PASSWD_HINT) {
+      process.stderr.write('note: this is the password from the e-mail; set your own with `siar passwd`.\n');
+    }
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  return client;
+}
+
+/** Runs a command body with a logged-in client, always closing it. */
+export async function withClient<T>(opts: ClientOptions, body: (client: SiarClient) => Promise<T>, fallback?: { user: string; passwordFile: string }): Promise<T> {
+  const client = await connectAndLogin(opts, fallback);
+  try {
+    return await body(client);
+  } finally {
+    await client.close();
+  }
+}
+
+/** Admin commands default to user `admin` and, on the server machine, to `<data>/admin-password`. */
+export function adminFallback(dataDir = 'data') {
+  return { user: 'admin', passwordFile: path.join(dataDir, 'admin-password') };
+}
+
+export function printJson(obj: unknown): void {
+  process.stdout.write(JSON.stringify(obj) + '\n');
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof RemoteError) return `${err.message} (${err.code})`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** Fixed-width columns for human output; the last column is not padded. */
+export function table(rows: string[][], header: string[]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.min(40, Math.max(...all.map((r) => (r[i] ?? '').length))));
+  return all
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : clip(c, widths[i]!).padEnd(widths[i]!))).join('  '))
+    .join('\n') + '\n';
+}
+
+function clip(s: string, n: number): string {
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
+}
+
+/** A yargs command whose handler receives the typed options its builder declares. */
+export function defineCommand<T>(def: {
+  command: string;
+  describe: string;
+  builder: (y: Argv) => Argv<any>;
+  handler: (opts: T) => Promise<void>;
+}): CommandModule<object, any> {
+  return def as unknown as CommandModule<object, any>;
+}

@@ -1,0 +1,200 @@
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import {
+  Args, LineReader, PUSH_ID, ProtocolError, UNKNOWN_ID, decodeServerFrame, encodeRequest, type ArgInput,
+} from '../protocol/index.js';
+
+/** An error reply from the server: `code` is the catalogue code (docs/PROTOCOL.md §Errors). */
+export class RemoteError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'RemoteError';
+  }
+}
+
+export interface Reply {
+  args: Args;
+  /** Rows of a list reply, in order. */
+  items: Args[];
+}
+
+export interface ConnectOptions {
+  host: string;
+  port: number;
+  connectTimeoutMs?: number;
+  /** Longest server frame accepted; server frames carry whole messages, so larger than the server's. */
+  maxFrameBytes?: number;
+  /** Time to wait for any single reply. */
+  requestTimeoutMs?: number;
+}
+
+interface Pending {
+  resolve(reply: Reply): void;
+  reject(err: Error): void;
+  items: Args[];
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One control connection to a siar server: numbered requests, replies matched by id (so callers
+ * may pipeline), pushes emitted as 'push' events. Used by the CLI, the TUI and the tests.
+ */
+export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]; close: [reason: Error | null] }> {
+  token = '';
+  private nextId = 1;
+  private readonly pending = new Map<string, Pending>();
+  private readonly reader: LineReader;
+  private closedWith: Error | null | undefined;
+  private keepalive: NodeJS.Timeout | undefined;
+  readonly hello: Promise<Args>;
+
+  private constructor(private readonly socket: net.Socket, private readonly opts: ConnectOptions) {
+    super();
+    this.reader = new LineReader(opts.maxFrameBytes ?? 4 * 1024 * 1024);
+    this.hello = new Promise((resolve) => {
+      const onHello = (event: string, args: Args) => {
+        if (event !== 'HELLO') return;
+        this.off('push', onHello);
+        resolve(args);
+      };
+      this.on('push', onHello);
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.shutdown(err));
+    socket.on('close', () => this.shutdown(new Error('The server closed the connection.')));
+  }
+
+  static connect(opts: ConnectOptions): Promise<SiarClient> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: opts.host, port: opts.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port} (timed out).`));
+      }, opts.connectTimeoutMs ?? 10_000);
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port}: ${err.message}`));
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        const client = new SiarClient(socket, opts);
+        client.hello.then(() => resolve(client), reject);
+        client.once('close', (reason) => reject(reason ?? new Error('closed before HELLO')));
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closedWith !== undefined;
+  }
+
+  /** Sends a request and resolves with its final OK (and any ITEM rows), or rejects with RemoteError. */
+  request(verb: string, args: ArgInput = {}, token: string = this.token): Promise<Reply> {
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith ?? new Error('Connection closed.'));
+    const id = String(this.nextId++);
+    return new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`No reply to ${verb} within ${this.requestTimeout / 1000} s.`));
+      }, this.requestTimeout);
+      this.pending.set(id, { resolve, reject, items: [], timer });
+      this.socket.write(encodeRequest(id, verb, token, args) + '\n');
+    });
+  }
+
+  /** Logs in and keeps the token for later requests. */
+  async login(username: string, password: string): Promise<Args> {
+    const reply = await this.request('LOGIN', { username, password }, '');
+    this.token = reply.args.get('token') ?? '';
+    return reply.args;
+  }
+
+  /** Sends PING every `ms` so the server's idle timeout never ends a long-lived connection. */
+  startKeepalive(ms = 60_000): void {
+    clearInterval(this.keepalive);
+    this.keepalive = setInterval(() => { this.request('PING', {}, '').catch(() => undefined); }, ms);
+    this.keepalive.unref();
+  }
+
+  close(): Promise<void> {
+    clearInterval(this.keepalive);
+    if (this.closedWith !== undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.socket.once('close', () => resolve());
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    });
+  }
+
+  private get requestTimeout(): number {
+    return this.opts.requestTimeoutMs ?? 30_000;
+  }
+
+  private onData(chunk: Buffer): void {
+    let lines;
+    try {
+      lines = this.reader.push(chunk);
+    } catch (err) {
+      this.socket.destroy();
+      this.shutdown(err as ProtocolError);
+      return;
+    }
+    for (const l of lines) {
+      if (!l.ok) continue; // a frame we cannot decode is not fatal for the client
+      let frame;
+      try {
+        frame = decodeServerFrame(l.line);
+      } catch {
+        continue;
+      }
+      if (frame.kind === 'push') {
+        this.emit('push', frame.event, frame.args);
+        continue;
+      }
+      const p = this.pending.get(frame.id);
+      if (!p) {
+        // A closing error without a request id (timeout, shutdown, framing) ends the connection.
+        if (frame.kind === 'err' && frame.id === UNKNOWN_ID) this.closeReason = new RemoteError(frame.code, frame.message);
+        continue;
+      }
+      if (frame.kind === 'item') {
+        p.items.push(frame.args);
+        continue;
+      }
+      this.pending.delete(frame.id);
+      clearTimeout(p.timer);
+      if (frame.kind === 'ok') p.resolve({ args: frame.args, items: p.items });
+      else p.reject(new RemoteError(frame.code, frame.message));
+    }
+  }
+
+  private closeReason: Error | undefined;
+
+  private shutdown(err: Error): void {
+    if (this.closedWith !== undefined) return;
+    clearInterval(this.keepalive);
+    const reason = this.closeReason ?? err;
+    this.closedWith = reason;
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(reason);
+    }
+    this.pending.clear();
+    this.emit('close', reason);
+  }
+}
+
+export const PUSH = PUSH_ID;
+
+/** `host:port`, `host` or `:port`; the default port is 7400. IPv6 as `[::1]:7400`. */
+export function parseServerAddress(value: string | undefined, fallback = '127.0.0.1:7400'): { host: string; port: number } {
+  const v = (value && value.trim()) || fallback;
+  const m = /^(?:\[([^\]]+)\]|([^:]*))(?::(\d{1,5}))?$/.exec(v);
+  if (!m) throw new Error(`"${v}" is not host:port.`);
+  const host = m[1] ?? (m[2] || '127.0.0.1');
+  const port = m[3] ? Number(m[3]) : 7400;
+  if (port < 1 || port > 65535) throw new Error(`"${v}" has an invalid port.`);
+  return { host, port };
+}

@@ -1,0 +1,59 @@
+/**
+ * The one catalogue of error codes a siar peer can receive (docs/PROTOCOL.md §Errors).
+ * `closes` marks errors after which the server closes the connection.
+ */
+export const ERRORS = {
+  BAD_FRAME: { message: 'The frame could not be parsed.', closes: false },
+  BAD_ESCAPE: { message: 'A field holds an unknown escape sequence.', closes: false },
+  BAD_UTF8: { message: 'The frame is not valid UTF-8.', closes: false },
+  FRAME_TOO_LONG: { message: 'The frame is longer than the maximum frame length.', closes: true },
+  UNKNOWN_COMMAND: { message: 'Unknown command.', closes: false },
+  BAD_ARGUMENT: { message: 'An argument is malformed.', closes: false },
+  MISSING_ARGUMENT: { message: 'A required argument is missing.', closes: false },
+  AUTH_REQUIRED: { message: 'Log in first.', closes: false },
+  BAD_TOKEN: { message: 'The session token is not valid.', closes: false },
+  TOKEN_EXPIRED: { message: 'The session has expired; log in again.', closes: false },
+  BAD_CREDENTIALS: { message: 'Wrong username or password.', closes: false },
+  ACCOUNT_SUSPENDED: { message: 'This account is suspended.', closes: false },
+  SESSION_CLOSED: { message: 'This session was closed by the server.', closes: true },
+  FORBIDDEN: { message: 'You are not allowed to do that.', closes: false },
+  DUPLICATE_USERNAME: { message: 'That username is already taken or requested.', closes: false },
+  DUPLICATE_EMAIL: { message: 'That e-mail address is already registered or requested.', closes: false },
+  BAD_EMAIL: { message: 'The e-mail address is malformed.', closes: false },
+  NOT_FOUND: { message: 'No such item.', closes: false },
+  UNKNOWN_RECIPIENT: { message: 'A recipient is not an active member.', closes: false },
+  NO_RECIPIENTS: { message: 'The message has no recipients.', closes: false },
+  ALREADY_DECIDED: { message: 'That registration request was already decided.', closes: false },
+  TOO_MANY_REQUESTS: { message: 'Too many requests; slow down.', closes: false },
+  TOO_MANY_ERRORS: { message: 'Too many bad frames; closing the connection.', closes: true },
+  TIMEOUT: { message: 'The connection was idle for too long.', closes: true },
+  SHUTTING_DOWN: { message: 'The server is shutting down.', closes: true },
+  INTERNAL: { message: 'Internal server error.', closes: false },
+} as const satisfies Record<string, { message: string; closes: boolean }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERRORS, code);
+}
+
+/** An error that travels to the peer as `ID|ERR|CODE|sentence`. */
+export class SiarError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message?: string) {
+    super(message ?? ERRORS[code].message);
+    this.name = 'SiarError';
+    this.code = code;
+  }
+  get closes(): boolean {
+    return ERRORS[this.code].closes;
+  }
+}
+
+/** A violation of the wire format itself (framing, escaping, encoding). */
+export class ProtocolError extends SiarError {
+  constructor(code: 'BAD_FRAME' | 'BAD_ESCAPE' | 'BAD_UTF8' | 'FRAME_TOO_LONG', message?: string) {
+    super(code, message);
+    this.name = 'ProtocolError';
+  }
+}

@@ -1,0 +1,5 @@
+export * from './errors.js';
+export * from './fields.js';
+export * from './frames.js';
+export * from './line-reader.js';
+export * from './records.js';

@@ -1,0 +1,165 @@
+import { Args, type ArgInput } from './frames.js';
+
+/**
+ * How siar's records travel as key=value arguments (docs/PROTOCOL.md §Records), shared by the
+ * server (to encode) and every client (to decode). Lists are repeated keys.
+ */
+
+export interface AttachmentInfo {
+  id: number;
+  name: string;
+  size: number;
+  sha256: string;
+  type: string;
+}
+
+export interface RecipientInfo {
+  username: string;
+  deliveredAt: string | null;
+  readAt: string | null;
+}
+
+export interface MessageRecord {
+  id: number;
+  from: string;
+  to: string[];
+  audience: string;
+  subject: string;
+  body: string;
+  sentAt: string;
+  attachments: AttachmentInfo[];
+  /** Per-recipient state: present for the sender. */
+  recipients?: RecipientInfo[];
+  /** The reader's own state: present for a recipient. */
+  deliveredAt?: string | null;
+  readAt?: string | null;
+}
+
+/** An attachment as one value: `id,size,sha256,type,name` — the name last, so it may hold commas. */
+export function encodeAttachment(a: AttachmentInfo): string {
+  return `${a.id},${a.size},${a.sha256},${a.type},${a.name}`;
+}
+
+export function decodeAttachment(value: string): AttachmentInfo | null {
+  const m = /^(\d+),(\d+),([0-9a-f]*),([^,]*),(.*)$/s.exec(value);
+  if (!m) return null;
+  return { id: Number(m[1]), size: Number(m[2]), sha256: m[3]!, type: m[4]!, name: m[5]! };
+}
+
+export function messageToArgs(m: MessageRecord): ArgInput {
+  const out: Record<string, ArgInput[string]> = {
+    id: m.id,
+    from: m.from,
+    to: m.to,
+    audience: m.audience,
+    subject: m.subject,
+    sentAt: m.sentAt,
+    body: m.body,
+    attachment: m.attachments.map(encodeAttachment),
+  };
+  if (m.deliveredAt !== undefined) out.deliveredAt = m.deliveredAt ?? '';
+  if (m.readAt !== undefined) out.readAt = m.readAt ?? '';
+  if (m.recipients) {
+    // rcpt=username,deliveredAt,readAt (empty when not yet)
+    out.rcpt = m.recipients.map((r) => `${r.username},${r.deliveredAt ?? ''},${r.readAt ?? ''}`);
+  }
+  return out;
+}
+
+export function argsToMessage(a: Args): MessageRecord {
+  const m: MessageRecord = {
+    id: Number(a.get('id') ?? 0),
+    from: a.get('from') ?? '',
+    to: a.getAll('to'),
+    audience: a.get('audience') ?? 'direct',
+    subject: a.get('subject') ?? '',
+    body: a.get('body') ?? '',
+    sentAt: a.get('sentAt') ?? '',
+    attachments: a.getAll('attachment').map(decodeAttachment).filter((x): x is AttachmentInfo => x !== null),
+  };
+  if (a.has('deliveredAt')) m.deliveredAt = a.get('deliveredAt') || null;
+  if (a.has('readAt')) m.readAt = a.get('readAt') || null;
+  if (a.has('rcpt')) {
+    m.recipients = a.getAll('rcpt').map((v) => {
+      const [username = '', deliveredAt = '', readAt = ''] = v.split(',');
+      return { username, deliveredAt: deliveredAt || null, readAt: readAt || null };
+    });
+  }
+  return m;
+}
+
+/** The popup push: the notice, not the whole message. */
+export interface PopupRecord {
+  id: number;
+  from: string;
+  institution: string;
+  subject: string;
+  preview: string;
+  sentAt: string;
+  attachments: string[]; // names
+}
+
+export const PREVIEW_CHARS = 280;
+
+export function popupToArgs(p: PopupRecord): ArgInput {
+  return {
+    id: p.id,
+    from: p.from,
+    institution: p.institution,
+    subject: p.subject,
+    preview: p.preview,
+    sentAt: p.sentAt,
+    attachments: p.attachments.length,
+    attachment: p.attachments,
+  };
+}
+
+export function argsToPopup(a: Args): PopupRecord {
+  return {
+    id: Number(a.get('id') ?? 0),
+    from: a.get('from') ?? '',
+    institution: a.get('institution') ?? '',
+    subject: a.get('subject') ?? '',
+    preview: a.get('preview') ?? '',
+    sentAt: a.get('sentAt') ?? '',
+    attachments: a.getAll('attachment'),
+  };
+}
+
+export interface RegistrationRecord {
+  id: number;
+  institution: string;
+  contact: string;
+  email: string;
+  phone: string;
+  address: string;
+  username: string;
+  status: string;
+  reason: string | null;
+  fromAddress: string | null;
+  createdAt: string;
+}
+
+export function registrationToArgs(r: RegistrationRecord): ArgInput {
+  return {
+    id: r.id, institution: r.institution, contact: r.contact, email: r.email, phone: r.phone,
+    address: r.address, username: r.username, status: r.status, reason: r.reason ?? undefined,
+    fromAddress: r.fromAddress ?? undefined, createdAt: r.createdAt,
+  };
+}
+
+export function argsToRegistration(a: Args): RegistrationRecord {
+  return {
+    id: Number(a.get('id') ?? 0),
+    institution: a.get('institution') ?? '',
+    contact: a.get('contact') ?? '',
+    email: a.get('email') ?? '',
+    phone: a.get('phone') ?? '',
+    address: a.get('address') ?? '',
+    username: a.get('username') ?? '',
+    status: a.get('status') ?? '',
+    reason: a.get('reason') ?? null,
+    fromAddress: a.get('fromAddress') ?? null,
+    createdAt: a.get('createdAt') ?? '',
+  };
+}

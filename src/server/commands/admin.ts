@@ -1,0 +1,118 @@
+import { SiarError } from '../../protocol/index.js';
+import { credentialsMail, rejectionMail } from '../mail/templates.js';
+import { generatePassword, hashPassword } from '../secrets.js';
+import { StoreConflict, type RegistrationStatus, type User } from '../store/types.js';
+import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
+import { toRegistrationRecord } from './registration.js';
+import { authed, type AuthedContext, type Command } from './types.js';
+
+function memberArgs(u: User, online: boolean) {
+  return {
+    username: u.username, institution: u.institution, contact: u.contact, email: u.email, phone: u.phone,
+    address: u.address, status: u.status, createdAt: u.createdAt, lastLoginAt: u.lastLoginAt ?? '',
+    lastLoginAddress: u.lastLoginAddress ?? '', online: online ? 1 : 0,
+  };
+}
+
+async function memberByName(ctx: AuthedContext, username: string): Promise<User> {
+  const user = await ctx.services.store.getUserByUsername(username);
+  if (!user || user.role !== 'member') throw new SiarError('NOT_FOUND', `No member named ${username}.`);
+  return user;
+}
+
+const STATUSES: ReadonlyArray<RegistrationStatus | 'all'> = ['pending', 'approved', 'rejected', 'expired', 'all'];
+
+export const adminCommands: Command[] = [
+  authed('PENDING', 'admin', 'PENDING [status=pending|approved|rejected|all] [limit=] [before=] — registration requests', async (ctx, args) => {
+    const status = (args.get('status') ?? 'pending') as RegistrationStatus | 'all';
+    if (!STATUSES.includes(status)) throw new SiarError('BAD_ARGUMENT', `status must be one of ${STATUSES.join(', ')}.`);
+    const requests = await ctx.services.store.listRegistrations(status, pageFrom(args, ctx.services.config.maxPageSize, 200));
+    for (const r of requests) ctx.item(toRegistrationRecord(r));
+    return { count: requests.length };
+  }),
+
+  authed('APPROVE', 'admin', 'APPROVE id= — creates the member and mails its credentials', async (ctx, args) => {
+    const { store, mail, router } = ctx.services;
+    const requestId = requireId(args);
+    const password = generatePassword();
+    let result;
+    try {
+      result = await store.approveRegistration({
+        requestId,
+        adminId: ctx.auth.user.id,
+        passwordHash: await hashPassword(password),
+        mail: (r) => {
+          const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
+          return { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
+        },
+      });
+    } catch (err) {
+      if (err instanceof StoreConflict) throw new SiarError(err.field === 'username' ? 'DUPLICATE_USERNAME' : 'DUPLICATE_EMAIL', err.message);
+      throw err;
+    }
+    mail.kick();
+    const { request } = result;
+    ctx.log.info({ requestId, username: request.username, mailId: result.mailId }, 'registration approved');
+    router.pushToRegistrant(requestId, 'DECISION', { id: requestId, status: 'approved', username: request.username });
+    router.pushToAdmins('DECIDED', { id: requestId, status: 'approved', username: request.username });
+    return { id: requestId, status: 'approved', username: request.username, email: request.email, mailId: result.mailId };
+  }),
+
+  authed('REJECT', 'admin', 'REJECT id= reason= — refuses a registration request and tells the registrant why', async (ctx, args) => {
+    const { store, mail, router } = ctx.services;
+    const requestId = requireId(args);
+    const reason = requireText(args, 'reason', 1000, 'Reason');
+    const { request, mailId } = await store.rejectRegistration({
+      requestId,
+      adminId: ctx.auth.user.id,
+      reason,
+      mail: (r) => {
+        const m = rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason });
+        return { kind: 'rejection', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
+      },
+    });
+    mail.kick();
+    ctx.log.info({ requestId, username: request.username }, 'registration rejected');
+    router.pushToRegistrant(requestId, 'DECISION', { id: requestId, status: 'rejected', reason });
+    router.pushToAdmins('DECIDED', { id: requestId, status: 'rejected', username: request.username });
+    return { id: requestId, status: 'rejected', mailId };
+  }),
+
+  authed('MEMBERS', 'admin', 'MEMBERS [q=TEXT] — members with status and last login', async (ctx, args) => {
+    const q = args.get('q')?.toLowerCase();
+    const members = (await ctx.services.store.listMembers()).filter(
+      (u) => !q || u.username.includes(q) || u.institution.toLowerCase().includes(q) || u.email.includes(q),
+    );
+    for (const u of members) ctx.item(memberArgs(u, ctx.services.router.isOnline(u.id)));
+    return { count: members.length };
+  }),
+
+  authed('SUSPEND', 'admin', 'SUSPEND username= — blocks a member and closes its live sessions at once', async (ctx, args) => {
+    const { store, router } = ctx.services;
+    const user = await memberByName(ctx, requireUsername(args));
+    await store.setUserStatus(user.id, 'suspended');
+    const sessions = await store.closeUserSessions(user.id);
+    const connections = router.disconnectUser(user.id, 'SESSION_CLOSED', 'Your account was suspended by the administrator.');
+    await store.audit({ kind: 'member_suspended', actorId: ctx.auth.user.id, subject: user.username, address: ctx.conn.remoteAddress });
+    return { username: user.username, status: 'suspended', sessions, connections };
+  }),
+
+  authed('REACTIVATE', 'admin', 'REACTIVATE username= — lifts a suspension', async (ctx, args) => {
+    const user = await memberByName(ctx, requireUsername(args));
+    await ctx.services.store.setUserStatus(user.id, 'active');
+    await ctx.services.store.audit({ kind: 'member_reactivated', actorId: ctx.auth.user.id, subject: user.username, address: ctx.conn.remoteAddress });
+    return { username: user.username, status: 'active' };
+  }),
+
+  authed('ONLINE', 'admin', 'ONLINE — who is connected now, from where, since when', async (ctx) => {
+    const online = ctx.services.router.online();
+    for (const o of online) {
+      const first = o.connections[0];
+      ctx.item({
+        username: o.username, connections: o.connections.length,
+        address: o.connections.map((c) => c.address), since: first?.since ?? '',
+      });
+    }
+    return { count: online.length, connections: ctx.services.router.connectionCount() };
+  }),
+];

@@ -1,0 +1,75 @@
+import { SiarError } from '../../protocol/index.js';
+import { replayPending } from '../delivery.js';
+import { decoyPasswordHash, generateToken, hashPassword, hashToken, verifyPassword } from '../secrets.js';
+import { requireText, requireUsername } from '../validation.js';
+import { authed, open, type Command } from './types.js';
+
+export const MIN_PASSWORD_CHARS = 10;
+
+export const authCommands: Command[] = [
+  open('LOGIN', 'LOGIN username= password= — opens a session; missed popups follow the reply', async (ctx, args) => {
+    const { store, router, config } = ctx.services;
+    const username = requireUsername(args);
+    const password = requireText(args, 'password', 1024, 'Password');
+    const user = await store.getUserByUsername(username);
+    // Hash even for unknown usernames, so timing does not tell which usernames exist.
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
+    if (!user || !ok) {
+      await store.audit({ kind: 'login_failed', subject: username, address: ctx.conn.remoteAddress });
+      ctx.log.info({ username }, 'login failed');
+      throw new SiarError('BAD_CREDENTIALS');
+    }
+    if (user.status !== 'active') {
+      await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
+      throw new SiarError('ACCOUNT_SUSPENDED');
+    }
+    const token = generateToken();
+    const expiresAt = new Date(Date.now() + config.sessionTtlMs).toISOString();
+    const session = await store.createSession({
+      userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt,
+    });
+    await store.recordLogin(user.id, ctx.conn.remoteAddress);
+    if (ctx.conn.user) router.detach(ctx.conn);
+    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id };
+    router.attach(ctx.conn);
+    ctx.log.info({ username, role: user.role }, 'login');
+    const unread = await store.unreadCount(user.id);
+    // After the OK: the client knows it is logged in before its missed popups arrive.
+    setImmediate(() => {
+      replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
+    });
+    return {
+      token, username: user.username, role: user.role, institution: user.institution, expiresAt,
+      mustChangePassword: user.mustChangePassword ? 1 : 0, unread,
+    };
+  }),
+
+  authed('LOGOUT', 'user', 'LOGOUT — ends the session of the token', async (ctx) => {
+    await ctx.services.store.closeSession(ctx.auth.session.id);
+    if (ctx.conn.user?.sessionId === ctx.auth.session.id) {
+      ctx.services.router.detach(ctx.conn);
+      ctx.conn.user = null;
+    }
+    return { loggedOut: 1 };
+  }),
+
+  authed('WHOAMI', 'user', 'WHOAMI — who the token belongs to', async (ctx) => {
+    const u = ctx.auth.user;
+    return {
+      username: u.username, role: u.role, institution: u.institution, email: u.email,
+      expiresAt: ctx.auth.session.expiresAt, mustChangePassword: u.mustChangePassword ? 1 : 0,
+    };
+  }),
+
+  authed('PASSWD', 'user', 'PASSWD old= new= — changes the password (the mailed one is for the first login only)', async (ctx, args) => {
+    const old = requireText(args, 'old', 1024, 'Current password');
+    const next = requireText(args, 'new', 1024, 'New password');
+    if (next.length < MIN_PASSWORD_CHARS) {
+      throw new SiarError('BAD_ARGUMENT', `The new password needs at least ${MIN_PASSWORD_CHARS} characters.`);
+    }
+    if (!(await verifyPassword(old, ctx.auth.user.passwordHash))) throw new SiarError('BAD_CREDENTIALS', 'The current password is wrong.');
+    await ctx.services.store.setPassword(ctx.auth.user.id, await hashPassword(next), false);
+    await ctx.services.store.audit({ kind: 'password_changed', actorId: ctx.auth.user.id, subject: ctx.auth.user.username });
+    return { changed: 1 };
+  }),
+];

@@ -1,0 +1,24 @@
+import { adminCommands } from './admin.js';
+import { authCommands } from './auth.js';
+import { messagingCommands } from './messaging.js';
+import { registrationCommands } from './registration.js';
+import { systemCommands } from './system.js';
+import type { Command } from './types.js';
+
+/** The command table: verb → command. Each area contributes its own handlers. */
+export function buildCommandTable(extra: Command[] = []): Map<string, Command> {
+  const table = new Map<string, Command>();
+  const all = [
+    ...systemCommands(() => table.values()),
+    ...registrationCommands,
+    ...authCommands,
+    ...messagingCommands,
+    ...adminCommands,
+    ...extra,
+  ];
+  for (const c of all) {
+    if (table.has(c.verb)) throw new Error(`Duplicate command ${c.verb}`);
+    table.set(c.verb, c);
+  }
+  return table;
+}

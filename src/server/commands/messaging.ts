@@ -1,0 +1,125 @@
+import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
+import { deliverMessage } from '../delivery.js';
+import type { Audience, InboxEntry, Message, User } from '../store/types.js';
+import { USERNAME_PATTERN, flag, optionalText, pageFrom, requireId, requireText } from '../validation.js';
+import { authed, type AuthedContext, type Command } from './types.js';
+
+/** `to=a,b` and `to=a|to=b` both work; order kept, duplicates dropped. */
+function recipientNames(values: string[]): string[] {
+  const names = values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+  for (const n of names) {
+    if (!USERNAME_PATTERN.test(n)) throw new SiarError('UNKNOWN_RECIPIENT', `"${n}" is not a valid username.`);
+  }
+  return [...new Set(names)];
+}
+
+async function resolveRecipients(ctx: AuthedContext, to: string[], all: boolean): Promise<{ audience: Audience; ids: number[] }> {
+  const { store } = ctx.services;
+  if (all && to.length > 0) throw new SiarError('BAD_ARGUMENT', 'Give either to= or all=1, not both.');
+  if (all) {
+    const ids = (await store.listActiveMemberIds()).filter((id) => id !== ctx.auth.user.id);
+    if (ids.length === 0) throw new SiarError('NO_RECIPIENTS', 'There are no other active members to broadcast to.');
+    return { audience: 'all', ids };
+  }
+  if (to.length === 0) throw new SiarError('NO_RECIPIENTS', 'Name at least one recipient (to=) or broadcast (all=1).');
+  const { found, missing } = await store.resolveActiveMembers(to);
+  if (missing.length > 0) {
+    throw new SiarError('UNKNOWN_RECIPIENT', `Not an active member: ${missing.join(', ')}. Nothing was sent.`);
+  }
+  return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u: User) => u.id) };
+}
+
+function inboxArgs(e: InboxEntry, me: string): ArgInput {
+  return messageToArgs({
+    id: e.id, from: e.sender, to: [me], audience: 'direct', subject: e.subject, body: e.body, sentAt: e.sentAt,
+    attachments: e.attachments.map(toAttachmentInfo), deliveredAt: e.deliveredAt, readAt: e.readAt,
+  });
+}
+
+function toAttachmentInfo(a: Message['attachments'][number]) {
+  return { id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType };
+}
+
+/** The message as the sender sees it: every recipient's state. */
+export function sentArgs(m: Message): ArgInput {
+  return messageToArgs({
+    id: m.id, from: m.sender, to: m.recipients.map((r) => r.username), audience: m.audience,
+    subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map(toAttachmentInfo),
+    recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt })),
+  });
+}
+
+export const messagingCommands: Command[] = [
+  authed('SEND', 'user', 'SEND (to=USER[,USER…] | all=1) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
+    const { config, store } = ctx.services;
+    const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
+    const body = optionalText(args, 'body', config.maxBodyChars, 'Body');
+    const { audience, ids } = await resolveRecipients(ctx, recipientNames(args.getAll('to')), flag(args, 'all'));
+    const message = await store.storeMessage({ senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body });
+    ctx.log.info({ messageId: message.id, audience, recipients: ids.length }, 'message stored');
+    // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
+    const institution = ctx.auth.user.institution;
+    setImmediate(() => {
+      deliverMessage(ctx.services, message, institution).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
+    });
+    return { id: message.id, sentAt: message.sentAt, recipients: ids.length, audience };
+  }),
+
+  authed('INBOX', 'user', 'INBOX [limit=] [before=ID] [unread=1] — received messages, newest first', async (ctx, args) => {
+    const { store, config } = ctx.services;
+    const page = pageFrom(args, config.maxPageSize);
+    const onlyUnread = flag(args, 'unread');
+    const entries = await store.inbox(ctx.auth.user.id, page);
+    let count = 0;
+    for (const e of entries) {
+      if (onlyUnread && e.readAt) continue;
+      ctx.item(inboxArgs(e, ctx.auth.user.username));
+      count++;
+    }
+    return { count, unread: await store.unreadCount(ctx.auth.user.id) };
+  }),
+
+  authed('OUTBOX', 'user', 'OUTBOX [limit=] [before=ID] — sent messages with each recipient\'s delivered/read state', async (ctx, args) => {
+    const messages = await ctx.services.store.outbox(ctx.auth.user.id, pageFrom(args, ctx.services.config.maxPageSize));
+    for (const m of messages) ctx.item(sentArgs(m));
+    return { count: messages.length };
+  }),
+
+  authed('READ', 'user', 'READ id= — opens a message (marks it read for a recipient)', async (ctx, args) => {
+    const { store, router } = ctx.services;
+    const id = requireId(args);
+    const me = ctx.auth.user;
+    const message = await store.getMessage(id);
+    const mine = message?.recipients.find((r) => r.userId === me.id);
+    if (message && mine && (await store.markRead(id, me.id))) {
+      const fresh = (await store.getMessage(id))!;
+      const state = fresh.recipients.find((r) => r.userId === me.id)!;
+      if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
+      // A recipient sees who else it went to, but not the others' state.
+      return messageToArgs({
+        id, from: fresh.sender, to: fresh.audience === 'all' ? ['*'] : fresh.recipients.map((r) => r.username),
+        audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
+        attachments: fresh.attachments.map(toAttachmentInfo), deliveredAt: state.deliveredAt, readAt: state.readAt,
+      });
+    }
+    if (message && message.senderId === me.id) return sentArgs(message);
+    // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
+    throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
+  }),
+
+  authed('DELETE', 'user', 'DELETE id= — removes a message from your own inbox', async (ctx, args) => {
+    const id = requireId(args);
+    if (!(await ctx.services.store.deleteFromInbox(id, ctx.auth.user.id))) {
+      throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
+    }
+    return { deleted: id };
+  }),
+
+  authed('DIRECTORY', 'user', 'DIRECTORY — active member institutions, for addressing', async (ctx) => {
+    const members = (await ctx.services.store.listMembers()).filter((u) => u.status === 'active');
+    for (const u of members) {
+      ctx.item({ username: u.username, institution: u.institution, online: ctx.services.router.isOnline(u.id) ? 1 : 0 });
+    }
+    return { count: members.length };
+  }),
+];

@@ -1,0 +1,47 @@
+import { SiarError, registrationToArgs } from '../../protocol/index.js';
+import { StoreConflict, type RegistrationRequest } from '../store/types.js';
+import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
+import { open, type Command } from './types.js';
+
+export function toRegistrationRecord(r: RegistrationRequest) {
+  return registrationToArgs({ ...r, reason: r.reason, fromAddress: r.fromAddress });
+}
+
+export const registrationCommands: Command[] = [
+  open(
+    'REGISTER',
+    'REGISTER institution= contact= email= [phone=] [address=] username= [wait=1] — asks to become a member',
+    async (ctx, args) => {
+      const input = {
+        institution: requireText(args, 'institution', 200, 'Institution name'),
+        contact: requireText(args, 'contact', 200, 'Contact person'),
+        email: requireEmail(args),
+        phone: optionalText(args, 'phone', 50, 'Phone'),
+        address: optionalText(args, 'address', 500, 'Address'),
+        username: requireUsername(args),
+        fromAddress: ctx.conn.remoteAddress || null,
+      };
+      if (input.username === 'admin') throw new SiarError('DUPLICATE_USERNAME', 'The username "admin" is reserved.');
+      let request: RegistrationRequest;
+      try {
+        request = await ctx.services.store.createRegistration(input);
+      } catch (err) {
+        if (err instanceof StoreConflict) {
+          throw err.field === 'username'
+            ? new SiarError('DUPLICATE_USERNAME', `The username "${input.username}" is already taken or requested.`)
+            : new SiarError('DUPLICATE_EMAIL', `The e-mail address ${input.email} is already registered or requested.`);
+        }
+        throw err;
+      }
+      await ctx.services.store.audit({
+        kind: 'registration_requested', subject: request.username, address: input.fromAddress,
+        detail: { requestId: request.id, institution: request.institution },
+      });
+      ctx.log.info({ requestId: request.id, username: request.username }, 'registration requested');
+      ctx.services.router.pushToAdmins('REGISTRATION', toRegistrationRecord(request));
+      const wait = flag(args, 'wait');
+      if (wait) ctx.services.router.awaitRegistration(request.id, ctx.conn);
+      return { id: request.id, status: request.status, waiting: wait ? 1 : 0 };
+    },
+  ),
+];

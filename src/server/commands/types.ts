@@ -1,0 +1,72 @@
+import type { Logger } from 'pino';
+import type { ArgInput, Args } from '../../protocol/index.js';
+import type { ServerConfig } from '../config.js';
+import type { Connection } from '../connection.js';
+import type { MessageRouter } from '../router.js';
+import type { Store, User, Session } from '../store/types.js';
+
+/** What handlers may use. Handlers never touch sockets or SQL directly. */
+export interface Services {
+  config: ServerConfig;
+  store: Store;
+  router: MessageRouter;
+  mail: MailOutbox;
+  log: Logger;
+}
+
+/** The handlers' view of outgoing mail: mail is queued through the store, sealed, and sent by a worker. */
+export interface MailOutbox {
+  /** Seals mail text for the queue (credentials are secrets at rest). */
+  seal(text: string): string;
+  /** Sends queued mail now instead of at the next poll. */
+  kick(): void;
+}
+
+/** Who may run a command (docs/PROTOCOL.md §Commands). */
+export type Access = 'anyone' | 'user' | 'member' | 'admin';
+
+export interface Auth {
+  user: User;
+  session: Session;
+}
+
+export interface CommandContext {
+  services: Services;
+  conn: Connection;
+  /** The request id, for logging. */
+  requestId: string;
+  /** Present for every access level but 'anyone' (and for 'anyone' when a valid token came along). */
+  auth: Auth | null;
+  /** Streams one row of a list reply. */
+  item(args: ArgInput): void;
+  log: Logger;
+}
+
+/** The authenticated context handlers with access other than 'anyone' receive. */
+export type AuthedContext = CommandContext & { auth: Auth };
+
+export interface Command {
+  verb: string;
+  access: Access;
+  /** One line for HELP, naming the arguments. */
+  usage: string;
+  handler(ctx: AuthedContext | CommandContext, args: Args): Promise<ArgInput | void>;
+}
+
+/** Declares a command whose handler gets an authenticated context. */
+export function authed(
+  verb: string,
+  access: Exclude<Access, 'anyone'>,
+  usage: string,
+  handler: (ctx: AuthedContext, args: Args) => Promise<ArgInput | void>,
+): Command {
+  return { verb, access, usage, handler: handler as Command['handler'] };
+}
+
+export function open(
+  verb: string,
+  usage: string,
+  handler: (ctx: CommandContext, args: Args) => Promise<ArgInput | void>,
+): Command {
+  return { verb, access: 'anyone', usage, handler };
+}

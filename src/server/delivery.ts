@@ -1,0 +1,55 @@
+import { PREVIEW_CHARS, popupToArgs, type ArgInput } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import type { Services } from './commands/types.js';
+import type { Message } from './store/types.js';
+
+/**
+ * Real-time popups and store-and-forward. A message is stored first; then every online session of
+ * each recipient gets a POPUP push, and the recipient's row is marked delivered. Recipients who
+ * were offline get theirs at their next login (replayPending).
+ */
+export function popupArgs(message: Message, institution: string): ArgInput {
+  const preview = message.body.length > PREVIEW_CHARS ? `${message.body.slice(0, PREVIEW_CHARS - 1)}…` : message.body;
+  return popupToArgs({
+    id: message.id,
+    from: message.sender,
+    institution,
+    subject: message.subject,
+    preview,
+    sentAt: message.sentAt,
+    attachments: message.attachments.map((a) => a.name),
+  });
+}
+
+export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
+  const args = popupArgs(message, institution);
+  let delivered = 0;
+  for (const r of message.recipients) {
+    if (services.router.pushPopup(r.userId, message.id, args) > 0) {
+      await services.store.markDelivered(message.id, r.userId);
+      delivered++;
+    }
+  }
+  return delivered;
+}
+
+/** Pushes the popups a member missed while offline, oldest first, to the connection that just logged in. */
+export async function replayPending(services: Services, conn: Connection): Promise<number> {
+  const user = conn.user;
+  if (!user) return 0;
+  const pending = await services.store.listUndelivered(user.userId, services.config.maxPopupsAtLogin);
+  const institutions = new Map<number, string>();
+  let n = 0;
+  for (const message of pending) {
+    let institution = institutions.get(message.senderId);
+    if (institution === undefined) {
+      institution = (await services.store.getUserById(message.senderId))?.institution ?? '';
+      institutions.set(message.senderId, institution);
+    }
+    if (conn.pushPopup(message.id, popupArgs(message, institution))) {
+      await services.store.markDelivered(message.id, user.userId);
+      n++;
+    }
+  }
+  return n;
+}

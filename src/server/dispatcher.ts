@@ -1,0 +1,81 @@
+import {
+  SiarError, decodeRequest, encodeItem, encodeOk, salvageId, type ArgInput,
+} from '../protocol/index.js';
+import type { Connection } from './connection.js';
+import type { Auth, Command, CommandContext, Services } from './commands/types.js';
+import { hashToken } from './secrets.js';
+
+/**
+ * Runs one frame: decode, look the verb up, check the token and the role, call the handler,
+ * answer. Only here are authentication and roles checked (docs/PROTOCOL.md §Commands).
+ */
+export function createDispatcher(services: Services, commands: ReadonlyMap<string, Command>) {
+  return async function dispatch(conn: Connection, line: string): Promise<void> {
+    let requestId = salvageId(line);
+    const started = performance.now();
+    let verb = '?';
+    try {
+      const request = decodeRequest(line);
+      requestId = request.id;
+      verb = request.verb;
+      const command = commands.get(request.verb);
+      if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
+      const auth = await authorize(services, command, request.token);
+      const ctx: CommandContext = {
+        services,
+        conn,
+        requestId,
+        auth,
+        log: conn.log,
+        item: (args: ArgInput) => { conn.send(encodeItem(requestId, args)); },
+      };
+      const result = await command.handler(ctx, request.args);
+      conn.send(encodeOk(requestId, result ?? {}));
+      conn.log.info({ verb, rid: requestId, ms: elapsed(started), user: auth?.user.username }, 'command ok');
+    } catch (err) {
+      if (err instanceof SiarError) {
+        conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');
+        conn.sendError(requestId, err);
+        if (isFrameError(err)) conn.countBadFrame();
+      } else {
+        conn.log.error({ verb, rid: requestId, err }, 'command failed');
+        conn.sendError(requestId, new SiarError('INTERNAL'));
+      }
+    }
+  };
+}
+
+function isFrameError(err: SiarError): boolean {
+  return ['BAD_FRAME', 'BAD_ESCAPE', 'BAD_UTF8', 'UNKNOWN_COMMAND', 'BAD_ARGUMENT'].includes(err.code);
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
+
+/** Resolves the token and checks the command's access level. */
+async function authorize(services: Services, command: Command, token: string): Promise<Auth | null> {
+  if (command.access === 'anyone' && token === '') return null;
+  if (token === '') throw new SiarError('AUTH_REQUIRED', `${command.verb} needs a session token; LOGIN first.`);
+  const auth = await authenticate(services, token);
+  if (command.access === 'admin' && auth.user.role !== 'admin') {
+    throw new SiarError('FORBIDDEN', `${command.verb} is for administrators.`);
+  }
+  if (command.access === 'member' && auth.user.role !== 'member') {
+    throw new SiarError('FORBIDDEN', `${command.verb} is for members.`);
+  }
+  return auth;
+}
+
+export async function authenticate(services: Services, token: string): Promise<Auth> {
+  const session = await services.store.findSession(hashToken(token));
+  if (!session) throw new SiarError('BAD_TOKEN');
+  if (Date.parse(session.expiresAt) <= Date.now()) {
+    await services.store.closeSession(session.id);
+    throw new SiarError('TOKEN_EXPIRED');
+  }
+  const user = await services.store.getUserById(session.userId);
+  if (!user) throw new SiarError('BAD_TOKEN');
+  if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
+  return { user, session };
+}

@@ -1,0 +1,130 @@
+import type { ArgInput, ErrorCode } from '../protocol/index.js';
+import type { Connection } from './connection.js';
+
+/**
+ * Who is online and how pushes reach them. The only place that knows which connection belongs to
+ * which member, so a multi-node deployment replaces this with a Redis-backed router and keeps the
+ * rest of the server.
+ */
+export interface MessageRouter {
+  /** Registers a logged-in connection for pushes to its user. */
+  attach(conn: Connection): void;
+  detach(conn: Connection): void;
+  /** Pushes a popup to every online connection of the user; returns how many got it. */
+  pushPopup(userId: number, messageId: number, args: ArgInput): number;
+  /** Pushes an event to every online connection of the user. */
+  pushToUser(userId: number, event: string, args: ArgInput): number;
+  pushToAdmins(event: string, args: ArgInput): number;
+  /** Remembers a connection waiting for the decision on a registration request. */
+  awaitRegistration(requestId: number, conn: Connection): void;
+  pushToRegistrant(requestId: number, event: string, args: ArgInput): boolean;
+  /** Closes every connection of the user with a closing error; returns how many. */
+  disconnectUser(userId: number, code: ErrorCode, message: string): number;
+  isOnline(userId: number): boolean;
+  online(): OnlineEntry[];
+  /** Every connection, logged in or not (shutdown, statistics). */
+  connectionCount(): number;
+}
+
+export interface OnlineEntry {
+  userId: number;
+  username: string;
+  connections: Array<{ cid: number; address: string; since: string }>;
+}
+
+export class LocalRouter implements MessageRouter {
+  private readonly byUser = new Map<number, Set<Connection>>();
+  private readonly admins = new Set<Connection>();
+  private readonly registrants = new Map<number, Connection>();
+  private readonly all = new Set<Connection>();
+
+  /** Every accepted connection is tracked so counts and shutdown see it. */
+  track(conn: Connection): void {
+    this.all.add(conn);
+    conn.onClose(() => {
+      this.all.delete(conn);
+      this.detach(conn);
+      if (conn.waitingRegistration !== null && this.registrants.get(conn.waitingRegistration) === conn) {
+        this.registrants.delete(conn.waitingRegistration);
+      }
+    });
+  }
+
+  attach(conn: Connection): void {
+    const user = conn.user;
+    if (!user) return;
+    let set = this.byUser.get(user.userId);
+    if (!set) this.byUser.set(user.userId, (set = new Set()));
+    set.add(conn);
+    if (user.role === 'admin') this.admins.add(conn);
+  }
+
+  detach(conn: Connection): void {
+    this.admins.delete(conn);
+    for (const [userId, set] of this.byUser) {
+      if (set.delete(conn) && set.size === 0) this.byUser.delete(userId);
+    }
+  }
+
+  pushPopup(userId: number, messageId: number, args: ArgInput): number {
+    let n = 0;
+    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, args)) n++;
+    return n;
+  }
+
+  pushToUser(userId: number, event: string, args: ArgInput): number {
+    let n = 0;
+    for (const conn of this.byUser.get(userId) ?? []) if (conn.push(event, args)) n++;
+    return n;
+  }
+
+  pushToAdmins(event: string, args: ArgInput): number {
+    let n = 0;
+    for (const conn of this.admins) if (conn.push(event, args)) n++;
+    return n;
+  }
+
+  awaitRegistration(requestId: number, conn: Connection): void {
+    conn.waitingRegistration = requestId;
+    this.registrants.set(requestId, conn);
+  }
+
+  pushToRegistrant(requestId: number, event: string, args: ArgInput): boolean {
+    const conn = this.registrants.get(requestId);
+    if (!conn) return false;
+    this.registrants.delete(requestId);
+    conn.waitingRegistration = null;
+    return conn.push(event, args);
+  }
+
+  disconnectUser(userId: number, code: ErrorCode, message: string): number {
+    const conns = [...(this.byUser.get(userId) ?? [])];
+    for (const conn of conns) conn.fail(code, message);
+    return conns.length;
+  }
+
+  isOnline(userId: number): boolean {
+    return (this.byUser.get(userId)?.size ?? 0) > 0;
+  }
+
+  online(): OnlineEntry[] {
+    return [...this.byUser.values()].flatMap((set) => {
+      const conns = [...set];
+      const first = conns[0]?.user;
+      if (!first) return [];
+      return [{
+        userId: first.userId,
+        username: first.username,
+        connections: conns.map((c) => ({ cid: c.cid, address: c.remoteAddress, since: c.connectedAt.toISOString() })),
+      }];
+    });
+  }
+
+  connectionCount(): number {
+    return this.all.size;
+  }
+
+  connections(): Connection[] {
+    return [...this.all];
+  }
+}
