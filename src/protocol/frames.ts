@@ -1,5 +1,5 @@
 import { decodeFields, encodeFields } from './fields.js';
-import { ProtocolError, SiarError, isErrorCode, type ErrorCode } from './errors.js';
+import { ProtocolError, SiarError, type ErrorCode } from './errors.js';
 
 /**
  * Frame layouts (docs/PROTOCOL.md §Frames), after the seed's blocks
@@ -52,7 +52,8 @@ export class Args {
 
   /** A plain object: single keys as strings, repeated keys as arrays. */
   toObject(): Record<string, string | string[]> {
-    const out: Record<string, string | string[]> = {};
+    // No prototype: keys such as "constructor" arrive from peers and must be plain keys.
+    const out: Record<string, string | string[]> = Object.create(null);
     for (const [k, v] of this.pairs) {
       const prev = out[k];
       if (prev === undefined) out[k] = v;
@@ -149,7 +150,7 @@ export function decodeServerFrame(line: string): ServerFrame {
     case 'ITEM': return { kind: 'item', id, args: Args.parse(rest) };
     case 'ERR': {
       const [code = 'INTERNAL', message = ''] = rest;
-      return { kind: 'err', id, code: isErrorCode(code) ? code : code, message };
+      return { kind: 'err', id, code, message };
     }
     default:
       throw new ProtocolError('BAD_FRAME', `Unknown server frame kind ${truncate(kind)}.`);

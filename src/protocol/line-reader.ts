@@ -2,7 +2,8 @@ import { ProtocolError } from './errors.js';
 
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a U+FEFF at the start of a line is content, not a byte-order mark (lines are decoded one by one).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** A complete line from the reader, or a line that was not valid UTF-8 (the stream stays usable). */
 export type ReadLine = { ok: true; line: string } | { ok: false; error: ProtocolError };
