@@ -1,0 +1,130 @@
+/**
+ * The texts siar sends by e-mail. Pure functions: values in, `{ subject, text }` out.
+ * Values that come from a registration form are flattened to one line where they are interpolated
+ * into a single line, so a crafted name cannot add lines (such as a fake "Password:" line).
+ */
+
+export interface MailContent {
+  subject: string;
+  text: string;
+}
+
+export interface CredentialsMailInput {
+  institution: string;
+  contact: string;
+  username: string;
+  password: string;
+  /** Where to connect, e.g. `siar.example.org:7070`; the line is left out when not given. */
+  server?: string;
+}
+
+export interface RejectionMailInput {
+  institution: string;
+  contact: string;
+  username: string;
+  reason: string;
+}
+
+export type PasswordResetMailInput = CredentialsMailInput;
+
+const SIGNATURE = ['Kind regards,', 'The siar administrator'];
+
+/** Collapses control characters and runs of white space to single spaces. */
+function oneLine(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, ' ').trim();
+}
+
+/** Keeps line breaks (normalised to \n) but drops other control characters. */
+function multiLine(value: string): string {
+  return (
+    value
+      .replace(/\r\n?/g, '\n')
+      .replace(/[\u2028\u2029]/g, '\n')
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, ' ')
+      .trim()
+  );
+}
+
+function greeting(contact: string): string {
+  const name = oneLine(contact);
+  return name ? `Dear ${name},` : 'Hello,';
+}
+
+function lines(...parts: (string | null)[]): string {
+  return parts.filter((p): p is string => typeof p === 'string').join('\n') + '\n';
+}
+
+/** Sent when the administrator approves a registration request. */
+export function credentialsMail(input: CredentialsMailInput): MailContent {
+  const institution = oneLine(input.institution);
+  const server = input.server === undefined ? '' : oneLine(input.server);
+  return {
+    subject: `Your siar account for ${institution} is ready`,
+    text: lines(
+      greeting(input.contact),
+      '',
+      `Your registration request for ${institution} has been approved. You can now log in to siar`,
+      'with these credentials:',
+      '',
+      `Username: ${oneLine(input.username)}`,
+      `Password: ${input.password}`,
+      server ? `Server: ${server}` : null,
+      '',
+      'Your first login will ask you to change this password. Please choose a new password that only',
+      'you know, and delete this message afterwards.',
+      '',
+      'If you did not ask for a siar account, please let us know by replying to this message.',
+      '',
+      ...SIGNATURE,
+    ),
+  };
+}
+
+/** Sent when the administrator rejects a registration request. */
+export function rejectionMail(input: RejectionMailInput): MailContent {
+  const institution = oneLine(input.institution);
+  const reason = multiLine(input.reason);
+  return {
+    subject: `Your siar registration request for ${institution}`,
+    text: lines(
+      greeting(input.contact),
+      '',
+      `Thank you for your interest in siar. We are sorry to tell you that the registration request`,
+      `for ${institution} (username ${oneLine(input.username)}) was not approved.`,
+      '',
+      ...(reason ? ['Reason given by the administrator:', '', reason, ''] : []),
+      'If you believe this is a mistake, you are welcome to reply to this message or to send a new',
+      'request.',
+      '',
+      ...SIGNATURE,
+    ),
+  };
+}
+
+/** Sent when the administrator resets a member's password. */
+export function passwordResetMail(input: PasswordResetMailInput): MailContent {
+  const institution = oneLine(input.institution);
+  const server = input.server === undefined ? '' : oneLine(input.server);
+  return {
+    subject: `Your siar password for ${institution} has been reset`,
+    text: lines(
+      greeting(input.contact),
+      '',
+      `The administrator has reset the siar password of the account for ${institution}.`,
+      'You can log in with these credentials:',
+      '',
+      `Username: ${oneLine(input.username)}`,
+      `Password: ${input.password}`,
+      server ? `Server: ${server}` : null,
+      '',
+      'Your first login will ask you to change this password. Please choose a new password that only',
+      'you know, and delete this message afterwards.',
+      '',
+      'If you did not expect this, please tell the administrator by replying to this message.',
+      '',
+      ...SIGNATURE,
+    ),
+  };
+}

@@ -1,0 +1,442 @@
+/**
+ * The SQL side of the SQLite store: row shapes as SQLite returns them (snake_case, 0/1
+ * booleans), the prepared statements that read and write them, and the mapping to the
+ * camelCase records of types.ts. Kept apart from sqlite-store.ts so the store reads as
+ * "what each operation does" rather than as column bookkeeping.
+ */
+import type { Database } from 'better-sqlite3';
+import type {
+  AttachmentMeta,
+  Audience,
+  AuditRecord,
+  InboxEntry,
+  Message,
+  QueuedMail,
+  RecipientState,
+  RegistrationRequest,
+  RegistrationStatus,
+  Role,
+  Session,
+  User,
+  UserStatus,
+} from './types.js';
+
+export interface UserRow {
+  id: number;
+  username: string;
+  role: Role;
+  status: UserStatus;
+  password_hash: string;
+  institution: string;
+  contact: string;
+  email: string;
+  phone: string;
+  address: string;
+  must_change_password: number;
+  created_at: string;
+  last_login_at: string | null;
+  last_login_address: string | null;
+}
+
+export interface RegistrationRow {
+  id: number;
+  institution: string;
+  contact: string;
+  email: string;
+  phone: string;
+  address: string;
+  username: string;
+  status: RegistrationStatus;
+  reason: string | null;
+  from_address: string | null;
+  created_at: string;
+  decided_at: string | null;
+  decided_by: number | null;
+  user_id: number | null;
+}
+
+export interface SessionRow {
+  id: number;
+  token_hash: string;
+  user_id: number;
+  address: string | null;
+  created_at: string;
+  expires_at: string;
+  closed_at: string | null;
+}
+
+export interface MessageRow {
+  id: number;
+  sender_id: number;
+  sender: string;
+  audience: Audience;
+  subject: string;
+  body: string;
+  sent_at: string;
+}
+
+export interface RecipientRow {
+  message_id: number;
+  recipient_id: number;
+  username: string;
+  delivered_at: string | null;
+  read_at: string | null;
+}
+
+export interface InboxRow {
+  id: number;
+  sender: string;
+  subject: string;
+  body: string;
+  sent_at: string;
+  delivered_at: string | null;
+  read_at: string | null;
+}
+
+export interface AttachmentRow {
+  id: number;
+  message_id: number;
+  name: string;
+  size: number;
+  sha256: string;
+  media_type: string;
+  storage_path: string | null;
+}
+
+export interface MailRow {
+  id: number;
+  kind: string;
+  to_address: string;
+  subject: string;
+  sealed_text: string;
+  created_at: string;
+  attempts: number;
+  next_attempt_at: string;
+  sent_at: string | null;
+  last_error: string | null;
+}
+
+export interface AuditRow {
+  id: number;
+  at: string;
+  kind: string;
+  actor_id: number | null;
+  subject: string | null;
+  address: string | null;
+  detail: string | null;
+}
+
+const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at`;
+const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
+
+/**
+ * Every statement the store runs, prepared once when the store opens. Each takes and
+ * returns the row shapes above; the store maps them to records with the functions below.
+ */
+export function prepareStatements(db: Database) {
+  return {
+    // registration
+    insertRegistration: db.prepare<
+      Omit<RegistrationRow, 'id' | 'status' | 'reason' | 'decided_at' | 'decided_by' | 'user_id'>,
+      RegistrationRow
+    >(`
+      INSERT INTO registration_requests
+        (institution, contact, email, phone, address, username, from_address, created_at)
+      VALUES (@institution, @contact, @email, @phone, @address, @username, @from_address, @created_at)
+      RETURNING *`),
+    registrationById: db.prepare<[number], RegistrationRow>(`SELECT * FROM registration_requests WHERE id = ?`),
+    // The SELECT 1 statements are existence checks: pluck() makes them return 1 or undefined.
+    pendingWithUsername: db
+      .prepare<[string], 1>(`SELECT 1 FROM registration_requests WHERE username = ? AND status = 'pending'`)
+      .pluck(),
+    pendingWithEmail: db
+      .prepare<[string], 1>(`SELECT 1 FROM registration_requests WHERE email = ? AND status = 'pending'`)
+      .pluck(),
+    registrationsByStatus: db.prepare<[RegistrationStatus, number, number], RegistrationRow>(
+      `SELECT * FROM registration_requests WHERE status = ? AND id < ? ORDER BY id LIMIT ?`,
+    ),
+    registrationsNewestFirst: db.prepare<[number, number], RegistrationRow>(
+      `SELECT * FROM registration_requests WHERE id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    decideRegistration: db.prepare<
+      { id: number; status: RegistrationStatus; reason: string | null; at: string; admin: number; user: number | null },
+      RegistrationRow
+    >(`
+      UPDATE registration_requests
+      SET status = @status, reason = @reason, decided_at = @at, decided_by = @admin, user_id = @user
+      WHERE id = @id AND status = 'pending'
+      RETURNING *`),
+
+    // users
+    insertUser: db.prepare<Omit<UserRow, 'id' | 'last_login_at' | 'last_login_address'>, UserRow>(`
+      INSERT INTO users (username, role, status, password_hash, institution, contact, email, phone, address,
+                         must_change_password, created_at)
+      VALUES (@username, @role, @status, @password_hash, @institution, @contact, @email, @phone, @address,
+              @must_change_password, @created_at)
+      RETURNING *`),
+    userById: db.prepare<[number], UserRow>(`SELECT * FROM users WHERE id = ?`),
+    userByUsername: db.prepare<[string], UserRow>(`SELECT * FROM users WHERE username = ?`),
+    // '' means "no e-mail" (the admin account) and never collides.
+    userWithEmail: db.prepare<[string], 1>(`SELECT 1 FROM users WHERE email = ? AND email <> ''`).pluck(),
+    members: db.prepare<[], UserRow>(`SELECT * FROM users WHERE role = 'member' ORDER BY username`),
+    activeMembersNamed: db.prepare<[string], UserRow>(`
+      SELECT * FROM users
+      WHERE role = 'member' AND status = 'active' AND username IN (SELECT value FROM json_each(?))`),
+    activeMemberIds: db
+      .prepare<[], number>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`)
+      .pluck(),
+    anyAdmin: db.prepare<[], 1>(`SELECT 1 FROM users WHERE role = 'admin' LIMIT 1`).pluck(),
+    setUserStatus: db.prepare<[UserStatus, number]>(`UPDATE users SET status = ? WHERE id = ?`),
+    setPassword: db.prepare<[string, number, number]>(
+      `UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?`,
+    ),
+    recordLogin: db.prepare<[string, string | null, number]>(
+      `UPDATE users SET last_login_at = ?, last_login_address = ? WHERE id = ?`,
+    ),
+
+    // sessions
+    insertSession: db.prepare<[string, number, string | null, string, string], SessionRow>(`
+      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+      RETURNING *`),
+    openSessionByToken: db.prepare<[string], SessionRow>(
+      `SELECT * FROM sessions WHERE token_hash = ? AND closed_at IS NULL`,
+    ),
+    closeSession: db.prepare<[string, number]>(`UPDATE sessions SET closed_at = ? WHERE id = ? AND closed_at IS NULL`),
+    closeUserSessions: db.prepare<[string, number]>(
+      `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND closed_at IS NULL`,
+    ),
+
+    // messages
+    insertMessage: db
+      .prepare<[number, Audience, string, string, string], number>(
+        `INSERT INTO messages (sender_id, audience, subject, body, sent_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+      )
+      .pluck(),
+    insertRecipient: db.prepare<[number, number]>(
+      `INSERT INTO message_recipients (message_id, recipient_id) VALUES (?, ?)`,
+    ),
+    messageById: db.prepare<[number], MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id WHERE m.id = ?`,
+    ),
+    // The *Of statements take a JSON array of message ids: one query per page, not per message.
+    recipientsOf: db.prepare<[string], RecipientRow>(`
+      SELECT r.message_id, r.recipient_id, u.username, r.delivered_at, r.read_at
+      FROM message_recipients r JOIN users u ON u.id = r.recipient_id
+      WHERE r.message_id IN (SELECT value FROM json_each(?))
+      ORDER BY r.message_id, u.username`),
+    attachmentsOf: db.prepare<[string], AttachmentRow>(`
+      SELECT ${ATTACHMENT_COLUMNS} FROM attachments
+      WHERE message_id IN (SELECT value FROM json_each(?))
+      ORDER BY message_id, id`),
+    undelivered: db.prepare<[number, number], MessageRow>(`
+      SELECT ${MESSAGE_COLUMNS}
+      FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
+      WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+      ORDER BY r.message_id LIMIT ?`),
+    inbox: db.prepare<[number, number, number], InboxRow>(`
+      SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at
+      FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
+      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ?
+      ORDER BY r.message_id DESC LIMIT ?`),
+    outbox: db.prepare<[number, number, number], MessageRow>(`
+      SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
+      WHERE m.sender_id = ? AND m.id < ?
+      ORDER BY m.id DESC LIMIT ?`),
+    markDelivered: db.prepare<[string, number, number]>(`
+      UPDATE message_recipients SET delivered_at = ?
+      WHERE message_id = ? AND recipient_id = ? AND delivered_at IS NULL`),
+    // Reading implies delivery: a message read on another client was delivered there.
+    markRead: db.prepare<{ at: string; message: number; recipient: number }>(`
+      UPDATE message_recipients
+      SET read_at = coalesce(read_at, @at), delivered_at = coalesce(delivered_at, @at)
+      WHERE message_id = @message AND recipient_id = @recipient AND deleted_at IS NULL`),
+    deleteFromInbox: db.prepare<[string, number, number]>(`
+      UPDATE message_recipients SET deleted_at = ?
+      WHERE message_id = ? AND recipient_id = ? AND deleted_at IS NULL`),
+    unreadCount: db
+      .prepare<[number], number>(`
+        SELECT count(*) FROM message_recipients
+        WHERE recipient_id = ? AND read_at IS NULL AND deleted_at IS NULL`)
+      .pluck(),
+
+    // attachments
+    insertAttachment: db.prepare<Omit<AttachmentRow, 'id'> & { created_at: string }, AttachmentRow>(`
+      INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at)
+      VALUES (@message_id, @name, @size, @sha256, @media_type, @storage_path, @created_at)
+      RETURNING ${ATTACHMENT_COLUMNS}`),
+
+    // mail queue
+    insertMail: db
+      .prepare<[string, string, string, string, string, string], number>(`
+        INSERT INTO mail_queue (kind, to_address, subject, sealed_text, created_at, next_attempt_at)
+        VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+      .pluck(),
+    dueMail: db.prepare<[string, number], MailRow>(`
+      SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= ?
+      ORDER BY next_attempt_at, id LIMIT ?`),
+    // The sealed text holds credentials: once delivered there is no reason to keep it.
+    mailSent: db.prepare<[string, number]>(
+      `UPDATE mail_queue SET sent_at = ?, sealed_text = '' WHERE id = ? AND sent_at IS NULL`,
+    ),
+    mailFailed: db.prepare<[string, string, number]>(`
+      UPDATE mail_queue SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?
+      WHERE id = ? AND sent_at IS NULL`),
+    unsentMail: db.prepare<[number, number], MailRow>(
+      `SELECT * FROM mail_queue WHERE sent_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`,
+    ),
+    allMail: db.prepare<[number, number], MailRow>(`SELECT * FROM mail_queue WHERE id < ? ORDER BY id DESC LIMIT ?`),
+    mailById: db.prepare<[number], MailRow>(`SELECT * FROM mail_queue WHERE id = ?`),
+
+    // audit
+    insertAudit: db.prepare<[string, string, number | null, string | null, string | null, string]>(
+      `INSERT INTO audit_events (at, kind, actor_id, subject, address, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+    ),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function toUser(r: UserRow): User {
+  return {
+    id: r.id,
+    username: r.username,
+    role: r.role,
+    status: r.status,
+    passwordHash: r.password_hash,
+    institution: r.institution,
+    contact: r.contact,
+    email: r.email,
+    phone: r.phone,
+    address: r.address,
+    mustChangePassword: r.must_change_password !== 0,
+    createdAt: r.created_at,
+    lastLoginAt: r.last_login_at,
+    lastLoginAddress: r.last_login_address,
+  };
+}
+
+export function toRegistration(r: RegistrationRow): RegistrationRequest {
+  return {
+    id: r.id,
+    institution: r.institution,
+    contact: r.contact,
+    email: r.email,
+    phone: r.phone,
+    address: r.address,
+    username: r.username,
+    fromAddress: r.from_address,
+    status: r.status,
+    reason: r.reason,
+    createdAt: r.created_at,
+    decidedAt: r.decided_at,
+    userId: r.user_id,
+  };
+}
+
+export function toSession(r: SessionRow): Session {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    address: r.address,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    closedAt: r.closed_at,
+  };
+}
+
+export function toRecipient(r: RecipientRow): RecipientState {
+  return { userId: r.recipient_id, username: r.username, deliveredAt: r.delivered_at, readAt: r.read_at };
+}
+
+export function toAttachment(r: AttachmentRow): AttachmentMeta {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    name: r.name,
+    size: r.size,
+    sha256: r.sha256,
+    mediaType: r.media_type,
+    storagePath: r.storage_path,
+  };
+}
+
+export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxEntry {
+  return {
+    id: r.id,
+    sender: r.sender,
+    subject: r.subject,
+    body: r.body,
+    sentAt: r.sent_at,
+    deliveredAt: r.delivered_at,
+    readAt: r.read_at,
+    attachments,
+  };
+}
+
+export function toMail(r: MailRow): QueuedMail {
+  return {
+    id: r.id,
+    kind: r.kind,
+    to: r.to_address,
+    subject: r.subject,
+    sealedText: r.sealed_text,
+    createdAt: r.created_at,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    sentAt: r.sent_at,
+    lastError: r.last_error,
+  };
+}
+
+export function toAudit(r: AuditRow): AuditRecord {
+  return {
+    id: r.id,
+    at: r.at,
+    kind: r.kind,
+    actorId: r.actor_id,
+    subject: r.subject,
+    address: r.address,
+    detail: parseDetail(r.detail),
+  };
+}
+
+/** Detail is written by us as a JSON object; anything else (hand edits, NULL) reads as {}. */
+function parseDetail(text: string | null): Record<string, unknown> {
+  if (text === null || text === '') return {};
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}
+
+/** Groups rows by message id, keeping the query's order inside each group. */
+export function groupByMessage<R extends { message_id: number }, T>(rows: R[], map: (r: R) => T): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const row of rows) {
+    let list = groups.get(row.message_id);
+    if (list === undefined) {
+      list = [];
+      groups.set(row.message_id, list);
+    }
+    list.push(map(row));
+  }
+  return groups;
+}
+
+export function toMessage(r: MessageRow, recipients: RecipientState[], attachments: AttachmentMeta[]): Message {
+  return {
+    id: r.id,
+    senderId: r.sender_id,
+    sender: r.sender,
+    audience: r.audience,
+    subject: r.subject,
+    body: r.body,
+    sentAt: r.sent_at,
+    recipients,
+    attachments,
+  };
+}

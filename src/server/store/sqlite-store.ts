@@ -1,0 +1,488 @@
+/**
+ * The SQLite implementation of the Store (see types.ts for the contract).
+ * better-sqlite3 is synchronous: each method does its work before its promise is created,
+ * so "commits before the promise resolves" holds without further care. Statements are
+ * prepared once, by prepareStatements() in rows.ts, which holds the SQL; multi-step changes
+ * run in named transactions, started IMMEDIATE so a second process writing the same file
+ * waits (busy_timeout) instead of failing when a read would have to upgrade to a write.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import type { Database, Statement, Transaction } from 'better-sqlite3';
+import { SiarError } from '../../protocol/errors.js';
+import { applyMigrations } from './migrate.js';
+import {
+  groupByMessage,
+  prepareStatements,
+  toAttachment,
+  toAudit,
+  toInboxEntry,
+  toMail,
+  toMessage,
+  toRecipient,
+  toRegistration,
+  toSession,
+  toUser,
+  type AuditRow,
+  type MessageRow,
+  type RegistrationRow,
+  type Statements,
+} from './rows.js';
+import {
+  StoreConflict,
+  type AttachmentMeta,
+  type AuditEvent,
+  type AuditRecord,
+  type InboxEntry,
+  type Message,
+  type NewMessage,
+  type OutgoingMail,
+  type Page,
+  type QueuedMail,
+  type RegistrationInput,
+  type RegistrationRequest,
+  type RegistrationStatus,
+  type Session,
+  type Store,
+  type User,
+  type UserStatus,
+} from './types.js';
+
+/** Stands in for "no beforeId": larger than any id SQLite will hand out to us. */
+const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
+
+const now = (): string => new Date().toISOString();
+const before = (page: Page): number => page.beforeId ?? NO_LIMIT_ID;
+
+const TAKEN = {
+  username: 'That username is already taken or requested.',
+  email: 'That e-mail address is already registered or requested.',
+} as const;
+
+/**
+ * The explicit checks in the transactions catch duplicates; this covers the window where
+ * another process commits the same username or e-mail between our check and our insert.
+ */
+export function conflictFromSqliteError(err: unknown): StoreConflict | null {
+  if (!(err instanceof Sqlite.SqliteError) || err.code !== 'SQLITE_CONSTRAINT_UNIQUE') return null;
+  if (/\.username\b/.test(err.message)) return new StoreConflict('username', TAKEN.username);
+  if (/\.email\b/.test(err.message)) return new StoreConflict('email', TAKEN.email);
+  return null;
+}
+
+function withConflicts<T>(work: () => T): T {
+  try {
+    return work();
+  } catch (err) {
+    throw conflictFromSqliteError(err) ?? err;
+  }
+}
+
+type AuditFilter = { kind?: string; subject?: string; sinceIso?: string };
+type AuditParams = { kind?: string; subject?: string; since?: string; before: number; limit: number };
+type ApproveArgs = Parameters<Store['approveRegistration']>[0];
+type Approved = Awaited<ReturnType<Store['approveRegistration']>>;
+type RejectArgs = Parameters<Store['rejectRegistration']>[0];
+type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
+
+export interface OpenOptions {
+  /** FULL also survives power loss for the last commits, at some write cost. */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+export class SqliteStore implements Store {
+  private readonly sql: Statements;
+  /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
+  private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
+
+  private readonly createRegistrationTx: Transaction<(input: RegistrationInput) => RegistrationRequest>;
+  private readonly approveRegistrationTx: Transaction<(args: ApproveArgs) => Approved>;
+  private readonly rejectRegistrationTx: Transaction<(args: RejectArgs) => Rejected>;
+  private readonly ensureAdminTx: Transaction<(passwordHash: string) => boolean>;
+  private readonly storeMessageTx: Transaction<(message: NewMessage) => Message>;
+
+  /** Opens (creating if needed) a database file, configures it and brings its schema up to date. */
+  static open(file: string, opts: OpenOptions = {}): SqliteStore {
+    const synchronous = opts.synchronous ?? 'NORMAL';
+    if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
+      throw new Error(`unsupported synchronous mode: ${String(synchronous)}`);
+    }
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new Sqlite(file);
+    try {
+      db.pragma('busy_timeout = 5000'); // first, so the settings below wait for other processes too
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${synchronous}`);
+      db.pragma('foreign_keys = ON');
+      applyMigrations(db);
+      return new SqliteStore(db);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** Takes a configured, migrated database; SqliteStore.open() is the usual way in. */
+  constructor(readonly db: Database) {
+    this.sql = prepareStatements(db);
+    this.createRegistrationTx = db.transaction((input: RegistrationInput) => this.insertRegistration(input));
+    this.approveRegistrationTx = db.transaction((args: ApproveArgs) => this.approve(args));
+    this.rejectRegistrationTx = db.transaction((args: RejectArgs) => this.reject(args));
+    this.ensureAdminTx = db.transaction((passwordHash: string) => this.createAdminIfNone(passwordHash));
+    this.storeMessageTx = db.transaction((message: NewMessage) => this.insertMessage(message));
+  }
+
+  // --- registration: a request holds its username and e-mail until decided, so two
+  // --- people cannot both be promised the same account.
+
+  async createRegistration(input: RegistrationInput): Promise<RegistrationRequest> {
+    return withConflicts(() => this.createRegistrationTx.immediate(input));
+  }
+
+  async getRegistration(id: number): Promise<RegistrationRequest | null> {
+    const row = this.sql.registrationById.get(id);
+    return row ? toRegistration(row) : null;
+  }
+
+  /**
+   * A given status lists oldest first (the order an admin works through a queue), ids below
+   * beforeId; 'all' lists newest first, the usual order for browsing history.
+   */
+  async listRegistrations(status: RegistrationStatus | 'all', page: Page): Promise<RegistrationRequest[]> {
+    const rows =
+      status === 'all'
+        ? this.sql.registrationsNewestFirst.all(before(page), page.limit)
+        : this.sql.registrationsByStatus.all(status, before(page), page.limit);
+    return rows.map(toRegistration);
+  }
+
+  async approveRegistration(args: ApproveArgs): Promise<Approved> {
+    return withConflicts(() => this.approveRegistrationTx.immediate(args));
+  }
+
+  async rejectRegistration(args: RejectArgs): Promise<Rejected> {
+    return this.rejectRegistrationTx.immediate(args);
+  }
+
+  private insertRegistration(input: RegistrationInput): RegistrationRequest {
+    const { username, email } = input;
+    if (this.sql.userByUsername.get(username) ?? this.sql.pendingWithUsername.get(username)) {
+      throw new StoreConflict('username', TAKEN.username);
+    }
+    if (this.sql.userWithEmail.get(email) ?? this.sql.pendingWithEmail.get(email)) {
+      throw new StoreConflict('email', TAKEN.email);
+    }
+    const { institution, contact, phone, address, fromAddress } = input;
+    const row = this.sql.insertRegistration.get({
+      ...{ institution, contact, email, phone, address, username },
+      from_address: fromAddress,
+      created_at: now(),
+    });
+    return toRegistration(row!);
+  }
+
+  /** The request to decide; anything but a pending request cannot be decided. */
+  private pendingRequest(id: number): RegistrationRow {
+    const row = this.sql.registrationById.get(id);
+    if (!row) throw new SiarError('NOT_FOUND', `No registration request ${id}.`);
+    if (row.status !== 'pending') throw new SiarError('ALREADY_DECIDED');
+    return row;
+  }
+
+  private approve({ requestId, adminId, passwordHash, mail }: ApproveArgs): Approved {
+    const pending = this.pendingRequest(requestId);
+    // A user could have been created by other means (or an old request approved) meanwhile.
+    if (this.sql.userByUsername.get(pending.username)) throw new StoreConflict('username', TAKEN.username);
+    if (this.sql.userWithEmail.get(pending.email)) throw new StoreConflict('email', TAKEN.email);
+    const at = now();
+    const user = toUser(
+      this.sql.insertUser.get({
+        username: pending.username,
+        role: 'member',
+        status: 'active',
+        password_hash: passwordHash,
+        institution: pending.institution,
+        contact: pending.contact,
+        email: pending.email,
+        phone: pending.phone,
+        address: pending.address,
+        must_change_password: 1,
+        created_at: at,
+      })!,
+    );
+    const request = toRegistration(
+      this.sql.decideRegistration.get({
+        id: requestId,
+        status: 'approved',
+        reason: null,
+        at,
+        admin: adminId,
+        user: user.id,
+      })!,
+    );
+    // mail() runs inside the transaction: if it throws, no account exists without its mail.
+    const mailId = this.queueMail(mail(request), at);
+    const detail = { requestId, userId: user.id };
+    this.writeAudit({ kind: 'registration_approved', actorId: adminId, subject: request.username, detail }, at);
+    return { request, user, mailId };
+  }
+
+  private reject({ requestId, adminId, reason, mail }: RejectArgs): Rejected {
+    this.pendingRequest(requestId);
+    const at = now();
+    const request = toRegistration(
+      this.sql.decideRegistration.get({ id: requestId, status: 'rejected', reason, at, admin: adminId, user: null })!,
+    );
+    const mailId = this.queueMail(mail(request), at);
+    const detail = { requestId, reason };
+    this.writeAudit({ kind: 'registration_rejected', actorId: adminId, subject: request.username, detail }, at);
+    return { request, mailId };
+  }
+
+  // --- users: members only ever come from approved requests; the one admin from ensureAdmin.
+
+  async getUserById(id: number): Promise<User | null> {
+    const row = this.sql.userById.get(id);
+    return row ? toUser(row) : null;
+  }
+
+  async getUserByUsername(username: string): Promise<User | null> {
+    const row = this.sql.userByUsername.get(username);
+    return row ? toUser(row) : null;
+  }
+
+  async listMembers(): Promise<User[]> {
+    return this.sql.members.all().map(toUser);
+  }
+
+  /** One query for the whole list; `found` and `missing` keep the caller's order, without repeats. */
+  async resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }> {
+    const wanted = [...new Set(usernames)];
+    const byName = new Map(this.sql.activeMembersNamed.all(JSON.stringify(wanted)).map((r) => [r.username, toUser(r)]));
+    const found: User[] = [];
+    const missing: string[] = [];
+    for (const name of wanted) {
+      const user = byName.get(name);
+      if (user) found.push(user);
+      else missing.push(name);
+    }
+    return { found, missing };
+  }
+
+  async listActiveMemberIds(): Promise<number[]> {
+    return this.sql.activeMemberIds.all();
+  }
+
+  async ensureAdmin(passwordHash: string): Promise<boolean> {
+    return this.ensureAdminTx.immediate(passwordHash);
+  }
+
+  private createAdminIfNone(passwordHash: string): boolean {
+    if (this.sql.anyAdmin.get()) return false;
+    if (this.sql.userByUsername.get('admin')) {
+      throw new Error('cannot create the admin account: the username "admin" belongs to a member');
+    }
+    this.sql.insertUser.run({
+      username: 'admin',
+      role: 'admin',
+      status: 'active',
+      password_hash: passwordHash,
+      institution: '',
+      contact: '',
+      email: '',
+      phone: '',
+      address: '',
+      must_change_password: 0,
+      created_at: now(),
+    });
+    return true;
+  }
+
+  async setUserStatus(userId: number, status: UserStatus): Promise<void> {
+    this.sql.setUserStatus.run(status, userId);
+  }
+
+  async setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void> {
+    this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+  }
+
+  async recordLogin(userId: number, address: string | null): Promise<void> {
+    this.sql.recordLogin.run(now(), address, userId);
+  }
+
+  // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
+
+  async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
+    return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt)!);
+  }
+
+  async findSession(tokenHash: string): Promise<Session | null> {
+    const row = this.sql.openSessionByToken.get(tokenHash);
+    return row ? toSession(row) : null;
+  }
+
+  async closeSession(sessionId: number): Promise<void> {
+    this.sql.closeSession.run(now(), sessionId);
+  }
+
+  async closeUserSessions(userId: number): Promise<number> {
+    return this.sql.closeUserSessions.run(now(), userId).changes;
+  }
+
+  // --- messages: one shared message row, one state row per recipient, so delivery, reading
+  // --- and deleting are each recipient's own business while the sender sees them all.
+
+  async storeMessage(message: NewMessage): Promise<Message> {
+    return this.storeMessageTx.immediate(message);
+  }
+
+  private insertMessage(m: NewMessage): Message {
+    const id = this.sql.insertMessage.get(m.senderId, m.audience, m.subject, m.body, now())!;
+    for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+    return this.withDetails([this.sql.messageById.get(id)!])[0]!;
+  }
+
+  async getMessage(id: number): Promise<Message | null> {
+    const row = this.sql.messageById.get(id);
+    return row ? this.withDetails([row])[0]! : null;
+  }
+
+  async markDelivered(messageId: number, recipientId: number): Promise<void> {
+    this.sql.markDelivered.run(now(), messageId, recipientId);
+  }
+
+  async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
+    return this.withDetails(this.sql.undelivered.all(recipientId, limit));
+  }
+
+  async inbox(recipientId: number, page: Page): Promise<InboxEntry[]> {
+    const rows = this.sql.inbox.all(recipientId, before(page), page.limit);
+    const attachments = this.attachmentsOf(rows.map((r) => r.id));
+    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
+  }
+
+  async outbox(senderId: number, page: Page): Promise<Message[]> {
+    return this.withDetails(this.sql.outbox.all(senderId, before(page), page.limit));
+  }
+
+  async markRead(messageId: number, recipientId: number): Promise<boolean> {
+    return this.sql.markRead.run({ at: now(), message: messageId, recipient: recipientId }).changes > 0;
+  }
+
+  async deleteFromInbox(messageId: number, recipientId: number): Promise<boolean> {
+    return this.sql.deleteFromInbox.run(now(), messageId, recipientId).changes > 0;
+  }
+
+  async unreadCount(recipientId: number): Promise<number> {
+    return this.sql.unreadCount.get(recipientId)!;
+  }
+
+  /** Adds recipients and attachments to message rows with two queries, whatever the page size. */
+  private withDetails(rows: MessageRow[]): Message[] {
+    if (rows.length === 0) return [];
+    const ids = JSON.stringify(rows.map((r) => r.id));
+    const recipients = groupByMessage(this.sql.recipientsOf.all(ids), toRecipient);
+    const attachments = groupByMessage(this.sql.attachmentsOf.all(ids), toAttachment);
+    return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
+  }
+
+  private attachmentsOf(messageIds: number[]): Map<number, AttachmentMeta[]> {
+    if (messageIds.length === 0) return new Map();
+    return groupByMessage(this.sql.attachmentsOf.all(JSON.stringify(messageIds)), toAttachment);
+  }
+
+  // --- attachments: the record exists before the upload ends (storagePath null until then).
+
+  async addAttachment(meta: Omit<AttachmentMeta, 'id'>): Promise<AttachmentMeta> {
+    const row = this.sql.insertAttachment.get({
+      message_id: meta.messageId,
+      name: meta.name,
+      size: meta.size,
+      sha256: meta.sha256,
+      media_type: meta.mediaType,
+      storage_path: meta.storagePath,
+      created_at: now(),
+    });
+    return toAttachment(row!);
+  }
+
+  // --- mail queue: mail is queued in the same transaction as the change it reports, and
+  // --- sent later, so an SMTP outage never loses or blocks a decision.
+
+  async enqueueMail(mail: OutgoingMail): Promise<number> {
+    return this.queueMail(mail, now());
+  }
+
+  private queueMail(mail: OutgoingMail, at: string): number {
+    return this.sql.insertMail.get(mail.kind, mail.to, mail.subject, mail.sealedText, at, at)!;
+  }
+
+  async dueMail(nowIso: string, limit: number): Promise<QueuedMail[]> {
+    return this.sql.dueMail.all(nowIso, limit).map(toMail);
+  }
+
+  async markMailSent(id: number): Promise<void> {
+    this.sql.mailSent.run(now(), id);
+  }
+
+  async markMailFailed(id: number, error: string, nextAttemptAt: string): Promise<void> {
+    this.sql.mailFailed.run(error, nextAttemptAt, id);
+  }
+
+  async listMail(filter: 'unsent' | 'all', page: Page): Promise<QueuedMail[]> {
+    const statement = filter === 'unsent' ? this.sql.unsentMail : this.sql.allMail;
+    return statement.all(before(page), page.limit).map(toMail);
+  }
+
+  async getMail(id: number): Promise<QueuedMail | null> {
+    const row = this.sql.mailById.get(id);
+    return row ? toMail(row) : null;
+  }
+
+  // --- audit: what admins and failed logins did, for review; detail is JSON and never secret.
+
+  async audit(event: AuditEvent): Promise<void> {
+    this.writeAudit(event, now());
+  }
+
+  private writeAudit(event: AuditEvent, at: string): void {
+    this.sql.insertAudit.run(
+      at,
+      event.kind,
+      event.actorId ?? null,
+      event.subject ?? null,
+      event.address ?? null,
+      JSON.stringify(event.detail ?? {}),
+    );
+  }
+
+  async listAudit(filter: AuditFilter, page: Page): Promise<AuditRecord[]> {
+    const params: AuditParams = { before: before(page), limit: page.limit };
+    if (filter.kind !== undefined) params.kind = filter.kind;
+    if (filter.subject !== undefined) params.subject = filter.subject;
+    if (filter.sinceIso !== undefined) params.since = filter.sinceIso;
+    return this.auditQuery(params).all(params).map(toAudit);
+  }
+
+  /** Only the filters given appear in the WHERE clause, so SQLite can use the (kind, id) index. */
+  private auditQuery(params: AuditParams): Statement<[AuditParams], AuditRow> {
+    const conditions = ['id < @before'];
+    if (params.kind !== undefined) conditions.push('kind = @kind');
+    if (params.subject !== undefined) conditions.push('subject = @subject');
+    if (params.since !== undefined) conditions.push('at >= @since');
+    const where = conditions.join(' AND ');
+    let statement = this.auditQueries.get(where);
+    if (!statement) {
+      statement = this.db.prepare<AuditParams, AuditRow>(
+        `SELECT * FROM audit_events WHERE ${where} ORDER BY id DESC LIMIT @limit`,
+      );
+      this.auditQueries.set(where, statement);
+    }
+    return statement;
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
