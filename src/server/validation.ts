@@ -18,6 +18,13 @@ export function optionalText(args: Args, key: string, maxChars: number, label = 
   return value;
 }
 
+/** Text kept exactly as sent (a message body's whitespace is the author's). */
+export function optionalRawText(args: Args, key: string, maxChars: number, label = key): string {
+  const value = args.get(key) ?? '';
+  if (value.length > maxChars) throw new SiarError('BAD_ARGUMENT', `${label} is longer than ${maxChars} characters.`);
+  return value;
+}
+
 export function requireUsername(args: Args, key = 'username'): string {
   const value = requireText(args, key, 64).toLowerCase();
   if (!USERNAME_PATTERN.test(value)) {

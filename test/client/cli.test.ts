@@ -81,7 +81,7 @@ t.test('two institutions register, get approved, log in with mailed passwords an
   const popups = createInterface({ input: listener.stdout! })[Symbol.asyncIterator]();
   await new Promise<void>((resolve) => listener.stderr!.once('data', () => resolve())); // "listening as ugm"
 
-  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Seminar nasional', '--body-file', '-'], unhas, 'Baris satu\nBaris | dua\n');
+  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Seminar nasional', '--body-file=-'], unhas, 'Baris satu\nBaris | dua\n');
   t.equal(sent.code, 0, sent.stderr);
   const id = Number(sent.stdout.trim());
   const popup = JSON.parse((await popups.next()).value as string);

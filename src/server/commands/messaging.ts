@@ -1,33 +1,9 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
 import { deliverMessage } from '../delivery.js';
-import type { Audience, InboxEntry, Message, User } from '../store/types.js';
-import { USERNAME_PATTERN, flag, optionalText, pageFrom, requireId, requireText } from '../validation.js';
-import { authed, type AuthedContext, type Command } from './types.js';
-
-/** `to=a,b` and `to=a|to=b` both work; order kept, duplicates dropped. */
-function recipientNames(values: string[]): string[] {
-  const names = values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const n of names) {
-    if (!USERNAME_PATTERN.test(n)) throw new SiarError('UNKNOWN_RECIPIENT', `"${n}" is not a valid username.`);
-  }
-  return [...new Set(names)];
-}
-
-async function resolveRecipients(ctx: AuthedContext, to: string[], all: boolean): Promise<{ audience: Audience; ids: number[] }> {
-  const { store } = ctx.services;
-  if (all && to.length > 0) throw new SiarError('BAD_ARGUMENT', 'Give either to= or all=1, not both.');
-  if (all) {
-    const ids = (await store.listActiveMemberIds()).filter((id) => id !== ctx.auth.user.id);
-    if (ids.length === 0) throw new SiarError('NO_RECIPIENTS', 'There are no other active members to broadcast to.');
-    return { audience: 'all', ids };
-  }
-  if (to.length === 0) throw new SiarError('NO_RECIPIENTS', 'Name at least one recipient (to=) or broadcast (all=1).');
-  const { found, missing } = await store.resolveActiveMembers(to);
-  if (missing.length > 0) {
-    throw new SiarError('UNKNOWN_RECIPIENT', `Not an active member: ${missing.join(', ')}. Nothing was sent.`);
-  }
-  return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u: User) => u.id) };
-}
+import { recipientNames, resolveRecipients } from '../recipients.js';
+import type { InboxEntry, Message } from '../store/types.js';
+import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
+import { authed, type Command } from './types.js';
 
 function inboxArgs(e: InboxEntry, me: string): ArgInput {
   return messageToArgs({
@@ -53,8 +29,10 @@ export const messagingCommands: Command[] = [
   authed('SEND', 'user', 'SEND (to=USER[,USER…] | all=1) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
     const { config, store } = ctx.services;
     const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
-    const body = optionalText(args, 'body', config.maxBodyChars, 'Body');
-    const { audience, ids } = await resolveRecipients(ctx, recipientNames(args.getAll('to')), flag(args, 'all'));
+    const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
+    const { audience, ids } = await resolveRecipients(ctx.services, ctx.auth.user, {
+      to: recipientNames(args.getAll('to')), all: flag(args, 'all'),
+    });
     const message = await store.storeMessage({ senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body });
     ctx.log.info({ messageId: message.id, audience, recipients: ids.length }, 'message stored');
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
