@@ -112,3 +112,88 @@ CREATE TABLE audit_events (
   detail    TEXT                                   -- JSON object, never secrets
 );
 CREATE INDEX audit_kind ON audit_events (kind, id);
+
+-- migration: 2
+-- Attachments (issue #3, docs/PROTOCOL-transfer.md). A message that declares attachments is stored
+-- in state 'sending': only its sender sees it (outbox), and its recipients are kept aside in
+-- pending_recipients. When its last attachment is uploaded it becomes 'sent' in one transaction:
+-- the recipient rows are written then, so no inbox, unread count or popup can ever show a message
+-- whose files are missing. A 'sending' message not complete by upload_deadline becomes 'expired'
+-- (or 'cancelled' at its sender's request) and its files are released.
+ALTER TABLE messages ADD COLUMN state TEXT NOT NULL DEFAULT 'sent'
+  CHECK (state IN ('sending', 'sent', 'expired', 'cancelled'));
+ALTER TABLE messages ADD COLUMN upload_deadline TEXT;     -- ISO 8601; set while 'sending'
+ALTER TABLE messages ADD COLUMN pending_recipients TEXT;  -- JSON array of user ids; set while 'sending'
+CREATE INDEX messages_sending ON messages (upload_deadline) WHERE state = 'sending';
+
+-- Files are stored once per content: storage_path is attachments/<sha256[0:2]>/<sha256>, shared by
+-- every attachment row with that sha256; a file no row points at any more is removed.
+ALTER TABLE attachments ADD COLUMN committed_at TEXT;     -- when the upload was verified and stored
+CREATE INDEX attachments_content ON attachments (sha256) WHERE storage_path IS NOT NULL;
+
+-- migration: 3
+-- Channels and groups (issue #4, docs/PROTOCOL-channels.md). A channel is a named audience members
+-- subscribe to: a message to it goes to its subscribers of the instant it is stored (read inside
+-- the storing transaction). A group is a set of institutions the administrator keeps, addressed as
+-- to=@NAME and expanded at send time; the recipients are recorded with the message as always.
+CREATE TABLE channels (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,                -- like a username: a-z first, then a-z 0-9 . _ -
+  description TEXT NOT NULL DEFAULT '',
+  access      TEXT NOT NULL DEFAULT 'open' CHECK (access IN ('open', 'restricted')),           -- who may subscribe
+  publish     TEXT NOT NULL DEFAULT 'subscribers' CHECK (publish IN ('subscribers', 'named')), -- who may publish
+  created_by  INTEGER REFERENCES users (id),
+  created_at  TEXT NOT NULL,
+  archived_at TEXT                                 -- archived: keeps its history, takes no new messages
+);
+
+-- Members the administrator named for a channel: 'member' may subscribe to it when restricted;
+-- 'publisher' may publish under the 'named' policy. Either role lets a member into a restricted channel.
+CREATE TABLE channel_roles (
+  channel_id INTEGER NOT NULL REFERENCES channels (id),
+  user_id    INTEGER NOT NULL REFERENCES users (id),
+  role       TEXT NOT NULL CHECK (role IN ('member', 'publisher')),
+  granted_at TEXT NOT NULL,
+  PRIMARY KEY (channel_id, user_id, role)
+) WITHOUT ROWID;
+CREATE INDEX channel_roles_user ON channel_roles (user_id);
+
+CREATE TABLE channel_subscriptions (
+  channel_id    INTEGER NOT NULL REFERENCES channels (id),
+  user_id       INTEGER NOT NULL REFERENCES users (id),
+  subscribed_at TEXT NOT NULL,
+  PRIMARY KEY (channel_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX channel_subscriptions_user ON channel_subscriptions (user_id);
+
+CREATE TABLE institution_groups (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,                -- addressed as to=@name
+  description TEXT NOT NULL DEFAULT '',
+  created_by  INTEGER REFERENCES users (id),
+  created_at  TEXT NOT NULL
+);
+
+CREATE TABLE group_members (
+  group_id INTEGER NOT NULL REFERENCES institution_groups (id),
+  user_id  INTEGER NOT NULL REFERENCES users (id),
+  added_at TEXT NOT NULL,
+  PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX group_members_user ON group_members (user_id);
+
+-- How a message was addressed beyond usernames. A channel message keeps audience 'list' in the
+-- column above (its CHECK predates channels); channel_id marks it, and readers see audience 'channel'.
+ALTER TABLE messages ADD COLUMN channel_id INTEGER REFERENCES channels (id);
+ALTER TABLE messages ADD COLUMN via TEXT;          -- '#channel' or '@group,@group'; NULL for plain addressing
+CREATE INDEX messages_channel ON messages (channel_id, id) WHERE channel_id IS NOT NULL;
+
+-- Through what each recipient got a message ('#channel', or the addressed groups it is in,
+-- '@a,@b'); no row when it was named directly or reached by a broadcast. Kept apart from
+-- message_recipients so it is written at SEND even while those rows wait for attachments.
+CREATE TABLE message_routes (
+  message_id   INTEGER NOT NULL REFERENCES messages (id),
+  recipient_id INTEGER NOT NULL REFERENCES users (id),
+  via          TEXT NOT NULL,
+  PRIMARY KEY (message_id, recipient_id)
+) WITHOUT ROWID;

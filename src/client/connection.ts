@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import {
   Args, LineReader, PUSH_ID, ProtocolError, UNKNOWN_ID, decodeServerFrame, encodeRequest, type ArgInput,
 } from '../protocol/index.js';
@@ -26,6 +27,8 @@ export interface ConnectOptions {
   maxFrameBytes?: number;
   /** Time to wait for any single reply. */
   requestTimeoutMs?: number;
+  /** Speak TLS and verify the server: `{}` trusts the system CAs, `ca` a private CA (PEM). */
+  tls?: { ca?: Buffer | string; servername?: string };
 }
 
 interface Pending {
@@ -67,7 +70,9 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
 
   static connect(opts: ConnectOptions): Promise<SiarClient> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: opts.host, port: opts.port });
+      const socket = opts.tls
+        ? tls.connect({ host: opts.host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
+        : net.connect({ host: opts.host, port: opts.port });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port} (timed out).`));
@@ -76,7 +81,7 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
         clearTimeout(timer);
         reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port}: ${err.message}`));
       });
-      socket.once('connect', () => {
+      socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         const client = new SiarClient(socket, opts);
@@ -114,7 +119,10 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
   /** Sends PING every `ms` so the server's idle timeout never ends a long-lived connection. */
   startKeepalive(ms = 60_000): void {
     clearInterval(this.keepalive);
-    this.keepalive = setInterval(() => { this.request('PING', {}, '').catch(() => undefined); }, ms);
+    // An unanswered PING means a half-open connection: end it so 'close' fires and callers reconnect.
+    this.keepalive = setInterval(() => {
+      this.request('PING', {}, '').catch((err: Error) => { if (!this.isClosed) this.socket.destroy(err); });
+    }, ms);
     this.keepalive.unref();
   }
 
@@ -197,4 +205,9 @@ export function parseServerAddress(value: string | undefined, fallback = '127.0.
   const port = m[3] ? Number(m[3]) : 7400;
   if (port < 1 || port > 65535) throw new Error(`"${v}" has an invalid port.`);
   return { host, port };
+}
+
+/** SNI takes host names only; an IP address is verified against the certificate's IP entries. */
+function tlsServername(host: string): string | undefined {
+  return net.isIP(host) ? undefined : host;
 }

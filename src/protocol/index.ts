@@ -3,3 +3,4 @@ export * from './fields.js';
 export * from './frames.js';
 export * from './line-reader.js';
 export * from './records.js';
+export * from './channel-records.js';

@@ -17,6 +17,8 @@ export interface RecipientInfo {
   username: string;
   deliveredAt: string | null;
   readAt: string | null;
+  /** Through which channel or groups this recipient got it (`#channel`, `@group[,@group]`); absent when named directly. */
+  via?: string;
 }
 
 export interface MessageRecord {
@@ -33,6 +35,13 @@ export interface MessageRecord {
   /** The reader's own state: present for a recipient. */
   deliveredAt?: string | null;
   readAt?: string | null;
+  /** The sender's view: 'sending' until every attachment is uploaded, then 'sent' (or 'expired'/'cancelled'). */
+  state?: string;
+  /**
+   * How it came (channel-records.ts parseVia): `#channel` or `@group[,@group]`. For a recipient,
+   * through what it reached this recipient; for the sender, how it was addressed. Absent: named directly.
+   */
+  via?: string;
 }
 
 /** An attachment as one value: `id,size,sha256,type,name` — the name last, so it may hold commas. */
@@ -59,9 +68,11 @@ export function messageToArgs(m: MessageRecord): ArgInput {
   };
   if (m.deliveredAt !== undefined) out.deliveredAt = m.deliveredAt ?? '';
   if (m.readAt !== undefined) out.readAt = m.readAt ?? '';
+  if (m.state !== undefined) out.state = m.state;
+  if (m.via) out.via = m.via;
   if (m.recipients) {
-    // rcpt=username,deliveredAt,readAt (empty when not yet)
-    out.rcpt = m.recipients.map((r) => `${r.username},${r.deliveredAt ?? ''},${r.readAt ?? ''}`);
+    // rcpt=username,deliveredAt,readAt[,via] (empty when not yet; via last, as it may hold commas)
+    out.rcpt = m.recipients.map((r) => `${r.username},${r.deliveredAt ?? ''},${r.readAt ?? ''}${r.via ? `,${r.via}` : ''}`);
   }
   return out;
 }
@@ -79,10 +90,14 @@ export function argsToMessage(a: Args): MessageRecord {
   };
   if (a.has('deliveredAt')) m.deliveredAt = a.get('deliveredAt') || null;
   if (a.has('readAt')) m.readAt = a.get('readAt') || null;
+  if (a.has('state')) m.state = a.get('state')!;
+  if (a.get('via')) m.via = a.get('via')!;
   if (a.has('rcpt')) {
     m.recipients = a.getAll('rcpt').map((v) => {
-      const [username = '', deliveredAt = '', readAt = ''] = v.split(',');
-      return { username, deliveredAt: deliveredAt || null, readAt: readAt || null };
+      const [username = '', deliveredAt = '', readAt = '', ...via] = v.split(',');
+      const r: RecipientInfo = { username, deliveredAt: deliveredAt || null, readAt: readAt || null };
+      if (via.length > 0) r.via = via.join(',');
+      return r;
     });
   }
   return m;
@@ -97,6 +112,8 @@ export interface PopupRecord {
   preview: string;
   sentAt: string;
   attachments: string[]; // names
+  /** Through which channel or groups it came (`#channel`, `@group[,@group]`); '' when named directly. */
+  via: string;
 }
 
 export const PREVIEW_CHARS = 280;
@@ -111,6 +128,7 @@ export function popupToArgs(p: PopupRecord): ArgInput {
     sentAt: p.sentAt,
     attachments: p.attachments.length,
     attachment: p.attachments,
+    via: p.via || undefined,
   };
 }
 
@@ -123,6 +141,7 @@ export function argsToPopup(a: Args): PopupRecord {
     preview: a.get('preview') ?? '',
     sentAt: a.get('sentAt') ?? '',
     attachments: a.getAll('attachment'),
+    via: a.get('via') ?? '',
   };
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/index.js';
+import { DEFAULT_THROTTLE, type ThrottleOptions } from './throttle.js';
 
 /** Every limit is a named option with a default (docs/PROTOCOL.md §Limits). */
 export interface ServerConfig {
@@ -32,6 +33,47 @@ export interface ServerConfig {
   maxConnections: number;
   /** SQLite durability: NORMAL (default, WAL-safe) or FULL (power-loss safe). */
   synchronous: 'NORMAL' | 'FULL';
+  /** LOGIN brute-force protection: growing delay, then lockout, per username and per address. */
+  loginThrottle: ThrottleOptions;
+  /** PEM certificate chain and key: TLS on the control port and on every shadow listener. */
+  tls: { cert: Buffer; key: Buffer } | null;
+  /** SIGTERM: time in-flight commands and transfers get to finish before connections close. */
+  shutdownDeadlineMs: number;
+  /** An unfinished frame must be completed within this time (slowloris). */
+  frameTimeoutMs: number;
+  /** Connections from one address that have not logged in, at once. */
+  maxAnonymousPerAddress: number;
+  // --- attachments and shadow listeners (docs/PROTOCOL-transfer.md §Limits)
+  /** Address shadow listeners bind to and advertise; null: the control connection's local address. */
+  transferHost: string | null;
+  /** Ports shadow listeners pick from at random (for firewalls); null: any port the OS picks. */
+  transferPorts: { from: number; to: number } | null;
+  /** Largest attachment accepted, in bytes (checked at SEND, before any byte is read). */
+  maxAttachmentBytes: number;
+  /** Largest total of one message's attachments, in bytes. */
+  maxMessageAttachmentBytes: number;
+  /** Most attachments one message may carry. */
+  maxAttachmentsPerMessage: number;
+  /** A shadow listener waits this long for its peer (the ticket's lifetime), then closes. */
+  transferConnectTimeoutMs: number;
+  /** A transfer connection silent for this long (including before its ticket line) is closed. */
+  transferIdleTimeoutMs: number;
+  /** Live transfers (listening or streaming) one member may have at once. */
+  maxTransfersPerMember: number;
+  /** Live transfers on the whole server. */
+  maxTransfers: number;
+  /** A message still waiting for attachments this long after SEND expires; nobody ever sees it. */
+  uploadWindowMs: number;
+  /** An interrupted upload's received bytes are kept this long for a resume; 0: discarded at once. */
+  partialRetentionMs: number;
+  /** How often expired messages and stale partial uploads are cleaned up. */
+  transferSweepIntervalMs: number;
+  /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */
+  registrationExpiryDays: number;
+  /** How often the server looks for requests to expire. */
+  registrationExpiryCheckMs: number;
+  /** Minutes of per-minute traffic history kept for STATS. */
+  statsHistoryMinutes: number;
 }
 
 export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
@@ -53,6 +95,26 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     maxPopupsAtLogin: 1000,
     maxConnections: 19_000,
     synchronous: 'NORMAL',
+    loginThrottle: DEFAULT_THROTTLE,
+    tls: null,
+    frameTimeoutMs: 30_000,
+    shutdownDeadlineMs: 10_000,
+    maxAnonymousPerAddress: 64,
+    transferHost: null,
+    transferPorts: null,
+    maxAttachmentBytes: 1024 ** 3,
+    maxMessageAttachmentBytes: 4 * 1024 ** 3,
+    maxAttachmentsPerMessage: 32,
+    transferConnectTimeoutMs: 60_000,
+    transferIdleTimeoutMs: 60_000,
+    maxTransfersPerMember: 8,
+    maxTransfers: 256,
+    uploadWindowMs: 24 * 60 * 60_000,
+    partialRetentionMs: 60 * 60_000,
+    transferSweepIntervalMs: 60_000,
+    registrationExpiryDays: 30,
+    registrationExpiryCheckMs: 60 * 60_000,
+    statsHistoryMinutes: 60,
   };
   const merged = { ...base, ...stripUndefined(overrides) };
   merged.dataDir = path.resolve(merged.dataDir);

@@ -38,8 +38,12 @@ export class Connection {
   private readonly reader: LineReader;
   private readonly queue: string[] = [];
   private running = false;
+  /** Settles when the command being run finishes (graceful shutdown waits for it). */
+  private current: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly closeListeners: Array<() => void> = [];
+  /** Runs while an unfinished frame is buffered: a peer must finish a frame in time (slowloris). */
+  private frameTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -57,6 +61,11 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.finish());
+  }
+
+  /** A command is being run right now. */
+  get isBusy(): boolean {
+    return this.running;
   }
 
   get isClosed(): boolean {
@@ -119,6 +128,23 @@ export class Connection {
     this.close();
   }
 
+  /**
+   * Graceful shutdown: reads nothing more, drops queued frames, lets the command in flight commit
+   * and answer (within the deadline), then closes with SHUTTING_DOWN.
+   */
+  async shutdown(deadlineMs: number): Promise<void> {
+    if (this.closed) return;
+    this.socket.pause();
+    this.queue.length = 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.current.catch(() => undefined),
+      new Promise<void>((r) => { timer = setTimeout(r, deadlineMs); }),
+    ]);
+    clearTimeout(timer);
+    this.fail('SHUTTING_DOWN');
+  }
+
   /** Ends the connection after flushing what was written. Idempotent. */
   close(): void {
     if (this.closed) return;
@@ -137,6 +163,7 @@ export class Connection {
   }
 
   private notifyClosed(): void {
+    clearTimeout(this.frameTimer);
     const listeners = this.closeListeners.splice(0);
     for (const l of listeners) {
       try { l(); } catch (err) { this.log.error({ err }, 'close listener failed'); }
@@ -162,6 +189,13 @@ export class Connection {
         if (this.countBadFrame()) return;
       }
     }
+    if (this.reader.pendingBytes === 0) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    } else if (!this.frameTimer) {
+      this.frameTimer = setTimeout(() => this.fail('TIMEOUT', 'A frame was not completed in time.'), this.config.frameTimeoutMs);
+      this.frameTimer.unref();
+    }
     // Backpressure: stop reading while too many frames wait for their turn.
     if (this.queue.length >= this.config.maxQueuedFrames) this.socket.pause();
     void this.drain();
@@ -173,7 +207,8 @@ export class Connection {
     try {
       while (!this.closed && this.queue.length > 0) {
         const line = this.queue.shift()!;
-        await this.onLine(this, line);
+        this.current = this.onLine(this, line);
+        await this.current;
         if (this.queue.length < this.config.maxQueuedFrames / 2 && this.socket.isPaused()) this.socket.resume();
       }
     } finally {

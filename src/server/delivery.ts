@@ -8,7 +8,7 @@ import type { Message } from './store/types.js';
  * each recipient gets a POPUP push, and the recipient's row is marked delivered. Recipients who
  * were offline get theirs at their next login (replayPending).
  */
-export function popupArgs(message: Message, institution: string): ArgInput {
+export function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
   const preview = message.body.length > PREVIEW_CHARS ? `${message.body.slice(0, PREVIEW_CHARS - 1)}…` : message.body;
   return popupToArgs({
     id: message.id,
@@ -18,14 +18,18 @@ export function popupArgs(message: Message, institution: string): ArgInput {
     preview,
     sentAt: message.sentAt,
     attachments: message.attachments.map((a) => a.name),
+    via: via ?? '',
   });
 }
 
 export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
   const args = popupArgs(message, institution);
+  services.stats.messageStored();
   let delivered = 0;
   for (const r of message.recipients) {
-    if (services.router.pushPopup(r.userId, message.id, args) > 0) {
+    // A recipient reached through a channel or groups is told which (issue #4).
+    if (services.router.pushPopup(r.userId, message.id, r.via ? popupArgs(message, institution, r.via) : args) > 0) {
+      services.stats.popupDelivered();
       await services.store.markDelivered(message.id, r.userId);
       delivered++;
     }
@@ -46,7 +50,9 @@ export async function replayPending(services: Services, conn: Connection): Promi
       institution = (await services.store.getUserById(message.senderId))?.institution ?? '';
       institutions.set(message.senderId, institution);
     }
-    if (conn.pushPopup(message.id, popupArgs(message, institution))) {
+    const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
+    if (conn.pushPopup(message.id, popupArgs(message, institution, via))) {
+      services.stats.popupDelivered();
       await services.store.markDelivered(message.id, user.userId);
       n++;
     }

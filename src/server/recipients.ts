@@ -1,44 +1,103 @@
-import { SiarError } from '../protocol/index.js';
+import { AUDIENCE_NAME_PATTERN, SiarError, groupsVia } from '../protocol/index.js';
+import { audienceName, channelForPublish } from './commands/channels.js';
 import type { Services } from './commands/types.js';
 import type { Audience, User } from './store/types.js';
 import { USERNAME_PATTERN } from './validation.js';
 
 /**
  * Turns a SEND's addressing into recipient ids, resolved at send time and recorded with the
- * message. Any name that is not an active member fails the whole send: nothing goes half-way.
+ * message. Any name that is not an active member, or any `@group` that does not exist, fails the
+ * whole send: nothing goes half-way. A channel's recipients are its subscribers at the instant
+ * the message is stored, so the store resolves those (NewMessage.channelId).
  */
 export interface RecipientRequest {
-  /** Usernames, already split and lower-cased. */
+  /** Usernames and `@group` names, already split and lower-cased. */
   to: string[];
   /** Broadcast to every active member but the sender. */
   all: boolean;
+  /** Publish to this channel (`channel=NAME`). */
+  channel?: string | undefined;
 }
 
-/** `to=a,b` and `to=a|to=b` both work; order kept, duplicates dropped. */
+export interface ResolvedRecipients {
+  audience: Audience;
+  /** Empty for a channel: the store adds the subscribers when it stores the message. */
+  ids: number[];
+  channelId?: number;
+  /** How it was addressed beyond usernames: the groups, '@a,@b' (a channel's is set by the store). */
+  via?: string | null;
+  /** Recipients reached only through groups → those groups ('@a,@b'). */
+  recipientVia?: Map<number, string>;
+}
+
+/** `to=a,b` and `to=a|to=b` both work, and `@group` names a group; order kept, duplicates dropped. */
 export function recipientNames(values: string[]): string[] {
   const names = values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
   for (const n of names) {
-    if (!USERNAME_PATTERN.test(n)) throw new SiarError('UNKNOWN_RECIPIENT', `"${n}" is not a valid username.`);
+    if (n.startsWith('@')) {
+      if (!AUDIENCE_NAME_PATTERN.test(n.slice(1))) throw new SiarError('UNKNOWN_GROUP', `"${n}" is not a valid group name.`);
+    } else if (!USERNAME_PATTERN.test(n)) {
+      throw new SiarError('UNKNOWN_RECIPIENT', `"${n}" is not a valid username.`);
+    }
   }
   return [...new Set(names)];
 }
 
+/** The `channel=` argument, if any (a leading `#` is allowed). */
+export function channelArgument(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : audienceName(value, 'channel', '#');
+}
+
 export async function resolveRecipients(
   services: Services, sender: User, request: RecipientRequest,
-): Promise<{ audience: Audience; ids: number[] }> {
-  const { to, all } = request;
+): Promise<ResolvedRecipients> {
+  const { to, all, channel } = request;
   const { store } = services;
-  if (all && to.length > 0) throw new SiarError('BAD_ARGUMENT', 'Give either to= or all=1, not both.');
+  if ([to.length > 0, all, channel !== undefined].filter(Boolean).length > 1) {
+    throw new SiarError('BAD_ARGUMENT', 'Give one of to=, all=1 or channel=, not several.');
+  }
+  if (channel !== undefined) {
+    const c = await channelForPublish(services, sender, channel);
+    return { audience: 'channel', ids: [], channelId: c.id };
+  }
   if (all) {
     const ids = (await store.listActiveMemberIds()).filter((id) => id !== sender.id);
     if (ids.length === 0) throw new SiarError('NO_RECIPIENTS', 'There are no other active members to broadcast to.');
     return { audience: 'all', ids };
   }
-  if (to.length === 0) throw new SiarError('NO_RECIPIENTS', 'Name at least one recipient (to=) or broadcast (all=1).');
-  const { found, missing } = await store.resolveActiveMembers(to);
+  if (to.length === 0) throw new SiarError('NO_RECIPIENTS', 'Name at least one recipient (to=), a group (to=@NAME), a channel (channel=) or broadcast (all=1).');
+  const groupNames = to.filter((n) => n.startsWith('@')).map((n) => n.slice(1));
+  const usernames = to.filter((n) => !n.startsWith('@'));
+  const { found, missing } = await store.resolveActiveMembers(usernames);
   if (missing.length > 0) {
     throw new SiarError('UNKNOWN_RECIPIENT', `Not an active member: ${missing.join(', ')}. Nothing was sent.`);
   }
-  return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u: User) => u.id) };
+  if (groupNames.length === 0) {
+    return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u: User) => u.id) };
+  }
+  const groups = await store.resolveGroups(groupNames);
+  if (groups.missing.length > 0) {
+    throw new SiarError('UNKNOWN_GROUP', `No such group: ${groups.missing.map((g) => `@${g}`).join(', ')}. Nothing was sent.`);
+  }
+  // Each institution once: named directly, or through the first group that holds it. Members
+  // named directly have no via; the others remember every addressed group they are in.
+  const ids = found.map((u) => u.id);
+  const direct = new Set(ids);
+  const through = new Map<number, string[]>();
+  for (const g of groups.found) {
+    for (const id of g.memberIds) {
+      if (id === sender.id || direct.has(id)) continue;
+      let list = through.get(id);
+      if (!list) {
+        through.set(id, (list = []));
+        ids.push(id);
+      }
+      list.push(g.name);
+    }
+  }
+  if (ids.length === 0) {
+    throw new SiarError('NO_RECIPIENTS', `${groupsVia(groupNames)} holds no other active member. Nothing was sent.`);
+  }
+  const recipientVia = new Map([...through].map(([id, names]) => [id, groupsVia(names)]));
+  return { audience: 'list', ids, via: groupsVia(groups.found.map((g) => g.name)), recipientVia };
 }
-

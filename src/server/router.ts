@@ -37,11 +37,17 @@ export class LocalRouter implements MessageRouter {
   private readonly admins = new Set<Connection>();
   private readonly registrants = new Map<number, Connection>();
   private readonly all = new Set<Connection>();
+  /** Connections not yet logged in, per remote address (a limit applies to them). */
+  private readonly anonymous = new Map<string, number>();
+  private readonly countedAnonymous = new WeakSet<Connection>();
 
   /** Every accepted connection is tracked so counts and shutdown see it. */
   track(conn: Connection): void {
     this.all.add(conn);
+    this.countedAnonymous.add(conn);
+    this.anonymous.set(conn.remoteAddress, (this.anonymous.get(conn.remoteAddress) ?? 0) + 1);
     conn.onClose(() => {
+      this.uncountAnonymous(conn);
       this.all.delete(conn);
       this.detach(conn);
       if (conn.waitingRegistration !== null && this.registrants.get(conn.waitingRegistration) === conn) {
@@ -50,9 +56,21 @@ export class LocalRouter implements MessageRouter {
     });
   }
 
+  anonymousFrom(address: string): number {
+    return this.anonymous.get(address) ?? 0;
+  }
+
+  private uncountAnonymous(conn: Connection): void {
+    if (!this.countedAnonymous.delete(conn)) return;
+    const n = (this.anonymous.get(conn.remoteAddress) ?? 1) - 1;
+    if (n <= 0) this.anonymous.delete(conn.remoteAddress);
+    else this.anonymous.set(conn.remoteAddress, n);
+  }
+
   attach(conn: Connection): void {
     const user = conn.user;
     if (!user) return;
+    this.uncountAnonymous(conn);
     let set = this.byUser.get(user.userId);
     if (!set) this.byUser.set(user.userId, (set = new Set()));
     set.add(conn);

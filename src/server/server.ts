@@ -1,11 +1,14 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
+import { BackupService, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
-import { Connection } from './connection.js';
+import { Connection, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
+import { expireRegistrations } from './commands/admin-ops.js';
 import type { Command, Services } from './commands/types.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
@@ -13,8 +16,12 @@ import { MailSealer } from './mail/seal.js';
 import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import { LocalRouter } from './router.js';
+import { LoginThrottle } from './throttle.js';
 import { generatePassword, hashPassword } from './secrets.js';
+import { TrafficStats } from './stats.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { TransferService } from '../transfer/service.js';
+import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -27,6 +34,13 @@ export interface StartOptions {
 /** The siar control server: one TCP listener, the store, the router and the mail worker. */
 export class SiarServer {
   private stopping: Promise<void> | null = null;
+  /** Traffic counters (STATS); set once the server listens. */
+  stats!: TrafficStats;
+  /** Online backups (BACKUP). */
+  backups!: BackupService;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  /** Shadow listeners and attachments; liveListeners() counts the open ones. */
+  transfers!: TransferService;
 
   private constructor(
     readonly config: ServerConfig,
@@ -50,23 +64,67 @@ export class SiarServer {
     mailWorker.start();
 
     const router = new LocalRouter();
+    const stats = new TrafficStats({
+      historyMinutes: config.statsHistoryMinutes,
+      connections: () => router.connectionCount(),
+      liveBytes: () => {
+        let bytesIn = 0;
+        let bytesOut = 0;
+        for (const c of router.connections()) {
+          bytesIn += c.socket.bytesRead;
+          bytesOut += c.socket.bytesWritten;
+        }
+        return { bytesIn, bytesOut };
+      },
+    });
+    const backups = new BackupService({ store, dataDir: config.dataDir, log });
     const services: Services = {
-      config, store, router, log,
+      config, store, router, log, stats, backups,
+      throttle: new LoginThrottle(config.loginThrottle),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
-    const dispatch = createDispatcher(services, buildCommandTable(options.extraCommands));
+    // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
+    mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
+    mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
+    // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
+    const transfers = new TransferService(services);
+    services.transfers = transfers;
+    // Traffic statistics read the shadow listeners and transfers from the transfer service.
+    stats.transfers = {
+      liveListeners: () => transfers.liveListeners(),
+      inProgress: () => transfers.list().map((x) => ({
+        id: x.id, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
+      })),
+    };
+    await transfers.start();
+    const dispatch = createDispatcher(services, buildCommandTable([...attachmentCommands, ...(options.extraCommands ?? [])]));
 
-    const listener = net.createServer((socket) => {
+    const onSocket = (socket: net.Socket): void => {
       if (router.connectionCount() >= config.maxConnections) {
         socket.end(`-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
+        log.warn({ connections: router.connectionCount() }, 'connection refused: server full');
+        return;
+      }
+      const address = normalizeAddress(socket.remoteAddress);
+      if (router.anonymousFrom(address) >= config.maxAnonymousPerAddress) {
+        socket.end(`-|ERR|TOO_MANY_REQUESTS|Too many connections from your address that have not logged in.\n`);
+        log.warn({ address }, 'connection refused: too many anonymous connections from one address');
         return;
       }
       const conn = new Connection(socket, config, log, dispatch);
       router.track(conn);
+      stats.connectionOpened();
+      conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
       conn.onClose(() => conn.log.debug('disconnected'));
       conn.send(encodePush('HELLO', { server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes }));
-    });
+    };
+    // TLS when configured (clients verify the server; --ca for a private CA). A TLS socket reaches
+    // onSocket once its handshake is done, so nothing before that costs a Connection.
+    const listener = config.tls
+      ? tls.createServer({ cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 }, onSocket)
+      : net.createServer(onSocket);
+    if (config.tls) listener.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
     listener.maxConnections = config.maxConnections + 100;
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
@@ -77,7 +135,22 @@ export class SiarServer {
     });
     const server = new SiarServer(config, log, store, router, mailWorker, listener);
     const { port } = server.address();
-    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind }, 'siar server listening');
+    server.stats = stats;
+    server.transfers = transfers;
+    server.backups = backups;
+    stats.start();
+    await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
+    // Requests left undecided expire (with a notice to the registrant): now, then periodically.
+    const sweep = (): void => {
+      expireRegistrations(services, null).catch((err) => log.error({ err }, 'registration expiry failed'));
+    };
+    sweep();
+    server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
+    server.expiryTimer.unref();
+    if (!config.tls && !isLoopback(config.host)) {
+      log.warn({ host: config.host }, 'listening on a non-loopback address without TLS: passwords and messages cross the network in clear; use --tls-cert and --tls-key');
+    }
+    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls }, 'siar server listening');
     return server;
   }
 
@@ -90,10 +163,18 @@ export class SiarServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-      for (const conn of this.router.connections()) conn.fail('SHUTTING_DOWN');
+      // In-flight commands commit and answer first; then every client hears why it is closed.
+      await Promise.all(this.router.connections().map((conn) => conn.shutdown(this.config.shutdownDeadlineMs)));
       await closed;
+      // Every shadow listener, data socket and partial file settles before the store closes.
+      await this.transfers?.stop();
+      if (this.expiryTimer) clearInterval(this.expiryTimer);
+      this.stats?.stop();
+      // A backup under way finishes first: closing the store would break it.
+      await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
       await this.store.close();
+      await removeServerLock(this.config.dataDir).catch(() => undefined);
       this.log.info('siar server stopped');
     })();
     return this.stopping;
@@ -114,4 +195,8 @@ async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logg
     throw err;
   }
   log.info({ file }, 'created the admin account; its password is in the admin-password file');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

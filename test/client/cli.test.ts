@@ -153,3 +153,21 @@ t.test('register --wait prints the decision when the admin rejects', async (t) =
   t.not(r.code, 0);
   t.match(r.stderr, /rejected: Unknown institution/);
 });
+
+t.test('siar server exits 0 on SIGTERM after telling its clients', async (t) => {
+  const data = tempDir(t);
+  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', data], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  let port = 0;
+  while (!port) {
+    const rec = JSON.parse((await lines.next()).value as string) as { msg?: string; port?: number };
+    if (rec.msg === 'siar server listening') port = rec.port!;
+  }
+  const { SiarClient } = await import('../../src/client/connection.js');
+  const client = await SiarClient.connect({ host: '127.0.0.1', port });
+  const closed = new Promise<Error | null>((r) => client.once('close', r));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  t.match(await closed, { code: 'SHUTTING_DOWN' });
+  t.equal(await exited, 0);
+});

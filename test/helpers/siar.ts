@@ -90,6 +90,16 @@ export async function credentialsFromMail(server: SiarServer, dataDir: string, m
   return passwordFromText(parseEml(readFileSync(path.join(dir, file), 'utf8')).text, username);
 }
 
+/** The password from a member's credentials mail in <data>/mail (the embedded file transport). */
+export function mailedPassword(dataDir: string, username: string): string {
+  const dir = path.join(dataDir, 'mail');
+  for (const f of readdirSync(dir)) {
+    const text = parseEml(readFileSync(path.join(dir, f), 'utf8')).text;
+    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
+  }
+  throw new Error(`no credentials mail for ${username}`);
+}
+
 export function passwordFromText(text: string, username: string): string {
   if (!text.split('\n').includes(`Username: ${username}`)) throw new Error(`mail is not for ${username}`);
   const line = text.split('\n').find((l) => l.startsWith('Password: '));

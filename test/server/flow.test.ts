@@ -1,6 +1,6 @@
 import t from 'tap';
 import { argsToMessage, argsToPopup, argsToRegistration } from '../../src/protocol/index.js';
-import { collectPushes, credentialsFromMail, nextPush, startServer } from '../helpers/siar.js';
+import { collectPushes, credentialsFromMail, mailedPassword, nextPush, startServer } from '../helpers/siar.js';
 
 t.test('register → approve → mailed credentials → login → popups, inbox and outbox', async (t) => {
   const s = await startServer(t);
@@ -65,7 +65,7 @@ t.test('register → approve → mailed credentials → login → popups, inbox 
   const itb = await s.client();
   const itbPopups = collectPushes(itb, 'POPUP');
   const third = nextPush(itb, 'POPUP', (a) => a.get('id') === all.args.get('id'));
-  await itb.login('itb', (await s.server.store.getUserByUsername('itb')) ? await passwordOf(s, 'itb') : '');
+  await itb.login('itb', mailedPassword(s.dataDir, 'itb'));
   await third;
   t.same(itbPopups.map((a) => a.get('subject')), ['Rapat', 'Pengumuman'], 'store-and-forward at login, in order');
 
@@ -109,7 +109,7 @@ t.test('a popup reaches every online connection of a member, and a reconnect get
   await Promise.all([p1, p2]);
   const b3 = await s.client();
   const later = collectPushes(b3, 'POPUP');
-  await b3.login('bb', await passwordOf(s, 'bb'));
+  await b3.login('bb', mailedPassword(s.dataDir, 'bb'));
   await b3.request('PING');
   t.same(later, [], 'a delivered popup is not replayed at the next login');
 });
@@ -157,14 +157,3 @@ t.test('the admin account is created once, with its password in a 0600 file', as
   const admin = await again.adminClient();
   t.equal((await admin.request('WHOAMI')).args.get('role'), 'admin');
 });
-
-async function passwordOf(s: Awaited<ReturnType<typeof startServer>>, username: string): Promise<string> {
-  // member() remembered it; memberClient uses it. Re-derive from the mail files for a raw login.
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const { parseEml, passwordFromText } = await import('../helpers/siar.js');
-  for (const f of readdirSync(`${s.dataDir}/mail`)) {
-    const text = parseEml(readFileSync(`${s.dataDir}/mail/${f}`, 'utf8')).text;
-    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-  }
-  throw new Error(`no credentials mail for ${username}`);
-}

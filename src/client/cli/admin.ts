@@ -1,6 +1,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import { argsToRegistration, type Args } from '../../protocol/index.js';
-import { adminFallback, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { CliError, adminFallback, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
+import { adminChannelSubcommands } from './channels.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -38,13 +40,20 @@ defineCommand({
 defineCommand({
   command: 'approve <ids..>',
   describe: 'approve requests: creates the members and mails their credentials',
-  builder: (y2: Argv) => adminOptions(y2).positional('ids', { type: 'number', array: true }),
-  handler: (opts: AdminOpts & { ids: number[] }) => run(opts, async (c) => {
+  builder: (y2: Argv) => adminOptions(y2).positional('ids', { type: 'number', array: true })
+    .option('wait-mail', { type: 'boolean', describe: 'wait until each credentials mail is sent or fails (exit 1 if one failed)' }),
+  handler: (opts: AdminOpts & { ids: number[]; 'wait-mail'?: boolean }) => run(opts, async (c) => {
+    let failed = 0;
     for (const id of opts.ids) {
       const r = (await c.request('APPROVE', { id })).args;
-      if (opts.json) printJson(r.toObject());
-      else process.stdout.write(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} queued to ${r.get('email')}\n`);
+      const mail = opts['wait-mail'] ? await waitForMail(c, Number(r.get('mailId'))) : null;
+      if (mail?.status === 'failed') failed++;
+      if (opts.json) printJson({ ...r.toObject(), ...(mail ? { mailStatus: mail.status, mailError: mail.error } : {}) });
+      else {
+        process.stdout.write(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} ${mail ? (mail.status === 'failed' ? `FAILED (${mail.error})` : mail.status) : 'queued'} to ${r.get('email')}\n`);
+      }
     }
+    if (failed) throw new CliError(`${failed} credentials mail(s) could not be sent yet; see siar admin mail-queue, then siar admin mail-retry`);
   }),
 }),
 defineCommand({
@@ -97,6 +106,10 @@ defineCommand({
     printRows(reply.items, !!opts.json, ['username', 'connections', 'since', 'address']);
   }),
 }),
+// stats, mail-queue, mail-retry, audit, backup, backups, reset-password, expiry, console
+...adminOpsSubcommands(adminOptions, run),
+// channel …, group … (issue #4)
+...adminChannelSubcommands(adminOptions, run),
 ];
 
 export const adminCommand: CommandModule<object, any> = {

@@ -12,6 +12,8 @@ export class CliError extends Error {
 
 export interface ClientOptions {
   server?: string;
+  tls?: boolean;
+  ca?: string;
   user?: string;
   'password-file'?: string;
   json?: boolean;
@@ -23,7 +25,9 @@ export function withServer<T>(y: Argv<T>) {
     describe: 'siar server as host:port (env SIAR_SERVER, default 127.0.0.1:7400)',
     default: process.env.SIAR_SERVER,
     defaultDescription: '$SIAR_SERVER or 127.0.0.1:7400',
-  });
+  })
+    .option('tls', { type: 'boolean', describe: 'speak TLS and verify the server against the system CAs (env SIAR_TLS=1)', default: process.env.SIAR_TLS === '1' })
+    .option('ca', { type: 'string', describe: 'PEM file of a private CA to verify the server with; implies --tls (env SIAR_CA)', default: process.env.SIAR_CA });
 }
 
 export function withLogin<T>(y: Argv<T>) {
@@ -48,6 +52,18 @@ export function readPassword(opts: ClientOptions, fallbackFile?: string): string
   throw new CliError('No password: set SIAR_PASSWORD or give --password-file FILE.');
 }
 
+/** TLS settings for SiarClient.connect from --tls / --ca. */
+export function tlsOptions(opts: ClientOptions): { tls?: { ca?: Buffer } } {
+  if (opts.ca) {
+    try {
+      return { tls: { ca: readFileSync(opts.ca) } };
+    } catch (err) {
+      throw new CliError(`Cannot read the CA file ${opts.ca}: ${(err as Error).message}`);
+    }
+  }
+  return opts.tls ? { tls: {} } : {};
+}
+
 export async function connect(opts: ClientOptions): Promise<SiarClient> {
   let address;
   try {
@@ -56,7 +72,7 @@ export async function connect(opts: ClientOptions): Promise<SiarClient> {
     throw new CliError((err as Error).message);
   }
   try {
-    return await SiarClient.connect(address);
+    return await SiarClient.connect({ ...address, ...tlsOptions(opts) });
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { argsToMessage, argsToPopup, type MessageRecord } from '../../protocol/index.js';
+import { directory } from '../channels.js';
 import { SiarClient } from '../connection.js';
-import { CliError, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { TransferError, declareFile, sendMessage, type LocalFile } from '../transfer.js';
+import { formatBytes } from '../../transfer/units.js';
+import { printSaved, progressBars, saveAttachments } from './download.js';
+import { CliError, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 function readBody(opts: { body?: string; 'body-file'?: string }): string {
   if (opts.body !== undefined && opts['body-file'] !== undefined) throw new CliError('Give --body or --body-file, not both.');
@@ -27,7 +31,7 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
   const rows = messages.map((m) => [
     String(m.id),
     m.sentAt.replace('T', ' ').slice(0, 16),
-    box === 'inbox' ? m.from : m.to.join(','),
+    box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : (m.via ?? m.to.join(',')),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
     m.attachments.length ? `+${m.attachments.length}` : '',
     m.subject,
@@ -36,6 +40,8 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
 }
 
 function stateSummary(m: MessageRecord): string {
+  // Not out yet (waiting for attachments) or never will be: say so instead of counts.
+  if (m.state && m.state !== 'sent') return m.state;
   const r = m.recipients ?? [];
   return `${r.filter((x) => x.deliveredAt).length}/${r.filter((x) => x.readAt).length} of ${r.length}`;
 }
@@ -45,38 +51,76 @@ function printOne(m: MessageRecord): void {
     `Message ${m.id}`,
     `From:    ${m.from}`,
     `To:      ${m.to.join(', ')}`,
+    ...(m.via ? [`Via:     ${m.via}`] : []),
     `Sent:    ${m.sentAt}`,
     `Subject: ${m.subject}`,
   ];
-  for (const a of m.attachments) lines.push(`Attachment ${a.id}: ${a.name} (${a.size} bytes, ${a.type}, sha256 ${a.sha256})`);
+  if (m.state && m.state !== 'sent') lines.push(`State:   ${m.state}`);
+  for (const a of m.attachments) lines.push(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256})`);
   if (m.recipients) {
     for (const r of m.recipients) lines.push(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`);
   }
   process.stdout.write(lines.join('\n') + '\n\n' + m.body + (m.body.endsWith('\n') ? '' : '\n'));
 }
 
-type SendOpts = ClientOptions & { to?: string; all?: boolean; subject: string; body?: string; 'body-file'?: string };
+type SendOpts = ClientOptions & { to?: string; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[] };
+
+/** `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY. */
+async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]): Promise<void> {
+  const files: LocalFile[] = [];
+  for (const p of paths) {
+    try {
+      files.push(await declareFile(p));
+    } catch (err) {
+      throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
+    }
+  }
+  await withClient(opts, async (client) => {
+    const progress = progressBars();
+    let sent;
+    try {
+      sent = await sendMessage(client, {
+        to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined, all: !!opts.all,
+        channel: opts.channel, subject: opts.subject, body,
+      }, files, progress.onProgress);
+    } catch (err) {
+      if (err instanceof TransferError) throw new CliError(`The message was not sent: ${err.message} (${err.code})`);
+      throw err;
+    } finally {
+      progress.stop();
+    }
+    if (opts.json) printJson(sent);
+    else process.stdout.write(`${sent.id}\n`);
+  });
+}
 
 export const messagingCommands: CommandModule<object, any>[] = [
   defineCommand({
     command: 'send',
     describe: 'send a popup message to members (prints the message id)',
     builder: (y: Argv) => withLogin(y)
-      .option('to', { type: 'string', describe: 'recipients: username[,username…]' })
+      .option('to', { type: 'string', describe: 'recipients: username[,username…]; @group names a group' })
       .option('all', { type: 'boolean', describe: 'broadcast to every member' })
+      .option('channel', { type: 'string', describe: 'publish to a channel: its subscribers get it' })
       .option('subject', { type: 'string', demandOption: true })
       .option('body', { type: 'string' })
       .option('body-file', { type: 'string', describe: 'read the body from a file, or - for stdin' })
+      .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
       .check((a) => {
-        if (!a.to === !a.all) throw new Error('Give exactly one of --to or --all.');
+        if ([a.to, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
       }),
     handler: async (opts: SendOpts) => {
       const body = readBody(opts);
+      if (opts.attach?.length) {
+        await sendWithAttachments(opts, body, opts.attach);
+        return;
+      }
       await withClient(opts, async (client) => {
         const reply = await client.request('SEND', {
           to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
           all: opts.all ? 1 : undefined,
+          channel: opts.channel,
           subject: opts.subject,
           body,
         });
@@ -113,13 +157,16 @@ export const messagingCommands: CommandModule<object, any>[] = [
   defineCommand({
     command: 'read <id>',
     describe: 'open a message (marks it read)',
-    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true }),
-    handler: async (opts: ClientOptions & { id: number }) => {
+    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true })
+      .option('save-dir', { type: 'string', describe: 'also download every attachment into this directory (sha256 verified)' }),
+    handler: async (opts: ClientOptions & { id: number; 'save-dir'?: string }) => {
       await withClient(opts, async (client) => {
         const reply = await client.request('READ', { id: opts.id });
         const m = argsToMessage(reply.args);
         if (opts.json) printJson(m);
         else printOne(m);
+        const dir = opts['save-dir'];
+        if (dir !== undefined && m.attachments.length > 0) printSaved(await saveAttachments(client, m, dir), !!opts.json);
       });
     },
   }),
@@ -136,14 +183,20 @@ export const messagingCommands: CommandModule<object, any>[] = [
   }),
   defineCommand({
     command: 'directory',
-    describe: 'list member institutions (for addressing)',
+    describe: 'list member institutions, channels and groups (for addressing)',
     builder: (y: Argv) => withLogin(y),
     handler: async (opts: ClientOptions) => {
       await withClient(opts, async (client) => {
-        const reply = await client.request('DIRECTORY');
-        const rows = reply.items.map((a) => ({ username: a.get('username') ?? '', institution: a.get('institution') ?? '', online: a.get('online') === '1' }));
-        if (opts.json) rows.forEach((r) => printJson(r));
-        else process.stdout.write(table(rows.map((r) => [r.username, r.online ? 'online' : '', r.institution]), ['USERNAME', 'ONLINE', 'INSTITUTION']));
+        const entries = await directory(client);
+        if (opts.json) {
+          entries.forEach((e) => printJson(e));
+          return;
+        }
+        const members = entries.flatMap((e) => (e.kind === 'member' ? [e] : []));
+        process.stdout.write(table(members.map((r) => [r.username, r.online ? 'online' : '', r.institution]), ['USERNAME', 'ONLINE', 'INSTITUTION']));
+        // Channels and groups (issue #4): how to address them.
+        const others = entries.flatMap((e) => (e.kind === 'channel' ? [['--channel', e.name, e.description]] : e.kind === 'group' ? [['--to', `@${e.name}`, e.description]] : []));
+        if (others.length > 0) process.stdout.write('\n' + table(others.map(([flag, name, description]) => [`${flag} ${name}`, description!]), ['ADDRESS', 'DESCRIPTION']));
       });
     },
   }),
@@ -178,10 +231,12 @@ export const messagingCommands: CommandModule<object, any>[] = [
 async function listen(opts: ClientOptions): Promise<void> {
   const seen = new Set<number>();
   let delay = 1000;
+  if (!opts.user) throw new CliError('No username: give --user or set SIAR_USER.');
+  const password = readPassword(opts);
   for (;;) {
     let client: SiarClient;
     try {
-      client = await connectAndLogin(opts);
+      client = await connect(opts);
     } catch (err) {
       if (!(err instanceof CliError && err.exitCode === 2)) throw err;
       process.stderr.write(`${err.message}; retrying in ${delay / 1000} s\n`);
@@ -189,9 +244,8 @@ async function listen(opts: ClientOptions): Promise<void> {
       delay = Math.min(delay * 2, 30_000);
       continue;
     }
-    delay = 1000;
-    if (!opts.json) process.stderr.write(`listening as ${opts.user}\n`);
-    client.startKeepalive(60_000);
+    // Listen before LOGIN: the popups missed while offline follow its reply at once, possibly in
+    // the same read, and would be emitted before a handler attached after the login resolved.
     client.on('push', (event, args) => {
       if (event !== 'POPUP') return;
       const p = argsToPopup(args);
@@ -200,9 +254,22 @@ async function listen(opts: ClientOptions): Promise<void> {
       if (opts.json) printJson(p);
       else {
         const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
-        process.stdout.write(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution}): ${p.subject}${att}\n  ${p.preview.replace(/\n/g, '\n  ')}\n`);
+        const via = p.via ? ` via ${p.via}` : '';
+        process.stdout.write(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}\n  ${p.preview.replace(/\n/g, '\n  ')}\n`);
       }
     });
+    try {
+      const reply = await client.login(opts.user, password);
+      if (reply.get('mustChangePassword') === '1' && !process.env.SIAR_QUIET_PASSWD_HINT) {
+        process.stderr.write('note: this is the password from the e-mail; set your own with `siar passwd`.\n');
+      }
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+    delay = 1000;
+    if (!opts.json) process.stderr.write(`listening as ${opts.user}\n`);
+    client.startKeepalive(60_000);
     const reason = await new Promise<Error | null>((resolve) => client.once('close', resolve));
     const code = (reason as { code?: string } | null)?.code;
     if (code === 'SESSION_CLOSED' || code === 'ACCOUNT_SUSPENDED') throw reason;

@@ -1,16 +1,18 @@
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { SiarServer } from '../../server/server.js';
+import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
 import { defineCommand } from './common.js';
 
 type ServerOpts = {
   host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string;
-  'max-frame': number; synchronous: 'NORMAL' | 'FULL';
+  'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
+  'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number;
 };
 
-export const serverCommand = defineCommand<ServerOpts>({
+export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
   command: 'server',
   describe: 'run the siar server (embedded defaults: SQLite in --data, mail written to <data>/mail/)',
-  builder: (y: Argv) => y
+  builder: (y: Argv) => withTransferFlags(y)
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
     .option('port', { type: 'number', default: 7400 })
     .option('data', { type: 'string', default: 'data', describe: 'data directory (database, mail, admin-password)' })
@@ -18,11 +20,25 @@ export const serverCommand = defineCommand<ServerOpts>({
     .option('mail-from', { type: 'string', describe: 'From address of the mails', default: 'siar <siar@localhost>' })
     .option('log-level', { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] })
     .option('max-frame', { type: 'number', default: 64 * 1024, describe: 'longest frame in bytes' })
-    .option('synchronous', { type: 'string', default: 'NORMAL', choices: ['NORMAL', 'FULL'], describe: 'SQLite durability (FULL survives power loss)' }),
-  handler: async (opts: ServerOpts) => {
+    .option('synchronous', { type: 'string', default: 'NORMAL', choices: ['NORMAL', 'FULL'], describe: 'SQLite durability (FULL survives power loss)' })
+    .option('tls-cert', { type: 'string', describe: 'PEM certificate chain: TLS on the control port and every shadow listener' })
+    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
+    .option('max-anonymous-per-address', { type: 'number', default: 64, describe: 'connections from one address that have not logged in' })
+    .check((a) => {
+      if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
+      return true;
+    })
+    .option('registration-expiry-days', { type: 'number', default: 30, describe: 'undecided registration requests expire after this many days (0 = never)' }),
+  handler: async (opts: ServerOpts & TransferFlags) => {
+    // Loaded here, not at the top: client commands should not pay for loading the server.
+    const { SiarServer } = await import('../../server/server.js');
     const server = await SiarServer.start({
+      ...transferConfigFromFlags(opts),
       host: opts.host, port: opts.port, dataDir: opts.data, smtpUrl: opts.smtp, mailFrom: opts['mail-from'],
       logLevel: opts['log-level'], maxFrameBytes: opts['max-frame'], synchronous: opts.synchronous,
+      registrationExpiryDays: opts['registration-expiry-days'],
+      maxAnonymousPerAddress: opts['max-anonymous-per-address'],
+      tls: opts['tls-cert'] && opts['tls-key'] ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) } : null,
     });
     const stop = (signal: string) => {
       server.log.info({ signal }, 'stopping');

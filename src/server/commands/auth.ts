@@ -8,17 +8,29 @@ export const MIN_PASSWORD_CHARS = 10;
 
 export const authCommands: Command[] = [
   open('LOGIN', 'LOGIN username= password= — opens a session; missed popups follow the reply', async (ctx, args) => {
-    const { store, router, config } = ctx.services;
+    const { store, router, config, throttle } = ctx.services;
     const username = requireUsername(args);
     const password = requireText(args, 'password', 1024, 'Password');
+    const address = ctx.conn.remoteAddress;
+    const verdict = throttle.check(username, address);
+    if (verdict.locked) {
+      await store.audit({ kind: 'login_locked', subject: username, address, detail: { retryAfterMs: verdict.retryAfterMs } });
+      const minutes = Math.ceil(verdict.retryAfterMs / 60_000);
+      throw new SiarError('LOGIN_LOCKED', `Too many failed logins; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+    }
     const user = await store.getUserByUsername(username);
     // Hash even for unknown usernames, so timing does not tell which usernames exist.
     const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
     if (!user || !ok) {
-      await store.audit({ kind: 'login_failed', subject: username, address: ctx.conn.remoteAddress });
-      ctx.log.info({ username }, 'login failed');
+      const lockedNow = throttle.fail(username, address);
+      await store.audit({ kind: 'login_failed', subject: username, address });
+      if (lockedNow) await store.audit({ kind: 'login_lockout', subject: username, address });
+      ctx.log.info({ username, lockedNow }, 'login failed');
+      // A growing delay before the answer slows guessing (the connection runs one command at a time).
+      if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
       throw new SiarError('BAD_CREDENTIALS');
     }
+    throttle.succeed(username);
     if (user.status !== 'active') {
       await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
       throw new SiarError('ACCOUNT_SUSPENDED');

@@ -1,5 +1,8 @@
 import { adminCommands } from './admin.js';
+import { adminOpsCommands } from './admin-ops.js';
 import { authCommands } from './auth.js';
+import { channelCommands } from './channels.js';
+import { groupCommands } from './groups.js';
 import { messagingCommands } from './messaging.js';
 import { registrationCommands } from './registration.js';
 import { systemCommands } from './system.js';
@@ -13,7 +16,10 @@ export function buildCommandTable(extra: Command[] = []): Map<string, Command> {
     ...registrationCommands,
     ...authCommands,
     ...messagingCommands,
+    ...channelCommands,
+    ...groupCommands,
     ...adminCommands,
+    ...adminOpsCommands,
     ...extra,
   ];
   for (const c of all) {

@@ -1,14 +1,17 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
 import { deliverMessage } from '../delivery.js';
-import { recipientNames, resolveRecipients } from '../recipients.js';
+import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
 import type { InboxEntry, Message } from '../store/types.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
+import { directoryAudiences } from './groups.js';
+import { attachmentFields, parseAttachmentDeclarations, sendingReply } from './attachments.js';
 import { authed, type Command } from './types.js';
 
 function inboxArgs(e: InboxEntry, me: string): ArgInput {
   return messageToArgs({
     id: e.id, from: e.sender, to: [me], audience: 'direct', subject: e.subject, body: e.body, sentAt: e.sentAt,
     attachments: e.attachments.map(toAttachmentInfo), deliveredAt: e.deliveredAt, readAt: e.readAt,
+    ...(e.via ? { via: e.via } : {}),
   });
 }
 
@@ -21,26 +24,33 @@ export function sentArgs(m: Message): ArgInput {
   return messageToArgs({
     id: m.id, from: m.sender, to: m.recipients.map((r) => r.username), audience: m.audience,
     subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map(toAttachmentInfo),
-    recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt })),
+    recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt, ...(r.via ? { via: r.via } : {}) })),
+    ...(m.via ? { via: m.via } : {}),
+    // Only the sender sees a message that is not out yet: 'sending', 'expired' or 'cancelled'.
+    ...(m.state !== 'sent' ? { state: m.state } : {}),
   });
 }
 
 export const messagingCommands: Command[] = [
-  authed('SEND', 'user', 'SEND (to=USER[,USER…] | all=1) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
+  authed('SEND', 'user', 'SEND (to=USER|@GROUP[,…] | all=1 | channel=NAME) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
     const { config, store } = ctx.services;
     const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
-    const { audience, ids } = await resolveRecipients(ctx.services, ctx.auth.user, {
-      to: recipientNames(args.getAll('to')), all: flag(args, 'all'),
+    const attachments = parseAttachmentDeclarations(args, config);
+    const { audience, ids, ...routing } = await resolveRecipients(ctx.services, ctx.auth.user, {
+      to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')),
     });
-    const message = await store.storeMessage({ senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body });
-    ctx.log.info({ messageId: message.id, audience, recipients: ids.length }, 'message stored');
+    const message = await store.storeMessage({ senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config) });
+    ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via }, 'message stored');
+    const reply = { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined };
+    // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
+    if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
     setImmediate(() => {
       deliverMessage(ctx.services, message, institution).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
     });
-    return { id: message.id, sentAt: message.sentAt, recipients: ids.length, audience };
+    return reply;
   }),
 
   authed('INBOX', 'user', 'INBOX [limit=] [before=ID] [unread=1] — received messages, newest first', async (ctx, args) => {
@@ -73,11 +83,13 @@ export const messagingCommands: Command[] = [
       const fresh = (await store.getMessage(id))!;
       const state = fresh.recipients.find((r) => r.userId === me.id)!;
       if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
-      // A recipient sees who else it went to, but not the others' state.
+      // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
       return messageToArgs({
-        id, from: fresh.sender, to: fresh.audience === 'all' ? ['*'] : fresh.recipients.map((r) => r.username),
+        id, from: fresh.sender,
+        to: fresh.audience === 'all' ? ['*'] : fresh.audience === 'channel' && fresh.via ? [fresh.via] : fresh.recipients.map((r) => r.username),
         audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
         attachments: fresh.attachments.map(toAttachmentInfo), deliveredAt: state.deliveredAt, readAt: state.readAt,
+        ...(state.via ? { via: state.via } : {}),
       });
     }
     if (message && message.senderId === me.id) return sentArgs(message);
@@ -93,11 +105,17 @@ export const messagingCommands: Command[] = [
     return { deleted: id };
   }),
 
-  authed('DIRECTORY', 'user', 'DIRECTORY — active member institutions, for addressing', async (ctx) => {
-    const members = (await ctx.services.store.listMembers()).filter((u) => u.status === 'active');
-    for (const u of members) {
-      ctx.item({ username: u.username, institution: u.institution, online: ctx.services.router.isOnline(u.id) ? 1 : 0 });
+  authed('DIRECTORY', 'user', 'DIRECTORY [kind=member|channel|group] — active member institutions, then channels and groups, for addressing', async (ctx, args) => {
+    const kind = args.get('kind') || undefined;
+    if (kind !== undefined && !['member', 'channel', 'group'].includes(kind)) {
+      throw new SiarError('BAD_ARGUMENT', 'kind must be one of member, channel, group.');
     }
-    return { count: members.length };
+    const members = kind === undefined || kind === 'member' ? (await ctx.services.store.listMembers()).filter((u) => u.status === 'active') : [];
+    for (const u of members) {
+      ctx.item({ kind: 'member', username: u.username, institution: u.institution, online: ctx.services.router.isOnline(u.id) ? 1 : 0 });
+    }
+    // Channels (kind=channel) and groups (kind=group) follow the member rows (issue #4).
+    const { channels, groups } = await directoryAudiences(ctx, kind);
+    return { count: members.length + channels + groups, members: members.length, channels, groups };
   }),
 ];

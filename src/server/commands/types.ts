@@ -1,9 +1,13 @@
 import type { Logger } from 'pino';
 import type { ArgInput, Args } from '../../protocol/index.js';
 import type { ServerConfig } from '../config.js';
+import type { BackupService } from '../backup.js';
 import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
+import type { LoginThrottle } from '../throttle.js';
+import type { TrafficStats } from '../stats.js';
 import type { Store, User, Session } from '../store/types.js';
+import type { TransferService } from '../../transfer/service.js';
 
 /** What handlers may use. Handlers never touch sockets or SQL directly. */
 export interface Services {
@@ -12,6 +16,14 @@ export interface Services {
   router: MessageRouter;
   mail: MailOutbox;
   log: Logger;
+  /** Shadow listeners and attachments (UPLOAD, DOWNLOAD); absent only in servers built without them. */
+  transfers?: TransferService;
+  /** Brute-force protection for LOGIN. */
+  throttle: LoginThrottle;
+  /** Traffic counters (STATS); hot paths only bump integers. */
+  stats: TrafficStats;
+  /** Online backups of the database (BACKUP, BACKUPS). */
+  backups: BackupService;
 }
 
 /** The handlers' view of outgoing mail: mail is queued through the store, sealed, and sent by a worker. */

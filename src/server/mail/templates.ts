@@ -128,3 +128,32 @@ export function passwordResetMail(input: PasswordResetMailInput): MailContent {
     ),
   };
 }
+
+export interface ExpiryMailInput {
+  institution: string;
+  contact: string;
+  username: string;
+  /** How many days the request waited. */
+  days: number;
+}
+
+/** Sent when a registration request was left undecided too long and expired. */
+export function registrationExpiredMail(input: ExpiryMailInput): MailContent {
+  const institution = oneLine(input.institution);
+  const days = Math.max(0, Math.round(input.days));
+  return {
+    subject: `Your siar registration request for ${institution} has expired`,
+    text: lines(
+      greeting(input.contact),
+      '',
+      `The registration request for ${institution} (username ${oneLine(input.username)}) was not decided`,
+      `within ${days} day${days === 1 ? '' : 's'} and has expired. Nothing was created, and the username and`,
+      'e-mail address are free again.',
+      '',
+      'If you still want to join siar, please send a new request, or reply to this message to reach',
+      'the administrator.',
+      '',
+      ...SIGNATURE,
+    ),
+  };
+}

@@ -11,6 +11,7 @@ import type {
   AuditRecord,
   InboxEntry,
   Message,
+  MessageState,
   QueuedMail,
   RecipientState,
   RegistrationRequest,
@@ -73,6 +74,10 @@ export interface MessageRow {
   subject: string;
   body: string;
   sent_at: string;
+  state: MessageState;
+  upload_deadline: string | null;
+  channel_id: number | null;
+  via: string | null;
 }
 
 export interface RecipientRow {
@@ -81,6 +86,8 @@ export interface RecipientRow {
   username: string;
   delivered_at: string | null;
   read_at: string | null;
+  /** From message_routes (issue #4); absent in queries that do not join it. */
+  via?: string | null;
 }
 
 export interface InboxRow {
@@ -91,6 +98,7 @@ export interface InboxRow {
   sent_at: string;
   delivered_at: string | null;
   read_at: string | null;
+  via: string | null;
 }
 
 export interface AttachmentRow {
@@ -126,7 +134,7 @@ export interface AuditRow {
   detail: string | null;
 }
 
-const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at`;
+export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via`;
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 /**
@@ -159,13 +167,16 @@ export function prepareStatements(db: Database) {
       `SELECT * FROM registration_requests WHERE id < ? ORDER BY id DESC LIMIT ?`,
     ),
     decideRegistration: db.prepare<
-      { id: number; status: RegistrationStatus; reason: string | null; at: string; admin: number; user: number | null },
+      { id: number; status: RegistrationStatus; reason: string | null; at: string; admin: number | null; user: number | null },
       RegistrationRow
     >(`
       UPDATE registration_requests
       SET status = @status, reason = @reason, decided_at = @at, decided_by = @admin, user_id = @user
       WHERE id = @id AND status = 'pending'
       RETURNING *`),
+    pendingCreatedBefore: db.prepare<[string], RegistrationRow>(
+      `SELECT * FROM registration_requests WHERE status = 'pending' AND created_at < ? ORDER BY id`,
+    ),
 
     // users
     insertUser: db.prepare<Omit<UserRow, 'id' | 'last_login_at' | 'last_login_address'>, UserRow>(`
@@ -220,8 +231,9 @@ export function prepareStatements(db: Database) {
     ),
     // The *Of statements take a JSON array of message ids: one query per page, not per message.
     recipientsOf: db.prepare<[string], RecipientRow>(`
-      SELECT r.message_id, r.recipient_id, u.username, r.delivered_at, r.read_at
+      SELECT r.message_id, r.recipient_id, u.username, r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN users u ON u.id = r.recipient_id
+      LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
       WHERE r.message_id IN (SELECT value FROM json_each(?))
       ORDER BY r.message_id, u.username`),
     attachmentsOf: db.prepare<[string], AttachmentRow>(`
@@ -234,8 +246,9 @@ export function prepareStatements(db: Database) {
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
       ORDER BY r.message_id LIMIT ?`),
     inbox: db.prepare<[number, number, number], InboxRow>(`
-      SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at
+      SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
+      LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
       WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ?
       ORDER BY r.message_id DESC LIMIT ?`),
     outbox: db.prepare<[number, number, number], MessageRow>(`
@@ -264,6 +277,50 @@ export function prepareStatements(db: Database) {
       INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at)
       VALUES (@message_id, @name, @size, @sha256, @media_type, @storage_path, @created_at)
       RETURNING ${ATTACHMENT_COLUMNS}`),
+    storedAttachments: db.prepare<[], AttachmentRow>(
+      `SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE storage_path IS NOT NULL ORDER BY id`,
+    ),
+
+    attachmentById: db.prepare<[number], AttachmentRow>(`SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE id = ?`),
+    // A message's attachments that still wait for their bytes.
+    missingAttachments: db
+      .prepare<[number], number>(`SELECT count(*) FROM attachments WHERE message_id = ? AND storage_path IS NULL`)
+      .pluck(),
+    commitAttachment: db.prepare<{ id: number; path: string; type: string; at: string }>(`
+      UPDATE attachments SET storage_path = @path, media_type = @type, committed_at = @at
+      WHERE id = @id AND storage_path IS NULL`),
+    releaseAttachments: db.prepare<[number]>(`UPDATE attachments SET storage_path = NULL WHERE message_id = ?`),
+    contentReferenced: db
+      .prepare<[string], 1>(`SELECT 1 FROM attachments WHERE sha256 = ? AND storage_path IS NOT NULL LIMIT 1`)
+      .pluck(),
+    // 'sending' messages (schema.sql migration 2): recipients wait in a JSON array until the last upload.
+    markSending: db.prepare<[string, string, number]>(
+      `UPDATE messages SET state = 'sending', upload_deadline = ?, pending_recipients = ? WHERE id = ?`,
+    ),
+    sendingMessageById: db.prepare<[number], { id: number; pending_recipients: string }>(
+      `SELECT id, pending_recipients FROM messages WHERE id = ? AND state = 'sending'`,
+    ),
+    releasePendingRecipients: db.prepare<[number]>(`
+      INSERT INTO message_recipients (message_id, recipient_id)
+      SELECT m.id, j.value FROM messages m, json_each(m.pending_recipients) j WHERE m.id = ?`),
+    finishSending: db.prepare<[string, number]>(`
+      UPDATE messages SET state = ?, upload_deadline = NULL, pending_recipients = NULL
+      WHERE id = ? AND state = 'sending'`),
+    pendingRecipientsOf: db.prepare<[string], RecipientRow>(`
+      SELECT m.id AS message_id, j.value AS recipient_id, u.username, NULL AS delivered_at, NULL AS read_at
+      FROM messages m, json_each(m.pending_recipients) j JOIN users u ON u.id = j.value
+      WHERE m.id IN (SELECT value FROM json_each(?)) AND m.state = 'sending'
+      ORDER BY m.id, u.username`),
+    overdueSending: db
+      .prepare<[string, number], number>(
+        `SELECT id FROM messages WHERE state = 'sending' AND upload_deadline < ? ORDER BY upload_deadline, id LIMIT ?`,
+      )
+      .pluck(),
+    messageRecipientRole: db
+      .prepare<[number, number], 1>(
+        `SELECT 1 FROM message_recipients WHERE message_id = ? AND recipient_id = ? AND deleted_at IS NULL`,
+      )
+      .pluck(),
 
     // mail queue
     insertMail: db
@@ -285,6 +342,16 @@ export function prepareStatements(db: Database) {
       `SELECT * FROM mail_queue WHERE sent_at IS NULL AND id < ? ORDER BY id DESC LIMIT ?`,
     ),
     allMail: db.prepare<[number, number], MailRow>(`SELECT * FROM mail_queue WHERE id < ? ORDER BY id DESC LIMIT ?`),
+    failedMail: db.prepare<[number, number], MailRow>(`
+      SELECT * FROM mail_queue WHERE sent_at IS NULL AND last_error IS NOT NULL AND id < ?
+      ORDER BY id DESC LIMIT ?`),
+    // Retrying only moves the next attempt: attempts count real tries.
+    retryOneMail: db.prepare<[string, number]>(
+      `UPDATE mail_queue SET next_attempt_at = ? WHERE id = ? AND sent_at IS NULL`,
+    ),
+    retryAllMail: db.prepare<{ now: string }>(
+      `UPDATE mail_queue SET next_attempt_at = @now WHERE sent_at IS NULL AND next_attempt_at > @now`,
+    ),
     mailById: db.prepare<[number], MailRow>(`SELECT * FROM mail_queue WHERE id = ?`),
 
     // audit
@@ -345,7 +412,10 @@ export function toSession(r: SessionRow): Session {
 }
 
 export function toRecipient(r: RecipientRow): RecipientState {
-  return { userId: r.recipient_id, username: r.username, deliveredAt: r.delivered_at, readAt: r.read_at };
+  const state: RecipientState = { userId: r.recipient_id, username: r.username, deliveredAt: r.delivered_at, readAt: r.read_at };
+  // Only recipients reached through a channel or groups have a via (message_routes).
+  if (r.via) state.via = r.via;
+  return state;
 }
 
 export function toAttachment(r: AttachmentRow): AttachmentMeta {
@@ -370,6 +440,7 @@ export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxE
     deliveredAt: r.delivered_at,
     readAt: r.read_at,
     attachments,
+    via: r.via,
   };
 }
 
@@ -432,10 +503,14 @@ export function toMessage(r: MessageRow, recipients: RecipientState[], attachmen
     id: r.id,
     senderId: r.sender_id,
     sender: r.sender,
-    audience: r.audience,
+    audience: r.channel_id !== null ? 'channel' : r.audience,
     subject: r.subject,
     body: r.body,
     sentAt: r.sent_at,
+    channelId: r.channel_id,
+    via: r.via,
+    state: r.state,
+    uploadDeadline: r.upload_deadline,
     recipients,
     attachments,
   };

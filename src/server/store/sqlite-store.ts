@@ -6,11 +6,13 @@
  * run in named transactions, started IMMEDIATE so a second process writing the same file
  * waits (busy_timeout) instead of failing when a read would have to upgrade to a write.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
+import { ChannelGroupSql } from './channels.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
 import { applyMigrations } from './migrate.js';
 import {
   groupByMessage,
@@ -31,9 +33,12 @@ import {
 } from './rows.js';
 import {
   StoreConflict,
+  type AttachmentCommit,
   type AttachmentMeta,
   type AuditEvent,
+  type AuditFilter,
   type AuditRecord,
+  type BackupProgress,
   type InboxEntry,
   type Message,
   type NewMessage,
@@ -79,12 +84,39 @@ function withConflicts<T>(work: () => T): T {
   }
 }
 
-type AuditFilter = { kind?: string; subject?: string; sinceIso?: string };
-type AuditParams = { kind?: string; subject?: string; since?: string; before: number; limit: number };
+type AuditParams = {
+  kind?: string;
+  subject?: string;
+  actor?: number;
+  involvingName?: string;
+  involvingId?: number;
+  since?: string;
+  until?: string;
+  before: number;
+  limit: number;
+};
 type ApproveArgs = Parameters<Store['approveRegistration']>[0];
+type CommitArgs = Parameters<Store['commitAttachment']>[0];
 type Approved = Awaited<ReturnType<Store['approveRegistration']>>;
 type RejectArgs = Parameters<Store['rejectRegistration']>[0];
 type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
+type ExpireArgs = Parameters<Store['expireRegistrations']>[0];
+type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
+type ResetArgs = Parameters<Store['resetPassword']>[0];
+type Reset = Awaited<ReturnType<Store['resetPassword']>>;
+
+/** What `SqliteStore.inspect` finds in a database file (a backup, before it is restored). */
+export interface DatabaseReport {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  members: number;
+  messages: number;
+  lastMessageId: number;
+  pendingRegistrations: number;
+  unsentMail: number;
+  attachments: number;
+}
 
 export interface OpenOptions {
   /** FULL also survives power loss for the last commits, at some write cost. */
@@ -93,6 +125,8 @@ export interface OpenOptions {
 
 export class SqliteStore implements Store {
   private readonly sql: Statements;
+  /** Channels and groups (issue #4). */
+  private readonly cg: ChannelGroupSql;
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
@@ -101,6 +135,10 @@ export class SqliteStore implements Store {
   private readonly rejectRegistrationTx: Transaction<(args: RejectArgs) => Rejected>;
   private readonly ensureAdminTx: Transaction<(passwordHash: string) => boolean>;
   private readonly storeMessageTx: Transaction<(message: NewMessage) => Message>;
+  private readonly commitAttachmentTx: Transaction<(args: CommitArgs) => AttachmentCommit | null>;
+  private readonly closeSendingTx: Transaction<(messageId: number, state: 'expired' | 'cancelled') => Message | null>;
+  private readonly expireRegistrationsTx: Transaction<(args: ExpireArgs) => Expired>;
+  private readonly resetPasswordTx: Transaction<(args: ResetArgs) => Reset>;
 
   /** Opens (creating if needed) a database file, configures it and brings its schema up to date. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
@@ -126,11 +164,50 @@ export class SqliteStore implements Store {
   /** Takes a configured, migrated database; SqliteStore.open() is the usual way in. */
   constructor(readonly db: Database) {
     this.sql = prepareStatements(db);
+    this.cg = new ChannelGroupSql(db);
     this.createRegistrationTx = db.transaction((input: RegistrationInput) => this.insertRegistration(input));
     this.approveRegistrationTx = db.transaction((args: ApproveArgs) => this.approve(args));
     this.rejectRegistrationTx = db.transaction((args: RejectArgs) => this.reject(args));
     this.ensureAdminTx = db.transaction((passwordHash: string) => this.createAdminIfNone(passwordHash));
     this.storeMessageTx = db.transaction((message: NewMessage) => this.insertMessage(message));
+    this.commitAttachmentTx = db.transaction((args: CommitArgs) => this.commitUpload(args));
+    this.closeSendingTx = db.transaction((messageId: number, state: 'expired' | 'cancelled') => this.closeSending(messageId, state));
+    this.expireRegistrationsTx = db.transaction((args: ExpireArgs) => this.expire(args));
+    this.resetPasswordTx = db.transaction((args: ResetArgs) => this.reset(args));
+  }
+
+  /**
+   * Opens a database file read-only and reports its integrity, schema version and a few counts,
+   * without changing it. Throws when the file is not an SQLite database.
+   */
+  static inspect(file: string): DatabaseReport {
+    // Reading a WAL-format file makes SQLite create an empty -wal and an -shm beside it; those
+    // (and only those) are removed again, so inspecting a backup leaves no litter.
+    const sidecars = ['-wal', '-shm'].map((suffix) => `${file}${suffix}`).filter((f) => !existsSync(f));
+    const db = new Sqlite(file, { readonly: true, fileMustExist: true });
+    try {
+      const integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>)
+        .map((r) => r.integrity_check)
+        .join('; ');
+      const schemaVersion = db.pragma('user_version', { simple: true }) as number;
+      const count = (sql: string): number => (db.prepare<[], number>(sql).pluck().get() ?? 0) as number;
+      return {
+        integrity,
+        schemaVersion,
+        users: count(`SELECT count(*) FROM users`),
+        members: count(`SELECT count(*) FROM users WHERE role = 'member'`),
+        messages: count(`SELECT count(*) FROM messages`),
+        lastMessageId: count(`SELECT coalesce(max(id), 0) FROM messages`),
+        pendingRegistrations: count(`SELECT count(*) FROM registration_requests WHERE status = 'pending'`),
+        unsentMail: count(`SELECT count(*) FROM mail_queue WHERE sent_at IS NULL`),
+        attachments: count(`SELECT count(*) FROM attachments WHERE storage_path IS NOT NULL`),
+      };
+    } finally {
+      db.close();
+      const wal = sidecars.find((f) => f.endsWith('-wal'));
+      const walEmpty = !wal || !existsSync(wal) || statSync(wal).size === 0;
+      if (walEmpty) for (const f of sidecars) rmSync(f, { force: true });
+    }
   }
 
   // --- registration: a request holds its username and e-mail until decided, so two
@@ -240,6 +317,23 @@ export class SqliteStore implements Store {
     return { request, mailId };
   }
 
+  async expireRegistrations(args: ExpireArgs): Promise<Expired> {
+    return this.expireRegistrationsTx.immediate(args);
+  }
+
+  private expire({ olderThanIso, actorId, mail }: ExpireArgs): Expired {
+    const at = now();
+    return this.sql.pendingCreatedBefore.all(olderThanIso).map((row) => {
+      const request = toRegistration(
+        this.sql.decideRegistration.get({ id: row.id, status: 'expired', reason: null, at, admin: actorId, user: null })!,
+      );
+      const mailId = this.queueMail(mail(request), at);
+      const detail = { requestId: request.id, createdAt: request.createdAt };
+      this.writeAudit({ kind: 'registration_expired', actorId, subject: request.username, detail }, at);
+      return { request, mailId };
+    });
+  }
+
   // --- users: members only ever come from approved requests; the one admin from ensureAdmin.
 
   async getUserById(id: number): Promise<User | null> {
@@ -311,6 +405,22 @@ export class SqliteStore implements Store {
     this.sql.recordLogin.run(now(), address, userId);
   }
 
+  async resetPassword(args: ResetArgs): Promise<Reset> {
+    return this.resetPasswordTx.immediate(args);
+  }
+
+  private reset({ userId, adminId, passwordHash, address, mail }: ResetArgs): Reset {
+    const row = this.sql.userById.get(userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    const at = now();
+    this.sql.setPassword.run(passwordHash, 1, userId);
+    const sessions = this.sql.closeUserSessions.run(at, userId).changes;
+    const user = toUser(this.sql.userById.get(userId)!);
+    const mailId = this.queueMail(mail(user), at);
+    this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
+    return { user, sessions, mailId };
+  }
+
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
 
   async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
@@ -337,9 +447,26 @@ export class SqliteStore implements Store {
     return this.storeMessageTx.immediate(message);
   }
 
-  private insertMessage(m: NewMessage): Message {
-    const id = this.sql.insertMessage.get(m.senderId, m.audience, m.subject, m.body, now())!;
-    for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+  private insertMessage(input: NewMessage): Message {
+    // A channel message goes to the channel's subscribers of this instant (issue #4).
+    const m = this.cg.routeChannelMessage(input);
+    const at = now();
+    const id = this.sql.insertMessage.get(m.senderId, m.audience, m.subject, m.body, at)!;
+    this.cg.recordRoutes(id, m);
+    if (m.attachments && m.attachments.length > 0) {
+      // Recipients wait until every attachment is uploaded (commitUpload writes their rows).
+      if (!m.uploadDeadline) throw new Error('a message with attachments needs an upload deadline');
+      this.sql.markSending.run(m.uploadDeadline, JSON.stringify(m.recipientIds), id);
+      this.checkRecipientsExist(m.recipientIds);
+      for (const a of m.attachments) {
+        this.sql.insertAttachment.run({
+          message_id: id, name: a.name, size: a.size, sha256: a.sha256, media_type: a.mediaType,
+          storage_path: null, created_at: at,
+        });
+      }
+    } else {
+      for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+    }
     return this.withDetails([this.sql.messageById.get(id)!])[0]!;
   }
 
@@ -383,6 +510,10 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return [];
     const ids = JSON.stringify(rows.map((r) => r.id));
     const recipients = groupByMessage(this.sql.recipientsOf.all(ids), toRecipient);
+    if (rows.some((r) => r.state === 'sending')) {
+      // A 'sending' message has no recipient rows yet: its sender sees the pending recipients.
+      for (const [id, list] of groupByMessage(this.sql.pendingRecipientsOf.all(ids), toRecipient)) recipients.set(id, list);
+    }
     const attachments = groupByMessage(this.sql.attachmentsOf.all(ids), toAttachment);
     return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
   }
@@ -405,6 +536,65 @@ export class SqliteStore implements Store {
       created_at: now(),
     });
     return toAttachment(row!);
+  }
+
+  async getAttachment(id: number): Promise<AttachmentMeta | null> {
+    const row = this.sql.attachmentById.get(id);
+    return row ? toAttachment(row) : null;
+  }
+
+  async messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null> {
+    const row = this.sql.messageById.get(messageId);
+    if (!row) return null;
+    if (row.sender_id === userId) return 'sender';
+    return this.sql.messageRecipientRole.get(messageId, userId) ? 'recipient' : null;
+  }
+
+  async commitAttachment(args: CommitArgs): Promise<AttachmentCommit | null> {
+    return this.commitAttachmentTx.immediate(args);
+  }
+
+  private commitUpload({ attachmentId, storagePath, mediaType }: CommitArgs): AttachmentCommit | null {
+    const row = this.sql.attachmentById.get(attachmentId);
+    if (!row || !this.sql.sendingMessageById.get(row.message_id)) return null;
+    if (this.sql.commitAttachment.run({ id: attachmentId, path: storagePath, type: mediaType, at: now() }).changes === 0) return null;
+    const missing = this.sql.missingAttachments.get(row.message_id)!;
+    if (missing === 0) {
+      // The last file is in: the recipients get their rows now, so inboxes and popups see it whole.
+      this.sql.releasePendingRecipients.run(row.message_id);
+      this.sql.finishSending.run('sent', row.message_id);
+    }
+    const message = this.withDetails([this.sql.messageById.get(row.message_id)!])[0]!;
+    const attachment = message.attachments.find((a) => a.id === attachmentId)!;
+    return { attachment, message, sent: missing === 0, missing };
+  }
+
+  async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
+    return this.closeSendingTx.immediate(messageId, state);
+  }
+
+  private closeSending(messageId: number, state: 'expired' | 'cancelled'): Message | null {
+    const row = this.sql.messageById.get(messageId);
+    if (!row || row.state !== 'sending') return null;
+    const before = this.withDetails([row])[0]!;
+    this.sql.releaseAttachments.run(messageId);
+    this.sql.finishSending.run(state, messageId);
+    return before;
+  }
+
+  async overdueSendingMessages(nowIso: string, limit: number): Promise<number[]> {
+    return this.sql.overdueSending.all(nowIso, limit);
+  }
+
+  async isContentReferenced(sha256: string): Promise<boolean> {
+    return this.sql.contentReferenced.get(sha256) !== undefined;
+  }
+
+  /** Pending recipients are a JSON list, so the foreign key cannot check them: this does. */
+  private checkRecipientsExist(ids: number[]): void {
+    for (const id of ids) {
+      if (!this.sql.userById.get(id)) throw new Error(`FOREIGN KEY constraint failed: no user ${id}`);
+    }
   }
 
   // --- mail queue: mail is queued in the same transaction as the change it reports, and
@@ -430,9 +620,14 @@ export class SqliteStore implements Store {
     this.sql.mailFailed.run(error, nextAttemptAt, id);
   }
 
-  async listMail(filter: 'unsent' | 'all', page: Page): Promise<QueuedMail[]> {
-    const statement = filter === 'unsent' ? this.sql.unsentMail : this.sql.allMail;
+  async listMail(filter: 'unsent' | 'failed' | 'all', page: Page): Promise<QueuedMail[]> {
+    const statement = filter === 'unsent' ? this.sql.unsentMail : filter === 'failed' ? this.sql.failedMail : this.sql.allMail;
     return statement.all(before(page), page.limit).map(toMail);
+  }
+
+  async retryMail(id: number | undefined, nowIso: string): Promise<number> {
+    if (id !== undefined) return this.sql.retryOneMail.run(nowIso, id).changes;
+    return this.sql.retryAllMail.run({ now: nowIso }).changes;
   }
 
   async getMail(id: number): Promise<QueuedMail | null> {
@@ -461,7 +656,13 @@ export class SqliteStore implements Store {
     const params: AuditParams = { before: before(page), limit: page.limit };
     if (filter.kind !== undefined) params.kind = filter.kind;
     if (filter.subject !== undefined) params.subject = filter.subject;
+    if (filter.actorId !== undefined) params.actor = filter.actorId;
+    if (filter.involving !== undefined) {
+      params.involvingName = filter.involving.username;
+      if (filter.involving.userId !== null) params.involvingId = filter.involving.userId;
+    }
     if (filter.sinceIso !== undefined) params.since = filter.sinceIso;
+    if (filter.untilIso !== undefined) params.until = filter.untilIso;
     return this.auditQuery(params).all(params).map(toAudit);
   }
 
@@ -470,7 +671,14 @@ export class SqliteStore implements Store {
     const conditions = ['id < @before'];
     if (params.kind !== undefined) conditions.push('kind = @kind');
     if (params.subject !== undefined) conditions.push('subject = @subject');
+    if (params.actor !== undefined) conditions.push('actor_id = @actor');
+    if (params.involvingName !== undefined) {
+      conditions.push(
+        params.involvingId === undefined ? 'subject = @involvingName' : '(subject = @involvingName OR actor_id = @involvingId)',
+      );
+    }
     if (params.since !== undefined) conditions.push('at >= @since');
+    if (params.until !== undefined) conditions.push('at < @until');
     const where = conditions.join(' AND ');
     let statement = this.auditQueries.get(where);
     if (!statement) {
@@ -480,6 +688,63 @@ export class SqliteStore implements Store {
       this.auditQueries.set(where, statement);
     }
     return statement;
+  }
+
+  // --- backup: SQLite's online backup API copies the pages in steps between other work; writes
+  // --- made meanwhile through this connection are carried into the copy, so it is consistent.
+
+  async backup(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress> {
+    const done = await this.db.backup(destFile, {
+      progress: (p) => {
+        onProgress?.({ totalPages: p.totalPages, remainingPages: p.remainingPages });
+        return 256; // pages per step: small steps keep the server answering in between
+      },
+    });
+    const result = { totalPages: done.totalPages, remainingPages: done.remainingPages };
+    onProgress?.(result);
+    return result;
+  }
+
+  async listStoredAttachments(): Promise<AttachmentMeta[]> {
+    return this.sql.storedAttachments.all().map(toAttachment);
+  }
+
+  // --- channels and groups (issue #4): the SQL is in channels.ts.
+
+  async createChannel(input: NewChannel): Promise<Channel> { return this.cg.createChannel(input); }
+  async getChannel(name: string): Promise<Channel | null> { return this.cg.getChannel(name); }
+  async listChannels(): Promise<Channel[]> { return this.cg.listChannels(); }
+  async updateChannel(channelId: number, changes: ChannelChanges): Promise<{ channel: Channel; dropped: number[] }> {
+    return this.cg.updateChannel(channelId, changes);
+  }
+  async setChannelArchived(channelId: number, archived: boolean): Promise<{ channel: Channel; changed: boolean }> {
+    return this.cg.setChannelArchived(channelId, archived);
+  }
+  async channelStanding(channelId: number, userId: number): Promise<ChannelStanding> { return this.cg.channelStanding(channelId, userId); }
+  async channelStandings(userId: number): Promise<Map<number, ChannelStanding>> { return this.cg.channelStandings(userId); }
+  async channelRoster(channelId: number): Promise<ChannelRosterRow[]> { return this.cg.channelRoster(channelId); }
+  async grantChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<number> {
+    return this.cg.grantChannelRole(channelId, userIds, role);
+  }
+  async revokeChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<{ revoked: number; dropped: number[] }> {
+    return this.cg.revokeChannelRole(channelId, userIds, role);
+  }
+  async subscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.subscribe(channelId, userId); }
+  async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.unsubscribe(channelId, userId); }
+  async channelHistory(channelId: number, page: Page): Promise<Message[]> {
+    return this.withDetails(this.cg.channelMessageRows(channelId, before(page), page.limit));
+  }
+  async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.cg.createGroup(input); }
+  async getGroup(name: string): Promise<Group | null> { return this.cg.getGroup(name); }
+  async listGroups(): Promise<Group[]> { return this.cg.listGroups(); }
+  async setGroupDescription(groupId: number, description: string): Promise<Group> { return this.cg.setGroupDescription(groupId, description); }
+  async deleteGroup(groupId: number): Promise<void> { this.cg.deleteGroup(groupId); }
+  async groupMembers(groupId: number): Promise<User[]> { return this.cg.groupMembers(groupId); }
+  async addGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.addGroupMembers(groupId, userIds); }
+  async removeGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.removeGroupMembers(groupId, userIds); }
+  async groupsOf(userId: number): Promise<Set<number>> { return this.cg.groupsOf(userId); }
+  async resolveGroups(names: string[]): Promise<{ found: Array<{ name: string; memberIds: number[] }>; missing: string[] }> {
+    return this.cg.resolveGroups(names);
   }
 
   async close(): Promise<void> {

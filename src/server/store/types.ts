@@ -5,10 +5,17 @@
  * Every method that changes state commits before its promise resolves.
  */
 
+import type { ChannelGroupStore } from './channel-types.js';
+
+export type * from './channel-types.js';
+
 export type Role = 'member' | 'admin';
 export type UserStatus = 'active' | 'suspended';
 export type RegistrationStatus = 'pending' | 'approved' | 'rejected' | 'expired';
-export type Audience = 'direct' | 'list' | 'all';
+/** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
+export type Audience = 'direct' | 'list' | 'all' | 'channel';
+/** 'sending': waiting for its attachments, seen by its sender only (schema.sql migration 2). */
+export type MessageState = 'sending' | 'sent' | 'expired' | 'cancelled';
 
 export interface User {
   id: number;
@@ -71,6 +78,8 @@ export interface RecipientState {
   username: string;
   deliveredAt: string | null;
   readAt: string | null;
+  /** Through which channel or groups it reached this recipient ('#c', '@g[,@g]'); null when named directly. */
+  via?: string | null;
 }
 
 export interface Message {
@@ -81,8 +90,35 @@ export interface Message {
   subject: string;
   body: string;
   sentAt: string;
+  /** While 'sending', `recipients` are the pending ones: none of them can see the message yet. */
+  state: MessageState;
+  /** A 'sending' message expires at this time (ISO 8601); null otherwise. */
+  uploadDeadline: string | null;
   recipients: RecipientState[];
   attachments: AttachmentMeta[];
+  /** The channel it was published to (issue #4), or null. */
+  channelId?: number | null;
+  /** How it was addressed beyond usernames: '#channel' or '@group,@group'; null otherwise. */
+  via?: string | null;
+}
+
+/** An attachment announced at SEND: its bytes arrive later over a shadow socket. */
+export interface AttachmentDeclaration {
+  name: string;
+  size: number;
+  sha256: string;
+  /** Guessed from the name until the upload is inspected. */
+  mediaType: string;
+}
+
+/** What committing one uploaded attachment did. */
+export interface AttachmentCommit {
+  attachment: AttachmentMeta;
+  message: Message;
+  /** True when this was the message's last missing attachment: it is 'sent' now. */
+  sent: boolean;
+  /** Attachments of the message still not uploaded. */
+  missing: number;
 }
 
 export interface NewMessage {
@@ -91,6 +127,19 @@ export interface NewMessage {
   recipientIds: number[]; // distinct, all active members
   subject: string;
   body: string;
+  /** With attachments the message starts 'sending' and its recipients wait (see MessageState). */
+  attachments?: AttachmentDeclaration[];
+  /** Required with attachments: when a still incomplete message expires. */
+  uploadDeadline?: string;
+  /**
+   * Publish to this channel (issue #4): the store adds its subscribers of the instant it stores
+   * the message (recipientIds stays empty) and refuses an archived channel (CHANNEL_ARCHIVED).
+   */
+  channelId?: number;
+  /** Groups addressed: '@a,@b' (a channel's via is set by the store). */
+  via?: string | null;
+  /** Recipient id → the addressed groups it was reached through ('@a,@b'); absent for those named directly. */
+  recipientVia?: ReadonlyMap<number, string>;
 }
 
 /** An inbox row: the message as one recipient sees it. */
@@ -103,6 +152,8 @@ export interface InboxEntry {
   deliveredAt: string | null;
   readAt: string | null;
   attachments: AttachmentMeta[];
+  /** Through which channel or groups it reached this recipient ('#c', '@g[,@g]'); null when named directly. */
+  via?: string | null;
 }
 
 export interface OutgoingMail {
@@ -135,6 +186,25 @@ export interface AuditRecord extends Required<Omit<AuditEvent, 'detail'>> {
   detail: Record<string, unknown>;
 }
 
+/** Which audit events to list; every given filter must match. */
+export interface AuditFilter {
+  kind?: string;
+  subject?: string;
+  actorId?: number;
+  /** Events about this member or done by it: subject = username, or actor = id. */
+  involving?: { username: string; userId: number | null };
+  /** ISO 8601, inclusive. */
+  sinceIso?: string;
+  /** ISO 8601, exclusive. */
+  untilIso?: string;
+}
+
+/** A database page count report from an online backup. */
+export interface BackupProgress {
+  totalPages: number;
+  remainingPages: number;
+}
+
 export interface Page {
   limit: number; // bounded by the caller
   beforeId?: number; // for paging newest-first lists
@@ -148,7 +218,7 @@ export class StoreConflict extends Error {
   }
 }
 
-export interface Store {
+export interface Store extends ChannelGroupStore {
   // registration
   createRegistration(input: RegistrationInput): Promise<RegistrationRequest>;
   getRegistration(id: number): Promise<RegistrationRequest | null>;
@@ -204,8 +274,27 @@ export interface Store {
   deleteFromInbox(messageId: number, recipientId: number): Promise<boolean>;
   unreadCount(recipientId: number): Promise<number>;
 
-  // attachments (issue #3 fills these in)
+  // attachments (issue #3)
   addAttachment(meta: Omit<AttachmentMeta, 'id'>): Promise<AttachmentMeta>;
+  getAttachment(id: number): Promise<AttachmentMeta | null>;
+  /** How this user relates to the message: its sender, a recipient who has not deleted it, or neither. */
+  messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null>;
+  /**
+   * In one transaction: records the attachment's stored file and media type; when it was the
+   * last one missing, the message becomes 'sent' and its recipients' rows are written.
+   * Null when the attachment is unknown, already committed, or its message is no longer sending.
+   */
+  commitAttachment(args: { attachmentId: number; storagePath: string; mediaType: string }): Promise<AttachmentCommit | null>;
+  /**
+   * In one transaction: a 'sending' message becomes expired or cancelled and its attachments
+   * let go of their files (storagePath null). Returns the message as it was (with the released
+   * attachments' old storage paths), or null if it was not sending.
+   */
+  closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null>;
+  /** Ids of 'sending' messages whose upload deadline is before `nowIso`, oldest first. */
+  overdueSendingMessages(nowIso: string, limit: number): Promise<number[]>;
+  /** True while any attachment row points at stored content with this sha256. */
+  isContentReferenced(sha256: string): Promise<boolean>;
 
   // mail queue
   enqueueMail(mail: OutgoingMail): Promise<number>;
@@ -213,12 +302,44 @@ export interface Store {
   dueMail(now: string, limit: number): Promise<QueuedMail[]>;
   markMailSent(id: number): Promise<void>;
   markMailFailed(id: number, error: string, nextAttemptAt: string): Promise<void>;
-  listMail(filter: 'unsent' | 'all', page: Page): Promise<QueuedMail[]>;
+  /** 'failed': unsent mail that has failed at least once. Newest first. */
+  listMail(filter: 'unsent' | 'failed' | 'all', page: Page): Promise<QueuedMail[]>;
   getMail(id: number): Promise<QueuedMail | null>;
+  /**
+   * Makes unsent mail (the one with `id`, or all) due at `nowIso` without counting an attempt;
+   * returns how many mails were rescheduled.
+   */
+  retryMail(id: number | undefined, nowIso: string): Promise<number>;
 
   // audit
   audit(event: AuditEvent): Promise<void>;
-  listAudit(filter: { kind?: string; subject?: string; sinceIso?: string }, page: Page): Promise<AuditRecord[]>;
+  listAudit(filter: AuditFilter, page: Page): Promise<AuditRecord[]>;
+
+  // administration
+  /**
+   * In one transaction: every pending request created before `olderThanIso` becomes expired,
+   * a notice mail is queued for each, and each is audited.
+   */
+  expireRegistrations(args: {
+    olderThanIso: string;
+    actorId: number | null;
+    mail: (request: RegistrationRequest) => OutgoingMail;
+  }): Promise<Array<{ request: RegistrationRequest; mailId: number }>>;
+  /**
+   * In one transaction: sets a new password that must be changed at the next login, closes the
+   * member's sessions, queues the mail that carries the password, audits.
+   */
+  resetPassword(args: {
+    userId: number;
+    adminId: number;
+    passwordHash: string;
+    address: string | null;
+    mail: (user: User) => OutgoingMail;
+  }): Promise<{ user: User; sessions: number; mailId: number }>;
+  /** Writes a consistent copy of the whole database to `destFile` while the store keeps serving. */
+  backup(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
+  /** Attachments whose upload completed (storagePath set), by id. */
+  listStoredAttachments(): Promise<AttachmentMeta[]>;
 
   close(): Promise<void>;
 }

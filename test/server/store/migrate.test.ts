@@ -25,7 +25,8 @@ t.test('migrations apply to an empty file and set user_version to SCHEMA_VERSION
   t.strictSame(applyMigrations(db), { from: 0, to: SCHEMA_VERSION });
   t.equal(userVersion(db), SCHEMA_VERSION);
   t.strictSame(tables(db), [
-    'attachments', 'audit_events', 'mail_queue', 'message_recipients', 'messages',
+    'attachments', 'audit_events', 'channel_roles', 'channel_subscriptions', 'channels', 'group_members',
+    'institution_groups', 'mail_queue', 'message_recipients', 'message_routes', 'messages',
     'registration_requests', 'sessions', 'users',
   ]);
 });

@@ -1,0 +1,15 @@
+import path from 'node:path';
+import { ServerProcess, makeTempDir } from '../lib/server.js';
+import { seedMembers, BENCH_PASSWORD } from '../lib/seed.js';
+import { connectMany, closeAll } from '../lib/pool.js';
+import { runDirectLoad } from '../lib/direct-load.js';
+const dir = path.join(makeTempDir('smoke'), 'data');
+const names = await seedMembers(dir, 50);
+const srv = await ServerProcess.start({ label: 'smoke', dataDir: dir });
+const { clients, stats } = await connectMany({ port: srv.port, usernames: names, password: BENCH_PASSWORD, concurrency: 8 });
+console.log(stats, srv.status());
+const r = await runDirectLoad({ scope: 'smoke', clients: clients as any, rate: 500, durationMs: 3000, bodyChars: 200 });
+console.log(JSON.stringify(r, null, 1));
+console.log(srv.status(), srv.cpuSeconds());
+await closeAll(clients);
+console.log(await srv.stop());

@@ -1,0 +1,98 @@
+/** Scenario 6 — direct send → popup latency with 1,000 clients and 1,000 messages/s flowing. */
+import path from 'node:path';
+import { envInt, monoUs, pick, progress } from '../lib/env.js';
+import { runDirectLoad, type DirectLoadResult } from '../lib/direct-load.js';
+import type { LeanClient } from '../lib/lean-client.js';
+import { closeAll, connectMany, keepalive, loopbackAddresses, type LoginStats } from '../lib/pool.js';
+import { kib, table } from '../lib/report.js';
+import type { Scenario } from '../lib/scenario.js';
+import { BENCH_PASSWORD, seedMembers } from '../lib/seed.js';
+import { ServerProcess, makeTempDir } from '../lib/server.js';
+import { fmt, fmtInt } from '../lib/stats.js';
+
+export interface LatencyRun extends DirectLoadResult {
+  serverCpuPercent: number;
+  serverRssKiB: number;
+  login: LoginStats;
+  profile: string | null;
+  profileWindow: [number, number];
+}
+
+export async function latencyRun(opts: {
+  n: number; rate: number; durationMs: number; warmupMs: number; bodyChars: number; cpuProfDir?: string; label?: string;
+}): Promise<LatencyRun> {
+  const label = opts.label ?? 'latency';
+  const dataDir = path.join(makeTempDir(label), 'data');
+  const names = await seedMembers(dataDir, opts.n);
+  const server = await ServerProcess.start({ label, dataDir, cpuProfDir: opts.cpuProfDir });
+  let clients: (LeanClient | undefined)[] = [];
+  const stop = keepalive(() => clients);
+  try {
+    progress(label, `logging in ${opts.n} clients`);
+    const login = await connectMany({
+      port: server.port, usernames: names, password: BENCH_PASSWORD, concurrency: 32,
+      localAddresses: loopbackAddresses(8), scope: label,
+    });
+    clients = login.clients;
+    const active = clients.filter((c): c is LeanClient => c !== undefined);
+    if (opts.warmupMs > 0) {
+      progress(label, `warm-up ${opts.warmupMs / 1000} s at ${opts.rate} msg/s (not counted)`);
+      await runDirectLoad({ scope: `${label} warm-up`, clients: active, rate: opts.rate, durationMs: opts.warmupMs, bodyChars: opts.bodyChars, seed: 7 });
+    }
+    progress(label, `measuring ${opts.durationMs / 1000} s at ${opts.rate} msg/s among ${active.length} clients`);
+    const cpu0 = server.cpuSeconds();
+    const mono0 = monoUs();
+    const r = await runDirectLoad({ scope: label, clients: active, rate: opts.rate, durationMs: opts.durationMs, bodyChars: opts.bodyChars, seed: 8 });
+    const profileWindow: [number, number] = [mono0, monoUs()];
+    const cpu = ((server.cpuSeconds() - cpu0) / (r.windowMs / 1000)) * 100;
+    const rss = server.status()?.rssKiB ?? NaN;
+    stop();
+    await closeAll(clients);
+    clients = [];
+    const { profile } = await server.stop();
+    return { ...r, serverCpuPercent: cpu, serverRssKiB: rss, login: login.stats, profile, profileWindow };
+  } finally {
+    stop();
+    await closeAll(clients);
+    if (server.alive) await server.stop();
+  }
+}
+
+export const latency: Scenario = {
+  name: 'latency',
+  number: 6,
+  title: 'Scenario 6 — direct latency at 1,000 clients and 1,000 messages/s',
+  async run(ctx) {
+    const n = envInt('BENCH_LATENCY_CLIENTS', pick(500, 1000));
+    const rate = envInt('BENCH_LATENCY_RATE', pick(500, 1000));
+    const durationMs = envInt('BENCH_LATENCY_SECONDS', pick(10, 30)) * 1000;
+    const warmupMs = envInt('BENCH_LATENCY_WARMUP_SECONDS', pick(2, 5)) * 1000;
+    const bodyChars = envInt('BENCH_BODY_CHARS', 512);
+    const problems: string[] = [];
+    const r = await latencyRun({ n, rate, durationMs, warmupMs, bodyChars, cpuProfDir: ctx.profileDir });
+    const cpu = r.serverCpuPercent;
+    const rss = r.serverRssKiB;
+    if (r.lost > 0) problems.push(`${r.lost} acknowledged messages never popped up`);
+    const p50ok = r.delay.p50 <= 1;
+    const p99ok = r.delay.p99 <= 5;
+    if (!p50ok || !p99ok) problems.push(`target p50 ≤ 1 ms / p99 ≤ 5 ms: measured ${fmt(r.delay.p50)} / ${fmt(r.delay.p99)} ms`);
+    const md = `
+How measured: one \`siar server\` child (default durability, log level warn); ${r.clients} lean clients
+logged in from one harness process (8 source addresses); open-loop direct messages at ${rate} msg/s
+in total (each client ${fmt(rate / r.clients, 2)} msg/s), each to a random other client, body ${bodyChars}
+ASCII characters, ${warmupMs / 1000} s warm-up not counted, then ${durationMs / 1000} s measured. Delay = SEND frame
+written → chunk holding the recipient's \`*|POPUP\` read (one process, one clock; includes the harness's
+event-loop lag). Every message is tracked by its subject tag; loss = acknowledged but never popped up.
+
+${table(['clients', 'msg/s offered', 'msg/s delivered', 'acked', 'lost', 'delay p50 ms', 'p90 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'mean ms', 'jitter ms', 'ack p50 ms', 'ack p99 ms', 'server CPU %', 'server RSS'], [[
+      fmtInt(r.clients), fmtInt(rate), fmt(r.deliveredPerSec, 0), fmtInt(r.acked), fmtInt(r.lost),
+      fmt(r.delay.p50), fmt(r.delay.p90), fmt(r.delay.p99), fmt(r.delay.p999), fmt(r.delay.max), fmt(r.delay.mean),
+      fmt(r.jitterMs), fmt(r.ack.p50), fmt(r.ack.p99), fmt(cpu, 0), kib(rss),
+    ]])}
+
+Target (issue 8): p50 ≤ 1 ms, p99 ≤ 5 ms — ${p50ok && p99ok ? '**met**' : `**missed** (p50 ${fmt(r.delay.p50)} ms, p99 ${fmt(r.delay.p99)} ms)`}.
+The harness's sender fell behind its schedule by at most ${fmt(r.maxScheduleLagMs, 0)} ms.
+`;
+    return { scenario: 'latency', title: this.title, markdown: md, data: r, problems };
+  },
+};

@@ -1,0 +1,100 @@
+/**
+ * `siar download MESSAGE_ID [ATTACHMENT_ID] --to DIR` and the pieces `send --attach` and
+ * `read --save-dir` share with it: progress bars and saving a message's attachments.
+ */
+import cliProgress from 'cli-progress';
+import type { Argv } from 'yargs';
+import { argsToMessage, type MessageRecord } from '../../protocol/index.js';
+import { formatBytes } from '../../transfer/units.js';
+import type { SiarClient } from '../connection.js';
+import { TransferError, downloadAttachment, type DownloadResult, type OnProgress } from '../transfer.js';
+import { CliError, defineCommand, printJson, withClient, withLogin, type ClientOptions } from './common.js';
+
+export interface ProgressDisplay {
+  onProgress: OnProgress;
+  /** Leaves the bars on screen as they are and releases the terminal. */
+  stop(): void;
+}
+
+/**
+ * One bar per attachment on stderr when it is a terminal (the issue's rule: a progress bar on a
+ * TTY, silence otherwise, so scripts and pipes see only the results on stdout).
+ */
+export function progressBars(enabled: boolean = process.stderr.isTTY === true): ProgressDisplay {
+  if (!enabled) return { onProgress: () => undefined, stop: () => undefined };
+  const multi = new cliProgress.MultiBar({
+    stream: process.stderr,
+    format: '{name} |{bar}| {percentage}% {done} of {size}',
+    barCompleteChar: '█',
+    barIncompleteChar: '░',
+    hideCursor: true,
+    clearOnComplete: false,
+    stopOnComplete: false,
+    etaBuffer: 50,
+    fps: 10,
+  });
+  const bars = new Map<number, cliProgress.SingleBar>();
+  return {
+    onProgress: (p) => {
+      const payload = { name: p.name.length > 30 ? `${p.name.slice(0, 29)}…` : p.name.padEnd(30), done: formatBytes(p.done), size: formatBytes(p.total) };
+      let bar = bars.get(p.attachmentId);
+      // A bar of total 0 would divide by zero; an empty file shows as complete.
+      if (!bar) bars.set(p.attachmentId, (bar = multi.create(Math.max(1, p.total), p.total === 0 ? 1 : p.done, payload)));
+      else bar.update(p.total === 0 ? 1 : p.done, payload);
+    },
+    stop: () => multi.stop(),
+  };
+}
+
+/** Downloads the chosen attachments of a message into `dir`, verifying each sha256. */
+export async function saveAttachments(
+  client: SiarClient, message: MessageRecord, dir: string, only?: number,
+): Promise<DownloadResult[]> {
+  const chosen = only === undefined ? message.attachments : message.attachments.filter((a) => a.id === only);
+  if (only !== undefined && chosen.length === 0) throw new CliError(`Message ${message.id} has no attachment ${only}.`);
+  const progress = progressBars();
+  const results: DownloadResult[] = [];
+  try {
+    for (const a of chosen) {
+      results.push(await downloadAttachment(client, { messageId: message.id, attachmentId: a.id, dir, expect: a }, progress.onProgress));
+    }
+  } catch (err) {
+    if (err instanceof TransferError) throw new CliError(`${err.message} (${err.code})`);
+    throw err;
+  } finally {
+    progress.stop();
+  }
+  return results;
+}
+
+export function printSaved(results: DownloadResult[], json: boolean): void {
+  for (const r of results) {
+    if (json) {
+      printJson({ message: r.messageId, attachment: r.attachmentId, name: r.name, path: r.path, size: r.size, sha256: r.sha256, type: r.type, skipped: r.skipped });
+    } else {
+      const how = r.skipped ? 'already there' : 'saved';
+      process.stdout.write(`${how}: ${r.path} (${formatBytes(r.size)}, ${r.type}, sha256 verified)\n`);
+    }
+  }
+}
+
+type DownloadOpts = ClientOptions & { id: number; attachment?: number; to: string };
+
+export const downloadCommand = defineCommand<DownloadOpts>({
+  command: 'download <id> [attachment]',
+  describe: 'download a message\'s attachments (or one) into a directory, verifying each sha256',
+  builder: (y: Argv) => withLogin(y)
+    .positional('id', { type: 'number', demandOption: true, describe: 'message id' })
+    .positional('attachment', { type: 'number', describe: 'attachment id (default: all of them)' })
+    .option('to', { type: 'string', default: '.', describe: 'directory to save into (created if missing)' }),
+  handler: async (opts: DownloadOpts) => {
+    await withClient(opts, async (client) => {
+      const message = argsToMessage((await client.request('READ', { id: opts.id })).args);
+      if (message.attachments.length === 0) {
+        if (!opts.json) process.stderr.write(`message ${message.id} has no attachments\n`);
+        return;
+      }
+      printSaved(await saveAttachments(client, message, opts.to, opts.attachment), !!opts.json);
+    });
+  },
+});

@@ -1,0 +1,430 @@
+import { EventEmitter } from 'node:events';
+import type { ArgInput, Args } from '../protocol/index.js';
+import { RemoteError, SiarClient, parseServerAddress, type ConnectOptions, type Reply } from './connection.js';
+
+/**
+ * A long-lived, self-healing siar session on top of SiarClient, for programs that stay up all day
+ * (the terminal client, the admin console). UI-free: it reports what happens as events.
+ *
+ * - Connects at start() and keeps a connection: a lost connection (server restart, network drop,
+ *   a server that stops answering the heartbeat) is retried with exponential backoff and jitter.
+ * - After login() it remembers the username and password in memory only (never on disk) and the
+ *   session token, and after every reconnection logs in again, so the server replays the popups
+ *   that were missed meanwhile. The server has no verb that re-attaches a new connection to an
+ *   existing token's pushes, so re-authentication is a fresh LOGIN.
+ * - A request whose token the server no longer accepts (expired, or closed) logs in again once and
+ *   is retried. If the password is refused on re-login (changed elsewhere, account suspended) the
+ *   credentials are dropped and 'authLost' tells the UI to ask again.
+ */
+
+export type SessionStatus =
+  /** Opening a connection. */
+  | 'connecting'
+  /** Connected, not logged in (registration and login happen here). */
+  | 'connected'
+  /** Connected again after a loss, logging in again with the remembered credentials. */
+  | 'authenticating'
+  /** Logged in: requests work and pushes arrive. */
+  | 'online'
+  /** The connection is lost or could not be opened; the next attempt is at retryAt. */
+  | 'offline'
+  /** close() was called. */
+  | 'closed';
+
+export interface SessionState {
+  status: SessionStatus;
+  /** The server as `host:port`. */
+  address: string;
+  /** Attempts that failed since the last good connection. */
+  attempt: number;
+  /** While offline: when the next attempt starts (ms since the epoch). */
+  retryAt: number | null;
+  /** Why the connection was lost, or why the last attempt failed. */
+  error: string | null;
+  /** The member logged in, or remembered for re-login. */
+  username: string | null;
+  /** How many times the connection was re-established after a loss. */
+  reconnects: number;
+}
+
+export interface LoginInfo {
+  username: string;
+  role: string;
+  institution: string;
+  expiresAt: string;
+  mustChangePassword: boolean;
+  unread: number;
+}
+
+export interface BackoffOptions {
+  /** First delay after a loss (default 1 s). */
+  initialMs?: number;
+  /** Longest delay (default 30 s). */
+  maxMs?: number;
+  /** Growth per failed attempt (default 2). */
+  factor?: number;
+  /** Each delay is shortened by up to this fraction at random, so many clients do not return at once (default 0.2). */
+  jitter?: number;
+}
+
+export interface SessionOptions {
+  /** `host:port` (default port 7400). */
+  address: string;
+  backoff?: BackoffOptions;
+  /** A PING this often; a PING without reply within requestTimeoutMs ends the connection (default 30 s). */
+  heartbeatMs?: number;
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** For tests: how connections are opened. */
+  connect?: (opts: ConnectOptions) => Promise<SiarClient>;
+  random?: () => number;
+}
+
+/** A request made while there is no usable connection. */
+export class OfflineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OfflineError';
+  }
+}
+
+/** Codes after which the remembered password is useless (the UI must ask the person). */
+const AUTH_FATAL = new Set(['BAD_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'FORBIDDEN']);
+/** Codes that mean "log in again", after which a request is retried once. */
+const TOKEN_STALE = new Set(['BAD_TOKEN', 'TOKEN_EXPIRED', 'AUTH_REQUIRED']);
+
+type SessionEvents = {
+  state: [state: SessionState];
+  /** Every server push (POPUP, READ, DECISION…), from whichever connection is current. */
+  push: [event: string, args: Args];
+  /** A successful login; `resumed` when it was the automatic re-login after a reconnection. */
+  login: [info: LoginInfo, how: { resumed: boolean }];
+  /** The remembered credentials were refused on re-login; the session is connected but logged out. */
+  authLost: [error: Error];
+};
+
+export function backoffDelay(attempt: number, opts: BackoffOptions = {}, random: () => number = Math.random): number {
+  const initial = opts.initialMs ?? 1000;
+  const max = opts.maxMs ?? 30_000;
+  const factor = opts.factor ?? 2;
+  const jitter = Math.min(Math.max(opts.jitter ?? 0.2, 0), 1);
+  const base = Math.min(max, initial * Math.pow(factor, Math.max(0, attempt)));
+  return Math.max(0, Math.round(base * (1 - jitter * random())));
+}
+
+export function loginInfoFrom(args: Args): LoginInfo {
+  return {
+    username: args.get('username') ?? '',
+    role: args.get('role') ?? 'member',
+    institution: args.get('institution') ?? '',
+    expiresAt: args.get('expiresAt') ?? '',
+    mustChangePassword: args.get('mustChangePassword') === '1',
+    unread: Number(args.get('unread') ?? 0) || 0,
+  };
+}
+
+export class SiarSession extends EventEmitter<SessionEvents> {
+  private client: SiarClient | null = null;
+  private credentials: { username: string; password: string } | null = null;
+  private token = '';
+  private host: string;
+  private port: number;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private connecting = false;
+  private started = false;
+  private lostOnce = false;
+  private relogin: Promise<void> | null = null;
+  private _state: SessionState;
+
+  constructor(private readonly opts: SessionOptions) {
+    super();
+    const { host, port } = parseServerAddress(opts.address);
+    this.host = host;
+    this.port = port;
+    this._state = {
+      status: 'connecting', address: formatAddress(host, port), attempt: 0, retryAt: null, error: null,
+      username: null, reconnects: 0,
+    };
+  }
+
+  get state(): SessionState {
+    return this._state;
+  }
+
+  get address(): string {
+    return this._state.address;
+  }
+
+  get isOnline(): boolean {
+    return this._state.status === 'online';
+  }
+
+  get isConnected(): boolean {
+    return this._state.status === 'connected' || this._state.status === 'online' || this._state.status === 'authenticating';
+  }
+
+  /** Opens the first connection (and keeps one open until close()). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    void this.attempt();
+  }
+
+  /** Moves to another server: drops the current connection (and any login) and connects there now. */
+  setAddress(address: string): void {
+    const { host, port } = parseServerAddress(address);
+    if (host === this.host && port === this.port) return;
+    this.host = host;
+    this.port = port;
+    this.credentials = null;
+    this.token = '';
+    this.lostOnce = false;
+    this.dropClient();
+    this.update({ address: formatAddress(host, port), attempt: 0, retryAt: null, error: null, username: null, status: 'connecting' });
+    if (this.started) this.retryNow();
+  }
+
+  /** Skips the backoff wait and tries to connect at once (the "retry now" key). */
+  retryNow(): void {
+    if (this._state.status === 'closed' || this.connecting || this.client) return;
+    clearTimeout(this.retryTimer);
+    void this.attempt();
+  }
+
+  /** Resolves when `match` holds for the state (or rejects after `timeoutMs`). */
+  waitFor(match: (s: SessionState) => boolean, timeoutMs = 30_000): Promise<SessionState> {
+    if (match(this._state)) return Promise.resolve(this._state);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('state', on);
+        reject(new Error(`session did not reach the expected state within ${timeoutMs} ms (now ${this._state.status})`));
+      }, timeoutMs);
+      const on = (s: SessionState) => {
+        if (!match(s)) return;
+        clearTimeout(timer);
+        this.off('state', on);
+        resolve(s);
+      };
+      this.on('state', on);
+    });
+  }
+
+  /** Logs in; on success the credentials are kept in memory for automatic re-login. */
+  async login(username: string, password: string): Promise<LoginInfo> {
+    const client = this.usableClient();
+    const reply = await client.request('LOGIN', { username, password }, '');
+    if (client !== this.client) throw new OfflineError('The connection was lost during login; try again.');
+    this.token = reply.args.get('token') ?? '';
+    client.token = this.token;
+    this.credentials = { username, password };
+    const info = loginInfoFrom(reply.args);
+    this.update({ status: 'online', username: info.username || username, error: null });
+    this.emit('login', info, { resumed: false });
+    return info;
+  }
+
+  /** Changes the password; the new one replaces the remembered one. */
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    await this.request('PASSWD', { old: oldPassword, new: newPassword });
+    if (this.credentials) this.credentials = { ...this.credentials, password: newPassword };
+  }
+
+  /** Ends the session on the server (best effort) and forgets the credentials. */
+  async logout(): Promise<void> {
+    const client = this.client;
+    const token = this.token;
+    this.credentials = null;
+    this.token = '';
+    if (client && !client.isClosed && token) {
+      await client.request('LOGOUT', {}, token).catch(() => undefined);
+    }
+    if (this._state.status === 'online' || this._state.status === 'authenticating') this.update({ status: 'connected', username: null });
+    else this.update({ username: null });
+  }
+
+  /**
+   * The current connection, logged in, for helpers that drive a SiarClient themselves (the
+   * attachment transfers); its `token` is the session's. Throws OfflineError when there is none.
+   */
+  connection(): SiarClient {
+    const client = this.usableClient();
+    client.token = this.token;
+    return client;
+  }
+
+  /**
+   * Sends a request on the current connection with the session token. Rejects with OfflineError
+   * when there is no connection; a stale token triggers one re-login and one retry.
+   */
+  async request(verb: string, args: ArgInput = {}): Promise<Reply> {
+    if (this.relogin) await this.relogin.catch(() => undefined);
+    const client = this.usableClient();
+    try {
+      return await client.request(verb, args, this.token);
+    } catch (err) {
+      if (err instanceof RemoteError && TOKEN_STALE.has(err.code) && this.credentials && this.client === client) {
+        await this.reauthenticate(client);
+        return await client.request(verb, args, this.token);
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this._state.status === 'closed') return;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeat);
+    this.credentials = null;
+    this.token = '';
+    const client = this.client;
+    this.client = null;
+    this.update({ status: 'closed', retryAt: null });
+    if (client) await client.close();
+  }
+
+  /** Read through a method so TypeScript does not narrow the status across awaits. */
+  private closed(): boolean {
+    return this._state.status === 'closed';
+  }
+
+  private usableClient(): SiarClient {
+    const client = this.client;
+    if (client && !client.isClosed && this._state.status !== 'authenticating') return client;
+    const s = this._state;
+    if (s.status === 'closed') throw new OfflineError('The session is closed.');
+    if (s.status === 'authenticating') throw new OfflineError('Signing in again after a reconnection; try again in a moment.');
+    const wait = s.retryAt ? Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000)) : 0;
+    throw new OfflineError(`Not connected to the siar server at ${s.address}${s.retryAt ? `; retrying in ${wait} s` : '; connecting'}.`);
+  }
+
+  private async attempt(): Promise<void> {
+    if (this.connecting || this.closed()) return;
+    this.connecting = true;
+    this.update({ status: 'connecting', retryAt: null });
+    const host = this.host;
+    const port = this.port;
+    let client: SiarClient;
+    try {
+      client = await (this.opts.connect ?? SiarClient.connect)({
+        host, port,
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+        requestTimeoutMs: this.opts.requestTimeoutMs ?? 30_000,
+      });
+    } catch (err) {
+      this.connecting = false;
+      if (this.closed()) return;
+      if (host !== this.host || port !== this.port) return this.retryNow();
+      this.scheduleRetry(errorText(err));
+      return;
+    }
+    this.connecting = false;
+    if (this.closed() || host !== this.host || port !== this.port) {
+      await client.close();
+      if (this._state.status !== 'closed') this.retryNow();
+      return;
+    }
+    this.adopt(client);
+    if (this.lostOnce) this.update({ reconnects: this._state.reconnects + 1 });
+    if (this.credentials) {
+      this.update({ status: 'authenticating', attempt: 0, error: null, retryAt: null });
+      try {
+        await this.reauthenticate(client);
+      } catch (err) {
+        // Refused credentials leave the connection up (authLost); anything else is retried later.
+        if (client === this.client && this._state.status === 'authenticating') {
+          this.client = null;
+          clearInterval(this.heartbeat);
+          void client.close();
+          this.scheduleRetry(errorText(err));
+        }
+      }
+    } else {
+      this.update({ status: 'connected', attempt: 0, error: null, retryAt: null });
+    }
+  }
+
+  private adopt(client: SiarClient): void {
+    this.client = client;
+    client.on('push', (event, args) => {
+      if (client === this.client) this.emit('push', event, args);
+    });
+    client.once('close', (reason) => {
+      if (client !== this.client) return;
+      this.client = null;
+      clearInterval(this.heartbeat);
+      if (this._state.status === 'closed') return;
+      this.lostOnce = true;
+      this.scheduleRetry(reason ? errorText(reason) : 'The connection was closed.', true);
+    });
+    const every = this.opts.heartbeatMs ?? 30_000;
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      if (client !== this.client) return;
+      client.request('PING', {}, '').catch((err) => {
+        // A server that does not answer is as good as gone: drop the connection and reconnect.
+        if (!(err instanceof RemoteError) && client === this.client && !client.isClosed) void client.close();
+      });
+    }, every);
+    this.heartbeat.unref();
+  }
+
+  /** LOGIN again with the remembered password on `client`; concurrent callers share one attempt. */
+  private reauthenticate(client: SiarClient): Promise<void> {
+    if (this.relogin) return this.relogin;
+    const creds = this.credentials;
+    if (!creds) return Promise.reject(new OfflineError('Not logged in.'));
+    const run = (async () => {
+      try {
+        const reply = await client.request('LOGIN', { username: creds.username, password: creds.password }, '');
+        if (client !== this.client) return;
+        this.token = reply.args.get('token') ?? '';
+        client.token = this.token;
+        this.update({ status: 'online', username: creds.username, error: null });
+        this.emit('login', loginInfoFrom(reply.args), { resumed: true });
+      } catch (err) {
+        if (err instanceof RemoteError && AUTH_FATAL.has(err.code) && client === this.client) {
+          this.credentials = null;
+          this.token = '';
+          this.update({ status: 'connected', username: null, error: err.message });
+          this.emit('authLost', err);
+        }
+        throw err;
+      } finally {
+        this.relogin = null;
+      }
+    })();
+    this.relogin = run;
+    return run;
+  }
+
+  private scheduleRetry(error: string, immediateFirst = false): void {
+    clearTimeout(this.retryTimer);
+    const attempt = immediateFirst ? 0 : this._state.attempt + 1;
+    const delay = backoffDelay(immediateFirst ? 0 : attempt, this.opts.backoff, this.opts.random);
+    this.update({ status: 'offline', attempt, error, retryAt: Date.now() + delay });
+    this.retryTimer = setTimeout(() => { void this.attempt(); }, delay);
+  }
+
+  private dropClient(): void {
+    const client = this.client;
+    this.client = null;
+    clearInterval(this.heartbeat);
+    if (client) void client.close();
+  }
+
+  private update(patch: Partial<SessionState>): void {
+    this._state = { ...this._state, ...patch };
+    this.emit('state', this._state);
+  }
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof RemoteError) return `${err.message} (${err.code})`;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

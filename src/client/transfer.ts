@@ -1,0 +1,463 @@
+/**
+ * Attachments, client side: declaring files, uploading them to a shadow listener, downloading
+ * and verifying them (docs/PROTOCOL-transfer.md). Used by the CLI and the TUI; no UI here —
+ * progress is reported through callbacks.
+ *
+ * Exported API
+ *
+ *   declareFile(path, name?) → LocalFile
+ *       Size and sha256 of a local file, read as a stream (any size). `name` defaults to the
+ *       file's base name; it is what recipients see and save the file as.
+ *
+ *   sendMessage(client, fields, files, onProgress?) → SentMessage
+ *       SEND with one attach= declaration per file, then uploadFile() for each, in order. The
+ *       message pops up at its recipients when the last upload commits (`sent` is then true).
+ *       If an upload fails for good the message is CANCELled, so nothing is left half-sent,
+ *       and the error is thrown.
+ *
+ *   uploadFile(client, { messageId, attachmentId, path, restart? }, onProgress?, options?) → UploadResult
+ *       UPLOAD on the control connection, then: connect to the offered address, send the
+ *       ticket line, the file from the offered offset (a resume after an interruption), EOF;
+ *       read the server's one-line verdict. Interruptions are retried (options.retries,
+ *       default 3), each retry resuming where the server's copy stopped.
+ *
+ *   downloadAttachment(client, { messageId, attachmentId, dir, expect? }, onProgress?, options?) → DownloadResult
+ *       DOWNLOAD into `<dir>/.siar-<message>-<attachment>.part` (resuming a partial one), check
+ *       size and sha256, then rename to the attachment's name made safe (safeFileName), with
+ *       " (1)", " (2)"… if another file has that name. With `expect` (the attachment as READ
+ *       listed it) an identical file already in `dir` is kept and nothing is transferred.
+ *
+ *   UPLOAD/DOWNLOAD answered TRANSFER_BUSY (too many transfers, no free port) are retried a few
+ *   times with a growing pause (up to ~8 s in all) before the error is thrown.
+ *
+ *   safeFileName(name, fallback) → string
+ *   TransferError { code, message }     code is a catalogue code (CHECKSUM_MISMATCH, TRANSFER_ABORTED…)
+ *
+ *   Progress callbacks get { attachmentId, name, done, total } in bytes (done counts resumed bytes).
+ *
+ * Long transfers keep the control connection alive with PINGs (the server closes idle ones).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
+} from '../protocol/index.js';
+import { encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
+import { RemoteError, type SiarClient } from './connection.js';
+
+export { encodeDeclaration };
+
+/** A transfer that failed; `code` is a catalogue code (docs/PROTOCOL-transfer.md §Errors). */
+export class TransferError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'TransferError';
+  }
+}
+
+export interface LocalFile extends Declaration {
+  path: string;
+}
+
+export interface Progress {
+  attachmentId: number;
+  name: string;
+  done: number;
+  total: number;
+}
+
+export type OnProgress = (p: Progress) => void;
+
+export interface TransferOptions {
+  /** Retries after an interruption, each resuming where the other side's copy stopped. */
+  retries?: number;
+  /** Local address for the data connection (it must match the control connection's). */
+  localAddress?: string;
+  /** Interval of keepalive PINGs on the control connection during a transfer. */
+  keepaliveMs?: number;
+}
+
+export interface UploadResult {
+  messageId: number;
+  attachmentId: number;
+  size: number;
+  sha256: string;
+  /** The media type the server detected from the content. */
+  type: string;
+  /** Attachments of the message still missing. */
+  missing: number;
+  /** True when this upload completed the message: its popups have gone out. */
+  sent: boolean;
+}
+
+export interface DownloadResult {
+  messageId: number;
+  attachmentId: number;
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+  type: string;
+  /** True when an identical file was already there and nothing was transferred. */
+  skipped: boolean;
+}
+
+export interface SendFields {
+  to?: string[];
+  all?: boolean;
+  channel?: string;
+  subject: string;
+  body?: string;
+}
+
+export interface SentMessage {
+  id: number;
+  sentAt: string;
+  recipients: number;
+  /** 'sent' once every attachment is in (and at once without attachments). */
+  state: string;
+  attachments: AttachmentInfo[];
+}
+
+/** Codes after which a new attempt cannot succeed; anything else is an interruption worth a resume. */
+const FINAL_CODES = new Set([
+  'CHECKSUM_MISMATCH', 'SIZE_MISMATCH', 'MESSAGE_CLOSED', 'BAD_TICKET', 'TRANSFER_REFUSED', 'NOT_FOUND', 'ALREADY_UPLOADED',
+  'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL',
+]);
+
+export async function declareFile(file: string, name: string = path.basename(file)): Promise<LocalFile> {
+  const info = await stat(file);
+  if (!info.isFile()) throw new Error(`${file} is not a regular file.`);
+  const hash = createHash('sha256');
+  await hashInto(file, 0, Infinity, hash);
+  return { path: file, name, size: info.size, sha256: hash.digest('hex') };
+}
+
+export async function sendMessage(client: SiarClient, fields: SendFields, files: LocalFile[], onProgress?: OnProgress): Promise<SentMessage> {
+  const reply = await client.request('SEND', {
+    to: fields.to, all: fields.all ? 1 : undefined, channel: fields.channel, subject: fields.subject, body: fields.body ?? '',
+    attach: files.map(encodeDeclaration),
+  });
+  const id = Number(reply.args.get('id'));
+  const declared = reply.args.getAll('attachment').map(decodeAttachment).filter((a): a is AttachmentInfo => a !== null);
+  const sent: SentMessage = {
+    id, sentAt: reply.args.get('sentAt') ?? '', recipients: Number(reply.args.get('recipients') ?? 0),
+    state: reply.args.get('state') ?? 'sent', attachments: declared,
+  };
+  try {
+    for (const file of files) {
+      const a = declared.find((d) => d.name === file.name && d.sha256 === file.sha256 && d.size === file.size);
+      if (!a) throw new TransferError('INTERNAL', `The server did not list the attachment ${file.name}.`);
+      const result = await uploadFile(client, { messageId: id, attachmentId: a.id, path: file.path }, onProgress);
+      a.type = result.type;
+      if (result.sent) sent.state = 'sent';
+    }
+  } catch (err) {
+    // Nobody will finish this message: let the server drop it and its files now.
+    await client.request('CANCEL', { id }).catch(() => undefined);
+    throw err;
+  }
+  return sent;
+}
+
+export async function uploadFile(
+  client: SiarClient,
+  args: { messageId: number; attachmentId: number; path: string; restart?: boolean },
+  onProgress?: OnProgress,
+  options: TransferOptions = {},
+): Promise<UploadResult> {
+  const retries = options.retries ?? 3;
+  return withKeepalive(client, options.keepaliveMs, async () => {
+    for (let attempt = 0; ; attempt++) {
+      const offer = await requestOffer(client, 'UPLOAD', {
+        message: args.messageId, attachment: args.attachmentId, restart: attempt === 0 && args.restart ? 1 : undefined,
+      });
+      try {
+        return await pushFile(offer, args.path, onProgress, options);
+      } catch (err) {
+        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) continue;
+        throw err;
+      }
+    }
+  });
+}
+
+export async function downloadAttachment(
+  client: SiarClient,
+  args: { messageId: number; attachmentId: number; dir: string; expect?: AttachmentInfo },
+  onProgress?: OnProgress,
+  options: TransferOptions = {},
+): Promise<DownloadResult> {
+  await mkdir(args.dir, { recursive: true });
+  if (args.expect) {
+    const existing = await identicalFile(args.dir, args.expect);
+    if (existing) {
+      const a = args.expect;
+      return { messageId: args.messageId, attachmentId: a.id, name: a.name, path: existing, size: a.size, sha256: a.sha256, type: a.type, skipped: true };
+    }
+  }
+  const part = path.join(args.dir, `.siar-${args.messageId}-${args.attachmentId}.part`);
+  const retries = options.retries ?? 3;
+  return withKeepalive(client, options.keepaliveMs, async () => {
+    for (let attempt = 0; ; attempt++) {
+      let offset = await sizeOf(part);
+      let offer = await requestOffer(client, 'DOWNLOAD', { message: args.messageId, attachment: args.attachmentId, offset });
+      if (offset > offer.size) {
+        await rm(part, { force: true });
+        offset = 0;
+        offer = await requestOffer(client, 'DOWNLOAD', { message: args.messageId, attachment: args.attachmentId, offset });
+      }
+      try {
+        // The hash covers the bytes a resume keeps (read once more) and then the stream as it arrives.
+        const hash = createHash('sha256');
+        if (offer.offset > 0) await hashInto(part, 0, offer.offset - 1, hash);
+        await pullFile(offer, part, hash, onProgress, options);
+        const digest = hash.digest('hex');
+        if (digest !== offer.sha256) {
+          await rm(part, { force: true });
+          throw new TransferError('CHECKSUM_MISMATCH', `${offer.name}: the bytes hash to ${digest}, not ${offer.sha256}.`);
+        }
+        const target = await freeName(args.dir, safeFileName(offer.name, `attachment-${offer.attachmentId}`));
+        await rename(part, target);
+        return {
+          messageId: args.messageId, attachmentId: offer.attachmentId, name: offer.name, path: target, size: offer.size,
+          sha256: offer.sha256, type: offer.type, skipped: false,
+        };
+      } catch (err) {
+        // A mismatch after a resume may come from a stale partial file: one fresh try from 0.
+        if (err instanceof TransferError && err.code === 'CHECKSUM_MISMATCH' && offset > 0 && attempt < retries) continue;
+        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) continue;
+        throw err;
+      }
+    }
+  });
+}
+
+/**
+ * A name from the server made safe to create in a directory: no path, no control characters,
+ * no leading dots (hidden files, `..`), at most 200 characters; `fallback` if nothing is left.
+ */
+export function safeFileName(name: string, fallback: string): string {
+  // eslint-disable-next-line no-control-regex
+  let safe = (name.split(/[/\\]/).pop() ?? '').replace(/[\u0000-\u001f\u007f]/g, '_').replace(/^[.\s]+/, '').trim();
+  if (safe.length > 200) {
+    const ext = path.extname(safe).slice(0, 20);
+    safe = safe.slice(0, 200 - ext.length) + ext;
+  }
+  return safe || fallback;
+}
+
+// --- internals --------------------------------------------------------------------------------
+
+interface Offer {
+  transfer: string;
+  host: string;
+  port: number;
+  ticket: string;
+  offset: number;
+  messageId: number;
+  attachmentId: number;
+  name: string;
+  size: number;
+  sha256: string;
+  type: string;
+}
+
+/** TRANSFER_BUSY means "retry shortly": a few tries with a growing pause before giving up. */
+const BUSY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
+async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', args: ArgInput): Promise<Offer> {
+  let a: Args;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      a = (await client.request(verb, args)).args;
+      break;
+    } catch (err) {
+      if (!(err instanceof RemoteError)) throw err;
+      const delay = BUSY_DELAYS_MS[attempt];
+      if (err.code !== 'TRANSFER_BUSY' || delay === undefined) throw new TransferError(err.code, err.message);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  const addr = parseHostPort(a.get('addr') ?? '');
+  if (!addr) throw new TransferError('BAD_FRAME', `The server offered no usable address (${a.get('addr') ?? 'none'}).`);
+  return {
+    transfer: a.get('transfer') ?? '', host: addr.host, port: addr.port, ticket: a.get('ticket') ?? '',
+    offset: Number(a.get('offset') ?? 0), messageId: Number(a.get('message')), attachmentId: Number(a.get('attachment')),
+    name: a.get('name') ?? '', size: Number(a.get('size') ?? 0), sha256: a.get('sha256') ?? '', type: a.get('type') ?? '',
+  };
+}
+
+/** Connects to the shadow listener and presents the ticket. */
+async function openData(offer: Offer, options: TransferOptions): Promise<net.Socket> {
+  const socket = net.connect({ host: offer.host, port: offer.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  socket.setNoDelay(true);
+  try {
+    await once(socket, 'connect');
+  } catch (err) {
+    socket.destroy();
+    throw new TransferError('TRANSFER_ABORTED', `Could not reach the transfer port ${offer.host}:${offer.port}: ${(err as Error).message}`);
+  }
+  socket.write(offer.ticket + '\n');
+  return socket;
+}
+
+/** Streams the file from the offset, half-closes, and resolves with the server's verdict. */
+async function pushFile(offer: Offer, file: string, onProgress: OnProgress | undefined, options: TransferOptions): Promise<UploadResult> {
+  const socket = await openData(offer, options);
+  try {
+    const verdict = readVerdict(socket);
+    let done = offer.offset;
+    const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size });
+    report();
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, callback) {
+        done += chunk.length;
+        report();
+        callback(null, chunk);
+      },
+    });
+    // pipeline ends the socket after the last byte: the EOF that tells the server we are done.
+    const sending = pipeline(createReadStream(file, { start: offer.offset }), counter, socket).catch((err: Error) => err);
+    const line = await verdict;
+    const sendError = await Promise.race([sending, Promise.resolve(null)]);
+    if (line === null) {
+      const why = sendError instanceof Error ? `: ${sendError.message}` : '';
+      throw new TransferError('TRANSFER_ABORTED', `The upload of ${offer.name} was interrupted after ${done} of ${offer.size} bytes${why}.`);
+    }
+    const frame = decodeServerFrame(line);
+    if (frame.kind === 'err') throw new TransferError(String(frame.code), frame.message);
+    if (frame.kind !== 'ok') throw new TransferError('BAD_FRAME', `Unexpected verdict: ${line.slice(0, 80)}`);
+    const a = frame.args;
+    return {
+      messageId: Number(a.get('message')), attachmentId: Number(a.get('attachment')), size: Number(a.get('size')),
+      sha256: a.get('sha256') ?? '', type: a.get('type') ?? '', missing: Number(a.get('missing') ?? 0), sent: a.get('sent') === '1',
+    };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** The first line the server writes on the data socket, or null if it closes without one. */
+function readVerdict(socket: net.Socket): Promise<string | null> {
+  return new Promise((resolve) => {
+    const reader = new LineReader(4096);
+    const onData = (chunk: Buffer): void => {
+      let lines;
+      try {
+        lines = reader.push(chunk);
+      } catch {
+        finish(null);
+        return;
+      }
+      const first = lines[0];
+      if (first) finish(first.ok ? first.line : null);
+    };
+    const finish = (line: string | null): void => {
+      socket.off('data', onData);
+      socket.off('close', onClose);
+      resolve(line);
+    };
+    const onClose = (): void => finish(null);
+    socket.on('data', onData);
+    socket.on('close', onClose);
+    socket.on('error', () => undefined);
+  });
+}
+
+/** Appends the bytes from the offer's offset to `part` until the server's EOF. */
+async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnProgress | undefined, options: TransferOptions): Promise<void> {
+  const socket = await openData(offer, options);
+  let done = offer.offset;
+  const expected = offer.size - offer.offset;
+  const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size });
+  report();
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      done += chunk.length;
+      if (done > offer.size) {
+        callback(new TransferError('SIZE_MISMATCH', `The server sent more than ${offer.size} bytes.`));
+        return;
+      }
+      hash.update(chunk);
+      report();
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(socket, counter, createWriteStream(part, { flags: offer.offset > 0 ? 'a' : 'w' }));
+  } catch (err) {
+    if (err instanceof TransferError) throw err;
+    // What arrived stays in the part file: the next attempt resumes from there.
+    throw new TransferError('TRANSFER_ABORTED', `The download of ${offer.name} was interrupted after ${done} of ${offer.size} bytes: ${(err as Error).message}`);
+  } finally {
+    socket.destroy();
+  }
+  if (done - offer.offset !== expected) {
+    throw new TransferError('TRANSFER_ABORTED', `The download of ${offer.name} stopped after ${done} of ${offer.size} bytes.`);
+  }
+}
+
+async function withKeepalive<T>(client: SiarClient, ms = 60_000, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => { client.request('PING', {}, '').catch(() => undefined); }, ms);
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function hashInto(file: string, start: number, end: number, hash: Hash): Promise<void> {
+  await pipeline(createReadStream(file, { start, ...(Number.isFinite(end) ? { end } : {}) }), new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback();
+    },
+  }));
+}
+
+async function sizeOf(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The path of a file in `dir` with the attachment's safe name and content, if there is one. */
+async function identicalFile(dir: string, a: AttachmentInfo): Promise<string | null> {
+  const base = safeFileName(a.name, `attachment-${a.id}`);
+  const ext = path.extname(base);
+  const stem = base.slice(0, base.length - ext.length);
+  for (let i = 0; i < 100; i++) {
+    const candidate = path.join(dir, i === 0 ? base : `${stem} (${i})${ext}`);
+    const size = await stat(candidate).then((s) => (s.isFile() ? s.size : -1), () => null);
+    if (size === null) return null;
+    if (size !== a.size) continue;
+    const hash = createHash('sha256');
+    await hashInto(candidate, 0, Infinity, hash);
+    if (hash.digest('hex') === a.sha256) return candidate;
+  }
+  return null;
+}
+
+/** `name`, or `stem (1).ext`, `stem (2).ext`… whichever does not exist yet. */
+async function freeName(dir: string, name: string): Promise<string> {
+  const ext = path.extname(name);
+  const stem = name.slice(0, name.length - ext.length);
+  for (let i = 0; ; i++) {
+    const candidate = path.join(dir, i === 0 ? name : `${stem} (${i})${ext}`);
+    if (!(await exists(candidate))) return candidate;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(() => true, () => false);
+}

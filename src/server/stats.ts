@@ -1,0 +1,245 @@
+/**
+ * Traffic statistics for the administrator (STATS): plain counters bumped on the hot paths, and a
+ * ring of per-minute samples for the console's chart. Counting costs one integer increment; bytes
+ * are not counted per write at all — they are read from the sockets' own counters when a sample or
+ * a snapshot is taken (live connections) or when a connection closes (closed ones).
+ */
+
+/** What the attachment side (src/transfer) reports: shadow listeners and transfers under way. */
+export interface TransferGauge {
+  /** Shadow listeners open right now. */
+  liveListeners(): number;
+  /** Transfers in progress, with how far each has come. */
+  inProgress(): TransferProgress[];
+}
+
+export interface TransferProgress {
+  id: string;
+  /** File name, when known. */
+  name: string;
+  /** 'up' = a client sends to the server, 'down' = the server sends to a client. */
+  direction: string;
+  bytes: number;
+  /** Expected size; 0 when unknown. */
+  size: number;
+  /** Who transfers, when known. */
+  user: string;
+}
+
+/** Running totals since the server started. */
+export interface TrafficTotals {
+  startedAt: string;
+  messages: number;
+  popups: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpened: number;
+  connectionsClosed: number;
+  /** Connections open now (logged in or not). */
+  connections: number;
+  liveListeners: number;
+  transfers: number;
+}
+
+/** One minute of traffic; gauges (connections, listeners, transfers) as at the end of the minute. */
+export interface MinuteSample {
+  /** Start of the minute, ISO 8601. */
+  at: string;
+  messages: number;
+  popups: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpened: number;
+  connections: number;
+  liveListeners: number;
+  transfers: number;
+  /** True for the minute still running. */
+  partial: boolean;
+}
+
+export interface TrafficStatsOptions {
+  /** Completed minutes kept. */
+  historyMinutes?: number;
+  /** Connections open now. */
+  connections?: () => number;
+  /** Bytes read and written so far by the connections open now. */
+  liveBytes?: () => { bytesIn: number; bytesOut: number };
+  /** Length of a sample; a minute except in tests. */
+  bucketMs?: number;
+  now?: () => number;
+}
+
+interface Mark {
+  at: number;
+  messages: number;
+  popups: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpened: number;
+}
+
+export class TrafficStats {
+  /** Messages stored and handed to delivery. */
+  messages = 0;
+  /** Popups pushed to a recipient's connection (live or replayed at login). */
+  popups = 0;
+  connectionsOpened = 0;
+  connectionsClosed = 0;
+  /** Set by the transfer service when there is one. */
+  transfers: TransferGauge | null = null;
+
+  private closedBytesIn = 0;
+  private closedBytesOut = 0;
+  private readonly started: number;
+  private readonly historyMinutes: number;
+  private readonly bucketMs: number;
+  private readonly now: () => number;
+  private readonly connectionsNow: () => number;
+  private readonly liveBytes: () => { bytesIn: number; bytesOut: number };
+  private readonly ring: MinuteSample[] = [];
+  private mark: Mark;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(options: TrafficStatsOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.historyMinutes = Math.max(1, options.historyMinutes ?? 60);
+    this.bucketMs = options.bucketMs ?? 60_000;
+    this.connectionsNow = options.connections ?? (() => 0);
+    this.liveBytes = options.liveBytes ?? (() => ({ bytesIn: 0, bytesOut: 0 }));
+    this.started = this.now();
+    this.mark = this.takeMark(this.bucketStart(this.started));
+  }
+
+  messageStored(): void {
+    this.messages++;
+  }
+
+  popupDelivered(count = 1): void {
+    this.popups += count;
+  }
+
+  connectionOpened(): void {
+    this.connectionsOpened++;
+  }
+
+  /** A connection ended; its socket's byte counters move to the closed totals. */
+  connectionClosed(bytesIn: number, bytesOut: number): void {
+    this.connectionsClosed++;
+    this.closedBytesIn += bytesIn;
+    this.closedBytesOut += bytesOut;
+  }
+
+  totals(): TrafficTotals {
+    const live = this.liveBytes();
+    return {
+      startedAt: new Date(this.started).toISOString(),
+      messages: this.messages,
+      popups: this.popups,
+      bytesIn: this.closedBytesIn + live.bytesIn,
+      bytesOut: this.closedBytesOut + live.bytesOut,
+      connectionsOpened: this.connectionsOpened,
+      connectionsClosed: this.connectionsClosed,
+      connections: this.connectionsNow(),
+      liveListeners: this.safeListeners(),
+      transfers: this.safeTransfers().length,
+    };
+  }
+
+  transfersInProgress(): TransferProgress[] {
+    return this.safeTransfers();
+  }
+
+  /** Completed minutes, oldest first, then the running minute (partial). At most `minutes` + 1. */
+  history(minutes = this.historyMinutes): MinuteSample[] {
+    this.catchUp();
+    const done = this.ring.slice(-Math.max(0, minutes));
+    return [...done, this.sample(this.mark, this.takeMark(this.mark.at), true)];
+  }
+
+  /** Samples each minute on the minute. The timer does not keep the process alive. */
+  start(): void {
+    if (this.timer) return;
+    const schedule = (): void => {
+      const wait = this.mark.at + this.bucketMs - this.now();
+      this.timer = setTimeout(() => {
+        this.catchUp();
+        schedule();
+      }, Math.max(10, wait));
+      this.timer.unref();
+    };
+    schedule();
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Closes every minute that has ended since the last sample (all traffic goes to the first). */
+  catchUp(): void {
+    const current = this.bucketStart(this.now());
+    if (current <= this.mark.at) return;
+    const next = this.takeMark(this.mark.at + this.bucketMs);
+    this.push(this.sample(this.mark, next, false));
+    this.mark = next;
+    // Minutes in which nothing was sampled (the process was busy or asleep) count as empty.
+    while (this.mark.at < current) {
+      const empty = { ...this.mark, at: this.mark.at + this.bucketMs };
+      this.push(this.sample(this.mark, empty, false));
+      this.mark = empty;
+    }
+  }
+
+  private push(sample: MinuteSample): void {
+    this.ring.push(sample);
+    if (this.ring.length > this.historyMinutes) this.ring.splice(0, this.ring.length - this.historyMinutes);
+  }
+
+  private sample(from: Mark, to: Mark, partial: boolean): MinuteSample {
+    return {
+      at: new Date(from.at).toISOString(),
+      messages: to.messages - from.messages,
+      popups: to.popups - from.popups,
+      bytesIn: to.bytesIn - from.bytesIn,
+      bytesOut: to.bytesOut - from.bytesOut,
+      connectionsOpened: to.connectionsOpened - from.connectionsOpened,
+      connections: this.connectionsNow(),
+      liveListeners: this.safeListeners(),
+      transfers: this.safeTransfers().length,
+      partial,
+    };
+  }
+
+  private takeMark(at: number): Mark {
+    const live = this.liveBytes();
+    return {
+      at,
+      messages: this.messages,
+      popups: this.popups,
+      bytesIn: this.closedBytesIn + live.bytesIn,
+      bytesOut: this.closedBytesOut + live.bytesOut,
+      connectionsOpened: this.connectionsOpened,
+    };
+  }
+
+  private bucketStart(ms: number): number {
+    return Math.floor(ms / this.bucketMs) * this.bucketMs;
+  }
+
+  // The transfer service is another area's code: a failure there must not break STATS.
+  private safeListeners(): number {
+    try {
+      return this.transfers?.liveListeners() ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  private safeTransfers(): TransferProgress[] {
+    try {
+      return this.transfers?.inProgress() ?? [];
+    } catch {
+      return [];
+    }
+  }
+}

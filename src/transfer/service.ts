@@ -1,0 +1,552 @@
+/**
+ * TransferService: every live shadow listener of the server, and the life of a message's
+ * attachments (docs/PROTOCOL-transfer.md).
+ *
+ * A transfer is one attachment moving one way over its own shadow listener:
+ *
+ *   UPLOAD/DOWNLOAD on the control connection
+ *     → limits checked, a listener opened, a one-time ticket made; the reply carries addr+ticket
+ *   waiting     the listener waits for the control connection's address with the ticket
+ *   streaming   bytes move (upload: into <data>/tmp, hashing; download: from the stored file)
+ *   committing  (upload) size and sha256 verified, the file stored by content, the store commits
+ *   finished    the verdict line on the data socket, a push on the control connection, the
+ *               listener and its sockets closed, the transfer forgotten
+ *
+ * Every path out — success, refusal, timeout, mismatch, disconnect, abort, shutdown — goes
+ * through the one `finally` in run(), so no listener, socket or file outlives its transfer.
+ */
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
+import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { Logger } from 'pino';
+import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
+import type { Services } from '../server/commands/types.js';
+import type { Connection } from '../server/connection.js';
+import { deliverMessage } from '../server/delivery.js';
+import type { AttachmentMeta, Message } from '../server/store/types.js';
+import { ContentStore } from './content-store.js';
+import { KeyedLock } from './keyed-lock.js';
+import { detectMediaType } from './media-type.js';
+import {
+  ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
+} from './shadow-listener.js';
+import { TransferFailure, receiveUpload, sendDownload } from './streams.js';
+import { formatHostPort } from './wire.js';
+
+export type Direction = 'upload' | 'download';
+export type Phase = 'waiting' | 'streaming' | 'committing' | 'finished';
+
+/** What a member gets back from UPLOAD or DOWNLOAD: where to connect and what to present. */
+export interface TransferOffer {
+  transfer: string;
+  addr: string;
+  ticket: string;
+  expiresAt: string;
+  /** Upload: bytes the server already has (send from here). Download: where the bytes start. */
+  offset: number;
+  attachment: AttachmentMeta;
+}
+
+/** One live transfer, as TRANSFERS lists it. */
+export interface TransferInfo {
+  id: string;
+  direction: Direction;
+  phase: Phase;
+  username: string;
+  messageId: number;
+  attachmentId: number;
+  name: string;
+  size: number;
+  offset: number;
+  bytes: number;
+  addr: string;
+  peer: string;
+  since: string;
+}
+
+interface Live {
+  id: string;
+  direction: Direction;
+  phase: Phase;
+  userId: number;
+  username: string;
+  conn: Connection;
+  attachment: AttachmentMeta;
+  offset: number;
+  /** Bytes of the attachment moved or held so far (offset + streamed). */
+  bytes: number;
+  listener: ShadowListener;
+  since: Date;
+  log: Logger;
+  /** Set by abort(): the reason the transfer ends, whatever the stream saw. */
+  aborted: TransferFailure | null;
+  finished: Promise<void>;
+}
+
+type Requester = { conn: Connection; userId: number; username: string };
+
+export class TransferService {
+  private readonly live = new Map<string, Live>();
+  /** Transfers being opened (limits count them before their listener exists). */
+  private readonly opening = new Map<number, number>();
+  private openingTotal = 0;
+  private readonly byConn = new Map<Connection, Set<Live>>();
+  private readonly attachmentLock = new KeyedLock<number>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | null = null;
+  private stopped = false;
+  private nextId = 1;
+  readonly content: ContentStore;
+  private readonly log: Logger;
+
+  constructor(private readonly services: Services) {
+    this.content = new ContentStore(services.config.dataDir);
+    this.log = services.log.child({ area: 'transfer' });
+  }
+
+  /** Makes the directories, removes what a crash left behind, and starts the periodic sweep. */
+  async start(): Promise<void> {
+    await this.content.init();
+    const orphans = await this.content.sweepOrphans((sha) => this.services.store.isContentReferenced(sha));
+    if (orphans > 0) this.log.info({ orphans }, 'removed stored files no attachment refers to');
+    await this.sweep();
+    this.sweepTimer = setInterval(() => { void this.sweep(); }, this.services.config.transferSweepIntervalMs);
+    this.sweepTimer.unref();
+  }
+
+  /** Aborts every transfer and waits until all their listeners, sockets and files are settled. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.sweepTimer);
+    await this.sweeping;
+    const all = [...this.live.values()];
+    for (const t of all) this.abort(t, new TransferFailure('TRANSFER_ABORTED', 'The server is shutting down.'));
+    await Promise.all(all.map((t) => t.finished));
+  }
+
+  // --- what the server reports -------------------------------------------------------------
+
+  /** Shadow listeners not yet fully closed (listening, or serving their one peer). */
+  liveListeners(): number {
+    let n = 0;
+    for (const t of this.live.values()) if (t.listener.live) n++;
+    return n;
+  }
+
+  /** Transfers in progress (0 exactly when nothing is listening, streaming or committing). */
+  liveTransfers(): number {
+    return this.live.size;
+  }
+
+  list(): TransferInfo[] {
+    return [...this.live.values()].map((t) => ({
+      id: t.id, direction: t.direction, phase: t.phase, username: t.username, messageId: t.attachment.messageId,
+      attachmentId: t.attachment.id, name: t.attachment.name, size: t.attachment.size, offset: t.offset, bytes: t.bytes,
+      addr: formatHostPort(t.listener.host, t.listener.port), peer: t.conn.remoteAddress, since: t.since.toISOString(),
+    }));
+  }
+
+  /** Resolves when no transfer is live (at once if none is). */
+  whenIdle(): Promise<void> {
+    if (this.live.size === 0 && this.openingTotal === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  // --- UPLOAD --------------------------------------------------------------------------------
+
+  /**
+   * Opens a shadow listener for one declared attachment of the requester's own 'sending'
+   * message. A partial upload on disk is resumed (the offer's offset) unless `restart`.
+   */
+  async openUpload(who: Requester, args: { messageId: number; attachmentId: number; restart: boolean }): Promise<TransferOffer> {
+    const { store } = this.services;
+    return this.attachmentLock.run(args.attachmentId, async () => {
+      const attachment = await store.getAttachment(args.attachmentId);
+      const message = attachment && attachment.messageId === args.messageId ? await store.getMessage(args.messageId) : null;
+      // Someone else's message answers like a missing one: ids reveal nothing.
+      if (!attachment || !message || message.senderId !== who.userId) {
+        throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your outbox.`);
+      }
+      if (attachment.storagePath !== null) throw new SiarError('ALREADY_UPLOADED');
+      if (message.state !== 'sending') throw new SiarError('MESSAGE_CLOSED', `Message ${message.id} is ${message.state}; send it again.`);
+
+      // One upload per attachment: a new UPLOAD (a client retrying) replaces a stale one.
+      for (const t of this.live.values()) {
+        if (t.direction === 'upload' && t.attachment.id === attachment.id) {
+          this.abort(t, new TransferFailure('TRANSFER_ABORTED', 'Replaced by a newer UPLOAD of the same attachment.'));
+          await t.finished;
+        }
+      }
+      return this.withSlot(who.userId, async () => {
+        if (args.restart) await this.content.removePartial(attachment.id);
+        let offset = await this.content.partialSize(attachment.id);
+        if (offset > attachment.size) {
+          await this.content.removePartial(attachment.id);
+          offset = 0;
+        }
+        // A resumed upload's hash starts from the bytes already on disk (streamed, not loaded).
+        const hash = createHash('sha256');
+        if (offset > 0) await hashFile(this.content.partialPath(attachment.id), offset, hash);
+        return this.begin('upload', who, attachment, offset, (t, accepted) => this.runUpload(t, accepted, hash));
+      });
+    });
+  }
+
+  private async runUpload(t: Live, { socket, head }: Accepted, hash: Hash): Promise<void> {
+    const partial = this.content.partialPath(t.attachment.id);
+    const { config, store } = this.services;
+    let kept = true;
+    try {
+      await receiveUpload(socket, head, {
+        file: partial, append: t.offset > 0, expected: t.attachment.size - t.offset, hash,
+        idleTimeoutMs: config.transferIdleTimeoutMs, onBytes: (n) => { t.bytes += n; },
+      });
+      if (t.aborted) throw t.aborted;
+      t.phase = 'committing';
+      const digest = hash.digest('hex');
+      if (digest !== t.attachment.sha256) {
+        kept = false;
+        throw new TransferFailure('CHECKSUM_MISMATCH', `The bytes hash to ${digest}, not the declared ${t.attachment.sha256}.`);
+      }
+      await fsync(partial);
+      const commit = await this.content.store(partial, t.attachment.sha256, async (storagePath, file) => {
+        const mediaType = await detectMediaType(file, t.attachment.name);
+        return store.commitAttachment({ attachmentId: t.attachment.id, storagePath, mediaType });
+      }, (sha) => store.isContentReferenced(sha));
+      kept = false;
+      if (!commit) throw new TransferFailure('MESSAGE_CLOSED');
+      const a = commit.attachment;
+      const result = { attachment: a.id, size: a.size, sha256: a.sha256, type: a.mediaType, missing: commit.missing, sent: commit.sent ? 1 : 0 };
+      t.log.info({ ...result, ms: Date.now() - t.since.getTime() }, 'upload committed');
+      t.conn.push('UPLOADED', { transfer: t.id, message: a.messageId, ...result });
+      if (commit.sent) this.messageSent(commit.message);
+      await endWith(socket, encodeOk(t.id, { message: a.messageId, ...result }));
+    } catch (err) {
+      const failure = this.failureOf(t, err);
+      if (failure.code === 'SIZE_MISMATCH' || failure.code === 'CHECKSUM_MISMATCH' || failure.code === 'MESSAGE_CLOSED') kept = false;
+      // Keep an interrupted upload's bytes for a resume, unless configured not to.
+      if (!kept || config.partialRetentionMs === 0) await this.content.removePartial(t.attachment.id);
+      const have = kept && config.partialRetentionMs > 0 ? await this.content.partialSize(t.attachment.id) : 0;
+      this.reportFailure(t, failure, { offset: have });
+      if (!socket.destroyed) await endWith(socket, encodeError(t.id, failure.code, failure.message));
+    }
+  }
+
+  /** The message's last attachment is in: the popups go out, and its sender hears so. */
+  private messageSent(message: Message): void {
+    const { store, router, log } = this.services;
+    router.pushToUser(message.senderId, 'SENT', { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length });
+    setImmediate(() => {
+      (async () => {
+        const institution = (await store.getUserById(message.senderId))?.institution ?? '';
+        await deliverMessage(this.services, message, institution);
+      })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
+    });
+  }
+
+  // --- DOWNLOAD ------------------------------------------------------------------------------
+
+  /** Opens a shadow listener that sends one stored attachment to its message's sender or recipient. */
+  async openDownload(who: Requester, args: { messageId: number; attachmentId: number; offset: number }): Promise<TransferOffer> {
+    const { store } = this.services;
+    const attachment = await store.getAttachment(args.attachmentId);
+    const role = attachment && attachment.messageId === args.messageId ? await store.messageRole(args.messageId, who.userId) : null;
+    if (!attachment || role === null) {
+      // Neither sender nor recipient: the same answer as for a missing attachment.
+      throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your inbox or outbox.`);
+    }
+    if (attachment.storagePath === null) throw new SiarError('NOT_READY');
+    if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
+    const file = this.content.absolutePath(attachment.storagePath);
+    return this.withSlot(who.userId, () =>
+      this.begin('download', who, attachment, args.offset, (t, accepted) => this.runDownload(t, accepted, file)));
+  }
+
+  private async runDownload(t: Live, { socket }: Accepted, file: string): Promise<void> {
+    try {
+      await sendDownload(socket, file, {
+        offset: t.offset, idleTimeoutMs: this.services.config.transferIdleTimeoutMs, onBytes: (n) => { t.bytes += n; },
+      });
+      await closedOrTimeout(socket, 2000);
+      if (t.aborted) throw t.aborted;
+      t.log.info({ bytes: t.bytes - t.offset, ms: Date.now() - t.since.getTime() }, 'download sent');
+      t.conn.push('DOWNLOADED', { transfer: t.id, message: t.attachment.messageId, attachment: t.attachment.id, bytes: t.bytes - t.offset });
+    } catch (err) {
+      this.reportFailure(t, this.failureOf(t, err), { offset: t.bytes });
+    }
+  }
+
+  // --- messages waiting for their attachments ------------------------------------------------
+
+  /** The sender gives up on a 'sending' message: nobody will see it, its files are released. */
+  async cancelMessage(userId: number, messageId: number): Promise<Message> {
+    const message = await this.services.store.getMessage(messageId);
+    if (!message || message.senderId !== userId || message.state !== 'sending') {
+      throw new SiarError('NOT_FOUND', `No message ${messageId} waiting for attachments in your outbox.`);
+    }
+    const closed = await this.closeMessage(messageId, 'cancelled');
+    if (!closed) throw new SiarError('NOT_FOUND', `Message ${messageId} is no longer waiting for attachments.`);
+    return closed;
+  }
+
+  /**
+   * Ends a 'sending' message (expired or cancelled): the store first (from then on no upload of
+   * it can commit), then its live transfers, partial uploads and stored files no one else uses.
+   */
+  private async closeMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
+    const { store, router } = this.services;
+    const message = await store.closeSendingMessage(messageId, state);
+    if (!message) return null;
+    const transfers = [...this.live.values()].filter((t) => t.attachment.messageId === messageId);
+    for (const t of transfers) this.abort(t, new TransferFailure('MESSAGE_CLOSED', `Message ${messageId} was ${state}.`));
+    await Promise.all(transfers.map((t) => t.finished));
+    for (const a of message.attachments) {
+      await this.attachmentLock.run(a.id, () => this.content.removePartial(a.id));
+      if (a.storagePath !== null) await this.content.release(a.sha256, (sha) => store.isContentReferenced(sha));
+    }
+    this.log.info({ messageId, state }, 'message closed before all its attachments arrived');
+    router.pushToUser(message.senderId, 'SEND_FAILED', { id: messageId, state });
+    return message;
+  }
+
+  /**
+   * Expires overdue 'sending' messages and removes partial uploads nobody can resume: those of
+   * finished or closed messages, and those idle longer than partialRetentionMs.
+   */
+  sweep(): Promise<void> {
+    this.sweeping ??= this.runSweep().finally(() => { this.sweeping = null; });
+    return this.sweeping;
+  }
+
+  private async runSweep(): Promise<void> {
+    const { store, config } = this.services;
+    try {
+      for (;;) {
+        const overdue = await store.overdueSendingMessages(new Date().toISOString(), 100);
+        for (const id of overdue) await this.closeMessage(id, 'expired');
+        if (overdue.length < 100 || this.stopped) break;
+      }
+      for (const p of await this.content.listPartials()) {
+        if (p.attachmentId === null) {
+          await rmQuiet(p.file);
+          continue;
+        }
+        const id = p.attachmentId;
+        await this.attachmentLock.run(id, async () => {
+          if ([...this.live.values()].some((t) => t.direction === 'upload' && t.attachment.id === id)) return;
+          const a = await store.getAttachment(id);
+          const resumable = a !== null && a.storagePath === null && (await store.getMessage(a.messageId))?.state === 'sending';
+          if (!resumable || Date.now() - p.mtimeMs >= config.partialRetentionMs) await this.content.removePartial(id);
+        });
+      }
+    } catch (err) {
+      this.log.error({ err }, 'transfer sweep failed');
+    }
+  }
+
+  // --- the common part of every transfer -----------------------------------------------------
+
+  /** Counts the transfer against the limits while it is being set up; TRANSFER_BUSY past them. */
+  private async withSlot<T>(userId: number, work: () => Promise<T>): Promise<T> {
+    const { config } = this.services;
+    if (this.stopped) throw new SiarError('SHUTTING_DOWN');
+    const mine = [...this.live.values()].filter((t) => t.userId === userId).length + (this.opening.get(userId) ?? 0);
+    if (mine >= config.maxTransfersPerMember) {
+      throw new SiarError('TRANSFER_BUSY', `You have ${mine} transfers running (at most ${config.maxTransfersPerMember}); retry when one ends.`);
+    }
+    if (this.live.size + this.openingTotal >= config.maxTransfers) {
+      throw new SiarError('TRANSFER_BUSY', 'The server is running as many transfers as it allows; retry shortly.');
+    }
+    this.opening.set(userId, (this.opening.get(userId) ?? 0) + 1);
+    this.openingTotal++;
+    try {
+      return await work();
+    } finally {
+      const n = (this.opening.get(userId) ?? 1) - 1;
+      if (n === 0) this.opening.delete(userId);
+      else this.opening.set(userId, n);
+      this.openingTotal--;
+      this.notifyIfIdle();
+    }
+  }
+
+  /** Opens the listener, makes the ticket, and starts waiting for the peer in the background. */
+  private async begin(
+    direction: Direction,
+    who: Requester,
+    attachment: AttachmentMeta,
+    offset: number,
+    run: (t: Live, accepted: Accepted) => Promise<void>,
+  ): Promise<TransferOffer> {
+    const { config, store } = this.services;
+    const host = config.transferHost ?? (who.conn.localAddress || config.host);
+    let listener: ShadowListener;
+    try {
+      listener = await ShadowListener.open({ host, ports: config.transferPorts, exclude: this.heldPorts() });
+    } catch (err) {
+      if (err instanceof NoFreePortError) throw new SiarError('TRANSFER_BUSY', `${err.message} Retry shortly.`);
+      throw err;
+    }
+    const id = `${direction === 'upload' ? 'u' : 'd'}${this.nextId++}`;
+    const ticket = randomBytes(32).toString('base64url');
+    const deadline = Date.now() + config.transferConnectTimeoutMs;
+    const t: Live = {
+      id, direction, phase: 'waiting', userId: who.userId, username: who.username, conn: who.conn, attachment, offset,
+      bytes: offset, listener, since: new Date(), aborted: null, finished: Promise.resolve(),
+      log: this.log.child({ transfer: id, user: who.username, messageId: attachment.messageId, attachmentId: attachment.id }),
+    };
+    const accepted = listener.accept({
+      expectedAddress: who.conn.remoteAddress,
+      ticketHash: hashTicket(ticket),
+      deadline,
+      ticketTimeoutMs: config.transferIdleTimeoutMs,
+      onRefused: (r) => this.refused(t, r),
+    });
+    this.live.set(id, t);
+    this.watchConnection(t);
+    t.finished = this.run(t, accepted, run);
+    t.log.info({ direction, port: listener.port, offset, size: attachment.size }, 'transfer listening');
+    return {
+      transfer: id, addr: formatHostPort(host, listener.port), ticket, expiresAt: new Date(deadline).toISOString(), offset, attachment,
+    };
+  }
+
+  private async run(t: Live, accepted: Promise<Accepted>, body: (t: Live, a: Accepted) => Promise<void>): Promise<void> {
+    try {
+      let peer: Accepted;
+      try {
+        peer = await accepted;
+      } catch (err) {
+        this.reportFailure(t, this.failureOf(t, err), { offset: t.offset });
+        return;
+      }
+      t.phase = 'streaming';
+      t.log.debug('peer accepted');
+      if (t.aborted) {
+        this.reportFailure(t, t.aborted, { offset: t.offset });
+        return;
+      }
+      await body(t, peer);
+    } catch (err) {
+      t.log.error({ err }, 'transfer failed unexpectedly');
+    } finally {
+      t.phase = 'finished';
+      await t.listener.close();
+      this.live.delete(t.id);
+      this.byConn.get(t.conn)?.delete(t);
+      this.notifyIfIdle();
+    }
+  }
+
+  /** Ends a transfer from outside (control connection closed, message closed, shutdown). */
+  private abort(t: Live, reason: TransferFailure): void {
+    if (t.aborted || t.phase === 'finished') return;
+    t.aborted = reason;
+    // Rejects a pending accept, or destroys the streaming socket: run() takes it from there.
+    // A commit already under way is left to finish: the store decides whether it still counts.
+    if (t.phase !== 'committing') void t.listener.close();
+  }
+
+  private failureOf(t: Live, err: unknown): TransferFailure {
+    if (t.aborted) return t.aborted;
+    if (err instanceof TransferFailure) return err;
+    if (err instanceof ListenerTimeoutError) {
+      return new TransferFailure('TRANSFER_TIMEOUT', `Nobody presented the ticket within ${this.services.config.transferConnectTimeoutMs / 1000} s.`);
+    }
+    if (err instanceof ListenerClosedError) return new TransferFailure('TRANSFER_ABORTED');
+    if (err instanceof SiarError) return new TransferFailure(err.code, err.message);
+    t.log.error({ err }, 'transfer error');
+    return new TransferFailure('INTERNAL');
+  }
+
+  private reportFailure(t: Live, failure: TransferFailure, extra: ArgInput): void {
+    t.log.info({ code: failure.code, reason: failure.message, bytes: t.bytes }, 'transfer failed');
+    t.conn.push('TRANSFER_FAILED', {
+      transfer: t.id, direction: t.direction, message: t.attachment.messageId, attachment: t.attachment.id,
+      code: failure.code, reason: failure.message, ...extra,
+    });
+  }
+
+  private refused(t: Live, r: Refusal): void {
+    t.log.warn({ reason: r.reason, address: r.address, expected: t.conn.remoteAddress }, 'transfer connection refused');
+    this.services.store.audit({
+      kind: 'transfer_refused', actorId: t.userId, subject: t.username, address: r.address,
+      detail: { transfer: t.id, reason: r.reason, direction: t.direction, messageId: t.attachment.messageId, attachmentId: t.attachment.id },
+    }).catch((err) => t.log.error({ err }, 'could not audit a refused transfer connection'));
+  }
+
+  /** A transfer lives no longer than the control connection that asked for it. */
+  private watchConnection(t: Live): void {
+    let mine = this.byConn.get(t.conn);
+    if (!mine) {
+      // One close listener per connection, however many transfers it asks for.
+      const set = (mine = new Set());
+      this.byConn.set(t.conn, set);
+      t.conn.onClose(() => {
+        this.byConn.delete(t.conn);
+        for (const x of set) this.abort(x, new TransferFailure('TRANSFER_ABORTED', 'The control connection closed.'));
+      });
+    }
+    mine.add(t);
+  }
+
+  private heldPorts(): Set<number> {
+    return new Set([...this.live.values()].filter((t) => t.listener.live).map((t) => t.listener.port));
+  }
+
+  private notifyIfIdle(): void {
+    if (this.live.size === 0 && this.openingTotal === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
+
+/** Feeds the first `length` bytes of a file to the hash, streaming. */
+async function hashFile(file: string, length: number, hash: Hash): Promise<void> {
+  if (length === 0) return;
+  await pipeline(createReadStream(file, { start: 0, end: length - 1 }), new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback();
+    },
+  }));
+}
+
+/** The upload is on disk before it is committed (the store's commit must not outlive the bytes). */
+async function fsync(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Writes the last line, ends our side, and waits (briefly) for the peer to close. */
+async function endWith(socket: Socket, line: string): Promise<void> {
+  if (socket.destroyed) return;
+  socket.end(line + '\n');
+  await closedOrTimeout(socket, 2000);
+}
+
+function closedOrTimeout(socket: Socket, ms: number): Promise<void> {
+  if (socket.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve();
+    }, ms);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    // A half-closed peer that has read everything also closes; one that never does is cut.
+    socket.resume();
+  });
+}
+
+async function rmQuiet(file: string): Promise<void> {
+  await rm(file, { force: true }).catch(() => undefined);
+}

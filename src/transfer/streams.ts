@@ -1,0 +1,138 @@
+/**
+ * The byte-moving halves of a transfer, once the shadow listener has accepted its peer. Both
+ * stream with backpressure and never hold more than a socket's and a file stream's buffers in
+ * memory, whatever the file's size (docs/PROTOCOL-transfer.md §Data connection).
+ */
+import type { Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ERRORS, type ErrorCode } from '../protocol/index.js';
+
+/** Why a transfer ended badly; `code` is a catalogue code the peer is told. */
+export class TransferFailure extends Error {
+  constructor(readonly code: ErrorCode, message: string = ERRORS[code].message) {
+    super(message);
+    this.name = 'TransferFailure';
+  }
+}
+
+export interface ReceiveOptions {
+  /** The partial upload file; bytes are appended at its end (or it is created). */
+  file: string;
+  append: boolean;
+  /** Bytes the peer must send before its EOF: the declared size less what the file already holds. */
+  expected: number;
+  /** Fed every byte received (already holding the file's earlier bytes on a resume). */
+  hash: Hash;
+  idleTimeoutMs: number;
+  onBytes?(n: number): void;
+}
+
+/**
+ * Receives an upload: the peer sends its bytes and then shuts down its sending side (EOF), as
+ * an FTP STOR does. One byte more than expected fails at once (SIZE_MISMATCH, nothing more is
+ * read); EOF before the expected count is an interruption (TRANSFER_ABORTED) and the bytes
+ * already written stay in the file for a resume. Resolves once the file is flushed and closed.
+ */
+export function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveOptions): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(opts.file, { flags: opts.append ? 'a' : 'w', mode: 0o600 });
+    let received = 0;
+    let settled = false;
+    let failure: TransferFailure | null = null;
+
+    const detach = (): void => {
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onClose);
+      socket.off('timeout', onTimeout);
+      socket.setTimeout(0);
+    };
+    const fail = (code: ErrorCode, message: string): void => {
+      if (settled) return;
+      settled = true;
+      failure = new TransferFailure(code, message);
+      detach();
+      socket.pause();
+      // An interruption keeps what arrived (flushed, for a resume); a violation throws it away.
+      if (code === 'TRANSFER_ABORTED' || code === 'TRANSFER_TIMEOUT') out.end();
+      else out.destroy();
+    };
+    const onData = (chunk: Buffer): void => {
+      if (settled) return;
+      if (received + chunk.length > opts.expected) {
+        fail('SIZE_MISMATCH', `More than the declared ${opts.expected} bytes arrived.`);
+        return;
+      }
+      received += chunk.length;
+      opts.hash.update(chunk);
+      opts.onBytes?.(chunk.length);
+      // Backpressure: stop reading the socket until the disk has caught up.
+      if (!out.write(chunk)) socket.pause();
+    };
+    const onEnd = (): void => {
+      if (settled) return;
+      if (received < opts.expected) {
+        fail('TRANSFER_ABORTED', `The connection ended after ${received} of ${opts.expected} bytes.`);
+        return;
+      }
+      settled = true;
+      detach();
+      out.end();
+    };
+    const onClose = (): void => fail('TRANSFER_ABORTED', `The connection closed after ${received} of ${opts.expected} bytes.`);
+    const onTimeout = (): void => fail('TRANSFER_TIMEOUT', `No data for ${opts.idleTimeoutMs / 1000} s.`);
+
+    out.on('drain', () => { if (!settled) socket.resume(); });
+    out.on('error', (err) => {
+      if (!failure) failure = new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
+      settled = true;
+      detach();
+      out.destroy();
+    });
+    // 'close' comes last either way: the file descriptor is released before the caller renames or removes it.
+    out.on('close', () => (failure ? reject(failure) : resolve()));
+
+    socket.setTimeout(opts.idleTimeoutMs);
+    socket.on('timeout', onTimeout);
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('close', onClose);
+    if (head.length > 0) onData(head);
+    if (!settled) socket.resume();
+  });
+}
+
+/**
+ * Sends a stored file from `offset` to its end and then EOF. The socket's idle timeout covers a
+ * peer that stops reading (writes stall, nothing moves). Rejects with TRANSFER_ABORTED when
+ * the peer goes away first.
+ */
+export async function sendDownload(
+  socket: Socket,
+  file: string,
+  opts: { offset: number; idleTimeoutMs: number; onBytes?(n: number): void },
+): Promise<void> {
+  let timedOut = false;
+  socket.setTimeout(opts.idleTimeoutMs, () => {
+    timedOut = true;
+    socket.destroy();
+  });
+  const count = new Transform({
+    transform(chunk: Buffer, _enc, callback) {
+      opts.onBytes?.(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(file, { start: opts.offset }), count, socket);
+  } catch (err) {
+    if (timedOut) throw new TransferFailure('TRANSFER_TIMEOUT', `The peer read nothing for ${opts.idleTimeoutMs / 1000} s.`);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TransferFailure('INTERNAL', 'The stored file is missing.');
+    throw new TransferFailure('TRANSFER_ABORTED', `The download was interrupted: ${(err as Error).message}`);
+  } finally {
+    socket.setTimeout(0);
+  }
+}

@@ -1,0 +1,92 @@
+import t from 'tap';
+import { LoginThrottle } from '../../src/server/throttle.js';
+import { RawPeer, mailedPassword, startServer } from '../helpers/siar.js';
+
+t.test('the login throttle delays more with each failure, then locks, then forgets', async (t) => {
+  let now = 0;
+  const th = new LoginThrottle({
+    freeFailures: 2, baseDelayMs: 100, maxDelayMs: 400, lockoutFailures: 5, lockoutMs: 1000, windowMs: 5000, maxKeys: 10,
+  }, () => now);
+  const delays: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const v = th.check('u', '10.0.0.1');
+    delays.push(v.locked ? -1 : v.delayMs);
+    th.fail('u', '10.0.0.1');
+  }
+  t.same(delays, [0, 0, 100, 200], 'free failures, then doubling delays');
+  t.equal(th.fail('u', '10.0.0.1'), true, 'the fifth failure locks');
+  t.match(th.check('u', '10.0.0.2'), { locked: true }, 'the username is locked from any address');
+  t.match(th.check('other', '10.0.0.1'), { locked: true }, 'the address is locked for any username');
+  t.match(th.check('other', '10.0.0.9'), { locked: false, delayMs: 0 }, 'others are unaffected');
+  now += 1001;
+  t.match(th.check('u', '10.0.0.2'), { locked: false }, 'the lockout ends');
+  now += 10_000;
+  t.match(th.check('u', '10.0.0.1'), { locked: false, delayMs: 0 }, 'old failures are forgotten');
+});
+
+t.test('the throttle keeps a bounded number of keys', async (t) => {
+  const th = new LoginThrottle({ freeFailures: 0, baseDelayMs: 1, maxDelayMs: 1, lockoutFailures: 99, lockoutMs: 1, windowMs: 1e9, maxKeys: 10 });
+  for (let i = 0; i < 1000; i++) th.fail(`user${i}`, `10.0.${i >> 8}.${i & 255}`);
+  t.ok((th as unknown as { entries: Map<string, unknown> }).entries.size <= 10);
+});
+
+t.test('repeated wrong passwords lock the account, audited, and the right password is refused meanwhile', async (t) => {
+  const s = await startServer(t, {
+    loginThrottle: { freeFailures: 1, baseDelayMs: 10, maxDelayMs: 20, lockoutFailures: 3, lockoutMs: 60_000, windowMs: 60_000, maxKeys: 1000 },
+  });
+  const { password } = await s.member('target');
+  const attacker = await s.client();
+  for (let i = 0; i < 3; i++) await t.rejects(attacker.login('target', 'wrong-guess'), { code: 'BAD_CREDENTIALS' });
+  await t.rejects(attacker.login('target', password), { code: 'LOGIN_LOCKED', message: /try again in 1 minute/ });
+  const audit = await s.server.store.listAudit({ subject: 'target' }, { limit: 50 });
+  const kinds = audit.map((a) => a.kind);
+  t.equal(kinds.filter((k) => k === 'login_failed').length, 3, 'each failure audited');
+  t.ok(kinds.includes('login_lockout'), 'the lockout audited');
+  t.ok(kinds.includes('login_locked'), 'the refused attempt audited');
+});
+
+t.test('a peer that never finishes a frame is cut off (slowloris)', async (t) => {
+  const s = await startServer(t, { frameTimeoutMs: 200 });
+  const peer = await RawPeer.connect(t, s.port);
+  peer.write('1|PI');
+  await peer.waitClosed();
+  t.match(peer.lines.at(-1), /^-\|ERR\|TIMEOUT\|A frame was not completed in time\.$/);
+});
+
+t.test('too many connections that have not logged in from one address are refused', async (t) => {
+  const s = await startServer(t, { maxAnonymousPerAddress: 3 });
+  const peers = [];
+  for (let i = 0; i < 3; i++) peers.push(await RawPeer.connect(t, s.port));
+  const { createConnection } = await import('node:net');
+  const extra = createConnection(s.port, '127.0.0.1');
+  const text = await new Promise<string>((resolve) => {
+    let buf = '';
+    extra.setEncoding('utf8');
+    extra.on('data', (d: string) => { buf += d; });
+    extra.on('close', () => resolve(buf));
+  });
+  t.match(text, /^-\|ERR\|TOO_MANY_REQUESTS\|/);
+  for (const p of peers) p.socket.destroy();
+  while (s.server.router.anonymousFrom('127.0.0.1') > 0) await new Promise((r) => setTimeout(r, 10));
+  await s.member('slot');
+  const c = await s.memberClient('slot');
+  t.ok(c.token, 'a member still gets in once a slot is free');
+});
+
+t.test('stopping the server lets a command in flight finish and answer, then tells every client', async (t) => {
+  const s = await startServer(t);
+  const { password } = await s.member('sd1');
+  const idle = await s.memberClient('sd1');
+  const idleClosed = new Promise<Error | null>((r) => idle.once('close', r));
+  const c = await s.client();
+  // LOGIN spends tens of milliseconds in scrypt: stop while it runs.
+  const login = c.login('sd1', password);
+  while (!s.server.router.connections().some((conn) => conn.isBusy)) await new Promise((r) => setImmediate(r));
+  const stopping = s.server.stop();
+  t.equal((await login).get('username'), 'sd1', 'the command in flight completed and was answered');
+  t.match(await idleClosed, { code: 'SHUTTING_DOWN' }, 'idle clients are told why');
+  await stopping;
+  const again = await startServer(t, {}, s.dataDir);
+  const back = await again.client();
+  t.equal((await back.login('sd1', mailedPassword(s.dataDir, 'sd1'))).get('username'), 'sd1', 'the data is intact after the restart');
+});
