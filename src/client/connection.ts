@@ -110,8 +110,9 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
   }
 
   /** Logs in and keeps the token for later requests. */
-  async login(username: string, password: string): Promise<Args> {
-    const reply = await this.request('LOGIN', { username, password }, '');
+  /** `popups: false` for one-shot commands: no popups are pushed or marked delivered for this connection. */
+  async login(username: string, password: string, options: { popups?: boolean } = {}): Promise<Args> {
+    const reply = await this.request('LOGIN', { username, password, popups: options.popups === false ? 0 : undefined }, '');
     this.token = reply.args.get('token') ?? '';
     return reply.args;
   }

@@ -30,13 +30,16 @@ export class Connection {
   readonly log: Logger;
   /** Set by LOGIN; cleared by LOGOUT. */
   user: BoundUser | null = null;
+  /** False for one-shot clients (LOGIN popups=0): popups are neither pushed here nor counted delivered. */
+  wantsPopups = true;
   /** Registration request this connection waits on (REGISTER wait=1). */
   waitingRegistration: number | null = null;
   /** Popups already pushed here, so a race between live delivery and login replay cannot double them. */
   private readonly pushedPopups = new Set<number>();
   private badFrames = 0;
   private readonly reader: LineReader;
-  private readonly queue: string[] = [];
+  /** Frames waiting their turn; a line that was not UTF-8 waits as its error, so replies stay in order. */
+  private readonly queue: Array<string | ProtocolError> = [];
   private running = false;
   /** Settles when the command being run finishes (graceful shutdown waits for it). */
   private current: Promise<void> = Promise.resolve();
@@ -95,7 +98,7 @@ export class Connection {
 
   /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
   pushPopup(messageId: number, args: ArgInput): boolean {
-    if (this.pushedPopups.has(messageId)) return false;
+    if (!this.wantsPopups || this.pushedPopups.has(messageId)) return false;
     if (!this.push('POPUP', args)) return false;
     this.pushedPopups.add(messageId);
     // Bounded: old ids cannot race any more.
@@ -181,14 +184,7 @@ export class Connection {
       this.fail(e.code, e.message);
       return;
     }
-    for (const l of lines) {
-      if (l.ok) {
-        this.queue.push(l.line);
-      } else {
-        this.send(encodeError(UNKNOWN_ID, l.error.code, l.error.message));
-        if (this.countBadFrame()) return;
-      }
-    }
+    for (const l of lines) this.queue.push(l.ok ? l.line : l.error);
     if (this.reader.pendingBytes === 0) {
       clearTimeout(this.frameTimer);
       this.frameTimer = undefined;
@@ -207,8 +203,13 @@ export class Connection {
     try {
       while (!this.closed && this.queue.length > 0) {
         const line = this.queue.shift()!;
-        this.current = this.onLine(this, line);
-        await this.current;
+        if (typeof line === 'string') {
+          this.current = this.onLine(this, line);
+          await this.current;
+        } else {
+          this.send(encodeError(UNKNOWN_ID, line.code, line.message));
+          this.countBadFrame();
+        }
         if (this.queue.length < this.config.maxQueuedFrames / 2 && this.socket.isPaused()) this.socket.resume();
       }
     } finally {

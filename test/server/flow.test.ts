@@ -157,3 +157,24 @@ t.test('the admin account is created once, with its password in a 0600 file', as
   const admin = await again.adminClient();
   t.equal((await admin.request('WHOAMI')).args.get('role'), 'admin');
 });
+
+t.test('a one-shot login (popups=0) leaves missed popups for the next interactive login', async (t) => {
+  const s = await startServer(t);
+  await s.member('src');
+  await s.member('dst');
+  const src = await s.memberClient('src');
+  const sent = await src.request('SEND', { to: 'dst', subject: 'while away' });
+  const script = await s.client();
+  const scriptPopups = collectPushes(script, 'POPUP');
+  await script.login('dst', mailedPassword(s.dataDir, 'dst'), { popups: false });
+  t.equal((await script.request('INBOX')).items.length, 1, 'the script sees the message in the inbox');
+  await src.request('SEND', { to: 'dst', subject: 'live' });
+  await script.request('PING');
+  t.same(scriptPopups, [], 'no popups pushed to the script, replayed or live');
+  const outbox = (await src.request('OUTBOX')).items.map(argsToMessage);
+  t.ok(outbox.every((m) => m.recipients!.every((r) => !r.deliveredAt)), 'nothing marked delivered');
+  const desk = await s.client();
+  const first = nextPush(desk, 'POPUP', (a) => a.get('id') === sent.args.get('id'));
+  await desk.login('dst', mailedPassword(s.dataDir, 'dst'));
+  t.equal((await first).get('subject'), 'while away', 'the interactive login still gets the missed popup');
+});

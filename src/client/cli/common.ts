@@ -85,7 +85,8 @@ export async function connectAndLogin(opts: ClientOptions, fallback?: { user: st
   const password = readPassword(opts, fallback?.passwordFile);
   const client = await connect(opts);
   try {
-    const reply = await client.login(user, password);
+    // One-shot commands must not swallow missed popups: they stay for `siar listen` or the TUI.
+    const reply = await client.login(user, password, { popups: false });
     if (reply.get('mustChangePassword') === '1' && !process.env.SIAR_QUIET_PASSWD_HINT) {
       process.stderr.write('note: this is the password from the e-mail; set your own with `siar passwd`.\n');
     }

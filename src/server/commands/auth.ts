@@ -7,7 +7,7 @@ import { authed, open, type Command } from './types.js';
 export const MIN_PASSWORD_CHARS = 10;
 
 export const authCommands: Command[] = [
-  open('LOGIN', 'LOGIN username= password= — opens a session; missed popups follow the reply', async (ctx, args) => {
+  open('LOGIN', 'LOGIN username= password= [popups=0] — opens a session; missed popups follow the reply (popups=0: none, for one-shot scripts)', async (ctx, args) => {
     const { store, router, config, throttle } = ctx.services;
     const username = requireUsername(args);
     const password = requireText(args, 'password', 1024, 'Password');
@@ -43,11 +43,13 @@ export const authCommands: Command[] = [
     await store.recordLogin(user.id, ctx.conn.remoteAddress);
     if (ctx.conn.user) router.detach(ctx.conn);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id };
+    ctx.conn.wantsPopups = args.get('popups') !== '0';
     router.attach(ctx.conn);
     ctx.log.info({ username, role: user.role }, 'login');
     const unread = await store.unreadCount(user.id);
-    // After the OK: the client knows it is logged in before its missed popups arrive.
-    setImmediate(() => {
+    // After the OK: the client knows it is logged in before its missed popups arrive. A one-shot
+    // client (popups=0) gets none, so they stay undelivered for the next interactive login.
+    if (ctx.conn.wantsPopups) setImmediate(() => {
       replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
     });
     return {
