@@ -6,51 +6,17 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
+import { SIAR, jsonLines, siar, startSiarServer, waitForMailedPassword, type Run } from '../helpers/cli.js';
 
-const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+const lines = (run: Run) => jsonLines(run.stdout);
 
-interface Run { code: number; stdout: string; stderr: string }
-
-function siar(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-function jsonLines(run: Run): Array<Record<string, unknown>> {
-  return run.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function startSiarServer(t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGTERM'); });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return `127.0.0.1:${rec.port}`;
-  }
-  throw new Error('server exited before listening');
-}
-
-async function mailTo(dataDir: string, username: string, kind: string): Promise<string> {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    for (const f of readdirSync(path.join(dataDir, 'mail')).filter((f) => f.endsWith(`-${kind}.eml`))) {
-      const text = parseEml(readFileSync(path.join(dataDir, 'mail', f), 'utf8')).text;
-      if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-    }
-    if (Date.now() > deadline) throw new Error(`no ${kind} mail for ${username}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // Each run of the real executable boots Node and tsx: on a busy machine this file needs more than tap's default.
 t.setTimeout(300_000);
 
 t.test('every admin function is scriptable with --json', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const env = { SIAR_SERVER: server };
   const admin = (args: string[]) => siar(['admin', ...args, '--json', '--data', data], env);
 
@@ -58,14 +24,14 @@ t.test('every admin function is scriptable with --json', async (t) => {
     const r = await siar(['register', '--institution', institution, '--contact', 'Budi', '--email', `${username}@example.ac.id`, '--username', username], env);
     t.equal(r.code, 0, r.stderr);
   }
-  const approved = jsonLines(await admin(['approve', '1', '2', '--wait-mail']));
+  const approved = lines(await admin(['approve', '1', '2', '--wait-mail']));
   t.same(approved.map((r) => r.username), ['unhas', 'ugm']);
   t.same(approved.map((r) => r.mailStatus), ['sent', 'sent'], 'approval shows that the credentials mail went out');
-  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await mailTo(data, 'unhas', 'credentials') };
+  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMailedPassword(data, 'unhas', 'credentials') };
   const sent = await siar(['send', '--to', 'ugm', '--subject', 'Rapat', '--body', 'Besok'], unhas);
   t.equal(sent.code, 0, sent.stderr);
 
-  const stats = jsonLines(await admin(['stats', '--minutes', '5']))[0]!;
+  const stats = lines(await admin(['stats', '--minutes', '5']))[0]!;
   t.match(stats, { messages: '1' });
   t.ok(Array.isArray(stats.minutes) && (stats.minutes as unknown[]).length >= 1, 'per-minute samples');
   const human = await siar(['admin', 'stats', '--data', data], env);
@@ -74,32 +40,32 @@ t.test('every admin function is scriptable with --json', async (t) => {
   const online = await admin(['online']);
   t.equal(online.code, 0, online.stderr);
 
-  const queue = jsonLines(await admin(['mail-queue', '--status', 'all']));
+  const queue = lines(await admin(['mail-queue', '--status', 'all']));
   t.same(queue.map((m) => m.kind).sort(), ['credentials', 'credentials']);
   t.ok(queue.every((m) => m.status === 'sent'), 'both credentials mails went out');
-  t.match(jsonLines(await admin(['mail-retry']))[0], { count: '0' });
+  t.match(lines(await admin(['mail-retry']))[0], { count: '0' });
 
-  const audit = jsonLines(await admin(['audit', '--kind', 'registration_approved']));
+  const audit = lines(await admin(['audit', '--kind', 'registration_approved']));
   t.equal(audit.length, 2);
   t.match(audit[0], { kind: 'registration_approved', actor: 'admin', subject: 'ugm', detail: { requestId: 2 } });
-  t.equal(jsonLines(await admin(['audit', '--member', 'unhas', '--since', '1h'])).length, 2, 'requested and approved');
+  t.equal(lines(await admin(['audit', '--member', 'unhas', '--since', '1h'])).length, 2, 'requested and approved');
 
-  const reset = jsonLines(await admin(['reset-password', 'ugm']))[0]!;
+  const reset = lines(await admin(['reset-password', 'ugm']))[0]!;
   t.match(reset, { username: 'ugm', email: 'ugm@example.ac.id' });
-  const ugmPassword = await mailTo(data, 'ugm', 'password_reset');
+  const ugmPassword = await waitForMailedPassword(data, 'ugm', 'password_reset');
   const ugmInbox = await siar(['inbox', '--json', '--user', 'ugm'], { ...env, SIAR_PASSWORD: ugmPassword });
   t.equal(ugmInbox.code, 0, 'the member logs in with the mailed password');
 
-  const suspend = jsonLines(await admin(['suspend', 'unhas']))[0]!;
+  const suspend = lines(await admin(['suspend', 'unhas']))[0]!;
   t.match(suspend, { status: 'suspended' });
-  jsonLines(await admin(['reactivate', 'unhas']));
+  lines(await admin(['reactivate', 'unhas']));
 
-  const expiry = jsonLines(await admin(['expiry']))[0]!;
+  const expiry = lines(await admin(['expiry']))[0]!;
   t.match(expiry, { days: '30', expired: '0' });
 
-  const backup = jsonLines(await admin(['backup']))[0]!;
+  const backup = lines(await admin(['backup']))[0]!;
   t.match(backup, { status: 'done', integrity: 'ok', messages: '1', members: '2' });
-  const backups = jsonLines(await admin(['backups']));
+  const backups = lines(await admin(['backups']));
   t.equal(backups[0]?.name, backup.name);
   const humanBackup = await siar(['admin', 'backup', '--attachments', 'copy', '--data', data], env);
   t.match(humanBackup.stdout, /backup siar-.* done: .*integrity ok/);

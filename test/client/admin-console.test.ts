@@ -14,30 +14,12 @@ import xterm from '@xterm/headless';
 import * as pty from 'node-pty';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
+import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 
-const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STEP_MS = 20_000;
 const COLS = 150;
 const ROWS = 45;
-
-function siar(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function startSiarServer(t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGTERM'); });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return `127.0.0.1:${rec.port}`;
-  }
-  throw new Error('server exited before listening');
-}
 
 /** A program in a pseudo-terminal, its screen kept by a headless xterm. */
 class Tty {
@@ -130,7 +112,7 @@ t.setTimeout(300_000);
 
 t.test('the admin console approves a registration that arrives live, and the credentials mail goes out', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const env = { SIAR_SERVER: server };
   const tty = new Tty([SIAR, 'admin', 'console', '--server', server, '--data', data], {});
   t.teardown(() => tty.kill());
@@ -209,7 +191,7 @@ t.test('the admin console approves a registration that arrives live, and the cre
 
 t.test('the console refuses a wrong password before taking the screen', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const tty = new Tty([SIAR, 'admin', 'console', '--server', server, '--data', data], { SIAR_PASSWORD: 'not the password' });
   t.teardown(() => tty.kill());
   await tty.waitFor(/siar: Wrong username or password\. \(BAD_CREDENTIALS\)/, 'the refusal');

@@ -11,6 +11,7 @@ import {
 } from '../../src/client/transfer.js';
 import { argsToMessage } from '../../src/protocol/index.js';
 import { parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
+import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 import {
   DataPeer, assertNothingLeft, mp4Bytes, noise, offer, pngBytes, sendDeclared, sha256, wavBytes, writeFile,
 } from '../transfer/helpers.js';
@@ -136,27 +137,6 @@ t.test('safeFileName keeps names readable and harmless', async (t) => {
 
 // --- the CLI, as a new user runs it ------------------------------------------------------------
 
-const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function siar(args: string[], env: Record<string, string>): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function startSiarServer(t: Test, dataDir: string): Promise<{ address: string; port: number }> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir, '--max-attachment', '64MiB'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGTERM'); });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return { address: `127.0.0.1:${rec.port}`, port: rec.port! };
-  }
-  throw new Error('server exited before listening');
-}
 
 function mailedPassword(dataDir: string, username: string): string {
   for (const f of readdirSync(path.join(dataDir, 'mail'))) {

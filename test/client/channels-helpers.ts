@@ -1,22 +1,14 @@
 /** CLI test helpers for the channel and group tests: the real `siar` executable against a real `siar server`. */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
-import { parseEml, passwordFromText } from '../helpers/siar.js';
+import { SIAR, siar as runSiar, startSiarServer as startServer, waitForMailedPassword, type Run } from '../helpers/cli.js';
 
-export const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+export { SIAR, jsonLines, type Run } from '../helpers/cli.js';
 
-export interface Run { code: number; stdout: string; stderr: string }
-
+/** `siar` with the mailed-password hint silenced, so stderr holds only what a test looks for. */
 export function siar(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, SIAR_QUIET_PASSWD_HINT: '1', ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
+  return runSiar(args, { SIAR_QUIET_PASSWD_HINT: '1', ...env });
 }
 
 /** Runs and expects success; returns stdout. */
@@ -26,31 +18,11 @@ export async function ok(t: Test, args: string[], env: Record<string, string>): 
   return r.stdout;
 }
 
-export function jsonLines(stdout: string): Array<Record<string, unknown>> {
-  return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 export async function startSiarServer(t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGTERM'); });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return `127.0.0.1:${rec.port}`;
-  }
-  throw new Error('server exited before listening');
+  return (await startServer(t, dataDir)).address;
 }
 
-export async function mailedPassword(dataDir: string, username: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    for (const f of readdirSync(path.join(dataDir, 'mail'), { withFileTypes: true })) {
-      if (!f.isFile()) continue;
-      const text = parseEml(readFileSync(path.join(dataDir, 'mail', f.name), 'utf8')).text;
-      if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no credentials mail for ${username}`);
-}
+export const mailedPassword = (dataDir: string, username: string): Promise<string> => waitForMailedPassword(dataDir, username);
 
 /** `siar listen --json` in the background: its popups, and a way to wait for them. */
 export class Listener {

@@ -6,52 +6,12 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
+import { SIAR, siar, startSiarServer, waitForMailedPassword } from '../helpers/cli.js';
 
-const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function siar(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
-
-async function startSiarServer(t: Test, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => { child.kill('SIGTERM'); });
-  for await (const line of createInterface({ input: child.stdout! })) {
-    const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return `127.0.0.1:${rec.port}`;
-  }
-  throw new Error('server exited before listening');
-}
-
-function mailedPassword(dataDir: string, username: string): string {
-  for (const f of readdirSync(path.join(dataDir, 'mail'))) {
-    const text = parseEml(readFileSync(path.join(dataDir, 'mail', f), 'utf8')).text;
-    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-  }
-  throw new Error(`no mail for ${username}`);
-}
-
-async function waitForMail(dataDir: string, username: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    try {
-      return mailedPassword(dataDir, username);
-    } catch {
-      await new Promise((r) => setTimeout(r, 50)); // the mail worker writes the file right after the approval
-    }
-  }
-  throw new Error(`the credentials mail for ${username} never appeared`);
-}
 
 t.test('two institutions register, get approved, log in with mailed passwords and exchange popups', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const env = { SIAR_SERVER: server };
 
   const r1 = await siar(['register', '--institution', 'Universitas Hasanuddin', '--contact', 'Budi', '--email', 'budi@unhas.ac.id', '--username', 'unhas'], env);
@@ -70,9 +30,9 @@ t.test('two institutions register, get approved, log in with mailed passwords an
   t.equal(approve.code, 0, approve.stderr);
   t.match(approve.stdout, /approved 1: member unhas/);
 
-  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMail(data, 'unhas') };
+  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMailedPassword(data, 'unhas') };
   const pwFile = path.join(data, 'ugm.pw');
-  writeFileSync(pwFile, (await waitForMail(data, 'ugm')) + '\n', { mode: 0o600 });
+  writeFileSync(pwFile, (await waitForMailedPassword(data, 'ugm')) + '\n', { mode: 0o600 });
   const ugmArgs = ['--user', 'ugm', '--password-file', pwFile];
 
   // ugm listens; unhas sends; the popup shows up on ugm's listener.
@@ -106,7 +66,7 @@ t.test('two institutions register, get approved, log in with mailed passwords an
 
 t.test('failures exit non-zero with a one-line reason on stderr', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const env = { SIAR_SERVER: server };
 
   const unreachable = await siar(['inbox', '--user', 'x'], { SIAR_SERVER: '127.0.0.1:1', SIAR_PASSWORD: 'x' });
@@ -138,7 +98,7 @@ t.test('failures exit non-zero with a one-line reason on stderr', async (t) => {
 
 t.test('register --wait prints the decision when the admin rejects', async (t) => {
   const data = tempDir(t);
-  const server = await startSiarServer(t, data);
+  const server = (await startSiarServer(t, data)).address;
   const env = { SIAR_SERVER: server };
   const waiting = siar(['register', '--institution', 'A', '--contact', 'B', '--email', 'w@b.ac.id', '--username', 'waiter', '--wait'], env);
   // The request shows up for the admin; reject it.

@@ -1,0 +1,58 @@
+/** Helpers for tests of the real `siar` executable against a real `siar server` process. */
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
+import { parseEml, passwordFromText } from './siar.js';
+
+export const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+
+export interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs `siar ARGS` to completion; `input` goes to its stdin. */
+export function siar(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Starts `siar server --port 0` on the data dir; resolves with its address once it listens. */
+export async function startSiarServer(t: Test, dataDir: string, extraArgs: string[] = []): Promise<{ address: string; port: number }> {
+  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { child.kill('SIGTERM'); });
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const rec = JSON.parse(line) as { msg?: string; port?: number };
+    if (rec.msg === 'siar server listening') return { address: `127.0.0.1:${rec.port}`, port: rec.port! };
+  }
+  throw new Error('server exited before listening');
+}
+
+/**
+ * The password of a member's latest mail of this kind in <data>/mail, waiting for the mail worker
+ * to write it (it does so right after the approval; there is no event to await across processes).
+ */
+export async function waitForMailedPassword(dataDir: string, username: string, kind = 'credentials', timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  const dir = path.join(dataDir, 'mail');
+  for (;;) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir).filter((f) => f.endsWith(`-${kind}.eml`)).sort().reverse();
+    } catch { /* the folder appears with the first mail */ }
+    for (const f of files) {
+      const text = parseEml(readFileSync(path.join(dir, f), 'utf8')).text;
+      if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
+    }
+    if (Date.now() > deadline) throw new Error(`no ${kind} mail for ${username}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
