@@ -82,13 +82,26 @@ export class Connection {
 
   /** Writes one frame line. Returns false if the connection is gone or was too slow and got closed. */
   send(line: string): boolean {
+    if (!this.writable()) return false;
+    this.socket.write(line + '\n');
+    return true;
+  }
+
+  /** Writes a frame already encoded with its line feed: one popup's bytes are shared by all its recipients. */
+  sendEncoded(frame: Buffer): boolean {
+    if (!this.writable()) return false;
+    this.socket.write(frame);
+    return true;
+  }
+
+  /** False if the connection is gone; a peer that lets too much output pile up is dropped here. */
+  private writable(): boolean {
     if (this.closed) return false;
     if (this.socket.writableLength > this.config.maxOutputBytes) {
       this.log.warn({ queued: this.socket.writableLength }, 'peer too slow; disconnecting');
       this.socket.destroy();
       return false;
     }
-    this.socket.write(line + '\n');
     return true;
   }
 
@@ -97,9 +110,9 @@ export class Connection {
   }
 
   /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
-  pushPopup(messageId: number, args: ArgInput): boolean {
+  pushPopup(messageId: number, frame: Buffer): boolean {
     if (!this.wantsPopups || this.pushedPopups.has(messageId)) return false;
-    if (!this.push('POPUP', args)) return false;
+    if (!this.sendEncoded(frame)) return false;
     this.pushedPopups.add(messageId);
     // Bounded: old ids cannot race any more.
     if (this.pushedPopups.size > 4096) {

@@ -1,4 +1,4 @@
-import { PREVIEW_CHARS, popupToArgs, type ArgInput } from '../protocol/index.js';
+import { PREVIEW_CHARS, encodePush, popupToArgs, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { Services } from './commands/types.js';
 import type { Message } from './store/types.js';
@@ -8,7 +8,7 @@ import type { Message } from './store/types.js';
  * each recipient gets a POPUP push, and the recipient's row is marked delivered. Recipients who
  * were offline get theirs at their next login (replayPending).
  */
-export function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
+function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
   const preview = message.body.length > PREVIEW_CHARS ? `${message.body.slice(0, PREVIEW_CHARS - 1)}…` : message.body;
   return popupToArgs({
     id: message.id,
@@ -22,19 +22,26 @@ export function popupArgs(message: Message, institution: string, via: string | n
   });
 }
 
+/** The POPUP frame as bytes, line feed included, ready to be written to any number of sockets. */
+export function encodePopup(message: Message, institution: string, via: string | null = null): Buffer {
+  return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via))}\n`);
+}
+
 export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
-  const args = popupArgs(message, institution);
+  // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
+  const frame = encodePopup(message, institution);
   services.stats.messageStored();
-  let delivered = 0;
+  const delivered: number[] = [];
   for (const r of message.recipients) {
     // A recipient reached through a channel or groups is told which (issue #4).
-    if (services.router.pushPopup(r.userId, message.id, r.via ? popupArgs(message, institution, r.via) : args) > 0) {
+    if (services.router.pushPopup(r.userId, message.id, r.via ? encodePopup(message, institution, r.via) : frame) > 0) {
       services.stats.popupDelivered();
-      await services.store.markDelivered(message.id, r.userId);
-      delivered++;
+      delivered.push(r.userId);
     }
   }
-  return delivered;
+  // Every popup is written first; then one call marks them all delivered.
+  if (delivered.length > 0) await services.store.markDeliveredMany(message.id, delivered);
+  return delivered.length;
 }
 
 /** Pushes the popups a member missed while offline, oldest first, to the connection that just logged in. */
@@ -51,7 +58,7 @@ export async function replayPending(services: Services, conn: Connection): Promi
       institutions.set(message.senderId, institution);
     }
     const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
-    if (conn.pushPopup(message.id, popupArgs(message, institution, via))) {
+    if (conn.pushPopup(message.id, encodePopup(message, institution, via))) {
       services.stats.popupDelivered();
       await services.store.markDelivered(message.id, user.userId);
       n++;

@@ -10,8 +10,8 @@ export interface MessageRouter {
   /** Registers a logged-in connection for pushes to its user. */
   attach(conn: Connection): void;
   detach(conn: Connection): void;
-  /** Pushes a popup to every online connection of the user; returns how many got it. */
-  pushPopup(userId: number, messageId: number, args: ArgInput): number;
+  /** Pushes a popup (the encoded frame, line feed included) to every online connection of the user; returns how many got it. */
+  pushPopup(userId: number, messageId: number, frame: Buffer): number;
   /** Pushes an event to every online connection of the user. */
   pushToUser(userId: number, event: string, args: ArgInput): number;
   pushToAdmins(event: string, args: ArgInput): number;
@@ -84,9 +84,9 @@ export class LocalRouter implements MessageRouter {
     }
   }
 
-  pushPopup(userId: number, messageId: number, args: ArgInput): number {
+  pushPopup(userId: number, messageId: number, frame: Buffer): number {
     let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, args)) n++;
+    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
     return n;
   }
 

@@ -92,8 +92,14 @@ t.test(`subscribe/unsubscribe racing publishes: exactly once or not at all (seed
       const states = [subscribed.get(n)!];
       const toggles = Math.floor(random() * 4);
       for (let k = 0; k < toggles; k++) states.push(!states.at(-1));
-      // Pipelined: written back to back, in order, on the member's one connection.
-      if (toggles > 0) ops.push(() => Promise.all(states.slice(1).map((on) => client.request(on ? 'SUBSCRIBE' : 'UNSUBSCRIBE', { name: 'race' }))));
+      // In order on the member's one connection, each after the previous reply: SENDs are stored in
+      // group commits at the end of an event-loop turn, so toggles written back to back would all be
+      // handled in one turn, before any of the round's messages, and never interleave with them.
+      if (toggles > 0) {
+        ops.push(async () => {
+          for (const on of states.slice(1)) await client.request(on ? 'SUBSCRIBE' : 'UNSUBSCRIBE', { name: 'race' });
+        });
+      }
       history.set(n, states);
       subscribed.set(n, states.at(-1)!);
     }

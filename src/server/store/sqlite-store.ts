@@ -1,7 +1,9 @@
 /**
  * The SQLite implementation of the Store (see types.ts for the contract).
- * better-sqlite3 is synchronous: each method does its work before its promise is created,
- * so "commits before the promise resolves" holds without further care. Statements are
+ * better-sqlite3 is synchronous: most methods do their work before their promise is created,
+ * so "commits before the promise resolves" holds without further care. Messages and delivery
+ * marks, the hot path, go through group commit (group-commit.ts): batched into one transaction
+ * per turn of the event loop, each promise settling after its batch commits. Statements are
  * prepared once, by prepareStatements() in rows.ts, which holds the SQL; multi-step changes
  * run in named transactions, started IMMEDIATE so a second process writing the same file
  * waits (busy_timeout) instead of failing when a read would have to upgrade to a write.
@@ -13,6 +15,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
+import { GroupCommit } from './group-commit.js';
 import { applyMigrations } from './migrate.js';
 import {
   groupByMessage,
@@ -134,11 +137,12 @@ export class SqliteStore implements Store {
   private readonly approveRegistrationTx: Transaction<(args: ApproveArgs) => Approved>;
   private readonly rejectRegistrationTx: Transaction<(args: RejectArgs) => Rejected>;
   private readonly ensureAdminTx: Transaction<(passwordHash: string) => boolean>;
-  private readonly storeMessageTx: Transaction<(message: NewMessage) => Message>;
   private readonly commitAttachmentTx: Transaction<(args: CommitArgs) => AttachmentCommit | null>;
   private readonly closeSendingTx: Transaction<(messageId: number, state: 'expired' | 'cancelled') => Message | null>;
   private readonly expireRegistrationsTx: Transaction<(args: ExpireArgs) => Expired>;
   private readonly resetPasswordTx: Transaction<(args: ResetArgs) => Reset>;
+  /** Concurrent messages and delivery marks share one transaction (see group-commit.ts). */
+  private readonly groupCommit: GroupCommit;
 
   /** Opens (creating if needed) a database file, configures it and brings its schema up to date. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
@@ -169,11 +173,11 @@ export class SqliteStore implements Store {
     this.approveRegistrationTx = db.transaction((args: ApproveArgs) => this.approve(args));
     this.rejectRegistrationTx = db.transaction((args: RejectArgs) => this.reject(args));
     this.ensureAdminTx = db.transaction((passwordHash: string) => this.createAdminIfNone(passwordHash));
-    this.storeMessageTx = db.transaction((message: NewMessage) => this.insertMessage(message));
     this.commitAttachmentTx = db.transaction((args: CommitArgs) => this.commitUpload(args));
     this.closeSendingTx = db.transaction((messageId: number, state: 'expired' | 'cancelled') => this.closeSending(messageId, state));
     this.expireRegistrationsTx = db.transaction((args: ExpireArgs) => this.expire(args));
     this.resetPasswordTx = db.transaction((args: ResetArgs) => this.reset(args));
+    this.groupCommit = new GroupCommit(db);
   }
 
   /**
@@ -353,6 +357,7 @@ export class SqliteStore implements Store {
   /** One query for the whole list; `found` and `missing` keep the caller's order, without repeats. */
   async resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }> {
     const wanted = [...new Set(usernames)];
+    if (wanted.length === 1) return this.resolveOneActiveMember(wanted[0]!);
     const byName = new Map(this.sql.activeMembersNamed.all(JSON.stringify(wanted)).map((r) => [r.username, toUser(r)]));
     const found: User[] = [];
     const missing: string[] = [];
@@ -362,6 +367,13 @@ export class SqliteStore implements Store {
       else missing.push(name);
     }
     return { found, missing };
+  }
+
+  /** A direct message's usual case: the unique-index lookup instead of the json_each query. */
+  private resolveOneActiveMember(username: string): { found: User[]; missing: string[] } {
+    const row = this.sql.userByUsername.get(username);
+    if (row && row.role === 'member' && row.status === 'active') return { found: [toUser(row)], missing: [] };
+    return { found: [], missing: [username] };
   }
 
   async listActiveMemberIds(): Promise<number[]> {
@@ -444,7 +456,7 @@ export class SqliteStore implements Store {
   // --- and deleting are each recipient's own business while the sender sees them all.
 
   async storeMessage(message: NewMessage): Promise<Message> {
-    return this.storeMessageTx.immediate(message);
+    return this.groupCommit.run(() => this.insertMessage(message));
   }
 
   private insertMessage(input: NewMessage): Message {
@@ -476,7 +488,14 @@ export class SqliteStore implements Store {
   }
 
   async markDelivered(messageId: number, recipientId: number): Promise<void> {
-    this.sql.markDelivered.run(now(), messageId, recipientId);
+    return this.markDeliveredMany(messageId, [recipientId]);
+  }
+
+  async markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void> {
+    return this.groupCommit.run(() => {
+      const at = now();
+      for (const id of recipientIds) this.sql.markDelivered.run(at, messageId, id);
+    });
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
@@ -748,6 +767,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.groupCommit.flush(); // queued writes commit before the file closes
     if (this.db.open) this.db.close();
   }
 }

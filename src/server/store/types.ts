@@ -260,10 +260,16 @@ export interface Store extends ChannelGroupStore {
   closeUserSessions(userId: number): Promise<number>;
 
   // messages
-  /** Stores the message and one recipient row each, in one transaction. */
+  /**
+   * Stores the message and one recipient row each, in one transaction, and resolves only after
+   * that commit. Concurrent calls may share a transaction (group commit); one that fails does not
+   * take the others with it.
+   */
   storeMessage(message: NewMessage): Promise<Message>;
   getMessage(id: number): Promise<Message | null>;
   markDelivered(messageId: number, recipientId: number): Promise<void>;
+  /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
+  markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
   inbox(recipientId: number, page: Page): Promise<InboxEntry[]>;

@@ -1,0 +1,72 @@
+/**
+ * Group commit: writes requested during one turn of the event loop are run together in one
+ * IMMEDIATE transaction, so a hundred concurrent SENDs cost one WAL commit (one fsync with
+ * synchronous=FULL) instead of a hundred. Each write runs in its own savepoint, so one that throws
+ * is rolled back alone and the others still commit. A write's promise settles only after the
+ * transaction holding it has committed (or failed): acknowledging after commit stays true.
+ */
+import type { Database, Transaction } from 'better-sqlite3';
+
+interface Job {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
+export class GroupCommit {
+  private queue: Job[] = [];
+  private scheduled = false;
+  /** A nested better-sqlite3 transaction is a savepoint: it rolls back alone when its work throws. */
+  private readonly savepoint: Transaction<(work: () => unknown) => unknown>;
+  private readonly batch: Transaction<(jobs: Job[]) => Outcome[]>;
+
+  constructor(private readonly db: Database) {
+    this.savepoint = db.transaction((work: () => unknown) => work());
+    this.batch = db.transaction((jobs: Job[]) =>
+      jobs.map((job): Outcome => {
+        try {
+          return { ok: true, value: this.savepoint(job.work) };
+        } catch (err) {
+          // Some errors (disk full, I/O) make SQLite roll back the whole transaction: fail the batch.
+          if (!db.inTransaction) throw err;
+          return { ok: false, err };
+        }
+      }),
+    );
+  }
+
+  /** Queues work for the next batch; resolves with its result once the batch has committed. */
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Commits whatever is queued now (also called before the database closes). */
+  flush(): void {
+    this.scheduled = false;
+    const jobs = this.queue;
+    if (jobs.length === 0) return;
+    this.queue = [];
+    let outcomes: Outcome[];
+    try {
+      if (!this.db.open) throw new Error('the store is closed');
+      outcomes = this.batch.immediate(jobs);
+    } catch (err) {
+      // The commit itself failed (disk full, database locked too long): nothing in it was stored.
+      for (const job of jobs) job.reject(err);
+      return;
+    }
+    jobs.forEach((job, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) job.resolve(outcome.value);
+      else job.reject(outcome.err);
+    });
+  }
+}
