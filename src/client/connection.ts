@@ -91,6 +91,11 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
     });
   }
 
+  /** How this client reached its server: attachment transfers connect with the same TLS trust. */
+  get connectOptions(): Readonly<ConnectOptions> {
+    return this.opts;
+  }
+
   get isClosed(): boolean {
     return this.closedWith !== undefined;
   }
@@ -209,6 +214,6 @@ export function parseServerAddress(value: string | undefined, fallback = '127.0.
 }
 
 /** SNI takes host names only; an IP address is verified against the certificate's IP entries. */
-function tlsServername(host: string): string | undefined {
+export function tlsServername(host: string): string | undefined {
   return net.isIP(host) ? undefined : host;
 }

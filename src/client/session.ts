@@ -75,6 +75,8 @@ export interface SessionOptions {
   heartbeatMs?: number;
   requestTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Speak TLS and verify the server (`{}`: system CAs, `ca`: a private CA); attachments follow it. */
+  tls?: ConnectOptions['tls'];
   /** For tests: how connections are opened. */
   connect?: (opts: ConnectOptions) => Promise<SiarClient>;
   random?: () => number;
@@ -308,6 +310,7 @@ export class SiarSession extends EventEmitter<SessionEvents> {
     try {
       client = await (this.opts.connect ?? SiarClient.connect)({
         host, port,
+        ...(this.opts.tls ? { tls: this.opts.tls } : {}),
         connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
         requestTimeoutMs: this.opts.requestTimeoutMs ?? 30_000,
       });

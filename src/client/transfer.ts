@@ -36,6 +36,11 @@
  *   Progress callbacks get { attachmentId, name, done, total } in bytes (done counts resumed bytes).
  *
  * Long transfers keep the control connection alive with PINGs (the server closes idle ones).
+ *
+ * TLS: when the control connection speaks TLS, so does every data connection, verified with the
+ * same trust (system CAs or the private CA) and against the same server name as the control
+ * connection — the shadow listener must prove it is the server the member logged in to, whatever
+ * address it was advertised at. A certificate that fails is TLS_UNVERIFIED (not retried).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
@@ -43,13 +48,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
 } from '../protocol/index.js';
 import { encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
-import { RemoteError, type SiarClient } from './connection.js';
+import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
 
 export { encodeDeclaration };
 
@@ -81,6 +87,8 @@ export interface TransferOptions {
   localAddress?: string;
   /** Interval of keepalive PINGs on the control connection during a transfer. */
   keepaliveMs?: number;
+  /** TLS trust for the data connections; by default the control connection's (null: plain TCP). */
+  tls?: ConnectOptions['tls'] | null;
 }
 
 export interface UploadResult {
@@ -128,7 +136,7 @@ export interface SentMessage {
 /** Codes after which a new attempt cannot succeed; anything else is an interruption worth a resume. */
 const FINAL_CODES = new Set([
   'CHECKSUM_MISMATCH', 'SIZE_MISMATCH', 'MESSAGE_CLOSED', 'BAD_TICKET', 'TRANSFER_REFUSED', 'NOT_FOUND', 'ALREADY_UPLOADED',
-  'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL',
+  'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL', 'DISK_FULL', 'TLS_UNVERIFIED',
 ]);
 
 export async function declareFile(file: string, name: string = path.basename(file)): Promise<LocalFile> {
@@ -179,7 +187,7 @@ export async function uploadFile(
         message: args.messageId, attachment: args.attachmentId, restart: attempt === 0 && args.restart ? 1 : undefined,
       });
       try {
-        return await pushFile(offer, args.path, onProgress, options);
+        return await pushFile(offer, args.path, onProgress, dataOptions(client, options));
       } catch (err) {
         if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) continue;
         throw err;
@@ -217,7 +225,7 @@ export async function downloadAttachment(
         // The hash covers the bytes a resume keeps (read once more) and then the stream as it arrives.
         const hash = createHash('sha256');
         if (offer.offset > 0) await hashInto(part, 0, offer.offset - 1, hash);
-        await pullFile(offer, part, hash, onProgress, options);
+        await pullFile(offer, part, hash, onProgress, dataOptions(client, options));
         const digest = hash.digest('hex');
         if (digest !== offer.sha256) {
           await rm(part, { force: true });
@@ -294,14 +302,44 @@ async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', arg
   };
 }
 
-/** Connects to the shadow listener and presents the ticket. */
-async function openData(offer: Offer, options: TransferOptions): Promise<net.Socket> {
-  const socket = net.connect({ host: offer.host, port: offer.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+/** How data connections are made: local address, and TLS with the server name to verify. */
+interface DataOptions {
+  localAddress?: string;
+  tls: { ca?: Buffer | string; identity: string } | null;
+}
+
+function dataOptions(client: SiarClient, options: TransferOptions): DataOptions {
+  const control = client.connectOptions;
+  const trust = options.tls !== undefined ? options.tls : control.tls;
+  return {
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    tls: trust ? { ca: trust.ca, identity: trust.servername ?? control.host } : null,
+  };
+}
+
+/** OpenSSL's verification failures and Node's host name mismatch: retrying cannot help. */
+const CERTIFICATE_ERROR = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/;
+
+/** Connects to the shadow listener (TLS when the control connection has it) and presents the ticket. */
+async function openData(offer: Offer, options: DataOptions): Promise<net.Socket> {
+  const where = { host: offer.host, port: offer.port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
+  const secure = options.tls;
+  const socket = secure
+    ? tls.connect({
+      ...where, ca: secure.ca, servername: tlsServername(secure.identity),
+      // The listener's address is whatever the server advertised; its certificate must name the server itself.
+      checkServerIdentity: (_host, cert) => tls.checkServerIdentity(secure.identity, cert),
+    })
+    : net.connect(where);
   socket.setNoDelay(true);
   try {
-    await once(socket, 'connect');
+    await once(socket, secure ? 'secureConnect' : 'connect');
   } catch (err) {
     socket.destroy();
+    const code = String((err as NodeJS.ErrnoException).code ?? '');
+    if (secure && CERTIFICATE_ERROR.test(code)) {
+      throw new TransferError('TLS_UNVERIFIED', `The transfer port ${offer.host}:${offer.port} did not prove it is ${secure.identity}: ${(err as Error).message}`);
+    }
     throw new TransferError('TRANSFER_ABORTED', `Could not reach the transfer port ${offer.host}:${offer.port}: ${(err as Error).message}`);
   }
   socket.write(offer.ticket + '\n');
@@ -309,7 +347,7 @@ async function openData(offer: Offer, options: TransferOptions): Promise<net.Soc
 }
 
 /** Streams the file from the offset, half-closes, and resolves with the server's verdict. */
-async function pushFile(offer: Offer, file: string, onProgress: OnProgress | undefined, options: TransferOptions): Promise<UploadResult> {
+async function pushFile(offer: Offer, file: string, onProgress: OnProgress | undefined, options: DataOptions): Promise<UploadResult> {
   const socket = await openData(offer, options);
   try {
     const verdict = readVerdict(socket);
@@ -372,7 +410,7 @@ function readVerdict(socket: net.Socket): Promise<string | null> {
 }
 
 /** Appends the bytes from the offer's offset to `part` until the server's EOF. */
-async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnProgress | undefined, options: TransferOptions): Promise<void> {
+async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnProgress | undefined, options: DataOptions): Promise<void> {
   const socket = await openData(offer, options);
   let done = offer.offset;
   const expected = offer.size - offer.offset;

@@ -41,6 +41,7 @@ export const ERRORS = {
   CHECKSUM_MISMATCH: { message: 'The bytes received do not match the declared sha256.', closes: true },
   TRANSFER_TIMEOUT: { message: 'The transfer did not start or stalled for too long.', closes: true },
   TRANSFER_ABORTED: { message: 'The transfer was interrupted before it finished.', closes: true },
+  DISK_FULL: { message: 'The server has no room to store the attachment right now; retry later.', closes: false },
   // Channels and groups (docs/PROTOCOL-channels.md §Errors).
   UNKNOWN_CHANNEL: { message: 'There is no channel by that name.', closes: false },
   CHANNEL_ARCHIVED: { message: 'That channel is archived; it keeps its history but takes no new messages.', closes: false },

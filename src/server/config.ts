@@ -68,6 +68,8 @@ export interface ServerConfig {
   partialRetentionMs: number;
   /** How often expired messages and stale partial uploads are cleaned up. */
   transferSweepIntervalMs: number;
+  /** UPLOAD is refused (DISK_FULL) when it would leave less than this free on the data disk. */
+  minFreeDiskBytes: number;
   /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */
   registrationExpiryDays: number;
   /** How often the server looks for requests to expire. */
@@ -112,6 +114,7 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     uploadWindowMs: 24 * 60 * 60_000,
     partialRetentionMs: 60 * 60_000,
     transferSweepIntervalMs: 60_000,
+    minFreeDiskBytes: 64 * 1024 ** 2,
     registrationExpiryDays: 30,
     registrationExpiryCheckMs: 60 * 60_000,
     statsHistoryMinutes: 60,

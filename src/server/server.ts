@@ -147,8 +147,12 @@ export class SiarServer {
     sweep();
     server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
     server.expiryTimer.unref();
-    if (!config.tls && !isLoopback(config.host)) {
-      log.warn({ host: config.host }, 'listening on a non-loopback address without TLS: passwords and messages cross the network in clear; use --tls-cert and --tls-key');
+    // Shadow listeners bind to --transfer-host when given: a public one is as exposed as the control port.
+    const exposed = [config.host, config.transferHost].filter((h): h is string => h !== null && !isLoopback(h));
+    if (!config.tls && exposed.length > 0) {
+      log.warn({ host: config.host, transferHost: config.transferHost ?? undefined },
+        'listening on a non-loopback address without TLS: passwords, messages and attachments cross the network in clear; '
+        + 'start the server with --tls-cert FILE --tls-key FILE (PEM) and give clients --ca FILE or --tls');
     }
     log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls }, 'siar server listening');
     return server;
@@ -198,5 +202,5 @@ async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logg
 }
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./i.test(host);
 }

@@ -17,6 +17,7 @@ export interface TransferFlags {
   'max-transfers-per-member'?: number;
   'upload-window'?: string;
   'partial-retention'?: string;
+  'min-free-disk'?: string;
 }
 
 export function withTransferFlags<T>(y: Argv<T>) {
@@ -30,7 +31,8 @@ export function withTransferFlags<T>(y: Argv<T>) {
     .option('max-transfers', { type: 'number', group: 'Attachments:', describe: 'live transfers on the whole server (default 256)' })
     .option('max-transfers-per-member', { type: 'number', group: 'Attachments:', describe: 'live transfers per member (default 8)' })
     .option('upload-window', { type: 'string', group: 'Attachments:', describe: 'a message whose attachments are not all uploaded this long after SEND expires, e.g. 24h' })
-    .option('partial-retention', { type: 'string', group: 'Attachments:', describe: 'an interrupted upload is resumable this long, e.g. 1h (0: not resumable)' });
+    .option('partial-retention', { type: 'string', group: 'Attachments:', describe: 'an interrupted upload is resumable this long, e.g. 1h (0: not resumable)' })
+    .option('min-free-disk', { type: 'string', group: 'Attachments:', describe: 'refuse uploads (DISK_FULL) that would leave less than this free on the data disk, e.g. 1GiB (default 64MiB)' });
 }
 
 /** The ServerConfig overrides the flags ask for; throws with a readable message on a bad value. */
@@ -46,6 +48,7 @@ export function transferConfigFromFlags(f: TransferFlags): Partial<ServerConfig>
   if (f['max-transfers-per-member'] !== undefined) out.maxTransfersPerMember = f['max-transfers-per-member'];
   if (f['upload-window']) out.uploadWindowMs = named('--upload-window', () => parseDuration(f['upload-window']!));
   if (f['partial-retention']) out.partialRetentionMs = named('--partial-retention', () => parseDuration(f['partial-retention']!));
+  if (f['min-free-disk']) out.minFreeDiskBytes = named('--min-free-disk', () => parseByteSize(f['min-free-disk']!));
   return out;
 }
 

@@ -19,6 +19,7 @@ import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -28,12 +29,14 @@ import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
 import type { AttachmentMeta, Message } from '../server/store/types.js';
 import { ContentStore } from './content-store.js';
+import { freeBytes, isDiskFull } from './disk-space.js';
 import { KeyedLock } from './keyed-lock.js';
 import { detectMediaType } from './media-type.js';
 import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
 } from './shadow-listener.js';
 import { TransferFailure, receiveUpload, sendDownload } from './streams.js';
+import { formatBytes } from './units.js';
 import { formatHostPort } from './wire.js';
 
 export type Direction = 'upload' | 'download';
@@ -102,10 +105,14 @@ export class TransferService {
   private nextId = 1;
   readonly content: ContentStore;
   private readonly log: Logger;
+  /** The control port's certificate and key: with TLS on, every shadow listener speaks TLS too. */
+  private readonly secureContext: tls.SecureContext | null;
 
   constructor(private readonly services: Services) {
     this.content = new ContentStore(services.config.dataDir);
     this.log = services.log.child({ area: 'transfer' });
+    const { tls: pem } = services.config;
+    this.secureContext = pem ? tls.createSecureContext({ cert: pem.cert, key: pem.key }) : null;
   }
 
   /** Makes the directories, removes what a crash left behind, and starts the periodic sweep. */
@@ -188,6 +195,7 @@ export class TransferService {
           await this.content.removePartial(attachment.id);
           offset = 0;
         }
+        await this.checkRoomFor(attachment.size - offset);
         // A resumed upload's hash starts from the bytes already on disk (streamed, not loaded).
         const hash = createHash('sha256');
         if (offset > 0) await hashFile(this.content.partialPath(attachment.id), offset, hash);
@@ -227,12 +235,30 @@ export class TransferService {
       await endWith(socket, encodeOk(t.id, { message: a.messageId, ...result }));
     } catch (err) {
       const failure = this.failureOf(t, err);
-      if (failure.code === 'SIZE_MISMATCH' || failure.code === 'CHECKSUM_MISMATCH' || failure.code === 'MESSAGE_CLOSED') kept = false;
+      // A full disk gets its space back: the partial upload is not kept for a resume.
+      if (['SIZE_MISMATCH', 'CHECKSUM_MISMATCH', 'MESSAGE_CLOSED', 'DISK_FULL'].includes(failure.code)) kept = false;
       // Keep an interrupted upload's bytes for a resume, unless configured not to.
       if (!kept || config.partialRetentionMs === 0) await this.content.removePartial(t.attachment.id);
       const have = kept && config.partialRetentionMs > 0 ? await this.content.partialSize(t.attachment.id) : 0;
       this.reportFailure(t, failure, { offset: have });
       if (!socket.destroyed) await endWith(socket, encodeError(t.id, failure.code, failure.message));
+    }
+  }
+
+  /**
+   * Refuses an upload up front (DISK_FULL) when the data disk cannot take its remaining bytes,
+   * those still to come for the uploads already running, and the configured free-space floor.
+   */
+  private async checkRoomFor(bytes: number): Promise<void> {
+    const { config } = this.services;
+    const free = await freeBytes(this.content.dataDir);
+    let promised = 0;
+    for (const t of this.live.values()) if (t.direction === 'upload') promised += Math.max(0, t.attachment.size - t.bytes);
+    if (free - promised - bytes < config.minFreeDiskBytes) {
+      this.log.warn({ free, promised, bytes, floor: config.minFreeDiskBytes }, 'upload refused: the data disk is (nearly) full');
+      throw new SiarError('DISK_FULL',
+        `The server has ${formatBytes(Math.max(0, free - promised))} free for uploads and keeps ${formatBytes(config.minFreeDiskBytes)} in reserve; `
+        + `this upload needs ${formatBytes(bytes)}. Retry later.`);
     }
   }
 
@@ -386,7 +412,7 @@ export class TransferService {
     const host = config.transferHost ?? (who.conn.localAddress || config.host);
     let listener: ShadowListener;
     try {
-      listener = await ShadowListener.open({ host, ports: config.transferPorts, exclude: this.heldPorts() });
+      listener = await ShadowListener.open({ host, ports: config.transferPorts, exclude: this.heldPorts(), tls: this.secureContext });
     } catch (err) {
       if (err instanceof NoFreePortError) throw new SiarError('TRANSFER_BUSY', `${err.message} Retry shortly.`);
       throw err;
@@ -459,6 +485,10 @@ export class TransferService {
     }
     if (err instanceof ListenerClosedError) return new TransferFailure('TRANSFER_ABORTED');
     if (err instanceof SiarError) return new TransferFailure(err.code, err.message);
+    if (isDiskFull(err)) {
+      t.log.warn({ err }, 'the data disk filled up during a transfer');
+      return new TransferFailure('DISK_FULL', 'The server\'s disk filled up while storing the attachment; nothing was kept. Retry later.');
+    }
     t.log.error({ err }, 'transfer error');
     return new TransferFailure('INTERNAL');
   }

@@ -13,9 +13,14 @@
  * - Ports come from the OS (`listen(0)`) or at random from a configured range, each tried with
  *   a real listen() — there is no probe-then-listen gap for another process to fall into.
  * - The peer is awaited through the 'connection' event and a deadline timer; nothing polls.
+ * - With TLS (the server's --tls-cert/--tls-key) the listener is still a plain net.Server: the raw
+ *   socket's address is checked first, and only then is it wrapped in a server-side TLSSocket, so
+ *   not even a handshake byte is read from a refused address. A peer that does not complete the
+ *   handshake (plain TCP, a client that rejects the certificate) is refused like a wrong ticket.
  */
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { encodeError, type ErrorCode, ERRORS } from '../protocol/index.js';
 import { normalizeAddress } from '../server/connection.js';
 import { TICKET_LINE_MAX_BYTES } from './wire.js';
@@ -28,6 +33,8 @@ export interface ListenOptions {
   exclude?: ReadonlySet<number>;
   /** Random ports tried in a range before giving up (each try is one listen()). */
   maxAttempts?: number;
+  /** The server's certificate and key: the peer must speak TLS (after the address check). */
+  tls?: tls.SecureContext | null;
 }
 
 export interface AcceptOptions {
@@ -44,7 +51,7 @@ export interface AcceptOptions {
 }
 
 export interface Refusal {
-  reason: 'address' | 'ticket' | 'ticket-timeout' | 'ticket-too-long';
+  reason: 'address' | 'ticket' | 'ticket-timeout' | 'ticket-too-long' | 'tls-handshake';
   address: string;
 }
 
@@ -94,7 +101,12 @@ export class ShadowListener {
   /** Resolves when the net.Server has closed: no listening port and no open connection left. */
   readonly closed: Promise<void>;
 
-  private constructor(private readonly server: net.Server, readonly host: string, readonly port: number) {
+  private constructor(
+    private readonly server: net.Server,
+    readonly host: string,
+    readonly port: number,
+    private readonly secureContext: tls.SecureContext | null,
+  ) {
     this.closed = new Promise((resolve) => server.once('close', () => {
       this.serverClosed = true;
       resolve();
@@ -106,12 +118,13 @@ export class ShadowListener {
 
   /** Opens a listener on the configured host and an ephemeral or random in-range port. */
   static async open(opts: ListenOptions): Promise<ShadowListener> {
-    if (!opts.ports) return ShadowListener.listenOn(opts.host, 0);
+    const secure = opts.tls ?? null;
+    if (!opts.ports) return ShadowListener.listenOn(opts.host, 0, secure);
     const candidates = shuffledRange(opts.ports.from, opts.ports.to, opts.exclude ?? new Set());
     const attempts = Math.min(candidates.length, opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
     for (let i = 0; i < attempts; i++) {
       try {
-        return await ShadowListener.listenOn(opts.host, candidates[i]!);
+        return await ShadowListener.listenOn(opts.host, candidates[i]!, secure);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'EADDRINUSE' && code !== 'EACCES') throw err;
@@ -122,7 +135,7 @@ export class ShadowListener {
     );
   }
 
-  private static listenOn(host: string, port: number): Promise<ShadowListener> {
+  private static listenOn(host: string, port: number, secureContext: tls.SecureContext | null): Promise<ShadowListener> {
     return new Promise((resolve, reject) => {
       const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true });
       server.maxConnections = 1;
@@ -130,7 +143,7 @@ export class ShadowListener {
       server.listen({ host, port, backlog: 8, exclusive: true }, () => {
         server.off('error', reject);
         const address = server.address() as net.AddressInfo;
-        resolve(new ShadowListener(server, host, address.port));
+        resolve(new ShadowListener(server, host, address.port, secureContext));
       });
     });
   }
@@ -173,10 +186,19 @@ export class ShadowListener {
     waiting?.reject(err);
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** Whether peers must speak TLS. */
+  get secure(): boolean {
+    return this.secureContext !== null;
+  }
+
+  private track(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined); // a reset candidate is not our error
+  }
+
+  private onConnection(socket: net.Socket): void {
+    this.track(socket);
     const waiting = this.accepting;
     if (!waiting || this.peer) {
       socket.destroy();
@@ -189,7 +211,42 @@ export class ShadowListener {
       this.refuse(socket, 'TRANSFER_REFUSED', { reason: 'address', address });
       return;
     }
-    this.readTicket(socket, waiting, address);
+    if (this.secureContext) this.handshake(socket, waiting, address, this.secureContext);
+    else this.readTicket(socket, waiting, address);
+  }
+
+  /**
+   * Wraps an address-checked socket in TLS. The handshake must be done within the ticket
+   * timeout; a failed one (not TLS, certificate rejected by the client) is a refusal and the
+   * listener keeps waiting.
+   */
+  private handshake(raw: net.Socket, waiting: NonNullable<ShadowListener['accepting']>, address: string, secureContext: tls.SecureContext): void {
+    const socket = new tls.TLSSocket(raw, { isServer: true, secureContext, requestCert: false });
+    this.track(socket);
+    let settled = false;
+    const fail = (reason: Refusal['reason']): void => {
+      if (settled) return;
+      settled = true;
+      this.accepting?.onRefused({ reason, address });
+      socket.destroy();
+      raw.destroy();
+    };
+    // A client that rejects our certificate may just send an alert and hang up: 'close', no 'error'.
+    const onFailed = (): void => fail('tls-handshake');
+    const onTimeout = (): void => fail('ticket-timeout');
+    const onSecure = (): void => {
+      if (settled) return;
+      settled = true;
+      socket.off('error', onFailed);
+      socket.off('close', onFailed);
+      socket.off('timeout', onTimeout);
+      this.readTicket(socket, waiting, address);
+    };
+    socket.setTimeout(Math.max(1, Math.min(waiting.ticketTimeoutMs, waiting.deadline - Date.now())));
+    socket.once('timeout', onTimeout);
+    socket.once('error', onFailed);
+    socket.once('close', onFailed);
+    socket.once('secure', onSecure);
   }
 
   private readTicket(socket: net.Socket, waiting: NonNullable<ShadowListener['accepting']>, address: string): void {

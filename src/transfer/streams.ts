@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, type ErrorCode } from '../protocol/index.js';
+import { isDiskFull } from './disk-space.js';
 
 /** Why a transfer ended badly; `code` is a catalogue code the peer is told. */
 export class TransferFailure extends Error {
@@ -87,7 +88,11 @@ export function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveOptions
 
     out.on('drain', () => { if (!settled) socket.resume(); });
     out.on('error', (err) => {
-      if (!failure) failure = new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
+      if (!failure) {
+        failure = isDiskFull(err)
+          ? new TransferFailure('DISK_FULL', `The server's disk filled up after ${received} of ${opts.expected} bytes; nothing was kept. Retry later.`)
+          : new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
+      }
       settled = true;
       detach();
       out.destroy();

@@ -179,3 +179,17 @@ export async function rawUpload(
   const [verdict = null] = await peer.frames();
   return { offer: o, verdict };
 }
+
+/** The password members get after their first login in these tests (the mailed one is single-use). */
+export const OWN_PASSWORD = 'own-password-of-the-test';
+
+/**
+ * Logs a client in as a member and, if the server still asks for it, replaces the mailed
+ * single-use password with OWN_PASSWORD, so every command works. Returns the password now valid.
+ */
+export async function loginMember(client: SiarClient, username: string, password: string): Promise<string> {
+  const reply = await client.login(username, password);
+  if (reply.get('mustChangePassword') !== '1') return password;
+  await client.request('PASSWD', { old: password, new: OWN_PASSWORD });
+  return OWN_PASSWORD;
+}

@@ -1,11 +1,13 @@
 /** The shadow listener alone: one authorised peer, address and ticket checks, deadlines, port ranges. */
 import { once } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { decodeServerFrame } from '../../src/protocol/index.js';
 import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Refusal,
 } from '../../src/transfer/shadow-listener.js';
+import { makePki } from '../helpers/tls.js';
 
 const TICKET = 'T'.repeat(43);
 
@@ -165,4 +167,35 @@ t.test('ports from a range come in random order, not in sequence', async (t) => 
     await l.close();
   }
   t.ok(first.size >= 8, `12 listeners used ${first.size} different ports of 1000`);
+});
+
+t.test('with TLS: the address is checked before the handshake, a plain peer is refused, and the TLS peer gets in', async (t) => {
+  const pki = makePki(t);
+  const l = await ShadowListener.open({ host: '127.0.0.1', ports: null, tls: tls.createSecureContext({ cert: pki.cert, key: pki.key }) });
+  t.teardown(() => l.close());
+  t.ok(l.secure);
+  const refusals: Refusal[] = [];
+  const accepted = l.accept(acceptOptions(refusals, { ticketTimeoutMs: 2_000 }));
+
+  const intruder = await peer(t, l.port, '\x16\x03\x01', '127.0.0.2'); // the start of a ClientHello
+  t.equal(errorCode(await intruder.reply), 'TRANSFER_REFUSED', 'another address is refused before any TLS');
+  const plain = await peer(t, l.port, `${TICKET}\n`);
+  t.equal(await plain.reply, '', 'a plain peer gets no line in clear and is cut');
+  const silent = await peer(t, l.port, '');
+  await silent.reply;
+  t.match(refusals, [{ reason: 'address', address: '127.0.0.2' }, { reason: 'tls-handshake' }, { reason: 'ticket-timeout' }]);
+
+  const secure = tls.connect({ host: '127.0.0.1', port: l.port, ca: pki.ca });
+  t.teardown(() => secure.destroy());
+  await once(secure, 'secureConnect');
+  secure.write(`${TICKET}\nfirst bytes`);
+  const { socket, head } = await accepted;
+  t.type(socket, tls.TLSSocket, 'the caller gets the TLS socket');
+  t.equal(head.toString(), 'first bytes', 'bytes after the ticket line are not lost');
+  socket.end('bye\n');
+  const [reply] = (await once(secure, 'data')) as [Buffer];
+  t.equal(reply.toString(), 'bye\n', 'and talks TLS with it');
+  secure.destroy();
+  await l.closed;
+  t.notOk(l.live);
 });

@@ -1,12 +1,13 @@
 import type { Argv } from 'yargs';
-import { CliError, defineCommand } from './common.js';
+import { CliError, defineCommand, tlsOptions, withServer } from './common.js';
 
-type TuiOpts = { server?: string; user?: string; mouse?: boolean };
+type TuiOpts = { server?: string; tls?: boolean; ca?: string; user?: string; mouse?: boolean };
 
 export const tuiCommand = defineCommand<TuiOpts>({
   command: 'tui',
   describe: 'the institution\'s terminal client: register, log in, live popups, inbox, outbox, compose',
-  builder: (y: Argv) => y
+  // withServer brings --tls and --ca; --server is redefined for the remembered default.
+  builder: (y: Argv) => withServer(y)
     .option('server', {
       type: 'string',
       describe: 'siar server as host:port (env SIAR_SERVER; else the one remembered in ~/.config/siar/)',
@@ -21,6 +22,6 @@ export const tuiCommand = defineCommand<TuiOpts>({
     }
     // Loaded on demand: the other subcommands do not pay for blessed.
     const { runTui } = await import('../tui/index.js');
-    await runTui({ server: opts.server, user: opts.user, mouse: opts.mouse });
+    await runTui({ server: opts.server, user: opts.user, mouse: opts.mouse, ...tlsOptions(opts) });
   },
 });

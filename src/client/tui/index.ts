@@ -1,6 +1,6 @@
 import { ConfigStore } from '../config-store.js';
 import { parseServerAddress } from '../connection.js';
-import { SiarSession } from '../session.js';
+import { SiarSession, type SessionOptions } from '../session.js';
 import { TuiController, describe, type TuiTransfers } from './controller.js';
 import { attachTerminal } from './terminal.js';
 import { createTransfers } from './transfers.js';
@@ -12,6 +12,8 @@ export interface TuiOptions {
   mouse?: boolean;
   /** Settings folder (default $XDG_CONFIG_HOME/siar or ~/.config/siar). */
   configDir?: string;
+  /** TLS to the server (from --tls / --ca); attachment transfers use the same trust. */
+  tls?: SessionOptions['tls'];
 }
 
 /** Runs the terminal client until the person quits. */
@@ -31,7 +33,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
     ? `Your registration request #${pending.id} (${pending.username}) awaits the administrator; the password comes by e-mail to ${pending.email}.`
     : null;
 
-  const session = new SiarSession({ address: server });
+  const session = new SiarSession({ address: server, ...(opts.tls ? { tls: opts.tls } : {}) });
   const transfers: TuiTransfers = createTransfers(session);
   const controller = new TuiController({ session, config: store, server, username, firstRun, notice, transfers });
   const terminal = attachTerminal(controller, { mouse: opts.mouse });
