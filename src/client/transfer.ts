@@ -54,6 +54,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
 } from '../protocol/index.js';
+import { isDiskFull } from '../transfer/disk-space.js';
 import { encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
 import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
 
@@ -432,6 +433,9 @@ async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnPr
     await pipeline(socket, counter, createWriteStream(part, { flags: offer.offset > 0 ? 'a' : 'w' }));
   } catch (err) {
     if (err instanceof TransferError) throw err;
+    if (isDiskFull(err)) {
+      throw new TransferError('DISK_FULL', `No room left on this computer's disk for ${offer.name} (${done} of ${offer.size} bytes saved in ${part}).`);
+    }
     // What arrived stays in the part file: the next attempt resumes from there.
     throw new TransferError('TRANSFER_ABORTED', `The download of ${offer.name} was interrupted after ${done} of ${offer.size} bytes: ${(err as Error).message}`);
   } finally {

@@ -180,6 +180,14 @@ t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/fu
 
   const ok = await uploadFile(sender, { messageId: sent.id, attachmentId, path: writeFile(tempDir(t), 'poster.bin', data) });
   t.equal(ok.sent, true, 'the next upload, with room, goes through');
+
+  // The recipient's own disk is full: its download fails with the same code, and is not retried.
+  const dir = tempDir(t);
+  symlinkSync('/dev/full', path.join(dir, `.siar-${sent.id}-${attachmentId}.part`));
+  const err = await downloadAttachment(recipient, { messageId: sent.id, attachmentId, dir }).catch((e: unknown) => e);
+  t.type(err, TransferError);
+  t.equal((err as TransferError).code, 'DISK_FULL', 'a full disk on the client side is DISK_FULL too');
+  t.match((err as Error).message, /this computer's disk/);
   await assertNothingLeft(t, s);
 });
 
