@@ -193,6 +193,9 @@ export function prepareStatements(db: Database) {
     activeMembersNamed: db.prepare<[string], UserRow>(`
       SELECT * FROM users
       WHERE role = 'member' AND status = 'active' AND username IN (SELECT value FROM json_each(?))`),
+    usernamesOf: db.prepare<[string], { id: number; username: string }>(
+      `SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))`,
+    ),
     activeMemberIds: db
       .prepare<[], number>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`)
       .pluck(),

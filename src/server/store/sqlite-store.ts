@@ -48,6 +48,7 @@ import {
   type OutgoingMail,
   type Page,
   type QueuedMail,
+  type RecipientState,
   type RegistrationInput,
   type RegistrationRequest,
   type RegistrationStatus,
@@ -141,6 +142,8 @@ export class SqliteStore implements Store {
   private readonly closeSendingTx: Transaction<(messageId: number, state: 'expired' | 'cancelled') => Message | null>;
   private readonly expireRegistrationsTx: Transaction<(args: ExpireArgs) => Expired>;
   private readonly resetPasswordTx: Transaction<(args: ResetArgs) => Reset>;
+  /** Recipients' usernames by id, for messages just stored (usernames are never renamed). */
+  private readonly usernameById = new Map<number, string>();
   /** Concurrent messages and delivery marks share one transaction (see group-commit.ts). */
   private readonly groupCommit: GroupCommit;
 
@@ -476,10 +479,35 @@ export class SqliteStore implements Store {
           storage_path: null, created_at: at,
         });
       }
-    } else {
-      for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+      return this.withDetails([this.sql.messageById.get(id)!])[0]!;
     }
-    return this.withDetails([this.sql.messageById.get(id)!])[0]!;
+    for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+    return toMessage(this.sql.messageById.get(id)!, this.freshRecipients(m), []);
+  }
+
+  /**
+   * A just-stored message's recipients, built from what was inserted instead of read back: a
+   * broadcast has one row per member, and reading 10,000 back delayed its popups. Same order as
+   * recipientsOf (by username, SQLite's binary collation).
+   */
+  private freshRecipients(m: NewMessage): RecipientState[] {
+    const names = this.usernames(m.recipientIds);
+    const recipients = m.recipientIds.map((userId): RecipientState => {
+      const state: RecipientState = { userId, username: names.get(userId)!, deliveredAt: null, readAt: null };
+      const via = m.recipientVia?.get(userId);
+      if (via) state.via = via;
+      return state;
+    });
+    return recipients.sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+  }
+
+  /** Usernames never change once given, so they are cached; ids not seen yet cost one query. */
+  private usernames(ids: readonly number[]): Map<number, string> {
+    const missing = ids.filter((id) => !this.usernameById.has(id));
+    if (missing.length > 0) {
+      for (const r of this.sql.usernamesOf.all(JSON.stringify(missing))) this.usernameById.set(r.id, r.username);
+    }
+    return this.usernameById;
   }
 
   async getMessage(id: number): Promise<Message | null> {

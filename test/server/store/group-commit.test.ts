@@ -125,3 +125,14 @@ t.test('crash after the acks: a killed process loses no acknowledged message', a
   }
   t.equal(missing, 0, 'every acknowledged message is in the file');
 });
+
+t.test('the message a store returns is built, not read back, and equals what is read back later', async (t) => {
+  const { store, alice } = await setup(t);
+  const [zed, amy, kim] = await seedMembers(store, ['zed', 'amy', 'kim']) as [User, User, User];
+  const stored = await store.storeMessage({
+    senderId: alice.id, audience: 'list', recipientIds: [zed.id, amy.id, kim.id], subject: 's', body: 'b',
+    via: 'group:staff', recipientVia: new Map([[zed.id, 'group:staff'], [kim.id, 'group:staff']]),
+  });
+  t.strictSame(stored.recipients.map((r) => r.username), ['amy', 'kim', 'zed'], 'recipients in username order');
+  t.strictSame(await store.getMessage(stored.id), stored, 'identical to the rows read back, via included');
+});
