@@ -1,8 +1,8 @@
 /**
  * `siar admin console`: the administrator's full-screen terminal console (blessed). It logs in as
  * the admin over the protocol (from the server machine or from anywhere), keeps the connection
- * alive through SiarSession (reconnecting and logging in again after a loss), and shows seven
- * screens, switched with the keys 1-7 or Tab:
+ * alive through SiarSession (reconnecting and logging in again after a loss), and shows nine
+ * screens, switched with the keys 1-9 or Tab:
  *
  *   1 Registrations  pending requests, live (REGISTRATION pushes); approve/reject, several at once;
  *                    each decision shows whether its mail went out (MAIL pushes)
@@ -12,14 +12,21 @@
  *   5 Mail           unsent and failed mail with errors; retry one or all
  *   6 Audit          the audit log, filtered by kind, member and time
  *   7 Backups        past backups; take one with progress
+ *   8 Channels       channels with rules and subscribers; create, describe, restrict/open, archive,
+ *                    named members and publishers (channels-screen.ts)
+ *   9 Groups         groups of institutions; create, describe, delete, add/remove (groups-screen.ts)
  */
 import blessed from 'blessed';
 import type { Args } from '../../protocol/index.js';
 import { argsToRegistration, type RegistrationRecord } from '../../protocol/index.js';
-import { RemoteError, type Reply } from '../connection.js';
+import type { Reply } from '../connection.js';
 import { CliError, readPassword, type ClientOptions } from '../cli/common.js';
 import { SiarSession, type SessionState } from '../session.js';
-import { barChart, formatBytes, progressBar, shortTime, sparkline } from './format.js';
+import { describe } from '../tui/controller.js';
+import { channelsScreen } from './channels-screen.js';
+import { barChart, fieldLines, formatBytes, headerLine, helpLine, progressBar, shortTime, sparkline } from './format.js';
+import { groupsScreen } from './groups-screen.js';
+import type { ConsoleHost, Screen } from './host.js';
 import { Table, ask, confirm, showText } from './widgets.js';
 
 type Obj = Record<string, string>;
@@ -28,11 +35,6 @@ function obj(a: Args): Obj {
   const out: Obj = {};
   for (const [k, v] of a.pairs) out[k] = out[k] === undefined ? v : `${out[k]},${v}`;
   return out;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof RemoteError) return `${err.message} (${err.code})`;
-  return err instanceof Error ? err.message : String(err);
 }
 
 interface Decision {
@@ -45,18 +47,6 @@ interface Decision {
   mail: string;
 }
 
-interface Screen {
-  key: string;
-  title: string;
-  help: string;
-  box: blessed.Widgets.BoxElement;
-  focus(): void;
-  load(): Promise<void>;
-  /** Reload every few seconds while shown. */
-  live?: boolean;
-  badge?(): string;
-}
-
 export class AdminConsole {
   readonly screen: blessed.Widgets.Screen;
   private readonly header: blessed.Widgets.BoxElement;
@@ -64,7 +54,11 @@ export class AdminConsole {
   private readonly helpLine: blessed.Widgets.BoxElement;
   private readonly screens: Screen[] = [];
   private current = 0;
-  private modal = false;
+  /** Dialogs open (a form can open while the last action's reload still runs), so one closing does not free the keys. */
+  private modals = 0;
+  private get modal(): boolean {
+    return this.modals > 0;
+  }
   private state: SessionState;
   private ticker: NodeJS.Timeout | undefined;
   private loading = new Set<number>();
@@ -113,6 +107,8 @@ export class AdminConsole {
     this.buildMail();
     this.buildAudit();
     this.buildBackups();
+    this.add(channelsScreen(this.host(), '8'));
+    this.add(groupsScreen(this.host(), '9'));
 
     const global = (fn: () => void) => () => { if (!this.modal) fn(); };
     this.screen.key(['C-c'], () => this.quit());
@@ -124,6 +120,10 @@ export class AdminConsole {
     });
     this.screen.key(['g', 'f5'], global(() => void this.reload(this.current)));
     this.screen.key(['?'], global(() => this.helpScreen()));
+    this.screen.on('resize', () => {
+      this.drawHeader();
+      this.drawHelp();
+    });
 
     session.on('push', (event, args) => this.onPush(event, args));
     session.on('state', (s) => {
@@ -164,6 +164,22 @@ export class AdminConsole {
     this.screens.push(s);
   }
 
+  /** What a screen module gets from the console; `refresh` reloads the screen added next. */
+  private host(): ConsoleHost {
+    const index = this.screens.length;
+    return {
+      screen: this.screen,
+      session: this.session,
+      area: () => this.area(),
+      say: (text) => this.say(text),
+      fail: (err) => this.fail(err),
+      refresh: () => this.reload(index),
+      withModal: (fn) => this.withModal(fn),
+      isModal: () => this.modal,
+      details: (title, fields) => this.details(title, fields),
+    };
+  }
+
   private area(): blessed.Widgets.BoxElement {
     return blessed.box({ parent: this.screen, top: 1, left: 0, width: '100%', bottom: 2 });
   }
@@ -174,19 +190,21 @@ export class AdminConsole {
     const s = this.screens[i]!;
     s.focus();
     this.drawHeader();
-    this.helpLine.setContent(` ${s.help}   {white-fg}1-7/Tab screens  g refresh  ? help  q quit{/white-fg}`);
+    this.drawHelp();
     this.screen.render();
     void this.reload(i);
   }
 
   private drawHeader(): void {
-    const tabs = this.screens.map((s, i) => {
-      const label = `${s.key} ${s.title}${s.badge?.() ?? ''}`;
-      return i === this.current ? `{black-fg}{white-bg} ${label} {/white-bg}{/black-fg}` : ` ${label} `;
-    }).join('');
-    const st = this.state.status;
-    const color = st === 'online' ? 'green' : st === 'offline' ? 'red' : 'yellow';
-    this.header.setContent(` {bold}siar admin{/bold} ${blessed.escape(this.user)}@${blessed.escape(this.state.address)} {${color}-fg}${st}{/${color}-fg} │${tabs}`);
+    this.header.setContent(headerLine({
+      user: this.user, address: this.state.address, status: this.state.status, current: this.current, width: Number(this.screen.width) || 80,
+      tabs: this.screens.map((s) => ({ key: s.key, title: s.title, badge: s.badge?.() ?? '' })),
+    }));
+  }
+
+  private drawHelp(): void {
+    const s = this.screens[this.current];
+    if (s) this.helpLine.setContent(helpLine(s.help, this.screens.length, Number(this.screen.width) || 80));
   }
 
   private say(text: string): void {
@@ -221,29 +239,29 @@ export class AdminConsole {
   }
 
   private async withModal<T>(fn: () => Promise<T>): Promise<T> {
-    this.modal = true;
+    this.modals++;
     try {
       return await fn();
     } finally {
-      this.modal = false;
+      this.modals--;
       this.screens[this.current]!.focus();
       this.screen.render();
     }
   }
 
   private details(title: string, fields: Obj): void {
-    this.modal = true;
-    const width = Math.max(...Object.keys(fields).map((k) => k.length));
-    const text = Object.entries(fields).map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
+    this.modals++;
+    // showText's box is 80% of the screen wide, less its border and scrollbar.
+    const text = fieldLines(fields, Math.floor((Number(this.screen.width) || 80) * 0.8) - 3).join('\n');
     showText(this.screen, title, `${text}\n\n(Enter or Esc closes)`, () => {
-      this.modal = false;
+      this.modals--;
       this.screens[this.current]!.focus();
     });
   }
 
   private helpScreen(): void {
     this.details('Keys', {
-      '1-7, F1-F7, Tab': 'switch screen',
+      '1-9, F1-F9, Tab': 'switch screen',
       'g, F5': 'refresh the screen',
       q: 'quit',
       Registrations: 'space mark · * mark all · Enter details · a approve · r reject · h history',
@@ -251,6 +269,9 @@ export class AdminConsole {
       Mail: 't retry selected · T retry all · f filter unsent/failed/all',
       Audit: 'k kind · m member · s since · u until · c clear · Enter details',
       Backups: 'b backup (attachments listed) · B backup (attachments copied)',
+      Channels: 'n new · e describe/rules · r restrict/open · x archive/unarchive · m named members · p publishers · Enter roster',
+      Groups: 'n new · e describe · d delete · a add institutions · r remove institutions · Enter institutions',
+      Forms: 'Tab/↑/↓ move · ←/→ or space change a choice · Enter save · Esc cancel',
     });
   }
 
@@ -316,6 +337,7 @@ export class AdminConsole {
       default:
         break;
     }
+    for (const s of this.screens) s.onPush?.(event, args);
     this.screen.render();
   }
 

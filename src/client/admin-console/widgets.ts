@@ -1,5 +1,8 @@
-/** The few blessed building blocks the console screens share: a table, a modal text, prompts. */
+/** The few blessed building blocks the console screens share: a table, a modal text, prompts, forms. */
 import blessed from 'blessed';
+import { describe } from '../tui/controller.js';
+import { normalizeKey } from '../tui/terminal.js';
+import { formLines, formValues, pressKey, showErrors, withMessage, type FormState } from './form.js';
 
 export interface Column {
   title: string;
@@ -148,5 +151,80 @@ export function confirm(screen: blessed.Widgets.Screen, question: string): Promi
     box.key(['n', 'escape', 'q'], () => done(false));
     box.focus();
     screen.render();
+  });
+}
+
+/**
+ * What a form's Enter does with the values: null when it was done (the form closes), or errors by
+ * input name ('' for a sentence about the whole form, such as the server's refusal); the form
+ * stays open with them so the person can correct and try again.
+ */
+export type FormSubmit = (values: Record<string, string>) => Promise<Record<string, string> | null>;
+
+/** A submit that runs the form's own checks first, then `send`; the server's refusal becomes the form's message. */
+export function checkedSubmit(check: (values: Record<string, string>) => Record<string, string> | null, send: (values: Record<string, string>) => Promise<unknown>): FormSubmit {
+  return async (values) => {
+    const errors = check(values);
+    if (errors) return errors;
+    try {
+      await send(values);
+      return null;
+    } catch (err) {
+      return { '': describe(err) };
+    }
+  };
+}
+
+/** A modal form (form.ts keeps its state); resolves true when submitted and done, false on Escape. */
+export function openForm(screen: blessed.Widgets.Screen, initial: FormState, submit: FormSubmit): Promise<boolean> {
+  return new Promise((resolve) => {
+    let state = initial;
+    let closed = false;
+    const box = blessed.box({
+      parent: screen, top: 'center', left: 'center', width: 10, height: 5, label: ` ${initial.title} `,
+      border: { type: 'line' }, style: { border: { fg: 'green' } }, tags: true, wrap: false,
+    });
+    const draw = () => {
+      if (closed) return;
+      const width = Math.max(30, Math.min(Number(screen.width) - 2, 78));
+      const lines = formLines(state, width - 2);
+      box.width = width;
+      box.height = Math.min(lines.length + 2, Math.max(5, Number(screen.height) - 2));
+      box.setContent(lines.join('\n'));
+      screen.render();
+    };
+    const close = (done: boolean) => {
+      if (closed) return;
+      closed = true;
+      screen.off('resize', draw);
+      box.destroy();
+      screen.render();
+      resolve(done);
+    };
+    const send = async () => {
+      state = withMessage(state, 'sending…', true);
+      draw();
+      let errors: Record<string, string> | null;
+      try {
+        errors = await submit(formValues(state));
+      } catch (err) {
+        errors = { '': err instanceof Error ? err.message : String(err) };
+      }
+      if (!errors) return close(true);
+      state = showErrors(state, errors);
+      draw();
+    };
+    box.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
+      const k = normalizeKey(ch, key);
+      if (!k || closed) return;
+      const outcome = pressKey(state, k);
+      if (outcome.kind === 'cancel') return close(false);
+      state = outcome.state;
+      if (outcome.kind === 'submit') void send();
+      else draw();
+    });
+    screen.on('resize', draw);
+    box.focus();
+    draw();
   });
 }

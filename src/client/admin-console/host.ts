@@ -1,0 +1,40 @@
+/**
+ * What a console screen is, and what the console offers a screen module (channels-screen.ts,
+ * groups-screen.ts): the blessed screen, requests over the admin session, the status line,
+ * modal dialogs, and a way to reload itself.
+ */
+import type blessed from 'blessed';
+import type { Args } from '../../protocol/index.js';
+import type { Requester } from '../channels.js';
+
+export interface Screen {
+  key: string;
+  title: string;
+  help: string;
+  box: blessed.Widgets.BoxElement;
+  focus(): void;
+  load(): Promise<void>;
+  /** Reload every few seconds while shown. */
+  live?: boolean;
+  badge?(): string;
+  /** A push from the server (CHANNEL, GROUP, …); the screen decides whether it cares. */
+  onPush?(event: string, args: Args): void;
+}
+
+export interface ConsoleHost {
+  readonly screen: blessed.Widgets.Screen;
+  /** The admin session: requests throw RemoteError with the server's sentence on refusal. */
+  readonly session: Requester;
+  /** A full-size box for the screen's content, between the header and the status line. */
+  area(): blessed.Widgets.BoxElement;
+  /** The status line; `text` may hold blessed tags, so escape anything that came from outside. */
+  say(text: string): void;
+  fail(err: unknown): void;
+  /** Reloads the screen this host belongs to (skipped when a load is running or offline). */
+  refresh(): Promise<void>;
+  /** Runs a dialog with the console's global keys held off. */
+  withModal<T>(fn: () => Promise<T>): Promise<T>;
+  /** A dialog is open or an action is still running: a screen's own keys wait. */
+  isModal(): boolean;
+  details(title: string, fields: Record<string, string>): void;
+}

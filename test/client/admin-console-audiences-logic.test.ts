@@ -1,0 +1,192 @@
+/**
+ * The pure logic behind the admin console's Channels and Groups screens, without a terminal:
+ * the form state (form.ts), the checks and plans (audiences.ts), the header and help lines fitted
+ * to 80 columns (format.ts), and the latest-selection loader (latest.ts).
+ */
+import t from 'tap';
+import type { ChannelRecord, ChannelRosterEntry } from '../../src/protocol/index.js';
+import {
+  channelCells, channelChanges, channelForm, checkUsernames, groupMemberLines, listChanges, nameList, parseNames, rosterLines,
+  validateChannelForm, validateGroupForm, validateNamesForm,
+} from '../../src/client/admin-console/audiences.js';
+import { choiceInput, formLines, formValues, newForm, pressKey, showErrors, textInput, type FormState } from '../../src/client/admin-console/form.js';
+import { fieldLines, headerLine, helpLine, wrap } from '../../src/client/admin-console/format.js';
+import { Latest } from '../../src/client/admin-console/latest.js';
+import type { Key } from '../../src/client/tui/controller.js';
+
+const channel: ChannelRecord = {
+  name: 'dekanat', description: 'Rapat dekan', access: 'restricted', publish: 'named', archived: false, archivedAt: null,
+  createdAt: '2026-11-26T02:04:41.790Z', subscribers: 1, subscribed: false, canSubscribe: false, canPublish: true,
+};
+const roster: ChannelRosterEntry[] = [
+  { username: 'unhas', institution: 'Universitas Hasanuddin', member: true, publisher: true, subscribed: true },
+  { username: 'unsrat', institution: 'Universitas Sam Ratulangi', member: true, publisher: false, subscribed: false },
+];
+
+/** Feeds keys (a string is typed character by character) and returns the last state and outcome. */
+function keys(state: FormState, ...input: Array<Key | string>): { state: FormState; outcome: string } {
+  let s = state;
+  let outcome = 'edit';
+  for (const k of input) {
+    for (const key of typeof k === 'string' ? Array.from(k).map((ch): Key => ({ name: ch === ' ' ? 'space' : ch, ch })) : [k]) {
+      const r = pressKey(s, key);
+      outcome = r.kind;
+      if (r.kind !== 'cancel') s = r.state;
+    }
+  }
+  return { state: s, outcome };
+}
+
+t.test('a form: typing, moving between inputs, cycling choices, submit and cancel', async (t) => {
+  const form = newForm('New channel', channelForm());
+  t.same(form.inputs.map((i) => i.name), ['name', 'description', 'access', 'publish', 'members', 'publishers']);
+  let r = keys(form, 'beasiswa', { name: 'tab' }, 'Beasiswa S2', { name: 'tab' }, { name: 'right' }, { name: 'down' }, ' ');
+  t.match(formValues(r.state), { name: 'beasiswa', description: 'Beasiswa S2', access: 'restricted', publish: 'named' });
+  t.equal(r.state.focus, 3, 'focus is on the publish choice');
+  r = keys(r.state, { name: 'left' });
+  t.equal(formValues(r.state).publish, 'subscribers', '← cycles back');
+  r = keys(r.state, { name: 'tab', shift: true }, { name: 'tab', shift: true }, { name: 'backspace' }, { name: 'backspace' }, 'S3');
+  t.equal(formValues(r.state).description, 'Beasiswa S3', 'backspace and typing edit the focused text');
+  r = keys(r.state, { name: 'up' }, { name: 'up' });
+  t.equal(r.state.focus, 5, '↑ wraps around from the first input to the last');
+  t.equal(keys(r.state, { name: 'enter' }).outcome, 'submit');
+  t.equal(keys(r.state, { name: 'escape' }).outcome, 'cancel');
+  r = keys(r.state, 'a\u001b[31mb');
+  t.equal(formValues(r.state).publishers, 'a[31mb', 'control characters never enter a value');
+});
+
+t.test('a form shows errors, moves the focus to the first refused input, and clears an error when it is edited', async (t) => {
+  const form = newForm('x', [textInput('name', 'Name'), textInput('members', 'Members'), choiceInput('access', 'Access', ['open', 'restricted'])]);
+  let s = showErrors({ ...form, focus: 2 }, { members: 'No member named ghost.', '': 'There is already a channel named x. (DUPLICATE_NAME)' });
+  t.equal(s.focus, 1);
+  t.equal(s.message, 'There is already a channel named x. (DUPLICATE_NAME)');
+  const lines = formLines(s, 60).join('\n');
+  t.match(lines, /\{red-fg\}No member named ghost\.\{\/red-fg\}/);
+  t.match(lines, /DUPLICATE_NAME/);
+  s = keys(s, { name: 'tab' }).state;
+  t.equal(s.inputs[1]!.error, 'No member named ghost.', 'moving does not clear the error');
+  s = keys(s, { name: 'tab', shift: true }, 'x').state;
+  t.equal(s.inputs[1]!.error, null, 'editing the input clears it');
+  const busy = { ...s, busy: true };
+  t.equal(keys(busy, 'y').state, busy, 'a busy form ignores keys');
+  t.equal(keys(busy, { name: 'escape' }).outcome, 'cancel', 'but Escape still closes it');
+});
+
+t.test('form lines fit their width and escape tags in values', async (t) => {
+  let s = newForm('x', [textInput('description', 'Description'), choiceInput('access', 'Access', ['open', 'restricted'])]);
+  s = keys(s, '{bold}' + 'y'.repeat(200)).state;
+  const lines = formLines(s, 76);
+  t.notMatch(lines[0]!, /\{bold\}y/, 'a typed tag is escaped');
+  t.match(lines[0]!, /\{open\}|y{10}/);
+  const plain = (l: string) => l.replace(/\{[^}]*\}/g, '');
+  for (const l of lines) t.ok(plain(l).length <= 78, `"${plain(l)}" fits`);
+  t.match(plain(lines[0]!), /y{20}/, 'a long value scrolls to show the cursor');
+  t.same(wrap('one two three four five six', 10), ['one two', 'three four', 'five six']);
+  t.same(wrap('a'.repeat(25), 10), ['a'.repeat(10), 'a'.repeat(10), 'a'.repeat(5)]);
+  t.same(fieldLines({ name: 'dekanat', 'named members': 'unhas (Universitas Hasanuddin)\nugm (UGM)', empty: '' }, 40), [
+    'name           dekanat',
+    'named members  unhas (Universitas',
+    '               Hasanuddin)',
+    '               ugm (UGM)',
+    'empty',
+  ], 'details: long values wrap and lists stay in their column');
+});
+
+t.test('the channel and group forms check what the server checks, before sending', async (t) => {
+  const known = new Set(['unhas', 'unsrat', 'ugm']);
+  t.equal(validateChannelForm({ name: 'beasiswa', description: '', access: 'open', publish: 'subscribers', members: '', publishers: '' }, known), null);
+  t.equal(validateChannelForm({ name: '#Beasiswa', members: 'UNHAS, ugm' }, known), null, 'a leading # and capitals are accepted, like the server');
+  t.match(validateChannelForm({ name: 'x', members: 'unhas ghost', publishers: 'Bad!' }, known), {
+    name: /2-32 characters/, members: 'No member named ghost.', publishers: 'Not a username: bad!.',
+  });
+  t.match(validateChannelForm({ name: '', description: 'd'.repeat(501) }, null), { name: 'Name the channel.', description: 'At most 500 characters.' });
+  t.equal(validateChannelForm({ description: 'edit form has no name' }, null), null, 'the edit form has no name to check');
+  t.equal(checkUsernames('ghost', null), null, 'without the member list, only the form of a name is checked');
+  t.match(validateGroupForm({ name: '1abc', members: 'unhas,,unsrat' }, known), { name: /group name is 2-32/ });
+  t.equal(validateGroupForm({ name: 'ptn-sulawesi', members: 'unhas,,unsrat' }, known), null);
+  t.equal(validateNamesForm('', known), 'Name at least one institution (username).');
+  t.equal(validateNamesForm('unhas', known, new Set(['ugm'])), 'Not in the group: unhas.');
+  t.equal(validateNamesForm('ugm', known, new Set(['ugm'])), null);
+});
+
+t.test('list edits become grants and revocations; rule edits send only what changed', async (t) => {
+  t.same(parseNames(' unhas, UGM  unhas,,unsrat '), ['unhas', 'ugm', 'unsrat']);
+  t.same(listChanges(['unhas', 'unsrat'], ['unhas', 'ugm']), { add: ['ugm'], remove: ['unsrat'] });
+  t.same(listChanges(['a'], ['a']), { add: [], remove: [] });
+  t.same(listChanges(['a', 'b'], []), { add: [], remove: ['a', 'b'] });
+  t.same(channelChanges(channel, { description: ' Rapat dekan ', access: 'restricted', publish: 'named' }), {}, 'nothing changed');
+  t.same(channelChanges(channel, { description: 'Baru', access: 'open', publish: 'named' }), { description: 'Baru', access: 'open' });
+  const edit = channelForm(channel);
+  t.same(edit.map((i) => [i.name, i.value]), [['description', 'Rapat dekan'], ['access', 'restricted'], ['publish', 'named']], 'the edit form starts from the channel');
+});
+
+t.test('table cells and detail panels', async (t) => {
+  t.same(channelCells(channel), ['#dekanat', 'restricted', 'named', '1', '', 'Rapat dekan']);
+  t.same(channelCells({ ...channel, archived: true, archivedAt: '2026-11-27T01:00:00.000Z', subscribers: Number.NaN }).slice(3, 5), ['?', '2026-11-27']);
+  const lines = rosterLines(channel, roster, 78);
+  t.match(lines[0], /^#dekanat: restricted, named publishers publish; created 2026-11-26 02:04:41/);
+  t.match(lines[1], /^members {6}unhas, unsrat$/);
+  t.match(lines[2], /^publishers {3}unhas$/);
+  t.match(lines[3], /^subscribers {2}unhas$/);
+  const open = rosterLines({ ...channel, access: 'open', publish: 'subscribers' }, [], 78);
+  t.match(open[1], /anyone may subscribe/);
+  t.match(open[2], /any subscriber may publish/);
+  const many = Array.from({ length: 30 }, (_, i) => `member${i}`);
+  const cut = nameList(many, 40, '');
+  t.ok(cut.length <= 40, cut);
+  t.match(cut, /… \(\+\d+ more\)$/);
+  t.equal(nameList([], 40, '(none)'), '(none)');
+  const g = groupMemberLines({ name: 'ptn', description: '', members: 2, createdAt: '2026-11-26T02:04:41.790Z', isMember: false },
+    [{ username: 'unhas', institution: 'U', status: 'active' }, { username: 'unsrat', institution: 'S', status: 'suspended' }], 78);
+  t.match(g.join('\n'), /institutions unhas, unsrat[\s\S]*suspended {4}unsrat/);
+});
+
+t.test('the header and help lines fit 80 columns', async (t) => {
+  const titles = ['Registrations', 'Members', 'Online', 'Traffic', 'Mail', 'Audit', 'Backups', 'Channels', 'Groups'];
+  const tabs = titles.map((title, i) => ({ key: String(i + 1), title, badge: i === 0 ? ' (2)' : '' }));
+  const plain = (s: string) => s.replace(/\{[^}]*\}/g, '');
+  const wide = plain(headerLine({ user: 'admin', address: '127.0.0.1:7400', status: 'online', tabs, current: 7, width: 200 }));
+  t.match(wide, /1 Registrations \(2\) {2}2 Members .*8 Channels .*9 Groups/, 'every title when there is room');
+  const narrow = plain(headerLine({ user: 'admin', address: '127.0.0.1:7400', status: 'online', tabs, current: 7, width: 80 }));
+  t.ok(narrow.length <= 80, narrow);
+  t.match(narrow, /127\.0\.0\.1:7400 online │ 1 \(2\) 2 3 4 5 6 7 8 Channels {2}9$/, 'at 80 columns the current tab keeps its title');
+  const tiny = plain(headerLine({ user: 'admin', address: 'a-very-long-host-name.example.ac.id:7400', status: 'reconnecting', tabs, current: 0, width: 80 }));
+  t.notMatch(tiny, /example/, 'the address goes when even that does not fit');
+  t.match(tiny, /1 Registrations \(2\)/);
+  t.equal(headerLine({ user: '{bold}', address: 'x', status: 'online', tabs, current: 0, width: 200 }).includes('{open}bold{close}'), true, 'tags are escaped');
+
+  t.match(plain(helpLine('n new', 9, 80)), /n new {3}1-9\/Tab screens {2}g refresh {2}\? help {2}q quit/);
+  const long = 'n new  e edit  r restrict/open  x archive  m members  p publishers  Enter roster';
+  t.equal(plain(helpLine(long, 9, 80)), ` ${long}`, 'the screen\'s own keys first when space is short');
+  t.match(plain(helpLine('n new  e describe  d delete', 9, 50)), /\? help {2}q quit$/);
+});
+
+t.test('the detail loader fetches the latest selection only and never draws a stale answer', async (t) => {
+  const started: string[] = [];
+  const drawn: string[] = [];
+  const gates = new Map<string, () => void>();
+  const latest = new Latest(async (key, isCurrent) => {
+    started.push(key);
+    await new Promise<void>((resolve) => gates.set(key, resolve));
+    if (isCurrent()) drawn.push(key);
+  });
+  const first = latest.ask('a');
+  void latest.ask('b');
+  void latest.ask('c');
+  t.equal(latest.current, 'c');
+  gates.get('a')!();
+  while (!gates.has('c')) await new Promise((r) => setImmediate(r));
+  gates.get('c')!();
+  await first;
+  t.same(started, ['a', 'c'], 'b was never fetched: c replaced it while a was loading');
+  t.same(drawn, ['c'], 'a finished after c was asked, so it was not drawn');
+
+  const again = latest.ask('c');
+  while (started.length < 3) await new Promise((r) => setImmediate(r));
+  gates.get('c')!();
+  await again;
+  t.same(started, ['a', 'c', 'c'], 'asking for the shown key again reloads it');
+  t.same(drawn, ['c', 'c']);
+  await latest.ask(null);
+  t.equal(started.length, 3, 'null fetches nothing');
+});
