@@ -194,7 +194,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
     }),
     defineCommand({
       command: 'console',
-      describe: 'the full-screen admin console: registrations, members, online, traffic, mail, audit, backups',
+      describe: 'the full-screen admin console: registrations, members, online, traffic, mail, audit, backups, channels, groups',
       builder: (y: Argv) => adminOptions(y),
       handler: async (opts: AdminOpts) => {
         const { runConsole } = await import('./app.js');
