@@ -17,6 +17,7 @@ export const ERRORS = {
   ACCOUNT_SUSPENDED: { message: 'This account is suspended.', closes: false },
   SESSION_CLOSED: { message: 'This session was closed by the server.', closes: true },
   FORBIDDEN: { message: 'You are not allowed to do that.', closes: false },
+  PASSWORD_CHANGE_REQUIRED: { message: 'The mailed password is for the first login only; set a new password first (PASSWD, `siar passwd`).', closes: false },
   DUPLICATE_USERNAME: { message: 'That username is already taken or requested.', closes: false },
   DUPLICATE_EMAIL: { message: 'That e-mail address is already registered or requested.', closes: false },
   BAD_EMAIL: { message: 'The e-mail address is malformed.', closes: false },

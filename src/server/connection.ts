@@ -32,6 +32,8 @@ export class Connection {
   user: BoundUser | null = null;
   /** False for one-shot clients (LOGIN popups=0): popups are neither pushed here nor counted delivered. */
   wantsPopups = true;
+  /** Logged in with a mailed password: popups start once PASSWD has set the member's own. */
+  popupsAfterPasswordChange = false;
   /** Registration request this connection waits on (REGISTER wait=1). */
   waitingRegistration: number | null = null;
   /** Popups already pushed here, so a race between live delivery and login replay cannot double them. */

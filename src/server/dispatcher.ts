@@ -53,11 +53,20 @@ function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 100) / 100;
 }
 
+/**
+ * What a session opened with a mailed (one-time) password may do before it sets its own: the
+ * mailed password travelled in clear e-mail, so it must not read or send anything.
+ */
+const BEFORE_PASSWORD_CHANGE = new Set(['PASSWD', 'LOGOUT', 'WHOAMI']);
+
 /** Resolves the token and checks the command's access level. */
 async function authorize(services: Services, command: Command, token: string): Promise<Auth | null> {
   if (command.access === 'anyone' && token === '') return null;
   if (token === '') throw new SiarError('AUTH_REQUIRED', `${command.verb} needs a session token; LOGIN first.`);
   const auth = await authenticate(services, token);
+  if (auth.user.mustChangePassword && command.access !== 'anyone' && !BEFORE_PASSWORD_CHANGE.has(command.verb)) {
+    throw new SiarError('PASSWORD_CHANGE_REQUIRED', `${command.verb} needs your own password: the mailed one is for the first login only. Set a new one with PASSWD (siar passwd).`);
+  }
   if (command.access === 'admin' && auth.user.role !== 'admin') {
     throw new SiarError('FORBIDDEN', `${command.verb} is for administrators.`);
   }

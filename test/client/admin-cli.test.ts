@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
-import { SIAR, jsonLines, siar, startSiarServer, waitForMailedPassword, type Run } from '../helpers/cli.js';
+import { SIAR, jsonLines, setOwnPassword, siar, startSiarServer, waitForMailedPassword, type Run } from '../helpers/cli.js';
 
 const lines = (run: Run) => jsonLines(run.stdout);
 
@@ -27,7 +27,7 @@ t.test('every admin function is scriptable with --json', async (t) => {
   const approved = lines(await admin(['approve', '1', '2', '--wait-mail']));
   t.same(approved.map((r) => r.username), ['unhas', 'ugm']);
   t.same(approved.map((r) => r.mailStatus), ['sent', 'sent'], 'approval shows that the credentials mail went out');
-  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMailedPassword(data, 'unhas', 'credentials') };
+  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await setOwnPassword(server, data, 'unhas') };
   const sent = await siar(['send', '--to', 'ugm', '--subject', 'Rapat', '--body', 'Besok'], unhas);
   t.equal(sent.code, 0, sent.stderr);
 
@@ -48,13 +48,13 @@ t.test('every admin function is scriptable with --json', async (t) => {
   const audit = lines(await admin(['audit', '--kind', 'registration_approved']));
   t.equal(audit.length, 2);
   t.match(audit[0], { kind: 'registration_approved', actor: 'admin', subject: 'ugm', detail: { requestId: 2 } });
-  t.equal(lines(await admin(['audit', '--member', 'unhas', '--since', '1h'])).length, 2, 'requested and approved');
+  t.equal(lines(await admin(['audit', '--member', 'unhas', '--since', '1h'])).length, 3, 'requested, approved, password changed');
 
   const reset = lines(await admin(['reset-password', 'ugm']))[0]!;
   t.match(reset, { username: 'ugm', email: 'ugm@example.ac.id' });
   const ugmPassword = await waitForMailedPassword(data, 'ugm', 'password_reset');
-  const ugmInbox = await siar(['inbox', '--json', '--user', 'ugm'], { ...env, SIAR_PASSWORD: ugmPassword });
-  t.equal(ugmInbox.code, 0, 'the member logs in with the mailed password');
+  const ugmPasswd = await siar(['passwd', '--user', 'ugm'], { ...env, SIAR_PASSWORD: ugmPassword, SIAR_NEW_PASSWORD: 'Gadjah-Mada-own-2026' });
+  t.equal(ugmPasswd.code, 0, 'the member logs in with the mailed password and sets its own');
 
   const suspend = lines(await admin(['suspend', 'unhas']))[0]!;
   t.match(suspend, { status: 'suspended' });

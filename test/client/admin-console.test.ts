@@ -142,8 +142,8 @@ t.test('the admin console approves a registration that arrives live, and the cre
   const eml = await waitForMailFile(path.join(data, 'mail'), /Username: unhas/, 'the credentials mail');
   const password = passwordFromText(parseEml(eml).text, 'unhas');
   t.match(password, /^[A-Za-z0-9]{20}$/, 'the credentials mail landed in <data>/mail/');
-  const login = await siar(['inbox', '--json'], { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: password });
-  t.equal(login.code, 0, 'the member logs in with it');
+  const login = await siar(['passwd'], { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: password, SIAR_NEW_PASSWORD: 'Hasanuddin-own-2026' });
+  t.equal(login.code, 0, 'the member logs in with it and sets its own');
   await tty.waitFor(/no pending requests/, 'the request leaves the table');
 
   // Several at once: two more arrive, both are marked and rejected with one reason.

@@ -11,7 +11,7 @@ import {
 } from '../../src/client/transfer.js';
 import { argsToMessage } from '../../src/protocol/index.js';
 import { parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
-import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
+import { SIAR, setOwnPassword, siar, startSiarServer } from '../helpers/cli.js';
 import {
   DataPeer, assertNothingLeft, mp4Bytes, noise, offer, pngBytes, sendDeclared, sha256, wavBytes, writeFile,
 } from '../transfer/helpers.js';
@@ -138,18 +138,11 @@ t.test('safeFileName keeps names readable and harmless', async (t) => {
 // --- the CLI, as a new user runs it ------------------------------------------------------------
 
 
-function mailedPassword(dataDir: string, username: string): string {
-  for (const f of readdirSync(path.join(dataDir, 'mail'))) {
-    const text = parseEml(readFileSync(path.join(dataDir, 'mail', f), 'utf8')).text;
-    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-  }
-  throw new Error(`no mail for ${username}`);
-}
 
 t.test('siar send --attach with an image, audio and video reaches several institutions; the popup, inbox, outbox and read show the attachments; download and read --save-dir bring back identical files', async (t) => {
   const data = tempDir(t);
   const { address, port } = await startSiarServer(t, data);
-  const env = { SIAR_SERVER: address, SIAR_QUIET_PASSWD_HINT: '1' };
+  const env = { SIAR_SERVER: address };
   const admin = await SiarClient.connect({ host: '127.0.0.1', port });
   t.teardown(() => admin.close());
   await admin.login('admin', readFileSync(path.join(data, 'admin-password'), 'utf8').trim());
@@ -158,16 +151,7 @@ t.test('siar send --attach with an image, audio and video reaches several instit
     t.equal(reg.code, 0, reg.stderr);
     await admin.request('APPROVE', { id: reg.stdout.trim() });
   }
-  const mailFor = async (u: string): Promise<string> => {
-    for (;;) {
-      try {
-        return mailedPassword(data, u);
-      } catch {
-        await new Promise((r) => admin.once('push', r)); // the admin session hears MAIL when it is written
-      }
-    }
-  };
-  const as = async (u: string) => ({ ...env, SIAR_USER: u, SIAR_PASSWORD: await mailFor(u) });
+  const as = async (u: string) => ({ ...env, SIAR_USER: u, SIAR_PASSWORD: await setOwnPassword(address, data, u) });
   const unhas = await as('unhas');
   const ugm = await as('ugm');
   const itb = await as('itb');

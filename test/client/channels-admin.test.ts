@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { tempDir } from '../helpers/siar.js';
-import { jsonLines, mailedPassword, ok, siar, startSiarServer } from './channels-helpers.js';
+import { jsonLines, ok, setOwnPassword, siar, startSiarServer } from './channels-helpers.js';
 
 // Each step is a new `siar` process (about twenty of them, plus servers and listeners): on a busy
 // machine that is more than the default per-file budget.
@@ -17,7 +17,7 @@ t.test('admin commands and their errors from the command line', async (t) => {
   await ok(t, ['register', '--institution', 'A', '--contact', 'B', '--email', 'a@b.ac.id', '--username', 'aa'], env);
   await ok(t, ['register', '--institution', 'C', '--contact', 'D', '--email', 'c@d.ac.id', '--username', 'cc'], env);
   await ok(t, ['admin', 'approve', '1', '2'], admin);
-  const aa = { ...env, SIAR_USER: 'aa', SIAR_PASSWORD: await mailedPassword(data, 'aa') };
+  const aa = { ...env, SIAR_USER: 'aa', SIAR_PASSWORD: await setOwnPassword(server, data, 'aa') };
 
   await ok(t, ['admin', 'channel', 'create', 'dekanat', '--restricted', '--members', 'cc', '--publish', 'named', '--publishers', 'cc'], admin);
   // Each refusal exits non-zero with the catalogue code.

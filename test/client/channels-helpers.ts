@@ -2,13 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
-import { SIAR, siar as runSiar, startSiarServer as startServer, waitForMailedPassword, type Run } from '../helpers/cli.js';
+import { SIAR, siar as runSiar, startSiarServer as startServer, type Run } from '../helpers/cli.js';
 
-export { SIAR, jsonLines, type Run } from '../helpers/cli.js';
+export { SIAR, jsonLines, setOwnPassword, type Run } from '../helpers/cli.js';
 
-/** `siar` with the mailed-password hint silenced, so stderr holds only what a test looks for. */
 export function siar(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return runSiar(args, { SIAR_QUIET_PASSWD_HINT: '1', ...env });
+  return runSiar(args, env);
 }
 
 /** Runs and expects success; returns stdout. */
@@ -21,8 +20,6 @@ export async function ok(t: Test, args: string[], env: Record<string, string>): 
 export async function startSiarServer(t: Test, dataDir: string): Promise<string> {
   return (await startServer(t, dataDir)).address;
 }
-
-export const mailedPassword = (dataDir: string, username: string): Promise<string> => waitForMailedPassword(dataDir, username);
 
 /** `siar listen --json` in the background: its popups, and a way to wait for them. */
 export class Listener {
@@ -38,7 +35,7 @@ export class Listener {
   static async start(t: Test, env: Record<string, string>): Promise<Listener> {
     const child = spawn(process.execPath, [SIAR, 'listen', '--json'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     t.teardown(() => { child.kill(); });
-    // Logged in: with --json the only stderr line is the note about the mailed password.
+    // Logged in once it says "listening as …" on stderr (it does so with --json too).
     await new Promise<void>((resolve) => child.stderr!.once('data', () => resolve()));
     return new Listener(child);
   }

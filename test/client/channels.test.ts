@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { tempDir } from '../helpers/siar.js';
-import { Listener, jsonLines, mailedPassword, ok, siar, startSiarServer } from './channels-helpers.js';
+import { Listener, jsonLines, ok, setOwnPassword, siar, startSiarServer } from './channels-helpers.js';
 
 // Each step is a new `siar` process (about thirty of them, plus servers and listeners): on a busy
 // machine that is more than the default per-file budget.
@@ -31,7 +31,7 @@ t.test('a channel and a group reach exactly the right institutions, online and o
   }
   await ok(t, ['admin', 'approve', '1', '2', '3', '4'], admin);
   const as: Record<string, Record<string, string>> = {};
-  for (const [username] of institutions) as[username] = { ...env, SIAR_USER: username, SIAR_PASSWORD: await mailedPassword(data, username) };
+  for (const [username] of institutions) as[username] = { ...env, SIAR_USER: username, SIAR_PASSWORD: await setOwnPassword(server, data, username) };
 
   // The administrator creates a channel and a group.
   const [channelCreated, groupCreated] = await Promise.all([

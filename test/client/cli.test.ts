@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
-import { SIAR, siar, startSiarServer, waitForMailedPassword } from '../helpers/cli.js';
+import { SIAR, setOwnPassword, siar, startSiarServer, waitForMailedPassword } from '../helpers/cli.js';
 
 
 t.test('two institutions register, get approved, log in with mailed passwords and exchange popups', async (t) => {
@@ -30,9 +30,17 @@ t.test('two institutions register, get approved, log in with mailed passwords an
   t.equal(approve.code, 0, approve.stderr);
   t.match(approve.stdout, /approved 1: member unhas/);
 
-  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMailedPassword(data, 'unhas') };
+  // The mailed password opens one session, good only for setting one's own.
+  const mailed = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: await waitForMailedPassword(data, 'unhas') };
+  const early = await siar(['inbox'], mailed);
+  t.not(early.code, 0, 'the mailed password reads nothing');
+  t.match(early.stderr, /siar passwd.*PASSWORD_CHANGE_REQUIRED/);
+  const changed = await siar(['passwd'], { ...mailed, SIAR_NEW_PASSWORD: 'Hasanuddin-own-2026' });
+  t.equal(changed.code, 0, changed.stderr);
+  const unhas = { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: 'Hasanuddin-own-2026' };
+  t.not((await siar(['inbox'], mailed)).code, 0, 'the mailed password does not work a second time');
   const pwFile = path.join(data, 'ugm.pw');
-  writeFileSync(pwFile, (await waitForMailedPassword(data, 'ugm')) + '\n', { mode: 0o600 });
+  writeFileSync(pwFile, (await setOwnPassword(server, data, 'ugm')) + '\n', { mode: 0o600 });
   const ugmArgs = ['--user', 'ugm', '--password-file', pwFile];
 
   // ugm listens; unhas sends; the popup shows up on ugm's listener.

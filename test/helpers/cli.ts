@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
-import { parseEml, passwordFromText } from './siar.js';
+import { ownPassword, parseEml, passwordFromText } from './siar.js';
 
 export const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
 
@@ -55,4 +55,16 @@ export async function waitForMailedPassword(dataDir: string, username: string, k
     if (Date.now() > deadline) throw new Error(`no ${kind} mail for ${username}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * What a new member does first: reads the mailed (one-time) password and replaces it with its own
+ * through `siar passwd`; returns the new password.
+ */
+export async function setOwnPassword(address: string, dataDir: string, username: string, kind = 'credentials'): Promise<string> {
+  const mailed = await waitForMailedPassword(dataDir, username, kind);
+  const own = ownPassword(username);
+  const r = await siar(['passwd'], { SIAR_SERVER: address, SIAR_USER: username, SIAR_PASSWORD: mailed, SIAR_NEW_PASSWORD: own });
+  if (r.code !== 0) throw new Error(`siar passwd for ${username} failed: ${r.stderr.trim()}`);
+  return own;
 }

@@ -23,8 +23,13 @@ export interface TestServer {
   /** A connected client, closed when the test ends. */
   client(): Promise<SiarClient>;
   adminClient(): Promise<SiarClient>;
-  /** Registers and approves a member; returns the password from its credentials mail. */
-  member(username: string, institution?: string): Promise<{ username: string; password: string }>;
+  /**
+   * Registers and approves a member, logs in once with the mailed (one-time) password and sets its
+   * own; returns both.
+   */
+  member(username: string, institution?: string): Promise<{ username: string; password: string; mailedPassword: string }>;
+  /** Registers and approves a member; returns the mailed password, not yet used. */
+  approvedMember(username: string, institution?: string): Promise<{ username: string; mailedPassword: string }>;
   /** A logged-in member client. */
   memberClient(username: string): Promise<SiarClient>;
 }
@@ -57,17 +62,26 @@ export async function startServer(t: Test, overrides: Partial<ServerConfig> = {}
   };
   const ts: TestServer = {
     server, port, dataDir, logs, adminPassword, client, adminClient,
-    async member(username, institution = `Universitas ${username}`) {
+    async approvedMember(username, institution = `Universitas ${username}`) {
       admin ??= await adminClient();
       const anon = await client();
       const reg = await anon.request('REGISTER', {
         institution, contact: `Contact of ${username}`, email: `${username}@example.ac.id`, username,
       });
       const approved = await admin.request('APPROVE', { id: reg.args.get('id')! });
-      const password = await credentialsFromMail(server, dataDir, Number(approved.args.get('mailId')), username);
-      passwords.set(username, password);
+      const mailedPassword = await credentialsFromMail(server, dataDir, Number(approved.args.get('mailId')), username);
       await anon.close();
-      return { username, password };
+      return { username, mailedPassword };
+    },
+    async member(username, institution) {
+      const { mailedPassword } = await ts.approvedMember(username, institution);
+      const password = ownPassword(username);
+      const c = await client();
+      await c.login(username, mailedPassword, { popups: false });
+      await c.request('PASSWD', { old: mailedPassword, new: password });
+      await c.close();
+      passwords.set(username, password);
+      return { username, password, mailedPassword };
     },
     async memberClient(username) {
       const password = passwords.get(username) ?? (await ts.member(username)).password;
@@ -77,6 +91,11 @@ export async function startServer(t: Test, overrides: Partial<ServerConfig> = {}
     },
   };
   return ts;
+}
+
+/** The password tests give a member in place of the mailed one. */
+export function ownPassword(username: string): string {
+  return `own-password-of-${username}`;
 }
 
 /** Waits until the mail worker has sent mail `mailId`, then reads the password from the .eml it wrote. */

@@ -237,9 +237,9 @@ t.test('AUDIT filters by kind, member, actor and time', async (t) => {
 
   const kinds = async (args: Record<string, string>) => (await admin.request('AUDIT', args)).items.map((a) => `${a.get('kind')}:${a.get('subject')}`);
   t.same(await kinds({ kind: 'login_failed' }), ['login_failed:ghost', 'login_failed:unhas'], 'by kind, newest first');
-  t.same(await kinds({ member: 'ugm' }), ['member_reactivated:ugm', 'member_suspended:ugm', 'registration_approved:ugm', 'registration_requested:ugm'], 'about a member');
+  t.same(await kinds({ member: 'ugm' }), ['member_reactivated:ugm', 'member_suspended:ugm', 'password_changed:ugm', 'registration_approved:ugm', 'registration_requested:ugm'], 'about a member');
   t.same(await kinds({ member: 'ugm', since: start }), ['member_reactivated:ugm', 'member_suspended:ugm'], 'since a time');
-  t.same(await kinds({ member: 'ugm', until: start }), ['registration_approved:ugm', 'registration_requested:ugm'], 'until a time');
+  t.same(await kinds({ member: 'ugm', until: start }), ['password_changed:ugm', 'registration_approved:ugm', 'registration_requested:ugm'], 'until a time');
   t.same(await kinds({ actor: 'admin', since: start }), ['member_reactivated:ugm', 'member_suspended:ugm'], 'by actor');
   t.same(await kinds({ kind: 'login_failed', since: '1h' }), ['login_failed:ghost', 'login_failed:unhas'], 'an age as the time');
   t.same(await kinds({ since: '2999-01-01' }), [], 'nothing in the future');

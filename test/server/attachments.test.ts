@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { argsToMessage, argsToPopup } from '../../src/protocol/index.js';
-import { collectPushes, nextPush, startServer } from '../helpers/siar.js';
+import { collectPushes, nextPush, startServer, ownPassword } from '../helpers/siar.js';
 import {
   DataPeer, assertNothingLeft, mp4Bytes, noise, offer, pngBytes, rawUpload, sendDeclared, sha256, storedFiles, wavBytes,
 } from '../transfer/helpers.js';
@@ -70,7 +70,7 @@ t.test('a message with attachments pops up only when its last attachment is in, 
   // The offline recipient gets the popup, attachments and all, at its next login.
   const itb = await s.client();
   const later = nextPush(itb, 'POPUP');
-  await itb.login('itb', await passwordOf(s, 'itb'));
+  await itb.login('itb', ownPassword('itb'));
   t.strictSame(argsToPopup(await later).attachments.length, 3, 'store-and-forward keeps the attachments');
 
   // The stored files are the bytes that were sent.
@@ -250,12 +250,3 @@ t.test('stopping the server closes every shadow listener', async (t) => {
   t.equal(s.server.transfers.liveTransfers(), 0);
 });
 
-async function passwordOf(s: Awaited<ReturnType<typeof startServer>>, username: string): Promise<string> {
-  const { readdirSync } = await import('node:fs');
-  const { parseEml, passwordFromText } = await import('../helpers/siar.js');
-  for (const f of readdirSync(`${s.dataDir}/mail`)) {
-    const text = parseEml(readFileSync(`${s.dataDir}/mail/${f}`, 'utf8')).text;
-    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-  }
-  throw new Error(`no credentials mail for ${username}`);
-}

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import type { SiarClient } from '../../src/client/connection.js';
-import { collectPushes, startServer, type TestServer } from '../helpers/siar.js';
+import { collectPushes, startServer, type TestServer, ownPassword } from '../helpers/siar.js';
 
 /** Small seeded PRNG (mulberry32), so a failing interleaving can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -173,14 +173,7 @@ t.test('a member logging in during a burst of channel messages gets each once, l
     const seen = collectPushes(c, 'POPUP');
     const sends = Array.from({ length: 30 }, (_, i) => pub.request('SEND', { channel: 'burst', subject: `#${attempt}.${i}` }));
     // Log in while the sends are in flight: some are replayed at login, some arrive live.
-    const { readdirSync, readFileSync } = await import('node:fs');
-    const { parseEml, passwordFromText } = await import('../helpers/siar.js');
-    let password = '';
-    for (const f of readdirSync(`${s.dataDir}/mail`)) {
-      const text = parseEml(readFileSync(`${s.dataDir}/mail/${f}`, 'utf8')).text;
-      if (text.split('\n').includes('Username: late')) password = passwordFromText(text, 'late');
-    }
-    await c.login('late', password);
+    await c.login('late', ownPassword('late'));
     const ids = (await Promise.all(sends)).map((r) => Number(r.args.get('id')));
     await allDelivered(s, ids);
     await c.request('PING');

@@ -5,7 +5,7 @@ import type { SiarClient } from '../../src/client/connection.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { declareFile, sendMessage } from '../../src/client/transfer.js';
-import { RawPeer, collectPushes, nextPush, startServer, tempDir, type TestServer } from '../helpers/siar.js';
+import { RawPeer, collectPushes, nextPush, startServer, tempDir, type TestServer, ownPassword } from '../helpers/siar.js';
 
 /** Sends PING and waits for its reply: every push the server wrote before it has arrived. */
 async function settle(...clients: SiarClient[]): Promise<void> {
@@ -136,14 +136,14 @@ t.test('an offline subscriber gets the channel\'s messages at its next login, in
   const back = await s.client();
   const popups = collectPushes(back, 'POPUP');
   const last = nextPush(back, 'POPUP', (a) => a.get('id') === ids[2]);
-  await back.login('away', (await passwordOf(s, 'away')));
+  await back.login('away', ownPassword('away'));
   await last;
   await settle(back);
   t.same(popups.map((a) => [a.get('subject'), a.get('via')]), [['Wisuda', '#pengumuman-rektor'], ['Libur', '#pengumuman-rektor'], ['Rapat senat', '#pengumuman-rektor']]);
   t.ok((await outboxEntry(rektorat, ids[0]!)).recipients![0]!.deliveredAt, 'the publisher sees it delivered');
   const again = await s.client();
   const none = collectPushes(again, 'POPUP');
-  await again.login('away', await passwordOf(s, 'away'));
+  await again.login('away', ownPassword('away'));
   await settle(again);
   t.same(none, [], 'a second login replays nothing');
 });
@@ -337,7 +337,7 @@ t.test('the protocol by hand, as with nc', async (t) => {
   );
 
   const ugm = await RawPeer.connect(t, s.port);
-  const ugmToken = /token=([^|]+)/.exec(await ugm.ask(`1|LOGIN||username=ugm|password=${await passwordOf(s, 'ugm')}`))![1]!;
+  const ugmToken = /token=([^|]+)/.exec(await ugm.ask(`1|LOGIN||username=ugm|password=${ownPassword('ugm')}`))![1]!;
   t.match(await ugm.ask(`2|SUBSCRIBE|${ugmToken}|name=beasiswa`), /^2\|OK\|name=beasiswa\|subscribed=1\|changed=1$/);
   t.match(await ugm.ask(`3|CHANNELS|${ugmToken}`), /^3\|ITEM\|name=beasiswa\|.*\|subscribed=1\|canSubscribe=1\|canPublish=1$/);
   t.match(await ugm.ask(`4|SEND|${ugmToken}|channel=nope|subject=x`), /^4\|ERR\|UNKNOWN_CHANNEL\|There is no channel named nope\.$/);
@@ -347,12 +347,3 @@ t.test('the protocol by hand, as with nc', async (t) => {
   t.match(ugm.lines.slice(from).find((l) => l.startsWith('*|POPUP|')), /^\*\|POPUP\|id=\d+\|from=admin\|institution=\|subject=LPDP\|preview=Baris satu\|sentAt=[^|]+\|attachments=0\|via=#beasiswa$/);
 });
 
-async function passwordOf(s: TestServer, username: string): Promise<string> {
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const { parseEml, passwordFromText } = await import('../helpers/siar.js');
-  for (const f of readdirSync(`${s.dataDir}/mail`)) {
-    const text = parseEml(readFileSync(`${s.dataDir}/mail/${f}`, 'utf8')).text;
-    if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-  }
-  throw new Error(`no credentials mail for ${username}`);
-}

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { argsToMessage, argsToPopup, argsToRegistration } from '../../src/protocol/index.js';
-import { collectPushes, credentialsFromMail, mailedPassword, nextPush, startServer } from '../helpers/siar.js';
+import { SiarClient } from '../../src/client/connection.js';
+import { collectPushes, credentialsFromMail, nextPush, ownPassword, startServer } from '../helpers/siar.js';
 
 t.test('register → approve → mailed credentials → login → popups, inbox and outbox', async (t) => {
   const s = await startServer(t);
@@ -34,6 +35,17 @@ t.test('register → approve → mailed credentials → login → popups, inbox 
   t.equal(login.get('mustChangePassword'), '1', 'the mailed password is flagged for change');
   t.ok(unhas.token.length >= 22, 'a session token of at least 128 bits');
 
+  // The mailed password is single-use: nothing but PASSWD (and WHOAMI, LOGOUT) until it is replaced.
+  await t.rejects(unhas.request('INBOX'), { code: 'PASSWORD_CHANGE_REQUIRED' }, 'the mailed password reads nothing');
+  await t.rejects(unhas.request('SEND', { to: 'unhas', subject: 'x' }), { code: 'PASSWORD_CHANGE_REQUIRED' }, 'and sends nothing');
+  t.equal((await unhas.request('WHOAMI')).args.get('mustChangePassword'), '1');
+  await unhas.request('PASSWD', { old: password, new: 'Hasanuddin-own-2026' });
+  t.equal((await unhas.request('WHOAMI')).args.get('mustChangePassword'), '0', 'the session goes on with the new password');
+  const again = await SiarClient.connect({ host: '127.0.0.1', port: s.port });
+  t.teardown(() => again.close());
+  await t.rejects(again.login('unhas', password), { code: 'BAD_CREDENTIALS' }, 'the mailed password does not work a second time');
+  t.equal((await again.login('unhas', 'Hasanuddin-own-2026')).get('mustChangePassword'), '0');
+
   // Two more members, one online and one offline.
   await s.member('ugm', 'Universitas Gadjah Mada');
   await s.member('itb', 'Institut Teknologi Bandung');
@@ -65,7 +77,7 @@ t.test('register → approve → mailed credentials → login → popups, inbox 
   const itb = await s.client();
   const itbPopups = collectPushes(itb, 'POPUP');
   const third = nextPush(itb, 'POPUP', (a) => a.get('id') === all.args.get('id'));
-  await itb.login('itb', mailedPassword(s.dataDir, 'itb'));
+  await itb.login('itb', ownPassword('itb'));
   await third;
   t.same(itbPopups.map((a) => a.get('subject')), ['Rapat', 'Pengumuman'], 'store-and-forward at login, in order');
 
@@ -109,7 +121,7 @@ t.test('a popup reaches every online connection of a member, and a reconnect get
   await Promise.all([p1, p2]);
   const b3 = await s.client();
   const later = collectPushes(b3, 'POPUP');
-  await b3.login('bb', mailedPassword(s.dataDir, 'bb'));
+  await b3.login('bb', ownPassword('bb'));
   await b3.request('PING');
   t.same(later, [], 'a delivered popup is not replayed at the next login');
 });
@@ -166,7 +178,7 @@ t.test('a one-shot login (popups=0) leaves missed popups for the next interactiv
   const sent = await src.request('SEND', { to: 'dst', subject: 'while away' });
   const script = await s.client();
   const scriptPopups = collectPushes(script, 'POPUP');
-  await script.login('dst', mailedPassword(s.dataDir, 'dst'), { popups: false });
+  await script.login('dst', ownPassword('dst'), { popups: false });
   t.equal((await script.request('INBOX')).items.length, 1, 'the script sees the message in the inbox');
   await src.request('SEND', { to: 'dst', subject: 'live' });
   await script.request('PING');
@@ -175,6 +187,6 @@ t.test('a one-shot login (popups=0) leaves missed popups for the next interactiv
   t.ok(outbox.every((m) => m.recipients!.every((r) => !r.deliveredAt)), 'nothing marked delivered');
   const desk = await s.client();
   const first = nextPush(desk, 'POPUP', (a) => a.get('id') === sent.args.get('id'));
-  await desk.login('dst', mailedPassword(s.dataDir, 'dst'));
+  await desk.login('dst', ownPassword('dst'));
   t.equal((await first).get('subject'), 'while away', 'the interactive login still gets the missed popup');
 });

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { argsToGroup, argsToGroupMember, argsToMessage, argsToPopup } from '../../src/protocol/index.js';
 import type { SiarClient } from '../../src/client/connection.js';
-import { collectPushes, startServer, type TestServer } from '../helpers/siar.js';
+import { collectPushes, startServer, type TestServer, ownPassword } from '../helpers/siar.js';
 
 async function settle(...clients: SiarClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c.request('PING')));
@@ -88,14 +88,7 @@ t.test('overlapping groups and direct names: each institution gets the message o
   // The offline member gets it at login, with its via.
   const ee = await s.client();
   const eePopups = collectPushes(ee, 'POPUP');
-  const { readdirSync, readFileSync } = await import('node:fs');
-  const { parseEml, passwordFromText } = await import('../helpers/siar.js');
-  let password = '';
-  for (const f of readdirSync(`${s.dataDir}/mail`)) {
-    const text = parseEml(readFileSync(`${s.dataDir}/mail/${f}`, 'utf8')).text;
-    if (text.split('\n').includes('Username: ee')) password = passwordFromText(text, 'ee');
-  }
-  await ee.login('ee', password);
+  await ee.login('ee', ownPassword('ee'));
   await delivered(s, id, 4);
   await settle(ee);
   t.same(eePopups.map((a) => [Number(a.get('id')), a.get('via')]), [[id, '@g2']]);

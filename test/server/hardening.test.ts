@@ -1,6 +1,6 @@
 import t from 'tap';
 import { LoginThrottle } from '../../src/server/throttle.js';
-import { RawPeer, mailedPassword, startServer } from '../helpers/siar.js';
+import { RawPeer, ownPassword, startServer } from '../helpers/siar.js';
 
 t.test('the login throttle delays more with each failure, then locks, then forgets', async (t) => {
   let now = 0;
@@ -88,5 +88,5 @@ t.test('stopping the server lets a command in flight finish and answer, then tel
   await stopping;
   const again = await startServer(t, {}, s.dataDir);
   const back = await again.client();
-  t.equal((await back.login('sd1', mailedPassword(s.dataDir, 'sd1'))).get('username'), 'sd1', 'the data is intact after the restart');
+  t.equal((await back.login('sd1', ownPassword('sd1'))).get('username'), 'sd1', 'the data is intact after the restart');
 });

@@ -86,10 +86,7 @@ export async function connectAndLogin(opts: ClientOptions, fallback?: { user: st
   const client = await connect(opts);
   try {
     // One-shot commands must not swallow missed popups: they stay for `siar listen` or the TUI.
-    const reply = await client.login(user, password, { popups: false });
-    if (reply.get('mustChangePassword') === '1' && !process.env.SIAR_QUIET_PASSWD_HINT) {
-      process.stderr.write('note: this is the password from the e-mail; set your own with `siar passwd`.\n');
-    }
+    await client.login(user, password, { popups: false });
   } catch (err) {
     await client.close();
     throw err;
@@ -116,7 +113,11 @@ export function printJson(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj) + '\n');
 }
 
+/** What a member logged in with the mailed (one-time) password must do before anything else. */
+export const FIRST_LOGIN_HINT = 'The mailed password is for the first login only: set your own with `SIAR_NEW_PASSWORD=… siar passwd` (or --new-password-file FILE), then log in with it.';
+
 export function describeError(err: unknown): string {
+  if (err instanceof RemoteError && err.code === 'PASSWORD_CHANGE_REQUIRED') return `${FIRST_LOGIN_HINT} (${err.code})`;
   if (err instanceof RemoteError) return `${err.message} (${err.code})`;
   if (err instanceof Error) return err.message;
   return String(err);

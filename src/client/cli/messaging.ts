@@ -6,7 +6,7 @@ import { SiarClient } from '../connection.js';
 import { TransferError, declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
-import { CliError, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { CliError, FIRST_LOGIN_HINT, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 function readBody(opts: { body?: string; 'body-file'?: string }): string {
   if (opts.body !== undefined && opts['body-file'] !== undefined) throw new CliError('Give --body or --body-file, not both.');
@@ -209,7 +209,6 @@ export const messagingCommands: CommandModule<object, any>[] = [
         ? (readFileSync(opts['new-password-file'], 'utf8').split(/\r?\n/)[0] ?? '').trim()
         : process.env.SIAR_NEW_PASSWORD;
       if (!next) throw new CliError('No new password: set SIAR_NEW_PASSWORD or give --new-password-file FILE.');
-      process.env.SIAR_QUIET_PASSWD_HINT = '1';
       await withClient(opts, async (client) => {
         await client.request('PASSWD', { old: readPassword(opts), new: next });
         if (opts.json) printJson({ changed: true });
@@ -260,15 +259,14 @@ async function listen(opts: ClientOptions): Promise<void> {
     });
     try {
       const reply = await client.login(opts.user, password);
-      if (reply.get('mustChangePassword') === '1' && !process.env.SIAR_QUIET_PASSWD_HINT) {
-        process.stderr.write('note: this is the password from the e-mail; set your own with `siar passwd`.\n');
-      }
+      if (reply.get('mustChangePassword') === '1') throw new CliError(FIRST_LOGIN_HINT);
     } catch (err) {
       await client.close();
       throw err;
     }
     delay = 1000;
-    if (!opts.json) process.stderr.write(`listening as ${opts.user}\n`);
+    // stderr even with --json: scripts can wait for it to know the login is done.
+    process.stderr.write(`listening as ${opts.user}\n`);
     client.startKeepalive(60_000);
     const reason = await new Promise<Error | null>((resolve) => client.once('close', resolve));
     const code = (reason as { code?: string } | null)?.code;

@@ -264,9 +264,12 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
 
   private formEscape(name: FormName): void {
     if (name === 'passwd') {
-      const forced = this._state.passwd.forced;
+      // The server refuses everything else until the mailed password is replaced.
+      if (this._state.passwd.forced) {
+        this.dispatch({ type: 'form/status', form: 'passwd', busy: false, error: 'The mailed password works only once: choose your own to go on (Ctrl-C quits).' });
+        return;
+      }
       this.dispatch({ type: 'navigate', screen: 'main' });
-      if (forced) this.dispatch({ type: 'toast', text: 'You can change your password later with P.' });
       return;
     }
     if (this._state.history.length) this.dispatch({ type: 'back' });
@@ -610,7 +613,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       const pending = this.config?.load().pendingRegistration;
       this.saveConfig({ server: this.session.address, username, ...(pending && pending.username === username ? { pendingRegistration: undefined } : {}) });
       this.dispatch({ type: 'loggedIn', username: info.username || username, institution: info.institution, unread: info.unread, mustChangePassword: info.mustChangePassword });
-      this.loadAll();
+      // With the mailed password the server serves nothing until it is replaced (submitPasswd loads).
+      if (!info.mustChangePassword) this.loadAll();
     } catch (err) {
       this.dispatch({ type: 'form/status', form: 'login', busy: false, error: describe(err) });
       this.dispatch({ type: 'form/focus', form: 'login', to: 2 });
@@ -640,6 +644,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.dispatch({ type: 'form/reset', form: 'passwd', forced: false });
       this.dispatch({ type: 'navigate', screen: 'main' });
       this.dispatch({ type: 'toast', text: 'Password changed. Use the new one from now on.' });
+      if (p.forced) this.loadAll();
     } catch (err) {
       this.dispatch({ type: 'form/status', form: 'passwd', busy: false, error: describe(err) });
       if (err instanceof RemoteError && err.code === 'BAD_CREDENTIALS' && !p.forced) {

@@ -107,7 +107,7 @@ export function hints(state: State): Hint[] {
       return [['Enter', 'log in'], ['Ctrl-C', 'quit']];
     case 'login': return [['Tab', 'next'], ['Enter', 'log in'], ['Ctrl-N', 'register'], ['Ctrl-C', 'quit']];
     case 'passwd': return state.passwd.forced
-      ? [['Tab', 'next'], ['Enter', 'change'], ['Esc', 'later'], ['Ctrl-C', 'quit']]
+      ? [['Tab', 'next'], ['Enter', 'change'], ['Ctrl-C', 'quit']]
       : [['Tab', 'next'], ['Enter', 'change'], ['Esc', 'cancel']];
     case 'main': {
       if (state.tab === 'channels') return [['Tab', 'switch'], ['↑↓', 'move'], ['Space', 'subscribe/unsubscribe'], ['Enter', 'write to it'], ['Q', 'quit']];
@@ -160,7 +160,7 @@ function screenBody(state: State, cols: number, rows: number): string[] {
       ['No account yet? Ctrl-N opens the registration form.']);
     case 'passwd': return formScreen(state.passwd, cols, rows, 'Choose your own password',
       state.passwd.forced
-        ? ['The password from the e-mail is for the first login only.', 'Choose a new one of at least 10 characters (Esc: later).']
+        ? ['The password from the e-mail is for the first login only.', 'Choose a new one of at least 10 characters to go on.']
         : ['Change your password: at least 10 characters.'], 'Change password');
     case 'main': return mainScreen(state, cols, rows);
     case 'compose': return state.compose ? compose(state, state.compose, cols, rows) : [];

@@ -43,7 +43,10 @@ export const authCommands: Command[] = [
     await store.recordLogin(user.id, ctx.conn.remoteAddress);
     if (ctx.conn.user) router.detach(ctx.conn);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id };
-    ctx.conn.wantsPopups = args.get('popups') !== '0';
+    // With the mailed password, popups wait until the member has set its own (see PASSWD).
+    const wantsPopups = args.get('popups') !== '0';
+    ctx.conn.wantsPopups = wantsPopups && !user.mustChangePassword;
+    ctx.conn.popupsAfterPasswordChange = wantsPopups && user.mustChangePassword;
     router.attach(ctx.conn);
     ctx.log.info({ username, role: user.role }, 'login');
     const unread = await store.unreadCount(user.id);
@@ -84,6 +87,13 @@ export const authCommands: Command[] = [
     if (!(await verifyPassword(old, ctx.auth.user.passwordHash))) throw new SiarError('BAD_CREDENTIALS', 'The current password is wrong.');
     await ctx.services.store.setPassword(ctx.auth.user.id, await hashPassword(next), false);
     await ctx.services.store.audit({ kind: 'password_changed', actorId: ctx.auth.user.id, subject: ctx.auth.user.username });
+    if (ctx.conn.popupsAfterPasswordChange && ctx.conn.user?.sessionId === ctx.auth.session.id) {
+      ctx.conn.popupsAfterPasswordChange = false;
+      ctx.conn.wantsPopups = true;
+      setImmediate(() => {
+        replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
+      });
+    }
     return { changed: 1 };
   }),
 ];
