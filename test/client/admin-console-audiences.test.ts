@@ -118,9 +118,15 @@ t.test('channels and groups are created and managed from the admin console at 80
   await press('d', 'Delete @sementara');
   await press('y', 'deleted @sementara');
 
+  // Another administrator's change (a GROUP push) shows up without a refresh.
+  const other = await siar(['admin', 'group', 'create', 'dari-cli', '--members', 'ugm', ...admin]);
+  t.equal(other.code, 0, other.stderr);
+  await tty.waitFor(/@dari-cli\s+1\s/);
+  t.pass('a group created elsewhere appears live');
+
   const groups = jsonLines((await siar(['admin', 'group', 'list', '--json', ...admin])).stdout);
-  t.match(groups, [{ name: 'ptn-sulawesi', description: 'PTN di Sulawesi', members: 2 }], 'siar admin group list: only ptn-sulawesi');
-  t.equal(groups.length, 1);
+  t.same(groups.map((g) => g.name).sort(), ['dari-cli', 'ptn-sulawesi'], 'siar admin group list: sementara is gone');
+  t.match(groups.find((g) => g.name === 'ptn-sulawesi'), { description: 'PTN di Sulawesi', members: 2 }, 'ptn-sulawesi as the console left it');
   const group = jsonLines((await siar(['admin', 'group', 'show', 'ptn-sulawesi', '--json', ...admin])).stdout)[0] as { institutions: Array<{ username: string }> };
   t.same(group.institutions.map((m) => m.username).sort(), ['ugm', 'unhas'], 'siar admin group show: the institutions chosen in the console');
 
