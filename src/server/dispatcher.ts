@@ -37,6 +37,10 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');
         conn.sendError(requestId, err);
         if (isFrameError(err)) conn.countBadFrame();
+      } else if (isDatabaseBusy(err)) {
+        // Not a bug: the write waited the busy timeout and rolled back; the client may retry.
+        conn.log.warn({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'database busy');
+        conn.sendError(requestId, new SiarError('BUSY'));
       } else {
         conn.log.error({ verb, rid: requestId, err }, 'command failed');
         conn.sendError(requestId, new SiarError('INTERNAL'));
@@ -47,6 +51,12 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
 
 function isFrameError(err: SiarError): boolean {
   return ['BAD_FRAME', 'BAD_ESCAPE', 'BAD_UTF8', 'UNKNOWN_COMMAND', 'BAD_ARGUMENT'].includes(err.code);
+}
+
+/** SQLite's SQLITE_BUSY / SQLITE_LOCKED (and their extended codes), as better-sqlite3 reports them. */
+function isDatabaseBusy(err: unknown): err is { code: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code);
 }
 
 function elapsed(started: number): number {

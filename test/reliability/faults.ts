@@ -11,6 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import { SMTPServer } from 'smtp-server';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { TransferError, declareFile, encodeDeclaration, uploadFile, type LocalFile } from '../../src/client/transfer.js';
 import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.js';
@@ -433,4 +434,79 @@ export function checkPopups(stored: StoredMessage[], ledger: Ledger): PopupVerdi
     }
   }
   return v;
+}
+
+// --- a busy database -----------------------------------------------------------------------------------
+
+/**
+ * A second connection to a server's database that can hold `BEGIN EXCLUSIVE` (in WAL mode: no
+ * other connection may write; readers carry on), as a backup tool or a careless sqlite3 shell would.
+ */
+export class DatabaseLock {
+  private readonly db: Sqlite.Database;
+
+  constructor(file: string) {
+    this.db = new Sqlite(file, { fileMustExist: true });
+    // Taking the lock itself may have to wait for a commit of the server's in progress.
+    this.db.pragma('busy_timeout = 10000');
+  }
+
+  hold(): void {
+    this.db.exec('BEGIN EXCLUSIVE');
+  }
+
+  release(): void {
+    if (this.db.inTransaction) this.db.exec('COMMIT');
+  }
+
+  close(): void {
+    this.release();
+    this.db.close();
+  }
+}
+
+export interface GatedSmtp {
+  url: string;
+  /** Raw messages whose DATA arrived (answered or still held at the gate). */
+  received: string[];
+  /** From now on DATA is answered (250), including any held. */
+  open(): void;
+  close(): Promise<void>;
+}
+
+/** A real SMTP server that holds its answer to DATA until open(): the mail worker waits mid-send. */
+export async function gatedSmtp(): Promise<GatedSmtp> {
+  let opened = false;
+  const held: Array<() => void> = [];
+  const received: string[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, _session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('error', callback);
+      stream.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        if (opened) callback();
+        else held.push(() => callback());
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.server.address();
+  if (!address || typeof address === 'string') throw new Error('the SMTP server has no port');
+  return {
+    url: `smtp://127.0.0.1:${address.port}`,
+    received,
+    open() {
+      opened = true;
+      for (const answer of held.splice(0)) answer();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
