@@ -11,10 +11,11 @@ import t, { type Test } from 'tap';
 import { SiarClient } from '../../src/client/connection.js';
 import { TransferError, declareFile, downloadAttachment, sendMessage, uploadFile } from '../../src/client/transfer.js';
 import { SiarSession } from '../../src/client/session.js';
+import type { ServerConfig } from '../../src/server/config.js';
 import { createTransfers } from '../../src/client/tui/transfers.js';
 import { LineReader, argsToMessage, decodeServerFrame, type ServerFrame } from '../../src/protocol/index.js';
 import { siar } from '../helpers/cli.js';
-import { credentialsFromMail, startServer, tempDir, type TestServer } from '../helpers/siar.js';
+import { credentialsFromMail, nextPush, startServer, tempDir, type TestServer } from '../helpers/siar.js';
 import { makePki, type TestPki } from '../helpers/tls.js';
 import {
   DataPeer, OWN_PASSWORD, assertNothingLeft, loginMember, noise, offer, sendDeclared, sha256, writeFile, type RawOffer,
@@ -31,7 +32,7 @@ interface TlsSetup {
   admin: SiarClient;
 }
 
-async function tlsServer(t: Test, overrides = {}): Promise<TlsSetup> {
+async function tlsServer(t: Test, overrides: Partial<ServerConfig> = {}): Promise<TlsSetup> {
   const pki = makePki(t);
   const s = await startServer(t, { tls: { cert: pki.cert, key: pki.key }, ...overrides });
   const connect = async () => {
@@ -100,7 +101,8 @@ t.test('upload and download over TLS: the client library verifies the shadow lis
 });
 
 t.test('a client that does not trust the certificate fails the transfer cleanly and the server keeps serving', async (t) => {
-  const { s, pki, member, admin } = await tlsServer(t);
+  // A listener whose client gave up waits for the right peer until its deadline: shortened here.
+  const { s, pki, member, admin } = await tlsServer(t, { transferConnectTimeoutMs: 15_000 });
   const sender = await member('unhas');
   const recipient = await member('ugm');
   const dir = tempDir(t);
@@ -124,10 +126,12 @@ t.test('a client that does not trust the certificate fails the transfer cleanly 
   // The same member with the right trust: the new UPLOAD replaces the waiting one, and works.
   const ok = await uploadFile(sender, { messageId: sent.id, attachmentId, path: file });
   t.equal(ok.sent, true);
+  const expired = nextPush(recipient, 'TRANSFER_FAILED');
   const dl = await downloadAttachment(recipient, { messageId: sent.id, attachmentId, dir: tempDir(t) }, undefined, { tls: {} }).catch((e: unknown) => e);
   t.equal((dl as TransferError).code, 'TLS_UNVERIFIED', 'a download is verified the same way');
   const good = await downloadAttachment(recipient, { messageId: sent.id, attachmentId, dir: tempDir(t) }, undefined, { tls: { ca: pki.ca } });
   t.equal(sha256(readFileSync(good.path)), sha256(data));
+  t.equal((await expired).get('code'), 'TRANSFER_TIMEOUT', 'the listener the untrusting client left behind closes at its deadline');
   await assertNothingLeft(t, s);
 });
 

@@ -1,4 +1,5 @@
 /** The shadow listener alone: one authorised peer, address and ticket checks, deadlines, port ranges. */
+import { randomInt } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -129,12 +130,31 @@ t.test('close() rejects a pending accept and destroys every socket', async (t) =
   t.equal(l.socketCount, 0);
 });
 
+/**
+ * The first of `n` consecutive free ports below the OS's ephemeral range (32768+), so other
+ * tests' connections, which get ephemeral ports, cannot take one of them meanwhile.
+ */
+async function freeRange(n: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + randomInt(12_000 - n);
+    const held: net.Server[] = [];
+    try {
+      for (let p = base; p < base + n; p++) {
+        const server = net.createServer();
+        await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(p, '127.0.0.1', resolve); });
+        held.push(server);
+      }
+      return base;
+    } catch {
+      // One of them is in use: try another base.
+    } finally {
+      await Promise.all(held.map((server) => new Promise<void>((r) => server.close(() => r()))));
+    }
+  }
+}
+
 t.test('picks ports from a range, never one held by another transfer, and skips a port another process holds', async (t) => {
-  // A free range of four ports: find a base by letting the OS pick, then use the next ones.
-  const probe = net.createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
-  const base = (probe.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => probe.close(() => r()));
+  const base = await freeRange(4);
   const range = { from: base, to: base + 3 };
   // Another process (here: another server) holds one port of the range.
   const squatter = net.createServer();
