@@ -165,7 +165,7 @@ async function floodWithoutReading(port: number, localAddress?: string, maxChunk
     if (!socket.write(chunk)) await Promise.race([new Promise((r) => socket.once('drain', r)), whenClosed, sleep(500)]);
     else await sleep(10);
   }
-  await Promise.race([whenClosed, sleep(30_000)]);
+  await waitFor(() => closed, 30_000); // not a bare 30 s timer: it would hold the process open
   socket.destroy();
   return { closedByServer: closed, frames };
 }
