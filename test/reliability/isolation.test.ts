@@ -178,6 +178,13 @@ t.test('no member reads, deletes, uploads, downloads or cancels what is not its 
     const ids = (r: RawReply): number[] => (r.ok ? r.items.map((i: Args) => Number(i.get('id'))).sort((x, y) => x - y) : []);
     t.strictSame(ids(inbox), world.filter((m) => m.state === 'sent' && m.recipients.includes(who) && !m.deletedBy.has(who)).map((m) => m.id).sort((x, y) => x - y), `${who}'s inbox holds exactly its messages`);
     t.strictSame(ids(outbox), world.filter((m) => m.sender === who).map((m) => m.id).sort((x, y) => x - y), `${who}'s outbox holds exactly what it sent`);
+    // Naming another member in the request changes nothing: the lists are always the caller's own.
+    const other = names.find((n) => n !== who)!;
+    for (const verb of ['INBOX', 'OUTBOX'] as const) {
+      const asked = await me.request(verb, { limit: 500, username: other, user: other, for: other, to: other, from: other });
+      probes++;
+      t.strictSame(ids(asked), ids(verb === 'INBOX' ? inbox : outbox), `${who}'s ${verb} naming ${other} still lists only ${who}'s own`);
+    }
   }
   // Refused deletes removed nothing: bb still has everything addressed to it.
   const bbInbox = await bb.request('INBOX', { limit: 500 });
