@@ -20,7 +20,7 @@ import blessed from 'blessed';
 import type { Args } from '../../protocol/index.js';
 import { argsToRegistration, type RegistrationRecord } from '../../protocol/index.js';
 import type { Reply } from '../connection.js';
-import { CliError, readPassword, type ClientOptions } from '../cli/common.js';
+import { CliError, readPassword, tlsOptions, type ClientOptions } from '../cli/common.js';
 import { SiarSession, type SessionState } from '../session.js';
 import { describe } from '../tui/controller.js';
 import { channelsScreen } from './channels-screen.js';
@@ -815,7 +815,7 @@ export class AdminConsole {
 export async function runConsole(opts: ClientOptions & { data: string }, fallback: { user: string; passwordFile: string }): Promise<void> {
   const user = opts.user || fallback.user;
   const password = readPassword(opts, fallback.passwordFile);
-  const session = new SiarSession({ address: opts.server || '127.0.0.1:7400' });
+  const session = new SiarSession({ address: opts.server || '127.0.0.1:7400', ...tlsOptions(opts) });
   session.start();
   try {
     await session.waitFor((s) => s.status === 'connected' || s.status === 'online', 15_000);
