@@ -21,6 +21,7 @@ import { latency } from './scenarios/latency.js';
 import { profile } from './scenarios/profile.js';
 import { qos } from './scenarios/qos.js';
 import { scale } from './scenarios/scale.js';
+import { soak } from './scenarios/soak.js';
 
 // The harness holds up to ~10,000 sockets in one process: raise the soft open-files limit to the
 // hard one by re-running through a shell that does so.
@@ -32,7 +33,7 @@ if (process.env.BENCH_REEXEC !== '1' && limits.soft < Math.min(limits.hard, 20_0
   process.exit(r.status ?? 1);
 }
 
-const SCENARIOS: Scenario[] = [qos, broadcast, durable, attachments, scale, latency, profile];
+const SCENARIOS: Scenario[] = [qos, broadcast, durable, attachments, scale, latency, profile, soak];
 
 const args = process.argv.slice(2);
 if (args.includes('--list') || args.includes('--help')) {
