@@ -57,6 +57,8 @@ export interface DirectLoadResult {
   ack: Summary;
   /** How far behind its schedule the sender fell at worst, ms (the harness's own lag). */
   maxScheduleLagMs: number;
+  /** CPU of this harness process over the window, % of one core: near 100 % the harness, not the server, sets the delays. */
+  harnessCpuPercent: number;
 }
 
 export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoadResult> {
@@ -110,6 +112,7 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
 
   let sent = 0;
   let maxLag = 0;
+  const cpuStart = process.cpuUsage();
   const started = performance.now();
   const sendOne = (k: number): void => {
     const sender = clients[k % n]!;
@@ -158,6 +161,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     await sleep(20);
   }
   for (const c of clients) c.onPopup = null;
+  const cpu = process.cpuUsage(cpuStart);
+  const harnessCpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 100;
 
   let lost = 0;
   const delays: number[] = [];
@@ -194,5 +199,6 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     jitterMs: jitter(delays),
     ack: summarize(acks),
     maxScheduleLagMs: maxLag,
+    harnessCpuPercent,
   };
 }

@@ -1,6 +1,7 @@
 /** Summarises a V8 .cpuprofile (from `node --cpu-prof`): top functions by self time, and by inclusive time. */
 import { readFileSync } from 'node:fs';
 import { ROOT } from './env.js';
+import { SERVER_ROOT } from './server.js';
 
 interface CallFrame { functionName: string; url: string; lineNumber: number; columnNumber: number }
 interface ProfileNode { id: number; callFrame: CallFrame; hitCount?: number; children?: number[] }
@@ -27,10 +28,16 @@ export interface ProfileSummary {
   byArea: FunctionTime[];
 }
 
+/** The path inside the checkout whose code ran (this one, or BENCH_SERVER_ROOT's), or null. */
+function inCheckout(u: string): string | null {
+  for (const root of [SERVER_ROOT, ROOT]) if (u.startsWith(root + '/')) return u.slice(root.length + 1);
+  return null;
+}
+
 function where(cf: CallFrame): string {
   if (!cf.url) return '(native)';
   let u = cf.url.replace(/^file:\/\//, '');
-  if (u.startsWith(ROOT + '/')) u = u.slice(ROOT.length + 1);
+  u = inCheckout(u) ?? u;
   u = u.replace(/^.*node_modules\//, 'node_modules/');
   return `${u}:${cf.lineNumber + 1}`;
 }
@@ -44,8 +51,8 @@ function area(cf: CallFrame): string {
   const u = cf.url.replace(/^file:\/\//, '');
   if (u.includes('/node_modules/')) return `node_modules/${/node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u)?.[1] ?? '?'}`;
   if (u.startsWith('node:')) return /^node:internal\/(?:streams|stream_base)/.test(u) ? 'Node streams' : /net|tcp|stream_base/.test(u) ? 'Node net' : 'Node core (other)';
-  if (u.startsWith(ROOT + '/')) {
-    const rel = u.slice(ROOT.length + 1);
+  const rel = inCheckout(u);
+  if (rel !== null) {
     const parts = rel.split('/');
     return parts.slice(0, Math.min(parts.length - 1, 3)).join('/') + '/' + (parts.length > 3 ? '…' : parts[parts.length - 1]);
   }

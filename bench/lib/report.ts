@@ -33,19 +33,25 @@ export function writeResult(result: ScenarioResult): string[] {
       'two cores. These figures check that the harness works; they are not the figures to quote. Run ' +
       '`npm run bench` (full scale) on a quiet machine for those.\n\n'
     : '';
+  // A full-scale run on a machine others are using says so: the figures carry that load.
+  const load = machine.loadAverageAtStart[0] ?? 0;
+  const shared = SCALE === 'full' && load >= 1.5
+    ? `> **FULL SCALE, MACHINE SHARED.** The load average was ${load.toFixed(2)} when the run started (2 cores): ` +
+      'other work competed with the server and the harness, so latencies are higher and rates lower than on a quiet machine.\n\n'
+    : '';
   const cheap = process.env.BENCH_CHEAP_HASH === '1'
     ? '> **BENCH_CHEAP_HASH=1**: members were seeded with a cheap scrypt cost (N=1024) to validate the harness quickly; login rates here are not siar\'s.\n\n'
     : '';
   const other = process.env.BENCH_SERVER_ROOT
-    ? `> **Server from another checkout**: BENCH_SERVER_ROOT=${process.env.BENCH_SERVER_ROOT}.\n\n`
+    ? `> **Server from another checkout**: BENCH_SERVER_ROOT=${process.env.BENCH_SERVER_ROOT}${process.env.BENCH_SERVER_COMMIT ? ` (a clean copy of commit ${process.env.BENCH_SERVER_COMMIT})` : ''}.\n\n`
     : '';
-  const md = `# ${result.title}\n\n${banner}${cheap}${other}- Scale: **${SCALE}**\n- Machine: ${machineLine(machine)}\n- Run at: ${machine.date}\n\n${result.markdown.trim()}\n`;
+  const md = `# ${result.title}\n\n${banner}${shared}${cheap}${other}- Scale: **${SCALE}**\n- Machine: ${machineLine(machine)}\n- Run at: ${machine.date}\n\n${result.markdown.trim()}\n`;
   const written: string[] = [];
   const mdFile = path.join(RESULTS_DIR, resultName(result.scenario, 'md'));
   writeFileSync(mdFile, md);
   written.push(mdFile);
   const jsonFile = path.join(RESULTS_DIR, resultName(result.scenario, 'json'));
-  writeFileSync(jsonFile, JSON.stringify({ scenario: result.scenario, title: result.title, machine, data: result.data, problems: result.problems ?? [] }, null, 2) + '\n');
+  writeFileSync(jsonFile, JSON.stringify({ scenario: result.scenario, title: result.title, machine, cheapHash: process.env.BENCH_CHEAP_HASH === '1', serverRoot: process.env.BENCH_SERVER_ROOT ?? null, serverCommit: process.env.BENCH_SERVER_COMMIT ?? null, data: result.data, problems: result.problems ?? [] }, null, 2) + '\n');
   written.push(jsonFile);
   for (const [name, content] of Object.entries(result.files ?? {})) {
     const ext = path.extname(name).slice(1);

@@ -98,7 +98,7 @@ export const qos: Scenario = {
       fmtInt(r.clients), fmtInt(r.offeredRate), fmtInt(r.acked), fmtInt(r.delivered), fmtInt(r.lost), fmt(r.lossPercent, 2),
       fmt(r.deliveredPerSec, 0), fmt(r.uplinkKbps, 0), fmt(r.downlinkKbps, 0),
       fmt(r.delay.mean), fmt(r.delay.p50), fmt(r.delay.p99), fmt(r.jitterMs), fmt(r.ack.p50),
-      fmt(r.serverCpuPercent, 0), kib(r.serverRssKiB),
+      fmt(r.serverCpuPercent, 0), fmt(r.harnessCpuPercent, 0), kib(r.serverRssKiB),
     ]);
     const seedsRows = PUSHER.map((p) => {
       const s = results.find((r) => r.clients === p.users);
@@ -127,10 +127,11 @@ Definitions (each message is tracked individually by the tag \`q<k>\` in its sub
 - **Jitter** — mean absolute difference of consecutive delays, messages taken in send order.
 - *ack p50* — SEND written → \`OK\` read (the commit), median.
 
-${table(['clients', 'offered msg/s', 'acked', 'delivered', 'lost', 'loss %', 'throughput msg/s', 'uplink kbps', 'downlink kbps', 'delay mean ms', 'delay p50 ms', 'delay p99 ms', 'jitter ms', 'ack p50 ms', 'server CPU %', 'server RSS'], rows)}
+${table(['clients', 'offered msg/s', 'acked', 'delivered', 'lost', 'loss %', 'throughput msg/s', 'uplink kbps', 'downlink kbps', 'delay mean ms', 'delay p50 ms', 'delay p99 ms', 'jitter ms', 'ack p50 ms', 'server CPU %', 'harness CPU %', 'server RSS'], rows)}
 
 Duplicates: ${results.reduce((a, r) => a + r.duplicates, 0)}, misrouted: ${results.reduce((a, r) => a + r.misrouted, 0)}, popups without an OK: ${results.reduce((a, r) => a + r.deliveredUnacked, 0)}.
-Server CPU % is of one core (100 % = one core busy) over the level's window.
+Server CPU % and harness CPU % are of one core (100 % = one core busy) over the level's window; a harness
+near 100 % means its own event loop, not the server, sets the delays at that level.
 
 ## Beside the Pusher paper (seed 000)
 
