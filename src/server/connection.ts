@@ -102,6 +102,8 @@ export class Connection {
     if (this.socket.writableLength > this.config.maxOutputBytes) {
       this.log.warn({ queued: this.socket.writableLength }, 'peer too slow; disconnecting');
       this.socket.destroy();
+      // Closed now, not at the 'close' event: the frames it had queued must not run (and log) meanwhile.
+      this.finish();
       return false;
     }
     return true;
