@@ -167,8 +167,12 @@ export class SiarServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       const closed = new Promise<void>((resolve) => this.listener.close(() => resolve()));
-      // In-flight commands commit and answer first; then every client hears why it is closed.
-      await Promise.all(this.router.connections().map((conn) => conn.shutdown(this.config.shutdownDeadlineMs)));
+      const deadline = Date.now() + this.config.shutdownDeadlineMs;
+      // Uploads and downloads under way finish first, while their control connections can still
+      // hear the outcome; then in-flight commands commit and answer, and every client hears why.
+      await this.transfers?.drain(this.config.shutdownDeadlineMs);
+      const left = Math.max(1000, deadline - Date.now());
+      await Promise.all(this.router.connections().map((conn) => conn.shutdown(left)));
       await closed;
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();

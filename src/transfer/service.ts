@@ -125,6 +125,22 @@ export class TransferService {
     this.sweepTimer.unref();
   }
 
+  /**
+   * Shutdown, first step: no new transfers, listeners nobody has come to yet are closed, and the
+   * transfers already moving bytes may finish within `deadlineMs` (stop() aborts the rest).
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.stopped = true;
+    const shutdown = new TransferFailure('TRANSFER_ABORTED', 'The server is shutting down.');
+    for (const t of this.live.values()) if (t.phase === 'waiting') this.abort(t, shutdown);
+    const moving = [...this.live.values()].filter((t) => t.phase === 'streaming' || t.phase === 'committing');
+    if (moving.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, deadlineMs); });
+    await Promise.race([Promise.all(moving.map((t) => t.finished)), deadline]);
+    clearTimeout(timer);
+  }
+
   /** Aborts every transfer and waits until all their listeners, sockets and files are settled. */
   async stop(): Promise<void> {
     this.stopped = true;

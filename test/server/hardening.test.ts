@@ -1,6 +1,7 @@
 import t from 'tap';
 import { LoginThrottle } from '../../src/server/throttle.js';
 import { RawPeer, ownPassword, startServer } from '../helpers/siar.js';
+import { DataPeer, noise, offer, rawUpload, sendDeclared, sha256 } from '../transfer/helpers.js';
 
 t.test('the login throttle delays more with each failure, then locks, then forgets', async (t) => {
   let now = 0;
@@ -89,4 +90,43 @@ t.test('stopping the server lets a command in flight finish and answer, then tel
   const again = await startServer(t, {}, s.dataDir);
   const back = await again.client();
   t.equal((await back.login('sd1', ownPassword('sd1'))).get('username'), 'sd1', 'the data is intact after the restart');
+});
+
+t.test('stopping the server lets an upload under way finish and commit; a listener nobody came to is closed', async (t) => {
+  const s = await startServer(t, { shutdownDeadlineMs: 60_000 });
+  await s.member('bb');
+  const sender = await s.memberClient('aa');
+  const big = noise(3 * 1024 * 1024, 7);
+  const small = noise(1000, 8);
+  const sent = await sendDeclared(sender, 'bb', [{ name: 'laporan.bin', data: big }, { name: 'nanti.bin', data: small }]);
+  const moving = await offer(sender, 'UPLOAD', { message: sent.id, attachment: sent.attachments[0]!.id });
+  const waiting = await offer(sender, 'UPLOAD', { message: sent.id, attachment: sent.attachments[1]!.id });
+  const peer = await DataPeer.connect(t, moving);
+  peer.write(`${moving.ticket}\n`);
+  peer.write(big.subarray(0, 1024 * 1024));
+  while (!s.server.transfers!.list().some((x) => x.phase === 'streaming' && x.bytes > 0)) await new Promise((r) => setTimeout(r, 10));
+
+  const stopping = s.server.stop();
+  await new Promise((r) => setTimeout(r, 200));
+  peer.end(big.subarray(1024 * 1024));
+  const [verdict] = await peer.frames();
+  t.match(verdict, { kind: 'ok' }, 'the upload under way finished and was answered on its data socket');
+  await stopping;
+  t.equal(s.server.transfers!.liveListeners(), 0, 'no listener outlives the server');
+  const late = await DataPeer.connect(t, waiting).catch((err: Error) => err);
+  t.ok(late instanceof Error, 'the listener nobody had come to is closed');
+
+  // After a restart the finished upload is there; the other one can still be uploaded.
+  const again = await startServer(t, {}, s.dataDir);
+  const c = await again.client();
+  await c.login('aa', ownPassword('aa'));
+  const rest = await rawUpload(t, c, sent.id, sent.attachments[1]!.id, small);
+  t.match(rest.verdict, { kind: 'ok' }, 'the attachment that was waiting uploads after the restart');
+  const rcpt = await again.client();
+  await rcpt.login('bb', ownPassword('bb'));
+  const got = await offer(rcpt, 'DOWNLOAD', { message: sent.id, attachment: sent.attachments[0]!.id });
+  const down = await DataPeer.connect(t, got);
+  down.write(`${got.ticket}\n`);
+  await down.closed;
+  t.equal(sha256(down.received), sha256(big), 'the recipient downloads the bytes that were uploaded during the shutdown');
 });
