@@ -5,7 +5,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
-import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
+import { once } from 'node:events';
+import net from 'node:net';
+import { RawPeer, parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
 import { SIAR, setOwnPassword, siar, startSiarServer, waitForMailedPassword } from '../helpers/cli.js';
 
 
@@ -138,4 +140,18 @@ t.test('siar server exits 0 on SIGTERM after telling its clients', async (t) => 
   child.kill('SIGTERM');
   t.match(await closed, { code: 'SHUTTING_DOWN' });
   t.equal(await exited, 0);
+});
+
+t.test('siar server --max-connections: the extra client gets a clear error, the server goes on', async (t) => {
+  const data = tempDir(t);
+  const { port } = await startSiarServer(t, data, ['--max-connections', '2']);
+  const first = await RawPeer.connect(t, port);
+  await RawPeer.connect(t, port);
+  const extra = net.connect(port, '127.0.0.1');
+  t.teardown(() => extra.destroy());
+  let said = '';
+  extra.setEncoding('utf8').on('data', (d: string) => { said += d; });
+  await once(extra, 'close');
+  t.match(said, /^-\|ERR\|TOO_MANY_REQUESTS\|The server is full/, 'told why, not just cut off');
+  t.match(await first.ask('1|PING|'), /^1\|OK\|pong=1/, 'the clients already in are still served');
 });
