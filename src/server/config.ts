@@ -43,6 +43,8 @@ export interface ServerConfig {
   frameTimeoutMs: number;
   /** Connections from one address that have not logged in, at once. */
   maxAnonymousPerAddress: number;
+  /** Pending registration requests one address may have open at once. */
+  maxPendingRegistrationsPerAddress: number;
   // --- attachments and shadow listeners (docs/PROTOCOL-transfer.md §Limits)
   /** Address shadow listeners bind to and advertise; null: the control connection's local address. */
   transferHost: string | null;
@@ -102,6 +104,7 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     frameTimeoutMs: 30_000,
     shutdownDeadlineMs: 10_000,
     maxAnonymousPerAddress: 64,
+    maxPendingRegistrationsPerAddress: 5,
     transferHost: null,
     transferPorts: null,
     maxAttachmentBytes: 1024 ** 3,

@@ -130,3 +130,17 @@ t.test('stopping the server lets an upload under way finish and commit; a listen
   await down.closed;
   t.equal(sha256(down.received), sha256(big), 'the recipient downloads the bytes that were uploaded during the shutdown');
 });
+
+t.test('one address may keep only a few registration requests pending; a decision frees a slot', async (t) => {
+  const s = await startServer(t, { maxPendingRegistrationsPerAddress: 3 });
+  const admin = await s.adminClient();
+  const c = await s.client();
+  const ask = (n: number) => c.request('REGISTER', { institution: `Kampus ${n}`, contact: 'Humas', email: `humas${n}@kampus.ac.id`, username: `kampus${n}` });
+  const ids: string[] = [];
+  for (const n of [1, 2, 3]) ids.push((await ask(n)).args.get('id')!);
+  await t.rejects(ask(4), { code: 'TOO_MANY_REQUESTS', message: /3 registration requests from this address are already waiting/ }, 'the fourth pending request is refused');
+  t.equal((await admin.request('PENDING')).items.length, 3, 'and not recorded');
+  await admin.request('REJECT', { id: ids[0]!, reason: 'duplikat' });
+  t.ok((await ask(4)).args.get('id'), 'once one is decided, the address may ask again');
+  t.match(await c.request('PING').then((r) => r.args.get('pong')), '1', 'the connection is still served');
+});

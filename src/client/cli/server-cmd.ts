@@ -6,7 +6,7 @@ import { defineCommand } from './common.js';
 type ServerOpts = {
   host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string;
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
-  'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections': number;
+  'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections': number; 'max-pending-registrations': number;
 };
 
 export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
@@ -25,6 +25,7 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
     .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
     .option('max-anonymous-per-address', { type: 'number', default: 64, describe: 'connections from one address that have not logged in' })
     .option('max-connections', { type: 'number', default: 19_000, describe: 'control connections held at once; keep below the open-files limit (ulimit -n), extra clients are refused with TOO_MANY_REQUESTS' })
+    .option('max-pending-registrations', { type: 'number', default: 5, describe: 'registration requests one address may have waiting for a decision' })
     .check((a) => {
       if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
       return true;
@@ -40,6 +41,7 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       registrationExpiryDays: opts['registration-expiry-days'],
       maxAnonymousPerAddress: opts['max-anonymous-per-address'],
       maxConnections: opts['max-connections'],
+      maxPendingRegistrationsPerAddress: opts['max-pending-registrations'],
       tls: opts['tls-cert'] && opts['tls-key'] ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) } : null,
     });
     const stop = (signal: string) => {

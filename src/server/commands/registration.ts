@@ -1,5 +1,5 @@
 import { SiarError, registrationToArgs } from '../../protocol/index.js';
-import { StoreConflict, type RegistrationRequest } from '../store/types.js';
+import { StoreConflict, StoreLimitReached, type RegistrationRequest } from '../store/types.js';
 import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
 import { open, type Command } from './types.js';
 
@@ -24,8 +24,9 @@ export const registrationCommands: Command[] = [
       if (input.username === 'admin') throw new SiarError('DUPLICATE_USERNAME', 'The username "admin" is reserved.');
       let request: RegistrationRequest;
       try {
-        request = await ctx.services.store.createRegistration(input);
+        request = await ctx.services.store.createRegistration(input, { maxPendingFromAddress: ctx.services.config.maxPendingRegistrationsPerAddress });
       } catch (err) {
+        if (err instanceof StoreLimitReached) throw new SiarError('TOO_MANY_REQUESTS', `${err.message} Wait until the administrator has decided.`);
         if (err instanceof StoreConflict) {
           throw err.field === 'username'
             ? new SiarError('DUPLICATE_USERNAME', `The username "${input.username}" is already taken or requested.`)

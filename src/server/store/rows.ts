@@ -160,6 +160,9 @@ export function prepareStatements(db: Database) {
     pendingWithEmail: db
       .prepare<[string], 1>(`SELECT 1 FROM registration_requests WHERE email = ? AND status = 'pending'`)
       .pluck(),
+    pendingFromAddress: db
+      .prepare<[string], number>(`SELECT COUNT(*) FROM registration_requests WHERE from_address = ? AND status = 'pending'`)
+      .pluck(),
     registrationsByStatus: db.prepare<[RegistrationStatus, number, number], RegistrationRow>(
       `SELECT * FROM registration_requests WHERE status = ? AND id < ? ORDER BY id LIMIT ?`,
     ),

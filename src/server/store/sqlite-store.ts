@@ -36,6 +36,7 @@ import {
 } from './rows.js';
 import {
   StoreConflict,
+  StoreLimitReached,
   type AttachmentCommit,
   type AttachmentMeta,
   type AuditEvent,
@@ -134,7 +135,7 @@ export class SqliteStore implements Store {
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
-  private readonly createRegistrationTx: Transaction<(input: RegistrationInput) => RegistrationRequest>;
+  private readonly createRegistrationTx: Transaction<(input: RegistrationInput, maxPendingFromAddress?: number) => RegistrationRequest>;
   private readonly approveRegistrationTx: Transaction<(args: ApproveArgs) => Approved>;
   private readonly rejectRegistrationTx: Transaction<(args: RejectArgs) => Rejected>;
   private readonly ensureAdminTx: Transaction<(passwordHash: string) => boolean>;
@@ -172,7 +173,7 @@ export class SqliteStore implements Store {
   constructor(readonly db: Database) {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
-    this.createRegistrationTx = db.transaction((input: RegistrationInput) => this.insertRegistration(input));
+    this.createRegistrationTx = db.transaction((input: RegistrationInput, maxPendingFromAddress?: number) => this.insertRegistration(input, maxPendingFromAddress));
     this.approveRegistrationTx = db.transaction((args: ApproveArgs) => this.approve(args));
     this.rejectRegistrationTx = db.transaction((args: RejectArgs) => this.reject(args));
     this.ensureAdminTx = db.transaction((passwordHash: string) => this.createAdminIfNone(passwordHash));
@@ -220,8 +221,8 @@ export class SqliteStore implements Store {
   // --- registration: a request holds its username and e-mail until decided, so two
   // --- people cannot both be promised the same account.
 
-  async createRegistration(input: RegistrationInput): Promise<RegistrationRequest> {
-    return withConflicts(() => this.createRegistrationTx.immediate(input));
+  async createRegistration(input: RegistrationInput, limits: { maxPendingFromAddress?: number } = {}): Promise<RegistrationRequest> {
+    return withConflicts(() => this.createRegistrationTx.immediate(input, limits.maxPendingFromAddress));
   }
 
   async getRegistration(id: number): Promise<RegistrationRequest | null> {
@@ -249,8 +250,12 @@ export class SqliteStore implements Store {
     return this.rejectRegistrationTx.immediate(args);
   }
 
-  private insertRegistration(input: RegistrationInput): RegistrationRequest {
+  private insertRegistration(input: RegistrationInput, maxPendingFromAddress?: number): RegistrationRequest {
     const { username, email } = input;
+    if (maxPendingFromAddress !== undefined && input.fromAddress
+        && this.sql.pendingFromAddress.get(input.fromAddress)! >= maxPendingFromAddress) {
+      throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
+    }
     if (this.sql.userByUsername.get(username) ?? this.sql.pendingWithUsername.get(username)) {
       throw new StoreConflict('username', TAKEN.username);
     }

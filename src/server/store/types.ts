@@ -211,6 +211,14 @@ export interface Page {
 }
 
 /** Thrown by the store for a broken uniqueness rule the caller can report. */
+/** A request refused because a bound on what one address may hold open was reached. */
+export class StoreLimitReached extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreLimitReached';
+  }
+}
+
 export class StoreConflict extends Error {
   constructor(readonly field: 'username' | 'email', message: string) {
     super(message);
@@ -220,7 +228,11 @@ export class StoreConflict extends Error {
 
 export interface Store extends ChannelGroupStore {
   // registration
-  createRegistration(input: RegistrationInput): Promise<RegistrationRequest>;
+  /**
+   * Records a pending request. With `maxPendingFromAddress`, refuses (StoreLimitReached) when that
+   * many requests from the same address are already pending — checked in the same transaction.
+   */
+  createRegistration(input: RegistrationInput, limits?: { maxPendingFromAddress?: number }): Promise<RegistrationRequest>;
   getRegistration(id: number): Promise<RegistrationRequest | null>;
   listRegistrations(status: RegistrationStatus | 'all', page: Page): Promise<RegistrationRequest[]>;
   /** In one transaction: creates the member, marks the request approved, queues the mail, audits. */
