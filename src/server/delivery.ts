@@ -30,11 +30,17 @@ export function encodePopup(message: Message, institution: string, via: string |
 export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
   // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
   const frame = encodePopup(message, institution);
+  // Recipients reached through a channel or group are told which (issue #4): one frame per route.
+  const routed = new Map<string, Buffer>();
+  const frameFor = (via: string): Buffer => {
+    let f = routed.get(via);
+    if (!f) routed.set(via, (f = encodePopup(message, institution, via)));
+    return f;
+  };
   services.stats.messageStored();
   const delivered: number[] = [];
   for (const r of message.recipients) {
-    // A recipient reached through a channel or groups is told which (issue #4).
-    if (services.router.pushPopup(r.userId, message.id, r.via ? encodePopup(message, institution, r.via) : frame) > 0) {
+    if (services.router.pushPopup(r.userId, message.id, r.via ? frameFor(r.via) : frame) > 0) {
       services.stats.popupDelivered();
       delivered.push(r.userId);
     }
