@@ -73,20 +73,20 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
       const socket = opts.tls
         ? tls.connect({ host: opts.host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
         : net.connect({ host: opts.host, port: opts.port });
+      // Covers the greeting too: a plain client at a TLS port (or the reverse) connects, then both wait.
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port} (timed out).`));
+        reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port}: no greeting within ${(opts.connectTimeoutMs ?? 10_000) / 1000} s${opts.tls ? '' : ' (if it runs TLS, give --tls or --ca FILE)'}.`));
       }, opts.connectTimeoutMs ?? 10_000);
       socket.once('error', (err) => {
         clearTimeout(timer);
         reject(new Error(`Could not reach the siar server at ${opts.host}:${opts.port}: ${err.message}`));
       });
       socket.once(opts.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
         socket.removeAllListeners('error');
         const client = new SiarClient(socket, opts);
-        client.hello.then(() => resolve(client), reject);
-        client.once('close', (reason) => reject(reason ?? new Error('closed before HELLO')));
+        client.hello.then(() => { clearTimeout(timer); resolve(client); }, (err: unknown) => { clearTimeout(timer); reject(err); });
+        client.once('close', (reason) => { clearTimeout(timer); reject(reason ?? new Error('closed before HELLO')); });
       });
     });
   }

@@ -15,6 +15,7 @@ import * as pty from 'node-pty';
 import t, { type Test } from 'tap';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
 import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
+import { makePki } from '../helpers/tls.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STEP_MS = 20_000;
@@ -196,4 +197,22 @@ t.test('the console refuses a wrong password before taking the screen', async (t
   t.teardown(() => tty.kill());
   await tty.waitFor(/siar: Wrong username or password\. \(BAD_CREDENTIALS\)/, 'the refusal');
   t.not((await tty.waitExit()).exitCode, 0);
+});
+
+t.test('the admin console reaches a TLS server with --ca, and refuses one it cannot verify', async (t) => {
+  const pki = makePki(t);
+  const data = tempDir(t);
+  const server = (await startSiarServer(t, data, ['--tls-cert', pki.certFile, '--tls-key', pki.keyFile])).address;
+  const trusted = new Tty([SIAR, 'admin', 'console', '--server', server, '--data', data, '--ca', pki.caFile], {});
+  t.teardown(() => trusted.kill());
+  await trusted.waitFor(/logged in as admin/, 'the logged-in console over TLS');
+  await trusted.waitFor(/no pending requests/, 'the registration table, read over TLS');
+  trusted.type('q');
+  t.equal((await trusted.waitExit()).exitCode, 0, 'q quits');
+
+  const untrusting = new Tty([SIAR, 'admin', 'console', '--server', server, '--data', data], {});
+  t.teardown(() => untrusting.kill());
+  const exit = await untrusting.waitExit(90_000);
+  t.equal(exit.exitCode, 2, 'a plain console at a TLS port gives up and exits');
+  t.match(untrusting.text(), /no greeting within 10 s \(if it runs TLS, give --tls or --ca FILE\)/, 'and says what to try');
 });

@@ -822,7 +822,7 @@ export async function runConsole(opts: ClientOptions & { data: string }, fallbac
   } catch {
     const error = session.state.error ?? 'no answer';
     await session.close();
-    throw new CliError(`Could not reach the siar server at ${session.address}: ${error}`, 2);
+    throw new CliError(error.startsWith('Could not reach') ? error : `Could not reach the siar server at ${session.address}: ${error}`, 2);
   }
   try {
     const info = await session.login(user, password);
