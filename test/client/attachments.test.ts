@@ -10,7 +10,7 @@ import {
   TransferError, declareFile, downloadAttachment, safeFileName, sendMessage, uploadFile, type Progress,
 } from '../../src/client/transfer.js';
 import { argsToMessage } from '../../src/protocol/index.js';
-import { parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
+import { startServer, tempDir } from '../helpers/siar.js';
 import { SIAR, setOwnPassword, siar, startSiarServer } from '../helpers/cli.js';
 import {
   DataPeer, assertNothingLeft, mp4Bytes, noise, offer, pngBytes, sendDeclared, sha256, wavBytes, writeFile,

@@ -2,13 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Test } from 'tap';
-import { SIAR, siar as runSiar, startSiarServer as startServer, type Run } from '../helpers/cli.js';
+import { SIAR, siar, startSiarServer as startServer } from '../helpers/cli.js';
 
-export { SIAR, jsonLines, setOwnPassword, type Run } from '../helpers/cli.js';
-
-export function siar(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return runSiar(args, env);
-}
+export { SIAR, jsonLines, setOwnPassword, siar, type Run } from '../helpers/cli.js';
 
 /** Runs and expects success; returns stdout. */
 export async function ok(t: Test, args: string[], env: Record<string, string>): Promise<string> {

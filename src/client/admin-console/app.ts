@@ -820,9 +820,10 @@ export async function runConsole(opts: ClientOptions & { data: string }, fallbac
   try {
     await session.waitFor((s) => s.status === 'connected' || s.status === 'online', 15_000);
   } catch {
-    const error = session.state.error ?? 'no answer';
+    // The session's error already names the server (SiarClient.connect's messages do).
+    const error = session.state.error ?? `Could not reach the siar server at ${session.address}: no answer.`;
     await session.close();
-    throw new CliError(error.startsWith('Could not reach') ? error : `Could not reach the siar server at ${session.address}: ${error}`, 2);
+    throw new CliError(error, 2);
   }
   try {
     const info = await session.login(user, password);

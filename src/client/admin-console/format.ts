@@ -1,16 +1,11 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
+import { formatBytes as formatTransferBytes } from '../../transfer/units.js';
 import { stripControls } from '../tui/editor.js';
 
+/** Like the transfer layer's formatBytes, shorter for table columns ("512 B"), "?" for nonsense. */
 export function formatBytes(n: number): string {
   if (!Number.isFinite(n) || n < 0) return '?';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]}`;
+  return n < 1024 ? `${n} B` : formatTransferBytes(n);
 }
 
 const TICKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

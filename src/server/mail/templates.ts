@@ -59,7 +59,6 @@ function lines(...parts: (string | null)[]): string {
 /** Sent when the administrator approves a registration request. */
 export function credentialsMail(input: CredentialsMailInput): MailContent {
   const institution = oneLine(input.institution);
-  const server = input.server === undefined ? '' : oneLine(input.server);
   return {
     subject: `Your siar account for ${institution} is ready`,
     text: lines(
@@ -68,18 +67,26 @@ export function credentialsMail(input: CredentialsMailInput): MailContent {
       `Your registration request for ${institution} has been approved. You can now log in to siar`,
       'with these credentials:',
       '',
-      `Username: ${oneLine(input.username)}`,
-      `Password: ${input.password}`,
-      server ? `Server: ${server}` : null,
-      '',
-      'Your first login will ask you to change this password. Please choose a new password that only',
-      'you know, and delete this message afterwards.',
+      ...credentialLines(input),
       '',
       'If you did not ask for a siar account, please let us know by replying to this message.',
       '',
       ...SIGNATURE,
     ),
   };
+}
+
+/** The lines both credentials mails carry: username, password, server and the first-login rule. */
+function credentialLines(input: { username: string; password: string; server?: string }): Array<string | null> {
+  const server = input.server === undefined ? '' : oneLine(input.server);
+  return [
+    `Username: ${oneLine(input.username)}`,
+    `Password: ${input.password}`,
+    server ? `Server: ${server}` : null,
+    '',
+    'Your first login will ask you to change this password. Please choose a new password that only',
+    'you know, and delete this message afterwards.',
+  ];
 }
 
 /** Sent when the administrator rejects a registration request. */
@@ -106,7 +113,6 @@ export function rejectionMail(input: RejectionMailInput): MailContent {
 /** Sent when the administrator resets a member's password. */
 export function passwordResetMail(input: PasswordResetMailInput): MailContent {
   const institution = oneLine(input.institution);
-  const server = input.server === undefined ? '' : oneLine(input.server);
   return {
     subject: `Your siar password for ${institution} has been reset`,
     text: lines(
@@ -115,12 +121,7 @@ export function passwordResetMail(input: PasswordResetMailInput): MailContent {
       `The administrator has reset the siar password of the account for ${institution}.`,
       'You can log in with these credentials:',
       '',
-      `Username: ${oneLine(input.username)}`,
-      `Password: ${input.password}`,
-      server ? `Server: ${server}` : null,
-      '',
-      'Your first login will ask you to change this password. Please choose a new password that only',
-      'you know, and delete this message afterwards.',
+      ...credentialLines(input),
       '',
       'If you did not expect this, please tell the administrator by replying to this message.',
       '',
