@@ -8,6 +8,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRequest } from '../../src/protocol/index.js';
+import { defaultConfig } from '../../src/server/config.js';
+import { connectionsAllowed, fdReserve } from '../../src/server/fd-limit.js';
 import { envInt, epochMs, openFileLimits, pick, progress, sleep } from '../lib/env.js';
 import { LeanClient } from '../lib/lean-client.js';
 import { kib, table } from '../lib/report.js';
@@ -201,7 +203,7 @@ export const scale: Scenario = {
       if (!serverAlive || !lastPing.ok) problems.push('server not alive / not answering after the run');
 
       const md = `
-How measured: one \`siar server\` child (${maxConnections === undefined ? 'the real CLI, default `maxConnections` 19,000' : `bench/lib/server-entry.ts with maxConnections = ${maxConnections}, to reach the limit at small scale`};
+How measured: one \`siar server\` child (${maxConnections === undefined ? 'the real CLI, default `maxConnections`: the open-files limit minus the server\'s reserve' : `bench/lib/server-entry.ts with maxConnections = ${maxConnections}, to reach the limit at small scale`};
 default durability; log level warn), soft open-files limit raised to the hard limit (${limits.hard}) for
 it and for the harness processes. ${target} members + 1 sender seeded. ${workers} harness child processes
 each log in ${per} clients (8 connect+LOGIN in flight each) from their own source address
@@ -212,6 +214,7 @@ logged in after the warm-up; the overall figure divides all growth since the sen
 arrival times at every client on the machine's wall clock (performance.timeOrigin + now, one host).
 
 ${table(['measure', 'value'], [
+        ['server connection cap', maxConnections !== undefined ? fmtInt(maxConnections) : `${fmtInt(connectionsAllowed(limits.hard, defaultConfig()))} (default: open-files limit ${fmtInt(limits.hard)} − reserve ${fdReserve(defaultConfig()).total})`],
         ['clients attempted', fmtInt(target)],
         ['logged in and held', fmtInt(loggedIn)],
         ['refused with TOO_MANY_REQUESTS (clear error)', fmtInt(refusedClearly)],
@@ -236,7 +239,7 @@ ${table(['broadcast', 'OK to sender ms', 'first popup ms', 'median popup ms', 'l
         String(i + 1), fmt(s.ackMs), fmt(s.firstMs), fmt(s.medianMs), fmt(s.lastMs), `${fmtInt(s.received)} / ${fmtInt(s.expected)}`,
       ]))}
 
-${measuredLogins < 5000 ? `*With only ${measuredLogins} clients the RSS growth is within the heap's own swings (tens of MiB), so the per-connection figure means nothing here; it becomes meaningful at full scale.*\n\n` : ''}Targets (issue 8): about 19,900 concurrent logged-in clients — ${loggedIn >= 19_800 ? '**met**' : `**${fmtInt(loggedIn)} held**${maxConnections === undefined ? ' (the server\'s maxConnections default is 19,000)' : ''}`};
+${measuredLogins < 5000 ? `*With only ${measuredLogins} clients the RSS growth is within the heap's own swings (tens of MiB), so the per-connection figure means nothing here; it becomes meaningful at full scale.*\n\n` : ''}Targets (issue 8): about 19,900 concurrent logged-in clients — ${loggedIn >= 19_800 ? '**met**' : `**${fmtInt(loggedIn)} held**${maxConnections === undefined ? ' (the server\'s default cap: the open-files limit minus its reserve)' : ''}`};
 ≤ 8 KB server memory each — ${rssTargetOk ? '**met**' : '**missed**'} (${fmt(rssPerConnKiB * 1.024, 2)} KB).
 Clients beyond the limit: ${refusedClearly} got \`-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\`${unclear ? `, ${unclear} something else` : ''};
 the server ${refusalLogged ? 'logged the refusals' : 'wrote **no log line** about the refusals'}.

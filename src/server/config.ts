@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/index.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from './throttle.js';
+import { FALLBACK_MAX_CONNECTIONS, planConnectionCap, readOpenFilesLimit } from './fd-limit.js';
 
 /** Every limit is a named option with a default (docs/PROTOCOL.md §Limits). */
 export interface ServerConfig {
@@ -29,8 +30,13 @@ export interface ServerConfig {
   maxSubjectChars: number;
   /** Pending popups pushed at login. */
   maxPopupsAtLogin: number;
-  /** Max simultaneous connections the server accepts. */
+  /**
+   * Max simultaneous control connections. Default: the process's open-files limit minus a reserve
+   * for everything else it keeps open (fd-limit.ts); a larger value is clamped at start.
+   */
   maxConnections: number;
+  /** How often the server checks it can still open a file (EMFILE is logged); 0: never. */
+  fdCheckIntervalMs: number;
   /** SQLite durability: NORMAL (default, WAL-safe) or FULL (power-loss safe). */
   synchronous: 'NORMAL' | 'FULL';
   /** LOGIN brute-force protection: growing delay, then lockout, per username and per address. */
@@ -97,7 +103,8 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     maxBodyChars: 48 * 1024,
     maxSubjectChars: 200,
     maxPopupsAtLogin: 1000,
-    maxConnections: 19_000,
+    maxConnections: FALLBACK_MAX_CONNECTIONS, // replaced below unless given: follows the open-files limit
+    fdCheckIntervalMs: 5_000,
     synchronous: 'NORMAL',
     loginThrottle: DEFAULT_THROTTLE,
     tls: null,
@@ -122,8 +129,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     registrationExpiryCheckMs: 60 * 60_000,
     statsHistoryMinutes: 60,
   };
-  const merged = { ...base, ...stripUndefined(overrides) };
+  const given = stripUndefined(overrides);
+  const merged = { ...base, ...given };
   merged.dataDir = path.resolve(merged.dataDir);
+  if (given.maxConnections === undefined) merged.maxConnections = planConnectionCap(undefined, readOpenFilesLimit(), merged).maxConnections;
   return merged;
 }
 

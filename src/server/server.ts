@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
 import { BackupService, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
+import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { Connection, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
@@ -39,6 +40,7 @@ export class SiarServer {
   /** Online backups (BACKUP). */
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
+  private stopFdWatch: () => void = () => undefined;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
 
@@ -54,6 +56,11 @@ export class SiarServer {
   static async start(overrides: Partial<ServerConfig> = {}, options: StartOptions = {}): Promise<SiarServer> {
     const config = defaultConfig(overrides);
     const log = options.logger ?? createLogger(config.logLevel);
+    // The connection cap follows the open-files limit (fd-limit.ts): a --max-connections above what
+    // it allows is clamped with a warning rather than refused, so a server restarted under a lower
+    // limit still comes up and holds as many clients as it safely can.
+    const cap = planConnectionCap(overrides.maxConnections, readOpenFilesLimit(), config);
+    config.maxConnections = cap.maxConnections;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous });
     await ensureAdminAccount(store, config.dataDir, log);
@@ -99,16 +106,25 @@ export class SiarServer {
     await transfers.start();
     const dispatch = createDispatcher(services, buildCommandTable([...attachmentCommands, ...(options.extraCommands ?? [])]));
 
+    // A refused socket is told why, then let go: destroyed within REFUSED_SOCKET_LINGER_MS even if
+    // the peer never closes (its descriptor is part of the reserve), and a reset is not an error.
+    const refuse = (socket: net.Socket, line: string): void => {
+      socket.on('error', () => undefined);
+      socket.setTimeout(REFUSED_SOCKET_LINGER_MS, () => socket.destroy());
+      socket.end(line);
+    };
+    const warnFull = rateLimitedWarn(log, 'connection refused: server full');
+    const warnAnonymous = rateLimitedWarn(log, 'connection refused: too many anonymous connections from one address');
     const onSocket = (socket: net.Socket): void => {
       if (router.connectionCount() >= config.maxConnections) {
-        socket.end(`-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
-        log.warn({ connections: router.connectionCount() }, 'connection refused: server full');
+        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
+        warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
         return;
       }
       const address = normalizeAddress(socket.remoteAddress);
       if (router.anonymousFrom(address) >= config.maxAnonymousPerAddress) {
-        socket.end(`-|ERR|TOO_MANY_REQUESTS|Too many connections from your address that have not logged in.\n`);
-        log.warn({ address }, 'connection refused: too many anonymous connections from one address');
+        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|Too many connections from your address that have not logged in.\n`);
+        warnAnonymous({ address });
         return;
       }
       const conn = new Connection(socket, config, log, dispatch);
@@ -125,7 +141,10 @@ export class SiarServer {
       ? tls.createServer({ cert: config.tls.cert, key: config.tls.key, handshakeTimeout: 10_000 }, onSocket)
       : net.createServer(onSocket);
     if (config.tls) listener.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake failed'));
-    listener.maxConnections = config.maxConnections + 100;
+    // Past the cap plus the few being told "full", Node closes new sockets at once, unread.
+    listener.maxConnections = config.maxConnections + REFUSAL_SLACK;
+    const warnDropped = rateLimitedWarn(log, 'connection dropped without a reply: server full and already refusing many');
+    listener.on('drop', (d) => warnDropped({ remote: d?.remoteAddress }));
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen(config.port, config.host, () => {
@@ -133,6 +152,10 @@ export class SiarServer {
         resolve();
       });
     });
+    // After listening an 'error' is a failed accept() (EMFILE/ENFILE when libuv has no spare
+    // descriptor left): the listener goes on listening, so log it and carry on.
+    const errorAccepting = rateLimitedWarn(log, 'accept failed; still listening', 'error');
+    listener.on('error', (err: NodeJS.ErrnoException) => errorAccepting({ code: err.code, err: err.message, connections: router.connectionCount() }));
     const server = new SiarServer(config, log, store, router, mailWorker, listener);
     const { port } = server.address();
     server.stats = stats;
@@ -147,6 +170,17 @@ export class SiarServer {
     sweep();
     server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
     server.expiryTimer.unref();
+    // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
+    server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
+      const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
+      if (exhausted) log.error(fields, 'open-files limit reached: new connections are cut off and no file can be opened; raise ulimit -n or lower --max-connections');
+      else log.warn(fields, 'open-files available again');
+    });
+    if (cap.source === 'clamped') {
+      log.warn({ requested: overrides.maxConnections, maxConnections: cap.maxConnections, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve },
+        '--max-connections is above what the open-files limit allows (limit minus the reserve for the database, transfers and the rest); using the most it allows: raise ulimit -n to hold more');
+    }
+    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve }, 'connection limit');
     // Shadow listeners bind to --transfer-host when given: a public one is as exposed as the control port.
     const exposed = [config.host, config.transferHost].filter((h): h is string => h !== null && !isLoopback(h));
     if (!config.tls && exposed.length > 0) {
@@ -154,7 +188,7 @@ export class SiarServer {
         'listening on a non-loopback address without TLS: passwords, messages and attachments cross the network in clear; '
         + 'start the server with --tls-cert FILE --tls-key FILE (PEM) and give clients --ca FILE or --tls');
     }
-    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls }, 'siar server listening');
+    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls, maxConnections: config.maxConnections }, 'siar server listening');
     return server;
   }
 
@@ -177,6 +211,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      this.stopFdWatch();
       this.stats?.stop();
       // A backup under way finishes first: closing the store would break it.
       await this.backups?.running?.done.catch(() => undefined);
@@ -203,6 +238,22 @@ async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logg
     throw err;
   }
   log.info({ file }, 'created the admin account; its password is in the admin-password file');
+}
+
+/** A warning logged at most once per 10 s, with how many were left out since the previous line. */
+function rateLimitedWarn(log: Logger, msg: string, level: 'warn' | 'error' = 'warn'): (fields: Record<string, unknown>) => void {
+  let last = -Infinity;
+  let skipped = 0;
+  return (fields) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      skipped++;
+      return;
+    }
+    last = now;
+    log[level]({ ...fields, ...(skipped > 0 ? { alsoSinceLastLine: skipped } : {}) }, msg);
+    skipped = 0;
+  };
 }
 
 function isLoopback(host: string): boolean {

@@ -6,7 +6,7 @@ import { defineCommand } from './common.js';
 type ServerOpts = {
   host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string;
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
-  'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections': number; 'max-pending-registrations': number;
+  'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections'?: number; 'max-pending-registrations': number;
 };
 
 export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
@@ -24,10 +24,16 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
     .option('tls-cert', { type: 'string', describe: 'PEM certificate chain: TLS on the control port and every shadow listener' })
     .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
     .option('max-anonymous-per-address', { type: 'number', default: 64, describe: 'connections from one address that have not logged in' })
-    .option('max-connections', { type: 'number', default: 19_000, describe: 'control connections held at once; keep below the open-files limit (ulimit -n), extra clients are refused with TOO_MANY_REQUESTS' })
+    .option('max-connections', {
+      type: 'number',
+      describe: 'control connections held at once; extra clients are refused with TOO_MANY_REQUESTS (default: the open-files limit, ulimit -Hn, '
+        + 'minus a reserve of about 136 for the database, backups, mail and 16 transfers: 19,864 at 20,000; a larger value is lowered to that, with a warning)',
+    })
     .option('max-pending-registrations', { type: 'number', default: 5, describe: 'registration requests one address may have waiting for a decision' })
     .check((a) => {
       if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
+      const mc = a['max-connections'];
+      if (mc !== undefined && !(Number.isInteger(mc) && mc >= 1)) throw new Error('--max-connections must be a whole number of at least 1.');
       return true;
     })
     .option('registration-expiry-days', { type: 'number', default: 30, describe: 'undecided registration requests expire after this many days (0 = never)' }),
