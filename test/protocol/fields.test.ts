@@ -144,3 +144,50 @@ t.test('fields encoded, sent as UTF-8 bytes in any chunking and read back decode
   );
   t.pass('the property held for every generated case');
 });
+
+/** The first decoder, one character at a time: the oracle for the one that copies runs. */
+function decodeCharByChar(line: string): string[] {
+  const fields: string[] = [];
+  let current = '';
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (ch === '|') {
+      fields.push(current);
+      current = '';
+    } else if (ch === '\\') {
+      const next = line[++i];
+      switch (next) {
+        case '\\': current += '\\'; break;
+        case '|': current += '|'; break;
+        case 'n': current += '\n'; break;
+        case 'r': current += '\r'; break;
+        case undefined: throw new ProtocolError('BAD_ESCAPE', 'A frame ends with a lone backslash.');
+        default: throw new ProtocolError('BAD_ESCAPE', `Unknown escape sequence \\${next}.`);
+      }
+    } else if (ch === '\n' || ch === '\r') {
+      throw new ProtocolError('BAD_FRAME', 'A raw line break inside a frame must be escaped.');
+    } else {
+      current += ch;
+    }
+  }
+  fields.push(current);
+  return fields;
+}
+
+t.test('any line, well-formed or not, decodes exactly as a character-by-character scan would', async (t) => {
+  const outcome = (decode: (line: string) => string[], line: string) => {
+    try {
+      return { fields: decode(line) };
+    } catch (err) {
+      return { code: (err as ProtocolError).code, message: (err as Error).message };
+    }
+  };
+  const piece = fc.oneof(codeUnitString, fc.constantFrom('|', '\\', '\\\\', '\\|', '\\n', '\\r', '\\x', '\n', '\r', 'é', '😀'));
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 24 }).map((parts) => parts.join('')), (line) => {
+      assert.deepStrictEqual(outcome(decodeFields, line), outcome(decodeCharByChar, line));
+    }),
+    { numRuns: NUM_RUNS },
+  );
+  t.pass('same fields, or the same error at the same character');
+});
