@@ -23,12 +23,13 @@ export const TRANSFERS_AT_FULL = 16;
 
 /**
  * The reserve, in descriptors, by what uses them. Measured on Node 20 / Linux: an idle `siar server`
- * holds 31 descriptors (stdio, libuv's epoll, eventfds and signal pipes, its spare descriptor for
- * EMFILE, tsx, the SQLite database with its -wal and -shm files, the control listener).
+ * holds 35 descriptors (stdio, libuv's epoll, eventfds and signal pipes, its spare descriptor for
+ * EMFILE, tsx, the SQLite database with its -wal and -shm files, the control listener, and the WAL
+ * checkpoint worker's event loop and its own connection to the database).
  */
 export function fdReserve(config: { maxTransfers: number }): { total: number; parts: Record<string, number> } {
   const parts: Record<string, number> = {
-    // The 31 measured at idle, rounded up: a Node upgrade or a library may open a few more.
+    // The 35 measured at idle, rounded up: a Node upgrade or a library may open a few more.
     process: 48,
     // BACKUP: the copy being written and its journal, the integrity check's own connection to the
     // copy, an attachment copy's source and target (copyFile).

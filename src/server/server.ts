@@ -62,8 +62,9 @@ export class SiarServer {
     const cap = planConnectionCap(overrides.maxConnections, readOpenFilesLimit(), config);
     config.maxConnections = cap.maxConnections;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous });
+    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
     await ensureAdminAccount(store, config.dataDir, log);
+    if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
 
     const sealer = await MailSealer.open(config.dataDir);
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir });

@@ -1,9 +1,14 @@
 /**
  * Group commit: writes requested during one turn of the event loop are run together in one
  * IMMEDIATE transaction, so a hundred concurrent SENDs cost one WAL commit (one fsync with
- * synchronous=FULL) instead of a hundred. Each write runs in its own savepoint, so one that throws
- * is rolled back alone and the others still commit. A write's promise settles only after the
- * transaction holding it has committed (or failed): acknowledging after commit stays true.
+ * synchronous=FULL) instead of a hundred. A write's promise settles only after the transaction
+ * holding it has committed (or failed): acknowledging after commit stays true.
+ *
+ * One write that throws must not take the others down. Savepoints around every write would cost
+ * two statements each, for a case that almost never happens (the handlers validate first), so a
+ * batch runs without them; if a write throws, the batch is rolled back and run again with each
+ * write in its own savepoint, and only the one that throws is rolled back alone. A write's work is
+ * therefore pure database work that may run twice (the first run leaves no trace).
  */
 import type { Database, Transaction } from 'better-sqlite3';
 
@@ -21,10 +26,20 @@ export class GroupCommit {
   /** A nested better-sqlite3 transaction is a savepoint: it rolls back alone when its work throws. */
   private readonly savepoint: Transaction<(work: () => unknown) => unknown>;
   private readonly batch: Transaction<(jobs: Job[]) => Outcome[]>;
+  private readonly isolatedBatch: Transaction<(jobs: Job[]) => Outcome[]>;
 
   constructor(private readonly db: Database) {
     this.savepoint = db.transaction((work: () => unknown) => work());
     this.batch = db.transaction((jobs: Job[]) =>
+      jobs.map((job): Outcome => {
+        try {
+          return { ok: true, value: job.work() };
+        } catch (err) {
+          throw new WriteFailed(err);
+        }
+      }),
+    );
+    this.isolatedBatch = db.transaction((jobs: Job[]) =>
       jobs.map((job): Outcome => {
         try {
           return { ok: true, value: this.savepoint(job.work) };
@@ -57,7 +72,7 @@ export class GroupCommit {
     let outcomes: Outcome[];
     try {
       if (!this.db.open) throw new Error('the store is closed');
-      outcomes = this.batch.immediate(jobs);
+      outcomes = this.commit(jobs);
     } catch (err) {
       // The commit itself failed (disk full, database locked too long): nothing in it was stored.
       for (const job of jobs) job.reject(err);
@@ -68,5 +83,24 @@ export class GroupCommit {
       if (outcome.ok) job.resolve(outcome.value);
       else job.reject(outcome.err);
     });
+  }
+
+  private commit(jobs: Job[]): Outcome[] {
+    try {
+      return this.batch.immediate(jobs);
+    } catch (err) {
+      // Anything but a write's own error (BEGIN or COMMIT failed: busy, disk full) fails the batch.
+      if (!(err instanceof WriteFailed)) throw err;
+      if (jobs.length === 1) return [{ ok: false, err: err.cause }];
+      // Rolled back whole (better-sqlite3 does that when the function throws): run it again isolated.
+      return this.isolatedBatch.immediate(jobs);
+    }
+  }
+}
+
+/** A write's own error, told apart from the transaction's (BEGIN/COMMIT) errors. */
+class WriteFailed extends Error {
+  constructor(override readonly cause: unknown) {
+    super('a write in the batch failed');
   }
 }

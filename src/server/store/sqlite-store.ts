@@ -16,6 +16,8 @@ import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
 import { GroupCommit } from './group-commit.js';
+import { ReadCache } from './read-cache.js';
+import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer } from './checkpointer.js';
 import { applyMigrations } from './migrate.js';
 import {
   groupByMessage,
@@ -126,6 +128,8 @@ export interface DatabaseReport {
 export interface OpenOptions {
   /** FULL also survives power loss for the last commits, at some write cost. */
   synchronous?: 'NORMAL' | 'FULL';
+  /** Checkpoint the write-ahead log from a worker thread (the server does; see checkpointer.ts). */
+  checkpointInBackground?: boolean;
 }
 
 export class SqliteStore implements Store {
@@ -147,6 +151,8 @@ export class SqliteStore implements Store {
   private readonly usernameById = new Map<number, string>();
   /** Concurrent messages and delivery marks share one transaction (see group-commit.ts). */
   private readonly groupCommit: GroupCommit;
+  /** Sessions and users for the per-request token check; every write below forgets what it changes. */
+  private readonly cache = new ReadCache();
 
   /** Opens (creating if needed) a database file, configures it and brings its schema up to date. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
@@ -162,7 +168,9 @@ export class SqliteStore implements Store {
       db.pragma(`synchronous = ${synchronous}`);
       db.pragma('foreign_keys = ON');
       applyMigrations(db);
-      return new SqliteStore(db);
+      if (!opts.checkpointInBackground) return new SqliteStore(db);
+      db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      return new SqliteStore(db, BackgroundCheckpointer.start({ file, intervalMs: 50, synchronous }));
     } catch (err) {
       db.close();
       throw err;
@@ -170,7 +178,7 @@ export class SqliteStore implements Store {
   }
 
   /** Takes a configured, migrated database; SqliteStore.open() is the usual way in. */
-  constructor(readonly db: Database) {
+  constructor(readonly db: Database, private readonly checkpointer: BackgroundCheckpointer | null = null) {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
     this.createRegistrationTx = db.transaction((input: RegistrationInput, maxPendingFromAddress?: number) => this.insertRegistration(input, maxPendingFromAddress));
@@ -349,13 +357,25 @@ export class SqliteStore implements Store {
   // --- users: members only ever come from approved requests; the one admin from ensureAdmin.
 
   async getUserById(id: number): Promise<User | null> {
-    const row = this.sql.userById.get(id);
-    return row ? toUser(row) : null;
+    return this.cachedUserById(id);
   }
 
   async getUserByUsername(username: string): Promise<User | null> {
-    const row = this.sql.userByUsername.get(username);
-    return row ? toUser(row) : null;
+    return this.cachedUserByName(username);
+  }
+
+  private cachedUserById(id: number): User | null {
+    return this.cache.userById(id, () => {
+      const row = this.sql.userById.get(id);
+      return row ? toUser(row) : null;
+    });
+  }
+
+  private cachedUserByName(username: string): User | null {
+    return this.cache.userByName(username, () => {
+      const row = this.sql.userByUsername.get(username);
+      return row ? toUser(row) : null;
+    });
   }
 
   async listMembers(): Promise<User[]> {
@@ -379,8 +399,8 @@ export class SqliteStore implements Store {
 
   /** A direct message's usual case: the unique-index lookup instead of the json_each query. */
   private resolveOneActiveMember(username: string): { found: User[]; missing: string[] } {
-    const row = this.sql.userByUsername.get(username);
-    if (row && row.role === 'member' && row.status === 'active') return { found: [toUser(row)], missing: [] };
+    const user = this.cachedUserByName(username);
+    if (user && user.role === 'member' && user.status === 'active') return { found: [user], missing: [] };
     return { found: [], missing: [username] };
   }
 
@@ -414,14 +434,17 @@ export class SqliteStore implements Store {
   }
 
   async setUserStatus(userId: number, status: UserStatus): Promise<void> {
+    this.cache.forgetUser(userId);
     this.sql.setUserStatus.run(status, userId);
   }
 
   async setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void> {
+    this.cache.forgetUser(userId);
     this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
   }
 
   async recordLogin(userId: number, address: string | null): Promise<void> {
+    this.cache.forgetUser(userId);
     this.sql.recordLogin.run(now(), address, userId);
   }
 
@@ -433,6 +456,8 @@ export class SqliteStore implements Store {
     const row = this.sql.userById.get(userId);
     if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
     const at = now();
+    this.cache.forgetUser(userId);
+    this.cache.forgetSessions();
     this.sql.setPassword.run(passwordHash, 1, userId);
     const sessions = this.sql.closeUserSessions.run(at, userId).changes;
     const user = toUser(this.sql.userById.get(userId)!);
@@ -448,15 +473,19 @@ export class SqliteStore implements Store {
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {
-    const row = this.sql.openSessionByToken.get(tokenHash);
-    return row ? toSession(row) : null;
+    return this.cache.session(tokenHash, () => {
+      const row = this.sql.openSessionByToken.get(tokenHash);
+      return row ? toSession(row) : null;
+    });
   }
 
   async closeSession(sessionId: number): Promise<void> {
+    this.cache.forgetSessions();
     this.sql.closeSession.run(now(), sessionId);
   }
 
   async closeUserSessions(userId: number): Promise<number> {
+    this.cache.forgetSessions();
     return this.sql.closeUserSessions.run(now(), userId).changes;
   }
 
@@ -487,7 +516,13 @@ export class SqliteStore implements Store {
       return this.withDetails([this.sql.messageById.get(id)!])[0]!;
     }
     for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
-    return toMessage(this.sql.messageById.get(id)!, this.freshRecipients(m), []);
+    // Built from what was just written, as messageById would read it back (one query less per message).
+    const row: MessageRow = {
+      id, sender_id: m.senderId, sender: this.usernames([m.senderId]).get(m.senderId)!, audience: m.audience,
+      subject: m.subject, body: m.body, sent_at: at, state: 'sent', upload_deadline: null,
+      channel_id: m.channelId ?? null, via: m.via ?? null,
+    };
+    return toMessage(row, this.freshRecipients(m), []);
   }
 
   /**
@@ -799,7 +834,17 @@ export class SqliteStore implements Store {
     return this.cg.resolveGroups(names);
   }
 
+  /**
+   * Resolves once the background checkpointer (if any) is running: true, or false if it could not
+   * start, in which case the writer's own checkpoints still bound the log.
+   */
+  async backgroundReady(): Promise<boolean> {
+    return this.checkpointer ? this.checkpointer.ready : true;
+  }
+
   async close(): Promise<void> {
+    // The writer's connection closes last: it then checkpoints what is left and removes the log.
+    await this.checkpointer?.stop();
     this.groupCommit.flush(); // queued writes commit before the file closes
     if (this.db.open) this.db.close();
   }

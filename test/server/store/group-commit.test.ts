@@ -136,3 +136,11 @@ t.test('the message a store returns is built, not read back, and equals what is 
   t.strictSame(stored.recipients.map((r) => r.username), ['amy', 'kim', 'zed'], 'recipients in username order');
   t.strictSame(await store.getMessage(stored.id), stored, 'identical to the rows read back, via included');
 });
+
+t.test('a batch of one that fails is refused alone, and the next batch goes on', async (t) => {
+  const { store, bob, direct } = await setup(t);
+  await t.rejects(store.storeMessage(direct('alone', [bob.id, 987654])), /FOREIGN KEY/);
+  const next = await store.storeMessage(direct('next'));
+  t.strictSame(store.db.prepare('SELECT subject FROM messages').pluck().all(), ['next'], 'only the next one is stored');
+  t.equal(next.subject, 'next');
+});
