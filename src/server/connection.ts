@@ -46,6 +46,7 @@ export class Connection {
   /** Settles when the command being run finishes (graceful shutdown waits for it). */
   private current: Promise<void> = Promise.resolve();
   private closed = false;
+  private corked = false;
   private readonly closeListeners: Array<() => void> = [];
   /** Runs while an unfinished frame is buffered: a peer must finish a frame in time (slowloris). */
   private frameTimer: NodeJS.Timeout | undefined;
@@ -85,6 +86,7 @@ export class Connection {
   /** Writes one frame line. Returns false if the connection is gone or was too slow and got closed. */
   send(line: string): boolean {
     if (!this.writable()) return false;
+    this.corkUntilNextTick();
     this.socket.write(line + '\n');
     return true;
   }
@@ -92,8 +94,23 @@ export class Connection {
   /** Writes a frame already encoded with its line feed: one popup's bytes are shared by all its recipients. */
   sendEncoded(frame: Buffer): boolean {
     if (!this.writable()) return false;
+    this.corkUntilNextTick();
     this.socket.write(frame);
     return true;
+  }
+
+  /**
+   * Frames written in one run of callbacks (a committed batch answers many commands and pushes
+   * their popups) leave in one write system call instead of one each.
+   */
+  private corkUntilNextTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
   }
 
   /** False if the connection is gone; a peer that lets too much output pile up is dropped here. */

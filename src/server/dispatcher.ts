@@ -21,6 +21,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
       const auth = await authorize(services, command, request.token);
+      const after: Array<() => void> = [];
       const ctx: CommandContext = {
         services,
         conn,
@@ -28,10 +29,12 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         auth,
         log: conn.log,
         item: (args: ArgInput) => { conn.send(encodeItem(requestId, args)); },
+        afterReply: (work) => { after.push(work); },
       };
       const result = await command.handler(ctx, request.args);
       conn.send(encodeOk(requestId, result ?? {}));
       conn.log.info({ verb, rid: requestId, ms: elapsed(started), user: auth?.user.username }, 'command ok');
+      runAfterReply(conn, verb, after);
     } catch (err) {
       if (err instanceof SiarError) {
         conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');
@@ -47,6 +50,17 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       }
     }
   };
+}
+
+/** Only after an OK: a refused command pushes nothing. One failing must not stop the others. */
+function runAfterReply(conn: Connection, verb: string, after: Array<() => void>): void {
+  for (const work of after) {
+    try {
+      work();
+    } catch (err) {
+      conn.log.error({ verb, err }, 'work after the reply failed');
+    }
+  }
 }
 
 function isFrameError(err: SiarError): boolean {

@@ -52,7 +52,7 @@ export const authCommands: Command[] = [
     const unread = await store.unreadCount(user.id);
     // After the OK: the client knows it is logged in before its missed popups arrive. A one-shot
     // client (popups=0) gets none, so they stay undelivered for the next interactive login.
-    if (ctx.conn.wantsPopups) setImmediate(() => {
+    if (ctx.conn.wantsPopups) ctx.afterReply(() => {
       replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
     });
     return {
@@ -90,7 +90,7 @@ export const authCommands: Command[] = [
     if (ctx.conn.popupsAfterPasswordChange && ctx.conn.user?.sessionId === ctx.auth.session.id) {
       ctx.conn.popupsAfterPasswordChange = false;
       ctx.conn.wantsPopups = true;
-      setImmediate(() => {
+      ctx.afterReply(() => {
         replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
       });
     }

@@ -145,16 +145,11 @@ async function auditChannel(ctx: AuthedContext, kind: string, channel: Channel, 
   });
 }
 
-/** Pushes go out after the command's OK, as popups do. */
-export function afterReply(work: () => void): void {
-  setImmediate(work);
-}
-
 /** Tells admin sessions (consoles) a channel changed, and dropped subscribers that they were dropped. */
 function announce(ctx: AuthedContext, change: string, channel: Channel, dropped: number[] = []): void {
   const { router } = ctx.services;
   const args = { change, ...channelArgs(channel, NO_STANDING, ctx.auth.user) };
-  afterReply(() => {
+  ctx.afterReply(() => {
     router.pushToAdmins('CHANNEL', args);
     for (const userId of dropped) router.pushToUser(userId, 'SUBSCRIPTION', { name: channel.name, subscribed: 0, by: 'admin' });
   });
@@ -163,7 +158,7 @@ function announce(ctx: AuthedContext, change: string, channel: Channel, dropped:
 /** Tells every session of the member that its subscription changed (another screen may show it). */
 function subscriptionChanged(ctx: AuthedContext, name: string, subscribed: boolean): void {
   const userId = ctx.auth.user.id;
-  afterReply(() => ctx.services.router.pushToUser(userId, 'SUBSCRIPTION', { name, subscribed: subscribed ? 1 : 0, by: 'self' }));
+  ctx.afterReply(() => ctx.services.router.pushToUser(userId, 'SUBSCRIPTION', { name, subscribed: subscribed ? 1 : 0, by: 'self' }));
 }
 
 export const channelCommands: Command[] = [

@@ -5,7 +5,7 @@
 import { SiarError, groupToArgs, type ArgInput } from '../../protocol/index.js';
 import type { Group } from '../store/channel-types.js';
 import { optionalText } from '../validation.js';
-import { afterReply, audienceName, channelArgs, membersNamed, usernameList, visibleChannels } from './channels.js';
+import { audienceName, channelArgs, membersNamed, usernameList, visibleChannels } from './channels.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
 
 const DESCRIPTION_CHARS = 500;
@@ -26,7 +26,7 @@ async function auditGroup(ctx: AuthedContext, kind: string, group: Group, detail
 
 function announce(ctx: AuthedContext, change: string, group: Group): void {
   const args = { change, ...groupArgs(group, false) };
-  afterReply(() => ctx.services.router.pushToAdmins('GROUP', args));
+  ctx.afterReply(() => ctx.services.router.pushToAdmins('GROUP', args));
 }
 
 export const groupCommands: Command[] = [

@@ -47,7 +47,7 @@ export const messagingCommands: Command[] = [
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
-    setImmediate(() => {
+    ctx.afterReply(() => {
       deliverMessage(ctx.services, message, institution).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
     });
     return reply;
