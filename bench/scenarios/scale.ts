@@ -12,6 +12,7 @@ import { defaultConfig } from '../../src/server/config.js';
 import { connectionsAllowed, fdReserve } from '../../src/server/fd-limit.js';
 import { envInt, epochMs, openFileLimits, pick, progress, sleep } from '../lib/env.js';
 import { LeanClient } from '../lib/lean-client.js';
+import { keepalive } from '../lib/pool.js';
 import { kib, table } from '../lib/report.js';
 import type { Scenario } from '../lib/scenario.js';
 import { BENCH_PASSWORD, memberName, seedMembers } from '../lib/seed.js';
@@ -84,6 +85,7 @@ export const scale: Scenario = {
     const server = await ServerProcess.start({ label: 'scale', dataDir, cpuProfDir: ctx.profileDir, maxConnections });
     const pool: Worker[] = [];
     let sender: LeanClient | undefined;
+    let stopKeepalive = (): void => undefined;
     const problems: string[] = [];
     try {
       await sleep(1000);
@@ -93,6 +95,9 @@ export const scale: Scenario = {
       sender = await LeanClient.connect({ port: server.port, localAddress: '127.0.0.100' });
       const sl = await sender.login(memberName('s', 1), BENCH_PASSWORD);
       if (!sl.ok) throw new Error(`sender login failed: ${sl.code}`);
+      // With real scrypt the logins take longer than the server's idle timeout (5 min): the sender
+      // PINGs like every other client, or the server closes it and a worker's client takes its slot.
+      stopKeepalive = keepalive(() => [sender]);
       const afterSender = server.status()!;
 
       for (let w = 0; w < workers; w++) pool.push(new Worker(w));
@@ -253,6 +258,7 @@ ${warnings.length ? `\nServer warnings (the first ${warnings.length}):\n\n\`\`\`
         },
       };
     } finally {
+      stopKeepalive();
       sender?.close();
       await Promise.all(pool.map((wk) => wk.stop()));
       await server.stop();
