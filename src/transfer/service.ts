@@ -17,7 +17,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { pipeline } from 'node:stream/promises';
@@ -236,7 +236,7 @@ export class TransferService {
         kept = false;
         throw new TransferFailure('CHECKSUM_MISMATCH', `The bytes hash to ${digest}, not the declared ${t.attachment.sha256}.`);
       }
-      await fsync(partial);
+      // receiveUpload fsynced the file before it resolved: the commit below cannot outlive the bytes.
       const commit = await this.content.store(partial, t.attachment.sha256, async (storagePath, file) => {
         const mediaType = await detectMediaType(file, t.attachment.name);
         return store.commitAttachment({ attachmentId: t.attachment.id, storagePath, mediaType });
@@ -558,16 +558,6 @@ async function hashFile(file: string, length: number, hash: Hash): Promise<void>
       callback();
     },
   }));
-}
-
-/** The upload is on disk before it is committed (the store's commit must not outlive the bytes). */
-async function fsync(file: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Writes the last line, ends our side, and waits (briefly) for the peer to close. */

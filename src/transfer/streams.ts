@@ -4,12 +4,13 @@
  * memory, whatever the file's size (docs/PROTOCOL-transfer.md §Data connection).
  */
 import type { Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, type ErrorCode } from '../protocol/index.js';
 import { isDiskFull } from './disk-space.js';
+import { FileSink } from './file-sink.js';
 
 /** Why a transfer ended badly; `code` is a catalogue code the peer is told. */
 export class TransferFailure extends Error {
@@ -28,6 +29,8 @@ export interface ReceiveOptions {
   /** Fed every byte received (already holding the file's earlier bytes on a resume). */
   hash: Hash;
   idleTimeoutMs: number;
+  /** fdatasync the file every this many bytes while it arrives (FileSink; 0: only at the end). */
+  syncEveryBytes?: number;
   onBytes?(n: number): void;
 }
 
@@ -35,79 +38,83 @@ export interface ReceiveOptions {
  * Receives an upload: the peer sends its bytes and then shuts down its sending side (EOF), as
  * an FTP STOR does. One byte more than expected fails at once (SIZE_MISMATCH, nothing more is
  * read); EOF before the expected count is an interruption (TRANSFER_ABORTED) and the bytes
- * already written stay in the file for a resume. Resolves once the file is flushed and closed.
+ * already written stay in the file for a resume. Resolves once every byte is written, the
+ * file fsynced (so a commit after it survives a power loss) and closed; an interruption
+ * rejects once what arrived is written and the file is closed.
  */
-export function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveOptions): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const out = createWriteStream(opts.file, { flags: opts.append ? 'a' : 'w', mode: 0o600 });
-    let received = 0;
-    let settled = false;
-    let failure: TransferFailure | null = null;
-
-    const detach = (): void => {
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.off('close', onClose);
-      socket.off('timeout', onTimeout);
-      socket.setTimeout(0);
-    };
-    const fail = (code: ErrorCode, message: string): void => {
-      if (settled) return;
-      settled = true;
-      failure = new TransferFailure(code, message);
-      detach();
-      socket.pause();
-      // An interruption keeps what arrived (flushed, for a resume); a violation throws it away.
-      if (code === 'TRANSFER_ABORTED' || code === 'TRANSFER_TIMEOUT') out.end();
-      else out.destroy();
-    };
-    const onData = (chunk: Buffer): void => {
-      if (settled) return;
-      if (received + chunk.length > opts.expected) {
-        fail('SIZE_MISMATCH', `More than the declared ${opts.expected} bytes arrived.`);
-        return;
-      }
-      received += chunk.length;
-      opts.hash.update(chunk);
-      opts.onBytes?.(chunk.length);
-      // Backpressure: stop reading the socket until the disk has caught up.
-      if (!out.write(chunk)) socket.pause();
-    };
-    const onEnd = (): void => {
-      if (settled) return;
-      if (received < opts.expected) {
-        fail('TRANSFER_ABORTED', `The connection ended after ${received} of ${opts.expected} bytes.`);
-        return;
-      }
-      settled = true;
-      detach();
-      out.end();
-    };
-    const onClose = (): void => fail('TRANSFER_ABORTED', `The connection closed after ${received} of ${opts.expected} bytes.`);
-    const onTimeout = (): void => fail('TRANSFER_TIMEOUT', `No data for ${opts.idleTimeoutMs / 1000} s.`);
-
-    out.on('drain', () => { if (!settled) socket.resume(); });
-    out.on('error', (err) => {
-      if (!failure) {
-        failure = isDiskFull(err)
-          ? new TransferFailure('DISK_FULL', `The server's disk filled up after ${received} of ${opts.expected} bytes; nothing was kept. Retry later.`)
-          : new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
-      }
-      settled = true;
-      detach();
-      out.destroy();
-    });
-    // 'close' comes last either way: the file descriptor is released before the caller renames or removes it.
-    out.on('close', () => (failure ? reject(failure) : resolve()));
-
-    socket.setTimeout(opts.idleTimeoutMs);
-    socket.on('timeout', onTimeout);
-    socket.on('data', onData);
-    socket.on('end', onEnd);
-    socket.on('close', onClose);
-    if (head.length > 0) onData(head);
-    if (!settled) socket.resume();
+export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveOptions): Promise<void> {
+  let received = 0;
+  let settled = false;
+  let resolveDone!: (outcome: { failure: TransferFailure | null; keep: boolean }) => void;
+  const done = new Promise<{ failure: TransferFailure | null; keep: boolean }>((resolve) => { resolveDone = resolve; });
+  // Listeners go on in this tick, before any await: an EOF already read must not be missed.
+  const sink = new FileSink(opts.file, {
+    append: opts.append, syncEveryBytes: opts.syncEveryBytes,
+    onDrain: () => { if (!settled) socket.resume(); },
+    onError: (err) => settle(diskFailure(err, received, opts.expected), 'discard'),
   });
+
+  function settle(failure: TransferFailure | null, what: 'keep' | 'discard'): void {
+    if (settled) return;
+    settled = true;
+    socket.off('data', onData);
+    socket.off('end', onEnd);
+    socket.off('close', onClose);
+    socket.off('timeout', onTimeout);
+    socket.setTimeout(0);
+    if (failure) socket.pause();
+    // An interruption keeps what arrived (written, for a resume); a violation throws it away.
+    resolveDone({ failure, keep: what === 'keep' });
+  }
+  const onData = (chunk: Buffer): void => {
+    if (settled) return;
+    if (received + chunk.length > opts.expected) {
+      settle(new TransferFailure('SIZE_MISMATCH', `More than the declared ${opts.expected} bytes arrived.`), 'discard');
+      return;
+    }
+    received += chunk.length;
+    opts.hash.update(chunk);
+    opts.onBytes?.(chunk.length);
+    // Backpressure: stop reading the socket until the disk has caught up.
+    if (!sink.write(chunk)) socket.pause();
+  };
+  const onEnd = (): void => {
+    if (received < opts.expected) {
+      settle(new TransferFailure('TRANSFER_ABORTED', `The connection ended after ${received} of ${opts.expected} bytes.`), 'keep');
+    } else {
+      settle(null, 'keep');
+    }
+  };
+  const onClose = (): void => settle(new TransferFailure('TRANSFER_ABORTED', `The connection closed after ${received} of ${opts.expected} bytes.`), 'keep');
+  const onTimeout = (): void => settle(new TransferFailure('TRANSFER_TIMEOUT', `No data for ${opts.idleTimeoutMs / 1000} s.`), 'keep');
+
+  socket.setTimeout(opts.idleTimeoutMs);
+  socket.on('timeout', onTimeout);
+  socket.on('data', onData);
+  socket.on('end', onEnd);
+  socket.on('close', onClose);
+  if (head.length > 0) onData(head);
+  if (!settled) socket.resume();
+
+  const { failure, keep } = await done;
+  // The file is closed before the caller renames or removes it, whatever happened.
+  if (!keep) {
+    await sink.abandon();
+    throw failure ?? new TransferFailure('INTERNAL');
+  }
+  try {
+    await sink.finish({ sync: failure === null });
+  } catch (err) {
+    // The reason the transfer ended wins over a write error while keeping its bytes.
+    throw failure ?? diskFailure(err as Error, received, opts.expected);
+  }
+  if (failure) throw failure;
+}
+
+function diskFailure(err: Error, received: number, expected: number): TransferFailure {
+  return isDiskFull(err)
+    ? new TransferFailure('DISK_FULL', `The server's disk filled up after ${received} of ${expected} bytes; nothing was kept. Retry later.`)
+    : new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
 }
 
 /**
