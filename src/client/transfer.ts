@@ -363,7 +363,7 @@ async function pushFile(offer: Offer, file: string, onProgress: OnProgress | und
       },
     });
     // pipeline ends the socket after the last byte: the EOF that tells the server we are done.
-    const sending = pipeline(createReadStream(file, { start: offer.offset }), counter, socket).catch((err: Error) => err);
+    const sending = pipeline(createReadStream(file, { start: offer.offset, highWaterMark: FILE_CHUNK_BYTES }), counter, socket).catch((err: Error) => err);
     const line = await verdict;
     const sendError = await Promise.race([sending, Promise.resolve(null)]);
     if (line === null) {
@@ -456,8 +456,11 @@ async function withKeepalive<T>(client: SiarClient, ms = 60_000, work: () => Pro
   }
 }
 
+/** Files are read 1 MiB at a time: in 64 KiB reads a 1 GiB upload cost the client 2–4× the CPU. */
+const FILE_CHUNK_BYTES = 1024 * 1024;
+
 async function hashInto(file: string, start: number, end: number, hash: Hash): Promise<void> {
-  await pipeline(createReadStream(file, { start, ...(Number.isFinite(end) ? { end } : {}) }), new Writable({
+  await pipeline(createReadStream(file, { start, highWaterMark: FILE_CHUNK_BYTES, ...(Number.isFinite(end) ? { end } : {}) }), new Writable({
     write(chunk: Buffer, _enc, callback) {
       hash.update(chunk);
       callback();
