@@ -27,9 +27,8 @@ export interface ServerOptions {
   /** Server log level (default warn: the per-command info lines are off, as an operator would run it under load). */
   logLevel?: string;
   /**
-   * Only for the scale scenario's small validation run: the CLI has no --max-connections, so this
-   * starts the server through bench/lib/server-entry.ts (SiarServer.start with the same options as
-   * `siar server` plus this limit). Leave unset to run the real CLI.
+   * `siar server --max-connections`: only the scale scenario's small validation run sets it (to
+   * reach the cap with a few hundred clients); unset, the server's default cap applies.
    */
   maxConnections?: number;
   /** Extra environment for the server process. */
@@ -149,16 +148,11 @@ export class ServerProcess {
       '--log-level', opts.logLevel ?? process.env.BENCH_SERVER_LOG ?? 'warn',
       '--synchronous', opts.synchronous ?? 'NORMAL',
     ];
-    let argv: string[];
-    if (opts.maxConnections !== undefined) {
-      argv = [...nodeArgs, '--import=tsx', path.join(SERVER_ROOT, 'bench', 'lib', 'server-entry.ts'), ...serverArgs,
-        '--max-connections', String(opts.maxConnections)];
-    } else {
-      argv = [...nodeArgs, path.join(SERVER_ROOT, 'bin', 'siar.js'), 'server', ...serverArgs];
-    }
+    if (opts.maxConnections !== undefined) serverArgs.push('--max-connections', String(opts.maxConnections));
+    const argv = [...nodeArgs, path.join(SERVER_ROOT, 'bin', 'siar.js'), 'server', ...serverArgs];
     const fd = openSync(logFile, 'a');
     // Through sh so the soft open-files limit can be raised to the hard limit (the scale scenario
-    // holds ~19,000 sockets); exec keeps the pid the server's.
+    // holds ~19,900 sockets); exec keeps the pid the server's.
     const child = spawn('sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, ...argv], {
       cwd: SERVER_ROOT,
       stdio: ['ignore', fd, fd],

@@ -70,8 +70,8 @@ export const scale: Scenario = {
   async run(ctx) {
     const target = envInt('BENCH_SCALE_CLIENTS', pick(450, 19_900));
     const workers = envInt('BENCH_SCALE_WORKERS', pick(2, 5));
-    // Small: a limit of 400 through bench/lib/server-entry.ts, so the refusal path is exercised with
-    // a few hundred clients. Full: the real CLI and the server's own default limit.
+    // Small: --max-connections 400, so the refusal path is exercised with a few hundred clients.
+    // Full: the server's own default cap.
     const maxConnections = process.env.BENCH_SCALE_MAX_CONNECTIONS
       ? Number(process.env.BENCH_SCALE_MAX_CONNECTIONS)
       : pick<number | undefined>(400, undefined);
@@ -208,7 +208,7 @@ export const scale: Scenario = {
       if (!serverAlive || !lastPing.ok) problems.push('server not alive / not answering after the run');
 
       const md = `
-How measured: one \`siar server\` child (${maxConnections === undefined ? 'the real CLI, default `maxConnections`: the open-files limit minus the server\'s reserve' : `bench/lib/server-entry.ts with maxConnections = ${maxConnections}, to reach the limit at small scale`};
+How measured: one \`siar server\` child (${maxConnections === undefined ? 'the real CLI, default `maxConnections`: the open-files limit minus the server\'s reserve' : `siar server --max-connections ${maxConnections}, to reach the limit at small scale`};
 default durability; log level warn), soft open-files limit raised to the hard limit (${limits.hard}) for
 it and for the harness processes. ${target} members + 1 sender seeded. ${workers} harness child processes
 each log in ${per} clients (8 connect+LOGIN in flight each) from their own source address
