@@ -104,9 +104,18 @@ export async function credentialsFromMail(server: SiarServer, dataDir: string, m
     await once(server.mailWorker, 'sent');
   }
   const dir = path.join(dataDir, 'mail');
-  const file = readdirSync(dir).find((f) => f.includes(`-${mailId}-`));
+  const file = readdirSync(dir).find((f) => isMailFile(f, mailId));
   if (!file) throw new Error(`no .eml for mail ${mailId}`);
   return passwordFromText(parseEml(readFileSync(path.join(dir, file), 'utf8')).text, username);
+}
+
+/**
+ * Whether an .eml in <data>/mail is mail `mailId`: names are `<ISO time>-<id>-<kind>.eml` and the time
+ * has dashes too (`2026-11-26T07-16-…Z`), so the id is matched right after the time's `Z`, not
+ * anywhere (mail 11 used to match every file written in November).
+ */
+export function isMailFile(name: string, mailId: number): boolean {
+  return name.includes(`Z-${mailId}-`);
 }
 
 /** The password from a member's credentials mail in <data>/mail (the embedded file transport). */

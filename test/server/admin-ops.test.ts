@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { RemoteError, type SiarClient } from '../../src/client/connection.js';
-import { collectPushes, nextPush, parseEml, passwordFromText, startServer } from '../helpers/siar.js';
+import { collectPushes, isMailFile, nextPush, parseEml, passwordFromText, startServer } from '../helpers/siar.js';
 import { deadPort, startReceiver } from './mail/helpers.js';
 
 async function refused(t: Test, p: Promise<unknown>, code: string, what: string): Promise<void> {
@@ -106,7 +106,7 @@ t.test('RESETPASSWORD mails a new password, forces a change and closes live sess
 
   const mailId = Number(reply.args.get('mailId'));
   await eventually(async () => !!(await s.server.store.getMail(mailId))?.sentAt);
-  const file = readdirSync(path.join(s.dataDir, 'mail')).find((f) => f.includes(`-${mailId}-`))!;
+  const file = readdirSync(path.join(s.dataDir, 'mail')).find((f) => isMailFile(f, mailId))!;
   const mail = parseEml(readFileSync(path.join(s.dataDir, 'mail', file), 'utf8'));
   t.match(mail.headers.get('subject'), /password .* has been reset/);
   const fresh = passwordFromText(mail.text, 'unhas');
