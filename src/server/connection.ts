@@ -107,11 +107,14 @@ export class Connection {
     if (this.corked) return;
     this.corked = true;
     this.socket.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      this.socket.uncork();
-    });
+    process.nextTick(this.uncork);
   }
+
+  /** One function for every tick (this is on every reply's path), not a closure per write. */
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   /** False if the connection is gone; a peer that lets too much output pile up is dropped here. */
   private writable(): boolean {

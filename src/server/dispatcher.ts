@@ -21,7 +21,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
       const auth = await authorize(services, command, request.token);
-      const after: Array<() => void> = [];
+      let after: Array<() => void> | null = null; // most commands push nothing
       const ctx: CommandContext = {
         services,
         conn,
@@ -29,12 +29,12 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         auth,
         log: conn.log,
         item: (args: ArgInput) => { conn.send(encodeItem(requestId, args)); },
-        afterReply: (work) => { after.push(work); },
+        afterReply: (work) => { (after ??= []).push(work); },
       };
       const result = await command.handler(ctx, request.args);
       conn.send(encodeOk(requestId, result ?? {}));
       conn.log.info({ verb, rid: requestId, ms: elapsed(started), user: auth?.user.username }, 'command ok');
-      runAfterReply(conn, verb, after);
+      if (after) runAfterReply(conn, verb, after);
     } catch (err) {
       if (err instanceof SiarError) {
         conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');

@@ -29,8 +29,6 @@ export interface ReceiveOptions {
   /** Fed every byte received (already holding the file's earlier bytes on a resume). */
   hash: Hash;
   idleTimeoutMs: number;
-  /** fdatasync the file every this many bytes while it arrives (FileSink; 0: only at the end). */
-  syncEveryBytes?: number;
   onBytes?(n: number): void;
 }
 
@@ -49,7 +47,7 @@ export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveO
   const done = new Promise<{ failure: TransferFailure | null; keep: boolean }>((resolve) => { resolveDone = resolve; });
   // Listeners go on in this tick, before any await: an EOF already read must not be missed.
   const sink = new FileSink(opts.file, {
-    append: opts.append, syncEveryBytes: opts.syncEveryBytes,
+    append: opts.append,
     onDrain: () => { if (!settled) socket.resume(); },
     onError: (err) => settle(diskFailure(err, received, opts.expected), 'discard'),
   });
