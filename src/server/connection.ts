@@ -134,6 +134,11 @@ export class Connection {
   }
 
   /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
+  /** Whether a popup pushed now would be written (logged in for popups, socket open). */
+  acceptsPopups(): boolean {
+    return this.wantsPopups && this.writable();
+  }
+
   pushPopup(messageId: number, frame: Buffer): boolean {
     if (!this.wantsPopups || this.pushedPopups.has(messageId)) return false;
     if (!this.sendEncoded(frame)) return false;

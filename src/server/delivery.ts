@@ -7,6 +7,11 @@ import type { Message } from './store/types.js';
  * Real-time popups and store-and-forward. A message is stored first; then every online session of
  * each recipient gets a POPUP push, and the recipient's row is marked delivered. Recipients who
  * were offline get theirs at their next login (replayPending).
+ *
+ * A recipient online when the message is stored is written delivered in the storing transaction
+ * (pushedAfterCommit), since its popup follows the commit in the same turn of the event loop: that
+ * saves a second write per message. Should its push then fail (it logged out or its socket closed
+ * during the commit), the mark is taken back and the popup waits for its next login.
  */
 function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
   const preview = message.body.length > PREVIEW_CHARS ? `${message.body.slice(0, PREVIEW_CHARS - 1)}…` : message.body;
@@ -39,15 +44,26 @@ export async function deliverMessage(services: Services, message: Message, insti
   };
   services.stats.messageStored();
   const delivered: number[] = [];
+  const notPushed: number[] = [];
+  let pushed = 0;
   for (const r of message.recipients) {
     if (services.router.pushPopup(r.userId, message.id, r.via ? frameFor(r.via) : frame) > 0) {
       services.stats.popupDelivered();
-      delivered.push(r.userId);
+      pushed++;
+      if (!r.deliveredAt) delivered.push(r.userId);
+    } else if (r.deliveredAt) {
+      notPushed.push(r.userId);
     }
   }
-  // Every popup is written first; then one call marks them all delivered.
+  // Every popup is written first; then one call each fixes the marks the commit could not know.
   if (delivered.length > 0) await services.store.markDeliveredMany(message.id, delivered);
-  return delivered.length;
+  if (notPushed.length > 0) await services.store.markUndelivered(message.id, notPushed);
+  return pushed;
+}
+
+/** For NewMessage.pushedAfterCommit: recipients whose popup deliverMessage will push after the commit. */
+export function pushableRecipients(services: Services): (recipientId: number) => boolean {
+  return (recipientId) => services.router.acceptsPopups(recipientId);
 }
 
 /** Pushes the popups a member missed while offline, oldest first, to the connection that just logged in. */

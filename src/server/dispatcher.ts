@@ -20,7 +20,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       verb = request.verb;
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
-      const auth = await authorize(services, command, request.token);
+      const auth = await authorize(services, command, request.token, conn);
       let after: Array<() => void> | null = null; // most commands push nothing
       const ctx: CommandContext = {
         services,
@@ -84,10 +84,10 @@ function elapsed(started: number): number {
 const BEFORE_PASSWORD_CHANGE = new Set(['PASSWD', 'LOGOUT', 'WHOAMI']);
 
 /** Resolves the token and checks the command's access level. */
-async function authorize(services: Services, command: Command, token: string): Promise<Auth | null> {
+async function authorize(services: Services, command: Command, token: string, conn: Connection): Promise<Auth | null> {
   if (command.access === 'anyone' && token === '') return null;
   if (token === '') throw new SiarError('AUTH_REQUIRED', `${command.verb} needs a session token; LOGIN first.`);
-  const auth = await authenticate(services, token);
+  const auth = await authenticate(services, tokenHashFor(conn, token));
   if (auth.user.mustChangePassword && command.access !== 'anyone' && !BEFORE_PASSWORD_CHANGE.has(command.verb)) {
     throw new SiarError('PASSWORD_CHANGE_REQUIRED', `${command.verb} needs your own password: the mailed one is for the first login only. Set a new one with PASSWD (siar passwd).`);
   }
@@ -100,8 +100,22 @@ async function authorize(services: Services, command: Command, token: string): P
   return auth;
 }
 
-export async function authenticate(services: Services, token: string): Promise<Auth> {
-  const session = await services.store.findSession(hashToken(token));
+/**
+ * A connection sends the same token with every request: its hash is kept with the connection, so
+ * the sha256 runs once per session instead of once per command.
+ */
+const lastTokenHash = new WeakMap<Connection, { token: string; hash: string }>();
+
+function tokenHashFor(conn: Connection, token: string): string {
+  const last = lastTokenHash.get(conn);
+  if (last?.token === token) return last.hash;
+  const hash = hashToken(token);
+  lastTokenHash.set(conn, { token, hash });
+  return hash;
+}
+
+async function authenticate(services: Services, tokenHash: string): Promise<Auth> {
+  const session = await services.store.findSession(tokenHash);
   if (!session) throw new SiarError('BAD_TOKEN');
   if (Date.parse(session.expiresAt) <= Date.now()) {
     await services.store.closeSession(session.id);

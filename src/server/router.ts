@@ -12,6 +12,8 @@ export interface MessageRouter {
   detach(conn: Connection): void;
   /** Pushes a popup (the encoded frame, line feed included) to every online connection of the user; returns how many got it. */
   pushPopup(userId: number, messageId: number, frame: Buffer): number;
+  /** Whether a popup pushed now would reach at least one connection of the user. */
+  acceptsPopups(userId: number): boolean;
   /** Pushes an event to every online connection of the user. */
   pushToUser(userId: number, event: string, args: ArgInput): number;
   pushToAdmins(event: string, args: ArgInput): number;
@@ -88,6 +90,11 @@ export class LocalRouter implements MessageRouter {
     let n = 0;
     for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
     return n;
+  }
+
+  acceptsPopups(userId: number): boolean {
+    for (const conn of this.byUser.get(userId) ?? []) if (conn.acceptsPopups()) return true;
+    return false;
   }
 
   pushToUser(userId: number, event: string, args: ArgInput): number {

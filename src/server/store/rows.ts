@@ -229,8 +229,12 @@ export function prepareStatements(db: Database) {
         `INSERT INTO messages (sender_id, audience, subject, body, sent_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
       )
       .pluck(),
-    insertRecipient: db.prepare<[number, number]>(
-      `INSERT INTO message_recipients (message_id, recipient_id) VALUES (?, ?)`,
+    insertRecipient: db.prepare<[number, number, string | null]>(
+      `INSERT INTO message_recipients (message_id, recipient_id, delivered_at) VALUES (?, ?, ?)`,
+    ),
+    // A broadcast's rows in one statement (ids as a JSON array): one call instead of one per member.
+    insertRecipients: db.prepare<[number, string | null, string]>(
+      `INSERT INTO message_recipients (message_id, recipient_id, delivered_at) SELECT ?, value, ? FROM json_each(?)`,
     ),
     messageById: db.prepare<[number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id WHERE m.id = ?`,
@@ -264,6 +268,12 @@ export function prepareStatements(db: Database) {
     markDelivered: db.prepare<[string, number, number]>(`
       UPDATE message_recipients SET delivered_at = ?
       WHERE message_id = ? AND recipient_id = ? AND delivered_at IS NULL`),
+    markDeliveredMany: db.prepare<[string, number, string]>(`
+      UPDATE message_recipients SET delivered_at = ?
+      WHERE message_id = ? AND recipient_id IN (SELECT value FROM json_each(?)) AND delivered_at IS NULL`),
+    markUndelivered: db.prepare<[number, string]>(`
+      UPDATE message_recipients SET delivered_at = NULL
+      WHERE message_id = ? AND recipient_id IN (SELECT value FROM json_each(?)) AND read_at IS NULL`),
     // Reading implies delivery: a message read on another client was delivered there.
     markRead: db.prepare<{ at: string; message: number; recipient: number }>(`
       UPDATE message_recipients

@@ -65,6 +65,8 @@ import {
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
 
 const now = (): string => new Date().toISOString();
+/** From this many recipients on, rows are written by one statement over a JSON array of ids. */
+const BULK_RECIPIENTS = 16;
 const before = (page: Page): number => page.beforeId ?? NO_LIMIT_ID;
 
 const TAKEN = {
@@ -515,14 +517,29 @@ export class SqliteStore implements Store {
       }
       return this.withDetails([this.sql.messageById.get(id)!])[0]!;
     }
-    for (const recipientId of m.recipientIds) this.sql.insertRecipient.run(id, recipientId);
+    const pushed = this.insertRecipients(id, m, at);
     // Built from what was just written, as messageById would read it back (one query less per message).
     const row: MessageRow = {
       id, sender_id: m.senderId, sender: this.usernames([m.senderId]).get(m.senderId)!, audience: m.audience,
       subject: m.subject, body: m.body, sent_at: at, state: 'sent', upload_deadline: null,
       channel_id: m.channelId ?? null, via: m.via ?? null,
     };
-    return toMessage(row, this.freshRecipients(m), []);
+    return toMessage(row, this.freshRecipients(m, pushed, at), []);
+  }
+
+  /** Writes the recipient rows; those pushed after the commit are written delivered. Returns them. */
+  private insertRecipients(messageId: number, m: NewMessage, at: string): ReadonlySet<number> {
+    const pushedAfterCommit = m.pushedAfterCommit;
+    const pushed = new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
+    if (m.recipientIds.length < BULK_RECIPIENTS) {
+      for (const rid of m.recipientIds) this.sql.insertRecipient.run(messageId, rid, pushed.has(rid) ? at : null);
+      return pushed;
+    }
+    // A broadcast: two statements over JSON arrays rather than a call per member.
+    if (pushed.size > 0) this.sql.insertRecipients.run(messageId, at, JSON.stringify([...pushed]));
+    const rest = pushed.size > 0 ? m.recipientIds.filter((rid) => !pushed.has(rid)) : m.recipientIds;
+    if (rest.length > 0) this.sql.insertRecipients.run(messageId, null, JSON.stringify(rest));
+    return pushed;
   }
 
   /**
@@ -530,10 +547,10 @@ export class SqliteStore implements Store {
    * broadcast has one row per member, and reading 10,000 back delayed its popups. Same order as
    * recipientsOf (by username, SQLite's binary collation).
    */
-  private freshRecipients(m: NewMessage): RecipientState[] {
+  private freshRecipients(m: NewMessage, pushed: ReadonlySet<number>, at: string): RecipientState[] {
     const names = this.usernames(m.recipientIds);
     const recipients = m.recipientIds.map((userId): RecipientState => {
-      const state: RecipientState = { userId, username: names.get(userId)!, deliveredAt: null, readAt: null };
+      const state: RecipientState = { userId, username: names.get(userId)!, deliveredAt: pushed.has(userId) ? at : null, readAt: null };
       const via = m.recipientVia?.get(userId);
       if (via) state.via = via;
       return state;
@@ -562,8 +579,17 @@ export class SqliteStore implements Store {
   async markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void> {
     return this.groupCommit.run(() => {
       const at = now();
-      for (const id of recipientIds) this.sql.markDelivered.run(at, messageId, id);
+      if (recipientIds.length < BULK_RECIPIENTS) {
+        for (const id of recipientIds) this.sql.markDelivered.run(at, messageId, id);
+      } else {
+        this.sql.markDeliveredMany.run(at, messageId, JSON.stringify(recipientIds));
+      }
     });
+  }
+
+  async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {
+    if (recipientIds.length === 0) return;
+    return this.groupCommit.run(() => { this.sql.markUndelivered.run(messageId, JSON.stringify(recipientIds)); });
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {

@@ -1,0 +1,114 @@
+/**
+ * deliverMessage after a commit that recorded online recipients delivered (pushedAfterCommit):
+ * a popup that goes out keeps the mark; one that cannot (the recipient's socket closed during the
+ * commit) has its mark taken back, so the popup waits for the next login. Real loopback sockets,
+ * a real store file and the server's own router and connection class.
+ */
+import net from 'node:net';
+import { once } from 'node:events';
+import t, { type Test } from 'tap';
+import { defaultConfig } from '../../src/server/config.js';
+import { Connection } from '../../src/server/connection.js';
+import { deliverMessage, pushableRecipients } from '../../src/server/delivery.js';
+import { createLogger } from '../../src/server/logger.js';
+import { LocalRouter } from '../../src/server/router.js';
+import { TrafficStats } from '../../src/server/stats.js';
+import type { Services } from '../../src/server/commands/types.js';
+import type { User } from '../../src/server/store/types.js';
+import { openStore, seedMembers } from './store/helpers.js';
+
+/** A logged-in server-side Connection for `user`, and what its client socket receives. */
+async function connect(t: Test, router: LocalRouter, user: User) {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  t.teardown(() => client.destroy());
+  const [socket] = await accepted;
+  const conn = new Connection(socket, defaultConfig(), createLogger('silent'), async () => {});
+  conn.user = { userId: user.id, username: user.username, role: 'member', sessionId: 1 };
+  router.track(conn);
+  router.attach(conn);
+  let received = '';
+  client.setEncoding('utf8').on('data', (s: string) => { received += s; });
+  return { conn, received: () => received };
+}
+
+async function setup(t: Test) {
+  const { store } = openStore(t);
+  const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
+  const router = new LocalRouter();
+  // Only what deliverMessage and pushableRecipients use; each is the server's real implementation.
+  const services = { store, router, stats: new TrafficStats() } as unknown as Services;
+  return { store, router, services, alice, bob, carol };
+}
+
+t.test('online recipients are stored delivered and get their popup; offline ones wait', async (t) => {
+  const { store, router, services, alice, bob, carol } = await setup(t);
+  const bobSide = await connect(t, router, bob);
+  const message = await store.storeMessage({
+    senderId: alice.id, audience: 'list', recipientIds: [bob.id, carol.id], subject: 'at commit', body: 'b',
+    pushedAfterCommit: pushableRecipients(services),
+  });
+  t.equal(message.recipients.find((r) => r.userId === bob.id)!.deliveredAt, message.sentAt);
+  t.equal(message.recipients.find((r) => r.userId === carol.id)!.deliveredAt, null);
+  t.equal(await deliverMessage(services, message, 'Alice U.'), 1);
+  await t.resolves(waitFor(() => bobSide.received().includes('subject=at commit')), 'bob got the popup');
+  t.strictSame(await store.listUndelivered(bob.id, 10), []);
+  t.strictSame((await store.listUndelivered(carol.id, 10)).map((m) => m.id), [message.id]);
+});
+
+t.test('a recipient whose socket closed during the commit gets the popup at its next login', async (t) => {
+  const { store, router, services, alice, bob } = await setup(t);
+  const bobSide = await connect(t, router, bob);
+  let closeBeforePush = () => {};
+  const message = await store.storeMessage({
+    senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'lost push', body: 'b',
+    pushedAfterCommit: (id) => {
+      const online = pushableRecipients(services)(id);
+      closeBeforePush = () => bobSide.conn.close();
+      return online;
+    },
+  });
+  t.equal(message.recipients[0]!.deliveredAt, message.sentAt, 'recorded delivered at the commit');
+  closeBeforePush();
+  t.equal(await deliverMessage(services, message, 'Alice U.'), 0, 'nothing could be pushed');
+  t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [message.id], 'the mark was taken back');
+  t.equal((await store.getMessage(message.id))!.recipients[0]!.deliveredAt, null);
+});
+
+t.test('a recipient who logged in during the commit gets the popup, and is marked then', async (t) => {
+  const { store, router, services, alice, bob } = await setup(t);
+  const message = await store.storeMessage({
+    senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'late login', body: 'b',
+    pushedAfterCommit: pushableRecipients(services),
+  });
+  t.equal(message.recipients[0]!.deliveredAt, null, 'offline at the commit');
+  const bobSide = await connect(t, router, bob);
+  t.equal(await deliverMessage(services, message, 'Alice U.'), 1);
+  await t.resolves(waitFor(() => bobSide.received().includes('subject=late login')));
+  t.strictSame(await store.listUndelivered(bob.id, 10), []);
+});
+
+t.test('a connection that asked for no popups does not count as online', async (t) => {
+  const { store, router, services, alice, bob } = await setup(t);
+  const bobSide = await connect(t, router, bob);
+  bobSide.conn.wantsPopups = false;
+  const message = await store.storeMessage({
+    senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 's', body: 'b',
+    pushedAfterCommit: pushableRecipients(services),
+  });
+  t.equal(message.recipients[0]!.deliveredAt, null);
+  t.equal(await deliverMessage(services, message, 'Alice U.'), 0);
+  t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [message.id]);
+});
+
+async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
