@@ -32,7 +32,9 @@ export interface ResolvedRecipients {
 
 /** `to=a,b` and `to=a|to=b` both work, and `@group` names a group; order kept, duplicates dropped. */
 export function recipientNames(values: string[]): string[] {
-  const names = values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const names = values.length === 1 && !values[0]!.includes(',') // a direct message's usual to=NAME
+    ? [values[0]!.trim().toLowerCase()].filter(Boolean)
+    : values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
   for (const n of names) {
     if (n.startsWith('@')) {
       if (!AUDIENCE_NAME_PATTERN.test(n.slice(1))) throw new SiarError('UNKNOWN_GROUP', `"${n}" is not a valid group name.`);

@@ -36,6 +36,8 @@ export interface OnlineEntry {
 
 export class LocalRouter implements MessageRouter {
   private readonly byUser = new Map<number, Set<Connection>>();
+  /** The user each attached connection was filed under, so detaching is one lookup, not a scan of every user. */
+  private readonly attachedAs = new Map<Connection, number>();
   private readonly admins = new Set<Connection>();
   private readonly registrants = new Map<number, Connection>();
   private readonly all = new Set<Connection>();
@@ -73,6 +75,8 @@ export class LocalRouter implements MessageRouter {
     const user = conn.user;
     if (!user) return;
     this.uncountAnonymous(conn);
+    this.detach(conn); // logged in again, perhaps as someone else
+    this.attachedAs.set(conn, user.userId);
     let set = this.byUser.get(user.userId);
     if (!set) this.byUser.set(user.userId, (set = new Set()));
     set.add(conn);
@@ -81,9 +85,11 @@ export class LocalRouter implements MessageRouter {
 
   detach(conn: Connection): void {
     this.admins.delete(conn);
-    for (const [userId, set] of this.byUser) {
-      if (set.delete(conn) && set.size === 0) this.byUser.delete(userId);
-    }
+    const userId = this.attachedAs.get(conn);
+    if (userId === undefined) return;
+    this.attachedAs.delete(conn);
+    const set = this.byUser.get(userId);
+    if (set?.delete(conn) && set.size === 0) this.byUser.delete(userId);
   }
 
   pushPopup(userId: number, messageId: number, frame: Buffer): number {

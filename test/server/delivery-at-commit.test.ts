@@ -4,37 +4,14 @@
  * commit) has its mark taken back, so the popup waits for the next login. Real loopback sockets,
  * a real store file and the server's own router and connection class.
  */
-import net from 'node:net';
-import { once } from 'node:events';
 import t, { type Test } from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
-import { Connection } from '../../src/server/connection.js';
 import { deliverMessage, pushableRecipients } from '../../src/server/delivery.js';
-import { createLogger } from '../../src/server/logger.js';
 import { LocalRouter } from '../../src/server/router.js';
 import { TrafficStats } from '../../src/server/stats.js';
 import type { Services } from '../../src/server/commands/types.js';
 import type { User } from '../../src/server/store/types.js';
+import { serverSideConnection as connect, waitFor } from '../helpers/server-connection.js';
 import { openStore, seedMembers } from './store/helpers.js';
-
-/** A logged-in server-side Connection for `user`, and what its client socket receives. */
-async function connect(t: Test, router: LocalRouter, user: User) {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => server.close());
-  const accepted = once(server, 'connection') as Promise<[net.Socket]>;
-  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
-  t.teardown(() => client.destroy());
-  const [socket] = await accepted;
-  const conn = new Connection(socket, defaultConfig(), createLogger('silent'), async () => {});
-  conn.user = { userId: user.id, username: user.username, role: 'member', sessionId: 1 };
-  router.track(conn);
-  router.attach(conn);
-  let received = '';
-  client.setEncoding('utf8').on('data', (s: string) => { received += s; });
-  return { conn, received: () => received };
-}
 
 async function setup(t: Test) {
   const { store } = openStore(t);
@@ -104,11 +81,3 @@ t.test('a connection that asked for no popups does not count as online', async (
   t.equal(await deliverMessage(services, message, 'Alice U.'), 0);
   t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [message.id]);
 });
-
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
