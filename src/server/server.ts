@@ -4,7 +4,7 @@ import tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
-import { BackupService, removeServerLock, writeServerLock } from './backup.js';
+import { BackupService, liveServerLock, readServerLock, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { Connection, normalizeAddress } from './connection.js';
@@ -65,6 +65,7 @@ export class SiarServer {
     const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
     await ensureAdminAccount(store, config.dataDir, log);
     if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
+    await recoverFromUncleanStop(store, config.dataDir, log);
 
     const sealer = await MailSealer.open(config.dataDir);
     const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir });
@@ -226,6 +227,27 @@ export class SiarServer {
 }
 
 /** First start: creates `admin` with a random password, written once to <data>/admin-password (0600). */
+/**
+ * How far back from its newest message a killed server's deliveries recorded at commit are doubted:
+ * a popup follows its commit within milliseconds (a 10,000-member broadcast's within a fraction of a
+ * second), so this is wide; each doubted popup is replayed once more (clients show an id once). A
+wider window only replays more: a minute replayed 5,333 of 7,896 popups in an 8-kill crash run.
+ */
+const DOUBTFUL_DELIVERY_WINDOW_MS = 5_000;
+
+/**
+ * A lock left by a process that is gone means the last server life was killed (a clean stop
+ * removes it). Its last popups may have been recorded delivered at commit without reaching the
+ * socket (delivery.ts): those are replayed at their recipients' next login.
+ */
+async function recoverFromUncleanStop(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
+  const lock = await readServerLock(dataDir);
+  if (!lock || (await liveServerLock(dataDir))) return;
+  const reopened = await store.reopenDeliveriesMarkedAtCommit(DOUBTFUL_DELIVERY_WINDOW_MS);
+  log.warn({ previousPid: lock.pid, startedAt: lock.startedAt, reopened },
+    'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
+}
+
 async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
   const password = generatePassword();
   const file = path.join(dataDir, 'admin-password');

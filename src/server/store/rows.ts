@@ -271,6 +271,13 @@ export function prepareStatements(db: Database) {
     markDeliveredMany: db.prepare<[string, number, string]>(`
       UPDATE message_recipients SET delivered_at = ?
       WHERE message_id = ? AND recipient_id IN (SELECT value FROM json_each(?)) AND delivered_at IS NULL`),
+    newestMessagesFirst: db.prepare<[], { id: number; sent_at: string }>(`SELECT id, sent_at FROM messages ORDER BY id DESC`),
+    // A mark written at commit carries the message's own sent_at (the same instant); one written
+    // after a push is later. (Equal by chance within a millisecond: one popup replayed, no harm.)
+    reopenMarkedAtCommit: db.prepare<[number]>(`
+      UPDATE message_recipients SET delivered_at = NULL
+      WHERE message_id >= ? AND read_at IS NULL
+        AND delivered_at = (SELECT m.sent_at FROM messages m WHERE m.id = message_recipients.message_id)`),
     markUndelivered: db.prepare<[number, string]>(`
       UPDATE message_recipients SET delivered_at = NULL
       WHERE message_id = ? AND recipient_id IN (SELECT value FROM json_each(?)) AND read_at IS NULL`),

@@ -587,6 +587,19 @@ export class SqliteStore implements Store {
     });
   }
 
+  async reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number> {
+    // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
+    let first: number | null = null;
+    let cutoff: string | null = null;
+    for (const m of this.sql.newestMessagesFirst.iterate()) {
+      cutoff ??= new Date(Date.parse(m.sent_at) - windowMs).toISOString();
+      if (m.sent_at < cutoff) break;
+      first = m.id;
+    }
+    if (first === null) return 0;
+    return this.sql.reopenMarkedAtCommit.run(first).changes;
+  }
+
   async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {
     if (recipientIds.length === 0) return;
     return this.groupCommit.run(() => { this.sql.markUndelivered.run(messageId, JSON.stringify(recipientIds)); });

@@ -294,6 +294,13 @@ export interface Store extends ChannelGroupStore {
    * pushed, so the recipient gets it at its next login. A recipient who has read it keeps its mark.
    */
   markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void>;
+  /**
+   * After a server life that did not stop cleanly: a delivery recorded at commit in its last
+   * `windowMs` (before its newest message) may never have reached the socket, so those marks are
+   * taken back and the popups replayed at the recipients' next login (at least once, perhaps
+   * twice). Marks written after a push, and read messages, are kept. Returns how many were reopened.
+   */
+  reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
   inbox(recipientId: number, page: Page): Promise<InboxEntry[]>;
