@@ -44,6 +44,23 @@ t.test('active member ids leave out suspended members and the admin', async (t) 
   t.strictSame(await store.listActiveMemberIds(), [alice!.id, bob!.id, carol!.id]);
 });
 
+t.test('the active member list is kept between broadcasts, and follows every change to it', async (t) => {
+  const { store } = openStore(t);
+  const [alice, bob] = await seedMembers(store, ['alice', 'bob']);
+  const first = await store.listActiveMemberIds();
+  first.pop(); // a caller's own copy
+  t.strictSame(await store.listActiveMemberIds(), [alice!.id, bob!.id]);
+  const [carol] = await seedMembers(store, ['carol']);
+  t.strictSame(await store.listActiveMemberIds(), [alice!.id, bob!.id, carol!.id], 'a new member');
+  await store.setUserStatus(alice!.id, 'suspended');
+  t.strictSame(await store.listActiveMemberIds(), [bob!.id, carol!.id], 'a suspension');
+  await store.setPassword(bob!.id, 'other-hash', false);
+  await store.recordLogin(bob!.id, '192.0.2.1');
+  t.strictSame(await store.listActiveMemberIds(), [bob!.id, carol!.id], 'other writes leave it alone');
+  await store.setUserStatus(alice!.id, 'active');
+  t.strictSame(await store.listActiveMemberIds(), [alice!.id, bob!.id, carol!.id], 'a reactivation');
+});
+
 t.test('the member list holds active and suspended members by username, without the admin', async (t) => {
   const { store } = openStore(t);
   const [carol] = await seedMembers(store, ['carol', 'alice', 'bob']);
