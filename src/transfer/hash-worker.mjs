@@ -2,9 +2,8 @@
 // does not get the main thread's TypeScript loader. Messages from one port arrive in order, so
 // every hash sees its bytes in the order the main thread posted them.
 //   {op:'update', id, data}          data: a Uint8Array whose buffer was transferred to us; acked
-//                                    with the buffer moved back, for the main thread to fill again
 //   {op:'file', id, file, length}    the first `length` bytes of a file (a resumed upload); acked
-//   {op:'digest', id}                answers {op:'digest', id, hex} (nothing after a failure) and forgets the hash
+//   {op:'digest', id}                answers {op:'digest', id, hex} and forgets the hash
 //   {op:'drop', id}                  forgets the hash
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -13,10 +12,9 @@ import { parentPort } from 'node:worker_threads';
 const hashes = new Map();
 const CHUNK = 1024 * 1024;
 
-/** The hash of an id; null once it failed (its later bytes are acknowledged, not hashed). */
 function hashOf(id) {
   let h = hashes.get(id);
-  if (h === undefined) hashes.set(id, (h = createHash('sha256')));
+  if (!h) hashes.set(id, (h = createHash('sha256')));
   return h;
 }
 
@@ -39,22 +37,20 @@ function hashFile(h, file, length) {
 parentPort.on('message', (m) => {
   try {
     if (m.op === 'update') {
-      hashOf(m.id)?.update(m.data);
-      parentPort.postMessage({ op: 'ack', id: m.id, bytes: m.data.length, data: m.data }, [m.data.buffer]);
+      hashOf(m.id).update(m.data);
+      parentPort.postMessage({ op: 'ack', id: m.id, bytes: m.data.length });
     } else if (m.op === 'file') {
-      const h = hashOf(m.id);
-      if (h) hashFile(h, m.file, m.length);
+      hashFile(hashOf(m.id), m.file, m.length);
       parentPort.postMessage({ op: 'ack', id: m.id, bytes: 0 });
     } else if (m.op === 'digest') {
-      const h = hashOf(m.id);
+      const hex = hashOf(m.id).digest('hex');
       hashes.delete(m.id);
-      if (h) parentPort.postMessage({ op: 'digest', id: m.id, hex: h.digest('hex') });
+      parentPort.postMessage({ op: 'digest', id: m.id, hex });
     } else if (m.op === 'drop') {
       hashes.delete(m.id);
     }
   } catch (err) {
-    // Told once; the bytes still on their way are acknowledged unhashed until digest or drop.
-    hashes.set(m.id, null);
+    hashes.delete(m.id);
     parentPort.postMessage({ op: 'error', id: m.id, message: err instanceof Error ? err.message : String(err) });
   }
 });

@@ -6,9 +6,7 @@
  * - One thread hashes for every upload of the process; it starts on first use and ends when the
  *   last TransferService using it stops (acquireHashThread). It never keeps a process alive.
  * - Bytes are copied into a batch (batchBytes) whose memory is then moved, not copied, to the
- *   thread, and moved back once hashed to be filled again: the batches are reused, not allocated
- *   and collected per batch (a spare list of at most SPARE_BATCHES). Messages on one port arrive
- *   in order, so each hash sees its bytes in order.
+ *   thread. Messages on one port arrive in order, so each hash sees its bytes in order.
  * - Bounded: update() returns false once maxPendingBytes are copied but not yet hashed, and
  *   onDrain says when to go on — the caller pauses its socket in between.
  * - digest() resolves with the hex digest once every byte is hashed; it rejects if the thread
@@ -19,19 +17,6 @@
 import { Worker } from 'node:worker_threads';
 
 const KiB = 1024;
-const DEFAULT_BATCH = 256 * KiB;
-/** Batches kept for reuse once hashed (4 MiB at the default size); more are left to the GC. */
-const SPARE_BATCHES = 16;
-const spare: ArrayBuffer[] = [];
-
-/** A batch-sized buffer of its own (never Node's shared pool, so its memory can move to the thread). */
-function batchBuffer(size: number): ArrayBuffer {
-  if (size === DEFAULT_BATCH) {
-    const reused = spare.pop();
-    if (reused) return reused;
-  }
-  return new ArrayBuffer(size);
-}
 
 interface HashEvents {
   ack(bytes: number): void;
@@ -40,7 +25,7 @@ interface HashEvents {
 }
 
 type FromThread =
-  | { op: 'ack'; id: number; bytes: number; data?: Uint8Array }
+  | { op: 'ack'; id: number; bytes: number }
   | { op: 'digest'; id: number; hex: string }
   | { op: 'error'; id: number; message: string };
 
@@ -68,7 +53,6 @@ class HashThread {
    * throws (it runs in socket handlers): a thread that cannot be started fails the hash instead.
    */
   post(message: { op: string; id: number; [field: string]: unknown }, transfer: ArrayBuffer[] = []): void {
-    if (message.op === 'drop' && !this.worker) return; // a thread that is gone holds nothing
     let worker: Worker;
     try {
       worker = this.start();
@@ -110,7 +94,6 @@ class HashThread {
     if (this.worker) return this.worker;
     const worker = new Worker(new URL('./hash-worker.mjs', import.meta.url));
     worker.on('message', (m: FromThread) => {
-      if (m.op === 'ack' && m.data && m.data.buffer.byteLength === DEFAULT_BATCH && spare.length < SPARE_BATCHES) spare.push(m.data.buffer as ArrayBuffer);
       const events = this.hashes.get(m.id);
       if (!events) return;
       if (m.op === 'ack') {
@@ -174,7 +157,7 @@ export class UploadHash {
   private readonly maxPendingBytes: number;
 
   constructor(opts: UploadHashOptions = {}) {
-    this.batchBytes = opts.batchBytes ?? DEFAULT_BATCH;
+    this.batchBytes = opts.batchBytes ?? 256 * KiB;
     this.maxPendingBytes = Math.max(opts.maxPendingBytes ?? 1024 * KiB, this.batchBytes);
     this.result = new Promise<string>((resolve, reject) => { this.settle = { resolve, reject }; });
     this.result.catch(() => undefined); // read through digest(); a failure nobody asks about is not unhandled
@@ -240,22 +223,21 @@ export class UploadHash {
     this.done = true;
     this.chunks = [];
     this.chunkBytes = 0;
-    if (this.posting) thread.post({ op: 'drop', id: this.id });
+    if (this.posting && !this.failure) thread.post({ op: 'drop', id: this.id });
     thread.forget(this.id);
     this.settle.reject(new Error('The hash was abandoned.'));
   }
 
   private flush(): void {
     if (this.chunkBytes === 0 || this.failure) return;
-    // A batch at least as long as the bytes (a long one is sent as one batch of its own).
-    const memory = batchBuffer(Math.max(this.batchBytes, this.chunkBytes));
-    const data = Buffer.from(memory, 0, this.chunkBytes);
+    // A buffer of its own (never Node's shared pool), so its memory can move to the thread.
+    const data = Buffer.allocUnsafeSlow(this.chunkBytes);
     let at = 0;
     for (const c of this.chunks) at += c.copy(data, at);
     this.posted += this.chunkBytes;
     this.chunks = [];
     this.chunkBytes = 0;
     this.posting = true;
-    thread.post({ op: 'update', id: this.id, data }, [memory]);
+    thread.post({ op: 'update', id: this.id, data }, [data.buffer]);
   }
 }

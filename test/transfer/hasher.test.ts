@@ -1,7 +1,7 @@
 /**
  * UploadHash (an upload's sha256 on the hash thread): the digest equals node:crypto's over the
  * same bytes in the same order, whatever the chunking, with a resumed upload's file prefix and
- * with many hashes interleaved (their batches reused); update() asks for a pause and onDrain ends it; a failure rejects
+ * with many hashes interleaved; update() asks for a pause and onDrain ends it; a failure rejects
  * digest() with the reason; the thread ends with its last user.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -56,19 +56,6 @@ t.test('many hashes interleaved each see their own bytes in order', async (t) =>
   for (let j = 0; j < 30; j++) for (let i = 0; i < n; i++) hashes[i]!.update(data[i]![j]!);
   const digests = await Promise.all(hashes.map((h) => h.digest()));
   t.strictSame(digests, data.map((d) => expected(d)));
-});
-
-t.test('batches moved back from the thread are filled again for other hashes without mixing bytes', async (t) => {
-  const release = acquireHashThread();
-  t.teardown(release);
-  const n = 10;
-  const data = Array.from({ length: n }, () => pieces(Array.from({ length: 40 }, () => 100 * KiB)));
-  const hashes = data.map(() => new UploadHash()); // default 256 KiB batches: the ones that are reused
-  for (let j = 0; j < 40; j++) {
-    for (let i = 0; i < n; i++) hashes[i]!.update(data[i]![j]!);
-    await new Promise((r) => setTimeout(r, 2)); // acks come back between rounds: their batches are refilled
-  }
-  t.strictSame(await Promise.all(hashes.map((h) => h.digest())), data.map((d) => expected(d)));
 });
 
 t.test('update() asks for a pause past maxPendingBytes; onDrain says when to go on', async (t) => {
