@@ -15,10 +15,13 @@
  * Every path out — success, refusal, timeout, mismatch, disconnect, abort, shutdown — goes
  * through the one `finally` in run(), so no listener, socket or file outlives its transfer.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
 import type { Services } from '../server/commands/types.js';
@@ -26,7 +29,6 @@ import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
 import type { AttachmentMeta, Message } from '../server/store/types.js';
 import { ContentStore } from './content-store.js';
-import { UploadHash, acquireHashThread } from './hasher.js';
 import { freeBytes, isDiskFull } from './disk-space.js';
 import { KeyedLock } from './keyed-lock.js';
 import { detectMediaType } from './media-type.js';
@@ -84,8 +86,6 @@ interface Live {
   log: Logger;
   /** Set by abort(): the reason the transfer ends, whatever the stream saw. */
   aborted: TransferFailure | null;
-  /** Runs once the transfer is over, however it ended (an upload lets go of its hash). */
-  cleanup: (() => void) | null;
   finished: Promise<void>;
 }
 
@@ -107,8 +107,6 @@ export class TransferService {
   private readonly log: Logger;
   /** The control port's certificate and key: with TLS on, every shadow listener speaks TLS too. */
   private readonly secureContext: tls.SecureContext | null;
-  /** Lets go of the upload hash thread (it ends with its last user). */
-  private readonly releaseHashThread = acquireHashThread();
 
   constructor(private readonly services: Services) {
     this.content = new ContentStore(services.config.dataDir);
@@ -151,7 +149,6 @@ export class TransferService {
     const all = [...this.live.values()];
     for (const t of all) this.abort(t, new TransferFailure('TRANSFER_ABORTED', 'The server is shutting down.'));
     await Promise.all(all.map((t) => t.finished));
-    await this.releaseHashThread();
   }
 
   // --- what the server reports -------------------------------------------------------------
@@ -215,20 +212,15 @@ export class TransferService {
           offset = 0;
         }
         await this.checkRoomFor(attachment.size - offset);
-        // A resumed upload's hash starts from the bytes already on disk (read on the hash thread).
-        const hash = new UploadHash();
-        hash.updateFromFile(this.content.partialPath(attachment.id), offset);
-        try {
-          return await this.begin('upload', who, attachment, offset, (t, accepted) => this.runUpload(t, accepted, hash), () => hash.abandon());
-        } catch (err) {
-          hash.abandon();
-          throw err;
-        }
+        // A resumed upload's hash starts from the bytes already on disk (streamed, not loaded).
+        const hash = createHash('sha256');
+        if (offset > 0) await hashFile(this.content.partialPath(attachment.id), offset, hash);
+        return this.begin('upload', who, attachment, offset, (t, accepted) => this.runUpload(t, accepted, hash));
       });
     });
   }
 
-  private async runUpload(t: Live, { socket, head }: Accepted, hash: UploadHash): Promise<void> {
+  private async runUpload(t: Live, { socket, head }: Accepted, hash: Hash): Promise<void> {
     const partial = this.content.partialPath(t.attachment.id);
     const { config, store } = this.services;
     let kept = true;
@@ -239,7 +231,7 @@ export class TransferService {
       });
       if (t.aborted) throw t.aborted;
       t.phase = 'committing';
-      const digest = await hash.digest();
+      const digest = hash.digest('hex');
       if (digest !== t.attachment.sha256) {
         kept = false;
         throw new TransferFailure('CHECKSUM_MISMATCH', `The bytes hash to ${digest}, not the declared ${t.attachment.sha256}.`);
@@ -438,7 +430,6 @@ export class TransferService {
     attachment: AttachmentMeta,
     offset: number,
     run: (t: Live, accepted: Accepted) => Promise<void>,
-    cleanup: (() => void) | null = null,
   ): Promise<TransferOffer> {
     const { config, store } = this.services;
     const host = config.transferHost ?? (who.conn.localAddress || config.host);
@@ -454,7 +445,7 @@ export class TransferService {
     const deadline = Date.now() + config.transferConnectTimeoutMs;
     const t: Live = {
       id, direction, phase: 'waiting', userId: who.userId, username: who.username, conn: who.conn, attachment, offset,
-      bytes: offset, listener, since: new Date(), aborted: null, cleanup, finished: Promise.resolve(),
+      bytes: offset, listener, since: new Date(), aborted: null, finished: Promise.resolve(),
       log: this.log.child({ transfer: id, user: who.username, messageId: attachment.messageId, attachmentId: attachment.id }),
     };
     const accepted = listener.accept({
@@ -493,7 +484,6 @@ export class TransferService {
       t.log.error({ err }, 'transfer failed unexpectedly');
     } finally {
       t.phase = 'finished';
-      t.cleanup?.();
       await t.listener.close();
       this.live.delete(t.id);
       this.byConn.get(t.conn)?.delete(t);
@@ -568,6 +558,17 @@ export class TransferService {
   private notifyIfIdle(): void {
     if (this.live.size === 0 && this.openingTotal === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** Feeds the first `length` bytes of a file to the hash, streaming. */
+async function hashFile(file: string, length: number, hash: Hash): Promise<void> {
+  if (length === 0) return;
+  await pipeline(createReadStream(file, { start: 0, end: length - 1 }), new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback();
+    },
+  }));
 }
 
 /** Writes the last line, ends our side, and waits (briefly) for the peer to close. */

@@ -3,6 +3,7 @@
  * stream with backpressure and never hold more than a socket's and a file stream's buffers in
  * memory, whatever the file's size (docs/PROTOCOL-transfer.md §Data connection).
  */
+import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
 import { Transform } from 'node:stream';
@@ -10,7 +11,6 @@ import { pipeline } from 'node:stream/promises';
 import { ERRORS, type ErrorCode } from '../protocol/index.js';
 import { isDiskFull } from './disk-space.js';
 import { FileSink } from './file-sink.js';
-import type { UploadHash } from './hasher.js';
 
 /** Why a transfer ended badly; `code` is a catalogue code the peer is told. */
 export class TransferFailure extends Error {
@@ -27,7 +27,7 @@ export interface ReceiveOptions {
   /** Bytes the peer must send before its EOF: the declared size less what the file already holds. */
   expected: number;
   /** Fed every byte received (already holding the file's earlier bytes on a resume). */
-  hash: UploadHash;
+  hash: Hash;
   idleTimeoutMs: number;
   onBytes?(n: number): void;
 }
@@ -46,27 +46,15 @@ export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveO
   let resolveDone!: (outcome: { failure: TransferFailure | null; keep: boolean }) => void;
   const done = new Promise<{ failure: TransferFailure | null; keep: boolean }>((resolve) => { resolveDone = resolve; });
   // Listeners go on in this tick, before any await: an EOF already read must not be missed.
-  // Two consumers may each ask for a pause (the disk, the hash thread); reading resumes when neither does.
-  let sinkFull = false;
-  let hashFull = false;
-  const resume = (): void => { if (!settled && !sinkFull && !hashFull) socket.resume(); };
   const sink = new FileSink(opts.file, {
     append: opts.append,
-    onDrain: () => {
-      sinkFull = false;
-      resume();
-    },
+    onDrain: () => { if (!settled) socket.resume(); },
     onError: (err) => settle(diskFailure(err, received, opts.expected), 'discard'),
   });
-  opts.hash.onDrain = () => {
-    hashFull = false;
-    resume();
-  };
 
   function settle(failure: TransferFailure | null, what: 'keep' | 'discard'): void {
     if (settled) return;
     settled = true;
-    opts.hash.onDrain = null;
     socket.off('data', onData);
     socket.off('end', onEnd);
     socket.off('close', onClose);
@@ -83,11 +71,10 @@ export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveO
       return;
     }
     received += chunk.length;
+    opts.hash.update(chunk);
     opts.onBytes?.(chunk.length);
-    // Backpressure: stop reading the socket until the disk and the hash thread have caught up.
-    if (!opts.hash.update(chunk)) hashFull = true;
-    if (!sink.write(chunk)) sinkFull = true;
-    if (sinkFull || hashFull) socket.pause();
+    // Backpressure: stop reading the socket until the disk has caught up.
+    if (!sink.write(chunk)) socket.pause();
   };
   const onEnd = (): void => {
     if (received < opts.expected) {

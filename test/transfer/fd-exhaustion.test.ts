@@ -19,7 +19,6 @@ import { BENCH_PASSWORD } from '../../bench/lib/seed.js';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { downloadAttachment, encodeDeclaration, uploadFile } from '../../src/client/transfer.js';
 import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.js';
-import { UploadHash } from '../../src/transfer/hasher.js';
 import { receiveUpload } from '../../src/transfer/streams.js';
 import { tempDir } from '../helpers/siar.js';
 
@@ -99,15 +98,13 @@ t.test('receiveUpload: no descriptor for the upload file is TRANSFER_BUSY, not I
   const file = path.join(tempDir(t), 'upload.part');
   // Take every descriptor this process has left, start the upload (its file open fails), give them back.
   const held: number[] = [];
-  const hash = new UploadHash();
-  t.teardown(() => hash.abandon());
   let failure: unknown;
   try {
     try {
       for (;;) held.push(openSync('/dev/null', 'r'));
     } catch { /* EMFILE */ }
     failure = await receiveUpload(socket, Buffer.alloc(0), {
-      file, append: false, expected: 10, hash, idleTimeoutMs: 5000,
+      file, append: false, expected: 10, hash: createHash('sha256'), idleTimeoutMs: 5000,
     }).then(() => null, (err: unknown) => err);
   } finally {
     for (const fd of held) closeSync(fd);
