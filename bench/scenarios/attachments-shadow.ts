@@ -11,7 +11,7 @@ import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.
 import { progress } from '../lib/env.js';
 import { BENCH_PASSWORD, memberName, seedMembers } from '../lib/seed.js';
 import { ServerProcess, makeTempDir, sampleRss } from '../lib/server.js';
-import type { TransferFigure } from './attachments.js';
+import { settleDisk, type TransferFigure } from './attachments.js';
 
 const MiB = 1024 * 1024;
 
@@ -58,6 +58,7 @@ export async function shadowFigures(input: ShadowInput): Promise<{ figures: Tran
     progress('attachments', `siar shadow socket: upload ${input.bigBytes / MiB} MiB`);
     const bigFile = { path: input.big, name: 'big.bin', size: input.bigBytes, sha256: input.bigSha };
     const { messageId, attachment } = await declare(sender, recipientName, bigFile);
+    settleDisk();
     let sampler = sampleRss(server.pid, 50);
     let t0 = performance.now();
     const up = await uploadFile(sender, { messageId, attachmentId: attachment.id, path: input.big });
@@ -68,6 +69,7 @@ export async function shadowFigures(input: ShadowInput): Promise<{ figures: Tran
     });
     progress('attachments', `siar shadow socket: download ${input.bigBytes / MiB} MiB`);
     const dir = path.join(input.work, 'siar-down');
+    settleDisk();
     sampler = sampleRss(server.pid, 50);
     t0 = performance.now();
     const down = await downloadAttachment(recipient, { messageId, attachmentId: attachment.id, dir });
@@ -89,7 +91,8 @@ export async function shadowFigures(input: ShadowInput): Promise<{ figures: Tran
       const declared = await Promise.all(input.smalls.map((f, i) => declare(uploaders[i]!, recipientName, {
         path: f.path, name: `small-${i}.bin`, size: input.smallBytes, sha256: f.sha256,
       })));
-      sampler = sampleRss(server.pid, 50);
+      settleDisk();
+    sampler = sampleRss(server.pid, 50);
       t0 = performance.now();
       const results = await Promise.all(declared.map((d, i) => uploadFile(uploaders[i]!, { messageId: d.messageId, attachmentId: d.attachment.id, path: input.smalls[i]!.path })));
       seconds = (performance.now() - t0) / 1000;

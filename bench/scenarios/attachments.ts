@@ -6,7 +6,7 @@
  * file on the same disk, and a file into a socket) runs always. The shadow-socket half needs the
  * attachments client API (src/client/transfer.ts, UPLOAD/DOWNLOAD); it runs when that exists.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -99,7 +99,17 @@ async function rawDownload(port: number, name: string, dest: string, hashing: bo
   return hash.digest('hex');
 }
 
+/**
+ * Writes back what earlier runs left in the page cache (sync(1), not timed). Without it a run that
+ * does not fsync (raw TCP) leaves up to a GiB dirty, and the kernel flushes it — 30 s later, or
+ * past its dirty thresholds — during whichever run comes next, on the same 2 cores and disk.
+ */
+export function settleDisk(): void {
+  execFileSync('sync');
+}
+
 async function timed<T>(pid: number, work: () => Promise<T>): Promise<{ seconds: number; peakRssKiB: number; value: T }> {
+  settleDisk();
   const sampler = sampleRss(pid, 50);
   const t0 = performance.now();
   const value = await work();
@@ -192,7 +202,8 @@ export const attachments: Scenario = {
       const md = `
 How measured: source files of incompressible bytes (a random 1 MiB block repeated; the ${smallCount} small files
 each distinct, since the attachment store keeps one copy per content) in a temp dir on the same disk as the
-data dirs. They are in the page cache after being written, so reads cost no disk I/O. **Raw TCP**: a minimal
+data dirs. They are in the page cache after being written, so reads cost no disk I/O. Before each timed run
+\`sync\` writes back what the runs before it left dirty (not timed), so no run pays for another's writeback. **Raw TCP**: a minimal
 Node process (bench/lib/raw-tcp-peer.ts) that pipes an accepted socket into a file, or a file into the
 socket; the client streams the file in 1 MiB reads. Variants do what an attachment store must also do:
 *+ sha256* hashes the bytes (on the receiving side; for a download, on the client, as siar's client

@@ -27,8 +27,10 @@
  *       " (1)", " (2)"… if another file has that name. With `expect` (the attachment as READ
  *       listed it) an identical file already in `dir` is kept and nothing is transferred.
  *
- *   UPLOAD/DOWNLOAD answered TRANSFER_BUSY (too many transfers, no free port) are retried a few
- *   times with a growing pause (up to ~8 s in all) before the error is thrown.
+ *   UPLOAD/DOWNLOAD answered TRANSFER_BUSY (too many transfers, no free port or descriptor) are
+ *   retried a few times with a growing pause (up to ~8 s in all) before the error is thrown; a
+ *   TRANSFER_BUSY verdict on the data connection (no descriptor for the file) is one of the
+ *   `retries`, after the same kind of pause.
  *
  *   safeFileName(name, fallback) → string
  *   TransferError { code, message }     code is a catalogue code (CHECKSUM_MISMATCH, TRANSFER_ABORTED…)
@@ -190,7 +192,10 @@ export async function uploadFile(
       try {
         return await pushFile(offer, args.path, onProgress, dataOptions(client, options));
       } catch (err) {
-        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) continue;
+        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
+          await pauseIfBusy(err, attempt);
+          continue;
+        }
         throw err;
       }
     }
@@ -241,7 +246,10 @@ export async function downloadAttachment(
       } catch (err) {
         // A mismatch after a resume may come from a stale partial file: one fresh try from 0.
         if (err instanceof TransferError && err.code === 'CHECKSUM_MISMATCH' && offset > 0 && attempt < retries) continue;
-        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) continue;
+        if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
+          await pauseIfBusy(err, attempt);
+          continue;
+        }
         throw err;
       }
     }
@@ -280,6 +288,13 @@ interface Offer {
 
 /** TRANSFER_BUSY means "retry shortly": a few tries with a growing pause before giving up. */
 const BUSY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
+/** A data connection answered TRANSFER_BUSY (the server ran out of descriptors): wait before the next try. */
+async function pauseIfBusy(err: TransferError, attempt: number): Promise<void> {
+  if (err.code !== 'TRANSFER_BUSY') return;
+  const delay = BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!;
+  await new Promise((resolve) => setTimeout(resolve, delay));
+}
 
 async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', args: ArgInput): Promise<Offer> {
   let a: Args;

@@ -35,7 +35,7 @@ import { detectMediaType } from './media-type.js';
 import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
 } from './shadow-listener.js';
-import { TransferFailure, receiveUpload, sendDownload } from './streams.js';
+import { TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
 import { formatBytes } from './units.js';
 import { formatHostPort } from './wire.js';
 
@@ -407,6 +407,13 @@ export class TransferService {
     this.openingTotal++;
     try {
       return await work();
+    } catch (err) {
+      // No descriptor for the listener (or a resumed upload's file): a full server, not a fault.
+      if (isOutOfDescriptors(err)) {
+        this.log.warn({ code: (err as NodeJS.ErrnoException).code, live: this.live.size }, 'transfer refused: no file descriptor free');
+        throw new SiarError('TRANSFER_BUSY', descriptorsBusy().message);
+      }
+      throw err;
     } finally {
       const n = (this.opening.get(userId) ?? 1) - 1;
       if (n === 0) this.opening.delete(userId);
@@ -501,6 +508,10 @@ export class TransferService {
     }
     if (err instanceof ListenerClosedError) return new TransferFailure('TRANSFER_ABORTED');
     if (err instanceof SiarError) return new TransferFailure(err.code, err.message);
+    if (isOutOfDescriptors(err)) {
+      t.log.warn({ err }, 'no file descriptor free during a transfer');
+      return descriptorsBusy();
+    }
     if (isDiskFull(err)) {
       t.log.warn({ err }, 'the data disk filled up during a transfer');
       return new TransferFailure('DISK_FULL', 'The server\'s disk filled up while storing the attachment; nothing was kept. Retry later.');

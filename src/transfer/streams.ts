@@ -109,7 +109,23 @@ export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveO
   if (failure) throw failure;
 }
 
+/**
+ * EMFILE / ENFILE: the process (or the system) has no file descriptor free. A server at its
+ * connection cap keeps descriptors for only TRANSFERS_AT_FULL transfers (src/server/fd-limit.ts);
+ * one more is told TRANSFER_BUSY ("retry shortly"), which is true: descriptors come back as
+ * transfers and connections end.
+ */
+export function isOutOfDescriptors(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+export function descriptorsBusy(): TransferFailure {
+  return new TransferFailure('TRANSFER_BUSY', 'The server has no file descriptor free for another transfer (it is at its open-files limit); retry shortly.');
+}
+
 function diskFailure(err: Error, received: number, expected: number): TransferFailure {
+  if (isOutOfDescriptors(err)) return descriptorsBusy();
   return isDiskFull(err)
     ? new TransferFailure('DISK_FULL', `The server's disk filled up after ${received} of ${expected} bytes; nothing was kept. Retry later.`)
     : new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
@@ -141,6 +157,7 @@ export async function sendDownload(
   } catch (err) {
     if (timedOut) throw new TransferFailure('TRANSFER_TIMEOUT', `The peer read nothing for ${opts.idleTimeoutMs / 1000} s.`);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TransferFailure('INTERNAL', 'The stored file is missing.');
+    if (isOutOfDescriptors(err)) throw descriptorsBusy();
     throw new TransferFailure('TRANSFER_ABORTED', `The download was interrupted: ${(err as Error).message}`);
   } finally {
     socket.setTimeout(0);
