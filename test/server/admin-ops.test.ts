@@ -228,7 +228,12 @@ t.test('AUDIT filters by kind, member, actor and time', async (t) => {
   const admin = await s.adminClient();
   await s.member('unhas');
   await s.member('ugm');
+  // Events carry millisecond stamps: keep `start` strictly between those before it and after it
+  // (ugm's password change fell in the same millisecond once, on both sides of since/until).
+  const tick = () => new Promise((resolve) => setTimeout(resolve, 3));
+  await tick();
   const start = new Date().toISOString();
+  await tick();
   const c = await s.client();
   await refused(t, c.login('unhas', 'wrong password'), 'BAD_CREDENTIALS', 'a failed login');
   await refused(t, c.login('ghost', 'wrong password'), 'BAD_CREDENTIALS', 'another');
