@@ -16,8 +16,12 @@ export class PeerProcess {
     return new PeerProcess(child, port);
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   cpuSeconds(): number {
-    return readCpuSeconds(this.child.pid!);
+    return readCpuSeconds(this.pid);
   }
 
   stop(): Promise<void> {

@@ -6,8 +6,9 @@
  */
 import path from 'node:path';
 import { SqliteStore } from '../../src/server/store/sqlite-store.js';
-import { makeTempDir } from './server.js';
 import { rmSync } from 'node:fs';
+import { seedMembers } from './seed.js';
+import { makeTempDir } from './server.js';
 
 export interface StoreAloneRun {
   synchronous: 'NORMAL' | 'FULL';
@@ -20,12 +21,11 @@ export async function runStoreAlone(opts: {
   synchronous: 'NORMAL' | 'FULL'; senders: number; durationMs: number; bodyChars: number;
 }): Promise<StoreAloneRun> {
   const dir = makeTempDir(`store-alone-${opts.synchronous.toLowerCase()}`);
+  const names = await seedMembers(dir, opts.senders);
   const store = SqliteStore.open(path.join(dir, 'siar.db'), { synchronous: opts.synchronous, checkpointInBackground: true });
   try {
     await store.backgroundReady();
-    const insert = store.db.prepare(`INSERT INTO users (username, role, password_hash, created_at) VALUES (?, 'member', 'x', ?)`);
-    const ids = store.db.transaction(() =>
-      Array.from({ length: opts.senders }, (_, i) => Number(insert.run(`s${i}`, new Date().toISOString()).lastInsertRowid)))();
+    const ids = await Promise.all(names.map(async (name) => (await store.getUserByUsername(name))!.id));
     const body = 'd'.repeat(opts.bodyChars);
     let stored = 0;
     let running = true;

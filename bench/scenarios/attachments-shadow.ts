@@ -10,8 +10,8 @@ import { downloadAttachment, encodeDeclaration, uploadFile } from '../../src/cli
 import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.js';
 import { progress } from '../lib/env.js';
 import { BENCH_PASSWORD, memberName, seedMembers } from '../lib/seed.js';
-import { ServerProcess, makeTempDir, sampleRss } from '../lib/server.js';
-import { settleDisk, type TransferFigure } from './attachments.js';
+import { ServerProcess, makeTempDir } from '../lib/server.js';
+import { timed, type TransferFigure } from './attachments.js';
 
 const MiB = 1024 * 1024;
 
@@ -58,26 +58,18 @@ export async function shadowFigures(input: ShadowInput): Promise<{ figures: Tran
     progress('attachments', `siar shadow socket: upload ${input.bigBytes / MiB} MiB`);
     const bigFile = { path: input.big, name: 'big.bin', size: input.bigBytes, sha256: input.bigSha };
     const { messageId, attachment } = await declare(sender, recipientName, bigFile);
-    settleDisk();
-    let sampler = sampleRss(server.pid, 50);
-    let t0 = performance.now();
-    const up = await uploadFile(sender, { messageId, attachmentId: attachment.id, path: input.big });
-    let seconds = (performance.now() - t0) / 1000;
+    const up = await timed(server.pid, () => uploadFile(sender, { messageId, attachmentId: attachment.id, path: input.big }));
     figures.push({
-      what: `upload 1 × ${input.bigBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.bigBytes, files: 1, seconds,
-      mibPerSec: input.bigBytes / MiB / seconds, peakRssKiB: sampler.stop().peakRssKiB, ok: up.sha256 === input.bigSha && up.sent,
+      what: `upload 1 × ${input.bigBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.bigBytes, files: 1, seconds: up.seconds,
+      mibPerSec: input.bigBytes / MiB / up.seconds, peakRssKiB: up.peakRssKiB, ok: up.value.sha256 === input.bigSha && up.value.sent,
     });
     progress('attachments', `siar shadow socket: download ${input.bigBytes / MiB} MiB`);
     const dir = path.join(input.work, 'siar-down');
-    settleDisk();
-    sampler = sampleRss(server.pid, 50);
-    t0 = performance.now();
-    const down = await downloadAttachment(recipient, { messageId, attachmentId: attachment.id, dir });
-    seconds = (performance.now() - t0) / 1000;
+    const down = await timed(server.pid, () => downloadAttachment(recipient, { messageId, attachmentId: attachment.id, dir }));
     figures.push({
-      what: `download 1 × ${input.bigBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.bigBytes, files: 1, seconds,
-      mibPerSec: input.bigBytes / MiB / seconds, peakRssKiB: sampler.stop().peakRssKiB,
-      ok: down.sha256 === input.bigSha && statSync(down.path).size === input.bigBytes,
+      what: `download 1 × ${input.bigBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.bigBytes, files: 1, seconds: down.seconds,
+      mibPerSec: input.bigBytes / MiB / down.seconds, peakRssKiB: down.peakRssKiB,
+      ok: down.value.sha256 === input.bigSha && statSync(down.value.path).size === input.bigBytes,
     });
     rmSync(dir, { recursive: true, force: true });
 
@@ -91,15 +83,11 @@ export async function shadowFigures(input: ShadowInput): Promise<{ figures: Tran
       const declared = await Promise.all(input.smalls.map((f, i) => declare(uploaders[i]!, recipientName, {
         path: f.path, name: `small-${i}.bin`, size: input.smallBytes, sha256: f.sha256,
       })));
-      settleDisk();
-    sampler = sampleRss(server.pid, 50);
-      t0 = performance.now();
-      const results = await Promise.all(declared.map((d, i) => uploadFile(uploaders[i]!, { messageId: d.messageId, attachmentId: d.attachment.id, path: input.smalls[i]!.path })));
-      seconds = (performance.now() - t0) / 1000;
+      const many = await timed(server.pid, () => Promise.all(declared.map((d, i) => uploadFile(uploaders[i]!, { messageId: d.messageId, attachmentId: d.attachment.id, path: input.smalls[i]!.path }))));
       figures.push({
-        what: `${n} concurrent uploads × ${input.smallBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.smallBytes * n, files: n, seconds,
-        mibPerSec: (input.smallBytes * n) / MiB / seconds, peakRssKiB: sampler.stop().peakRssKiB,
-        ok: results.every((r, i) => r.sha256 === input.smalls[i]!.sha256 && r.sent),
+        what: `${n} concurrent uploads × ${input.smallBytes / MiB} MiB`, system: 'siar shadow socket', bytes: input.smallBytes * n, files: n, seconds: many.seconds,
+        mibPerSec: (input.smallBytes * n) / MiB / many.seconds, peakRssKiB: many.peakRssKiB,
+        ok: many.value.every((r, i) => r.sha256 === input.smalls[i]!.sha256 && r.sent),
       });
     }
     if (!server.alive) problems.push('the siar server died during the attachment runs');

@@ -6,7 +6,7 @@
  * file on the same disk, and a file into a socket) runs always. The shadow-socket half needs the
  * attachments client API (src/client/transfer.ts, UPLOAD/DOWNLOAD); it runs when that exists.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ROOT, envInt, pick, progress } from '../lib/env.js';
+import { PeerProcess } from '../lib/peer-process.js';
 import { kib, table } from '../lib/report.js';
 import type { Scenario } from '../lib/scenario.js';
 import { makeTempDir, sampleRss } from '../lib/server.js';
@@ -49,29 +50,6 @@ export async function makeSourceFile(file: string, bytes: number): Promise<strin
   return hash.digest('hex');
 }
 
-class RawPeer {
-  private constructor(readonly child: ChildProcess, readonly port: number) {}
-  static async start(dir: string): Promise<RawPeer> {
-    mkdirSync(dir, { recursive: true });
-    const child = fork(path.join(ROOT, 'bench', 'lib', 'raw-tcp-peer.ts'), [dir], { execArgv: ['--import=tsx'] });
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (m: { port: number }) => resolve(m.port));
-      child.once('exit', (code) => reject(new Error(`raw peer exited ${code}`)));
-    });
-    return new RawPeer(child, port);
-  }
-  get pid(): number {
-    return this.child.pid!;
-  }
-  stop(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null) return resolve();
-      this.child.once('exit', () => resolve());
-      this.child.kill('SIGTERM');
-    });
-  }
-}
-
 function rawUpload(port: number, src: string, name: string, size: number, flags: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -104,11 +82,12 @@ async function rawDownload(port: number, name: string, dest: string, hashing: bo
  * does not fsync (raw TCP) leaves up to a GiB dirty, and the kernel flushes it — 30 s later, or
  * past its dirty thresholds — during whichever run comes next, on the same 2 cores and disk.
  */
-export function settleDisk(): void {
+function settleDisk(): void {
   execFileSync('sync');
 }
 
-async function timed<T>(pid: number, work: () => Promise<T>): Promise<{ seconds: number; peakRssKiB: number; value: T }> {
+/** Runs one timed transfer: the disk settled first, the seconds and the server side's peak RSS. */
+export async function timed<T>(pid: number, work: () => Promise<T>): Promise<{ seconds: number; peakRssKiB: number; value: T }> {
   settleDisk();
   const sampler = sampleRss(pid, 50);
   const t0 = performance.now();
@@ -141,7 +120,8 @@ export const attachments: Scenario = {
 
       // --- raw TCP baseline: plain, + sha256, + sha256 + fsync (what an attachment store does)
       const store = path.join(work, 'raw-store');
-      const peer = await RawPeer.start(store);
+      mkdirSync(store, { recursive: true });
+      const peer = await PeerProcess.start('raw-tcp-peer.ts', [store]);
       try {
         for (const [flags, label] of [['', 'raw TCP'], ['sha256', 'raw TCP + sha256'], ['sha256,fsync', 'raw TCP + sha256 + fsync']] as const) {
           progress('attachments', `${label}: upload ${bigBytes / MiB} MiB`);

@@ -326,12 +326,16 @@ export async function readServerLock(dataDir: string): Promise<ServerLock | null
 /** The lock of a server process that is still alive; a lock left by a crash does not count. */
 export async function liveServerLock(dataDir: string): Promise<ServerLock | null> {
   const lock = await readServerLock(dataDir);
-  if (!lock) return null;
+  return lock && isProcessAlive(lock.pid) ? lock : null;
+}
+
+/** Whether a process with this id exists (one we may not signal counts). */
+export function isProcessAlive(pid: number): boolean {
   try {
-    process.kill(lock.pid, 0);
-    return lock;
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? lock : null;
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

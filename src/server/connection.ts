@@ -133,12 +133,12 @@ export class Connection {
     return this.send(encodePush(event, args));
   }
 
-  /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
   /** Whether a popup pushed now would be written (logged in for popups, socket open). */
   acceptsPopups(): boolean {
     return this.wantsPopups && this.writable();
   }
 
+  /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
   pushPopup(messageId: number, frame: Buffer): boolean {
     if (!this.wantsPopups || this.pushedPopups.has(messageId)) return false;
     if (!this.sendEncoded(frame)) return false;
