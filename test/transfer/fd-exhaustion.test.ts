@@ -3,8 +3,9 @@
  * keeps descriptors for only 16 transfers, src/server/fd-limit.ts) is told TRANSFER_BUSY — "retry
  * shortly" — never INTERNAL: when the shadow listener cannot be opened (the UPLOAD or DOWNLOAD
  * reply; the server is a child process, so only it runs out), and when the upload's file cannot be
- * opened (receiveUpload in this process, its descriptors taken for a moment). Once descriptors are
- * free again the same uploads and downloads go through.
+ * opened (receiveUpload in this process, its descriptors taken for a moment; and a real server
+ * whose descriptors are taken just as the data connection arrives, where the client waits before
+ * it retries). Once descriptors are free again the same uploads and downloads go through.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,8 +14,9 @@ import { writeFileSync } from 'node:fs';
 import { closeSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { BENCH_PASSWORD } from '../../bench/lib/seed.js';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { downloadAttachment, encodeDeclaration, uploadFile } from '../../src/client/transfer.js';
@@ -25,20 +27,31 @@ import { tempDir } from '../helpers/siar.js';
 // The fd-limit test's server: two members, and IPC messages to take every free descriptor and give them back.
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'server', 'fixtures', 'fd-limit-server.ts');
 
-function ask(proc: ChildProcess, m: { type: string }, reply: string): Promise<{ count: number }> {
+type Reply = { type: string; count: number; code?: string };
+
+/** The child's next message of type `reply` (listening from now on). */
+function reply(proc: ChildProcess, type: string): Promise<Reply> {
   return new Promise((resolve) => {
-    const l = (x: { type: string; count: number }): void => {
-      if (x.type !== reply) return;
+    const l = (x: Reply): void => {
+      if (x.type !== type) return;
       proc.off('message', l);
       resolve(x);
     };
     proc.on('message', l);
-    proc.send(m);
   });
 }
 
+function ask(proc: ChildProcess, m: { type: string }, type: string): Promise<Reply> {
+  const answer = reply(proc, type);
+  proc.send(m);
+  return answer;
+}
 
-t.test('out of file descriptors: TRANSFER_BUSY for the listener and for the upload file, then it works again', async (t) => {
+/**
+ * The fixture server, m00001 (sender) and m00002 (recipient) logged in, and a message from one to
+ * the other declaring a 200 KiB attachment, not yet uploaded.
+ */
+async function setUp(t: Test) {
   const dataDir = path.join(tempDir(t), 'data');
   const proc = fork(FIXTURE, [], { env: { ...process.env, SIAR_TEST_DATA: dataDir }, execArgv: ['--import=tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   t.teardown(() => { proc.kill('SIGTERM'); });
@@ -46,12 +59,14 @@ t.test('out of file descriptors: TRANSFER_BUSY for the listener and for the uplo
     proc.once('message', (m: { type: string; port: number }) => resolve(m));
     proc.once('exit', (code) => reject(new Error(`server exited (${code})`)));
   });
-  const sender = await SiarClient.connect({ host: '127.0.0.1', port });
-  t.teardown(() => sender.close());
-  await sender.login('m00001', BENCH_PASSWORD, { popups: false });
-  const recipient = await SiarClient.connect({ host: '127.0.0.1', port });
-  t.teardown(() => recipient.close());
-  await recipient.login('m00002', BENCH_PASSWORD, { popups: false });
+  const member = async (username: string): Promise<SiarClient> => {
+    const c = await SiarClient.connect({ host: '127.0.0.1', port });
+    t.teardown(() => c.close());
+    await c.login(username, BENCH_PASSWORD, { popups: false });
+    return c;
+  };
+  const sender = await member('m00001');
+  const recipient = await member('m00002');
 
   const bytes = randomBytes(200 * 1024);
   const file = path.join(tempDir(t), 'lampiran.bin');
@@ -60,7 +75,21 @@ t.test('out of file descriptors: TRANSFER_BUSY for the listener and for the uplo
   const sent = await sender.request('SEND', { to: 'm00002', subject: 'fd', body: 'x', attach: encodeDeclaration({ name: 'lampiran.bin', size: bytes.length, sha256 }) });
   const attachment = sent.args.getAll('attachment').map(decodeAttachment).find((a): a is AttachmentInfo => a !== null)!;
   const messageId = Number(sent.args.get('id'));
-  const ids = { message: messageId, attachment: attachment.id };
+  return { proc, sender, recipient, file, size: bytes.length, sha256, messageId, attachmentId: attachment.id };
+}
+
+/** Moments (performance.now()) at which `client` was pushed TRANSFER_FAILED with code TRANSFER_BUSY. */
+function busyPushes(client: SiarClient): number[] {
+  const at: number[] = [];
+  client.on('push', (event, args) => {
+    if (event === 'TRANSFER_FAILED' && args.get('code') === 'TRANSFER_BUSY') at.push(performance.now());
+  });
+  return at;
+}
+
+t.test('out of file descriptors: TRANSFER_BUSY for the listener and for the upload file, then it works again', async (t) => {
+  const { proc, sender, recipient, file, sha256, messageId, attachmentId } = await setUp(t);
+  const ids = { message: messageId, attachment: attachmentId };
 
   // No descriptor at all: the shadow listener cannot be opened.
   t.ok((await ask(proc, { type: 'fill' }, 'filled')).count > 0, 'the server has no descriptor left');
@@ -70,9 +99,9 @@ t.test('out of file descriptors: TRANSFER_BUSY for the listener and for the uplo
   await ask(proc, { type: 'free' }, 'freed');
 
   // Descriptors are back: the same attachment uploads and downloads.
-  const up = await uploadFile(sender, { messageId, attachmentId: attachment.id, path: file });
+  const up = await uploadFile(sender, { messageId, attachmentId, path: file });
   t.match(up, { sha256, sent: true }, 'the upload goes through once descriptors are free');
-  const down = await downloadAttachment(recipient, { messageId, attachmentId: attachment.id, dir: tempDir(t) });
+  const down = await downloadAttachment(recipient, { messageId, attachmentId, dir: tempDir(t) });
   t.equal(down.sha256, sha256, 'and so does the download');
 
   // DOWNLOAD with no descriptor left: TRANSFER_BUSY too.
@@ -111,4 +140,36 @@ t.test('receiveUpload: no descriptor for the upload file is TRANSFER_BUSY, not I
   }
   t.ok(held.length > 0, `the process had no descriptor left (${held.length} taken)`);
   t.match(failure, { name: 'TransferFailure', code: 'TRANSFER_BUSY', message: /no file descriptor free/ });
+});
+
+t.test('TRANSFER_BUSY as the verdict on the data connection: the upload waits before its retry, then completes', async (t) => {
+  const { proc, sender, recipient, file, size, sha256, messageId, attachmentId } = await setUp(t);
+  // The server pushes TRANSFER_FAILED just before it writes the verdict; every attempt of
+  // uploadFile starts with a progress report at done=0 (the server kept none of the file).
+  const busyAt = busyPushes(sender);
+  const attempts: number[] = [];
+  await ask(proc, { type: 'busy-next' }, 'armed');
+  const busy = reply(proc, 'busy');
+  const up = await uploadFile(sender, { messageId, attachmentId, path: file }, (p) => {
+    if (p.done === 0) attempts.push(performance.now());
+  });
+  t.match(up, { size, sha256, sent: true }, 'the upload completes');
+  const held = await busy;
+  t.match(held, { code: 'TRANSFER_BUSY' }, `the data connection found no descriptor for the file (${held.count} taken) and was told TRANSFER_BUSY`);
+  t.equal(busyAt.length, 1, 'the client heard TRANSFER_BUSY once');
+  t.equal(attempts.length, 2, 'and tried again');
+  // BUSY_DELAYS_MS[0] in src/client/transfer.ts; a few ms off for timer granularity. Without the
+  // pause the retry follows within a round trip.
+  const waited = attempts[1]! - busyAt[0]!;
+  t.ok(waited >= 245, `the retry waited ${waited.toFixed(0)} ms after TRANSFER_BUSY (at least 250)`);
+
+  // A download's data connection has no verdict line (the bytes, then EOF): the client sees an
+  // interrupted download and retries it like any interruption.
+  const recipientBusy = busyPushes(recipient);
+  await ask(proc, { type: 'busy-next' }, 'armed');
+  const downBusy = reply(proc, 'busy');
+  const down = await downloadAttachment(recipient, { messageId, attachmentId, dir: tempDir(t) });
+  t.match(down, { size, sha256 }, 'the download completes');
+  t.match(await downBusy, { code: 'TRANSFER_BUSY' }, 'after its data connection found no descriptor for the file');
+  t.equal(recipientBusy.length, 1, 'the recipient was told TRANSFER_BUSY on its control connection');
 });
