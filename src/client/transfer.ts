@@ -30,7 +30,8 @@
  *   UPLOAD/DOWNLOAD answered TRANSFER_BUSY (too many transfers, no free port or descriptor) are
  *   retried a few times with a growing pause (up to ~8 s in all) before the error is thrown; a
  *   TRANSFER_BUSY verdict on the data connection (no descriptor for the file) is one of the
- *   `retries`, after the same kind of pause.
+ *   `retries`, after the same kind of pause; so is a download data connection that brings no
+ *   bytes (what its server does when it cannot open the file).
  *
  *   safeFileName(name, fallback) → string
  *   TransferError { code, message }     code is a catalogue code (CHECKSUM_MISMATCH, TRANSFER_ABORTED…)
@@ -193,7 +194,7 @@ export async function uploadFile(
         return await pushFile(offer, args.path, onProgress, dataOptions(client, options));
       } catch (err) {
         if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
-          await pauseIfBusy(err, attempt);
+          await pauseBeforeRetry(err.code === 'TRANSFER_BUSY', attempt);
           continue;
         }
         throw err;
@@ -247,7 +248,8 @@ export async function downloadAttachment(
         // A mismatch after a resume may come from a stale partial file: one fresh try from 0.
         if (err instanceof TransferError && err.code === 'CHECKSUM_MISMATCH' && offset > 0 && attempt < retries) continue;
         if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
-          await pauseIfBusy(err, attempt);
+          const nothingArrived = (await sizeOf(part)) <= offer.offset;
+          await pauseBeforeRetry(err.code === 'TRANSFER_BUSY' || nothingArrived, attempt);
           continue;
         }
         throw err;
@@ -289,9 +291,13 @@ interface Offer {
 /** TRANSFER_BUSY means "retry shortly": a few tries with a growing pause before giving up. */
 const BUSY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
 
-/** A data connection answered TRANSFER_BUSY (the server ran out of descriptors): wait before the next try. */
-async function pauseIfBusy(err: TransferError, attempt: number): Promise<void> {
-  if (err.code !== 'TRANSFER_BUSY') return;
+/**
+ * Before the next try after a failed data connection: wait when the server said TRANSFER_BUSY (an
+ * upload's verdict) or the connection brought nothing (a download's server closes it at once when
+ * it has no descriptor for the file); an interruption part-way resumes at once.
+ */
+async function pauseBeforeRetry(busy: boolean, attempt: number): Promise<void> {
+  if (!busy) return;
   const delay = BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!;
   await new Promise((resolve) => setTimeout(resolve, delay));
 }

@@ -5,7 +5,7 @@
  * reply; the server is a child process, so only it runs out), and when the upload's file cannot be
  * opened (receiveUpload in this process, its descriptors taken for a moment; and a real server
  * whose descriptors are taken just as the data connection arrives, where the client waits before
- * it retries). Once descriptors are free again the same uploads and downloads go through.
+ * it retries — the upload told TRANSFER_BUSY, the download whose socket brought nothing). Once descriptors are free again the same uploads and downloads go through.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -158,18 +158,30 @@ t.test('TRANSFER_BUSY as the verdict on the data connection: the upload waits be
   t.match(held, { code: 'TRANSFER_BUSY' }, `the data connection found no descriptor for the file (${held.count} taken) and was told TRANSFER_BUSY`);
   t.equal(busyAt.length, 1, 'the client heard TRANSFER_BUSY once');
   t.equal(attempts.length, 2, 'and tried again');
-  // BUSY_DELAYS_MS[0] in src/client/transfer.ts; a few ms off for timer granularity. Without the
-  // pause the retry follows within a round trip.
+  // BUSY_DELAYS_MS[0] in src/client/transfer.ts is 250 ms; a timer set late in a busy turn of the
+  // event loop fires that much early, so the bound leaves room. Without the pause the retry
+  // follows within a round trip (2–20 ms here).
   const waited = attempts[1]! - busyAt[0]!;
-  t.ok(waited >= 245, `the retry waited ${waited.toFixed(0)} ms after TRANSFER_BUSY (at least 250)`);
+  t.ok(waited >= 200, `the retry waited ${waited.toFixed(0)} ms after TRANSFER_BUSY (the pause is 250)`);
 
-  // A download's data connection has no verdict line (the bytes, then EOF): the client sees an
-  // interrupted download and retries it like any interruption.
+  // A download's data connection has no verdict line (the bytes, then EOF): the server closes it
+  // at once, and a data connection that brought nothing is retried after the same pause.
   const recipientBusy = busyPushes(recipient);
+  const downAttempts: number[] = [];
   await ask(proc, { type: 'busy-next' }, 'armed');
-  const downBusy = reply(proc, 'busy');
-  const down = await downloadAttachment(recipient, { messageId, attachmentId, dir: tempDir(t) });
+  // The fixture reports the failure (and has freed the descriptors) just before the server closes
+  // the data connection: the client's retry is timed from then.
+  const downBusy = reply(proc, 'busy').then((r) => ({ ...r, at: performance.now() }));
+  const down = await downloadAttachment(recipient, { messageId, attachmentId, dir: tempDir(t) }, (p) => {
+    if (p.done === 0) downAttempts.push(performance.now());
+  });
   t.match(down, { size, sha256 }, 'the download completes');
-  t.match(await downBusy, { code: 'TRANSFER_BUSY' }, 'after its data connection found no descriptor for the file');
+  const failed = await downBusy;
+  t.match(failed, { code: 'TRANSFER_BUSY' }, 'after its data connection found no descriptor for the file');
   t.equal(recipientBusy.length, 1, 'the recipient was told TRANSFER_BUSY on its control connection');
+  t.equal(downAttempts.length, 2, 'and the download tried again');
+  // The report and the close leave the server together, so the client may start its 250 ms pause a
+  // little before the report lands; without the pause the retry follows within a few ms.
+  const downWaited = downAttempts[1]! - failed.at;
+  t.ok(downWaited >= 200, `the download's retry waited ${downWaited.toFixed(0)} ms after the empty connection (the pause is 250)`);
 });
