@@ -22,6 +22,8 @@ export interface ClosedLoopResult {
   ack: Summary;
   /** CPU of the process served (its cpuSeconds), % of one core over warm-up and window. */
   serverCpuPercent: number;
+  /** CPU of this harness process (every client in it), % of one core over the same span. */
+  harnessCpuPercent: number;
 }
 
 export async function closedLoop(senders: LeanClient[], opts: {
@@ -64,6 +66,7 @@ export async function closedLoop(senders: LeanClient[], opts: {
   };
   const start = performance.now();
   const cpu0 = opts.cpuSeconds();
+  const harness0 = process.cpuUsage();
   for (let i = 0; i < n; i++) for (let w = 0; w < opts.window; w++) sendNext(i);
   const measureFrom = start + opts.warmupMs;
   const measureTo = measureFrom + opts.durationMs;
@@ -73,6 +76,7 @@ export async function closedLoop(senders: LeanClient[], opts: {
   }
   running = false;
   const cpu1 = opts.cpuSeconds();
+  const harness = process.cpuUsage(harness0);
   const drainStart = performance.now();
   let acked = 0;
   while (performance.now() - drainStart < 15_000) {
@@ -104,5 +108,6 @@ export async function closedLoop(senders: LeanClient[], opts: {
     lost,
     ack: summarize(lat),
     serverCpuPercent: ((cpu1 - cpu0) / ((opts.warmupMs + opts.durationMs) / 1000)) * 100,
+    harnessCpuPercent: ((harness.user + harness.system) / 1e6 / ((opts.warmupMs + opts.durationMs) / 1000)) * 100,
   };
 }
