@@ -11,7 +11,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodeServerFrame, encodeRequest } from '../../src/protocol/index.js';
-import { progress, sleep } from './env.js';
+import { cpuSince, progress, sleep } from './env.js';
 import type { LeanClient } from './lean-client.js';
 import { jitter, rng, summarize, type Summary } from './stats.js';
 
@@ -124,7 +124,7 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
 
   let sent = 0;
   let maxLag = 0;
-  const cpuStart = process.cpuUsage();
+  const harnessCpu = cpuSince();
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const started = performance.now();
@@ -176,8 +176,7 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
   }
   for (const c of clients) c.onPopup = null;
   loopDelay.disable();
-  const cpu = process.cpuUsage(cpuStart);
-  const harnessCpuPercent = ((cpu.user + cpu.system) / 1000 / (performance.now() - started)) * 100;
+  const harnessCpuPercent = (harnessCpu() / 1000 / (performance.now() - started)) * 100;
 
   let lost = 0;
   const delays: number[] = [];

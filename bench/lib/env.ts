@@ -112,3 +112,12 @@ export function openFileLimits(): { soft: number; hard: number } {
 export function monoUs(): number {
   return Number(process.hrtime.bigint() / 1000n);
 }
+
+/** Starts counting this process's CPU (every thread): the function returned gives the µs used since. */
+export function cpuSince(): () => number {
+  const start = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(start);
+    return used.user + used.system;
+  };
+}

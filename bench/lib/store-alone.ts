@@ -10,6 +10,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { cpuSince } from './env.js';
 import { seedMembers } from './seed.js';
 import { makeTempDir } from './server.js';
 
@@ -61,7 +62,7 @@ export async function runStoreAlone(opts: {
         stored++;
       }
     };
-    const cpu0 = process.cpuUsage();
+    const cpu = cpuSince();
     const io0 = writeCounters();
     const t0 = performance.now();
     const loops = ids.map((_, i) => sender(i));
@@ -69,11 +70,11 @@ export async function runStoreAlone(opts: {
     running = false;
     const n = stored;
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
+    const cpuMicros = cpu();
     const io1 = writeCounters();
     await Promise.all(loops);
     return {
-      synchronous: opts.synchronous, withoutMemberIndexes, messagesPerSec: n / seconds, cpuMicrosPerMessage: (cpu.user + cpu.system) / n,
+      synchronous: opts.synchronous, withoutMemberIndexes, messagesPerSec: n / seconds, cpuMicrosPerMessage: cpuMicros / n,
       writeCallsPerMessage: io0 && io1 ? (io1.calls - io0.calls) / n : NaN,
       writtenKiBPerMessage: io0 && io1 ? (io1.bytes - io0.bytes) / 1024 / n : NaN,
     };

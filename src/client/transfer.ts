@@ -54,6 +54,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
 } from '../protocol/index.js';
@@ -248,8 +249,8 @@ export async function downloadAttachment(
         // A mismatch after a resume may come from a stale partial file: one fresh try from 0.
         if (err instanceof TransferError && err.code === 'CHECKSUM_MISMATCH' && offset > 0 && attempt < retries) continue;
         if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
-          const nothingArrived = (await sizeOf(part)) <= offer.offset;
-          await pauseBeforeRetry(err.code === 'TRANSFER_BUSY' || nothingArrived, attempt);
+          // A download socket has no verdict line: one that brought nothing is the server's "busy".
+          await pauseBeforeRetry((await sizeOf(part)) <= offer.offset, attempt);
           continue;
         }
         throw err;
@@ -297,9 +298,7 @@ const BUSY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
  * it has no descriptor for the file); an interruption part-way resumes at once.
  */
 async function pauseBeforeRetry(busy: boolean, attempt: number): Promise<void> {
-  if (!busy) return;
-  const delay = BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!;
-  await new Promise((resolve) => setTimeout(resolve, delay));
+  if (busy) await sleep(BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!);
 }
 
 async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', args: ArgInput): Promise<Offer> {
@@ -312,7 +311,7 @@ async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', arg
       if (!(err instanceof RemoteError)) throw err;
       const delay = BUSY_DELAYS_MS[attempt];
       if (err.code !== 'TRANSFER_BUSY' || delay === undefined) throw new TransferError(err.code, err.message);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
     }
   }
   const addr = parseHostPort(a.get('addr') ?? '');

@@ -35,7 +35,7 @@ import { detectMediaType } from './media-type.js';
 import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
 } from './shadow-listener.js';
-import { TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
+import { DESCRIPTORS_BUSY, TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
 import { formatBytes } from './units.js';
 import { formatHostPort } from './wire.js';
 
@@ -411,7 +411,7 @@ export class TransferService {
       // No descriptor for the listener (or a resumed upload's file): a full server, not a fault.
       if (isOutOfDescriptors(err)) {
         this.log.warn({ code: (err as NodeJS.ErrnoException).code, live: this.live.size }, 'transfer refused: no file descriptor free');
-        throw new SiarError('TRANSFER_BUSY', descriptorsBusy().message);
+        throw new SiarError('TRANSFER_BUSY', DESCRIPTORS_BUSY);
       }
       throw err;
     } finally {

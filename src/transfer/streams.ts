@@ -120,8 +120,10 @@ export function isOutOfDescriptors(err: unknown): boolean {
   return code === 'EMFILE' || code === 'ENFILE';
 }
 
+export const DESCRIPTORS_BUSY = 'The server has no file descriptor free for another transfer (it is at its open-files limit); retry shortly.';
+
 export function descriptorsBusy(): TransferFailure {
-  return new TransferFailure('TRANSFER_BUSY', 'The server has no file descriptor free for another transfer (it is at its open-files limit); retry shortly.');
+  return new TransferFailure('TRANSFER_BUSY', DESCRIPTORS_BUSY);
 }
 
 function diskFailure(err: Error, received: number, expected: number): TransferFailure {
