@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { RESULTS_DIR, SCALE, machineInfo, openFileLimits, progress } from './lib/env.js';
+import { RESULTS_DIR, SCALE, machineInfo, openFileLimits, progress, waitForQuiet } from './lib/env.js';
 import { summarizeProfile } from './lib/profile.js';
 import { table, writeResult } from './lib/report.js';
 import { fmt } from './lib/stats.js';
@@ -58,12 +58,16 @@ const m = machineInfo();
 progress('bench', `scale ${SCALE}; ${m.cores} × ${m.cpu}; load ${m.loadAverageAtStart.join(' ')}; scenarios: ${chosen.map((s) => s.name).join(', ')}`);
 const summary: { scenario: string; ok: boolean; seconds: number; problems: string[] }[] = [];
 for (const s of chosen) {
+  // Full-scale figures are for quoting: each scenario starts on a machine the previous one has left.
+  const quiet = SCALE === 'full' ? await waitForQuiet() : null;
+  if (quiet) progress('bench', `machine ${quiet.settled ? 'quiet' : 'STILL BUSY'}: CPU ${quiet.cpuBusyPercent} % busy after ${quiet.waitedSeconds} s`);
+  const machine = machineInfo(quiet);
   const t0 = performance.now();
   progress('bench', `── ${s.number} ${s.name}: ${s.title}`);
   const profilesBefore = new Set(profileDir && existsSync(profileDir) ? readdirSync(profileDir) : []);
   try {
     const result = await s.run({ profileDir });
-    writeResult(result);
+    writeResult(result, machine);
     if (profileDir && s.name !== 'profile') summarizeNewProfiles(s.name, profilesBefore);
     summary.push({ scenario: s.name, ok: true, seconds: (performance.now() - t0) / 1000, problems: result.problems ?? [] });
   } catch (err) {

@@ -1,5 +1,6 @@
 /** Bench environment: scale, paths, machine description, progress output. */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,8 @@ export interface MachineInfo {
   node: string;
   kernel: string;
   loadAverageAtStart: number[];
+  /** How busy the whole machine's CPU was just before the scenario started (see waitForQuiet); null if not measured. */
+  quietBeforeStart: Quiet | null;
   openFilesLimit: string;
   scale: Scale;
   /** Small runs are made while other work competes for the CPU: not the figures to quote. */
@@ -50,7 +53,8 @@ export interface MachineInfo {
   worktreeDirty: boolean;
 }
 
-export function machineInfo(): MachineInfo {
+/** Taken just before a scenario starts, so the load figures describe the machine the scenario found. */
+export function machineInfo(quiet: Quiet | null = null): MachineInfo {
   const cpus = os.cpus();
   let openFilesLimit = '?';
   try {
@@ -69,6 +73,7 @@ export function machineInfo(): MachineInfo {
     node: process.version,
     kernel: `${os.type()} ${os.release()}`,
     loadAverageAtStart: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    quietBeforeStart: quiet,
     openFilesLimit,
     scale: SCALE,
     note: SCALE === 'small'
@@ -78,6 +83,55 @@ export function machineInfo(): MachineInfo {
     gitCommit,
     worktreeDirty,
   };
+}
+
+export interface Quiet {
+  /** CPU busy, all processes, in % of all cores, over the last window measured. */
+  cpuBusyPercent: number;
+  /** Seconds spent waiting (sync included) before the scenario started. */
+  waitedSeconds: number;
+  /** False when the machine was still busy when the wait gave up. */
+  settled: boolean;
+}
+
+/** Busy share of all cores over `ms`, every process counted (/proc/stat); NaN where there is no /proc. */
+async function machineBusyPercent(ms: number): Promise<number> {
+  const read = (): { busy: number; total: number } | null => {
+    try {
+      const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+      // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+      const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+      return { busy: total - (cpu[3] ?? 0) - (cpu[4] ?? 0), total };
+    } catch {
+      return null;
+    }
+  };
+  const a = read();
+  await sleep(ms);
+  const b = read();
+  if (!a || !b || b.total === a.total) return NaN;
+  return ((b.busy - a.busy) / (b.total - a.total)) * 100;
+}
+
+/**
+ * Waits until the machine is quiet before a scenario, so one scenario's tail (writeback of the
+ * attachments' gigabytes, exiting clients) is not measured as the next one's load: `sync`, then
+ * 2-second windows until the CPU is under `busyBelow` % busy, for at most `maxSeconds`.
+ */
+export async function waitForQuiet(busyBelow = 15, maxSeconds = 120): Promise<Quiet> {
+  const t0 = performance.now();
+  try {
+    execFileSync('sync');
+  } catch { /* no sync binary: the CPU check still runs */ }
+  let busy = NaN;
+  for (;;) {
+    busy = await machineBusyPercent(2000);
+    const waitedSeconds = (performance.now() - t0) / 1000;
+    const settled = busy < busyBelow;
+    if (settled || !Number.isFinite(busy) || waitedSeconds >= maxSeconds) {
+      return { cpuBusyPercent: Math.round(busy * 10) / 10, waitedSeconds: Math.round(waitedSeconds), settled };
+    }
+  }
 }
 
 const started = performance.now();

@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RESULTS_DIR, SCALE, machineInfo, progress, type MachineInfo } from './env.js';
+import { fmt } from './stats.js';
 
 export interface ScenarioResult {
   scenario: string;
@@ -22,21 +23,32 @@ export function resultName(scenario: string, ext: string): string {
 
 export function machineLine(m: MachineInfo): string {
   return `${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB RAM, ${m.kernel}, Node ${m.node}, open files ${m.openFilesLimit}, ` +
-    `load average at start ${m.loadAverageAtStart.join(' / ')}, git ${m.gitCommit}${m.worktreeDirty ? ' + uncommitted src changes' : ''}`;
+    `load average at start ${m.loadAverageAtStart.join(' / ')}${quietText(m)}, git ${m.gitCommit}${m.worktreeDirty ? ' + uncommitted src changes' : ''}`;
 }
 
-export function writeResult(result: ScenarioResult): string[] {
+function quietText(m: MachineInfo): string {
+  const q = m.quietBeforeStart;
+  if (!q) return '';
+  return `, CPU ${fmt(q.cpuBusyPercent, 0)} % busy (all cores, every process) just before the start` +
+    (q.settled ? (q.waitedSeconds > 2 ? ` after ${q.waitedSeconds} s of settling` : '') : ` — still busy after ${q.waitedSeconds} s of waiting`);
+}
+
+/** Writes a scenario's files; `machine` is as it was when the scenario started. */
+export function writeResult(result: ScenarioResult, machine: MachineInfo = machineInfo()): string[] {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  const machine = machineInfo();
   const banner = SCALE === 'small'
     ? '> **SMALL SCALE, MACHINE SHARED.** Validation run with reduced N and sizes while other work competed for the ' +
       'two cores. These figures check that the harness works; they are not the figures to quote. Run ' +
       '`npm run bench` (full scale) on a quiet machine for those.\n\n'
     : '';
-  // A full-scale run on a machine others are using says so: the figures carry that load.
+  // A full-scale run on a machine others are using says so: the figures carry that load. The CPU
+  // measured just before the start decides when there is one (the 1-minute load average still
+  // carries the previous scenario for a minute or two after it ended).
   const load = machine.loadAverageAtStart[0] ?? 0;
-  const shared = SCALE === 'full' && load >= 1.5
-    ? `> **FULL SCALE, MACHINE SHARED.** The load average was ${load.toFixed(2)} when the run started (2 cores): ` +
+  const quiet = machine.quietBeforeStart;
+  const busyAtStart = quiet && Number.isFinite(quiet.cpuBusyPercent) ? !quiet.settled : load >= 1.5;
+  const shared = SCALE === 'full' && busyAtStart
+    ? `> **FULL SCALE, MACHINE SHARED.** ${quiet && Number.isFinite(quiet.cpuBusyPercent) ? `Other work kept the CPU ${fmt(quiet.cpuBusyPercent, 0)} % busy (of both cores) when the run started` : `The load average was ${load.toFixed(2)} when the run started (2 cores)`}: ` +
       'other work competed with the server and the harness, so latencies are higher and rates lower than on a quiet machine.\n\n'
     : '';
   const cheap = process.env.BENCH_CHEAP_HASH === '1'

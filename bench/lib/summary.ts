@@ -21,13 +21,15 @@ function load(scenario: string): Json | null {
   }
 }
 
-/** Each scenario's load average at its start, server commit and login cost: the figures carry them. */
+/** Each scenario's load at its start, server commit and login cost: the figures carry them. */
 function runConditions(results: Array<Json | null>): string {
   const parts = results.filter(Boolean).map((r: Json) => {
-    const extras = [r.serverCommit ? `server ${r.serverCommit}` : '', r.cheapHash ? 'cheap scrypt cost' : ''].filter(Boolean).join(', ');
+    const quiet = r.machine.quietBeforeStart;
+    const busy = quiet ? `CPU ${fmt(quiet.cpuBusyPercent, 0)} %${quiet.settled ? '' : ' (never settled)'}` : '';
+    const extras = [busy, r.serverCommit ? `server ${r.serverCommit}` : '', r.cheapHash ? 'cheap scrypt cost' : ''].filter(Boolean).join(', ');
     return `${r.scenario} ${fmt(r.machine.loadAverageAtStart[0], 1)}${extras ? ` (${extras})` : ''}`;
   });
-  return `Load average (1 min) at the start of each scenario, on 2 cores: ${parts.join('; ')}.`;
+  return `Load average (1 min) at the start of each scenario, on 2 cores, and where measured the CPU busy (both cores, every process) just before it: ${parts.join('; ')}.`;
 }
 
 const verdict = (ok: boolean | null): string => (ok === null ? '—' : ok ? 'met' : '**missed**');
