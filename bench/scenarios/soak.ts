@@ -280,8 +280,9 @@ function codeOf(err: unknown): string {
 // --- the verdict ---------------------------------------------------------------------------------
 
 interface Trend {
-  /** Median of the first and the last fifth of the load samples after the warm-up. */
+  /** Median of the first, the middle and the last fifth of the load samples after the warm-up. */
   early: number;
+  middle: number;
   late: number;
   /** Least-squares slope over the load samples after the warm-up, per minute. */
   slopePerMin: number;
@@ -304,7 +305,7 @@ function trend(samples: Sample[], value: (s: Sample) => number): Trend {
   const sxy = xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0);
   const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
   return {
-    early: median(ys.slice(0, fifth)), late: median(ys.slice(-fifth)), slopePerMin: sxx > 0 ? sxy / sxx : 0, max: Math.max(...load.map(value)),
+    early: median(ys.slice(0, fifth)), middle: median(ys.slice(2 * fifth, 3 * fifth)), late: median(ys.slice(-fifth)), slopePerMin: sxx > 0 ? sxy / sxx : 0, max: Math.max(...load.map(value)),
   };
 }
 
@@ -332,9 +333,14 @@ function report(r: {
   const listeners = trend(r.samples, (s) => s.listeners);
   const c = r.counters;
   const problems: string[] = [];
-  // Flat: the late level within 10 % (RSS) of the early one, and fds back to idle once the load stops.
+  // Flat: RSS not still growing — the late level within 10 % of the early one, or, for a level that
+  // stepped up and then held (the heap settling after the warm-up), within 5 % of the middle one;
+  // a leak grows through both halves. And fds back to idle once the load stops.
   const rssGrowth = (rss.late - rss.early) / rss.early;
-  if (rssGrowth > 0.1) problems.push(`RSS grew ${fmt(rssGrowth * 100, 0)} % from the early to the late samples (${kib(rss.early)} → ${kib(rss.late)})`);
+  const rssLateGrowth = (rss.late - rss.middle) / rss.middle;
+  if (rssGrowth > 0.1 && rssLateGrowth > 0.05) {
+    problems.push(`RSS grew ${fmt(rssGrowth * 100, 0)} % from the early to the late samples (${kib(rss.early)} → ${kib(rss.late)}), ${fmt(rssLateGrowth * 100, 0)} % of it in the second half`);
+  }
   if (r.after.fds > r.idle.fds + 2) problems.push(`open fds ${r.after.fds} after the load, ${r.idle.fds} before it`);
   if (r.after.listeners !== 0) problems.push(`${r.after.listeners} shadow listeners still live after the load`);
   if (r.lostPopups > 0) problems.push(`${r.lostPopups} popups of acknowledged direct messages never arrived`);
@@ -364,14 +370,16 @@ workers log members in and out (connect, LOGIN, INBOX, LOGOUT, close) and one op
 send 1–6 bad frames each (garbage, unknown commands, bad escapes, invalid UTF-8, bad tokens).
 Every ${r.sampleMs / 1000} s: VmRSS (/proc/PID/status), open descriptors (/proc/PID/fd) and the live shadow
 listeners, transfers and connections from admin \`STATS\`. The first minute (or fifth) of the load is the
-warm-up; *early* and *late* are the medians of the first and last fifth of the rest.
+warm-up; *early*, *middle* and *late* are the medians of the first, middle and last fifth of the rest.
+Flat means RSS is not still growing: late within 10 % of early, or (a level that stepped up once and
+held) within 5 % of middle; open files and listeners back to their idle level after the load.
 
 **Verdict: ${flat ? 'flat** — RSS, open files and listeners level off under load and return to their idle level afterwards.' : `not flat** — ${problems.join('; ')}.`}
 
-${table(['gauge', 'idle before', 'early', 'late', 'slope / min', 'max under load', 'after the load'], [
-    ['RSS', kib(r.idle.rssKiB), kib(rss.early), kib(rss.late), `${fmt(rss.slopePerMin / 1024, 2)} MiB`, kib(rss.max), kib(r.after.rssKiB)],
-    ['open fds', r.idle.fds, fmt(fds.early, 0), fmt(fds.late, 0), fmt(fds.slopePerMin, 2), fds.max, r.after.fds],
-    ['shadow listeners', r.idle.listeners, fmt(listeners.early, 0), fmt(listeners.late, 0), fmt(listeners.slopePerMin, 3), listeners.max, r.after.listeners],
+${table(['gauge', 'idle before', 'early', 'middle', 'late', 'slope / min', 'max under load', 'after the load'], [
+    ['RSS', kib(r.idle.rssKiB), kib(rss.early), kib(rss.middle), kib(rss.late), `${fmt(rss.slopePerMin / 1024, 2)} MiB`, kib(rss.max), kib(r.after.rssKiB)],
+    ['open fds', r.idle.fds, fmt(fds.early, 0), fmt(fds.middle, 0), fmt(fds.late, 0), fmt(fds.slopePerMin, 2), fds.max, r.after.fds],
+    ['shadow listeners', r.idle.listeners, fmt(listeners.early, 0), fmt(listeners.middle, 0), fmt(listeners.late, 0), fmt(listeners.slopePerMin, 3), listeners.max, r.after.listeners],
   ])}
 
 Medians per window of the load, to see where a level settles:
