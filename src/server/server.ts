@@ -20,6 +20,7 @@ import { LocalRouter } from './router.js';
 import { LoginThrottle } from './throttle.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
+import { LoopLatenessMonitor } from './loop-lateness.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { TransferService } from '../transfer/service.js';
 import { attachmentCommands } from './commands/attachments.js';
@@ -37,6 +38,8 @@ export class SiarServer {
   private stopping: Promise<void> | null = null;
   /** Traffic counters (STATS); set once the server listens. */
   stats!: TrafficStats;
+  /** How late the event loop runs (STATS); sampling from start to stop. */
+  private loopLateness: LoopLatenessMonitor | null = null;
   /** Online backups (BACKUP). */
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
@@ -73,8 +76,11 @@ export class SiarServer {
     mailWorker.start();
 
     const router = new LocalRouter();
+    // Not sampling yet: a start that fails before listening leaves no timer behind.
+    const loopLateness = new LoopLatenessMonitor();
     const stats = new TrafficStats({
       historyMinutes: config.statsHistoryMinutes,
+      loopLateness,
       connections: () => router.connectionCount(),
       liveBytes: () => {
         let bytesIn = 0;
@@ -161,8 +167,10 @@ export class SiarServer {
     const server = new SiarServer(config, log, store, router, mailWorker, listener);
     const { port } = server.address();
     server.stats = stats;
+    server.loopLateness = loopLateness;
     server.transfers = transfers;
     server.backups = backups;
+    loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
     // Requests left undecided expire (with a notice to the registrant): now, then periodically.
@@ -215,6 +223,7 @@ export class SiarServer {
       if (this.expiryTimer) clearInterval(this.expiryTimer);
       this.stopFdWatch();
       this.stats?.stop();
+      this.loopLateness?.stop();
       // A backup under way finishes first: closing the store would break it.
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();

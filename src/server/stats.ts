@@ -2,8 +2,10 @@
  * Traffic statistics for the administrator (STATS): plain counters bumped on the hot paths, and a
  * ring of per-minute samples for the console's chart. Counting costs one integer increment; bytes
  * are not counted per write at all — they are read from the sockets' own counters when a sample or
- * a snapshot is taken (live connections) or when a connection closes (closed ones).
+ * a snapshot is taken (live connections) or when a connection closes (closed ones). How late the
+ * event loop ran comes from a lateness source (loop-lateness.ts), one window a minute.
  */
+import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
 
 /** What the attachment side (src/transfer) reports: shadow listeners and transfers under way. */
 export interface TransferGauge {
@@ -39,6 +41,12 @@ export interface TrafficTotals {
   connections: number;
   liveListeners: number;
   transfers: number;
+  /** Event-loop lateness in the running minute so far, ms. */
+  loopP50Ms: number;
+  loopP99Ms: number;
+  loopMaxMs: number;
+  /** The worst event-loop lateness since the server started, ms. */
+  loopMaxEverMs: number;
 }
 
 /** One minute of traffic; gauges (connections, listeners, transfers) as at the end of the minute. */
@@ -53,6 +61,9 @@ export interface MinuteSample {
   connections: number;
   liveListeners: number;
   transfers: number;
+  /** Event-loop lateness in the minute, ms (0 for a minute with no samples). */
+  loopP99Ms: number;
+  loopMaxMs: number;
   /** True for the minute still running. */
   partial: boolean;
 }
@@ -67,6 +78,8 @@ export interface TrafficStatsOptions {
   /** Length of a sample; a minute except in tests. */
   bucketMs?: number;
   now?: () => number;
+  /** How late the event loop runs; without one, lateness reads 0. */
+  loopLateness?: LatenessSource;
 }
 
 interface Mark {
@@ -96,9 +109,12 @@ export class TrafficStats {
   private readonly now: () => number;
   private readonly connectionsNow: () => number;
   private readonly liveBytes: () => { bytesIn: number; bytesOut: number };
+  private readonly loopLateness: LatenessSource;
+  private loopMaxEverMs = 0;
   private readonly ring: MinuteSample[] = [];
   private mark: Mark;
   private timer: NodeJS.Timeout | null = null;
+  private closing: NodeJS.Immediate | null = null;
 
   constructor(options: TrafficStatsOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -106,6 +122,7 @@ export class TrafficStats {
     this.bucketMs = options.bucketMs ?? 60_000;
     this.connectionsNow = options.connections ?? (() => 0);
     this.liveBytes = options.liveBytes ?? (() => ({ bytesIn: 0, bytesOut: 0 }));
+    this.loopLateness = options.loopLateness ?? { window: () => NO_LATENESS };
     this.started = this.now();
     this.mark = this.takeMark(this.bucketStart(this.started));
   }
@@ -131,6 +148,7 @@ export class TrafficStats {
 
   totals(): TrafficTotals {
     const live = this.liveBytes();
+    const loop = this.readLoop(false);
     return {
       startedAt: new Date(this.started).toISOString(),
       messages: this.messages,
@@ -142,6 +160,10 @@ export class TrafficStats {
       connections: this.connectionsNow(),
       liveListeners: this.safeListeners(),
       transfers: this.safeTransfers().length,
+      loopP50Ms: loop.p50Ms,
+      loopP99Ms: loop.p99Ms,
+      loopMaxMs: loop.maxMs,
+      loopMaxEverMs: this.loopMaxEverMs,
     };
   }
 
@@ -153,7 +175,7 @@ export class TrafficStats {
   history(minutes = this.historyMinutes): MinuteSample[] {
     this.catchUp();
     const done = this.ring.slice(-Math.max(0, minutes));
-    return [...done, this.sample(this.mark, this.takeMark(this.mark.at), true)];
+    return [...done, this.sample(this.mark, this.takeMark(this.mark.at), this.readLoop(false), true)];
   }
 
   /** Samples each minute on the minute. The timer does not keep the process alive. */
@@ -162,8 +184,13 @@ export class TrafficStats {
     const schedule = (): void => {
       const wait = this.mark.at + this.bucketMs - this.now();
       this.timer = setTimeout(() => {
-        this.catchUp();
-        schedule();
+        // A stall that ran past the minute is recorded by the lateness monitor's own timer, which
+        // may come after this one in the same turn: the minute closes once that timer had its turn.
+        this.closing = setImmediate(() => {
+          this.closing = null;
+          this.catchUp();
+          schedule();
+        }).unref();
       }, Math.max(10, wait));
       this.timer.unref();
     };
@@ -172,7 +199,9 @@ export class TrafficStats {
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.closing) clearImmediate(this.closing);
     this.timer = null;
+    this.closing = null;
   }
 
   /** Closes every minute that has ended since the last sample (all traffic goes to the first). */
@@ -180,12 +209,12 @@ export class TrafficStats {
     const current = this.bucketStart(this.now());
     if (current <= this.mark.at) return;
     const next = this.takeMark(this.mark.at + this.bucketMs);
-    this.push(this.sample(this.mark, next, false));
+    this.push(this.sample(this.mark, next, this.readLoop(true), false));
     this.mark = next;
     // Minutes in which nothing was sampled (the process was busy or asleep) count as empty.
     while (this.mark.at < current) {
       const empty = { ...this.mark, at: this.mark.at + this.bucketMs };
-      this.push(this.sample(this.mark, empty, false));
+      this.push(this.sample(this.mark, empty, NO_LATENESS, false));
       this.mark = empty;
     }
   }
@@ -195,7 +224,14 @@ export class TrafficStats {
     if (this.ring.length > this.historyMinutes) this.ring.splice(0, this.ring.length - this.historyMinutes);
   }
 
-  private sample(from: Mark, to: Mark, partial: boolean): MinuteSample {
+  /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */
+  private readLoop(reset: boolean): LatenessWindow {
+    const loop = this.loopLateness.window(reset);
+    this.loopMaxEverMs = Math.max(this.loopMaxEverMs, loop.maxMs);
+    return loop;
+  }
+
+  private sample(from: Mark, to: Mark, loop: LatenessWindow, partial: boolean): MinuteSample {
     return {
       at: new Date(from.at).toISOString(),
       messages: to.messages - from.messages,
@@ -206,6 +242,8 @@ export class TrafficStats {
       connections: this.connectionsNow(),
       liveListeners: this.safeListeners(),
       transfers: this.safeTransfers().length,
+      loopP99Ms: loop.p99Ms,
+      loopMaxMs: loop.maxMs,
       partial,
     };
   }

@@ -34,8 +34,14 @@ t.test('every admin function is scriptable with --json', async (t) => {
   const stats = lines(await admin(['stats', '--minutes', '5']))[0]!;
   t.match(stats, { messages: '1' });
   t.ok(Array.isArray(stats.minutes) && (stats.minutes as unknown[]).length >= 1, 'per-minute samples');
+  for (const k of ['loopP50Ms', 'loopP99Ms', 'loopMaxMs', 'loopMaxEverMs']) {
+    t.ok(Number.isFinite(Number(stats[k])) && stats[k] !== '', `event-loop lateness ${k}=${stats[k]}`);
+  }
+  const minute = (stats.minutes as Record<string, string>[]).at(-1)!;
+  t.ok(Number.isFinite(Number(minute.loopP99Ms)) && Number.isFinite(Number(minute.loopMaxMs)), 'and per minute');
   const human = await siar(['admin', 'stats', '--data', data], env);
   t.match(human.stdout, /messages\s+1/);
+  t.match(human.stdout, /loop late\s+p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms this minute; worst since start [\d.]+ ms/);
 
   const online = await admin(['online']);
   t.equal(online.code, 0, online.stderr);

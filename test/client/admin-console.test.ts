@@ -175,6 +175,7 @@ t.test('the admin console approves a registration that arrives live, and the cre
   // Traffic and audit screens show live data.
   tty.type('4');
   await tty.waitFor(/messages per minute/, 'the traffic chart');
+  await tty.waitFor(/loop late ms\s+[\d.]+\s+p99 [\d.]+, max [\d.]+/, "the event loop's lateness");
   tty.type('6');
   await tty.waitFor(/member_suspended\s+admin\s+unhas/, 'the audit log');
 

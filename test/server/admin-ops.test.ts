@@ -93,6 +93,31 @@ t.test('STATS counts messages, popups, bytes and connections, minute by minute',
   t.same(ring.history().map((m) => m.messages), [2, 0, 1, 0], 'only the last three minutes are kept');
 });
 
+t.test('STATS reports how late the server\'s event loop ran', async (t) => {
+  const s = await startServer(t);
+  const admin = await s.adminClient();
+  // The stall must land in the minute STATS reads as running: not in the last seconds of one.
+  const leftOfMinute = 60_000 - (Date.now() % 60_000);
+  if (leftOfMinute < 5_000) await new Promise((r) => setTimeout(r, leftOfMinute + 200));
+  // The server runs in this process: a busy test blocks its event loop too.
+  const until = Date.now() + 120;
+  while (Date.now() < until) { /* busy */ }
+
+  const stats = await admin.request('STATS');
+  const n = (k: string) => Number(stats.args.get(k));
+  const loopKeys = ['loopP50Ms', 'loopP99Ms', 'loopMaxMs', 'loopMaxEverMs'];
+  for (const k of loopKeys) t.ok(Number.isFinite(n(k)), `${k}=${stats.args.get(k)} is a number`);
+  t.ok(n('loopMaxMs') >= 100, `the running minute's worst lateness shows the 120 ms stall: ${n('loopMaxMs')}`);
+  t.ok(n('loopMaxEverMs') >= n('loopMaxMs'), 'and so does the worst since start');
+  t.ok(n('loopP50Ms') <= n('loopP99Ms') && n('loopP99Ms') <= n('loopMaxMs'), 'p50 ≤ p99 ≤ max');
+  const running = stats.items[stats.items.length - 1]!;
+  t.equal(running.get('partial'), '1');
+  t.ok(Number(running.get('loopMaxMs')) >= 100, `the running minute's ITEM too: ${running.get('loopMaxMs')}`);
+  for (const item of stats.items) {
+    for (const k of ['loopP99Ms', 'loopMaxMs']) t.ok(Number.isFinite(Number(item.get(k))), `ITEM ${item.get('at')} ${k}=${item.get(k)}`);
+  }
+});
+
 t.test('RESETPASSWORD mails a new password, forces a change and closes live sessions', async (t) => {
   const s = await startServer(t);
   const admin = await s.adminClient();

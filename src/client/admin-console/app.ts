@@ -622,6 +622,7 @@ export class AdminConsole {
       ` bytes out     ${formatBytes(n('bytesOut')).padStart(12)}   ${formatBytes(Number(running?.bytesOut ?? 0))}`,
       ` connections   ${String(n('connections')).padStart(12)}   open now (${n('connectionsOpened')} opened since start, ${a.get('online')} user(s) logged in)`,
       ` shadow listeners ${String(n('liveListeners')).padStart(9)}   transfers in progress: ${n('transfers')}`,
+      ` loop late ms  ${String(n('loopMaxEverMs')).padStart(12)}   p99 ${n('loopP99Ms')}, max ${n('loopMaxMs')}   (left: the worst since start)`,
       '',
       ` messages per minute, last ${minutes.length} minute(s):`,
       ...barChart(series('messages'), 6, 'min').map((l) => ` ${l}`),
@@ -631,6 +632,7 @@ export class AdminConsole {
       ` bytes out/min ${sparkline(series('bytesOut'))}`,
       ` connections   ${sparkline(series('connections'))}`,
       ` listeners     ${sparkline(series('liveListeners'))}`,
+      ` loop late max ${sparkline(series('loopMaxMs'))}`,
     ];
     const transfers = a.getAll('transfer');
     lines.push('', transfers.length ? ' transfers in progress:' : ' no transfers in progress');

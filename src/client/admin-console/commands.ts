@@ -59,7 +59,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
   return [
     defineCommand({
       command: 'stats',
-      describe: 'traffic: messages, popups, bytes, connections, shadow listeners and transfers, per minute',
+      describe: 'traffic: messages, popups, bytes, connections, shadow listeners, transfers and event-loop lateness, per minute',
       builder: (y: Argv) => adminOptions(y).option('minutes', { type: 'number', default: 15, describe: 'minutes of history' }),
       handler: (opts: AdminOpts & { minutes: number }) => run(opts, async (c) => {
         const reply = await c.request('STATS', { minutes: opts.minutes });
@@ -77,6 +77,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
           `bytes      in ${formatBytes(n('bytesIn'))}, out ${formatBytes(n('bytesOut'))}`,
           `connections ${n('connections')} open (${n('connectionsOpened')} opened), ${a.get('online')} member(s) online`,
           `transfers  ${n('transfers')} in progress, ${n('liveListeners')} shadow listener(s)`,
+          `loop late  p50 ${n('loopP50Ms')} ms, p99 ${n('loopP99Ms')} ms, max ${n('loopMaxMs')} ms this minute; worst since start ${n('loopMaxEverMs')} ms`,
         ];
         for (const t of a.getAll('transfer')) lines.push(`  ${t}`);
         process.stdout.write(lines.join('\n') + '\n');
