@@ -17,6 +17,7 @@ import path from 'node:path';
 import { SiarClient } from '../../src/client/connection.js';
 import { declareFile, downloadAttachment, encodeDeclaration, uploadFile, type LocalFile } from '../../src/client/transfer.js';
 import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.js';
+import { adminSession } from '../lib/admin.js';
 import { envInt, pick, progress, sleep } from '../lib/env.js';
 import { kib, resultName, table } from '../lib/report.js';
 import type { Scenario } from '../lib/scenario.js';
@@ -236,15 +237,6 @@ async function badFrameSession(port: number, random: () => number): Promise<{ se
   const errors = text.split('\n').filter((l) => l.includes('|ERR|')).length;
   socket.destroy();
   return { sent: n, errors };
-}
-
-/** The administrator, for STATS (its password changed first if the server asks for that). */
-async function adminSession(port: number, dataDir: string): Promise<SiarClient> {
-  const password = readFileSync(path.join(dataDir, 'admin-password'), 'utf8').trim();
-  const c = await SiarClient.connect({ host: '127.0.0.1', port });
-  const who = await c.login('admin', password);
-  if (who.get('mustChangePassword') === '1') await c.request('PASSWD', { old: password, new: `soak-${randomBytes(12).toString('hex')}` });
-  return c;
 }
 
 async function filePool(root: string, count: number): Promise<LocalFile[]> {
