@@ -9,8 +9,8 @@
  *   arriveAt  when the recipient's socket delivered the chunk holding the `*|POPUP` with that tag
  * Sender and recipients live in this process, so the three times share one clock.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { decodeServerFrame, encodeRequest } from '../../src/protocol/index.js';
+import { LoopLatenessMonitor } from '../../src/server/loop-lateness.js';
 import { cpuSince, progress, sleep } from './env.js';
 import type { LeanClient } from './lean-client.js';
 import { jitter, rng, summarize, type Summary } from './stats.js';
@@ -61,17 +61,13 @@ export interface DirectLoadResult {
   /** CPU of this harness process over the window, % of one core: near 100 % the harness, not the server, sets the delays. */
   harnessCpuPercent: number;
   /**
-   * How late this process's event loop ran, ms: perf_hooks monitorEventLoopDelay records the interval
-   * between the ticks of a 1 ms timer, so lateness is that interval less 1 ms. A popup or OK read in a
-   * late turn is late by that much whatever the server did.
+   * How late this process's event loop ran, ms: the server's lateness monitor (loop-lateness.ts) on a
+   * 1 ms timer here, so a tick's lateness is the interval between ticks less 1 ms. A popup or OK read
+   * in a late turn is late by that much whatever the server did.
    */
   harnessLoopDelay: { p50: number; p99: number; max: number };
 }
 
-/** A monitorEventLoopDelay value (ns between ticks of its 1 ms timer) as lateness in ms. */
-function lateMs(intervalNs: number): number {
-  return Math.max(0, intervalNs / 1e6 - 1);
-}
 
 export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoadResult> {
   const { clients, rate, durationMs, bodyChars } = opts;
@@ -125,8 +121,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
   let sent = 0;
   let maxLag = 0;
   const harnessCpu = cpuSince();
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
+  const loopLateness = new LoopLatenessMonitor(1);
+  loopLateness.start();
   const started = performance.now();
   const sendOne = (k: number): void => {
     const sender = clients[k % n]!;
@@ -175,7 +171,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     await sleep(20);
   }
   for (const c of clients) c.onPopup = null;
-  loopDelay.disable();
+  const loop = loopLateness.window(false);
+  loopLateness.stop();
   const harnessCpuPercent = (harnessCpu() / 1000 / (performance.now() - started)) * 100;
 
   let lost = 0;
@@ -212,7 +209,7 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     delay: summarize(delays),
     jitterMs: jitter(delays),
     ack: summarize(acks),
-    harnessLoopDelay: { p50: lateMs(loopDelay.percentile(50)), p99: lateMs(loopDelay.percentile(99)), max: lateMs(loopDelay.max) },
+    harnessLoopDelay: { p50: loop.p50Ms, p99: loop.p99Ms, max: loop.maxMs },
     maxScheduleLagMs: maxLag,
     harnessCpuPercent,
   };

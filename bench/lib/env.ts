@@ -123,9 +123,8 @@ export async function waitForQuiet(busyBelow = 15, maxSeconds = 120): Promise<Qu
   try {
     execFileSync('sync');
   } catch { /* no sync binary: the CPU check still runs */ }
-  let busy = NaN;
   for (;;) {
-    busy = await machineBusyPercent(2000);
+    const busy = await machineBusyPercent(2000);
     const waitedSeconds = (performance.now() - t0) / 1000;
     const settled = busy < busyBelow;
     if (settled || !Number.isFinite(busy) || waitedSeconds >= maxSeconds) {

@@ -46,9 +46,10 @@ export function writeResult(result: ScenarioResult, machine: MachineInfo = machi
   // carries the previous scenario for a minute or two after it ended).
   const load = machine.loadAverageAtStart[0] ?? 0;
   const quiet = machine.quietBeforeStart;
-  const busyAtStart = quiet && Number.isFinite(quiet.cpuBusyPercent) ? !quiet.settled : load >= 1.5;
+  const measured = quiet !== null && Number.isFinite(quiet.cpuBusyPercent);
+  const busyAtStart = measured ? !quiet.settled : load >= 1.5;
   const shared = SCALE === 'full' && busyAtStart
-    ? `> **FULL SCALE, MACHINE SHARED.** ${quiet && Number.isFinite(quiet.cpuBusyPercent) ? `Other work kept the CPU ${fmt(quiet.cpuBusyPercent, 0)} % busy (of both cores) when the run started` : `The load average was ${load.toFixed(2)} when the run started (2 cores)`}: ` +
+    ? `> **FULL SCALE, MACHINE SHARED.** ${measured ? `Other work kept the CPU ${fmt(quiet.cpuBusyPercent, 0)} % busy (of both cores) when the run started` : `The load average was ${load.toFixed(2)} when the run started (2 cores)`}: ` +
       'other work competed with the server and the harness, so latencies are higher and rates lower than on a quiet machine.\n\n'
     : '';
   const cheap = process.env.BENCH_CHEAP_HASH === '1'

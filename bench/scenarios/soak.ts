@@ -11,7 +11,7 @@
  *   BENCH_SOAK_SAMPLE_SECONDS  sampling interval (default 5)
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SiarClient } from '../../src/client/connection.js';
