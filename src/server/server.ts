@@ -18,6 +18,8 @@ import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import { LocalRouter } from './router.js';
 import { LoginThrottle } from './throttle.js';
+import { SendRate } from './send-rate.js';
+import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
@@ -65,7 +67,9 @@ export class SiarServer {
     const cap = planConnectionCap(overrides.maxConnections, readOpenFilesLimit(), config);
     config.maxConnections = cap.maxConnections;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
+    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), {
+      synchronous: config.synchronous, checkpointInBackground: true, busyWaitMs: config.busyWaitMs,
+    });
     await ensureAdminAccount(store, config.dataDir, log);
     if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
     await recoverFromUncleanStop(store, config.dataDir, log);
@@ -96,6 +100,8 @@ export class SiarServer {
     const services: Services = {
       config, store, router, log, stats, backups,
       throttle: new LoginThrottle(config.loginThrottle),
+      sendRate: new SendRate(config.maxSendsPerMinute),
+      diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.

@@ -52,7 +52,8 @@ export function transferConfigFromFlags(f: TransferFlags): Partial<ServerConfig>
   return out;
 }
 
-function named<T>(flag: string, parse: () => T): T {
+/** Parses a flag's value, naming the flag in the error. */
+export function named<T>(flag: string, parse: () => T): T {
   try {
     return parse();
   } catch (err) {

@@ -37,10 +37,10 @@ export const authCommands: Command[] = [
     }
     const token = generateToken();
     const expiresAt = new Date(Date.now() + config.sessionTtlMs).toISOString();
-    const session = await store.createSession({
+    // Session and login in one transaction: a failed commit answers an error, never a token that was not stored.
+    const session = await store.login({
       userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt,
     });
-    await store.recordLogin(user.id, ctx.conn.remoteAddress);
     if (ctx.conn.user) router.detach(ctx.conn);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id };
     // With the mailed password, popups wait until the member has set its own (see PASSWD).
