@@ -1,8 +1,9 @@
 /**
  * The per-member sending rate (issue 20): at most `perMinute` messages in any minute. Counted with
- * a sliding window — this minute's sends plus the share of last minute's still inside the window —
- * so a member may send `perMinute` at once, then about one every 60/perMinute seconds. Two numbers
- * per member who sent in the last two minutes; nothing is stored (a restart forgets the counts).
+ * a sliding window — this minute's sends plus the share of last minute's still inside the window:
+ * a member may send `perMinute` at once, then waits about a minute (a little more, as the burst
+ * fades out of the window), or sends steadily one every 60/perMinute seconds. Two numbers per
+ * member who sent in the last two minutes; nothing is stored (a restart forgets the counts).
  */
 
 const MINUTE_MS = 60_000;
