@@ -240,3 +240,26 @@ t.test('channels tab: subscribe with Space, publish to the channel, groups as ad
   c.key(k('enter'));
   t.same(c.state.compose?.to, ['@ptn']);
 });
+
+t.test('a message that reaches nobody says so in a warning, not "sent"', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.member('unhas');
+  const admin = await s.adminClient();
+  await admin.request('CHANNEL_CREATE', { name: 'sepi', description: 'Nobody here yet' });
+  const { c } = setup(t, s.port, { firstRun: false, username: 'unhas' });
+  await until(c, (st) => st.conn.status === 'connected', 'connected');
+  c.type(unhas.password);
+  c.key(k('enter'));
+  await until(c, (st) => st.screen === 'main', 'the main screen');
+  c.key(k('4', { ch: '4' }));
+  await until(c, (st) => st.tab === 'channels' && st.channels.items.length === 1, 'the channel');
+  c.key(k('space', { ch: ' ' }));
+  await until(c, (st) => st.channels.items.some((a) => a.kind === 'channel' && a.subscribed), 'subscribed');
+  c.key(k('enter'));
+  t.equal(c.state.compose?.channel, 'sepi');
+  c.type('Halo?');
+  c.key(k('s', { ctrl: true }));
+  const st = await until(c, (s2) => s2.screen === 'main' && s2.toast !== null && !/Subscribed/.test(s2.toast.text), 'the result of the send');
+  t.match(st.toast, { kind: 'warning', text: /^Message #\d+ reached nobody: #sepi has no subscribers besides you\.$/ });
+  t.match(render(st).lines.join('\n'), /\{yellow-fg\}\{bold\}Message #\d+ reached nobody/, 'shown in yellow on the status line');
+});

@@ -3,7 +3,7 @@ import { argsToRegistration, type Args } from '../../protocol/index.js';
 import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { adminChannelSubcommands } from './channels.js';
-import { commandMenu } from './command-menu.js';
+import { commandGroup } from './command-menu.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -113,10 +113,8 @@ defineCommand({
 ...adminChannelSubcommands(adminOptions, run),
 ];
 
-export const adminCommand: CommandModule<object, any> = {
-  command: 'admin [command]',
-  describe: 'administration: registrations, members (user admin; password from SIAR_PASSWORD, --password-file or <data>/admin-password)',
-  builder: (y: Argv) => y.command(adminSubcommands),
-  // Reached only when no subcommand matched: `siar admin` alone or `siar admin bogus`.
-  handler: (a) => { throw commandMenu('siar admin', adminSubcommands, a.command); },
-};
+export const adminCommand = commandGroup(
+  'siar admin',
+  'administration: registrations, members (user admin; password from SIAR_PASSWORD, --password-file or <data>/admin-password)',
+  adminSubcommands,
+);

@@ -13,7 +13,7 @@ import {
   type ChannelSettings,
 } from '../channels.js';
 import type { SiarClient } from '../connection.js';
-import { commandMenu } from './command-menu.js';
+import { commandGroup } from './command-menu.js';
 import { CliError, commaList, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 type AdminOpts = ClientOptions & { data: string };
@@ -349,17 +349,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
   ];
 
   return [
-    {
-      command: 'channel [command]',
-      describe: 'manage channels: list, create, describe, archive, unarchive, grant, revoke, show',
-      builder: (y: Argv) => y.command(channel),
-      handler: (a) => { throw commandMenu('siar admin channel', channel, a.command); },
-    },
-    {
-      command: 'group [command]',
-      describe: 'manage groups of institutions: list, create, describe, delete, add, remove, show',
-      builder: (y: Argv) => y.command(group),
-      handler: (a) => { throw commandMenu('siar admin group', group, a.command); },
-    },
+    commandGroup('siar admin channel', 'manage channels: list, create, describe, archive, unarchive, grant, revoke, show', channel),
+    commandGroup('siar admin group', 'manage groups of institutions: list, create, describe, delete, add, remove, show', group),
   ];
 }

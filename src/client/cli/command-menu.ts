@@ -2,7 +2,7 @@
  * What `siar`, `siar admin` and `siar admin channel|group` say when no command or an unknown one is
  * given: the commands, one line each, and the nearest one to what was typed.
  */
-import type { CommandModule } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { CliError } from './common.js';
 
 type Command = CommandModule<object, any>;
@@ -65,4 +65,17 @@ export function commandMenu(prefix: string, commands: Command[], typed?: string)
 
 function fit(line: string, columns: number): string {
   return line.length <= columns ? line : `${line.slice(0, Math.max(1, columns - 1))}…`;
+}
+
+/**
+ * A command that only groups others (`siar admin`, `siar admin channel`). Its optional positionals
+ * take what matched no subcommand, so the handler, reached only then, can show the menu.
+ */
+export function commandGroup(prefix: string, describe: string, subcommands: Command[]): Command {
+  return {
+    command: `${prefix.split(' ').at(-1)} [command] [args..]`,
+    describe,
+    builder: (y: Argv) => y.usage(`${prefix} <command> [options]\n\n${describe}`).positional('args', { array: true }).command(subcommands),
+    handler: (a) => { throw commandMenu(prefix, subcommands, a.command); },
+  };
 }

@@ -9,7 +9,7 @@ import { messagingCommands } from './messaging.js';
 import { registerCommand } from './register.js';
 import { restoreCommand } from './restore.js';
 import { serverCommand } from './server-cmd.js';
-import { singleValues } from './single-values.js';
+import { singleValues, type DeclaredOptions } from './single-values.js';
 import { tuiCommand } from './tui-cmd.js';
 
 // A reader that went away (`siar inbox | head -3`) ends the command quietly, as it ends Unix tools;
@@ -31,20 +31,20 @@ const cli = yargs(hideBin(process.argv))
 for (const c of commands) cli.command(c);
 // `siar` alone or `siar bogus`: the command list and the nearest command.
 const menu: CommandModule<object, any> = {
-  command: '$0 [command]',
+  command: '$0 [command] [args..]',
   describe: false,
   handler: (a) => { throw commandMenu('siar', commands, a.command); },
 };
 cli.command(menu);
 
 /** While a command is parsed, yargs's getOptions() (not in its types) describes that command's options. */
-const declared = () => (cli as unknown as { getOptions(): { array: string[] } }).getOptions();
+const declared = () => (cli as unknown as { getOptions(): DeclaredOptions }).getOptions();
 
 try {
   await cli
     .strict()
     .env(false)
-    .middleware((argv) => singleValues(argv, declared().array), true)
+    .middleware((argv) => singleValues(argv, declared()), true)
     .fail((msg, err) => {
       throw err ?? new CliError(msg);
     })

@@ -6,15 +6,22 @@
  */
 import { CliError } from './common.js';
 
+/** What yargs knows of the command being parsed: every declared option, and the repeatable ones. */
+export interface DeclaredOptions {
+  key: Record<string, unknown>;
+  array: readonly string[];
+}
+
 const dashed = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
-/** Checks (and collapses) the parsed options in place; `arrays` are the options declared repeatable. */
-export function singleValues(argv: Record<string, unknown>, arrays: readonly string[]): void {
+/** Checks (and collapses) the parsed options in place. Undeclared keys are left to yargs's strict mode. */
+export function singleValues(argv: Record<string, unknown>, declared: DeclaredOptions): void {
   for (const [key, value] of Object.entries(argv)) {
-    if (key === '_' || key === '$0' || !Array.isArray(value)) continue;
-    if (arrays.includes(key) || arrays.includes(dashed(key))) continue;
+    if (!Array.isArray(value)) continue;
+    const name = key in declared.key ? key : dashed(key) in declared.key ? dashed(key) : undefined;
+    if (name === undefined || declared.array.includes(name)) continue;
     if (new Set(value.map(String)).size > 1) {
-      throw new CliError(`--${dashed(key)} is given ${value.length} times with different values; give it once.`);
+      throw new CliError(`--${name} is given ${value.length} times with different values; give it once.`);
     }
     argv[key] = value[0];
   }
