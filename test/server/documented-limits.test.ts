@@ -7,16 +7,7 @@
 import t from 'tap';
 import type { SiarClient } from '../../src/client/connection.js';
 import { argsToPopup } from '../../src/protocol/index.js';
-import { collectPushes, nextPush, ownPassword, startServer, type TestServer } from '../helpers/siar.js';
-
-/** Resolves once `check` holds, looking again every few milliseconds; a generous deadline (the machine is loaded). */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { collectPushes, nextPush, ownPassword, startServer, until, type TestServer } from '../helpers/siar.js';
 
 /** A member's client with its popups collected from before LOGIN, so the replay at login is seen whole. */
 async function loginCollecting(s: TestServer, username: string): Promise<{ client: SiarClient; popups: () => number[]; unread: number }> {

@@ -12,18 +12,10 @@
  */
 import t, { type Test } from 'tap';
 import { decodeServerFrame } from '../../src/protocol/index.js';
-import { RawPeer, startServer, type TestServer } from '../helpers/siar.js';
+import { RawPeer, startServer, until, type TestServer } from '../helpers/siar.js';
 
 /** How long the blocking LOGIN holds its connection: ample time to look, on a loaded machine. */
 const LOGIN_DELAY_MS = 10_000;
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * The administrator's view of the bytes the server has read, less what the administrator itself sent:
