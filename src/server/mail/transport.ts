@@ -49,7 +49,10 @@ function message(mail: MailEnvelope) {
     from: mail.from,
     to: mail.to,
     subject: mail.subject,
-    text: mail.text,
+    // CRLF before composing: nodemailer's quoted-printable wrapper (used for non-ASCII text) only
+    // honours line ends it sees as CRLF; with bare LF it soft-breaks short lines mid-way, e.g.
+    // `Password: =` with the password on the next line of the .eml.
+    text: mail.text.replace(/\r?\n/g, '\r\n'),
     headers: { 'X-Siar-Mail-Id': String(mail.id), 'X-Siar-Mail-Kind': mail.kind },
   };
 }
