@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { mailFileName, mailFolder } from './mail-folder.js';
 
 export interface MailEnvelope {
   from: string;
@@ -41,7 +42,7 @@ export const SMTP_TIMEOUTS = {
 
 export function createMailTransport(options: MailTransportOptions): MailTransport {
   const url = options.smtpUrl?.trim();
-  return url ? new SmtpMailTransport(url) : new FileMailTransport(join(options.dataDir, 'mail'));
+  return url ? new SmtpMailTransport(url) : new FileMailTransport(mailFolder(options.dataDir));
 }
 
 function message(mail: MailEnvelope) {
@@ -102,10 +103,7 @@ class FileMailTransport implements MailTransport {
     const eml = info.message;
     if (!Buffer.isBuffer(eml)) throw new Error('the mail composer did not return a buffer');
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/:/g, '-');
-    const kind = mail.kind.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40) || 'mail';
-    const name = `${stamp}-${mail.id}-${kind}.eml`;
-    await writeAtomically(join(this.#dir, name), eml);
+    await writeAtomically(join(this.#dir, mailFileName(new Date(), mail.id, mail.kind)), eml);
   }
 
   close(): void {
