@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import nodemailer from 'nodemailer';
 import { mailFileName, mailFolder } from './mail-folder.js';
 
@@ -21,6 +21,8 @@ export interface MailEnvelope {
 
 export interface MailTransport {
   readonly kind: 'smtp' | 'file';
+  /** Where mail goes, for the start-up log: the folder, or the SMTP server without credentials. */
+  readonly destination: string;
   /** Resolves once the mail was accepted (by the SMTP server, or written to disk). */
   send(mail: MailEnvelope): Promise<void>;
   close(): void;
@@ -60,6 +62,7 @@ function message(mail: MailEnvelope) {
 
 class SmtpMailTransport implements MailTransport {
   readonly kind = 'smtp' as const;
+  readonly destination: string;
   readonly #transporter: nodemailer.Transporter;
 
   constructor(smtpUrl: string) {
@@ -73,6 +76,7 @@ class SmtpMailTransport implements MailTransport {
       throw new Error(`the SMTP URL must start with smtp:// or smtps://, not ${url.protocol}//`);
     }
     if (!url.hostname) throw new Error('the SMTP URL has no host');
+    this.destination = `${url.protocol}//${url.host}`;
     // nodemailer reads options from the URL's query; settings the operator wrote there win.
     for (const [key, value] of Object.entries(SMTP_TIMEOUTS)) {
       if (!url.searchParams.has(key)) url.searchParams.set(key, String(value));
@@ -91,11 +95,13 @@ class SmtpMailTransport implements MailTransport {
 
 class FileMailTransport implements MailTransport {
   readonly kind = 'file' as const;
+  readonly destination: string;
   readonly #dir: string;
   readonly #composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
 
   constructor(dir: string) {
     this.#dir = dir;
+    this.destination = `${path.resolve(dir)}${path.sep} (.eml files: siar admin mail list)`;
   }
 
   async send(mail: MailEnvelope): Promise<void> {
