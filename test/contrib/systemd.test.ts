@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { defaultConfig } from '../../src/server/config.js';
 import { connectionsAllowed } from '../../src/server/fd-limit.js';
+import { SIAR } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -81,6 +82,8 @@ t.test('ExecStart, pointed at this checkout, starts a real server on the state d
   const exec = one('ExecStart')!.split(/\s+/).map((a) => a.replace(/^\/opt\/siar\//, ROOT).replace(/^\/var\/lib\/siar$/, state));
   exec[exec.indexOf('--port') + 1] = '0';
   t.ok(existsSync(exec[1]!), `${exec[1]} exists`);
+  // bin/siar.js runs the build; the tests run the sources the same way unless SIAR_CLI=dist (helpers/siar-cli.mjs).
+  exec[1] = SIAR;
   const child = spawn(process.execPath, exec.slice(1), { cwd: state, stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => { child.kill('SIGTERM'); });
   for await (const line of createInterface({ input: child.stdout })) {

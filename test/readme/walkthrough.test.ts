@@ -5,11 +5,11 @@
  * fresh data directory, reading the mailed passwords from that data directory as the README says.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import t from 'tap';
-import { startSiarServer } from '../helpers/cli.js';
+import { SIAR, startSiarServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,9 +31,11 @@ t.test('the README walk-through runs top to bottom against a fresh server', asyn
   const script = blocks.join('\n');
   t.match(script, /node bin\/siar\.js listen &/, 'the listener runs in the background');
 
-  // A fresh directory as the reader's checkout: bin/ is the repository's, data/ the server's.
+  // A fresh directory as the reader's checkout: its bin/siar.js is the siar the tests run (the
+  // sources, or the build with SIAR_CLI=dist: helpers/siar-cli.mjs), data/ is the server's.
   const dir = tempDir(t, 'siar-readme-');
-  symlinkSync(path.join(ROOT, 'bin'), path.join(dir, 'bin'));
+  mkdirSync(path.join(dir, 'bin'));
+  writeFileSync(path.join(dir, 'bin', 'siar.js'), `import ${JSON.stringify(pathToFileURL(SIAR).href)};\n`);
   const { address } = await startSiarServer(t, path.join(dir, 'data'));
 
   const env: Record<string, string> = { ...(process.env as Record<string, string>), SIAR_SERVER: address };
