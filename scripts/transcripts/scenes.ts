@@ -29,13 +29,15 @@ const INSTITUTIONS: Record<Member, string> = {
   unhas: 'Universitas Hasanuddin', ugm: 'Universitas Gadjah Mada', unsrat: 'Universitas Sam Ratulangi', pnl: 'Politeknik Negeri Lhokseumawe',
 };
 
-/** A fresh server on a fresh data directory for the length of `body`. */
-async function withServer<T>(body: (server: SiarServer, dataDir: string) => Promise<T>): Promise<T> {
+/** A fresh server on a fresh data directory, and a recording of it, for the length of `body`. */
+async function withServer<T>(body: (rec: Recording, server: SiarServer, dataDir: string) => Promise<T>): Promise<T> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'siar-transcripts-'));
   const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir }, { logger: createLogger('silent') });
+  const rec = new Recording(server.address().port);
   try {
-    return await body(server, dataDir);
+    return await body(rec, server, dataDir);
   } finally {
+    rec.close();
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
@@ -84,112 +86,102 @@ function rendered(rec: Recording, blocks: Block[]): Map<string, string[]> {
 /** docs/PROTOCOL.md: registration, approval, first login, messages, mistakes. */
 export const protocolScene: Scene = {
   file: 'docs/PROTOCOL.md',
-  record: () => withServer(async (server, dataDir) => {
-    const rec = new Recording(server.address().port);
+  record: () => withServer(async (rec, server, dataDir) => {
     const registration = new Block('registration');
     const approval = new Block('approval');
     const firstLogin = new Block('first-login');
     const recipient = new Block('recipient');
     const sender = new Block('sender');
     const mistakes = new Block('mistakes');
-    try {
-      const admin0 = adminPassword(dataDir);
-      rec.secret(admin0, 'ADMIN-PASSWORD');
+    const admin0 = adminPassword(dataDir);
+    rec.secret(admin0, 'ADMIN-PASSWORD');
 
-      const registrant = await rec.session(registration);
-      await rec.step(registrant, '1|REGISTER||institution=Universitas Hasanuddin|contact=Budi Santoso|email=budi@unhas.ac.id|phone=+62 411 586200|address=Jl. Perintis Kemerdekaan KM.10\\nMakassar|username=unhas|wait=1');
-      registration.note('  … later, when the administrator approves:');
+    const registrant = await rec.session(registration);
+    await rec.step(registrant, '1|REGISTER||institution=Universitas Hasanuddin|contact=Budi Santoso|email=budi@unhas.ac.id|phone=+62 411 586200|address=Jl. Perintis Kemerdekaan KM.10\\nMakassar|username=unhas|wait=1');
+    registration.note('  … later, when the administrator approves:');
 
-      const admin = await rec.session(approval);
-      await rec.step(admin, `1|LOGIN||username=admin|password=${admin0}`);
-      rec.secret(admin.token, 'ADMINTOKEN');
-      await rec.step(admin, `2|PENDING|${admin.token}`);
-      await rec.step(admin, `3|APPROVE|${admin.token}|id=1`, [[admin, /^\*\|MAIL\|id=1\|status=sent/]]);
-      await rec.step(admin, `4|APPROVE|${admin.token}|id=1`);
-      await rec.step(admin, `5|REJECT|${admin.token}|id=9|reason=x`);
-      registrant.close();
-      admin.close();
+    const admin = await rec.session(approval);
+    await rec.step(admin, `1|LOGIN||username=admin|password=${admin0}`);
+    rec.secret(admin.token, 'ADMINTOKEN');
+    await rec.step(admin, `2|PENDING|${admin.token}`);
+    await rec.step(admin, `3|APPROVE|${admin.token}|id=1`, [[admin, /^\*\|MAIL\|id=1\|status=sent/]]);
+    await rec.step(admin, `4|APPROVE|${admin.token}|id=1`);
+    await rec.step(admin, `5|REJECT|${admin.token}|id=9|reason=x`);
+    registrant.close();
+    admin.close();
 
-      const mailed = await mailedPassword(dataDir, 1);
-      rec.secret(mailed, 'MAILED-PASSWORD');
-      const first = await rec.session(firstLogin);
-      await rec.step(first, `1|LOGIN||username=unhas|password=${mailed}`);
-      rec.secret(first.token, 'TOKEN');
-      await rec.step(first, `2|INBOX|${first.token}`);
-      await rec.step(first, `3|PASSWD|${first.token}|old=${mailed}|new=${OWN.unhas}`);
-      await rec.step(first, `4|INBOX|${first.token}`);
-      first.close();
-      firstLogin.note('', '(later, on a new connection: the mailed password no longer works)', '');
-      const later = await rec.session(firstLogin);
-      await rec.step(later, `1|LOGIN||username=unhas|password=${mailed}`);
-      later.close();
+    const mailed = await mailedPassword(dataDir, 1);
+    rec.secret(mailed, 'MAILED-PASSWORD');
+    const first = await rec.session(firstLogin);
+    await rec.step(first, `1|LOGIN||username=unhas|password=${mailed}`);
+    rec.secret(first.token, 'TOKEN');
+    await rec.step(first, `2|INBOX|${first.token}`);
+    await rec.step(first, `3|PASSWD|${first.token}|old=${mailed}|new=${OWN.unhas}`);
+    await rec.step(first, `4|INBOX|${first.token}`);
+    first.close();
+    firstLogin.note('', '(later, on a new connection: the mailed password no longer works)', '');
+    const later = await rec.session(firstLogin);
+    await rec.step(later, `1|LOGIN||username=unhas|password=${mailed}`);
+    later.close();
 
-      await createMembers(server, dataDir, ['ugm']);
-      const ugm = await rec.session(recipient);
-      await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
-      rec.secret(ugm.token, 'TOKEN');
-      const unhas = await rec.session(sender);
-      await rec.step(unhas, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
-      rec.secret(unhas.token, 'TOKEN');
-      const t = unhas.token;
-      await rec.step(unhas, `2|SEND|${t}|to=ugm|subject=Seminar nasional|body=Hadirilah seminar kami.\\nTempat: Aula \\| Waktu: 09.00`);
-      await rec.step(ugm, `2|INBOX|${ugm.token}|limit=1`);
-      await rec.step(ugm, `3|READ|${ugm.token}|id=1`);
-      await rec.step(unhas, `3|SEND|${t}|all=1|subject=Pengumuman`);
-      await rec.step(unhas, `4|SEND|${t}|to=ugm,ghost|subject=x`);
-      await rec.step(unhas, `5|OUTBOX|${t}|limit=2`);
-      await rec.step(unhas, `6|DIRECTORY|${t}`);
-      await rec.step(unhas, `7|LOGOUT|${t}`);
-      await rec.step(unhas, `8|INBOX|${t}`);
-      ugm.close();
-      unhas.close();
+    await createMembers(server, dataDir, ['ugm']);
+    const ugm = await rec.session(recipient);
+    await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(ugm.token, 'TOKEN');
+    const unhas = await rec.session(sender);
+    await rec.step(unhas, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
+    rec.secret(unhas.token, 'TOKEN');
+    const t = unhas.token;
+    await rec.step(unhas, `2|SEND|${t}|to=ugm|subject=Seminar nasional|body=Hadirilah seminar kami.\\nTempat: Aula \\| Waktu: 09.00`);
+    await rec.step(ugm, `2|INBOX|${ugm.token}|limit=1`);
+    await rec.step(ugm, `3|READ|${ugm.token}|id=1`);
+    await rec.step(unhas, `3|SEND|${t}|all=1|subject=Pengumuman`);
+    await rec.step(unhas, `4|SEND|${t}|to=ugm,ghost|subject=x`);
+    await rec.step(unhas, `5|OUTBOX|${t}|limit=2`);
+    await rec.step(unhas, `6|DIRECTORY|${t}`);
+    await rec.step(unhas, `7|LOGOUT|${t}`);
+    await rec.step(unhas, `8|INBOX|${t}`);
+    ugm.close();
+    unhas.close();
 
-      const m = await rec.session(mistakes);
-      await rec.step(m, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
-      rec.secret(m.token, 'TOKEN');
-      await rec.step(m, '2|BOGUS');
-      await rec.step(m, 'xx');
-      await rec.step(m, '3|INBOX');
-      await rec.step(m, `4|SEND|${m.token}|to=ugm|subject=x|body=a | b`);
-      return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes]);
-    } finally {
-      rec.close();
-    }
+    const m = await rec.session(mistakes);
+    await rec.step(m, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
+    rec.secret(m.token, 'TOKEN');
+    await rec.step(m, '2|BOGUS');
+    await rec.step(m, 'xx');
+    await rec.step(m, '3|INBOX');
+    await rec.step(m, `4|SEND|${m.token}|to=ugm|subject=x|body=a | b`);
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes]);
   }),
 };
 
 /** docs/PROTOCOL-transfer.md: an upload and a resumed download over shadow sockets. */
 export const transferScene: Scene = {
   file: 'docs/PROTOCOL-transfer.md',
-  record: () => withServer(async (server, dataDir) => {
+  record: () => withServer(async (rec, server, dataDir) => {
     await createMembers(server, dataDir, ['unhas', 'ugm']);
-    const rec = new Recording(server.address().port);
     const block = new Block('transfer');
-    try {
-      const file = Buffer.from('Undangan seminar, 12 Mei.\n');
-      const sha = createHash('sha256').update(file).digest('hex');
-      rec.secret(OWN.unhas, 'PASSWORD');
-      block.note('# control connection: `nc 127.0.0.1 7400` (> typed, < received); data connections: the $ lines');
-      const c = await rec.session(block);
-      await rec.step(c, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
-      rec.secret(c.token, 'TOKEN');
-      const t = c.token;
-      await rec.step(c, `2|SEND|${t}|to=ugm|subject=Undangan|body=Lihat lampiran|attach=${file.length},${sha},undangan.txt`);
-      const up = await rec.step(c, `3|UPLOAD|${t}|message=1|attachment=1`);
-      const upload = shadow(rec, up, 'TICKET1');
-      await rec.dataConnection(block, `echo WRONG-TICKET | nc -N 127.0.0.1 ${upload.port}`, upload.port, 'WRONG-TICKET\n');
-      await rec.dataConnection(block, `(echo ${upload.ticket}; cat undangan.txt) | nc -N 127.0.0.1 ${upload.port}`, upload.port,
-        Buffer.concat([Buffer.from(`${upload.ticket}\n`), file]), [[c, /^\*\|UPLOADED\|/], [c, /^\*\|SENT\|/]]);
-      await rec.step(c, `4|UPLOAD|${t}|message=1|attachment=1`);
-      const down = await rec.step(c, `5|DOWNLOAD|${t}|message=1|attachment=1|offset=9`);
-      const download = shadow(rec, down, 'TICKET2');
-      await rec.dataConnection(block, `echo ${download.ticket} | nc -N 127.0.0.1 ${download.port}`, download.port, `${download.ticket}\n`,
-        [[c, /^\*\|DOWNLOADED\|/]]);
-      await rec.step(c, '6|QUIT|');
-      return rendered(rec, [block]);
-    } finally {
-      rec.close();
-    }
+    const file = Buffer.from('Undangan seminar, 12 Mei.\n');
+    const sha = createHash('sha256').update(file).digest('hex');
+    rec.secret(OWN.unhas, 'PASSWORD');
+    block.note('# control connection: `nc 127.0.0.1 7400` (> typed, < received); data connections: the $ lines');
+    const c = await rec.session(block);
+    await rec.step(c, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
+    rec.secret(c.token, 'TOKEN');
+    const t = c.token;
+    await rec.step(c, `2|SEND|${t}|to=ugm|subject=Undangan|body=Lihat lampiran|attach=${file.length},${sha},undangan.txt`);
+    const up = await rec.step(c, `3|UPLOAD|${t}|message=1|attachment=1`);
+    const upload = shadow(rec, up, 'TICKET1');
+    await rec.dataConnection(block, `echo WRONG-TICKET | nc -N 127.0.0.1 ${upload.port}`, upload.port, 'WRONG-TICKET\n');
+    await rec.dataConnection(block, `(echo ${upload.ticket}; cat undangan.txt) | nc -N 127.0.0.1 ${upload.port}`, upload.port,
+      Buffer.concat([Buffer.from(`${upload.ticket}\n`), file]), [[c, /^\*\|UPLOADED\|/], [c, /^\*\|SENT\|/]]);
+    await rec.step(c, `4|UPLOAD|${t}|message=1|attachment=1`);
+    const down = await rec.step(c, `5|DOWNLOAD|${t}|message=1|attachment=1|offset=9`);
+    const download = shadow(rec, down, 'TICKET2');
+    await rec.dataConnection(block, `echo ${download.ticket} | nc -N 127.0.0.1 ${download.port}`, download.port, `${download.ticket}\n`,
+      [[c, /^\*\|DOWNLOADED\|/]]);
+    await rec.step(c, '6|QUIT|');
+    return rendered(rec, [block]);
   }),
 };
 
@@ -206,9 +198,8 @@ function shadow(rec: Recording, reply: string, ticketName: string): { port: numb
 /** docs/PROTOCOL-channels.md: channels, groups, publishing, archiving. */
 export const channelsScene: Scene = {
   file: 'docs/PROTOCOL-channels.md',
-  record: () => withServer(async (server, dataDir) => {
+  record: () => withServer(async (rec, server, dataDir) => {
     await createMembers(server, dataDir, ['unhas', 'unsrat', 'ugm', 'pnl']);
-    const rec = new Recording(server.address().port);
     const create = new Block('channels-create');
     const rules = new Block('channels-rules');
     const directory = new Block('channels-directory');
@@ -216,59 +207,55 @@ export const channelsScene: Scene = {
     const groupSend = new Block('channels-group-send');
     const roster = new Block('channels-roster');
     const archived = new Block('channels-archived');
-    try {
-      rec.secret(adminPassword(dataDir), 'ADMIN-PASSWORD');
-      const admin = await rec.session(create);
-      await rec.step(admin, `1|LOGIN||username=admin|password=${adminPassword(dataDir)}`);
-      rec.secret(admin.token, 'ADMINTOKEN');
-      const a = admin.token;
-      await rec.step(admin, `2|CHANNEL_CREATE|${a}|name=beasiswa|description=Scholarship calls`);
-      await rec.step(admin, `3|CHANNEL_CREATE|${a}|name=pengumuman-rektor|publish=named|publishers=unhas`);
-      await rec.step(admin, `4|CHANNEL_CREATE|${a}|name=dekanat|access=restricted|members=unhas,unsrat`);
-      await rec.step(admin, `5|GROUP_CREATE|${a}|name=ptn-sulawesi|description=Public universities of Sulawesi|members=unhas,unsrat`);
-      await rec.step(admin, `6|CHANNEL_CREATE|${a}|name=beasiswa`);
-      admin.bind(null);
+    rec.secret(adminPassword(dataDir), 'ADMIN-PASSWORD');
+    const admin = await rec.session(create);
+    await rec.step(admin, `1|LOGIN||username=admin|password=${adminPassword(dataDir)}`);
+    rec.secret(admin.token, 'ADMINTOKEN');
+    const a = admin.token;
+    await rec.step(admin, `2|CHANNEL_CREATE|${a}|name=beasiswa|description=Scholarship calls`);
+    await rec.step(admin, `3|CHANNEL_CREATE|${a}|name=pengumuman-rektor|publish=named|publishers=unhas`);
+    await rec.step(admin, `4|CHANNEL_CREATE|${a}|name=dekanat|access=restricted|members=unhas,unsrat`);
+    await rec.step(admin, `5|GROUP_CREATE|${a}|name=ptn-sulawesi|description=Public universities of Sulawesi|members=unhas,unsrat`);
+    await rec.step(admin, `6|CHANNEL_CREATE|${a}|name=beasiswa`);
+    admin.bind(null);
 
-      const ugm = await rec.session(rules);
-      await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
-      rec.secret(ugm.token, 'TOKEN');
-      const g = ugm.token;
-      await rec.step(ugm, `2|CHANNELS|${g}`);
-      await rec.step(ugm, `3|SUBSCRIBE|${g}|name=beasiswa`);
-      await rec.step(ugm, `4|SUBSCRIBE|${g}|name=dekanat`);
-      await rec.step(ugm, `5|SEND|${g}|channel=pengumuman-rektor|subject=x`);
-      await rec.step(ugm, `6|SEND|${g}|channel=nope|subject=x`);
-      ugm.bind(directory);
-      await rec.step(ugm, `7|DIRECTORY|${g}`);
-      await rec.step(ugm, `8|GROUP|${g}|name=ptn-sulawesi`);
+    const ugm = await rec.session(rules);
+    await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(ugm.token, 'TOKEN');
+    const g = ugm.token;
+    await rec.step(ugm, `2|CHANNELS|${g}`);
+    await rec.step(ugm, `3|SUBSCRIBE|${g}|name=beasiswa`);
+    await rec.step(ugm, `4|SUBSCRIBE|${g}|name=dekanat`);
+    await rec.step(ugm, `5|SEND|${g}|channel=pengumuman-rektor|subject=x`);
+    await rec.step(ugm, `6|SEND|${g}|channel=nope|subject=x`);
+    ugm.bind(directory);
+    await rec.step(ugm, `7|DIRECTORY|${g}`);
+    await rec.step(ugm, `8|GROUP|${g}|name=ptn-sulawesi`);
 
-      const pnl = await rec.session(null);
-      await rec.step(pnl, `1|LOGIN||username=pnl|password=${OWN.pnl}`);
-      rec.secret(pnl.token, 'TOKEN');
-      pnl.bind(publish, 'pnl');
-      ugm.bind(publish, 'ugm');
-      await rec.step(pnl, `2|SUBSCRIBE|${pnl.token}|name=beasiswa`);
-      await rec.step(pnl, `3|SEND|${pnl.token}|channel=beasiswa|subject=Beasiswa LPDP 2025|body=Pendaftaran dibuka`);
+    const pnl = await rec.session(null);
+    await rec.step(pnl, `1|LOGIN||username=pnl|password=${OWN.pnl}`);
+    rec.secret(pnl.token, 'TOKEN');
+    pnl.bind(publish, 'pnl');
+    ugm.bind(publish, 'ugm');
+    await rec.step(pnl, `2|SUBSCRIBE|${pnl.token}|name=beasiswa`);
+    await rec.step(pnl, `3|SEND|${pnl.token}|channel=beasiswa|subject=Beasiswa LPDP 2025|body=Pendaftaran dibuka`);
 
-      pnl.bind(groupSend, 'pnl');
-      ugm.bind(groupSend, 'ugm');
-      await rec.step(ugm, `9|SEND|${g}|to=@ptn-sulawesi,unhas,pnl|subject=Rapat koordinasi`);
-      await rec.step(ugm, `10|OUTBOX|${g}|limit=1`);
+    pnl.bind(groupSend, 'pnl');
+    ugm.bind(groupSend, 'ugm');
+    await rec.step(ugm, `9|SEND|${g}|to=@ptn-sulawesi,unhas,pnl|subject=Rapat koordinasi`);
+    await rec.step(ugm, `10|OUTBOX|${g}|limit=1`);
 
-      pnl.bind(null);
-      ugm.bind(archived, 'ugm');
-      admin.bind(roster);
-      await rec.step(admin, `7|CHANNEL|${a}|name=dekanat`);
-      await rec.step(admin, `8|CHANNEL_GRANT|${a}|name=dekanat|username=ugm`);
-      await rec.step(admin, `9|CHANNEL_UPDATE|${a}|name=beasiswa|description=Scholarship calls (S2/S3)`);
-      await rec.step(admin, `10|CHANNEL_ARCHIVE|${a}|name=beasiswa`);
-      admin.bind(null);
-      await rec.step(ugm, `11|SEND|${g}|channel=beasiswa|subject=late`);
-      await rec.step(ugm, `12|CHANNEL_HISTORY|${g}|name=beasiswa`);
-      return rendered(rec, [create, rules, directory, publish, groupSend, roster, archived]);
-    } finally {
-      rec.close();
-    }
+    pnl.bind(null);
+    ugm.bind(archived, 'ugm');
+    admin.bind(roster);
+    await rec.step(admin, `7|CHANNEL|${a}|name=dekanat`);
+    await rec.step(admin, `8|CHANNEL_GRANT|${a}|name=dekanat|username=ugm`);
+    await rec.step(admin, `9|CHANNEL_UPDATE|${a}|name=beasiswa|description=Scholarship calls (S2/S3)`);
+    await rec.step(admin, `10|CHANNEL_ARCHIVE|${a}|name=beasiswa`);
+    admin.bind(null);
+    await rec.step(ugm, `11|SEND|${g}|channel=beasiswa|subject=late`);
+    await rec.step(ugm, `12|CHANNEL_HISTORY|${g}|name=beasiswa`);
+    return rendered(rec, [create, rules, directory, publish, groupSend, roster, archived]);
   }),
 };
 
