@@ -3,6 +3,7 @@ import { argsToRegistration, type Args } from '../../protocol/index.js';
 import { CliError, adminFallback, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { adminChannelSubcommands } from './channels.js';
+import { adminMailCommand } from './admin-mail.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -110,6 +111,8 @@ defineCommand({
 ...adminOpsSubcommands(adminOptions, run),
 // channel …, group … (issue #4)
 ...adminChannelSubcommands(adminOptions, run),
+// mail list|show: the embedded mail folder, read on the server machine (issue 22)
+adminMailCommand,
 ];
 
 export const adminCommand: CommandModule<object, any> = {
