@@ -4,6 +4,7 @@ import { adminFallback, CliError, defineCommand, oneLine, print, printJson, tabl
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { adminChannelSubcommands } from './channels.js';
 import { commandGroup } from './command-menu.js';
+import { adminMailCommand } from './admin-mail.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -111,6 +112,8 @@ defineCommand({
 ...adminOpsSubcommands(adminOptions, run),
 // channel …, group … (issue #4)
 ...adminChannelSubcommands(adminOptions, run),
+// mail list|show: the embedded mail folder, read on the server machine (issue 22)
+adminMailCommand,
 ];
 
 export const adminCommand = commandGroup(
