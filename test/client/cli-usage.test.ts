@@ -11,7 +11,8 @@ import t, { type Test } from 'tap';
 import { tempDir } from '../helpers/siar.js';
 import { SIAR, jsonLines, siar, startWithMembers, type Run } from '../helpers/cli.js';
 
-t.setTimeout(300_000);
+// About forty runs of the real executable: on a busy machine that takes minutes.
+t.setTimeout(600_000);
 
 const data = tempDir(t);
 const { admin, as } = await startWithMembers(t, data, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada']]);
