@@ -75,7 +75,7 @@ export function commandGroup(prefix: string, describe: string, subcommands: Comm
   return {
     command: `${prefix.split(' ').at(-1)} [command] [args..]`,
     describe,
-    builder: (y: Argv) => y.usage(`${prefix} <command> [options]\n\n${describe}`).positional('args', { array: true }).command(subcommands),
+    builder: (y: Argv) => y.usage(`${prefix} <command> [options]\n\n${describe}`).command(subcommands),
     handler: (a) => { throw commandMenu(prefix, subcommands, a.command); },
   };
 }
