@@ -141,7 +141,10 @@ export class SiarServer {
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
       conn.onClose(() => conn.log.debug('disconnected'));
-      conn.send(encodePush('HELLO', { server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes }));
+      // The limits a client can check before sending, to say in its own terms what is too long.
+      conn.send(encodePush('HELLO', {
+        server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes, maxBody: config.maxBodyChars, maxSubject: config.maxSubjectChars,
+      }));
     };
     // TLS when configured (clients verify the server; --ca for a private CA). A TLS socket reaches
     // onSocket once its handshake is done, so nothing before that costs a Connection.

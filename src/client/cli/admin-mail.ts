@@ -4,9 +4,10 @@
  * decoded (no CRLF, no quoted-printable), so `sed -n 's/^Password: //p'` finds a mailed password.
  */
 import path from 'node:path';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv } from 'yargs';
 import { listMailFiles, mailFolder, readMailFile, type MailFileEntry } from '../../server/mail/mail-folder.js';
-import { CliError, defineCommand, printJson, table } from './common.js';
+import { commandGroup } from './command-menu.js';
+import { CliError, defineCommand, oneLine, print, printJson, table } from './common.js';
 
 type MailOpts = { data: string; json?: boolean };
 
@@ -23,12 +24,6 @@ async function entries(dataDir: string): Promise<{ dir: string; files: MailFileE
     throw new CliError(`There is no mail folder ${dir}: the server writes mail there only when it runs without --smtp (give --data DIR for another data directory).`);
   }
   return { dir, files };
-}
-
-/** Control characters (but line feeds and tabs) are not printed: a file could hold anything. */
-function printable(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
 }
 
 /** A mail id, or the recipient's address: its newest mail. */
@@ -48,10 +43,10 @@ async function find(dir: string, files: MailFileEntry[], which: string) {
   throw new CliError(`No mail to ${which} in ${dir}; siar admin mail list shows what is there.`);
 }
 
-export const adminMailCommand: CommandModule<object, any> = {
-  command: 'mail <command>',
-  describe: 'read the mail written to the embedded mail folder <data>/mail/ (on the server machine): list, show',
-  builder: (y: Argv) => y.command([
+export const adminMailCommand = commandGroup(
+  'siar admin mail',
+  'read the mail written to the embedded mail folder <data>/mail/ (on the server machine): list, show',
+  [
     defineCommand({
       command: 'list',
       describe: 'the mails in <data>/mail/, newest first',
@@ -64,8 +59,8 @@ export const adminMailCommand: CommandModule<object, any> = {
           rows.push({ id: f.id, kind: f.kind, to: mail.headers.get('to') ?? '', writtenAt: f.writtenAt, subject: mail.headers.get('subject') ?? '', file: path.join(dir, f.name) });
         }
         if (opts.json) rows.forEach((r) => printJson(r));
-        else if (rows.length === 0) process.stdout.write(`(no mail in ${dir})\n`);
-        else process.stdout.write(printable(table(rows.map((r) => [String(r.id), r.kind, r.to, r.writtenAt, r.subject]), ['ID', 'KIND', 'TO', 'WRITTEN', 'SUBJECT'])));
+        else if (rows.length === 0) print(`(no mail in ${dir})\n`);
+        else print(table(rows.map((r) => [String(r.id), r.kind, r.to, r.writtenAt, r.subject]), ['ID', 'KIND', 'TO', 'WRITTEN', 'SUBJECT']));
       },
     }),
     defineCommand({
@@ -81,10 +76,10 @@ export const adminMailCommand: CommandModule<object, any> = {
           printJson({ id: entry.id, kind: entry.kind, from: h('from'), to: h('to'), subject: h('subject'), date: h('date'), writtenAt: entry.writtenAt, file, text: mail.text });
           return;
         }
-        const head = [`From: ${h('from')}`, `To: ${h('to')}`, `Subject: ${h('subject')}`, `Date: ${h('date')}`, `File: ${file}`];
-        process.stdout.write(printable(`${head.join('\n')}\n\n${mail.text}${mail.text.endsWith('\n') ? '' : '\n'}`));
+        // A file could hold anything: controls are shown as escapes, each header on its line.
+        const head = [`From: ${oneLine(h('from'))}`, `To: ${oneLine(h('to'))}`, `Subject: ${oneLine(h('subject'))}`, `Date: ${oneLine(h('date'))}`, `File: ${oneLine(file)}`];
+        print(`${head.join('\n')}\n\n${mail.text}${mail.text.endsWith('\n') ? '' : '\n'}`);
       },
     }),
-  ]).demandCommand(1, 'Name a mail command; see siar admin mail --help.'),
-  handler: () => undefined,
-};
+  ],
+);
