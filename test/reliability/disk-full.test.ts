@@ -10,7 +10,8 @@
  * server on its own (a sending rate, RATE_LIMITED, and a storage quota, QUOTA_EXCEEDED).
  *
  * - A real small file system: a tmpfs of a few MiB holds the data directory, and the disk is
- *   filled by "another program" in the middle of an upload. Needs root (mount); skipped otherwise.
+ *   filled by "another program" in the middle of an upload. Needs root (mount); skipped otherwise,
+ *   and failed under CI, which must provide it (test/helpers/capability.ts).
  * - Without root, the kernel's ENOSPC comes from /dev/full: the upload's temp file is made a
  *   symlink to it, so the server's write stream gets the same error a full disk gives.
  * - The free-space floor (--min-free-disk, checked with statfs) refuses an upload before any
@@ -26,6 +27,7 @@ import { TransferError, downloadAttachment, uploadFile } from '../../src/client/
 import { freeBytes } from '../../src/transfer/disk-space.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { cannotMount, noDevFull, requireCapability } from '../helpers/capability.js';
 import { nextPush, ownPassword, startServer, tempDir, type TestServer } from '../helpers/siar.js';
 import {
   DataPeer, assertNothingLeft, loginMember, noise, offer, sendDeclared, sha256, storedFiles, writeFile,
@@ -41,15 +43,6 @@ function mountTmpfs(dir: string, mib: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN), tried once on a scratch dir. */
-function canMount(): boolean {
-  const dir = mkdtempSync(path.join(tmpdir(), 'siar-mount-probe-'));
-  const ok = mountTmpfs(dir, 1);
-  if (ok) execFileSync('umount', [dir], { stdio: 'ignore' });
-  rmSync(dir, { recursive: true, force: true });
-  return ok;
 }
 
 /** A fresh tmpfs of `mib` MiB, unmounted when the test ends. */
@@ -118,9 +111,9 @@ async function assertCleanFailure(t: Test, s: TestServer, sender: SiarClient, re
   t.equal((await recipient.request('PING')).args.get('pong'), '1', 'the server still answers');
 }
 
-const MOUNT_SKIP = canMount() ? false : 'mounting a tmpfs needs root (CAP_SYS_ADMIN); the /dev/full test covers ENOSPC without it';
-
-t.test('a real small disk fills up in the middle of an upload', { skip: MOUNT_SKIP }, async (t) => {
+t.test('a real small disk fills up in the middle of an upload', async (t) => {
+  // Without root the /dev/full test below still covers ENOSPC.
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   const disk = smallDisk(t, 24);
   const dataDir = path.join(disk, 'data');
   const { s, sender, recipient } = await setup(t, { minFreeDiskBytes: MiB }, dataDir);
@@ -168,7 +161,8 @@ t.test('a real small disk fills up in the middle of an upload', { skip: MOUNT_SK
   await assertNothingLeft(t, s);
 });
 
-t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/full)', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/full)', async (t) => {
+  if (!requireCapability(t, '/dev/full', noDevFull())) return;
   // No sweep during the test: it would remove the symlink as a stale partial.
   const { s, sender, recipient } = await setup(t, { transferSweepIntervalMs: 3_600_000 });
   const data = noise(300_000, 22);
@@ -201,7 +195,8 @@ t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/fu
   await assertNothingLeft(t, s);
 });
 
-t.test('the recipient\'s own disk fills up during a download', { skip: MOUNT_SKIP }, async (t) => {
+t.test('the recipient\'s own disk fills up during a download', async (t) => {
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   const { s, sender, recipient } = await setup(t);
   const data = noise(3 * MiB, 24);
   const sent = await sendDeclared(sender, 'ugm', [{ name: 'video.bin', data }]);
@@ -310,7 +305,8 @@ t.test('the free-space floor refuses SEND and REGISTER before anything is writte
   t.match(s.logs.output, /"code":"DISK_FULL"/, 'the refusals are logged');
 });
 
-t.test('a flood of 48 KiB messages stops at the free-space floor; everything acknowledged is stored', { skip: MOUNT_SKIP }, async (t) => {
+t.test('a flood of 48 KiB messages stops at the free-space floor; everything acknowledged is stored', async (t) => {
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   const disk = smallDisk(t, 24);
   const dataDir = path.join(disk, 'data');
   const floor = 8 * MiB;
@@ -328,7 +324,8 @@ t.test('a flood of 48 KiB messages stops at the free-space floor; everything ack
   t.equal(SqliteStore.inspect(path.join(dataDir, 'siar.db')).integrity, 'ok', 'integrity_check ok');
 });
 
-t.test('the disk itself runs out: every write fails whole with DISK_FULL; nothing unstored is acknowledged', { skip: MOUNT_SKIP }, async (t) => {
+t.test('the disk itself runs out: every write fails whole with DISK_FULL; nothing unstored is acknowledged', async (t) => {
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   const disk = smallDisk(t, 16);
   const dataDir = path.join(disk, 'data');
   // No floor: the writes themselves meet ENOSPC (SQLITE_FULL), as when another program fills the disk.
@@ -424,7 +421,8 @@ t.test('one member cannot fill the disk: a storage quota per member (QUOTA_EXCEE
   await t.rejects(c.request('SEND', { to: 'ugm', subject: 'quota-3', body: BIG_BODY }), { code: 'QUOTA_EXCEEDED' }, 'still refused after a restart');
 });
 
-t.test('the store on a full disk: a write whose commit fails is refused, never resolved as done', { skip: MOUNT_SKIP }, async (t) => {
+t.test('the store on a full disk: a write whose commit fails is refused, never resolved as done', async (t) => {
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   // The root cause of LOGIN answering OK with a session that was never stored: an INSERT … RETURNING
   // read with .get() commits when better-sqlite3 resets the statement, and a failure there was lost.
   const disk = smallDisk(t, 4);
