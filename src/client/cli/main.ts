@@ -9,6 +9,7 @@ import { registerCommand } from './register.js';
 import { restoreCommand } from './restore.js';
 import { serverCommand } from './server-cmd.js';
 import { tuiCommand } from './tui-cmd.js';
+import { unsentCommands } from './unsent.js';
 
 const cli = yargs(hideBin(process.argv))
   .scriptName('siar')
@@ -20,6 +21,7 @@ const cli = yargs(hideBin(process.argv))
 for (const c of messagingCommands) cli.command(c);
 for (const c of channelCommands) cli.command(c);
 cli.command(downloadCommand);
+for (const c of unsentCommands) cli.command(c);
 cli.command(tuiCommand);
 
 try {

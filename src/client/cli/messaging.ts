@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { argsToMessage, argsToPopup, type MessageRecord } from '../../protocol/index.js';
+import { addressingText, audienceText } from '../audience.js';
 import { directory } from '../channels.js';
 import { SiarClient } from '../connection.js';
-import { TransferError, declareFile, sendMessage, type LocalFile } from '../transfer.js';
+import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
+import { InterruptGuard, forgetFiles, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { CliError, FIRST_LOGIN_HINT, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 function readBody(opts: { body?: string; 'body-file'?: string }): string {
@@ -31,12 +33,13 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
   const rows = messages.map((m) => [
     String(m.id),
     m.sentAt.replace('T', ' ').slice(0, 16),
-    box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : (m.via ?? m.to.join(',')),
+    box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : addressingText(m),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
     m.attachments.length ? `+${m.attachments.length}` : '',
     m.subject,
   ]);
   process.stdout.write(table(rows, ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', 'SUBJECT']));
+  if (box === 'outbox') process.stdout.write(unsentLines(messages));
 }
 
 function stateSummary(m: MessageRecord): string {
@@ -50,13 +53,16 @@ function printOne(m: MessageRecord): void {
   const lines = [
     `Message ${m.id}`,
     `From:    ${m.from}`,
-    `To:      ${m.to.join(', ')}`,
+    `To:      ${audienceText(m)}`,
     ...(m.via ? [`Via:     ${m.via}`] : []),
     `Sent:    ${m.sentAt}`,
     `Subject: ${m.subject}`,
   ];
   if (m.state && m.state !== 'sent') lines.push(`State:   ${m.state}`);
-  for (const a of m.attachments) lines.push(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256})`);
+  for (const a of m.attachments) {
+    const got = a.uploaded !== undefined && a.uploaded < a.size ? `; ${formatBytes(a.uploaded)} uploaded` : '';
+    lines.push(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})`);
+  }
   if (m.recipients) {
     for (const r of m.recipients) lines.push(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`);
   }
@@ -65,33 +71,46 @@ function printOne(m: MessageRecord): void {
 
 type SendOpts = ClientOptions & { to?: string; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[] };
 
-/** `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY. */
+/**
+ * `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY.
+ * The files are remembered once the message is stored, so Ctrl-C or a lost connection leaves a
+ * message `siar resume` continues (unsent.ts).
+ */
 async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]): Promise<void> {
-  const files: LocalFile[] = [];
-  for (const p of paths) {
-    try {
-      files.push(await declareFile(p));
-    } catch (err) {
-      throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
+  const progress = progressBars();
+  const guard = new InterruptGuard(progress);
+  try {
+    const files: LocalFile[] = [];
+    for (const p of paths) {
+      try {
+        files.push(await declareFile(p, undefined, guard.onProgress));
+      } catch (err) {
+        throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
+      }
     }
+    await withClient(opts, async (client) => {
+      let sent;
+      try {
+        sent = await sendMessage(client, {
+          to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined, all: !!opts.all,
+          channel: opts.channel, subject: opts.subject, body,
+        }, files, guard.onProgress, (stored) => {
+          guard.stored(stored.id, stored.uploadDeadline, stored.attachments);
+          rememberFiles(opts, stored, files);
+        });
+      } catch (err) {
+        throw sendFailure(opts, err);
+      } finally {
+        progress.stop();
+      }
+      forgetFiles(opts, sent.id);
+      if (opts.json) printJson(sent);
+      else process.stdout.write(`${sent.id}\n`);
+    });
+  } finally {
+    guard.dispose();
+    progress.stop();
   }
-  await withClient(opts, async (client) => {
-    const progress = progressBars();
-    let sent;
-    try {
-      sent = await sendMessage(client, {
-        to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined, all: !!opts.all,
-        channel: opts.channel, subject: opts.subject, body,
-      }, files, progress.onProgress);
-    } catch (err) {
-      if (err instanceof TransferError) throw new CliError(`The message was not sent: ${err.message} (${err.code})`);
-      throw err;
-    } finally {
-      progress.stop();
-    }
-    if (opts.json) printJson(sent);
-    else process.stdout.write(`${sent.id}\n`);
-  });
 }
 
 export const messagingCommands: CommandModule<object, any>[] = [
