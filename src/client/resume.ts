@@ -11,9 +11,12 @@ import type { SiarClient } from './connection.js';
 import type { PendingUpload } from './pending-uploads.js';
 import { TransferError, declareFile, uploadFile, type OnProgress } from './transfer.js';
 
-/** Why a message cannot be resumed, in a sentence; `closed` when it expired or was cancelled. */
+/**
+ * Why a message cannot be resumed, in a sentence. `closed`: it expired or was cancelled; `files`:
+ * a local file is unknown or changed (the caller says how to give it).
+ */
 export class ResumeError extends Error {
-  constructor(message: string, readonly closed = false) {
+  constructor(message: string, readonly kind: 'closed' | 'files' | 'other' = 'other') {
     super(message);
     this.name = 'ResumeError';
   }
@@ -38,7 +41,7 @@ export interface ResumeResult {
 export async function unsentMessage(client: SiarClient, id: number): Promise<MessageRecord> {
   const m = argsToMessage((await client.request('READ', { id })).args);
   if (m.state === 'expired' || m.state === 'cancelled') {
-    throw new ResumeError(`Message ${id} was ${m.state} before its attachments were all in; nobody received it. Send it again.`, true);
+    throw new ResumeError(`Message ${id} was ${m.state} before its attachments were all in; nobody received it. Send it again.`, 'closed');
   }
   if (m.state !== 'sending') throw new ResumeError(`Message ${id} is not waiting for attachments: there is nothing to resume.`);
   return m;
@@ -70,7 +73,7 @@ export async function localFiles(
     const a = unsent.find((x) => !found.has(x.id) && x.size === declared.size && x.sha256 === declared.sha256);
     if (!a) {
       const names = unsent.map((x) => x.name).join(', ') || 'none';
-      throw new ResumeError(`${file} is not one of message ${m.id}'s unsent attachments (${names}): its content differs.`);
+      throw new ResumeError(`${file} is not one of message ${m.id}'s unsent attachments (${names}): its content differs.`, 'files');
     }
     found.set(a.id, path.resolve(file));
   }
@@ -93,7 +96,7 @@ export async function localFiles(
   const missing = unsent.filter((a) => !found.has(a.id));
   if (missing.length > 0) {
     const why = changed.length > 0 ? ` The remembered ${changed.length === 1 ? 'file is' : 'files are'} no longer as sent: ${changed.join(', ')}.` : '';
-    throw new ResumeError(`Which file is ${missing.map((a) => `"${a.name}"`).join(', ')} of message ${m.id}? Give it with --attach PATH.${why}`);
+    throw new ResumeError(`This computer does not know which file is ${missing.map((a) => `"${a.name}"`).join(', ')} of message ${m.id}.${why}`, 'files');
   }
   return found;
 }

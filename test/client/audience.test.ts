@@ -3,11 +3,11 @@
  * the real `siar` against a real server: the inbox, READ and the outbox agree, people read "all
  * members" for a broadcast, and a group is named only when it reached someone.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startServer } from '../helpers/siar.js';
 import { jsonLines, siar } from '../helpers/cli.js';
 
-async function members(t: Parameters<Parameters<typeof t.test>[1]>[0], names: string[]) {
+async function members(t: Test, names: string[]) {
   const s = await startServer(t);
   const env: Record<string, Record<string, string>> = {};
   for (const u of names) {
@@ -17,7 +17,7 @@ async function members(t: Parameters<Parameters<typeof t.test>[1]>[0], names: st
   return { s, env };
 }
 
-async function ok(t: { equal: (a: unknown, b: unknown, m?: string) => void }, args: string[], env: Record<string, string>) {
+async function ok(t: Test, args: string[], env: Record<string, string>) {
   const r = await siar(args, env);
   t.equal(r.code, 0, `siar ${args.join(' ')}: ${r.stderr}`);
   return r;

@@ -142,8 +142,8 @@ export const unsentCommands = [
           } catch (err) {
             if (err instanceof TransferError) throw new CliError(`Message ${opts.id} is not sent yet: ${err.message} (${err.code}). ${howToContinue(opts.id)}`);
             if (!(err instanceof ResumeError)) throw err;
-            if (err.closed) memory.forget(server, username, opts.id);
-            throw new CliError(err.message);
+            if (err.kind === 'closed') memory.forget(server, username, opts.id);
+            throw new CliError(err.kind === 'files' ? `${err.message} Give each such file with --attach PATH.` : err.message);
           } finally {
             progress.stop();
           }
