@@ -90,6 +90,7 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
     }
     await withClient(opts, async (client) => {
       let sent;
+      guard.requesting();
       try {
         sent = await sendMessage(client, {
           to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined, all: !!opts.all,

@@ -24,6 +24,8 @@ interface Tracked {
   /** By file name, in the message's order: bytes moved and the size. */
   files: Map<string, { done: number; total: number }>;
   hashing: string | null;
+  /** SEND is on its way: the server may store the message before we hear its id. */
+  requested: boolean;
 }
 
 /**
@@ -32,7 +34,7 @@ interface Tracked {
  * how to continue. The uploads themselves are left as they are: the server keeps their bytes.
  */
 export class InterruptGuard {
-  private readonly state: Tracked = { messageId: null, deadline: null, files: new Map(), hashing: null };
+  private readonly state: Tracked = { messageId: null, deadline: null, files: new Map(), hashing: null, requested: false };
   private readonly onSigint = (): void => this.interrupted();
 
   constructor(private readonly progress: ProgressDisplay) {
@@ -45,6 +47,11 @@ export class InterruptGuard {
     if (p.phase === 'uploading') this.state.files.set(p.name, { done: p.done, total: p.total });
     this.progress.onProgress(p);
   };
+
+  /** SEND goes out now: an interruption before its reply cannot say whether the message was stored. */
+  requesting(): void {
+    this.state.requested = true;
+  }
 
   /** The server holds the message now: from here on an interruption leaves it resumable. */
   stored(id: number, deadline: string | null, attachments: Array<{ name: string; size: number; uploaded?: number }>): void {
@@ -59,9 +66,11 @@ export class InterruptGuard {
 
   private interrupted(): void {
     this.progress.stop();
-    const { messageId: id, deadline, files, hashing } = this.state;
+    const { messageId: id, deadline, files, hashing, requested } = this.state;
     const lines: string[] = [];
-    if (id === null) {
+    if (id === null && requested) {
+      lines.push('siar: interrupted before the server confirmed the message. If it was stored, `siar outbox` lists it as sending; `siar cancel ID` withdraws it.');
+    } else if (id === null) {
       lines.push(`siar: interrupted${hashing ? ` while hashing ${hashing}` : ''}; nothing was sent.`);
     } else {
       lines.push(`siar: interrupted. Message ${id} is not sent: nobody sees it until all its attachments are in.`);
