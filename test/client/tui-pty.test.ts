@@ -16,9 +16,10 @@ import { PendingUploads } from '../../src/client/pending-uploads.js';
 import { nextPush, parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
 import { DataPeer, noise, offer, sendDeclared, writeFile } from '../transfer/helpers.js';
 import { KEY, PtyScreen } from './tui/pty.js';
+import { SIAR } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SIAR = path.join(ROOT, 'bin/siar.js');
+
 const STEP = 20_000;
 // Each step may take seconds on a loaded machine (every siar process loads TypeScript through tsx).
 t.setTimeout(360_000);

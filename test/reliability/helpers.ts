@@ -17,7 +17,8 @@ import { SqliteStore } from '../../src/server/store/sqlite-store.js';
 import { credentialsFromMail, type TestServer } from '../helpers/siar.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SIAR = path.join(ROOT, 'bin', 'siar.js');
+export { SIAR } from '../helpers/cli.js';
+import { SIAR } from '../helpers/cli.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

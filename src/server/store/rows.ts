@@ -141,6 +141,9 @@ export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audie
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 /**
+ * @internal (left out of the published declarations: better-sqlite3's Statement type cannot be
+ * named from outside its module, and the statements are the SQLite adapter's own business.)
+ *
  * Every statement the store runs, prepared once when the store opens. Each takes and
  * returns the row shapes above; the store maps them to records with the functions below.
  */
@@ -388,6 +391,7 @@ export function prepareStatements(db: Database) {
   };
 }
 
+/** @internal */
 export type Statements = ReturnType<typeof prepareStatements>;
 
 export function toUser(r: UserRow): User {
