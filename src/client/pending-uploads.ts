@@ -63,6 +63,22 @@ export class PendingUploads {
     return entry && entry.messageId === messageId && entry.username === username && entry.server === serverKey(server) ? entry : null;
   }
 
+  /** Ids of this member's remembered messages (on this server) whose files have these sha256s, as a set. */
+  sameFiles(server: string, username: string, sha256s: readonly string[]): number[] {
+    const wanted = [...new Set(sha256s)].sort().join(',');
+    let names: string[];
+    try {
+      names = readdirSync(this.dir).filter((f) => f.endsWith('.json'));
+    } catch {
+      return [];
+    }
+    return names.flatMap((f) => {
+      const id = Number(/-(\d+)\.json$/.exec(f)?.[1]);
+      const entry = Number.isSafeInteger(id) ? this.recall(server, username, id) : null;
+      return entry && [...new Set(entry.files.map((x) => x.sha256))].sort().join(',') === wanted ? [id] : [];
+    }).sort((a, b) => a - b);
+  }
+
   forget(server: string, username: string, messageId: number): void {
     rmSync(this.fileOf(server, username, messageId), { force: true });
   }

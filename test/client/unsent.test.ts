@@ -141,6 +141,10 @@ t.test('cancel withdraws an interrupted message: its partial upload is freed, no
   t.ok(id > 0, run.stderr);
   await s.server.transfers.whenIdle();
   t.same(tmpFiles(s), ['upload-1.part'], 'the partial upload waits for a resume');
+  // Running the same command again would send everything a second time: it says what waits.
+  const twin = await siar(['send', '--to', 'ghost', '--subject', 'Data penelitian', '--attach', file], env.unhas!);
+  t.match(twin.stderr, `message ${id} with these attachments is still waiting to be sent: \`siar resume ${id}\` continues it`);
+  t.match(twin.stderr, /UNKNOWN_RECIPIENT/, '(this one then fails on its recipient, before any upload)');
 
   const cancel = await siar(['cancel', String(id)], env.unhas!);
   t.equal(cancel.code, 0, cancel.stderr);

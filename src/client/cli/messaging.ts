@@ -7,7 +7,7 @@ import { SiarClient } from '../connection.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
-import { InterruptGuard, forgetFiles, rememberFiles, sendFailure, unsentLines } from './unsent.js';
+import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { CliError, FIRST_LOGIN_HINT, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 function readBody(opts: { body?: string; 'body-file'?: string }): string {
@@ -88,6 +88,7 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
         throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
       }
     }
+    noteUnsentTwin(opts, files);
     await withClient(opts, async (client) => {
       let sent;
       guard.requesting();

@@ -99,6 +99,18 @@ export function rememberFiles(opts: ClientOptions, sent: SentMessage, files: Loc
   }
 }
 
+/**
+ * Before `send --attach` stores a new message: if an interrupted one with the same files waits,
+ * say so (running the same command again sends, and uploads, everything a second time).
+ */
+export function noteUnsentTwin(opts: ClientOptions, files: LocalFile[]): void {
+  const { server, username } = owner(opts);
+  const ids = new PendingUploads().sameFiles(server, username, files.map((f) => f.sha256));
+  for (const id of ids) {
+    process.stderr.write(`siar: message ${id} with these attachments is still waiting to be sent: \`siar resume ${id}\` continues it, \`siar cancel ${id}\` withdraws it. Sending a new message.\n`);
+  }
+}
+
 export function forgetFiles(opts: ClientOptions, id: number): void {
   try {
     new PendingUploads().forget(owner(opts).server, owner(opts).username, id);
