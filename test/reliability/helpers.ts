@@ -221,23 +221,6 @@ export async function seedMembers(dataDir: string, usernames: string[], password
   }
 }
 
-// --- disk full ---------------------------------------------------------------------------------
-
-/**
- * Mounts a tmpfs of `size` (e.g. "2m") on `dir`. Returns an unmount function, or a reason string
- * when mounting is not permitted here (the caller skips with that reason).
- */
-export function mountTmpfs(dir: string, size: string): (() => void) | string {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.error) return `mount is not available: ${r.error.message}`;
-  if (r.status !== 0) return `mount -t tmpfs is not permitted here: ${(r.stderr || r.stdout).trim()}`;
-  return () => {
-    const u = spawnSync('umount', ['-l', dir], { encoding: 'utf8' });
-    if (u.status !== 0) throw new Error(`umount ${dir}: ${u.stderr}`);
-  };
-}
-
 // --- memory ------------------------------------------------------------------------------------
 
 let gcFn: (() => void) | undefined;

@@ -261,12 +261,13 @@ export function prepareStatements(db: Database) {
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
       ORDER BY r.message_id LIMIT ?`),
-    inbox: db.prepare<[number, number, number], InboxRow>(`
+    // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
+    inbox: db.prepare<[number, number, number, number], InboxRow>(`
       SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
         r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
-      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ?
+      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ? AND (? = 0 OR r.read_at IS NULL)
       ORDER BY r.message_id DESC LIMIT ?`),
     outbox: db.prepare<[number, number, number], MessageRow>(`
       SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
