@@ -10,7 +10,7 @@ import { formatBytes } from '../../transfer/units.js';
 import { PendingUploads, pendingFiles, serverKey } from '../pending-uploads.js';
 import { ResumeError, localFiles, resumeUploads, unsentAttachments, unsentMessage } from '../resume.js';
 import { TransferError, type LocalFile, type OnProgress, type SentMessage } from '../transfer.js';
-import { CliError, defineCommand, printJson, withClient, withLogin, type ClientOptions } from './common.js';
+import { CliError, defineCommand, oneLine, print, printErr, printJson, withClient, withLogin, type ClientOptions } from './common.js';
 import { progressBars, type ProgressDisplay } from './download.js';
 
 /** How to go on with a message still being sent. */
@@ -71,16 +71,16 @@ export class InterruptGuard {
     if (id === null && requested) {
       lines.push('siar: interrupted before the server confirmed the message. If it was stored, `siar outbox` lists it as sending; `siar cancel ID` withdraws it.');
     } else if (id === null) {
-      lines.push(`siar: interrupted${hashing ? ` while hashing ${hashing}` : ''}; nothing was sent.`);
+      lines.push(`siar: interrupted${hashing ? ` while hashing ${oneLine(hashing)}` : ''}; nothing was sent.`);
     } else {
       lines.push(`siar: interrupted. Message ${id} is not sent: nobody sees it until all its attachments are in.`);
       for (const [name, f] of files) {
         const pct = f.total > 0 ? ` (${Math.floor((f.done / f.total) * 100)} %)` : '';
-        lines.push(`  ${name}: ${f.done >= f.total ? 'uploaded' : `${formatBytes(f.done)} of ${formatBytes(f.total)} sent${pct}`}`);
+        lines.push(`  ${oneLine(name)}: ${f.done >= f.total ? 'uploaded' : `${formatBytes(f.done)} of ${formatBytes(f.total)} sent${pct}`}`);
       }
       lines.push(howToContinue(id) + (deadline ? ` The server keeps it until ${deadline}.` : ''));
     }
-    process.stderr.write('\n' + lines.join('\n') + '\n');
+    printErr('\n' + lines.join('\n') + '\n');
     process.exit(130);
   }
 }
@@ -95,7 +95,7 @@ export function rememberFiles(opts: ClientOptions, sent: SentMessage, files: Loc
   try {
     new PendingUploads().remember({ ...owner(opts), messageId: sent.id, uploadDeadline: sent.uploadDeadline, files: pendingFiles(sent, files) });
   } catch (err) {
-    process.stderr.write(`siar: could not remember the attachments' paths (${(err as Error).message}); \`siar resume\` will need --attach.\n`);
+    printErr(`siar: could not remember the attachments' paths (${(err as Error).message}); \`siar resume\` will need --attach.\n`);
   }
 }
 
@@ -107,7 +107,7 @@ export function noteUnsentTwin(opts: ClientOptions, files: LocalFile[]): void {
   const { server, username } = owner(opts);
   const ids = new PendingUploads().sameFiles(server, username, files.map((f) => f.sha256));
   for (const id of ids) {
-    process.stderr.write(`siar: message ${id} with these attachments is still waiting to be sent: \`siar resume ${id}\` continues it, \`siar cancel ${id}\` withdraws it. Sending a new message.\n`);
+    printErr(`siar: message ${id} with these attachments is still waiting to be sent: \`siar resume ${id}\` continues it, \`siar cancel ${id}\` withdraws it. Sending a new message.\n`);
   }
 }
 
@@ -132,7 +132,7 @@ export function unsentLines(messages: MessageRecord[]): string {
   const lines: string[] = [];
   for (const m of messages) {
     if (m.state !== 'sending') continue;
-    const parts = unsentAttachments(m).map((a) => `${a.name} ${formatBytes(a.uploaded ?? 0)} of ${formatBytes(a.size)}`);
+    const parts = unsentAttachments(m).map((a) => `${oneLine(a.name)} ${formatBytes(a.uploaded ?? 0)} of ${formatBytes(a.size)}`);
     lines.push(`Message ${m.id} is still being sent${m.uploadDeadline ? ` (until ${m.uploadDeadline})` : ''}: ${parts.join(', ') || 'finishing'}. ${howToContinue(m.id)}`);
   }
   return lines.length > 0 ? '\n' + lines.join('\n') + '\n' : '';
@@ -173,8 +173,8 @@ export const unsentCommands = [
             printJson(result);
             return;
           }
-          const resumed = result.attachments.filter((a) => a.from > 0 && a.from < a.size).map((a) => `${a.name} from ${formatBytes(a.from)} of ${formatBytes(a.size)}`);
-          process.stdout.write(`message ${result.id} ${result.state === 'sent' ? 'sent' : 'still sending'}${resumed.length ? ` (continued ${resumed.join(', ')})` : ''}\n`);
+          const resumed = result.attachments.filter((a) => a.from > 0 && a.from < a.size).map((a) => `${oneLine(a.name)} from ${formatBytes(a.from)} of ${formatBytes(a.size)}`);
+          print(`message ${result.id} ${result.state === 'sent' ? 'sent' : 'still sending'}${resumed.length ? ` (continued ${resumed.join(', ')})` : ''}\n`);
         });
       } finally {
         guard.dispose();
@@ -190,7 +190,7 @@ export const unsentCommands = [
         await client.request('CANCEL', { id: opts.id });
         forgetFiles(opts, opts.id);
         if (opts.json) printJson({ id: opts.id, state: 'cancelled' });
-        else process.stdout.write(`message ${opts.id} cancelled: nobody will receive it, and its partial uploads are deleted\n`);
+        else print(`message ${opts.id} cancelled: nobody will receive it, and its partial uploads are deleted\n`);
       });
     },
   }),
