@@ -75,7 +75,7 @@ t.test('FRAME_TOO_LONG closes the connection; the other wire-format errors do no
 });
 
 t.test('errors that end the connection are marked as closing', async (t) => {
-  for (const code of ['SESSION_CLOSED', 'TOO_MANY_ERRORS', 'TIMEOUT', 'SHUTTING_DOWN'] as const) {
+  for (const code of ['SESSION_CLOSED', 'SESSION_EXPIRED', 'TOO_MANY_ERRORS', 'TIMEOUT', 'SHUTTING_DOWN'] as const) {
     t.equal(ERRORS[code].closes, true, code);
   }
 });
