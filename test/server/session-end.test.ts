@@ -113,7 +113,7 @@ t.test('a connection whose session was logged out from another connection is clo
 });
 
 t.test('a connection whose session expired is closed with SESSION_EXPIRED and gets no more popups', async (t) => {
-  const ttl = 1500;
+  const ttl = 3000;
   const s = await startServer(t, { sessionTtlMs: ttl });
   const { password } = await s.member('expiring');
   await s.member('sender3');
