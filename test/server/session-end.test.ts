@@ -130,3 +130,36 @@ t.test('a connection whose session expired is closed with SESSION_EXPIRED and ge
   t.match(reason, { code: 'SESSION_EXPIRED' }, 'the connection is told its session expired');
   t.ok(closedAfter >= ttl - 50 && closedAfter < ttl + 2500, `closed when the session expired (${closedAfter} ms after login, lifetime ${ttl} ms)`);
 });
+
+t.test('a LOGIN with the mailed password racing the member\'s PASSWD never ends with full rights', async (t) => {
+  // The LOGIN reads the member (mailed password current) before the PASSWD commits and opens its
+  // session after it: that session must stay restricted. The race is hit or not by timing, so the
+  // LOGIN starts at a spread of offsets; every outcome must leave the intruder without rights.
+  const s = await startServer(t);
+  const outcomes: string[] = [];
+  for (const offset of [0, 20, 40, 60, 80, 100, 120, 140, 170, 200]) {
+    const { username, mailedPassword } = await s.approvedMember(`race${offset}`);
+    const member = await s.client();
+    await member.login(username, mailedPassword);
+    const intruder = await s.client();
+    const closed = closeReason(intruder, 60_000);
+    const changing = member.request('PASSWD', { old: mailedPassword, new: `${username}-own-password` });
+    await new Promise((r) => setTimeout(r, offset));
+    const login = await intruder.login(username, mailedPassword).then(() => 'session', (err: { code: string }) => err.code);
+    await changing;
+    if (login !== 'session') {
+      outcomes.push(login);
+      t.equal(login, 'BAD_CREDENTIALS', `offset ${offset} ms: the mailed password was already replaced`);
+      continue;
+    }
+    const inbox = await intruder.request('INBOX').then(() => 'OK', (err: { code: string }) => err.code);
+    if (intruder.isClosed) {
+      outcomes.push('closed');
+      t.match(await closed, { code: 'SESSION_CLOSED' }, `offset ${offset} ms: the session opened before the change was closed by it`);
+    } else {
+      outcomes.push(`open, INBOX ${inbox}`);
+      t.equal(inbox, 'PASSWORD_CHANGE_REQUIRED', `offset ${offset} ms: a session left open (opened after the change) is restricted`);
+    }
+  }
+  t.comment(`outcomes by offset: ${outcomes.join(', ')}`);
+});

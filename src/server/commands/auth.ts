@@ -66,7 +66,7 @@ export const authCommands: Command[] = [
     const u = ctx.auth.user;
     return {
       username: u.username, role: u.role, institution: u.institution, email: u.email,
-      expiresAt: ctx.auth.session.expiresAt, mustChangePassword: ctx.auth.session.mustChangePassword ? 1 : 0,
+      expiresAt: ctx.auth.session.expiresAt, mustChangePassword: ctx.auth.session.mustChangePassword || u.mustChangePassword ? 1 : 0,
     };
   }),
 
