@@ -466,15 +466,10 @@ export class SqliteStore implements Store {
   }
 
   private change({ userId, sessionId, passwordHash, address }: ChangeArgs): { sessions: number } {
-    const row = this.sql.userById.get(userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
     const at = now();
-    this.cache.forgetUser(userId);
-    this.cache.forgetSessions();
-    this.sql.setPassword.run(passwordHash, 0, userId);
+    const { username, sessions } = this.replacePassword(userId, passwordHash, false, at, sessionId);
     this.sql.liftSessionRestriction.run(sessionId);
-    const sessions = this.sql.closeOtherSessions.run(at, userId, sessionId).changes;
-    this.writeAudit({ kind: 'password_changed', actorId: userId, subject: row.username, address, detail: { sessions } }, at);
+    this.writeAudit({ kind: 'password_changed', actorId: userId, subject: username, address, detail: { sessions } }, at);
     return { sessions };
   }
 
@@ -483,17 +478,23 @@ export class SqliteStore implements Store {
   }
 
   private reset({ userId, adminId, passwordHash, address, mail }: ResetArgs): Reset {
-    const row = this.sql.userById.get(userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
     const at = now();
-    this.cache.forgetUser(userId);
-    this.cache.forgetSessions();
-    this.sql.setPassword.run(passwordHash, 1, userId);
-    const sessions = this.sql.closeUserSessions.run(at, userId).changes;
+    const { sessions } = this.replacePassword(userId, passwordHash, true, at, null);
     const user = toUser(this.sql.userById.get(userId)!);
     const mailId = this.queueMail(mail(user), at);
     this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
     return { user, sessions, mailId };
+  }
+
+  /** Inside a transaction: a new password hash, and every open session of the member closed but `keep`. */
+  private replacePassword(userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null): { username: string; sessions: number } {
+    const row = this.sql.userById.get(userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    this.cache.forgetUser(userId);
+    this.cache.forgetSessions();
+    this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+    const closed = keep === null ? this.sql.closeUserSessions.run(at, userId) : this.sql.closeOtherSessions.run(at, userId, keep);
+    return { username: row.username, sessions: closed.changes };
   }
 
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
