@@ -113,7 +113,8 @@ t.test('a restarted server: the session reconnects with backoff, logs in again, 
 });
 
 t.test('an expired session: its connection is closed (SESSION_EXPIRED), the session logs in again and popups go on', async (t) => {
-  const s = await startServer(t, { sessionTtlMs: 2000 });
+  // Every session here lives 4 s, the sender's too: long enough for one SEND on a loaded machine.
+  const s = await startServer(t, { sessionTtlMs: 4000 });
   const dana = await s.member('dana');
   await s.member('eko');
   const session = new SiarSession({ address: `127.0.0.1:${s.port}`, backoff: { initialMs: 20, maxMs: 100, jitter: 0 } });
