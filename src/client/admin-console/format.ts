@@ -1,12 +1,8 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
-import { formatBytes as formatTransferBytes } from '../../transfer/units.js';
 import { stripControls } from '../tui/editor.js';
 
-/** Like the transfer layer's formatBytes, shorter for table columns ("512 B"), "?" for nonsense. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  return n < 1024 ? `${n} B` : formatTransferBytes(n);
-}
+/** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
+export { formatBytes } from '../../transfer/units.js';
 
 const TICKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 

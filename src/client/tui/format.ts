@@ -128,19 +128,6 @@ export function wrap(text: string, width: number): string[] {
   return out;
 }
 
-export function humanSize(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '?';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
-}
-
 /** `2024-05-01 10:22` in local time; the raw text if it is not a date. */
 export function shortTime(iso: string | null | undefined): string {
   if (!iso) return '';

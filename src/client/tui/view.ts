@@ -1,6 +1,7 @@
 import type { MessageRecord } from '../../protocol/index.js';
+import { formatBytes } from '../../transfer/units.js';
 import type { LineField, TextArea } from './editor.js';
-import { charWidth, clean, clip, humanSize, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
+import { charWidth, clean, clip, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
 import { COMPOSE_FOCUS, pickerRows, recipientsText, type Audience, type ComposeState, type Form, type State } from './model.js';
 
 /**
@@ -380,7 +381,7 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
     out.push(line([{ t: ` Attachments (${m.attachments.length}):`, s: 'bold' }], cols));
     for (const a of m.attachments) {
       const d = v.downloads.find((x) => x.attachmentId === a.id);
-      const meta = a.size || a.type ? `${humanSize(a.size)}  ${clean(a.type || '?')}` : '';
+      const meta = a.size || a.type ? `${formatBytes(a.size)}  ${clean(a.type || '?')}` : '';
       const segs: Seg[] = [`   ${padEnd(clean(a.name), Math.max(10, cols - 52))} `, padEnd(meta, 24)];
       if (d) segs.push(...transferSegs(d.status, d.done, d.size, d.error, d.status === 'done' ? 'saved ✓ sha256' : undefined));
       out.push(line(segs, cols));
@@ -444,7 +445,7 @@ function compose(state: State, c: ComposeState, cols: number, rows: number): str
     const sel = c.focus === 'attachments' && i === c.attachmentCursor;
     return line([
       sel ? { t: '▶', s: 'bold' } : ' ',
-      `  ${padEnd(clean(a.name), Math.max(10, cols - 44))} ${padEnd(humanSize(a.size), 8)} `,
+      `  ${padEnd(clean(a.name), Math.max(10, cols - 44))} ${padEnd(formatBytes(a.size), 8)} `,
       ...transferSegs(a.status, a.done, a.size, a.error, '✓ uploaded', c.sending ? 'waiting' : 'ready'),
     ], cols);
   }), c.attachmentCursor, c.pathPrompt ? attRows - 1 : attRows);
