@@ -49,6 +49,22 @@ export function clip(s: string, width: number): string {
   return out + '…';
 }
 
+/** Cuts `s` to at most `width` columns from the left, starting with "…" when cut (keeps a path's file name). */
+export function clipStart(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (strWidth(s) <= width) return s;
+  const chars = Array.from(s);
+  let out = '';
+  let w = 0;
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const cw = charWidth(chars[i]!.codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    out = chars[i]! + out;
+    w += cw;
+  }
+  return `…${out}`;
+}
+
 export function padEnd(s: string, width: number): string {
   const c = clip(s, width);
   return c + ' '.repeat(Math.max(0, width - strWidth(c)));
