@@ -91,16 +91,20 @@ t.test('a pick-list: filter by name or institution, Space chooses, Enter saves i
 
 t.test('the ? box lists every screen by its key and fits 80×24', async (t) => {
   const titles = ['Registrations', 'Members', 'Online', 'Traffic', 'Mail', 'Audit', 'Backups', 'Channels', 'Groups'];
-  const help = [REGISTRATION_HELP, '/ search  Enter details  s suspend  u reactivate  p reset password', 'refreshes every 2 s',
-    'live counters, refreshed every 2 s', 't retry  T retry all  f unsent/failed/all  Enter details',
-    'k kind  m member  s since  u until  c clear filters  Enter details', 'b backup (attachments listed)  B backup (attachments copied)  Enter details',
-    'n new  e edit  r restrict/open  x archive  m members  p publishers  ↵ roster', 'n new  e describe  d delete  m institutions  ↵ details'];
-  const screens = titles.map((title, i) => ({ key: String(i + 1), title, help: help[i]!, keys: i === 0 ? REGISTRATION_KEYS : undefined })) as unknown as Screen[];
+  const help = [REGISTRATION_HELP, '/ search  ↵ details  s suspend  u reactivate  p reset password', 'refreshes every 2 s',
+    'live counters, refreshed every 2 s', 't retry  T retry all  f unsent/failed/all  ↵ details',
+    'k kind  m member  s since  u until  c clear  ↵ details', 'b backup (files listed)  B backup (files copied)  ↵ details',
+    'n new  e edit  r access  x archive  m members  p publishers  ↵ roster', 'n new  e describe  d delete  m institutions  ↵ details'];
+  const screens = titles.map((title, i) => ({ key: String(i + 1), title, help: help[i]!, everyKey: i === 0 ? REGISTRATION_KEYS : undefined })) as unknown as Screen[];
   const fields = keysHelp(screens, 80 - 6);
   t.same(Object.keys(fields).slice(0, 9), titles.map((title, i) => `${i + 1} ${title}`));
   // As AdminConsole.details draws it at 80 columns: the lines, a blank one and "(Enter or Esc closes)", in a border.
   const lines = fieldLines(fields, 80 - 6);
   t.ok(lines.every((l) => l.length <= 74), 'no line wider than the box');
+  for (const [i, h] of help.entries()) {
+    const foot = helpLine(h, 9, 80).replace(/\{[^}]*\}/g, '');
+    t.ok(foot.includes(h.split(/ {2,}/).slice(0, 4).join('  ')) && foot.endsWith('? help  q quit'), `the footer of screen ${i + 1} at 80 columns: ${foot}`);
+  }
   t.match(lines.join('\n'), /^1 Registrations {2}Space mark \(the cursor stays\) · \* mark all/m, 'the keys break between entries');
   t.ok(lines.length + 2 + 2 <= 24, `${lines.length} lines fit 24 rows with the border and the closing line`);
 });

@@ -55,7 +55,7 @@ t.test('channels and groups are created and managed from the admin console at 80
 
   const screen = await press('8', 'no channels yet');
   t.match(screen, /1 Regs\s+2 Members\s+3 Online\s+4 Traffic\s+5 Mail\s+6 Audit\s+7 Backups\s+8 Chans\s+9 Groups/, 'the header names every screen at 80 columns');
-  t.match(screen, /n new {2}e edit {2}r restrict\/open/, 'the help line shows the screen\'s keys');
+  t.match(screen, /n new {2}e edit {2}r access {2}x archive {2}m members {2}p publishers {3}\? help {2}q quit/, 'the help line shows the screen\'s keys and ? help');
 
   await press('n', 'New channel');
   await fill(['Dekanat!'], 'A channel name is 2-32 characters');

@@ -305,7 +305,7 @@ export class AdminConsole {
     list.key('p', () => void this.memberAction('reset'));
     this.add({
       key: '2', title: 'Members', box,
-      help: '/ search  Enter details  s suspend  u reactivate  p reset password',
+      help: '/ search  ↵ details  s suspend  u reactivate  p reset password',
       focus: () => list.focus(),
       load: async () => {
         const reply = await this.request('MEMBERS', { q: this.memberSearch || undefined });
@@ -453,7 +453,7 @@ export class AdminConsole {
     });
     this.add({
       key: '5', title: 'Mail', box,
-      help: 't retry  T retry all  f unsent/failed/all  Enter details',
+      help: 't retry  T retry all  f unsent/failed/all  ↵ details',
       focus: () => list.focus(),
       badge: () => (this.unsentCount ? ` (${this.unsentCount})` : ''),
       load: async () => {

@@ -49,7 +49,7 @@ export function auditScreen(host: ConsoleHost, key: string): Screen {
   });
   return {
     key, title: 'Audit', short: 'Audit', box,
-    help: 'k kind  m member  s since  u until  c clear filters  Enter details',
+    help: 'k kind  m member  s since  u until  c clear  ↵ details',
     focus: () => list.focus(),
     load: async () => {
       const reply = await host.session.request('AUDIT', { ...filter, limit: 500 });

@@ -78,7 +78,7 @@ export function backupsScreen(host: ConsoleHost, key: string): Screen {
 
   return {
     key, title: 'Backups', short: 'Backups', box,
-    help: 'b backup (attachments listed)  B backup (attachments copied)  Enter details',
+    help: 'b backup (files listed)  B backup (files copied)  ↵ details',
     focus: () => list.focus(),
     load: async () => {
       const reply = await host.session.request('BACKUPS');

@@ -106,7 +106,8 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
 
   return view.screen({
     key, title: 'Channels', short: 'Chans', pushEvent: 'CHANNEL',
-    help: 'n new  e edit  r restrict/open  x archive  m members  p publishers  ↵ roster',
+    help: 'n new  e edit  r access  x archive  m members  p publishers  ↵ roster',
+    everyKey: 'n new  e describe, rules  r restrict or open  x archive or unarchive  m named members  p publishers  Enter roster',
     keys: {
       n: create, e: edit, r: toggleAccess, x: toggleArchive, m: () => editRole('member'), p: () => editRole('publisher'), enter: showRoster,
     },

@@ -15,7 +15,7 @@ export interface Screen {
   /** The screen's keys for the footer, two spaces apart, the ones that may be left out for room last. */
   help: string;
   /** Every key, for the ? box, two spaces apart (default: help). */
-  keys?: string;
+  everyKey?: string;
   box: blessed.Widgets.BoxElement;
   focus(): void;
   load(): Promise<void>;

@@ -17,7 +17,7 @@ function pack(parts: string[], width: number): string {
  * 20 lines at 80 columns, so the box fits 80×24 without scrolling.
  */
 export function keysHelp(screens: readonly Screen[], width: number): Record<string, string> {
-  const entries: Array<[string, string[]]> = screens.map((s) => [`${s.key} ${s.title}`, (s.keys ?? s.help).split(/ {2,}/)]);
+  const entries: Array<[string, string[]]> = screens.map((s) => [`${s.key} ${s.title}`, (s.everyKey ?? s.help).split(/ {2,}/)]);
   const n = screens.length;
   entries.push(
     ['Anywhere', [`1-${n} or F1-F${n} a screen`, 'Tab/S-Tab next/previous', 'g or F5 refresh', '? keys', 'q quit']],

@@ -107,14 +107,14 @@ export class NamedList<T extends { name: string }, D> {
    * The console screen: `keys` are the list's own (ignored while a dialog is open or an action
    * still runs); a push named `pushEvent` (another admin's change, or ours) reloads it.
    */
-  screen(o: { key: string; title: string; short?: string; help: string; pushEvent: string; keys: Record<string, () => Promise<unknown>> }): Screen {
+  screen(o: { key: string; title: string; short?: string; help: string; everyKey?: string; pushEvent: string; keys: Record<string, () => Promise<unknown>> }): Screen {
     for (const [key, action] of Object.entries(o.keys)) {
       this.list.key(key, () => {
         if (!this.host.isModal()) void action();
       });
     }
     return {
-      key: o.key, title: o.title, short: o.short, help: o.help, box: this.box,
+      key: o.key, title: o.title, short: o.short, help: o.help, everyKey: o.everyKey, box: this.box,
       focus: () => this.list.focus(),
       onPush: (event) => {
         if (event === o.pushEvent) void this.host.refresh();

@@ -164,7 +164,7 @@ export function registrationsScreen(host: ConsoleHost, key: string): Screen {
 
   return {
     key, title: 'Registrations', short: 'Regs', box, live: false,
-    help: REGISTRATION_HELP, keys: REGISTRATION_KEYS,
+    help: REGISTRATION_HELP, everyKey: REGISTRATION_KEYS,
     focus: () => list.focus(),
     badge: () => {
       const n = table.all.filter((r) => r.status === 'pending').length;
