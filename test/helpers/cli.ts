@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { ownPassword, parseEml, passwordFromText } from './siar.js';
 
-export const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+/**
+ * The `siar` executable for `node SIAR …`: the sources through tsx, or the shipped build with
+ * SIAR_CLI=dist (see siar-cli.mjs).
+ */
+export const SIAR = fileURLToPath(new URL('./siar-cli.mjs', import.meta.url));
 
 export interface Run { code: number; stdout: string; stderr: string }
 

@@ -138,6 +138,9 @@ export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audie
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 /**
+ * @internal (left out of the published declarations: better-sqlite3's Statement type cannot be
+ * named from outside its module, and the statements are the SQLite adapter's own business.)
+ *
  * Every statement the store runs, prepared once when the store opens. Each takes and
  * returns the row shapes above; the store maps them to records with the functions below.
  */
@@ -255,11 +258,12 @@ export function prepareStatements(db: Database) {
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
       ORDER BY r.message_id LIMIT ?`),
-    inbox: db.prepare<[number, number, number], InboxRow>(`
+    // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
+    inbox: db.prepare<[number, number, number, number], InboxRow>(`
       SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
-      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ?
+      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ? AND (? = 0 OR r.read_at IS NULL)
       ORDER BY r.message_id DESC LIMIT ?`),
     outbox: db.prepare<[number, number, number], MessageRow>(`
       SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
@@ -384,6 +388,7 @@ export function prepareStatements(db: Database) {
   };
 }
 
+/** @internal */
 export type Statements = ReturnType<typeof prepareStatements>;
 
 export function toUser(r: UserRow): User {

@@ -617,8 +617,8 @@ export class SqliteStore implements Store {
     return this.withDetails(this.sql.undelivered.all(recipientId, limit));
   }
 
-  async inbox(recipientId: number, page: Page): Promise<InboxEntry[]> {
-    const rows = this.sql.inbox.all(recipientId, before(page), page.limit);
+  async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
+    const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
     const attachments = this.attachmentsOf(rows.map((r) => r.id));
     return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
   }

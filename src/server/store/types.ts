@@ -303,7 +303,8 @@ export interface Store extends ChannelGroupStore {
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
-  inbox(recipientId: number, page: Page): Promise<InboxEntry[]>;
+  /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
+  inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;
   outbox(senderId: number, page: Page): Promise<Message[]>;
   /** Marks read (and delivered) for this recipient; returns false if it is not in its inbox. */
   markRead(messageId: number, recipientId: number): Promise<boolean>;
