@@ -7,14 +7,12 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { declareFile, sendMessage } from '../../src/client/transfer.js';
+import { SIAR } from '../helpers/cli.js';
 import { parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
 import { KEY, PtyScreen } from './tui/pty.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SIAR = path.join(ROOT, 'bin/siar.js');
 const STEP = 30_000;
 // A dozen screen steps of up to 30 s each on a loaded machine.
 t.setTimeout(420_000);
