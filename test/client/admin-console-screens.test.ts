@@ -64,13 +64,13 @@ t.test('the admin console\'s screens at 80×24', async (t) => {
   t.match(marked, /\*\s+4\s+unsrat/, 'row 1 marked');
   t.match(marked, /│\s{2,}6\s+ui/, 'row 3 not marked');
 
-  // ? lists key → screen, and the whole box fits 24 rows: its last entry and closing line show.
-  const help = await press('?', /─ Keys /);
+  // ? lists key → screen, and the whole box fits 24 rows: its closing line shows (a taller box
+  // would hide it below the screen's edge), and its last entry is above it.
+  const help = await press('?', /─ Keys ─[\s\S]*\(Enter or Esc closes\)/);
   for (const [key, title] of [['1', 'Registrations'], ['2', 'Members'], ['3', 'Online'], ['4', 'Traffic'], ['5', 'Mail'], ['6', 'Audit'], ['7', 'Backups'], ['8', 'Channels'], ['9', 'Groups']]) {
     t.match(help, new RegExp(`│${key} ${title} +\\S`), `? names screen ${key}: ${title}`);
   }
-  t.match(help, /Forms, lists/, 'the last entry is in sight');
-  t.match(help, /\(Enter or Esc closes\)/, 'so is the closing line');
+  t.match(help, /Forms, lists[\s\S]*\(Enter or Esc closes\)/, 'the last entry is in sight');
   t.notMatch(help, /more line/, 'nothing below to scroll to');
   tty.write(KEY.escape);
   await tty.waitGone(/─ Keys /, STEP);

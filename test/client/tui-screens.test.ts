@@ -5,30 +5,17 @@
  * subject is shown in full, sizes are in KiB as in the CLI, and saved attachments say where they
  * went and open with the system's default application (a recording `xdg-open` on PATH).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { declareFile, sendMessage } from '../../src/client/transfer.js';
-import { SIAR } from '../helpers/cli.js';
-import { parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
+import { SIAR, waitForMailedPassword } from '../helpers/cli.js';
+import { startServer, tempDir } from '../helpers/siar.js';
 import { KEY, PtyScreen } from './tui/pty.js';
 
 const STEP = 30_000;
 // A dozen screen steps of up to 30 s each on a loaded machine.
 t.setTimeout(420_000);
-
-async function mailedPassword(dataDir: string, username: string): Promise<string> {
-  const deadline = Date.now() + STEP;
-  for (;;) {
-    const dir = path.join(dataDir, 'mail');
-    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
-      const text = parseEml(readFileSync(path.join(dir, f), 'utf8')).text;
-      if (text.split('\n').includes(`Username: ${username}`)) return passwordFromText(text, username);
-    }
-    if (Date.now() > deadline) throw new Error(`no credentials mail for ${username}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** The last row of the screen: the footer with the keys. */
 function footer(screen: string): string {
@@ -86,7 +73,7 @@ t.test('the TUI at 80×24 and 60×20: footer, notices, popups, long subjects, si
   const refused = await tui.waitFor('Wrong username or password', STEP);
   t.notMatch(refused, /Approved\. Your password was e-mailed/, 'the "Approved…" notice is gone after a wrong password');
 
-  const mailed = await mailedPassword(s.dataDir, 'unhas');
+  const mailed = await waitForMailedPassword(s.dataDir, 'unhas');
   tui.write(`${KEY.ctrl('u')}${mailed}${KEY.enter}`);
   await tui.waitFor('Choose your own password', STEP);
   const mine = 'kata sandi rahasia 2025';

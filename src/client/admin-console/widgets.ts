@@ -1,6 +1,6 @@
 /** The few blessed building blocks the console screens share: a table, a modal text, prompts, forms. */
 import blessed from 'blessed';
-import { describe } from '../tui/controller.js';
+import { describe, type Key } from '../tui/controller.js';
 import { normalizeKey } from '../tui/terminal.js';
 import { formLines, formValues, newForm, pressKey, showErrors, textInput, withMessage, withPicked, type FormState, type PickInput } from './form.js';
 import { newPickList, pickLines, pressPickKey, type PickItem } from './pick-list.js';
@@ -206,34 +206,55 @@ export function checkedSubmit(check: (values: Record<string, string>) => Record<
 export type Picker = (input: PickInput) => Promise<string[] | null>;
 
 /**
+ * A modal box that takes every key (as the TUI names them) until closed: `lines(width)` gives its
+ * content, and the box is as tall as that where the screen allows, redrawn on resize.
+ */
+function keyedModal<R>(
+  screen: blessed.Widgets.Screen,
+  title: string,
+  lines: (width: number) => string[],
+  onKey: (key: Key, close: (result: R) => void) => void,
+  resolve: (result: R) => void,
+): { draw(): void; focus(): void } {
+  let closed = false;
+  const box = blessed.box({
+    parent: screen, top: 'center', left: 'center', width: 10, height: 5, label: ` ${title} `,
+    border: { type: 'line' }, style: { border: { fg: 'green' } }, tags: true, wrap: false,
+  });
+  const draw = () => {
+    if (closed) return;
+    const width = Math.max(30, Math.min(Number(screen.width) - 2, 78));
+    const content = lines(width - 2);
+    box.width = width;
+    box.height = Math.min(content.length + 2, Math.max(5, Number(screen.height) - 2));
+    box.setContent(content.join('\n'));
+    screen.render();
+  };
+  const close = (result: R) => {
+    if (closed) return;
+    closed = true;
+    screen.off('resize', draw);
+    box.destroy();
+    screen.render();
+    resolve(result);
+  };
+  box.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
+    const k = normalizeKey(ch, key);
+    if (k && !closed) onKey(k, close);
+  });
+  screen.on('resize', draw);
+  box.focus();
+  draw();
+  return { draw, focus: () => { if (!closed) box.focus(); } };
+}
+
+/**
  * A modal form (form.ts keeps its state); resolves true when submitted and done, false on Escape.
  * Its pick inputs open `pick` on Space.
  */
 export function openForm(screen: blessed.Widgets.Screen, initial: FormState, submit: FormSubmit, pick?: Picker): Promise<boolean> {
   return new Promise((resolve) => {
     let state = initial;
-    let closed = false;
-    const box = blessed.box({
-      parent: screen, top: 'center', left: 'center', width: 10, height: 5, label: ` ${initial.title} `,
-      border: { type: 'line' }, style: { border: { fg: 'green' } }, tags: true, wrap: false,
-    });
-    const draw = () => {
-      if (closed) return;
-      const width = Math.max(30, Math.min(Number(screen.width) - 2, 78));
-      const lines = formLines(state, width - 2);
-      box.width = width;
-      box.height = Math.min(lines.length + 2, Math.max(5, Number(screen.height) - 2));
-      box.setContent(lines.join('\n'));
-      screen.render();
-    };
-    const close = (done: boolean) => {
-      if (closed) return;
-      closed = true;
-      screen.off('resize', draw);
-      box.destroy();
-      screen.render();
-      resolve(done);
-    };
     let picking = false;
     const choose = async (input: PickInput) => {
       picking = true;
@@ -242,13 +263,13 @@ export function openForm(screen: blessed.Widgets.Screen, initial: FormState, sub
         if (names) state = withPicked(state, input.name, names);
       } finally {
         picking = false;
-        if (!closed) box.focus();
-        draw();
+        modal.focus();
+        modal.draw();
       }
     };
-    const send = async () => {
+    const send = async (close: (done: boolean) => void) => {
       state = withMessage(state, 'sending…', true);
-      draw();
+      modal.draw();
       let errors: Record<string, string> | null;
       try {
         errors = await submit(formValues(state));
@@ -257,22 +278,17 @@ export function openForm(screen: blessed.Widgets.Screen, initial: FormState, sub
       }
       if (!errors) return close(true);
       state = showErrors(state, errors);
-      draw();
+      modal.draw();
     };
-    box.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
-      const k = normalizeKey(ch, key);
-      if (!k || closed) return;
+    const modal = keyedModal<boolean>(screen, initial.title, (width) => formLines(state, width), (k, close) => {
       if (picking) return;
       const outcome = pressKey(state, k);
       if (outcome.kind === 'cancel') return close(false);
       state = outcome.state;
-      if (outcome.kind === 'submit') void send();
+      if (outcome.kind === 'submit') void send(close);
       else if (outcome.kind === 'pick' && pick) void choose(outcome.input);
-      else draw();
-    });
-    screen.on('resize', draw);
-    box.focus();
-    draw();
+      else modal.draw();
+    }, resolve);
   });
 }
 
@@ -283,39 +299,14 @@ export function openForm(screen: blessed.Widgets.Screen, initial: FormState, sub
 export function pickList(screen: blessed.Widgets.Screen, title: string, items: PickItem[], chosen: readonly string[]): Promise<string[] | null> {
   return new Promise((resolve) => {
     let state = newPickList(items, chosen);
-    let closed = false;
-    const box = blessed.box({
-      parent: screen, top: 'center', left: 'center', width: 10, height: 5, label: ` ${title} `,
-      border: { type: 'line' }, style: { border: { fg: 'green' } }, tags: true, wrap: false,
-    });
-    const draw = () => {
-      if (closed) return;
-      const width = Math.max(30, Math.min(Number(screen.width) - 2, 78));
-      const height = Math.max(8, Math.min(Number(screen.height) - 2, items.length + 6));
-      box.width = width;
-      box.height = height;
-      box.setContent(pickLines(state, width - 2, height - 2).join('\n'));
-      screen.render();
-    };
-    const close = (result: string[] | null) => {
-      if (closed) return;
-      closed = true;
-      screen.off('resize', draw);
-      box.destroy();
-      screen.render();
-      resolve(result);
-    };
-    box.on('keypress', (ch: string | undefined, key: blessed.Widgets.Events.IKeyEventArg | undefined) => {
-      const k = normalizeKey(ch, key);
-      if (!k || closed) return;
+    // As tall as the list (a filter line, the chosen line, the rows, the keys line) where the screen allows.
+    const rows = () => Math.max(6, Math.min(Number(screen.height) - 4, items.length + 4));
+    const modal = keyedModal<string[] | null>(screen, title, (width) => pickLines(state, width, rows()), (k, close) => {
       const outcome = pressPickKey(state, k);
       if (outcome.kind === 'cancel') return close(null);
       if (outcome.kind === 'done') return close(outcome.chosen);
       state = outcome.state;
-      draw();
-    });
-    screen.on('resize', draw);
-    box.focus();
-    draw();
+      modal.draw();
+    }, resolve);
   });
 }
