@@ -256,7 +256,7 @@ export class AdminConsole {
     clearTimeout(this.popupTimer);
     this.popup?.destroy();
     this.popup = blessed.box({
-      parent: this.screen, top: 1, right: 0, width: Math.min(70, text.length + 4), height: 3, border: { type: 'line' },
+      parent: this.screen, top: Number(this.header.height) || 1, right: 0, width: Math.min(70, text.length + 4), height: 3, border: { type: 'line' },
       style: { border: { fg: 'yellow' }, fg: 'yellow', bold: true }, content: text, tags: false,
     });
     this.popupTimer = setTimeout(() => {
