@@ -894,7 +894,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       const r = await openWithDefaultApp(saved.path);
       this.dispatch(r.opened
         ? { type: 'toast', text: `Opened ${saved.path} with ${r.opener}.` }
-        : { type: 'toast', text: `No ${r.opener} here to open files with; the file is at ${saved.path}.`, kind: 'error' });
+        : { type: 'toast', text: `No ${r.opener} here to open files with; the file is at ${saved.path}.`, kind: 'warning' });
     } catch (err) {
       this.dispatch({ type: 'toast', text: `Could not open ${saved.path}: ${describe(err)}`, kind: 'error' });
     }
