@@ -142,7 +142,7 @@ export function hints(state: State): Hint[] {
       const h: Hint[] = [['Tab', 'switch'], ['↑↓', 'move'], ['Enter', state.tab === 'directory' ? 'write' : 'open']];
       h.push(['C', 'compose']);
       if (state.tab === 'inbox') h.push(['R', 'reply'], ['D', 'delete']);
-      if (state.tab === 'outbox' && state.outbox.items[state.outbox.cursor]?.state === 'sending') h.push(['U', 'resume upload'], ['X', 'withdraw']);
+      if (state.tab === 'outbox' && state.outbox.items[state.outbox.cursor]?.state === 'sending') h.push(['U', 'resume upload', 'keep'], ['X', 'withdraw', 'keep']);
       h.push(['G', 'refresh'], HELP, quit);
       return h;
     }
