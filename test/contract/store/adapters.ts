@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import tap, { type Test } from 'tap';
-import { PostgresStore } from '../../../src/adapters/postgres/postgres-store.js';
+import { PostgresStore, type PostgresOpenOptions } from '../../../src/adapters/postgres/postgres-store.js';
 import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
 import type { Store } from '../../../src/server/store/types.js';
 import { postgresBinDir, startPostgres } from '../../../scripts/services.js';
@@ -107,32 +107,50 @@ function pgServer(): Promise<PgServer> {
   return server;
 }
 
-const pgUrls = new WeakMap<Store, string>();
 let databases = 0;
+
+/**
+ * A database of its own on the test server, dropped when the test ends: a copy of the migrated
+ * template, or with `empty` a database without siar's schema. Returns its URL.
+ */
+export async function freshPostgresDatabase(t: Test, opts: { empty?: boolean } = {}): Promise<string> {
+  const { url, admin, template, strategy } = await pgServer();
+  const database = `siar_contract_${process.pid}_${++databases}`;
+  await admin.query(`CREATE DATABASE ${database}${opts.empty ? '' : ` TEMPLATE ${template}`}${strategy}`);
+  const dbUrl = withDatabase(url, database);
+  t.teardown(async () => {
+    // The stores on it first (they commit what is queued); WITH (FORCE) ends whatever else is connected.
+    await Promise.all((storesOn.get(dbUrl) ?? []).map((store) => store.close()));
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  });
+  return dbUrl;
+}
+
+/** Why the postgres cases cannot run here, or false. */
+export function postgresMissing(): string | false {
+  if (process.env.SIAR_TEST_PG_URL) return false;
+  return postgresBinDir() ? false : 'PostgreSQL is not installed (apt-get install postgresql) and SIAR_TEST_PG_URL is not set';
+}
+
+const pgUrls = new WeakMap<Store, string>();
+const storesOn = new Map<string, PostgresStore[]>();
+
+/** Opens a PostgresStore on a database from freshPostgresDatabase, closed before the database is dropped. */
+export async function openPostgresStore(url: string, opts: PostgresOpenOptions = {}): Promise<PostgresStore> {
+  const store = await PostgresStore.open(url, opts);
+  pgUrls.set(store, url);
+  storesOn.set(url, [...(storesOn.get(url) ?? []), store]);
+  return store;
+}
 
 const postgres: StoreAdapter = {
   name: 'postgres',
-  missing() {
-    if (process.env.SIAR_TEST_PG_URL) return false;
-    return postgresBinDir() ? false : 'PostgreSQL is not installed (apt-get install postgresql) and SIAR_TEST_PG_URL is not set';
-  },
+  missing: postgresMissing,
   async open(t) {
-    const { url, admin, template, strategy } = await pgServer();
-    const database = `siar_contract_${process.pid}_${++databases}`;
-    await admin.query(`CREATE DATABASE ${database} TEMPLATE ${template}${strategy}`);
-    let store: PostgresStore | undefined;
-    t.teardown(async () => {
-      await store?.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    });
-    store = await PostgresStore.open(withDatabase(url, database));
-    pgUrls.set(store, withDatabase(url, database));
-    return store;
+    return openPostgresStore(await freshPostgresDatabase(t));
   },
-  async reopen(t, store) {
-    const again = await PostgresStore.open(pgUrls.get(store)!);
-    t.teardown(() => again.close());
-    return again;
+  async reopen(_t, store) {
+    return openPostgresStore(pgUrls.get(store)!);
   },
 };
 
