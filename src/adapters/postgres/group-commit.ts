@@ -9,6 +9,10 @@
  * fails, the batch is rolled back and run again with each write in its own savepoint, and only the
  * one that fails is rolled back alone. A write's work is therefore database work that may run twice
  * (the first run leaves no trace). One batch is in flight at a time: the next one fills meanwhile.
+ *
+ * A round trip to the server per write would bound a batch by latency, not by the commit, so work
+ * may come with a bulk form: consecutive writes of one kind in a batch are done by one call over
+ * all of them (a hundred messages in two statements). The savepoint retry runs each write alone.
  */
 import type { Pool, PoolClient } from 'pg';
 import { commit, connect } from './connection.js';
@@ -16,8 +20,17 @@ import { storeError } from './errors.js';
 
 type Work<T> = (tx: PoolClient) => Promise<T>;
 
+/** The same kind of write for many items at once: one result per item, in their order. */
+export interface Bulk<I, T> {
+  /** Writes with the same key next to each other in a batch are done together. */
+  key: string;
+  item: I;
+  many: (tx: PoolClient, items: I[]) => Promise<T[]>;
+}
+
 interface Job {
   work: Work<unknown>;
+  bulk?: Bulk<unknown, unknown> | undefined;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -33,10 +46,10 @@ export class PgGroupCommit {
   constructor(private readonly pool: Pool) {}
 
   /** Queues work for the next batch; resolves with its result once the batch has committed. */
-  run<T>(work: Work<T>): Promise<T> {
+  run<T, I>(work: Work<T>, bulk?: Bulk<I, T>): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ work, bulk: bulk as Bulk<unknown, unknown> | undefined, resolve: resolve as (value: unknown) => void, reject });
       this.schedule();
     });
   }
@@ -98,13 +111,19 @@ export class PgGroupCommit {
     await client.query('BEGIN');
     const values: unknown[] = [];
     let failed: { err: unknown } | null = null;
-    for (const job of jobs) {
-      try {
-        values.push(await job.work(client));
-      } catch (err) {
-        failed = { err };
-        break;
+    try {
+      for (let i = 0; i < jobs.length;) {
+        const run = sameBulk(jobs, i);
+        if (run > 1) {
+          const items = jobs.slice(i, i + run).map((job) => job.bulk!.item);
+          values.push(...(await jobs[i]!.bulk!.many(client, items)));
+        } else {
+          values.push(await jobs[i]!.work(client));
+        }
+        i += run;
       }
+    } catch (err) {
+      failed = { err };
     }
     if (!failed) {
       await commit(client);
@@ -133,4 +152,13 @@ export class PgGroupCommit {
     await commit(client);
     return outcomes;
   }
+}
+
+/** How many jobs from `start` on share its bulk key (1 when it has none). */
+function sameBulk(jobs: Job[], start: number): number {
+  const key = jobs[start]!.bulk?.key;
+  if (key === undefined) return 1;
+  let end = start + 1;
+  while (end < jobs.length && jobs[end]!.bulk?.key === key) end++;
+  return end - start;
 }

@@ -83,6 +83,12 @@ type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
 type CommitArgs = Parameters<Store['commitAttachment']>[0];
 
+/** The recipients to record delivered at the commit (NewMessage.pushedAfterCommit). */
+function pushedRecipients(m: NewMessage): Set<number> {
+  const pushedAfterCommit = m.pushedAfterCommit;
+  return new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
+}
+
 export type PostgresOpenOptions = PoolOptions;
 
 export class PostgresStore implements Store {
@@ -300,7 +306,10 @@ export class PostgresStore implements Store {
   // --- global order: every node's messages are numbered by the one sequence.
 
   async storeMessage(message: NewMessage): Promise<Message> {
-    return this.groupCommit.run((tx) => this.insertMessage(tx, message));
+    const work = (tx: PoolClient) => this.insertMessage(tx, message);
+    if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
+    // The usual message: concurrent ones are written together (group-commit.ts).
+    return this.groupCommit.run(work, { key: 'plain message', item: message, many: (tx, items) => this.insertPlainMessages(tx, items) });
   }
 
   private async insertMessage(tx: PoolClient, input: NewMessage): Promise<Message> {
@@ -320,14 +329,44 @@ export class PostgresStore implements Store {
       await Q.declareAttachments.run(tx, id, a.map((x) => x.name), a.map((x) => x.size), a.map((x) => x.sha256), a.map((x) => x.mediaType), at);
       return (await this.withDetails(tx, [(await Q.messageById.get(tx, id))!]))[0]!;
     }
-    const pushedAfterCommit = m.pushedAfterCommit;
-    const pushed = new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
+    const pushed = pushedRecipients(m);
     const { id } = (await Q.insertMessage.get(
       tx, ...addressing, m.recipientIds, m.recipientIds.map((rid) => pushed.has(rid)),
       routes.map(([rid]) => rid), routes.map(([, via]) => via),
     ))!;
-    // Built from what was just written, as messageById would read it back (one query less per message).
-    const names = await this.usernames(tx, [m.senderId, ...m.recipientIds]);
+    return this.storedMessage(m, id, at, await this.usernames(tx, [m.senderId, ...m.recipientIds]), pushed);
+  }
+
+  /** Many messages without channel or attachments, in two statements whatever their number. */
+  private async insertPlainMessages(tx: PoolClient, messages: NewMessage[]): Promise<Message[]> {
+    const at = now();
+    const ids = (await Q.nextMessageIds.get(tx, messages.length))!.ids;
+    const pushed = messages.map(pushedRecipients);
+    const rows = { message: [] as number[], recipient: [] as number[], pushed: [] as boolean[] };
+    const routes = { message: [] as number[], recipient: [] as number[], via: [] as string[] };
+    messages.forEach((m, i) => {
+      for (const rid of m.recipientIds) {
+        rows.message.push(ids[i]!);
+        rows.recipient.push(rid);
+        rows.pushed.push(pushed[i]!.has(rid));
+      }
+      for (const [rid, via] of m.recipientVia ?? []) {
+        routes.message.push(ids[i]!);
+        routes.recipient.push(rid);
+        routes.via.push(via);
+      }
+    });
+    await Q.insertMessages.run(
+      tx, ids, messages.map((m) => m.senderId), messages.map((m) => m.audience), messages.map((m) => m.subject),
+      messages.map((m) => m.body), messages.map((m) => m.via || null), at,
+      rows.message, rows.recipient, rows.pushed, routes.message, routes.recipient, routes.via,
+    );
+    const names = await this.usernames(tx, [...new Set(messages.flatMap((m) => [m.senderId, ...m.recipientIds]))]);
+    return messages.map((m, i) => this.storedMessage(m, ids[i]!, at, names, pushed[i]!));
+  }
+
+  /** A just-stored message built from what was written, as messageById would read it back (no query). */
+  private storedMessage(m: NewMessage, id: number, at: string, names: ReadonlyMap<number, string>, pushed: ReadonlySet<number>): Message {
     const row: MessageRow = {
       id, sender_id: m.senderId, sender: names.get(m.senderId)!, audience: m.audience, subject: m.subject, body: m.body,
       sent_at: at, state: 'sent', upload_deadline: null, channel_id: m.channelId ?? null, via: m.via || null,

@@ -99,6 +99,26 @@ export const Q = statements('siar', {
       SELECT m.id, r.id, r.via FROM m, unnest($10::bigint[], $11::text[]) AS r(id, via)
     )
     SELECT id FROM m`),
+  /** Ids for a batch's messages, taken from the one sequence in ascending order. */
+  nextMessageIds: sql<[number], { ids: number[] } & QueryResultRow>(`
+    SELECT array_agg(id ORDER BY id) AS ids
+    FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id FROM generate_series(1, $1)) AS taken`),
+  /**
+   * A batch's plain messages (no channel, no attachments) in one statement: $1-$6 one element per
+   * message (its id given), $7 sent_at for all; $8-$10 one element per recipient row; $11-$13 per route.
+   */
+  insertMessages: sql<[number[], number[], Audience[], string[], string[], (string | null)[], string, number[], number[], boolean[], number[], number[], string[]]>(`
+    WITH m AS (
+      INSERT INTO messages (id, sender_id, audience, subject, body, via, sent_at)
+      SELECT i.id, i.sender_id, i.audience, i.subject, i.body, i.via, $7
+      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS i(id, sender_id, audience, subject, body, via)
+    ), recipients AS (
+      INSERT INTO message_recipients (message_id, recipient_id, delivered_at)
+      SELECT r.message_id, r.recipient_id, CASE WHEN r.pushed THEN $7::timestamptz END
+      FROM unnest($8::bigint[], $9::bigint[], $10::boolean[]) AS r(message_id, recipient_id, pushed)
+    )
+    INSERT INTO message_routes (message_id, recipient_id, via)
+    SELECT r.message_id, r.recipient_id, r.via FROM unnest($11::bigint[], $12::bigint[], $13::text[]) AS r(message_id, recipient_id, via)`),
   /** A message waiting for its attachments: its recipients wait in pending_recipients ($8). */
   insertSendingMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], string, number[], string[]], Id>(`
     WITH m AS (

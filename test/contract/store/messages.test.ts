@@ -255,6 +255,26 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(await store.unreadCount(bob.id), 200);
   });
 
+  t.test('concurrent messages keep each its own recipients, routes and delivery marks', async (t) => {
+    const { store, alice, bob, carol } = await setup(t, adapter);
+    const [dave] = (await seedMembers(store, ['dave'])) as [User];
+    const others = [bob, carol, dave];
+    const sends = Array.from({ length: 30 }, (_, i) => {
+      const recipients = others.filter((_, k) => (i >> k) & 1 || k === i % 3);
+      const routed = recipients.filter((u) => u.id !== bob.id);
+      return store.storeMessage({
+        senderId: i % 2 === 0 ? alice.id : dave.id === recipients[0]!.id ? bob.id : dave.id,
+        audience: recipients.length > 1 ? 'list' : 'direct', recipientIds: recipients.map((u) => u.id), subject: `c${i}`, body: `b${i}`,
+        via: routed.length > 0 ? `@g${i}` : null, recipientVia: new Map(routed.map((u) => [u.id, `@g${i}`])),
+        pushedAfterCommit: (id) => (id + i) % 2 === 0,
+      });
+    });
+    const stored = await Promise.all(sends);
+    for (const m of stored) t.strictSame(await store.getMessage(m.id), m, `${m.subject} as returned`);
+    t.ok(stored.some((m) => m.recipients.some((r) => r.deliveredAt !== null)) && stored.some((m) => m.recipients.some((r) => r.deliveredAt === null)), 'both kinds of mark');
+    t.ok(stored.some((m) => m.via !== null) && stored.some((m) => m.recipients.some((r) => r.via === undefined)), 'routed and direct recipients');
+  });
+
   t.test('a failing message among concurrent ones is refused alone; the others are stored', async (t) => {
     const { store, alice, bob, message } = await setup(t, adapter);
     const sends = [
