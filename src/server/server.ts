@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
@@ -141,7 +141,10 @@ export class SiarServer {
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
       conn.onClose(() => conn.log.debug('disconnected'));
-      conn.send(encodePush('HELLO', { server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes }));
+      // The limits a client can check before sending, to say in its own terms what is too long.
+      conn.send(encodePush('HELLO', {
+        server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes, maxBody: config.maxBodyChars, maxSubject: config.maxSubjectChars,
+      }));
     };
     // TLS when configured (clients verify the server; --ca for a private CA). A TLS socket reaches
     // onSocket once its handshake is done, so nothing before that costs a Connection.
@@ -190,7 +193,6 @@ export class SiarServer {
       log.warn({ requested: overrides.maxConnections, maxConnections: cap.maxConnections, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve },
         '--max-connections is above what the open-files limit allows (limit minus the reserve for the database, transfers and the rest); using the most it allows: raise ulimit -n to hold more');
     }
-    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve }, 'connection limit');
     // Shadow listeners bind to --transfer-host when given: a public one is as exposed as the control port.
     const exposed = [config.host, config.transferHost].filter((h): h is string => h !== null && !isLoopback(h));
     if (!config.tls && exposed.length > 0) {
@@ -198,7 +200,12 @@ export class SiarServer {
         'listening on a non-loopback address without TLS: passwords, messages and attachments cross the network in clear; '
         + 'start the server with --tls-cert FILE --tls-key FILE (PEM) and give clients --ca FILE or --tls');
     }
-    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls, maxConnections: config.maxConnections }, 'siar server listening');
+    // The first line a person reads: where it listens, where data and mail go, where the admin password is.
+    log.info({
+      host: config.host, port, dataDir: path.resolve(config.dataDir), mail: transport.destination,
+      adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
+    }, 'siar server listening');
+    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve }, 'connection limit');
     return server;
   }
 
@@ -256,10 +263,19 @@ async function recoverFromUncleanStop(store: SqliteStore, dataDir: string, log: 
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
 }
 
+/** Where the admin password is, for the start-up line (its path, never the password). */
+async function adminPasswordWhereabouts(dataDir: string): Promise<string> {
+  const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
+  const present = await stat(file).then(() => true, () => false);
+  return present ? file : `${file} was removed (it is written once, when the admin account is created)`;
+}
+
+const ADMIN_PASSWORD_FILE = 'admin-password';
+
 /** First start: creates `admin` with a random password, written once to <data>/admin-password (0600). */
 async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
   const password = generatePassword();
-  const file = path.join(dataDir, 'admin-password');
+  const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
   const created = await store.ensureAdmin(await hashPassword(password));
   if (!created) return;
   try {

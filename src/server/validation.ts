@@ -1,4 +1,4 @@
-import { SiarError, type Args } from '../protocol/index.js';
+import { SiarError, hasTerminalControls, type Args } from '../protocol/index.js';
 
 /** Usernames are addresses on the wire: lower-case, no separators used by the protocol. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{1,31}$/;
@@ -43,7 +43,8 @@ export function requireUsername(args: Args, key = 'username'): string {
 
 export function requireEmail(args: Args, key = 'email'): string {
   const value = requireText(args, key, 254).toLowerCase();
-  if (!EMAIL_PATTERN.test(value)) throw new SiarError('BAD_EMAIL', `"${value}" is not a valid e-mail address.`);
+  // Addresses are shown to the administrator: nothing in one may drive a terminal.
+  if (!EMAIL_PATTERN.test(value) || hasTerminalControls(value)) throw new SiarError('BAD_EMAIL', `"${value}" is not a valid e-mail address.`);
   return value;
 }
 

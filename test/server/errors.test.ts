@@ -33,6 +33,33 @@ t.test('an oversize frame is refused with FRAME_TOO_LONG and the connection clos
   t.equal((await other.request('PING')).args.get('pong'), '1', 'the server keeps serving');
 });
 
+t.test('HELLO announces the limits; a client refuses a longer request itself and stays connected', async (t) => {
+  const s = await startServer(t, { maxFrameBytes: 4096, maxBodyChars: 1000, maxSubjectChars: 50 });
+  await s.member('snd');
+  const c = await s.memberClient('snd');
+  t.match((await c.hello).toObject(), { maxFrame: '4096', maxBody: '1000', maxSubject: '50' });
+  t.same(c.limits, { maxFrame: 4096, maxBody: 1000, maxSubject: 50 });
+  await t.rejects(c.request('SEND', { to: 'snd', subject: 'x', body: '\n'.repeat(3000) }), { code: 'FRAME_TOO_LONG', maxBytes: 4096, message: /Nothing was sent/ });
+  t.equal((await c.request('PING')).args.get('pong'), '1', 'the connection is still open');
+  t.same((await c.request('OUTBOX')).items, [], 'nothing was sent');
+});
+
+t.test('terminal control characters are refused in e-mail addresses and attachment names', async (t) => {
+  const s = await startServer(t);
+  const c = await s.client();
+  const base = { institution: 'Univ', contact: 'C', username: 'univ' };
+  for (const email of ['a\u001b[2J@univ.ac.id', 'a\u0085b@univ.ac.id', 'a\u202eb@univ.ac.id']) {
+    await t.rejects(c.request('REGISTER', { ...base, email }), { code: 'BAD_EMAIL' }, JSON.stringify(email));
+  }
+  await s.member('snd');
+  const snd = await s.memberClient('snd');
+  const sha = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  for (const [name, why] of [[`${'é'.repeat(126)}.txt`, /longer than 255 bytes/], ['gambar\u202etxt.exe', /bidirectional-override/], ['csi\u009b2J', /control/]] as const) {
+    await t.rejects(snd.request('SEND', { to: 'snd', subject: 'x', attach: [`0,${sha},${name}`] }), { code: 'BAD_ARGUMENT', message: why }, JSON.stringify(name));
+  }
+  t.same((await snd.request('OUTBOX')).items, [], 'nothing was stored');
+});
+
 t.test('too many bad frames close the connection', async (t) => {
   const s = await startServer(t, { maxBadFrames: 3 });
   const peer = await RawPeer.connect(t, s.port);

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
+import type { LogFormat } from '../../server/logger.js';
 import { defineCommand } from './common.js';
 
 type ServerOpts = {
-  host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string;
+  host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string; 'log-format': LogFormat;
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
   'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections'?: number; 'max-pending-registrations': number;
 };
@@ -19,6 +20,10 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
     .option('smtp', { type: 'string', describe: 'send mail over SMTP, e.g. smtp://user:pass@mail.example.ac.id:587 (env SIAR_SMTP)', default: process.env.SIAR_SMTP })
     .option('mail-from', { type: 'string', describe: 'From address of the mails', default: 'siar <siar@localhost>' })
     .option('log-level', { type: 'string', default: 'info', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] })
+    .option('log-format', {
+      type: 'string', choices: ['pretty', 'json'], default: process.stdout.isTTY ? 'pretty' : 'json',
+      defaultDescription: 'pretty on a terminal, json otherwise', describe: 'log lines for people (pretty) or one JSON object per line (json)',
+    })
     .option('max-frame', { type: 'number', default: 64 * 1024, describe: 'longest frame in bytes' })
     .option('synchronous', { type: 'string', default: 'NORMAL', choices: ['NORMAL', 'FULL'], describe: 'SQLite durability (FULL survives power loss)' })
     .option('tls-cert', { type: 'string', describe: 'PEM certificate chain: TLS on the control port and every shadow listener' })
@@ -40,6 +45,7 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
   handler: async (opts: ServerOpts & TransferFlags) => {
     // Loaded here, not at the top: client commands should not pay for loading the server.
     const { SiarServer } = await import('../../server/server.js');
+    const { createConsoleLogger } = await import('../../server/logger.js');
     const server = await SiarServer.start({
       ...transferConfigFromFlags(opts),
       host: opts.host, port: opts.port, dataDir: opts.data, smtpUrl: opts.smtp, mailFrom: opts['mail-from'],
@@ -49,7 +55,7 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       maxConnections: opts['max-connections'],
       maxPendingRegistrationsPerAddress: opts['max-pending-registrations'],
       tls: opts['tls-cert'] && opts['tls-key'] ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) } : null,
-    });
+    }, { logger: createConsoleLogger(opts['log-level'], opts['log-format']) });
     const stop = (signal: string) => {
       server.log.info({ signal }, 'stopping');
       server.stop().then(() => process.exit(0), (err) => {

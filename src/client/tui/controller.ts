@@ -827,7 +827,13 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       }
       this.dispatch({ type: 'compose/close' });
       const n = result.recipients;
-      this.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${n} recipient${n === 1 ? '' : 's'}${c.attachments.length ? ` with ${c.attachments.length} attachment(s)` : ''}.` });
+      if (n === 0) {
+        // Stored, but no popup went anywhere: say so rather than "sent".
+        const why = c.channel ? `#${c.channel} has no subscribers besides you` : 'it had no recipients';
+        this.dispatch({ type: 'toast', text: `Message #${result.id} reached nobody: ${why}.`, kind: 'warning' });
+      } else {
+        this.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${n} recipient${n === 1 ? '' : 's'}${c.attachments.length ? ` with ${c.attachments.length} attachment(s)` : ''}.` });
+      }
       void this.loadList('outbox');
     } catch (err) {
       const error = describe(err);

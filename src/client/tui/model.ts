@@ -103,7 +103,7 @@ export interface WaitingState {
 
 export interface Toast {
   text: string;
-  kind: 'info' | 'error';
+  kind: 'info' | 'warning' | 'error';
   at: number;
 }
 
@@ -306,7 +306,7 @@ export type Action =
   | { type: 'compose/status'; sending?: boolean; error?: string | null }
   | { type: 'compose/confirmDiscard'; on: boolean }
   | { type: 'compose/close' }
-  | { type: 'toast'; text: string; kind?: 'info' | 'error' }
+  | { type: 'toast'; text: string; kind?: Toast['kind'] }
   | { type: 'toast/clear' }
   | { type: 'help'; open: boolean }
   | { type: 'confirm'; confirm: Confirm | null };

@@ -74,13 +74,15 @@ export function connText(state: State): string {
   }
 }
 
+const TOAST_STYLE = { info: 'green-fg', warning: 'yellow-fg,bold', error: 'red-fg,bold' } as const;
+
 function statusLine(state: State, cols: number): string {
   if (state.conn.status === 'offline' || (state.conn.status === 'connecting' && state.conn.error)) {
     const why = state.conn.error ? `: ${clean(state.conn.error)}` : '';
     const what = state.conn.reconnects > 0 || state.me ? 'Connection lost' : 'No connection to the server';
     return line([{ t: `${what}${why}. Retrying (attempt ${state.conn.attempt + 1}); Ctrl-R retries now.`, s: 'yellow-fg' }], cols);
   }
-  if (state.toast) return line([{ t: clean(state.toast.text), s: state.toast.kind === 'error' ? 'red-fg,bold' : 'green-fg' }], cols);
+  if (state.toast) return line([{ t: clean(state.toast.text), s: TOAST_STYLE[state.toast.kind] }], cols);
   return '';
 }
 
