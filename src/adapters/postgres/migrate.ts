@@ -22,6 +22,8 @@ const MIGRATION_LOCK = "hashtext('siar: schema migrations')";
  */
 export async function applyPgMigrations(pool: Pool, migrations: Migration[] = MIGRATIONS): Promise<{ from: number; to: number }> {
   return transaction(pool, async (tx) => {
+    // Nodes queue here while the first applies the schema: longer than a statement's lock timeout.
+    await tx.query(`SET LOCAL lock_timeout = '120s'`);
     await tx.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`);
     await tx.query(`CREATE TABLE IF NOT EXISTS siar_schema_migrations (
       version    INTEGER PRIMARY KEY,

@@ -6,14 +6,13 @@ import t from 'tap';
 import { SiarError } from '../../../src/protocol/errors.js';
 import type { OutgoingMail, RegistrationRequest, User } from '../../../src/server/store/types.js';
 import { forEachAdapter } from './adapters.js';
-import { adminOf, credentialsMail, instantBetween, ISO, registration, seedMembers } from './fixtures.js';
+import { ISO, adminOf, credentialsMail, inOneHour, instantBetween, registration, seedMembers } from './fixtures.js';
 
 const expiryNotice = (r: RegistrationRequest): OutgoingMail => ({ kind: 'expiry', to: r.email, subject: 'expired', sealedText: `sealed:${r.username}` });
 const resetMail = (u: User): OutgoingMail => ({ kind: 'password_reset', to: u.email, subject: 'reset', sealedText: `sealed:${u.username}` });
 const failing = (): never => {
   throw new Error('cannot seal');
 };
-const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString();
 
 forEachAdapter(t, (t, adapter) => {
   t.test('expiring marks every pending request created before the cutoff, with a notice and an audit each', async (t) => {

@@ -13,3 +13,6 @@ export async function instantBetween(): Promise<string> {
   await sleep(5);
   return at;
 }
+
+/** An ISO time an hour from now (a session's expiry, a retry that is not due yet). */
+export const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString();

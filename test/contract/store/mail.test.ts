@@ -2,10 +2,9 @@
 import t from 'tap';
 import type { OutgoingMail } from '../../../src/server/store/types.js';
 import { forEachAdapter } from './adapters.js';
-import { instantBetween, ISO } from './fixtures.js';
+import { ISO, inOneHour, instantBetween } from './fixtures.js';
 
 const mail = (n: number): OutgoingMail => ({ kind: 'credentials', to: `user${n}@example.org`, subject: `mail ${n}`, sealedText: `sealed-${n}` });
-const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString();
 const FAR = '2999-01-01T00:00:00.000Z';
 
 forEachAdapter(t, (t, adapter) => {

@@ -1,9 +1,8 @@
 /** Store contract: sessions (found by token hash while open, closed one by one or all of a user's). */
 import t from 'tap';
 import { forEachAdapter } from './adapters.js';
-import { adminOf, ISO, seedMembers } from './fixtures.js';
+import { ISO, adminOf, inOneHour, seedMembers } from './fixtures.js';
 
-const inOneHour = (): string => new Date(Date.now() + 3600_000).toISOString();
 
 forEachAdapter(t, (t, adapter) => {
   t.test('a session is found by its token hash until it is closed', async (t) => {
