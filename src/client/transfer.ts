@@ -336,7 +336,7 @@ function dataOptions(client: SiarClient, options: TransferOptions): DataOptions 
   const control = client.connectOptions;
   const trust = options.tls !== undefined ? options.tls : control.tls;
   return {
-    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.localAddress ?? control.localAddress ? { localAddress: options.localAddress ?? control.localAddress } : {}),
     tls: trust ? { ca: trust.ca, identity: trust.servername ?? control.host } : null,
   };
 }

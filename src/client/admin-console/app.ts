@@ -137,7 +137,7 @@ export class AdminConsole {
       this.say('{green-fg}reconnected and logged in again{/green-fg}');
       void this.reloadAll();
     });
-    session.on('authLost', (err) => this.say(`{red-fg}the server refused the admin login: ${blessed.escape(describe(err))}; press q to quit{/red-fg}`));
+    session.on('authLost', (err) => this.say(`{red-fg}the server ended the admin session: ${blessed.escape(describe(err))}; press q to quit{/red-fg}`));
   }
 
   start(): void {
@@ -326,6 +326,14 @@ export class AdminConsole {
           this.say(`mail #${id} for ${blessed.escape(d.username)}: ${status === 'sent' ? '{green-fg}sent{/green-fg}' : `{red-fg}${blessed.escape(status)}{/red-fg}`}`);
         }
         void this.reload(4);
+        break;
+      }
+      case 'LOGIN_ALERT': {
+        // Someone is guessing one username's password from several addresses: slowed, never locked.
+        const who = args.get('username') ?? '?';
+        const addresses = (args.get('addresses') ?? '').split(',').filter(Boolean);
+        this.notify(`Login alert: ${args.get('failures') ?? '?'} wrong passwords for ${who} from ${addresses.length} address(es)`);
+        this.say(`{red-fg}login alert: ${blessed.escape(args.get('failures') ?? '?')} wrong passwords for ${blessed.escape(who)} in ${blessed.escape(args.get('windowMinutes') ?? '?')} min from ${blessed.escape(addresses.join(', '))}; further guesses are slowed, the account is not locked (audit: login_alert){/red-fg}`);
         break;
       }
       case 'BACKUP': {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
+import { DEFAULT_THROTTLE } from '../../server/throttle.js';
 import type { LogFormat } from '../../server/logger.js';
 import { defineCommand } from './common.js';
 
@@ -8,7 +9,10 @@ type ServerOpts = {
   host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string; 'log-format': LogFormat;
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
   'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections'?: number; 'max-pending-registrations': number;
+  'login-lockout-failures': number; 'login-address-lockout-failures': number; 'login-alert-failures': number; 'login-lockout-minutes': number;
 };
+
+const LOGIN_LIMITS = ['login-lockout-failures', 'login-address-lockout-failures', 'login-alert-failures', 'login-lockout-minutes'] as const;
 
 export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
   command: 'server',
@@ -35,7 +39,14 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
         + 'minus a reserve of about 136 for the database, backups, mail and 16 transfers: 19,864 at 20,000; a larger value is lowered to that, with a warning)',
     })
     .option('max-pending-registrations', { type: 'number', default: 5, describe: 'registration requests one address may have waiting for a decision' })
+    .option('login-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.lockoutFailures, describe: 'wrong passwords for one username from one address that lock that pair (never the username everywhere)' })
+    .option('login-address-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.addressLockoutFailures, describe: 'wrong passwords from one address, any usernames, that lock the address' })
+    .option('login-alert-failures', { type: 'number', default: DEFAULT_THROTTLE.alertFailures, describe: 'wrong passwords for one username from all addresses that alert the administrator and slow further guesses (no lock)' })
+    .option('login-lockout-minutes', { type: 'number', default: DEFAULT_THROTTLE.lockoutMs / 60_000, describe: 'how long a lock lasts and how long failures are counted' })
     .check((a) => {
+      for (const flag of LOGIN_LIMITS) {
+        if (!(Number.isInteger(a[flag]) && a[flag] >= 1)) throw new Error(`--${flag} must be a whole number of at least 1.`);
+      }
       if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
       const mc = a['max-connections'];
       if (mc !== undefined && !(Number.isInteger(mc) && mc >= 1)) throw new Error('--max-connections must be a whole number of at least 1.');
@@ -54,6 +65,14 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       maxAnonymousPerAddress: opts['max-anonymous-per-address'],
       maxConnections: opts['max-connections'],
       maxPendingRegistrationsPerAddress: opts['max-pending-registrations'],
+      loginThrottle: {
+        ...DEFAULT_THROTTLE,
+        lockoutFailures: opts['login-lockout-failures'],
+        addressLockoutFailures: opts['login-address-lockout-failures'],
+        alertFailures: opts['login-alert-failures'],
+        lockoutMs: opts['login-lockout-minutes'] * 60_000,
+        windowMs: opts['login-lockout-minutes'] * 60_000,
+      },
       tls: opts['tls-cert'] && opts['tls-key'] ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) } : null,
     }, { logger: createConsoleLogger(opts['log-level'], opts['log-format']) });
     const stop = (signal: string) => {

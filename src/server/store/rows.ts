@@ -64,6 +64,7 @@ export interface SessionRow {
   created_at: string;
   expires_at: string;
   closed_at: string | null;
+  must_change_password: number;
 }
 
 export interface MessageRow {
@@ -215,8 +216,8 @@ export function prepareStatements(db: Database) {
     ),
 
     // sessions
-    insertSession: db.prepare<[string, number, string | null, string, string], SessionRow>(`
-      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+    insertSession: db.prepare<[string, number, string | null, string, string, number], SessionRow>(`
+      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?)
       RETURNING *`),
     openSessionByToken: db.prepare<[string], SessionRow>(
       `SELECT * FROM sessions WHERE token_hash = ? AND closed_at IS NULL`,
@@ -225,6 +226,10 @@ export function prepareStatements(db: Database) {
     closeUserSessions: db.prepare<[string, number]>(
       `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND closed_at IS NULL`,
     ),
+    closeOtherSessions: db.prepare<[string, number, number]>(
+      `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND id <> ? AND closed_at IS NULL`,
+    ),
+    liftSessionRestriction: db.prepare<[number]>(`UPDATE sessions SET must_change_password = 0 WHERE id = ?`),
 
     // messages
     insertMessage: db
@@ -436,6 +441,7 @@ export function toSession(r: SessionRow): Session {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     closedAt: r.closed_at,
+    mustChangePassword: r.must_change_password !== 0,
   };
 }
 
