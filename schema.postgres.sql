@@ -59,7 +59,8 @@ CREATE TABLE sessions (
   address      TEXT,
   created_at   TIMESTAMPTZ NOT NULL,
   expires_at   TIMESTAMPTZ NOT NULL,
-  closed_at    TIMESTAMPTZ
+  closed_at    TIMESTAMPTZ,
+  must_change_password BOOLEAN NOT NULL DEFAULT false  -- opened with a mailed (one-time) password
 );
 CREATE INDEX sessions_user ON sessions (user_id);
 

@@ -26,7 +26,6 @@ import {
   toMessage,
   toRecipient,
   toRegistration,
-  toSession,
   type MessageRow,
   type RegistrationRow,
 } from '../../server/store/rows.js';
@@ -59,7 +58,7 @@ import { createPool, transaction, type PoolOptions, type Queryable } from './con
 import { storeError, TAKEN } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
 import { applyPgMigrations } from './migrate.js';
-import { auditQuery, Q, toUser, type AuditRow } from './sql.js';
+import { auditQuery, Q, toSession, toUser, type AuditRow } from './sql.js';
 
 /** Stands in for "no beforeId": larger than any id the sequences will hand out. */
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
@@ -79,6 +78,7 @@ type RejectArgs = Parameters<Store['rejectRegistration']>[0];
 type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
 type ExpireArgs = Parameters<Store['expireRegistrations']>[0];
 type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
+type ChangeArgs = Parameters<Store['changePassword']>[0];
 type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
 type CommitArgs = Parameters<Store['commitAttachment']>[0];
@@ -270,12 +270,20 @@ export class PostgresStore implements Store {
     await Q.recordLogin.run(this.pool, now(), address, userId);
   }
 
+  async changePassword({ userId, sessionId, passwordHash, address }: ChangeArgs): Promise<{ sessions: number }> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      const { username, sessions } = await this.replacePassword(tx, userId, passwordHash, false, at, sessionId);
+      await Q.liftSessionRestriction.run(tx, sessionId);
+      await this.writeAudit(tx, { kind: 'password_changed', actorId: userId, subject: username, address, detail: { sessions } }, at);
+      return { sessions };
+    });
+  }
+
   async resetPassword({ userId, adminId, passwordHash, address, mail }: ResetArgs): Promise<Reset> {
     return transaction(this.pool, async (tx) => {
-      if (!(await Q.userToChange.get(tx, userId))) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
       const at = now();
-      await Q.setPassword.run(tx, passwordHash, true, userId);
-      const sessions = await Q.closeUserSessions.run(tx, at, userId);
+      const { sessions } = await this.replacePassword(tx, userId, passwordHash, true, at, null);
       const user = toUser((await Q.userById.get(tx, userId))!);
       const mailId = await this.queueMail(tx, mail(user), at);
       await this.writeAudit(tx, { kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
@@ -283,10 +291,24 @@ export class PostgresStore implements Store {
     });
   }
 
+  /** Inside a transaction, the user locked: a new password hash, and every open session of it closed but `keep`. */
+  private async replacePassword(
+    tx: Queryable, userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null,
+  ): Promise<{ username: string; sessions: number }> {
+    const row = await Q.userToChange.get(tx, userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    await Q.setPassword.run(tx, passwordHash, mustChange, userId);
+    const sessions = keep === null
+      ? await Q.closeUserSessions.run(tx, at, userId)
+      : await Q.closeOtherSessions.run(tx, at, userId, keep);
+    return { username: row.username, sessions };
+  }
+
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
 
   async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
-    return toSession((await Q.insertSession.get(this.pool, args.tokenHash, args.userId, args.address, now(), args.expiresAt))!);
+    const oneTime = args.mustChangePassword === true;
+    return toSession((await Q.insertSession.get(this.pool, args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime))!);
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {

@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { QueryResultRow } from 'pg';
-import { toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../../server/store/rows.js';
-import type { Audience, RegistrationStatus, User, UserStatus } from '../../server/store/types.js';
+import { toSession as sessionFromSqliteRow, toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../../server/store/rows.js';
+import type { Audience, RegistrationStatus, Session, User, UserStatus } from '../../server/store/types.js';
 import { sql, statements } from './connection.js';
 
 export interface PgUserRow extends Omit<UserRow, 'must_change_password'> {
@@ -16,6 +16,14 @@ export interface PgUserRow extends Omit<UserRow, 'must_change_password'> {
 
 export function toUser(r: PgUserRow): User {
   return userFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
+}
+
+export interface PgSessionRow extends Omit<SessionRow, 'must_change_password'> {
+  must_change_password: boolean;
+}
+
+export function toSession(r: PgSessionRow): Session {
+  return sessionFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
 }
 
 export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via`;
@@ -73,12 +81,16 @@ export const Q = statements('siar', {
   recordLogin: sql<[string, string | null, number]>(`UPDATE users SET last_login_at = $1, last_login_address = $2 WHERE id = $3`),
 
   // --- sessions
-  insertSession: sql<[string, number, string | null, string, string], Row<SessionRow>>(`
-    INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+  insertSession: sql<[string, number, string | null, string, string, boolean], Row<PgSessionRow>>(`
+    INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES ($1, $2, $3, $4, $5, $6)
     RETURNING *`),
-  openSessionByToken: sql<[string], Row<SessionRow>>(`SELECT * FROM sessions WHERE token_hash = $1 AND closed_at IS NULL`),
+  openSessionByToken: sql<[string], Row<PgSessionRow>>(`SELECT * FROM sessions WHERE token_hash = $1 AND closed_at IS NULL`),
   closeSession: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL`),
   closeUserSessions: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE user_id = $2 AND closed_at IS NULL`),
+  closeOtherSessions: sql<[string, number, number]>(
+    `UPDATE sessions SET closed_at = $1 WHERE user_id = $2 AND id <> $3 AND closed_at IS NULL`,
+  ),
+  liftSessionRestriction: sql<[number]>(`UPDATE sessions SET must_change_password = false WHERE id = $1`),
 
   // --- messages
   /**

@@ -47,6 +47,41 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await store.findSession('b1'), b1, 'bob\'s is untouched');
   });
 
+  t.test('a session opened with a mailed password keeps that restriction; others have none', async (t) => {
+    const store = await adapter.open(t);
+    const [alice] = await seedMembers(store, ['alice']);
+    const plain = await store.createSession({ userId: alice!.id, tokenHash: 'plain', address: null, expiresAt: inOneHour() });
+    const oneTime = await store.createSession({ userId: alice!.id, tokenHash: 'mailed', address: null, expiresAt: inOneHour(), mustChangePassword: true });
+    t.equal(plain.mustChangePassword, false, 'false by default');
+    t.equal(oneTime.mustChangePassword, true);
+    t.strictSame(await store.findSession('mailed'), oneTime);
+    await store.setPassword(alice!.id, 'own-hash', false);
+    t.equal((await store.findSession('mailed'))?.mustChangePassword, true, 'a password set by other means does not lift it');
+  });
+
+  t.test('changing the password lifts the restriction of the session that did it and closes the member\'s others', async (t) => {
+    const store = await adapter.open(t);
+    const [alice, bob] = await seedMembers(store, ['alice', 'bob']);
+    const mailed = await store.createSession({ userId: alice!.id, tokenHash: 'mailed', address: null, expiresAt: inOneHour(), mustChangePassword: true });
+    await store.createSession({ userId: alice!.id, tokenHash: 'other1', address: null, expiresAt: inOneHour(), mustChangePassword: true });
+    const closedBefore = await store.createSession({ userId: alice!.id, tokenHash: 'other2', address: null, expiresAt: inOneHour() });
+    await store.closeSession(closedBefore.id);
+    await store.createSession({ userId: alice!.id, tokenHash: 'other3', address: null, expiresAt: inOneHour() });
+    const bobs = await store.createSession({ userId: bob!.id, tokenHash: 'bob', address: null, expiresAt: inOneHour() });
+
+    t.strictSame(await store.changePassword({ userId: alice!.id, sessionId: mailed.id, passwordHash: 'own-hash', address: '192.0.2.5' }), { sessions: 2 });
+    t.strictSame(await store.findSession('mailed'), { ...mailed, mustChangePassword: false }, 'this session goes on, unrestricted');
+    t.equal(await store.findSession('other1'), null);
+    t.equal(await store.findSession('other3'), null);
+    t.strictSame(await store.findSession('bob'), bobs, 'another member\'s session is untouched');
+    t.match(await store.getUserById(alice!.id), { passwordHash: 'own-hash', mustChangePassword: false });
+    const [event] = await store.listAudit({ kind: 'password_changed' }, { limit: 10 });
+    t.match(event, { actorId: alice!.id, subject: 'alice', address: '192.0.2.5', detail: { sessions: 2 } });
+    t.equal(await store.changePassword({ userId: alice!.id, sessionId: mailed.id, passwordHash: 'again', address: null }).then((r) => r.sessions), 0);
+    await t.rejects(store.changePassword({ userId: 9999, sessionId: mailed.id, passwordHash: 'x', address: null }), { name: 'SiarError', code: 'NOT_FOUND' });
+    t.equal((await store.listAudit({ kind: 'password_changed' }, { limit: 10 })).length, 2, 'nothing audited for the unknown user');
+  });
+
   t.test('a token hash opens one session only', async (t) => {
     const store = await adapter.open(t);
     const admin = await adminOf(store);
