@@ -193,7 +193,7 @@ t.test('message view: attachments listed with size and type, saved to a folder a
   c.key(k('enter'));
   await until(c, (st) => st.message?.record?.attachments[0]?.size === bytes.length, 'the message with its attachments');
   const screen = shown(c.state);
-  t.match(screen, /poster seminar\.png\s+293 KB\s+image\/png/, 'name, size and detected type');
+  t.match(screen, /poster seminar\.png\s+293 KiB\s+image\/png/, 'name, size and detected type');
   c.key(k('s', { ch: 's' }));
   t.equal(c.state.message!.savePrompt?.value, downloads, 'the folder is proposed');
   c.key(k('enter'));
