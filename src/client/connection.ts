@@ -47,6 +47,8 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** Speak TLS and verify the server: `{}` trusts the system CAs, `ca` a private CA (PEM). */
   tls?: { ca?: Buffer | string; servername?: string };
+  /** Source address to connect from (tests play several hosts from 127.0.0.0/8). */
+  localAddress?: string;
 }
 
 interface Pending {
@@ -91,9 +93,10 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
 
   static connect(opts: ConnectOptions): Promise<SiarClient> {
     return new Promise((resolve, reject) => {
+      const where = { host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) };
       const socket = opts.tls
-        ? tls.connect({ host: opts.host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
-        : net.connect({ host: opts.host, port: opts.port });
+        ? tls.connect({ ...where, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
+        : net.connect(where);
       // Covers the greeting too: a plain client at a TLS port (or the reverse) connects, then both wait.
       const timer = setTimeout(() => {
         socket.destroy();

@@ -10,6 +10,7 @@ import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFil
 import { Connection, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
+import { auditThrottleReports } from './commands/password-guard.js';
 import type { Command, Services } from './commands/types.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
@@ -48,6 +49,8 @@ export class SiarServer {
   private stopFdWatch: () => void = () => undefined;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
+  /** Password brute-force protection; its counts of refused attempts reach the audit log. */
+  throttle: LoginThrottle | null = null;
 
   private constructor(
     readonly config: ServerConfig,
@@ -104,6 +107,7 @@ export class SiarServer {
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
+    services.throttle.onReport = auditThrottleReports(services);
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -179,6 +183,8 @@ export class SiarServer {
     server.loopLateness = loopLateness;
     server.transfers = transfers;
     server.backups = backups;
+    server.throttle = services.throttle;
+    services.throttle.start();
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -234,6 +240,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.stats?.stop();
       this.loopLateness?.stop();

@@ -59,7 +59,7 @@ t.test('a ProtocolError is a SiarError for the wire-format codes; only FRAME_TOO
 });
 
 t.test('errors that end the connection are marked as closing', async (t) => {
-  const ending = ['SESSION_CLOSED', 'TOO_MANY_ERRORS', 'TIMEOUT', 'SHUTTING_DOWN'] as const;
+  const ending = ['SESSION_CLOSED', 'SESSION_EXPIRED', 'TOO_MANY_ERRORS', 'TIMEOUT', 'SHUTTING_DOWN'] as const;
   t.strictSame(ending.filter((code) => !ERRORS[code].closes), []);
 });
 

@@ -43,7 +43,8 @@ const admins = new WeakMap<TestServer, Promise<SiarClient>>();
  */
 export async function mailedMember(s: TestServer, username: string): Promise<{ username: string; password: string }> {
   let admin = admins.get(s);
-  if (!admin) {
+  // A PASSWD of the admin's elsewhere closes this session (issue 20): log in again then.
+  if (!admin || (await admin).isClosed) {
     admin = s.adminClient();
     admins.set(s, admin);
   }

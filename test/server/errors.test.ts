@@ -68,16 +68,18 @@ t.test('too many bad frames close the connection', async (t) => {
   t.match(peer.lines.at(-1), /^-\|ERR\|TOO_MANY_ERRORS\|/);
 });
 
-t.test('an expired token is refused with TOKEN_EXPIRED', async (t) => {
+t.test('an expired token is refused with TOKEN_EXPIRED; the connection that logged in with it is closed with SESSION_EXPIRED', async (t) => {
   const first = await startServer(t);
   const { password } = await first.member('exp');
   await first.server.stop();
   const s = await startServer(t, { sessionTtlMs: 1 }, first.dataDir);
   const c = await s.client();
-  await c.login('exp', password);
-  await new Promise((r) => setTimeout(r, 5));
-  await t.rejects(c.request('INBOX'), { code: 'TOKEN_EXPIRED' });
-  await t.rejects(c.request('INBOX'), { code: 'BAD_TOKEN' }, 'an expired session is closed for good');
+  const closed = new Promise<Error | null>((resolve) => c.once('close', resolve));
+  const token = (await c.login('exp', password)).get('token')!;
+  t.match(await closed, { code: 'SESSION_EXPIRED' }, 'the session\'s own connection is told and closed');
+  const other = await s.client();
+  await t.rejects(other.request('INBOX', {}, token), { code: 'TOKEN_EXPIRED' });
+  await t.rejects(other.request('INBOX', {}, token), { code: 'BAD_TOKEN' }, 'an expired session is closed for good');
 });
 
 t.test('a logged-out token is no longer accepted', async (t) => {

@@ -13,6 +13,7 @@
 import t, { type Test } from 'tap';
 import { decodeServerFrame } from '../../src/protocol/index.js';
 import { RawPeer, startServer, until, type TestServer } from '../helpers/siar.js';
+import { DEFAULT_THROTTLE } from '../../src/server/throttle.js';
 
 /** How long the blocking LOGIN holds its connection: ample time to look, on a loaded machine. */
 const LOGIN_DELAY_MS = 10_000;
@@ -65,7 +66,7 @@ const TOO_LONG = /^-\|ERR\|FRAME_TOO_LONG\|/;
 t.test('the server reads no frame past 64 queued ones until they are answered', async (t) => {
   const s = await startServer(t, {
     maxFrameBytes: MAX_FRAME,
-    loginThrottle: { freeFailures: 0, baseDelayMs: LOGIN_DELAY_MS, maxDelayMs: LOGIN_DELAY_MS, lockoutFailures: 1000, lockoutMs: 1000, windowMs: 60_000, maxKeys: 100 },
+    loginThrottle: { ...DEFAULT_THROTTLE, freeFailures: 0, baseDelayMs: LOGIN_DELAY_MS, maxDelayMs: LOGIN_DELAY_MS, lockoutFailures: 1000, addressLockoutFailures: 1000, lockoutMs: 1000, windowMs: 60_000, maxKeys: 100 },
     shutdownDeadlineMs: 500,
   });
 

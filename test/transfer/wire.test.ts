@@ -63,7 +63,9 @@ t.test('sizes, durations and port ranges parse as people write them', async (t) 
   t.strictSame(parsePortRange('40000'), { from: 40000, to: 40000 });
   t.throws(() => parsePortRange('40099-40000'));
   t.throws(() => parsePortRange('0-10'));
-  t.equal(formatBytes(5), '5 bytes');
+  t.equal(formatBytes(5), '5 B');
+  t.equal(formatBytes(-1), '?');
+  t.equal(formatBytes(null), '?');
   t.equal(formatBytes(1536), '1.5 KiB');
   t.equal(formatBytes(1024 ** 3), '1.0 GiB');
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { named, transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
 import { parseByteSize, parseDuration } from '../../transfer/units.js';
+import { DEFAULT_THROTTLE } from '../../server/throttle.js';
 import type { LogFormat } from '../../server/logger.js';
 import { defineCommand } from './common.js';
 
@@ -10,7 +11,10 @@ type ServerOpts = {
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
   'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections'?: number; 'max-pending-registrations': number;
   'max-pending-registrations-total': number; 'max-sends-per-minute': number; 'member-quota': string; 'busy-wait': string;
+  'login-lockout-failures': number; 'login-address-lockout-failures': number; 'login-alert-failures': number; 'login-lockout-minutes': number;
 };
+
+const LOGIN_LIMITS = ['login-lockout-failures', 'login-address-lockout-failures', 'login-alert-failures', 'login-lockout-minutes'] as const;
 
 export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
   command: 'server',
@@ -41,7 +45,14 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
     .option('max-sends-per-minute', { type: 'number', default: 120, describe: 'messages one member may send in any minute; more are refused with RATE_LIMITED (0 = no limit)' })
     .option('member-quota', { type: 'string', default: '10GiB', describe: 'what one member\'s messages may take: subjects, bodies and attachments, e.g. 500MiB; more is refused with QUOTA_EXCEEDED (0 = no quota)' })
     .option('busy-wait', { type: 'string', default: '5s', describe: 'how long a write waits for a database lock held by another process (an sqlite3 shell) before answering BUSY' })
+    .option('login-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.lockoutFailures, describe: 'wrong passwords for one username from one address that lock that pair (never the username everywhere)' })
+    .option('login-address-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.addressLockoutFailures, describe: 'wrong passwords from one address, any usernames, that lock the address' })
+    .option('login-alert-failures', { type: 'number', default: DEFAULT_THROTTLE.alertFailures, describe: 'wrong passwords for one username from all addresses that alert the administrator and slow further guesses (no lock)' })
+    .option('login-lockout-minutes', { type: 'number', default: DEFAULT_THROTTLE.lockoutMs / 60_000, describe: 'how long a lock lasts and how long failures are counted' })
     .check((a) => {
+      for (const flag of LOGIN_LIMITS) {
+        if (!(Number.isInteger(a[flag]) && a[flag] >= 1)) throw new Error(`--${flag} must be a whole number of at least 1.`);
+      }
       if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
       const mc = a['max-connections'];
       if (mc !== undefined && !(Number.isInteger(mc) && mc >= 1)) throw new Error('--max-connections must be a whole number of at least 1.');
@@ -68,6 +79,14 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       maxSendsPerMinute: opts['max-sends-per-minute'],
       memberQuotaBytes: named('--member-quota', () => parseByteSize(opts['member-quota'])),
       busyWaitMs: named('--busy-wait', () => parseDuration(opts['busy-wait'])),
+      loginThrottle: {
+        ...DEFAULT_THROTTLE,
+        lockoutFailures: opts['login-lockout-failures'],
+        addressLockoutFailures: opts['login-address-lockout-failures'],
+        alertFailures: opts['login-alert-failures'],
+        lockoutMs: opts['login-lockout-minutes'] * 60_000,
+        windowMs: opts['login-lockout-minutes'] * 60_000,
+      },
       tls: opts['tls-cert'] && opts['tls-key'] ? { cert: readFileSync(opts['tls-cert']), key: readFileSync(opts['tls-key']) } : null,
     }, { logger: createConsoleLogger(opts['log-level'], opts['log-format']) });
     const stop = (signal: string) => {

@@ -7,7 +7,9 @@ import {
 } from '../../protocol/index.js';
 import type { ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
+import { openWithDefaultApp } from '../open-file.js';
 import { OfflineError, type SiarSession, type SessionState } from '../session.js';
+import { TransferError } from '../transfer.js';
 import { field, type EditKey } from './editor.js';
 import {
   COMPOSE_FOCUS, composeIsEmpty, formValues, initialState, pickerRows, reduce,
@@ -34,6 +36,13 @@ export interface TuiTransfers {
     onProgress: (fileIndex: number, done: number, total: number) => void): Promise<{ id: number; recipients: number }>;
   download(message: MessageRecord, attachment: AttachmentInfo, dir: string,
     onProgress: (done: number, total: number) => void): Promise<{ path: string }>;
+  /**
+   * Continues a message of the outbox still being sent, each upload from the server's offset, with
+   * the files remembered when it was sent; resolves with its state ('sent' once the last is in).
+   */
+  resume(messageId: number, onProgress: (attachmentId: number, done: number, total: number) => void): Promise<{ state: string }>;
+  /** Withdraws a message still being sent (CANCEL): nobody receives it; its partial uploads go. */
+  cancel(messageId: number): Promise<void>;
 }
 
 export interface ControllerOptions {
@@ -76,6 +85,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   private readonly unsubscribe: Array<() => void> = [];
   private readonly downloadDir: string;
   private outboxLoadedAt = 0;
+  /** Outbox messages whose uploads this client is resuming now (one resume each). */
+  private readonly resuming = new Set<number>();
 
   constructor(opts: ControllerOptions) {
     super();
@@ -177,6 +188,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       return;
     }
     if (s.confirm) return this.confirmKey(k);
+    // F1 opens the help everywhere, also where "?" is typed into a field.
+    if (k.name === 'f1') return this.dispatch({ type: 'help', open: true });
     switch (s.screen) {
       case 'welcome': return this.welcomeKey(k);
       case 'register': return this.formKey('register', k);
@@ -212,6 +225,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     if (k.ch === 'y' || k.ch === 'Y') {
       this.dispatch({ type: 'confirm', confirm: null });
       if (c.kind === 'quit') this.quit();
+      else if (c.kind === 'cancel') void this.cancelMessage(c.id);
       else void this.deleteMessage(c.id);
     } else if (k.ch === 'n' || k.ch === 'N' || k.name === 'escape') {
       this.dispatch({ type: 'confirm', confirm: null });
@@ -223,11 +237,13 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     else if (k.ch === 'r' || k.ch === 'R' || (k.name === 'enter' && this._state.welcomeCursor === 0)) this.dispatch({ type: 'navigate', screen: 'register', push: true });
     else if (k.ch === 'l' || k.ch === 'L' || (k.name === 'enter' && this._state.welcomeCursor === 1)) this.dispatch({ type: 'navigate', screen: 'login', push: true });
     else if (k.ch === 'q') this.quit();
+    else if (k.ch === '?') this.dispatch({ type: 'help', open: true });
   }
 
   private waitingKey(k: Key): void {
     const w = this._state.waiting;
     if (!w) return;
+    if (k.ch === '?') return this.dispatch({ type: 'help', open: true });
     if (k.name === 'enter' && w.status === 'rejected') {
       this.dispatch({ type: 'navigate', screen: 'register' });
     } else if ((k.name === 'enter' && w.status !== 'waiting') || k.ch === 'l' || k.ch === 'L') {
@@ -337,6 +353,14 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
         if (m) this.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
         return;
       }
+      case 'u':
+      case 'x': {
+        // A message of the outbox still waiting for its attachments: resume it, or withdraw it.
+        const m = s.tab === 'outbox' ? s.outbox.items[s.outbox.cursor] : undefined;
+        if (m?.state !== 'sending') return;
+        if (ch.toLowerCase() === 'u') return void this.resumeMessage(m);
+        return this.dispatch({ type: 'confirm', confirm: { kind: 'cancel', id: m.id, subject: m.subject } });
+      }
       case 'g': return this.loadAll();
       case 'p':
         this.dispatch({ type: 'form/reset', form: 'passwd', forced: false });
@@ -345,7 +369,6 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       case '?': return this.dispatch({ type: 'help', open: true });
       case 'q': return this.dispatch({ type: 'confirm', confirm: { kind: 'quit' } });
     }
-    if (k.name === 'f1') this.dispatch({ type: 'help', open: true });
   }
 
   private switchTab(tab: Tab): void {
@@ -374,8 +397,11 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     if (k.name === 'pageup') return this.dispatch({ type: 'message/scroll', delta: -PAGE });
     if (k.name === 'pagedown' || k.name === 'space') return this.dispatch({ type: 'message/scroll', delta: PAGE });
     if (k.name === 'home') return this.dispatch({ type: 'message/scroll', delta: -1e9 });
+    if (k.ch === '?') return this.dispatch({ type: 'help', open: true });
     const m = v.record;
     if (!m) return;
+    if (k.name === 'tab') return this.dispatch({ type: 'message/attachmentMove', delta: k.shift ? -1 : 1 });
+    if (ch === 'o' && m.attachments.length) return void this.openAttachment();
     if (ch === 'r') return this.reply(m, v.box);
     if (ch === 'd' && v.box === 'inbox') return this.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
     if (ch === 's' && m.attachments.length) {
@@ -734,6 +760,35 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     }
   }
 
+  private async resumeMessage(m: MessageRecord): Promise<void> {
+    if (!this.transfers) return this.dispatch({ type: 'toast', text: 'Attachments are not available in this build.', kind: 'error' });
+    if (this.resuming.has(m.id)) return this.dispatch({ type: 'toast', text: `Message #${m.id} is being resumed already.` });
+    this.resuming.add(m.id);
+    this.dispatch({ type: 'toast', text: `Resuming #${m.id}: each upload goes on from where the server's copy stopped…` });
+    try {
+      const r = await this.transfers.resume(m.id, (attachmentId, done) => {
+        this.dispatch({ type: 'outbox/uploaded', id: m.id, attachmentId, uploaded: done });
+      });
+      this.dispatch({ type: 'toast', text: r.state === 'sent' ? `Message #${m.id} is sent: its attachments are all in.` : `Message #${m.id} is still waiting for attachments.` });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not resume #${m.id}: ${describe(err)}`, kind: 'error' });
+    } finally {
+      this.resuming.delete(m.id);
+      void this.loadList('outbox');
+    }
+  }
+
+  private async cancelMessage(id: number): Promise<void> {
+    try {
+      if (this.transfers) await this.transfers.cancel(id);
+      else await this.session.request('CANCEL', { id });
+      this.dispatch({ type: 'toast', text: `Message #${id} withdrawn: nobody will receive it.` });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not withdraw #${id}: ${describe(err)}`, kind: 'error' });
+    }
+    void this.loadList('outbox');
+  }
+
   private openCompose(opts: { to?: string[]; all?: boolean; channel?: string; subject?: string }): void {
     this.dispatch({ type: 'compose/open', ...opts });
     void this.loadList('directory');
@@ -840,7 +895,9 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this._state.compose?.attachments.forEach((a, index) => {
         if (a.status !== 'done') this.dispatch({ type: 'compose/attachment', index, patch: { status: 'failed', error: undefined } });
       });
-      this.dispatch({ type: 'compose/status', sending: false, error: `Not sent: ${error}` });
+      // Stored but not all uploaded, and the server could not be told to drop it: it waits in the outbox.
+      const waiting = err instanceof TransferError && err.cancelled === false ? ` Message #${err.messageId} waits in the outbox: U there resumes it, X withdraws it.` : '';
+      this.dispatch({ type: 'compose/status', sending: false, error: `Not sent: ${error}${waiting}` });
     }
   }
 
@@ -872,6 +929,25 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       text: ok === m.attachments.length ? `Saved ${ok} attachment(s) to ${dir}; checksums verified.` : `Saved ${ok} of ${m.attachments.length} attachment(s) to ${dir}.`,
       kind: ok === m.attachments.length ? 'info' : 'error',
     });
+  }
+
+  /** Opens the chosen attachment, once saved, with the system's default application. */
+  private async openAttachment(): Promise<void> {
+    const v = this._state.message;
+    const a = v?.record?.attachments[v.attachmentCursor];
+    if (!v || !a) return;
+    const saved = v.downloads.find((d) => d.attachmentId === a.id && d.status === 'done' && d.path);
+    if (!saved?.path) {
+      return this.dispatch({ type: 'toast', text: `Save ${a.name} first (S); O then opens it.`, kind: 'error' });
+    }
+    try {
+      const r = await openWithDefaultApp(saved.path);
+      this.dispatch(r.opened
+        ? { type: 'toast', text: `Opened ${saved.path} with ${r.opener}.` }
+        : { type: 'toast', text: `No ${r.opener} here to open files with; the file is at ${saved.path}.`, kind: 'warning' });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not open ${saved.path}: ${describe(err)}`, kind: 'error' });
+    }
   }
 
   private saveConfig(patch: Parameters<ConfigStore['save']>[0]): void {

@@ -91,6 +91,8 @@ export interface MessageView {
   scroll: number;
   downloads: DownloadState[];
   savePrompt: LineField | null;
+  /** The attachment O opens (Tab moves it). */
+  attachmentCursor: number;
 }
 
 export interface WaitingState {
@@ -107,7 +109,9 @@ export interface Toast {
   at: number;
 }
 
-export type Confirm = { kind: 'quit' } | { kind: 'delete'; id: number; subject: string };
+export type Confirm = { kind: 'quit' } | { kind: 'delete'; id: number; subject: string }
+  /** Withdraw (CANCEL) a message of the outbox still being sent. */
+  | { kind: 'cancel'; id: number; subject: string };
 
 export type ConnView = Pick<SessionState, 'status' | 'address' | 'attempt' | 'retryAt' | 'error' | 'reconnects'>;
 
@@ -285,8 +289,11 @@ export type Action =
   | { type: 'message/savePrompt'; prompt: LineField | null }
   | { type: 'message/savePromptEdit'; key: EditKey }
   | { type: 'message/downloads'; downloads: DownloadState[] }
+  | { type: 'message/attachmentMove'; delta: number }
   | { type: 'message/download'; attachmentId: number; patch: Partial<DownloadState> }
   | { type: 'inbox/deleted'; id: number }
+  /** A resumed upload moved: the outbox row shows how much of the attachment the server holds. */
+  | { type: 'outbox/uploaded'; id: number; attachmentId: number; uploaded: number }
   | { type: 'compose/open'; to?: string[]; all?: boolean; channel?: string; subject?: string; body?: string }
   | { type: 'compose/focus'; focus: ComposeFocus }
   | { type: 'compose/edit'; key: EditKey }
@@ -354,7 +361,8 @@ export function reduce(state: State, action: Action): State {
         ...f,
         busy: action.busy ?? f.busy,
         error: action.error !== undefined ? action.error : f.error,
-        notice: action.notice !== undefined ? action.notice : f.notice,
+        // An error replaces the notice: "Approved…" beside "Wrong password" would contradict it.
+        notice: action.notice !== undefined ? action.notice : action.error ? null : f.notice,
       }));
     case 'form/reset':
       if (action.form === 'register') return { ...state, register: registerForm(action.server, action.values) };
@@ -472,7 +480,7 @@ export function reduce(state: State, action: Action): State {
       const fromList = (action.box === 'inbox' ? state.inbox : state.outbox).items.find((m) => m.id === action.id) ?? null;
       const message: MessageView = {
         id: action.id, box: action.box, record: fromList, loading: true, error: null, scroll: 0, downloads: [],
-        savePrompt: null,
+        savePrompt: null, attachmentCursor: 0,
       };
       const history = state.screen === 'message' ? state.history : [...state.history, state.screen].slice(-10);
       return { ...state, message, screen: 'message', history, help: false };
@@ -497,6 +505,11 @@ export function reduce(state: State, action: Action): State {
       return state.message?.savePrompt ? { ...state, message: { ...state.message, savePrompt: editLine(state.message.savePrompt, action.key) } } : state;
     case 'message/downloads':
       return state.message ? { ...state, message: { ...state.message, downloads: action.downloads } } : state;
+    case 'message/attachmentMove': {
+      const n = state.message?.record?.attachments.length ?? 0;
+      if (!state.message || n === 0) return state;
+      return { ...state, message: { ...state.message, attachmentCursor: (state.message.attachmentCursor + action.delta + n) % n } };
+    }
     case 'message/download':
       return state.message ? {
         ...state,
@@ -505,6 +518,12 @@ export function reduce(state: State, action: Action): State {
           downloads: state.message.downloads.map((d) => (d.attachmentId === action.attachmentId ? { ...d, ...action.patch } : d)),
         },
       } : state;
+    case 'outbox/uploaded': {
+      const items = state.outbox.items.map((m) => (m.id !== action.id ? m : {
+        ...m, attachments: m.attachments.map((a) => (a.id === action.attachmentId ? { ...a, uploaded: action.uploaded } : a)),
+      }));
+      return { ...state, outbox: { ...state.outbox, items } };
+    }
     case 'inbox/deleted': {
       const wasUnread = state.inbox.items.some((m) => m.id === action.id && !m.readAt);
       const items = state.inbox.items.filter((m) => m.id !== action.id);

@@ -64,6 +64,7 @@ export interface SessionRow {
   created_at: string;
   expires_at: string;
   closed_at: string | null;
+  must_change_password: number;
 }
 
 export interface MessageRow {
@@ -93,6 +94,9 @@ export interface RecipientRow {
 export interface InboxRow {
   id: number;
   sender: string;
+  audience: Audience;
+  channel_id: number | null;
+  message_via: string | null;
   subject: string;
   body: string;
   sent_at: string;
@@ -218,8 +222,8 @@ export function prepareStatements(db: Database) {
     ),
 
     // sessions
-    insertSession: db.prepare<[string, number, string | null, string, string], SessionRow>(`
-      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+    insertSession: db.prepare<[string, number, string | null, string, string, number], SessionRow>(`
+      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?)
       RETURNING *`),
     openSessionByToken: db.prepare<[string], SessionRow>(
       `SELECT * FROM sessions WHERE token_hash = ? AND closed_at IS NULL`,
@@ -228,6 +232,10 @@ export function prepareStatements(db: Database) {
     closeUserSessions: db.prepare<[string, number]>(
       `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND closed_at IS NULL`,
     ),
+    closeOtherSessions: db.prepare<[string, number, number]>(
+      `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND id <> ? AND closed_at IS NULL`,
+    ),
+    liftSessionRestriction: db.prepare<[number]>(`UPDATE sessions SET must_change_password = 0 WHERE id = ?`),
 
     // messages
     insertMessage: db
@@ -269,7 +277,8 @@ export function prepareStatements(db: Database) {
       ORDER BY r.message_id LIMIT ?`),
     // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
     inbox: db.prepare<[number, number, number, number], InboxRow>(`
-      SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
+      SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
+        r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
       WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ? AND (? = 0 OR r.read_at IS NULL)
@@ -445,6 +454,7 @@ export function toSession(r: SessionRow): Session {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     closedAt: r.closed_at,
+    mustChangePassword: r.must_change_password !== 0,
   };
 }
 
@@ -467,10 +477,13 @@ export function toAttachment(r: AttachmentRow): AttachmentMeta {
   };
 }
 
-export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxEntry {
+export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[], recipients: string[]): InboxEntry {
   return {
     id: r.id,
     sender: r.sender,
+    audience: inboxAudience(r),
+    messageVia: r.message_via,
+    recipients,
     subject: r.subject,
     body: r.body,
     sentAt: r.sent_at,
@@ -479,6 +492,11 @@ export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxE
     attachments,
     via: r.via,
   };
+}
+
+/** A channel message is stored as 'list' with its channel id (schema.sql migration 3). */
+export function inboxAudience(r: Pick<InboxRow, 'audience' | 'channel_id'>): Audience {
+  return r.channel_id !== null ? 'channel' : r.audience;
 }
 
 export function toMail(r: MailRow): QueuedMail {
@@ -540,7 +558,7 @@ export function toMessage(r: MessageRow, recipients: RecipientState[], attachmen
     id: r.id,
     senderId: r.sender_id,
     sender: r.sender,
-    audience: r.channel_id !== null ? 'channel' : r.audience,
+    audience: inboxAudience(r),
     subject: r.subject,
     body: r.body,
     sentAt: r.sent_at,

@@ -119,6 +119,7 @@ type RejectArgs = Parameters<Store['rejectRegistration']>[0];
 type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
 type ExpireArgs = Parameters<Store['expireRegistrations']>[0];
 type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
+type ChangeArgs = Parameters<Store['changePassword']>[0];
 type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
 type RegistrationLimits = NonNullable<Parameters<Store['createRegistration']>[1]>;
@@ -522,22 +523,40 @@ export class SqliteStore implements Store {
     this.sql.recordLogin.run(now(), address, userId);
   }
 
+  async changePassword(args: ChangeArgs): Promise<{ sessions: number }> {
+    return this.write(() => this.change(args));
+  }
+
+  private change({ userId, sessionId, passwordHash, address }: ChangeArgs): { sessions: number } {
+    const at = now();
+    const { username, sessions } = this.replacePassword(userId, passwordHash, false, at, sessionId);
+    this.sql.liftSessionRestriction.run(sessionId);
+    this.writeAudit({ kind: 'password_changed', actorId: userId, subject: username, address, detail: { sessions } }, at);
+    return { sessions };
+  }
+
   async resetPassword(args: ResetArgs): Promise<Reset> {
     return this.write(() => this.reset(args));
   }
 
   private reset({ userId, adminId, passwordHash, address, mail }: ResetArgs): Reset {
-    const row = this.sql.userById.get(userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
     const at = now();
-    this.cache.forgetUser(userId);
-    this.cache.forgetSessions();
-    this.sql.setPassword.run(passwordHash, 1, userId);
-    const sessions = this.sql.closeUserSessions.run(at, userId).changes;
+    const { sessions } = this.replacePassword(userId, passwordHash, true, at, null);
     const user = toUser(this.sql.userById.get(userId)!);
     const mailId = this.queueMail(mail(user), at);
     this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
     return { user, sessions, mailId };
+  }
+
+  /** Inside a transaction: a new password hash, and every open session of the member closed but `keep`. */
+  private replacePassword(userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null): { username: string; sessions: number } {
+    const row = this.sql.userById.get(userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    this.cache.forgetUser(userId);
+    this.cache.forgetSessions();
+    this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+    const closed = keep === null ? this.sql.closeUserSessions.run(at, userId) : this.sql.closeOtherSessions.run(at, userId, keep);
+    return { username: row.username, sessions: closed.changes };
   }
 
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
@@ -554,7 +573,8 @@ export class SqliteStore implements Store {
   }
 
   private insertSession(args: SessionArgs): Session {
-    return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt)!);
+    const oneTime = args.mustChangePassword ? 1 : 0;
+    return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime)!);
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {
@@ -715,7 +735,11 @@ export class SqliteStore implements Store {
     return this.read(() => {
       const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
       const attachments = this.attachmentsOf(rows.map((r) => r.id));
-      return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
+      // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
+      const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
+      const recipients = listed.length === 0 ? new Map<number, string[]>()
+        : groupByMessage(this.sql.recipientsOf.all(JSON.stringify(listed)), (x) => x.username);
+      return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
     });
   }
 

@@ -60,6 +60,8 @@ export interface Session {
   createdAt: string;
   expiresAt: string;
   closedAt: string | null;
+  /** Opened with a mailed (one-time) password: only PASSWD, WHOAMI and LOGOUT until it sets the member's own. */
+  mustChangePassword: boolean;
 }
 
 export interface AttachmentMeta {
@@ -153,6 +155,12 @@ export interface NewMessage {
 export interface InboxEntry {
   id: number;
   sender: string;
+  /** How the message was addressed, as READ tells it (a channel message reads 'channel'). */
+  audience: Audience;
+  /** The message's own via ('#channel', '@a,@b'), whoever it reached; null for plain addressing. */
+  messageVia: string | null;
+  /** Every recipient's username, by username, for 'direct' and 'list' messages; empty for 'all' and 'channel'. */
+  recipients: string[];
   subject: string;
   body: string;
   sentAt: string;
@@ -288,11 +296,18 @@ export interface Store extends ChannelGroupStore {
   setUserStatus(userId: number, status: UserStatus): Promise<void>;
   setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void>;
   recordLogin(userId: number, address: string | null): Promise<void>;
+  /**
+   * PASSWD, in one transaction: sets the member's own password (no longer to be changed), lifts the
+   * one-time restriction of the session that set it, closes every other open session of the
+   * member and audits `password_changed`. Returns how many sessions it closed.
+   */
+  changePassword(args: { userId: number; sessionId: number; passwordHash: string; address: string | null }): Promise<{ sessions: number }>;
 
   // sessions
-  createSession(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string }): Promise<Session>;
+  /** `mustChangePassword`: the session was opened with a mailed (one-time) password (default false). */
+  createSession(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string; mustChangePassword?: boolean }): Promise<Session>;
   /** A LOGIN's writes in one transaction: the session (createSession) and the login (recordLogin). */
-  login(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string }): Promise<Session>;
+  login(args: Parameters<Store['createSession']>[0]): Promise<Session>;
   /** The open (not closed) session with this token hash, expired or not. */
   findSession(tokenHash: string): Promise<Session | null>;
   closeSession(sessionId: number): Promise<void>;
