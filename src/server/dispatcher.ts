@@ -29,6 +29,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         auth,
         log: conn.log,
         item: (args: ArgInput) => { conn.send(encodeItem(requestId, args)); },
+        encodedItems: (rows: string) => { conn.sendEncoded(rows); },
         afterReply: (work) => { (after ??= []).push(work); },
       };
       const result = await command.handler(ctx, request.args);

@@ -7,7 +7,7 @@ import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
-import { Connection, normalizeAddress } from './connection.js';
+import { Connection, connectionShared, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
 import type { Command, Services } from './commands/types.js';
@@ -16,6 +16,8 @@ import { createLogger } from './logger.js';
 import { MailSealer } from './mail/seal.js';
 import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
+import type { MemoryRelease } from './memory-release.js';
+import type { OutputBudget } from './output-budget.js';
 import { LocalRouter } from './router.js';
 import { LoginThrottle } from './throttle.js';
 import { generatePassword, hashPassword } from './secrets.js';
@@ -44,6 +46,10 @@ export class SiarServer {
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
   private stopFdWatch: () => void = () => undefined;
+  /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
+  output!: OutputBudget;
+  /** Collections after a flood of peers that did not read (memory-release.ts). */
+  private memoryRelease: MemoryRelease | null = null;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
 
@@ -123,6 +129,7 @@ export class SiarServer {
     };
     const warnFull = rateLimitedWarn(log, 'connection refused: server full');
     const warnAnonymous = rateLimitedWarn(log, 'connection refused: too many anonymous connections from one address');
+    const shared = connectionShared(config, log);
     const onSocket = (socket: net.Socket): void => {
       if (router.connectionCount() >= config.maxConnections) {
         refuse(socket, `-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
@@ -135,7 +142,7 @@ export class SiarServer {
         warnAnonymous({ address });
         return;
       }
-      const conn = new Connection(socket, config, log, dispatch);
+      const conn = new Connection(socket, config, log, dispatch, shared);
       router.track(conn);
       stats.connectionOpened();
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
@@ -170,6 +177,8 @@ export class SiarServer {
     server.loopLateness = loopLateness;
     server.transfers = transfers;
     server.backups = backups;
+    server.memoryRelease = shared.memory;
+    server.output = shared.output;
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -222,6 +231,7 @@ export class SiarServer {
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
       this.stopFdWatch();
+      this.memoryRelease?.stop();
       this.stats?.stop();
       this.loopLateness?.stop();
       // A backup under way finishes first: closing the store would break it.
