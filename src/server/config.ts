@@ -57,6 +57,14 @@ export interface ServerConfig {
   frameTimeoutMs: number;
   /** Connections from one address that have not logged in, at once. */
   maxAnonymousPerAddress: number;
+  /** Logged-in connections one member (the administrator included) may hold at once. */
+  maxConnectionsPerMember: number;
+  /** Logged-in connections from one address at once; the administrator's LOGIN is not held to it. */
+  maxLoggedInPerAddress: number;
+  /** Of maxConnections, the last ones only a LOGIN as administrator may take (at most half of them). */
+  adminReservedConnections: number;
+  /** A connection admitted on a reserved slot must log in as administrator within this time. */
+  reservedSlotLoginTimeoutMs: number;
   /** Pending registration requests one address may have open at once. */
   maxPendingRegistrationsPerAddress: number;
   // --- attachments and shadow listeners (docs/PROTOCOL-transfer.md §Limits)
@@ -123,6 +131,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     frameTimeoutMs: 30_000,
     shutdownDeadlineMs: 10_000,
     maxAnonymousPerAddress: 64,
+    maxConnectionsPerMember: 64,
+    maxLoggedInPerAddress: 512,
+    adminReservedConnections: 4,
+    reservedSlotLoginTimeoutMs: 10_000,
     maxPendingRegistrationsPerAddress: 5,
     transferHost: null,
     transferPorts: null,

@@ -72,6 +72,8 @@ export class Connection {
   popupsAfterPasswordChange = false;
   /** Registration request this connection waits on (REGISTER wait=1). */
   waitingRegistration: number | null = null;
+  /** Admitted on one of the slots kept for the administrator: only a LOGIN as administrator may follow (admission.ts). */
+  onReservedSlot = false;
   /** Popups already pushed here, so a race between live delivery and login replay cannot double them. */
   private readonly pushedPopups = new Set<number>();
   private badFrames = 0;

@@ -7,6 +7,7 @@ import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
+import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
 import { Connection, connectionShared, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
@@ -70,6 +71,8 @@ export class SiarServer {
     // limit still comes up and holds as many clients as it safely can.
     const cap = planConnectionCap(overrides.maxConnections, readOpenFilesLimit(), config);
     config.maxConnections = cap.maxConnections;
+    const reserveAsked = config.adminReservedConnections;
+    config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
     await ensureAdminAccount(store, config.dataDir, log);
@@ -129,21 +132,23 @@ export class SiarServer {
     };
     const warnFull = rateLimitedWarn(log, 'connection refused: server full');
     const warnAnonymous = rateLimitedWarn(log, 'connection refused: too many anonymous connections from one address');
+    const warnReserved = rateLimitedWarn(log, 'connection taken on a slot kept for the administrator: only an administrator LOGIN may follow');
     const shared = connectionShared(config, log);
     const onSocket = (socket: net.Socket): void => {
-      if (router.connectionCount() >= config.maxConnections) {
-        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
-        warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
-        return;
-      }
       const address = normalizeAddress(socket.remoteAddress);
-      if (router.anonymousFrom(address) >= config.maxAnonymousPerAddress) {
-        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|Too many connections from your address that have not logged in.\n`);
-        warnAnonymous({ address });
+      const admission = admitConnection(config, router, address);
+      if (!admission.admit) {
+        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|${admission.reason}\n`);
+        if (admission.reason === SERVER_FULL) warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
+        else warnAnonymous({ address });
         return;
       }
       const conn = new Connection(socket, config, log, dispatch, shared);
       router.track(conn);
+      if (admission.reservedSlot) {
+        holdReservedSlot(conn, config);
+        warnReserved({ address, connections: router.connectionCount(), reserved: config.adminReservedConnections });
+      }
       stats.connectionOpened();
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
@@ -199,7 +204,11 @@ export class SiarServer {
       log.warn({ requested: overrides.maxConnections, maxConnections: cap.maxConnections, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve },
         '--max-connections is above what the open-files limit allows (limit minus the reserve for the database, transfers and the rest); using the most it allows: raise ulimit -n to hold more');
     }
-    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve }, 'connection limit');
+    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
+    if (config.adminReservedConnections < reserveAsked) {
+      log.warn({ requested: reserveAsked, adminReserved: config.adminReservedConnections, maxConnections: config.maxConnections },
+        '--admin-reserved-connections is more than half of --max-connections; keeping half for the administrator');
+    }
     // Shadow listeners bind to --transfer-host when given: a public one is as exposed as the control port.
     const exposed = [config.host, config.transferHost].filter((h): h is string => h !== null && !isLoopback(h));
     if (!config.tls && exposed.length > 0) {
