@@ -197,3 +197,11 @@ CREATE TABLE message_routes (
   via          TEXT NOT NULL,
   PRIMARY KEY (message_id, recipient_id)
 ) WITHOUT ROWID;
+
+-- migration: 4
+-- The one-time restriction of a mailed password belongs to the session opened with it (issue 20):
+-- a password the member sets from another session does not lift it. Sessions open at the upgrade
+-- with a password still to be changed keep their restriction.
+ALTER TABLE sessions ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET must_change_password = 1
+  WHERE closed_at IS NULL AND user_id IN (SELECT id FROM users WHERE must_change_password = 1);

@@ -13,6 +13,24 @@ export class RemoteError extends Error {
   }
 }
 
+/**
+ * A request longer than the server's frame limit, refused before it is sent: the server would
+ * answer FRAME_TOO_LONG and close the connection. Same code, and the connection stays.
+ */
+export class FrameTooLongError extends RemoteError {
+  constructor(readonly bytes: number, readonly maxBytes: number) {
+    super('FRAME_TOO_LONG', `The request is ${bytes} bytes; the server takes at most ${maxBytes} in one frame. Nothing was sent.`);
+  }
+}
+
+/** What the server announced in its HELLO (older servers announce only maxFrame). */
+export interface ServerLimits {
+  maxFrame?: number;
+  /** Longest message body and subject, in characters (UTF-16 code units, as String.length counts). */
+  maxBody?: number;
+  maxSubject?: number;
+}
+
 export interface Reply {
   args: Args;
   /** Rows of a list reply, in order. */
@@ -29,6 +47,8 @@ export interface ConnectOptions {
   requestTimeoutMs?: number;
   /** Speak TLS and verify the server: `{}` trusts the system CAs, `ca` a private CA (PEM). */
   tls?: { ca?: Buffer | string; servername?: string };
+  /** Source address to connect from (tests play several hosts from 127.0.0.0/8). */
+  localAddress?: string;
 }
 
 interface Pending {
@@ -50,6 +70,8 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
   private closedWith: Error | null | undefined;
   private keepalive: NodeJS.Timeout | undefined;
   readonly hello: Promise<Args>;
+  /** The server's limits, known once connect() resolved. */
+  limits: ServerLimits = {};
 
   private constructor(private readonly socket: net.Socket, private readonly opts: ConnectOptions) {
     super();
@@ -58,6 +80,7 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
       const onHello = (event: string, args: Args) => {
         if (event !== 'HELLO') return;
         this.off('push', onHello);
+        this.limits = { maxFrame: positive(args.get('maxFrame')), maxBody: positive(args.get('maxBody')), maxSubject: positive(args.get('maxSubject')) };
         resolve(args);
       };
       this.on('push', onHello);
@@ -70,9 +93,10 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
 
   static connect(opts: ConnectOptions): Promise<SiarClient> {
     return new Promise((resolve, reject) => {
+      const where = { host: opts.host, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) };
       const socket = opts.tls
-        ? tls.connect({ host: opts.host, port: opts.port, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
-        : net.connect({ host: opts.host, port: opts.port });
+        ? tls.connect({ ...where, ca: opts.tls.ca, servername: opts.tls.servername ?? tlsServername(opts.host) })
+        : net.connect(where);
       // Covers the greeting too: a plain client at a TLS port (or the reverse) connects, then both wait.
       const timer = setTimeout(() => {
         socket.destroy();
@@ -104,13 +128,17 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
   request(verb: string, args: ArgInput = {}, token: string = this.token): Promise<Reply> {
     if (this.closedWith !== undefined) return Promise.reject(this.closedWith ?? new Error('Connection closed.'));
     const id = String(this.nextId++);
+    const frame = encodeRequest(id, verb, token, args);
+    // Refused here rather than sent: the server would close the connection over it.
+    const bytes = Buffer.byteLength(frame);
+    if (this.limits.maxFrame !== undefined && bytes > this.limits.maxFrame) return Promise.reject(new FrameTooLongError(bytes, this.limits.maxFrame));
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
         reject(new Error(`No reply to ${verb} within ${this.requestTimeout / 1000} s.`));
       }, this.requestTimeout);
       this.pending.set(id, { resolve, reject, items: [], timer });
-      this.socket.write(encodeRequest(id, verb, token, args) + '\n');
+      this.socket.write(frame + '\n');
     });
   }
 
@@ -216,4 +244,9 @@ export function parseServerAddress(value: string | undefined, fallback = '127.0.
 /** SNI takes host names only; an IP address is verified against the certificate's IP entries. */
 export function tlsServername(host: string): string | undefined {
   return net.isIP(host) ? undefined : host;
+}
+
+function positive(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value !== undefined && Number.isSafeInteger(n) && n > 0 ? n : undefined;
 }

@@ -13,8 +13,13 @@ import { RemoteError, SiarClient, parseServerAddress, type ConnectOptions, type 
  *   that were missed meanwhile. The server has no verb that re-attaches a new connection to an
  *   existing token's pushes, so re-authentication is a fresh LOGIN.
  * - A request whose token the server no longer accepts (expired, or closed) logs in again once and
- *   is retried. If the password is refused on re-login (changed elsewhere, account suspended) the
- *   credentials are dropped and 'authLost' tells the UI to ask again.
+ *   is retried; so does a connection the server closed because the session expired
+ *   (SESSION_EXPIRED). If the password is refused on re-login (changed elsewhere, account
+ *   suspended) the credentials are dropped and 'authLost' tells the UI to ask again.
+ * - A connection the server closed with SESSION_CLOSED (the password was changed or reset, the
+ *   account suspended, the session logged out from elsewhere) drops the credentials at once and
+ *   reports 'authLost' with the server's reason: logging in again with them would be refused, or
+ *   would undo what the server did on purpose. The session reconnects, logged out.
  */
 
 export type SessionStatus =
@@ -357,6 +362,12 @@ export class SiarSession extends EventEmitter<SessionEvents> {
       this.client = null;
       clearInterval(this.heartbeat);
       if (this._state.status === 'closed') return;
+      if (reason instanceof RemoteError && reason.code === 'SESSION_CLOSED' && this.credentials) {
+        this.credentials = null;
+        this.token = '';
+        this.update({ username: null });
+        this.emit('authLost', reason);
+      }
       this.lostOnce = true;
       this.scheduleRetry(reason ? errorText(reason) : 'The connection was closed.', true);
     });

@@ -59,7 +59,7 @@ import {
   LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
 } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
-import { encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
+import { checkAttachmentName, encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
 import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
 
 export { encodeDeclaration };
@@ -145,6 +145,9 @@ const FINAL_CODES = new Set([
 ]);
 
 export async function declareFile(file: string, name: string = path.basename(file)): Promise<LocalFile> {
+  // The server's rule, checked before the file is read through for its hash.
+  const problem = checkAttachmentName(name);
+  if (problem) throw new Error(`The file name "${name}" ${problem}; rename the file to attach it.`);
   const info = await stat(file);
   if (!info.isFile()) throw new Error(`${file} is not a regular file.`);
   const hash = createHash('sha256');
@@ -333,7 +336,7 @@ function dataOptions(client: SiarClient, options: TransferOptions): DataOptions 
   const control = client.connectOptions;
   const trust = options.tls !== undefined ? options.tls : control.tls;
   return {
-    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+    ...(options.localAddress ?? control.localAddress ? { localAddress: options.localAddress ?? control.localAddress } : {}),
     tls: trust ? { ca: trust.ca, identity: trust.servername ?? control.host } : null,
   };
 }

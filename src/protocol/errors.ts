@@ -16,6 +16,7 @@ export const ERRORS = {
   BAD_CREDENTIALS: { message: 'Wrong username or password.', closes: false },
   ACCOUNT_SUSPENDED: { message: 'This account is suspended.', closes: false },
   SESSION_CLOSED: { message: 'This session was closed by the server.', closes: true },
+  SESSION_EXPIRED: { message: 'This session has expired; log in again.', closes: true },
   FORBIDDEN: { message: 'You are not allowed to do that.', closes: false },
   PASSWORD_CHANGE_REQUIRED: { message: 'The mailed password is for the first login only; set a new password first (PASSWD, `siar passwd`).', closes: false },
   DUPLICATE_USERNAME: { message: 'That username is already taken or requested.', closes: false },

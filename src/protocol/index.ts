@@ -4,3 +4,4 @@ export * from './frames.js';
 export * from './line-reader.js';
 export * from './records.js';
 export * from './channel-records.js';
+export * from './terminal-text.js';

@@ -118,6 +118,23 @@ export interface PopupRecord {
 
 export const PREVIEW_CHARS = 280;
 
+/**
+ * A popup's preview: the body when it has at most PREVIEW_CHARS characters, else its first
+ * PREVIEW_CHARS - 1 and "…". Characters are code points, so an emoji is never cut in half.
+ */
+export function previewOf(body: string): string {
+  if (body.length <= PREVIEW_CHARS) return body; // never more code points than code units
+  let count = 0;
+  let offset = 0;
+  let cutAt = 0;
+  for (const ch of body) {
+    if (++count > PREVIEW_CHARS) return `${body.slice(0, cutAt)}…`;
+    offset += ch.length;
+    if (count === PREVIEW_CHARS - 1) cutAt = offset;
+  }
+  return body;
+}
+
 export function popupToArgs(p: PopupRecord): ArgInput {
   return {
     id: p.id,

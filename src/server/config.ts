@@ -47,7 +47,7 @@ export interface ServerConfig {
   fdCheckIntervalMs: number;
   /** SQLite durability: NORMAL (default, WAL-safe) or FULL (power-loss safe). */
   synchronous: 'NORMAL' | 'FULL';
-  /** LOGIN brute-force protection: growing delay, then lockout, per username and per address. */
+  /** Password brute-force protection (LOGIN, PASSWD old=): delay and lock per (username, address) and per address; a per-username alert, never a lock. */
   loginThrottle: ThrottleOptions;
   /** PEM certificate chain and key: TLS on the control port and on every shadow listener. */
   tls: { cert: Buffer; key: Buffer } | null;

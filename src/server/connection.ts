@@ -16,6 +16,8 @@ export interface BoundUser {
   username: string;
   role: Role;
   sessionId: number;
+  /** When the session expires (ms since the epoch): the connection is closed then (SESSION_EXPIRED). */
+  expiresAt: number;
 }
 
 export type LineHandler = (conn: Connection, line: string) => Promise<void>;

@@ -1,4 +1,4 @@
-import { PREVIEW_CHARS, encodePush, popupToArgs, type ArgInput } from '../protocol/index.js';
+import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { Services } from './commands/types.js';
 import type { Message } from './store/types.js';
@@ -14,13 +14,12 @@ import type { Message } from './store/types.js';
  * during the commit), the mark is taken back and the popup waits for its next login.
  */
 function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
-  const preview = message.body.length > PREVIEW_CHARS ? `${message.body.slice(0, PREVIEW_CHARS - 1)}…` : message.body;
   return popupToArgs({
     id: message.id,
     from: message.sender,
     institution,
     subject: message.subject,
-    preview,
+    preview: previewOf(message.body),
     sentAt: message.sentAt,
     attachments: message.attachments.map((a) => a.name),
     via: via ?? '',

@@ -94,7 +94,10 @@ async function authorize(services: Services, command: Command, token: string, co
   if (command.access === 'anyone' && token === '') return null;
   if (token === '') throw new SiarError('AUTH_REQUIRED', `${command.verb} needs a session token; LOGIN first.`);
   const auth = await authenticate(services, tokenHashFor(conn, token));
-  if (auth.user.mustChangePassword && command.access !== 'anyone' && !BEFORE_PASSWORD_CHANGE.has(command.verb)) {
+  // The restriction is the session's (opened with the mailed password): a password the member set
+  // from another session lifts nothing. The member's flag covers a session opened just before a reset.
+  const oneTime = auth.session.mustChangePassword || auth.user.mustChangePassword;
+  if (oneTime && command.access !== 'anyone' && !BEFORE_PASSWORD_CHANGE.has(command.verb)) {
     throw new SiarError('PASSWORD_CHANGE_REQUIRED', `${command.verb} needs your own password: the mailed one is for the first login only. Set a new one with PASSWD (siar passwd).`);
   }
   if (command.access === 'admin' && auth.user.role !== 'admin') {

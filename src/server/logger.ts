@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import pretty from 'pino-pretty';
 
 /** Paths pino blanks out wherever they appear: secrets never reach the log. */
 export const REDACT_PATHS = [
@@ -8,4 +9,25 @@ export const REDACT_PATHS = [
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level, base: { app: 'siar' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+}
+
+/**
+ * `json`: one JSON object per line (for log collectors); `pretty`: readable lines for a person.
+ * `siar server --log-format` defaults to pretty on a terminal, JSON into a file, a pipe or a journal.
+ */
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The server's logger on stdout (or `destination`). Pretty lines go through pino-pretty in this
+ * thread (synchronously, so nothing is lost at exit); redaction happens in pino before either format.
+ */
+export function createConsoleLogger(level: string, format: LogFormat, destination?: DestinationStream): Logger {
+  if (format === 'json') return createLogger(level, destination);
+  return createLogger(level, pretty({
+    destination: destination ?? 1,
+    sync: true,
+    colorize: destination === undefined ? process.stdout.isTTY === true : false,
+    translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+    ignore: 'app',
+  }));
 }

@@ -1,5 +1,6 @@
 import type { ArgInput, ErrorCode } from '../protocol/index.js';
 import type { Connection } from './connection.js';
+import { SessionExpiry } from './session-expiry.js';
 
 /**
  * Who is online and how pushes reach them. The only place that knows which connection belongs to
@@ -7,7 +8,7 @@ import type { Connection } from './connection.js';
  * rest of the server.
  */
 export interface MessageRouter {
-  /** Registers a logged-in connection for pushes to its user. */
+  /** Registers a logged-in connection for pushes to its user, until its session ends or expires. */
   attach(conn: Connection): void;
   detach(conn: Connection): void;
   /** Pushes a popup (the encoded frame, line feed included) to every online connection of the user; returns how many got it. */
@@ -22,6 +23,8 @@ export interface MessageRouter {
   pushToRegistrant(requestId: number, event: string, args: ArgInput): boolean;
   /** Closes every connection of the user with a closing error; returns how many. */
   disconnectUser(userId: number, code: ErrorCode, message: string): number;
+  /** Closes the user's connections logged in with a session `ends` picks, with a closing error; returns how many. */
+  disconnectSessions(userId: number, ends: (sessionId: number) => boolean, code: ErrorCode, message: string): number;
   isOnline(userId: number): boolean;
   /** Logged-in connections of the user. */
   connectionsOf(userId: number): number;
@@ -50,6 +53,8 @@ export class LocalRouter implements MessageRouter {
   private readonly countedAnonymous = new WeakSet<Connection>();
   /** Logged-in connections per remote address (a limit applies to them too). */
   private readonly loggedIn = new Map<string, number>();
+  /** A connection whose session expires is closed then: it must not go on receiving popups. */
+  private readonly expiry = new SessionExpiry<Connection>((conn) => conn.fail('SESSION_EXPIRED'));
 
   /** Every accepted connection is tracked so counts and shutdown see it. */
   track(conn: Connection): void {
@@ -85,10 +90,12 @@ export class LocalRouter implements MessageRouter {
     if (!set) this.byUser.set(user.userId, (set = new Set()));
     set.add(conn);
     if (user.role === 'admin') this.admins.add(conn);
+    this.expiry.watch(conn, user.expiresAt);
   }
 
   detach(conn: Connection): void {
     this.admins.delete(conn);
+    this.expiry.forget(conn);
     const userId = this.attachedAs.get(conn);
     if (userId === undefined) return;
     this.attachedAs.delete(conn);
@@ -134,7 +141,11 @@ export class LocalRouter implements MessageRouter {
   }
 
   disconnectUser(userId: number, code: ErrorCode, message: string): number {
-    const conns = [...(this.byUser.get(userId) ?? [])];
+    return this.disconnectSessions(userId, () => true, code, message);
+  }
+
+  disconnectSessions(userId: number, ends: (sessionId: number) => boolean, code: ErrorCode, message: string): number {
+    const conns = [...(this.byUser.get(userId) ?? [])].filter((c) => c.user !== null && ends(c.user.sessionId));
     for (const conn of conns) conn.fail(code, message);
     return conns.length;
   }

@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './
 import { Connection, connectionShared, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
+import { auditThrottleReports } from './commands/password-guard.js';
 import type { Command, Services } from './commands/types.js';
 import { createDispatcher } from './dispatcher.js';
 import { createLogger } from './logger.js';
@@ -53,6 +54,8 @@ export class SiarServer {
   private memoryRelease: MemoryRelease | null = null;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
+  /** Password brute-force protection; its counts of refused attempts reach the audit log. */
+  throttle: LoginThrottle | null = null;
 
   private constructor(
     readonly config: ServerConfig,
@@ -107,6 +110,7 @@ export class SiarServer {
       throttle: new LoginThrottle(config.loginThrottle),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
+    services.throttle.onReport = auditThrottleReports(services);
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -153,7 +157,10 @@ export class SiarServer {
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
       conn.onClose(() => conn.log.debug('disconnected'));
-      conn.send(encodePush('HELLO', { server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes }));
+      // The limits a client can check before sending, to say in its own terms what is too long.
+      conn.send(encodePush('HELLO', {
+        server: 'siar', protocol: PROTOCOL_VERSION, maxFrame: config.maxFrameBytes, maxBody: config.maxBodyChars, maxSubject: config.maxSubjectChars,
+      }));
     };
     // TLS when configured (clients verify the server; --ca for a private CA). A TLS socket reaches
     // onSocket once its handshake is done, so nothing before that costs a Connection.
@@ -184,6 +191,8 @@ export class SiarServer {
     server.backups = backups;
     server.memoryRelease = shared.memory;
     server.output = shared.output;
+    server.throttle = services.throttle;
+    services.throttle.start();
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -204,7 +213,6 @@ export class SiarServer {
       log.warn({ requested: overrides.maxConnections, maxConnections: cap.maxConnections, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve },
         '--max-connections is above what the open-files limit allows (limit minus the reserve for the database, transfers and the rest); using the most it allows: raise ulimit -n to hold more');
     }
-    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
     if (config.adminReservedConnections < reserveAsked) {
       log.warn({ requested: reserveAsked, adminReserved: config.adminReservedConnections, maxConnections: config.maxConnections },
         '--admin-reserved-connections is more than half of --max-connections; keeping half for the administrator');
@@ -216,7 +224,12 @@ export class SiarServer {
         'listening on a non-loopback address without TLS: passwords, messages and attachments cross the network in clear; '
         + 'start the server with --tls-cert FILE --tls-key FILE (PEM) and give clients --ca FILE or --tls');
     }
-    log.info({ host: config.host, port, dataDir: config.dataDir, mail: transport.kind, tls: !!config.tls, maxConnections: config.maxConnections }, 'siar server listening');
+    // The first line a person reads: where it listens, where data and mail go, where the admin password is.
+    log.info({
+      host: config.host, port, dataDir: path.resolve(config.dataDir), mail: transport.destination,
+      adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
+    }, 'siar server listening');
+    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
     return server;
   }
 
@@ -239,6 +252,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();
       this.stats?.stop();
@@ -275,10 +289,19 @@ async function recoverFromUncleanStop(store: SqliteStore, dataDir: string, log: 
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
 }
 
+/** Where the admin password is, for the start-up line (its path, never the password). */
+async function adminPasswordWhereabouts(dataDir: string): Promise<string> {
+  const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
+  const present = await stat(file).then(() => true, () => false);
+  return present ? file : `${file} was removed (it is written once, when the admin account is created)`;
+}
+
+const ADMIN_PASSWORD_FILE = 'admin-password';
+
 /** First start: creates `admin` with a random password, written once to <data>/admin-password (0600). */
 async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
   const password = generatePassword();
-  const file = path.join(dataDir, 'admin-password');
+  const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
   const created = await store.ensureAdmin(await hashPassword(password));
   if (!created) return;
   try {

@@ -1,4 +1,4 @@
-import { SiarError, type Args } from '../protocol/index.js';
+import { SiarError, hasTerminalControls, type Args } from '../protocol/index.js';
 
 /** Usernames are addresses on the wire: lower-case, no separators used by the protocol. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{1,31}$/;
@@ -8,20 +8,28 @@ const EMAIL_PATTERN = /^[^\s@<>()",;:\\]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/;
 export function requireText(args: Args, key: string, maxChars: number, label = key): string {
   const value = args.get(key)?.trim();
   if (!value) throw new SiarError('MISSING_ARGUMENT', `${label} is required (${key}=…).`);
-  if (value.length > maxChars) throw new SiarError('BAD_ARGUMENT', `${label} is longer than ${maxChars} characters.`);
-  return value;
+  return withinChars(value, maxChars, label);
 }
 
 export function optionalText(args: Args, key: string, maxChars: number, label = key): string {
-  const value = args.get(key)?.trim() ?? '';
-  if (value.length > maxChars) throw new SiarError('BAD_ARGUMENT', `${label} is longer than ${maxChars} characters.`);
-  return value;
+  return withinChars(args.get(key)?.trim() ?? '', maxChars, label);
 }
 
 /** Text kept exactly as sent (a message body's whitespace is the author's). */
 export function optionalRawText(args: Args, key: string, maxChars: number, label = key): string {
-  const value = args.get(key) ?? '';
-  if (value.length > maxChars) throw new SiarError('BAD_ARGUMENT', `${label} is longer than ${maxChars} characters.`);
+  return withinChars(args.get(key) ?? '', maxChars, label);
+}
+
+/**
+ * Limits count characters as people (and the TUI's editor) do, by code point: an emoji is one
+ * character, not the two UTF-16 units JavaScript's `length` counts.
+ */
+function withinChars(value: string, maxChars: number, label: string): string {
+  if (value.length <= maxChars) return value; // never more code points than code units
+  let count = 0;
+  for (const _ of value) {
+    if (++count > maxChars) throw new SiarError('BAD_ARGUMENT', `${label} is longer than ${maxChars} characters.`);
+  }
   return value;
 }
 
@@ -35,7 +43,8 @@ export function requireUsername(args: Args, key = 'username'): string {
 
 export function requireEmail(args: Args, key = 'email'): string {
   const value = requireText(args, key, 254).toLowerCase();
-  if (!EMAIL_PATTERN.test(value)) throw new SiarError('BAD_EMAIL', `"${value}" is not a valid e-mail address.`);
+  // Addresses are shown to the administrator: nothing in one may drive a terminal.
+  if (!EMAIL_PATTERN.test(value) || hasTerminalControls(value)) throw new SiarError('BAD_EMAIL', `"${value}" is not a valid e-mail address.`);
   return value;
 }
 

@@ -43,14 +43,18 @@ export function parsePortRange(value: string): { from: number; to: number } {
   return { from, to };
 }
 
-/** 1536 → "1.5 KiB". */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+/**
+ * The one way siar writes a size for people, in the CLI, the TUI and the admin console: IEC units
+ * ("512 B", "1.5 KiB", "20 MiB"), one decimal below 10; "?" for what is not a size.
+ */
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n) || n < 0) return '?';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
   let i = 0;
   while (value >= 1024 && i < units.length - 1) {
     value /= 1024;
     i++;
   }
-  return i === 0 ? `${n} bytes` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
+  return i === 0 ? `${n} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[i]}`;
 }

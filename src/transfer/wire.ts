@@ -7,6 +7,7 @@
  *   data socket, server → client (upload)     TRANSFER|OK|key=value…  or  TRANSFER|ERR|CODE|sentence
  *   data socket, server → client (download)   the bytes from OFFSET to the end, then EOF
  */
+import { hasTerminalControls } from '../protocol/index.js';
 
 /** A ticket line longer than this is refused before more is read. */
 export const TICKET_LINE_MAX_BYTES = 128;
@@ -15,8 +16,8 @@ export const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
 /** sha256 of zero bytes: an empty attachment. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-/** Longest attachment name, in characters. */
-export const MAX_NAME_CHARS = 255;
+/** Longest attachment name, in UTF-8 bytes (what file systems allow for one name). */
+export const MAX_NAME_BYTES = 255;
 
 export interface Declaration {
   name: string;
@@ -44,10 +45,9 @@ export function decodeDeclaration(value: string): Declaration | null {
  */
 export function checkAttachmentName(name: string): string | null {
   if (name.length === 0) return 'is empty';
-  if (name.length > MAX_NAME_CHARS) return `is longer than ${MAX_NAME_CHARS} characters`;
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) return `is longer than ${MAX_NAME_BYTES} bytes in UTF-8`;
   if (/[/\\]/.test(name)) return 'contains a path separator';
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) return 'contains a control character';
+  if (hasTerminalControls(name)) return 'contains a control or bidirectional-override character';
   if (name === '.' || name === '..') return 'names a directory';
   if (name.trim() !== name) return 'starts or ends with blanks';
   return null;

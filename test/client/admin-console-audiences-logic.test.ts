@@ -7,10 +7,14 @@ import t from 'tap';
 import type { ChannelRecord, ChannelRosterEntry } from '../../src/protocol/index.js';
 import {
   channelCells, channelChanges, channelForm, checkUsernames, groupMemberLines, listChanges, nameList, parseNames, rosterLines,
-  validateChannelForm, validateGroupForm, validateNamesForm,
+  validateChannelForm, validateGroupForm,
 } from '../../src/client/admin-console/audiences.js';
-import { choiceInput, formLines, formValues, newForm, pressKey, showErrors, textInput, type FormState } from '../../src/client/admin-console/form.js';
-import { fieldLines, headerLine, helpLine, wrap } from '../../src/client/admin-console/format.js';
+import { choiceInput, formLines, formValues, newForm, pressKey, showErrors, textInput, withPicked, type FormState } from '../../src/client/admin-console/form.js';
+import { fieldLines, headerLines, helpLine, wrap } from '../../src/client/admin-console/format.js';
+import type { Screen } from '../../src/client/admin-console/host.js';
+import { keysHelp } from '../../src/client/admin-console/keys-help.js';
+import { chosenNames, newPickList, pickLines, pressPickKey, visibleItems, type PickOutcome } from '../../src/client/admin-console/pick-list.js';
+import { REGISTRATION_HELP, REGISTRATION_KEYS } from '../../src/client/admin-console/registrations-screen.js';
 import { Latest } from '../../src/client/admin-console/latest.js';
 import type { Key } from '../../src/client/tui/controller.js';
 
@@ -51,8 +55,58 @@ t.test('a form: typing, moving between inputs, cycling choices, submit and cance
   t.equal(r.state.focus, 5, '↑ wraps around from the first input to the last');
   t.equal(keys(r.state, { name: 'enter' }).outcome, 'submit');
   t.equal(keys(r.state, { name: 'escape' }).outcome, 'cancel');
-  r = keys(r.state, 'a\u001b[31mb');
-  t.equal(formValues(r.state).publishers, 'a[31mb', 'control characters never enter a value');
+  t.equal(formValues(keys(r.state, 'ghost').state).publishers, '', 'names are not typed into a member list');
+  t.equal(keys(r.state, ' ').outcome, 'pick', 'Space on a member list asks for its pick-list');
+  const picked = withPicked(r.state, 'publishers', ['unhas', 'ugm']);
+  t.equal(formValues(picked).publishers, 'unhas, ugm', 'the chosen names become its value');
+  t.match(formLines(picked, 76).join('\n').replace(/\{[^}]*\}/g, ''), />Publishers\s+unhas, ugm/);
+  r = keys(r.state, { name: 'tab' }, 'a\u001b[31mb');
+  t.equal(formValues(r.state).name, 'beasiswaa[31mb', 'control characters never enter a value');
+});
+
+t.test('a pick-list: filter by name or institution, Space chooses, Enter saves in list order, Esc cancels', async (t) => {
+  const items = [{ name: 'ugm', detail: 'Universitas Gadjah Mada' }, { name: 'unhas', detail: 'Universitas Hasanuddin' }, { name: 'itb', detail: 'Institut Teknologi Bandung' }];
+  let s = newPickList(items, ['unhas', 'gone']);
+  const press = (...ks: Key[]) => {
+    let last: PickOutcome = { kind: 'edit', state: s };
+    for (const k of ks) {
+      last = pressPickKey(s, k);
+      if (last.kind === 'edit') s = last.state;
+    }
+    return last;
+  };
+  press({ name: 'space', ch: ' ' });
+  t.same(chosenNames(s), ['ugm', 'unhas', 'gone'], 'Space chose the first row; a name no longer listed is kept, last');
+  press({ name: 't', ch: 't' }, { name: 'e', ch: 'e' }, { name: 'k', ch: 'k' });
+  t.same(visibleItems(s).map((i) => i.name), ['itb'], 'the filter looks in the institution too');
+  press({ name: 'space', ch: ' ' }, { name: 'backspace' }, { name: 'backspace' }, { name: 'backspace' }, { name: 'down' }, { name: 'space', ch: ' ' });
+  t.same(press({ name: 'enter' }), { kind: 'done', chosen: ['ugm', 'itb', 'gone'] }, 'unhas unchosen; Enter saves');
+  t.same(press({ name: 'escape' }), { kind: 'cancel' });
+  const lines = pickLines(s, 60, 8).map((l) => l.replace(/\{[^}]*\}/g, ''));
+  t.equal(lines.length, 8);
+  t.match(lines.join('\n'), /\[x\] ugm[\s\S]*▶ \[ \] unhas[\s\S]*\[x\] itb/);
+  t.match(lines.at(-1), /Space choose · type to filter · Enter save/);
+  for (const l of lines) t.ok(l.length <= 60, `"${l}" fits`);
+});
+
+t.test('the ? box lists every screen by its key and fits 80×24', async (t) => {
+  const titles = ['Registrations', 'Members', 'Online', 'Traffic', 'Mail', 'Audit', 'Backups', 'Channels', 'Groups'];
+  const help = [REGISTRATION_HELP, '/ search  ↵ details  s suspend  u reactivate  p reset password', 'refreshes every 2 s',
+    'live counters, refreshed every 2 s', 't retry  T retry all  f unsent/failed/all  ↵ details',
+    'k kind  m member  s since  u until  c clear  ↵ details', 'b backup (files listed)  B backup (files copied)  ↵ details',
+    'n new  e edit  r access  x archive  m members  p publishers  ↵ roster', 'n new  e describe  d delete  m institutions  ↵ details'];
+  const screens = titles.map((title, i) => ({ key: String(i + 1), title, help: help[i]!, everyKey: i === 0 ? REGISTRATION_KEYS : undefined })) as unknown as Screen[];
+  const fields = keysHelp(screens, 80 - 6);
+  t.same(Object.keys(fields).slice(0, 9), titles.map((title, i) => `${i + 1} ${title}`));
+  // As AdminConsole.details draws it at 80 columns: the lines, a blank one and "(Enter or Esc closes)", in a border.
+  const lines = fieldLines(fields, 80 - 6);
+  t.ok(lines.every((l) => l.length <= 74), 'no line wider than the box');
+  for (const [i, h] of help.entries()) {
+    const foot = helpLine(h, 9, 80).replace(/\{[^}]*\}/g, '');
+    t.ok(foot.includes(h.split(/ {2,}/).slice(0, 4).join('  ')) && foot.endsWith('? help  q quit'), `the footer of screen ${i + 1} at 80 columns: ${foot}`);
+  }
+  t.match(lines.join('\n'), /^1 Registrations {2}Space mark \(the cursor stays\) · \* mark all/m, 'the keys break between entries');
+  t.ok(lines.length + 2 + 2 <= 24, `${lines.length} lines fit 24 rows with the border and the closing line`);
 });
 
 t.test('a form shows errors, moves the focus to the first refused input, and clears an error when it is edited', async (t) => {
@@ -104,9 +158,6 @@ t.test('the channel and group forms check what the server checks, before sending
   t.equal(checkUsernames('ghost', null), null, 'without the member list, only the form of a name is checked');
   t.match(validateGroupForm({ name: '1abc', members: 'unhas,,unsrat' }, known), { name: /group name is 2-32/ });
   t.equal(validateGroupForm({ name: 'ptn-sulawesi', members: 'unhas,,unsrat' }, known), null);
-  t.equal(validateNamesForm('', known), 'Name at least one institution (username).');
-  t.equal(validateNamesForm('unhas', known, new Set(['ugm'])), 'Not in the group: unhas.');
-  t.equal(validateNamesForm('ugm', known, new Set(['ugm'])), null);
 });
 
 t.test('list edits become grants and revocations; rule edits send only what changed', async (t) => {
@@ -141,24 +192,42 @@ t.test('table cells and detail panels', async (t) => {
   t.match(g.join('\n'), /institutions unhas, unsrat[\s\S]*suspended {4}unsrat/);
 });
 
-t.test('the header and help lines fit 80 columns', async (t) => {
+t.test('the header names every screen, abbreviated at 80 columns; the help line always shows ? help and q quit', async (t) => {
   const titles = ['Registrations', 'Members', 'Online', 'Traffic', 'Mail', 'Audit', 'Backups', 'Channels', 'Groups'];
-  const tabs = titles.map((title, i) => ({ key: String(i + 1), title, badge: i === 0 ? ' (2)' : '' }));
+  const short: Record<string, string> = { Registrations: 'Regs', Channels: 'Chans' };
+  const tabs = titles.map((title, i) => ({ key: String(i + 1), title, short: short[title] ?? title, badge: i === 0 ? ' (2)' : '' }));
   const plain = (s: string) => s.replace(/\{[^}]*\}/g, '');
-  const wide = plain(headerLine({ user: 'admin', address: '127.0.0.1:7400', status: 'online', tabs, current: 7, width: 200 }));
-  t.match(wide, /1 Registrations \(2\) {2}2 Members .*8 Channels .*9 Groups/, 'every title when there is room');
-  const narrow = plain(headerLine({ user: 'admin', address: '127.0.0.1:7400', status: 'online', tabs, current: 7, width: 80 }));
-  t.ok(narrow.length <= 80, narrow);
-  t.match(narrow, /127\.0\.0\.1:7400 online │ 1 \(2\) 2 3 4 5 6 7 8 Channels {2}9$/, 'at 80 columns the current tab keeps its title');
-  const tiny = plain(headerLine({ user: 'admin', address: 'a-very-long-host-name.example.ac.id:7400', status: 'reconnecting', tabs, current: 0, width: 80 }));
-  t.notMatch(tiny, /example/, 'the address goes when even that does not fit');
-  t.match(tiny, /1 Registrations \(2\)/);
-  t.equal(headerLine({ user: '{bold}', address: 'x', status: 'online', tabs, current: 0, width: 200 }).includes('{open}bold{close}'), true, 'tags are escaped');
+  const lines = (o: Partial<Parameters<typeof headerLines>[0]>) =>
+    headerLines({ user: 'admin', address: '127.0.0.1:7400', status: 'online', tabs, current: 7, width: 80, ...o }).map(plain);
+
+  const wide = lines({ width: 200 });
+  t.equal(wide.length, 1, 'one line where everything fits');
+  t.match(wide[0], /online │ 1 Registrations \(2\) 2 Members 3 Online 4 Traffic 5 Mail 6 Audit 7 Backups {2}8 Channels {2}9 Groups$/, 'every title');
+
+  for (const current of [0, 7]) {
+    const narrow = lines({ current, tabs: tabs.map((t) => ({ ...t, badge: '' })) });
+    t.equal(narrow.length, 2, 'two lines at 80 columns');
+    t.ok(narrow.every((l) => l.length <= 80), narrow.join('\n'));
+    t.match(narrow[1], /1 Regs\s+2 Members\s+3 Online\s+4 Traffic\s+5 Mail\s+6 Audit\s+7 Backups\s+8 Chans\s+9 Groups/, 'every screen named');
+  }
+  const counted = lines({ current: 1 });
+  t.match(counted[0], /127\.0\.0\.1:7400 online │ Regs \(2\)$/, 'a count the tab bar has no room for goes up beside the connection');
+  t.match(counted[1], /1 Regs\s+2 Members\s+3 Online 4 Traffic 5 Mail 6 Audit 7 Backups 8 Chans 9 Groups$/);
+  const tiny = lines({ width: 60, address: 'a-very-long-host-name.example.ac.id:7400', status: 'reconnecting', current: 0 });
+  t.ok(tiny.every((l) => l.length <= 60), tiny.join('\n'));
+  t.notMatch(tiny[0], /example/, 'the address goes when even that does not fit');
+  t.match(tiny[1], /1 Reg\s+2 Mem 3 Onl 4 Tra/, 'narrower still, three letters each');
+  t.equal(headerLines({ user: '{bold}', address: 'x', status: 'online', tabs, current: 0, width: 200 })[0]!.includes('{open}bold{close}'), true, 'tags are escaped');
 
   t.match(plain(helpLine('n new', 9, 80)), /n new {3}1-9\/Tab screens {2}g refresh {2}\? help {2}q quit/);
   const long = 'n new  e edit  r restrict/open  x archive  m members  p publishers  Enter roster';
-  t.equal(plain(helpLine(long, 9, 80)), ` ${long}`, 'the screen\'s own keys first when space is short');
-  t.match(plain(helpLine('n new  e describe  d delete', 9, 50)), /\? help {2}q quit$/);
+  const cut = plain(helpLine(long, 9, 80));
+  t.ok(cut.length <= 80, cut);
+  t.match(cut, /^ n new {2}e edit .* {3}\? help {2}q quit$/, 'the screen\'s first keys, then ? help and q quit');
+  for (let width = 30; width <= 120; width++) {
+    const l = plain(helpLine(REGISTRATION_HELP, 9, width));
+    if (l.length > width || !/\? help {2}q quit$/.test(l)) t.fail(`at ${width}: ${l}`);
+  }
 });
 
 t.test('the detail loader fetches the latest selection only and never draws a stale answer', async (t) => {

@@ -1,10 +1,10 @@
 /**
  * The real `siar admin console` at 80×24 in a pseudo-terminal against a real `siar server`: the
  * administrator creates a channel and a group from the console's forms (meeting the form's own
- * checks and the server's refusal on the way), manages the channel's named members and
- * publishers, describes, opens and archives it, changes the group's institutions and description
- * and deletes another group; `siar admin channel|group … --json`
- * then shows exactly that state.
+ * checks and the server's refusal on the way), chooses the channel's named members and
+ * publishers and the group's institutions from pick-lists (never typing a username), describes,
+ * opens and archives the channel, changes the group's description and deletes another group;
+ * `siar admin channel|group … --json` then shows exactly that state.
  */
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
@@ -44,18 +44,31 @@ t.test('channels and groups are created and managed from the admin console at 80
   const fill = (inputs: string[], what: string | RegExp) => press(inputs.join(KEY.tab) + KEY.enter, what);
 
   // --- channels
+  /** In an open pick-list: types each name as the filter and chooses (or unchooses) the one row it leaves. */
+  const choose = async (...names: string[]) => {
+    for (const name of names) {
+      tty.write(KEY.ctrl('u') + name);
+      await tty.waitFor(new RegExp(`Filter: ${name}[\\s\\S]*▶ \\[[ x]\\] ${name} `));
+      tty.write(' ');
+    }
+  };
+
   const screen = await press('8', 'no channels yet');
-  t.match(screen, /8 Channels/, 'the header names the current screen at 80 columns');
-  t.match(screen, /n new {2}e edit {2}r restrict\/open/, 'the help line shows the screen\'s keys');
+  t.match(screen, /1 Regs\s+2 Members\s+3 Online\s+4 Traffic\s+5 Mail\s+6 Audit\s+7 Backups\s+8 Chans\s+9 Groups/, 'the header names every screen at 80 columns');
+  t.match(screen, /n new {2}e edit {2}r access {2}x archive {2}m members {2}p publishers {3}\? help {2}q quit/, 'the help line shows the screen\'s keys and ? help');
 
   await press('n', 'New channel');
   await fill(['Dekanat!'], 'A channel name is 2-32 characters');
   t.pass('the form refuses a bad name before sending');
-  // → makes the channel restricted, space makes its publishers named.
-  await fill([KEY.ctrl('u') + 'dekanat', 'Rapat dekan', '\x1b[C', ' ', 'unhas, unsrat, ghost', 'unhas'], 'No member named ghost.');
-  t.pass('the form refuses a username that is not a member');
-  // The focus went to the refused input, with the cursor at its end.
-  await press(KEY.backspace.repeat(', ghost'.length) + KEY.enter, /created #dekanat \(restricted, named publish\)/);
+  // → makes the channel restricted, space makes its publishers named; Space on Members opens the pick-list.
+  await press([KEY.ctrl('u') + 'dekanat', 'Rapat dekan', '\x1b[C', ' ', ' '].join(KEY.tab), /┌─ Members ─[\s\S]*\[ \] ugm\s+Universitas Gadjah Mada[\s\S]*\[ \] unhas\s+Universitas Hasanuddin/);
+  t.pass('Space on the Members input lists every member with its institution');
+  await choose('unhas', 'unsrat');
+  await press(KEY.enter, /Members\s+unhas, unsrat/);
+  await press(KEY.tab + ' ', /┌─ Publishers ─/);
+  await choose('unhas');
+  await press(KEY.enter, /Publishers\s+unhas/);
+  await press(KEY.enter, /created #dekanat \(restricted, named publish\)/);
   await tty.waitFor(/#dekanat\s+restricted\s+named\s+0\s/);
   t.pass('the new channel is in the table');
   await tty.waitFor(/members\s+unhas, unsrat/);
@@ -69,12 +82,19 @@ t.test('channels and groups are created and managed from the admin console at 80
   tty.write(KEY.escape);
   await tty.waitGone('New channel');
 
-  // Named members as one list: ugm in, unsrat out.
-  await press('m', 'Members of #dekanat');
-  await fill([KEY.ctrl('u') + 'unhas ugm'], '#dekanat: 1 member(s) added, 1 removed');
+  // Named members from a pick-list with the current ones ticked: ugm in, unsrat out.
+  await press('m', /Members of #dekanat[\s\S]*2 chosen: unhas, unsrat[\s\S]*\[x\] unhas/);
+  await choose('ugm', 'unsrat');
+  await press(KEY.enter, '#dekanat: 1 member(s) added, 1 removed');
   await tty.waitFor(/members\s+unhas, ugm|members\s+ugm, unhas/);
   await press('p', 'Publishers of #dekanat');
-  await fill([KEY.ctrl('u') + 'unhas,ugm'], '#dekanat: 1 publisher(s) added, 0 removed');
+  await choose('ugm');
+  await press(KEY.enter, '#dekanat: 1 publisher(s) added, 0 removed');
+  // Esc leaves the list as it was.
+  await press('p', 'Publishers of #dekanat');
+  await choose('unhas');
+  tty.write(KEY.escape);
+  await tty.waitGone('Publishers of #dekanat');
   // The description, edited in the rules form.
   await press('e', 'Describe #dekanat');
   await fill([KEY.ctrl('u') + 'Rapat para dekan'], 'updated #dekanat');
@@ -100,14 +120,15 @@ t.test('channels and groups are created and managed from the admin console at 80
   // --- groups
   await press('9', 'no groups yet');
   await press('n', 'New group');
-  await fill(['ptn-sulawesi', 'PTN Sulawesi', 'unhas,unsrat'], 'created @ptn-sulawesi with 2 institution(s)');
+  await press(['ptn-sulawesi', 'PTN Sulawesi', ' '].join(KEY.tab), /┌─ Institutions ─/);
+  await choose('unhas', 'unsrat');
+  await press(KEY.enter, /Institutions\s+unhas, unsrat/);
+  await press(KEY.enter, 'created @ptn-sulawesi with 2 institution(s)');
   await tty.waitFor(/institutions\s+unhas, unsrat/);
 
-  await press('a', 'Add institutions to @ptn-sulawesi');
-  await fill(['ugm'], '1 institution(s) added to @ptn-sulawesi');
-  await press('r', 'Remove institutions from @ptn-sulawesi');
-  await fill(['ugm2'], 'Not in the group: ugm2.');
-  await fill([KEY.ctrl('u') + 'unsrat'], '1 institution(s) removed from @ptn-sulawesi');
+  await press('m', /Institutions in @ptn-sulawesi[\s\S]*2 chosen: unhas, unsrat/);
+  await choose('ugm', 'unsrat');
+  await press(KEY.enter, '@ptn-sulawesi: 1 institution(s) added, 1 removed');
   await tty.waitFor(/institutions\s+ugm, unhas/);
   await press('e', 'Describe @ptn-sulawesi');
   await fill([KEY.ctrl('u') + 'PTN di Sulawesi'], 'described @ptn-sulawesi');

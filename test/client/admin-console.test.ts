@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import xterm from '@xterm/headless';
 import * as pty from 'node-pty';
 import t, { type Test } from 'tap';
+import { SiarClient } from '../../src/client/connection.js';
 import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
 import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 import { makePki } from '../helpers/tls.js';
@@ -189,6 +190,24 @@ t.test('the admin console approves a registration that arrives live, and the cre
   tty.type('q');
   const exit = await tty.waitExit();
   t.equal(exit.exitCode, 0, 'q quits cleanly');
+});
+
+t.test('guesses at one username from several addresses show up in the console as a login alert', async (t) => {
+  const data = tempDir(t);
+  const { address: server, port } = await startSiarServer(t, data, ['--login-alert-failures', '4', '--login-lockout-failures', '3']);
+  const tty = new Tty([SIAR, 'admin', 'console', '--server', server, '--data', data], {});
+  t.teardown(() => tty.kill());
+  await tty.waitFor(/logged in as admin/, 'the logged-in console');
+  for (const localAddress of ['127.0.0.2', '127.0.0.3']) {
+    const c = await SiarClient.connect({ host: '127.0.0.1', port, localAddress });
+    for (let i = 0; i < 2; i++) await t.rejects(c.login('admin', `guess-${localAddress}-${i}`), { code: 'BAD_CREDENTIALS' });
+    await c.close();
+  }
+  await tty.waitFor(/Login alert: 4 wrong passwords for admin from 2 address\(es\)/, 'the alert notice');
+  const screen = await tty.waitFor(/login alert: 4 wrong passwords for admin in 15 min from 127\.0\.0\.2, 127\.0\.0\.3/, 'the alert line');
+  t.match(screen, /the account is not locked/, 'the console says the account stays open');
+  tty.type('q');
+  t.equal((await tty.waitExit()).exitCode, 0);
 });
 
 t.test('the console refuses a wrong password before taking the screen', async (t) => {

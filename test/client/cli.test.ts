@@ -72,6 +72,16 @@ t.test('two institutions register, get approved, log in with mailed passwords an
   t.equal(reply.code, 0);
   const dir = await siar(['directory', '--json'], unhas);
   t.same(dir.stdout.trim().split('\n').map((l) => JSON.parse(l).username), ['ugm', 'unhas']);
+
+  // ugm sets a new password from another session: the listener's session is closed; it stops and says why.
+  let listenerErr = '';
+  listener.stderr!.on('data', (d: Buffer) => { listenerErr += d.toString(); });
+  const exited = once(listener, 'exit');
+  const renewed = await siar(['passwd', ...ugmArgs], { ...env, SIAR_NEW_PASSWORD: 'Gadjah-Mada-new-2026' });
+  t.equal(renewed.code, 0, renewed.stderr);
+  const [exitCode] = await exited;
+  t.not(exitCode, 0, 'siar listen stops');
+  t.match(listenerErr, /password was changed from another session.*SESSION_CLOSED/, 'and says why');
 });
 
 t.test('failures exit non-zero with a one-line reason on stderr', async (t) => {

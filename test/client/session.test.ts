@@ -112,32 +112,69 @@ t.test('a restarted server: the session reconnects with backoff, logs in again, 
   t.equal(popups.filter((p) => argsToPopup(p).id === id).length, 1, 'no popup twice');
 });
 
-t.test('a stale token is replaced by a fresh login; refused credentials end in authLost', async (t) => {
+t.test('an expired session: its connection is closed (SESSION_EXPIRED), the session logs in again and popups go on', async (t) => {
+  // Every session here lives 4 s, the sender's too: long enough for one SEND on a loaded machine.
+  const s = await startServer(t, { sessionTtlMs: 4000 });
+  const dana = await s.member('dana');
+  await s.member('eko');
+  const session = new SiarSession({ address: `127.0.0.1:${s.port}`, backoff: { initialMs: 20, maxMs: 100, jitter: 0 } });
+  t.teardown(() => session.close());
+  const logins: boolean[] = [];
+  session.on('login', (_, how) => logins.push(how.resumed));
+  const lost: Error[] = [];
+  session.on('authLost', (err) => lost.push(err));
+  const popups = pushes(session, 'POPUP');
+  const errors: string[] = [];
+  session.on('state', (st) => { if (st.status === 'offline' && st.error) errors.push(st.error); });
+  session.start();
+  await session.waitFor((st) => st.status === 'connected');
+  await session.login('dana', dana.password);
+  await until(() => logins.includes(true), 'the re-login after the expiry');
+  t.match(errors[0], /SESSION_EXPIRED/, 'the connection was lost to the expiry');
+  t.same(lost, [], 'the credentials were kept');
+  const eko = await s.memberClient('eko');
+  const sent = await eko.request('SEND', { to: 'dana', subject: 'After the expiry', body: '' });
+  await until(() => popups.some((p) => argsToPopup(p).id === Number(sent.args.get('id'))), 'the popup on the new session');
+  t.pass('the popup arrived on the new session');
+});
+
+t.test('a session the server closes (logged out elsewhere, password changed, suspension) ends in authLost with the server\'s reason, without a re-login', async (t) => {
   const s = await startServer(t, { sessionTtlMs: 60 * 60_000 });
   const carol = await s.member('carol');
   const admin = await s.adminClient();
   const session = new SiarSession({ address: `127.0.0.1:${s.port}`, backoff: { initialMs: 20, maxMs: 100, jitter: 0 } });
   t.teardown(() => session.close());
-  session.start();
-  await session.waitFor((st) => st.status === 'connected');
-  await session.login('carol', carol.password);
-
-  // The token is closed on the server (LOGOUT with it from another connection): the next request logs in again.
-  const other = await s.client();
-  await other.request('LOGOUT', {}, session.connection().token);
   const logins: boolean[] = [];
   session.on('login', (_, how) => logins.push(how.resumed));
-  t.equal((await session.request('WHOAMI')).args.get('username'), 'carol', 'the request went through after a re-login');
-  t.same(logins, [true]);
-
-  // Suspension closes the connection; the re-login is refused: the UI must ask, so authLost.
-  const lost = new Promise<Error>((resolve) => session.once('authLost', resolve));
-  await admin.request('SUSPEND', { username: 'carol' });
-  const err = await lost;
-  t.match(err, { code: 'ACCOUNT_SUSPENDED' });
+  session.start();
   await session.waitFor((st) => st.status === 'connected');
-  t.equal(session.state.username, null, 'the remembered credentials are gone');
-  await t.rejects(session.request('WHOAMI'), { code: 'AUTH_REQUIRED' }, 'logged out');
+  const closedBy = async (act: () => Promise<unknown>): Promise<Error> => {
+    const lost = new Promise<Error>((resolve) => session.once('authLost', resolve));
+    await act();
+    const err = await lost;
+    await session.waitFor((st) => st.status === 'connected');
+    t.equal(session.state.username, null, 'the remembered credentials are gone');
+    await t.rejects(session.request('WHOAMI'), { code: 'AUTH_REQUIRED' }, 'logged out');
+    return err;
+  };
+
+  // The token is closed on the server (LOGOUT with it from another connection).
+  await session.login('carol', carol.password);
+  const other = await s.client();
+  t.match(await closedBy(() => other.request('LOGOUT', {}, session.connection().token)),
+    { code: 'SESSION_CLOSED', message: /logged out from another connection/ });
+
+  // The member changes its password from another session.
+  await session.login('carol', carol.password);
+  const elsewhere = await s.memberClient('carol');
+  t.match(await closedBy(() => elsewhere.request('PASSWD', { old: carol.password, new: 'carol-new-password' })),
+    { code: 'SESSION_CLOSED', message: /password was changed/ });
+
+  // The administrator suspends the member.
+  await session.login('carol', 'carol-new-password');
+  t.match(await closedBy(() => admin.request('SUSPEND', { username: 'carol' })), { code: 'SESSION_CLOSED', message: /suspended/ });
+  t.same(logins, [false, false, false], 'never an automatic re-login');
+  t.equal((await admin.request('AUDIT', { kind: 'login_failed' })).items.length, 0, 'so no failed login with a stale password');
 
   // Moving to another address drops the connection and connects there.
   const s2 = await startServer(t);
@@ -145,3 +182,4 @@ t.test('a stale token is replaced by a fresh login; refused credentials end in a
   await session.waitFor((st) => st.status === 'connected' && st.address === `127.0.0.1:${s2.port}`);
   t.pass('connected to the new address');
 });
+

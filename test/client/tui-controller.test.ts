@@ -49,6 +49,16 @@ function setup(t: Test, port: number, opts: { firstRun?: boolean; username?: str
   return { c, session, config, downloads };
 }
 
+/** A returning member's TUI, logged in and on the main screen. */
+async function loggedIn(t: Test, port: number, member: { username: string; password: string }) {
+  const tui = setup(t, port, { firstRun: false, username: member.username });
+  await until(tui.c, (st) => st.conn.status === 'connected', 'connected');
+  tui.c.type(member.password);
+  tui.c.key(k('enter'));
+  await until(tui.c, (st) => st.screen === 'main', 'the main screen');
+  return tui;
+}
+
 t.test('registration: field checks, the server\'s refusals on the right field, and a rejection with its reason', async (t) => {
   const s = await startServer(t);
   await s.member('taken');
@@ -169,12 +179,7 @@ t.test('message view: attachments listed with size and type, saved to a folder a
   const s = await startServer(t);
   const unhas = await s.member('unhas');
   const ugm = await s.memberClient('ugm');
-  const { c, downloads } = setup(t, s.port, { firstRun: false, username: 'unhas' });
-  await until(c, (st) => st.conn.status === 'connected', 'connected');
-  c.type(unhas.password);
-  c.key(k('enter'));
-  await until(c, (st) => st.screen === 'main', 'the main screen');
-  await until(c, (st) => st.screen === 'main', 'the main screen');
+  const { c, downloads } = await loggedIn(t, s.port, unhas);
 
   const src = tempDir(t);
   const poster = path.join(src, 'poster seminar.png');
@@ -188,7 +193,7 @@ t.test('message view: attachments listed with size and type, saved to a folder a
   c.key(k('enter'));
   await until(c, (st) => st.message?.record?.attachments[0]?.size === bytes.length, 'the message with its attachments');
   const screen = shown(c.state);
-  t.match(screen, /poster seminar\.png\s+293 KB\s+image\/png/, 'name, size and detected type');
+  t.match(screen, /poster seminar\.png\s+293 KiB\s+image\/png/, 'name, size and detected type');
   c.key(k('s', { ch: 's' }));
   t.equal(c.state.message!.savePrompt?.value, downloads, 'the folder is proposed');
   c.key(k('enter'));
@@ -207,11 +212,7 @@ t.test('channels tab: subscribe with Space, publish to the channel, groups as ad
   await admin.request('CHANNEL_CREATE', { name: 'beasiswa', description: 'Scholarships' });
   await admin.request('GROUP_CREATE', { name: 'ptn', description: 'State universities', members: 'ugm,unhas' });
   await ugm.request('SUBSCRIBE', { name: 'beasiswa' });
-  const { c } = setup(t, s.port, { firstRun: false, username: 'unhas' });
-  await until(c, (st) => st.conn.status === 'connected', 'connected');
-  c.type(unhas.password);
-  c.key(k('enter'));
-  await until(c, (st) => st.screen === 'main', 'the main screen');
+  const { c } = await loggedIn(t, s.port, unhas);
   c.key(k('4', { ch: '4' }));
   await until(c, (st) => st.tab === 'channels' && st.channels.items.length === 2, 'channels and groups');
   t.match(shown(c.state), /\[ \] #beasiswa\s+1 subscriber/);
@@ -239,4 +240,23 @@ t.test('channels tab: subscribe with Space, publish to the channel, groups as ad
   c.key(k('down'));
   c.key(k('enter'));
   t.same(c.state.compose?.to, ['@ptn']);
+});
+
+t.test('a message that reaches nobody says so in a warning, not "sent"', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.member('unhas');
+  const admin = await s.adminClient();
+  await admin.request('CHANNEL_CREATE', { name: 'sepi', description: 'Nobody here yet' });
+  const { c } = await loggedIn(t, s.port, unhas);
+  c.key(k('4', { ch: '4' }));
+  await until(c, (st) => st.tab === 'channels' && st.channels.items.length === 1, 'the channel');
+  c.key(k('space', { ch: ' ' }));
+  await until(c, (st) => st.channels.items.some((a) => a.kind === 'channel' && a.subscribed), 'subscribed');
+  c.key(k('enter'));
+  t.equal(c.state.compose?.channel, 'sepi');
+  c.type('Halo?');
+  c.key(k('s', { ctrl: true }));
+  const st = await until(c, (s2) => s2.screen === 'main' && s2.toast !== null && !/Subscribed/.test(s2.toast.text), 'the result of the send');
+  t.match(st.toast, { kind: 'warning', text: /^Message #\d+ reached nobody: #sepi has no subscribers besides you\.$/ });
+  t.match(render(st).lines.join('\n'), /\{yellow-fg\}\{bold\}Message #\d+ reached nobody/, 'shown in yellow on the status line');
 });

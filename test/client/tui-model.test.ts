@@ -248,3 +248,41 @@ t.test('the config store: XDG or ~/.config, mode 0600, known keys only, no passw
   writeFileSync(store.file, '{not json');
   t.same(store.load(), {}, 'a broken file reads as empty');
 });
+
+t.test('the footer keeps the help and quit keys at every width, and overlays never leave one column of the screen beside them', async (t) => {
+  const screens: State[] = [
+    loggedIn(),
+    run(loggedIn(), { type: 'tab', tab: 'directory' }),
+    run(loggedIn(), { type: 'message/open', id: 1, box: 'inbox' }, { type: 'message/loaded', record: message(1, { attachments: [
+      { id: 1, name: 'a.png', size: 10, type: 'image/png', sha256: '' }, { id: 2, name: 'b.png', size: 10, type: 'image/png', sha256: '' },
+    ] }) }),
+  ];
+  for (const base of screens) {
+    const missing: string[] = [];
+    for (let cols = MIN_COLS; cols <= 120; cols++) {
+      const lines = render(run(base, { type: 'resize', cols, rows: 24 })).lines;
+      const foot = plain(lines[lines.length - 1]!);
+      if (!/\? help/.test(foot) || !/(Q quit|Esc back)$/.test(foot)) missing.push(`${cols}: ${foot}`);
+    }
+    t.same(missing, [], `${base.screen} (${base.tab}): ? help and the way out at 40-120 columns`);
+  }
+  const login = render(run(initialState({ server: '127.0.0.1:7400', firstRun: false }), { type: 'navigate', screen: 'login' }));
+  t.match(plain(login.lines.at(-1)!), /F1 help/, 'forms name F1, since "?" is typed there');
+
+  for (const cols of [MIN_COLS, 50, 60, 66, 67, 68, 80, 120]) {
+    const o = render(run(loggedIn(), { type: 'resize', cols, rows: 20 }, { type: 'popup', popup: popup(1) })).overlay!;
+    const margin = (cols - o.width) / 2;
+    t.ok(margin === 0 || margin >= 2, `popup at ${cols} columns: ${o.width} wide`);
+  }
+});
+
+t.test('an error on the login form replaces its notice', async (t) => {
+  let s = run(initialState({ server: '127.0.0.1:7400', firstRun: false }),
+    { type: 'form/reset', form: 'login', server: '127.0.0.1:7400', username: 'unhas', notice: 'Approved. Your password was e-mailed to a@b.id.' });
+  t.equal(s.login.notice, 'Approved. Your password was e-mailed to a@b.id.');
+  s = run(s, { type: 'form/status', form: 'login', busy: true, error: null });
+  t.ok(s.login.notice, 'kept while logging in');
+  s = run(s, { type: 'form/status', form: 'login', busy: false, error: 'Wrong username or password.' });
+  t.equal(s.login.notice, null);
+  t.notMatch(screenText(run(s, { type: 'navigate', screen: 'login' })), /Approved/);
+});

@@ -14,9 +14,10 @@ import { downloadAttachment } from '../../src/client/transfer.js';
 import { argsToMessage } from '../../src/protocol/index.js';
 import { nextPush, parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
 import { KEY, PtyScreen } from './tui/pty.js';
+import { SIAR } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SIAR = path.join(ROOT, 'bin/siar.js');
+
 const STEP = 20_000;
 // Each step may take seconds on a loaded machine (every siar process loads TypeScript through tsx).
 t.setTimeout(360_000);

@@ -7,7 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { ownPassword, parseEml, passwordFromText } from './siar.js';
 
-export const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+/**
+ * The `siar` executable for `node SIAR …`: the sources through tsx, or the shipped build with
+ * SIAR_CLI=dist (see siar-cli.mjs).
+ */
+export const SIAR = fileURLToPath(new URL('./siar-cli.mjs', import.meta.url));
 
 export interface Run { code: number; stdout: string; stderr: string }
 
@@ -67,4 +71,25 @@ export async function setOwnPassword(address: string, dataDir: string, username:
   const r = await siar(['passwd'], { SIAR_SERVER: address, SIAR_USER: username, SIAR_PASSWORD: mailed, SIAR_NEW_PASSWORD: own });
   if (r.code !== 0) throw new Error(`siar passwd for ${username} failed: ${r.stderr.trim()}`);
   return own;
+}
+
+/**
+ * A real `siar server` with members registered, approved and given their own passwords through the
+ * real executable; `as[username]` is the environment to run `siar` as that member.
+ */
+export async function startWithMembers(t: Test, dataDir: string, members: Array<[username: string, institution: string]>) {
+  const { address } = await startSiarServer(t, dataDir);
+  const env = { SIAR_SERVER: address };
+  const admin = { ...env, SIAR_USER: 'admin', SIAR_PASSWORD: readFileSync(path.join(dataDir, 'admin-password'), 'utf8').trim() };
+  const ids: string[] = [];
+  for (const [username, institution] of members) {
+    const r = await siar(['register', '--institution', institution, '--contact', 'Humas', '--email', `humas@${username}.ac.id`, '--username', username], env);
+    if (r.code !== 0) throw new Error(`siar register ${username} failed: ${r.stderr.trim()}`);
+    ids.push(r.stdout.trim());
+  }
+  const approved = await siar(['admin', 'approve', ...ids], admin);
+  if (approved.code !== 0) throw new Error(`siar admin approve failed: ${approved.stderr.trim()}`);
+  const as: Record<string, Record<string, string>> = {};
+  for (const [username] of members) as[username] = { ...env, SIAR_USER: username, SIAR_PASSWORD: await setOwnPassword(address, dataDir, username) };
+  return { address, env, admin, as };
 }

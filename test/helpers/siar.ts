@@ -148,6 +148,15 @@ export function nextPush(client: SiarClient, event: string, match: (a: Args) => 
   });
 }
 
+/** Resolves once `check` holds, looking again every 20 ms; the deadline is generous (the machine is loaded). */
+export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Collects pushes of one event into an array, for "exactly once" checks. */
 export function collectPushes(client: SiarClient, event: string): Args[] {
   const out: Args[] = [];

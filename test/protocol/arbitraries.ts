@@ -108,6 +108,28 @@ export function throwsCode(
   t.fail(`expected ${code} to be thrown`);
 }
 
+/**
+ * What `fn` throws, as "Class CODE" ("ProtocolError BAD_FRAME"), or "no error": lets one assertion
+ * compare a whole table of inputs with their expected errors and name the rows that differ.
+ */
+export function thrown(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    return err instanceof SiarError ? `${err.name} ${err.code}` : `not a SiarError: ${String(err)}`;
+  }
+  return 'no error';
+}
+
+/** For each input, what `fn(input)` throws; compare with `expectEach(inputs, "Class CODE")`. */
+export function thrownBy<T>(inputs: readonly T[], fn: (input: T) => unknown): Record<string, string> {
+  return Object.fromEntries(inputs.map((i) => [JSON.stringify(i), thrown(() => fn(i))]));
+}
+
+export function expectEach<T>(inputs: readonly T[], outcome: string): Record<string, string> {
+  return Object.fromEntries(inputs.map((i) => [JSON.stringify(i), outcome]));
+}
+
 /** True if `err` is a SiarError (ProtocolError included) whose code is in the catalogue. */
 export function isCatalogued(err: unknown): boolean {
   return err instanceof SiarError && typeof err.code === 'string' && isErrorCode(err.code);

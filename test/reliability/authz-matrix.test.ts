@@ -277,7 +277,7 @@ t.test('every command against every role: only the allowed cells succeed', async
   const s = await startServer(t, { transferConnectTimeoutMs: 5_000, logLevel: 'warn', maxPendingRegistrationsPerAddress: 1000 });
   const passwords = new Map<string, string>();
   for (const name of ['mm', 'pp', 'ss', 'loginee']) passwords.set(name, (await readyMember(s, name)).password);
-  const admin = await s.adminClient();
+  let admin = await s.adminClient();
   passwords.set('admin', s.adminPassword());
   const clients = new Map<string, SiarClient>();
   for (const name of ['mm', 'pp', 'ss']) {
@@ -314,7 +314,7 @@ t.test('every command against every role: only the allowed cells succeed', async
   };
 
   const pp = clients.get('pp')!;
-  const mm = clients.get('mm')!;
+  let mm = clients.get('mm')!;
   const msgToMember = Number((await pp.request('SEND', { to: 'mm', subject: 'for mm' })).args.get('id'));
   const adminSent = Number((await admin.request('SEND', { to: 'pp', subject: 'from admin' })).args.get('id'));
   const uploaded = async (sender: SiarClient, to: string, seed: number) => {
@@ -385,10 +385,27 @@ t.test('every command against every role: only the allowed cells succeed', async
       const want = expected(verb, row.access, role);
       const before = want === 'OK' ? null : databaseState(f);
       let outcome: string;
+      // PASSWD closes every other session of the account (issue 20), the shared client's too.
+      const shared = verb === 'PASSWD' ? (actor.username === 'mm' ? mm : actor.username === 'admin' ? admin : null) : null;
+      const sharedClosed = shared ? new Promise<Error | null>((r) => shared.once('close', r)) : null;
       try {
         await actor.client.request(verb, call.args, actor.token);
         outcome = 'OK';
-        if (verb === 'PASSWD' && actor.username) passwords.set(actor.username, String(call.args.new));
+        if (verb === 'PASSWD' && actor.username) {
+          passwords.set(actor.username, String(call.args.new));
+          if (shared && sharedClosed) {
+            t.match(await sharedClosed, { code: 'SESSION_CLOSED' }, `PASSWD as ${role} closes the account's other session; it logs in again`);
+            const again = await s.client();
+            await again.login(actor.username, passwords.get(actor.username)!);
+            if (actor.username === 'admin') {
+              // Back to the password in <data>/admin-password, which the test helpers log in with.
+              await again.request('PASSWD', { old: passwords.get('admin')!, new: s.adminPassword() });
+              passwords.set('admin', s.adminPassword());
+            }
+            if (actor.username === 'mm') clients.set('mm', (mm = again));
+            else f.admin = admin = again;
+          }
+        }
       } catch (err) {
         if (!(err instanceof RemoteError)) throw err;
         outcome = err.code;

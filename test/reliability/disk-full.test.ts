@@ -4,7 +4,8 @@
  * server still serving, and uploads working again once there is room.
  *
  * - A real small file system: a tmpfs of a few MiB holds the data directory, and the disk is
- *   filled by "another program" in the middle of an upload. Needs root (mount); skipped otherwise.
+ *   filled by "another program" in the middle of an upload. Needs root (mount); skipped otherwise,
+ *   and failed under CI, which must provide it (test/helpers/capability.ts).
  * - Without root, the kernel's ENOSPC comes from /dev/full: the upload's temp file is made a
  *   symlink to it, so the server's write stream gets the same error a full disk gives.
  * - The free-space floor (--min-free-disk, checked with statfs) refuses an upload before any
@@ -19,6 +20,7 @@ import type { SiarClient } from '../../src/client/connection.js';
 import { TransferError, downloadAttachment, uploadFile } from '../../src/client/transfer.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { cannotMount, noDevFull, requireCapability } from '../helpers/capability.js';
 import { nextPush, startServer, tempDir, type TestServer } from '../helpers/siar.js';
 import {
   DataPeer, assertNothingLeft, loginMember, noise, offer, sendDeclared, sha256, storedFiles, writeFile,
@@ -33,15 +35,6 @@ function mountTmpfs(dir: string, mib: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether this process may mount a tmpfs (root with CAP_SYS_ADMIN), tried once on a scratch dir. */
-function canMount(): boolean {
-  const dir = mkdtempSync(path.join(tmpdir(), 'siar-mount-probe-'));
-  const ok = mountTmpfs(dir, 1);
-  if (ok) execFileSync('umount', [dir], { stdio: 'ignore' });
-  rmSync(dir, { recursive: true, force: true });
-  return ok;
 }
 
 /** A fresh tmpfs of `mib` MiB, unmounted when the test ends. */
@@ -110,9 +103,9 @@ async function assertCleanFailure(t: Test, s: TestServer, sender: SiarClient, re
   t.equal((await recipient.request('PING')).args.get('pong'), '1', 'the server still answers');
 }
 
-const MOUNT_SKIP = canMount() ? false : 'mounting a tmpfs needs root (CAP_SYS_ADMIN); the /dev/full test covers ENOSPC without it';
-
-t.test('a real small disk fills up in the middle of an upload', { skip: MOUNT_SKIP }, async (t) => {
+t.test('a real small disk fills up in the middle of an upload', async (t) => {
+  // Without root the /dev/full test below still covers ENOSPC.
+  if (!requireCapability(t, 'root to mount a small tmpfs', cannotMount())) return;
   const disk = smallDisk(t, 24);
   const dataDir = path.join(disk, 'data');
   const { s, sender, recipient } = await setup(t, { minFreeDiskBytes: MiB }, dataDir);
@@ -160,7 +153,8 @@ t.test('a real small disk fills up in the middle of an upload', { skip: MOUNT_SK
   await assertNothingLeft(t, s);
 });
 
-t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/full)', { skip: existsSync('/dev/full') ? false : 'no /dev/full here' }, async (t) => {
+t.test('ENOSPC from the kernel while writing an upload (the temp file is /dev/full)', async (t) => {
+  if (!requireCapability(t, '/dev/full', noDevFull())) return;
   // No sweep during the test: it would remove the symlink as a stale partial.
   const { s, sender, recipient } = await setup(t, { transferSweepIntervalMs: 3_600_000 });
   const data = noise(300_000, 22);

@@ -29,6 +29,7 @@ import {
 } from '../../src/protocol/index.js';
 import { createLogger } from '../../src/server/logger.js';
 import { SiarServer } from '../../src/server/server.js';
+import { DEFAULT_THROTTLE } from '../../src/server/throttle.js';
 import { encodeDeclaration } from '../../src/transfer/wire.js';
 import { Capture, nextPush, tempDir } from '../helpers/siar.js';
 import { pairsArb, unicodeString } from '../protocol/arbitraries.js';
@@ -263,7 +264,7 @@ t.test('a hammer of hostile frames: no crash, every frame answered, nothing leak
   const server = await SiarServer.start({
     host: '127.0.0.1', port: 0, dataDir,
     frameTimeoutMs: 400, maxOutputBytes: 256 * 1024, outputStallTimeoutMs: 2000, transferConnectTimeoutMs: 800, transferIdleTimeoutMs: 800,
-    loginThrottle: { freeFailures: 2, baseDelayMs: 2, maxDelayMs: 10, lockoutFailures: 1000, lockoutMs: 1000, windowMs: 5000, maxKeys: 10_000 },
+    loginThrottle: { ...DEFAULT_THROTTLE, freeFailures: 2, baseDelayMs: 2, maxDelayMs: 10, lockoutFailures: 1000, addressLockoutFailures: 100_000, lockoutMs: 1000, windowMs: 5000, maxKeys: 10_000 },
   }, { logger: createLogger('warn', logs) });
   t.teardown(() => server.stop());
   const port = server.address().port;

@@ -17,7 +17,8 @@ import { SqliteStore } from '../../src/server/store/sqlite-store.js';
 import { credentialsFromMail, type TestServer } from '../helpers/siar.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SIAR = path.join(ROOT, 'bin', 'siar.js');
+export { SIAR } from '../helpers/cli.js';
+import { SIAR } from '../helpers/cli.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -42,7 +43,8 @@ const admins = new WeakMap<TestServer, Promise<SiarClient>>();
  */
 export async function mailedMember(s: TestServer, username: string): Promise<{ username: string; password: string }> {
   let admin = admins.get(s);
-  if (!admin) {
+  // A PASSWD of the admin's elsewhere closes this session (issue 20): log in again then.
+  if (!admin || (await admin).isClosed) {
     admin = s.adminClient();
     admins.set(s, admin);
   }
@@ -218,23 +220,6 @@ export async function seedMembers(dataDir: string, usernames: string[], password
   } finally {
     await store.close();
   }
-}
-
-// --- disk full ---------------------------------------------------------------------------------
-
-/**
- * Mounts a tmpfs of `size` (e.g. "2m") on `dir`. Returns an unmount function, or a reason string
- * when mounting is not permitted here (the caller skips with that reason).
- */
-export function mountTmpfs(dir: string, size: string): (() => void) | string {
-  mkdirSync(dir, { recursive: true });
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.error) return `mount is not available: ${r.error.message}`;
-  if (r.status !== 0) return `mount -t tmpfs is not permitted here: ${(r.stderr || r.stdout).trim()}`;
-  return () => {
-    const u = spawnSync('umount', ['-l', dir], { encoding: 'utf8' });
-    if (u.status !== 0) throw new Error(`umount ${dir}: ${u.stderr}`);
-  };
 }
 
 // --- memory ------------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import t from 'tap';
 import type { SiarClient } from '../../src/client/connection.js';
+import { SIAR } from '../helpers/cli.js';
 import { collectPushes, startServer, tempDir } from '../helpers/siar.js';
 
-const SIAR = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+
 
 function siar(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

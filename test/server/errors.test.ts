@@ -33,6 +33,33 @@ t.test('an oversize frame is refused with FRAME_TOO_LONG and the connection clos
   t.equal((await other.request('PING')).args.get('pong'), '1', 'the server keeps serving');
 });
 
+t.test('HELLO announces the limits; a client refuses a longer request itself and stays connected', async (t) => {
+  const s = await startServer(t, { maxFrameBytes: 4096, maxBodyChars: 1000, maxSubjectChars: 50 });
+  await s.member('snd');
+  const c = await s.memberClient('snd');
+  t.match((await c.hello).toObject(), { maxFrame: '4096', maxBody: '1000', maxSubject: '50' });
+  t.same(c.limits, { maxFrame: 4096, maxBody: 1000, maxSubject: 50 });
+  await t.rejects(c.request('SEND', { to: 'snd', subject: 'x', body: '\n'.repeat(3000) }), { code: 'FRAME_TOO_LONG', maxBytes: 4096, message: /Nothing was sent/ });
+  t.equal((await c.request('PING')).args.get('pong'), '1', 'the connection is still open');
+  t.same((await c.request('OUTBOX')).items, [], 'nothing was sent');
+});
+
+t.test('terminal control characters are refused in e-mail addresses and attachment names', async (t) => {
+  const s = await startServer(t);
+  const c = await s.client();
+  const base = { institution: 'Univ', contact: 'C', username: 'univ' };
+  for (const email of ['a\u001b[2J@univ.ac.id', 'a\u0085b@univ.ac.id', 'a\u202eb@univ.ac.id']) {
+    await t.rejects(c.request('REGISTER', { ...base, email }), { code: 'BAD_EMAIL' }, JSON.stringify(email));
+  }
+  await s.member('snd');
+  const snd = await s.memberClient('snd');
+  const sha = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  for (const [name, why] of [[`${'é'.repeat(126)}.txt`, /longer than 255 bytes/], ['gambar\u202etxt.exe', /bidirectional-override/], ['csi\u009b2J', /control/]] as const) {
+    await t.rejects(snd.request('SEND', { to: 'snd', subject: 'x', attach: [`0,${sha},${name}`] }), { code: 'BAD_ARGUMENT', message: why }, JSON.stringify(name));
+  }
+  t.same((await snd.request('OUTBOX')).items, [], 'nothing was stored');
+});
+
 t.test('too many bad frames close the connection', async (t) => {
   const s = await startServer(t, { maxBadFrames: 3 });
   const peer = await RawPeer.connect(t, s.port);
@@ -41,16 +68,18 @@ t.test('too many bad frames close the connection', async (t) => {
   t.match(peer.lines.at(-1), /^-\|ERR\|TOO_MANY_ERRORS\|/);
 });
 
-t.test('an expired token is refused with TOKEN_EXPIRED', async (t) => {
+t.test('an expired token is refused with TOKEN_EXPIRED; the connection that logged in with it is closed with SESSION_EXPIRED', async (t) => {
   const first = await startServer(t);
   const { password } = await first.member('exp');
   await first.server.stop();
   const s = await startServer(t, { sessionTtlMs: 1 }, first.dataDir);
   const c = await s.client();
-  await c.login('exp', password);
-  await new Promise((r) => setTimeout(r, 5));
-  await t.rejects(c.request('INBOX'), { code: 'TOKEN_EXPIRED' });
-  await t.rejects(c.request('INBOX'), { code: 'BAD_TOKEN' }, 'an expired session is closed for good');
+  const closed = new Promise<Error | null>((resolve) => c.once('close', resolve));
+  const token = (await c.login('exp', password)).get('token')!;
+  t.match(await closed, { code: 'SESSION_EXPIRED' }, 'the session\'s own connection is told and closed');
+  const other = await s.client();
+  await t.rejects(other.request('INBOX', {}, token), { code: 'TOKEN_EXPIRED' });
+  await t.rejects(other.request('INBOX', {}, token), { code: 'BAD_TOKEN' }, 'an expired session is closed for good');
 });
 
 t.test('a logged-out token is no longer accepted', async (t) => {

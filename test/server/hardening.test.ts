@@ -2,52 +2,118 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { waitFor } from '../helpers/server-connection.js';
-import { LoginThrottle } from '../../src/server/throttle.js';
+import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions, type ThrottleReport } from '../../src/server/throttle.js';
 import type { Connection } from '../../src/server/connection.js';
 import { RawPeer, ownPassword, startServer, type TestServer } from '../helpers/siar.js';
 import { DataPeer, noise, offer, rawUpload, sendDeclared, sha256 } from '../transfer/helpers.js';
 
-t.test('the login throttle delays more with each failure, then locks, then forgets', async (t) => {
+const OPTIONS: ThrottleOptions = {
+  freeFailures: 2, baseDelayMs: 100, maxDelayMs: 400, lockoutFailures: 5, addressLockoutFailures: 8, lockoutMs: 1000, windowMs: 5000,
+  alertFailures: 6, maxKeys: 100, reportIntervalMs: 1000,
+};
+
+/** One whole attempt: begun, then failed (or refused before the check). */
+function failOnce(th: LoginThrottle, username: string, address: string): { refused: boolean; delayMs: number; lockedNow: string | null; alert: boolean } {
+  const started = th.begin(username, address);
+  if (started.refused) return { refused: true, delayMs: 0, lockedNow: null, alert: false };
+  const o = started.attempt.fail();
+  return { refused: false, delayMs: o.delayMs, lockedNow: o.lockedNow, alert: o.alert !== null };
+}
+
+t.test('the login throttle slows, then locks, the (username, address) pair; other pairs go on; the lock ends and counting restarts', async (t) => {
   let now = 0;
-  const th = new LoginThrottle({
-    freeFailures: 2, baseDelayMs: 100, maxDelayMs: 400, lockoutFailures: 5, lockoutMs: 1000, windowMs: 5000, maxKeys: 10,
-  }, () => now);
-  const delays: number[] = [];
-  for (let i = 0; i < 4; i++) {
-    const v = th.check('u', '10.0.0.1');
-    delays.push(v.locked ? -1 : v.delayMs);
-    th.fail('u', '10.0.0.1');
-  }
-  t.same(delays, [0, 0, 100, 200], 'free failures, then doubling delays');
-  t.equal(th.fail('u', '10.0.0.1'), true, 'the fifth failure locks');
-  t.match(th.check('u', '10.0.0.2'), { locked: true }, 'the username is locked from any address');
-  t.match(th.check('other', '10.0.0.1'), { locked: true }, 'the address is locked for any username');
-  t.match(th.check('other', '10.0.0.9'), { locked: false, delayMs: 0 }, 'others are unaffected');
+  const th = new LoginThrottle({ ...OPTIONS, alertFailures: 100 }, () => now);
+  const outcomes = Array.from({ length: 5 }, () => failOnce(th, 'u', '10.0.0.1'));
+  t.same(outcomes.map((o) => o.delayMs), [0, 0, 100, 200, 400], 'free failures, then doubling delays');
+  t.same(outcomes.map((o) => o.lockedNow), [null, null, null, null, 'pair'], 'the fifth failure locks the pair');
+  t.match(th.begin('u', '10.0.0.1'), { refused: { scope: 'pair', locked: true } }, 'the pair is locked');
+  const owner = th.begin('u', '10.0.0.2');
+  t.ok(owner.attempt, 'the same username from another address is not');
+  owner.attempt?.succeed();
+  const other = th.begin('other', '10.0.0.1');
+  t.ok(other.attempt, 'nor another username from the same address');
+  other.attempt?.succeed();
   now += 1001;
-  t.match(th.check('u', '10.0.0.2'), { locked: false }, 'the lockout ends');
+  const after = failOnce(th, 'u', '10.0.0.1');
+  t.same(after, { refused: false, delayMs: 100, lockedNow: null, alert: false }, 'the lock ends and the pair counts again, slowed only by its address\'s failures');
   now += 10_000;
-  t.match(th.check('u', '10.0.0.1'), { locked: false, delayMs: 0 }, 'old failures are forgotten');
+  t.equal(th.begin('u', '10.0.0.1').attempt?.fail().delayMs, 0, 'old failures are forgotten');
+});
+
+t.test('attempts under way count before their outcome; a success clears its pair', async (t) => {
+  const th = new LoginThrottle(OPTIONS, () => 0);
+  const running = Array.from({ length: 5 }, () => th.begin('u', '10.0.0.1').attempt);
+  t.ok(running.every(Boolean), 'five checks may run at once');
+  t.match(th.begin('u', '10.0.0.1'), { refused: { scope: 'pair', locked: false } }, 'a sixth is refused before its hash');
+  for (const a of running) a?.succeed();
+  t.ok(th.begin('u', '10.0.0.1').attempt, 'once they succeeded the pair is free');
+});
+
+t.test('an address failing across usernames locks as an address; one username failing from many addresses alerts and slows, never locks', async (t) => {
+  const th = new LoginThrottle({ ...OPTIONS, addressLockoutFailures: 4 }, () => 0);
+  for (const name of ['a', 'b', 'c']) failOnce(th, name, '10.0.0.9');
+  t.equal(failOnce(th, 'd', '10.0.0.9').lockedNow, 'address', 'the fourth failure from one address locks it');
+  t.match(th.begin('e', '10.0.0.9'), { refused: { scope: 'address', locked: true } });
+
+  const spread = new LoginThrottle(OPTIONS, () => 0);
+  const alerts = [];
+  for (let i = 0; i < 12; i++) {
+    const o = failOnce(spread, 'victim', `10.1.0.${i}`);
+    t.equal(o.refused, false, `guess ${i + 1} from a new address is checked`);
+    if (o.alert) alerts.push(i);
+  }
+  t.same(alerts, [5], 'one alert, at the sixth failure');
+  t.equal(spread.begin('victim', '10.1.0.99').attempt?.fail().delayMs, 400, 'every further failure on the username is slowed');
+  t.ok(spread.begin('victim', '10.1.0.100').attempt, 'and the username is never locked');
+});
+
+t.test('refused attempts are reported once per lock with their count; an alert window once it ends; stop reports the rest', async (t) => {
+  let now = 0;
+  const th = new LoginThrottle(OPTIONS, () => now);
+  const reports: ThrottleReport[] = [];
+  th.onReport = (r) => reports.push(r);
+  for (let i = 0; i < 5; i++) failOnce(th, 'u', '10.0.0.1');
+  for (let i = 0; i < 1000; i++) th.begin('u', '10.0.0.1');
+  th.sweep();
+  t.same(reports, [], 'nothing reported while the lock holds');
+  now += 1001;
+  th.sweep();
+  t.match(reports, [{ kind: 'refused', scope: 'pair', username: 'u', address: '10.0.0.1', attempts: 1000 }], 'one report for the lock');
+  th.sweep();
+  t.equal(reports.length, 1, 'and only one');
+
+  for (let i = 0; i < 6; i++) failOnce(th, 'w', `10.2.0.${i}`);
+  now += 6000;
+  th.sweep();
+  t.match(reports.at(-1), { kind: 'alert_ended', username: 'w', failures: 6 }, 'the alert window ends with its count');
+
+  for (let i = 0; i < 5; i++) failOnce(th, 'x', '10.0.0.3');
+  th.begin('x', '10.0.0.3');
+  th.stop();
+  t.match(reports.at(-1), { kind: 'refused', username: 'x', attempts: 1 }, 'stop reports a lock still under way');
 });
 
 t.test('the throttle keeps a bounded number of keys', async (t) => {
-  const th = new LoginThrottle({ freeFailures: 0, baseDelayMs: 1, maxDelayMs: 1, lockoutFailures: 99, lockoutMs: 1, windowMs: 1e9, maxKeys: 10 });
-  for (let i = 0; i < 1000; i++) th.fail(`user${i}`, `10.0.${i >> 8}.${i & 255}`);
-  t.ok((th as unknown as { entries: Map<string, unknown> }).entries.size <= 10);
+  const th = new LoginThrottle({ ...OPTIONS, freeFailures: 0, maxKeys: 10 });
+  for (let i = 0; i < 1000; i++) failOnce(th, `user${i}`, `10.0.${i >> 8}.${i & 255}`);
+  t.ok(th.size <= 10);
 });
 
-t.test('repeated wrong passwords lock the account, audited, and the right password is refused meanwhile', async (t) => {
+t.test('repeated wrong passwords lock the pair, audited, and the right password from that address is refused meanwhile', async (t) => {
   const s = await startServer(t, {
-    loginThrottle: { freeFailures: 1, baseDelayMs: 10, maxDelayMs: 20, lockoutFailures: 3, lockoutMs: 60_000, windowMs: 60_000, maxKeys: 1000 },
+    loginThrottle: { ...DEFAULT_THROTTLE, freeFailures: 1, baseDelayMs: 10, maxDelayMs: 20, lockoutFailures: 3, lockoutMs: 60_000, windowMs: 60_000 },
   });
   const { password } = await s.member('target');
   const attacker = await s.client();
   for (let i = 0; i < 3; i++) await t.rejects(attacker.login('target', 'wrong-guess'), { code: 'BAD_CREDENTIALS' });
   await t.rejects(attacker.login('target', password), { code: 'LOGIN_LOCKED', message: /try again in 1 minute/ });
-  const audit = await s.server.store.listAudit({ subject: 'target' }, { limit: 50 });
+  await s.server.stop(); // the count of refused attempts is written when the lock ends, or at stop
+  const again = await startServer(t, {}, s.dataDir);
+  const audit = await again.server.store.listAudit({ subject: 'target' }, { limit: 50 });
   const kinds = audit.map((a) => a.kind);
   t.equal(kinds.filter((k) => k === 'login_failed').length, 3, 'each failure audited');
-  t.ok(kinds.includes('login_lockout'), 'the lockout audited');
-  t.ok(kinds.includes('login_locked'), 'the refused attempt audited');
+  t.equal(kinds.filter((k) => k === 'login_lockout').length, 1, 'the lockout audited');
+  t.match(audit.find((a) => a.kind === 'login_locked'), { detail: { attempts: 1, scope: 'pair' } }, 'the refused attempt counted');
 });
 
 t.test('a peer that never finishes a frame is cut off (slowloris)', async (t) => {

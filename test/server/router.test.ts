@@ -14,7 +14,7 @@ t.test('a connection logged in again as someone else gets only the new user\'s p
   const router = new LocalRouter();
   const c = await serverSideConnection(t, router, alice);
   t.ok(router.isOnline(alice.id));
-  c.conn.user = { userId: bob.id, username: bob.username, role: 'member', sessionId: 2 };
+  c.conn.user = { userId: bob.id, username: bob.username, role: 'member', sessionId: 2, expiresAt: Date.now() + 3_600_000 };
   router.attach(c.conn);
   t.notOk(router.isOnline(alice.id), 'alice is no longer online through it');
   t.ok(router.isOnline(bob.id));

@@ -46,10 +46,9 @@ t.test('without TLS on a non-loopback address the server warns at start', async 
 
 t.test('the siar CLI verifies a TLS server with --ca', async (t) => {
   const { execFile } = await import('node:child_process');
-  const { fileURLToPath } = await import('node:url');
   const pki = makePki(t);
   const s = await startServer(t, { tls: { cert: pki.cert, key: pki.key } });
-  const siar = fileURLToPath(new URL('../../bin/siar.js', import.meta.url));
+  const { SIAR: siar } = await import('../helpers/cli.js');
   const run = (args: string[]) => new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
     execFile(process.execPath, [siar, ...args], {
       env: { ...process.env, SIAR_SERVER: `127.0.0.1:${s.port}`, SIAR_USER: 'admin', SIAR_PASSWORD: s.adminPassword() },

@@ -8,6 +8,7 @@ import { readFileSync, readdirSync, statSync, symlinkSync, existsSync } from 'no
 import path from 'node:path';
 import t from 'tap';
 import { FileSink } from '../../src/transfer/file-sink.js';
+import { noDevFull, requireCapability } from '../helpers/capability.js';
 import { tempDir } from '../helpers/siar.js';
 
 const KiB = 1024;
@@ -100,7 +101,8 @@ t.test('a file that cannot be opened fails through onError and finish(), with no
   t.strictSame(resources(), before);
 });
 
-t.test('ENOSPC from the kernel fails the sink (the file is /dev/full)', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, async (t) => {
+t.test('ENOSPC from the kernel fails the sink (the file is /dev/full)', async (t) => {
+  if (!requireCapability(t, '/dev/full', noDevFull())) return;
   const before = resources();
   const file = path.join(tempDir(t), 'g.part');
   symlinkSync('/dev/full', file);

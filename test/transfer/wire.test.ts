@@ -31,6 +31,14 @@ t.test('attachment names may not carry paths, control characters or surrounding 
   }
 });
 
+t.test('attachment names are at most 255 bytes in UTF-8 and hold no C1 or bidi-override character', async (t) => {
+  t.equal(checkAttachmentName(`${'é'.repeat(125)}.txt`), null, '254 bytes');
+  t.match(checkAttachmentName(`${'é'.repeat(126)}.txt`), /longer than 255 bytes/, '256 bytes in 130 characters');
+  for (const bad of ['gambar\u202etxt.exe', 'a\u2066b', 'csi\u009b2J', 'del\u007f']) {
+    t.match(checkAttachmentName(bad), /control or bidirectional-override character/, JSON.stringify(bad));
+  }
+});
+
 t.test('addresses print and parse as host:port, IPv6 in brackets', async (t) => {
   t.equal(formatHostPort('127.0.0.1', 4000), '127.0.0.1:4000');
   t.equal(formatHostPort('::1', 4000), '[::1]:4000');
@@ -55,7 +63,9 @@ t.test('sizes, durations and port ranges parse as people write them', async (t) 
   t.strictSame(parsePortRange('40000'), { from: 40000, to: 40000 });
   t.throws(() => parsePortRange('40099-40000'));
   t.throws(() => parsePortRange('0-10'));
-  t.equal(formatBytes(5), '5 bytes');
+  t.equal(formatBytes(5), '5 B');
+  t.equal(formatBytes(-1), '?');
+  t.equal(formatBytes(null), '?');
   t.equal(formatBytes(1536), '1.5 KiB');
   t.equal(formatBytes(1024 ** 3), '1.0 GiB');
 });

@@ -7,7 +7,7 @@ import {
   AUDIENCE_NAME_PATTERN, CHANNEL_ACCESS, PUBLISH_POLICIES, type ChannelRecord, type ChannelRosterEntry, type GroupMemberEntry,
   type GroupRecord,
 } from '../../protocol/index.js';
-import { choiceInput, textInput, type FormInput } from './form.js';
+import { choiceInput, pickInput, textInput, type FormInput } from './form.js';
 import { shortTime } from './format.js';
 
 /** The server's limit on channel and group descriptions (src/server/commands/channels.ts, groups.ts). */
@@ -83,8 +83,8 @@ export function channelForm(existing?: ChannelRecord): FormInput[] {
   return [
     textInput('name', 'Name', { hint: `e.g. beasiswa; ${NAME_RULE}`, maxChars: 33 }),
     ...rules,
-    textInput('members', 'Members', { hint: 'usernames allowed in a restricted channel: a, b, …' }),
-    textInput('publishers', 'Publishers', { hint: 'usernames who may publish under "named": a, b, …' }),
+    pickInput('members', 'Members', { hint: 'Space: choose who may subscribe to a restricted channel' }),
+    pickInput('publishers', 'Publishers', { hint: 'Space: choose who may publish under "named"' }),
   ];
 }
 
@@ -154,7 +154,7 @@ export function groupForm(): FormInput[] {
   return [
     textInput('name', 'Name', { hint: `e.g. ptn-sulawesi; ${NAME_RULE}`, maxChars: 33 }),
     textInput('description', 'Description', { maxChars: DESCRIPTION_CHARS, hint: 'who is in it (optional)' }),
-    textInput('members', 'Institutions', { hint: 'usernames: a, b, …' }),
+    pickInput('members', 'Institutions', { hint: 'Space: choose the institutions' }),
   ];
 }
 
@@ -166,21 +166,12 @@ export function validateGroupForm(values: Record<string, string>, known: Readonl
   ]);
 }
 
-/** A list form's check: at least one name, each a member; `inGroup` also refuses names not in it (removal). */
-export function validateNamesForm(text: string, known: ReadonlySet<string> | null, inGroup?: ReadonlySet<string>): string | null {
-  if (parseNames(text).length === 0) return 'Name at least one institution (username).';
-  const error = checkUsernames(text, known);
-  if (error || !inGroup) return error;
-  const outside = parseNames(text).filter((n) => !inGroup.has(n));
-  return outside.length > 0 ? `Not in the group: ${outside.join(', ')}.` : null;
-}
-
 export function groupMemberLines(g: GroupRecord, members: readonly GroupMemberEntry[], width: number): string[] {
   const w = Math.max(20, width - 14);
   const suspended = members.filter((m) => m.status !== 'active').map((m) => m.username);
   return [
     `@${g.name}: ${members.length} institution(s); created ${shortTime(g.createdAt)}`,
-    `institutions ${nameList(members.map((m) => m.username), w, '(none yet: press a to add)')}`,
+    `institutions ${nameList(members.map((m) => m.username), w, '(none yet: press m to choose)')}`,
     ...(suspended.length > 0 ? [`suspended    ${nameList(suspended, w, '')} (skipped when the group is addressed)`] : []),
   ];
 }

@@ -9,13 +9,13 @@ import {
   archiveChannel, createChannel, getChannel, grantChannel, listChannels, revokeChannel, updateChannel,
 } from '../channels.js';
 import {
-  CHANNEL_COLUMNS, channelCells, channelChanges, channelForm, listChanges, parseNames, rosterLines, rosterNames,
-  validateChannelForm, validateNamesForm,
+  CHANNEL_COLUMNS, channelCells, channelChanges, channelForm, listChanges, parseNames, rosterLines, rosterNames, validateChannelForm,
 } from './audiences.js';
-import { newForm, textInput } from './form.js';
+import { newForm, pickedNames, type PickInput } from './form.js';
 import type { ConsoleHost, Screen } from './host.js';
-import { knownMembers } from './members.js';
+import { memberItems } from './members.js';
 import { NamedList } from './named-list.js';
+import { pickList } from './widgets.js';
 
 type Detail = { channel: ChannelRecord; roster: ChannelRosterEntry[] };
 
@@ -31,14 +31,16 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
   });
 
   const create = () => host.withModal(async () => {
-    const known = await knownMembers(host.session);
+    const items = await memberItems(host.session);
+    const known = items ? new Set(items.map((i) => i.name)) : null;
+    const pick = (input: PickInput) => pickList(host.screen, input.label, items ?? [], pickedNames(input));
     await view.form(newForm('New channel', channelForm()), (v) => validateChannelForm(v, known), async (v) => {
       const c = await createChannel(host.session, v.name!, {
         description: v.description?.trim() || undefined, access: v.access as ChannelRecord['access'], publish: v.publish as ChannelRecord['publish'],
         members: parseNames(v.members ?? ''), publishers: parseNames(v.publishers ?? ''),
       });
       return { message: `created #${c.name} (${c.access}, ${c.publish} publish)`, select: c.name };
-    });
+    }, pick);
   });
 
   const edit = () => host.withModal(async () => {
@@ -70,26 +72,20 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     async ({ channel: c }) => `#${c.name} ${(await archiveChannel(host.session, c.name, !c.archived)).archived ? 'archived' : 'unarchived'}`,
   ));
 
-  /** Edits the named members (role member) or publishers as one list; grants and revokes the difference. */
+  /** The named members (role member) or publishers, chosen from every member; grants and revokes the difference. */
   const editRole = (role: 'member' | 'publisher') => host.withModal(async () => {
     const s = await view.selected();
     if (!s) return;
     const c = s.channel;
     const current = rosterNames(s.roster, role);
-    const known = await knownMembers(host.session);
-    const hint = role === 'member'
-      ? 'usernames allowed to subscribe (restricted channel); removing one drops its subscription'
-      : 'usernames who may publish (policy "named"); a, b, …';
-    const title = role === 'member' ? `Members of #${c.name}` : `Publishers of #${c.name}`;
-    const input = textInput('names', role === 'member' ? 'Members' : 'Publishers', { value: current.join(', '), hint });
-    // An empty list is allowed here: it takes the role from everyone.
-    const check = (v: Record<string, string>) => {
-      const error = parseNames(v.names ?? '').length === 0 ? null : validateNamesForm(v.names ?? '', known);
-      return error ? { names: error } : null;
-    };
-    await view.form(newForm(title, [input]), check, async (v) => {
-      const { add, remove } = listChanges(current, parseNames(v.names ?? ''));
-      if (add.length === 0 && remove.length === 0) return `${title}: nothing changed`;
+    const items = await memberItems(host.session);
+    if (!items) return host.say('the member list could not be read; try again (g refreshes)');
+    const title = role === 'member' ? `Members of #${c.name} (may subscribe when restricted)` : `Publishers of #${c.name} (publish under "named")`;
+    const chosen = await pickList(host.screen, title, items, current);
+    if (!chosen) return;
+    await view.changed(async () => {
+      const { add, remove } = listChanges(current, chosen);
+      if (add.length === 0 && remove.length === 0) return `#${c.name}: nothing changed`;
       const added = add.length > 0 ? await grantChannel(host.session, c.name, add, role) : 0;
       const revoked = remove.length > 0 ? await revokeChannel(host.session, c.name, remove, role) : { revoked: 0, dropped: 0 };
       return `#${c.name}: ${added} ${role}(s) added, ${revoked.revoked} removed${revoked.dropped ? `, ${revoked.dropped} subscription(s) dropped` : ''}`;
@@ -109,8 +105,9 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
   };
 
   return view.screen({
-    key, title: 'Channels', pushEvent: 'CHANNEL',
-    help: 'n new  e edit  r restrict/open  x archive  m members  p publishers  ↵ roster',
+    key, title: 'Channels', short: 'Chans', pushEvent: 'CHANNEL',
+    help: 'n new  e edit  r access  x archive  m members  p publishers  ↵ roster',
+    everyKey: 'n new  e describe, rules  r restrict or open  x archive or unarchive  m named members  p publishers  Enter roster',
     keys: {
       n: create, e: edit, r: toggleAccess, x: toggleArchive, m: () => editRole('member'), p: () => editRole('publisher'), enter: showRoster,
     },

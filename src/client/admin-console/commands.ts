@@ -6,7 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Args } from '../../protocol/index.js';
 import type { SiarClient } from '../connection.js';
-import { adminFallback, defineCommand, printJson, table, type ClientOptions } from '../cli/common.js';
+import { adminFallback, defineCommand, oneLine, print, printErr, printJson, table, type ClientOptions } from '../cli/common.js';
 import { formatBytes, sparkline } from './format.js';
 
 type AdminOpts = ClientOptions & { data: string };
@@ -19,10 +19,10 @@ function rows(items: Args[], json: boolean, columns: string[], empty: string): v
     return;
   }
   if (items.length === 0) {
-    process.stdout.write(`${empty}\n`);
+    print(`${empty}\n`);
     return;
   }
-  process.stdout.write(table(items.map((a) => columns.map((c) => a.getAll(c).join(','))), columns.map((c) => c.toUpperCase())));
+  print(table(items.map((a) => columns.map((c) => a.getAll(c).join(','))), columns.map((c) => c.toUpperCase())));
 }
 
 /**
@@ -79,8 +79,8 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
           `transfers  ${n('transfers')} in progress, ${n('liveListeners')} shadow listener(s)`,
           `loop late  p50 ${n('loopP50Ms')} ms, p99 ${n('loopP99Ms')} ms, max ${n('loopMaxMs')} ms this minute; worst since start ${n('loopMaxEverMs')} ms`,
         ];
-        for (const t of a.getAll('transfer')) lines.push(`  ${t}`);
-        process.stdout.write(lines.join('\n') + '\n');
+        for (const t of a.getAll('transfer')) lines.push(`  ${oneLine(t)}`);
+        print(lines.join('\n') + '\n');
       }),
     }),
     defineCommand({
@@ -101,7 +101,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       handler: (opts: AdminOpts & { id?: number }) => run(opts, async (c) => {
         const r = (await c.request('MAILRETRY', { id: opts.id })).args;
         if (opts.json) printJson(r.toObject());
-        else process.stdout.write(`${r.get('count')} mail(s) made due now\n`);
+        else print(`${r.get('count')} mail(s) made due now\n`);
       }),
     }),
     defineCommand({
@@ -141,7 +141,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
           const percent = Number(a.get('percent') ?? 0);
           if (a.get('status') === 'running' && percent !== shown) {
             shown = percent;
-            process.stderr.write(`backup ${a.get('name')}: ${a.get('phase')} ${percent}%\n`);
+            printErr(`backup ${a.get('name')}: ${a.get('phase')} ${percent}%\n`);
           }
         });
         const r = (await c.request('BACKUP', { attachments: opts.attachments, wait: 1 })).args;
@@ -151,7 +151,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
           return;
         }
         const missing = Number(r.get('attachmentsMissing') ?? 0);
-        process.stdout.write(
+        print(
           `backup ${name} done: ${r.get('file')} (${formatBytes(Number(r.get('bytes') ?? 0))}, ${r.get('messages')} messages, ` +
             `${r.get('members')} members, integrity ${r.get('integrity')})\n` +
             `attachments: ${r.get('attachments')} ${r.get('attachmentMode') === 'copy' ? `copied to ${r.get('attachmentDir') ?? '(none)'}` : 'listed in the manifest'}` +
@@ -175,7 +175,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
         const r = (await c.request('RESETPASSWORD', { username: opts.username })).args;
         if (opts.json) printJson(r.toObject());
-        else process.stdout.write(`password of ${r.get('username')} reset; mail ${r.get('mailId')} queued to ${r.get('email')}; ${r.get('connections')} connection(s) closed\n`);
+        else print(`password of ${r.get('username')} reset; mail ${r.get('mailId')} queued to ${r.get('email')}; ${r.get('connections')} connection(s) closed\n`);
       }),
     }),
     defineCommand({
@@ -188,7 +188,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
         const r = (await c.request('EXPIRY', { days: opts.days, run: opts.run ? 1 : undefined })).args;
         if (opts.json) printJson(r.toObject());
         else {
-          process.stdout.write(`requests expire after ${r.get('days')} day(s)${r.get('days') === '0' ? ' (never)' : ''}` +
+          print(`requests expire after ${r.get('days')} day(s)${r.get('days') === '0' ? ' (never)' : ''}` +
             `${opts.run ? `; ${r.get('expired')} expired now` : ''}${r.get('oldestPending') ? `; oldest pending since ${r.get('oldestPending')}` : ''}\n`);
         }
       }),

@@ -1,7 +1,8 @@
 /**
  * A keyboard-driven form for the console's modal dialogs, as pure state: text inputs (edited with
- * the TUI's line editor) and choices (cycled with ←/→ or space). The blessed layer (widgets.ts)
- * only feeds keys in and draws `formLines`; everything here runs without a terminal.
+ * the TUI's line editor), choices (cycled with ←/→ or space) and member lists (Space opens a
+ * pick-list, pick-list.ts). The blessed layer (widgets.ts) only feeds keys in and draws
+ * `formLines`; everything here runs without a terminal.
  */
 import { editKeyOf, type Key } from '../tui/controller.js';
 import { editLine, field, stripControls, type LineField } from '../tui/editor.js';
@@ -21,18 +22,33 @@ export interface ChoiceInput {
   error?: string | null;
 }
 
-export type FormInput = TextInput | ChoiceInput;
+/** Usernames chosen from a pick-list (value: "a, b"), never typed. */
+export interface PickInput {
+  kind: 'pick';
+  name: string;
+  label: string;
+  value: string;
+  hint?: string;
+  error?: string | null;
+}
+
+export type FormInput = TextInput | ChoiceInput | PickInput;
 
 export interface FormState {
   title: string;
+  /** Sentences above the inputs (a question), wrapped to the box. */
+  intro?: string[];
   inputs: FormInput[];
   focus: number;
   /** A sentence about the whole form: the server's refusal, or "sending…". */
   message: string | null;
   busy: boolean;
+  /** The keys line at the bottom, when not the usual one. */
+  keys?: string;
 }
 
-export type FormOutcome = { kind: 'edit'; state: FormState } | { kind: 'submit'; state: FormState } | { kind: 'cancel' };
+/** `pick`: the focused pick input asks for its pick-list (Space); the form waits for the choice. */
+export type FormOutcome = { kind: 'edit'; state: FormState } | { kind: 'submit'; state: FormState } | { kind: 'pick'; state: FormState; input: PickInput } | { kind: 'cancel' };
 
 export function textInput(name: string, label: string, opts: { value?: string; hint?: string; maxChars?: number } = {}): TextInput {
   return { kind: 'text', ...field(name, label, { value: opts.value ?? '', hint: opts.hint, maxChars: opts.maxChars }) };
@@ -43,8 +59,22 @@ export function choiceInput(name: string, label: string, options: readonly strin
   return { kind: 'choice', name, label, options, value, hint: opts.hint };
 }
 
-export function newForm(title: string, inputs: FormInput[]): FormState {
-  return { title, inputs, focus: 0, message: null, busy: false };
+export function pickInput(name: string, label: string, opts: { value?: readonly string[]; hint?: string } = {}): PickInput {
+  return { kind: 'pick', name, label, value: (opts.value ?? []).join(', '), hint: opts.hint };
+}
+
+/** The names a pick input holds. */
+export function pickedNames(input: PickInput): string[] {
+  return input.value.split(',').map((n) => n.trim()).filter(Boolean);
+}
+
+/** The form after a pick-list closed with `names` chosen for the input `name`. */
+export function withPicked(state: FormState, name: string, names: readonly string[]): FormState {
+  return { ...state, inputs: state.inputs.map((i) => (i.name === name && i.kind === 'pick' ? { ...i, value: names.join(', '), error: null } : i)) };
+}
+
+export function newForm(title: string, inputs: FormInput[], opts: { intro?: string[]; keys?: string } = {}): FormState {
+  return { title, inputs, focus: 0, message: null, busy: false, ...opts };
 }
 
 export function formValues(state: FormState): Record<string, string> {
@@ -90,6 +120,10 @@ export function pressKey(state: FormState, key: Key): FormOutcome {
   if (key.name === 'up') return { kind: 'edit', state: move(state, -1) };
   const input = state.inputs[state.focus];
   if (!input) return { kind: 'edit', state };
+  if (input.kind === 'pick') {
+    if (key.name === 'space' || key.ch === ' ' || key.name === 'right') return { kind: 'pick', state, input };
+    return { kind: 'edit', state };
+  }
   if (input.kind === 'choice') {
     if (key.name === 'left') return { kind: 'edit', state: replaceFocused(state, cycle(input, -1)) };
     if (key.name === 'right' || key.name === 'space' || key.ch === ' ') return { kind: 'edit', state: replaceFocused(state, cycle(input, 1)) };
@@ -130,10 +164,13 @@ export function formLines(state: FormState, width: number): string[] {
   const labelWidth = Math.max(...state.inputs.map((i) => i.label.length), 0);
   const valueWidth = Math.max(8, width - labelWidth - 4);
   const lines: string[] = [];
+  for (const sentence of state.intro ?? []) for (const part of wrap(sentence, width - 1)) lines.push(` ${escapeTags(part)}`);
+  if (state.intro?.length) lines.push('');
   state.inputs.forEach((input, i) => {
     const focused = i === state.focus && !state.busy;
     const label = input.label.padEnd(labelWidth);
-    const value = input.kind === 'text' ? textCells(input, valueWidth, focused) : choiceCells(input, focused);
+    const value = input.kind === 'text' ? textCells(input, valueWidth, focused)
+      : input.kind === 'pick' ? pickCells(input, valueWidth, focused) : choiceCells(input, focused);
     lines.push(`${focused ? '{bold}>' : ' '}${escapeTags(label)}${focused ? '{/bold}' : ''}  ${value}`);
     const indent = ' '.repeat(labelWidth + 3);
     if (input.error) lines.push(`${indent}{red-fg}${escapeTags(cut(input.error, valueWidth))}{/red-fg}`);
@@ -144,8 +181,22 @@ export function formLines(state: FormState, width: number): string[] {
     const color = state.busy ? 'yellow' : 'red';
     for (const part of wrap(state.message, width - 1)) lines.push(` {${color}-fg}${escapeTags(part)}{/${color}-fg}`);
   }
-  lines.push(state.busy ? ' {yellow-fg}sending…{/yellow-fg}' : ' Enter save · Tab/↑/↓ move · ←/→ space change choice · Esc cancel');
+  lines.push(state.busy ? ' {yellow-fg}sending…{/yellow-fg}' : ` ${escapeTags(state.keys ?? defaultKeys(state))}`);
   return lines;
+}
+
+function defaultKeys(state: FormState): string {
+  const kinds = new Set(state.inputs.map((i) => i.kind));
+  const change = kinds.has('choice') && kinds.has('pick') ? 'space change/choose' : kinds.has('choice') ? '←/→ space change choice' : kinds.has('pick') ? 'space choose members' : '';
+  return ['Enter save', 'Tab/↑/↓ move', change, 'Esc cancel'].filter(Boolean).join(' · ');
+}
+
+/** A pick input: the chosen names, cut to the width with how many there are. */
+function pickCells(input: PickInput, width: number, focused: boolean): string {
+  const names = pickedNames(input);
+  const text = names.length === 0 ? '(none)' : names.join(', ');
+  const shown = text.length > width ? `${text.slice(0, Math.max(0, width - 12))}… (${names.length})` : text;
+  return focused ? `{inverse}${escapeTags(shown)}{/inverse}` : escapeTags(shown);
 }
 
 function cut(text: string, width: number): string {

@@ -1,12 +1,8 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
-import { formatBytes as formatTransferBytes } from '../../transfer/units.js';
 import { stripControls } from '../tui/editor.js';
 
-/** Like the transfer layer's formatBytes, shorter for table columns ("512 B"), "?" for nonsense. */
-export function formatBytes(n: number): string {
-  if (!Number.isFinite(n) || n < 0) return '?';
-  return n < 1024 ? `${n} B` : formatTransferBytes(n);
-}
+/** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
+export { formatBytes } from '../../transfer/units.js';
 
 const TICKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -51,48 +47,94 @@ export function escapeTags(text: string): string {
 export interface Tab {
   key: string;
   title: string;
+  /** The title where room is short (80 columns): "Regs" for Registrations. */
+  short: string;
   badge: string;
 }
 
-/**
- * The console's top line (blessed tags), fitted to `width`: every tab with its title when there
- * is room; else the current tab with its title and the others by key only (80 columns); else
- * without the server address as well.
- */
-export function headerLine(o: { user: string; address: string; status: string; tabs: Tab[]; current: number; width: number }): string {
-  const color = o.status === 'online' ? 'green' : o.status === 'offline' ? 'red' : 'yellow';
-  const render = (compact: boolean, withAddress: boolean): { text: string; plain: number } => {
-    let plain = 0;
-    const tabs = o.tabs.map((t, i) => {
-      if (i === o.current) {
-        const label = `${t.key} ${t.title}${t.badge}`;
-        plain += label.length + 2;
-        return `{black-fg}{white-bg} ${escapeTags(label)} {/white-bg}{/black-fg}`;
-      }
-      // Compact: the key (and badge) alone, one space apart.
-      const label = compact ? `${t.key}${t.badge}` : `${t.key} ${t.title}${t.badge}`;
-      plain += label.length + (compact ? 1 : 2);
-      return compact ? ` ${escapeTags(label)}` : ` ${escapeTags(label)} `;
-    }).join('');
-    const who = withAddress ? `${o.user}@${o.address}` : o.user;
-    const head = ` {bold}siar admin{/bold} ${escapeTags(who)} {${color}-fg}${o.status}{/${color}-fg} │`;
-    plain += ` siar admin ${who} ${o.status} │`.length;
-    return { text: head + tabs, plain };
-  };
-  for (const [compact, withAddress] of [[false, true], [true, true], [true, false]] as const) {
-    const r = render(compact, withAddress);
-    if (r.plain <= o.width) return r.text;
-  }
-  return render(true, false).text;
+interface Fitted {
+  text: string;
+  plain: number;
 }
 
-/** The bottom line: the screen's keys, then the global ones if they fit. */
+/** The tabs, one space apart, the current one inverse with a space each side. */
+function tabBar(tabs: Tab[], current: number, name: (t: Tab, i: number) => string, badges: boolean): Fitted {
+  let plain = 1;
+  const parts = tabs.map((t, i) => {
+    const label = [t.key, name(t, i)].filter(Boolean).join(' ') + (badges ? t.badge : '');
+    if (i === current) {
+      plain += label.length + 2;
+      return `{black-fg}{white-bg} ${escapeTags(label)} {/white-bg}{/black-fg}`;
+    }
+    plain += label.length;
+    return escapeTags(label);
+  });
+  plain += parts.length - 1;
+  return { text: ` ${parts.join(' ')}`, plain };
+}
+
+/**
+ * The console's top lines (blessed tags), fitted to `width`. Where everything fits: one line, the
+ * connection then every tab by its title. Else two: the connection (and the tabs' counts), then
+ * every tab by key and name, abbreviated as far as needed ("1 Regs … 8 Chans" at 80 columns):
+ * every screen stays named.
+ */
+export function headerLines(o: { user: string; address: string; status: string; tabs: Tab[]; current: number; width: number }): string[] {
+  const color = o.status === 'online' ? 'green' : o.status === 'offline' ? 'red' : 'yellow';
+  const head = (withAddress: boolean): Fitted => {
+    const who = withAddress ? `${o.user}@${o.address}` : o.user;
+    return { text: ` {bold}siar admin{/bold} ${escapeTags(who)} {${color}-fg}${o.status}{/${color}-fg}`, plain: ` siar admin ${who} ${o.status}`.length };
+  };
+  const full = tabBar(o.tabs, o.current, (t) => t.title, true);
+  const connection = head(true);
+  if (connection.plain + 2 + full.plain <= o.width) return [`${connection.text} │${full.text}`];
+
+  const names: Array<[(t: Tab, i: number) => string, boolean]> = [
+    [(t) => t.title, true],
+    [(t, i) => (i === o.current ? t.title : t.short), true],
+    [(t) => t.short, true],
+    [(t) => t.short, false],
+    [(t) => t.short.slice(0, 3), false],
+    [() => '', false],
+  ];
+  let tabs = tabBar(o.tabs, o.current, names[names.length - 1]![0], false);
+  let badgesShown = false;
+  for (const [name, badges] of names) {
+    const fitted = tabBar(o.tabs, o.current, name, badges);
+    if (fitted.plain <= o.width) {
+      tabs = fitted;
+      badgesShown = badges;
+      break;
+    }
+  }
+  // Counts the tab bar had no room for go up beside the connection: "Regs (3) · Mail (2)".
+  const counts = badgesShown ? '' : o.tabs.filter((t) => t.badge).map((t) => `${t.short}${t.badge}`).join(' · ');
+  const withCounts = (h: Fitted) => (counts ? { text: `${h.text} │ ${escapeTags(counts)}`, plain: h.plain + 3 + counts.length } : h);
+  const first = [withCounts(head(true)), withCounts(head(false)), head(false)].find((h) => h.plain <= o.width) ?? head(false);
+  return [first.text, tabs.text];
+}
+
+/**
+ * The bottom line: the screen's keys (split at double spaces), then the global ones. When room
+ * is short the screen's last keys go first, then the global ones but help and quit: "? help" and
+ * "q quit" always show.
+ */
 export function helpLine(screenHelp: string, screens: number, width: number): string {
-  const full = ` ${screenHelp}   1-${screens}/Tab screens  g refresh  ? help  q quit`;
-  if (full.length <= width) return ` ${escapeTags(screenHelp)}   {white-fg}1-${screens}/Tab screens  g refresh  ? help  q quit{/white-fg}`;
-  const short = ` ${screenHelp}  ? help  q quit`;
-  if (short.length <= width) return ` ${escapeTags(screenHelp)}  {white-fg}? help  q quit{/white-fg}`;
-  return ` ${escapeTags(screenHelp)}`;
+  const own = screenHelp.split(/ {2,}/).filter(Boolean);
+  const global = [`1-${screens}/Tab screens`, 'g refresh'];
+  const kept = ['? help', 'q quit'];
+  const render = (mine: string[], others: string[]) => {
+    const tail = [...others, ...kept].join('  ');
+    const plain = ` ${mine.join('  ')}${mine.length ? '   ' : ''}${tail}`;
+    return { plain: plain.length, text: ` ${escapeTags(mine.join('  '))}${mine.length ? '   ' : ''}{white-fg}${escapeTags(tail)}{/white-fg}` };
+  };
+  for (let n = own.length; n >= 0; n--) {
+    for (const others of [global, []]) {
+      const r = render(own.slice(0, n), others);
+      if (r.plain <= width) return r.text;
+    }
+  }
+  return render([], []).text;
 }
 
 /** Splits a sentence into lines of at most `width` characters, at spaces where it can. */

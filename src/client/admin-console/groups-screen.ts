@@ -6,13 +6,13 @@
 import type { GroupMemberEntry, GroupRecord } from '../../protocol/index.js';
 import { addToGroup, createGroup, deleteGroup, describeGroup, getGroup, listGroups, removeFromGroup } from '../channels.js';
 import {
-  DESCRIPTION_CHARS, GROUP_COLUMNS, checkDescription, groupCells, groupForm, groupMemberLines, parseNames, validateGroupForm,
-  validateNamesForm,
+  DESCRIPTION_CHARS, GROUP_COLUMNS, checkDescription, groupCells, groupForm, groupMemberLines, listChanges, parseNames, validateGroupForm,
 } from './audiences.js';
-import { newForm, textInput } from './form.js';
+import { newForm, pickedNames, textInput, type PickInput } from './form.js';
 import type { ConsoleHost, Screen } from './host.js';
-import { knownMembers } from './members.js';
+import { memberItems } from './members.js';
 import { NamedList } from './named-list.js';
+import { pickList } from './widgets.js';
 
 type Detail = { group: GroupRecord; members: GroupMemberEntry[] };
 
@@ -28,11 +28,13 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
   });
 
   const create = () => host.withModal(async () => {
-    const known = await knownMembers(host.session);
+    const items = await memberItems(host.session);
+    const known = items ? new Set(items.map((i) => i.name)) : null;
+    const pick = (input: PickInput) => pickList(host.screen, 'Institutions', items ?? [], pickedNames(input));
     await view.form(newForm('New group', groupForm()), (v) => validateGroupForm(v, known), async (v) => {
       const g = await createGroup(host.session, v.name!, { description: v.description?.trim() || undefined, members: parseNames(v.members ?? '') });
       return { message: `created @${g.name} with ${g.members} institution(s)`, select: g.name };
-    });
+    }, pick);
   });
 
   const edit = () => host.withModal(async () => {
@@ -58,23 +60,22 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
     },
   ));
 
-  /** Adds institutions to, or removes them from, the selected group. */
-  const changeMembers = (action: 'add' | 'remove') => host.withModal(async () => {
+  /** The group's institutions, chosen from every member; adds and removes the difference. */
+  const editMembers = () => host.withModal(async () => {
     const s = await view.selected();
     if (!s) return;
     const g = s.group;
-    const inGroup = new Set(s.members.map((m) => m.username));
-    const known = action === 'add' ? await knownMembers(host.session) : null;
-    const title = action === 'add' ? `Add institutions to @${g.name}` : `Remove institutions from @${g.name}`;
-    const hint = action === 'add' ? 'usernames: a, b, …' : `in the group: ${[...inGroup].join(', ') || '(none)'}`;
-    const check = (v: Record<string, string>) => {
-      const error = validateNamesForm(v.names ?? '', known, action === 'remove' ? inGroup : undefined);
-      return error ? { names: error } : null;
-    };
-    await view.form(newForm(title, [textInput('names', 'Usernames', { hint })]), check, async (v) => {
-      const names = parseNames(v.names ?? '');
-      if (action === 'add') return `${await addToGroup(host.session, g.name, names)} institution(s) added to @${g.name}`;
-      return `${await removeFromGroup(host.session, g.name, names)} institution(s) removed from @${g.name}`;
+    const current = s.members.map((m) => m.username);
+    const items = await memberItems(host.session);
+    if (!items) return host.say('the member list could not be read; try again (g refreshes)');
+    const chosen = await pickList(host.screen, `Institutions in @${g.name}`, items, current);
+    if (!chosen) return;
+    await view.changed(async () => {
+      const { add, remove } = listChanges(current, chosen);
+      if (add.length === 0 && remove.length === 0) return `@${g.name}: nothing changed`;
+      const added = add.length > 0 ? await addToGroup(host.session, g.name, add) : 0;
+      const removed = remove.length > 0 ? await removeFromGroup(host.session, g.name, remove) : 0;
+      return `@${g.name}: ${added} institution(s) added, ${removed} removed`;
     });
   });
 
@@ -90,7 +91,7 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
 
   return view.screen({
     key, title: 'Groups', pushEvent: 'GROUP',
-    help: 'n new  e describe  d delete  a add  r remove  ↵ institutions',
-    keys: { n: create, e: edit, d: remove, a: () => changeMembers('add'), r: () => changeMembers('remove'), enter: showMembers },
+    help: 'n new  e describe  d delete  m institutions  ↵ details',
+    keys: { n: create, e: edit, d: remove, m: editMembers, enter: showMembers },
   });
 }

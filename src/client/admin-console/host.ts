@@ -10,7 +10,12 @@ import type { Requester } from '../channels.js';
 export interface Screen {
   key: string;
   title: string;
+  /** The title where the tab bar is short of room (80 columns); default the title. */
+  short?: string;
+  /** The screen's keys for the footer, two spaces apart, the ones that may be left out for room last. */
   help: string;
+  /** Every key, for the ? box, two spaces apart (default: help). */
+  everyKey?: string;
   box: blessed.Widgets.BoxElement;
   focus(): void;
   load(): Promise<void>;

@@ -9,7 +9,7 @@ import type { FormState } from './form.js';
 import { escapeTags } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
 import { Latest } from './latest.js';
-import { Table, checkedSubmit, confirm, openForm, type Column } from './widgets.js';
+import { Table, checkedSubmit, confirm, openForm, type Column, type Picker } from './widgets.js';
 
 type Errors = Record<string, string> | null;
 /** What an action did, for the status line; `select` moves the selection to a new record. */
@@ -107,14 +107,14 @@ export class NamedList<T extends { name: string }, D> {
    * The console screen: `keys` are the list's own (ignored while a dialog is open or an action
    * still runs); a push named `pushEvent` (another admin's change, or ours) reloads it.
    */
-  screen(o: { key: string; title: string; help: string; pushEvent: string; keys: Record<string, () => Promise<unknown>> }): Screen {
+  screen(o: { key: string; title: string; short?: string; help: string; everyKey?: string; pushEvent: string; keys: Record<string, () => Promise<unknown>> }): Screen {
     for (const [key, action] of Object.entries(o.keys)) {
       this.list.key(key, () => {
         if (!this.host.isModal()) void action();
       });
     }
     return {
-      key: o.key, title: o.title, help: o.help, box: this.box,
+      key: o.key, title: o.title, short: o.short, help: o.help, everyKey: o.everyKey, box: this.box,
       focus: () => this.list.focus(),
       onPush: (event) => {
         if (event === o.pushEvent) void this.host.refresh();
@@ -127,11 +127,11 @@ export class NamedList<T extends { name: string }, D> {
    * A form whose Enter runs `check`, then `send` (a refusal stays in the form); when done, the
    * outcome goes to the status line and the list reloads. Call it inside host.withModal.
    */
-  async form(state: FormState, check: (values: Record<string, string>) => Errors, send: (values: Record<string, string>) => Promise<Outcome>): Promise<void> {
+  async form(state: FormState, check: (values: Record<string, string>) => Errors, send: (values: Record<string, string>) => Promise<Outcome>, pick?: Picker): Promise<void> {
     let outcome: Outcome | null = null;
     const done = await openForm(this.host.screen, state, checkedSubmit(check, async (v) => {
       outcome = await send(v);
-    }));
+    }), pick);
     const o = outcome as Outcome | null;
     if (!done || o === null) return;
     if (typeof o === 'string') await this.after(escapeTags(o));
@@ -142,8 +142,13 @@ export class NamedList<T extends { name: string }, D> {
   async confirmed(question: (detail: D) => string, run: (detail: D) => Promise<string>): Promise<void> {
     const d = await this.selected();
     if (!d || !(await confirm(this.host.screen, question(d)))) return;
+    await this.changed(() => run(d));
+  }
+
+  /** Runs a change; its sentence (or the server's refusal) goes to the status line once the list shows it. */
+  async changed(run: () => Promise<string>): Promise<void> {
     try {
-      await this.after(escapeTags(await run(d)));
+      await this.after(escapeTags(await run()));
     } catch (err) {
       this.host.fail(err);
     }

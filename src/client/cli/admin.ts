@@ -1,8 +1,10 @@
 import type { Argv, CommandModule } from 'yargs';
 import { argsToRegistration, type Args } from '../../protocol/index.js';
-import { CliError, adminFallback, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { adminChannelSubcommands } from './channels.js';
+import { commandGroup } from './command-menu.js';
+import { adminMailCommand } from './admin-mail.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -22,7 +24,7 @@ function printRows(items: Args[], json: boolean, columns: string[]): void {
     for (const a of items) printJson(a.toObject());
     return;
   }
-  process.stdout.write(table(items.map((a) => columns.map((c) => a.getAll(c).join(','))), columns.map((c) => c.toUpperCase())));
+  print(table(items.map((a) => columns.map((c) => a.getAll(c).join(','))), columns.map((c) => c.toUpperCase())));
 }
 
 const adminSubcommands: CommandModule<object, any>[] = [
@@ -33,7 +35,7 @@ defineCommand({
   handler: (opts: AdminOpts & { status: string }) => run(opts, async (c) => {
     const reply = await c.request('PENDING', { status: opts.status });
     if (opts.json) reply.items.forEach((a) => printJson(argsToRegistration(a)));
-    else if (reply.items.length === 0) process.stdout.write(`(no ${opts.status} requests)\n`);
+    else if (reply.items.length === 0) print(`(no ${opts.status} requests)\n`);
     else printRows(reply.items, false, ['id', 'username', 'email', 'contact', 'createdAt', 'institution']);
   }),
 }),
@@ -50,7 +52,7 @@ defineCommand({
       if (mail?.status === 'failed') failed++;
       if (opts.json) printJson({ ...r.toObject(), ...(mail ? { mailStatus: mail.status, mailError: mail.error } : {}) });
       else {
-        process.stdout.write(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} ${mail ? (mail.status === 'failed' ? `FAILED (${mail.error})` : mail.status) : 'queued'} to ${r.get('email')}\n`);
+        print(`${oneLine(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} ${mail ? (mail.status === 'failed' ? `FAILED (${mail.error})` : mail.status) : 'queued'} to ${r.get('email')}`)}\n`);
       }
     }
     if (failed) throw new CliError(`${failed} credentials mail(s) could not be sent yet; see siar admin mail-queue, then siar admin mail-retry`);
@@ -64,7 +66,7 @@ defineCommand({
     for (const id of opts.ids) {
       const r = (await c.request('REJECT', { id, reason: opts.reason })).args;
       if (opts.json) printJson(r.toObject());
-      else process.stdout.write(`rejected ${id}\n`);
+      else print(`rejected ${id}\n`);
     }
   }),
 }),
@@ -84,7 +86,7 @@ defineCommand({
   handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
     const r = (await c.request('SUSPEND', { username: opts.username })).args;
     if (opts.json) printJson(r.toObject());
-    else process.stdout.write(`suspended ${r.get('username')} (${r.get('connections')} connection(s) closed)\n`);
+    else print(`suspended ${r.get('username')} (${r.get('connections')} connection(s) closed)\n`);
   }),
 }),
 defineCommand({
@@ -94,7 +96,7 @@ defineCommand({
   handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
     const r = (await c.request('REACTIVATE', { username: opts.username })).args;
     if (opts.json) printJson(r.toObject());
-    else process.stdout.write(`reactivated ${r.get('username')}\n`);
+    else print(`reactivated ${r.get('username')}\n`);
   }),
 }),
 defineCommand({
@@ -110,11 +112,12 @@ defineCommand({
 ...adminOpsSubcommands(adminOptions, run),
 // channel …, group … (issue #4)
 ...adminChannelSubcommands(adminOptions, run),
+// mail list|show: the embedded mail folder, read on the server machine (issue 22)
+adminMailCommand,
 ];
 
-export const adminCommand: CommandModule<object, any> = {
-  command: 'admin <command>',
-  describe: 'administration: registrations, members (user admin; password from SIAR_PASSWORD, --password-file or <data>/admin-password)',
-  builder: (y: Argv) => y.command(adminSubcommands).demandCommand(1, 'Name an admin command; see siar admin --help.'),
-  handler: () => undefined,
-};
+export const adminCommand = commandGroup(
+  'siar admin',
+  'administration: registrations, members (user admin; password from SIAR_PASSWORD, --password-file or <data>/admin-password)',
+  adminSubcommands,
+);

@@ -13,19 +13,12 @@ import {
   type ChannelSettings,
 } from '../channels.js';
 import type { SiarClient } from '../connection.js';
-import { CliError, defineCommand, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { commandGroup } from './command-menu.js';
+import { CliError, commaList, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 type AdminOpts = ClientOptions & { data: string };
 type Builder = (y: Argv) => Argv<any>;
 type Runner = (opts: AdminOpts, body: (c: SiarClient) => Promise<unknown>) => Promise<void>;
-
-/** A comma list from an option: `--members a,b --members c` → [a, b, c]. */
-function list(value: string | string[] | undefined): string[] {
-  return (Array.isArray(value) ? value : value === undefined ? [] : [value])
-    .flatMap((v) => v.split(','))
-    .map((s) => s.trim())
-    .filter(Boolean);
-}
 
 function rules(c: ChannelRecord): string {
   return `${c.access}, ${c.publish === 'named' ? 'named publishers' : 'subscribers publish'}${c.archived ? ', archived' : ''}`;
@@ -45,13 +38,13 @@ function printChannels(channels: ChannelRecord[], json: boolean, admin = false):
     return;
   }
   if (channels.length === 0) {
-    process.stdout.write('(no channels)\n');
+    print('(no channels)\n');
     return;
   }
   const rows = channels.map((c) => [
     `#${c.name}`, admin ? String(c.subscribers) : standing(c), rules(c), c.description,
   ]);
-  process.stdout.write(table(rows, ['CHANNEL', admin ? 'SUBSCRIBERS' : 'YOU', 'RULES', 'DESCRIPTION']));
+  print(table(rows, ['CHANNEL', admin ? 'SUBSCRIBERS' : 'YOU', 'RULES', 'DESCRIPTION']));
 }
 
 function printGroups(groups: GroupRecord[], json: boolean): void {
@@ -60,19 +53,19 @@ function printGroups(groups: GroupRecord[], json: boolean): void {
     return;
   }
   if (groups.length === 0) {
-    process.stdout.write('(no groups)\n');
+    print('(no groups)\n');
     return;
   }
-  process.stdout.write(table(groups.map((g) => [`@${g.name}`, String(g.members), g.isMember ? 'yes' : '', g.description]), ['GROUP', 'MEMBERS', 'YOU', 'DESCRIPTION']));
+  print(table(groups.map((g) => [`@${g.name}`, String(g.members), g.isMember ? 'yes' : '', g.description]), ['GROUP', 'MEMBERS', 'YOU', 'DESCRIPTION']));
 }
 
 function printHistory(messages: MessageRecord[]): void {
   if (messages.length === 0) {
-    process.stdout.write('(no messages)\n');
+    print('(no messages)\n');
     return;
   }
   const rows = messages.map((m) => [String(m.id), m.sentAt.replace('T', ' ').slice(0, 16), m.from, m.attachments.length ? `+${m.attachments.length}` : '', m.subject]);
-  process.stdout.write(table(rows, ['ID', 'SENT', 'FROM', 'ATT', 'SUBJECT']));
+  print(table(rows, ['ID', 'SENT', 'FROM', 'ATT', 'SUBJECT']));
 }
 
 function withAliases(aliases: string[], command: CommandModule<object, any>): CommandModule<object, any> {
@@ -101,7 +94,7 @@ export const channelCommands: CommandModule<object, any>[] = [
         for (const name of names(opts)) {
           const changed = await subscribe(c, name);
           if (opts.json) printJson({ name: name.replace(/^#/, ''), subscribed: true, changed });
-          else process.stdout.write(`${changed ? 'subscribed to' : 'already subscribed to'} #${name.replace(/^#/, '')}\n`);
+          else print(`${changed ? 'subscribed to' : 'already subscribed to'} #${name.replace(/^#/, '')}\n`);
         }
       });
     },
@@ -115,7 +108,7 @@ export const channelCommands: CommandModule<object, any>[] = [
         for (const name of names(opts)) {
           const changed = await unsubscribe(c, name);
           if (opts.json) printJson({ name: name.replace(/^#/, ''), subscribed: false, changed });
-          else process.stdout.write(`${changed ? 'unsubscribed from' : 'was not subscribed to'} #${name.replace(/^#/, '')}\n`);
+          else print(`${changed ? 'unsubscribed from' : 'was not subscribed to'} #${name.replace(/^#/, '')}\n`);
         }
       });
     },
@@ -138,9 +131,9 @@ export const channelCommands: CommandModule<object, any>[] = [
         const { channel } = await getChannel(c, opts.name);
         if (opts.json) printJson(channel);
         else {
-          process.stdout.write([
+          print([
             `Channel:     #${channel.name}`,
-            `Description: ${channel.description}`,
+            `Description: ${oneLine(channel.description)}`,
             `Rules:       ${rules(channel)}`,
             `Subscribers: ${channel.subscribers}`,
             `You:         ${standing(channel)}`,
@@ -166,8 +159,8 @@ export const channelCommands: CommandModule<object, any>[] = [
         const { group, members } = await getGroup(c, opts.name);
         if (opts.json) printJson({ ...group, institutions: members });
         else {
-          process.stdout.write(`Group @${group.name}: ${group.description}\n`);
-          process.stdout.write(table(members.map((m) => [m.username, m.status === 'active' ? '' : m.status, m.institution]), ['USERNAME', 'STATUS', 'INSTITUTION']));
+          print(`Group @${group.name}: ${oneLine(group.description)}\n`);
+          print(table(members.map((m) => [m.username, m.status === 'active' ? '' : m.status, m.institution]), ['USERNAME', 'STATUS', 'INSTITUTION']));
         }
       });
     },
@@ -185,12 +178,12 @@ function settingsFrom(opts: { description?: string; access?: string; publish?: s
 
 function printChannel(channel: ChannelRecord, json: boolean, what: string): void {
   if (json) printJson(channel);
-  else process.stdout.write(`${what} #${channel.name} (${rules(channel)})\n`);
+  else print(`${what} #${channel.name} (${rules(channel)})\n`);
 }
 
 function printGroup(group: GroupRecord, json: boolean, what: string): void {
   if (json) printJson(group);
-  else process.stdout.write(`${what} @${group.name} (${group.members} institution(s))\n`);
+  else print(`${what} @${group.name} (${group.members} institution(s))\n`);
 }
 
 /** `siar admin channel …` and `siar admin group …`, built with admin.ts's options and runner. */
@@ -214,11 +207,11 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       builder: (y: Argv) => channelOptions(y)
         .positional('name', { type: 'string' })
         .option('restricted', { type: 'boolean', describe: 'same as --access restricted' })
-        .option('members', { type: 'string', describe: 'usernames allowed in a restricted channel (a,b,…)' })
-        .option('publishers', { type: 'string', describe: 'usernames who may publish under --publish named (a,b,…)' }),
-      handler: (opts: AdminOpts & { name: string; description?: string; access?: string; publish?: string; restricted?: boolean; members?: string; publishers?: string }) =>
+        .option('members', { type: 'string', array: true, describe: 'usernames allowed in a restricted channel (a,b,…; repeatable)' })
+        .option('publishers', { type: 'string', array: true, describe: 'usernames who may publish under --publish named (a,b,…; repeatable)' }),
+      handler: (opts: AdminOpts & { name: string; description?: string; access?: string; publish?: string; restricted?: boolean; members?: string[]; publishers?: string[] }) =>
         run(opts, async (c) => {
-          const created = await createChannel(c, opts.name, { ...settingsFrom(opts), members: list(opts.members), publishers: list(opts.publishers) });
+          const created = await createChannel(c, opts.name, { ...settingsFrom(opts), members: commaList(opts.members), publishers: commaList(opts.publishers) });
           printChannel(created, !!opts.json, 'created');
         }),
     }),
@@ -231,7 +224,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
         if (Object.keys(settings).length === 0) throw new CliError('Give --description, --access or --publish.');
         const { channel: updated, dropped } = await updateChannel(c, opts.name, settings);
         if (opts.json) printJson({ ...updated, dropped });
-        else process.stdout.write(`updated #${updated.name} (${rules(updated)})${dropped ? `; ${dropped} subscription(s) dropped` : ''}\n`);
+        else print(`updated #${updated.name} (${rules(updated)})${dropped ? `; ${dropped} subscription(s) dropped` : ''}\n`);
       }),
     })),
     defineCommand({
@@ -251,9 +244,9 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'name members of a restricted channel (--role member) or publishers (--role publisher)',
       builder: (y: Argv) => role(adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true })),
       handler: (opts: AdminOpts & { name: string; usernames: string[]; role: 'member' | 'publisher' }) => run(opts, async (c) => {
-        const added = await grantChannel(c, opts.name, list(opts.usernames.map(String)), opts.role);
+        const added = await grantChannel(c, opts.name, commaList(opts.usernames.map(String)), opts.role);
         if (opts.json) printJson({ name: opts.name, role: opts.role, added });
-        else process.stdout.write(`${added} new ${opts.role}(s) of #${opts.name.replace(/^#/, '')}\n`);
+        else print(`${added} new ${opts.role}(s) of #${opts.name.replace(/^#/, '')}\n`);
       }),
     }),
     defineCommand({
@@ -261,9 +254,9 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'take a role away (outsiders of a restricted channel lose their subscription)',
       builder: (y: Argv) => role(adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true })),
       handler: (opts: AdminOpts & { name: string; usernames: string[]; role: 'member' | 'publisher' }) => run(opts, async (c) => {
-        const r = await revokeChannel(c, opts.name, list(opts.usernames.map(String)), opts.role);
+        const r = await revokeChannel(c, opts.name, commaList(opts.usernames.map(String)), opts.role);
         if (opts.json) printJson({ name: opts.name, role: opts.role, ...r });
-        else process.stdout.write(`${r.revoked} ${opts.role}(s) removed from #${opts.name.replace(/^#/, '')}; ${r.dropped} subscription(s) dropped\n`);
+        else print(`${r.revoked} ${opts.role}(s) removed from #${opts.name.replace(/^#/, '')}; ${r.dropped} subscription(s) dropped\n`);
       }),
     }),
     defineCommand({
@@ -276,10 +269,10 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
           printJson({ ...ch, roster });
           return;
         }
-        process.stdout.write(`#${ch.name}: ${ch.description}\n${rules(ch)}; ${ch.subscribers} subscriber(s)\n`);
+        print(`#${ch.name}: ${oneLine(ch.description)}\n${rules(ch)}; ${ch.subscribers} subscriber(s)\n`);
         const yes = (b: boolean) => (b ? 'yes' : '');
         if (roster.length > 0) {
-          process.stdout.write(table(roster.map((r) => [r.username, yes(r.member), yes(r.publisher), yes(r.subscribed), r.institution]), ['USERNAME', 'MEMBER', 'PUBLISHER', 'SUBSCRIBED', 'INSTITUTION']));
+          print(table(roster.map((r) => [r.username, yes(r.member), yes(r.publisher), yes(r.subscribed), r.institution]), ['USERNAME', 'MEMBER', 'PUBLISHER', 'SUBSCRIBED', 'INSTITUTION']));
         }
       }),
     }),
@@ -297,9 +290,9 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'define a group of institutions (addressed as --to @NAME)',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' })
         .option('description', { type: 'string' })
-        .option('members', { type: 'string', describe: 'usernames (a,b,…)' }),
-      handler: (opts: AdminOpts & { name: string; description?: string; members?: string }) => run(opts, async (c) => {
-        printGroup(await createGroup(c, opts.name, { description: opts.description, members: list(opts.members) }), !!opts.json, 'created');
+        .option('members', { type: 'string', array: true, describe: 'usernames (a,b,…; repeatable)' }),
+      handler: (opts: AdminOpts & { name: string; description?: string; members?: string[] }) => run(opts, async (c) => {
+        printGroup(await createGroup(c, opts.name, { description: opts.description, members: commaList(opts.members) }), !!opts.json, 'created');
       }),
     }),
     defineCommand({
@@ -317,7 +310,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => {
         await deleteGroup(c, opts.name);
         if (opts.json) printJson({ name: opts.name.replace(/^@/, ''), deleted: true });
-        else process.stdout.write(`deleted @${opts.name.replace(/^@/, '')}\n`);
+        else print(`deleted @${opts.name.replace(/^@/, '')}\n`);
       }),
     }),
     defineCommand({
@@ -325,9 +318,9 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'add institutions to a group',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true }),
       handler: (opts: AdminOpts & { name: string; usernames: string[] }) => run(opts, async (c) => {
-        const added = await addToGroup(c, opts.name, list(opts.usernames.map(String)));
+        const added = await addToGroup(c, opts.name, commaList(opts.usernames.map(String)));
         if (opts.json) printJson({ name: opts.name, added });
-        else process.stdout.write(`${added} institution(s) added to @${opts.name.replace(/^@/, '')}\n`);
+        else print(`${added} institution(s) added to @${opts.name.replace(/^@/, '')}\n`);
       }),
     }),
     defineCommand({
@@ -335,9 +328,9 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'remove institutions from a group',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true }),
       handler: (opts: AdminOpts & { name: string; usernames: string[] }) => run(opts, async (c) => {
-        const removed = await removeFromGroup(c, opts.name, list(opts.usernames.map(String)));
+        const removed = await removeFromGroup(c, opts.name, commaList(opts.usernames.map(String)));
         if (opts.json) printJson({ name: opts.name, removed });
-        else process.stdout.write(`${removed} institution(s) removed from @${opts.name.replace(/^@/, '')}\n`);
+        else print(`${removed} institution(s) removed from @${opts.name.replace(/^@/, '')}\n`);
       }),
     }),
     defineCommand({
@@ -348,25 +341,15 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
         const { group: g, members } = await getGroup(c, opts.name);
         if (opts.json) printJson({ ...g, institutions: members });
         else {
-          process.stdout.write(`@${g.name}: ${g.description}\n`);
-          process.stdout.write(table(members.map((m) => [m.username, m.status === 'active' ? '' : m.status, m.institution]), ['USERNAME', 'STATUS', 'INSTITUTION']));
+          print(`@${g.name}: ${oneLine(g.description)}\n`);
+          print(table(members.map((m) => [m.username, m.status === 'active' ? '' : m.status, m.institution]), ['USERNAME', 'STATUS', 'INSTITUTION']));
         }
       }),
     }),
   ];
 
   return [
-    {
-      command: 'channel <command>',
-      describe: 'manage channels: list, create, describe, archive, unarchive, grant, revoke, show',
-      builder: (y: Argv) => y.command(channel).demandCommand(1, 'Name a channel command; see siar admin channel --help.'),
-      handler: () => undefined,
-    },
-    {
-      command: 'group <command>',
-      describe: 'manage groups of institutions: list, create, describe, delete, add, remove, show',
-      builder: (y: Argv) => y.command(group).demandCommand(1, 'Name a group command; see siar admin group --help.'),
-      handler: () => undefined,
-    },
+    commandGroup('siar admin channel', 'manage channels: list, create, describe, archive, unarchive, grant, revoke, show', channel),
+    commandGroup('siar admin group', 'manage groups of institutions: list, create, describe, delete, add, remove, show', group),
   ];
 }

@@ -8,7 +8,7 @@ import { argsToMessage, type MessageRecord } from '../../protocol/index.js';
 import { formatBytes } from '../../transfer/units.js';
 import type { SiarClient } from '../connection.js';
 import { TransferError, downloadAttachment, type DownloadResult, type OnProgress } from '../transfer.js';
-import { CliError, defineCommand, printJson, withClient, withLogin, type ClientOptions } from './common.js';
+import { CliError, defineCommand, oneLine, print, printErr, printJson, withClient, withLogin, type ClientOptions } from './common.js';
 
 export interface ProgressDisplay {
   onProgress: OnProgress;
@@ -36,7 +36,8 @@ export function progressBars(enabled: boolean = process.stderr.isTTY === true): 
   const bars = new Map<number, cliProgress.SingleBar>();
   return {
     onProgress: (p) => {
-      const payload = { name: p.name.length > 30 ? `${p.name.slice(0, 29)}…` : p.name.padEnd(30), done: formatBytes(p.done), size: formatBytes(p.total) };
+      const name = oneLine(p.name); // another member's file name, on the terminal
+      const payload = { name: name.length > 30 ? `${name.slice(0, 29)}…` : name.padEnd(30), done: formatBytes(p.done), size: formatBytes(p.total) };
       let bar = bars.get(p.attachmentId);
       // A bar of total 0 would divide by zero; an empty file shows as complete.
       if (!bar) bars.set(p.attachmentId, (bar = multi.create(Math.max(1, p.total), p.total === 0 ? 1 : p.done, payload)));
@@ -73,7 +74,7 @@ export function printSaved(results: DownloadResult[], json: boolean): void {
       printJson({ message: r.messageId, attachment: r.attachmentId, name: r.name, path: r.path, size: r.size, sha256: r.sha256, type: r.type, skipped: r.skipped });
     } else {
       const how = r.skipped ? 'already there' : 'saved';
-      process.stdout.write(`${how}: ${r.path} (${formatBytes(r.size)}, ${r.type}, sha256 verified)\n`);
+      print(`${how}: ${r.path} (${formatBytes(r.size)}, ${r.type}, sha256 verified)\n`);
     }
   }
 }
@@ -91,7 +92,7 @@ export const downloadCommand = defineCommand<DownloadOpts>({
     await withClient(opts, async (client) => {
       const message = argsToMessage((await client.request('READ', { id: opts.id })).args);
       if (message.attachments.length === 0) {
-        if (!opts.json) process.stderr.write(`message ${message.id} has no attachments\n`);
+        if (!opts.json) printErr(`message ${message.id} has no attachments\n`);
         return;
       }
       printSaved(await saveAttachments(client, message, opts.to, opts.attachment), !!opts.json);

@@ -6,7 +6,11 @@ import { SiarClient } from '../connection.js';
 import { TransferError, declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
-import { CliError, FIRST_LOGIN_HINT, connect, connectAndLogin, defineCommand, printJson, readPassword, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { checkMessageSize, explainSendFailure, warnIfNobody } from './send-checks.js';
+import {
+  CliError, FIRST_LOGIN_HINT, commaList, connect, connectAndLogin, defineCommand, oneLine, print, printErr, printJson, readFirstLine, readPassword, table, withClient, withLogin,
+  type ClientOptions,
+} from './common.js';
 
 function readBody(opts: { body?: string; 'body-file'?: string }): string {
   if (opts.body !== undefined && opts['body-file'] !== undefined) throw new CliError('Give --body or --body-file, not both.');
@@ -25,7 +29,7 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
     return;
   }
   if (messages.length === 0) {
-    process.stdout.write(`(${box} is empty)\n`);
+    print(`(${box} is empty)\n`);
     return;
   }
   const rows = messages.map((m) => [
@@ -36,7 +40,7 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
     m.attachments.length ? `+${m.attachments.length}` : '',
     m.subject,
   ]);
-  process.stdout.write(table(rows, ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', 'SUBJECT']));
+  print(table(rows, ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', 'SUBJECT']));
 }
 
 function stateSummary(m: MessageRecord): string {
@@ -47,23 +51,30 @@ function stateSummary(m: MessageRecord): string {
 }
 
 function printOne(m: MessageRecord): void {
+  // Each header stays on its line: a subject cannot forge a From: line below it.
   const lines = [
     `Message ${m.id}`,
-    `From:    ${m.from}`,
-    `To:      ${m.to.join(', ')}`,
-    ...(m.via ? [`Via:     ${m.via}`] : []),
-    `Sent:    ${m.sentAt}`,
-    `Subject: ${m.subject}`,
+    `From:    ${oneLine(m.from)}`,
+    `To:      ${oneLine(m.to.join(', '))}`,
+    ...(m.via ? [`Via:     ${oneLine(m.via)}`] : []),
+    `Sent:    ${oneLine(m.sentAt)}`,
+    `Subject: ${oneLine(m.subject)}`,
   ];
-  if (m.state && m.state !== 'sent') lines.push(`State:   ${m.state}`);
-  for (const a of m.attachments) lines.push(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256})`);
+  if (m.state && m.state !== 'sent') lines.push(`State:   ${oneLine(m.state)}`);
+  for (const a of m.attachments) lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256})`));
   if (m.recipients) {
-    for (const r of m.recipients) lines.push(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`);
+    for (const r of m.recipients) lines.push(oneLine(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`));
   }
-  process.stdout.write(lines.join('\n') + '\n\n' + m.body + (m.body.endsWith('\n') ? '' : '\n'));
+  print(lines.join('\n') + '\n\n' + m.body + (m.body.endsWith('\n') ? '' : '\n'));
 }
 
-type SendOpts = ClientOptions & { to?: string; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[] };
+type SendOpts = ClientOptions & { to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[] };
+
+/** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */
+function recipientList(opts: SendOpts): string[] | undefined {
+  const names = commaList(opts.to);
+  return names.length > 0 ? names : undefined;
+}
 
 /** `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY. */
 async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]): Promise<void> {
@@ -76,21 +87,23 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
     }
   }
   await withClient(opts, async (client) => {
+    checkMessageSize(client, opts.subject, body);
     const progress = progressBars();
     let sent;
     try {
       sent = await sendMessage(client, {
-        to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined, all: !!opts.all,
+        to: recipientList(opts), all: !!opts.all,
         channel: opts.channel, subject: opts.subject, body,
       }, files, progress.onProgress);
     } catch (err) {
       if (err instanceof TransferError) throw new CliError(`The message was not sent: ${err.message} (${err.code})`);
-      throw err;
+      throw explainSendFailure(err);
     } finally {
       progress.stop();
     }
     if (opts.json) printJson(sent);
-    else process.stdout.write(`${sent.id}\n`);
+    else print(`${sent.id}\n`);
+    warnIfNobody(sent.id, sent.recipients, opts.channel);
   });
 }
 
@@ -99,15 +112,15 @@ export const messagingCommands: CommandModule<object, any>[] = [
     command: 'send',
     describe: 'send a popup message to members (prints the message id)',
     builder: (y: Argv) => withLogin(y)
-      .option('to', { type: 'string', describe: 'recipients: username[,username…]; @group names a group' })
+      .option('to', { type: 'string', array: true, describe: 'recipients: username[,username…]; @group names a group (repeatable)' })
       .option('all', { type: 'boolean', describe: 'broadcast to every member' })
       .option('channel', { type: 'string', describe: 'publish to a channel: its subscribers get it' })
       .option('subject', { type: 'string', demandOption: true })
       .option('body', { type: 'string' })
-      .option('body-file', { type: 'string', describe: 'read the body from a file, or - for stdin' })
+      .option('body-file', { type: 'string', requiresArg: true, describe: 'read the body from a file, or - for stdin' })
       .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
       .check((a) => {
-        if ([a.to, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
+        if ([commaList(a.to).length > 0, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
       }),
     handler: async (opts: SendOpts) => {
@@ -117,15 +130,17 @@ export const messagingCommands: CommandModule<object, any>[] = [
         return;
       }
       await withClient(opts, async (client) => {
+        checkMessageSize(client, opts.subject, body);
         const reply = await client.request('SEND', {
-          to: opts.to ? opts.to.split(',').map((s) => s.trim()).filter(Boolean) : undefined,
+          to: recipientList(opts),
           all: opts.all ? 1 : undefined,
           channel: opts.channel,
           subject: opts.subject,
           body,
-        });
+        }).catch((err: unknown) => { throw explainSendFailure(err); });
         if (opts.json) printJson(reply.args.toObject());
-        else process.stdout.write(`${reply.args.get('id')}\n`);
+        else print(`${reply.args.get('id')}\n`);
+        warnIfNobody(reply.args.get('id') ?? '?', Number(reply.args.get('recipients') ?? 1), opts.channel);
       });
     },
   }),
@@ -139,7 +154,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
       await withClient(opts, async (client) => {
         const reply = await client.request('INBOX', { limit: opts.limit, unread: opts.unread ? 1 : undefined });
         printMessages(reply.items.map(argsToMessage), !!opts.json, 'inbox');
-        if (!opts.json) process.stdout.write(`${reply.args.get('unread')} unread\n`);
+        if (!opts.json) print(`${reply.args.get('unread')} unread\n`);
       });
     },
   }),
@@ -193,26 +208,26 @@ export const messagingCommands: CommandModule<object, any>[] = [
           return;
         }
         const members = entries.flatMap((e) => (e.kind === 'member' ? [e] : []));
-        process.stdout.write(table(members.map((r) => [r.username, r.online ? 'online' : '', r.institution]), ['USERNAME', 'ONLINE', 'INSTITUTION']));
+        print(table(members.map((r) => [r.username, r.online ? 'online' : '', r.institution]), ['USERNAME', 'ONLINE', 'INSTITUTION']));
         // Channels and groups (issue #4): how to address them.
         const others = entries.flatMap((e) => (e.kind === 'channel' ? [['--channel', e.name, e.description]] : e.kind === 'group' ? [['--to', `@${e.name}`, e.description]] : []));
-        if (others.length > 0) process.stdout.write('\n' + table(others.map(([flag, name, description]) => [`${flag} ${name}`, description!]), ['ADDRESS', 'DESCRIPTION']));
+        if (others.length > 0) print('\n' + table(others.map(([flag, name, description]) => [`${flag} ${name}`, description!]), ['ADDRESS', 'DESCRIPTION']));
       });
     },
   }),
   defineCommand({
     command: 'passwd',
     describe: 'change your password (new one from env SIAR_NEW_PASSWORD or --new-password-file)',
-    builder: (y: Argv) => withLogin(y).option('new-password-file', { type: 'string' }),
+    builder: (y: Argv) => withLogin(y).option('new-password-file', { type: 'string', requiresArg: true }),
     handler: async (opts: ClientOptions & { 'new-password-file'?: string }) => {
       const next = opts['new-password-file']
-        ? (readFileSync(opts['new-password-file'], 'utf8').split(/\r?\n/)[0] ?? '').trim()
+        ? readFirstLine(opts['new-password-file'], 'the new password file')
         : process.env.SIAR_NEW_PASSWORD;
       if (!next) throw new CliError('No new password: set SIAR_NEW_PASSWORD or give --new-password-file FILE.');
       await withClient(opts, async (client) => {
         await client.request('PASSWD', { old: readPassword(opts), new: next });
         if (opts.json) printJson({ changed: true });
-        else process.stdout.write('password changed\n');
+        else print('password changed\n');
       });
     },
   }),
@@ -238,7 +253,7 @@ async function listen(opts: ClientOptions): Promise<void> {
       client = await connect(opts);
     } catch (err) {
       if (!(err instanceof CliError && err.exitCode === 2)) throw err;
-      process.stderr.write(`${err.message}; retrying in ${delay / 1000} s\n`);
+      printErr(`${err.message}; retrying in ${delay / 1000} s\n`);
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 30_000);
       continue;
@@ -254,7 +269,7 @@ async function listen(opts: ClientOptions): Promise<void> {
       else {
         const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
         const via = p.via ? ` via ${p.via}` : '';
-        process.stdout.write(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}\n  ${p.preview.replace(/\n/g, '\n  ')}\n`);
+        print(`${oneLine(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}\n`);
       }
     });
     try {
@@ -266,11 +281,11 @@ async function listen(opts: ClientOptions): Promise<void> {
     }
     delay = 1000;
     // stderr even with --json: scripts can wait for it to know the login is done.
-    process.stderr.write(`listening as ${opts.user}\n`);
+    printErr(`listening as ${opts.user}\n`);
     client.startKeepalive(60_000);
     const reason = await new Promise<Error | null>((resolve) => client.once('close', resolve));
     const code = (reason as { code?: string } | null)?.code;
     if (code === 'SESSION_CLOSED' || code === 'ACCOUNT_SUSPENDED') throw reason;
-    process.stderr.write(`connection lost (${reason?.message ?? 'closed'}); reconnecting\n`);
+    printErr(`connection lost (${reason?.message ?? 'closed'}); reconnecting\n`);
   }
 }

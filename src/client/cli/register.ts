@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { Args } from '../../protocol/index.js';
-import { CliError, connect, defineCommand, printJson, withServer, type ClientOptions } from './common.js';
+import { CliError, connect, defineCommand, print, printErr, printJson, withServer, type ClientOptions } from './common.js';
 
 type RegisterOpts = ClientOptions & {
   institution: string; contact: string; email: string; phone?: string; address?: string; username: string; wait?: boolean;
@@ -30,16 +30,16 @@ export const registerCommand = defineCommand<RegisterOpts>({
       });
       const id = reply.args.get('id');
       if (opts.json) printJson({ id: Number(id), status: 'pending' });
-      else process.stdout.write(`${id}\n`);
+      else print(`${id}\n`);
       if (!decision) return;
-      if (!opts.json) process.stderr.write('waiting for the administrator\'s decision…\n');
+      if (!opts.json) printErr('waiting for the administrator\'s decision…\n');
       client.startKeepalive(60_000);
       const closed = new Promise<never>((_, reject) => client.once('close', (reason) =>
         reject(new CliError(`lost the connection while waiting (${reason?.message ?? 'closed'}); the request ${id} stays pending`, 2))));
       const d = await Promise.race([decision, closed]);
       if (opts.json) printJson({ id: Number(id), status: d.get('status'), username: d.get('username'), reason: d.get('reason') });
       if (d.get('status') === 'approved') {
-        if (!opts.json) process.stdout.write(`approved: your username is ${d.get('username')}; the password was e-mailed to ${opts.email}\n`);
+        if (!opts.json) print(`approved: your username is ${d.get('username')}; the password was e-mailed to ${opts.email}\n`);
       } else {
         throw new CliError(`rejected: ${d.get('reason') ?? 'no reason given'}`);
       }

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import { CliError, defineCommand, printJson } from './common.js';
+import { CliError, defineCommand, print, printJson } from './common.js';
 
 type RestoreOpts = { file: string; data: string; force?: boolean; json?: boolean };
 
@@ -35,6 +35,6 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     if (result.attachmentsCopied) lines.push(`  ${result.attachmentsCopied} attachment file(s) copied back`);
     for (const note of result.notes) lines.push(`note: ${note}`);
     lines.push(`start the server with: siar server --data ${opts.data}`);
-    process.stdout.write(lines.join('\n') + '\n');
+    print(lines.join('\n') + '\n');
   },
 });

@@ -7,6 +7,7 @@ import {
 } from '../../protocol/index.js';
 import type { ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
+import { openWithDefaultApp } from '../open-file.js';
 import { OfflineError, type SiarSession, type SessionState } from '../session.js';
 import { field, type EditKey } from './editor.js';
 import {
@@ -177,6 +178,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       return;
     }
     if (s.confirm) return this.confirmKey(k);
+    // F1 opens the help everywhere, also where "?" is typed into a field.
+    if (k.name === 'f1') return this.dispatch({ type: 'help', open: true });
     switch (s.screen) {
       case 'welcome': return this.welcomeKey(k);
       case 'register': return this.formKey('register', k);
@@ -223,11 +226,13 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     else if (k.ch === 'r' || k.ch === 'R' || (k.name === 'enter' && this._state.welcomeCursor === 0)) this.dispatch({ type: 'navigate', screen: 'register', push: true });
     else if (k.ch === 'l' || k.ch === 'L' || (k.name === 'enter' && this._state.welcomeCursor === 1)) this.dispatch({ type: 'navigate', screen: 'login', push: true });
     else if (k.ch === 'q') this.quit();
+    else if (k.ch === '?') this.dispatch({ type: 'help', open: true });
   }
 
   private waitingKey(k: Key): void {
     const w = this._state.waiting;
     if (!w) return;
+    if (k.ch === '?') return this.dispatch({ type: 'help', open: true });
     if (k.name === 'enter' && w.status === 'rejected') {
       this.dispatch({ type: 'navigate', screen: 'register' });
     } else if ((k.name === 'enter' && w.status !== 'waiting') || k.ch === 'l' || k.ch === 'L') {
@@ -345,7 +350,6 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       case '?': return this.dispatch({ type: 'help', open: true });
       case 'q': return this.dispatch({ type: 'confirm', confirm: { kind: 'quit' } });
     }
-    if (k.name === 'f1') this.dispatch({ type: 'help', open: true });
   }
 
   private switchTab(tab: Tab): void {
@@ -374,8 +378,11 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     if (k.name === 'pageup') return this.dispatch({ type: 'message/scroll', delta: -PAGE });
     if (k.name === 'pagedown' || k.name === 'space') return this.dispatch({ type: 'message/scroll', delta: PAGE });
     if (k.name === 'home') return this.dispatch({ type: 'message/scroll', delta: -1e9 });
+    if (k.ch === '?') return this.dispatch({ type: 'help', open: true });
     const m = v.record;
     if (!m) return;
+    if (k.name === 'tab') return this.dispatch({ type: 'message/attachmentMove', delta: k.shift ? -1 : 1 });
+    if (ch === 'o' && m.attachments.length) return void this.openAttachment();
     if (ch === 'r') return this.reply(m, v.box);
     if (ch === 'd' && v.box === 'inbox') return this.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
     if (ch === 's' && m.attachments.length) {
@@ -827,7 +834,13 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       }
       this.dispatch({ type: 'compose/close' });
       const n = result.recipients;
-      this.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${n} recipient${n === 1 ? '' : 's'}${c.attachments.length ? ` with ${c.attachments.length} attachment(s)` : ''}.` });
+      if (n === 0) {
+        // Stored, but no popup went anywhere: say so rather than "sent".
+        const why = c.channel ? `#${c.channel} has no subscribers besides you` : 'it had no recipients';
+        this.dispatch({ type: 'toast', text: `Message #${result.id} reached nobody: ${why}.`, kind: 'warning' });
+      } else {
+        this.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${n} recipient${n === 1 ? '' : 's'}${c.attachments.length ? ` with ${c.attachments.length} attachment(s)` : ''}.` });
+      }
       void this.loadList('outbox');
     } catch (err) {
       const error = describe(err);
@@ -866,6 +879,25 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       text: ok === m.attachments.length ? `Saved ${ok} attachment(s) to ${dir}; checksums verified.` : `Saved ${ok} of ${m.attachments.length} attachment(s) to ${dir}.`,
       kind: ok === m.attachments.length ? 'info' : 'error',
     });
+  }
+
+  /** Opens the chosen attachment, once saved, with the system's default application. */
+  private async openAttachment(): Promise<void> {
+    const v = this._state.message;
+    const a = v?.record?.attachments[v.attachmentCursor];
+    if (!v || !a) return;
+    const saved = v.downloads.find((d) => d.attachmentId === a.id && d.status === 'done' && d.path);
+    if (!saved?.path) {
+      return this.dispatch({ type: 'toast', text: `Save ${a.name} first (S); O then opens it.`, kind: 'error' });
+    }
+    try {
+      const r = await openWithDefaultApp(saved.path);
+      this.dispatch(r.opened
+        ? { type: 'toast', text: `Opened ${saved.path} with ${r.opener}.` }
+        : { type: 'toast', text: `No ${r.opener} here to open files with; the file is at ${saved.path}.`, kind: 'warning' });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not open ${saved.path}: ${describe(err)}`, kind: 'error' });
+    }
   }
 
   private saveConfig(patch: Parameters<ConfigStore['save']>[0]): void {

@@ -2,6 +2,7 @@
  * Pure text editing for the TUI's input fields: a one-line field and a multi-line text area.
  * Positions count code points, so a non-ASCII letter is one step of the cursor.
  */
+import { dropControls } from '../../protocol/index.js';
 
 export type EditKey =
   | { kind: 'insert'; text: string }
@@ -26,12 +27,8 @@ export interface TextArea {
   col: number;
 }
 
-/** Removes terminal control characters (ESC, C0 and C1, DEL) so pasted or received text cannot drive the terminal. */
-export function stripControls(text: string, keepNewlines = false): string {
-  const normalized = keepNewlines ? text.replace(/\r\n?/g, '\n') : text;
-  // eslint-disable-next-line no-control-regex
-  return normalized.replace(keepNewlines ? /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g : /[\u0000-\u001f\u007f-\u009f]/g, (ch) => (ch === '\t' ? '    ' : ''));
-}
+/** Removes terminal control characters (ESC, C0 and C1, DEL, bidi overrides) so pasted or received text cannot drive the terminal. */
+export const stripControls = dropControls;
 
 const chars = (s: string): string[] => Array.from(s);
 

@@ -49,6 +49,22 @@ export function clip(s: string, width: number): string {
   return out + '…';
 }
 
+/** Cuts `s` to at most `width` columns from the left, starting with "…" when cut (keeps a path's file name). */
+export function clipStart(s: string, width: number): string {
+  if (width <= 0) return '';
+  if (strWidth(s) <= width) return s;
+  const chars = Array.from(s);
+  let out = '';
+  let w = 0;
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const cw = charWidth(chars[i]!.codePointAt(0)!);
+    if (w + cw > width - 1) break;
+    out = chars[i]! + out;
+    w += cw;
+  }
+  return `…${out}`;
+}
+
 export function padEnd(s: string, width: number): string {
   const c = clip(s, width);
   return c + ' '.repeat(Math.max(0, width - strWidth(c)));
@@ -126,19 +142,6 @@ export function wrap(text: string, width: number): string[] {
     out.push(current);
   }
   return out;
-}
-
-export function humanSize(bytes: number | null | undefined): string {
-  if (bytes === null || bytes === undefined || !Number.isFinite(bytes) || bytes < 0) return '?';
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB', 'TB'];
-  let v = bytes / 1024;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
 /** `2024-05-01 10:22` in local time; the raw text if it is not a date. */

@@ -91,6 +91,8 @@ export interface MessageView {
   scroll: number;
   downloads: DownloadState[];
   savePrompt: LineField | null;
+  /** The attachment O opens (Tab moves it). */
+  attachmentCursor: number;
 }
 
 export interface WaitingState {
@@ -103,7 +105,7 @@ export interface WaitingState {
 
 export interface Toast {
   text: string;
-  kind: 'info' | 'error';
+  kind: 'info' | 'warning' | 'error';
   at: number;
 }
 
@@ -285,6 +287,7 @@ export type Action =
   | { type: 'message/savePrompt'; prompt: LineField | null }
   | { type: 'message/savePromptEdit'; key: EditKey }
   | { type: 'message/downloads'; downloads: DownloadState[] }
+  | { type: 'message/attachmentMove'; delta: number }
   | { type: 'message/download'; attachmentId: number; patch: Partial<DownloadState> }
   | { type: 'inbox/deleted'; id: number }
   | { type: 'compose/open'; to?: string[]; all?: boolean; channel?: string; subject?: string; body?: string }
@@ -306,7 +309,7 @@ export type Action =
   | { type: 'compose/status'; sending?: boolean; error?: string | null }
   | { type: 'compose/confirmDiscard'; on: boolean }
   | { type: 'compose/close' }
-  | { type: 'toast'; text: string; kind?: 'info' | 'error' }
+  | { type: 'toast'; text: string; kind?: Toast['kind'] }
   | { type: 'toast/clear' }
   | { type: 'help'; open: boolean }
   | { type: 'confirm'; confirm: Confirm | null };
@@ -354,7 +357,8 @@ export function reduce(state: State, action: Action): State {
         ...f,
         busy: action.busy ?? f.busy,
         error: action.error !== undefined ? action.error : f.error,
-        notice: action.notice !== undefined ? action.notice : f.notice,
+        // An error replaces the notice: "Approved…" beside "Wrong password" would contradict it.
+        notice: action.notice !== undefined ? action.notice : action.error ? null : f.notice,
       }));
     case 'form/reset':
       if (action.form === 'register') return { ...state, register: registerForm(action.server, action.values) };
@@ -472,7 +476,7 @@ export function reduce(state: State, action: Action): State {
       const fromList = (action.box === 'inbox' ? state.inbox : state.outbox).items.find((m) => m.id === action.id) ?? null;
       const message: MessageView = {
         id: action.id, box: action.box, record: fromList, loading: true, error: null, scroll: 0, downloads: [],
-        savePrompt: null,
+        savePrompt: null, attachmentCursor: 0,
       };
       const history = state.screen === 'message' ? state.history : [...state.history, state.screen].slice(-10);
       return { ...state, message, screen: 'message', history, help: false };
@@ -497,6 +501,11 @@ export function reduce(state: State, action: Action): State {
       return state.message?.savePrompt ? { ...state, message: { ...state.message, savePrompt: editLine(state.message.savePrompt, action.key) } } : state;
     case 'message/downloads':
       return state.message ? { ...state, message: { ...state.message, downloads: action.downloads } } : state;
+    case 'message/attachmentMove': {
+      const n = state.message?.record?.attachments.length ?? 0;
+      if (!state.message || n === 0) return state;
+      return { ...state, message: { ...state.message, attachmentCursor: (state.message.attachmentCursor + action.delta + n) % n } };
+    }
     case 'message/download':
       return state.message ? {
         ...state,

@@ -1,6 +1,7 @@
 import type { MessageRecord } from '../../protocol/index.js';
+import { formatBytes } from '../../transfer/units.js';
 import type { LineField, TextArea } from './editor.js';
-import { charWidth, clean, clip, humanSize, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
+import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
 import { COMPOSE_FOCUS, pickerRows, recipientsText, type Audience, type ComposeState, type Form, type State } from './model.js';
 
 /**
@@ -74,71 +75,97 @@ export function connText(state: State): string {
   }
 }
 
+const TOAST_STYLE = { info: 'green-fg', warning: 'yellow-fg,bold', error: 'red-fg,bold' } as const;
+
 function statusLine(state: State, cols: number): string {
   if (state.conn.status === 'offline' || (state.conn.status === 'connecting' && state.conn.error)) {
     const why = state.conn.error ? `: ${clean(state.conn.error)}` : '';
     const what = state.conn.reconnects > 0 || state.me ? 'Connection lost' : 'No connection to the server';
     return line([{ t: `${what}${why}. Retrying (attempt ${state.conn.attempt + 1}); Ctrl-R retries now.`, s: 'yellow-fg' }], cols);
   }
-  if (state.toast) return line([{ t: clean(state.toast.text), s: state.toast.kind === 'error' ? 'red-fg,bold' : 'green-fg' }], cols);
+  if (state.toast) return line([{ t: clean(state.toast.text), s: TOAST_STYLE[state.toast.kind] }], cols);
   return '';
 }
 
-type Hint = [key: string, what: string];
+/** A key for the footer; `keep` ones (help, quit, the way back) are never left out for want of room. */
+type Hint = [key: string, what: string, keep?: 'keep'];
+
+/** Where `?` is a key (no text being typed) it opens the help; on forms and in compose F1 does. */
+const HELP: Hint = ['?', 'help', 'keep'];
+const F1_HELP: Hint = ['F1', 'help', 'keep'];
+const QUIT: Hint = ['Ctrl-C', 'quit', 'keep'];
 
 function helpBar(state: State, cols: number): string {
   const segs: Seg[] = [];
-  for (const [k, what] of hints(state)) {
-    segs.push({ t: k, s: 'inverse' }, ` ${what}  `);
+  for (const [k, what] of fitHints(hints(state), cols)) {
+    if (segs.length) segs.push('  ');
+    segs.push({ t: k, s: 'inverse' }, ` ${what}`);
   }
   return line(segs, cols);
 }
 
+/** The hints that fit in `cols`: the last ones not kept go first, so help and quit always show. */
+export function fitHints(all: Hint[], cols: number): Hint[] {
+  const width = (hs: Hint[]) => hs.reduce((n, [k, what]) => n + strWidth(k) + 1 + strWidth(what) + 2, 0) - 2;
+  const shown = all.slice();
+  while (width(shown) > cols) {
+    let drop = -1;
+    for (let i = shown.length - 1; i >= 0 && drop < 0; i--) if (!shown[i]![2]) drop = i;
+    if (drop < 0) break;
+    shown.splice(drop, 1);
+  }
+  return shown;
+}
+
 export function hints(state: State): Hint[] {
-  if (state.popups.length > 0) return [['Enter', 'open'], ['Esc', 'dismiss'], ['A', 'dismiss all'], ['Ctrl-C', 'quit']];
-  if (state.help) return [['Esc', 'close help']];
-  if (state.confirm) return [['Y', state.confirm.kind === 'quit' ? 'quit' : 'delete'], ['N', 'cancel']];
+  if (state.popups.length > 0) return [['Enter', 'open', 'keep'], ['Esc', 'dismiss', 'keep'], ['A', 'dismiss all'], QUIT];
+  if (state.help) return [['Esc', 'close help', 'keep']];
+  if (state.confirm) return [['Y', state.confirm.kind === 'quit' ? 'quit' : 'delete', 'keep'], ['N', 'cancel', 'keep']];
   switch (state.screen) {
-    case 'welcome': return [['↑↓', 'choose'], ['Enter', 'select'], ['R', 'register'], ['L', 'log in'], ['Ctrl-C', 'quit']];
-    case 'register': return [['Tab', 'next'], ['S-Tab', 'previous'], ['Enter', 'next / send'], ['Esc', 'back'], ['Ctrl-C', 'quit']];
+    case 'welcome': return [['↑↓', 'choose'], ['Enter', 'select'], ['R', 'register'], ['L', 'log in'], HELP, QUIT];
+    case 'register': return [['Tab', 'next'], ['S-Tab', 'previous'], ['Enter', 'next / send'], ['Esc', 'back'], F1_HELP, QUIT];
     case 'waiting':
-      if (state.waiting?.status === 'rejected') return [['Enter', 'correct and register again'], ['L', 'log in'], ['Ctrl-C', 'quit']];
-      if (state.waiting?.status === 'waiting') return [['L', 'log in instead'], ['Ctrl-C', 'quit']];
-      return [['Enter', 'log in'], ['Ctrl-C', 'quit']];
-    case 'login': return [['Tab', 'next'], ['Enter', 'log in'], ['Ctrl-N', 'register'], ['Ctrl-C', 'quit']];
+      if (state.waiting?.status === 'rejected') return [['Enter', 'correct and register again', 'keep'], ['L', 'log in'], HELP, QUIT];
+      if (state.waiting?.status === 'waiting') return [['L', 'log in instead'], HELP, QUIT];
+      return [['Enter', 'log in', 'keep'], HELP, QUIT];
+    case 'login': return [['Tab', 'next'], ['Enter', 'log in'], ['Ctrl-N', 'register'], F1_HELP, QUIT];
     case 'passwd': return state.passwd.forced
-      ? [['Tab', 'next'], ['Enter', 'change'], ['Ctrl-C', 'quit']]
-      : [['Tab', 'next'], ['Enter', 'change'], ['Esc', 'cancel']];
+      ? [['Tab', 'next'], ['Enter', 'change'], F1_HELP, QUIT]
+      : [['Tab', 'next'], ['Enter', 'change'], F1_HELP, ['Esc', 'cancel', 'keep']];
     case 'main': {
-      if (state.tab === 'channels') return [['Tab', 'switch'], ['↑↓', 'move'], ['Space', 'subscribe/unsubscribe'], ['Enter', 'write to it'], ['Q', 'quit']];
+      const quit: Hint = ['Q', 'quit', 'keep'];
+      if (state.tab === 'channels') return [['Tab', 'switch'], ['↑↓', 'move'], ['Space', 'subscribe/unsubscribe'], ['Enter', 'write to it'], HELP, quit];
       const h: Hint[] = [['Tab', 'switch'], ['↑↓', 'move'], ['Enter', state.tab === 'directory' ? 'write' : 'open']];
       h.push(['C', 'compose']);
       if (state.tab === 'inbox') h.push(['R', 'reply'], ['D', 'delete']);
-      h.push(['G', 'refresh'], ['?', 'help'], ['Q', 'quit']);
+      h.push(['G', 'refresh'], HELP, quit);
       return h;
     }
     case 'compose': {
       const c = state.compose;
       if (!c) return [];
-      if (c.confirmDiscard) return [['Y', 'discard'], ['N', 'keep editing']];
-      if (c.picker.open) return [['↑↓', 'move'], ['Space', 'select'], ['type', 'filter'], ['Enter', 'done']];
-      if (c.pathPrompt) return [['Enter', 'attach'], ['Esc', 'cancel']];
-      const send: Hint = ['Ctrl-S', 'send'];
+      if (c.confirmDiscard) return [['Y', 'discard', 'keep'], ['N', 'keep editing', 'keep']];
+      if (c.picker.open) return [['↑↓', 'move'], ['Space', 'select', 'keep'], ['type', 'filter'], ['Enter', 'done', 'keep']];
+      if (c.pathPrompt) return [['Enter', 'attach', 'keep'], ['Esc', 'cancel', 'keep']];
+      const send: Hint = ['Ctrl-S', 'send', 'keep'];
+      const cancel: Hint = ['Esc', 'cancel', 'keep'];
       switch (c.focus) {
-        case 'to': return [['Enter', 'choose'], ['A', 'all members'], ['Bksp', 'remove'], ['Tab', 'next'], send, ['Esc', 'cancel']];
-        case 'body': return [['Enter', 'new line'], ['Tab', 'next'], send, ['Esc', 'cancel']];
-        case 'attachments': return [['Enter', 'add file'], ['Del', 'remove'], ['Tab', 'next'], send, ['Esc', 'cancel']];
-        case 'send': return [['Enter', 'send'], ['S-Tab', 'back'], ['Esc', 'cancel']];
-        default: return [['Tab', 'next'], ['S-Tab', 'previous'], send, ['Esc', 'cancel']];
+        case 'to': return [['Enter', 'choose'], ['A', 'all members'], ['Bksp', 'remove'], ['Tab', 'next'], send, F1_HELP, cancel];
+        case 'body': return [['Enter', 'new line'], ['Tab', 'next'], send, F1_HELP, cancel];
+        case 'attachments': return [['Enter', 'add file'], ['Del', 'remove'], ['Tab', 'next'], send, F1_HELP, cancel];
+        case 'send': return [['Enter', 'send', 'keep'], ['S-Tab', 'back'], F1_HELP, cancel];
+        default: return [['Tab', 'next'], ['S-Tab', 'previous'], send, F1_HELP, cancel];
       }
     }
     case 'message': {
       const m = state.message;
-      if (m?.savePrompt) return [['Enter', 'save'], ['Esc', 'cancel']];
+      if (m?.savePrompt) return [['Enter', 'save', 'keep'], ['Esc', 'cancel', 'keep']];
       const h: Hint[] = [['↑↓', 'scroll'], ['R', 'reply']];
-      if (m?.record?.attachments.length) h.push(['S', 'save attachments']);
+      const files = m?.record?.attachments.length ?? 0;
+      if (files) h.push(['S', 'save files'], ['O', 'open']);
+      if (files > 1) h.push(['Tab', 'next file']);
       if (m?.box === 'inbox') h.push(['D', 'delete']);
-      h.push(['Esc', 'back']);
+      h.push(HELP, ['Esc', 'back', 'keep']);
       return h;
     }
     default: return [];
@@ -374,17 +401,23 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
   out.push(labelled('From:', clean(m.from) + (institution ? ` — ${clean(institution)}` : '')));
   out.push(labelled('To:', m.audience === 'all' || m.to.includes('*') ? 'all members' : m.audience === 'channel' && m.via ? clean(m.via) : m.to.map(clean).join(', ')));
   out.push(labelled('Sent:', shortTime(m.sentAt) + (m.via ? `  via ${clean(m.via)}` : '') + (m.state && m.state !== 'sent' ? `  (${clean(m.state)})` : '')));
-  out.push(labelled('Subject:', clean(m.subject), 'bold'));
+  // The subject in full: wrapped under its label, never cut.
+  wrap(clean(m.subject), Math.max(10, cols - 11)).forEach((part, i) => {
+    out.push(i === 0 ? labelled('Subject:', part, 'bold') : line([' '.repeat(10), { t: part, s: 'bold' }], cols));
+  });
   if (v.error) out.push(line([{ t: ` ${clean(v.error)}`, s: 'red-fg' }], cols));
   if (m.attachments.length) {
     out.push(line([{ t: ` Attachments (${m.attachments.length}):`, s: 'bold' }], cols));
-    for (const a of m.attachments) {
+    m.attachments.forEach((a, i) => {
       const d = v.downloads.find((x) => x.attachmentId === a.id);
-      const meta = a.size || a.type ? `${humanSize(a.size)}  ${clean(a.type || '?')}` : '';
-      const segs: Seg[] = [`   ${padEnd(clean(a.name), Math.max(10, cols - 52))} `, padEnd(meta, 24)];
+      const meta = a.size || a.type ? `${formatBytes(a.size)}  ${clean(a.type || '?')}` : '';
+      const chosen = m.attachments.length > 1 && i === v.attachmentCursor;
+      const segs: Seg[] = [chosen ? { t: ' ▶ ', s: 'bold' } : '   ', `${padEnd(clean(a.name), Math.max(10, cols - 52))} `, padEnd(meta, 24)];
       if (d) segs.push(...transferSegs(d.status, d.done, d.size, d.error, d.status === 'done' ? 'saved ✓ sha256' : undefined));
       out.push(line(segs, cols));
-    }
+      // Where it went (the name may differ from the attachment's when a file of that name existed).
+      if (d?.status === 'done' && d.path) out.push(line([{ t: `     → ${clipStart(clean(d.path), cols - 8)}`, s: 'green-fg' }], cols));
+    });
   }
   if (m.recipients?.length) {
     out.push(line([{ t: ` Recipients: ${recipientSummary(m)}`, s: 'bold' }], cols));
@@ -444,7 +477,7 @@ function compose(state: State, c: ComposeState, cols: number, rows: number): str
     const sel = c.focus === 'attachments' && i === c.attachmentCursor;
     return line([
       sel ? { t: '▶', s: 'bold' } : ' ',
-      `  ${padEnd(clean(a.name), Math.max(10, cols - 44))} ${padEnd(humanSize(a.size), 8)} `,
+      `  ${padEnd(clean(a.name), Math.max(10, cols - 44))} ${padEnd(formatBytes(a.size), 8)} `,
       ...transferSegs(a.status, a.done, a.size, a.error, '✓ uploaded', c.sending ? 'waiting' : 'ready'),
     ], cols);
   }), c.attachmentCursor, c.pathPrompt ? attRows - 1 : attRows);
@@ -508,9 +541,17 @@ function overlay(state: State, cols: number, rows: number): Overlay | null {
   return null;
 }
 
+/**
+ * An overlay's width: `wanted`, centred, where that leaves a margin of two columns or more each
+ * side; else the whole width, so no single column of the screen beneath shows beside the box.
+ */
+export function overlayWidth(wanted: number, cols: number): number {
+  return cols - wanted >= 4 ? wanted : cols;
+}
+
 /** A box of plain (untagged) text lines. */
 function box(kind: Overlay['kind'], title: string, content: string[], cols: number, rows: number, wanted: number): Overlay {
-  const width = Math.max(10, Math.min(wanted, cols - 2));
+  const width = overlayWidth(wanted, cols);
   const height = Math.max(3, Math.min(content.length + 2, rows - 2));
   const inner = width - 4;
   const lines = content.slice(0, height - 2).map((l) => line([l], inner));
@@ -519,15 +560,21 @@ function box(kind: Overlay['kind'], title: string, content: string[], cols: numb
 
 function popupOverlay(state: State, cols: number, rows: number): Overlay {
   const p = state.popups[0]!;
-  const width = Math.max(10, Math.min(64, cols - 2));
+  const width = overlayWidth(64, cols);
   const inner = width - 4;
   const queued = state.popups.length - 1;
   const lines: string[] = [];
   lines.push(line([{ t: 'From: ', s: 'bold' }, `${clean(p.from)}${p.institution ? ` — ${clean(p.institution)}` : ''}`], inner));
-  lines.push(line([{ t: 'Subject: ', s: 'bold' }, { t: clean(p.subject), s: 'bold' }], inner));
-  lines.push(line([{ t: 'Sent: ', s: 'bold' }, shortTime(p.sentAt), p.via ? `  via ${clean(p.via)}` : ''], inner));
   const maxPreview = Math.max(1, Math.min(5, rows - 12));
   const preview = wrap(p.preview.trim() || '(no text)', inner).slice(0, maxPreview);
+  // A long subject takes up to three lines where the rows allow; the message itself shows all of it.
+  const subject = wrap(clean(p.subject), inner - 9);
+  const subjectRows = Math.max(1, Math.min(3, rows - 4 - (6 + preview.length + (p.attachments.length ? 1 : 0))));
+  subject.slice(0, subjectRows).forEach((part, i) => {
+    const cut = i === subjectRows - 1 && subject.length > subjectRows ? clip(`${part} …`, inner - 9) : part;
+    lines.push(line([{ t: i === 0 ? 'Subject: ' : ' '.repeat(9), s: 'bold' }, { t: cut, s: 'bold' }], inner));
+  });
+  lines.push(line([{ t: 'Sent: ', s: 'bold' }, shortTime(p.sentAt), p.via ? `  via ${clean(p.via)}` : ''], inner));
   lines.push('', ...preview.map((l) => line([l], inner)));
   if (p.attachments.length) {
     lines.push(line([{ t: `+ ${p.attachments.length} attachment${p.attachments.length > 1 ? 's' : ''}: `, s: 'cyan-fg' }, p.attachments.map(clean).join(', ')], inner));
@@ -552,19 +599,24 @@ function helpOverlay(state: State, cols: number, rows: number): Overlay {
     ['Ctrl-R', 'reconnect now when offline'],
     ['Ctrl-L', 'redraw the screen'],
     ['Q', 'quit (Ctrl-C quits at once)'],
+    ['?, F1', 'this help (F1 also where you type text)'],
     ['', ''],
     ['Popups', 'Enter opens, Esc dismisses, A dismisses all'],
     ['Compose', 'Tab moves between fields; Ctrl-S sends'],
+    ['Message', 'S saves the files; Tab chooses one, O opens it'],
   ];
-  const width = Math.max(10, Math.min(70, cols - 2));
+  const width = overlayWidth(70, cols);
   const inner = width - 4;
   const lines = keys.map(([k, what]) => line([{ t: padEnd(k, 16), s: 'bold' }, what], inner));
   const height = Math.max(3, Math.min(lines.length + 2, rows - 2));
-  return { kind: 'help', title: ` Keys (${state.screen}) `, lines: lines.slice(0, height - 2), width, height };
+  const shown = lines.slice(0, height - 2);
+  // Too short a terminal: say so rather than cut the list without a sign.
+  if (shown.length < lines.length) shown[shown.length - 1] = line([{ t: `… ${lines.length - shown.length + 1} more (a taller terminal shows all)`, s: 'cyan-fg' }], inner);
+  return { kind: 'help', title: ` Keys (${state.screen}) `, lines: shown, width, height };
 }
 
 function pickerOverlay(state: State, c: ComposeState, cols: number, rows: number): Overlay {
-  const width = Math.max(10, Math.min(70, cols - 2));
+  const width = overlayWidth(70, cols);
   const inner = width - 4;
   const all = pickerRows(state, c);
   const height = Math.max(5, rows - 4);

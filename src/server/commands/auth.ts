@@ -1,46 +1,34 @@
 import { SiarError } from '../../protocol/index.js';
 import { admitLogin } from '../admission.js';
 import { replayPending } from '../delivery.js';
-import { decoyPasswordHash, generateToken, hashPassword, hashToken, verifyPassword } from '../secrets.js';
+import { generateToken, hashPassword, hashToken } from '../secrets.js';
 import { requireText, requireUsername } from '../validation.js';
+import { checkPassword } from './password-guard.js';
 import { authed, open, type Command } from './types.js';
 
 export const MIN_PASSWORD_CHARS = 10;
 
 export const authCommands: Command[] = [
   open('LOGIN', 'LOGIN username= password= [popups=0] — opens a session; missed popups follow the reply (popups=0: none, for one-shot scripts)', async (ctx, args) => {
-    const { store, router, config, throttle } = ctx.services;
+    const { store, router, config } = ctx.services;
     const username = requireUsername(args);
     const password = requireText(args, 'password', 1024, 'Password');
-    const address = ctx.conn.remoteAddress;
-    const verdict = throttle.check(username, address);
-    if (verdict.locked) {
-      await store.audit({ kind: 'login_locked', subject: username, address, detail: { retryAfterMs: verdict.retryAfterMs } });
-      const minutes = Math.ceil(verdict.retryAfterMs / 60_000);
-      throw new SiarError('LOGIN_LOCKED', `Too many failed logins; try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
-    }
     const user = await store.getUserByUsername(username);
-    // Hash even for unknown usernames, so timing does not tell which usernames exist.
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
-    if (!user || !ok) {
-      const lockedNow = throttle.fail(username, address);
-      await store.audit({ kind: 'login_failed', subject: username, address });
-      if (lockedNow) await store.audit({ kind: 'login_lockout', subject: username, address });
-      ctx.log.info({ username, lockedNow }, 'login failed');
-      // A growing delay before the answer slows guessing (the connection runs one command at a time).
-      if (verdict.delayMs > 0) await new Promise((r) => setTimeout(r, verdict.delayMs));
-      throw new SiarError('BAD_CREDENTIALS');
-    }
-    throttle.succeed(username);
+    // Counted before the hash, refused at once when locked (password-guard.ts, throttle.ts).
+    await checkPassword(ctx, { username, password, passwordHash: user?.passwordHash ?? null, failureKind: 'login_failed' });
+    if (!user) throw new SiarError('BAD_CREDENTIALS'); // not reached: an unknown username never passes the check
     if (user.status !== 'active') {
       await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
       throw new SiarError('ACCOUNT_SUSPENDED');
     }
     admitLogin(config, router, ctx.conn, user); // before a session is made for nothing
     const token = generateToken();
-    const expiresAt = new Date(Date.now() + config.sessionTtlMs).toISOString();
+    const expiresAtMs = Date.now() + config.sessionTtlMs;
+    const expiresAt = new Date(expiresAtMs).toISOString();
+    // A mailed password opens a restricted session: the restriction is the session's, so a password
+    // set from another session does not lift it (and that PASSWD closes this one anyway).
     const session = await store.createSession({
-      userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt,
+      userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt, mustChangePassword: user.mustChangePassword,
     });
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
     try {
@@ -50,7 +38,7 @@ export const authCommands: Command[] = [
       throw err;
     }
     if (ctx.conn.user) router.detach(ctx.conn);
-    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id };
+    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
     // With the mailed password, popups wait until the member has set its own (see PASSWD).
     const wantsPopups = args.get('popups') !== '0';
     ctx.conn.wantsPopups = wantsPopups && !user.mustChangePassword;
@@ -72,11 +60,15 @@ export const authCommands: Command[] = [
   }),
 
   authed('LOGOUT', 'user', 'LOGOUT — ends the session of the token', async (ctx) => {
-    await ctx.services.store.closeSession(ctx.auth.session.id);
-    if (ctx.conn.user?.sessionId === ctx.auth.session.id) {
-      ctx.services.router.detach(ctx.conn);
+    const { store, router } = ctx.services;
+    const { user, session } = ctx.auth;
+    await store.closeSession(session.id);
+    if (ctx.conn.user?.sessionId === session.id) {
+      router.detach(ctx.conn);
       ctx.conn.user = null;
     }
+    // The connection that logged in with this token, if it is another one, stops receiving pushes now.
+    router.disconnectSessions(user.id, (id) => id === session.id, 'SESSION_CLOSED', 'This session was logged out from another connection.');
     return { loggedOut: 1 };
   }),
 
@@ -84,7 +76,7 @@ export const authCommands: Command[] = [
     const u = ctx.auth.user;
     return {
       username: u.username, role: u.role, institution: u.institution, email: u.email,
-      expiresAt: ctx.auth.session.expiresAt, mustChangePassword: u.mustChangePassword ? 1 : 0,
+      expiresAt: ctx.auth.session.expiresAt, mustChangePassword: ctx.auth.session.mustChangePassword || u.mustChangePassword ? 1 : 0,
     };
   }),
 
@@ -94,9 +86,17 @@ export const authCommands: Command[] = [
     if (next.length < MIN_PASSWORD_CHARS) {
       throw new SiarError('BAD_ARGUMENT', `The new password needs at least ${MIN_PASSWORD_CHARS} characters.`);
     }
-    if (!(await verifyPassword(old, ctx.auth.user.passwordHash))) throw new SiarError('BAD_CREDENTIALS', 'The current password is wrong.');
-    await ctx.services.store.setPassword(ctx.auth.user.id, await hashPassword(next), false);
-    await ctx.services.store.audit({ kind: 'password_changed', actorId: ctx.auth.user.id, subject: ctx.auth.user.username });
+    const { user, session } = ctx.auth;
+    const { store, router } = ctx.services;
+    await checkPassword(ctx, {
+      username: user.username, password: old, passwordHash: user.passwordHash, failureKind: 'password_change_failed', actorId: user.id,
+      failureMessage: 'The current password is wrong.',
+    });
+    const { sessions } = await store.changePassword({ userId: user.id, sessionId: session.id, passwordHash: await hashPassword(next), address: ctx.conn.remoteAddress });
+    // Every other session of the member is closed; after the OK, their connections are told why.
+    ctx.afterReply(() => {
+      router.disconnectSessions(user.id, (id) => id !== session.id, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.');
+    });
     if (ctx.conn.popupsAfterPasswordChange && ctx.conn.user?.sessionId === ctx.auth.session.id) {
       ctx.conn.popupsAfterPasswordChange = false;
       ctx.conn.wantsPopups = true;
@@ -104,6 +104,6 @@ export const authCommands: Command[] = [
         replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
       });
     }
-    return { changed: 1 };
+    return { changed: 1, sessionsClosed: sessions };
   }),
 ];

@@ -58,16 +58,9 @@ export const messagingCommands: Command[] = [
 
   authed('INBOX', 'user', 'INBOX [limit=] [before=ID] [unread=1] — received messages, newest first', async (ctx, args) => {
     const { store, config } = ctx.services;
-    const page = pageFrom(args, config.maxPageSize);
-    const onlyUnread = flag(args, 'unread');
-    const entries = await store.inbox(ctx.auth.user.id, page);
-    let count = 0;
-    for (const e of entries) {
-      if (onlyUnread && e.readAt) continue;
-      ctx.item(inboxArgs(e, ctx.auth.user.username));
-      count++;
-    }
-    return { count, unread: await store.unreadCount(ctx.auth.user.id) };
+    const entries = await store.inbox(ctx.auth.user.id, pageFrom(args, config.maxPageSize), { unreadOnly: flag(args, 'unread') });
+    for (const e of entries) ctx.item(inboxArgs(e, ctx.auth.user.username));
+    return { count: entries.length, unread: await store.unreadCount(ctx.auth.user.id) };
   }),
 
   authed('OUTBOX', 'user', 'OUTBOX [limit=] [before=ID] — sent messages with each recipient\'s delivered/read state', async (ctx, args) => {

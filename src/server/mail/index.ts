@@ -16,3 +16,4 @@ export {
   type MailTransportOptions,
 } from './transport.js';
 export { defaultBackoff, MailWorker, type MailStore, type MailWorkerEvents, type MailWorkerOptions } from './worker.js';
+export { decodeEml, listMailFiles, mailFileName, mailFolder, parseMailFileName, readMailFile, type DecodedMail, type MailFileEntry } from './mail-folder.js';

@@ -2,6 +2,8 @@
  * The texts siar sends by e-mail. Pure functions: values in, `{ subject, text }` out.
  * Values that come from a registration form are flattened to one line where they are interpolated
  * into a single line, so a crafted name cannot add lines (such as a fake "Password:" line).
+ * Prose is wrapped at 72 columns: a mail whose lines all fit in 76 goes out as plain 7bit text when
+ * it is ASCII, and the credentials lines are never cut (see transport.ts).
  */
 
 export interface MailContent {
@@ -56,27 +58,50 @@ function lines(...parts: (string | null)[]): string {
   return parts.filter((p): p is string => typeof p === 'string').join('\n') + '\n';
 }
 
+const WRAP_COLUMNS = 72;
+
+/** Word-wraps one paragraph to WRAP_COLUMNS; a word longer than that stays whole on its own line. */
+function paragraph(text: string): string[] {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ').filter(Boolean)) {
+    if (line && line.length + 1 + word.length > WRAP_COLUMNS) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
+
+/** Wraps each line of a multi-line text (kept line breaks, e.g. a rejection reason). */
+function paragraphs(text: string): string[] {
+  return text.split('\n').flatMap((l) => (l.trim() ? paragraph(l) : ['']));
+}
+
 /** Sent when the administrator approves a registration request. */
 export function credentialsMail(input: CredentialsMailInput): MailContent {
   const institution = oneLine(input.institution);
   return {
     subject: `Your siar account for ${institution} is ready`,
     text: lines(
-      greeting(input.contact),
+      ...paragraph(greeting(input.contact)),
       '',
-      `Your registration request for ${institution} has been approved. You can now log in to siar`,
-      'with these credentials:',
+      ...paragraph(`Your registration request for ${institution} has been approved. You can now log in to siar with these credentials:`),
       '',
       ...credentialLines(input),
       '',
-      'If you did not ask for a siar account, please let us know by replying to this message.',
+      ...paragraph('If you did not ask for a siar account, please let us know by replying to this message.'),
       '',
       ...SIGNATURE,
     ),
   };
 }
 
-/** The lines both credentials mails carry: username, password, server and the first-login rule. */
+/**
+ * The lines both credentials mails carry: username, password, server and the first-login rule.
+ * Username and password (ASCII, at most 32 and 20 characters) keep their lines short.
+ */
 function credentialLines(input: { username: string; password: string; server?: string }): Array<string | null> {
   const server = input.server === undefined ? '' : oneLine(input.server);
   return [
@@ -84,8 +109,7 @@ function credentialLines(input: { username: string; password: string; server?: s
     `Password: ${input.password}`,
     server ? `Server: ${server}` : null,
     '',
-    'Your first login will ask you to change this password. Please choose a new password that only',
-    'you know, and delete this message afterwards.',
+    ...paragraph('Your first login will ask you to change this password. Please choose a new password that only you know, and delete this message afterwards.'),
   ];
 }
 
@@ -96,14 +120,12 @@ export function rejectionMail(input: RejectionMailInput): MailContent {
   return {
     subject: `Your siar registration request for ${institution}`,
     text: lines(
-      greeting(input.contact),
+      ...paragraph(greeting(input.contact)),
       '',
-      `Thank you for your interest in siar. We are sorry to tell you that the registration request`,
-      `for ${institution} (username ${oneLine(input.username)}) was not approved.`,
+      ...paragraph(`Thank you for your interest in siar. We are sorry to tell you that the registration request for ${institution} (username ${oneLine(input.username)}) was not approved.`),
       '',
-      ...(reason ? ['Reason given by the administrator:', '', reason, ''] : []),
-      'If you believe this is a mistake, you are welcome to reply to this message or to send a new',
-      'request.',
+      ...(reason ? ['Reason given by the administrator:', '', ...paragraphs(reason), ''] : []),
+      ...paragraph('If you believe this is a mistake, you are welcome to reply to this message or to send a new request.'),
       '',
       ...SIGNATURE,
     ),
@@ -116,14 +138,13 @@ export function passwordResetMail(input: PasswordResetMailInput): MailContent {
   return {
     subject: `Your siar password for ${institution} has been reset`,
     text: lines(
-      greeting(input.contact),
+      ...paragraph(greeting(input.contact)),
       '',
-      `The administrator has reset the siar password of the account for ${institution}.`,
-      'You can log in with these credentials:',
+      ...paragraph(`The administrator has reset the siar password of the account for ${institution}. You can log in with these credentials:`),
       '',
       ...credentialLines(input),
       '',
-      'If you did not expect this, please tell the administrator by replying to this message.',
+      ...paragraph('If you did not expect this, please tell the administrator by replying to this message.'),
       '',
       ...SIGNATURE,
     ),
@@ -145,14 +166,11 @@ export function registrationExpiredMail(input: ExpiryMailInput): MailContent {
   return {
     subject: `Your siar registration request for ${institution} has expired`,
     text: lines(
-      greeting(input.contact),
+      ...paragraph(greeting(input.contact)),
       '',
-      `The registration request for ${institution} (username ${oneLine(input.username)}) was not decided`,
-      `within ${days} day${days === 1 ? '' : 's'} and has expired. Nothing was created, and the username and`,
-      'e-mail address are free again.',
+      ...paragraph(`The registration request for ${institution} (username ${oneLine(input.username)}) was not decided within ${days} day${days === 1 ? '' : 's'} and has expired. Nothing was created, and the username and e-mail address are free again.`),
       '',
-      'If you still want to join siar, please send a new request, or reply to this message to reach',
-      'the administrator.',
+      ...paragraph('If you still want to join siar, please send a new request, or reply to this message to reach the administrator.'),
       '',
       ...SIGNATURE,
     ),

@@ -4,8 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import nodemailer from 'nodemailer';
+import { mailFileName, mailFolder } from './mail-folder.js';
 
 export interface MailEnvelope {
   from: string;
@@ -20,6 +21,8 @@ export interface MailEnvelope {
 
 export interface MailTransport {
   readonly kind: 'smtp' | 'file';
+  /** Where mail goes, for the start-up log: the folder, or the SMTP server without credentials. */
+  readonly destination: string;
   /** Resolves once the mail was accepted (by the SMTP server, or written to disk). */
   send(mail: MailEnvelope): Promise<void>;
   close(): void;
@@ -41,7 +44,7 @@ export const SMTP_TIMEOUTS = {
 
 export function createMailTransport(options: MailTransportOptions): MailTransport {
   const url = options.smtpUrl?.trim();
-  return url ? new SmtpMailTransport(url) : new FileMailTransport(join(options.dataDir, 'mail'));
+  return url ? new SmtpMailTransport(url) : new FileMailTransport(mailFolder(options.dataDir));
 }
 
 function message(mail: MailEnvelope) {
@@ -49,13 +52,17 @@ function message(mail: MailEnvelope) {
     from: mail.from,
     to: mail.to,
     subject: mail.subject,
-    text: mail.text,
+    // CRLF before composing: nodemailer's quoted-printable wrapper (used for non-ASCII text) only
+    // honours line ends it sees as CRLF; with bare LF it soft-breaks short lines mid-way, e.g.
+    // `Password: =` with the password on the next line of the .eml.
+    text: mail.text.replace(/\r?\n/g, '\r\n'),
     headers: { 'X-Siar-Mail-Id': String(mail.id), 'X-Siar-Mail-Kind': mail.kind },
   };
 }
 
 class SmtpMailTransport implements MailTransport {
   readonly kind = 'smtp' as const;
+  readonly destination: string;
   readonly #transporter: nodemailer.Transporter;
 
   constructor(smtpUrl: string) {
@@ -69,6 +76,7 @@ class SmtpMailTransport implements MailTransport {
       throw new Error(`the SMTP URL must start with smtp:// or smtps://, not ${url.protocol}//`);
     }
     if (!url.hostname) throw new Error('the SMTP URL has no host');
+    this.destination = `${url.protocol}//${url.host}`;
     // nodemailer reads options from the URL's query; settings the operator wrote there win.
     for (const [key, value] of Object.entries(SMTP_TIMEOUTS)) {
       if (!url.searchParams.has(key)) url.searchParams.set(key, String(value));
@@ -87,11 +95,13 @@ class SmtpMailTransport implements MailTransport {
 
 class FileMailTransport implements MailTransport {
   readonly kind = 'file' as const;
+  readonly destination: string;
   readonly #dir: string;
   readonly #composer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
 
   constructor(dir: string) {
     this.#dir = dir;
+    this.destination = `${path.resolve(dir)}${path.sep} (.eml files: siar admin mail list)`;
   }
 
   async send(mail: MailEnvelope): Promise<void> {
@@ -99,10 +109,7 @@ class FileMailTransport implements MailTransport {
     const eml = info.message;
     if (!Buffer.isBuffer(eml)) throw new Error('the mail composer did not return a buffer');
     await mkdir(this.#dir, { recursive: true, mode: 0o700 });
-    const stamp = new Date().toISOString().replace(/:/g, '-');
-    const kind = mail.kind.replace(/[^A-Za-z0-9_-]+/g, '_').slice(0, 40) || 'mail';
-    const name = `${stamp}-${mail.id}-${kind}.eml`;
-    await writeAtomically(join(this.#dir, name), eml);
+    await writeAtomically(join(this.#dir, mailFileName(new Date(), mail.id, mail.kind)), eml);
   }
 
   close(): void {

@@ -89,7 +89,7 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
     if (this.#timer) return;
     this.#timer = setInterval(() => void this.kick(), this.#pollMs);
     this.#timer.unref();
-    this.#log.info({ transport: this.#transport.kind, pollMs: this.#pollMs }, 'mail worker started');
+    this.#log.debug({ transport: this.#transport.kind, pollMs: this.#pollMs }, 'mail worker started');
     void this.kick();
   }
 

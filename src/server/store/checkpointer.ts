@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 
-/** What checkpoint-worker.mjs is given. */
+/** What checkpoint-worker.ts is given. */
 export interface CheckpointWorkerData {
   file: string;
   intervalMs: number;
@@ -18,6 +18,18 @@ export interface CheckpointWorkerData {
 
 /** The writer's own checkpoint threshold (pages of 4 KiB) while the worker runs: 16 MiB of log at most. */
 export const BACKSTOP_CHECKPOINT_PAGES = 4000;
+
+/** The worker's own module: compiled beside this one (dist/), or the .ts source under tsx (tests, bench). */
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_FILE = new URL(FROM_SOURCE ? './checkpoint-worker.ts' : './checkpoint-worker.js', import.meta.url);
+
+/** Node 20 starts a worker without the parent's loaders: from the sources, the worker registers tsx itself. */
+function spawnWorker(data: CheckpointWorkerData): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_FILE, { workerData: data });
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_FILE.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: data });
+}
 
 export class BackgroundCheckpointer {
   private stopped = false;
@@ -33,7 +45,7 @@ export class BackgroundCheckpointer {
   }
 
   static start(data: CheckpointWorkerData): BackgroundCheckpointer {
-    const worker = new Worker(new URL('./checkpoint-worker.mjs', import.meta.url), { workerData: data });
+    const worker = spawnWorker(data);
     // If the worker fails, the writer's backstop checkpoint still bounds the log.
     worker.on('error', () => undefined);
     // The server waits for `ready`; after that the worker must not keep a finished process alive.

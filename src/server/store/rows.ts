@@ -64,6 +64,7 @@ export interface SessionRow {
   created_at: string;
   expires_at: string;
   closed_at: string | null;
+  must_change_password: number;
 }
 
 export interface MessageRow {
@@ -138,6 +139,9 @@ export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audie
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 /**
+ * @internal (left out of the published declarations: better-sqlite3's Statement type cannot be
+ * named from outside its module, and the statements are the SQLite adapter's own business.)
+ *
  * Every statement the store runs, prepared once when the store opens. Each takes and
  * returns the row shapes above; the store maps them to records with the functions below.
  */
@@ -212,8 +216,8 @@ export function prepareStatements(db: Database) {
     ),
 
     // sessions
-    insertSession: db.prepare<[string, number, string | null, string, string], SessionRow>(`
-      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+    insertSession: db.prepare<[string, number, string | null, string, string, number], SessionRow>(`
+      INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES (?, ?, ?, ?, ?, ?)
       RETURNING *`),
     openSessionByToken: db.prepare<[string], SessionRow>(
       `SELECT * FROM sessions WHERE token_hash = ? AND closed_at IS NULL`,
@@ -222,6 +226,10 @@ export function prepareStatements(db: Database) {
     closeUserSessions: db.prepare<[string, number]>(
       `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND closed_at IS NULL`,
     ),
+    closeOtherSessions: db.prepare<[string, number, number]>(
+      `UPDATE sessions SET closed_at = ? WHERE user_id = ? AND id <> ? AND closed_at IS NULL`,
+    ),
+    liftSessionRestriction: db.prepare<[number]>(`UPDATE sessions SET must_change_password = 0 WHERE id = ?`),
 
     // messages
     insertMessage: db
@@ -255,11 +263,12 @@ export function prepareStatements(db: Database) {
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
       ORDER BY r.message_id LIMIT ?`),
-    inbox: db.prepare<[number, number, number], InboxRow>(`
+    // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
+    inbox: db.prepare<[number, number, number, number], InboxRow>(`
       SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
-      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ?
+      WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ? AND (? = 0 OR r.read_at IS NULL)
       ORDER BY r.message_id DESC LIMIT ?`),
     outbox: db.prepare<[number, number, number], MessageRow>(`
       SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
@@ -384,6 +393,7 @@ export function prepareStatements(db: Database) {
   };
 }
 
+/** @internal */
 export type Statements = ReturnType<typeof prepareStatements>;
 
 export function toUser(r: UserRow): User {
@@ -431,6 +441,7 @@ export function toSession(r: SessionRow): Session {
     createdAt: r.created_at,
     expiresAt: r.expires_at,
     closedAt: r.closed_at,
+    mustChangePassword: r.must_change_password !== 0,
   };
 }
 

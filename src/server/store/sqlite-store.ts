@@ -111,6 +111,7 @@ type RejectArgs = Parameters<Store['rejectRegistration']>[0];
 type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
 type ExpireArgs = Parameters<Store['expireRegistrations']>[0];
 type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
+type ChangeArgs = Parameters<Store['changePassword']>[0];
 type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
 
@@ -149,6 +150,7 @@ export class SqliteStore implements Store {
   private readonly closeSendingTx: Transaction<(messageId: number, state: 'expired' | 'cancelled') => Message | null>;
   private readonly expireRegistrationsTx: Transaction<(args: ExpireArgs) => Expired>;
   private readonly resetPasswordTx: Transaction<(args: ResetArgs) => Reset>;
+  private readonly changePasswordTx: Transaction<(args: ChangeArgs) => { sessions: number }>;
   /** Recipients' usernames by id, for messages just stored (usernames are never renamed). */
   private readonly usernameById = new Map<number, string>();
   /** Concurrent messages and delivery marks share one transaction (see group-commit.ts). */
@@ -196,6 +198,7 @@ export class SqliteStore implements Store {
     this.closeSendingTx = db.transaction((messageId: number, state: 'expired' | 'cancelled') => this.closeSending(messageId, state));
     this.expireRegistrationsTx = db.transaction((args: ExpireArgs) => this.expire(args));
     this.resetPasswordTx = db.transaction((args: ResetArgs) => this.reset(args));
+    this.changePasswordTx = db.transaction((args: ChangeArgs) => this.change(args));
     this.groupCommit = new GroupCommit(db);
   }
 
@@ -458,28 +461,47 @@ export class SqliteStore implements Store {
     this.sql.recordLogin.run(now(), address, userId);
   }
 
+  async changePassword(args: ChangeArgs): Promise<{ sessions: number }> {
+    return this.changePasswordTx.immediate(args);
+  }
+
+  private change({ userId, sessionId, passwordHash, address }: ChangeArgs): { sessions: number } {
+    const at = now();
+    const { username, sessions } = this.replacePassword(userId, passwordHash, false, at, sessionId);
+    this.sql.liftSessionRestriction.run(sessionId);
+    this.writeAudit({ kind: 'password_changed', actorId: userId, subject: username, address, detail: { sessions } }, at);
+    return { sessions };
+  }
+
   async resetPassword(args: ResetArgs): Promise<Reset> {
     return this.resetPasswordTx.immediate(args);
   }
 
   private reset({ userId, adminId, passwordHash, address, mail }: ResetArgs): Reset {
-    const row = this.sql.userById.get(userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
     const at = now();
-    this.cache.forgetUser(userId);
-    this.cache.forgetSessions();
-    this.sql.setPassword.run(passwordHash, 1, userId);
-    const sessions = this.sql.closeUserSessions.run(at, userId).changes;
+    const { sessions } = this.replacePassword(userId, passwordHash, true, at, null);
     const user = toUser(this.sql.userById.get(userId)!);
     const mailId = this.queueMail(mail(user), at);
     this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
     return { user, sessions, mailId };
   }
 
+  /** Inside a transaction: a new password hash, and every open session of the member closed but `keep`. */
+  private replacePassword(userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null): { username: string; sessions: number } {
+    const row = this.sql.userById.get(userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    this.cache.forgetUser(userId);
+    this.cache.forgetSessions();
+    this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+    const closed = keep === null ? this.sql.closeUserSessions.run(at, userId) : this.sql.closeOtherSessions.run(at, userId, keep);
+    return { username: row.username, sessions: closed.changes };
+  }
+
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
 
   async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
-    return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt)!);
+    const oneTime = args.mustChangePassword ? 1 : 0;
+    return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime)!);
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {
@@ -617,8 +639,8 @@ export class SqliteStore implements Store {
     return this.withDetails(this.sql.undelivered.all(recipientId, limit));
   }
 
-  async inbox(recipientId: number, page: Page): Promise<InboxEntry[]> {
-    const rows = this.sql.inbox.all(recipientId, before(page), page.limit);
+  async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
+    const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
     const attachments = this.attachmentsOf(rows.map((r) => r.id));
     return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
   }

@@ -60,6 +60,8 @@ export interface Session {
   createdAt: string;
   expiresAt: string;
   closedAt: string | null;
+  /** Opened with a mailed (one-time) password: only PASSWD, WHOAMI and LOGOUT until it sets the member's own. */
+  mustChangePassword: boolean;
 }
 
 export interface AttachmentMeta {
@@ -270,9 +272,16 @@ export interface Store extends ChannelGroupStore {
   setUserStatus(userId: number, status: UserStatus): Promise<void>;
   setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void>;
   recordLogin(userId: number, address: string | null): Promise<void>;
+  /**
+   * PASSWD, in one transaction: sets the member's own password (no longer to be changed), lifts the
+   * one-time restriction of the session that set it, closes every other open session of the
+   * member and audits `password_changed`. Returns how many sessions it closed.
+   */
+  changePassword(args: { userId: number; sessionId: number; passwordHash: string; address: string | null }): Promise<{ sessions: number }>;
 
   // sessions
-  createSession(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string }): Promise<Session>;
+  /** `mustChangePassword`: the session was opened with a mailed (one-time) password (default false). */
+  createSession(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string; mustChangePassword?: boolean }): Promise<Session>;
   /** The open (not closed) session with this token hash, expired or not. */
   findSession(tokenHash: string): Promise<Session | null>;
   closeSession(sessionId: number): Promise<void>;
@@ -303,7 +312,8 @@ export interface Store extends ChannelGroupStore {
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
-  inbox(recipientId: number, page: Page): Promise<InboxEntry[]>;
+  /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
+  inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;
   outbox(senderId: number, page: Page): Promise<Message[]>;
   /** Marks read (and delivered) for this recipient; returns false if it is not in its inbox. */
   markRead(messageId: number, recipientId: number): Promise<boolean>;

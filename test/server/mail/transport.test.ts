@@ -1,7 +1,9 @@
 import t from 'tap';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createMailTransport, credentialsMail } from '../../../src/server/mail/index.js';
+import { createMailTransport, credentialsMail, passwordResetMail, rejectionMail } from '../../../src/server/mail/index.js';
+import { registrationExpiredMail } from '../../../src/server/mail/templates.js';
+import { generatePassword } from '../../../src/server/secrets.js';
 import { deadPort, parseEml, startReceiver, textLines } from './helpers.js';
 
 const content = credentialsMail({ institution: 'Escuela 12', contact: 'Luis', username: 'esc12', password: 'Pw-9f3K' });
@@ -86,4 +88,56 @@ t.test('an SMTP URL that is not smtp:// or smtps:// is refused', async (t) => {
   t.throws(() => createMailTransport({ smtpUrl: 'http://mail.example.org', dataDir }), { message: /smtp:\/\/ or smtps:\/\// });
   t.throws(() => createMailTransport({ smtpUrl: 'not a url', dataDir }), { message: /not a valid URL/ });
   t.equal(createMailTransport({ smtpUrl: 'smtps://u:p@mail.example.org:465', dataDir }).kind, 'smtp');
+});
+
+/** The body of a raw .eml as its lines (headers dropped), CRLF split as written. */
+function rawBodyLines(raw: string): string[] {
+  return raw.slice(raw.indexOf('\r\n\r\n') + 4).split('\r\n');
+}
+
+t.test('the .eml keeps the credentials lines whole: grep finds Username: and Password: as written (issue 22)', async (t) => {
+  const password = generatePassword();
+  const cases = [
+    // A long ASCII name: lines of the template used to pass 76 characters, which made the whole
+    // body quoted-printable and let its soft line breaks cut `Password: =` from the password.
+    { institution: 'Universitas Hasanuddin Fakultas Kedokteran dan Ilmu Kesehatan Masyarakat', contact: 'Budi Santoso', ascii: true },
+    // Non-ASCII text must be quoted-printable; the credentials lines must still not be wrapped.
+    // (With this name and contact the Password line itself used to be cut: `Password: =`.)
+    { institution: 'Universitas Négeri Médan', contact: 'Dr. Budi Santoso Wibisono, M.Kom', ascii: false },
+    { institution: 'Universitas Negeri Médan — Fakultas Ilmu Pendidikan dan Kebudayaan Nasional', contact: 'Ana Pérez', ascii: false },
+  ];
+  for (const c of cases) {
+    const dataDir = t.testdir();
+    const transport = createMailTransport({ dataDir });
+    t.teardown(() => transport.close());
+    for (const [id, text] of [
+      [1, credentialsMail({ institution: c.institution, contact: c.contact, username: 'unhas', password, server: 'siar.example.ac.id:7400' })],
+      [2, passwordResetMail({ institution: c.institution, contact: c.contact, username: 'unhas', password })],
+    ] as const) {
+      await transport.send({ ...mail, ...text, id, kind: id === 1 ? 'credentials' : 'password_reset' });
+    }
+    for (const name of await readdir(join(dataDir, 'mail'))) {
+      const raw = await readFile(join(dataDir, 'mail', name), 'utf8');
+      const body = rawBodyLines(raw);
+      t.ok(body.includes('Username: unhas'), `${name}: the Username line is whole in the file`);
+      t.ok(body.includes(`Password: ${password}`), `${name}: the Password line is whole in the file`);
+      t.notOk(body.some((l) => /^(Username|Password): *=?$/.test(l)), `${name}: no credentials line is cut by a soft break`);
+      t.ok(body.every((l) => l.length <= 76), `${name}: no line is longer than 76 characters`);
+      if (c.ascii) t.match(raw, /^Content-Transfer-Encoding: 7bit\r$/m, `${name}: plain ASCII text is sent as it is (7bit)`);
+    }
+  }
+});
+
+t.test('every template keeps its lines within 76 characters, whatever the names', async (t) => {
+  const long = { institution: 'Sekolah Tinggi Ilmu Kesehatan dan Teknologi Informasi Nusantara Raya Indonesia Timur', contact: 'Prof. Dr. Ir. Hj. Andi Nurul Fadhilah Kusumawardhani', username: 'stikes-nusantara', password: generatePassword() };
+  const texts = [
+    credentialsMail(long).text,
+    passwordResetMail(long).text,
+    rejectionMail({ ...long, reason: 'We could not confirm that the institution is accredited; please send the accreditation letter with a new request.' }).text,
+    registrationExpiredMail({ ...long, days: 30 }).text,
+  ];
+  for (const text of texts) {
+    const over = text.split('\n').filter((l) => l.length > 76);
+    t.same(over, [], 'no line over 76 characters');
+  }
 });

@@ -74,6 +74,7 @@ function gated(inner: MailTransport) {
   const sending = new Promise<void>((resolve) => (entered = resolve));
   const transport: MailTransport = {
     kind: inner.kind,
+    destination: inner.destination,
     async send(mail: MailEnvelope) {
       entered();
       await gate;
@@ -96,6 +97,7 @@ function flaky(inner: MailTransport) {
   const state = { down: true, sends: 0 };
   const transport: MailTransport = {
     kind: inner.kind,
+    destination: inner.destination,
     async send(mail) {
       state.sends++;
       if (state.down) throw new Error('connect ECONNREFUSED (simulated outage)');
@@ -295,6 +297,7 @@ t.test('a kick during a pass runs exactly one more pass after it, never two at o
   const gate = gated(createMailTransport({ dataDir: s.dataDir }));
   const counted: MailTransport = {
     kind: 'file',
+    destination: 'counted',
     async send(mail) {
       sendsInFlight++;
       try {

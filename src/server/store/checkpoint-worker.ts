@@ -1,14 +1,11 @@
 // Runs in a worker thread (see checkpointer.ts): its own connection to the database checkpoints
 // the write-ahead log every few milliseconds, so copying pages into the database file and the
 // fsyncs that go with it happen off the server's event loop.
-//
-// Plain JavaScript on purpose: a worker starts without the server's TypeScript loader, and loading
-// tsx into it cost 30 MB and 10 descriptors for these few lines.
 import { parentPort, workerData } from 'node:worker_threads';
 import Sqlite from 'better-sqlite3';
+import type { CheckpointWorkerData } from './checkpointer.js';
 
-/** @type {{ file: string; intervalMs: number; synchronous: 'NORMAL' | 'FULL' }} */
-const { file, intervalMs, synchronous } = workerData;
+const { file, intervalMs, synchronous } = workerData as CheckpointWorkerData;
 const db = new Sqlite(file, { fileMustExist: true });
 db.pragma(`synchronous = ${synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
 
@@ -22,7 +19,7 @@ const timer = setInterval(() => {
 }, intervalMs);
 
 parentPort?.postMessage('ready');
-parentPort?.on('message', (message) => {
+parentPort?.on('message', (message: unknown) => {
   if (message !== 'stop') return;
   clearInterval(timer);
   db.close();
