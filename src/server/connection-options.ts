@@ -4,7 +4,7 @@
  * server command only has to add them.
  */
 import type { Argv } from 'yargs';
-import { parseByteSize, parseDuration } from '../transfer/units.js';
+import { flagValue as named, parseByteSize, parseDuration } from '../transfer/units.js';
 import type { ServerConfig } from './config.js';
 
 export interface ConnectionFlags {
@@ -46,12 +46,4 @@ function positive(n: number): number {
 function count(n: number, min: number): number {
   if (!Number.isInteger(n) || n < min) throw new Error(`must be a whole number of at least ${min}.`);
   return n;
-}
-
-function named<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new Error(`${flag}: ${(err as Error).message}`);
-  }
 }
