@@ -468,7 +468,11 @@ export class PostgresStore implements Store {
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
     const rows = await Q.inbox.all(this.pool, recipientId, before(page), filter.unreadOnly === true, page.limit);
     const attachments = await this.attachmentsOf(this.pool, rows.map((r) => r.id));
-    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
+    // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
+    const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
+    const recipients = listed.length === 0 ? new Map<number, string[]>()
+      : groupByMessage(await Q.recipientsOf.all(this.pool, listed), (x) => x.username);
+    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
   }
 
   async outbox(senderId: number, page: Page): Promise<Message[]> {

@@ -163,7 +163,8 @@ export const Q = statements('siar', {
     WHERE r.recipient_id = $1 AND r.delivered_at IS NULL AND r.deleted_at IS NULL
     ORDER BY r.message_id LIMIT $2`),
   inbox: sql<[number, number, boolean, number], Row<InboxRow>>(`
-    SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
+    SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
+      r.delivered_at, r.read_at, rt.via
     FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
     LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
     WHERE r.recipient_id = $1 AND r.deleted_at IS NULL AND r.message_id < $2 AND (NOT $3 OR r.read_at IS NULL)

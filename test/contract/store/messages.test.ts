@@ -75,6 +75,22 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame((await store.inbox(amy.id, { limit: 10 })).map((e) => e.via), [null], 'named directly: no route');
   });
 
+  t.test('an inbox entry describes the audience the way READ does: the addressing, the message via, every recipient of a list', async (t) => {
+    const { store, alice, bob, carol } = await setup(t, adapter);
+    const list = await store.storeMessage({
+      senderId: alice.id, audience: 'list', recipientIds: [carol.id, bob.id], subject: 'list', body: '',
+      via: '@staff', recipientVia: new Map([[carol.id, '@staff']]),
+    });
+    const all = await store.storeMessage({ senderId: alice.id, audience: 'all', recipientIds: [bob.id, carol.id], subject: 'all', body: '' });
+    const channel = await store.createChannel({ name: 'news', description: '', access: 'open', publish: 'subscribers', createdBy: alice.id });
+    await store.subscribe(channel.id, bob.id);
+    const published = await store.storeMessage({ senderId: alice.id, audience: 'channel', recipientIds: [], channelId: channel.id, subject: 'news', body: '' });
+    const entries = new Map((await store.inbox(bob.id, { limit: 10 })).map((e) => [e.id, e]));
+    t.match(entries.get(list.id), { audience: 'list', messageVia: '@staff', recipients: ['bob', 'carol'], via: null });
+    t.match(entries.get(all.id), { audience: 'all', messageVia: null, recipients: [] });
+    t.match(entries.get(published.id), { audience: 'channel', messageVia: '#news', recipients: [], via: '#news' });
+  });
+
   t.test('a message to an unknown user is not stored at all', async (t) => {
     const { store, alice, bob, message } = await setup(t, adapter);
     await t.rejects(store.storeMessage(message(alice, [bob.id, NO_SUCH_USER])));
@@ -171,7 +187,7 @@ forEachAdapter(t, (t, adapter) => {
 
     const [first] = await store.inbox(bob.id, { limit: 1 });
     t.strictSame(first, {
-      id: sent[4], sender: 'alice', subject: 'm5', body: 'body of m5', sentAt: (await store.getMessage(sent[4]!))!.sentAt,
+      id: sent[4], sender: 'alice', audience: 'direct', messageVia: null, recipients: ['bob'], subject: 'm5', body: 'body of m5', sentAt: (await store.getMessage(sent[4]!))!.sentAt,
       deliveredAt: null, readAt: null, attachments: [], via: null,
     });
 
