@@ -149,6 +149,8 @@ export class ServerProcess {
       '--synchronous', opts.synchronous ?? 'NORMAL',
       // A harness member sends thousands of messages a minute: past any per-member rate or quota.
       '--max-sends-per-minute', '0', '--member-quota', '0',
+      // The harness logs thousands of members in from a handful of loopback addresses.
+      '--max-logged-in-per-address', '1000000',
     ];
     if (opts.maxConnections !== undefined) serverArgs.push('--max-connections', String(opts.maxConnections));
     const argv = [...nodeArgs, path.join(SERVER_ROOT, 'bin', 'siar.js'), 'server', ...serverArgs];

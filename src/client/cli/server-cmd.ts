@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
-import { named, transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
-import { parseByteSize, parseDuration } from '../../transfer/units.js';
+import { connectionConfigFromFlags, withConnectionFlags, type ConnectionFlags } from '../../server/connection-options.js';
+import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
+import { flagValue, parseByteSize, parseDuration } from '../../transfer/units.js';
 import { DEFAULT_THROTTLE } from '../../server/throttle.js';
 import type { LogFormat } from '../../server/logger.js';
 import { defineCommand } from './common.js';
@@ -16,10 +17,10 @@ type ServerOpts = {
 
 const LOGIN_LIMITS = ['login-lockout-failures', 'login-address-lockout-failures', 'login-alert-failures', 'login-lockout-minutes'] as const;
 
-export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
+export const serverCommand = defineCommand<ServerOpts & TransferFlags & ConnectionFlags>({
   command: 'server',
   describe: 'run the siar server (embedded defaults: SQLite in --data, mail written to <data>/mail/)',
-  builder: (y: Argv) => withTransferFlags(y)
+  builder: (y: Argv) => withConnectionFlags(withTransferFlags(y))
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
     .option('port', { type: 'number', default: 7400 })
     .option('data', { type: 'string', default: 'data', describe: 'data directory (database, mail, admin-password)' })
@@ -63,12 +64,13 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       return true;
     })
     .option('registration-expiry-days', { type: 'number', default: 30, describe: 'undecided registration requests expire after this many days (0 = never)' }),
-  handler: async (opts: ServerOpts & TransferFlags) => {
+  handler: async (opts: ServerOpts & TransferFlags & ConnectionFlags) => {
     // Loaded here, not at the top: client commands should not pay for loading the server.
     const { SiarServer } = await import('../../server/server.js');
     const { createConsoleLogger } = await import('../../server/logger.js');
     const server = await SiarServer.start({
       ...transferConfigFromFlags(opts),
+      ...connectionConfigFromFlags(opts),
       host: opts.host, port: opts.port, dataDir: opts.data, smtpUrl: opts.smtp, mailFrom: opts['mail-from'],
       logLevel: opts['log-level'], maxFrameBytes: opts['max-frame'], synchronous: opts.synchronous,
       registrationExpiryDays: opts['registration-expiry-days'],
@@ -77,8 +79,8 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       maxPendingRegistrationsPerAddress: opts['max-pending-registrations'],
       maxPendingRegistrations: opts['max-pending-registrations-total'],
       maxSendsPerMinute: opts['max-sends-per-minute'],
-      memberQuotaBytes: named('--member-quota', () => parseByteSize(opts['member-quota'])),
-      busyWaitMs: named('--busy-wait', () => parseDuration(opts['busy-wait'])),
+      memberQuotaBytes: flagValue('--member-quota', () => parseByteSize(opts['member-quota'])),
+      busyWaitMs: flagValue('--busy-wait', () => parseDuration(opts['busy-wait'])),
       loginThrottle: {
         ...DEFAULT_THROTTLE,
         lockoutFailures: opts['login-lockout-failures'],
