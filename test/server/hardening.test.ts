@@ -310,11 +310,11 @@ t.test('past the output the whole server may hold, the longest backed-up peer an
 });
 
 t.test('a connection on a slot kept for the administrator that does not log in is closed in time', async (t) => {
-  const s = await startServer(t, { maxConnections: 4, adminReservedConnections: 2, reservedSlotLoginTimeoutMs: 300 });
+  const s = await startServer(t, { maxConnections: 4, adminReservedConnections: 2, reservedSlotLoginTimeoutMs: 1500 });
   await RawPeer.connect(t, s.port);
   await RawPeer.connect(t, s.port);
   const idle = await RawPeer.connect(t, s.port); // the third of four: a reserved slot
-  await Promise.race([idle.waitClosed(), new Promise((r) => setTimeout(r, 5000))]);
+  await Promise.race([idle.waitClosed(), new Promise((r) => setTimeout(r, 10_000))]);
   t.ok(idle.closed, 'closed');
   t.match(idle.lines.at(-1), /^-\|ERR\|TOO_MANY_REQUESTS\|The server is full; its last connections are kept for the administrator\./, 'told why, then closed');
   const admin = await s.adminClient();
