@@ -26,7 +26,7 @@ import { auditScreen } from './audit-screen.js';
 import { backupsScreen } from './backups-screen.js';
 import { channelsScreen } from './channels-screen.js';
 import { MAIL_FIELDS, MEMBER_FIELDS, readableFields, recordOf } from './fields.js';
-import { barChart, fieldLines, formatBytes, headerLines, helpLine, progressBar, shortTime, sparkline } from './format.js';
+import { barChart, fieldLines, formatBytes, headerLines, helpLine, memberUsage, progressBar, shortTime, sparkline } from './format.js';
 import { groupsScreen } from './groups-screen.js';
 import type { ConsoleHost, Screen } from './host.js';
 import { keysHelp } from './keys-help.js';
@@ -291,10 +291,15 @@ export class AdminConsole {
     this.members = new Table<Obj>(
       box,
       [
-        { title: 'USERNAME', max: 16 }, { title: 'STATUS', max: 9 }, { title: 'ONLINE', max: 6 }, { title: 'INSTITUTION', max: 30 },
-        { title: 'EMAIL', max: 28 }, { title: 'LAST LOGIN', max: 19 }, { title: 'FROM', max: 40 },
+        { title: 'USERNAME', max: 16 }, { title: 'STATUS', max: 9 }, { title: 'ONLINE', max: 6 }, { title: 'STORED / QUOTA', max: 20 },
+        { title: 'SENT/MIN', max: 11 }, { title: 'INSTITUTION', max: 30 }, { title: 'EMAIL', max: 28 }, { title: 'LAST LOGIN', max: 19 },
+        { title: 'FROM', max: 40 },
       ],
-      (m) => [m.username ?? '', m.status ?? '', m.online === '1' ? 'yes' : '', m.institution ?? '', m.email ?? '', shortTime(m.lastLoginAt), m.lastLoginAddress ?? ''],
+      (m) => {
+        const { stored, sending } = memberUsage(m);
+        return [m.username ?? '', m.status ?? '', m.online === '1' ? 'yes' : '', stored, sending, m.institution ?? '', m.email ?? '',
+          shortTime(m.lastLoginAt), m.lastLoginAddress ?? ''];
+      },
       { top: 0, height: '100%', label: 'Members' },
       '(no members)',
     );

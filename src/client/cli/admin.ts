@@ -2,6 +2,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { argsToRegistration, type Args } from '../../protocol/index.js';
 import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
+import { memberUsage } from '../admin-console/format.js';
 import { adminChannelSubcommands } from './channels.js';
 import { commandGroup } from './command-menu.js';
 import { adminMailCommand } from './admin-mail.js';
@@ -72,11 +73,19 @@ defineCommand({
 }),
 defineCommand({
   command: 'members',
-  describe: 'members with status and last login',
+  describe: 'members with status, last login, storage used against the quota and messages sent in the last minute against the rate',
   builder: (y2: Argv) => adminOptions(y2).option('search', { type: 'string', describe: 'filter by username, institution or e-mail' }),
   handler: (opts: AdminOpts & { search?: string }) => run(opts, async (c) => {
     const reply = await c.request('MEMBERS', { q: opts.search });
-    printRows(reply.items, !!opts.json, ['username', 'status', 'online', 'email', 'lastLoginAt', 'institution']);
+    if (opts.json) {
+      printRows(reply.items, true, []);
+      return;
+    }
+    const rows = reply.items.map((a) => {
+      const { stored, sending } = memberUsage(a.toObject());
+      return [a.get('username') ?? '', a.get('status') ?? '', a.get('online') ?? '', stored, sending, a.get('email') ?? '', a.get('lastLoginAt') ?? '', a.get('institution') ?? ''];
+    });
+    process.stdout.write(table(rows, ['USERNAME', 'STATUS', 'ONLINE', 'STORED / QUOTA', 'SENT LAST MIN / RATE', 'EMAIL', 'LASTLOGINAT', 'INSTITUTION']));
   }),
 }),
 defineCommand({
