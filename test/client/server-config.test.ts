@@ -104,11 +104,11 @@ t.test('a bad value stops the server with a sentence naming the option and where
     ['pair', ['--tls-key', path.join(dir, 'key.pem')], {}, /^siar: --tls-key: tls-cert is not set; tls-cert and tls-key go together\.\n$/],
     ['secret', [], { SIAR_SMTP: 'http://siar:hunter2-secret@mail' }, /^siar: SIAR_SMTP \(environment\): must be a URL with a host, starting smtp:\/\/ or smtps:\/\/\.\n$/],
   ];
-  for (const [what, args, env, message] of cases) {
-    const r = await siar(['server', '--data', data, '--port', '0', ...args], env);
-    t.equal(r.code, 1, `${what}: exit code 1`);
-    t.match(r.stderr, message, `${what}: ${r.stderr.trim()}`);
-  }
+  const runs = await Promise.all(cases.map(([, args, env]) => siar(['server', '--data', data, '--port', '0', ...args], env)));
+  cases.forEach(([what, , , message], i) => {
+    t.equal(runs[i]!.code, 1, `${what}: exit code 1`);
+    t.match(runs[i]!.stderr, message, `${what}: ${runs[i]!.stderr.trim()}`);
+  });
   t.notOk(existsSync(data), 'no server started: the data directory was never made');
   const two = await siar(['server', '--config', file, '--port', 'x', '--print-config']);
   t.equal(two.code, 1);
@@ -132,11 +132,11 @@ t.test('the config file: an unknown key (with the nearest one), a bad line, a mi
     [write('not-a-map.yml', '- port: 1\n'), /not-a-map\.yml: the file must be a list of `key: value` lines/],
     [path.join(dir, 'missing.yml'), /Cannot read the config file \S+missing\.yml: ENOENT/],
   ];
-  for (const [file, message] of cases) {
-    const r = await siar(['server', '--config', file, '--print-config']);
-    t.equal(r.code, 1, path.basename(file));
-    t.match(r.stderr, message, r.stderr.trim());
-  }
+  const runs = await Promise.all(cases.map(([file]) => siar(['server', '--config', file, '--print-config'])));
+  cases.forEach(([file, message], i) => {
+    t.equal(runs[i]!.code, 1, path.basename(file));
+    t.match(runs[i]!.stderr, message, runs[i]!.stderr.trim());
+  });
   const comments = await printConfig(['--config', write('comments.yml', '# nothing set yet\n')]);
   t.equal(comments.settings['max-body']!.source, 'default', 'a file of comments changes nothing');
 });
