@@ -69,6 +69,21 @@ async function waitForPort(port: number, timeoutMs: number, what: string, exited
   }
 }
 
+/**
+ * The port opens before PostgreSQL accepts sessions ("the database system is starting up"):
+ * pg_isready says when it does, so the first client is not refused.
+ */
+async function waitForPostgresReady(bin: string, port: number, timeoutMs: number, exited: () => string | null): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const why = exited();
+    if (why !== null) throw new Error(`PostgreSQL exited before it accepted connections: ${why}`);
+    if (spawnSync(path.join(bin, 'pg_isready'), ['-q', '-h', '127.0.0.1', '-p', String(port)]).status === 0) return;
+    if (Date.now() > deadline) throw new Error(`PostgreSQL on 127.0.0.1:${port} did not accept connections within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
 /** As root, PostgreSQL's programs run as the `postgres` user (Debian's package creates it). */
 function postgresUser(): { uid: number; gid: number } | undefined {
   if (!isRoot) return undefined;
@@ -141,6 +156,7 @@ export async function startPostgres(dir: string, opts: { port?: number; fast?: b
   const lastLines = (): string => readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
   child.once('exit', (code, signal) => { exit = `code ${code} signal ${signal}: ${lastLines()}`; });
   await waitForPort(port, 30_000, 'PostgreSQL', () => exit);
+  await waitForPostgresReady(bin, port, 30_000, () => exit);
   writeFileSync(path.join(dir, 'postgres.pid'), String(child.pid));
   child.unref();
   const url = `postgres://siar:${password}@127.0.0.1:${port}/postgres`;

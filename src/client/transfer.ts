@@ -5,15 +5,19 @@
  *
  * Exported API
  *
- *   declareFile(path, name?) → LocalFile
- *       Size and sha256 of a local file, read as a stream (any size). `name` defaults to the
- *       file's base name; it is what recipients see and save the file as.
+ *   declareFile(path, name?, onProgress?) → LocalFile
+ *       Size and sha256 of a local file, read as a stream (any size), reporting progress in the
+ *       'hashing' phase (a large file takes seconds). `name` defaults to the file's base name;
+ *       it is what recipients see and save the file as.
  *
- *   sendMessage(client, fields, files, onProgress?) → SentMessage
+ *   sendMessage(client, fields, files, onProgress?, onStored?) → SentMessage
  *       SEND with one attach= declaration per file, then uploadFile() for each, in order. The
  *       message pops up at its recipients when the last upload commits (`sent` is then true).
- *       If an upload fails for good the message is CANCELled, so nothing is left half-sent,
- *       and the error is thrown.
+ *       onStored(sent) runs once the server has stored the message, before any upload (a caller
+ *       remembers the files there, so an interrupted send can be resumed). If an upload fails
+ *       for good the message is CANCELled, so nothing is left half-sent, and the error is thrown
+ *       as a TransferError carrying `messageId` and whether the cancel reached the server
+ *       (`cancelled`; false when the connection is gone: the message then stays resumable).
  *
  *   uploadFile(client, { messageId, attachmentId, path, restart? }, onProgress?, options?) → UploadResult
  *       UPLOAD on the control connection, then: connect to the offered address, send the
@@ -66,6 +70,10 @@ export { encodeDeclaration };
 
 /** A transfer that failed; `code` is a catalogue code (docs/PROTOCOL-transfer.md §Errors). */
 export class TransferError extends Error {
+  /** Set by sendMessage: the message the failed upload belonged to, and whether it was cancelled. */
+  messageId?: number;
+  cancelled?: boolean;
+
   constructor(readonly code: string, message: string) {
     super(message);
     this.name = 'TransferError';
@@ -74,13 +82,18 @@ export class TransferError extends Error {
 
 export interface LocalFile extends Declaration {
   path: string;
+  /** The file's mtime when it was hashed (a later resume need not hash it again if unchanged). */
+  mtimeMs?: number;
 }
 
 export interface Progress {
+  /** 0 while hashing: the server has not numbered the attachment yet. */
   attachmentId: number;
   name: string;
   done: number;
   total: number;
+  /** Reading the file for its sha256 before SEND, or moving its bytes. */
+  phase: 'hashing' | 'uploading' | 'downloading';
 }
 
 export type OnProgress = (p: Progress) => void;
@@ -135,6 +148,8 @@ export interface SentMessage {
   recipients: number;
   /** 'sent' once every attachment is in (and at once without attachments). */
   state: string;
+  /** While 'sending': when the server gives up on the message unless its uploads complete. */
+  uploadDeadline: string | null;
   attachments: AttachmentInfo[];
 }
 
@@ -144,18 +159,26 @@ const FINAL_CODES = new Set([
   'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL', 'DISK_FULL', 'TLS_UNVERIFIED',
 ]);
 
-export async function declareFile(file: string, name: string = path.basename(file)): Promise<LocalFile> {
+export async function declareFile(file: string, name: string = path.basename(file), onProgress?: OnProgress): Promise<LocalFile> {
   // The server's rule, checked before the file is read through for its hash.
   const problem = checkAttachmentName(name);
   if (problem) throw new Error(`The file name "${name}" ${problem}; rename the file to attach it.`);
   const info = await stat(file);
   if (!info.isFile()) throw new Error(`${file} is not a regular file.`);
   const hash = createHash('sha256');
-  await hashInto(file, 0, Infinity, hash);
-  return { path: file, name, size: info.size, sha256: hash.digest('hex') };
+  let done = 0;
+  const report = (): void => onProgress?.({ attachmentId: 0, name, done, total: info.size, phase: 'hashing' });
+  report();
+  await hashInto(file, 0, Infinity, hash, (n) => {
+    done += n;
+    report();
+  });
+  return { path: file, name, size: info.size, sha256: hash.digest('hex'), mtimeMs: info.mtimeMs };
 }
 
-export async function sendMessage(client: SiarClient, fields: SendFields, files: LocalFile[], onProgress?: OnProgress): Promise<SentMessage> {
+export async function sendMessage(
+  client: SiarClient, fields: SendFields, files: LocalFile[], onProgress?: OnProgress, onStored?: (sent: SentMessage) => void,
+): Promise<SentMessage> {
   const reply = await client.request('SEND', {
     to: fields.to, all: fields.all ? 1 : undefined, channel: fields.channel, subject: fields.subject, body: fields.body ?? '',
     attach: files.map(encodeDeclaration),
@@ -164,8 +187,9 @@ export async function sendMessage(client: SiarClient, fields: SendFields, files:
   const declared = reply.args.getAll('attachment').map(decodeAttachment).filter((a): a is AttachmentInfo => a !== null);
   const sent: SentMessage = {
     id, sentAt: reply.args.get('sentAt') ?? '', recipients: Number(reply.args.get('recipients') ?? 0),
-    state: reply.args.get('state') ?? 'sent', attachments: declared,
+    state: reply.args.get('state') ?? 'sent', uploadDeadline: reply.args.get('uploadDeadline') ?? null, attachments: declared,
   };
+  onStored?.(sent);
   try {
     for (const file of files) {
       const a = declared.find((d) => d.name === file.name && d.sha256 === file.sha256 && d.size === file.size);
@@ -175,9 +199,13 @@ export async function sendMessage(client: SiarClient, fields: SendFields, files:
       if (result.sent) sent.state = 'sent';
     }
   } catch (err) {
-    // Nobody will finish this message: let the server drop it and its files now.
-    await client.request('CANCEL', { id }).catch(() => undefined);
-    throw err;
+    // Nobody will finish this message: let the server drop it and its files now. When the
+    // server cannot hear it (the connection is gone), the message stays resumable instead.
+    const cancelled = await client.request('CANCEL', { id }).then(() => true, () => false);
+    const failure = err instanceof TransferError ? err : new TransferError('TRANSFER_ABORTED', (err as Error).message);
+    failure.messageId = id;
+    failure.cancelled = cancelled;
+    throw failure;
   }
   return sent;
 }
@@ -376,7 +404,7 @@ async function pushFile(offer: Offer, file: string, onProgress: OnProgress | und
   try {
     const verdict = readVerdict(socket);
     let done = offer.offset;
-    const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size });
+    const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size, phase: 'uploading' });
     report();
     const counter = new Transform({
       transform(chunk: Buffer, _enc, callback) {
@@ -438,7 +466,7 @@ async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnPr
   const socket = await openData(offer, options);
   let done = offer.offset;
   const expected = offer.size - offer.offset;
-  const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size });
+  const report = (): void => onProgress?.({ attachmentId: offer.attachmentId, name: offer.name, done, total: offer.size, phase: 'downloading' });
   report();
   const counter = new Transform({
     transform(chunk: Buffer, _enc, callback) {
@@ -482,10 +510,11 @@ async function withKeepalive<T>(client: SiarClient, ms = 60_000, work: () => Pro
 /** Files are read 1 MiB at a time: in 64 KiB reads a 1 GiB upload cost the client 2–4× the CPU. */
 const FILE_CHUNK_BYTES = 1024 * 1024;
 
-async function hashInto(file: string, start: number, end: number, hash: Hash): Promise<void> {
+async function hashInto(file: string, start: number, end: number, hash: Hash, onBytes?: (n: number) => void): Promise<void> {
   await pipeline(createReadStream(file, { start, highWaterMark: FILE_CHUNK_BYTES, ...(Number.isFinite(end) ? { end } : {}) }), new Writable({
     write(chunk: Buffer, _enc, callback) {
       hash.update(chunk);
+      onBytes?.(chunk.length);
       callback();
     },
   }));

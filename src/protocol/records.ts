@@ -11,6 +11,11 @@ export interface AttachmentInfo {
   size: number;
   sha256: string;
   type: string;
+  /**
+   * The sender's view of a message still being sent: bytes the server holds (all of them once
+   * the upload committed). Travels as its own key, `uploaded=ID,BYTES`, beside `attachment=`.
+   */
+  uploaded?: number;
 }
 
 export interface RecipientInfo {
@@ -37,6 +42,8 @@ export interface MessageRecord {
   readAt?: string | null;
   /** The sender's view: 'sending' until every attachment is uploaded, then 'sent' (or 'expired'/'cancelled'). */
   state?: string;
+  /** The sender's view of a 'sending' message: when it expires unless its uploads complete (ISO 8601). */
+  uploadDeadline?: string;
   /**
    * How it came (channel-records.ts parseVia): `#channel` or `@group[,@group]`. For a recipient,
    * through what it reached this recipient; for the sender, how it was addressed. Absent: named directly.
@@ -69,6 +76,9 @@ export function messageToArgs(m: MessageRecord): ArgInput {
   if (m.deliveredAt !== undefined) out.deliveredAt = m.deliveredAt ?? '';
   if (m.readAt !== undefined) out.readAt = m.readAt ?? '';
   if (m.state !== undefined) out.state = m.state;
+  if (m.uploadDeadline) out.uploadDeadline = m.uploadDeadline;
+  const uploaded = m.attachments.filter((a) => a.uploaded !== undefined).map((a) => `${a.id},${a.uploaded}`);
+  if (uploaded.length > 0) out.uploaded = uploaded;
   if (m.via) out.via = m.via;
   if (m.recipients) {
     // rcpt=username,deliveredAt,readAt[,via] (empty when not yet; via last, as it may hold commas)
@@ -91,6 +101,12 @@ export function argsToMessage(a: Args): MessageRecord {
   if (a.has('deliveredAt')) m.deliveredAt = a.get('deliveredAt') || null;
   if (a.has('readAt')) m.readAt = a.get('readAt') || null;
   if (a.has('state')) m.state = a.get('state')!;
+  if (a.get('uploadDeadline')) m.uploadDeadline = a.get('uploadDeadline')!;
+  for (const v of a.getAll('uploaded')) {
+    const [id, bytes] = v.split(',').map(Number);
+    const attachment = m.attachments.find((x) => x.id === id);
+    if (attachment && Number.isSafeInteger(bytes) && bytes! >= 0) attachment.uploaded = bytes!;
+  }
   if (a.get('via')) m.via = a.get('via')!;
   if (a.has('rcpt')) {
     m.recipients = a.getAll('rcpt').map((v) => {

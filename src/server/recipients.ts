@@ -100,6 +100,11 @@ export async function resolveRecipients(
   if (ids.length === 0) {
     throw new SiarError('NO_RECIPIENTS', `${groupsVia(groupNames)} holds no other active member. Nothing was sent.`);
   }
+  // The message's via names only the groups that reached someone: a group whose members were all
+  // named directly (or are the sender) brought nobody, and saying otherwise would misdescribe it.
+  const reaching = new Set([...through.values()].flat());
+  if (reaching.size === 0) return { audience: ids.length === 1 ? 'direct' : 'list', ids };
   const recipientVia = new Map([...through].map(([id, names]) => [id, groupsVia(names)]));
-  return { audience: 'list', ids, via: groupsVia(groups.found.map((g) => g.name)), recipientVia };
+  const via = groupsVia(groups.found.map((g) => g.name).filter((name) => reaching.has(name)));
+  return { audience: 'list', ids, via, recipientVia };
 }

@@ -173,6 +173,19 @@ export class TransferService {
     }));
   }
 
+  /**
+   * How many bytes of a declared attachment the server holds: all of them once committed, else
+   * what a live upload has received or an interrupted one left for a resume (what UPLOAD would
+   * offer as its offset). For the sender's view of a message still being sent.
+   */
+  async uploadedBytes(attachment: AttachmentMeta): Promise<number> {
+    if (attachment.storagePath !== null) return attachment.size;
+    for (const t of this.live.values()) {
+      if (t.direction === 'upload' && t.attachment.id === attachment.id) return Math.min(t.bytes, attachment.size);
+    }
+    return Math.min(await this.content.partialSize(attachment.id), attachment.size);
+  }
+
   /** Resolves when no transfer is live (at once if none is). */
   whenIdle(): Promise<void> {
     if (this.live.size === 0 && this.openingTotal === 0) return Promise.resolve();

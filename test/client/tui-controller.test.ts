@@ -2,17 +2,19 @@
  * The TUI's behaviour without a terminal: keys go into TuiController, a real server answers, and
  * the state (what the screens render) is checked.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { ConfigStore } from '../../src/client/config-store.js';
+import { PendingUploads } from '../../src/client/pending-uploads.js';
 import { SiarSession } from '../../src/client/session.js';
 import { TuiController, type Key } from '../../src/client/tui/controller.js';
 import { createTransfers } from '../../src/client/tui/transfers.js';
 import type { State } from '../../src/client/tui/model.js';
 import { render } from '../../src/client/tui/view.js';
 import { sendMessage, declareFile } from '../../src/client/transfer.js';
-import { startServer, tempDir } from '../helpers/siar.js';
+import { startServer, tempDir, type TestServer } from '../helpers/siar.js';
+import { DataPeer, noise, offer, sendDeclared, sha256, writeFile } from '../transfer/helpers.js';
 
 const k = (name: string, mods: Partial<Key> = {}): Key => ({ name, ...mods });
 
@@ -37,16 +39,42 @@ function setup(t: Test, port: number, opts: { firstRun?: boolean; username?: str
   const config = new ConfigStore(path.join(dir, 'siar'));
   const session = new SiarSession({ address: `127.0.0.1:${port}`, backoff: { initialMs: 30, maxMs: 200, jitter: 0 } });
   const downloads = path.join(dir, 'downloads');
+  const uploads = new PendingUploads(path.join(dir, 'siar', 'uploads'));
   const c = new TuiController({
     session, config, server: `127.0.0.1:${port}`, firstRun: opts.firstRun ?? true, username: opts.username,
-    transfers: createTransfers(session), downloadDir: downloads,
+    transfers: createTransfers(session, uploads), downloadDir: downloads,
   });
   c.start();
   t.teardown(async () => {
     c.stop();
     await session.close();
   });
-  return { c, session, config, downloads };
+  return { c, session, config, downloads, uploads };
+}
+
+/**
+ * A message of `sender` waiting for its attachment, as an interrupted `send` leaves it: declared,
+ * the first `kept` bytes on the server, and (unless `remember` is false) its file remembered
+ * where this client's sends remember them.
+ */
+async function interruptedMessage(t: Test, s: TestServer, sender: string, uploads: PendingUploads | null, kept: number) {
+  const client = await s.memberClient(sender);
+  const data = noise(1024 * 1024, 5);
+  const file = writeFile(tempDir(t), 'laporan.bin', data);
+  const sent = await sendDeclared(client, 'ugm', [{ name: 'laporan.bin', data }], { subject: `Laporan ${kept}` });
+  const a = sent.attachments[0]!;
+  const o = await offer(client, 'UPLOAD', { message: sent.id, attachment: a.id });
+  const peer = await DataPeer.connect(t, o);
+  peer.write(`${o.ticket}\n`);
+  peer.end(data.subarray(0, kept));
+  await peer.closed;
+  await s.server.transfers.whenIdle();
+  uploads?.remember({
+    server: `127.0.0.1:${s.port}`, username: sender, messageId: sent.id, uploadDeadline: null,
+    files: [{ attachmentId: a.id, path: file, name: a.name, size: a.size, sha256: a.sha256, mtimeMs: statSync(file).mtimeMs }],
+  });
+  await client.close();
+  return { id: sent.id, attachmentId: a.id, data };
 }
 
 /** A returning member's TUI, logged in and on the main screen. */
@@ -240,6 +268,52 @@ t.test('channels tab: subscribe with Space, publish to the channel, groups as ad
   c.key(k('down'));
   c.key(k('enter'));
   t.same(c.state.compose?.to, ['@ptn']);
+});
+
+t.test('outbox: a message still being sent shows how far it got; U resumes it from the server\'s offset, X withdraws one', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.member('unhas');
+  const ugm = await s.memberClient('ugm');
+  const { c, uploads } = await loggedIn(t, s.port, unhas);
+  const first = await interruptedMessage(t, s, 'unhas', uploads, 400_000);
+  const second = await interruptedMessage(t, s, 'unhas', uploads, 100_000);
+  const unknown = await interruptedMessage(t, s, 'unhas', null, 50_000);
+  c.key(k('2', { ch: '2' }));
+  await until(c, (st) => st.tab === 'outbox' && st.outbox.items.length === 3, 'the outbox');
+  t.match(shown(c.state), /Laporan 400000 \+1\s+sending 38%/, 'the row says how much the server holds');
+  t.match(shown(c.state), /U resume upload\s+X withdraw/, 'and the keys to go on');
+
+  // U on a message whose file this computer does not know: it says what to do instead.
+  t.equal(c.state.outbox.items[0]!.id, unknown.id);
+  c.key(k('u', { ch: 'u' }));
+  await until(c, (st) => st.toast?.kind === 'error', 'the refusal');
+  t.match(c.state.toast!.text, new RegExp(`does not know which file is "laporan\\.bin" of message ${unknown.id}.*siar resume ${unknown.id} --attach FILE`));
+
+  // U on the first: the upload goes on from byte 400 000; ugm gets the popup once.
+  const popups: string[] = [];
+  ugm.on('push', (e, a) => { if (e === 'POPUP') popups.push(a.get('id')!); });
+  c.key(k('end'));
+  t.equal(c.state.outbox.items[c.state.outbox.cursor]!.id, first.id);
+  c.key(k('u', { ch: 'u' }));
+  await until(c, (st) => st.toast?.text === `Message #${first.id} is sent: its attachments are all in.`, 'resumed and sent');
+  t.ok(s.logs.records.some((r) => r.msg === 'transfer listening' && r.offset === 400_000 && r.messageId === first.id), 'the upload continued from the server\'s offset');
+  await until(c, (st) => st.outbox.items.find((m) => m.id === first.id)?.state === undefined, 'the outbox shows it sent');
+  await until(c, () => popups.length > 0, 'the popup');
+  t.same(popups, [String(first.id)]);
+  const got = await ugm.request('READ', { id: first.id });
+  t.equal(got.args.getAll('attachment')[0]!.split(',')[2], sha256(first.data));
+  t.equal(uploads.recall(`127.0.0.1:${s.port}`, 'unhas', first.id), null, 'its files are forgotten once it is out');
+
+  // X on the second, confirmed: withdrawn, its partial upload gone, never delivered.
+  c.key(k('up'));
+  t.equal(c.state.outbox.items[c.state.outbox.cursor]!.id, second.id);
+  c.key(k('x', { ch: 'x' }));
+  t.match(render(c.state).overlay?.lines.join('\n'), /Nobody will receive it/);
+  c.key(k('y', { ch: 'y' }));
+  await until(c, (st) => st.outbox.items.find((m) => m.id === second.id)?.state === 'cancelled', 'withdrawn');
+  t.match(c.state.toast?.text, `Message #${second.id} withdrawn`);
+  t.same(readdirSync(path.join(s.dataDir, 'tmp')), [`upload-${unknown.attachmentId}.part`], 'only the untouched message\'s partial upload is left');
+  t.equal(popups.length, 1, 'the withdrawn message never reached ugm');
 });
 
 t.test('a message that reaches nobody says so in a warning, not "sent"', async (t) => {

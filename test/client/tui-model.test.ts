@@ -136,6 +136,24 @@ t.test('read receipts update the outbox and the open message live', async (t) =>
   t.ok(s.outbox.items[0]!.recipients![1]!.deliveredAt, 'read implies delivered');
 });
 
+t.test('an outbox row tells a broadcast as "all members", a message being sent by how far its upload got, and a withdrawn one by its state', async (t) => {
+  const attachment = { id: 3, name: 'data.bin', size: 1000, sha256: 'ab', type: 'application/octet-stream' };
+  const sending = message(9, { from: 'unhas', to: ['ugm'], subject: 'Data', state: 'sending', attachments: [{ ...attachment, uploaded: 250 }], recipients: [] });
+  const all = message(8, { from: 'unhas', to: ['*'], audience: 'all', subject: 'Pengumuman', recipients: [{ username: 'ugm', deliveredAt: null, readAt: null }] });
+  let s = run(loggedIn(), { type: 'list/loaded', list: 'outbox', items: [sending, all] }, { type: 'tab', tab: 'outbox' });
+  t.match(screenText(s), /ugm\s+Data \+1\s+sending 25%/);
+  t.match(screenText(s), /all members\s+Pengumuman/);
+  t.match(screenText(s), /U resume upload/, 'the keys for a message being sent');
+  s = run(s, { type: 'outbox/uploaded', id: 9, attachmentId: 3, uploaded: 800 });
+  t.match(screenText(s), /sending 80%/, 'a resumed upload moves the row');
+  s = run(s, { type: 'list/moveTo', index: 1 });
+  t.notMatch(screenText(s), /U resume upload/, 'not offered for a message that is out');
+  s = run(s, { type: 'list/loaded', list: 'outbox', items: [{ ...sending, state: 'cancelled' }, all] });
+  t.match(screenText(s), /Data \+1\s+cancelled/);
+  s = run(s, { type: 'confirm', confirm: { kind: 'cancel', id: 9, subject: 'Data' } });
+  t.match(screenText(s), /Withdraw #9 "Data"\?[\s\S]*Y withdraw/);
+});
+
 t.test('registration flow: waiting screen changes with the decision', async (t) => {
   let s = initialState({ server: '127.0.0.1:7400', firstRun: true });
   t.equal(s.screen, 'welcome');

@@ -12,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { downloadAttachment } from '../../src/client/transfer.js';
 import { argsToMessage } from '../../src/protocol/index.js';
+import { PendingUploads } from '../../src/client/pending-uploads.js';
 import { nextPush, parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
+import { DataPeer, noise, offer, sendDeclared, writeFile } from '../transfer/helpers.js';
 import { KEY, PtyScreen } from './tui/pty.js';
 import { SIAR } from '../helpers/cli.js';
 
@@ -187,6 +189,77 @@ t.test('the next start remembers the server and username and goes straight to th
   await tui.waitFor('Wrong username or password', STEP);
   tui.write(`${KEY.ctrl('u')}${member.password}${KEY.enter}`);
   await tui.waitFor('1 Inbox (0 unread)', STEP);
+  tui.write(KEY.ctrl('c'));
+  const exit = await Promise.race([tui.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('did not exit')), STEP))]);
+  t.equal(exit.exitCode, 0);
+});
+
+t.test('the outbox offers U to resume and X to withdraw a message whose upload was interrupted', async (t) => {
+  const s = await startServer(t);
+  const member = await s.member('unhas');
+  const ugm = await s.memberClient('ugm');
+  const home = tempDir(t, 'siar-home-');
+  const config = path.join(home, 'config');
+  const dir = path.join(config, 'siar');
+  const fs = await import('node:fs');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'client.json'), JSON.stringify({ server: `127.0.0.1:${s.port}`, username: 'unhas' }));
+
+  // Two messages as an interrupted `siar send --attach` leaves them: part of the file on the
+  // server, the path remembered in the TUI's own settings folder.
+  const sender = await s.memberClient('unhas');
+  const uploads = new PendingUploads(path.join(dir, 'uploads'));
+  const ids: number[] = [];
+  for (const subject of ['Laporan tahunan', 'Draf lama']) {
+    const data = noise(2 * 1024 * 1024, ids.length + 1);
+    const file = writeFile(tempDir(t), 'laporan.bin', data);
+    const sent = await sendDeclared(sender, 'ugm', [{ name: 'laporan.bin', data }], { subject });
+    const a = sent.attachments[0]!;
+    const o = await offer(sender, 'UPLOAD', { message: sent.id, attachment: a.id });
+    const peer = await DataPeer.connect(t, o);
+    peer.write(`${o.ticket}\n`);
+    peer.end(data.subarray(0, 1024 * 1024));
+    await peer.closed;
+    await s.server.transfers.whenIdle();
+    uploads.remember({
+      server: `127.0.0.1:${s.port}`, username: 'unhas', messageId: sent.id, uploadDeadline: null,
+      files: [{ attachmentId: a.id, path: file, name: a.name, size: a.size, sha256: a.sha256, mtimeMs: fs.statSync(file).mtimeMs }],
+    });
+    ids.push(sent.id);
+  }
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    HOME: home, XDG_CONFIG_HOME: config, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8',
+  };
+  delete env.SIAR_SERVER;
+  const tui = PtyScreen.spawn(t, process.execPath, [SIAR, 'tui'], { cwd: home, env, cols: 100 });
+  await tui.waitFor('Log in', STEP);
+  tui.write(`${member.password}${KEY.enter}`);
+  await tui.waitFor('1 Inbox (0 unread)', STEP);
+  tui.write('2');
+  const outbox = await tui.waitFor(/Draf lama \+1\s+sending 50%/, STEP);
+  t.match(outbox, /Laporan tahunan \+1\s+sending 50%/, 'each row says how far its upload got');
+  t.match(outbox, /U resume upload\s+X withdraw/, 'the help bar offers both');
+  tui.write('?');
+  t.match(await tui.waitFor('Keys (main)', STEP), /U \/ X\s+resume \/ withdraw an unsent message \(outbox\)/, 'and so does the help');
+  tui.write(KEY.escape);
+  await tui.waitGone('Keys (main)', STEP);
+
+  // The newest ("Draf lama") is selected: X, then Y, withdraws it.
+  tui.write('x');
+  await tui.waitFor('Nobody will receive it', STEP);
+  tui.write('y');
+  await tui.waitFor(`Message #${ids[1]} withdrawn`, STEP);
+  await tui.waitFor(/Draf lama \+1\s+cancelled/, STEP);
+
+  // Down to "Laporan tahunan": U resumes it and ugm gets the popup.
+  const popup = nextPush(ugm, 'POPUP', (a) => a.get('id') === String(ids[0]));
+  tui.write(KEY.down);
+  tui.write('u');
+  await tui.waitFor(`Message #${ids[0]} is sent`, STEP);
+  t.equal((await popup).get('subject'), 'Laporan tahunan', 'the recipient got it');
+  t.same(fs.readdirSync(path.join(s.dataDir, 'tmp')), [], 'no partial upload is left on the server');
+  t.same(fs.readdirSync(path.join(dir, 'uploads')), [], 'nor a remembered path on this computer');
   tui.write(KEY.ctrl('c'));
   const exit = await Promise.race([tui.exited, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('did not exit')), STEP))]);
   t.equal(exit.exitCode, 0);

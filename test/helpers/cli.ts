@@ -1,6 +1,7 @@
 /** Helpers for tests of the real `siar` executable against a real `siar server` process. */
 import { execFile, spawn } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +16,26 @@ export const SIAR = fileURLToPath(new URL('./siar-cli.mjs', import.meta.url));
 
 export interface Run { code: number; stdout: string; stderr: string }
 
+let configHome: string | undefined;
+
+/**
+ * A settings folder of this test process (XDG_CONFIG_HOME) for `siar` runs that name none: what
+ * the CLI remembers (the paths of a message being sent) never lands in the real ~/.config.
+ */
+function testConfigHome(): string {
+  if (!configHome) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'siar-cli-config-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    configHome = dir;
+  }
+  return configHome;
+}
+
 /** Runs `siar ARGS` to completion; `input` goes to its stdin. */
 export function siar(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [SIAR, ...args], { env: { ...process.env, ...env }, timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+    const childEnv = { ...process.env, XDG_CONFIG_HOME: testConfigHome(), ...env };
+    const child = execFile(process.execPath, [SIAR, ...args], { env: childEnv, timeout: 60_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
     if (input !== undefined) child.stdin!.end(input);

@@ -18,13 +18,16 @@ export interface ProgressDisplay {
 
 /**
  * One bar per attachment on stderr when it is a terminal (the issue's rule: a progress bar on a
- * TTY, silence otherwise, so scripts and pipes see only the results on stdout).
+ * TTY, silence otherwise, so scripts and pipes see only the results on stdout). A file's bar
+ * shows its step: hashing before the message is sent (seconds for a large file), then uploading
+ * (or downloading). Bars are keyed by name, unique within a message, as a file being hashed has
+ * no attachment id yet.
  */
 export function progressBars(enabled: boolean = process.stderr.isTTY === true): ProgressDisplay {
   if (!enabled) return { onProgress: () => undefined, stop: () => undefined };
   const multi = new cliProgress.MultiBar({
     stream: process.stderr,
-    format: '{name} |{bar}| {percentage}% {done} of {size}',
+    format: '{name} |{bar}| {percentage}% {step} {done} of {size}',
     barCompleteChar: '█',
     barIncompleteChar: '░',
     hideCursor: true,
@@ -33,17 +36,26 @@ export function progressBars(enabled: boolean = process.stderr.isTTY === true): 
     etaBuffer: 50,
     fps: 10,
   });
-  const bars = new Map<number, cliProgress.SingleBar>();
+  const bars = new Map<string, cliProgress.SingleBar>();
+  let stopped = false;
   return {
     onProgress: (p) => {
+      if (stopped) return;
       const name = oneLine(p.name); // another member's file name, on the terminal
-      const payload = { name: name.length > 30 ? `${name.slice(0, 29)}…` : name.padEnd(30), done: formatBytes(p.done), size: formatBytes(p.total) };
-      let bar = bars.get(p.attachmentId);
+      const payload = {
+        name: name.length > 30 ? `${name.slice(0, 29)}…` : name.padEnd(30), step: p.phase.padEnd(11),
+        done: formatBytes(p.done), size: formatBytes(p.total),
+      };
+      let bar = bars.get(p.name);
       // A bar of total 0 would divide by zero; an empty file shows as complete.
-      if (!bar) bars.set(p.attachmentId, (bar = multi.create(Math.max(1, p.total), p.total === 0 ? 1 : p.done, payload)));
+      if (!bar) bars.set(p.name, (bar = multi.create(Math.max(1, p.total), p.total === 0 ? 1 : p.done, payload)));
       else bar.update(p.total === 0 ? 1 : p.done, payload);
     },
-    stop: () => multi.stop(),
+    // Once: a second stop would draw the bars again below the first.
+    stop: () => {
+      if (!stopped) multi.stop();
+      stopped = true;
+    },
   };
 }
 

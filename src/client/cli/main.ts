@@ -11,6 +11,7 @@ import { restoreCommand } from './restore.js';
 import { serverCommand } from './server-cmd.js';
 import { singleValues, type DeclaredOptions } from './single-values.js';
 import { tuiCommand } from './tui-cmd.js';
+import { unsentCommands } from './unsent.js';
 
 // A reader that went away (`siar inbox | head -3`) ends the command quietly, as it ends Unix tools;
 // the exit code is the command's so far (a message sent before the pipe closed was sent).
@@ -22,7 +23,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => process.exit(exitCodeSoFar()));
 
 const commands = [
-  serverCommand, registerCommand, adminCommand, restoreCommand, ...messagingCommands, ...channelCommands, downloadCommand, tuiCommand,
+  serverCommand, registerCommand, adminCommand, restoreCommand, ...messagingCommands, ...channelCommands, downloadCommand,
+  ...unsentCommands, tuiCommand,
 ];
 
 const cli = yargs(hideBin(process.argv))

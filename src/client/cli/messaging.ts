@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { argsToMessage, argsToPopup, type MessageRecord } from '../../protocol/index.js';
+import { addressingText, audienceText } from '../audience.js';
 import { directory } from '../channels.js';
 import { SiarClient } from '../connection.js';
-import { TransferError, declareFile, sendMessage, type LocalFile } from '../transfer.js';
+import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
+import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { checkMessageSize, explainSendFailure, warnIfNobody } from './send-checks.js';
 import {
   CliError, FIRST_LOGIN_HINT, commaList, connect, connectAndLogin, defineCommand, oneLine, print, printErr, printJson, readFirstLine, readPassword, table, withClient, withLogin,
@@ -35,12 +37,13 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
   const rows = messages.map((m) => [
     String(m.id),
     m.sentAt.replace('T', ' ').slice(0, 16),
-    box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : (m.via ?? m.to.join(',')),
+    box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : addressingText(m),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
     m.attachments.length ? `+${m.attachments.length}` : '',
     m.subject,
   ]);
   print(table(rows, ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', 'SUBJECT']));
+  if (box === 'outbox') print(unsentLines(messages));
 }
 
 function stateSummary(m: MessageRecord): string {
@@ -55,13 +58,16 @@ function printOne(m: MessageRecord): void {
   const lines = [
     `Message ${m.id}`,
     `From:    ${oneLine(m.from)}`,
-    `To:      ${oneLine(m.to.join(', '))}`,
+    `To:      ${oneLine(audienceText(m))}`,
     ...(m.via ? [`Via:     ${oneLine(m.via)}`] : []),
     `Sent:    ${oneLine(m.sentAt)}`,
     `Subject: ${oneLine(m.subject)}`,
   ];
   if (m.state && m.state !== 'sent') lines.push(`State:   ${oneLine(m.state)}`);
-  for (const a of m.attachments) lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256})`));
+  for (const a of m.attachments) {
+    const got = a.uploaded !== undefined && a.uploaded < a.size ? `; ${formatBytes(a.uploaded)} uploaded` : '';
+    lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})`));
+  }
   if (m.recipients) {
     for (const r of m.recipients) lines.push(oneLine(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`));
   }
@@ -76,35 +82,50 @@ function recipientList(opts: SendOpts): string[] | undefined {
   return names.length > 0 ? names : undefined;
 }
 
-/** `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY. */
+/**
+ * `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY.
+ * The files are remembered once the message is stored, so Ctrl-C or a lost connection leaves a
+ * message `siar resume` continues (unsent.ts).
+ */
 async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]): Promise<void> {
-  const files: LocalFile[] = [];
-  for (const p of paths) {
-    try {
-      files.push(await declareFile(p));
-    } catch (err) {
-      throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
+  const progress = progressBars();
+  const guard = new InterruptGuard(progress);
+  try {
+    const files: LocalFile[] = [];
+    for (const p of paths) {
+      try {
+        files.push(await declareFile(p, undefined, guard.onProgress));
+      } catch (err) {
+        throw new CliError(`Cannot attach ${p}: ${(err as Error).message}`);
+      }
     }
+    noteUnsentTwin(opts, files);
+    await withClient(opts, async (client) => {
+      checkMessageSize(client, opts.subject, body);
+      let sent;
+      guard.requesting();
+      try {
+        sent = await sendMessage(client, {
+          to: recipientList(opts), all: !!opts.all,
+          channel: opts.channel, subject: opts.subject, body,
+        }, files, guard.onProgress, (stored) => {
+          guard.stored(stored.id, stored.uploadDeadline, stored.attachments);
+          rememberFiles(opts, stored, files);
+        });
+      } catch (err) {
+        throw explainSendFailure(sendFailure(opts, err));
+      } finally {
+        progress.stop();
+      }
+      forgetFiles(opts, sent.id);
+      if (opts.json) printJson(sent);
+      else print(`${sent.id}\n`);
+      warnIfNobody(sent.id, sent.recipients, opts.channel);
+    });
+  } finally {
+    guard.dispose();
+    progress.stop();
   }
-  await withClient(opts, async (client) => {
-    checkMessageSize(client, opts.subject, body);
-    const progress = progressBars();
-    let sent;
-    try {
-      sent = await sendMessage(client, {
-        to: recipientList(opts), all: !!opts.all,
-        channel: opts.channel, subject: opts.subject, body,
-      }, files, progress.onProgress);
-    } catch (err) {
-      if (err instanceof TransferError) throw new CliError(`The message was not sent: ${err.message} (${err.code})`);
-      throw explainSendFailure(err);
-    } finally {
-      progress.stop();
-    }
-    if (opts.json) printJson(sent);
-    else print(`${sent.id}\n`);
-    warnIfNobody(sent.id, sent.recipients, opts.channel);
-  });
 }
 
 export const messagingCommands: CommandModule<object, any>[] = [

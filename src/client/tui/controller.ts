@@ -9,6 +9,7 @@ import type { ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
 import { openWithDefaultApp } from '../open-file.js';
 import { OfflineError, type SiarSession, type SessionState } from '../session.js';
+import { TransferError } from '../transfer.js';
 import { field, type EditKey } from './editor.js';
 import {
   COMPOSE_FOCUS, composeIsEmpty, formValues, initialState, pickerRows, reduce,
@@ -35,6 +36,13 @@ export interface TuiTransfers {
     onProgress: (fileIndex: number, done: number, total: number) => void): Promise<{ id: number; recipients: number }>;
   download(message: MessageRecord, attachment: AttachmentInfo, dir: string,
     onProgress: (done: number, total: number) => void): Promise<{ path: string }>;
+  /**
+   * Continues a message of the outbox still being sent, each upload from the server's offset, with
+   * the files remembered when it was sent; resolves with its state ('sent' once the last is in).
+   */
+  resume(messageId: number, onProgress: (attachmentId: number, done: number, total: number) => void): Promise<{ state: string }>;
+  /** Withdraws a message still being sent (CANCEL): nobody receives it; its partial uploads go. */
+  cancel(messageId: number): Promise<void>;
 }
 
 export interface ControllerOptions {
@@ -77,6 +85,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   private readonly unsubscribe: Array<() => void> = [];
   private readonly downloadDir: string;
   private outboxLoadedAt = 0;
+  /** Outbox messages whose uploads this client is resuming now (one resume each). */
+  private readonly resuming = new Set<number>();
 
   constructor(opts: ControllerOptions) {
     super();
@@ -215,6 +225,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     if (k.ch === 'y' || k.ch === 'Y') {
       this.dispatch({ type: 'confirm', confirm: null });
       if (c.kind === 'quit') this.quit();
+      else if (c.kind === 'cancel') void this.cancelMessage(c.id);
       else void this.deleteMessage(c.id);
     } else if (k.ch === 'n' || k.ch === 'N' || k.name === 'escape') {
       this.dispatch({ type: 'confirm', confirm: null });
@@ -341,6 +352,14 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
         const m = s.tab === 'inbox' ? s.inbox.items[s.inbox.cursor] : undefined;
         if (m) this.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
         return;
+      }
+      case 'u':
+      case 'x': {
+        // A message of the outbox still waiting for its attachments: resume it, or withdraw it.
+        const m = s.tab === 'outbox' ? s.outbox.items[s.outbox.cursor] : undefined;
+        if (m?.state !== 'sending') return;
+        if (ch.toLowerCase() === 'u') return void this.resumeMessage(m);
+        return this.dispatch({ type: 'confirm', confirm: { kind: 'cancel', id: m.id, subject: m.subject } });
       }
       case 'g': return this.loadAll();
       case 'p':
@@ -741,6 +760,35 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     }
   }
 
+  private async resumeMessage(m: MessageRecord): Promise<void> {
+    if (!this.transfers) return this.dispatch({ type: 'toast', text: 'Attachments are not available in this build.', kind: 'error' });
+    if (this.resuming.has(m.id)) return this.dispatch({ type: 'toast', text: `Message #${m.id} is being resumed already.` });
+    this.resuming.add(m.id);
+    this.dispatch({ type: 'toast', text: `Resuming #${m.id}: each upload goes on from where the server's copy stopped…` });
+    try {
+      const r = await this.transfers.resume(m.id, (attachmentId, done) => {
+        this.dispatch({ type: 'outbox/uploaded', id: m.id, attachmentId, uploaded: done });
+      });
+      this.dispatch({ type: 'toast', text: r.state === 'sent' ? `Message #${m.id} is sent: its attachments are all in.` : `Message #${m.id} is still waiting for attachments.` });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not resume #${m.id}: ${describe(err)}`, kind: 'error' });
+    } finally {
+      this.resuming.delete(m.id);
+      void this.loadList('outbox');
+    }
+  }
+
+  private async cancelMessage(id: number): Promise<void> {
+    try {
+      if (this.transfers) await this.transfers.cancel(id);
+      else await this.session.request('CANCEL', { id });
+      this.dispatch({ type: 'toast', text: `Message #${id} withdrawn: nobody will receive it.` });
+    } catch (err) {
+      this.dispatch({ type: 'toast', text: `Could not withdraw #${id}: ${describe(err)}`, kind: 'error' });
+    }
+    void this.loadList('outbox');
+  }
+
   private openCompose(opts: { to?: string[]; all?: boolean; channel?: string; subject?: string }): void {
     this.dispatch({ type: 'compose/open', ...opts });
     void this.loadList('directory');
@@ -847,7 +895,9 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this._state.compose?.attachments.forEach((a, index) => {
         if (a.status !== 'done') this.dispatch({ type: 'compose/attachment', index, patch: { status: 'failed', error: undefined } });
       });
-      this.dispatch({ type: 'compose/status', sending: false, error: `Not sent: ${error}` });
+      // Stored but not all uploaded, and the server could not be told to drop it: it waits in the outbox.
+      const waiting = err instanceof TransferError && err.cancelled === false ? ` Message #${err.messageId} waits in the outbox: U there resumes it, X withdraws it.` : '';
+      this.dispatch({ type: 'compose/status', sending: false, error: `Not sent: ${error}${waiting}` });
     }
   }
 

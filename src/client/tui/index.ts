@@ -1,5 +1,7 @@
+import path from 'node:path';
 import { ConfigStore } from '../config-store.js';
 import { parseServerAddress } from '../connection.js';
+import { PendingUploads } from '../pending-uploads.js';
 import { SiarSession, type SessionOptions } from '../session.js';
 import { TuiController, describe, type TuiTransfers } from './controller.js';
 import { attachTerminal } from './terminal.js';
@@ -34,7 +36,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
     : null;
 
   const session = new SiarSession({ address: server, ...(opts.tls ? { tls: opts.tls } : {}) });
-  const transfers: TuiTransfers = createTransfers(session);
+  const transfers: TuiTransfers = createTransfers(session, new PendingUploads(path.join(store.dir, 'uploads')));
   const controller = new TuiController({ session, config: store, server, username, firstRun, notice, transfers });
   const terminal = attachTerminal(controller, { mouse: opts.mouse });
 

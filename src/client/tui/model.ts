@@ -109,7 +109,9 @@ export interface Toast {
   at: number;
 }
 
-export type Confirm = { kind: 'quit' } | { kind: 'delete'; id: number; subject: string };
+export type Confirm = { kind: 'quit' } | { kind: 'delete'; id: number; subject: string }
+  /** Withdraw (CANCEL) a message of the outbox still being sent. */
+  | { kind: 'cancel'; id: number; subject: string };
 
 export type ConnView = Pick<SessionState, 'status' | 'address' | 'attempt' | 'retryAt' | 'error' | 'reconnects'>;
 
@@ -290,6 +292,8 @@ export type Action =
   | { type: 'message/attachmentMove'; delta: number }
   | { type: 'message/download'; attachmentId: number; patch: Partial<DownloadState> }
   | { type: 'inbox/deleted'; id: number }
+  /** A resumed upload moved: the outbox row shows how much of the attachment the server holds. */
+  | { type: 'outbox/uploaded'; id: number; attachmentId: number; uploaded: number }
   | { type: 'compose/open'; to?: string[]; all?: boolean; channel?: string; subject?: string; body?: string }
   | { type: 'compose/focus'; focus: ComposeFocus }
   | { type: 'compose/edit'; key: EditKey }
@@ -514,6 +518,12 @@ export function reduce(state: State, action: Action): State {
           downloads: state.message.downloads.map((d) => (d.attachmentId === action.attachmentId ? { ...d, ...action.patch } : d)),
         },
       } : state;
+    case 'outbox/uploaded': {
+      const items = state.outbox.items.map((m) => (m.id !== action.id ? m : {
+        ...m, attachments: m.attachments.map((a) => (a.id === action.attachmentId ? { ...a, uploaded: action.uploaded } : a)),
+      }));
+      return { ...state, outbox: { ...state.outbox, items } };
+    }
     case 'inbox/deleted': {
       const wasUnread = state.inbox.items.some((m) => m.id === action.id && !m.readAt);
       const items = state.inbox.items.filter((m) => m.id !== action.id);

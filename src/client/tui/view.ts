@@ -1,4 +1,5 @@
 import type { MessageRecord } from '../../protocol/index.js';
+import { addressingText, audienceText } from '../audience.js';
 import { formatBytes } from '../../transfer/units.js';
 import type { LineField, TextArea } from './editor.js';
 import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
@@ -120,7 +121,10 @@ export function fitHints(all: Hint[], cols: number): Hint[] {
 export function hints(state: State): Hint[] {
   if (state.popups.length > 0) return [['Enter', 'open', 'keep'], ['Esc', 'dismiss', 'keep'], ['A', 'dismiss all'], QUIT];
   if (state.help) return [['Esc', 'close help', 'keep']];
-  if (state.confirm) return [['Y', state.confirm.kind === 'quit' ? 'quit' : 'delete', 'keep'], ['N', 'cancel', 'keep']];
+  if (state.confirm) {
+    const yes = { quit: 'quit', delete: 'delete', cancel: 'withdraw' }[state.confirm.kind];
+    return [['Y', yes, 'keep'], ['N', state.confirm.kind === 'cancel' ? 'keep' : 'cancel', 'keep']];
+  }
   switch (state.screen) {
     case 'welcome': return [['↑↓', 'choose'], ['Enter', 'select'], ['R', 'register'], ['L', 'log in'], HELP, QUIT];
     case 'register': return [['Tab', 'next'], ['S-Tab', 'previous'], ['Enter', 'next / send'], ['Esc', 'back'], F1_HELP, QUIT];
@@ -138,6 +142,7 @@ export function hints(state: State): Hint[] {
       const h: Hint[] = [['Tab', 'switch'], ['↑↓', 'move'], ['Enter', state.tab === 'directory' ? 'write' : 'open']];
       h.push(['C', 'compose']);
       if (state.tab === 'inbox') h.push(['R', 'reply'], ['D', 'delete']);
+      if (state.tab === 'outbox' && state.outbox.items[state.outbox.cursor]?.state === 'sending') h.push(['U', 'resume upload', 'keep'], ['X', 'withdraw', 'keep']);
       h.push(['G', 'refresh'], HELP, quit);
       return h;
     }
@@ -366,6 +371,8 @@ function inboxRow(m: MessageRecord, selected: boolean, cols: number): string {
 }
 
 export function recipientSummary(m: MessageRecord): string {
+  if (m.state === 'sending') return `sending ${uploadedPercent(m)}%`;
+  if (m.state && m.state !== 'sent') return m.state;
   const r = m.recipients ?? [];
   if (r.length === 0) return '';
   const read = r.filter((x) => x.readAt).length;
@@ -374,8 +381,15 @@ export function recipientSummary(m: MessageRecord): string {
   return `read ${read}/${r.length} · got ${delivered}/${r.length}`;
 }
 
+/** How much of a 'sending' message's attachments the server holds, in whole percent. */
+export function uploadedPercent(m: MessageRecord): number {
+  const total = m.attachments.reduce((n, a) => n + a.size, 0);
+  const held = m.attachments.reduce((n, a) => n + (a.uploaded ?? 0), 0);
+  return total === 0 ? 100 : Math.floor((held / total) * 100);
+}
+
 function outboxRow(m: MessageRecord, selected: boolean, cols: number): string {
-  const to = m.audience === 'all' ? 'all members' : m.audience === 'channel' && m.via ? clean(m.via) : m.to.map(clean).join(', ');
+  const to = clean(addressingText(m));
   const segs: Seg[] = [
     selected ? '▶' : ' ',
     padEnd(shortTime(m.sentAt), 17),
@@ -399,7 +413,7 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
   const institution = state.directory.items.find((d) => d.username === m.from)?.institution;
   const labelled = (label: string, value: string, style?: string) => line([{ t: padEnd(` ${label}`, 10), s: 'bold' }, style ? { t: value, s: style } : value], cols);
   out.push(labelled('From:', clean(m.from) + (institution ? ` — ${clean(institution)}` : '')));
-  out.push(labelled('To:', m.audience === 'all' || m.to.includes('*') ? 'all members' : m.audience === 'channel' && m.via ? clean(m.via) : m.to.map(clean).join(', ')));
+  out.push(labelled('To:', clean(audienceText(m))));
   out.push(labelled('Sent:', shortTime(m.sentAt) + (m.via ? `  via ${clean(m.via)}` : '') + (m.state && m.state !== 'sent' ? `  (${clean(m.state)})` : '')));
   // The subject in full: wrapped under its label, never cut.
   wrap(clean(m.subject), Math.max(10, cols - 11)).forEach((part, i) => {
@@ -537,6 +551,10 @@ function overlay(state: State, cols: number, rows: number): Overlay | null {
   if (state.confirm?.kind === 'delete') {
     return box('confirm', ' Delete ', ['', `Delete "${clip(clean(state.confirm.subject), 30)}"`, 'from your inbox?', '', 'Y delete    N keep'], cols, rows, 48);
   }
+  if (state.confirm?.kind === 'cancel') {
+    const what = `Withdraw #${state.confirm.id} "${clip(clean(state.confirm.subject), 24)}"?`;
+    return box('confirm', ' Withdraw ', ['', what, 'Nobody will receive it; its partial', 'uploads are deleted.', '', 'Y withdraw    N keep'], cols, rows, 48);
+  }
   if (state.screen === 'compose' && state.compose?.picker.open) return pickerOverlay(state, state.compose, cols, rows);
   return null;
 }
@@ -593,6 +611,7 @@ function helpOverlay(state: State, cols: number, rows: number): Overlay {
     ['C', 'compose a new message'],
     ['R', 'reply to the selected message'],
     ['D', 'delete from your inbox'],
+    ['U / X', 'resume / withdraw an unsent message (outbox)'],
     ['Space', 'subscribe / unsubscribe (channels tab)'],
     ['G', 'reload the lists'],
     ['P', 'change your password'],

@@ -1,34 +1,56 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
 import { deliverMessage, pushableRecipients } from '../delivery.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
-import type { InboxEntry, Message } from '../store/types.js';
+import type { Audience, InboxEntry, Message } from '../store/types.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
 import { directoryAudiences } from './groups.js';
 import { attachmentFields, parseAttachmentDeclarations, sendingReply } from './attachments.js';
-import { authed, type Command } from './types.js';
+import { authed, type AuthedContext, type Command } from './types.js';
 
-function inboxArgs(e: InboxEntry, me: string): ArgInput {
+/**
+ * A message's `to=`, the same in INBOX, READ and OUTBOX, for its recipients and its sender: `*`
+ * for a broadcast, the channel (`#name`) for a channel message, otherwise every recipient.
+ */
+function audienceTo(audience: Audience, via: string | null | undefined, recipients: readonly string[]): string[] {
+  if (audience === 'all') return ['*'];
+  if (audience === 'channel' && via) return [via];
+  return [...recipients];
+}
+
+function inboxArgs(e: InboxEntry): ArgInput {
   return messageToArgs({
-    id: e.id, from: e.sender, to: [me], audience: 'direct', subject: e.subject, body: e.body, sentAt: e.sentAt,
-    attachments: e.attachments.map(toAttachmentInfo), deliveredAt: e.deliveredAt, readAt: e.readAt,
+    id: e.id, from: e.sender, to: audienceTo(e.audience, e.messageVia, e.recipients), audience: e.audience,
+    subject: e.subject, body: e.body, sentAt: e.sentAt,
+    attachments: e.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: e.deliveredAt, readAt: e.readAt,
     ...(e.via ? { via: e.via } : {}),
   });
 }
 
-function toAttachmentInfo(a: Message['attachments'][number]) {
-  return { id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType };
+function toAttachmentInfo(a: Message['attachments'][number], uploaded?: number) {
+  return { id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType, ...(uploaded !== undefined ? { uploaded } : {}) };
 }
 
-/** The message as the sender sees it: every recipient's state. */
-export function sentArgs(m: Message): ArgInput {
+/**
+ * The message as the sender sees it: every recipient's state; while it is 'sending', when it
+ * expires and how many bytes of each attachment the server holds (`uploaded`, by attachment id).
+ */
+export function sentArgs(m: Message, uploaded?: ReadonlyMap<number, number>): ArgInput {
   return messageToArgs({
-    id: m.id, from: m.sender, to: m.recipients.map((r) => r.username), audience: m.audience,
-    subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map(toAttachmentInfo),
+    id: m.id, from: m.sender, to: audienceTo(m.audience, m.via, m.recipients.map((r) => r.username)), audience: m.audience,
+    subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map((a) => toAttachmentInfo(a, uploaded?.get(a.id))),
     recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt, ...(r.via ? { via: r.via } : {}) })),
     ...(m.via ? { via: m.via } : {}),
     // Only the sender sees a message that is not out yet: 'sending', 'expired' or 'cancelled'.
     ...(m.state !== 'sent' ? { state: m.state } : {}),
+    ...(m.state === 'sending' && m.uploadDeadline ? { uploadDeadline: m.uploadDeadline } : {}),
   });
+}
+
+/** How far each attachment of a message still being sent got (nothing for the others). */
+async function uploadProgress(ctx: AuthedContext, m: Message): Promise<Map<number, number> | undefined> {
+  const transfers = ctx.services.transfers;
+  if (m.state !== 'sending' || !transfers) return undefined;
+  return new Map(await Promise.all(m.attachments.map(async (a) => [a.id, await transfers.uploadedBytes(a)] as const)));
 }
 
 export const messagingCommands: Command[] = [
@@ -59,13 +81,13 @@ export const messagingCommands: Command[] = [
   authed('INBOX', 'user', 'INBOX [limit=] [before=ID] [unread=1] — received messages, newest first', async (ctx, args) => {
     const { store, config } = ctx.services;
     const entries = await store.inbox(ctx.auth.user.id, pageFrom(args, config.maxPageSize), { unreadOnly: flag(args, 'unread') });
-    for (const e of entries) ctx.item(inboxArgs(e, ctx.auth.user.username));
+    for (const e of entries) ctx.item(inboxArgs(e));
     return { count: entries.length, unread: await store.unreadCount(ctx.auth.user.id) };
   }),
 
   authed('OUTBOX', 'user', 'OUTBOX [limit=] [before=ID] — sent messages with each recipient\'s delivered/read state', async (ctx, args) => {
     const messages = await ctx.services.store.outbox(ctx.auth.user.id, pageFrom(args, ctx.services.config.maxPageSize));
-    for (const m of messages) ctx.item(sentArgs(m));
+    for (const m of messages) ctx.item(sentArgs(m, await uploadProgress(ctx, m)));
     return { count: messages.length };
   }),
 
@@ -81,21 +103,26 @@ export const messagingCommands: Command[] = [
       if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
       // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
       return messageToArgs({
-        id, from: fresh.sender,
-        to: fresh.audience === 'all' ? ['*'] : fresh.audience === 'channel' && fresh.via ? [fresh.via] : fresh.recipients.map((r) => r.username),
+        id, from: fresh.sender, to: audienceTo(fresh.audience, fresh.via, fresh.recipients.map((r) => r.username)),
         audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
-        attachments: fresh.attachments.map(toAttachmentInfo), deliveredAt: state.deliveredAt, readAt: state.readAt,
+        attachments: fresh.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: state.deliveredAt, readAt: state.readAt,
         ...(state.via ? { via: state.via } : {}),
       });
     }
-    if (message && message.senderId === me.id) return sentArgs(message);
+    if (message && message.senderId === me.id) return sentArgs(message, await uploadProgress(ctx, message));
     // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
     throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
   }),
 
   authed('DELETE', 'user', 'DELETE id= — removes a message from your own inbox', async (ctx, args) => {
     const id = requireId(args);
-    if (!(await ctx.services.store.deleteFromInbox(id, ctx.auth.user.id))) {
+    const { store } = ctx.services;
+    if (!(await store.deleteFromInbox(id, ctx.auth.user.id))) {
+      // Your own message still being sent is not in any inbox: CANCEL is what withdraws it.
+      const own = await store.getMessage(id);
+      if (own?.senderId === ctx.auth.user.id && own.state === 'sending') {
+        throw new SiarError('NOT_FOUND', `Message ${id} is your own, still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
+      }
       throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
     }
     return { deleted: id };

@@ -94,6 +94,9 @@ export interface RecipientRow {
 export interface InboxRow {
   id: number;
   sender: string;
+  audience: Audience;
+  channel_id: number | null;
+  message_via: string | null;
   subject: string;
   body: string;
   sent_at: string;
@@ -265,7 +268,8 @@ export function prepareStatements(db: Database) {
       ORDER BY r.message_id LIMIT ?`),
     // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
     inbox: db.prepare<[number, number, number, number], InboxRow>(`
-      SELECT m.id, s.username AS sender, m.subject, m.body, m.sent_at, r.delivered_at, r.read_at, rt.via
+      SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
+        r.delivered_at, r.read_at, rt.via
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
       WHERE r.recipient_id = ? AND r.deleted_at IS NULL AND r.message_id < ? AND (? = 0 OR r.read_at IS NULL)
@@ -464,10 +468,13 @@ export function toAttachment(r: AttachmentRow): AttachmentMeta {
   };
 }
 
-export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxEntry {
+export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[], recipients: string[]): InboxEntry {
   return {
     id: r.id,
     sender: r.sender,
+    audience: inboxAudience(r),
+    messageVia: r.message_via,
+    recipients,
     subject: r.subject,
     body: r.body,
     sentAt: r.sent_at,
@@ -476,6 +483,11 @@ export function toInboxEntry(r: InboxRow, attachments: AttachmentMeta[]): InboxE
     attachments,
     via: r.via,
   };
+}
+
+/** A channel message is stored as 'list' with its channel id (schema.sql migration 3). */
+export function inboxAudience(r: Pick<InboxRow, 'audience' | 'channel_id'>): Audience {
+  return r.channel_id !== null ? 'channel' : r.audience;
 }
 
 export function toMail(r: MailRow): QueuedMail {
@@ -537,7 +549,7 @@ export function toMessage(r: MessageRow, recipients: RecipientState[], attachmen
     id: r.id,
     senderId: r.sender_id,
     sender: r.sender,
-    audience: r.channel_id !== null ? 'channel' : r.audience,
+    audience: inboxAudience(r),
     subject: r.subject,
     body: r.body,
     sentAt: r.sent_at,

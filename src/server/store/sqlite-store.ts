@@ -642,7 +642,11 @@ export class SqliteStore implements Store {
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
     const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
     const attachments = this.attachmentsOf(rows.map((r) => r.id));
-    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? []));
+    // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
+    const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
+    const recipients = listed.length === 0 ? new Map<number, string[]>()
+      : groupByMessage(this.sql.recipientsOf.all(JSON.stringify(listed)), (x) => x.username);
+    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
   }
 
   async outbox(senderId: number, page: Page): Promise<Message[]> {

@@ -155,6 +155,12 @@ export interface NewMessage {
 export interface InboxEntry {
   id: number;
   sender: string;
+  /** How the message was addressed, as READ tells it (a channel message reads 'channel'). */
+  audience: Audience;
+  /** The message's own via ('#channel', '@a,@b'), whoever it reached; null for plain addressing. */
+  messageVia: string | null;
+  /** Every recipient's username, by username, for 'direct' and 'list' messages; empty for 'all' and 'channel'. */
+  recipients: string[];
   subject: string;
   body: string;
   sentAt: string;

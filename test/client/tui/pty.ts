@@ -57,6 +57,11 @@ export class PtyScreen {
     this.proc.write(data);
   }
 
+  /** Everything the program wrote (the last 200,000 characters), escapes included: what passed, not just what stayed. */
+  transcript(): string {
+    return this.output;
+  }
+
   resize(cols: number, rows: number): void {
     this.proc.resize(cols, rows);
     this.term.resize(cols, rows);

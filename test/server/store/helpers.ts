@@ -1,10 +1,13 @@
-/** Test helpers for the store tests: a real SQLite file in a temp dir, and a few seeded members. */
+/**
+ * Test helpers for the store tests: a real SQLite file in a temp dir, and a few seeded members
+ * (adminOf, seedMembers and the records work on any Store: the contract suite uses them too).
+ */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
 import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
-import type { OutgoingMail, RegistrationInput, RegistrationRequest, User } from '../../../src/server/store/types.js';
+import type { OutgoingMail, RegistrationInput, RegistrationRequest, Store, User } from '../../../src/server/store/types.js';
 
 /** A fresh directory under the OS temp dir, removed when the test ends. */
 export function tempDir(t: Test): string {
@@ -38,7 +41,7 @@ export function credentialsMail(request: RegistrationRequest): OutgoingMail {
   return { kind: 'credentials', to: request.email, subject: 'Your siar account', sealedText: `sealed:${request.username}` };
 }
 
-export async function adminOf(store: SqliteStore): Promise<User> {
+export async function adminOf(store: Store): Promise<User> {
   await store.ensureAdmin('admin-hash');
   const admin = await store.getUserByUsername('admin');
   if (admin === null) throw new Error('no admin');
@@ -46,7 +49,7 @@ export async function adminOf(store: SqliteStore): Promise<User> {
 }
 
 /** Members created the way the server creates them: registration, then approval. */
-export async function seedMembers(store: SqliteStore, usernames: string[]): Promise<User[]> {
+export async function seedMembers(store: Store, usernames: string[]): Promise<User[]> {
   const admin = await adminOf(store);
   const users: User[] = [];
   for (const username of usernames) {

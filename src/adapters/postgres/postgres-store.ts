@@ -1,0 +1,687 @@
+/**
+ * The PostgreSQL implementation of the Store (see src/server/store/types.ts for the contract), for
+ * siar on several nodes sharing one database (issue 19). It passes the same contract suite as the
+ * SQLite store (test/contract/store/).
+ *
+ * - The SQL is in sql.ts and channel-sql.ts; this file reads as the operations.
+ * - Messages and delivery marks go through group commit (group-commit.ts), as on SQLite.
+ * - Multi-step changes run in one transaction (connection.ts), at READ COMMITTED, with the row a
+ *   check is about locked (FOR UPDATE) so that check and change cannot be split by another node;
+ *   registrations and the admin account take an advisory lock instead (what they check is an
+ *   absence of rows, which no row lock can hold).
+ * - Nothing is cached but usernames (never changed once given): another node may change any row.
+ * - Timestamps are written from this process's clock as ISO strings and read back the same.
+ * - Errors: StoreConflict for a taken username or e-mail, StoreBusy for lock timeouts, deadlocks
+ *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
+ */
+import type { Pool, PoolClient } from 'pg';
+import { SiarError } from '../../protocol/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../server/store/channel-types.js';
+import {
+  groupByMessage,
+  toAttachment,
+  toAudit,
+  toInboxEntry,
+  toMail,
+  toMessage,
+  toRecipient,
+  toRegistration,
+  type MessageRow,
+  type RegistrationRow,
+} from '../../server/store/rows.js';
+import {
+  StoreConflict,
+  StoreLimitReached,
+  type AttachmentCommit,
+  type AttachmentMeta,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditRecord,
+  type BackupProgress,
+  type InboxEntry,
+  type Message,
+  type NewMessage,
+  type OutgoingMail,
+  type Page,
+  type QueuedMail,
+  type RecipientState,
+  type RegistrationInput,
+  type RegistrationRequest,
+  type RegistrationStatus,
+  type Session,
+  type Store,
+  type User,
+  type UserStatus,
+} from '../../server/store/types.js';
+import { PgChannelsGroups } from './channels.js';
+import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
+import { storeError, TAKEN } from './errors.js';
+import { PgGroupCommit } from './group-commit.js';
+import { applyPgMigrations } from './migrate.js';
+import { auditQuery, Q, toSession, toUser, type AuditRow } from './sql.js';
+
+/** Stands in for "no beforeId": larger than any id the sequences will hand out. */
+const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
+const before = (page: Page): number => page.beforeId ?? NO_LIMIT_ID;
+const now = (): string => new Date().toISOString();
+
+/** Advisory lock keys (transaction-scoped): registrations are checked and created one at a time. */
+const REGISTRATION_LOCK = `SELECT pg_advisory_xact_lock(hashtext('siar: registrations'))`;
+const ADMIN_LOCK = `SELECT pg_advisory_xact_lock(hashtext('siar: admin account'))`;
+
+/** How many messages reopenDeliveriesMarkedAtCommit reads per step walking back from the newest. */
+const REOPEN_STEP = 1_000;
+
+type ApproveArgs = Parameters<Store['approveRegistration']>[0];
+type Approved = Awaited<ReturnType<Store['approveRegistration']>>;
+type RejectArgs = Parameters<Store['rejectRegistration']>[0];
+type Rejected = Awaited<ReturnType<Store['rejectRegistration']>>;
+type ExpireArgs = Parameters<Store['expireRegistrations']>[0];
+type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
+type ChangeArgs = Parameters<Store['changePassword']>[0];
+type ResetArgs = Parameters<Store['resetPassword']>[0];
+type Reset = Awaited<ReturnType<Store['resetPassword']>>;
+type CommitArgs = Parameters<Store['commitAttachment']>[0];
+
+/** The recipients to record delivered at the commit (NewMessage.pushedAfterCommit). */
+function pushedRecipients(m: NewMessage): Set<number> {
+  const pushedAfterCommit = m.pushedAfterCommit;
+  return new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
+}
+
+export type PostgresOpenOptions = PoolOptions;
+
+export class PostgresStore implements Store {
+  private readonly cg: PgChannelsGroups;
+  private readonly groupCommit: PgGroupCommit;
+  /** Recipients' and senders' usernames by id (usernames are never renamed). */
+  private readonly usernameById = new Map<number, string>();
+
+  /**
+   * Connects to `url` (postgres://user:password@host:port/database) and brings the schema up to
+   * date. Throws (StoreBusy) when the server cannot be reached.
+   */
+  static async open(url: string, opts: PostgresOpenOptions = {}): Promise<PostgresStore> {
+    const pool = createPool(url, opts);
+    try {
+      await applyPgMigrations(pool);
+      return new PostgresStore(pool);
+    } catch (err) {
+      await pool.end().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Takes a pool on a migrated database; PostgresStore.open() is the usual way in. */
+  constructor(private readonly pool: Pool) {
+    this.cg = new PgChannelsGroups(pool);
+    this.groupCommit = new PgGroupCommit(pool);
+  }
+
+  // --- registration: a request holds its username and e-mail until decided, so two
+  // --- people cannot both be promised the same account.
+
+  async createRegistration(input: RegistrationInput, limits: { maxPendingFromAddress?: number } = {}): Promise<RegistrationRequest> {
+    return transaction(this.pool, async (tx) => {
+      await tx.query(REGISTRATION_LOCK);
+      const { maxPendingFromAddress } = limits;
+      if (maxPendingFromAddress !== undefined && input.fromAddress
+          && (await Q.pendingFromAddress.get(tx, input.fromAddress))!.n >= maxPendingFromAddress) {
+        throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
+      }
+      const { username, email } = input;
+      if ((await Q.userByUsername.get(tx, username)) ?? (await Q.pendingWithUsername.get(tx, username))) {
+        throw new StoreConflict('username', TAKEN.username);
+      }
+      if ((await Q.userWithEmail.get(tx, email)) ?? (await Q.pendingWithEmail.get(tx, email))) {
+        throw new StoreConflict('email', TAKEN.email);
+      }
+      const row = await Q.insertRegistration.get(
+        tx, input.institution, input.contact, email, input.phone, input.address, username, input.fromAddress, now(),
+      );
+      return toRegistration(row!);
+    });
+  }
+
+  async getRegistration(id: number): Promise<RegistrationRequest | null> {
+    const row = await Q.registrationById.get(this.pool, id);
+    return row ? toRegistration(row) : null;
+  }
+
+  /** A given status lists oldest first (the order an admin works through a queue); 'all' newest first. */
+  async listRegistrations(status: RegistrationStatus | 'all', page: Page): Promise<RegistrationRequest[]> {
+    const rows =
+      status === 'all'
+        ? await Q.registrationsNewestFirst.all(this.pool, before(page), page.limit)
+        : await Q.registrationsByStatus.all(this.pool, status, before(page), page.limit);
+    return rows.map(toRegistration);
+  }
+
+  /** The request to decide, locked; anything but a pending request cannot be decided. */
+  private async pendingRequest(tx: Queryable, id: number): Promise<RegistrationRow> {
+    const row = await Q.registrationToDecide.get(tx, id);
+    if (!row) throw new SiarError('NOT_FOUND', `No registration request ${id}.`);
+    if (row.status !== 'pending') throw new SiarError('ALREADY_DECIDED');
+    return row;
+  }
+
+  async approveRegistration({ requestId, adminId, passwordHash, mail }: ApproveArgs): Promise<Approved> {
+    return transaction(this.pool, async (tx) => {
+      const pending = await this.pendingRequest(tx, requestId);
+      // A user could have been created by other means (or an old request approved) meanwhile.
+      if (await Q.userByUsername.get(tx, pending.username)) throw new StoreConflict('username', TAKEN.username);
+      if (await Q.userWithEmail.get(tx, pending.email)) throw new StoreConflict('email', TAKEN.email);
+      const at = now();
+      const user = toUser((await Q.insertUser.get(
+        tx, pending.username, 'member', 'active', passwordHash, pending.institution, pending.contact, pending.email,
+        pending.phone, pending.address, true, at,
+      ))!);
+      const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'approved', null, at, adminId, user.id))!);
+      // mail() runs inside the transaction: if it throws, no account exists without its mail.
+      const mailId = await this.queueMail(tx, mail(request), at);
+      await this.writeAudit(tx, { kind: 'registration_approved', actorId: adminId, subject: request.username, detail: { requestId, userId: user.id } }, at);
+      return { request, user, mailId };
+    });
+  }
+
+  async rejectRegistration({ requestId, adminId, reason, mail }: RejectArgs): Promise<Rejected> {
+    return transaction(this.pool, async (tx) => {
+      await this.pendingRequest(tx, requestId);
+      const at = now();
+      const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'rejected', reason, at, adminId, null))!);
+      const mailId = await this.queueMail(tx, mail(request), at);
+      await this.writeAudit(tx, { kind: 'registration_rejected', actorId: adminId, subject: request.username, detail: { requestId, reason } }, at);
+      return { request, mailId };
+    });
+  }
+
+  async expireRegistrations({ olderThanIso, actorId, mail }: ExpireArgs): Promise<Expired> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      const rows = (await Q.expirePendingBefore.all(tx, olderThanIso, at, actorId)).sort((a, b) => a.id - b.id);
+      const expired: Expired = [];
+      for (const row of rows) {
+        const request = toRegistration(row);
+        const mailId = await this.queueMail(tx, mail(request), at);
+        const detail = { requestId: request.id, createdAt: request.createdAt };
+        await this.writeAudit(tx, { kind: 'registration_expired', actorId, subject: request.username, detail }, at);
+        expired.push({ request, mailId });
+      }
+      return expired;
+    });
+  }
+
+  // --- users: members only ever come from approved requests; the one admin from ensureAdmin.
+
+  async getUserById(id: number): Promise<User | null> {
+    const row = await Q.userById.get(this.pool, id);
+    return row ? toUser(row) : null;
+  }
+
+  async getUserByUsername(username: string): Promise<User | null> {
+    const row = await Q.userByUsername.get(this.pool, username);
+    return row ? toUser(row) : null;
+  }
+
+  async listMembers(): Promise<User[]> {
+    return (await Q.members.all(this.pool)).map(toUser);
+  }
+
+  /** One query for the whole list; `found` and `missing` keep the caller's order, without repeats. */
+  async resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }> {
+    const wanted = [...new Set(usernames)];
+    const rows = wanted.length === 0 ? [] : await Q.activeMembersNamed.all(this.pool, wanted);
+    const byName = new Map(rows.map((r) => [r.username, toUser(r)]));
+    const found: User[] = [];
+    const missing: string[] = [];
+    for (const name of wanted) {
+      const user = byName.get(name);
+      if (user) found.push(user);
+      else missing.push(name);
+    }
+    return { found, missing };
+  }
+
+  async listActiveMemberIds(): Promise<number[]> {
+    return (await Q.activeMemberIds.all(this.pool)).map((r) => r.id);
+  }
+
+  async ensureAdmin(passwordHash: string): Promise<boolean> {
+    return transaction(this.pool, async (tx) => {
+      await tx.query(ADMIN_LOCK);
+      if (await Q.anyAdmin.get(tx)) return false;
+      if (await Q.userByUsername.get(tx, 'admin')) {
+        throw new Error('cannot create the admin account: the username "admin" belongs to a member');
+      }
+      await Q.insertUser.run(tx, 'admin', 'admin', 'active', passwordHash, '', '', '', '', '', false, now());
+      return true;
+    });
+  }
+
+  async setUserStatus(userId: number, status: UserStatus): Promise<void> {
+    await Q.setUserStatus.run(this.pool, status, userId);
+  }
+
+  async setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void> {
+    await Q.setPassword.run(this.pool, passwordHash, mustChange, userId);
+  }
+
+  async recordLogin(userId: number, address: string | null): Promise<void> {
+    await Q.recordLogin.run(this.pool, now(), address, userId);
+  }
+
+  async changePassword({ userId, sessionId, passwordHash, address }: ChangeArgs): Promise<{ sessions: number }> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      const { username, sessions } = await this.replacePassword(tx, userId, passwordHash, false, at, sessionId);
+      await Q.liftSessionRestriction.run(tx, sessionId);
+      await this.writeAudit(tx, { kind: 'password_changed', actorId: userId, subject: username, address, detail: { sessions } }, at);
+      return { sessions };
+    });
+  }
+
+  async resetPassword({ userId, adminId, passwordHash, address, mail }: ResetArgs): Promise<Reset> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      const { sessions } = await this.replacePassword(tx, userId, passwordHash, true, at, null);
+      const user = toUser((await Q.userById.get(tx, userId))!);
+      const mailId = await this.queueMail(tx, mail(user), at);
+      await this.writeAudit(tx, { kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
+      return { user, sessions, mailId };
+    });
+  }
+
+  /** Inside a transaction, the user locked: a new password hash, and every open session of it closed but `keep`. */
+  private async replacePassword(
+    tx: Queryable, userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null,
+  ): Promise<{ username: string; sessions: number }> {
+    const row = await Q.userToChange.get(tx, userId);
+    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    await Q.setPassword.run(tx, passwordHash, mustChange, userId);
+    const sessions = keep === null
+      ? await Q.closeUserSessions.run(tx, at, userId)
+      : await Q.closeOtherSessions.run(tx, at, userId, keep);
+    return { username: row.username, sessions };
+  }
+
+  // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
+
+  async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
+    const oneTime = args.mustChangePassword === true;
+    return toSession((await Q.insertSession.get(this.pool, args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime))!);
+  }
+
+  async findSession(tokenHash: string): Promise<Session | null> {
+    const row = await Q.openSessionByToken.get(this.pool, tokenHash);
+    return row ? toSession(row) : null;
+  }
+
+  async closeSession(sessionId: number): Promise<void> {
+    await Q.closeSession.run(this.pool, now(), sessionId);
+  }
+
+  async closeUserSessions(userId: number): Promise<number> {
+    return Q.closeUserSessions.run(this.pool, now(), userId);
+  }
+
+  // --- messages: one shared message row, one state row per recipient. The message id is the
+  // --- global order: every node's messages are numbered by the one sequence.
+
+  async storeMessage(message: NewMessage): Promise<Message> {
+    const work = (tx: PoolClient) => this.insertMessage(tx, message);
+    if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
+    // The usual message: concurrent ones are written together (group-commit.ts).
+    return this.groupCommit.run(work, { key: 'plain message', item: message, many: (tx, items) => this.insertPlainMessages(tx, items) });
+  }
+
+  private async insertMessage(tx: PoolClient, input: NewMessage): Promise<Message> {
+    // A channel message goes to the channel's subscribers of this instant (issue #4).
+    const m = await this.cg.routeChannelMessage(tx, input);
+    const at = now();
+    const routes = [...(m.recipientVia ?? [])];
+    const addressing = [m.senderId, m.audience, m.subject, m.body, at, m.channelId ?? null, m.via || null] as const;
+    if (m.attachments && m.attachments.length > 0) {
+      // Recipients wait until every attachment is uploaded (commitAttachment writes their rows).
+      if (!m.uploadDeadline) throw new Error('a message with attachments needs an upload deadline');
+      await this.checkRecipientsExist(tx, m.recipientIds);
+      const { id } = (await Q.insertSendingMessage.get(
+        tx, ...addressing, m.recipientIds, m.uploadDeadline, routes.map(([rid]) => rid), routes.map(([, via]) => via),
+      ))!;
+      const a = m.attachments;
+      await Q.declareAttachments.run(tx, id, a.map((x) => x.name), a.map((x) => x.size), a.map((x) => x.sha256), a.map((x) => x.mediaType), at);
+      return (await this.withDetails(tx, [(await Q.messageById.get(tx, id))!]))[0]!;
+    }
+    const pushed = pushedRecipients(m);
+    const { id } = (await Q.insertMessage.get(
+      tx, ...addressing, m.recipientIds, m.recipientIds.map((rid) => pushed.has(rid)),
+      routes.map(([rid]) => rid), routes.map(([, via]) => via),
+    ))!;
+    return this.storedMessage(m, id, at, await this.usernames(tx, [m.senderId, ...m.recipientIds]), pushed);
+  }
+
+  /** Many messages without channel or attachments, in two statements whatever their number. */
+  private async insertPlainMessages(tx: PoolClient, messages: NewMessage[]): Promise<Message[]> {
+    const at = now();
+    const ids = (await Q.nextMessageIds.get(tx, messages.length))!.ids;
+    const pushed = messages.map(pushedRecipients);
+    const rows = { message: [] as number[], recipient: [] as number[], pushed: [] as boolean[] };
+    const routes = { message: [] as number[], recipient: [] as number[], via: [] as string[] };
+    messages.forEach((m, i) => {
+      for (const rid of m.recipientIds) {
+        rows.message.push(ids[i]!);
+        rows.recipient.push(rid);
+        rows.pushed.push(pushed[i]!.has(rid));
+      }
+      for (const [rid, via] of m.recipientVia ?? []) {
+        routes.message.push(ids[i]!);
+        routes.recipient.push(rid);
+        routes.via.push(via);
+      }
+    });
+    await Q.insertMessages.run(
+      tx, ids, messages.map((m) => m.senderId), messages.map((m) => m.audience), messages.map((m) => m.subject),
+      messages.map((m) => m.body), messages.map((m) => m.via || null), at,
+      rows.message, rows.recipient, rows.pushed, routes.message, routes.recipient, routes.via,
+    );
+    const names = await this.usernames(tx, [...new Set(messages.flatMap((m) => [m.senderId, ...m.recipientIds]))]);
+    return messages.map((m, i) => this.storedMessage(m, ids[i]!, at, names, pushed[i]!));
+  }
+
+  /** A just-stored message built from what was written, as messageById would read it back (no query). */
+  private storedMessage(m: NewMessage, id: number, at: string, names: ReadonlyMap<number, string>, pushed: ReadonlySet<number>): Message {
+    const row: MessageRow = {
+      id, sender_id: m.senderId, sender: names.get(m.senderId)!, audience: m.audience, subject: m.subject, body: m.body,
+      sent_at: at, state: 'sent', upload_deadline: null, channel_id: m.channelId ?? null, via: m.via || null,
+    };
+    return toMessage(row, this.freshRecipients(m, names, pushed, at), []);
+  }
+
+  /** A just-stored message's recipients, in the order recipientsOf reads them (by username, bytewise). */
+  private freshRecipients(m: NewMessage, names: ReadonlyMap<number, string>, pushed: ReadonlySet<number>, at: string): RecipientState[] {
+    const recipients = m.recipientIds.map((userId): RecipientState => {
+      const state: RecipientState = { userId, username: names.get(userId)!, deliveredAt: pushed.has(userId) ? at : null, readAt: null };
+      const via = m.recipientVia?.get(userId);
+      if (via) state.via = via;
+      return state;
+    });
+    return recipients.sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
+  }
+
+  /** Usernames never change once given, so they are kept; ids not seen yet cost one query. */
+  private async usernames(db: Queryable, ids: readonly number[]): Promise<ReadonlyMap<number, string>> {
+    const missing = ids.filter((id) => !this.usernameById.has(id));
+    if (missing.length > 0) {
+      for (const r of await Q.usernamesOf.all(db, missing)) this.usernameById.set(r.id, r.username);
+    }
+    return this.usernameById;
+  }
+
+  /** Pending recipients are an array, so no foreign key checks them: this does. */
+  private async checkRecipientsExist(tx: Queryable, ids: number[]): Promise<void> {
+    const known = new Set((await Q.existingUsers.all(tx, ids)).map((r) => r.id));
+    const unknown = ids.find((id) => !known.has(id));
+    if (unknown !== undefined) throw new Error(`a recipient of the message does not exist (no user ${unknown})`);
+  }
+
+  async getMessage(id: number): Promise<Message | null> {
+    const row = await Q.messageById.get(this.pool, id);
+    return row ? (await this.withDetails(this.pool, [row]))[0]! : null;
+  }
+
+  async markDelivered(messageId: number, recipientId: number): Promise<void> {
+    return this.markDeliveredMany(messageId, [recipientId]);
+  }
+
+  async markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void> {
+    if (recipientIds.length === 0) return;
+    await this.groupCommit.run((tx) => Q.markDelivered.run(tx, now(), messageId, [...recipientIds]));
+  }
+
+  async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {
+    if (recipientIds.length === 0) return;
+    await this.groupCommit.run((tx) => Q.markUndelivered.run(tx, messageId, [...recipientIds]));
+  }
+
+  async reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number> {
+    // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
+    let first: number | null = null;
+    let cutoff: string | null = null;
+    let below = NO_LIMIT_ID;
+    walk: for (;;) {
+      const rows = await Q.messagesNewestFirst.all(this.pool, below, REOPEN_STEP);
+      for (const m of rows) {
+        cutoff ??= new Date(Date.parse(m.sent_at) - windowMs).toISOString();
+        if (m.sent_at < cutoff) break walk;
+        first = m.id;
+      }
+      if (rows.length < REOPEN_STEP) break;
+      below = rows[rows.length - 1]!.id;
+    }
+    if (first === null) return 0;
+    return Q.reopenMarkedAtCommit.run(this.pool, first);
+  }
+
+  async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
+    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit));
+  }
+
+  async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
+    const rows = await Q.inbox.all(this.pool, recipientId, before(page), filter.unreadOnly === true, page.limit);
+    const attachments = await this.attachmentsOf(this.pool, rows.map((r) => r.id));
+    // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
+    const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
+    const recipients = listed.length === 0 ? new Map<number, string[]>()
+      : groupByMessage(await Q.recipientsOf.all(this.pool, listed), (x) => x.username);
+    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
+  }
+
+  async outbox(senderId: number, page: Page): Promise<Message[]> {
+    return this.withDetails(this.pool, await Q.outbox.all(this.pool, senderId, before(page), page.limit));
+  }
+
+  async markRead(messageId: number, recipientId: number): Promise<boolean> {
+    return (await Q.markRead.run(this.pool, now(), messageId, recipientId)) > 0;
+  }
+
+  async deleteFromInbox(messageId: number, recipientId: number): Promise<boolean> {
+    return (await Q.deleteFromInbox.run(this.pool, now(), messageId, recipientId)) > 0;
+  }
+
+  async unreadCount(recipientId: number): Promise<number> {
+    return (await Q.unreadCount.get(this.pool, recipientId))!.n;
+  }
+
+  /** Adds recipients and attachments to message rows with two or three queries, whatever the page size. */
+  private async withDetails(db: Queryable, rows: MessageRow[]): Promise<Message[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const recipients = groupByMessage(await Q.recipientsOf.all(db, ids), toRecipient);
+    if (rows.some((r) => r.state === 'sending')) {
+      // A 'sending' message has no recipient rows yet: its sender sees the pending recipients.
+      for (const [id, list] of groupByMessage(await Q.pendingRecipientsOf.all(db, ids), toRecipient)) recipients.set(id, list);
+    }
+    const attachments = await this.attachmentsOf(db, ids);
+    return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
+  }
+
+  private async attachmentsOf(db: Queryable, messageIds: number[]): Promise<Map<number, AttachmentMeta[]>> {
+    if (messageIds.length === 0) return new Map();
+    return groupByMessage(await Q.attachmentsOf.all(db, messageIds), toAttachment);
+  }
+
+  // --- attachments: the record exists before the upload ends (storagePath null until then).
+
+  async addAttachment(meta: Omit<AttachmentMeta, 'id'>): Promise<AttachmentMeta> {
+    const row = await Q.insertAttachment.get(
+      this.pool, meta.messageId, meta.name, meta.size, meta.sha256, meta.mediaType, meta.storagePath, now(),
+    );
+    return toAttachment(row!);
+  }
+
+  async getAttachment(id: number): Promise<AttachmentMeta | null> {
+    const row = await Q.attachmentById.get(this.pool, id);
+    return row ? toAttachment(row) : null;
+  }
+
+  async messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null> {
+    const row = await Q.messageById.get(this.pool, messageId);
+    if (!row) return null;
+    if (row.sender_id === userId) return 'sender';
+    return (await Q.messageRecipientRole.get(this.pool, messageId, userId)) ? 'recipient' : null;
+  }
+
+  async commitAttachment({ attachmentId, storagePath, mediaType }: CommitArgs): Promise<AttachmentCommit | null> {
+    return transaction(this.pool, async (tx) => {
+      const row = await Q.attachmentById.get(tx, attachmentId);
+      if (!row) return null;
+      // Locked: two uploads of one message finishing at once take turns, so one of them is the last.
+      const message = await Q.messageToChange.get(tx, row.message_id);
+      if (message?.state !== 'sending') return null;
+      if ((await Q.commitAttachment.run(tx, attachmentId, storagePath, mediaType, now())) === 0) return null;
+      const missing = (await Q.missingAttachments.get(tx, row.message_id))!.n;
+      if (missing === 0) {
+        // The last file is in: the recipients get their rows now, so inboxes and popups see it whole.
+        await Q.releasePendingRecipients.run(tx, row.message_id);
+        await Q.finishSending.run(tx, 'sent', row.message_id);
+      }
+      const [whole] = await this.withDetails(tx, [(await Q.messageById.get(tx, row.message_id))!]);
+      const attachment = whole!.attachments.find((a) => a.id === attachmentId)!;
+      return { attachment, message: whole!, sent: missing === 0, missing };
+    });
+  }
+
+  async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
+    return transaction(this.pool, async (tx) => {
+      const locked = await Q.messageToChange.get(tx, messageId);
+      if (locked?.state !== 'sending') return null;
+      const [beforeClosing] = await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]);
+      await Q.releaseAttachments.run(tx, messageId);
+      await Q.finishSending.run(tx, state, messageId);
+      return beforeClosing!;
+    });
+  }
+
+  async overdueSendingMessages(nowIso: string, limit: number): Promise<number[]> {
+    return (await Q.overdueSending.all(this.pool, nowIso, limit)).map((r) => r.id);
+  }
+
+  async isContentReferenced(sha256: string): Promise<boolean> {
+    return (await Q.contentReferenced.get(this.pool, sha256)) !== undefined;
+  }
+
+  async listStoredAttachments(): Promise<AttachmentMeta[]> {
+    return (await Q.storedAttachments.all(this.pool)).map(toAttachment);
+  }
+
+  // --- mail queue: mail is queued in the same transaction as the change it reports, and
+  // --- sent later, so an SMTP outage never loses or blocks a decision.
+
+  async enqueueMail(mail: OutgoingMail): Promise<number> {
+    return this.queueMail(this.pool, mail, now());
+  }
+
+  private async queueMail(db: Queryable, mail: OutgoingMail, at: string): Promise<number> {
+    return (await Q.insertMail.get(db, mail.kind, mail.to, mail.subject, mail.sealedText, at))!.id;
+  }
+
+  async dueMail(nowIso: string, limit: number): Promise<QueuedMail[]> {
+    return (await Q.dueMail.all(this.pool, nowIso, limit)).map(toMail);
+  }
+
+  async markMailSent(id: number): Promise<void> {
+    await Q.mailSent.run(this.pool, now(), id);
+  }
+
+  async markMailFailed(id: number, error: string, nextAttemptAt: string): Promise<void> {
+    await Q.mailFailed.run(this.pool, error, nextAttemptAt, id);
+  }
+
+  async listMail(filter: 'unsent' | 'failed' | 'all', page: Page): Promise<QueuedMail[]> {
+    const statement = filter === 'unsent' ? Q.unsentMail : filter === 'failed' ? Q.failedMail : Q.allMail;
+    return (await statement.all(this.pool, before(page), page.limit)).map(toMail);
+  }
+
+  async getMail(id: number): Promise<QueuedMail | null> {
+    const row = await Q.mailById.get(this.pool, id);
+    return row ? toMail(row) : null;
+  }
+
+  async retryMail(id: number | undefined, nowIso: string): Promise<number> {
+    return id !== undefined ? Q.retryOneMail.run(this.pool, nowIso, id) : Q.retryAllMail.run(this.pool, nowIso);
+  }
+
+  // --- audit: what admins and failed logins did, for review; detail is JSON and never secret.
+
+  async audit(event: AuditEvent): Promise<void> {
+    await this.writeAudit(this.pool, event, now());
+  }
+
+  private async writeAudit(db: Queryable, event: AuditEvent, at: string): Promise<void> {
+    await Q.insertAudit.run(
+      db, at, event.kind, event.actorId ?? null, event.subject ?? null, event.address ?? null, JSON.stringify(event.detail ?? {}),
+    );
+  }
+
+  async listAudit(filter: AuditFilter, page: Page): Promise<AuditRecord[]> {
+    const query = auditQuery({ ...filter, beforeId: before(page), limit: page.limit });
+    try {
+      return (await this.pool.query<AuditRow>(query)).rows.map(toAudit);
+    } catch (err) {
+      throw storeError(err);
+    }
+  }
+
+  // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
+
+  async backup(destFile: string, _onProgress?: (p: BackupProgress) => void): Promise<BackupProgress> {
+    throw new Error(
+      `siar cannot copy a PostgreSQL store to a file (${destFile}). Take a consistent copy with ` +
+        '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL` while siar keeps serving, ' +
+        'and restore it with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE`.',
+    );
+  }
+
+  // --- channels and groups (issue #4): channels.ts.
+
+  async createChannel(input: NewChannel): Promise<Channel> { return this.cg.createChannel(input); }
+  async getChannel(name: string): Promise<Channel | null> { return this.cg.getChannel(name); }
+  async listChannels(): Promise<Channel[]> { return this.cg.listChannels(); }
+  async updateChannel(channelId: number, changes: ChannelChanges): Promise<{ channel: Channel; dropped: number[] }> {
+    return this.cg.updateChannel(channelId, changes);
+  }
+  async setChannelArchived(channelId: number, archived: boolean): Promise<{ channel: Channel; changed: boolean }> {
+    return this.cg.setChannelArchived(channelId, archived);
+  }
+  async channelStanding(channelId: number, userId: number): Promise<ChannelStanding> { return this.cg.channelStanding(channelId, userId); }
+  async channelStandings(userId: number): Promise<Map<number, ChannelStanding>> { return this.cg.channelStandings(userId); }
+  async channelRoster(channelId: number): Promise<ChannelRosterRow[]> { return this.cg.channelRoster(channelId); }
+  async grantChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<number> {
+    return this.cg.grantChannelRole(channelId, userIds, role);
+  }
+  async revokeChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<{ revoked: number; dropped: number[] }> {
+    return this.cg.revokeChannelRole(channelId, userIds, role);
+  }
+  async subscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.subscribe(channelId, userId); }
+  async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.unsubscribe(channelId, userId); }
+  async channelHistory(channelId: number, page: Page): Promise<Message[]> {
+    return this.withDetails(this.pool, await this.cg.channelMessageRows(channelId, before(page), page.limit));
+  }
+  async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.cg.createGroup(input); }
+  async getGroup(name: string): Promise<Group | null> { return this.cg.getGroup(name); }
+  async listGroups(): Promise<Group[]> { return this.cg.listGroups(); }
+  async setGroupDescription(groupId: number, description: string): Promise<Group> { return this.cg.setGroupDescription(groupId, description); }
+  async deleteGroup(groupId: number): Promise<void> { return this.cg.deleteGroup(groupId); }
+  async groupMembers(groupId: number): Promise<User[]> { return this.cg.groupMembers(groupId); }
+  async addGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.addGroupMembers(groupId, userIds); }
+  async removeGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.removeGroupMembers(groupId, userIds); }
+  async groupsOf(userId: number): Promise<Set<number>> { return this.cg.groupsOf(userId); }
+  async resolveGroups(names: string[]): Promise<{ found: Array<{ name: string; memberIds: number[] }>; missing: string[] }> {
+    return this.cg.resolveGroups(names);
+  }
+
+  /** Commits what is queued, then closes every connection. */
+  async close(): Promise<void> {
+    await this.groupCommit.close();
+    await this.pool.end().catch(() => {});
+  }
+}

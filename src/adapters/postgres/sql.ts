@@ -1,0 +1,295 @@
+/**
+ * The SQL of the PostgreSQL store (channels and groups: channel-sql.ts). Rows come back in the
+ * shapes the SQLite store's rows.ts maps to records (snake_case, numbers, ISO strings; see
+ * connection.ts), so its mapping functions serve both; only users differ (a real boolean).
+ * Lists of ids travel as arrays (= ANY($1)), so one statement serves any number of them.
+ */
+import { createHash } from 'node:crypto';
+import type { QueryResultRow } from 'pg';
+import { toSession as sessionFromSqliteRow, toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../../server/store/rows.js';
+import type { Audience, RegistrationStatus, Session, User, UserStatus } from '../../server/store/types.js';
+import { sql, statements } from './connection.js';
+
+export interface PgUserRow extends Omit<UserRow, 'must_change_password'> {
+  must_change_password: boolean;
+}
+
+export function toUser(r: PgUserRow): User {
+  return userFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
+}
+
+export interface PgSessionRow extends Omit<SessionRow, 'must_change_password'> {
+  must_change_password: boolean;
+}
+
+export function toSession(r: PgSessionRow): Session {
+  return sessionFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
+}
+
+export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via`;
+const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
+
+type Count = { n: number } & QueryResultRow;
+type Id = { id: number } & QueryResultRow;
+type Row<T> = T & QueryResultRow;
+
+export const Q = statements('siar', {
+  // --- registration
+  insertRegistration: sql<[string, string, string, string, string, string, string | null, string], Row<RegistrationRow>>(`
+    INSERT INTO registration_requests (institution, contact, email, phone, address, username, from_address, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`),
+  registrationById: sql<[number], Row<RegistrationRow>>(`SELECT * FROM registration_requests WHERE id = $1`),
+  /** The request a decision is about, locked until the deciding transaction ends. */
+  registrationToDecide: sql<[number], Row<RegistrationRow>>(`SELECT * FROM registration_requests WHERE id = $1 FOR UPDATE`),
+  pendingWithUsername: sql<[string], Id>(`SELECT id FROM registration_requests WHERE username = $1 AND status = 'pending'`),
+  pendingWithEmail: sql<[string], Id>(`SELECT id FROM registration_requests WHERE email = $1 AND status = 'pending'`),
+  pendingFromAddress: sql<[string], Count>(`SELECT count(*) AS n FROM registration_requests WHERE from_address = $1 AND status = 'pending'`),
+  registrationsByStatus: sql<[RegistrationStatus, number, number], Row<RegistrationRow>>(
+    `SELECT * FROM registration_requests WHERE status = $1 AND id < $2 ORDER BY id LIMIT $3`,
+  ),
+  registrationsNewestFirst: sql<[number, number], Row<RegistrationRow>>(
+    `SELECT * FROM registration_requests WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+  ),
+  decideRegistration: sql<[number, RegistrationStatus, string | null, string, number | null, number | null], Row<RegistrationRow>>(`
+    UPDATE registration_requests SET status = $2, reason = $3, decided_at = $4, decided_by = $5, user_id = $6
+    WHERE id = $1 AND status = 'pending'
+    RETURNING *`),
+  expirePendingBefore: sql<[string, string, number | null], Row<RegistrationRow>>(`
+    UPDATE registration_requests SET status = 'expired', decided_at = $2, decided_by = $3
+    WHERE status = 'pending' AND created_at < $1
+    RETURNING *`),
+
+  // --- users
+  insertUser: sql<[string, string, string, string, string, string, string, string, string, boolean, string], Row<PgUserRow>>(`
+    INSERT INTO users (username, role, status, password_hash, institution, contact, email, phone, address, must_change_password, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    RETURNING *`),
+  userById: sql<[number], Row<PgUserRow>>(`SELECT * FROM users WHERE id = $1`),
+  userToChange: sql<[number], Row<PgUserRow>>(`SELECT * FROM users WHERE id = $1 FOR UPDATE`),
+  userByUsername: sql<[string], Row<PgUserRow>>(`SELECT * FROM users WHERE username = $1`),
+  // '' means "no e-mail" (the admin account) and never collides.
+  userWithEmail: sql<[string], Id>(`SELECT id FROM users WHERE email = $1 AND email <> ''`),
+  members: sql<[], Row<PgUserRow>>(`SELECT * FROM users WHERE role = 'member' ORDER BY username`),
+  activeMembersNamed: sql<[string[]], Row<PgUserRow>>(
+    `SELECT * FROM users WHERE role = 'member' AND status = 'active' AND username = ANY($1::text[])`,
+  ),
+  usernamesOf: sql<[number[]], Row<{ id: number; username: string }>>(`SELECT id, username FROM users WHERE id = ANY($1::bigint[])`),
+  activeMemberIds: sql<[], Id>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`),
+  anyAdmin: sql<[], Id>(`SELECT id FROM users WHERE role = 'admin' LIMIT 1`),
+  setUserStatus: sql<[UserStatus, number]>(`UPDATE users SET status = $1 WHERE id = $2`),
+  setPassword: sql<[string, boolean, number]>(`UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3`),
+  recordLogin: sql<[string, string | null, number]>(`UPDATE users SET last_login_at = $1, last_login_address = $2 WHERE id = $3`),
+
+  // --- sessions
+  insertSession: sql<[string, number, string | null, string, string, boolean], Row<PgSessionRow>>(`
+    INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES ($1, $2, $3, $4, $5, $6)
+    RETURNING *`),
+  openSessionByToken: sql<[string], Row<PgSessionRow>>(`SELECT * FROM sessions WHERE token_hash = $1 AND closed_at IS NULL`),
+  closeSession: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL`),
+  closeUserSessions: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE user_id = $2 AND closed_at IS NULL`),
+  closeOtherSessions: sql<[string, number, number]>(
+    `UPDATE sessions SET closed_at = $1 WHERE user_id = $2 AND id <> $3 AND closed_at IS NULL`,
+  ),
+  liftSessionRestriction: sql<[number]>(`UPDATE sessions SET must_change_password = false WHERE id = $1`),
+
+  // --- messages
+  /**
+   * A message, its recipient rows (those pushed after the commit written delivered at sent_at)
+   * and its routes, in one statement: one round trip per message inside the group commit.
+   * $6 channel, $7 via; $8/$9 recipients and whether each is pushed; $10/$11 routes.
+   */
+  insertMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], boolean[], number[], string[]], Id>(`
+    WITH m AS (
+      INSERT INTO messages (sender_id, audience, subject, body, sent_at, channel_id, via)
+      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+    ), recipients AS (
+      INSERT INTO message_recipients (message_id, recipient_id, delivered_at)
+      SELECT m.id, r.id, CASE WHEN r.pushed THEN $5::timestamptz END
+      FROM m, unnest($8::bigint[], $9::boolean[]) AS r(id, pushed)
+    ), routes AS (
+      INSERT INTO message_routes (message_id, recipient_id, via)
+      SELECT m.id, r.id, r.via FROM m, unnest($10::bigint[], $11::text[]) AS r(id, via)
+    )
+    SELECT id FROM m`),
+  /** Ids for a batch's messages, taken from the one sequence in ascending order. */
+  nextMessageIds: sql<[number], { ids: number[] } & QueryResultRow>(`
+    SELECT array_agg(id ORDER BY id) AS ids
+    FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id FROM generate_series(1, $1)) AS taken`),
+  /**
+   * A batch's plain messages (no channel, no attachments) in one statement: $1-$6 one element per
+   * message (its id given), $7 sent_at for all; $8-$10 one element per recipient row; $11-$13 per route.
+   */
+  insertMessages: sql<[number[], number[], Audience[], string[], string[], (string | null)[], string, number[], number[], boolean[], number[], number[], string[]]>(`
+    WITH m AS (
+      INSERT INTO messages (id, sender_id, audience, subject, body, via, sent_at)
+      SELECT i.id, i.sender_id, i.audience, i.subject, i.body, i.via, $7
+      FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[]) AS i(id, sender_id, audience, subject, body, via)
+    ), recipients AS (
+      INSERT INTO message_recipients (message_id, recipient_id, delivered_at)
+      SELECT r.message_id, r.recipient_id, CASE WHEN r.pushed THEN $7::timestamptz END
+      FROM unnest($8::bigint[], $9::bigint[], $10::boolean[]) AS r(message_id, recipient_id, pushed)
+    )
+    INSERT INTO message_routes (message_id, recipient_id, via)
+    SELECT r.message_id, r.recipient_id, r.via FROM unnest($11::bigint[], $12::bigint[], $13::text[]) AS r(message_id, recipient_id, via)`),
+  /** A message waiting for its attachments: its recipients wait in pending_recipients ($8). */
+  insertSendingMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], string, number[], string[]], Id>(`
+    WITH m AS (
+      INSERT INTO messages (sender_id, audience, subject, body, sent_at, channel_id, via, state, pending_recipients, upload_deadline)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8::bigint[], $9) RETURNING id
+    ), routes AS (
+      INSERT INTO message_routes (message_id, recipient_id, via)
+      SELECT m.id, r.id, r.via FROM m, unnest($10::bigint[], $11::text[]) AS r(id, via)
+    )
+    SELECT id FROM m`),
+  messageById: sql<[number], Row<MessageRow>>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id WHERE m.id = $1`,
+  ),
+  recipientsOf: sql<[number[]], Row<RecipientRow>>(`
+    SELECT r.message_id, r.recipient_id, u.username, r.delivered_at, r.read_at, rt.via
+    FROM message_recipients r JOIN users u ON u.id = r.recipient_id
+    LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
+    WHERE r.message_id = ANY($1::bigint[])
+    ORDER BY r.message_id, u.username`),
+  pendingRecipientsOf: sql<[number[]], Row<RecipientRow>>(`
+    SELECT m.id AS message_id, p.id AS recipient_id, u.username, NULL::timestamptz AS delivered_at, NULL::timestamptz AS read_at
+    FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) JOIN users u ON u.id = p.id
+    WHERE m.id = ANY($1::bigint[]) AND m.state = 'sending'
+    ORDER BY m.id, u.username`),
+  attachmentsOf: sql<[number[]], Row<AttachmentRow>>(`
+    SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY message_id, id`),
+  undelivered: sql<[number, number], Row<MessageRow>>(`
+    SELECT ${MESSAGE_COLUMNS}
+    FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
+    WHERE r.recipient_id = $1 AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+    ORDER BY r.message_id LIMIT $2`),
+  inbox: sql<[number, number, boolean, number], Row<InboxRow>>(`
+    SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
+      r.delivered_at, r.read_at, rt.via
+    FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
+    LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
+    WHERE r.recipient_id = $1 AND r.deleted_at IS NULL AND r.message_id < $2 AND (NOT $3 OR r.read_at IS NULL)
+    ORDER BY r.message_id DESC LIMIT $4`),
+  outbox: sql<[number, number, number], Row<MessageRow>>(`
+    SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
+    WHERE m.sender_id = $1 AND m.id < $2
+    ORDER BY m.id DESC LIMIT $3`),
+  markDelivered: sql<[string, number, number[]]>(`
+    UPDATE message_recipients SET delivered_at = $1
+    WHERE message_id = $2 AND recipient_id = ANY($3::bigint[]) AND delivered_at IS NULL`),
+  markUndelivered: sql<[number, number[]]>(`
+    UPDATE message_recipients SET delivered_at = NULL
+    WHERE message_id = $1 AND recipient_id = ANY($2::bigint[]) AND read_at IS NULL`),
+  messagesNewestFirst: sql<[number, number], Row<{ id: number; sent_at: string }>>(
+    `SELECT id, sent_at FROM messages WHERE id < $1 ORDER BY id DESC LIMIT $2`,
+  ),
+  // A mark written at commit carries the message's own sent_at (the same instant); one written
+  // after a push is later. (Equal by chance within a millisecond: one popup replayed, no harm.)
+  reopenMarkedAtCommit: sql<[number]>(`
+    UPDATE message_recipients r SET delivered_at = NULL
+    FROM messages m
+    WHERE m.id = r.message_id AND r.message_id >= $1 AND r.read_at IS NULL AND r.delivered_at = m.sent_at`),
+  // Reading implies delivery: a message read on another client was delivered there.
+  markRead: sql<[string, number, number]>(`
+    UPDATE message_recipients SET read_at = coalesce(read_at, $1), delivered_at = coalesce(delivered_at, $1)
+    WHERE message_id = $2 AND recipient_id = $3 AND deleted_at IS NULL`),
+  deleteFromInbox: sql<[string, number, number]>(`
+    UPDATE message_recipients SET deleted_at = $1
+    WHERE message_id = $2 AND recipient_id = $3 AND deleted_at IS NULL`),
+  unreadCount: sql<[number], Count>(`
+    SELECT count(*) AS n FROM message_recipients WHERE recipient_id = $1 AND read_at IS NULL AND deleted_at IS NULL`),
+  messageRecipientRole: sql<[number, number], Row<{ found: number }>>(
+    `SELECT 1 AS found FROM message_recipients WHERE message_id = $1 AND recipient_id = $2 AND deleted_at IS NULL`,
+  ),
+
+  // --- attachments
+  insertAttachment: sql<[number, string, number, string, string, string | null, string], Row<AttachmentRow>>(`
+    INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    RETURNING ${ATTACHMENT_COLUMNS}`),
+  /** A sending message's declared attachments, in their order. */
+  declareAttachments: sql<[number, string[], number[], string[], string[], string]>(`
+    INSERT INTO attachments (message_id, name, size, sha256, media_type, created_at)
+    SELECT $1, a.name, a.size, a.sha256, a.media_type, $6
+    FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[]) WITH ORDINALITY AS a(name, size, sha256, media_type, n)
+    ORDER BY a.n`),
+  storedAttachments: sql<[], Row<AttachmentRow>>(
+    `SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE storage_path IS NOT NULL ORDER BY id`,
+  ),
+  attachmentById: sql<[number], Row<AttachmentRow>>(`SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE id = $1`),
+  missingAttachments: sql<[number], Count>(
+    `SELECT count(*) AS n FROM attachments WHERE message_id = $1 AND storage_path IS NULL`,
+  ),
+  commitAttachment: sql<[number, string, string, string]>(`
+    UPDATE attachments SET storage_path = $2, media_type = $3, committed_at = $4
+    WHERE id = $1 AND storage_path IS NULL`),
+  releaseAttachments: sql<[number]>(`UPDATE attachments SET storage_path = NULL WHERE message_id = $1`),
+  contentReferenced: sql<[string], Row<{ found: number }>>(
+    `SELECT 1 AS found FROM attachments WHERE sha256 = $1 AND storage_path IS NOT NULL LIMIT 1`,
+  ),
+  /** The message row, locked: commits and closes of one sending message take turns. */
+  messageToChange: sql<[number], Row<{ id: number; state: string }>>(`SELECT id, state FROM messages WHERE id = $1 FOR UPDATE`),
+  releasePendingRecipients: sql<[number]>(`
+    INSERT INTO message_recipients (message_id, recipient_id)
+    SELECT m.id, p.id FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) WHERE m.id = $1`),
+  finishSending: sql<[string, number]>(`
+    UPDATE messages SET state = $1, upload_deadline = NULL, pending_recipients = NULL
+    WHERE id = $2 AND state = 'sending'`),
+  overdueSending: sql<[string, number], Id>(
+    `SELECT id FROM messages WHERE state = 'sending' AND upload_deadline < $1 ORDER BY upload_deadline, id LIMIT $2`,
+  ),
+  existingUsers: sql<[number[]], Id>(`SELECT id FROM users WHERE id = ANY($1::bigint[])`),
+
+  // --- mail queue
+  insertMail: sql<[string, string, string, string, string], Id>(`
+    INSERT INTO mail_queue (kind, to_address, subject, sealed_text, created_at, next_attempt_at)
+    VALUES ($1, $2, $3, $4, $5, $5) RETURNING id`),
+  dueMail: sql<[string, number], Row<MailRow>>(`
+    SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= $1
+    ORDER BY next_attempt_at, id LIMIT $2`),
+  // The sealed text holds credentials: once delivered there is no reason to keep it.
+  mailSent: sql<[string, number]>(`UPDATE mail_queue SET sent_at = $1, sealed_text = '' WHERE id = $2 AND sent_at IS NULL`),
+  mailFailed: sql<[string, string, number]>(`
+    UPDATE mail_queue SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2
+    WHERE id = $3 AND sent_at IS NULL`),
+  unsentMail: sql<[number, number], Row<MailRow>>(
+    `SELECT * FROM mail_queue WHERE sent_at IS NULL AND id < $1 ORDER BY id DESC LIMIT $2`,
+  ),
+  allMail: sql<[number, number], Row<MailRow>>(`SELECT * FROM mail_queue WHERE id < $1 ORDER BY id DESC LIMIT $2`),
+  failedMail: sql<[number, number], Row<MailRow>>(`
+    SELECT * FROM mail_queue WHERE sent_at IS NULL AND last_error IS NOT NULL AND id < $1
+    ORDER BY id DESC LIMIT $2`),
+  // Retrying only moves the next attempt: attempts count real tries.
+  retryOneMail: sql<[string, number]>(`UPDATE mail_queue SET next_attempt_at = $1 WHERE id = $2 AND sent_at IS NULL`),
+  retryAllMail: sql<[string]>(`UPDATE mail_queue SET next_attempt_at = $1 WHERE sent_at IS NULL AND next_attempt_at > $1`),
+  mailById: sql<[number], Row<MailRow>>(`SELECT * FROM mail_queue WHERE id = $1`),
+
+  // --- audit
+  insertAudit: sql<[string, string, number | null, string | null, string | null, string]>(
+    `INSERT INTO audit_events (at, kind, actor_id, subject, address, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+  ),
+});
+
+/** A listAudit query: only the filters given appear in its WHERE clause (so the (kind, id) index serves). */
+export function auditQuery(filter: {
+  kind?: string; subject?: string; actorId?: number; involving?: { username: string; userId: number | null };
+  sinceIso?: string; untilIso?: string; beforeId: number; limit: number;
+}): { name: string; text: string; values: unknown[] } {
+  const values: unknown[] = [filter.beforeId];
+  const conditions = ['id < $1'];
+  const param = (value: unknown): string => `$${values.push(value)}`;
+  if (filter.kind !== undefined) conditions.push(`kind = ${param(filter.kind)}`);
+  if (filter.subject !== undefined) conditions.push(`subject = ${param(filter.subject)}`);
+  if (filter.actorId !== undefined) conditions.push(`actor_id = ${param(filter.actorId)}`);
+  if (filter.involving !== undefined) {
+    const { username, userId } = filter.involving;
+    conditions.push(userId === null ? `subject = ${param(username)}` : `(subject = ${param(username)} OR actor_id = ${param(userId)})`);
+  }
+  if (filter.sinceIso !== undefined) conditions.push(`at >= ${param(filter.sinceIso)}`);
+  if (filter.untilIso !== undefined) conditions.push(`at < ${param(filter.untilIso)}`);
+  const text = `SELECT * FROM audit_events WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT ${param(filter.limit)}`;
+  // The same shape always gets the same text, so it is prepared once per connection under its name
+  // (a digest: PostgreSQL cuts names at 63 bytes, and two shapes must never share one).
+  return { name: `siar.audit.${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text, values };
+}
+
+export type { AuditRow };

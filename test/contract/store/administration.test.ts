@@ -1,0 +1,99 @@
+/**
+ * Store contract: administration done in one transaction — expiring old registration requests
+ * (notice mail and audit for each) and resetting a member's password (sessions closed, mail, audit).
+ */
+import t from 'tap';
+import { SiarError } from '../../../src/protocol/errors.js';
+import type { OutgoingMail, RegistrationRequest, User } from '../../../src/server/store/types.js';
+import { forEachAdapter } from './adapters.js';
+import { ISO, adminOf, credentialsMail, inOneHour, instantBetween, registration, seedMembers } from './fixtures.js';
+
+const expiryNotice = (r: RegistrationRequest): OutgoingMail => ({ kind: 'expiry', to: r.email, subject: 'expired', sealedText: `sealed:${r.username}` });
+const resetMail = (u: User): OutgoingMail => ({ kind: 'password_reset', to: u.email, subject: 'reset', sealedText: `sealed:${u.username}` });
+const failing = (): never => {
+  throw new Error('cannot seal');
+};
+
+forEachAdapter(t, (t, adapter) => {
+  t.test('expiring marks every pending request created before the cutoff, with a notice and an audit each', async (t) => {
+    const store = await adapter.open(t);
+    const admin = await adminOf(store);
+    const old1 = await store.createRegistration(registration('old1'));
+    const decided = await store.createRegistration(registration('decided'));
+    await store.rejectRegistration({ requestId: decided.id, adminId: admin.id, reason: 'no', mail: credentialsMail });
+    const old2 = await store.createRegistration(registration('old2'));
+    const cutoff = await instantBetween();
+    const fresh = await store.createRegistration(registration('fresh'));
+
+    const expired = await store.expireRegistrations({ olderThanIso: cutoff, actorId: admin.id, mail: expiryNotice });
+    t.strictSame(expired.map((e) => e.request.username), ['old1', 'old2'], 'in the order they were made');
+    for (const { request, mailId } of expired) {
+      t.match(request, { status: 'expired', decidedAt: ISO, userId: null, reason: null });
+      t.strictSame(await store.getRegistration(request.id), request);
+      t.match(await store.getMail(mailId), { kind: 'expiry', to: request.email, sealedText: `sealed:${request.username}` });
+    }
+    t.strictSame(
+      (await store.listAudit({ kind: 'registration_expired' }, { limit: 10 })).map((e) => [e.subject, e.actorId, e.detail]),
+      [['old2', admin.id, { requestId: old2.id, createdAt: old2.createdAt }], ['old1', admin.id, { requestId: old1.id, createdAt: old1.createdAt }]],
+    );
+    t.equal((await store.getRegistration(fresh.id))?.status, 'pending');
+    t.equal((await store.getRegistration(decided.id))?.status, 'rejected');
+    t.strictSame(await store.expireRegistrations({ olderThanIso: cutoff, actorId: null, mail: expiryNotice }), [], 'nothing left to expire');
+    t.equal((await store.createRegistration(registration('old1'))).status, 'pending', 'an expired request frees its username');
+  });
+
+  t.test('expiring is all or nothing: a mail that cannot be made leaves every request pending', async (t) => {
+    const store = await adapter.open(t);
+    await store.createRegistration(registration('a'));
+    await store.createRegistration(registration('b'));
+    let calls = 0;
+    await t.rejects(
+      store.expireRegistrations({
+        olderThanIso: inOneHour(), actorId: null,
+        mail: (r) => (++calls === 2 ? failing() : expiryNotice(r)),
+      }),
+      /cannot seal/,
+    );
+    t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 2);
+    t.strictSame(await store.listMail('all', { limit: 10 }), []);
+    t.strictSame(await store.listAudit({}, { limit: 10 }), []);
+  });
+
+  t.test('a password reset sets a password to change, closes the sessions, queues the mail and audits', async (t) => {
+    const store = await adapter.open(t);
+    const admin = await adminOf(store);
+    const [alice, bob] = await seedMembers(store, ['alice', 'bob']);
+    for (const token of ['a1', 'a2']) await store.createSession({ userId: alice!.id, tokenHash: token, address: null, expiresAt: inOneHour() });
+    await store.createSession({ userId: bob!.id, tokenHash: 'b1', address: null, expiresAt: inOneHour() });
+    await store.setPassword(alice!.id, 'own-hash', false);
+
+    const { user, sessions, mailId } = await store.resetPassword({
+      userId: alice!.id, adminId: admin.id, passwordHash: 'reset-hash', address: '192.0.2.9', mail: resetMail,
+    });
+    t.equal(sessions, 2);
+    t.match(user, { id: alice!.id, passwordHash: 'reset-hash', mustChangePassword: true });
+    t.strictSame(await store.getUserById(alice!.id), user);
+    t.equal(await store.findSession('a1'), null);
+    t.equal(await store.findSession('a2'), null);
+    t.not(await store.findSession('b1'), null, 'other members keep theirs');
+    t.match(await store.getMail(mailId), { kind: 'password_reset', to: 'alice@example.org', sealedText: 'sealed:alice' });
+    const [event] = await store.listAudit({ kind: 'password_reset' }, { limit: 10 });
+    t.match(event, { actorId: admin.id, subject: 'alice', address: '192.0.2.9', detail: { sessions: 2, mailId } });
+  });
+
+  t.test('a password reset is all or nothing, and NOT_FOUND for a user that does not exist', async (t) => {
+    const store = await adapter.open(t);
+    const admin = await adminOf(store);
+    const [alice] = await seedMembers(store, ['alice']);
+    await store.createSession({ userId: alice!.id, tokenHash: 'a1', address: null, expiresAt: inOneHour() });
+    const before = await store.getUserById(alice!.id);
+    await t.rejects(store.resetPassword({ userId: alice!.id, adminId: admin.id, passwordHash: 'x', address: null, mail: failing }), /cannot seal/);
+    t.strictSame(await store.getUserById(alice!.id), before, 'the password is unchanged');
+    t.not(await store.findSession('a1'), null, 'the session is still open');
+    t.equal((await store.listMail('all', { limit: 10 })).length, 1, 'only the approval\'s mail');
+    t.strictSame(await store.listAudit({ kind: 'password_reset' }, { limit: 10 }), []);
+    const missing = await store.resetPassword({ userId: 9999, adminId: admin.id, passwordHash: 'x', address: null, mail: resetMail }).catch((e: unknown) => e);
+    t.ok(missing instanceof SiarError);
+    t.match(missing, { code: 'NOT_FOUND' });
+  });
+});
