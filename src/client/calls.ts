@@ -62,6 +62,11 @@ export interface OutgoingMessage {
   attachments?: Declaration[];
 }
 
+/** Which registration requests PENDING lists. */
+export type RegistrationFilter = 'pending' | 'approved' | 'rejected' | 'expired' | 'all';
+/** Which queued mail MAILQUEUE lists. */
+export type MailFilter = 'unsent' | 'failed' | 'all';
+
 export interface Page {
   /** At most this many (the server's default 50, at most 500). */
   limit?: number;
@@ -330,7 +335,7 @@ export class AdminCalls {
   // --- registrations and members
 
   /** Registration requests (pending by default). */
-  async pending(opts: Page & { status?: 'pending' | 'approved' | 'rejected' | 'expired' | 'all' } = {}): Promise<RegistrationRecord[]> {
+  async pending(opts: Page & { status?: RegistrationFilter } = {}): Promise<RegistrationRecord[]> {
     return (await this.request('PENDING', { status: opts.status, limit: opts.limit, before: opts.before })).items.map(argsToRegistration);
   }
 
@@ -383,7 +388,7 @@ export class AdminCalls {
   }
 
   /** Queued mail, newest first (unsent by default). */
-  async mailQueue(opts: Page & { status?: 'unsent' | 'failed' | 'all' } = {}): Promise<MailRow[]> {
+  async mailQueue(opts: Page & { status?: MailFilter } = {}): Promise<MailRow[]> {
     return (await this.request('MAILQUEUE', { status: opts.status, limit: opts.limit, before: opts.before })).items.map(argsToMailRow);
   }
 

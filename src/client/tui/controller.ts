@@ -2,13 +2,12 @@ import { EventEmitter } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-  argsToChannel, argsToGroup, argsToMessage, argsToPopup, type Args, type AttachmentInfo, type MessageRecord,
-} from '../../protocol/index.js';
+import type { AttachmentInfo, MessageRecord } from '../../protocol/index.js';
 import type { ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
 import { openWithDefaultApp } from '../open-file.js';
-import { OfflineError, type SiarSession, type SessionState } from '../session.js';
+import type { Decision } from '../replies.js';
+import { OfflineError, type SessionEvents, type SiarSession, type SessionState } from '../session.js';
 import { TransferError } from '../transfer.js';
 import { field, type EditKey } from './editor.js';
 import {
@@ -116,7 +115,6 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   /** Starts listening to the session and connects. */
   start(): void {
     const onState = (s: SessionState) => this.onSessionState(s);
-    const onPush = (event: string, args: Args) => this.onPush(event, args);
     const onLogin = (_: unknown, how: { resumed: boolean }) => {
       if (!how.resumed) return;
       this.dispatch({ type: 'toast', text: 'Reconnected and signed in again; missed popups follow.' });
@@ -126,12 +124,24 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.dispatch({ type: 'loggedOut', error: `Please log in again: ${err.message}` });
     };
     this.session.on('state', onState);
-    this.session.on('push', onPush);
     this.session.on('login', onLogin);
     this.session.on('authLost', onAuthLost);
     this.unsubscribe.push(
-      () => this.session.off('state', onState), () => this.session.off('push', onPush),
-      () => this.session.off('login', onLogin), () => this.session.off('authLost', onAuthLost),
+      () => this.session.off('state', onState), () => this.session.off('login', onLogin), () => this.session.off('authLost', onAuthLost),
+      this.onPush('popup', (popup) => {
+        if (!(popup.id > 0)) return;
+        this.dispatch({ type: 'popup', popup });
+        this.scheduleInboxReload();
+      }),
+      this.onPush('read', (r) => {
+        if (r.id > 0 && r.by) this.dispatch({ type: 'readReceipt', id: r.id, by: r.by, at: r.at || new Date(this.clock()).toISOString() });
+      }),
+      this.onPush('decision', (d) => this.onDecision(d)),
+      this.onPush('subscription', ({ name, subscribed, by }) => {
+        if (!name) return;
+        this.dispatch({ type: 'channels/subscribed', name, subscribed });
+        if (by === 'admin') this.dispatch({ type: 'toast', text: `The administrator ${subscribed ? 'subscribed you to' : 'removed you from'} #${name}.` });
+      }),
     );
     this.ticker = setInterval(() => {
       const now = this.clock();
@@ -524,47 +534,27 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     }
   }
 
-  private onPush(event: string, args: Args): void {
-    try {
-      switch (event) {
-        case 'POPUP': {
-          const popup = argsToPopup(args);
-          if (!(popup.id > 0)) return;
-          this.dispatch({ type: 'popup', popup });
-          this.scheduleInboxReload();
-          return;
-        }
-        case 'READ': {
-          const id = Number(args.get('id'));
-          const by = args.get('by') ?? '';
-          if (id > 0 && by) this.dispatch({ type: 'readReceipt', id, by, at: args.get('at') || new Date(this.clock()).toISOString() });
-          return;
-        }
-        case 'DECISION': return this.onDecision(args);
-        case 'SUBSCRIPTION': {
-          const name = args.get('name');
-          if (!name) return;
-          const subscribed = args.get('subscribed') === '1';
-          this.dispatch({ type: 'channels/subscribed', name, subscribed });
-          if (args.get('by') === 'admin') this.dispatch({ type: 'toast', text: `The administrator ${subscribed ? 'subscribed you to' : 'removed you from'} #${name}.` });
-          return;
-        }
-        default:
+  /** Handles one kind of push; a handler that fails is reported, not fatal. Returns the unsubscription. */
+  private onPush<K extends 'popup' | 'read' | 'decision' | 'subscription'>(event: K, handle: (...args: SessionEvents[K]) => void): () => void {
+    const listener = ((...args: SessionEvents[K]) => {
+      try {
+        handle(...args);
+      } catch (err) {
+        this.dispatch({ type: 'toast', text: `Ignored a malformed ${event} from the server: ${(err as Error).message}`, kind: 'error' });
       }
-    } catch (err) {
-      this.dispatch({ type: 'toast', text: `Ignored a malformed ${event} from the server: ${(err as Error).message}`, kind: 'error' });
-    }
+    }) as Parameters<SiarSession['on']>[1];
+    this.session.on(event, listener);
+    return () => { this.session.off(event, listener); };
   }
 
-  private onDecision(args: Args): void {
+  private onDecision(d: Decision): void {
     const w = this._state.waiting;
-    const id = Number(args.get('id'));
-    if (!w || (id && id !== w.requestId)) return;
-    const status = args.get('status') === 'approved' ? 'approved' : 'rejected';
-    this.dispatch({ type: 'decision', status, reason: args.get('reason') ?? null });
+    if (!w || (d.id && d.id !== w.requestId)) return;
+    const status = d.status === 'approved' ? 'approved' : 'rejected';
+    this.dispatch({ type: 'decision', status, reason: d.reason ?? null });
     if (status === 'approved') {
-      this.saveConfig({ username: args.get('username') || w.username, pendingRegistration: undefined });
-      this.dispatch({ type: 'form/reset', form: 'login', server: this.session.address, username: args.get('username') || w.username, notice: `Approved. Your password was e-mailed to ${w.email}.` });
+      this.saveConfig({ username: d.username || w.username, pendingRegistration: undefined });
+      this.dispatch({ type: 'form/reset', form: 'login', server: this.session.address, username: d.username || w.username, notice: `Approved. Your password was e-mailed to ${w.email}.` });
     } else {
       this.saveConfig({ pendingRegistration: undefined });
     }
@@ -603,11 +593,10 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       await this.ensureServer(values.server!);
       const username = values.username!.trim().toLowerCase();
       const email = values.email!.trim().toLowerCase();
-      const reply = await this.session.request('REGISTER', {
-        institution: values.institution, contact: values.contact, email, phone: values.phone || undefined,
-        address: values.address || undefined, username, wait: 1,
+      const { id: requestId } = await this.session.register({
+        institution: values.institution!, contact: values.contact!, email, phone: values.phone || undefined,
+        address: values.address || undefined, username, wait: true,
       });
-      const requestId = Number(reply.args.get('id'));
       this.saveConfig({ server: this.session.address, pendingRegistration: { id: requestId, username, email, server: this.session.address } });
       this.dispatch({ type: 'registered', requestId, username, email });
     } catch (err) {
@@ -699,26 +688,24 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     this.dispatch({ type: 'list/loading', list });
     try {
       if (list === 'inbox') {
-        const r = await this.session.request('INBOX', { limit: 200 });
-        const items = r.items.map(argsToMessage).filter((m) => m.id > 0).sort((a, b) => b.id - a.id);
-        this.dispatch({ type: 'list/loaded', list, items, unread: Number(r.args.get('unread') ?? 0) || items.filter((m) => !m.readAt).length });
+        const page = await this.session.inbox({ limit: 200 });
+        const items = page.messages.filter((m) => m.id > 0).sort((a, b) => b.id - a.id);
+        this.dispatch({ type: 'list/loaded', list, items, unread: page.unread || items.filter((m) => !m.readAt).length });
       } else if (list === 'outbox') {
         this.outboxLoadedAt = this.clock();
-        const r = await this.session.request('OUTBOX', { limit: 200 });
-        const items = r.items.map(argsToMessage).filter((m) => m.id > 0).sort((a, b) => b.id - a.id);
+        const items = (await this.session.outbox({ limit: 200 })).filter((m) => m.id > 0).sort((a, b) => b.id - a.id);
         this.dispatch({ type: 'list/loaded', list, items });
       } else if (list === 'directory') {
-        const r = await this.session.request('DIRECTORY');
         // Member rows (kind=member, or no kind from servers without channels); channels and groups have their own tab.
-        const items = r.items.filter((a) => (a.get('kind') ?? 'member') === 'member')
-          .map((a) => ({ username: a.get('username') ?? '', institution: a.get('institution') ?? '', online: a.get('online') === '1' }))
+        const items = (await this.session.directory())
+          .flatMap((e) => (e.kind === 'member' ? [{ username: e.username, institution: e.institution, online: e.online }] : []))
           .filter((m) => m.username);
         this.dispatch({ type: 'list/loaded', list, items });
       } else {
-        const [channels, groups] = await Promise.all([this.session.request('CHANNELS'), this.session.request('GROUPS')]);
+        const [channels, groups] = await Promise.all([this.session.channels(), this.session.groups()]);
         const items: Audience[] = [
-          ...channels.items.map((a) => ({ kind: 'channel' as const, ...argsToChannel(a) })),
-          ...groups.items.map((a) => ({ kind: 'group' as const, ...argsToGroup(a) })),
+          ...channels.map((c) => ({ kind: 'channel' as const, ...c })),
+          ...groups.map((g) => ({ kind: 'group' as const, ...g })),
         ].filter((a) => a.name);
         this.dispatch({ type: 'list/loaded', list, items });
       }
@@ -736,8 +723,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     if (!this._state.directory.loaded) void this.loadList('directory');
     void (async () => {
       try {
-        const r = await this.session.request('READ', { id });
-        const record = argsToMessage(r.args);
+        const record = await this.session.read(id);
         if (!(record.id > 0)) throw new Error('The server sent an unreadable message.');
         this.dispatch({ type: 'message/loaded', record });
       } catch (err) {
@@ -748,7 +734,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
 
   private async deleteMessage(id: number): Promise<void> {
     try {
-      await this.session.request('DELETE', { id });
+      await this.session.deleteMessage(id);
       this.dispatch({ type: 'inbox/deleted', id });
       if (this._state.screen === 'message' && this._state.message?.id === id) {
         if (this._state.history.length) this.dispatch({ type: 'back' });
@@ -781,7 +767,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   private async cancelMessage(id: number): Promise<void> {
     try {
       if (this.transfers) await this.transfers.cancel(id);
-      else await this.session.request('CANCEL', { id });
+      else await this.session.cancel(id);
       this.dispatch({ type: 'toast', text: `Message #${id} withdrawn: nobody will receive it.` });
     } catch (err) {
       this.dispatch({ type: 'toast', text: `Could not withdraw #${id}: ${describe(err)}`, kind: 'error' });
@@ -810,7 +796,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       return this.dispatch({ type: 'toast', text: a.archived ? `#${a.name} is archived.` : `#${a.name} is restricted to members the administrator chose.`, kind: 'error' });
     }
     try {
-      await this.session.request(a.subscribed ? 'UNSUBSCRIBE' : 'SUBSCRIBE', { name: a.name });
+      await (a.subscribed ? this.session.unsubscribe(a.name) : this.session.subscribe(a.name));
       this.dispatch({ type: 'channels/subscribed', name: a.name, subscribed: !a.subscribed });
       this.dispatch({ type: 'toast', text: a.subscribed ? `Unsubscribed from #${a.name}.` : `Subscribed to #${a.name}: its messages now pop up here.` });
       void this.loadList('channels');
@@ -875,10 +861,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
         );
         c.attachments.forEach((a, index) => this.dispatch({ type: 'compose/attachment', index, patch: { status: 'done', done: a.size ?? 0 } }));
       } else {
-        const r = await this.session.request('SEND', {
-          to: c.all || c.channel ? undefined : c.to, all: c.all ? 1 : undefined, channel: c.channel ?? undefined, subject, body,
-        });
-        result = { id: Number(r.args.get('id')), recipients: Number(r.args.get('recipients') ?? 0) };
+        result = await this.session.send({ to: c.all || c.channel ? undefined : c.to, all: c.all, channel: c.channel ?? undefined, subject, body });
       }
       this.dispatch({ type: 'compose/close' });
       const n = result.recipients;

@@ -57,7 +57,7 @@ export function createTransfers(session: SiarSession, uploads: PendingUploads = 
       }
     },
     async cancel(id) {
-      await session.request('CANCEL', { id });
+      await session.cancel(id);
       forget(id);
     },
     async download(message, attachment, dir, onProgress) {
