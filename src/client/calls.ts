@@ -13,8 +13,8 @@
  *   await client.admin.approve(3);
  */
 import { EventEmitter } from 'node:events';
+import * as records from '../protocol/index.js';
 import {
-  argsToChannel, argsToDirectoryEntry, argsToGroup, argsToGroupMember, argsToMessage, argsToPopup, argsToRegistration, argsToRoster,
   type ArgInput, type Args, type ChannelAccess, type ChannelRecord, type ChannelRole, type ChannelRosterEntry, type DirectoryEntry,
   type GroupMemberEntry, type GroupRecord, type MessageRecord, type PopupRecord, type PublishPolicy, type RegistrationRecord,
 } from '../protocol/index.js';
@@ -25,13 +25,23 @@ import {
   argsToDecision, argsToDownloaded, argsToExpiry, argsToGroupChange, argsToHello, argsToLiveTransfer, argsToLoginAlert,
   argsToLoginInfo, argsToMailEvent, argsToMailRetry, argsToMailRow, argsToMember, argsToMemberChange, argsToOffer,
   argsToOnlineUser, argsToReadReceipt, argsToRegisterReply, argsToRejectReply, argsToSendFailed, argsToSendReply, argsToSentNotice,
-  argsToStats, argsToSubscription, argsToTransferFailed, argsToUploaded, argsToWhoAmI, withWire,
+  argsToStats, argsToSubscription, argsToTransferFailed, argsToUploaded, argsToWhoAmI, keeping, withWire,
   type ApproveReply, type AuditEvent, type BackupList, type BackupStatus, type ChannelChange, type CommandHelp, type Decided,
   type Decision, type Downloaded, type ExpiryReply, type GroupChange, type LiveTransfer, type LoginAlert, type LoginInfo,
   type MailEvent, type MailRetryReply, type MailRow, type MemberChange, type MemberRow, type OnlineReply, type ReadReceipt,
   type RegisterReply, type RejectReply, type SendFailed, type SendReply, type SentNotice, type ServerHello, type Stats,
   type SubscriptionChange, type TransferFailed, type TransferOffer, type Uploaded, type WhoAmI,
 } from './replies.js';
+
+// The shared records' decoders (src/protocol), each record remembering its arguments (wireArgs).
+const argsToChannel = keeping(records.argsToChannel);
+const argsToDirectoryEntry = keeping(records.argsToDirectoryEntry);
+const argsToGroup = keeping(records.argsToGroup);
+const argsToGroupMember = keeping(records.argsToGroupMember);
+const argsToMessage = keeping(records.argsToMessage);
+const argsToPopup = keeping(records.argsToPopup);
+const argsToRegistration = keeping(records.argsToRegistration);
+const argsToRoster = keeping(records.argsToRoster);
 
 // --- arguments
 

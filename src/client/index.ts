@@ -25,7 +25,15 @@ export {
   type AuditFilter, type ChannelSettings, type InboxPage, type MailFilter, type OutgoingMessage, type Page, type PushEvents,
   type RegistrationFilter, type RegistrationInput, type SubscriptionReply,
 } from './calls.js';
-export * from './replies.js';
+export {
+  wireArgs,
+  type ApproveReply, type AuditEvent, type BackupList, type BackupRow, type BackupStatus, type ChannelChange, type CommandHelp,
+  type Decided, type Decision, type Downloaded, type ExpiryReply, type GroupChange, type LiveTransfer, type LoginAlert,
+  type LoginInfo, type MailEvent, type MailRetryReply, type MailRow, type MemberChange, type MemberRow, type OnlineReply,
+  type OnlineUser, type ReadReceipt, type RegisterReply, type RejectReply, type SendFailed, type SendReply, type SentNotice,
+  type ServerHello, type Stats, type SubscriptionChange, type TrafficMinute, type TransferFailed, type TransferOffer,
+  type TransferProgress, type Uploaded, type WhoAmI,
+} from './replies.js';
 export {
   TransferError, declareFile, downloadAttachment, safeFileName, sendMessage, uploadFile,
   type DownloadResult, type LocalFile, type OnProgress, type Progress, type SendFields, type SentMessage, type TransferErrorCode,

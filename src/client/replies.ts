@@ -685,3 +685,8 @@ export function argsToLiveTransfer(a: Args): LiveTransfer {
 export function withWire<T extends object>(value: T, args: Args): T {
   return kept(value, args);
 }
+
+/** A decoder whose values remember the arguments they came from. */
+export function keeping<T extends object>(decode: (a: Args) => T): (a: Args) => T {
+  return (a) => kept(decode(a), a);
+}
