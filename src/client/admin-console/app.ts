@@ -20,7 +20,7 @@
 import blessed from 'blessed';
 import { CliError, readPassword, tlsOptions, type ClientOptions } from '../cli/common.js';
 import { SiarSession, type SessionEvents, type SessionState } from '../session.js';
-import { describe } from '../tui/controller.js';
+import { describe } from '../tui/describe.js';
 import { auditScreen } from './audit-screen.js';
 import { backupsScreen } from './backups-screen.js';
 import { channelsScreen } from './channels-screen.js';

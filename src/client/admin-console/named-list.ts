@@ -4,7 +4,7 @@
  * the latest selection only. Actions ask `selected()` for fresh details and end with `after()`.
  */
 import blessed from 'blessed';
-import { describe } from '../tui/controller.js';
+import { describe } from '../tui/describe.js';
 import type { FormState } from './form.js';
 import { escapeTags } from './format.js';
 import type { ConsoleHost, ConsolePush, Screen } from './host.js';

@@ -2,7 +2,7 @@ import { PendingUploads, pendingFiles } from '../pending-uploads.js';
 import { ResumeError, localFiles, resumeUploads, unsentMessage } from '../resume.js';
 import { TransferError, declareFile, downloadAttachment, sendMessage, type LocalFile } from '../transfer.js';
 import type { SiarSession } from '../session.js';
-import type { TuiTransfers } from './controller.js';
+import type { TuiTransfers } from './host.js';
 
 /**
  * The TUI's attachments, on the transfer client (src/client/transfer.ts, issue #3): a message
