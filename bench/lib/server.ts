@@ -147,6 +147,8 @@ export class ServerProcess {
       '--host', '127.0.0.1', '--port', String(port), '--data', dataDir,
       '--log-level', opts.logLevel ?? process.env.BENCH_SERVER_LOG ?? 'warn',
       '--synchronous', opts.synchronous ?? 'NORMAL',
+      // The harness logs thousands of members in from a handful of loopback addresses.
+      '--max-logged-in-per-address', '1000000',
     ];
     if (opts.maxConnections !== undefined) serverArgs.push('--max-connections', String(opts.maxConnections));
     const argv = [...nodeArgs, path.join(SERVER_ROOT, 'bin', 'siar.js'), 'server', ...serverArgs];

@@ -246,7 +246,7 @@ ${table(['broadcast', 'OK to sender ms', 'first popup ms', 'median popup ms', 'l
 
 ${measuredLogins < 5000 ? `*With only ${measuredLogins} clients the RSS growth is within the heap's own swings (tens of MiB), so the per-connection figure means nothing here; it becomes meaningful at full scale.*\n\n` : ''}Targets (issue 8): about 19,900 concurrent logged-in clients — ${loggedIn >= 19_800 ? '**met**' : `**${fmtInt(loggedIn)} held**${maxConnections === undefined ? ' (the server\'s default cap: the open-files limit minus its reserve)' : ''}`};
 ≤ 8 KB server memory each — ${rssTargetOk ? '**met**' : '**missed**'} (${fmt(rssPerConnKiB * 1.024, 2)} KB).
-Clients beyond the limit: ${refusedClearly} got \`-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\`${unclear ? `, ${unclear} something else` : ''};
+Clients beyond the limit: ${refusedClearly} got \`TOO_MANY_REQUESTS\` (\`The server is full\`, or at LOGIN on the last slots, kept for the administrator)${unclear ? `, ${unclear} something else` : ''};
 the server ${refusalLogged ? 'logged the refusals' : 'wrote **no log line** about the refusals'}.
 ${warnings.length ? `\nServer warnings (the first ${warnings.length}):\n\n\`\`\`\n${warnings.join('\n')}\n\`\`\`\n` : ''}`;
       return {

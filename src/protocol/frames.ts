@@ -1,4 +1,4 @@
-import { decodeFields, encodeFields } from './fields.js';
+import { decodeFields, encodeFields, escapeField } from './fields.js';
 import { ProtocolError, SiarError, type ErrorCode } from './errors.js';
 
 /**
@@ -127,6 +127,17 @@ export function encodeOk(id: string, args: Args | ArgInput = {}): string {
 export function encodeItem(id: string, args: Args | ArgInput): string {
   const a = args instanceof Args ? args : Args.from(args);
   return encodeFields([id, 'ITEM', ...a.toFields()]);
+}
+
+/**
+ * ITEM rows that are the same for every request but their id, encoded once: the returned function
+ * gives all of them, line feeds included, for one id as a single string (one allocation per reply
+ * instead of several per row).
+ */
+export function itemRowsTemplate(rows: ReadonlyArray<Args | ArgInput>): (id: string) => string {
+  // Joined with the id as separator: '' + id + '|ITEM|…\n' + id + '|ITEM|…\n' …
+  const parts = ['', ...rows.map((args) => `${encodeItem('', args)}\n`)];
+  return (id) => (rows.length === 0 ? '' : parts.join(escapeField(id)));
 }
 
 export function encodeError(id: string, code: ErrorCode, message: string): string {

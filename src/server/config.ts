@@ -21,6 +21,14 @@ export interface ServerConfig {
   maxQueuedFrames: number;
   /** Unsent bytes queued to one slow peer before it is disconnected. */
   maxOutputBytes: number;
+  /** Unsent bytes to one peer past which its requests are neither read nor run until it takes them. */
+  outputPauseBytes: number;
+  /** A peer that takes none of its output (more than outputPauseBytes waiting) for this long is disconnected. */
+  outputStallTimeoutMs: number;
+  /** Unsent bytes held for the backed-up connections of one address; past it the longest backed up is dropped. */
+  maxOutputBytesPerAddress: number;
+  /** Unsent bytes held for backed-up connections on the whole server; past it the longest backed up is dropped. */
+  maxOutputBytesTotal: number;
   /** Bad frames tolerated on one connection before it is closed. */
   maxBadFrames: number;
   /** Largest page a list command returns. */
@@ -49,6 +57,14 @@ export interface ServerConfig {
   frameTimeoutMs: number;
   /** Connections from one address that have not logged in, at once. */
   maxAnonymousPerAddress: number;
+  /** Logged-in connections one member (the administrator included) may hold at once. */
+  maxConnectionsPerMember: number;
+  /** Logged-in connections from one address at once; the administrator's LOGIN is not held to it. */
+  maxLoggedInPerAddress: number;
+  /** Of maxConnections, the last ones only a LOGIN as administrator may take (at most half of them). */
+  adminReservedConnections: number;
+  /** A connection admitted on a reserved slot must log in as administrator within this time. */
+  reservedSlotLoginTimeoutMs: number;
   /** Pending registration requests one address may have open at once. */
   maxPendingRegistrationsPerAddress: number;
   // --- attachments and shadow listeners (docs/PROTOCOL-transfer.md §Limits)
@@ -98,6 +114,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     sessionTtlMs: 12 * 60 * 60_000,
     maxQueuedFrames: 64,
     maxOutputBytes: 8 * 1024 * 1024,
+    outputPauseBytes: 64 * 1024,
+    outputStallTimeoutMs: 30_000,
+    maxOutputBytesPerAddress: 32 * 1024 * 1024,
+    maxOutputBytesTotal: 256 * 1024 * 1024,
     maxBadFrames: 10,
     maxPageSize: 500,
     maxBodyChars: 48 * 1024,
@@ -111,6 +131,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     frameTimeoutMs: 30_000,
     shutdownDeadlineMs: 10_000,
     maxAnonymousPerAddress: 64,
+    maxConnectionsPerMember: 64,
+    maxLoggedInPerAddress: 512,
+    adminReservedConnections: 4,
+    reservedSlotLoginTimeoutMs: 10_000,
     maxPendingRegistrationsPerAddress: 5,
     transferHost: null,
     transferPorts: null,

@@ -3,6 +3,7 @@ import {
 } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
+import { RESERVED_FOR_ADMIN } from './admission.js';
 import { hashToken } from './secrets.js';
 
 /**
@@ -18,6 +19,8 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       const request = decodeRequest(line);
       requestId = request.id;
       verb = request.verb;
+      // Only an administrator's LOGIN may use a slot kept for the administrator (admission.ts).
+      if (conn.onReservedSlot && request.verb !== 'LOGIN') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
       const auth = await authorize(services, command, request.token, conn);
@@ -29,6 +32,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         auth,
         log: conn.log,
         item: (args: ArgInput) => { conn.send(encodeItem(requestId, args)); },
+        encodedItems: (rows: string) => { conn.sendEncoded(rows); },
         afterReply: (work) => { (after ??= []).push(work); },
       };
       const result = await command.handler(ctx, request.args);
@@ -39,7 +43,9 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       if (err instanceof SiarError) {
         conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');
         conn.sendError(requestId, err);
-        if (isFrameError(err)) conn.countBadFrame();
+        // A reserved slot is not held on to: any refusal there (a member's LOGIN, a wrong password) closes it.
+        if (conn.onReservedSlot) conn.close();
+        else if (isFrameError(err)) conn.countBadFrame();
       } else if (isDatabaseBusy(err)) {
         // Not a bug: the write waited the busy timeout and rolled back; the client may retry.
         conn.log.warn({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'database busy');

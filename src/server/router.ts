@@ -26,6 +26,10 @@ export interface MessageRouter {
   /** Closes the user's connections logged in with a session `ends` picks, with a closing error; returns how many. */
   disconnectSessions(userId: number, ends: (sessionId: number) => boolean, code: ErrorCode, message: string): number;
   isOnline(userId: number): boolean;
+  /** Logged-in connections of the user. */
+  connectionsOf(userId: number): number;
+  /** Logged-in connections from one remote address, of any user. */
+  loggedInFrom(address: string): number;
   online(): OnlineEntry[];
   /** Every connection, logged in or not (shutdown, statistics). */
   connectionCount(): number;
@@ -47,6 +51,8 @@ export class LocalRouter implements MessageRouter {
   /** Connections not yet logged in, per remote address (a limit applies to them). */
   private readonly anonymous = new Map<string, number>();
   private readonly countedAnonymous = new WeakSet<Connection>();
+  /** Logged-in connections per remote address (a limit applies to them too). */
+  private readonly loggedIn = new Map<string, number>();
   /** A connection whose session expires is closed then: it must not go on receiving popups. */
   private readonly expiry = new SessionExpiry<Connection>((conn) => conn.fail('SESSION_EXPIRED'));
 
@@ -54,7 +60,7 @@ export class LocalRouter implements MessageRouter {
   track(conn: Connection): void {
     this.all.add(conn);
     this.countedAnonymous.add(conn);
-    this.anonymous.set(conn.remoteAddress, (this.anonymous.get(conn.remoteAddress) ?? 0) + 1);
+    bump(this.anonymous, conn.remoteAddress, 1);
     conn.onClose(() => {
       this.uncountAnonymous(conn);
       this.all.delete(conn);
@@ -70,10 +76,7 @@ export class LocalRouter implements MessageRouter {
   }
 
   private uncountAnonymous(conn: Connection): void {
-    if (!this.countedAnonymous.delete(conn)) return;
-    const n = (this.anonymous.get(conn.remoteAddress) ?? 1) - 1;
-    if (n <= 0) this.anonymous.delete(conn.remoteAddress);
-    else this.anonymous.set(conn.remoteAddress, n);
+    if (this.countedAnonymous.delete(conn)) bump(this.anonymous, conn.remoteAddress, -1);
   }
 
   attach(conn: Connection): void {
@@ -82,6 +85,7 @@ export class LocalRouter implements MessageRouter {
     this.uncountAnonymous(conn);
     this.detach(conn); // logged in again, perhaps as someone else
     this.attachedAs.set(conn, user.userId);
+    bump(this.loggedIn, conn.remoteAddress, 1);
     let set = this.byUser.get(user.userId);
     if (!set) this.byUser.set(user.userId, (set = new Set()));
     set.add(conn);
@@ -95,6 +99,7 @@ export class LocalRouter implements MessageRouter {
     const userId = this.attachedAs.get(conn);
     if (userId === undefined) return;
     this.attachedAs.delete(conn);
+    bump(this.loggedIn, conn.remoteAddress, -1);
     const set = this.byUser.get(userId);
     if (set?.delete(conn) && set.size === 0) this.byUser.delete(userId);
   }
@@ -149,6 +154,14 @@ export class LocalRouter implements MessageRouter {
     return (this.byUser.get(userId)?.size ?? 0) > 0;
   }
 
+  connectionsOf(userId: number): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
+  loggedInFrom(address: string): number {
+    return this.loggedIn.get(address) ?? 0;
+  }
+
   online(): OnlineEntry[] {
     return [...this.byUser.values()].flatMap((set) => {
       const conns = [...set];
@@ -169,4 +182,11 @@ export class LocalRouter implements MessageRouter {
   connections(): Connection[] {
     return [...this.all];
   }
+}
+
+/** Adds delta to a count per address; a count of 0 is removed, so the map holds only addresses in use. */
+function bump(counts: Map<string, number>, address: string, delta: number): void {
+  const n = (counts.get(address) ?? 0) + delta;
+  if (n <= 0) counts.delete(address);
+  else counts.set(address, n);
 }

@@ -7,7 +7,8 @@ import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
 import { defaultConfig, type ServerConfig } from './config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
-import { Connection, normalizeAddress } from './connection.js';
+import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
+import { Connection, connectionShared, normalizeAddress } from './connection.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
 import { auditThrottleReports } from './commands/password-guard.js';
@@ -17,6 +18,8 @@ import { createLogger } from './logger.js';
 import { MailSealer } from './mail/seal.js';
 import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
+import type { MemoryRelease } from './memory-release.js';
+import type { OutputBudget } from './output-budget.js';
 import { LocalRouter } from './router.js';
 import { LoginThrottle } from './throttle.js';
 import { generatePassword, hashPassword } from './secrets.js';
@@ -45,6 +48,10 @@ export class SiarServer {
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
   private stopFdWatch: () => void = () => undefined;
+  /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
+  output!: OutputBudget;
+  /** Collections after a flood of peers that did not read (memory-release.ts). */
+  private memoryRelease: MemoryRelease | null = null;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
   /** Password brute-force protection; its counts of refused attempts reach the audit log. */
@@ -67,6 +74,8 @@ export class SiarServer {
     // limit still comes up and holds as many clients as it safely can.
     const cap = planConnectionCap(overrides.maxConnections, readOpenFilesLimit(), config);
     config.maxConnections = cap.maxConnections;
+    const reserveAsked = config.adminReservedConnections;
+    config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
     await ensureAdminAccount(store, config.dataDir, log);
@@ -127,20 +136,23 @@ export class SiarServer {
     };
     const warnFull = rateLimitedWarn(log, 'connection refused: server full');
     const warnAnonymous = rateLimitedWarn(log, 'connection refused: too many anonymous connections from one address');
+    const warnReserved = rateLimitedWarn(log, 'connection taken on a slot kept for the administrator: only an administrator LOGIN may follow');
+    const shared = connectionShared(config, log);
     const onSocket = (socket: net.Socket): void => {
-      if (router.connectionCount() >= config.maxConnections) {
-        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|The server is full; try again later.\n`);
-        warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
-        return;
-      }
       const address = normalizeAddress(socket.remoteAddress);
-      if (router.anonymousFrom(address) >= config.maxAnonymousPerAddress) {
-        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|Too many connections from your address that have not logged in.\n`);
-        warnAnonymous({ address });
+      const admission = admitConnection(config, router, address);
+      if (!admission.admit) {
+        refuse(socket, `-|ERR|TOO_MANY_REQUESTS|${admission.reason}\n`);
+        if (admission.reason === SERVER_FULL) warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
+        else warnAnonymous({ address });
         return;
       }
-      const conn = new Connection(socket, config, log, dispatch);
+      const conn = new Connection(socket, config, log, dispatch, shared);
       router.track(conn);
+      if (admission.reservedSlot) {
+        holdReservedSlot(conn, config);
+        warnReserved({ address, connections: router.connectionCount(), reserved: config.adminReservedConnections });
+      }
       stats.connectionOpened();
       conn.onClose(() => stats.connectionClosed(socket.bytesRead, socket.bytesWritten));
       conn.log.debug({ remote: conn.remoteAddress }, 'connected');
@@ -177,6 +189,8 @@ export class SiarServer {
     server.loopLateness = loopLateness;
     server.transfers = transfers;
     server.backups = backups;
+    server.memoryRelease = shared.memory;
+    server.output = shared.output;
     server.throttle = services.throttle;
     services.throttle.start();
     loopLateness.start();
@@ -199,6 +213,10 @@ export class SiarServer {
       log.warn({ requested: overrides.maxConnections, maxConnections: cap.maxConnections, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve },
         '--max-connections is above what the open-files limit allows (limit minus the reserve for the database, transfers and the rest); using the most it allows: raise ulimit -n to hold more');
     }
+    if (config.adminReservedConnections < reserveAsked) {
+      log.warn({ requested: reserveAsked, adminReserved: config.adminReservedConnections, maxConnections: config.maxConnections },
+        '--admin-reserved-connections is more than half of --max-connections; keeping half for the administrator');
+    }
     // Shadow listeners bind to --transfer-host when given: a public one is as exposed as the control port.
     const exposed = [config.host, config.transferHost].filter((h): h is string => h !== null && !isLoopback(h));
     if (!config.tls && exposed.length > 0) {
@@ -211,7 +229,7 @@ export class SiarServer {
       host: config.host, port, dataDir: path.resolve(config.dataDir), mail: transport.destination,
       adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
     }, 'siar server listening');
-    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve }, 'connection limit');
+    log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
     return server;
   }
 
@@ -236,6 +254,7 @@ export class SiarServer {
       if (this.expiryTimer) clearInterval(this.expiryTimer);
       this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
+      this.memoryRelease?.stop();
       this.stats?.stop();
       this.loopLateness?.stop();
       // A backup under way finishes first: closing the store would break it.

@@ -4,7 +4,7 @@
  */
 import type { Argv } from 'yargs';
 import type { ServerConfig } from '../server/config.js';
-import { parseByteSize, parseDuration, parsePortRange } from './units.js';
+import { flagValue as named, parseByteSize, parseDuration, parsePortRange } from './units.js';
 
 export interface TransferFlags {
   'transfer-host'?: string;
@@ -50,12 +50,4 @@ export function transferConfigFromFlags(f: TransferFlags): Partial<ServerConfig>
   if (f['partial-retention']) out.partialRetentionMs = named('--partial-retention', () => parseDuration(f['partial-retention']!));
   if (f['min-free-disk']) out.minFreeDiskBytes = named('--min-free-disk', () => parseByteSize(f['min-free-disk']!));
   return out;
-}
-
-function named<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new Error(`${flag}: ${(err as Error).message}`);
-  }
 }

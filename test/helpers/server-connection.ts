@@ -6,7 +6,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import type { Test } from 'tap';
 import { defaultConfig } from '../../src/server/config.js';
-import { Connection } from '../../src/server/connection.js';
+import { Connection, connectionShared } from '../../src/server/connection.js';
 import { createLogger } from '../../src/server/logger.js';
 import type { LocalRouter } from '../../src/server/router.js';
 
@@ -30,7 +30,9 @@ export async function serverSideConnection(
   t.teardown(() => client.destroy());
   const [socket] = await accepted;
   server.close(); // one connection each; the accepted socket lives on
-  const conn = new Connection(socket, defaultConfig(), createLogger('silent'), async () => {});
+  const config = defaultConfig();
+  const log = createLogger('silent');
+  const conn = new Connection(socket, config, log, async () => {}, connectionShared(config, log));
   router.track(conn);
   if (user) {
     conn.user = { userId: user.id, username: user.username, role: 'member', sessionId: 1, expiresAt: Date.now() + 3_600_000 };

@@ -1,6 +1,10 @@
-import t from 'tap';
+import { once } from 'node:events';
+import net from 'node:net';
+import t, { type Test } from 'tap';
+import { waitFor } from '../helpers/server-connection.js';
 import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions, type ThrottleReport } from '../../src/server/throttle.js';
-import { RawPeer, ownPassword, startServer } from '../helpers/siar.js';
+import type { Connection } from '../../src/server/connection.js';
+import { RawPeer, ownPassword, startServer, type TestServer } from '../helpers/siar.js';
 import { DataPeer, noise, offer, rawUpload, sendDeclared, sha256 } from '../transfer/helpers.js';
 
 const OPTIONS: ThrottleOptions = {
@@ -209,4 +213,77 @@ t.test('one address may keep only a few registration requests pending; a decisio
   await admin.request('REJECT', { id: ids[0]!, reason: 'duplikat' });
   t.ok((await ask(4)).args.get('id'), 'once one is decided, the address may ask again');
   t.match(await c.request('PING').then((r) => r.args.get('pong')), '1', 'the connection is still served');
+});
+
+// --- peers that do not read (issue 20 §1) ----------------------------------------------------------
+
+/** A peer from `localAddress` that asks for HELP thousands of times and never reads a reply. */
+async function nonReader(t: Test, port: number, localAddress: string): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.pause();
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  socket.write(Array.from({ length: 2000 }, (_, i) => `n${i}|HELP`).join('\n') + '\n');
+  return socket;
+}
+
+/** The server's side of a client socket, while the server holds it. */
+function serverSide(s: TestServer, client: net.Socket): Connection | undefined {
+  return s.server.router.connections().find((c) => c.socket.remotePort === client.localPort && c.remoteAddress === client.localAddress);
+}
+
+/** Lines a reading peer from `localAddress` receives in answer to one HELP. */
+async function readHelp(t: Test, port: number, localAddress: string): Promise<string[]> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  t.teardown(() => socket.destroy());
+  let text = '';
+  socket.setEncoding('utf8').on('data', (d: string) => { text += d; });
+  socket.write('h|HELP\n');
+  await waitFor(() => /^h\|(OK|ERR)\b/m.test(text), 10_000);
+  return text.split('\n');
+}
+
+t.test('past the output an address may hold, its longest backed-up peer is dropped; a reader from there is not', async (t) => {
+  const s = await startServer(t, { maxOutputBytesPerAddress: 200 * 1024 });
+  const held = (address: string) => s.server.output.bytes(address);
+  // Each backs up at about 64 KiB (outputPauseBytes): two fit, the third pushes the address over.
+  const first = await nonReader(t, s.port, '127.0.0.61');
+  await waitFor(() => held('127.0.0.61') >= 64 * 1024, 20_000);
+  await nonReader(t, s.port, '127.0.0.61');
+  await waitFor(() => held('127.0.0.61') >= 128 * 1024, 20_000);
+  const elsewhere = await nonReader(t, s.port, '127.0.0.62');
+  await waitFor(() => held('127.0.0.62') >= 64 * 1024, 20_000);
+  await nonReader(t, s.port, '127.0.0.61');
+  await waitFor(() => s.logs.records.some((r) => r.msg === 'peer too slow while its address holds too much unsent output; disconnecting'), 20_000);
+  t.ok(held('127.0.0.61') <= 200 * 1024, `the address holds ${held('127.0.0.61')} bytes, within its bound`);
+  t.notOk(serverSide(s, first), 'the first (longest backed up) is the one dropped');
+  const lines = await readHelp(t, s.port, '127.0.0.61');
+  t.match(lines.find((l) => l.startsWith('h|OK')), /^h\|OK/, 'a peer that reads, from the same address, is served');
+  t.ok(held('127.0.0.62') >= 64 * 1024 && serverSide(s, elsewhere), 'another address is not touched');
+});
+
+t.test('past the output the whole server may hold, the longest backed-up peer anywhere is dropped', async (t) => {
+  const s = await startServer(t, { maxOutputBytesTotal: 200 * 1024 });
+  await nonReader(t, s.port, '127.0.0.71');
+  await waitFor(() => s.server.output.bytes() >= 64 * 1024, 20_000);
+  await nonReader(t, s.port, '127.0.0.72');
+  await waitFor(() => s.server.output.bytes() >= 128 * 1024, 20_000);
+  await nonReader(t, s.port, '127.0.0.73');
+  await waitFor(() => s.logs.records.some((r) => r.msg === 'peer too slow while the server holds too much unsent output; disconnecting'), 20_000);
+  t.ok(s.server.output.bytes() <= 200 * 1024, `the server holds ${s.server.output.bytes()} bytes, within its bound`);
+  t.equal(s.server.output.bytes('127.0.0.71'), 0, 'the first address (backed up the longest) lost its peer');
+  t.ok(s.server.output.bytes('127.0.0.73') > 0, 'the newest is kept');
+});
+
+t.test('a connection on a slot kept for the administrator that does not log in is closed in time', async (t) => {
+  const s = await startServer(t, { maxConnections: 4, adminReservedConnections: 2, reservedSlotLoginTimeoutMs: 1500 });
+  await RawPeer.connect(t, s.port);
+  await RawPeer.connect(t, s.port);
+  const idle = await RawPeer.connect(t, s.port); // the third of four: a reserved slot
+  await Promise.race([idle.waitClosed(), new Promise((r) => setTimeout(r, 10_000))]);
+  t.ok(idle.closed, 'closed');
+  t.match(idle.lines.at(-1), /^-\|ERR\|TOO_MANY_REQUESTS\|The server is full; its last connections are kept for the administrator\./, 'told why, then closed');
+  const admin = await s.adminClient();
+  t.match((await admin.request('WHOAMI')).args.get('role'), 'admin', 'the slot it held is free for the administrator');
 });

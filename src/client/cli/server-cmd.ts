@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
+import { connectionConfigFromFlags, withConnectionFlags, type ConnectionFlags } from '../../server/connection-options.js';
 import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
 import { DEFAULT_THROTTLE } from '../../server/throttle.js';
 import type { LogFormat } from '../../server/logger.js';
@@ -14,10 +15,10 @@ type ServerOpts = {
 
 const LOGIN_LIMITS = ['login-lockout-failures', 'login-address-lockout-failures', 'login-alert-failures', 'login-lockout-minutes'] as const;
 
-export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
+export const serverCommand = defineCommand<ServerOpts & TransferFlags & ConnectionFlags>({
   command: 'server',
   describe: 'run the siar server (embedded defaults: SQLite in --data, mail written to <data>/mail/)',
-  builder: (y: Argv) => withTransferFlags(y)
+  builder: (y: Argv) => withConnectionFlags(withTransferFlags(y))
     .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to listen on' })
     .option('port', { type: 'number', default: 7400 })
     .option('data', { type: 'string', default: 'data', describe: 'data directory (database, mail, admin-password)' })
@@ -53,12 +54,13 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags>({
       return true;
     })
     .option('registration-expiry-days', { type: 'number', default: 30, describe: 'undecided registration requests expire after this many days (0 = never)' }),
-  handler: async (opts: ServerOpts & TransferFlags) => {
+  handler: async (opts: ServerOpts & TransferFlags & ConnectionFlags) => {
     // Loaded here, not at the top: client commands should not pay for loading the server.
     const { SiarServer } = await import('../../server/server.js');
     const { createConsoleLogger } = await import('../../server/logger.js');
     const server = await SiarServer.start({
       ...transferConfigFromFlags(opts),
+      ...connectionConfigFromFlags(opts),
       host: opts.host, port: opts.port, dataDir: opts.data, smtpUrl: opts.smtp, mailFrom: opts['mail-from'],
       logLevel: opts['log-level'], maxFrameBytes: opts['max-frame'], synchronous: opts.synchronous,
       registrationExpiryDays: opts['registration-expiry-days'],

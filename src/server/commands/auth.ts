@@ -1,4 +1,5 @@
 import { SiarError } from '../../protocol/index.js';
+import { admitLogin } from '../admission.js';
 import { replayPending } from '../delivery.js';
 import { generateToken, hashPassword, hashToken } from '../secrets.js';
 import { requireText, requireUsername } from '../validation.js';
@@ -20,6 +21,7 @@ export const authCommands: Command[] = [
       await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
       throw new SiarError('ACCOUNT_SUSPENDED');
     }
+    admitLogin(config, router, ctx.conn, user); // before a session is made for nothing
     const token = generateToken();
     const expiresAtMs = Date.now() + config.sessionTtlMs;
     const expiresAt = new Date(expiresAtMs).toISOString();
@@ -28,7 +30,13 @@ export const authCommands: Command[] = [
     const session = await store.createSession({
       userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt, mustChangePassword: user.mustChangePassword,
     });
-    await store.recordLogin(user.id, ctx.conn.remoteAddress);
+    // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
+    try {
+      admitLogin(config, router, ctx.conn, user);
+    } catch (err) {
+      await store.closeSession(session.id);
+      throw err;
+    }
     if (ctx.conn.user) router.detach(ctx.conn);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
     // With the mailed password, popups wait until the member has set its own (see PASSWD).
@@ -36,6 +44,8 @@ export const authCommands: Command[] = [
     ctx.conn.wantsPopups = wantsPopups && !user.mustChangePassword;
     ctx.conn.popupsAfterPasswordChange = wantsPopups && user.mustChangePassword;
     router.attach(ctx.conn);
+    ctx.conn.onReservedSlot = false; // an administrator on a reserved slot keeps it as its own
+    await store.recordLogin(user.id, ctx.conn.remoteAddress);
     ctx.log.info({ username, role: user.role }, 'login');
     const unread = await store.unreadCount(user.id);
     // After the OK: the client knows it is logged in before its missed popups arrive. A one-shot

@@ -51,6 +51,8 @@ export interface CommandContext {
   auth: Auth | null;
   /** Streams one row of a list reply. */
   item(args: ArgInput): void;
+  /** Streams rows encoded already, line feeds included (itemRowsTemplate). */
+  encodedItems(rows: string): void;
   /**
    * Runs work right after the command's OK is written (pushes, popups): the client learns the
    * outcome first, and the OK and the pushes of one turn leave in the same write.
