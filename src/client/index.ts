@@ -32,7 +32,7 @@ export {
   type LoginInfo, type MailEvent, type MailRetryReply, type MailRow, type MemberChange, type MemberRow, type OnlineReply,
   type OnlineUser, type ReadReceipt, type RegisterReply, type RejectReply, type SendFailed, type SendReply, type SentNotice,
   type ServerHello, type Stats, type SubscriptionChange, type TrafficMinute, type TransferFailed, type TransferOffer,
-  type TransferProgress, type Uploaded, type WhoAmI,
+  type Uploaded, type WhoAmI,
 } from './replies.js';
 export {
   TransferError, declareFile, downloadAttachment, safeFileName, sendMessage, uploadFile,
@@ -42,6 +42,6 @@ export {
 export {
   ERRORS, isErrorCode, parseVia, type AttachmentInfo, type ChannelAccess, type ChannelRecord, type ChannelRole, type ChannelRosterEntry,
   type DirectoryEntry, type ErrorCode, type GroupMemberEntry, type GroupRecord, type MessageRecord, type PopupRecord,
-  type PublishPolicy, type RecipientInfo, type RegistrationRecord,
+  type PublishPolicy, type RecipientInfo, type RegistrationRecord, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
 export type { Args } from '../protocol/index.js';

@@ -9,7 +9,7 @@
  */
 import {
   Args, argsToChannel, argsToGroup, decodeAttachment, isErrorCode,
-  type AttachmentInfo, type ChannelRecord, type ErrorCode, type GroupRecord,
+  type AttachmentInfo, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
 
 const WIRE = new WeakMap<object, Args>();
@@ -446,20 +446,7 @@ export interface OnlineReply {
 }
 
 /** One minute of STATS history (the last one still running: `partial`). */
-export interface TrafficMinute {
-  at: string;
-  messages: number;
-  popups: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectionsOpened: number;
-  connections: number;
-  liveListeners: number;
-  transfers: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-  partial: boolean;
-}
+export type TrafficMinute = MinuteSample;
 
 export function argsToTrafficMinute(a: Args): TrafficMinute {
   return kept({
@@ -469,38 +456,13 @@ export function argsToTrafficMinute(a: Args): TrafficMinute {
   }, a);
 }
 
-/** A transfer in progress, as STATS lists it. */
-export interface TransferProgress {
-  id: string;
-  direction: string;
-  bytes: number;
-  /** 0 when unknown. */
-  size: number;
-  user: string;
-  name: string;
-}
-
 function decodeTransferProgress(value: string): TransferProgress {
   const [id = '', direction = '', bytes = '0', size = '0', user = '', ...name] = value.split(',');
   return { id, direction, bytes: Number(bytes) || 0, size: Number(size) || 0, user, name: name.join(',') };
 }
 
-export interface Stats {
-  startedAt: string;
-  messages: number;
-  popups: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectionsOpened: number;
-  connectionsClosed: number;
-  connections: number;
-  liveListeners: number;
-  transfers: number;
-  /** How late the event loop runs this minute, and the worst since the start (ms). */
-  loopP50Ms: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-  loopMaxEverMs: number;
+/** STATS: the totals since the server started, and: */
+export interface Stats extends TrafficTotals {
   /** Members logged in. */
   online: number;
   registrationExpiryDays: number;

@@ -63,7 +63,7 @@ import { LineReader, decodeServerFrame, type AttachmentInfo, type ErrorCode } fr
 import { isDiskFull } from '../transfer/disk-space.js';
 import { checkAttachmentName, encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
 import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
-import { errorCodeOf, type TransferOffer } from './replies.js';
+import { argsToUploaded, errorCodeOf, type TransferOffer, type Uploaded } from './replies.js';
 
 export { encodeDeclaration };
 
@@ -111,18 +111,8 @@ export interface TransferOptions {
   tls?: ConnectOptions['tls'] | null;
 }
 
-export interface UploadResult {
-  messageId: number;
-  attachmentId: number;
-  size: number;
-  sha256: string;
-  /** The media type the server detected from the content. */
-  type: string;
-  /** Attachments of the message still missing. */
-  missing: number;
-  /** True when this upload completed the message: its popups have gone out. */
-  sent: boolean;
-}
+/** An upload's verdict: the attachment as stored, and whether the message went out with it. */
+export type UploadResult = Omit<Uploaded, 'transfer'>;
 
 export interface DownloadResult {
   messageId: number;
@@ -406,11 +396,8 @@ async function pushFile(offer: Offer, file: string, onProgress: OnProgress | und
     const frame = decodeServerFrame(line);
     if (frame.kind === 'err') throw new TransferError(errorCodeOf(frame.code), frame.message);
     if (frame.kind !== 'ok') throw new TransferError('BAD_FRAME', `Unexpected verdict: ${line.slice(0, 80)}`);
-    const a = frame.args;
-    return {
-      messageId: Number(a.get('message')), attachmentId: Number(a.get('attachment')), size: Number(a.get('size')),
-      sha256: a.get('sha256') ?? '', type: a.get('type') ?? '', missing: Number(a.get('missing') ?? 0), sent: a.get('sent') === '1',
-    };
+    const { transfer: _transfer, ...result } = argsToUploaded(frame.args);
+    return result;
   } finally {
     socket.destroy();
   }
