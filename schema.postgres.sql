@@ -186,3 +186,19 @@ CREATE TABLE group_members (
   PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX group_members_user ON group_members (user_id);
+
+-- migration: 2
+-- What each member's messages take, for the storage quota (issue 20; schema.sql's migration 5):
+-- subject and body (UTF-8 bytes) and the declared size of attachments not let go. Updated in the
+-- transaction that stores the message; the row lock makes concurrent senders on several nodes take turns.
+CREATE TABLE storage_usage (
+  user_id BIGINT PRIMARY KEY REFERENCES users (id),
+  bytes   BIGINT NOT NULL
+);
+INSERT INTO storage_usage (user_id, bytes)
+SELECT sender_id, sum(bytes) FROM (
+  SELECT sender_id, octet_length(subject) + octet_length(body) AS bytes FROM messages
+  UNION ALL
+  SELECT m.sender_id, a.size FROM attachments a JOIN messages m ON m.id = a.message_id
+  WHERE m.state IN ('sending', 'sent')
+) AS used GROUP BY sender_id;

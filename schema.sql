@@ -205,3 +205,19 @@ CREATE TABLE message_routes (
 ALTER TABLE sessions ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET must_change_password = 1
   WHERE closed_at IS NULL AND user_id IN (SELECT id FROM users WHERE must_change_password = 1);
+
+-- migration: 5
+-- What each member's messages take on disk, for the storage quota (issue 20): subject and body
+-- (UTF-8 bytes) and the declared size of attachments not let go (an expired or cancelled message's
+-- files are removed). Updated in the transaction that stores the message, so exact after a crash.
+CREATE TABLE storage_usage (
+  user_id INTEGER PRIMARY KEY REFERENCES users (id),
+  bytes   INTEGER NOT NULL
+);
+INSERT INTO storage_usage (user_id, bytes)
+SELECT sender_id, sum(bytes) FROM (
+  SELECT sender_id, octet_length(subject) + octet_length(body) AS bytes FROM messages
+  UNION ALL
+  SELECT m.sender_id, a.size FROM attachments a JOIN messages m ON m.id = a.message_id
+  WHERE m.state IN ('sending', 'sent')
+) GROUP BY sender_id;

@@ -147,6 +147,8 @@ export class ServerProcess {
       '--host', '127.0.0.1', '--port', String(port), '--data', dataDir,
       '--log-level', opts.logLevel ?? process.env.BENCH_SERVER_LOG ?? 'warn',
       '--synchronous', opts.synchronous ?? 'NORMAL',
+      // A harness member sends thousands of messages a minute: past any per-member rate or quota.
+      '--max-sends-per-minute', '0', '--member-quota', '0',
       // The harness logs thousands of members in from a handful of loopback addresses.
       '--max-logged-in-per-address', '1000000',
     ];

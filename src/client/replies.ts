@@ -396,6 +396,12 @@ export interface MemberRow {
   lastLoginAt: string | null;
   lastLoginAddress: string | null;
   online: boolean;
+  /** What its messages take on the server, against the quota (0: none). */
+  storedBytes: number;
+  quotaBytes: number;
+  /** Messages sent in the last minute, against the sending rate (0: none). */
+  sentLastMinute: number;
+  maxSendsPerMinute: number;
 }
 
 export function argsToMember(a: Args): MemberRow {
@@ -403,7 +409,8 @@ export function argsToMember(a: Args): MemberRow {
     username: a.get('username') ?? '', institution: a.get('institution') ?? '', contact: a.get('contact') ?? '',
     email: a.get('email') ?? '', phone: a.get('phone') ?? '', address: a.get('address') ?? '', status: a.get('status') ?? '',
     createdAt: a.get('createdAt') ?? '', lastLoginAt: orNull(a, 'lastLoginAt'), lastLoginAddress: orNull(a, 'lastLoginAddress'),
-    online: flag(a, 'online'),
+    online: flag(a, 'online'), storedBytes: num(a, 'storedBytes'), quotaBytes: num(a, 'quotaBytes'),
+    sentLastMinute: num(a, 'sentLastMinute'), maxSendsPerMinute: num(a, 'maxSendsPerMinute'),
   }, a);
 }
 

@@ -30,6 +30,9 @@
  *       size and sha256, then rename to the attachment's name made safe (safeFileName), with
  *       " (1)", " (2)"… if another file has that name. With `expect` (the attachment as READ
  *       listed it) an identical file already in `dir` is kept and nothing is transferred.
+ *       The part file is never followed if it is a symbolic link (O_NOFOLLOW): in a shared
+ *       directory another user could plant one to make the download write into a file of theirs
+ *       choosing; such a download fails with UNSAFE_PART_FILE and a sentence saying so.
  *
  *   UPLOAD/DOWNLOAD answered TRANSFER_BUSY (too many transfers, no free port or descriptor) are
  *   retried a few times with a growing pause (up to ~8 s in all) before the error is thrown; a
@@ -51,8 +54,8 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsFlags, createReadStream } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -67,8 +70,11 @@ import { argsToUploaded, errorCodeOf, type TransferOffer, type Uploaded } from '
 
 export { encodeDeclaration };
 
-/** A catalogue code, or TLS_UNVERIFIED: a transfer port whose certificate did not name the server (this side's own). */
-export type TransferErrorCode = ErrorCode | 'TLS_UNVERIFIED';
+/**
+ * A catalogue code, or one of this side's own: TLS_UNVERIFIED (a transfer port whose certificate
+ * did not name the server), UNSAFE_PART_FILE (a download's part file is a symbolic link).
+ */
+export type TransferErrorCode = ErrorCode | 'TLS_UNVERIFIED' | 'UNSAFE_PART_FILE';
 
 /** A transfer that failed; `code` is a catalogue code (docs/PROTOCOL-transfer.md §Errors). */
 export class TransferError extends Error {
@@ -148,7 +154,7 @@ export interface SentMessage {
 /** Codes after which a new attempt cannot succeed; anything else is an interruption worth a resume. */
 const FINAL_CODES = new Set<TransferErrorCode>([
   'CHECKSUM_MISMATCH', 'SIZE_MISMATCH', 'MESSAGE_CLOSED', 'BAD_TICKET', 'TRANSFER_REFUSED', 'NOT_FOUND', 'ALREADY_UPLOADED',
-  'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL', 'DISK_FULL', 'TLS_UNVERIFIED',
+  'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL', 'DISK_FULL', 'TLS_UNVERIFIED', 'UNSAFE_PART_FILE',
 ]);
 
 export async function declareFile(file: string, name: string = path.basename(file), onProgress?: OnProgress): Promise<LocalFile> {
@@ -240,7 +246,7 @@ export async function downloadAttachment(
   const retries = options.retries ?? 3;
   return withKeepalive(client, options.keepaliveMs, async () => {
     for (let attempt = 0; ; attempt++) {
-      let offset = await sizeOf(part);
+      let offset = await partSize(part);
       let offer = await requestOffer(() => client.openDownload({ messageId: args.messageId, attachmentId: args.attachmentId, offset }));
       if (offset > offer.size) {
         await rm(part, { force: true });
@@ -250,7 +256,7 @@ export async function downloadAttachment(
       try {
         // The hash covers the bytes a resume keeps (read once more) and then the stream as it arrives.
         const hash = createHash('sha256');
-        if (offer.offset > 0) await hashInto(part, 0, offer.offset - 1, hash);
+        if (offer.offset > 0) await hashPartInto(part, offer.offset, hash);
         await pullFile(offer, part, hash, onProgress, dataOptions(client, options));
         const digest = hash.digest('hex');
         if (digest !== offer.sha256) {
@@ -268,7 +274,7 @@ export async function downloadAttachment(
         if (err instanceof TransferError && err.code === 'CHECKSUM_MISMATCH' && offset > 0 && attempt < retries) continue;
         if (err instanceof TransferError && !FINAL_CODES.has(err.code) && attempt < retries) {
           // A download socket has no verdict line: one that brought nothing is the server's "busy".
-          await pauseBeforeRetry((await sizeOf(part)) <= offer.offset, attempt);
+          await pauseBeforeRetry((await partSize(part)) <= offer.offset, attempt);
           continue;
         }
         throw err;
@@ -450,7 +456,8 @@ async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnPr
     },
   });
   try {
-    await pipeline(socket, counter, createWriteStream(part, { flags: offer.offset > 0 ? 'a' : 'w' }));
+    const file = await openPart(part, offer.offset > 0 ? fsFlags.O_APPEND : fsFlags.O_TRUNC, 'w');
+    await pipeline(socket, counter, file.createWriteStream());
   } catch (err) {
     if (err instanceof TransferError) throw err;
     if (isDiskFull(err)) {
@@ -489,12 +496,43 @@ async function hashInto(file: string, start: number, end: number, hash: Hash, on
   }));
 }
 
-async function sizeOf(file: string): Promise<number> {
+/** The bytes a download's part file already holds (0 when there is none); refuses one that is not a plain file. */
+async function partSize(part: string): Promise<number> {
+  const s = await lstat(part).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  if (s === null) return 0;
+  if (!s.isFile()) throw unsafePart(part);
+  return s.size;
+}
+
+/** Opens a part file without following a symbolic link planted at its path. */
+async function openPart(part: string, flags: number, how: 'r' | 'w'): Promise<FileHandle> {
+  const access = how === 'r' ? fsFlags.O_RDONLY : fsFlags.O_WRONLY | fsFlags.O_CREAT;
   try {
-    return (await stat(file)).size;
-  } catch {
-    return 0;
+    return await open(part, access | flags | fsFlags.O_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') throw unsafePart(part);
+    throw err;
   }
+}
+
+function unsafePart(part: string): TransferError {
+  return new TransferError('UNSAFE_PART_FILE',
+    `${part} is a symbolic link or not a plain file; the download will not write through it (someone else may have put it there). `
+    + 'Remove it, or download into a directory only you can write to.');
+}
+
+/** Hashes the first `bytes` of a part file (the bytes a resume keeps), not following a symbolic link. */
+async function hashPartInto(part: string, bytes: number, hash: Hash): Promise<void> {
+  const file = await openPart(part, 0, 'r');
+  await pipeline(file.createReadStream({ start: 0, end: bytes - 1, highWaterMark: FILE_CHUNK_BYTES }), new Writable({
+    write(chunk: Buffer, _enc, callback) {
+      hash.update(chunk);
+      callback();
+    },
+  }));
 }
 
 /** The path of a file in `dir` with the attachment's safe name and content, if there is one. */

@@ -27,6 +27,8 @@ export const ERRORS = {
   NO_RECIPIENTS: { message: 'The message has no recipients.', closes: false },
   ALREADY_DECIDED: { message: 'That registration request was already decided.', closes: false },
   TOO_MANY_REQUESTS: { message: 'Too many requests; slow down.', closes: false },
+  RATE_LIMITED: { message: 'You are sending more messages a minute than the server allows; nothing was sent. Retry in a little while.', closes: false },
+  QUOTA_EXCEEDED: { message: 'Your messages and attachments take all the storage the server allows a member; nothing was sent.', closes: false },
   LOGIN_LOCKED: { message: 'Too many failed logins; this account or address is locked for a while.', closes: false },
   TOO_MANY_ERRORS: { message: 'Too many bad frames; closing the connection.', closes: true },
   TIMEOUT: { message: 'The connection was idle for too long.', closes: true },
@@ -43,7 +45,7 @@ export const ERRORS = {
   CHECKSUM_MISMATCH: { message: 'The bytes received do not match the declared sha256.', closes: true },
   TRANSFER_TIMEOUT: { message: 'The transfer did not start or stalled for too long.', closes: true },
   TRANSFER_ABORTED: { message: 'The transfer was interrupted before it finished.', closes: true },
-  DISK_FULL: { message: 'The server has no room to store the attachment right now; retry later.', closes: false },
+  DISK_FULL: { message: 'The server\'s disk is (nearly) full: nothing was stored. Retry later.', closes: false },
   // Channels and groups (docs/PROTOCOL-channels.md §Errors).
   UNKNOWN_CHANNEL: { message: 'There is no channel by that name.', closes: false },
   CHANNEL_ARCHIVED: { message: 'That channel is archived; it keeps its history but takes no new messages.', closes: false },

@@ -67,6 +67,14 @@ export interface ServerConfig {
   reservedSlotLoginTimeoutMs: number;
   /** Pending registration requests one address may have open at once. */
   maxPendingRegistrationsPerAddress: number;
+  /** Pending registration requests from everyone at once (a script with many addresses); 0 = no cap. */
+  maxPendingRegistrations: number;
+  /** Messages one member may send in any minute (RATE_LIMITED past it); 0 = no limit. */
+  maxSendsPerMinute: number;
+  /** Bytes one member's messages may take: subjects, bodies, attachments (QUOTA_EXCEEDED past it); 0 = no quota. */
+  memberQuotaBytes: number;
+  /** How long a write waits for a database lock held by another process before BUSY. */
+  busyWaitMs: number;
   // --- attachments and shadow listeners (docs/PROTOCOL-transfer.md §Limits)
   /** Address shadow listeners bind to and advertise; null: the control connection's local address. */
   transferHost: string | null;
@@ -92,7 +100,7 @@ export interface ServerConfig {
   partialRetentionMs: number;
   /** How often expired messages and stale partial uploads are cleaned up. */
   transferSweepIntervalMs: number;
-  /** UPLOAD is refused (DISK_FULL) when it would leave less than this free on the data disk. */
+  /** UPLOAD, SEND and REGISTER are refused (DISK_FULL) when they would leave less than this free on the data disk. */
   minFreeDiskBytes: number;
   /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */
   registrationExpiryDays: number;
@@ -136,6 +144,10 @@ export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConf
     adminReservedConnections: 4,
     reservedSlotLoginTimeoutMs: 10_000,
     maxPendingRegistrationsPerAddress: 5,
+    maxPendingRegistrations: 1000,
+    maxSendsPerMinute: 120,
+    memberQuotaBytes: 10 * 1024 ** 3,
+    busyWaitMs: 5_000,
     transferHost: null,
     transferPorts: null,
     maxAttachmentBytes: 1024 ** 3,

@@ -1,7 +1,9 @@
 import {
   SiarError, decodeRequest, encodeItem, encodeOk, salvageId, type ArgInput,
 } from '../protocol/index.js';
+import { isDiskFull } from '../transfer/disk-space.js';
 import type { Connection } from './connection.js';
+import { isDatabaseBusy } from './store/lock-wait.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
 import { RESERVED_FOR_ADMIN } from './admission.js';
 import { hashToken } from './secrets.js';
@@ -50,6 +52,10 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
         // Not a bug: the write waited the busy timeout and rolled back; the client may retry.
         conn.log.warn({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'database busy');
         conn.sendError(requestId, new SiarError('BUSY'));
+      } else if (isDiskFull(err)) {
+        // The write rolled back whole (SQLite's transaction): nothing was stored, and no OK went out.
+        conn.log.error({ verb, rid: requestId, code: (err as { code?: string }).code }, 'database write failed: the disk is full');
+        conn.sendError(requestId, new SiarError('DISK_FULL', 'The server\'s disk is full: nothing was stored. Try again later.'));
       } else {
         conn.log.error({ verb, rid: requestId, err }, 'command failed');
         conn.sendError(requestId, new SiarError('INTERNAL'));
@@ -71,12 +77,6 @@ function runAfterReply(conn: Connection, verb: string, after: Array<() => void>)
 
 function isFrameError(err: SiarError): boolean {
   return ['BAD_FRAME', 'BAD_ESCAPE', 'BAD_UTF8', 'UNKNOWN_COMMAND', 'BAD_ARGUMENT'].includes(err.code);
-}
-
-/** SQLite's SQLITE_BUSY / SQLITE_LOCKED (and their extended codes), as better-sqlite3 reports them. */
-function isDatabaseBusy(err: unknown): err is { code: string } {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code);
 }
 
 function elapsed(started: number): number {

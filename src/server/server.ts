@@ -22,6 +22,8 @@ import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
 import { LocalRouter } from './router.js';
 import { LoginThrottle } from './throttle.js';
+import { SendRate } from './send-rate.js';
+import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
@@ -77,7 +79,9 @@ export class SiarServer {
     const reserveAsked = config.adminReservedConnections;
     config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), { synchronous: config.synchronous, checkpointInBackground: true });
+    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), {
+      synchronous: config.synchronous, checkpointInBackground: true, busyWaitMs: config.busyWaitMs,
+    });
     await ensureAdminAccount(store, config.dataDir, log);
     if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
     await recoverFromUncleanStop(store, config.dataDir, log);
@@ -108,6 +112,8 @@ export class SiarServer {
     const services: Services = {
       config, store, router, log, stats, backups,
       throttle: new LoginThrottle(config.loginThrottle),
+      sendRate: new SendRate(config.maxSendsPerMinute),
+      diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
     services.throttle.onReport = auditThrottleReports(services);

@@ -31,6 +31,15 @@ t.test('every admin function is scriptable with --json', async (t) => {
   const sent = await siar(['send', '--to', 'ugm', '--subject', 'Rapat', '--body', 'Besok'], unhas);
   t.equal(sent.code, 0, sent.stderr);
 
+  // Each member's storage against the quota and sending against the rate (issue 20).
+  const members = lines(await admin(['members']));
+  t.match(members.find((m) => m.username === 'unhas'), { storedBytes: '10', quotaBytes: String(10 * 1024 ** 3), sentLastMinute: '1', maxSendsPerMinute: '120' },
+    'MEMBERS carries the usage: subject and body bytes, one message this minute');
+  t.match(members.find((m) => m.username === 'ugm'), { storedBytes: '0', sentLastMinute: '0' });
+  const humanMembers = await siar(['admin', 'members', '--data', data], env);
+  t.match(humanMembers.stdout, /USERNAME\s+STATUS\s+ONLINE\s+STORED \/ QUOTA\s+SENT LAST MIN \/ RATE/);
+  t.match(humanMembers.stdout, /unhas\s+active\s+[01]\s+10 B \/ 10 GiB\s+1 \/ 120\s/, 'and siar admin members shows it against the limits');
+
   const stats = lines(await admin(['stats', '--minutes', '5']))[0]!;
   t.match(stats, { messages: '1' });
   t.ok(Array.isArray(stats.minutes) && (stats.minutes as unknown[]).length >= 1, 'per-minute samples');

@@ -164,9 +164,12 @@ t.test('the admin console approves a registration that arrives live, and the cre
   await tty.waitFor(/#2 ugm rejected — notice mail #\d+ to ugm@example\.ac\.id: sent/, 'the first rejection');
   await waitForMailFile(path.join(data, 'mail'), /Bukan institusi pendidikan/, 'the rejection mail');
 
-  // Members: suspend from the console.
+  // Members: each one's storage against the quota and sending against the rate (issue 20), then suspend.
+  const note = await siar(['send', '--to', 'unhas', '--subject', 'Catatan', '--body', 'untuk arsip'], { ...env, SIAR_USER: 'unhas', SIAR_PASSWORD: 'Hasanuddin-own-2026' });
+  t.equal(note.code, 0, note.stderr);
   tty.type('2');
   await tty.waitFor(/Members \(1\)[\s\S]*unhas\s+active/, 'the member list');
+  await tty.waitFor(/STORED \/ QUOTA\s+SENT\/MIN[\s\S]*unhas\s+active\s+\S*\s*18 B \/ 10 GiB\s+1 \/ 120/, 'the member\'s usage against the limits');
   tty.type('s');
   await tty.waitFor(/Suspend unhas\?/, 'the confirmation');
   tty.type('y');

@@ -113,8 +113,9 @@ export class ChildServer {
   }
 
   static async start(opts: ChildServerOptions): Promise<ChildServer> {
-    mkdirSync(opts.dataDir, { recursive: true });
+    // Only the log's directory: the data directory is the server's to create (0700).
     const logFile = opts.logFile ?? path.join(path.dirname(opts.dataDir), 'server.log');
+    mkdirSync(path.dirname(logFile), { recursive: true });
     const fd = openSync(logFile, 'a');
     const child = spawn(process.execPath, [
       SIAR, 'server', '--host', '127.0.0.1', '--port', String(opts.port), '--data', opts.dataDir,

@@ -57,7 +57,8 @@ const SEED = Number(process.env.SIAR_RACE_SEED ?? 0x5ea1);
 const ROUNDS = Number(process.env.SIAR_RACE_ROUNDS ?? 40);
 
 t.test(`subscribe/unsubscribe racing publishes: exactly once or not at all (seed ${SEED}, ${ROUNDS} rounds)`, async (t) => {
-  const s = await startServer(t);
+  // Publishers send as fast as the races need: past the default sending rate.
+  const s = await startServer(t, { maxSendsPerMinute: 0 });
   const admin = await s.adminClient();
   const names = ['m0', 'm1', 'm2', 'm3', 'm4', 'm5'];
   for (const u of [...names, 'pub1', 'pub2']) await s.member(u);
@@ -158,7 +159,7 @@ t.test(`subscribe/unsubscribe racing publishes: exactly once or not at all (seed
 });
 
 t.test('a member logging in during a burst of channel messages gets each once, live or replayed', async (t) => {
-  const s = await startServer(t);
+  const s = await startServer(t, { maxSendsPerMinute: 0 });
   const admin = await s.adminClient();
   await s.member('pub');
   await s.member('late');

@@ -215,6 +215,39 @@ t.test('one address may keep only a few registration requests pending; a decisio
   t.match(await c.request('PING').then((r) => r.args.get('pong')), '1', 'the connection is still served');
 });
 
+/** A REGISTER from another loopback address (127.0.0.N), as a script with many addresses would send it; the reply line. */
+async function registerFrom(port: number, localAddress: string, n: number): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  await once(socket, 'connect');
+  socket.setEncoding('utf8');
+  socket.write(`1|REGISTER||institution=Skrip ${n}|contact=Bot|email=bot${n}@skrip.ac.id|username=skrip${n}\n`);
+  let buffer = '';
+  for await (const chunk of socket) {
+    buffer += chunk as string;
+    const line = buffer.split('\n').find((l) => l.startsWith('1|'));
+    if (line !== undefined) {
+      socket.destroy();
+      return line;
+    }
+  }
+  return buffer;
+}
+
+t.test('registrations waiting from everyone are capped too: a script with many addresses cannot fill the queue', async (t) => {
+  const s = await startServer(t, { maxPendingRegistrations: 4 });
+  const admin = await s.adminClient();
+  const replies: string[] = [];
+  for (let n = 1; n <= 6; n++) replies.push(await registerFrom(s.port, `127.0.0.${n + 1}`, n));
+  t.equal(replies.filter((r) => r.startsWith('1|OK|')).length, 4, 'four requests from four addresses are recorded');
+  t.match(replies[4], /^1\|ERR\|TOO_MANY_REQUESTS\|4 registration requests are already waiting for a decision, the most this server keeps\. Wait until the administrator has decided\.$/,
+    'the fifth, from a fifth address, is refused with a sentence saying why');
+  t.match(replies[5], /^1\|ERR\|TOO_MANY_REQUESTS\|/, 'and so is the sixth');
+  const pending = (await admin.request('PENDING')).items;
+  t.equal(pending.length, 4, 'only four are pending');
+  await admin.request('REJECT', { id: pending[0]!.get('id')!, reason: 'skrip' });
+  t.match(await registerFrom(s.port, '127.0.0.9', 9), /^1\|OK\|/, 'a decision frees a place');
+});
+
 // --- peers that do not read (issue 20 §1) ----------------------------------------------------------
 
 /** A peer from `localAddress` that asks for HELP thousands of times and never reads a reply. */

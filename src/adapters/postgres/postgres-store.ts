@@ -30,8 +30,10 @@ import {
   type RegistrationRow,
 } from '../../server/store/rows.js';
 import {
+  QuotaExceeded,
   StoreConflict,
   StoreLimitReached,
+  messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
   type AuditEvent,
@@ -82,6 +84,14 @@ type ChangeArgs = Parameters<Store['changePassword']>[0];
 type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
 type CommitArgs = Parameters<Store['commitAttachment']>[0];
+type SessionArgs = Parameters<Store['createSession']>[0];
+type MessageLimits = NonNullable<Parameters<Store['storeMessage']>[1]>;
+type RegistrationLimits = NonNullable<Parameters<Store['createRegistration']>[1]>;
+/** A message to store with the limits it is stored under. */
+interface Storing {
+  message: NewMessage;
+  limits: MessageLimits;
+}
 
 /** The recipients to record delivered at the commit (NewMessage.pushedAfterCommit). */
 function pushedRecipients(m: NewMessage): Set<number> {
@@ -121,10 +131,13 @@ export class PostgresStore implements Store {
   // --- registration: a request holds its username and e-mail until decided, so two
   // --- people cannot both be promised the same account.
 
-  async createRegistration(input: RegistrationInput, limits: { maxPendingFromAddress?: number } = {}): Promise<RegistrationRequest> {
+  async createRegistration(input: RegistrationInput, limits: RegistrationLimits = {}): Promise<RegistrationRequest> {
     return transaction(this.pool, async (tx) => {
       await tx.query(REGISTRATION_LOCK);
-      const { maxPendingFromAddress } = limits;
+      const { maxPendingFromAddress, maxPending } = limits;
+      if (maxPending !== undefined && (await Q.pendingRegistrations.get(tx))!.n >= maxPending) {
+        throw new StoreLimitReached(`${maxPending} registration requests are already waiting for a decision, the most this server keeps.`);
+      }
       if (maxPendingFromAddress !== undefined && input.fromAddress
           && (await Q.pendingFromAddress.get(tx, input.fromAddress))!.n >= maxPendingFromAddress) {
         throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
@@ -227,6 +240,10 @@ export class PostgresStore implements Store {
     return (await Q.members.all(this.pool)).map(toUser);
   }
 
+  async storageUsage(): Promise<Map<number, number>> {
+    return new Map((await Q.storageUsage.all(this.pool)).map((r) => [r.user_id, r.bytes]));
+  }
+
   /** One query for the whole list; `found` and `missing` keep the caller's order, without repeats. */
   async resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }> {
     const wanted = [...new Set(usernames)];
@@ -306,9 +323,20 @@ export class PostgresStore implements Store {
 
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
 
-  async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
+  async createSession(args: SessionArgs): Promise<Session> {
+    return this.insertSession(this.pool, args);
+  }
+
+  async login(args: SessionArgs): Promise<Session> {
+    return transaction(this.pool, async (tx) => {
+      await Q.recordLogin.run(tx, now(), args.address, args.userId);
+      return this.insertSession(tx, args);
+    });
+  }
+
+  private async insertSession(db: Queryable, args: SessionArgs): Promise<Session> {
     const oneTime = args.mustChangePassword === true;
-    return toSession((await Q.insertSession.get(this.pool, args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime))!);
+    return toSession((await Q.insertSession.get(db, args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime))!);
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {
@@ -327,14 +355,34 @@ export class PostgresStore implements Store {
   // --- messages: one shared message row, one state row per recipient. The message id is the
   // --- global order: every node's messages are numbered by the one sequence.
 
-  async storeMessage(message: NewMessage): Promise<Message> {
-    const work = (tx: PoolClient) => this.insertMessage(tx, message);
+  async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
+    const work = (tx: PoolClient) => this.insertMessage(tx, message, limits);
     if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
     // The usual message: concurrent ones are written together (group-commit.ts).
-    return this.groupCommit.run(work, { key: 'plain message', item: message, many: (tx, items) => this.insertPlainMessages(tx, items) });
+    return this.groupCommit.run(work, { key: 'plain message', item: { message, limits }, many: (tx, items) => this.insertPlainMessages(tx, items) });
   }
 
-  private async insertMessage(tx: PoolClient, input: NewMessage): Promise<Message> {
+  /**
+   * Adds the messages to their senders' usage; throws QuotaExceeded when a sender would pass its
+   * quota (the batch is then run again one message at a time, so only the one that does not fit fails).
+   */
+  private async countAgainstQuota(tx: Queryable, batch: Storing[]): Promise<void> {
+    const added = new Map<number, { bytes: number; quota: number }>();
+    for (const { message, limits } of batch) {
+      const entry = added.get(message.senderId) ?? { bytes: 0, quota: 0 };
+      entry.bytes += messageBytes(message);
+      if (limits.quotaBytes !== undefined && limits.quotaBytes > 0) entry.quota = limits.quotaBytes;
+      added.set(message.senderId, entry);
+    }
+    const totals = await Q.addStorageUsed.all(tx, [...added.keys()], [...added.values()].map((a) => a.bytes));
+    for (const { user_id: sender, bytes: total } of totals) {
+      const { bytes, quota } = added.get(sender)!;
+      if (quota > 0 && total > quota) throw new QuotaExceeded(total - bytes, bytes, quota);
+    }
+  }
+
+  private async insertMessage(tx: PoolClient, input: NewMessage, limits: MessageLimits): Promise<Message> {
+    await this.countAgainstQuota(tx, [{ message: input, limits }]);
     // A channel message goes to the channel's subscribers of this instant (issue #4).
     const m = await this.cg.routeChannelMessage(tx, input);
     const at = now();
@@ -359,8 +407,10 @@ export class PostgresStore implements Store {
     return this.storedMessage(m, id, at, await this.usernames(tx, [m.senderId, ...m.recipientIds]), pushed);
   }
 
-  /** Many messages without channel or attachments, in two statements whatever their number. */
-  private async insertPlainMessages(tx: PoolClient, messages: NewMessage[]): Promise<Message[]> {
+  /** Many messages without channel or attachments, in three statements whatever their number. */
+  private async insertPlainMessages(tx: PoolClient, batch: Storing[]): Promise<Message[]> {
+    await this.countAgainstQuota(tx, batch);
+    const messages = batch.map((s) => s.message);
     const at = now();
     const ids = (await Q.nextMessageIds.get(tx, messages.length))!.ids;
     const pushed = messages.map(pushedRecipients);
@@ -555,6 +605,8 @@ export class PostgresStore implements Store {
       const locked = await Q.messageToChange.get(tx, messageId);
       if (locked?.state !== 'sending') return null;
       const [beforeClosing] = await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]);
+      // Its files are let go: they no longer count against the sender's quota (the text still does).
+      await Q.releaseStorageUsed.run(tx, beforeClosing!.senderId, beforeClosing!.attachments.reduce((sum, a) => sum + a.size, 0));
       await Q.releaseAttachments.run(tx, messageId);
       await Q.finishSending.run(tx, state, messageId);
       return beforeClosing!;

@@ -44,6 +44,7 @@ export const Q = statements('siar', {
   pendingWithUsername: sql<[string], Id>(`SELECT id FROM registration_requests WHERE username = $1 AND status = 'pending'`),
   pendingWithEmail: sql<[string], Id>(`SELECT id FROM registration_requests WHERE email = $1 AND status = 'pending'`),
   pendingFromAddress: sql<[string], Count>(`SELECT count(*) AS n FROM registration_requests WHERE from_address = $1 AND status = 'pending'`),
+  pendingRegistrations: sql<[], Count>(`SELECT count(*) AS n FROM registration_requests WHERE status = 'pending'`),
   registrationsByStatus: sql<[RegistrationStatus, number, number], Row<RegistrationRow>>(
     `SELECT * FROM registration_requests WHERE status = $1 AND id < $2 ORDER BY id LIMIT $3`,
   ),
@@ -195,6 +196,14 @@ export const Q = statements('siar', {
   deleteFromInbox: sql<[string, number, number]>(`
     UPDATE message_recipients SET deleted_at = $1
     WHERE message_id = $2 AND recipient_id = $3 AND deleted_at IS NULL`),
+  // --- the bytes each sender's messages take (the storage quota), kept in the message's transaction
+  /** Adds bytes per sender ($1 users, $2 bytes, each user once); the totals after, row-locked until the commit. */
+  addStorageUsed: sql<[number[], number[]], Row<{ user_id: number; bytes: number }>>(`
+    INSERT INTO storage_usage (user_id, bytes) SELECT * FROM unnest($1::bigint[], $2::bigint[])
+    ON CONFLICT (user_id) DO UPDATE SET bytes = storage_usage.bytes + excluded.bytes
+    RETURNING user_id, bytes`),
+  releaseStorageUsed: sql<[number, number]>(`UPDATE storage_usage SET bytes = greatest(bytes - $2, 0) WHERE user_id = $1`),
+  storageUsage: sql<[], Row<{ user_id: number; bytes: number }>>(`SELECT user_id, bytes FROM storage_usage`),
   unreadCount: sql<[number], Count>(`
     SELECT count(*) AS n FROM message_recipients WHERE recipient_id = $1 AND read_at IS NULL AND deleted_at IS NULL`),
   messageRecipientRole: sql<[number, number], Row<{ found: number }>>(

@@ -1,4 +1,6 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
+import { formatBytes } from '../../transfer/units.js';
+import type { MemberRow } from '../replies.js';
 import { stripControls } from '../tui/editor.js';
 
 /** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
@@ -10,6 +12,16 @@ const TICKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 export function sparkline(values: number[]): string {
   const max = Math.max(0, ...values);
   return values.map((v) => (max === 0 ? TICKS[0]! : TICKS[Math.min(TICKS.length - 1, Math.floor((v / max) * (TICKS.length - 1)))]!)).join('');
+}
+
+/** A limit next to what is used of it: `1.2 MiB / 10 GiB`, `3 / 120`; a limit of 0 is none: `1.2 MiB / -`. */
+export function usedOf(used: number, limit: number, format: (n: number) => string = String): string {
+  return `${format(used)} / ${limit > 0 ? format(limit) : '-'}`;
+}
+
+/** A member row's storage and sending against the server's limits (MEMBERS fields). */
+export function memberUsage(m: Pick<MemberRow, 'storedBytes' | 'quotaBytes' | 'sentLastMinute' | 'maxSendsPerMinute'>): { stored: string; sending: string } {
+  return { stored: usedOf(m.storedBytes, m.quotaBytes, formatBytes), sending: usedOf(m.sentLastMinute, m.maxSendsPerMinute) };
 }
 
 /** A text progress bar: `[#####.....]`. */

@@ -1,11 +1,12 @@
 /**
- * The console's Members screen: every member with status, online, last login and its address;
+ * The console's Members screen: every member with status, online, storage against the quota,
+ * messages sent in the last minute against the rate, last login and its address;
  * `/` searches, Enter shows every field, `s` suspends, `u` reactivates, `p` resets the password.
  */
 import blessed from 'blessed';
 import { wireArgs, type MemberRow } from '../replies.js';
 import { MEMBER_FIELDS, readableFields, recordOf } from './fields.js';
-import { shortTime } from './format.js';
+import { memberUsage, shortTime } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
 import { Table, ask, confirm } from './widgets.js';
 
@@ -17,10 +18,14 @@ export function membersScreen(host: ConsoleHost, key: string): Screen {
   const table = new Table<MemberRow>(
     box,
     [
-      { title: 'USERNAME', max: 16 }, { title: 'STATUS', max: 9 }, { title: 'ONLINE', max: 6 }, { title: 'INSTITUTION', max: 30 },
-      { title: 'EMAIL', max: 28 }, { title: 'LAST LOGIN', max: 19 }, { title: 'FROM', max: 40 },
+      { title: 'USERNAME', max: 16 }, { title: 'STATUS', max: 9 }, { title: 'ONLINE', max: 6 }, { title: 'STORED / QUOTA', max: 20 },
+      { title: 'SENT/MIN', max: 11 }, { title: 'INSTITUTION', max: 30 }, { title: 'EMAIL', max: 28 }, { title: 'LAST LOGIN', max: 19 },
+      { title: 'FROM', max: 40 },
     ],
-    (m) => [m.username, m.status, m.online ? 'yes' : '', m.institution, m.email, shortTime(m.lastLoginAt ?? ''), m.lastLoginAddress ?? ''],
+    (m) => {
+      const { stored, sending } = memberUsage(m);
+      return [m.username, m.status, m.online ? 'yes' : '', stored, sending, m.institution, m.email, shortTime(m.lastLoginAt ?? ''), m.lastLoginAddress ?? ''];
+    },
     { top: 0, height: '100%', label: 'Members' },
     '(no members)',
   );

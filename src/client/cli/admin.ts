@@ -3,6 +3,7 @@ import type { RegistrationFilter } from '../calls.js';
 import { wireArgs } from '../replies.js';
 import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
+import { memberUsage } from '../admin-console/format.js';
 import { adminChannelSubcommands } from './channels.js';
 import { commandGroup } from './command-menu.js';
 import { adminMailCommand } from './admin-mail.js';
@@ -75,10 +76,19 @@ defineCommand({
 }),
 defineCommand({
   command: 'members',
-  describe: 'members with status and last login',
+  describe: 'members with status, last login, storage used against the quota and messages sent in the last minute against the rate',
   builder: (y2: Argv) => adminOptions(y2).option('search', { type: 'string', describe: 'filter by username, institution or e-mail' }),
   handler: (opts: AdminOpts & { search?: string }) => run(opts, async (c) => {
-    printRows(await c.admin.members({ q: opts.search }), !!opts.json, ['username', 'status', 'online', 'email', 'lastLoginAt', 'institution']);
+    const members = await c.admin.members({ q: opts.search });
+    if (opts.json) {
+      printRows(members, true, []);
+      return;
+    }
+    const rows = members.map((m) => {
+      const { stored, sending } = memberUsage(m);
+      return [m.username, m.status, m.online ? '1' : '0', stored, sending, m.email, m.lastLoginAt ?? '', m.institution];
+    });
+    process.stdout.write(table(rows, ['USERNAME', 'STATUS', 'ONLINE', 'STORED / QUOTA', 'SENT LAST MIN / RATE', 'EMAIL', 'LASTLOGINAT', 'INSTITUTION']));
   }),
 }),
 defineCommand({

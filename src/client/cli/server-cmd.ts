@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { connectionConfigFromFlags, withConnectionFlags, type ConnectionFlags } from '../../server/connection-options.js';
 import { transferConfigFromFlags, withTransferFlags, type TransferFlags } from '../../transfer/server-options.js';
+import { flagValue, parseByteSize, parseDuration } from '../../transfer/units.js';
 import { DEFAULT_THROTTLE } from '../../server/throttle.js';
 import type { LogFormat } from '../../server/logger.js';
 import { defineCommand } from './common.js';
@@ -10,6 +11,7 @@ type ServerOpts = {
   host: string; port: number; data: string; smtp?: string; 'mail-from'?: string; 'log-level': string; 'log-format': LogFormat;
   'max-frame': number; synchronous: 'NORMAL' | 'FULL'; 'registration-expiry-days': number;
   'tls-cert'?: string; 'tls-key'?: string; 'max-anonymous-per-address': number; 'max-connections'?: number; 'max-pending-registrations': number;
+  'max-pending-registrations-total': number; 'max-sends-per-minute': number; 'member-quota': string; 'busy-wait': string;
   'login-lockout-failures': number; 'login-address-lockout-failures': number; 'login-alert-failures': number; 'login-lockout-minutes': number;
 };
 
@@ -40,6 +42,10 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags & Connecti
         + 'minus a reserve of about 136 for the database, backups, mail and 16 transfers: 19,864 at 20,000; a larger value is lowered to that, with a warning)',
     })
     .option('max-pending-registrations', { type: 'number', default: 5, describe: 'registration requests one address may have waiting for a decision' })
+    .option('max-pending-registrations-total', { type: 'number', default: 1000, describe: 'registration requests waiting for a decision from everyone at once (0 = no cap)' })
+    .option('max-sends-per-minute', { type: 'number', default: 120, describe: 'messages one member may send in any minute; more are refused with RATE_LIMITED (0 = no limit)' })
+    .option('member-quota', { type: 'string', default: '10GiB', describe: 'what one member\'s messages may take: subjects, bodies and attachments, e.g. 500MiB; more is refused with QUOTA_EXCEEDED (0 = no quota)' })
+    .option('busy-wait', { type: 'string', default: '5s', describe: 'how long a write waits for a database lock held by another process (an sqlite3 shell) before answering BUSY' })
     .option('login-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.lockoutFailures, describe: 'wrong passwords for one username from one address that lock that pair (never the username everywhere)' })
     .option('login-address-lockout-failures', { type: 'number', default: DEFAULT_THROTTLE.addressLockoutFailures, describe: 'wrong passwords from one address, any usernames, that lock the address' })
     .option('login-alert-failures', { type: 'number', default: DEFAULT_THROTTLE.alertFailures, describe: 'wrong passwords for one username from all addresses that alert the administrator and slow further guesses (no lock)' })
@@ -51,6 +57,10 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags & Connecti
       if (!a['tls-cert'] !== !a['tls-key']) throw new Error('--tls-cert and --tls-key go together.');
       const mc = a['max-connections'];
       if (mc !== undefined && !(Number.isInteger(mc) && mc >= 1)) throw new Error('--max-connections must be a whole number of at least 1.');
+      for (const flag of ['max-pending-registrations-total', 'max-sends-per-minute'] as const) {
+        const n = a[flag];
+        if (!(Number.isInteger(n) && n >= 0)) throw new Error(`--${flag} must be a whole number, 0 or more.`);
+      }
       return true;
     })
     .option('registration-expiry-days', { type: 'number', default: 30, describe: 'undecided registration requests expire after this many days (0 = never)' }),
@@ -67,6 +77,10 @@ export const serverCommand = defineCommand<ServerOpts & TransferFlags & Connecti
       maxAnonymousPerAddress: opts['max-anonymous-per-address'],
       maxConnections: opts['max-connections'],
       maxPendingRegistrationsPerAddress: opts['max-pending-registrations'],
+      maxPendingRegistrations: opts['max-pending-registrations-total'],
+      maxSendsPerMinute: opts['max-sends-per-minute'],
+      memberQuotaBytes: flagValue('--member-quota', () => parseByteSize(opts['member-quota'])),
+      busyWaitMs: flagValue('--busy-wait', () => parseDuration(opts['busy-wait'])),
       loginThrottle: {
         ...DEFAULT_THROTTLE,
         lockoutFailures: opts['login-lockout-failures'],

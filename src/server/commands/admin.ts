@@ -4,13 +4,16 @@ import { generatePassword, hashPassword } from '../secrets.js';
 import { StoreConflict, type RegistrationStatus, type User } from '../store/types.js';
 import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
-import { authed, type AuthedContext, type Command } from './types.js';
+import { authed, type AuthedContext, type Command, type Services } from './types.js';
 
-function memberArgs(u: User, online: boolean) {
+/** What the administrator sees of a member: who, its standing, and its storage and sending against the limits (0: none). */
+function memberArgs(u: User, services: Services, storedBytes: number) {
+  const { config, router, sendRate } = services;
   return {
     username: u.username, institution: u.institution, contact: u.contact, email: u.email, phone: u.phone,
     address: u.address, status: u.status, createdAt: u.createdAt, lastLoginAt: u.lastLoginAt ?? '',
-    lastLoginAddress: u.lastLoginAddress ?? '', online: online ? 1 : 0,
+    lastLoginAddress: u.lastLoginAddress ?? '', online: router.isOnline(u.id) ? 1 : 0,
+    storedBytes, quotaBytes: config.memberQuotaBytes, sentLastMinute: sendRate.lastMinute(u.id), maxSendsPerMinute: sendRate.perMinute,
   };
 }
 
@@ -78,12 +81,13 @@ export const adminCommands: Command[] = [
     return { id: requestId, status: 'rejected', mailId };
   }),
 
-  authed('MEMBERS', 'admin', 'MEMBERS [q=TEXT] — members with status and last login', async (ctx, args) => {
+  authed('MEMBERS', 'admin', 'MEMBERS [q=TEXT] — members with status, last login, storage used and messages sent in the last minute', async (ctx, args) => {
     const q = args.get('q')?.toLowerCase();
     const members = (await ctx.services.store.listMembers()).filter(
       (u) => !q || u.username.includes(q) || u.institution.toLowerCase().includes(q) || u.email.includes(q),
     );
-    for (const u of members) ctx.item(memberArgs(u, ctx.services.router.isOnline(u.id)));
+    const usage = await ctx.services.store.storageUsage();
+    for (const u of members) ctx.item(memberArgs(u, ctx.services, usage.get(u.id) ?? 0));
     return { count: members.length };
   }),
 

@@ -26,8 +26,9 @@ export const authCommands: Command[] = [
     const expiresAtMs = Date.now() + config.sessionTtlMs;
     const expiresAt = new Date(expiresAtMs).toISOString();
     // A mailed password opens a restricted session: the restriction is the session's, so a password
-    // set from another session does not lift it (and that PASSWD closes this one anyway).
-    const session = await store.createSession({
+    // set from another session does not lift it (and that PASSWD closes this one anyway). Session and
+    // login record in one transaction: a failed commit answers an error, never a token that was not stored.
+    const session = await store.login({
       userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt, mustChangePassword: user.mustChangePassword,
     });
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
@@ -45,7 +46,6 @@ export const authCommands: Command[] = [
     ctx.conn.popupsAfterPasswordChange = wantsPopups && user.mustChangePassword;
     router.attach(ctx.conn);
     ctx.conn.onReservedSlot = false; // an administrator on a reserved slot keeps it as its own
-    await store.recordLogin(user.id, ctx.conn.remoteAddress);
     ctx.log.info({ username, role: user.role }, 'login');
     const unread = await store.unreadCount(user.id);
     // After the OK: the client knows it is logged in before its missed popups arrive. A one-shot

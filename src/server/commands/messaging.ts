@@ -1,5 +1,6 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
 import { deliverMessage, pushableRecipients } from '../delivery.js';
+import { admitMessage, quotaRefusal } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
 import type { Audience, InboxEntry, Message } from '../store/types.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
@@ -59,13 +60,14 @@ export const messagingCommands: Command[] = [
     const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
+    const limits = await admitMessage(ctx.services, ctx.auth.user, { subject, body, attachments });
     const { audience, ids, ...routing } = await resolveRecipients(ctx.services, ctx.auth.user, {
       to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')),
     });
     const message = await store.storeMessage({
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
       pushedAfterCommit: pushableRecipients(ctx.services),
-    });
+    }, limits).catch((err: unknown) => { throw quotaRefusal(err); });
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via }, 'message stored');
     const reply = { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).

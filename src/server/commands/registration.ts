@@ -22,9 +22,14 @@ export const registrationCommands: Command[] = [
         fromAddress: ctx.conn.remoteAddress || null,
       };
       if (input.username === 'admin') throw new SiarError('DUPLICATE_USERNAME', 'The username "admin" is reserved.');
+      const { config, diskFloor } = ctx.services;
+      await diskFloor.reserve(Buffer.byteLength(JSON.stringify(input)), 'your registration request');
       let request: RegistrationRequest;
       try {
-        request = await ctx.services.store.createRegistration(input, { maxPendingFromAddress: ctx.services.config.maxPendingRegistrationsPerAddress });
+        request = await ctx.services.store.createRegistration(input, {
+          maxPendingFromAddress: config.maxPendingRegistrationsPerAddress,
+          ...(config.maxPendingRegistrations > 0 ? { maxPending: config.maxPendingRegistrations } : {}),
+        });
       } catch (err) {
         if (err instanceof StoreLimitReached) throw new SiarError('TOO_MANY_REQUESTS', `${err.message} Wait until the administrator has decided.`);
         if (err instanceof StoreConflict) {

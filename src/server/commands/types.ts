@@ -6,6 +6,8 @@ import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
 import type { LoginThrottle } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
+import type { DiskFloor } from '../disk-floor.js';
+import type { SendRate } from '../send-rate.js';
 import type { Store, User, Session } from '../store/types.js';
 import type { TransferService } from '../../transfer/service.js';
 
@@ -20,6 +22,10 @@ export interface Services {
   transfers?: TransferService;
   /** Brute-force protection for LOGIN. */
   throttle: LoginThrottle;
+  /** Each member's sending rate (SEND, MEMBERS). */
+  sendRate: SendRate;
+  /** The free-space floor for SEND and REGISTER. */
+  diskFloor: DiskFloor;
   /** Traffic counters (STATS); hot paths only bump integers. */
   stats: TrafficStats;
   /** Online backups of the database (BACKUP, BACKUPS). */

@@ -9,8 +9,13 @@
  * batch runs without them; if a write throws, the batch is rolled back and run again with each
  * write in its own savepoint, and only the one that throws is rolled back alone. A write's work is
  * therefore pure database work that may run twice (the first run leaves no trace).
+ *
+ * A batch that meets a lock held by another process waits in the LockWait (lock-wait.ts) without
+ * blocking the event loop, and is tried again whole. A batch whose transaction fails (the lock
+ * never came, the disk is full) fails every write in it: none is acknowledged.
  */
 import type { Database, Transaction } from 'better-sqlite3';
+import type { LockWait } from './lock-wait.js';
 
 interface Job {
   work: () => unknown;
@@ -28,7 +33,7 @@ export class GroupCommit {
   private readonly batch: Transaction<(jobs: Job[]) => Outcome[]>;
   private readonly isolatedBatch: Transaction<(jobs: Job[]) => Outcome[]>;
 
-  constructor(private readonly db: Database) {
+  constructor(private readonly db: Database, private readonly lockWait: LockWait) {
     this.savepoint = db.transaction((work: () => unknown) => work());
     this.batch = db.transaction((jobs: Job[]) =>
       jobs.map((job): Outcome => {
@@ -58,21 +63,23 @@ export class GroupCommit {
       this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => void this.flush());
       }
     });
   }
 
-  /** Commits whatever is queued now (also called before the database closes). */
-  flush(): void {
+  /** Commits whatever is queued now (also called before the database closes); settles once it has. */
+  async flush(): Promise<void> {
     this.scheduled = false;
     const jobs = this.queue;
     if (jobs.length === 0) return;
     this.queue = [];
     let outcomes: Outcome[];
     try {
-      if (!this.db.open) throw new Error('the store is closed');
-      outcomes = this.commit(jobs);
+      outcomes = await this.lockWait.write(() => {
+        if (!this.db.open) throw new Error('the store is closed');
+        return this.commit(jobs);
+      });
     } catch (err) {
       // The commit itself failed (disk full, database locked too long): nothing in it was stored.
       for (const job of jobs) job.reject(err);

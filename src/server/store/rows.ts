@@ -170,6 +170,9 @@ export function prepareStatements(db: Database) {
     pendingFromAddress: db
       .prepare<[string], number>(`SELECT COUNT(*) FROM registration_requests WHERE from_address = ? AND status = 'pending'`)
       .pluck(),
+    pendingRegistrations: db
+      .prepare<[], number>(`SELECT COUNT(*) FROM registration_requests WHERE status = 'pending'`)
+      .pluck(),
     registrationsByStatus: db.prepare<[RegistrationStatus, number, number], RegistrationRow>(
       `SELECT * FROM registration_requests WHERE status = ? AND id < ? ORDER BY id LIMIT ?`,
     ),
@@ -240,6 +243,12 @@ export function prepareStatements(db: Database) {
         `INSERT INTO messages (sender_id, audience, subject, body, sent_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
       )
       .pluck(),
+    // The bytes each sender's messages take (the storage quota), kept in the message's transaction.
+    storageUsed: db.prepare<[number], number>(`SELECT bytes FROM storage_usage WHERE user_id = ?`).pluck(),
+    addStorageUsed: db.prepare<{ user: number; bytes: number }>(`
+      INSERT INTO storage_usage (user_id, bytes) VALUES (@user, max(@bytes, 0))
+      ON CONFLICT (user_id) DO UPDATE SET bytes = max(bytes + @bytes, 0)`),
+    storageUsage: db.prepare<[], { user_id: number; bytes: number }>(`SELECT user_id, bytes FROM storage_usage`),
     insertRecipient: db.prepare<[number, number, string | null]>(
       `INSERT INTO message_recipients (message_id, recipient_id, delivered_at) VALUES (?, ?, ?)`,
     ),

@@ -4,11 +4,16 @@
  * so "commits before the promise resolves" holds without further care. Messages and delivery
  * marks, the hot path, go through group commit (group-commit.ts): batched into one transaction
  * per turn of the event loop, each promise settling after its batch commits. Statements are
- * prepared once, by prepareStatements() in rows.ts, which holds the SQL; multi-step changes
- * run in named transactions, started IMMEDIATE so a second process writing the same file
- * waits (busy_timeout) instead of failing when a read would have to upgrade to a write.
+ * prepared once, by prepareStatements() in rows.ts, which holds the SQL.
+ *
+ * Every other write goes through write(): one IMMEDIATE transaction whose COMMIT is a statement of
+ * its own, so a commit that fails (a full disk) throws instead of passing unseen — an INSERT …
+ * RETURNING read with .get() in autocommit mode commits when better-sqlite3 resets the statement,
+ * and a failure there was lost: LOGIN answered OK with a session that was never stored. A write
+ * that meets a lock held by another process waits in the LockWait (lock-wait.ts) without blocking
+ * the event loop; reads go through read(), which retries the rare read that meets one.
  */
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
@@ -16,6 +21,7 @@ import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
 import { GroupCommit } from './group-commit.js';
+import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
 import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer } from './checkpointer.js';
 import { applyMigrations } from './migrate.js';
@@ -37,6 +43,8 @@ import {
   type Statements,
 } from './rows.js';
 import {
+  QuotaExceeded,
+  messageBytes,
   StoreConflict,
   StoreLimitReached,
   type AttachmentCommit,
@@ -114,6 +122,24 @@ type Expired = Awaited<ReturnType<Store['expireRegistrations']>>;
 type ChangeArgs = Parameters<Store['changePassword']>[0];
 type ResetArgs = Parameters<Store['resetPassword']>[0];
 type Reset = Awaited<ReturnType<Store['resetPassword']>>;
+type RegistrationLimits = NonNullable<Parameters<Store['createRegistration']>[1]>;
+type MessageLimits = NonNullable<Parameters<Store['storeMessage']>[1]>;
+type SessionArgs = Parameters<Store['createSession']>[0];
+
+/** How long a write waits for a lock another process holds before it fails with SQLITE_BUSY (BUSY). */
+export const DEFAULT_BUSY_WAIT_MS = 5_000;
+
+/**
+ * The database file and its -wal and -shm companions hold password hashes and every message: only
+ * the server's user may read them. SQLite creates the companions with the database file's mode, so
+ * the file is created 0600 before SQLite opens it; files an older version left 0644 are narrowed.
+ */
+function keepPrivate(file: string): void {
+  closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(f) && (statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+  }
+}
 
 /** What `SqliteStore.inspect` finds in a database file (a backup, before it is restored). */
 export interface DatabaseReport {
@@ -133,6 +159,8 @@ export interface OpenOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** Checkpoint the write-ahead log from a worker thread (the server does; see checkpointer.ts). */
   checkpointInBackground?: boolean;
+  /** How long a write waits for a lock held by another process (lock-wait.ts); DEFAULT_BUSY_WAIT_MS. */
+  busyWaitMs?: number;
 }
 
 export class SqliteStore implements Store {
@@ -142,15 +170,10 @@ export class SqliteStore implements Store {
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
-  private readonly createRegistrationTx: Transaction<(input: RegistrationInput, maxPendingFromAddress?: number) => RegistrationRequest>;
-  private readonly approveRegistrationTx: Transaction<(args: ApproveArgs) => Approved>;
-  private readonly rejectRegistrationTx: Transaction<(args: RejectArgs) => Rejected>;
-  private readonly ensureAdminTx: Transaction<(passwordHash: string) => boolean>;
-  private readonly commitAttachmentTx: Transaction<(args: CommitArgs) => AttachmentCommit | null>;
-  private readonly closeSendingTx: Transaction<(messageId: number, state: 'expired' | 'cancelled') => Message | null>;
-  private readonly expireRegistrationsTx: Transaction<(args: ExpireArgs) => Expired>;
-  private readonly resetPasswordTx: Transaction<(args: ResetArgs) => Reset>;
-  private readonly changePasswordTx: Transaction<(args: ChangeArgs) => { sessions: number }>;
+  /** One IMMEDIATE transaction around a write's work (nested: a savepoint); see write(). */
+  private readonly transaction: Transaction<(work: () => unknown) => unknown>;
+  /** Writes and reads that meet a lock held by another process wait here, off the event loop. */
+  private readonly lockWait: LockWait;
   /** Recipients' usernames by id, for messages just stored (usernames are never renamed). */
   private readonly usernameById = new Map<number, string>();
   /** Concurrent messages and delivery marks share one transaction (see group-commit.ts). */
@@ -169,17 +192,22 @@ export class SqliteStore implements Store {
     if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
       throw new Error(`unsupported synchronous mode: ${String(synchronous)}`);
     }
-    mkdirSync(dirname(file), { recursive: true });
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    keepPrivate(file);
     const db = new Sqlite(file);
     try {
-      db.pragma('busy_timeout = 5000'); // first, so the settings below wait for other processes too
+      // Nothing is served yet: the settings and migrations may wait for other processes in SQLite itself.
+      db.pragma(`busy_timeout = ${DEFAULT_BUSY_WAIT_MS}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${synchronous}`);
       db.pragma('foreign_keys = ON');
       applyMigrations(db);
-      if (!opts.checkpointInBackground) return new SqliteStore(db);
+      // From here on a lock is waited for in LockWait, off the event loop; SQLite only spins briefly.
+      db.pragma(`busy_timeout = ${LOCK_SPIN_MS}`);
+      const lockWait = new LockWait(opts.busyWaitMs ?? DEFAULT_BUSY_WAIT_MS);
+      if (!opts.checkpointInBackground) return new SqliteStore(db, null, lockWait);
       db.pragma(`wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
-      return new SqliteStore(db, BackgroundCheckpointer.start({ file, intervalMs: 50, synchronous }));
+      return new SqliteStore(db, BackgroundCheckpointer.start({ file, intervalMs: 50, synchronous }), lockWait);
     } catch (err) {
       db.close();
       throw err;
@@ -187,19 +215,30 @@ export class SqliteStore implements Store {
   }
 
   /** Takes a configured, migrated database; SqliteStore.open() is the usual way in. */
-  constructor(readonly db: Database, private readonly checkpointer: BackgroundCheckpointer | null = null) {
+  constructor(
+    readonly db: Database,
+    private readonly checkpointer: BackgroundCheckpointer | null = null,
+    lockWait = new LockWait(DEFAULT_BUSY_WAIT_MS),
+  ) {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
-    this.createRegistrationTx = db.transaction((input: RegistrationInput, maxPendingFromAddress?: number) => this.insertRegistration(input, maxPendingFromAddress));
-    this.approveRegistrationTx = db.transaction((args: ApproveArgs) => this.approve(args));
-    this.rejectRegistrationTx = db.transaction((args: RejectArgs) => this.reject(args));
-    this.ensureAdminTx = db.transaction((passwordHash: string) => this.createAdminIfNone(passwordHash));
-    this.commitAttachmentTx = db.transaction((args: CommitArgs) => this.commitUpload(args));
-    this.closeSendingTx = db.transaction((messageId: number, state: 'expired' | 'cancelled') => this.closeSending(messageId, state));
-    this.expireRegistrationsTx = db.transaction((args: ExpireArgs) => this.expire(args));
-    this.resetPasswordTx = db.transaction((args: ResetArgs) => this.reset(args));
-    this.changePasswordTx = db.transaction((args: ChangeArgs) => this.change(args));
-    this.groupCommit = new GroupCommit(db);
+    this.transaction = db.transaction((work: () => unknown) => work());
+    this.lockWait = lockWait;
+    this.groupCommit = new GroupCommit(db, lockWait);
+  }
+
+  /**
+   * A write: `work` runs in one IMMEDIATE transaction (all of it or none; a failed COMMIT throws),
+   * at once, or after the writes waiting for another process's lock. `work` may run more than once
+   * (a try that meets the lock rolls back whole), so it is database work and what may safely repeat.
+   */
+  private async write<T>(work: () => T): Promise<T> {
+    return this.lockWait.write(() => this.transaction.immediate(work) as T);
+  }
+
+  /** A read: at once, or tried again after a pause when another process holds a lock that blocks it. */
+  private async read<T>(work: () => T): Promise<T> {
+    return this.lockWait.read(work);
   }
 
   /**
@@ -239,13 +278,15 @@ export class SqliteStore implements Store {
   // --- registration: a request holds its username and e-mail until decided, so two
   // --- people cannot both be promised the same account.
 
-  async createRegistration(input: RegistrationInput, limits: { maxPendingFromAddress?: number } = {}): Promise<RegistrationRequest> {
-    return withConflicts(() => this.createRegistrationTx.immediate(input, limits.maxPendingFromAddress));
+  async createRegistration(input: RegistrationInput, limits: RegistrationLimits = {}): Promise<RegistrationRequest> {
+    return this.write(() => withConflicts(() => this.insertRegistration(input, limits)));
   }
 
   async getRegistration(id: number): Promise<RegistrationRequest | null> {
-    const row = this.sql.registrationById.get(id);
-    return row ? toRegistration(row) : null;
+    return this.read(() => {
+      const row = this.sql.registrationById.get(id);
+      return row ? toRegistration(row) : null;
+    });
   }
 
   /**
@@ -253,23 +294,28 @@ export class SqliteStore implements Store {
    * beforeId; 'all' lists newest first, the usual order for browsing history.
    */
   async listRegistrations(status: RegistrationStatus | 'all', page: Page): Promise<RegistrationRequest[]> {
-    const rows =
-      status === 'all'
-        ? this.sql.registrationsNewestFirst.all(before(page), page.limit)
-        : this.sql.registrationsByStatus.all(status, before(page), page.limit);
-    return rows.map(toRegistration);
+    return this.read(() => {
+      const rows =
+        status === 'all'
+          ? this.sql.registrationsNewestFirst.all(before(page), page.limit)
+          : this.sql.registrationsByStatus.all(status, before(page), page.limit);
+      return rows.map(toRegistration);
+    });
   }
 
   async approveRegistration(args: ApproveArgs): Promise<Approved> {
-    return withConflicts(() => this.approveRegistrationTx.immediate(args));
+    return this.write(() => withConflicts(() => this.approve(args)));
   }
 
   async rejectRegistration(args: RejectArgs): Promise<Rejected> {
-    return this.rejectRegistrationTx.immediate(args);
+    return this.write(() => this.reject(args));
   }
 
-  private insertRegistration(input: RegistrationInput, maxPendingFromAddress?: number): RegistrationRequest {
+  private insertRegistration(input: RegistrationInput, { maxPendingFromAddress, maxPending }: RegistrationLimits): RegistrationRequest {
     const { username, email } = input;
+    if (maxPending !== undefined && this.sql.pendingRegistrations.get()! >= maxPending) {
+      throw new StoreLimitReached(`${maxPending} registration requests are already waiting for a decision, the most this server keeps.`);
+    }
     if (maxPendingFromAddress !== undefined && input.fromAddress
         && this.sql.pendingFromAddress.get(input.fromAddress)! >= maxPendingFromAddress) {
       throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
@@ -349,7 +395,7 @@ export class SqliteStore implements Store {
   }
 
   async expireRegistrations(args: ExpireArgs): Promise<Expired> {
-    return this.expireRegistrationsTx.immediate(args);
+    return this.write(() => this.expire(args));
   }
 
   private expire({ olderThanIso, actorId, mail }: ExpireArgs): Expired {
@@ -368,11 +414,11 @@ export class SqliteStore implements Store {
   // --- users: members only ever come from approved requests; the one admin from ensureAdmin.
 
   async getUserById(id: number): Promise<User | null> {
-    return this.cachedUserById(id);
+    return this.read(() => this.cachedUserById(id));
   }
 
   async getUserByUsername(username: string): Promise<User | null> {
-    return this.cachedUserByName(username);
+    return this.read(() => this.cachedUserByName(username));
   }
 
   private cachedUserById(id: number): User | null {
@@ -390,11 +436,19 @@ export class SqliteStore implements Store {
   }
 
   async listMembers(): Promise<User[]> {
-    return this.sql.members.all().map(toUser);
+    return this.read(() => this.sql.members.all().map(toUser));
+  }
+
+  async storageUsage(): Promise<Map<number, number>> {
+    return this.read(() => new Map(this.sql.storageUsage.all().map((r) => [r.user_id, r.bytes])));
   }
 
   /** One query for the whole list; `found` and `missing` keep the caller's order, without repeats. */
   async resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }> {
+    return this.read(() => this.resolveMembers(usernames));
+  }
+
+  private resolveMembers(usernames: string[]): { found: User[]; missing: string[] } {
     const wanted = [...new Set(usernames)];
     if (wanted.length === 1) return this.resolveOneActiveMember(wanted[0]!);
     const byName = new Map(this.sql.activeMembersNamed.all(JSON.stringify(wanted)).map((r) => [r.username, toUser(r)]));
@@ -417,11 +471,11 @@ export class SqliteStore implements Store {
 
   async listActiveMemberIds(): Promise<number[]> {
     // A copy: the caller may change its list, not the next broadcast's.
-    return [...(this.activeMemberIds ??= this.sql.activeMemberIds.all())];
+    return this.read(() => [...(this.activeMemberIds ??= this.sql.activeMemberIds.all())]);
   }
 
   async ensureAdmin(passwordHash: string): Promise<boolean> {
-    return this.ensureAdminTx.immediate(passwordHash);
+    return this.write(() => this.createAdminIfNone(passwordHash));
   }
 
   private createAdminIfNone(passwordHash: string): boolean {
@@ -446,23 +500,31 @@ export class SqliteStore implements Store {
   }
 
   async setUserStatus(userId: number, status: UserStatus): Promise<void> {
-    this.cache.forgetUser(userId);
-    this.activeMemberIds = null;
-    this.sql.setUserStatus.run(status, userId);
+    return this.write(() => {
+      this.cache.forgetUser(userId);
+      this.activeMemberIds = null;
+      this.sql.setUserStatus.run(status, userId);
+    });
   }
 
   async setPassword(userId: number, passwordHash: string, mustChange: boolean): Promise<void> {
-    this.cache.forgetUser(userId);
-    this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+    return this.write(() => {
+      this.cache.forgetUser(userId);
+      this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
+    });
   }
 
   async recordLogin(userId: number, address: string | null): Promise<void> {
+    return this.write(() => this.recordLoginNow(userId, address));
+  }
+
+  private recordLoginNow(userId: number, address: string | null): void {
     this.cache.forgetUser(userId);
     this.sql.recordLogin.run(now(), address, userId);
   }
 
   async changePassword(args: ChangeArgs): Promise<{ sessions: number }> {
-    return this.changePasswordTx.immediate(args);
+    return this.write(() => this.change(args));
   }
 
   private change({ userId, sessionId, passwordHash, address }: ChangeArgs): { sessions: number } {
@@ -474,7 +536,7 @@ export class SqliteStore implements Store {
   }
 
   async resetPassword(args: ResetArgs): Promise<Reset> {
-    return this.resetPasswordTx.immediate(args);
+    return this.write(() => this.reset(args));
   }
 
   private reset({ userId, adminId, passwordHash, address, mail }: ResetArgs): Reset {
@@ -499,36 +561,52 @@ export class SqliteStore implements Store {
 
   // --- sessions: only the token's hash is stored; closing keeps the row for the audit trail.
 
-  async createSession(args: Parameters<Store['createSession']>[0]): Promise<Session> {
+  async createSession(args: SessionArgs): Promise<Session> {
+    return this.write(() => this.insertSession(args));
+  }
+
+  async login(args: SessionArgs): Promise<Session> {
+    return this.write(() => {
+      this.recordLoginNow(args.userId, args.address);
+      return this.insertSession(args);
+    });
+  }
+
+  private insertSession(args: SessionArgs): Session {
     const oneTime = args.mustChangePassword ? 1 : 0;
     return toSession(this.sql.insertSession.get(args.tokenHash, args.userId, args.address, now(), args.expiresAt, oneTime)!);
   }
 
   async findSession(tokenHash: string): Promise<Session | null> {
-    return this.cache.session(tokenHash, () => {
+    return this.read(() => this.cache.session(tokenHash, () => {
       const row = this.sql.openSessionByToken.get(tokenHash);
       return row ? toSession(row) : null;
-    });
+    }));
   }
 
   async closeSession(sessionId: number): Promise<void> {
-    this.cache.forgetSessions();
-    this.sql.closeSession.run(now(), sessionId);
+    return this.write(() => {
+      this.cache.forgetSessions();
+      this.sql.closeSession.run(now(), sessionId);
+    });
   }
 
   async closeUserSessions(userId: number): Promise<number> {
-    this.cache.forgetSessions();
-    return this.sql.closeUserSessions.run(now(), userId).changes;
+    return this.write(() => {
+      this.cache.forgetSessions();
+      return this.sql.closeUserSessions.run(now(), userId).changes;
+    });
   }
 
   // --- messages: one shared message row, one state row per recipient, so delivery, reading
   // --- and deleting are each recipient's own business while the sender sees them all.
 
-  async storeMessage(message: NewMessage): Promise<Message> {
-    return this.groupCommit.run(() => this.insertMessage(message));
+  async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
+    return this.groupCommit.run(() => this.insertMessage(message, limits));
   }
 
-  private insertMessage(input: NewMessage): Message {
+  private insertMessage(input: NewMessage, { quotaBytes }: MessageLimits): Message {
+    this.countAgainstQuota(input, quotaBytes);
     // A channel message goes to the channel's subscribers of this instant (issue #4).
     const m = this.cg.routeChannelMessage(input);
     const at = now();
@@ -555,6 +633,16 @@ export class SqliteStore implements Store {
       channel_id: m.channelId ?? null, via: m.via ?? null,
     };
     return toMessage(row, this.freshRecipients(m, pushed, at), []);
+  }
+
+  /** Adds the message to its sender's usage, first refusing it (QuotaExceeded) when it would pass `quotaBytes`. */
+  private countAgainstQuota(m: NewMessage, quotaBytes: number | undefined): void {
+    const bytes = messageBytes(m);
+    if (quotaBytes !== undefined && quotaBytes > 0) {
+      const used = this.sql.storageUsed.get(m.senderId) ?? 0;
+      if (used + bytes > quotaBytes) throw new QuotaExceeded(used, bytes, quotaBytes);
+    }
+    this.sql.addStorageUsed.run({ user: m.senderId, bytes });
   }
 
   /** Writes the recipient rows; those pushed after the commit are written delivered. Returns them. */
@@ -598,8 +686,10 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(id: number): Promise<Message | null> {
-    const row = this.sql.messageById.get(id);
-    return row ? this.withDetails([row])[0]! : null;
+    return this.read(() => {
+      const row = this.sql.messageById.get(id);
+      return row ? this.withDetails([row])[0]! : null;
+    });
   }
 
   async markDelivered(messageId: number, recipientId: number): Promise<void> {
@@ -618,16 +708,18 @@ export class SqliteStore implements Store {
   }
 
   async reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number> {
-    // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
-    let first: number | null = null;
-    let cutoff: string | null = null;
-    for (const m of this.sql.newestMessagesFirst.iterate()) {
-      cutoff ??= new Date(Date.parse(m.sent_at) - windowMs).toISOString();
-      if (m.sent_at < cutoff) break;
-      first = m.id;
-    }
-    if (first === null) return 0;
-    return this.sql.reopenMarkedAtCommit.run(first).changes;
+    return this.write(() => {
+      // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
+      let first: number | null = null;
+      let cutoff: string | null = null;
+      for (const m of this.sql.newestMessagesFirst.iterate()) {
+        cutoff ??= new Date(Date.parse(m.sent_at) - windowMs).toISOString();
+        if (m.sent_at < cutoff) break;
+        first = m.id;
+      }
+      if (first === null) return 0;
+      return this.sql.reopenMarkedAtCommit.run(first).changes;
+    });
   }
 
   async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {
@@ -636,33 +728,35 @@ export class SqliteStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.withDetails(this.sql.undelivered.all(recipientId, limit));
+    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, limit)));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
-    const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
-    const attachments = this.attachmentsOf(rows.map((r) => r.id));
-    // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
-    const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
-    const recipients = listed.length === 0 ? new Map<number, string[]>()
-      : groupByMessage(this.sql.recipientsOf.all(JSON.stringify(listed)), (x) => x.username);
-    return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
+    return this.read(() => {
+      const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
+      const attachments = this.attachmentsOf(rows.map((r) => r.id));
+      // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
+      const listed = rows.filter((r) => r.audience !== 'all' && r.channel_id === null).map((r) => r.id);
+      const recipients = listed.length === 0 ? new Map<number, string[]>()
+        : groupByMessage(this.sql.recipientsOf.all(JSON.stringify(listed)), (x) => x.username);
+      return rows.map((r) => toInboxEntry(r, attachments.get(r.id) ?? [], recipients.get(r.id) ?? []));
+    });
   }
 
   async outbox(senderId: number, page: Page): Promise<Message[]> {
-    return this.withDetails(this.sql.outbox.all(senderId, before(page), page.limit));
+    return this.read(() => this.withDetails(this.sql.outbox.all(senderId, before(page), page.limit)));
   }
 
   async markRead(messageId: number, recipientId: number): Promise<boolean> {
-    return this.sql.markRead.run({ at: now(), message: messageId, recipient: recipientId }).changes > 0;
+    return this.write(() => this.sql.markRead.run({ at: now(), message: messageId, recipient: recipientId }).changes > 0);
   }
 
   async deleteFromInbox(messageId: number, recipientId: number): Promise<boolean> {
-    return this.sql.deleteFromInbox.run(now(), messageId, recipientId).changes > 0;
+    return this.write(() => this.sql.deleteFromInbox.run(now(), messageId, recipientId).changes > 0);
   }
 
   async unreadCount(recipientId: number): Promise<number> {
-    return this.sql.unreadCount.get(recipientId)!;
+    return this.read(() => this.sql.unreadCount.get(recipientId)!);
   }
 
   /** Adds recipients and attachments to message rows with two queries, whatever the page size. */
@@ -686,32 +780,38 @@ export class SqliteStore implements Store {
   // --- attachments: the record exists before the upload ends (storagePath null until then).
 
   async addAttachment(meta: Omit<AttachmentMeta, 'id'>): Promise<AttachmentMeta> {
-    const row = this.sql.insertAttachment.get({
-      message_id: meta.messageId,
-      name: meta.name,
-      size: meta.size,
-      sha256: meta.sha256,
-      media_type: meta.mediaType,
-      storage_path: meta.storagePath,
-      created_at: now(),
+    return this.write(() => {
+      const row = this.sql.insertAttachment.get({
+        message_id: meta.messageId,
+        name: meta.name,
+        size: meta.size,
+        sha256: meta.sha256,
+        media_type: meta.mediaType,
+        storage_path: meta.storagePath,
+        created_at: now(),
+      });
+      return toAttachment(row!);
     });
-    return toAttachment(row!);
   }
 
   async getAttachment(id: number): Promise<AttachmentMeta | null> {
-    const row = this.sql.attachmentById.get(id);
-    return row ? toAttachment(row) : null;
+    return this.read(() => {
+      const row = this.sql.attachmentById.get(id);
+      return row ? toAttachment(row) : null;
+    });
   }
 
   async messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null> {
-    const row = this.sql.messageById.get(messageId);
-    if (!row) return null;
-    if (row.sender_id === userId) return 'sender';
-    return this.sql.messageRecipientRole.get(messageId, userId) ? 'recipient' : null;
+    return this.read(() => {
+      const row = this.sql.messageById.get(messageId);
+      if (!row) return null;
+      if (row.sender_id === userId) return 'sender';
+      return this.sql.messageRecipientRole.get(messageId, userId) ? 'recipient' : null;
+    });
   }
 
   async commitAttachment(args: CommitArgs): Promise<AttachmentCommit | null> {
-    return this.commitAttachmentTx.immediate(args);
+    return this.write(() => this.commitUpload(args));
   }
 
   private commitUpload({ attachmentId, storagePath, mediaType }: CommitArgs): AttachmentCommit | null {
@@ -730,24 +830,27 @@ export class SqliteStore implements Store {
   }
 
   async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
-    return this.closeSendingTx.immediate(messageId, state);
+    return this.write(() => this.closeSending(messageId, state));
   }
 
   private closeSending(messageId: number, state: 'expired' | 'cancelled'): Message | null {
     const row = this.sql.messageById.get(messageId);
     if (!row || row.state !== 'sending') return null;
     const before = this.withDetails([row])[0]!;
+    // Its files are let go: they no longer count against the sender's quota (the text still does).
+    const released = before.attachments.reduce((sum, a) => sum + a.size, 0);
+    this.sql.addStorageUsed.run({ user: row.sender_id, bytes: -released });
     this.sql.releaseAttachments.run(messageId);
     this.sql.finishSending.run(state, messageId);
     return before;
   }
 
   async overdueSendingMessages(nowIso: string, limit: number): Promise<number[]> {
-    return this.sql.overdueSending.all(nowIso, limit);
+    return this.read(() => this.sql.overdueSending.all(nowIso, limit));
   }
 
   async isContentReferenced(sha256: string): Promise<boolean> {
-    return this.sql.contentReferenced.get(sha256) !== undefined;
+    return this.read(() => this.sql.contentReferenced.get(sha256) !== undefined);
   }
 
   /** Pending recipients are a JSON list, so the foreign key cannot check them: this does. */
@@ -761,7 +864,7 @@ export class SqliteStore implements Store {
   // --- sent later, so an SMTP outage never loses or blocks a decision.
 
   async enqueueMail(mail: OutgoingMail): Promise<number> {
-    return this.queueMail(mail, now());
+    return this.write(() => this.queueMail(mail, now()));
   }
 
   private queueMail(mail: OutgoingMail, at: string): number {
@@ -769,36 +872,40 @@ export class SqliteStore implements Store {
   }
 
   async dueMail(nowIso: string, limit: number): Promise<QueuedMail[]> {
-    return this.sql.dueMail.all(nowIso, limit).map(toMail);
+    return this.read(() => this.sql.dueMail.all(nowIso, limit).map(toMail));
   }
 
   async markMailSent(id: number): Promise<void> {
-    this.sql.mailSent.run(now(), id);
+    return this.write(() => { this.sql.mailSent.run(now(), id); });
   }
 
   async markMailFailed(id: number, error: string, nextAttemptAt: string): Promise<void> {
-    this.sql.mailFailed.run(error, nextAttemptAt, id);
+    return this.write(() => { this.sql.mailFailed.run(error, nextAttemptAt, id); });
   }
 
   async listMail(filter: 'unsent' | 'failed' | 'all', page: Page): Promise<QueuedMail[]> {
     const statement = filter === 'unsent' ? this.sql.unsentMail : filter === 'failed' ? this.sql.failedMail : this.sql.allMail;
-    return statement.all(before(page), page.limit).map(toMail);
+    return this.read(() => statement.all(before(page), page.limit).map(toMail));
   }
 
   async retryMail(id: number | undefined, nowIso: string): Promise<number> {
-    if (id !== undefined) return this.sql.retryOneMail.run(nowIso, id).changes;
-    return this.sql.retryAllMail.run({ now: nowIso }).changes;
+    return this.write(() => {
+      if (id !== undefined) return this.sql.retryOneMail.run(nowIso, id).changes;
+      return this.sql.retryAllMail.run({ now: nowIso }).changes;
+    });
   }
 
   async getMail(id: number): Promise<QueuedMail | null> {
-    const row = this.sql.mailById.get(id);
-    return row ? toMail(row) : null;
+    return this.read(() => {
+      const row = this.sql.mailById.get(id);
+      return row ? toMail(row) : null;
+    });
   }
 
   // --- audit: what admins and failed logins did, for review; detail is JSON and never secret.
 
   async audit(event: AuditEvent): Promise<void> {
-    this.writeAudit(event, now());
+    return this.write(() => this.writeAudit(event, now()));
   }
 
   private writeAudit(event: AuditEvent, at: string): void {
@@ -823,7 +930,7 @@ export class SqliteStore implements Store {
     }
     if (filter.sinceIso !== undefined) params.since = filter.sinceIso;
     if (filter.untilIso !== undefined) params.until = filter.untilIso;
-    return this.auditQuery(params).all(params).map(toAudit);
+    return this.read(() => this.auditQuery(params).all(params).map(toAudit));
   }
 
   /** Only the filters given appear in the WHERE clause, so SQLite can use the (kind, id) index. */
@@ -866,45 +973,45 @@ export class SqliteStore implements Store {
   }
 
   async listStoredAttachments(): Promise<AttachmentMeta[]> {
-    return this.sql.storedAttachments.all().map(toAttachment);
+    return this.read(() => this.sql.storedAttachments.all().map(toAttachment));
   }
 
   // --- channels and groups (issue #4): the SQL is in channels.ts.
 
-  async createChannel(input: NewChannel): Promise<Channel> { return this.cg.createChannel(input); }
-  async getChannel(name: string): Promise<Channel | null> { return this.cg.getChannel(name); }
-  async listChannels(): Promise<Channel[]> { return this.cg.listChannels(); }
+  async createChannel(input: NewChannel): Promise<Channel> { return this.write(() => this.cg.createChannel(input)); }
+  async getChannel(name: string): Promise<Channel | null> { return this.read(() => this.cg.getChannel(name)); }
+  async listChannels(): Promise<Channel[]> { return this.read(() => this.cg.listChannels()); }
   async updateChannel(channelId: number, changes: ChannelChanges): Promise<{ channel: Channel; dropped: number[] }> {
-    return this.cg.updateChannel(channelId, changes);
+    return this.write(() => this.cg.updateChannel(channelId, changes));
   }
   async setChannelArchived(channelId: number, archived: boolean): Promise<{ channel: Channel; changed: boolean }> {
-    return this.cg.setChannelArchived(channelId, archived);
+    return this.write(() => this.cg.setChannelArchived(channelId, archived));
   }
-  async channelStanding(channelId: number, userId: number): Promise<ChannelStanding> { return this.cg.channelStanding(channelId, userId); }
-  async channelStandings(userId: number): Promise<Map<number, ChannelStanding>> { return this.cg.channelStandings(userId); }
-  async channelRoster(channelId: number): Promise<ChannelRosterRow[]> { return this.cg.channelRoster(channelId); }
+  async channelStanding(channelId: number, userId: number): Promise<ChannelStanding> { return this.read(() => this.cg.channelStanding(channelId, userId)); }
+  async channelStandings(userId: number): Promise<Map<number, ChannelStanding>> { return this.read(() => this.cg.channelStandings(userId)); }
+  async channelRoster(channelId: number): Promise<ChannelRosterRow[]> { return this.read(() => this.cg.channelRoster(channelId)); }
   async grantChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<number> {
-    return this.cg.grantChannelRole(channelId, userIds, role);
+    return this.write(() => this.cg.grantChannelRole(channelId, userIds, role));
   }
   async revokeChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<{ revoked: number; dropped: number[] }> {
-    return this.cg.revokeChannelRole(channelId, userIds, role);
+    return this.write(() => this.cg.revokeChannelRole(channelId, userIds, role));
   }
-  async subscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.subscribe(channelId, userId); }
-  async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.unsubscribe(channelId, userId); }
+  async subscribe(channelId: number, userId: number): Promise<boolean> { return this.write(() => this.cg.subscribe(channelId, userId)); }
+  async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.write(() => this.cg.unsubscribe(channelId, userId)); }
   async channelHistory(channelId: number, page: Page): Promise<Message[]> {
-    return this.withDetails(this.cg.channelMessageRows(channelId, before(page), page.limit));
+    return this.read(() => this.withDetails(this.cg.channelMessageRows(channelId, before(page), page.limit)));
   }
-  async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.cg.createGroup(input); }
-  async getGroup(name: string): Promise<Group | null> { return this.cg.getGroup(name); }
-  async listGroups(): Promise<Group[]> { return this.cg.listGroups(); }
-  async setGroupDescription(groupId: number, description: string): Promise<Group> { return this.cg.setGroupDescription(groupId, description); }
-  async deleteGroup(groupId: number): Promise<void> { this.cg.deleteGroup(groupId); }
-  async groupMembers(groupId: number): Promise<User[]> { return this.cg.groupMembers(groupId); }
-  async addGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.addGroupMembers(groupId, userIds); }
-  async removeGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.cg.removeGroupMembers(groupId, userIds); }
-  async groupsOf(userId: number): Promise<Set<number>> { return this.cg.groupsOf(userId); }
+  async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.write(() => this.cg.createGroup(input)); }
+  async getGroup(name: string): Promise<Group | null> { return this.read(() => this.cg.getGroup(name)); }
+  async listGroups(): Promise<Group[]> { return this.read(() => this.cg.listGroups()); }
+  async setGroupDescription(groupId: number, description: string): Promise<Group> { return this.write(() => this.cg.setGroupDescription(groupId, description)); }
+  async deleteGroup(groupId: number): Promise<void> { return this.write(() => this.cg.deleteGroup(groupId)); }
+  async groupMembers(groupId: number): Promise<User[]> { return this.read(() => this.cg.groupMembers(groupId)); }
+  async addGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.write(() => this.cg.addGroupMembers(groupId, userIds)); }
+  async removeGroupMembers(groupId: number, userIds: number[]): Promise<number> { return this.write(() => this.cg.removeGroupMembers(groupId, userIds)); }
+  async groupsOf(userId: number): Promise<Set<number>> { return this.read(() => this.cg.groupsOf(userId)); }
   async resolveGroups(names: string[]): Promise<{ found: Array<{ name: string; memberIds: number[] }>; missing: string[] }> {
-    return this.cg.resolveGroups(names);
+    return this.read(() => this.cg.resolveGroups(names));
   }
 
   /**
@@ -918,7 +1025,8 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     // The writer's connection closes last: it then checkpoints what is left and removes the log.
     await this.checkpointer?.stop();
-    this.groupCommit.flush(); // queued writes commit before the file closes
+    await this.groupCommit.flush(); // queued writes commit before the file closes
+    await this.lockWait.whenIdle(); // and those waiting for another process's lock commit or give up
     if (this.db.open) this.db.close();
   }
 }

@@ -234,6 +234,21 @@ export class StoreLimitReached extends Error {
   }
 }
 
+/** What a message takes in its sender's storage quota: subject and body (UTF-8) and declared attachments. */
+export function messageBytes(m: Pick<NewMessage, 'subject' | 'body' | 'attachments'>): number {
+  let bytes = Buffer.byteLength(m.subject) + Buffer.byteLength(m.body);
+  for (const a of m.attachments ?? []) bytes += a.size;
+  return bytes;
+}
+
+/** A message refused because its sender's messages would take more than its storage quota. */
+export class QuotaExceeded extends Error {
+  constructor(readonly usedBytes: number, readonly messageBytes: number, readonly quotaBytes: number) {
+    super(`the sender's messages take ${usedBytes} bytes; ${messageBytes} more would pass the quota of ${quotaBytes}`);
+    this.name = 'QuotaExceeded';
+  }
+}
+
 export class StoreConflict extends Error {
   constructor(readonly field: 'username' | 'email', message: string) {
     super(message);
@@ -245,9 +260,10 @@ export interface Store extends ChannelGroupStore {
   // registration
   /**
    * Records a pending request. With `maxPendingFromAddress`, refuses (StoreLimitReached) when that
-   * many requests from the same address are already pending — checked in the same transaction.
+   * many requests from the same address are already pending, with `maxPending` when that many are
+   * pending from anyone — checked in the same transaction.
    */
-  createRegistration(input: RegistrationInput, limits?: { maxPendingFromAddress?: number }): Promise<RegistrationRequest>;
+  createRegistration(input: RegistrationInput, limits?: { maxPendingFromAddress?: number; maxPending?: number }): Promise<RegistrationRequest>;
   getRegistration(id: number): Promise<RegistrationRequest | null>;
   listRegistrations(status: RegistrationStatus | 'all', page: Page): Promise<RegistrationRequest[]>;
   /** In one transaction: creates the member, marks the request approved, queues the mail, audits. */
@@ -270,6 +286,8 @@ export interface Store extends ChannelGroupStore {
   getUserByUsername(username: string): Promise<User | null>;
   /** Active and suspended members (role member), ordered by username. */
   listMembers(): Promise<User[]>;
+  /** Bytes each user's messages take (storeMessage's quota), by user id; users who never sent are absent. */
+  storageUsage(): Promise<Map<number, number>>;
   /** Active members only, by username; those not found are returned in `missing`. */
   resolveActiveMembers(usernames: string[]): Promise<{ found: User[]; missing: string[] }>;
   listActiveMemberIds(): Promise<number[]>;
@@ -288,6 +306,8 @@ export interface Store extends ChannelGroupStore {
   // sessions
   /** `mustChangePassword`: the session was opened with a mailed (one-time) password (default false). */
   createSession(args: { userId: number; tokenHash: string; address: string | null; expiresAt: string; mustChangePassword?: boolean }): Promise<Session>;
+  /** A LOGIN's writes in one transaction: the session (createSession) and the login (recordLogin). */
+  login(args: Parameters<Store['createSession']>[0]): Promise<Session>;
   /** The open (not closed) session with this token hash, expired or not. */
   findSession(tokenHash: string): Promise<Session | null>;
   closeSession(sessionId: number): Promise<void>;
@@ -297,9 +317,11 @@ export interface Store extends ChannelGroupStore {
   /**
    * Stores the message and one recipient row each, in one transaction, and resolves only after
    * that commit. Concurrent calls may share a transaction (group commit); one that fails does not
-   * take the others with it.
+   * take the others with it. The message's bytes (subject, body, declared attachments) are added to
+   * its sender's storage usage in the same transaction; with `quotaBytes` (> 0), a message that would
+   * take the usage past it is refused (QuotaExceeded).
    */
-  storeMessage(message: NewMessage): Promise<Message>;
+  storeMessage(message: NewMessage, limits?: { quotaBytes?: number }): Promise<Message>;
   getMessage(id: number): Promise<Message | null>;
   markDelivered(messageId: number, recipientId: number): Promise<void>;
   /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
@@ -340,7 +362,7 @@ export interface Store extends ChannelGroupStore {
   commitAttachment(args: { attachmentId: number; storagePath: string; mediaType: string }): Promise<AttachmentCommit | null>;
   /**
    * In one transaction: a 'sending' message becomes expired or cancelled and its attachments
-   * let go of their files (storagePath null). Returns the message as it was (with the released
+   * let go of their files (storagePath null), which no longer count in its sender's storage usage. Returns the message as it was (with the released
    * attachments' old storage paths), or null if it was not sending.
    */
   closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null>;

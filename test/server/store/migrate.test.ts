@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import t from 'tap';
 import { SCHEMA_VERSION, applyMigrations, parseMigrations, userVersion } from '../../../src/server/store/migrate.js';
+import { LOCK_SPIN_MS } from '../../../src/server/store/lock-wait.js';
 import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
 import { openStore, registration, tempDir } from './helpers.js';
 
@@ -27,8 +28,28 @@ t.test('migrations apply to an empty file and set user_version to SCHEMA_VERSION
   t.strictSame(tables(db), [
     'attachments', 'audit_events', 'channel_roles', 'channel_subscriptions', 'channels', 'group_members',
     'institution_groups', 'mail_queue', 'message_recipients', 'message_routes', 'messages',
-    'registration_requests', 'sessions', 'users',
+    'registration_requests', 'sessions', 'storage_usage', 'users',
   ]);
+});
+
+t.test('migration 4 counts what each sender\'s existing messages take (the storage quota starts exact)', async (t) => {
+  const db = new Sqlite(join(tempDir(t), 'v3.db'));
+  t.teardown(() => db.close());
+  const all = parseMigrations(readFileSync(new URL('../../../schema.sql', import.meta.url), 'utf8'));
+  applyMigrations(db, all.filter((m) => m.version <= 3));
+  const at = '2026-01-01T00:00:00.000Z';
+  const user = db.prepare(`INSERT INTO users (username, role, status, password_hash, institution, contact, email, phone, address, must_change_password, created_at)
+    VALUES (?, 'member', 'active', 'h', 'I', 'C', ?, '', '', 0, ?) RETURNING id`).pluck();
+  const [a, b] = [user.get('a', 'a@x.ac.id', at), user.get('b', 'b@x.ac.id', at)] as [number, number];
+  const message = db.prepare(`INSERT INTO messages (sender_id, audience, subject, body, sent_at, state) VALUES (?, 'direct', ?, ?, ?, ?) RETURNING id`).pluck();
+  const attach = db.prepare(`INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at) VALUES (?, 'f', ?, 'x', 't', NULL, ?)`);
+  message.get(a, 'Rapat', 'Besok pagi', at, 'sent'); // 5 + 10 bytes
+  attach.run(message.get(a, 'Undangan', 'é', at, 'sending') as number, 1000, at); // 8 + 2 bytes, 1,000 declared
+  attach.run(message.get(a, 'Batal', '', at, 'cancelled') as number, 5000, at); // 5 bytes; its file was let go
+  message.get(b, '😀', '', at, 'sent'); // 4 bytes
+  applyMigrations(db, all);
+  const usage = db.prepare<[], { user_id: number; bytes: number }>(`SELECT user_id, bytes FROM storage_usage ORDER BY user_id`).all();
+  t.strictSame(usage, [{ user_id: a, bytes: 15 + 10 + 1000 + 5 }, { user_id: b, bytes: 4 }], 'UTF-8 bytes of subjects and bodies, and the attachments not let go');
 });
 
 t.test('reopening a migrated file applies nothing and keeps its data', async (t) => {
@@ -88,11 +109,12 @@ t.test('migration sections must be numbered 1, 2, 3 in order', async (t) => {
   t.throws(() => parseMigrations('-- migration: 2\nA;'), /expected "-- migration: 1"/);
 });
 
-t.test('open() creates the directory, turns on WAL and foreign keys, and waits for locks', async (t) => {
+t.test('open() creates the directory, turns on WAL and foreign keys; SQLite itself barely waits for locks', async (t) => {
   const { store } = openStore(t);
   t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
   t.equal(store.db.pragma('foreign_keys', { simple: true }), 1);
-  t.equal(store.db.pragma('busy_timeout', { simple: true }), 5000);
+  // A lock held by another process is waited for off the event loop (lock-wait.ts), not inside SQLite.
+  t.equal(store.db.pragma('busy_timeout', { simple: true }), LOCK_SPIN_MS);
   t.equal(store.db.pragma('synchronous', { simple: true }), 1, 'NORMAL by default');
 });
 
