@@ -189,7 +189,8 @@ export abstract class SiarCalls<E extends PushEvents & Record<keyof E, any[]> = 
   protected deliverPush(event: string, args: Args): void {
     const emitter = this as unknown as EventEmitter<PushEvents>;
     emitter.emit('push', event, args);
-    const typed = PUSHES[event];
+    // Own keys only: a push named like an Object property ("constructor") is no typed event.
+    const typed = Object.hasOwn(PUSHES, event) ? PUSHES[event] : undefined;
     if (typed && emitter.listenerCount(typed[0]) > 0) {
       const [name, decode] = typed;
       (emitter.emit as (e: string, v: unknown) => boolean).call(emitter, name, decode(args));
