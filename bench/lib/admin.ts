@@ -9,7 +9,7 @@ export async function adminSession(port: number, dataDir: string): Promise<SiarC
   const password = readFileSync(path.join(dataDir, 'admin-password'), 'utf8').trim();
   const c = await SiarClient.connect({ host: '127.0.0.1', port });
   const who = await c.login('admin', password);
-  if (who.get('mustChangePassword') === '1') await c.request('PASSWD', { old: password, new: `bench-${randomBytes(12).toString('hex')}` });
+  if (who.mustChangePassword) await c.request('PASSWD', { old: password, new: `bench-${randomBytes(12).toString('hex')}` });
   return c;
 }
 

@@ -1,15 +1,24 @@
-import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import {
-  Args, LineReader, PUSH_ID, ProtocolError, UNKNOWN_ID, decodeServerFrame, encodeRequest, type ArgInput,
+  Args, LineReader, PUSH_ID, ProtocolError, UNKNOWN_ID, decodeServerFrame, encodeRequest, type ArgInput, type ErrorCode,
 } from '../protocol/index.js';
+import { SiarCalls, type PushEvents } from './calls.js';
+import { errorCodeOf, type LoginInfo } from './replies.js';
 
-/** An error reply from the server: `code` is the catalogue code (docs/PROTOCOL.md §Errors). */
+/**
+ * An error reply from the server: `code` is the catalogue code (docs/PROTOCOL.md §Errors,
+ * src/protocol/errors.ts); a code this client does not know (a newer server's) reads as INTERNAL,
+ * and `wireCode` keeps it as it came.
+ */
 export class RemoteError extends Error {
-  constructor(readonly code: string, message: string) {
+  readonly code: ErrorCode;
+  readonly wireCode: string;
+  constructor(code: ErrorCode | string, message: string) {
     super(message);
     this.name = 'RemoteError';
+    this.code = errorCodeOf(code);
+    this.wireCode = code;
   }
 }
 
@@ -58,11 +67,17 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+export type ClientEvents = PushEvents & {
+  /** The connection ended: the server's closing error, or why it was lost (null: closed by us). */
+  close: [reason: Error | null];
+};
+
 /**
  * One control connection to a siar server: numbered requests, replies matched by id (so callers
- * may pipeline), pushes emitted as 'push' events. Used by the CLI, the TUI and the tests.
+ * may pipeline), pushes emitted as 'push' and typed events. The typed calls (send, inbox,
+ * admin.approve…) come from SiarCalls (calls.ts). Used by the CLI, the TUI and the tests.
  */
-export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]; close: [reason: Error | null] }> {
+export class SiarClient extends SiarCalls<ClientEvents> {
   token = '';
   private nextId = 1;
   private readonly pending = new Map<string, Pending>();
@@ -142,12 +157,23 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
     });
   }
 
-  /** Logs in and keeps the token for later requests. */
-  /** `popups: false` for one-shot commands: no popups are pushed or marked delivered for this connection. */
-  async login(username: string, password: string, options: { popups?: boolean } = {}): Promise<Args> {
-    const reply = await this.request('LOGIN', { username, password, popups: options.popups === false ? 0 : undefined }, '');
-    this.token = reply.args.get('token') ?? '';
-    return reply.args;
+  protected requestWithoutToken(verb: string, args: ArgInput = {}): Promise<Reply> {
+    return this.request(verb, args, '');
+  }
+
+  /**
+   * Logs in and keeps the token for later requests. `popups: false` for one-shot commands: no
+   * popups are pushed or marked delivered for this connection.
+   */
+  async login(username: string, password: string, options: { popups?: boolean } = {}): Promise<LoginInfo> {
+    const info = await this.loginRequest(username, password, options);
+    this.token = info.token;
+    return info;
+  }
+
+  override async logout(): Promise<void> {
+    await super.logout();
+    this.token = '';
   }
 
   /** Sends PING every `ms` so the server's idle timeout never ends a long-lived connection. */
@@ -155,7 +181,7 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
     clearInterval(this.keepalive);
     // An unanswered PING means a half-open connection: end it so 'close' fires and callers reconnect.
     this.keepalive = setInterval(() => {
-      this.request('PING', {}, '').catch((err: Error) => { if (!this.isClosed) this.socket.destroy(err); });
+      this.ping().catch((err: Error) => { if (!this.isClosed) this.socket.destroy(err); });
     }, ms);
     this.keepalive.unref();
   }
@@ -192,7 +218,7 @@ export class SiarClient extends EventEmitter<{ push: [event: string, args: Args]
         continue;
       }
       if (frame.kind === 'push') {
-        this.emit('push', frame.event, frame.args);
+        this.deliverPush(frame.event, frame.args);
         continue;
       }
       const p = this.pending.get(frame.id);

@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { argsToMessage, type AttachmentInfo, type MessageRecord } from '../protocol/index.js';
+import type { AttachmentInfo, MessageRecord } from '../protocol/index.js';
 import type { SiarClient } from './connection.js';
 import type { PendingUpload } from './pending-uploads.js';
 import { TransferError, declareFile, uploadFile, type OnProgress } from './transfer.js';
@@ -39,7 +39,7 @@ export interface ResumeResult {
 
 /** The sender's view of a message that waits for attachments; a clear error for any other. */
 export async function unsentMessage(client: SiarClient, id: number): Promise<MessageRecord> {
-  const m = argsToMessage((await client.request('READ', { id })).args);
+  const m = await client.read(id);
   if (m.state === 'expired' || m.state === 'cancelled') {
     throw new ResumeError(`Message ${id} was ${m.state} before its attachments were all in; nobody received it. Send it again.`, 'closed');
   }
@@ -122,7 +122,7 @@ export async function resumeUploads(
   }
   // Every attachment was already in: the message went out with whichever upload finished last.
   if (result.state !== 'sent') {
-    const now = argsToMessage((await client.request('READ', { id: m.id })).args);
+    const now = await client.read(m.id);
     if (now.state === undefined || now.state === 'sent') result.state = 'sent';
   }
   return result;

@@ -1,6 +1,9 @@
-import { EventEmitter } from 'node:events';
-import type { ArgInput, Args } from '../protocol/index.js';
+import type { ArgInput, ErrorCode } from '../protocol/index.js';
+import { SiarCalls, type PushEvents } from './calls.js';
 import { RemoteError, SiarClient, parseServerAddress, type ConnectOptions, type Reply } from './connection.js';
+import type { LoginInfo } from './replies.js';
+
+export type { LoginInfo };
 
 /**
  * A long-lived, self-healing siar session on top of SiarClient, for programs that stay up all day
@@ -52,15 +55,6 @@ export interface SessionState {
   reconnects: number;
 }
 
-export interface LoginInfo {
-  username: string;
-  role: string;
-  institution: string;
-  expiresAt: string;
-  mustChangePassword: boolean;
-  unread: number;
-}
-
 export interface BackoffOptions {
   /** First delay after a loss (default 1 s). */
   initialMs?: number;
@@ -96,14 +90,13 @@ export class OfflineError extends Error {
 }
 
 /** Codes after which the remembered password is useless (the UI must ask the person). */
-const AUTH_FATAL = new Set(['BAD_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'FORBIDDEN']);
+const AUTH_FATAL = new Set<ErrorCode>(['BAD_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'FORBIDDEN']);
 /** Codes that mean "log in again", after which a request is retried once. */
-const TOKEN_STALE = new Set(['BAD_TOKEN', 'TOKEN_EXPIRED', 'AUTH_REQUIRED']);
+const TOKEN_STALE = new Set<ErrorCode>(['BAD_TOKEN', 'TOKEN_EXPIRED', 'AUTH_REQUIRED']);
 
-type SessionEvents = {
+/** The server's pushes (from whichever connection is current, as 'push' and typed events), and: */
+export type SessionEvents = PushEvents & {
   state: [state: SessionState];
-  /** Every server push (POPUP, READ, DECISION…), from whichever connection is current. */
-  push: [event: string, args: Args];
   /** A successful login; `resumed` when it was the automatic re-login after a reconnection. */
   login: [info: LoginInfo, how: { resumed: boolean }];
   /** The remembered credentials were refused on re-login; the session is connected but logged out. */
@@ -119,18 +112,7 @@ export function backoffDelay(attempt: number, opts: BackoffOptions = {}, random:
   return Math.max(0, Math.round(base * (1 - jitter * random())));
 }
 
-export function loginInfoFrom(args: Args): LoginInfo {
-  return {
-    username: args.get('username') ?? '',
-    role: args.get('role') ?? 'member',
-    institution: args.get('institution') ?? '',
-    expiresAt: args.get('expiresAt') ?? '',
-    mustChangePassword: args.get('mustChangePassword') === '1',
-    unread: Number(args.get('unread') ?? 0) || 0,
-  };
-}
-
-export class SiarSession extends EventEmitter<SessionEvents> {
+export class SiarSession extends SiarCalls<SessionEvents> {
   private client: SiarClient | null = null;
   private credentials: { username: string; password: string } | null = null;
   private token = '';
@@ -220,31 +202,31 @@ export class SiarSession extends EventEmitter<SessionEvents> {
   /** Logs in; on success the credentials are kept in memory for automatic re-login. */
   async login(username: string, password: string): Promise<LoginInfo> {
     const client = this.usableClient();
-    const reply = await client.request('LOGIN', { username, password }, '');
+    const info = await client.login(username, password);
     if (client !== this.client) throw new OfflineError('The connection was lost during login; try again.');
-    this.token = reply.args.get('token') ?? '';
-    client.token = this.token;
+    this.token = info.token;
     this.credentials = { username, password };
-    const info = loginInfoFrom(reply.args);
     this.update({ status: 'online', username: info.username || username, error: null });
     this.emit('login', info, { resumed: false });
     return info;
   }
 
   /** Changes the password; the new one replaces the remembered one. */
-  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
-    await this.request('PASSWD', { old: oldPassword, new: newPassword });
+  override async changePassword(oldPassword: string, newPassword: string): Promise<{ sessionsClosed: number }> {
+    const reply = await super.changePassword(oldPassword, newPassword);
     if (this.credentials) this.credentials = { ...this.credentials, password: newPassword };
+    return reply;
   }
 
   /** Ends the session on the server (best effort) and forgets the credentials. */
-  async logout(): Promise<void> {
+  override async logout(): Promise<void> {
     const client = this.client;
     const token = this.token;
     this.credentials = null;
     this.token = '';
     if (client && !client.isClosed && token) {
-      await client.request('LOGOUT', {}, token).catch(() => undefined);
+      client.token = token;
+      await client.logout().catch(() => undefined);
     }
     if (this._state.status === 'online' || this._state.status === 'authenticating') this.update({ status: 'connected', username: null });
     else this.update({ username: null });
@@ -264,7 +246,7 @@ export class SiarSession extends EventEmitter<SessionEvents> {
    * Sends a request on the current connection with the session token. Rejects with OfflineError
    * when there is no connection; a stale token triggers one re-login and one retry.
    */
-  async request(verb: string, args: ArgInput = {}): Promise<Reply> {
+  override async request(verb: string, args: ArgInput = {}): Promise<Reply> {
     if (this.relogin) await this.relogin.catch(() => undefined);
     const client = this.usableClient();
     try {
@@ -276,6 +258,10 @@ export class SiarSession extends EventEmitter<SessionEvents> {
       }
       throw err;
     }
+  }
+
+  protected requestWithoutToken(verb: string, args: ArgInput = {}): Promise<Reply> {
+    return this.usableClient().request(verb, args, '');
   }
 
   async close(): Promise<void> {
@@ -355,7 +341,7 @@ export class SiarSession extends EventEmitter<SessionEvents> {
   private adopt(client: SiarClient): void {
     this.client = client;
     client.on('push', (event, args) => {
-      if (client === this.client) this.emit('push', event, args);
+      if (client === this.client) this.deliverPush(event, args);
     });
     client.once('close', (reason) => {
       if (client !== this.client) return;
@@ -375,7 +361,7 @@ export class SiarSession extends EventEmitter<SessionEvents> {
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
       if (client !== this.client) return;
-      client.request('PING', {}, '').catch((err) => {
+      client.ping().catch((err) => {
         // A server that does not answer is as good as gone: drop the connection and reconnect.
         if (!(err instanceof RemoteError) && client === this.client && !client.isClosed) void client.close();
       });
@@ -390,12 +376,11 @@ export class SiarSession extends EventEmitter<SessionEvents> {
     if (!creds) return Promise.reject(new OfflineError('Not logged in.'));
     const run = (async () => {
       try {
-        const reply = await client.request('LOGIN', { username: creds.username, password: creds.password }, '');
+        const info = await client.login(creds.username, creds.password);
         if (client !== this.client) return;
-        this.token = reply.args.get('token') ?? '';
-        client.token = this.token;
+        this.token = info.token;
         this.update({ status: 'online', username: creds.username, error: null });
-        this.emit('login', loginInfoFrom(reply.args), { resumed: true });
+        this.emit('login', info, { resumed: true });
       } catch (err) {
         if (err instanceof RemoteError && AUTH_FATAL.has(err.code) && client === this.client) {
           this.credentials = null;

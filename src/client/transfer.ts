@@ -62,14 +62,19 @@ import tls from 'node:tls';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  LineReader, decodeAttachment, decodeServerFrame, type AttachmentInfo, type ArgInput, type Args,
-} from '../protocol/index.js';
+import { LineReader, decodeServerFrame, type AttachmentInfo, type ErrorCode } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
 import { checkAttachmentName, encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
 import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
+import { argsToUploaded, errorCodeOf, type TransferOffer, type Uploaded } from './replies.js';
 
 export { encodeDeclaration };
+
+/**
+ * A catalogue code, or one of this side's own: TLS_UNVERIFIED (a transfer port whose certificate
+ * did not name the server), UNSAFE_PART_FILE (a download's part file is a symbolic link).
+ */
+export type TransferErrorCode = ErrorCode | 'TLS_UNVERIFIED' | 'UNSAFE_PART_FILE';
 
 /** A transfer that failed; `code` is a catalogue code (docs/PROTOCOL-transfer.md §Errors). */
 export class TransferError extends Error {
@@ -77,7 +82,7 @@ export class TransferError extends Error {
   messageId?: number;
   cancelled?: boolean;
 
-  constructor(readonly code: string, message: string) {
+  constructor(readonly code: TransferErrorCode, message: string) {
     super(message);
     this.name = 'TransferError';
   }
@@ -112,18 +117,8 @@ export interface TransferOptions {
   tls?: ConnectOptions['tls'] | null;
 }
 
-export interface UploadResult {
-  messageId: number;
-  attachmentId: number;
-  size: number;
-  sha256: string;
-  /** The media type the server detected from the content. */
-  type: string;
-  /** Attachments of the message still missing. */
-  missing: number;
-  /** True when this upload completed the message: its popups have gone out. */
-  sent: boolean;
-}
+/** An upload's verdict: the attachment as stored, and whether the message went out with it. */
+export type UploadResult = Omit<Uploaded, 'transfer'>;
 
 export interface DownloadResult {
   messageId: number;
@@ -157,7 +152,7 @@ export interface SentMessage {
 }
 
 /** Codes after which a new attempt cannot succeed; anything else is an interruption worth a resume. */
-const FINAL_CODES = new Set([
+const FINAL_CODES = new Set<TransferErrorCode>([
   'CHECKSUM_MISMATCH', 'SIZE_MISMATCH', 'MESSAGE_CLOSED', 'BAD_TICKET', 'TRANSFER_REFUSED', 'NOT_FOUND', 'ALREADY_UPLOADED',
   'NOT_READY', 'FORBIDDEN', 'TOO_LARGE', 'INTERNAL', 'DISK_FULL', 'TLS_UNVERIFIED', 'UNSAFE_PART_FILE',
 ]);
@@ -182,15 +177,10 @@ export async function declareFile(file: string, name: string = path.basename(fil
 export async function sendMessage(
   client: SiarClient, fields: SendFields, files: LocalFile[], onProgress?: OnProgress, onStored?: (sent: SentMessage) => void,
 ): Promise<SentMessage> {
-  const reply = await client.request('SEND', {
-    to: fields.to, all: fields.all ? 1 : undefined, channel: fields.channel, subject: fields.subject, body: fields.body ?? '',
-    attach: files.map(encodeDeclaration),
-  });
-  const id = Number(reply.args.get('id'));
-  const declared = reply.args.getAll('attachment').map(decodeAttachment).filter((a): a is AttachmentInfo => a !== null);
+  const reply = await client.send({ ...fields, attachments: files });
+  const { id, attachments: declared } = reply;
   const sent: SentMessage = {
-    id, sentAt: reply.args.get('sentAt') ?? '', recipients: Number(reply.args.get('recipients') ?? 0),
-    state: reply.args.get('state') ?? 'sent', uploadDeadline: reply.args.get('uploadDeadline') ?? null, attachments: declared,
+    id, sentAt: reply.sentAt, recipients: reply.recipients, state: reply.state, uploadDeadline: reply.uploadDeadline ?? null, attachments: declared,
   };
   onStored?.(sent);
   try {
@@ -204,7 +194,7 @@ export async function sendMessage(
   } catch (err) {
     // Nobody will finish this message: let the server drop it and its files now. When the
     // server cannot hear it (the connection is gone), the message stays resumable instead.
-    const cancelled = await client.request('CANCEL', { id }).then(() => true, () => false);
+    const cancelled = await client.cancel(id).then(() => true, () => false);
     const failure = err instanceof TransferError ? err : new TransferError('TRANSFER_ABORTED', (err as Error).message);
     failure.messageId = id;
     failure.cancelled = cancelled;
@@ -222,9 +212,9 @@ export async function uploadFile(
   const retries = options.retries ?? 3;
   return withKeepalive(client, options.keepaliveMs, async () => {
     for (let attempt = 0; ; attempt++) {
-      const offer = await requestOffer(client, 'UPLOAD', {
-        message: args.messageId, attachment: args.attachmentId, restart: attempt === 0 && args.restart ? 1 : undefined,
-      });
+      const offer = await requestOffer(() => client.openUpload({
+        messageId: args.messageId, attachmentId: args.attachmentId, restart: attempt === 0 && args.restart,
+      }));
       try {
         return await pushFile(offer, args.path, onProgress, dataOptions(client, options));
       } catch (err) {
@@ -257,11 +247,11 @@ export async function downloadAttachment(
   return withKeepalive(client, options.keepaliveMs, async () => {
     for (let attempt = 0; ; attempt++) {
       let offset = await partSize(part);
-      let offer = await requestOffer(client, 'DOWNLOAD', { message: args.messageId, attachment: args.attachmentId, offset });
+      let offer = await requestOffer(() => client.openDownload({ messageId: args.messageId, attachmentId: args.attachmentId, offset }));
       if (offset > offer.size) {
         await rm(part, { force: true });
         offset = 0;
-        offer = await requestOffer(client, 'DOWNLOAD', { message: args.messageId, attachment: args.attachmentId, offset });
+        offer = await requestOffer(() => client.openDownload({ messageId: args.messageId, attachmentId: args.attachmentId, offset }));
       }
       try {
         // The hash covers the bytes a resume keeps (read once more) and then the stream as it arrives.
@@ -309,19 +299,8 @@ export function safeFileName(name: string, fallback: string): string {
 
 // --- internals --------------------------------------------------------------------------------
 
-interface Offer {
-  transfer: string;
-  host: string;
-  port: number;
-  ticket: string;
-  offset: number;
-  messageId: number;
-  attachmentId: number;
-  name: string;
-  size: number;
-  sha256: string;
-  type: string;
-}
+/** An offer with its address taken apart. */
+type Offer = TransferOffer & { host: string; port: number };
 
 /** TRANSFER_BUSY means "retry shortly": a few tries with a growing pause before giving up. */
 const BUSY_DELAYS_MS = [250, 500, 1000, 2000, 4000];
@@ -335,11 +314,11 @@ async function pauseBeforeRetry(busy: boolean, attempt: number): Promise<void> {
   if (busy) await sleep(BUSY_DELAYS_MS[Math.min(attempt, BUSY_DELAYS_MS.length - 1)]!);
 }
 
-async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', args: ArgInput): Promise<Offer> {
-  let a: Args;
+async function requestOffer(open: () => Promise<TransferOffer>): Promise<Offer> {
+  let offer: TransferOffer;
   for (let attempt = 0; ; attempt++) {
     try {
-      a = (await client.request(verb, args)).args;
+      offer = await open();
       break;
     } catch (err) {
       if (!(err instanceof RemoteError)) throw err;
@@ -348,13 +327,9 @@ async function requestOffer(client: SiarClient, verb: 'UPLOAD' | 'DOWNLOAD', arg
       await sleep(delay);
     }
   }
-  const addr = parseHostPort(a.get('addr') ?? '');
-  if (!addr) throw new TransferError('BAD_FRAME', `The server offered no usable address (${a.get('addr') ?? 'none'}).`);
-  return {
-    transfer: a.get('transfer') ?? '', host: addr.host, port: addr.port, ticket: a.get('ticket') ?? '',
-    offset: Number(a.get('offset') ?? 0), messageId: Number(a.get('message')), attachmentId: Number(a.get('attachment')),
-    name: a.get('name') ?? '', size: Number(a.get('size') ?? 0), sha256: a.get('sha256') ?? '', type: a.get('type') ?? '',
-  };
+  const addr = parseHostPort(offer.addr);
+  if (!addr) throw new TransferError('BAD_FRAME', `The server offered no usable address (${offer.addr || 'none'}).`);
+  return { ...offer, ...addr };
 }
 
 /** How data connections are made: local address, and TLS with the server name to verify. */
@@ -425,13 +400,10 @@ async function pushFile(offer: Offer, file: string, onProgress: OnProgress | und
       throw new TransferError('TRANSFER_ABORTED', `The upload of ${offer.name} was interrupted after ${done} of ${offer.size} bytes${why}.`);
     }
     const frame = decodeServerFrame(line);
-    if (frame.kind === 'err') throw new TransferError(String(frame.code), frame.message);
+    if (frame.kind === 'err') throw new TransferError(errorCodeOf(frame.code), frame.message);
     if (frame.kind !== 'ok') throw new TransferError('BAD_FRAME', `Unexpected verdict: ${line.slice(0, 80)}`);
-    const a = frame.args;
-    return {
-      messageId: Number(a.get('message')), attachmentId: Number(a.get('attachment')), size: Number(a.get('size')),
-      sha256: a.get('sha256') ?? '', type: a.get('type') ?? '', missing: Number(a.get('missing') ?? 0), sent: a.get('sent') === '1',
-    };
+    const { transfer: _transfer, ...result } = argsToUploaded(frame.args);
+    return result;
   } finally {
     socket.destroy();
   }
@@ -502,7 +474,7 @@ async function pullFile(offer: Offer, part: string, hash: Hash, onProgress: OnPr
 }
 
 async function withKeepalive<T>(client: SiarClient, ms = 60_000, work: () => Promise<T>): Promise<T> {
-  const timer = setInterval(() => { client.request('PING', {}, '').catch(() => undefined); }, ms);
+  const timer = setInterval(() => { client.ping().catch(() => undefined); }, ms);
   timer.unref();
   try {
     return await work();

@@ -5,7 +5,10 @@
  * a snapshot is taken (live connections) or when a connection closes (closed ones). How late the
  * event loop ran comes from a lateness source (loop-lateness.ts), one window a minute.
  */
+import type { MinuteSample, TrafficTotals, TransferProgress } from '../protocol/index.js';
 import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
+
+export type { MinuteSample, TrafficTotals, TransferProgress };
 
 /** What the attachment side (src/transfer) reports: shadow listeners and transfers under way. */
 export interface TransferGauge {
@@ -13,59 +16,6 @@ export interface TransferGauge {
   liveListeners(): number;
   /** Transfers in progress, with how far each has come. */
   inProgress(): TransferProgress[];
-}
-
-export interface TransferProgress {
-  id: string;
-  /** File name, when known. */
-  name: string;
-  /** 'up' = a client sends to the server, 'down' = the server sends to a client. */
-  direction: string;
-  bytes: number;
-  /** Expected size; 0 when unknown. */
-  size: number;
-  /** Who transfers, when known. */
-  user: string;
-}
-
-/** Running totals since the server started. */
-export interface TrafficTotals {
-  startedAt: string;
-  messages: number;
-  popups: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectionsOpened: number;
-  connectionsClosed: number;
-  /** Connections open now (logged in or not). */
-  connections: number;
-  liveListeners: number;
-  transfers: number;
-  /** Event-loop lateness in the running minute so far, ms. */
-  loopP50Ms: number;
-  loopP99Ms: number;
-  loopMaxMs: number;
-  /** The worst event-loop lateness since the server started, ms. */
-  loopMaxEverMs: number;
-}
-
-/** One minute of traffic; gauges (connections, listeners, transfers) as at the end of the minute. */
-export interface MinuteSample {
-  /** Start of the minute, ISO 8601. */
-  at: string;
-  messages: number;
-  popups: number;
-  bytesIn: number;
-  bytesOut: number;
-  connectionsOpened: number;
-  connections: number;
-  liveListeners: number;
-  transfers: number;
-  /** Event-loop lateness in the minute, ms (0 for a minute with no samples). */
-  loopP99Ms: number;
-  loopMaxMs: number;
-  /** True for the minute still running. */
-  partial: boolean;
 }
 
 export interface TrafficStatsOptions {

@@ -309,7 +309,7 @@ t.test('every command against every role: only the allowed cells succeed', async
     passwords.set(username, password);
     const client = await s.client();
     const reply = await client.login(username, password);
-    t.equal(reply.get('mustChangePassword'), '1', `${username} logs in with its mailed password and is told to change it`);
+    t.equal(reply.mustChangePassword, true, `${username} logs in with its mailed password and is told to change it`);
     return { client, username };
   };
 

@@ -271,7 +271,7 @@ export async function adminClient(port: number, dataDir: string): Promise<SiarCl
   const password = readFileSync(file, 'utf8').trim();
   const c = await SiarClient.connect({ host: '127.0.0.1', port });
   const who = await c.login('admin', password);
-  if (who.get('mustChangePassword') === '1') {
+  if (who.mustChangePassword) {
     const fresh = `admin-${randomBytes(12).toString('base64url')}`;
     await c.request('PASSWD', { old: password, new: fresh });
     writeFileSync(file, `${fresh}\n`, { mode: 0o600 });

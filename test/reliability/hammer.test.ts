@@ -272,7 +272,7 @@ t.test('a hammer of hostile frames: no crash, every frame answered, nothing leak
   const tokens: string[] = [];
   for (const m of MEMBERS) {
     const c = await SiarClient.connect({ host: '127.0.0.1', port });
-    tokens.push((await c.login(m, PASSWORD)).get('token')!);
+    tokens.push((await c.login(m, PASSWORD)).token);
     await c.close();
   }
   const helpClient = await SiarClient.connect({ host: '127.0.0.1', port });

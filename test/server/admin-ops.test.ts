@@ -140,7 +140,7 @@ t.test('RESETPASSWORD mails a new password, forces a change and closes live sess
   const c = await s.client();
   await refused(t, c.login('unhas', old), 'BAD_CREDENTIALS', 'the old password no longer works');
   const login = await c.login('unhas', fresh);
-  t.equal(login.get('mustChangePassword'), '1', 'the new password must be changed at the next login');
+  t.equal(login.mustChangePassword, true, 'the new password must be changed at the next login');
   const audit = await admin.request('AUDIT', { kind: 'password_reset' });
   t.match(audit.items[0]?.toObject(), { kind: 'password_reset', actor: 'admin', subject: 'unhas' });
   await refused(t, admin.request('RESETPASSWORD', { username: 'ghost' }), 'NOT_FOUND', 'unknown member');

@@ -10,7 +10,7 @@ async function ownPasswordClient(s: TestServer, username: string) {
   const { password } = await s.member(username);
   const c = await s.client();
   const login = await c.login(username, password);
-  if (login.get('mustChangePassword') === '1') await c.request('PASSWD', { old: password, new: `${password}-own` });
+  if (login.mustChangePassword) await c.request('PASSWD', { old: password, new: `${password}-own` });
   return c;
 }
 

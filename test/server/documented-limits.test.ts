@@ -14,7 +14,7 @@ async function loginCollecting(s: TestServer, username: string): Promise<{ clien
   const client = await s.client();
   const pushed = collectPushes(client, 'POPUP');
   const login = await client.login(username, ownPassword(username));
-  return { client, popups: () => pushed.map((a) => argsToPopup(a).id), unread: Number(login.get('unread')) };
+  return { client, popups: () => pushed.map((a) => argsToPopup(a).id), unread: login.unread };
 }
 
 /**

@@ -75,7 +75,7 @@ t.test('an expired token is refused with TOKEN_EXPIRED; the connection that logg
   const s = await startServer(t, { sessionTtlMs: 1 }, first.dataDir);
   const c = await s.client();
   const closed = new Promise<Error | null>((resolve) => c.once('close', resolve));
-  const token = (await c.login('exp', password)).get('token')!;
+  const token = (await c.login('exp', password)).token;
   t.match(await closed, { code: 'SESSION_EXPIRED' }, 'the session\'s own connection is told and closed');
   const other = await s.client();
   await t.rejects(other.request('INBOX', {}, token), { code: 'TOKEN_EXPIRED' });

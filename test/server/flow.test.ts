@@ -31,8 +31,8 @@ t.test('register → approve → mailed credentials → login → popups, inbox 
 
   const unhas = await s.client();
   const login = await unhas.login('unhas', password);
-  t.equal(login.get('role'), 'member');
-  t.equal(login.get('mustChangePassword'), '1', 'the mailed password is flagged for change');
+  t.equal(login.role, 'member');
+  t.equal(login.mustChangePassword, true, 'the mailed password is flagged for change');
   t.ok(unhas.token.length >= 22, 'a session token of at least 128 bits');
 
   // The mailed password is single-use: nothing but PASSWD (and WHOAMI, LOGOUT) until it is replaced.
@@ -44,7 +44,7 @@ t.test('register → approve → mailed credentials → login → popups, inbox 
   const again = await SiarClient.connect({ host: '127.0.0.1', port: s.port });
   t.teardown(() => again.close());
   await t.rejects(again.login('unhas', password), { code: 'BAD_CREDENTIALS' }, 'the mailed password does not work a second time');
-  t.equal((await again.login('unhas', 'Hasanuddin-own-2026')).get('mustChangePassword'), '0');
+  t.equal((await again.login('unhas', 'Hasanuddin-own-2026')).mustChangePassword, false);
 
   // Two more members, one online and one offline.
   await s.member('ugm', 'Universitas Gadjah Mada');

@@ -154,12 +154,12 @@ t.test('stopping the server lets a command in flight finish and answer, then tel
   const login = c.login('sd1', password);
   while (!s.server.router.connections().some((conn) => conn.isBusy)) await new Promise((r) => setImmediate(r));
   const stopping = s.server.stop();
-  t.equal((await login).get('username'), 'sd1', 'the command in flight completed and was answered');
+  t.equal((await login).username, 'sd1', 'the command in flight completed and was answered');
   t.match(await idleClosed, { code: 'SHUTTING_DOWN' }, 'idle clients are told why');
   await stopping;
   const again = await startServer(t, {}, s.dataDir);
   const back = await again.client();
-  t.equal((await back.login('sd1', ownPassword('sd1'))).get('username'), 'sd1', 'the data is intact after the restart');
+  t.equal((await back.login('sd1', ownPassword('sd1'))).username, 'sd1', 'the data is intact after the restart');
 });
 
 t.test('stopping the server lets an upload under way finish and commit; a listener nobody came to is closed', async (t) => {

@@ -65,7 +65,7 @@ t.test('wrong passwords from another address lock that address out, not the owne
   t.equal(await loginCode(attacker, 'admin', s.adminPassword()), 'LOGIN_LOCKED', 'even the right password is refused from the locked pair');
   const owner = await clientFrom(t, s, '127.0.0.1');
   const who = await owner.login('admin', s.adminPassword());
-  t.equal(who.get('username'), 'admin', 'the administrator logs in from its own address');
+  t.equal(who.username, 'admin', 'the administrator logs in from its own address');
   t.equal(auditRows(s, 'login_lockout').length, 1, 'the lockout is audited once');
 });
 

@@ -47,7 +47,7 @@ t.test('a session opened with the mailed password gains nothing when the member 
   const { mailedPassword } = await s.approvedMember('korban');
   const intruder = await s.client();
   const login = await intruder.login('korban', mailedPassword);
-  t.equal(login.get('mustChangePassword'), '1');
+  t.equal(login.mustChangePassword, true);
   await t.rejects(intruder.request('INBOX'), { code: 'PASSWORD_CHANGE_REQUIRED' }, 'restricted while the mailed password is current');
   const token = intruder.token;
 

@@ -18,7 +18,7 @@ t.test('with --smtp the credentials go out over real SMTP and the mailed passwor
   const password = passwordFromText(parseEml(mail.raw).text, 'ui');
   const member = await SiarClient.connect({ host: '127.0.0.1', port: s.port });
   t.teardown(() => member.close());
-  t.equal((await member.login('ui', password)).get('username'), 'ui');
+  t.equal((await member.login('ui', password)).username, 'ui');
 });
 
 t.test('an SMTP outage never blocks an approval; the mail stays queued and goes out when SMTP is back', async (t) => {

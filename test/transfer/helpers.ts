@@ -189,7 +189,7 @@ export const OWN_PASSWORD = 'own-password-of-the-test';
  */
 export async function loginMember(client: SiarClient, username: string, password: string): Promise<string> {
   const reply = await client.login(username, password);
-  if (reply.get('mustChangePassword') !== '1') return password;
+  if (!reply.mustChangePassword) return password;
   await client.request('PASSWD', { old: password, new: OWN_PASSWORD });
   return OWN_PASSWORD;
 }

@@ -7,9 +7,10 @@
  *   1 Registrations  pending requests, live (REGISTRATION pushes); approve/reject, several at once;
  *                    each decision shows whether its mail went out (registrations-screen.ts)
  *   2 Members        list and search; suspend, reactivate, reset password; last login and address
- *   3 Online         who is connected, from where, since when, over how many connections
- *   4 Traffic        live counters and per-minute charts; shadow listeners and transfers
- *   5 Mail           unsent and failed mail with errors; retry one or all
+ *                    (members-screen.ts)
+ *   3 Online         who is connected, from where, since when, over how many connections (online-screen.ts)
+ *   4 Traffic        live counters and per-minute charts; shadow listeners and transfers (traffic-screen.ts)
+ *   5 Mail           unsent and failed mail with errors; retry one or all (mail-screen.ts)
  *   6 Audit          the audit log, filtered by kind, member and time (audit-screen.ts)
  *   7 Backups        past backups; take one with progress (backups-screen.ts)
  *   8 Channels       channels with rules and subscribers; create, describe, restrict/open, archive,
@@ -17,24 +18,24 @@
  *   9 Groups         groups of institutions; create, describe, delete, add/remove (groups-screen.ts)
  */
 import blessed from 'blessed';
-import type { Args } from '../../protocol/index.js';
-import type { Reply } from '../connection.js';
 import { CliError, readPassword, tlsOptions, type ClientOptions } from '../cli/common.js';
-import { SiarSession, type SessionState } from '../session.js';
-import { describe } from '../tui/controller.js';
+import { SiarSession, type SessionEvents, type SessionState } from '../session.js';
+import { describe } from '../tui/describe.js';
 import { auditScreen } from './audit-screen.js';
 import { backupsScreen } from './backups-screen.js';
 import { channelsScreen } from './channels-screen.js';
-import { MAIL_FIELDS, MEMBER_FIELDS, readableFields, recordOf } from './fields.js';
-import { barChart, fieldLines, formatBytes, headerLines, helpLine, memberUsage, progressBar, shortTime, sparkline } from './format.js';
+import { fieldLines, headerLines, helpLine, shortTime } from './format.js';
 import { groupsScreen } from './groups-screen.js';
-import type { ConsoleHost, Screen } from './host.js';
+import type { ConsoleHost, ConsolePush, Screen } from './host.js';
 import { keysHelp } from './keys-help.js';
+import { mailScreen } from './mail-screen.js';
+import { membersScreen } from './members-screen.js';
+import { onlineScreen } from './online-screen.js';
 import { registrationsScreen } from './registrations-screen.js';
-import { Table, ask, confirm, showText } from './widgets.js';
+import { trafficScreen } from './traffic-screen.js';
+import { showText } from './widgets.js';
 
 type Obj = Record<string, string>;
-const obj = recordOf;
 
 export class AdminConsole {
   readonly screen: blessed.Widgets.Screen;
@@ -54,18 +55,6 @@ export class AdminConsole {
   private popupTimer: NodeJS.Timeout | undefined;
   private popup: blessed.Widgets.BoxElement | null = null;
 
-  // members
-  private members!: Table<Obj>;
-  private memberSearch = '';
-  // online
-  private online!: Table<Obj>;
-  private onlineSummary!: blessed.Widgets.BoxElement;
-  // traffic
-  private traffic!: blessed.Widgets.BoxElement;
-  // mail
-  private mail!: Table<Obj>;
-  private mailFilter: 'unsent' | 'failed' | 'all' = 'unsent';
-  private unsentCount = 0;
   constructor(private readonly session: SiarSession, private readonly user: string) {
     this.state = session.state;
     this.screen = blessed.screen({ smartCSR: true, fullUnicode: true, forceUnicode: true, title: 'siar admin console', autoPadding: true });
@@ -74,10 +63,10 @@ export class AdminConsole {
     this.helpLine = blessed.box({ parent: this.screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, style: { bg: 'black', fg: 'cyan' } });
 
     this.add(registrationsScreen(this.host(), '1'));
-    this.buildMembers();
-    this.buildOnline();
-    this.buildTraffic();
-    this.buildMail();
+    this.add(membersScreen(this.host(), '2'));
+    this.add(onlineScreen(this.host(), '3'));
+    this.add(trafficScreen(this.host(), '4'));
+    this.add(mailScreen(this.host(), '5'));
     this.add(auditScreen(this.host(), '6'));
     this.add(backupsScreen(this.host(), '7'));
     this.add(channelsScreen(this.host(), '8'));
@@ -98,7 +87,12 @@ export class AdminConsole {
       this.drawHelp();
     });
 
-    session.on('push', (event, args) => this.onPush(event, args));
+    this.on('registration', (r) => this.notify(`New registration #${r.id}: ${r.username} — ${r.institution}`));
+    this.on('loginAlert', (a) => {
+      // Someone is guessing one username's password from several addresses: slowed, never locked.
+      this.notify(`Login alert: ${a.failures} wrong passwords for ${a.username} from ${a.addresses.length} address(es)`);
+      this.say(`{red-fg}login alert: ${a.failures} wrong passwords for ${blessed.escape(a.username)} in ${a.windowMinutes} min from ${blessed.escape(a.addresses.join(', '))}; further guesses are slowed, the account is not locked (audit: login_alert){/red-fg}`);
+    });
     session.on('state', (s) => {
       this.state = s;
       this.drawHeader();
@@ -143,6 +137,7 @@ export class AdminConsole {
     return {
       screen: this.screen,
       session: this.session,
+      on: (event, handler) => this.on(event, handler),
       area: () => this.area(),
       say: (text) => this.say(text),
       fail: (err) => this.fail(err),
@@ -199,8 +194,13 @@ export class AdminConsole {
     this.say(`{red-fg}error: ${blessed.escape(describe(err))}{/red-fg}`);
   }
 
-  private async request(verb: string, args: Record<string, string | number | undefined> = {}): Promise<Reply> {
-    return this.session.request(verb, args);
+  /** Runs `handler` on each push of that kind, then redraws. */
+  private on<K extends ConsolePush>(event: K, handler: (...args: SessionEvents[K]) => void): void {
+    const listener = (...args: SessionEvents[K]) => {
+      handler(...args);
+      this.screen.render();
+    };
+    this.session.on(event, listener as Parameters<SiarSession['on']>[1]);
   }
 
   private async reload(i: number): Promise<void> {
@@ -266,226 +266,6 @@ export class AdminConsole {
     }, 8000);
     this.popupTimer.unref();
     this.screen.render();
-  }
-
-  // --- pushes ---
-
-  private onPush(event: string, args: Args): void {
-    if (event === 'REGISTRATION') this.notify(`New registration #${args.get('id') ?? '?'}: ${args.get('username') ?? ''} — ${args.get('institution') ?? ''}`);
-    if (event === 'MAIL') void this.reload(this.screens.findIndex((s) => s.title === 'Mail'));
-    if (event === 'LOGIN_ALERT') {
-      // Someone is guessing one username's password from several addresses: slowed, never locked.
-      const who = args.get('username') ?? '?';
-      const addresses = (args.get('addresses') ?? '').split(',').filter(Boolean);
-      this.notify(`Login alert: ${args.get('failures') ?? '?'} wrong passwords for ${who} from ${addresses.length} address(es)`);
-      this.say(`{red-fg}login alert: ${blessed.escape(args.get('failures') ?? '?')} wrong passwords for ${blessed.escape(who)} in ${blessed.escape(args.get('windowMinutes') ?? '?')} min from ${blessed.escape(addresses.join(', '))}; further guesses are slowed, the account is not locked (audit: login_alert){/red-fg}`);
-    }
-    for (const s of this.screens) s.onPush?.(event, args);
-    this.screen.render();
-  }
-
-  // --- 2 members ---
-
-  private buildMembers(): void {
-    const box = this.area();
-    this.members = new Table<Obj>(
-      box,
-      [
-        { title: 'USERNAME', max: 16 }, { title: 'STATUS', max: 9 }, { title: 'ONLINE', max: 6 }, { title: 'STORED / QUOTA', max: 20 },
-        { title: 'SENT/MIN', max: 11 }, { title: 'INSTITUTION', max: 30 }, { title: 'EMAIL', max: 28 }, { title: 'LAST LOGIN', max: 19 },
-        { title: 'FROM', max: 40 },
-      ],
-      (m) => {
-        const { stored, sending } = memberUsage(m);
-        return [m.username ?? '', m.status ?? '', m.online === '1' ? 'yes' : '', stored, sending, m.institution ?? '', m.email ?? '',
-          shortTime(m.lastLoginAt), m.lastLoginAddress ?? ''];
-      },
-      { top: 0, height: '100%', label: 'Members' },
-      '(no members)',
-    );
-    const list = this.members.list;
-    list.key('/', () => void this.withModal(async () => {
-      const q = await ask(this.screen, 'Search username, institution or e-mail (empty: all):', this.memberSearch);
-      if (q !== null) this.memberSearch = q.trim();
-    }).then(() => this.reload(1)));
-    list.key('enter', () => {
-      const m = this.members.selected;
-      if (m) this.details(`Member ${m.username}`, readableFields(m, MEMBER_FIELDS));
-    });
-    list.key('s', () => void this.memberAction('suspend'));
-    list.key('u', () => void this.memberAction('reactivate'));
-    list.key('p', () => void this.memberAction('reset'));
-    this.add({
-      key: '2', title: 'Members', box,
-      help: '/ search  ↵ details  s suspend  u reactivate  p reset password',
-      focus: () => list.focus(),
-      load: async () => {
-        const reply = await this.request('MEMBERS', { q: this.memberSearch || undefined });
-        this.members.setRecords(reply.items.map(obj), (a, b) => a.username === b.username);
-        (this.members.list.parent as blessed.Widgets.BoxElement).setLabel(` Members${this.memberSearch ? ` matching "${this.memberSearch}"` : ''} (${reply.items.length}) `);
-      },
-    });
-  }
-
-  private async memberAction(action: 'suspend' | 'reactivate' | 'reset'): Promise<void> {
-    const m = this.members.selected;
-    if (!m?.username) return;
-    const username = m.username;
-    const question = {
-      suspend: `Suspend ${username}? Its live sessions are closed at once.`,
-      reactivate: `Reactivate ${username}?`,
-      reset: `Reset the password of ${username}? A new one is mailed to ${m.email ?? ''}; its sessions are closed.`,
-    }[action];
-    if (!(await this.withModal(() => confirm(this.screen, question)))) return;
-    try {
-      if (action === 'suspend') {
-        const r = await this.request('SUSPEND', { username });
-        this.say(`suspended ${blessed.escape(username)}: ${r.args.get('connections')} connection(s) closed`);
-      } else if (action === 'reactivate') {
-        await this.request('REACTIVATE', { username });
-        this.say(`reactivated ${blessed.escape(username)}`);
-      } else {
-        const r = await this.request('RESETPASSWORD', { username });
-        this.say(`password of ${blessed.escape(username)} reset; mail #${r.args.get('mailId')} queued to ${blessed.escape(r.args.get('email') ?? '')}`);
-      }
-    } catch (err) {
-      this.fail(err);
-    }
-    await this.reload(1);
-  }
-
-  // --- 3 online ---
-
-  private buildOnline(): void {
-    const box = this.area();
-    this.onlineSummary = blessed.box({ parent: box, top: 0, left: 1, width: '100%-2', height: 1, tags: true });
-    this.online = new Table<Obj>(
-      box,
-      [{ title: 'USERNAME', max: 20 }, { title: 'CONNECTIONS', max: 11 }, { title: 'SINCE', max: 19 }, { title: 'ADDRESSES', max: 60 }],
-      (o) => [o.username ?? '', o.connections ?? '', shortTime(o.since), o.address ?? ''],
-      { top: 1, height: '100%-1', label: 'Online now' },
-      '(nobody is online)',
-    );
-    this.add({
-      key: '3', title: 'Online', box, live: true,
-      help: 'refreshes every 2 s',
-      focus: () => this.online.list.focus(),
-      load: async () => {
-        const reply = await this.request('ONLINE');
-        this.online.setRecords(reply.items.map(obj), (a, b) => a.username === b.username);
-        this.onlineSummary.setContent(`${reply.args.get('count')} user(s) online over ${reply.args.get('connections')} connection(s) in all`);
-      },
-    });
-  }
-
-  // --- 4 traffic ---
-
-  private buildTraffic(): void {
-    const box = this.area();
-    this.traffic = blessed.box({
-      parent: box, top: 0, left: 0, width: '100%', height: '100%', border: { type: 'line' }, label: ' Traffic ',
-      tags: false, scrollable: true, keys: true, style: { border: { fg: 'cyan' } },
-    });
-    this.add({
-      key: '4', title: 'Traffic', box, live: true,
-      help: 'live counters, refreshed every 2 s',
-      focus: () => this.traffic.focus(),
-      load: async () => {
-        const width = Math.max(10, (this.traffic.width as number) - 16);
-        const reply = await this.request('STATS', { minutes: Math.min(60, width) });
-        this.traffic.setContent(this.trafficText(reply, width).join('\n'));
-      },
-    });
-  }
-
-  private trafficText(reply: Reply, width: number): string[] {
-    const a = reply.args;
-    const n = (k: string) => Number(a.get(k) ?? 0);
-    const minutes = reply.items.map(obj).slice(-width);
-    const series = (k: string) => minutes.map((m) => Number(m[k] ?? 0));
-    const running = minutes[minutes.length - 1];
-    const lines = [
-      ` since ${shortTime(a.get('startedAt'))}          this minute`,
-      ` messages      ${String(n('messages')).padStart(12)}   ${running?.messages ?? 0}`,
-      ` popups        ${String(n('popups')).padStart(12)}   ${running?.popups ?? 0}`,
-      ` bytes in      ${formatBytes(n('bytesIn')).padStart(12)}   ${formatBytes(Number(running?.bytesIn ?? 0))}`,
-      ` bytes out     ${formatBytes(n('bytesOut')).padStart(12)}   ${formatBytes(Number(running?.bytesOut ?? 0))}`,
-      ` connections   ${String(n('connections')).padStart(12)}   open now (${n('connectionsOpened')} opened since start, ${a.get('online')} user(s) logged in)`,
-      ` shadow listeners ${String(n('liveListeners')).padStart(9)}   transfers in progress: ${n('transfers')}`,
-      ` loop late ms  ${String(n('loopMaxEverMs')).padStart(12)}   p99 ${n('loopP99Ms')}, max ${n('loopMaxMs')}   (left: the worst since start)`,
-      '',
-      ` messages per minute, last ${minutes.length} minute(s):`,
-      ...barChart(series('messages'), 6, 'min').map((l) => ` ${l}`),
-      '',
-      ` popups/min    ${sparkline(series('popups'))}`,
-      ` bytes in/min  ${sparkline(series('bytesIn'))}`,
-      ` bytes out/min ${sparkline(series('bytesOut'))}`,
-      ` connections   ${sparkline(series('connections'))}`,
-      ` listeners     ${sparkline(series('liveListeners'))}`,
-      ` loop late max ${sparkline(series('loopMaxMs'))}`,
-    ];
-    const transfers = a.getAll('transfer');
-    lines.push('', transfers.length ? ' transfers in progress:' : ' no transfers in progress');
-    for (const t of transfers) {
-      const [id = '', direction = '', bytes = '0', size = '0', user = '', ...name] = t.split(',');
-      const fraction = Number(size) > 0 ? Number(bytes) / Number(size) : 0;
-      lines.push(`  ${id} ${direction === 'down' ? '↓' : '↑'} ${user} ${name.join(',')} ${progressBar(fraction, 20)} ${formatBytes(Number(bytes))}${Number(size) ? ` of ${formatBytes(Number(size))}` : ''}`);
-    }
-    return lines;
-  }
-
-  // --- 5 mail ---
-
-  private buildMail(): void {
-    const box = this.area();
-    this.mail = new Table<Obj>(
-      box,
-      [
-        { title: 'ID', max: 6 }, { title: 'STATUS', max: 7 }, { title: 'KIND', max: 14 }, { title: 'TO', max: 30 }, { title: 'TRIES', max: 5 },
-        { title: 'NEXT ATTEMPT', max: 19 }, { title: 'ERROR', max: 80 },
-      ],
-      (m) => [m.id ?? '', m.status ?? '', m.kind ?? '', m.to ?? '', m.attempts ?? '', shortTime(m.nextAttemptAt), m.lastError ?? ''],
-      { top: 0, height: '100%', label: 'Mail queue' },
-      '(no mail waiting)',
-    );
-    const list = this.mail.list;
-    list.key('t', () => {
-      const m = this.mail.selected;
-      if (!m?.id || m.status === 'sent') return this.say('select an unsent mail');
-      void this.retryMail(Number(m.id));
-    });
-    list.key('S-t', () => void this.retryMail());
-    list.key('f', () => {
-      this.mailFilter = this.mailFilter === 'unsent' ? 'failed' : this.mailFilter === 'failed' ? 'all' : 'unsent';
-      void this.reload(4);
-    });
-    list.key('enter', () => {
-      const m = this.mail.selected;
-      if (m) this.details(`Mail #${m.id}`, readableFields(m, MAIL_FIELDS));
-    });
-    this.add({
-      key: '5', title: 'Mail', box,
-      help: 't retry  T retry all  f unsent/failed/all  ↵ details',
-      focus: () => list.focus(),
-      badge: () => (this.unsentCount ? ` (${this.unsentCount})` : ''),
-      load: async () => {
-        const reply = await this.request('MAILQUEUE', { status: this.mailFilter, limit: 200 });
-        const rows = reply.items.map(obj);
-        if (this.mailFilter === 'unsent') this.unsentCount = rows.length;
-        this.mail.setRecords(rows, (a, b) => a.id === b.id);
-        (list.parent as blessed.Widgets.BoxElement).setLabel(` Mail queue: ${this.mailFilter} (${rows.length}) `);
-      },
-    });
-  }
-
-  private async retryMail(id?: number): Promise<void> {
-    try {
-      const r = await this.request('MAILRETRY', { id });
-      this.say(id ? `mail #${id} will be sent now` : `${r.args.get('count')} mail(s) made due now`);
-    } catch (err) {
-      this.fail(err);
-    }
-    await this.reload(4);
   }
 }
 

@@ -6,9 +6,6 @@
  */
 import type { ChannelRecord, ChannelRosterEntry } from '../../protocol/index.js';
 import {
-  archiveChannel, createChannel, getChannel, grantChannel, listChannels, revokeChannel, updateChannel,
-} from '../channels.js';
-import {
   CHANNEL_COLUMNS, channelCells, channelChanges, channelForm, listChanges, parseNames, rosterLines, rosterNames, validateChannelForm,
 } from './audiences.js';
 import { newForm, pickedNames, type PickInput } from './form.js';
@@ -25,8 +22,8 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     empty: '(no channels yet — press n to create one)',
     panelLabel: 'Roster', panelLines: 4,
     placeholder: 'Select a channel to see who may subscribe, who may publish, and who is subscribed.',
-    fetchList: () => listChannels(host.session, { archived: true }),
-    fetchDetail: (name) => getChannel(host.session, name),
+    fetchList: () => host.session.channels({ archived: true }),
+    fetchDetail: (name) => host.session.channel(name),
     detailLines: (d, width) => rosterLines(d.channel, d.roster, width),
   });
 
@@ -35,7 +32,7 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     const known = items ? new Set(items.map((i) => i.name)) : null;
     const pick = (input: PickInput) => pickList(host.screen, input.label, items ?? [], pickedNames(input));
     await view.form(newForm('New channel', channelForm()), (v) => validateChannelForm(v, known), async (v) => {
-      const c = await createChannel(host.session, v.name!, {
+      const c = await host.session.admin.createChannel(v.name!, {
         description: v.description?.trim() || undefined, access: v.access as ChannelRecord['access'], publish: v.publish as ChannelRecord['publish'],
         members: parseNames(v.members ?? ''), publishers: parseNames(v.publishers ?? ''),
       });
@@ -50,7 +47,7 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     await view.form(newForm(`Describe #${c.name}`, channelForm(c)), (v) => validateChannelForm(v, null), async (v) => {
       const changes = channelChanges(c, v);
       if (Object.keys(changes).length === 0) return `#${c.name}: nothing changed`;
-      const r = await updateChannel(host.session, c.name, changes);
+      const r = await host.session.admin.updateChannel(c.name, changes);
       return `updated #${r.channel.name}${r.dropped ? `; ${r.dropped} subscription(s) dropped` : ''}`;
     });
   });
@@ -60,7 +57,7 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
       ? `Restrict #${c.name}? Only named members and publishers may then subscribe; other subscribers lose their subscription.`
       : `Open #${c.name} to every member?`),
     async ({ channel: c }) => {
-      const r = await updateChannel(host.session, c.name, { access: c.access === 'open' ? 'restricted' : 'open' });
+      const r = await host.session.admin.updateChannel(c.name, { access: c.access === 'open' ? 'restricted' : 'open' });
       return `#${c.name} is now ${r.channel.access}${r.dropped ? `; ${r.dropped} subscription(s) dropped` : ''}`;
     },
   ));
@@ -69,7 +66,7 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     ({ channel: c }) => (c.archived
       ? `Unarchive #${c.name}? It takes new messages and subscriptions again.`
       : `Archive #${c.name}? It keeps its history and subscribers but takes no new messages.`),
-    async ({ channel: c }) => `#${c.name} ${(await archiveChannel(host.session, c.name, !c.archived)).archived ? 'archived' : 'unarchived'}`,
+    async ({ channel: c }) => `#${c.name} ${(await host.session.admin.archiveChannel(c.name, !c.archived)).archived ? 'archived' : 'unarchived'}`,
   ));
 
   /** The named members (role member) or publishers, chosen from every member; grants and revokes the difference. */
@@ -86,8 +83,8 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
     await view.changed(async () => {
       const { add, remove } = listChanges(current, chosen);
       if (add.length === 0 && remove.length === 0) return `#${c.name}: nothing changed`;
-      const added = add.length > 0 ? await grantChannel(host.session, c.name, add, role) : 0;
-      const revoked = remove.length > 0 ? await revokeChannel(host.session, c.name, remove, role) : { revoked: 0, dropped: 0 };
+      const added = add.length > 0 ? await host.session.admin.grantChannel(c.name, add, role) : 0;
+      const revoked = remove.length > 0 ? await host.session.admin.revokeChannel(c.name, remove, role) : { revoked: 0, dropped: 0 };
       return `#${c.name}: ${added} ${role}(s) added, ${revoked.revoked} removed${revoked.dropped ? `, ${revoked.dropped} subscription(s) dropped` : ''}`;
     });
   });
@@ -105,7 +102,7 @@ export function channelsScreen(host: ConsoleHost, key: string): Screen {
   };
 
   return view.screen({
-    key, title: 'Channels', short: 'Chans', pushEvent: 'CHANNEL',
+    key, title: 'Channels', short: 'Chans', pushEvent: 'channel',
     help: 'n new  e edit  r access  x archive  m members  p publishers  ↵ roster',
     everyKey: 'n new  e describe, rules  r restrict or open  x archive or unarchive  m named members  p publishers  Enter roster',
     keys: {

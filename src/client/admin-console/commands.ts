@@ -4,8 +4,9 @@
  * line with --json (docs/PROTOCOL-admin.md lists the fields).
  */
 import type { Argv, CommandModule } from 'yargs';
-import type { Args } from '../../protocol/index.js';
+import type { MailFilter } from '../calls.js';
 import type { SiarClient } from '../connection.js';
+import { wireArgs, type MailEvent } from '../replies.js';
 import { adminFallback, defineCommand, oneLine, print, printErr, printJson, table, type ClientOptions } from '../cli/common.js';
 import { formatBytes, sparkline } from './format.js';
 
@@ -13,7 +14,9 @@ type AdminOpts = ClientOptions & { data: string };
 type Builder = (y: Argv) => Argv<any>;
 type Runner = (opts: AdminOpts, body: (c: SiarClient) => Promise<unknown>) => Promise<void>;
 
-function rows(items: Args[], json: boolean, columns: string[], empty: string): void {
+/** Rows as the server sent them: --json prints each one's fields, a table the chosen columns. */
+function rows(records: object[], json: boolean, columns: string[], empty: string): void {
+  const items = records.map(wireArgs);
   if (json) {
     for (const a of items) printJson(a.toObject());
     return;
@@ -30,17 +33,17 @@ function rows(items: Args[], json: boolean, columns: string[], empty: string): v
  * went out before we asked); 'queued' when neither happened within `timeoutMs`.
  */
 export async function waitForMail(c: SiarClient, mailId: number, timeoutMs = 30_000): Promise<{ status: string; error: string | undefined }> {
-  let onPush: ((event: string, a: Args) => void) | undefined;
+  let onMail: ((m: MailEvent) => void) | undefined;
   const pushed = new Promise<{ status: string; error: string | undefined }>((resolve) => {
-    onPush = (event, a) => {
-      if (event === 'MAIL' && a.get('id') === String(mailId)) resolve({ status: a.get('status') ?? 'queued', error: a.get('error') });
+    onMail = (m) => {
+      if (m.id === mailId) resolve({ status: m.status || 'queued', error: m.error });
     };
-    c.on('push', onPush);
+    c.on('mail', onMail);
   });
   try {
-    const row = (await c.request('MAILQUEUE', { id: mailId })).items[0];
-    const status = row?.get('status') ?? 'queued';
-    if (status !== 'queued') return { status, error: row?.get('lastError') || undefined };
+    const row = await c.admin.mail(mailId);
+    const status = row?.status ?? 'queued';
+    if (status !== 'queued') return { status, error: row?.lastError ?? undefined };
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<{ status: string; error: undefined }>((resolve) => {
       timer = setTimeout(() => resolve({ status: 'queued', error: undefined }), timeoutMs);
@@ -51,7 +54,7 @@ export async function waitForMail(c: SiarClient, mailId: number, timeoutMs = 30_
       clearTimeout(timer);
     }
   } finally {
-    if (onPush) c.off('push', onPush);
+    if (onMail) c.off('mail', onMail);
   }
 }
 
@@ -62,24 +65,22 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       describe: 'traffic: messages, popups, bytes, connections, shadow listeners, transfers and event-loop lateness, per minute',
       builder: (y: Argv) => adminOptions(y).option('minutes', { type: 'number', default: 15, describe: 'minutes of history' }),
       handler: (opts: AdminOpts & { minutes: number }) => run(opts, async (c) => {
-        const reply = await c.request('STATS', { minutes: opts.minutes });
-        const a = reply.args;
+        const s = await c.admin.stats({ minutes: opts.minutes });
         if (opts.json) {
-          printJson({ ...a.toObject(), minutes: reply.items.map((m) => m.toObject()) });
+          printJson({ ...wireArgs(s).toObject(), minutes: s.minutes.map((m) => wireArgs(m).toObject()) });
           return;
         }
-        const n = (k: string) => Number(a.get(k) ?? 0);
-        const perMinute = reply.items.map((m) => Number(m.get('messages') ?? 0));
+        const perMinute = s.minutes.map((m) => m.messages);
         const lines = [
-          `since ${a.get('startedAt')}`,
-          `messages   ${n('messages')}   (per minute: ${sparkline(perMinute)} ${perMinute.join(' ')})`,
-          `popups     ${n('popups')}`,
-          `bytes      in ${formatBytes(n('bytesIn'))}, out ${formatBytes(n('bytesOut'))}`,
-          `connections ${n('connections')} open (${n('connectionsOpened')} opened), ${a.get('online')} member(s) online`,
-          `transfers  ${n('transfers')} in progress, ${n('liveListeners')} shadow listener(s)`,
-          `loop late  p50 ${n('loopP50Ms')} ms, p99 ${n('loopP99Ms')} ms, max ${n('loopMaxMs')} ms this minute; worst since start ${n('loopMaxEverMs')} ms`,
+          `since ${s.startedAt}`,
+          `messages   ${s.messages}   (per minute: ${sparkline(perMinute)} ${perMinute.join(' ')})`,
+          `popups     ${s.popups}`,
+          `bytes      in ${formatBytes(s.bytesIn)}, out ${formatBytes(s.bytesOut)}`,
+          `connections ${s.connections} open (${s.connectionsOpened} opened), ${s.online} member(s) online`,
+          `transfers  ${s.transfers} in progress, ${s.liveListeners} shadow listener(s)`,
+          `loop late  p50 ${s.loopP50Ms} ms, p99 ${s.loopP99Ms} ms, max ${s.loopMaxMs} ms this minute; worst since start ${s.loopMaxEverMs} ms`,
         ];
-        for (const t of a.getAll('transfer')) lines.push(`  ${oneLine(t)}`);
+        for (const t of s.transfersInProgress) lines.push(`  ${oneLine([t.id, t.direction, t.bytes, t.size, t.user, t.name].join(','))}`);
         print(lines.join('\n') + '\n');
       }),
     }),
@@ -89,9 +90,8 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       builder: (y: Argv) => adminOptions(y)
         .option('status', { type: 'string', default: 'unsent', choices: ['unsent', 'failed', 'all'] })
         .option('limit', { type: 'number', default: 100 }),
-      handler: (opts: AdminOpts & { status: string; limit: number }) => run(opts, async (c) => {
-        const reply = await c.request('MAILQUEUE', { status: opts.status, limit: opts.limit });
-        rows(reply.items, !!opts.json, ['id', 'status', 'kind', 'to', 'attempts', 'nextAttemptAt', 'lastError'], `(no ${opts.status} mail)`);
+      handler: (opts: AdminOpts & { status: MailFilter; limit: number }) => run(opts, async (c) => {
+        rows(await c.admin.mailQueue({ status: opts.status, limit: opts.limit }), !!opts.json, ['id', 'status', 'kind', 'to', 'attempts', 'nextAttemptAt', 'lastError'], `(no ${opts.status} mail)`);
       }),
     }),
     defineCommand({
@@ -99,9 +99,9 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       describe: 'send unsent mail now (one by id, or all)',
       builder: (y: Argv) => adminOptions(y).positional('id', { type: 'number' }),
       handler: (opts: AdminOpts & { id?: number }) => run(opts, async (c) => {
-        const r = (await c.request('MAILRETRY', { id: opts.id })).args;
-        if (opts.json) printJson(r.toObject());
-        else print(`${r.get('count')} mail(s) made due now\n`);
+        const r = await c.admin.retryMail(opts.id);
+        if (opts.json) printJson(wireArgs(r).toObject());
+        else print(`${r.count} mail(s) made due now\n`);
       }),
     }),
     defineCommand({
@@ -117,14 +117,14 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
         .option('limit', { type: 'number', default: 100 }),
       handler: (opts: AdminOpts & { kind?: string; member?: string; actor?: string; subject?: string; since?: string; until?: string; limit: number }) =>
         run(opts, async (c) => {
-          const reply = await c.request('AUDIT', {
+          const events = await c.admin.audit({
             kind: opts.kind, member: opts.member, actor: opts.actor, subject: opts.subject, since: opts.since, until: opts.until, limit: opts.limit,
           });
           if (opts.json) {
-            for (const a of reply.items) printJson({ ...a.toObject(), id: Number(a.get('id')), detail: JSON.parse(a.get('detail') ?? '{}') });
+            for (const e of events) printJson({ ...wireArgs(e).toObject(), id: e.id, detail: e.detail });
             return;
           }
-          rows(reply.items, false, ['id', 'at', 'kind', 'actor', 'subject', 'address', 'detail'], '(no events)');
+          rows(events, false, ['id', 'at', 'kind', 'actor', 'subject', 'address', 'detail'], '(no events)');
         }),
     }),
     defineCommand({
@@ -133,28 +133,27 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       builder: (y: Argv) => adminOptions(y).option('attachments', {
         type: 'string', default: 'list', choices: ['list', 'copy'], describe: 'copy the attachment files too, or only list them',
       }),
-      handler: (opts: AdminOpts & { attachments: string }) => run(opts, async (c) => {
+      handler: (opts: AdminOpts & { attachments: 'list' | 'copy' }) => run(opts, async (c) => {
         let name = '';
         let shown = -1;
-        c.on('push', (event, a) => {
-          if (event !== 'BACKUP' || opts.json || (name && a.get('name') !== name)) return;
-          const percent = Number(a.get('percent') ?? 0);
-          if (a.get('status') === 'running' && percent !== shown) {
-            shown = percent;
-            printErr(`backup ${a.get('name')}: ${a.get('phase')} ${percent}%\n`);
+        c.on('backup', (job) => {
+          if (opts.json || (name && job.name !== name)) return;
+          if (job.status === 'running' && job.percent !== shown) {
+            shown = job.percent;
+            printErr(`backup ${job.name}: ${job.phase} ${job.percent}%\n`);
           }
         });
-        const r = (await c.request('BACKUP', { attachments: opts.attachments, wait: 1 })).args;
-        name = r.get('name') ?? '';
+        const r = await c.admin.backup({ attachments: opts.attachments, wait: true });
+        name = r.name;
         if (opts.json) {
-          printJson(r.toObject());
+          printJson(wireArgs(r).toObject());
           return;
         }
-        const missing = Number(r.get('attachmentsMissing') ?? 0);
+        const missing = r.attachmentsMissing ?? 0;
         print(
-          `backup ${name} done: ${r.get('file')} (${formatBytes(Number(r.get('bytes') ?? 0))}, ${r.get('messages')} messages, ` +
-            `${r.get('members')} members, integrity ${r.get('integrity')})\n` +
-            `attachments: ${r.get('attachments')} ${r.get('attachmentMode') === 'copy' ? `copied to ${r.get('attachmentDir') ?? '(none)'}` : 'listed in the manifest'}` +
+          `backup ${name} done: ${r.file} (${formatBytes(r.bytes ?? 0)}, ${r.messages} messages, ` +
+            `${r.members} members, integrity ${r.integrity})\n` +
+            `attachments: ${r.attachments} ${r.attachmentMode === 'copy' ? `copied to ${r.attachmentDir ?? '(none)'}` : 'listed in the manifest'}` +
             `${missing ? `, ${missing} missing` : ''}\n`,
         );
       }),
@@ -164,8 +163,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       describe: 'past backups, newest first',
       builder: (y: Argv) => adminOptions(y),
       handler: (opts: AdminOpts) => run(opts, async (c) => {
-        const reply = await c.request('BACKUPS');
-        rows(reply.items, !!opts.json, ['name', 'createdAt', 'bytes', 'messages', 'members', 'attachments', 'file'], '(no backups)');
+        rows((await c.admin.backups()).backups, !!opts.json, ['name', 'createdAt', 'bytes', 'messages', 'members', 'attachments', 'file'], '(no backups)');
       }),
     }),
     defineCommand({
@@ -173,9 +171,9 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
       describe: 'mail a member a new password (to change at next login); closes its sessions',
       builder: (y: Argv) => adminOptions(y).positional('username', { type: 'string' }),
       handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
-        const r = (await c.request('RESETPASSWORD', { username: opts.username })).args;
-        if (opts.json) printJson(r.toObject());
-        else print(`password of ${r.get('username')} reset; mail ${r.get('mailId')} queued to ${r.get('email')}; ${r.get('connections')} connection(s) closed\n`);
+        const r = await c.admin.resetPassword(opts.username);
+        if (opts.json) printJson(wireArgs(r).toObject());
+        else print(`password of ${r.username} reset; mail ${r.mailId} queued to ${r.email}; ${r.connections} connection(s) closed\n`);
       }),
     }),
     defineCommand({
@@ -185,11 +183,11 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
         .option('days', { type: 'number', describe: 'set (until the server restarts; use siar server --registration-expiry-days to keep it)' })
         .option('run', { type: 'boolean', describe: 'expire old requests now' }),
       handler: (opts: AdminOpts & { days?: number; run?: boolean }) => run(opts, async (c) => {
-        const r = (await c.request('EXPIRY', { days: opts.days, run: opts.run ? 1 : undefined })).args;
-        if (opts.json) printJson(r.toObject());
+        const r = await c.admin.expiry({ days: opts.days, run: opts.run });
+        if (opts.json) printJson(wireArgs(r).toObject());
         else {
-          print(`requests expire after ${r.get('days')} day(s)${r.get('days') === '0' ? ' (never)' : ''}` +
-            `${opts.run ? `; ${r.get('expired')} expired now` : ''}${r.get('oldestPending') ? `; oldest pending since ${r.get('oldestPending')}` : ''}\n`);
+          print(`requests expire after ${r.days} day(s)${r.days === 0 ? ' (never)' : ''}` +
+            `${opts.run ? `; ${r.expired} expired now` : ''}${r.oldestPending ? `; oldest pending since ${r.oldestPending}` : ''}\n`);
         }
       }),
     }),

@@ -4,7 +4,7 @@
  * pick-list, pick-list.ts). The blessed layer (widgets.ts) only feeds keys in and draws
  * `formLines`; everything here runs without a terminal.
  */
-import { editKeyOf, type Key } from '../tui/controller.js';
+import { editKeyOf, type Key } from '../tui/keys.js';
 import { editLine, field, stripControls, type LineField } from '../tui/editor.js';
 import { escapeTags, wrap } from './format.js';
 

@@ -1,5 +1,6 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
 import { formatBytes } from '../../transfer/units.js';
+import type { MemberRow } from '../replies.js';
 import { stripControls } from '../tui/editor.js';
 
 /** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
@@ -14,14 +15,12 @@ export function sparkline(values: number[]): string {
 }
 
 /** A limit next to what is used of it: `1.2 MiB / 10 GiB`, `3 / 120`; a limit of 0 is none: `1.2 MiB / -`. */
-export function usedOf(used: string | undefined, limit: string | undefined, format: (n: number) => string = String): string {
-  const n = Number(used ?? 0);
-  const max = Number(limit ?? 0);
-  return `${format(n)} / ${max > 0 ? format(max) : '-'}`;
+export function usedOf(used: number, limit: number, format: (n: number) => string = String): string {
+  return `${format(used)} / ${limit > 0 ? format(limit) : '-'}`;
 }
 
 /** A member row's storage and sending against the server's limits (MEMBERS fields). */
-export function memberUsage(m: { storedBytes?: string; quotaBytes?: string; sentLastMinute?: string; maxSendsPerMinute?: string }): { stored: string; sending: string } {
+export function memberUsage(m: Pick<MemberRow, 'storedBytes' | 'quotaBytes' | 'sentLastMinute' | 'maxSendsPerMinute'>): { stored: string; sending: string } {
   return { stored: usedOf(m.storedBytes, m.quotaBytes, formatBytes), sending: usedOf(m.sentLastMinute, m.maxSendsPerMinute) };
 }
 

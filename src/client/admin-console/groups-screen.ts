@@ -4,7 +4,6 @@
  * audiences.ts.
  */
 import type { GroupMemberEntry, GroupRecord } from '../../protocol/index.js';
-import { addToGroup, createGroup, deleteGroup, describeGroup, getGroup, listGroups, removeFromGroup } from '../channels.js';
 import {
   DESCRIPTION_CHARS, GROUP_COLUMNS, checkDescription, groupCells, groupForm, groupMemberLines, listChanges, parseNames, validateGroupForm,
 } from './audiences.js';
@@ -22,8 +21,8 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
     empty: '(no groups yet — press n to create one)',
     panelLabel: 'Institutions', panelLines: 3,
     placeholder: 'Select a group to see its institutions.',
-    fetchList: () => listGroups(host.session),
-    fetchDetail: (name) => getGroup(host.session, name),
+    fetchList: () => host.session.groups(),
+    fetchDetail: (name) => host.session.group(name),
     detailLines: (d, width) => groupMemberLines(d.group, d.members, width),
   });
 
@@ -32,7 +31,7 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
     const known = items ? new Set(items.map((i) => i.name)) : null;
     const pick = (input: PickInput) => pickList(host.screen, 'Institutions', items ?? [], pickedNames(input));
     await view.form(newForm('New group', groupForm()), (v) => validateGroupForm(v, known), async (v) => {
-      const g = await createGroup(host.session, v.name!, { description: v.description?.trim() || undefined, members: parseNames(v.members ?? '') });
+      const g = await host.session.admin.createGroup(v.name!, { description: v.description?.trim() || undefined, members: parseNames(v.members ?? '') });
       return { message: `created @${g.name} with ${g.members} institution(s)`, select: g.name };
     }, pick);
   });
@@ -47,7 +46,7 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
       return error ? { description: error } : null;
     };
     await view.form(form, check, async (v) => {
-      await describeGroup(host.session, g.name, (v.description ?? '').trim());
+      await host.session.admin.describeGroup(g.name, (v.description ?? '').trim());
       return `described @${g.name}`;
     });
   });
@@ -55,7 +54,7 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
   const remove = () => host.withModal(() => view.confirmed(
     ({ group: g, members }) => `Delete @${g.name} (${members.length} institution(s))? Messages already sent to it keep their recipients.`,
     async ({ group: g }) => {
-      await deleteGroup(host.session, g.name);
+      await host.session.admin.deleteGroup(g.name);
       return `deleted @${g.name}`;
     },
   ));
@@ -73,8 +72,8 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
     await view.changed(async () => {
       const { add, remove } = listChanges(current, chosen);
       if (add.length === 0 && remove.length === 0) return `@${g.name}: nothing changed`;
-      const added = add.length > 0 ? await addToGroup(host.session, g.name, add) : 0;
-      const removed = remove.length > 0 ? await removeFromGroup(host.session, g.name, remove) : 0;
+      const added = add.length > 0 ? await host.session.admin.addToGroup(g.name, add) : 0;
+      const removed = remove.length > 0 ? await host.session.admin.removeFromGroup(g.name, remove) : 0;
       return `@${g.name}: ${added} institution(s) added, ${removed} removed`;
     });
   });
@@ -90,7 +89,7 @@ export function groupsScreen(host: ConsoleHost, key: string): Screen {
   };
 
   return view.screen({
-    key, title: 'Groups', pushEvent: 'GROUP',
+    key, title: 'Groups', pushEvent: 'group',
     help: 'n new  e describe  d delete  m institutions  ↵ details',
     keys: { n: create, e: edit, d: remove, m: editMembers, enter: showMembers },
   });

@@ -1,11 +1,13 @@
 /**
- * What a console screen is, and what the console offers a screen module (channels-screen.ts,
- * groups-screen.ts): the blessed screen, requests over the admin session, the status line,
- * modal dialogs, and a way to reload itself.
+ * What a console screen is, and what the console offers a screen module (*-screen.ts): the
+ * blessed screen, the admin session's typed calls and pushes, the status line, modal dialogs, and
+ * a way to reload itself.
  */
 import type blessed from 'blessed';
-import type { Args } from '../../protocol/index.js';
-import type { Requester } from '../channels.js';
+import type { SessionEvents, SiarSession } from '../session.js';
+
+/** The server's pushes a screen may follow. */
+export type ConsolePush = 'registration' | 'decided' | 'mail' | 'backup' | 'channel' | 'group' | 'loginAlert';
 
 export interface Screen {
   key: string;
@@ -22,14 +24,14 @@ export interface Screen {
   /** Reload every few seconds while shown. */
   live?: boolean;
   badge?(): string;
-  /** A push from the server (CHANNEL, GROUP, …); the screen decides whether it cares. */
-  onPush?(event: string, args: Args): void;
 }
 
 export interface ConsoleHost {
   readonly screen: blessed.Widgets.Screen;
-  /** The admin session: requests throw RemoteError with the server's sentence on refusal. */
-  readonly session: Requester;
+  /** The admin session: typed calls (session.admin…) throw RemoteError with the server's sentence on refusal. */
+  readonly session: SiarSession;
+  /** Runs `handler` on each push of that kind, then redraws. */
+  on<K extends ConsolePush>(event: K, handler: (...args: SessionEvents[K]) => void): void;
   /** A full-size box for the screen's content, between the header and the status line. */
   area(): blessed.Widgets.BoxElement;
   /** The status line; `text` may hold blessed tags, so escape anything that came from outside. */

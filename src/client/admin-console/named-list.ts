@@ -4,10 +4,10 @@
  * the latest selection only. Actions ask `selected()` for fresh details and end with `after()`.
  */
 import blessed from 'blessed';
-import { describe } from '../tui/controller.js';
+import { describe } from '../tui/describe.js';
 import type { FormState } from './form.js';
 import { escapeTags } from './format.js';
-import type { ConsoleHost, Screen } from './host.js';
+import type { ConsoleHost, ConsolePush, Screen } from './host.js';
 import { Latest } from './latest.js';
 import { Table, checkedSubmit, confirm, openForm, type Column, type Picker } from './widgets.js';
 
@@ -105,20 +105,18 @@ export class NamedList<T extends { name: string }, D> {
 
   /**
    * The console screen: `keys` are the list's own (ignored while a dialog is open or an action
-   * still runs); a push named `pushEvent` (another admin's change, or ours) reloads it.
+   * still runs); a `pushEvent` push (another admin's change, or ours) reloads it.
    */
-  screen(o: { key: string; title: string; short?: string; help: string; everyKey?: string; pushEvent: string; keys: Record<string, () => Promise<unknown>> }): Screen {
+  screen(o: { key: string; title: string; short?: string; help: string; everyKey?: string; pushEvent: ConsolePush; keys: Record<string, () => Promise<unknown>> }): Screen {
     for (const [key, action] of Object.entries(o.keys)) {
       this.list.key(key, () => {
         if (!this.host.isModal()) void action();
       });
     }
+    this.host.on(o.pushEvent, () => void this.host.refresh());
     return {
       key: o.key, title: o.title, short: o.short, help: o.help, everyKey: o.everyKey, box: this.box,
       focus: () => this.list.focus(),
-      onPush: (event) => {
-        if (event === o.pushEvent) void this.host.refresh();
-      },
       load: () => this.load(),
     };
   }

@@ -3,7 +3,7 @@
  * narrow the list, the cursor. The console draws it in a modal box (widgets.ts pickList) for a
  * channel's named members and publishers and a group's institutions, so nobody types usernames.
  */
-import { editKeyOf, type Key } from '../tui/controller.js';
+import { editKeyOf, type Key } from '../tui/keys.js';
 import { editLine, field, stripControls, type LineField } from '../tui/editor.js';
 import { escapeTags } from './format.js';
 

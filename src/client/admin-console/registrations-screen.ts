@@ -5,7 +5,7 @@
  * status, so approved and rejected ones tell apart.
  */
 import blessed from 'blessed';
-import { argsToRegistration, type Args, type RegistrationRecord } from '../../protocol/index.js';
+import type { RegistrationRecord } from '../../protocol/index.js';
 import { escapeTags, shortTime } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
 import { Table, ask, confirm } from './widgets.js';
@@ -70,12 +70,11 @@ export function registrationsScreen(host: ConsoleHost, key: string): Screen {
   /** The mail may have gone out before the reply arrived: ask once. */
   const checkMail = async (mailId: number) => {
     try {
-      const row = (await host.session.request('MAILQUEUE', { id: mailId })).items[0];
+      const row = await host.session.admin.mail(mailId);
       const d = decisions.find((x) => x.mailId === mailId);
       if (!row || !d || d.mail !== 'queued') return;
-      const st = row.get('status');
-      if (st === 'sent') d.mail = 'sent';
-      else if (st === 'failed') d.mail = `failed: ${row.get('lastError') ?? ''}`;
+      if (row.status === 'sent') d.mail = 'sent';
+      else if (row.status === 'failed') d.mail = `failed: ${row.lastError ?? ''}`;
       drawDecisions();
       host.screen.render();
     } catch {
@@ -94,12 +93,12 @@ export function registrationsScreen(host: ConsoleHost, key: string): Screen {
   const decide = async (status: 'approved' | 'rejected', requests: RegistrationRecord[], reason?: string) => {
     for (const r of requests) {
       try {
-        const reply = await host.session.request(status === 'approved' ? 'APPROVE' : 'REJECT', { id: r.id, reason });
-        const mailId = Number(reply.args.get('mailId'));
+        const { mailId, email } = status === 'approved'
+          ? await host.session.admin.approve(r.id)
+          : { ...(await host.session.admin.reject(r.id, reason ?? '')), email: r.email };
         marked.delete(r.id);
         recordDecision({
-          id: r.id, username: r.username, status, at: new Date().toISOString(), mailId,
-          email: reply.args.get('email') ?? r.email, mail: mailSeen.get(mailId) ?? 'queued',
+          id: r.id, username: r.username, status, at: new Date().toISOString(), mailId, email, mail: mailSeen.get(mailId) ?? 'queued',
         });
         host.say(status === 'approved'
           ? `approved #${r.id}: member ${escapeTags(r.username)} created; credentials mail #${mailId} queued`
@@ -162,6 +161,28 @@ export function registrationsScreen(host: ConsoleHost, key: string): Screen {
   });
   drawDecisions();
 
+  host.on('registration', (r) => {
+    host.say(`new registration request #${r.id} from ${escapeTags(r.username)} (${escapeTags(r.institution)}, ${escapeTags(r.fromAddress ?? '?')})`);
+    void host.refresh();
+  });
+  host.on('decided', (d) => {
+    marked.delete(d.id);
+    if (!decisions.some((x) => x.id === d.id)) {
+      recordDecision({ id: d.id, username: d.username, status: d.status, at: new Date().toISOString(), mailId: d.mailId ?? null, email: '', mail: '' });
+    }
+    void host.refresh();
+  });
+  host.on('mail', (m) => {
+    const status = m.status === 'sent' ? 'sent' : `failed: ${m.error ?? ''}`;
+    mailSeen.set(m.id, status);
+    const d = decisions.find((x) => x.mailId === m.id);
+    if (d) {
+      d.mail = status;
+      drawDecisions();
+      host.say(`mail #${m.id} for ${escapeTags(d.username)}: ${status === 'sent' ? '{green-fg}sent{/green-fg}' : `{red-fg}${escapeTags(status)}{/red-fg}`}`);
+    }
+  });
+
   return {
     key, title: 'Registrations', short: 'Regs', box, live: false,
     help: REGISTRATION_HELP, everyKey: REGISTRATION_KEYS,
@@ -171,38 +192,10 @@ export function registrationsScreen(host: ConsoleHost, key: string): Screen {
       return n ? ` (${n})` : '';
     },
     load: async () => {
-      const reply = await host.session.request('PENDING', { status: history ? 'all' : 'pending' });
-      const records = reply.items.map(argsToRegistration);
+      const records = await host.session.admin.pending({ status: history ? 'all' : 'pending' });
       for (const id of [...marked]) if (!records.some((r) => r.id === id && r.status === 'pending')) marked.delete(id);
       table.setRecords(records, (a, b) => a.id === b.id);
       (list.parent as blessed.Widgets.BoxElement).setLabel(history ? ` Every registration request (${records.length}) ` : ' Registration requests ');
-    },
-    onPush: (event: string, args: Args) => {
-      if (event === 'REGISTRATION') {
-        const r = argsToRegistration(args);
-        host.say(`new registration request #${r.id} from ${escapeTags(r.username)} (${escapeTags(r.institution)}, ${escapeTags(r.fromAddress ?? '?')})`);
-        void host.refresh();
-      } else if (event === 'DECIDED') {
-        const id = Number(args.get('id'));
-        marked.delete(id);
-        if (!decisions.some((d) => d.id === id)) {
-          recordDecision({
-            id, username: args.get('username') ?? '', status: args.get('status') ?? '', at: new Date().toISOString(),
-            mailId: args.has('mailId') ? Number(args.get('mailId')) : null, email: '', mail: '',
-          });
-        }
-        void host.refresh();
-      } else if (event === 'MAIL') {
-        const id = Number(args.get('id'));
-        const status = args.get('status') === 'sent' ? 'sent' : `failed: ${args.get('error') ?? ''}`;
-        mailSeen.set(id, status);
-        const d = decisions.find((x) => x.mailId === id);
-        if (d) {
-          d.mail = status;
-          drawDecisions();
-          host.say(`mail #${id} for ${escapeTags(d.username)}: ${status === 'sent' ? '{green-fg}sent{/green-fg}' : `{red-fg}${escapeTags(status)}{/red-fg}`}`);
-        }
-      }
     },
   };
 }

@@ -1,6 +1,7 @@
 /** The few blessed building blocks the console screens share: a table, a modal text, prompts, forms. */
 import blessed from 'blessed';
-import { describe, type Key } from '../tui/controller.js';
+import { describe } from '../tui/describe.js';
+import type { Key } from '../tui/keys.js';
 import { normalizeKey } from '../tui/terminal.js';
 import { formLines, formValues, newForm, pressKey, showErrors, textInput, withMessage, withPicked, type FormState, type PickInput } from './form.js';
 import { newPickList, pickLines, pressPickKey, type PickItem } from './pick-list.js';

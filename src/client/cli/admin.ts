@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
-import { argsToRegistration, type Args } from '../../protocol/index.js';
+import type { RegistrationFilter } from '../calls.js';
+import { wireArgs } from '../replies.js';
 import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { memberUsage } from '../admin-console/format.js';
@@ -20,7 +21,9 @@ async function run(opts: AdminOpts, body: Parameters<typeof withClient>[1]): Pro
   await withClient(opts, body, adminFallback(opts.data));
 }
 
-function printRows(items: Args[], json: boolean, columns: string[]): void {
+/** Rows as the server sent them: --json prints each one's fields, a table the chosen columns. */
+function printRows(rows: object[], json: boolean, columns: string[]): void {
+  const items = rows.map(wireArgs);
   if (json) {
     for (const a of items) printJson(a.toObject());
     return;
@@ -33,11 +36,11 @@ defineCommand({
   command: 'pending',
   describe: 'registration requests awaiting approval',
   builder: (y2: Argv) => adminOptions(y2).option('status', { type: 'string', default: 'pending', choices: ['pending', 'approved', 'rejected', 'expired', 'all'] }),
-  handler: (opts: AdminOpts & { status: string }) => run(opts, async (c) => {
-    const reply = await c.request('PENDING', { status: opts.status });
-    if (opts.json) reply.items.forEach((a) => printJson(argsToRegistration(a)));
-    else if (reply.items.length === 0) print(`(no ${opts.status} requests)\n`);
-    else printRows(reply.items, false, ['id', 'username', 'email', 'contact', 'createdAt', 'institution']);
+  handler: (opts: AdminOpts & { status: RegistrationFilter }) => run(opts, async (c) => {
+    const requests = await c.admin.pending({ status: opts.status });
+    if (opts.json) requests.forEach((r) => printJson(r));
+    else if (requests.length === 0) print(`(no ${opts.status} requests)\n`);
+    else printRows(requests, false, ['id', 'username', 'email', 'contact', 'createdAt', 'institution']);
   }),
 }),
 defineCommand({
@@ -48,12 +51,12 @@ defineCommand({
   handler: (opts: AdminOpts & { ids: number[]; 'wait-mail'?: boolean }) => run(opts, async (c) => {
     let failed = 0;
     for (const id of opts.ids) {
-      const r = (await c.request('APPROVE', { id })).args;
-      const mail = opts['wait-mail'] ? await waitForMail(c, Number(r.get('mailId'))) : null;
+      const r = await c.admin.approve(id);
+      const mail = opts['wait-mail'] ? await waitForMail(c, r.mailId) : null;
       if (mail?.status === 'failed') failed++;
-      if (opts.json) printJson({ ...r.toObject(), ...(mail ? { mailStatus: mail.status, mailError: mail.error } : {}) });
+      if (opts.json) printJson({ ...wireArgs(r).toObject(), ...(mail ? { mailStatus: mail.status, mailError: mail.error } : {}) });
       else {
-        print(`${oneLine(`approved ${id}: member ${r.get('username')} created; credentials mail ${r.get('mailId')} ${mail ? (mail.status === 'failed' ? `FAILED (${mail.error})` : mail.status) : 'queued'} to ${r.get('email')}`)}\n`);
+        print(`${oneLine(`approved ${id}: member ${r.username} created; credentials mail ${r.mailId} ${mail ? (mail.status === 'failed' ? `FAILED (${mail.error})` : mail.status) : 'queued'} to ${r.email}`)}\n`);
       }
     }
     if (failed) throw new CliError(`${failed} credentials mail(s) could not be sent yet; see siar admin mail-queue, then siar admin mail-retry`);
@@ -65,8 +68,8 @@ defineCommand({
   builder: (y2: Argv) => adminOptions(y2).positional('ids', { type: 'number', array: true }).option('reason', { type: 'string', demandOption: true }),
   handler: (opts: AdminOpts & { ids: number[]; reason: string }) => run(opts, async (c) => {
     for (const id of opts.ids) {
-      const r = (await c.request('REJECT', { id, reason: opts.reason })).args;
-      if (opts.json) printJson(r.toObject());
+      const r = await c.admin.reject(id, opts.reason);
+      if (opts.json) printJson(wireArgs(r).toObject());
       else print(`rejected ${id}\n`);
     }
   }),
@@ -76,14 +79,14 @@ defineCommand({
   describe: 'members with status, last login, storage used against the quota and messages sent in the last minute against the rate',
   builder: (y2: Argv) => adminOptions(y2).option('search', { type: 'string', describe: 'filter by username, institution or e-mail' }),
   handler: (opts: AdminOpts & { search?: string }) => run(opts, async (c) => {
-    const reply = await c.request('MEMBERS', { q: opts.search });
+    const members = await c.admin.members({ q: opts.search });
     if (opts.json) {
-      printRows(reply.items, true, []);
+      printRows(members, true, []);
       return;
     }
-    const rows = reply.items.map((a) => {
-      const { stored, sending } = memberUsage(a.toObject());
-      return [a.get('username') ?? '', a.get('status') ?? '', a.get('online') ?? '', stored, sending, a.get('email') ?? '', a.get('lastLoginAt') ?? '', a.get('institution') ?? ''];
+    const rows = members.map((m) => {
+      const { stored, sending } = memberUsage(m);
+      return [m.username, m.status, m.online ? '1' : '0', stored, sending, m.email, m.lastLoginAt ?? '', m.institution];
     });
     process.stdout.write(table(rows, ['USERNAME', 'STATUS', 'ONLINE', 'STORED / QUOTA', 'SENT LAST MIN / RATE', 'EMAIL', 'LASTLOGINAT', 'INSTITUTION']));
   }),
@@ -93,9 +96,9 @@ defineCommand({
   describe: 'suspend a member (closes its sessions at once)',
   builder: (y2: Argv) => adminOptions(y2).positional('username', { type: 'string' }),
   handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
-    const r = (await c.request('SUSPEND', { username: opts.username })).args;
-    if (opts.json) printJson(r.toObject());
-    else print(`suspended ${r.get('username')} (${r.get('connections')} connection(s) closed)\n`);
+    const r = await c.admin.suspend(opts.username);
+    if (opts.json) printJson(wireArgs(r).toObject());
+    else print(`suspended ${r.username} (${r.connections} connection(s) closed)\n`);
   }),
 }),
 defineCommand({
@@ -103,9 +106,9 @@ defineCommand({
   describe: 'lift a suspension',
   builder: (y2: Argv) => adminOptions(y2).positional('username', { type: 'string' }),
   handler: (opts: AdminOpts & { username: string }) => run(opts, async (c) => {
-    const r = (await c.request('REACTIVATE', { username: opts.username })).args;
-    if (opts.json) printJson(r.toObject());
-    else print(`reactivated ${r.get('username')}\n`);
+    const r = await c.admin.reactivate(opts.username);
+    if (opts.json) printJson(wireArgs(r).toObject());
+    else print(`reactivated ${r.username}\n`);
   }),
 }),
 defineCommand({
@@ -113,8 +116,7 @@ defineCommand({
   describe: 'who is connected now',
   builder: (y2: Argv) => adminOptions(y2),
   handler: (opts: AdminOpts) => run(opts, async (c) => {
-    const reply = await c.request('ONLINE');
-    printRows(reply.items, !!opts.json, ['username', 'connections', 'since', 'address']);
+    printRows((await c.admin.online()).users, !!opts.json, ['username', 'connections', 'since', 'address']);
   }),
 }),
 // stats, mail-queue, mail-retry, audit, backup, backups, reset-password, expiry, console

@@ -7,11 +7,7 @@ import type { Argv, CommandModule } from 'yargs';
 import {
   CHANNEL_ACCESS, CHANNEL_ROLES, PUBLISH_POLICIES, type ChannelRecord, type GroupRecord, type MessageRecord,
 } from '../../protocol/index.js';
-import {
-  addToGroup, archiveChannel, channelHistory, createChannel, createGroup, deleteGroup, describeGroup, getChannel, getGroup,
-  grantChannel, listChannels, listGroups, removeFromGroup, revokeChannel, subscribe, unsubscribe, updateChannel,
-  type ChannelSettings,
-} from '../channels.js';
+import type { ChannelSettings } from '../calls.js';
 import type { SiarClient } from '../connection.js';
 import { commandGroup } from './command-menu.js';
 import { CliError, commaList, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
@@ -82,7 +78,7 @@ export const channelCommands: CommandModule<object, any>[] = [
     describe: 'list the channels you can subscribe to, with your subscriptions',
     builder: (y: Argv) => withLogin(y).option('archived', { type: 'boolean', describe: 'include archived channels' }),
     handler: async (opts: ClientOptions & { archived?: boolean }) => {
-      await withClient(opts, async (c) => printChannels(await listChannels(c, { archived: opts.archived }), !!opts.json));
+      await withClient(opts, async (c) => printChannels(await c.channels({ archived: opts.archived }), !!opts.json));
     },
   }),
   defineCommand({
@@ -92,7 +88,7 @@ export const channelCommands: CommandModule<object, any>[] = [
     handler: async (opts: ClientOptions & { names: string[] }) => {
       await withClient(opts, async (c) => {
         for (const name of names(opts)) {
-          const changed = await subscribe(c, name);
+          const { changed } = await c.subscribe(name);
           if (opts.json) printJson({ name: name.replace(/^#/, ''), subscribed: true, changed });
           else print(`${changed ? 'subscribed to' : 'already subscribed to'} #${name.replace(/^#/, '')}\n`);
         }
@@ -106,7 +102,7 @@ export const channelCommands: CommandModule<object, any>[] = [
     handler: async (opts: ClientOptions & { names: string[] }) => {
       await withClient(opts, async (c) => {
         for (const name of names(opts)) {
-          const changed = await unsubscribe(c, name);
+          const { changed } = await c.unsubscribe(name);
           if (opts.json) printJson({ name: name.replace(/^#/, ''), subscribed: false, changed });
           else print(`${changed ? 'unsubscribed from' : 'was not subscribed to'} #${name.replace(/^#/, '')}\n`);
         }
@@ -123,12 +119,12 @@ export const channelCommands: CommandModule<object, any>[] = [
     handler: async (opts: ClientOptions & { name: string; history?: boolean; limit: number }) => {
       await withClient(opts, async (c) => {
         if (opts.history) {
-          const messages = await channelHistory(c, opts.name, { limit: opts.limit });
+          const messages = await c.channelHistory(opts.name, { limit: opts.limit });
           if (opts.json) messages.forEach((m) => printJson(m));
           else printHistory(messages);
           return;
         }
-        const { channel } = await getChannel(c, opts.name);
+        const { channel } = await c.channel(opts.name);
         if (opts.json) printJson(channel);
         else {
           print([
@@ -147,7 +143,7 @@ export const channelCommands: CommandModule<object, any>[] = [
     describe: 'list the groups of institutions you can address as --to @NAME',
     builder: (y: Argv) => withLogin(y),
     handler: async (opts: ClientOptions) => {
-      await withClient(opts, async (c) => printGroups(await listGroups(c), !!opts.json));
+      await withClient(opts, async (c) => printGroups(await c.groups(), !!opts.json));
     },
   }),
   defineCommand({
@@ -156,7 +152,7 @@ export const channelCommands: CommandModule<object, any>[] = [
     builder: (y: Argv) => withLogin(y).positional('name', { type: 'string' }),
     handler: async (opts: ClientOptions & { name: string }) => {
       await withClient(opts, async (c) => {
-        const { group, members } = await getGroup(c, opts.name);
+        const { group, members } = await c.group(opts.name);
         if (opts.json) printJson({ ...group, institutions: members });
         else {
           print(`Group @${group.name}: ${oneLine(group.description)}\n`);
@@ -199,7 +195,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       command: 'list',
       describe: 'every channel, archived ones too, with its subscriber count',
       builder: (y: Argv) => adminOptions(y),
-      handler: (opts: AdminOpts) => run(opts, async (c) => printChannels(await listChannels(c, { archived: true }), !!opts.json, true)),
+      handler: (opts: AdminOpts) => run(opts, async (c) => printChannels(await c.channels({ archived: true }), !!opts.json, true)),
     }),
     defineCommand({
       command: 'create <name>',
@@ -211,7 +207,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
         .option('publishers', { type: 'string', array: true, describe: 'usernames who may publish under --publish named (a,b,…; repeatable)' }),
       handler: (opts: AdminOpts & { name: string; description?: string; access?: string; publish?: string; restricted?: boolean; members?: string[]; publishers?: string[] }) =>
         run(opts, async (c) => {
-          const created = await createChannel(c, opts.name, { ...settingsFrom(opts), members: commaList(opts.members), publishers: commaList(opts.publishers) });
+          const created = await c.admin.createChannel(opts.name, { ...settingsFrom(opts), members: commaList(opts.members), publishers: commaList(opts.publishers) });
           printChannel(created, !!opts.json, 'created');
         }),
     }),
@@ -222,7 +218,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       handler: (opts: AdminOpts & { name: string; description?: string; access?: string; publish?: string }) => run(opts, async (c) => {
         const settings = settingsFrom(opts);
         if (Object.keys(settings).length === 0) throw new CliError('Give --description, --access or --publish.');
-        const { channel: updated, dropped } = await updateChannel(c, opts.name, settings);
+        const { channel: updated, dropped } = await c.admin.updateChannel(opts.name, settings);
         if (opts.json) printJson({ ...updated, dropped });
         else print(`updated #${updated.name} (${rules(updated)})${dropped ? `; ${dropped} subscription(s) dropped` : ''}\n`);
       }),
@@ -231,20 +227,20 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       command: 'archive <name>',
       describe: 'archive a channel: no new messages, history kept',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }),
-      handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => printChannel(await archiveChannel(c, opts.name, true), !!opts.json, 'archived')),
+      handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => printChannel(await c.admin.archiveChannel(opts.name, true), !!opts.json, 'archived')),
     }),
     defineCommand({
       command: 'unarchive <name>',
       describe: 'take an archived channel back into use',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }),
-      handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => printChannel(await archiveChannel(c, opts.name, false), !!opts.json, 'unarchived')),
+      handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => printChannel(await c.admin.archiveChannel(opts.name, false), !!opts.json, 'unarchived')),
     }),
     defineCommand({
       command: 'grant <name> <usernames..>',
       describe: 'name members of a restricted channel (--role member) or publishers (--role publisher)',
       builder: (y: Argv) => role(adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true })),
       handler: (opts: AdminOpts & { name: string; usernames: string[]; role: 'member' | 'publisher' }) => run(opts, async (c) => {
-        const added = await grantChannel(c, opts.name, commaList(opts.usernames.map(String)), opts.role);
+        const added = await c.admin.grantChannel(opts.name, commaList(opts.usernames.map(String)), opts.role);
         if (opts.json) printJson({ name: opts.name, role: opts.role, added });
         else print(`${added} new ${opts.role}(s) of #${opts.name.replace(/^#/, '')}\n`);
       }),
@@ -254,7 +250,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'take a role away (outsiders of a restricted channel lose their subscription)',
       builder: (y: Argv) => role(adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true })),
       handler: (opts: AdminOpts & { name: string; usernames: string[]; role: 'member' | 'publisher' }) => run(opts, async (c) => {
-        const r = await revokeChannel(c, opts.name, commaList(opts.usernames.map(String)), opts.role);
+        const r = await c.admin.revokeChannel(opts.name, commaList(opts.usernames.map(String)), opts.role);
         if (opts.json) printJson({ name: opts.name, role: opts.role, ...r });
         else print(`${r.revoked} ${opts.role}(s) removed from #${opts.name.replace(/^#/, '')}; ${r.dropped} subscription(s) dropped\n`);
       }),
@@ -264,7 +260,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'a channel with its named members, publishers and subscribers',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }),
       handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => {
-        const { channel: ch, roster } = await getChannel(c, opts.name);
+        const { channel: ch, roster } = await c.channel(opts.name);
         if (opts.json) {
           printJson({ ...ch, roster });
           return;
@@ -283,7 +279,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       command: 'list',
       describe: 'every group with its size',
       builder: (y: Argv) => adminOptions(y),
-      handler: (opts: AdminOpts) => run(opts, async (c) => printGroups(await listGroups(c), !!opts.json)),
+      handler: (opts: AdminOpts) => run(opts, async (c) => printGroups(await c.groups(), !!opts.json)),
     }),
     defineCommand({
       command: 'create <name>',
@@ -292,7 +288,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
         .option('description', { type: 'string' })
         .option('members', { type: 'string', array: true, describe: 'usernames (a,b,…; repeatable)' }),
       handler: (opts: AdminOpts & { name: string; description?: string; members?: string[] }) => run(opts, async (c) => {
-        printGroup(await createGroup(c, opts.name, { description: opts.description, members: commaList(opts.members) }), !!opts.json, 'created');
+        printGroup(await c.admin.createGroup(opts.name, { description: opts.description, members: commaList(opts.members) }), !!opts.json, 'created');
       }),
     }),
     defineCommand({
@@ -300,7 +296,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'change a group\'s description',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }).option('description', { type: 'string', demandOption: true }),
       handler: (opts: AdminOpts & { name: string; description: string }) => run(opts, async (c) => {
-        printGroup(await describeGroup(c, opts.name, opts.description), !!opts.json, 'updated');
+        printGroup(await c.admin.describeGroup(opts.name, opts.description), !!opts.json, 'updated');
       }),
     }),
     defineCommand({
@@ -308,7 +304,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'remove a group (messages sent to it keep their recipients)',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }),
       handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => {
-        await deleteGroup(c, opts.name);
+        await c.admin.deleteGroup(opts.name);
         if (opts.json) printJson({ name: opts.name.replace(/^@/, ''), deleted: true });
         else print(`deleted @${opts.name.replace(/^@/, '')}\n`);
       }),
@@ -318,7 +314,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'add institutions to a group',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true }),
       handler: (opts: AdminOpts & { name: string; usernames: string[] }) => run(opts, async (c) => {
-        const added = await addToGroup(c, opts.name, commaList(opts.usernames.map(String)));
+        const added = await c.admin.addToGroup(opts.name, commaList(opts.usernames.map(String)));
         if (opts.json) printJson({ name: opts.name, added });
         else print(`${added} institution(s) added to @${opts.name.replace(/^@/, '')}\n`);
       }),
@@ -328,7 +324,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'remove institutions from a group',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }).positional('usernames', { type: 'string', array: true }),
       handler: (opts: AdminOpts & { name: string; usernames: string[] }) => run(opts, async (c) => {
-        const removed = await removeFromGroup(c, opts.name, commaList(opts.usernames.map(String)));
+        const removed = await c.admin.removeFromGroup(opts.name, commaList(opts.usernames.map(String)));
         if (opts.json) printJson({ name: opts.name, removed });
         else print(`${removed} institution(s) removed from @${opts.name.replace(/^@/, '')}\n`);
       }),
@@ -338,7 +334,7 @@ export function adminChannelSubcommands(adminOptions: Builder, run: Runner): Com
       describe: 'the institutions in a group',
       builder: (y: Argv) => adminOptions(y).positional('name', { type: 'string' }),
       handler: (opts: AdminOpts & { name: string }) => run(opts, async (c) => {
-        const { group: g, members } = await getGroup(c, opts.name);
+        const { group: g, members } = await c.group(opts.name);
         if (opts.json) printJson({ ...g, institutions: members });
         else {
           print(`@${g.name}: ${oneLine(g.description)}\n`);

@@ -4,7 +4,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Argv } from 'yargs';
-import { argsToMessage, type MessageRecord } from '../../protocol/index.js';
+import type { MessageRecord } from '../../protocol/index.js';
 import { formatBytes } from '../../transfer/units.js';
 import type { SiarClient } from '../connection.js';
 import { TransferError, downloadAttachment, type DownloadResult, type OnProgress } from '../transfer.js';
@@ -102,7 +102,7 @@ export const downloadCommand = defineCommand<DownloadOpts>({
     .option('to', { type: 'string', default: '.', describe: 'directory to save into (created if missing)' }),
   handler: async (opts: DownloadOpts) => {
     await withClient(opts, async (client) => {
-      const message = argsToMessage((await client.request('READ', { id: opts.id })).args);
+      const message = await client.read(opts.id);
       if (message.attachments.length === 0) {
         if (!opts.json) printErr(`message ${message.id} has no attachments\n`);
         return;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { argsToMessage, argsToPopup, type MessageRecord } from '../../protocol/index.js';
+import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
-import { directory } from '../channels.js';
 import { SiarClient } from '../connection.js';
+import { wireArgs } from '../replies.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
@@ -152,16 +152,12 @@ export const messagingCommands: CommandModule<object, any>[] = [
       }
       await withClient(opts, async (client) => {
         checkMessageSize(client, opts.subject, body);
-        const reply = await client.request('SEND', {
-          to: recipientList(opts),
-          all: opts.all ? 1 : undefined,
-          channel: opts.channel,
-          subject: opts.subject,
-          body,
-        }).catch((err: unknown) => { throw explainSendFailure(err); });
-        if (opts.json) printJson(reply.args.toObject());
-        else print(`${reply.args.get('id')}\n`);
-        warnIfNobody(reply.args.get('id') ?? '?', Number(reply.args.get('recipients') ?? 1), opts.channel);
+        const sent = await client.send({ to: recipientList(opts), all: opts.all, channel: opts.channel, subject: opts.subject, body })
+          .catch((err: unknown) => { throw explainSendFailure(err); });
+        // --json prints the reply's fields as the server sent them.
+        if (opts.json) printJson(wireArgs(sent).toObject());
+        else print(`${sent.id}\n`);
+        warnIfNobody(sent.id, sent.recipients, opts.channel);
       });
     },
   }),
@@ -173,9 +169,9 @@ export const messagingCommands: CommandModule<object, any>[] = [
       .option('unread', { type: 'boolean', describe: 'only unread messages' }),
     handler: async (opts: ClientOptions & { limit: number; unread?: boolean }) => {
       await withClient(opts, async (client) => {
-        const reply = await client.request('INBOX', { limit: opts.limit, unread: opts.unread ? 1 : undefined });
-        printMessages(reply.items.map(argsToMessage), !!opts.json, 'inbox');
-        if (!opts.json) print(`${reply.args.get('unread')} unread\n`);
+        const page = await client.inbox({ limit: opts.limit, unread: opts.unread });
+        printMessages(page.messages, !!opts.json, 'inbox');
+        if (!opts.json) print(`${page.unread} unread\n`);
       });
     },
   }),
@@ -185,8 +181,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
     builder: (y: Argv) => withLogin(y).option('limit', { type: 'number', default: 50 }),
     handler: async (opts: ClientOptions & { limit: number }) => {
       await withClient(opts, async (client) => {
-        const reply = await client.request('OUTBOX', { limit: opts.limit });
-        printMessages(reply.items.map(argsToMessage), !!opts.json, 'outbox');
+        printMessages(await client.outbox({ limit: opts.limit }), !!opts.json, 'outbox');
       });
     },
   }),
@@ -197,8 +192,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
       .option('save-dir', { type: 'string', describe: 'also download every attachment into this directory (sha256 verified)' }),
     handler: async (opts: ClientOptions & { id: number; 'save-dir'?: string }) => {
       await withClient(opts, async (client) => {
-        const reply = await client.request('READ', { id: opts.id });
-        const m = argsToMessage(reply.args);
+        const m = await client.read(opts.id);
         if (opts.json) printJson(m);
         else printOne(m);
         const dir = opts['save-dir'];
@@ -212,7 +206,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
     builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true }),
     handler: async (opts: ClientOptions & { id: number }) => {
       await withClient(opts, async (client) => {
-        await client.request('DELETE', { id: opts.id });
+        await client.deleteMessage(opts.id);
         if (opts.json) printJson({ deleted: opts.id });
       });
     },
@@ -223,7 +217,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
     builder: (y: Argv) => withLogin(y),
     handler: async (opts: ClientOptions) => {
       await withClient(opts, async (client) => {
-        const entries = await directory(client);
+        const entries = await client.directory();
         if (opts.json) {
           entries.forEach((e) => printJson(e));
           return;
@@ -246,7 +240,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
         : process.env.SIAR_NEW_PASSWORD;
       if (!next) throw new CliError('No new password: set SIAR_NEW_PASSWORD or give --new-password-file FILE.');
       await withClient(opts, async (client) => {
-        await client.request('PASSWD', { old: readPassword(opts), new: next });
+        await client.changePassword(readPassword(opts), next);
         if (opts.json) printJson({ changed: true });
         else print('password changed\n');
       });
@@ -281,9 +275,7 @@ async function listen(opts: ClientOptions): Promise<void> {
     }
     // Listen before LOGIN: the popups missed while offline follow its reply at once, possibly in
     // the same read, and would be emitted before a handler attached after the login resolved.
-    client.on('push', (event, args) => {
-      if (event !== 'POPUP') return;
-      const p = argsToPopup(args);
+    client.on('popup', (p) => {
       if (seen.has(p.id)) return;
       seen.add(p.id);
       if (opts.json) printJson(p);
@@ -294,8 +286,8 @@ async function listen(opts: ClientOptions): Promise<void> {
       }
     });
     try {
-      const reply = await client.login(opts.user, password);
-      if (reply.get('mustChangePassword') === '1') throw new CliError(FIRST_LOGIN_HINT);
+      const info = await client.login(opts.user, password);
+      if (info.mustChangePassword) throw new CliError(FIRST_LOGIN_HINT);
     } catch (err) {
       await client.close();
       throw err;

@@ -1,5 +1,5 @@
 import type { Argv } from 'yargs';
-import type { Args } from '../../protocol/index.js';
+import type { Decision } from '../replies.js';
 import { CliError, connect, defineCommand, print, printErr, printJson, withServer, type ClientOptions } from './common.js';
 
 type RegisterOpts = ClientOptions & {
@@ -22,14 +22,13 @@ export const registerCommand = defineCommand<RegisterOpts>({
     const client = await connect(opts);
     try {
       const decision = opts.wait
-        ? new Promise<Args>((resolve) => client.on('push', (event, args) => { if (event === 'DECISION') resolve(args); }))
+        ? new Promise<Decision>((resolve) => client.on('decision', resolve))
         : null;
-      const reply = await client.request('REGISTER', {
+      const { id } = await client.register({
         institution: opts.institution, contact: opts.contact, email: opts.email, phone: opts.phone,
-        address: opts.address, username: opts.username, wait: opts.wait ? 1 : undefined,
+        address: opts.address, username: opts.username, wait: opts.wait,
       });
-      const id = reply.args.get('id');
-      if (opts.json) printJson({ id: Number(id), status: 'pending' });
+      if (opts.json) printJson({ id, status: 'pending' });
       else print(`${id}\n`);
       if (!decision) return;
       if (!opts.json) printErr('waiting for the administrator\'s decision…\n');
@@ -37,11 +36,11 @@ export const registerCommand = defineCommand<RegisterOpts>({
       const closed = new Promise<never>((_, reject) => client.once('close', (reason) =>
         reject(new CliError(`lost the connection while waiting (${reason?.message ?? 'closed'}); the request ${id} stays pending`, 2))));
       const d = await Promise.race([decision, closed]);
-      if (opts.json) printJson({ id: Number(id), status: d.get('status'), username: d.get('username'), reason: d.get('reason') });
-      if (d.get('status') === 'approved') {
-        if (!opts.json) print(`approved: your username is ${d.get('username')}; the password was e-mailed to ${opts.email}\n`);
+      if (opts.json) printJson({ id, status: d.status, username: d.username, reason: d.reason });
+      if (d.status === 'approved') {
+        if (!opts.json) print(`approved: your username is ${d.username}; the password was e-mailed to ${opts.email}\n`);
       } else {
-        throw new CliError(`rejected: ${d.get('reason') ?? 'no reason given'}`);
+        throw new CliError(`rejected: ${d.reason ?? 'no reason given'}`);
       }
     } finally {
       await client.close();

@@ -187,7 +187,7 @@ export const unsentCommands = [
     builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true, describe: 'message id (siar outbox)' }),
     handler: async (opts: ClientOptions & { id: number }) => {
       await withClient(opts, async (client) => {
-        await client.request('CANCEL', { id: opts.id });
+        await client.cancel(opts.id);
         forgetFiles(opts, opts.id);
         if (opts.json) printJson({ id: opts.id, state: 'cancelled' });
         else print(`message ${opts.id} cancelled: nobody will receive it, and its partial uploads are deleted\n`);

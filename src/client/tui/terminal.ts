@@ -1,6 +1,7 @@
 import blessed from 'blessed';
 import type { State } from './model.js';
-import type { Key, TuiController } from './controller.js';
+import type { TuiController } from './controller.js';
+import type { Key } from './keys.js';
 import { render } from './view.js';
 
 /**

@@ -2,7 +2,7 @@ import { PendingUploads, pendingFiles } from '../pending-uploads.js';
 import { ResumeError, localFiles, resumeUploads, unsentMessage } from '../resume.js';
 import { TransferError, declareFile, downloadAttachment, sendMessage, type LocalFile } from '../transfer.js';
 import type { SiarSession } from '../session.js';
-import type { TuiTransfers } from './controller.js';
+import type { TuiTransfers } from './host.js';
 
 /**
  * The TUI's attachments, on the transfer client (src/client/transfer.ts, issue #3): a message
@@ -57,7 +57,7 @@ export function createTransfers(session: SiarSession, uploads: PendingUploads = 
       }
     },
     async cancel(id) {
-      await session.request('CANCEL', { id });
+      await session.cancel(id);
       forget(id);
     },
     async download(message, attachment, dir, onProgress) {
