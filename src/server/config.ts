@@ -1,14 +1,18 @@
 import path from 'node:path';
-import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/index.js';
-import { DEFAULT_THROTTLE, type ThrottleOptions } from './throttle.js';
+import type { ThrottleOptions } from './throttle.js';
 import { FALLBACK_MAX_CONNECTIONS, planConnectionCap, readOpenFilesLimit } from './fd-limit.js';
+import { tableDefaults } from './options.js';
 
-/** Every limit is a named option with a default (docs/PROTOCOL.md §Limits). */
+/**
+ * Every limit is a named option: its flag, environment variable, config-file key, default and
+ * bounds are a row of SERVER_OPTIONS (options.ts); docs/PROTOCOL.md §Limits says what each does.
+ */
 export interface ServerConfig {
   host: string;
   port: number;
   dataDir: string;
-  smtpUrl?: string;
+  /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
+  smtpUrl: string | null;
   mailFrom: string;
   logLevel: string;
   /** Longest frame accepted; a longer one closes the connection. */
@@ -110,61 +114,13 @@ export interface ServerConfig {
   statsHistoryMinutes: number;
 }
 
+/**
+ * The defaults of every field come from the option table (options.ts), the one place they are
+ * written; `overrides` replace whole fields (a loginThrottle given is the whole of it).
+ */
 export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
-  const base: ServerConfig = {
-    host: '127.0.0.1',
-    port: 7400,
-    dataDir: path.resolve('data'),
-    mailFrom: 'siar <siar@localhost>',
-    logLevel: 'info',
-    maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
-    idleTimeoutMs: 5 * 60_000,
-    sessionTtlMs: 12 * 60 * 60_000,
-    maxQueuedFrames: 64,
-    maxOutputBytes: 8 * 1024 * 1024,
-    outputPauseBytes: 64 * 1024,
-    outputStallTimeoutMs: 30_000,
-    maxOutputBytesPerAddress: 32 * 1024 * 1024,
-    maxOutputBytesTotal: 256 * 1024 * 1024,
-    maxBadFrames: 10,
-    maxPageSize: 500,
-    maxBodyChars: 48 * 1024,
-    maxSubjectChars: 200,
-    maxPopupsAtLogin: 1000,
-    maxConnections: FALLBACK_MAX_CONNECTIONS, // replaced below unless given: follows the open-files limit
-    fdCheckIntervalMs: 5_000,
-    synchronous: 'NORMAL',
-    loginThrottle: DEFAULT_THROTTLE,
-    tls: null,
-    frameTimeoutMs: 30_000,
-    shutdownDeadlineMs: 10_000,
-    maxAnonymousPerAddress: 64,
-    maxConnectionsPerMember: 64,
-    maxLoggedInPerAddress: 512,
-    adminReservedConnections: 4,
-    reservedSlotLoginTimeoutMs: 10_000,
-    maxPendingRegistrationsPerAddress: 5,
-    maxPendingRegistrations: 1000,
-    maxSendsPerMinute: 120,
-    memberQuotaBytes: 10 * 1024 ** 3,
-    busyWaitMs: 5_000,
-    transferHost: null,
-    transferPorts: null,
-    maxAttachmentBytes: 1024 ** 3,
-    maxMessageAttachmentBytes: 4 * 1024 ** 3,
-    maxAttachmentsPerMessage: 32,
-    transferConnectTimeoutMs: 60_000,
-    transferIdleTimeoutMs: 60_000,
-    maxTransfersPerMember: 8,
-    maxTransfers: 256,
-    uploadWindowMs: 24 * 60 * 60_000,
-    partialRetentionMs: 60 * 60_000,
-    transferSweepIntervalMs: 60_000,
-    minFreeDiskBytes: 64 * 1024 ** 2,
-    registrationExpiryDays: 30,
-    registrationExpiryCheckMs: 60 * 60_000,
-    statsHistoryMinutes: 60,
-  };
+  // The table sets every field but tls (from the TLS files) and maxConnections, set below unless given.
+  const base = { ...tableDefaults(), tls: null, maxConnections: FALLBACK_MAX_CONNECTIONS } as ServerConfig;
   const given = stripUndefined(overrides);
   const merged = { ...base, ...given };
   merged.dataDir = path.resolve(merged.dataDir);

@@ -87,7 +87,7 @@ export class SiarServer {
     await recoverFromUncleanStop(store, config.dataDir, log);
 
     const sealer = await MailSealer.open(config.dataDir);
-    const transport = createMailTransport({ smtpUrl: config.smtpUrl, dataDir: config.dataDir });
+    const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
     const mailWorker = new MailWorker({ store, transport, sealer, from: config.mailFrom, logger: log });
     mailWorker.start();
 

@@ -43,15 +43,6 @@ export function parsePortRange(value: string): { from: number; to: number } {
   return { from, to };
 }
 
-/** Parses a flag's value; an error names the flag (`--max-attachment: "x" is not a size …`). */
-export function flagValue<T>(flag: string, parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new Error(`${flag}: ${(err as Error).message}`);
-  }
-}
-
 /**
  * The one way siar writes a size for people, in the CLI, the TUI and the admin console: IEC units
  * ("512 B", "1.5 KiB", "20 MiB"), one decimal below 10; "?" for what is not a size.

@@ -46,9 +46,9 @@ export function jsonLines(stdout: string): Array<Record<string, unknown>> {
   return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Starts `siar server --port 0` on the data dir; resolves with its address once it listens. */
-export async function startSiarServer(t: Test, dataDir: string, extraArgs: string[] = []): Promise<{ address: string; port: number }> {
-  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts `siar server --port 0` on the data dir (`env` added to this process's); resolves with its address once it listens. */
+export async function startSiarServer(t: Test, dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<{ address: string; port: number }> {
+  const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   t.teardown(() => { child.kill('SIGTERM'); });
   for await (const line of createInterface({ input: child.stdout! })) {
     const rec = JSON.parse(line) as { msg?: string; port?: number };
