@@ -19,8 +19,8 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PostgresStore } from '../src/adapters/postgres/postgres-store.js';
-import { SqliteStore } from '../src/server/store/sqlite-store.js';
-import type { Store, User } from '../src/server/store/types.js';
+import { SqliteStore } from '../src/adapters/sqlite/sqlite-store.js';
+import type { Store, User } from '../src/core/ports/store.js';
 import { startPostgres } from '../scripts/services.js';
 
 const { values } = parseArgs({

@@ -9,7 +9,7 @@ import { randomBytes, scrypt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { hashPassword } from '../../src/server/secrets.js';
-import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 
 export const BENCH_PASSWORD = 'bench-password-0123456789';
 

@@ -9,7 +9,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { cpuSince } from './env.js';
 import { seedMembers } from './seed.js';
 import { makeTempDir } from './server.js';

@@ -19,9 +19,9 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SqliteStore, type DatabaseReport } from './store/sqlite-store.js';
-import { SCHEMA_VERSION } from './store/migrate.js';
-import type { AttachmentMeta, Store } from './store/types.js';
+import { SqliteStore, type DatabaseReport } from '../adapters/sqlite/sqlite-store.js';
+import { SCHEMA_VERSION } from '../adapters/sqlite/migrate.js';
+import type { AttachmentMeta, Store } from '../core/ports/store.js';
 
 export const DATABASE_FILE = 'siar.db';
 export const BACKUP_DIR = 'backups';

@@ -7,7 +7,7 @@ import type { ServerConfig } from './config.js';
 import { DEFAULT_MEMORY_RELEASE, MemoryRelease } from './memory-release.js';
 import { OutputBudget } from './output-budget.js';
 import { Output } from './output.js';
-import type { Role } from './store/types.js';
+import type { Role } from '../core/ports/store.js';
 import { TurnQueue } from './turns.js';
 
 /** The member a connection logged in as; pushes for that member reach this connection. */

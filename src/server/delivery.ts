@@ -1,7 +1,7 @@
 import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { Services } from './commands/types.js';
-import type { Message } from './store/types.js';
+import type { Message } from '../core/ports/store.js';
 
 /**
  * Real-time popups and store-and-forward. A message is stored first; then every online session of

@@ -3,7 +3,7 @@ import {
 } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
 import type { Connection } from './connection.js';
-import { isDatabaseBusy } from './store/lock-wait.js';
+import { isDatabaseBusy } from '../adapters/sqlite/lock-wait.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
 import { RESERVED_FOR_ADMIN } from './admission.js';
 import { hashToken } from './secrets.js';

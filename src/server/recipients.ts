@@ -1,7 +1,7 @@
 import { AUDIENCE_NAME_PATTERN, SiarError, groupsVia } from '../protocol/index.js';
 import { audienceName, channelForPublish } from './commands/channels.js';
 import type { Services } from './commands/types.js';
-import type { Audience, User } from './store/types.js';
+import type { Audience, User } from '../core/ports/store.js';
 import { USERNAME_PATTERN } from './validation.js';
 
 /**

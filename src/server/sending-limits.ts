@@ -7,7 +7,7 @@
 import { SiarError } from '../protocol/index.js';
 import { formatBytes } from '../transfer/units.js';
 import type { Services } from './commands/types.js';
-import { QuotaExceeded, messageBytes, type NewMessage, type User } from './store/types.js';
+import { QuotaExceeded, messageBytes, type NewMessage, type User } from '../core/ports/store.js';
 
 /** Refuses the send (rate, then floor) or counts it; returns the limits for Store.storeMessage. */
 export async function admitMessage(

@@ -27,7 +27,7 @@ import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { SqliteStore } from './store/sqlite-store.js';
+import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { TransferService } from '../transfer/service.js';
 import { attachmentCommands } from './commands/attachments.js';
 

@@ -27,7 +27,7 @@ import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/ind
 import type { Services } from '../server/commands/types.js';
 import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
-import type { AttachmentMeta, Message } from '../server/store/types.js';
+import type { AttachmentMeta, Message } from '../core/ports/store.js';
 import { ContentStore } from './content-store.js';
 import { freeBytes, isDiskFull } from './disk-space.js';
 import { KeyedLock } from './keyed-lock.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { tempDir } from '../helpers/siar.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SUMMARISE = path.join(ROOT, '.ci', 'summarise.mjs');
 const TAP = path.join(ROOT, 'node_modules', 'tap', 'dist', 'esm', 'run.mjs');
 const FIXTURES = 'test/ci/fixtures';

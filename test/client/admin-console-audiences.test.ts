@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/siar.js';
 import { SIAR, jsonLines, siar, startSiarServer } from '../helpers/cli.js';
 import { KEY, PtyScreen } from './tui/pty.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 // Three CLI runs to set up, a dozen screen steps of up to 20 s each under load, then CLI checks.
 t.setTimeout(300_000);

@@ -11,7 +11,7 @@ import { tempDir } from '../helpers/siar.js';
 import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 import { KEY, PtyScreen } from './tui/pty.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STEP = 30_000;
 
 // Six CLI runs to set up, then a dozen screen steps of up to 30 s each under load.

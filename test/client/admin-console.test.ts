@@ -18,7 +18,7 @@ import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
 import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 import { makePki } from '../helpers/tls.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const STEP_MS = 20_000;
 const COLS = 150;
 const ROWS = 45;

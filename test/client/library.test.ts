@@ -15,7 +15,7 @@ import t from 'tap';
 import { startServer, tempDir } from '../helpers/siar.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TSC = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** The script after the `library-example` marker in README.md. */

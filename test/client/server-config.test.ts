@@ -16,7 +16,7 @@ import { SERVER_OPTIONS, envName, type OptionSpec } from '../../src/server/optio
 import { siar, startSiarServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The first line a real server sends: `*|HELLO|…|maxFrame=…|maxBody=…`. */
 async function hello(port: number): Promise<Record<string, string>> {

@@ -18,7 +18,7 @@ import { DataPeer, noise, offer, sendDeclared, writeFile } from '../transfer/hel
 import { KEY, PtyScreen } from './tui/pty.js';
 import { SIAR } from '../helpers/cli.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const STEP = 20_000;
 // Each step may take seconds on a loaded machine (every siar process loads TypeScript through tsx).

@@ -14,7 +14,7 @@ import { buildCommandTable } from '../../src/server/commands/index.js';
 import { attachmentCommands } from '../../src/server/commands/attachments.js';
 import { startServer } from '../helpers/siar.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 function sources(dir: string): string[] {

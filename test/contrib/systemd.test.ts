@@ -17,7 +17,7 @@ import { SIAR } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 import { requireCapability } from '../helpers/capability.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const UNIT = path.join(ROOT, 'contrib/systemd/siar.service');
 
 /** The unit's settings by section: `Key` → values in order (a key may repeat). */

@@ -10,7 +10,7 @@ import t from 'tap';
 import { EXAMPLE_FILE, REFERENCE_FILE, renderExample, renderReference } from '../../scripts/server-options/render.js';
 import { SERVER_OPTIONS, envName } from '../../src/server/options.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 t.test('the example config file and the reference are generated from the option table', async (t) => {

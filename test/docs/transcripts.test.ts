@@ -11,7 +11,7 @@ import t from 'tap';
 import { blockNames, compareBlock, documentedBlock, replaceBlock } from '../../scripts/transcripts/markdown.js';
 import { SCENES } from '../../scripts/transcripts/scenes.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 t.setTimeout(180_000);
 

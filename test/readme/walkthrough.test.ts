@@ -12,7 +12,7 @@ import t from 'tap';
 import { SIAR, startSiarServer } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The `sh` blocks between `<!-- walkthrough:begin` and `<!-- walkthrough:end -->`, in order. */
 export function walkthroughBlocks(markdown: string): string[] {

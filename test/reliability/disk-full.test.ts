@@ -26,7 +26,7 @@ import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { TransferError, downloadAttachment, uploadFile } from '../../src/client/transfer.js';
 import { freeBytes } from '../../src/transfer/disk-space.js';
 import type { ServerConfig } from '../../src/server/config.js';
-import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { cannotMount, noDevFull, requireCapability } from '../helpers/capability.js';
 import { nextPush, ownPassword, startServer, tempDir, type TestServer } from '../helpers/siar.js';
 import {

@@ -13,7 +13,7 @@ import { runInNewContext } from 'node:vm';
 import { SiarClient } from '../../src/client/connection.js';
 import { LineReader, decodeServerFrame, encodeRequest, type ArgInput, type Args } from '../../src/protocol/index.js';
 import { hashPassword } from '../../src/server/secrets.js';
-import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { credentialsFromMail, type TestServer } from '../helpers/siar.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -9,7 +9,7 @@ import { deliverMessage, pushableRecipients } from '../../src/server/delivery.js
 import { LocalRouter } from '../../src/server/router.js';
 import { TrafficStats } from '../../src/server/stats.js';
 import type { Services } from '../../src/server/commands/types.js';
-import type { User } from '../../src/server/store/types.js';
+import type { User } from '../../src/core/ports/store.js';
 import { serverSideConnection as connect, waitFor } from '../helpers/server-connection.js';
 import { openStore, seedMembers } from './store/helpers.js';
 

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import t from 'tap';
 import { SiarClient } from '../../src/client/connection.js';
-import { deadPort, parseEml, startReceiver } from '../server/mail/helpers.js';
+import { deadPort, parseEml, startReceiver } from './mail/helpers.js';
 import { passwordFromText, startServer } from '../helpers/siar.js';
 
 t.test('with --smtp the credentials go out over real SMTP and the mailed password logs in', async (t) => {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { SiarClient } from '../../src/client/connection.js';
 import { writeServerLock } from '../../src/server/backup.js';
-import { SqliteStore } from '../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { nextPush, startServer, tempDir } from '../helpers/siar.js';
 
 /** Members alice and bob; then, with the server stopped, a message to bob "committed" delivered but never pushed. */

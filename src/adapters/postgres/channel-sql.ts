@@ -3,8 +3,8 @@
  * channels.ts. Rows are mapped to the records of channel-types.ts here.
  */
 import type { QueryResultRow } from 'pg';
-import type { MessageRow } from '../../server/store/rows.js';
-import type { Channel, ChannelRole, ChannelRosterRow, Group } from '../../server/store/channel-types.js';
+import type { MessageRow } from '../sqlite/rows.js';
+import type { Channel, ChannelRole, ChannelRosterRow, Group } from '../../core/ports/store-channels.js';
 import { sql, statements } from './connection.js';
 import { MESSAGE_COLUMNS, type PgUserRow } from './sql.js';
 

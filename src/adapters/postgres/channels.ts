@@ -7,9 +7,9 @@
 import type { Pool } from 'pg';
 import { channelVia } from '../../protocol/channel-records.js';
 import { SiarError } from '../../protocol/errors.js';
-import type { MessageRow } from '../../server/store/rows.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../server/store/channel-types.js';
-import type { NewMessage, User } from '../../server/store/types.js';
+import type { MessageRow } from '../sqlite/rows.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { NewMessage, User } from '../../core/ports/store.js';
 import { C, toChannel, toGroup, toRosterRow, type ChannelRow } from './channel-sql.js';
 import { transaction, type Queryable } from './connection.js';
 import { violates } from './errors.js';

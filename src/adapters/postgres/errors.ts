@@ -4,8 +4,8 @@
  * connections become StoreBusy (the client hears BUSY and may retry); anything else is left as it is
  * (a bug: the client hears INTERNAL).
  */
-import { StoreBusy } from '../../server/store/store-busy.js';
-import { StoreConflict } from '../../server/store/types.js';
+import { StoreBusy } from '../sqlite/store-busy.js';
+import { StoreConflict } from '../../core/ports/store.js';
 
 /** The messages the SQLite store gives for the same conflicts. */
 export const TAKEN = {

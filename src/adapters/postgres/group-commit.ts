@@ -1,5 +1,5 @@
 /**
- * Group commit on PostgreSQL, as src/server/store/group-commit.ts does it on SQLite: writes
+ * Group commit on PostgreSQL, as src/adapters/sqlite/group-commit.ts does it on SQLite: writes
  * requested while a batch is being committed (and during one turn of the event loop) are run
  * together in the next transaction, on one connection, so a hundred concurrent SENDs cost one
  * COMMIT (one WAL flush) instead of a hundred. A write's promise settles only after the

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
-import { parseMigrations, type Migration } from '../../server/store/migrate.js';
+import { parseMigrations, type Migration } from '../sqlite/migrate.js';
 import { transaction } from './connection.js';
 
 const MIGRATIONS = parseMigrations(readFileSync(new URL('../../../schema.postgres.sql', import.meta.url), 'utf8'));

@@ -1,5 +1,5 @@
 /**
- * The PostgreSQL implementation of the Store (see src/server/store/types.ts for the contract), for
+ * The PostgreSQL implementation of the Store (see src/core/ports/store.ts for the contract), for
  * siar on several nodes sharing one database (issue 19). It passes the same contract suite as the
  * SQLite store (test/contract/store/).
  *
@@ -16,7 +16,7 @@
  */
 import type { Pool, PoolClient } from 'pg';
 import { SiarError } from '../../protocol/errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../server/store/channel-types.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
 import {
   groupByMessage,
   toAttachment,
@@ -28,7 +28,7 @@ import {
   toRegistration,
   type MessageRow,
   type RegistrationRow,
-} from '../../server/store/rows.js';
+} from '../sqlite/rows.js';
 import {
   QuotaExceeded,
   StoreConflict,
@@ -54,7 +54,7 @@ import {
   type Store,
   type User,
   type UserStatus,
-} from '../../server/store/types.js';
+} from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError, TAKEN } from './errors.js';

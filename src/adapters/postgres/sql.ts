@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { QueryResultRow } from 'pg';
-import { toSession as sessionFromSqliteRow, toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../../server/store/rows.js';
-import type { Audience, RegistrationStatus, Session, User, UserStatus } from '../../server/store/types.js';
+import { toSession as sessionFromSqliteRow, toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../sqlite/rows.js';
+import type { Audience, RegistrationStatus, Session, User, UserStatus } from '../../core/ports/store.js';
 import { sql, statements } from './connection.js';
 
 export interface PgUserRow extends Omit<UserRow, 'must_change_password'> {

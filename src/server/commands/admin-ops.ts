@@ -7,7 +7,7 @@ import { SiarError, type ArgInput, type Args } from '../../protocol/index.js';
 import { BackupBusyError, type AttachmentMode, type BackupJob } from '../backup.js';
 import { passwordResetMail, registrationExpiredMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
-import type { QueuedMail, User } from '../store/types.js';
+import type { QueuedMail, User } from '../../core/ports/store.js';
 import { flag, optionalId, pageFrom, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';

@@ -1,7 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
 import { credentialsMail, rejectionMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
-import { StoreConflict, type RegistrationStatus, type User } from '../store/types.js';
+import { StoreConflict, type RegistrationStatus, type User } from '../../core/ports/store.js';
 import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';

@@ -2,7 +2,7 @@ import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js
 import { deliverMessage, pushableRecipients } from '../delivery.js';
 import { admitMessage, quotaRefusal } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
-import type { Audience, InboxEntry, Message } from '../store/types.js';
+import type { Audience, InboxEntry, Message } from '../../core/ports/store.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
 import { directoryAudiences } from './groups.js';
 import { attachmentFields, parseAttachmentDeclarations, sendingReply } from './attachments.js';

@@ -1,5 +1,5 @@
 import { SiarError, registrationToArgs } from '../../protocol/index.js';
-import { StoreConflict, StoreLimitReached, type RegistrationRequest } from '../store/types.js';
+import { StoreConflict, StoreLimitReached, type RegistrationRequest } from '../../core/ports/store.js';
 import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
 import { open, type Command } from './types.js';
 

@@ -8,7 +8,7 @@ import type { LoginThrottle } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
 import type { DiskFloor } from '../disk-floor.js';
 import type { SendRate } from '../send-rate.js';
-import type { Store, User, Session } from '../store/types.js';
+import type { Store, User, Session } from '../../core/ports/store.js';
 import type { TransferService } from '../../transfer/service.js';
 
 /** What handlers may use. Handlers never touch sockets or SQL directly. */

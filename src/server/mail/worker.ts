@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { QueuedMail, Store } from '../store/types.js';
+import type { QueuedMail, Store } from '../../core/ports/store.js';
 import type { MailSealer } from './seal.js';
 import type { MailTransport } from './transport.js';
 

@@ -11,8 +11,8 @@ import { applyPgMigrations, PG_SCHEMA_VERSION } from '../../../src/adapters/post
 import { createPool } from '../../../src/adapters/postgres/connection.js';
 import { storeError } from '../../../src/adapters/postgres/errors.js';
 import { PostgresStore } from '../../../src/adapters/postgres/postgres-store.js';
-import { StoreBusy } from '../../../src/server/store/store-busy.js';
-import { StoreConflict, type User } from '../../../src/server/store/types.js';
+import { StoreBusy } from '../../../src/adapters/sqlite/store-busy.js';
+import { StoreConflict, type User } from '../../../src/core/ports/store.js';
 import { freeLoopbackPort } from '../../../scripts/services.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { freshPostgresDatabase, openPostgresStore, postgresMissing } from '../../contract/store/adapters.js';

@@ -14,8 +14,8 @@ import path from 'node:path';
 import pg from 'pg';
 import tap, { type Test } from 'tap';
 import { PostgresStore, type PostgresOpenOptions } from '../../../src/adapters/postgres/postgres-store.js';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
-import type { Store } from '../../../src/server/store/types.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
+import type { Store } from '../../../src/core/ports/store.js';
 import { postgresBinDir, startPostgres } from '../../../scripts/services.js';
 import { requireCapability } from '../../helpers/capability.js';
 

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { SiarError } from '../../../src/protocol/errors.js';
-import type { OutgoingMail, RegistrationRequest, User } from '../../../src/server/store/types.js';
+import type { OutgoingMail, RegistrationRequest, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { ISO, adminOf, credentialsMail, inOneHour, instantBetween, registration, seedMembers } from './fixtures.js';
 

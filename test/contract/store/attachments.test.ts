@@ -4,7 +4,7 @@
  * an expired or cancelled one lets go of its files.
  */
 import t, { type Test } from 'tap';
-import type { AttachmentDeclaration, NewMessage, User } from '../../../src/server/store/types.js';
+import type { AttachmentDeclaration, NewMessage, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
 import { seedMembers } from './fixtures.js';
 

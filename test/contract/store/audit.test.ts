@@ -1,6 +1,6 @@
 /** Store contract: the audit trail (events as recorded, filters, newest first, paging). */
 import t from 'tap';
-import type { AuditFilter } from '../../../src/server/store/types.js';
+import type { AuditFilter } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { adminOf, instantBetween, ISO } from './fixtures.js';
 

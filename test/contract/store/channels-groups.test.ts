@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { SiarError } from '../../../src/protocol/errors.js';
-import type { Store, User } from '../../../src/server/store/types.js';
+import type { Store, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
 import { adminOf, ISO, seedMembers } from './fixtures.js';
 

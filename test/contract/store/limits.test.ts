@@ -4,7 +4,7 @@
  * everyone — and LOGIN's session and login record written together.
  */
 import t from 'tap';
-import { QuotaExceeded, StoreLimitReached, type NewMessage, type User } from '../../../src/server/store/types.js';
+import { QuotaExceeded, StoreLimitReached, type NewMessage, type User } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { inOneHour, registration, seedMembers } from './fixtures.js';
 

@@ -1,6 +1,6 @@
 /** Store contract: the mail queue (due mail, sent and failed mail, listing, retrying). */
 import t from 'tap';
-import type { OutgoingMail } from '../../../src/server/store/types.js';
+import type { OutgoingMail } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { ISO, inOneHour, instantBetween } from './fixtures.js';
 

@@ -4,7 +4,7 @@
  * reopenDeliveriesMarkedAtCommit).
  */
 import t, { type Test } from 'tap';
-import type { NewMessage, User } from '../../../src/server/store/types.js';
+import type { NewMessage, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
 import { instantBetween, ISO, seedMembers, sleep } from './fixtures.js';
 

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { SiarError } from '../../../src/protocol/errors.js';
-import { StoreConflict, StoreLimitReached, type RegistrationRequest, type Store } from '../../../src/server/store/types.js';
+import { StoreConflict, StoreLimitReached, type RegistrationRequest, type Store } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { adminOf, credentialsMail, ISO, registration, seedMembers } from './fixtures.js';
 

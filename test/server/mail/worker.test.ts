@@ -14,7 +14,7 @@ import {
   type MailTransport,
   type MailWorkerOptions,
 } from '../../../src/server/mail/index.js';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
 import { Capture, deadPort, parseEml, startReceiver, textLines } from './helpers.js';
 
 const FROM = 'siar <siar@example.org>';

@@ -7,8 +7,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t, { type Test } from 'tap';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
-import type { User } from '../../../src/server/store/types.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
+import type { User } from '../../../src/core/ports/store.js';
 import { seedMembers, tempDir } from './helpers.js';
 
 /** Writes about 1.2 MiB of messages (≈ 300 pages of log, under SQLite's own 1,000-page checkpoint), then returns the log's size. */

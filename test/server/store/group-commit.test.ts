@@ -9,8 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Sqlite from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
-import type { Message, NewMessage, User } from '../../../src/server/store/types.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
+import type { Message, NewMessage, User } from '../../../src/core/ports/store.js';
 import { openStore, seedMembers, tempDir } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Test } from 'tap';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
-import type { OutgoingMail, RegistrationInput, RegistrationRequest, Store, User } from '../../../src/server/store/types.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
+import type { OutgoingMail, RegistrationInput, RegistrationRequest, Store, User } from '../../../src/core/ports/store.js';
 
 /** A fresh directory under the OS temp dir, removed when the test ends. */
 export function tempDir(t: Test): string {

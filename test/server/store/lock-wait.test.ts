@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Sqlite from 'better-sqlite3';
 import t, { type Test } from 'tap';
-import { LOCK_SPIN_MS, LockWait } from '../../../src/server/store/lock-wait.js';
+import { LOCK_SPIN_MS, LockWait } from '../../../src/adapters/sqlite/lock-wait.js';
 import { tempDir } from './helpers.js';
 
 function twoConnections(t: Test) {

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import t from 'tap';
-import { SCHEMA_VERSION, applyMigrations, parseMigrations, userVersion } from '../../../src/server/store/migrate.js';
-import { LOCK_SPIN_MS } from '../../../src/server/store/lock-wait.js';
-import { SqliteStore } from '../../../src/server/store/sqlite-store.js';
+import { SCHEMA_VERSION, applyMigrations, parseMigrations, userVersion } from '../../../src/adapters/sqlite/migrate.js';
+import { LOCK_SPIN_MS } from '../../../src/adapters/sqlite/lock-wait.js';
+import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
 import { openStore, registration, tempDir } from './helpers.js';
 
 const tables = (db: Sqlite.Database): string[] =>

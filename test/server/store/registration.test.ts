@@ -4,8 +4,8 @@
  * constraint errors mapped to StoreConflict.
  */
 import t from 'tap';
-import { conflictFromSqliteError } from '../../../src/server/store/sqlite-store.js';
-import { StoreConflict } from '../../../src/server/store/types.js';
+import { conflictFromSqliteError } from '../../../src/adapters/sqlite/sqlite-store.js';
+import { StoreConflict } from '../../../src/core/ports/store.js';
 import { adminOf, credentialsMail, openStore, registration } from './helpers.js';
 
 t.test('an approval records the deciding admin in the request row', async (t) => {

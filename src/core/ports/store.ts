@@ -5,9 +5,9 @@
  * Every method that changes state commits before its promise resolves.
  */
 
-import type { ChannelGroupStore } from './channel-types.js';
+import type { ChannelGroupStore } from './store-channels.js';
 
-export type * from './channel-types.js';
+export type * from './store-channels.js';
 
 export type Role = 'member' | 'admin';
 export type UserStatus = 'active' | 'suspended';

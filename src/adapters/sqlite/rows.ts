@@ -20,7 +20,7 @@ import type {
   Session,
   User,
   UserStatus,
-} from './types.js';
+} from '../../core/ports/store.js';
 
 export interface UserRow {
   id: number;

@@ -6,10 +6,10 @@
 import Sqlite from 'better-sqlite3';
 import type { Database, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
 import { MESSAGE_COLUMNS, toUser, type MessageRow, type UserRow } from './rows.js';
 import { channelVia } from '../../protocol/channel-records.js';
-import type { NewMessage, User } from './types.js';
+import type { NewMessage, User } from '../../core/ports/store.js';
 
 interface ChannelRow {
   id: number;

@@ -4,7 +4,7 @@
  * (NewMessage.channelId), so "subscribed at that moment" means "at the commit".
  */
 import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../protocol/channel-records.js';
-import type { Message, Page, User } from './types.js';
+import type { Message, Page, User } from './store.js';
 
 export type { ChannelAccess, ChannelRole, PublishPolicy };
 

@@ -1,4 +1,4 @@
-import type { Session, User } from './types.js';
+import type { Session, User } from '../../core/ports/store.js';
 
 /**
  * Open sessions and users as last read from the database. Every request checks its token (a

@@ -19,7 +19,7 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from './channel-types.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
@@ -67,7 +67,7 @@ import {
   type Store,
   type User,
   type UserStatus,
-} from './types.js';
+} from '../../core/ports/store.js';
 
 /** Stands in for "no beforeId": larger than any id SQLite will hand out to us. */
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
