@@ -5,7 +5,7 @@
  * read again.
  */
 import net from 'node:net';
-import { parseByteSize, parseDuration, parsePortRange } from '../transfer/units.js';
+import { parseByteSize, parseDuration, parsePortRange } from '../protocol/units.js';
 
 /** What a source gives. */
 export type RawValue = string | number | boolean;
