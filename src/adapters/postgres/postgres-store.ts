@@ -36,7 +36,6 @@ import {
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
-  type BackupProgress,
   type InboxEntry,
   type Message,
   type NewMessage,
@@ -682,13 +681,11 @@ export class PostgresStore implements Store {
 
   // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
 
-  async backup(destFile: string, _onProgress?: (p: BackupProgress) => void): Promise<BackupProgress> {
-    throw new Error(
-      `siar cannot copy a PostgreSQL store to a file (${destFile}). Take a consistent copy with ` +
-        '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL` while siar keeps serving, ' +
-        'and restore it with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE`.',
-    );
-  }
+  readonly backupAdvice =
+    'siar cannot copy a PostgreSQL store to a file itself. Take a consistent copy while siar keeps serving with '
+    + '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL`, and restore it into an empty '
+    + 'database with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE` while siar is stopped; '
+    + 'copy the attachments folder of the data directory alongside.';
 
   // --- channels and groups (issue #4): channels.ts.
 

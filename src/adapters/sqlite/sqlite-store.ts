@@ -50,6 +50,7 @@ import {
   type AuditFilter,
   type AuditRecord,
   type BackupProgress,
+  type DatabaseReport,
   type InboxEntry,
   type Message,
   type NewMessage,
@@ -134,18 +135,6 @@ function keepPrivate(file: string): void {
   }
 }
 
-/** What `SqliteStore.inspect` finds in a database file (a backup, before it is restored). */
-export interface DatabaseReport {
-  integrity: string;
-  schemaVersion: number;
-  users: number;
-  members: number;
-  messages: number;
-  lastMessageId: number;
-  pendingRegistrations: number;
-  unsentMail: number;
-  attachments: number;
-}
 
 export interface OpenOptions {
   /** FULL also survives power loss for the last commits, at some write cost. */

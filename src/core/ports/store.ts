@@ -215,6 +215,26 @@ export interface AuditFilter {
   untilIso?: string;
 }
 
+/** What a look at a database file (a backup copy, before it is restored) finds. */
+export interface DatabaseReport {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  members: number;
+  messages: number;
+  lastMessageId: number;
+  pendingRegistrations: number;
+  unsentMail: number;
+  attachments: number;
+}
+
+/** A file store's copies (backups): how to look into one, and the newest schema this siar reads. */
+export interface DatabaseFiles {
+  /** Opens the file read-only and reports; throws when it is no database of this store. */
+  inspect(file: string): DatabaseReport;
+  schemaVersion: number;
+}
+
 /** A database page count report from an online backup. */
 export interface BackupProgress {
   totalPages: number;
@@ -388,8 +408,14 @@ export interface Store extends ChannelGroupStore {
     address: string | null;
     mail: (user: User) => OutgoingMail;
   }): Promise<{ user: User; sessions: number; mailId: number }>;
-  /** Writes a consistent copy of the whole database to `destFile` while the store keeps serving. */
-  backup(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
+  /**
+   * Optional capability of a store kept in one file (SQLite): writes a consistent copy of the whole
+   * database to `destFile` while the store keeps serving. A store without it says in
+   * `backupAdvice` how an administrator takes a consistent copy instead (BACKUP answers that).
+   */
+  backup?(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
+  /** Without `backup`: the sentence telling the administrator how to back this store up. */
+  readonly backupAdvice?: string;
   /** Attachments whose upload completed (storagePath set), by id. */
   listStoredAttachments(): Promise<AttachmentMeta[]>;
 
