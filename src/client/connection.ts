@@ -171,6 +171,13 @@ export class SiarClient extends SiarCalls<ClientEvents> {
     return info;
   }
 
+  /** Re-attaches to an open session by its token (RESUME; no password) and keeps the token. */
+  async resume(token: string, options: { popups?: boolean } = {}): Promise<LoginInfo> {
+    const info = await this.resumeRequest(token, options);
+    this.token = token;
+    return info;
+  }
+
   override async logout(): Promise<void> {
     await super.logout();
     this.token = '';
