@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { createInterface } from 'node:readline';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SiarClient, connectFirst, formatAddress, parseServerList, serverOrder, type ConnectOptions } from '../../src/client/connection.js';
 import { SiarSession, type SessionState } from '../../src/client/session.js';
 import { freshPostgresDatabase, postgresMissing } from '../contract/store/adapters.js';
@@ -29,6 +29,21 @@ function gate(port: number, target: () => number) {
     open: () => new Promise<void>((resolve) => srv.listen(port, '127.0.0.1', resolve)),
     close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); srv.close(() => resolve()); }),
   };
+}
+
+/** Starts `session`, logs in, and records its states, logins and popup ids from the start. */
+async function loggedIn(t: Test, session: SiarSession, username: string, password: string) {
+  t.teardown(() => session.close());
+  const states: SessionState[] = [];
+  session.on('state', (st) => states.push(st));
+  const logins: Array<{ resumed: boolean; byToken?: boolean }> = [];
+  session.on('login', (_i, how) => logins.push(how));
+  const popups: number[] = [];
+  session.on('popup', (p) => popups.push(p.id));
+  session.start();
+  await session.waitFor((st) => st.status === 'connected');
+  await session.login(username, password);
+  return { states, logins, popups };
 }
 
 t.test('server lists: parsed, bounded, shuffled per client', async (t) => {
@@ -82,17 +97,8 @@ t.test('SiarSession fails over to the next address, resumes by token, and gets t
     backoff: { initialMs: 50, maxMs: 200, jitter: 0 },
     connect: async (o: ConnectOptions) => { await hold; return SiarClient.connect(o); },
   });
-  t.teardown(() => session.close());
-  const states: SessionState[] = [];
-  session.on('state', (st) => states.push(st));
-  const logins: Array<{ resumed: boolean; byToken?: boolean }> = [];
-  session.on('login', (_i, how) => logins.push(how));
-  const popups: number[] = [];
-  session.on('popup', (p) => popups.push(p.id));
-  session.start();
-  await session.waitFor((st) => st.status === 'connected');
+  const { states, logins, popups } = await loggedIn(t, session, 'alice', alice.password);
   t.equal(session.address, `127.0.0.1:${portA}`);
-  await session.login('alice', alice.password);
   const bobA = await a.memberClient('bob');
   const before = await bobA.send({ to: ['alice'], subject: 'before' });
   await until('the first popup', () => popups.includes(before.id), 20_000);
@@ -170,14 +176,7 @@ t.test('two live nodes on one PostgreSQL store: a client of the stopped node res
   const alice = await a.member('alice');
   const bob = await b.memberClient('bob');
   const session = new SiarSession({ address: `127.0.0.1:${a.port},127.0.0.1:${b.port}`, random: () => 0.999, backoff: { initialMs: 50, maxMs: 200, jitter: 0 } });
-  t.teardown(() => session.close());
-  const logins: Array<{ resumed: boolean; byToken?: boolean }> = [];
-  session.on('login', (_i, how) => logins.push(how));
-  const popups: number[] = [];
-  session.on('popup', (p) => popups.push(p.id));
-  session.start();
-  await session.waitFor((st) => st.status === 'connected');
-  await session.login('alice', alice.password);
+  const { logins, popups } = await loggedIn(t, session, 'alice', alice.password);
   t.equal(session.address, `127.0.0.1:${a.port}`);
   // Sent on B while alice is on A: stored (this branch has no bus between nodes yet), delivered on her next login or resume.
   const sent = await bob.send({ to: ['alice'], subject: 'from node B' });
