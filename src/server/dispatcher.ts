@@ -3,7 +3,7 @@ import {
 } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
 import type { Connection } from './connection.js';
-import { isStoreError } from '../core/ports/store-errors.js';
+import { isStoreError } from '../core/ports/store/errors.js';
 import { wireError } from '../core/wire-errors.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
 import { RESERVED_FOR_ADMIN } from './admission.js';

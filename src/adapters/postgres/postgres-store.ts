@@ -15,8 +15,8 @@
  *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
  */
 import type { Pool, PoolClient } from 'pg';
-import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store-errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import {
   groupByMessage,
   toAttachment,

@@ -1,5 +1,5 @@
 /**
- * The SQLite implementation of the Store (see types.ts for the contract).
+ * The SQLite implementation of the Store (the contract: src/core/ports/store/).
  * better-sqlite3 is synchronous: most methods do their work before their promise is created,
  * so "commits before the promise resolves" holds without further care. Messages and delivery
  * marks, the hot path, go through group commit (group-commit.ts): batched into one transaction
@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
@@ -66,7 +66,7 @@ import {
   type User,
   type UserStatus,
 } from '../../core/ports/store.js';
-import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store-errors.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 
 /** Stands in for "no beforeId": larger than any id SQLite will hand out to us. */
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
