@@ -90,6 +90,12 @@ t.test('unknown, closed and expired tokens are refused with a sentence; the rest
 t.test('token guessing is throttled per address, and a password login from there still works', async (t) => {
   const s = await startServer(t, { loginThrottle: { ...DEFAULT_THROTTLE, freeFailures: 1, baseDelayMs: 10, maxDelayMs: 20, lockoutFailures: 4 } });
   const eko = await s.member('eko');
+  // A stopped node's clients behind one address (a campus NAT) resume all at once: right tokens are not guesses.
+  const login = await (await s.client()).login('eko', eko.password, { popups: false });
+  const crowd = await Promise.all(Array.from({ length: 20 }, () => s.client()));
+  const resumed = await Promise.all(crowd.map((x) => x.resume(login.token, { popups: false }).then(() => 'OK', (err: RemoteError) => err.code)));
+  t.same(new Set(resumed), new Set(['OK']), '20 resumes at once from one address, past the lock of 4, all taken');
+  await Promise.all(crowd.map((x) => x.close()));
   const c = await s.client();
   const codes: string[] = [];
   for (let i = 0; i < 6; i++) {

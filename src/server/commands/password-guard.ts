@@ -64,33 +64,19 @@ export const RESUME_THROTTLE_NAME = '#resume';
 /**
  * RESUME's token check under the same throttle as passwords: an unknown or closed token is a
  * failure (audited `resume_failed`, slowed, then locked per address); a known one, expired or not,
- * is not a guess. Cheap: one sha256 and the store's session lookup, no password hash.
+ * is not a guess and is not counted. Cheap: one sha256 and the store's session lookup, no password hash.
  */
 export async function checkResume(ctx: CommandContext, token: string): Promise<{ session: Session; user: User }> {
   const { throttle, store, config } = ctx.services;
   const address = ctx.conn.remoteAddress;
-  const started = throttle.begin(RESUME_THROTTLE_NAME, address);
-  if (started.refused) {
-    const minutes = Math.max(1, Math.ceil(started.refused.retryAfterMs / 60_000));
-    throw new SiarError('LOGIN_LOCKED', started.refused.locked
-      ? `Too many unknown session tokens from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or log in with your password.`
-      : 'Too many session resumes from your address are being checked at once; try again in a moment.');
-  }
-  const { attempt } = started;
-  let found: { session: Session; user: User } | null;
-  try {
-    const session = await store.findSession(hashToken(token));
-    const user = session ? await store.getUserById(session.userId) : null;
-    found = session && user ? { session, user } : null;
-  } catch (err) {
-    attempt.abandon();
-    throw err;
-  }
-  if (found) {
-    attempt.succeed();
-    return found;
-  }
-  const outcome = attempt.fail();
+  // Refused at once while the address is locked. The check is let go before the lookup (no await
+  // in between): right tokens are never counted, so the clients of a stopped node behind one
+  // address (a campus NAT) may all resume at once without looking like parallel guesses.
+  begin(throttle, address).abandon();
+  const session = await store.findSession(hashToken(token));
+  const user = session ? await store.getUserById(session.userId) : null;
+  if (session && user) return { session, user };
+  const outcome = begin(throttle, address).fail();
   await store.audit({ kind: 'resume_failed', subject: null, address });
   if (outcome.lockedNow) {
     await store.audit({
@@ -101,6 +87,16 @@ export async function checkResume(ctx: CommandContext, token: string): Promise<{
   ctx.log.info({ address, lockedNow: outcome.lockedNow }, 'unknown session token on RESUME');
   if (outcome.delayMs > 0) await new Promise((r) => setTimeout(r, outcome.delayMs));
   throw new SiarError('BAD_TOKEN', 'That session is unknown or closed; log in with your password.');
+}
+
+/** A RESUME attempt under the throttle, or LOGIN_LOCKED. */
+function begin(throttle: CommandContext['services']['throttle'], address: string) {
+  const started = throttle.begin(RESUME_THROTTLE_NAME, address);
+  if (!started.refused) return started.attempt;
+  const minutes = Math.max(1, Math.ceil(started.refused.retryAfterMs / 60_000));
+  throw new SiarError('LOGIN_LOCKED', started.refused.locked
+    ? `Too many unknown session tokens from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or log in with your password.`
+    : 'Too many session resumes from your address are being checked at once; try again in a moment.');
 }
 
 function lockedError(r: Refusal): SiarError {
