@@ -29,6 +29,7 @@ import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
 import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
 import { TransferService } from '../transfer/service.js';
+import { contentFor } from '../adapters/content.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -121,7 +122,8 @@ export class SiarServer {
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
     // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
-    const transfers = new TransferService(services);
+    // Attachment content follows the store (src/adapters/content.ts): files in the data dir beside SQLite.
+    const transfers = new TransferService(services, await contentFor(store, config.dataDir));
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {
