@@ -71,7 +71,7 @@ export class PgContent implements AttachmentContent {
   readonly chunkBytes: number;
   private readonly lock = new KeyedLock<string>();
 
-  private constructor(private readonly pool: Pool, opts: PgContentOptions) {
+  private constructor(private readonly pool: Pool, readonly url: string, opts: PgContentOptions) {
     this.chunkBytes = opts.chunkBytes ?? MiB;
   }
 
@@ -80,7 +80,7 @@ export class PgContent implements AttachmentContent {
     const pool = createPool(url, { maxConnections: opts.maxConnections ?? 6 });
     try {
       await applyPgMigrations(pool);
-      return new PgContent(pool, opts);
+      return new PgContent(pool, url, opts);
     } catch (err) {
       await pool.end().catch(() => {});
       throw err;
