@@ -33,6 +33,8 @@ import { applyPgMigrations } from './migrate.js';
 
 const MiB = 1024 * 1024;
 const KEY_PREFIX = 'pg:';
+/** Chunk reads in flight per download: PostgreSQL reads the next while Node decodes and sends this one. */
+const READ_AHEAD = 2;
 
 const Q = statements('content', {
   partial: sql<[number], { id: number; size: number }>(`SELECT id, size FROM content_blobs WHERE upload_of = $1`),
@@ -48,8 +50,11 @@ const Q = statements('content', {
   committed: sql<[string], { id: number; size: number }>(`SELECT id, size FROM content_blobs WHERE sha256 = $1`),
   makeCommitted: sql<[number, string]>(`UPDATE content_blobs SET upload_of = NULL, sha256 = $2, updated_at = now() WHERE id = $1`),
   removeCommitted: sql<[string]>(`DELETE FROM content_blobs WHERE sha256 = $1`),
-  chunkAt: sql<[number, number], { pos: number; data: Buffer }>(
-    `SELECT pos, data FROM content_chunks WHERE blob_id = $1 AND pos <= $2 ORDER BY pos DESC LIMIT 1`),
+  // octet_length of an EXTERNAL bytea reads the TOAST pointer's size, not the data.
+  chunkList: sql<[number, number, number], { pos: number; length: number }>(`
+    SELECT pos, octet_length(data) AS length FROM content_chunks
+    WHERE blob_id = $1 AND pos < $3 AND pos + octet_length(data) > $2 ORDER BY pos`),
+  chunkData: sql<[number, number], { data: Buffer }>(`SELECT data FROM content_chunks WHERE blob_id = $1 AND pos = $2`),
   partials: sql<[], { upload_of: number; size: number; updated_at: string }>(
     `SELECT upload_of, size, updated_at FROM content_blobs WHERE upload_of IS NOT NULL ORDER BY id`),
   committedHashes: sql<[number, number], { id: number; sha256: string }>(
@@ -162,17 +167,33 @@ export class PgContent implements AttachmentContent {
     return Readable.from(chunks(), { objectMode: false, highWaterMark: 1 });
   }
 
-  /** The bytes [from, to) of a blob, one chunk row per query. */
+  /**
+   * The bytes [from, to) of a blob: the chunks' positions first (their lengths come from the TOAST
+   * header, nothing is read), then one row per query with READ_AHEAD queries in flight on their
+   * own connections, yielded in order.
+   */
   private async *readBlob(blobId: number, from: number, to: number): AsyncGenerator<Buffer> {
-    let at = from;
-    while (at < to) {
-      const row = await Q.chunkAt.get(this.pool, blobId, at);
-      if (!row || row.pos + row.data.length <= at) {
-        throw Object.assign(new Error(`content ${blobId} has no bytes at ${at}`), { code: 'ENOENT' });
+    if (from >= to) return;
+    const rows = await Q.chunkList.all(this.pool, blobId, from, to);
+    let end = rows[0]?.pos ?? -1;
+    if (end > from) end = -1;
+    for (const r of rows) end = r.pos === end ? r.pos + r.length : -1;
+    if (end < to) throw Object.assign(new Error(`content ${blobId} is missing bytes in [${from}, ${to})`), { code: 'ENOENT' });
+    const inFlight: Promise<Buffer | undefined>[] = [];
+    let next = 0;
+    try {
+      for (const r of rows) {
+        while (inFlight.length < READ_AHEAD && next < rows.length) {
+          const fetch = Q.chunkData.get(this.pool, blobId, rows[next++]!.pos).then((row) => row?.data);
+          fetch.catch(() => undefined); // awaited below; a consumer gone early must not leave it unhandled
+          inFlight.push(fetch);
+        }
+        const data = await inFlight.shift();
+        if (!data || data.length !== r.length) throw Object.assign(new Error(`content ${blobId} changed while read`), { code: 'ENOENT' });
+        yield data.subarray(Math.max(0, from - r.pos), Math.min(data.length, to - r.pos));
       }
-      const piece = row.data.subarray(at - row.pos, Math.min(row.data.length, to - row.pos));
-      at += piece.length;
-      yield piece;
+    } finally {
+      inFlight.length = 0;
     }
   }
 
