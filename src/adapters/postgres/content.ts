@@ -17,11 +17,15 @@
  * Memory: an upload holds at most one chunk being inserted and one being gathered (2 × chunkBytes);
  * a download at most the chunk being sent and the next one read ahead.
  *
- * Appends are conditional (`size = the offset the writer expects`), so two nodes cannot interleave
- * bytes of the same upload: the later writer fails and its client retries from the new offset.
+ * Appends carry the upload's writer token: beginUpload takes a new one (waiting for the appends
+ * under way, which hold the blob's row FOR SHARE), so two nodes cannot interleave bytes of the same
+ * upload: the older writer's next append fails and its client retries from the new offset. Two
+ * appends of one upload run at once (PostgreSQL's WAL flushes overlap); a partial's size is the
+ * contiguous prefix of its chunks, so a chunk that landed after a gap (a crash between the two) is
+ * dropped at the next beginUpload.
  * Commit and release of the same sha256 take an advisory lock across nodes.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Pool } from 'pg';
 import { KeyedLock } from '../../core/keyed-lock.js';
@@ -33,35 +37,42 @@ import { applyPgMigrations } from './migrate.js';
 
 const MiB = 1024 * 1024;
 const KEY_PREFIX = 'pg:';
+/** Chunk inserts in flight per upload: one's WAL flush overlaps the next one's work. */
+const APPENDS_IN_FLIGHT = 2;
 /** Chunk reads in flight per download: PostgreSQL reads the next while Node decodes and sends this one. */
 const READ_AHEAD = 2;
 
 const Q = statements('content', {
-  partial: sql<[number], { id: number; size: number }>(`SELECT id, size FROM content_blobs WHERE upload_of = $1`),
+  partial: sql<[number], { id: number }>(`SELECT id FROM content_blobs WHERE upload_of = $1`),
+  takeWriter: sql<[number, string], { id: number }>(
+    `UPDATE content_blobs SET writer = $2, updated_at = now() WHERE upload_of = $1 RETURNING id`),
+  dropChunksFrom: sql<[number, number]>(`DELETE FROM content_chunks WHERE blob_id = $1 AND pos >= $2`),
   newPartial: sql<[number]>(`INSERT INTO content_blobs (upload_of, updated_at) VALUES ($1, now()) ON CONFLICT (upload_of) DO NOTHING`),
   removePartial: sql<[number]>(`DELETE FROM content_blobs WHERE upload_of = $1`),
   removeBlob: sql<[number]>(`DELETE FROM content_blobs WHERE id = $1`),
-  // The append: only at the offset the writer expects, in one statement (its own transaction).
-  append: sql<[number, number, number, Buffer]>(`
-    WITH grown AS (
-      UPDATE content_blobs SET size = size + $3, updated_at = now() WHERE id = $1 AND size = $2 AND upload_of IS NOT NULL RETURNING id
-    )
-    INSERT INTO content_chunks (blob_id, pos, data) SELECT id, $2, $4 FROM grown`),
+  // The append: only by the upload's current writer, whose row it holds FOR SHARE while it commits.
+  append: sql<[number, number, Buffer, string]>(`
+    WITH w AS (SELECT id FROM content_blobs WHERE id = $1 AND writer = $4 AND upload_of IS NOT NULL FOR SHARE)
+    INSERT INTO content_chunks (blob_id, pos, data) SELECT id, $2, $3 FROM w`),
   committed: sql<[string], { id: number; size: number }>(`SELECT id, size FROM content_blobs WHERE sha256 = $1`),
-  makeCommitted: sql<[number, string]>(`UPDATE content_blobs SET upload_of = NULL, sha256 = $2, updated_at = now() WHERE id = $1`),
+  makeCommitted: sql<[number, string, number]>(
+    `UPDATE content_blobs SET upload_of = NULL, sha256 = $2, writer = NULL, size = $3, updated_at = now() WHERE id = $1`),
   removeCommitted: sql<[string]>(`DELETE FROM content_blobs WHERE sha256 = $1`),
   // octet_length of an EXTERNAL bytea reads the TOAST pointer's size, not the data.
   chunkList: sql<[number, number, number], { pos: number; length: number }>(`
     SELECT pos, octet_length(data) AS length FROM content_chunks
     WHERE blob_id = $1 AND pos < $3 AND pos + octet_length(data) > $2 ORDER BY pos`),
   chunkData: sql<[number, number], { data: Buffer }>(`SELECT data FROM content_chunks WHERE blob_id = $1 AND pos = $2`),
-  partials: sql<[], { upload_of: number; size: number; updated_at: string }>(
-    `SELECT upload_of, size, updated_at FROM content_blobs WHERE upload_of IS NOT NULL ORDER BY id`),
+  partials: sql<[], { upload_of: number; size: number; updated_at: string }>(`
+    SELECT b.upload_of, coalesce(sum(octet_length(c.data)), 0)::bigint AS size, greatest(b.updated_at, max(c.written_at)) AS updated_at
+    FROM content_blobs b LEFT JOIN content_chunks c ON c.blob_id = b.id
+    WHERE b.upload_of IS NOT NULL GROUP BY b.id ORDER BY b.id`),
   committedHashes: sql<[number, number], { id: number; sha256: string }>(
     `SELECT id, sha256 FROM content_blobs WHERE sha256 IS NOT NULL AND id > $1 ORDER BY id LIMIT $2`),
   used: sql<[], { committed: number; partial: number }>(`
-    SELECT coalesce(sum(size) FILTER (WHERE sha256 IS NOT NULL), 0)::bigint AS committed,
-           coalesce(sum(size) FILTER (WHERE upload_of IS NOT NULL), 0)::bigint AS partial FROM content_blobs`),
+    SELECT (SELECT coalesce(sum(size), 0) FROM content_blobs WHERE sha256 IS NOT NULL)::bigint AS committed,
+           (SELECT coalesce(sum(octet_length(c.data)), 0) FROM content_chunks c JOIN content_blobs b ON b.id = c.blob_id
+            WHERE b.upload_of IS NOT NULL)::bigint AS partial`),
 });
 
 export interface PgContentOptions {
@@ -102,27 +113,37 @@ export class PgContent implements AttachmentContent {
   }
 
   async partialSize(attachmentId: number): Promise<number> {
-    return (await Q.partial.get(this.pool, attachmentId))?.size ?? 0;
+    const blob = await Q.partial.get(this.pool, attachmentId);
+    return blob ? this.prefix(blob.id) : 0;
+  }
+
+  /** The bytes of a blob's chunks that follow on from byte 0 without a gap. */
+  private async prefix(blobId: number): Promise<number> {
+    let end = 0;
+    for (const r of await Q.chunkList.all(this.pool, blobId, 0, Number.MAX_SAFE_INTEGER)) {
+      if (r.pos !== end) break;
+      end += r.length;
+    }
+    return end;
   }
 
   async beginUpload(attachmentId: number, opts: { restart: boolean; maxSize: number }): Promise<UploadHandle> {
     if (opts.restart) await this.removePartial(attachmentId);
-    let blob = await Q.partial.get(this.pool, attachmentId);
-    if (blob && blob.size > opts.maxSize) {
-      await this.removePartial(attachmentId);
-      blob = undefined;
-    }
-    if (!blob) {
-      await Q.newPartial.run(this.pool, attachmentId);
-      blob = (await Q.partial.get(this.pool, attachmentId))!;
-    }
-    const { id, size: offset } = blob;
+    await Q.newPartial.run(this.pool, attachmentId);
+    // A new writer: an older one (another node, a stale connection) appends no more after this.
+    const writer = randomBytes(16).toString('base64url');
+    const blob = await Q.takeWriter.get(this.pool, attachmentId, writer);
+    if (!blob) throw new Error(`the partial upload of attachment ${attachmentId} went away`);
+    let offset = await this.prefix(blob.id);
+    if (offset > opts.maxSize) offset = 0;
+    // What lies past the prefix (after a gap, or beyond the declared size) is sent again.
+    await Q.dropChunksFrom.run(this.pool, blob.id, offset);
     // A resumed upload's hash starts from the bytes already stored (streamed, chunk by chunk).
     const hash = createHash('sha256');
-    if (offset > 0) for await (const chunk of this.readBlob(id, 0, offset)) hash.update(chunk as Buffer);
+    for await (const chunk of this.readBlob(blob.id, 0, offset)) hash.update(chunk);
     return {
       attachmentId, offset, hash,
-      open: (handlers: SinkHandlers): ContentSink => new PgSink(this.pool, id, offset, this.chunkBytes, handlers),
+      open: (handlers: SinkHandlers): ContentSink => new PgSink(this.pool, blob.id, writer, offset, this.chunkBytes, handlers),
     };
   }
 
@@ -143,7 +164,7 @@ export class PgContent implements AttachmentContent {
       if (!blob) throw new Error(`the partial upload of attachment ${upload.attachmentId} is gone`);
       // Content already stored under this sha256 (another attachment's): one copy, the new one goes.
       if (await Q.committed.get(this.pool, sha256)) await Q.removeBlob.run(this.pool, blob.id);
-      else await Q.makeCommitted.run(this.pool, blob.id, sha256);
+      else await Q.makeCommitted.run(this.pool, blob.id, sha256, await this.prefix(blob.id));
       let result: T | null = null;
       try {
         result = await commit(KEY_PREFIX + sha256);
@@ -260,26 +281,31 @@ export class PgContent implements AttachmentContent {
 }
 
 /**
- * Appends an upload's bytes as chunk rows: gathers up to chunkBytes, inserts it (its own
- * transaction, durable when it returns) while the next one gathers. write() is false once two
- * chunks' worth is held; onDrain when the insert under way is done.
+ * Appends an upload's bytes as chunk rows: gathers up to chunkBytes and inserts it (its own
+ * transaction, durable when it returns) while the next ones gather; APPENDS_IN_FLIGHT inserts run
+ * at once, each on its own connection. write() is false once (APPENDS_IN_FLIGHT + 1) chunks' worth
+ * is held; onDrain when an insert is done.
  */
 class PgSink implements ContentSink {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private inFlightBytes = 0;
-  private writing: Promise<void> | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
   private needDrain = false;
   private ending = false;
   private error: Error | null = null;
+  private readonly bound: number;
 
   constructor(
     private readonly pool: Pool,
     private readonly blobId: number,
+    private readonly writer: string,
     private offset: number,
     private readonly chunkBytes: number,
     private readonly handlers: SinkHandlers,
-  ) {}
+  ) {
+    this.bound = (APPENDS_IN_FLIGHT + 1) * chunkBytes;
+  }
 
   get buffered(): number {
     return this.pendingBytes + this.inFlightBytes;
@@ -289,8 +315,8 @@ class PgSink implements ContentSink {
     if (this.error || this.ending) return false;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= this.chunkBytes) this.pump();
-    if (this.buffered < 2 * this.chunkBytes) return true;
+    this.pump();
+    if (this.buffered < this.bound) return true;
     this.needDrain = true;
     return false;
   }
@@ -298,9 +324,10 @@ class PgSink implements ContentSink {
   async finish(_opts: { sync: boolean }): Promise<void> {
     // Every insert is committed (synchronous_commit) before it resolves: nothing more to sync.
     this.ending = true;
-    while (!this.error && (this.writing || this.pendingBytes > 0)) {
+    this.pump();
+    while (!this.error && this.inFlight.size > 0) {
+      await Promise.all(this.inFlight);
       this.pump();
-      await this.writing;
     }
     if (this.error) throw this.error;
   }
@@ -309,32 +336,34 @@ class PgSink implements ContentSink {
     this.ending = true;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.writing;
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
   }
 
-  /** Inserts one chunk (at most chunkBytes, fewer only at the end), unless one is under way. */
+  /** Starts inserts of whole chunks (and at the end, the rest) while fewer than APPENDS_IN_FLIGHT run. */
   private pump(): void {
-    if (this.writing || this.error || this.pendingBytes === 0) return;
-    if (this.pendingBytes < this.chunkBytes && !this.ending) return;
-    const all = Buffer.concat(this.pending, this.pendingBytes);
-    const data = all.subarray(0, Math.min(all.length, this.chunkBytes));
-    const rest = all.subarray(data.length);
-    this.pending = rest.length > 0 ? [rest] : [];
-    this.pendingBytes = rest.length;
-    this.inFlightBytes = data.length;
-    const at = this.offset;
-    this.writing = Q.append.run(this.pool, this.blobId, at, data.length, data).then((n) => {
-      if (n !== 1) throw new Error(`the upload was changed or removed elsewhere (expected ${at} bytes stored)`);
+    while (!this.error && this.inFlight.size < APPENDS_IN_FLIGHT
+      && (this.pendingBytes >= this.chunkBytes || (this.ending && this.pendingBytes > 0))) {
+      const all = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+      const data = all.subarray(0, Math.min(all.length, this.chunkBytes));
+      const rest = all.subarray(data.length);
+      this.pending = rest.length > 0 ? [rest] : [];
+      this.pendingBytes = rest.length;
+      this.inFlightBytes += data.length;
+      const at = this.offset;
       this.offset += data.length;
-    }).catch((err: Error) => this.fail(err)).finally(() => {
-      this.inFlightBytes = 0;
-      this.writing = null;
-      if (this.pendingBytes >= this.chunkBytes || (this.ending && this.pendingBytes > 0)) this.pump();
-      if (this.needDrain && !this.error && this.buffered < 2 * this.chunkBytes) {
-        this.needDrain = false;
-        this.handlers.onDrain();
-      }
-    });
+      const insert: Promise<void> = Q.append.run(this.pool, this.blobId, at, data, this.writer).then((n) => {
+        if (n !== 1) throw new Error('the upload was taken over or removed elsewhere');
+      }).catch((err: Error) => this.fail(err)).finally(() => {
+        this.inFlight.delete(insert);
+        this.inFlightBytes -= data.length;
+        this.pump();
+        if (this.needDrain && !this.error && this.buffered < this.bound) {
+          this.needDrain = false;
+          this.handlers.onDrain();
+        }
+      });
+      this.inFlight.add(insert);
+    }
   }
 
   private fail(err: Error): void {
