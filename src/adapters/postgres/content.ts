@@ -14,8 +14,8 @@
  * objects need lo_unlink, or vacuumlo for the ones a crash orphans), copied by pg_dump and logical
  * replication like every other table, bounded by ordinary permissions.
  *
- * Memory: an upload holds at most one chunk being inserted and one being gathered (2 × chunkBytes);
- * a download at most the chunk being sent and the next one read ahead.
+ * Memory: an upload holds at most two chunks being inserted and one being gathered (3 × chunkBytes);
+ * a download the chunk being sent and the two read ahead.
  *
  * Appends carry the upload's writer token: beginUpload takes a new one (waiting for the appends
  * under way, which hold the blob's row FOR SHARE), so two nodes cannot interleave bytes of the same
