@@ -512,7 +512,11 @@ export class TransferService {
 
   private failureOf(t: Live, err: unknown): TransferFailure {
     if (t.aborted) return t.aborted;
-    if (err instanceof TransferFailure) return err;
+    if (err instanceof TransferFailure) {
+      // The content store's own error stays in the log; the member hears the failure's sentence.
+      if (err.cause) t.log.error({ err: err.cause }, 'storing the transfer failed');
+      return err;
+    }
     if (err instanceof ListenerTimeoutError) {
       return new TransferFailure('TRANSFER_TIMEOUT', `Nobody presented the ticket within ${this.services.config.transferConnectTimeoutMs / 1000} s.`);
     }
