@@ -242,7 +242,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   // What several screens do
 
   private toLogin(username: string, notice: string | null): void {
-    const server = this.session.address;
+    const server = this.session.serverList;
     this.dispatch({ type: 'form/reset', form: 'login', server, username, notice });
     this.dispatch({ type: 'navigate', screen: 'login' });
   }
