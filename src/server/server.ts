@@ -1,5 +1,6 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -20,7 +21,11 @@ import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
-import { LocalRouter } from './router.js';
+import { Router } from './router.js';
+import { LocalConnections } from './local-connections.js';
+import { DeliverySubscriber } from './delivery.js';
+import { MemoryBus } from '../adapters/memory/bus.js';
+import { MemoryPresence } from '../adapters/memory/presence.js';
 import { LoginThrottle } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -63,7 +68,7 @@ export class SiarServer {
     readonly config: ServerConfig,
     readonly log: Logger,
     readonly store: SqliteStore,
-    readonly router: LocalRouter,
+    readonly router: Router,
     readonly mailWorker: MailWorker,
     private readonly listener: net.Server,
   ) {}
@@ -91,7 +96,13 @@ export class SiarServer {
     const mailWorker = new MailWorker({ store, transport, sealer, from: config.mailFrom, logger: log });
     mailWorker.start();
 
-    const router = new LocalRouter();
+    // This node's connections, the bus and presence: in process (src/adapters/memory).
+    const nodeId = `${os.hostname()}:${process.pid}`;
+    const bus = MemoryBus.standalone(nodeId, (err, event) => log.error({ err, event: event.type }, 'a bus listener failed'));
+    const presence = new MemoryPresence();
+    const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
+    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
+    router.start();
     // Not sampling yet: a start that fails before listening leaves no timer behind.
     const loopLateness = new LoopLatenessMonitor();
     const stats = new TrafficStats({
@@ -110,13 +121,16 @@ export class SiarServer {
     });
     const backups = new BackupService({ store, dataDir: config.dataDir, log });
     const services: Services = {
-      config, store, router, log, stats, backups,
+      config, store, router, bus, log, stats, backups,
       throttle: new LoginThrottle(config.loginThrottle),
       sendRate: new SendRate(config.maxSendsPerMinute),
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
     services.throttle.onReport = auditThrottleReports(services);
+    new DeliverySubscriber({
+      store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
+    }).start();
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -146,7 +160,7 @@ export class SiarServer {
     const shared = connectionShared(config, log);
     const onSocket = (socket: net.Socket): void => {
       const address = normalizeAddress(socket.remoteAddress);
-      const admission = admitConnection(config, router, address);
+      const admission = admitConnection(config, local, address);
       if (!admission.admit) {
         refuse(socket, `-|ERR|TOO_MANY_REQUESTS|${admission.reason}\n`);
         if (admission.reason === SERVER_FULL) warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
@@ -154,7 +168,7 @@ export class SiarServer {
         return;
       }
       const conn = new Connection(socket, config, log, dispatch, shared);
-      router.track(conn);
+      local.track(conn);
       if (admission.reservedSlot) {
         holdReservedSlot(conn, config);
         warnReserved({ address, connections: router.connectionCount(), reserved: config.adminReservedConnections });

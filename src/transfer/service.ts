@@ -26,7 +26,7 @@ import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
 import type { Services } from '../server/commands/types.js';
 import type { Connection } from '../server/connection.js';
-import { deliverMessage } from '../server/delivery.js';
+import { publishStored } from '../server/delivery.js';
 import type { AttachmentMeta, Message } from '../core/ports/store.js';
 import { ContentStore } from './content-store.js';
 import { freeBytes, isDiskFull } from './disk-space.js';
@@ -298,7 +298,7 @@ export class TransferService {
     setImmediate(() => {
       (async () => {
         const institution = (await store.getUserById(message.senderId))?.institution ?? '';
-        await deliverMessage(this.services, message, institution);
+        publishStored(this.services, message, institution);
       })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
     });
   }

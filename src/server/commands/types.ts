@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { BackupService } from '../backup.js';
 import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
+import type { Bus } from '../../core/ports/bus.js';
 import type { LoginThrottle } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
 import type { DiskFloor } from '../disk-floor.js';
@@ -16,6 +17,8 @@ export interface Services {
   config: ServerConfig;
   store: Store;
   router: MessageRouter;
+  /** What one node tells every node (message stored, notices, closings); router and delivery publish on it. */
+  bus: Bus;
   mail: MailOutbox;
   log: Logger;
   /** Shadow listeners and attachments (UPLOAD, DOWNLOAD); absent only in servers built without them. */
