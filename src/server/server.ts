@@ -26,7 +26,9 @@ import { LocalConnections } from './local-connections.js';
 import { DeliverySubscriber } from './delivery.js';
 import { MemoryBus } from '../adapters/memory/bus.js';
 import { MemoryPresence } from '../adapters/memory/presence.js';
-import { LoginThrottle } from './throttle.js';
+import { MemoryTrafficCounters } from '../adapters/memory/traffic-counters.js';
+import { MemoryLoginThrottle } from '../adapters/memory/login-throttle.js';
+import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
@@ -62,7 +64,7 @@ export class SiarServer {
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
   /** Password brute-force protection; its counts of refused attempts reach the audit log. */
-  throttle: LoginThrottle | null = null;
+  throttle: LoginThrottleState | null = null;
 
   private constructor(
     readonly config: ServerConfig,
@@ -108,6 +110,10 @@ export class SiarServer {
     const stats = new TrafficStats({
       historyMinutes: config.statsHistoryMinutes,
       loopLateness,
+      counters: {
+        port: new MemoryTrafficCounters(config.statsHistoryMinutes), node: nodeId,
+        onError: (err) => log.error({ err }, 'traffic counters could not be written'),
+      },
       connections: () => router.connectionCount(),
       liveBytes: () => {
         let bytesIn = 0;
@@ -122,7 +128,7 @@ export class SiarServer {
     const backups = new BackupService({ store, dataDir: config.dataDir, log });
     const services: Services = {
       config, store, router, bus, log, stats, backups,
-      throttle: new LoginThrottle(config.loginThrottle),
+      throttle: new MemoryLoginThrottle(config.loginThrottle),
       sendRate: new SendRate(config.maxSendsPerMinute),
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
@@ -272,7 +278,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
-      this.throttle?.stop(); // writes the counts it still holds while the store is open
+      await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();
       this.stats?.stop();

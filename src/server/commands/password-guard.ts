@@ -25,21 +25,21 @@ export interface PasswordCheck {
 export async function checkPassword(ctx: CommandContext, check: PasswordCheck): Promise<void> {
   const { throttle, store, config } = ctx.services;
   const address = ctx.conn.remoteAddress;
-  const started = throttle.begin(check.username, address);
+  const started = await throttle.begin(check.username, address);
   if (started.refused) throw lockedError(started.refused);
   const { attempt } = started;
   let ok: boolean;
   try {
     ok = await verifyPassword(check.password, check.passwordHash ?? (await decoyPasswordHash()));
   } catch (err) {
-    attempt.abandon();
+    await attempt.abandon();
     throw err;
   }
   if (ok && check.passwordHash !== null) {
-    attempt.succeed();
+    await attempt.succeed();
     return;
   }
-  const outcome = attempt.fail();
+  const outcome = await attempt.fail();
   await store.audit({ kind: check.failureKind, actorId: check.actorId ?? null, subject: check.username, address });
   if (outcome.lockedNow) {
     await store.audit({

@@ -5,7 +5,7 @@ import type { BackupService } from '../backup.js';
 import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
 import type { Bus } from '../../core/ports/bus.js';
-import type { LoginThrottle } from '../throttle.js';
+import type { LoginThrottleState } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
 import type { DiskFloor } from '../disk-floor.js';
 import type { SendRate } from '../send-rate.js';
@@ -24,7 +24,7 @@ export interface Services {
   /** Shadow listeners and attachments (UPLOAD, DOWNLOAD); absent only in servers built without them. */
   transfers?: TransferService;
   /** Brute-force protection for LOGIN. */
-  throttle: LoginThrottle;
+  throttle: LoginThrottleState;
   /** Each member's sending rate (SEND, MEMBERS). */
   sendRate: SendRate;
   /** The free-space floor for SEND and REGISTER. */
