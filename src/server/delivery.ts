@@ -1,6 +1,6 @@
 import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import type { Services } from './commands/types.js';
+import type { Logger } from 'pino';
 import type { LocalConnections } from './local-connections.js';
 import type { TrafficStats } from './stats.js';
 import type { Bus, BusEvent, Delivered } from '../core/ports/bus.js';
@@ -84,7 +84,7 @@ export function pushableRecipients(local: LocalConnections): (recipientId: numbe
 }
 
 /** After the commit and the OK: tells every node that the message is out, so each delivers its popups. */
-export function publishStored(services: Pick<Services, 'bus' | 'stats' | 'log'>, message: Message, institution: string): void {
+export function publishStored(services: { bus: Bus; stats: TrafficStats; log: Logger }, message: Message, institution: string): void {
   services.stats.messageStored();
   services.bus.publish({ type: 'message_stored', messageId: message.id, institution, message })
     .catch((err: unknown) => services.log.error({ err, messageId: message.id }, 'could not publish a stored message; its popups wait for the next login'));
@@ -117,7 +117,7 @@ export class DeliverySubscriber {
 }
 
 /** Pushes the popups a member missed while offline, oldest first, to the connection that just logged in. */
-export async function replayPending(services: Services, conn: Connection): Promise<number> {
+export async function replayPending(services: { store: Store; stats: TrafficStats; config: { maxPopupsAtLogin: number } }, conn: Connection): Promise<number> {
   const user = conn.user;
   if (!user) return 0;
   const pending = await services.store.listUndelivered(user.userId, services.config.maxPopupsAtLogin);
