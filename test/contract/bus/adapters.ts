@@ -4,10 +4,13 @@
  * `adapters` below.
  *
  * - memory: the in-process bus (one hub per test; every node of the test joins it).
+ * - redis: pub/sub on the Redis of test/contract/redis.ts, a channel of its own per test.
  */
 import type { Test } from 'tap';
 import type { Bus, BusEvent } from '../../../src/core/ports/bus.js';
 import { MemoryBusHub } from '../../../src/adapters/memory/bus.js';
+import { RedisBus } from '../../../src/adapters/redis/bus.js';
+import { freshPrefix, killClient, redisMissing, redisUrl } from '../redis.js';
 import { eachAdapter, type NamedAdapter } from '../each-adapter.js';
 
 /** One bus shared by the nodes of one test. */
@@ -40,7 +43,29 @@ const memory: BusAdapter = {
   },
 };
 
-export const adapters: BusAdapter[] = [memory];
+const redisPrefixes = new WeakMap<Bus, string>();
+
+const redis: BusAdapter = {
+  name: 'redis',
+  missing: redisMissing,
+  async open(t) {
+    const url = await redisUrl();
+    const prefix = freshPrefix();
+    return {
+      async node(nodeId, onError) {
+        const bus = await RedisBus.connect(url, nodeId, { prefix, onListenerError: onError });
+        redisPrefixes.set(bus, prefix);
+        t.teardown(() => bus.close());
+        return bus;
+      },
+    };
+  },
+  async interrupt(bus) {
+    await killClient(await redisUrl(), RedisBus.listenerName(redisPrefixes.get(bus)!, bus.nodeId));
+  },
+};
+
+export const adapters: BusAdapter[] = [memory, redis];
 
 /** Defines the same cases for every adapter, each in a subtest named after it. */
 export function forEachAdapter(t: Test, cases: (t: Test, adapter: BusAdapter) => void): void {
