@@ -82,4 +82,23 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(await a.connectionsOf(101), 0);
     t.strictSame((await a.online()).map((o) => o.userId), [100, 999]);
   });
+
+  t.test('a node that stops renewing its entries drops out by itself', async (t) => {
+    if (!adapter.expires) {
+      t.pass(`a ${adapter.name} node cannot stop without its presence`);
+      return;
+    }
+    const medium = await adapter.open(t);
+    const dying = await medium.node('node-a', { ttlMs: 600 });
+    const other = await medium.node('node-b');
+    await dying.set(entry('node-a', 1, 1));
+    await other.set(entry('node-b', 1, 2));
+    await new Promise((r) => setTimeout(r, 1000));
+    t.equal(await other.connectionsOf(1), 1, 'kept while its heartbeat runs');
+    await dying.close(); // as if killed: no heartbeat, no clean-up
+    const until = Date.now() + 5000;
+    while ((await other.connectionsOf(1)) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    t.equal(await other.connectionsOf(1), 0, 'gone within its time to live');
+    t.strictSame((await other.online()).map((o) => o.userId), [2]);
+  });
 });
