@@ -24,24 +24,31 @@ import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DeliverySubscriber } from './delivery.js';
-import { MemoryBus } from '../adapters/memory/bus.js';
-import { MemoryPresence } from '../adapters/memory/presence.js';
-import { MemoryTrafficCounters } from '../adapters/memory/traffic-counters.js';
-import { MemoryLoginThrottle } from '../adapters/memory/login-throttle.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { databaseFiles, inProcessNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
+import type { Store } from '../core/ports/store.js';
+import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** The adapters a server runs on; each absent one is opened from the configuration (src/adapters/index.ts). */
+export interface Adapters {
+  /** The store; the server closes it when it stops. */
+  store?: Store;
+  /** The bus (whose nodeId names this node), presence, login throttle and traffic counters; in process when absent. */
+  node?: NodeAdapters;
+}
+
 export interface StartOptions {
   logger?: Logger;
+  adapters?: Adapters;
   /** Commands contributed by other areas (attachments, channels…). */
   extraCommands?: Command[];
 }
@@ -69,7 +76,7 @@ export class SiarServer {
   private constructor(
     readonly config: ServerConfig,
     readonly log: Logger,
-    readonly store: SqliteStore,
+    readonly store: Store,
     readonly router: Router,
     readonly mailWorker: MailWorker,
     private readonly listener: net.Server,
@@ -86,11 +93,9 @@ export class SiarServer {
     const reserveAsked = config.adminReservedConnections;
     config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), {
-      synchronous: config.synchronous, checkpointInBackground: true, busyWaitMs: config.busyWaitMs,
-    });
+    // The composition root: the store given, or the one --store names (SQLite in <data> by default).
+    const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
-    if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
     await recoverFromUncleanStop(store, config.dataDir, log);
 
     const sealer = await MailSealer.open(config.dataDir);
@@ -98,10 +103,13 @@ export class SiarServer {
     const mailWorker = new MailWorker({ store, transport, sealer, from: config.mailFrom, logger: log });
     mailWorker.start();
 
-    // This node's connections, the bus and presence: in process (src/adapters/memory).
-    const nodeId = `${os.hostname()}:${process.pid}`;
-    const bus = MemoryBus.standalone(nodeId, (err, event) => log.error({ err, event: event.type }, 'a bus listener failed'));
-    const presence = new MemoryPresence();
+    // The bus, presence, login throttle and traffic counters: given, or in process.
+    const node = options.adapters?.node ?? inProcessNode(
+      { nodeId: `${os.hostname()}:${process.pid}`, statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle },
+      (err, event) => log.error({ err, event: event.type }, 'a bus listener failed'),
+    );
+    const { bus, presence } = node;
+    const nodeId = bus.nodeId;
     const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
     const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
     router.start();
@@ -111,7 +119,7 @@ export class SiarServer {
       historyMinutes: config.statsHistoryMinutes,
       loopLateness,
       counters: {
-        port: new MemoryTrafficCounters(config.statsHistoryMinutes), node: nodeId,
+        port: node.counters, node: nodeId,
         onError: (err) => log.error({ err }, 'traffic counters could not be written'),
       },
       connections: () => router.connectionCount(),
@@ -125,10 +133,10 @@ export class SiarServer {
         return { bytesIn, bytesOut };
       },
     });
-    const backups = new BackupService({ store, dataDir: config.dataDir, log });
+    const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
       config, store, router, bus, log, stats, backups,
-      throttle: new MemoryLoginThrottle(config.loginThrottle),
+      throttle: node.throttle,
       sendRate: new SendRate(config.maxSendsPerMinute),
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
@@ -252,7 +260,7 @@ export class SiarServer {
     }
     // The first line a person reads: where it listens, where data and mail go, where the admin password is.
     log.info({
-      host: config.host, port, dataDir: path.resolve(config.dataDir), mail: transport.destination,
+      host: config.host, port, dataDir: path.resolve(config.dataDir), store: describeStore(config), mail: transport.destination,
       adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
     }, 'siar server listening');
     log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
@@ -307,12 +315,18 @@ const DOUBTFUL_DELIVERY_WINDOW_MS = 5_000;
  * removes it). Its last popups may have been recorded delivered at commit without reaching the
  * socket (delivery.ts): those are replayed at their recipients' next login.
  */
-async function recoverFromUncleanStop(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
+async function recoverFromUncleanStop(store: Store, dataDir: string, log: Logger): Promise<void> {
   const lock = await readServerLock(dataDir);
   if (!lock || isProcessAlive(lock.pid)) return;
   const reopened = await store.reopenDeliveriesMarkedAtCommit(DOUBTFUL_DELIVERY_WINDOW_MS);
   log.warn({ previousPid: lock.pid, startedAt: lock.startedAt, reopened },
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
+}
+
+/** The store for the start-up line: the SQLite file, or the PostgreSQL URL without its password. */
+function describeStore(config: ServerConfig): string {
+  const where = storeLocation(config.store, config.dataDir);
+  return where.engine === 'sqlite' ? where.file : maskSecret(where.url);
 }
 
 /** Where the admin password is, for the start-up line (its path, never the password). */
@@ -325,7 +339,7 @@ async function adminPasswordWhereabouts(dataDir: string): Promise<string> {
 const ADMIN_PASSWORD_FILE = 'admin-password';
 
 /** First start: creates `admin` with a random password, written once to <data>/admin-password (0600). */
-async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
+async function ensureAdminAccount(store: Store, dataDir: string, log: Logger): Promise<void> {
   const password = generatePassword();
   const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
   const created = await store.ensureAdmin(await hashPassword(password));

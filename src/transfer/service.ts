@@ -15,6 +15,7 @@
  * Every path out — success, refusal, timeout, mismatch, disconnect, abort, shutdown — goes
  * through the one `finally` in run(), so no listener, socket or file outlives its transfer.
  */
+import { wireError } from '../core/wire-errors.js';
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -36,7 +37,7 @@ import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
 } from './shadow-listener.js';
 import { DESCRIPTORS_BUSY, TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
-import { formatBytes } from './units.js';
+import { formatBytes } from '../protocol/units.js';
 import { formatHostPort } from './wire.js';
 
 export type Direction = 'upload' | 'download';
@@ -520,7 +521,8 @@ export class TransferService {
       return new TransferFailure('TRANSFER_TIMEOUT', `Nobody presented the ticket within ${this.services.config.transferConnectTimeoutMs / 1000} s.`);
     }
     if (err instanceof ListenerClosedError) return new TransferFailure('TRANSFER_ABORTED');
-    if (err instanceof SiarError) return new TransferFailure(err.code, err.message);
+    const refused = err instanceof SiarError ? err : wireError(err);
+    if (refused) return new TransferFailure(refused.code, refused.message);
     if (isOutOfDescriptors(err)) {
       t.log.warn({ err }, 'no file descriptor free during a transfer');
       return descriptorsBusy();

@@ -5,6 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import type { Database } from 'better-sqlite3';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { SiarClient } from '../../src/client/connection.js';
 import { Args } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
@@ -13,6 +15,12 @@ import { SiarServer } from '../../src/server/server.js';
 import { Capture, parseEml } from '../server/mail/helpers.js';
 
 export { Capture, parseEml };
+
+/** The SQLite database under a test server, for tests that look at rows (they run on the SQLite store). */
+export function sqliteDb(server: SiarServer): Database {
+  if (!(server.store instanceof SqliteStore)) throw new Error('this test looks at SQLite rows: run it on the SQLite store');
+  return server.store.db;
+}
 
 export interface TestServer {
   server: SiarServer;

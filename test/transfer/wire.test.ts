@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { detectMediaType, mediaTypeFromName } from '../../src/transfer/media-type.js';
-import { formatBytes, parseByteSize, parseDuration, parsePortRange } from '../../src/transfer/units.js';
+import { formatBytes, parseByteSize, parseDuration, parsePortRange } from '../../src/protocol/units.js';
 import {
   EMPTY_SHA256, checkAttachmentName, decodeDeclaration, encodeDeclaration, formatHostPort, parseHostPort,
 } from '../../src/transfer/wire.js';

@@ -5,7 +5,7 @@ import { addressingText, audienceText } from '../audience.js';
 import { SiarClient } from '../connection.js';
 import { wireArgs } from '../replies.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
 import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { checkMessageSize, explainSendFailure, warnIfNobody } from './send-checks.js';

@@ -84,7 +84,7 @@ export interface ChannelGroupStore {
   revokeChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<{ revoked: number; dropped: number[] }>;
   /**
    * Subscribes, checking in the same transaction that the channel is not archived
-   * (CHANNEL_ARCHIVED) and, if restricted, that the user is named for it (CHANNEL_RESTRICTED).
+   * (StoreError 'archived') and, if restricted, that the user is named for it (StoreError 'restricted').
    * Returns false when already subscribed.
    */
   subscribe(channelId: number, userId: number): Promise<boolean>;

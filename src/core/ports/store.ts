@@ -8,6 +8,7 @@
 import type { ChannelGroupStore } from './store-channels.js';
 
 export type * from './store-channels.js';
+export { StoreError, isStoreError, type StoreFailure, type StoreErrorKind } from './store-errors.js';
 
 export type Role = 'member' | 'admin';
 export type UserStatus = 'active' | 'suspended';
@@ -135,7 +136,7 @@ export interface NewMessage {
   uploadDeadline?: string;
   /**
    * Publish to this channel (issue #4): the store adds its subscribers of the instant it stores
-   * the message (recipientIds stays empty) and refuses an archived channel (CHANNEL_ARCHIVED).
+   * the message (recipientIds stays empty) and refuses an archived channel (StoreError 'archived').
    */
   channelId?: number;
   /** Groups addressed: '@a,@b' (a channel's via is set by the store). */
@@ -214,6 +215,26 @@ export interface AuditFilter {
   untilIso?: string;
 }
 
+/** What a look at a database file (a backup copy, before it is restored) finds. */
+export interface DatabaseReport {
+  integrity: string;
+  schemaVersion: number;
+  users: number;
+  members: number;
+  messages: number;
+  lastMessageId: number;
+  pendingRegistrations: number;
+  unsentMail: number;
+  attachments: number;
+}
+
+/** A file store's copies (backups): how to look into one, and the newest schema this siar reads. */
+export interface DatabaseFiles {
+  /** Opens the file read-only and reports; throws when it is no database of this store. */
+  inspect(file: string): DatabaseReport;
+  schemaVersion: number;
+}
+
 /** A database page count report from an online backup. */
 export interface BackupProgress {
   totalPages: number;
@@ -225,15 +246,6 @@ export interface Page {
   beforeId?: number; // for paging newest-first lists
 }
 
-/** Thrown by the store for a broken uniqueness rule the caller can report. */
-/** A request refused because a bound on what one address may hold open was reached. */
-export class StoreLimitReached extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreLimitReached';
-  }
-}
-
 /** What a message takes in its sender's storage quota: subject and body (UTF-8) and declared attachments. */
 export function messageBytes(m: Pick<NewMessage, 'subject' | 'body' | 'attachments'>): number {
   let bytes = Buffer.byteLength(m.subject) + Buffer.byteLength(m.body);
@@ -241,25 +253,10 @@ export function messageBytes(m: Pick<NewMessage, 'subject' | 'body' | 'attachmen
   return bytes;
 }
 
-/** A message refused because its sender's messages would take more than its storage quota. */
-export class QuotaExceeded extends Error {
-  constructor(readonly usedBytes: number, readonly messageBytes: number, readonly quotaBytes: number) {
-    super(`the sender's messages take ${usedBytes} bytes; ${messageBytes} more would pass the quota of ${quotaBytes}`);
-    this.name = 'QuotaExceeded';
-  }
-}
-
-export class StoreConflict extends Error {
-  constructor(readonly field: 'username' | 'email', message: string) {
-    super(message);
-    this.name = 'StoreConflict';
-  }
-}
-
 export interface Store extends ChannelGroupStore {
   // registration
   /**
-   * Records a pending request. With `maxPendingFromAddress`, refuses (StoreLimitReached) when that
+   * Records a pending request. With `maxPendingFromAddress`, refuses (StoreError 'limit') when that
    * many requests from the same address are already pending, with `maxPending` when that many are
    * pending from anyone — checked in the same transaction.
    */
@@ -319,7 +316,7 @@ export interface Store extends ChannelGroupStore {
    * that commit. Concurrent calls may share a transaction (group commit); one that fails does not
    * take the others with it. The message's bytes (subject, body, declared attachments) are added to
    * its sender's storage usage in the same transaction; with `quotaBytes` (> 0), a message that would
-   * take the usage past it is refused (QuotaExceeded).
+   * take the usage past it is refused (StoreError 'quota').
    */
   storeMessage(message: NewMessage, limits?: { quotaBytes?: number }): Promise<Message>;
   getMessage(id: number): Promise<Message | null>;
@@ -411,8 +408,14 @@ export interface Store extends ChannelGroupStore {
     address: string | null;
     mail: (user: User) => OutgoingMail;
   }): Promise<{ user: User; sessions: number; mailId: number }>;
-  /** Writes a consistent copy of the whole database to `destFile` while the store keeps serving. */
-  backup(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
+  /**
+   * Optional capability of a store kept in one file (SQLite): writes a consistent copy of the whole
+   * database to `destFile` while the store keeps serving. A store without it says in
+   * `backupAdvice` how an administrator takes a consistent copy instead (BACKUP answers that).
+   */
+  backup?(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
+  /** Without `backup`: the sentence telling the administrator how to back this store up. */
+  readonly backupAdvice?: string;
   /** Attachments whose upload completed (storagePath set), by id. */
   listStoredAttachments(): Promise<AttachmentMeta[]>;
 

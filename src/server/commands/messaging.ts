@@ -1,6 +1,6 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
-import { admitMessage, quotaRefusal } from '../sending-limits.js';
+import { admitMessage } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
 import type { Audience, InboxEntry, Message } from '../../core/ports/store.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
@@ -67,7 +67,7 @@ export const messagingCommands: Command[] = [
     const message = await store.storeMessage({
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
       pushedAfterCommit: pushableRecipients(ctx.services.router.local),
-    }, limits).catch((err: unknown) => { throw quotaRefusal(err); });
+    }, limits);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via }, 'message stored');
     const reply = { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).

@@ -1,0 +1,94 @@
+/**
+ * The adapter registry: which store a `--store` value names, and opening it. The composition root
+ * (src/server/server.ts) asks here; nothing else names a concrete store.
+ *
+ * - absent, `sqlite:PATH` or a plain PATH: the embedded SQLite store (SqliteStore), a file;
+ * - `postgres://…` or `postgresql://…`: the PostgreSQL store (PostgresStore).
+ *
+ * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
+ * suite (test/contract/store/adapters.ts lists the adapters it runs against). The bus, presence,
+ * login throttle and traffic counters are in process (inProcessNode); their Redis adapters
+ * (src/adapters/redis) pass the same contract suites (test/contract/<port>/).
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { DatabaseFiles, Store } from '../core/ports/store.js';
+import { PostgresStore } from './postgres/postgres-store.js';
+import { SCHEMA_VERSION } from './sqlite/migrate.js';
+import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Bus, BusEvent } from '../core/ports/bus.js';
+import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
+import type { Presence } from '../core/ports/presence.js';
+import type { TrafficCounters } from '../core/ports/traffic-counters.js';
+import { MemoryBus } from './memory/bus.js';
+import { MemoryLoginThrottle } from './memory/login-throttle.js';
+import { MemoryPresence } from './memory/presence.js';
+import { MemoryTrafficCounters } from './memory/traffic-counters.js';
+
+/** The database file in the data directory when no --store is given. */
+export const DEFAULT_DATABASE_FILE = 'siar.db';
+
+export type StoreLocation =
+  | { engine: 'sqlite'; file: string }
+  | { engine: 'postgres'; url: string };
+
+/** What `--store` names; `dataDir` gives the default file and the base of a relative path. */
+export function storeLocation(store: string | null, dataDir: string): StoreLocation {
+  if (store === null || store === '') return { engine: 'sqlite', file: path.resolve(dataDir, DEFAULT_DATABASE_FILE) };
+  if (/^postgres(ql)?:\/\//i.test(store)) return { engine: 'postgres', url: store };
+  const file = store.startsWith('sqlite:') ? store.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '') : store;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(file)) {
+    throw new Error(`${file.split(':')[0]}: is not a store siar knows; give a file path (sqlite:PATH) or postgres://…`);
+  }
+  return { engine: 'sqlite', file: path.resolve(file) };
+}
+
+export interface StoreSettings {
+  /** --store: null for the SQLite file in the data directory. */
+  store: string | null;
+  dataDir: string;
+  /** SQLite only: the durability and how long a write waits for another process's lock. */
+  synchronous: 'NORMAL' | 'FULL';
+  busyWaitMs: number;
+}
+
+/** Opens the store the settings name (creating and migrating its schema as needed). */
+export async function openStore(settings: StoreSettings, log: Logger): Promise<Store> {
+  const where = storeLocation(settings.store, settings.dataDir);
+  if (where.engine === 'postgres') return PostgresStore.open(where.url, { lockTimeoutMs: settings.busyWaitMs });
+  const store = SqliteStore.open(where.file, {
+    synchronous: settings.synchronous, checkpointInBackground: true, busyWaitMs: settings.busyWaitMs,
+  });
+  if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
+  return store;
+}
+
+/** The SQLite store's backup copies (the only store with file copies): for backups and `siar restore`. */
+export const databaseFiles: DatabaseFiles = {
+  inspect: (file) => SqliteStore.inspect(file),
+  schemaVersion: SCHEMA_VERSION,
+};
+
+/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters. */
+export interface NodeAdapters {
+  bus: Bus;
+  presence: Presence;
+  throttle: LoginThrottleState;
+  counters: TrafficCounters;
+}
+
+export interface NodeSettings {
+  nodeId: string;
+  statsHistoryMinutes: number;
+  loginThrottle: ThrottleOptions;
+}
+
+/** Today's single node: the bus, presence, throttle and counters in this process (src/adapters/memory). */
+export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: unknown, event: BusEvent) => void): NodeAdapters {
+  return {
+    bus: MemoryBus.standalone(settings.nodeId, onBusListenerError),
+    presence: new MemoryPresence(),
+    throttle: new MemoryLoginThrottle(settings.loginThrottle),
+    counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
+  };
+}
