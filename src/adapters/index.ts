@@ -24,6 +24,9 @@ import { MemoryBus } from './memory/bus.js';
 import { MemoryLoginThrottle } from './memory/login-throttle.js';
 import { MemoryPresence } from './memory/presence.js';
 import { MemoryTrafficCounters } from './memory/traffic-counters.js';
+import { RedisBus } from './redis/bus.js';
+import { RedisPresence } from './redis/presence.js';
+import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
 /** The database file in the data directory when no --store is given. */
 export const DEFAULT_DATABASE_FILE = 'siar.db';
@@ -78,6 +81,8 @@ export interface NodeAdapters {
 }
 
 export interface NodeSettings {
+  /** --bus: null for in process, or redis://… */
+  bus?: string | null;
   nodeId: string;
   statsHistoryMinutes: number;
   loginThrottle: ThrottleOptions;
@@ -91,4 +96,23 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
     throttle: new MemoryLoginThrottle(settings.loginThrottle),
     counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
   };
+}
+
+/**
+ * The node adapters --bus names: in process, or Redis for the bus, presence and traffic counters
+ * (the login throttle stays per node: it has no Redis adapter yet).
+ */
+export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
+  const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
+  if (!settings.bus) return inProcessNode(settings, onListenerError);
+  let lastWarned = 0;
+  const onError = (err: unknown): void => {
+    if (Date.now() - lastWarned < 10_000) return;
+    lastWarned = Date.now();
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis (--bus) unreachable; retrying');
+  };
+  const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError });
+  const presence = await RedisPresence.connect(settings.bus, { onError });
+  const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
+  return { bus, presence, counters, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
 }

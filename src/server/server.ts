@@ -23,14 +23,14 @@ import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
-import { DeliverySubscriber } from './delivery.js';
+import { DeliverySubscriber, replayPending } from './delivery.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { databaseFiles, inProcessNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
+import { databaseFiles, openNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
 import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
@@ -70,6 +70,9 @@ export class SiarServer {
   private memoryRelease: MemoryRelease | null = null;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
+  /** The bus, presence and counters it runs on; closed at stop when the server opened them. */
+  node: NodeAdapters | null = null;
+  private ownsNode = false;
   /** Password brute-force protection; its counts of refused attempts reach the audit log. */
   throttle: LoginThrottleState | null = null;
 
@@ -104,10 +107,10 @@ export class SiarServer {
     mailWorker.start();
 
     // The bus, presence, login throttle and traffic counters: given, or in process.
-    const node = options.adapters?.node ?? inProcessNode(
-      { nodeId: `${os.hostname()}:${process.pid}`, statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle },
-      (err, event) => log.error({ err, event: event.type }, 'a bus listener failed'),
-    );
+    const node = options.adapters?.node ?? await openNode({
+      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`,
+      statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
+    }, log);
     const { bus, presence } = node;
     const nodeId = bus.nodeId;
     const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
@@ -142,6 +145,12 @@ export class SiarServer {
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
     services.throttle.onReport = auditThrottleReports(services);
+    // A bus that may have lost events meanwhile: every connection here catches up from the store.
+    bus.onReconnect(() => {
+      for (const conn of local.connections()) {
+        if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
+      }
+    });
     new DeliverySubscriber({
       store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
@@ -226,6 +235,8 @@ export class SiarServer {
     server.memoryRelease = shared.memory;
     server.output = shared.output;
     server.throttle = services.throttle;
+    server.node = node;
+    server.ownsNode = !options.adapters?.node;
     services.throttle.start();
     loopLateness.start();
     stats.start();
@@ -294,6 +305,11 @@ export class SiarServer {
       // A backup under way finishes first: closing the store would break it.
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
+      if (this.node && this.ownsNode) {
+        const { bus, presence, counters } = this.node;
+        await presence.removeNode(bus.nodeId).catch(() => undefined);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close()]);
+      }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);
       this.log.info('siar server stopped');
