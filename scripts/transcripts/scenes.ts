@@ -92,6 +92,7 @@ export const protocolScene: Scene = {
     const firstLogin = new Block('first-login');
     const recipient = new Block('recipient');
     const sender = new Block('sender');
+    const resume = new Block('resume');
     const mistakes = new Block('mistakes');
     const admin0 = adminPassword(dataDir);
     rec.secret(admin0, 'ADMIN-PASSWORD');
@@ -144,6 +145,20 @@ export const protocolScene: Scene = {
     ugm.close();
     unhas.close();
 
+    const before = await rec.session(resume);
+    await rec.step(before, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(before.token, 'TOKEN');
+    before.close();
+    resume.note('', '(the connection drops; meanwhile unhas sends ugm a message; a new connection, to this node or another, with the token)', '');
+    const quiet = await SiarClient.connect({ host: '127.0.0.1', port: server.address().port });
+    await quiet.login('unhas', OWN.unhas, { popups: false });
+    await quiet.send({ to: ['ugm'], subject: 'Rapat', body: 'Senin, 09.00' });
+    await quiet.close();
+    const after = await rec.session(resume);
+    await rec.step(after, `1|RESUME||token=${before.token}`, [[after, /^\*\|POPUP\|/]]);
+    await rec.step(after, `2|RESUME||token=not-a-token`);
+    after.close();
+
     const m = await rec.session(mistakes);
     await rec.step(m, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
     rec.secret(m.token, 'TOKEN');
@@ -151,7 +166,7 @@ export const protocolScene: Scene = {
     await rec.step(m, 'xx');
     await rec.step(m, '3|INBOX');
     await rec.step(m, `4|SEND|${m.token}|to=ugm|subject=x|body=a | b`);
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes]);
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes]);
   }),
 };
 

@@ -1,11 +1,11 @@
 /**
- * The one place where a store's refusal (StoreError, src/core/ports/store-errors.ts) becomes a
+ * The one place where a store's refusal (StoreError, src/core/ports/store/errors.ts) becomes a
  * protocol error code and the sentence the client reads. The dispatcher and the transfer service
  * call it; command handlers do not catch store errors themselves.
  */
 import { SiarError } from '../protocol/errors.js';
 import { formatBytes } from '../protocol/units.js';
-import { StoreError } from './ports/store-errors.js';
+import { StoreError } from './ports/store/errors.js';
 
 /** The protocol error for a store refusal, or null when `err` is no StoreError. */
 export function wireError(err: unknown): SiarError | null {

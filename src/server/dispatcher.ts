@@ -3,7 +3,7 @@ import {
 } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
 import type { Connection } from './connection.js';
-import { isStoreError } from '../core/ports/store-errors.js';
+import { isStoreError } from '../core/ports/store/errors.js';
 import { wireError } from '../core/wire-errors.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
 import { RESERVED_FOR_ADMIN } from './admission.js';
@@ -23,7 +23,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       requestId = request.id;
       verb = request.verb;
       // Only an administrator's LOGIN may use a slot kept for the administrator (admission.ts).
-      if (conn.onReservedSlot && request.verb !== 'LOGIN') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
+      if (conn.onReservedSlot && request.verb !== 'LOGIN' && request.verb !== 'RESUME') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
       const auth = await authorize(services, command, request.token, conn);

@@ -30,7 +30,8 @@ import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { databaseFiles, openNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
+import { databaseFiles, openContent, openNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
+import type { AttachmentContent } from '../core/ports/content.js';
 import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
@@ -44,6 +45,8 @@ export interface Adapters {
   store?: Store;
   /** The bus (whose nodeId names this node), presence, login throttle and traffic counters; in process when absent. */
   node?: NodeAdapters;
+  /** Where attachment bytes live (default: what goes with the store, openContent); closed when the server stops. */
+  content?: AttachmentContent;
 }
 
 export interface StartOptions {
@@ -158,7 +161,8 @@ export class SiarServer {
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
     // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
-    const transfers = new TransferService(services);
+    // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
+    const transfers = new TransferService(services, options.adapters?.content ?? await openContent(store, config.dataDir));
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {

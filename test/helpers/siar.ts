@@ -42,6 +42,15 @@ export interface TestServer {
   memberClient(username: string): Promise<SiarClient>;
 }
 
+/** A port on 127.0.0.1 free a moment ago (for a server restarted on the same port, or one not started yet). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
 export function tempDir(t: Test, prefix = 'siar-'): string {
   const dir = mkdtempSync(path.join(tmpdir(), prefix));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,14 +1,14 @@
 /**
- * Channels and groups (issue #4) on PostgreSQL, for PostgresStore (contract in channel-types.ts).
+ * Channels and groups (issue #4) on PostgreSQL, for PostgresStore (contract in src/core/ports/store/channels.ts).
  * A check and the change it guards share a transaction, and the channel row is locked while they
  * run: FOR UPDATE to change a channel, FOR SHARE to subscribe or publish to it, so a channel
  * archived or restricted by another node can never take a subscription or message meanwhile.
  */
 import type { Pool } from 'pg';
 import { channelVia } from '../../protocol/channel-records.js';
-import { archived, nameTaken, notFound, restricted } from '../../core/ports/store-errors.js';
+import { archived, nameTaken, notFound, restricted } from '../../core/ports/store/errors.js';
 import type { MessageRow } from '../sqlite/rows.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
 import { C, toChannel, toGroup, toRosterRow, type ChannelRow } from './channel-sql.js';
 import { transaction, type Queryable } from './connection.js';

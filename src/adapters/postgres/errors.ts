@@ -4,7 +4,7 @@
  * and lost connections become StoreError 'busy' (the client hears BUSY and may retry); anything
  * else is left as it is (a bug: the client hears INTERNAL).
  */
-import { StoreError, busy, conflict } from '../../core/ports/store-errors.js';
+import { StoreError, busy, conflict } from '../../core/ports/store/errors.js';
 
 /** Named in schema.postgres.sql: the unique constraints and indexes a registration can break. */
 const CONFLICT_FIELD: Record<string, 'username' | 'email'> = {

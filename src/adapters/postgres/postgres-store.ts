@@ -15,8 +15,8 @@
  *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
  */
 import type { Pool, PoolClient } from 'pg';
-import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store-errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import {
   groupByMessage,
   toAttachment,
@@ -119,6 +119,11 @@ export class PostgresStore implements Store {
   }
 
   /** Takes a pool on a migrated database; PostgresStore.open() is the usual way in. */
+  /** The database's URL: the attachment content (openContent in src/adapters/index.ts) opens its own pool on it. */
+  get url(): string {
+    return this.pool.options.connectionString ?? '';
+  }
+
   constructor(private readonly pool: Pool) {
     this.cg = new PgChannelsGroups(pool);
     this.groupCommit = new PgGroupCommit(pool);
@@ -186,8 +191,7 @@ export class PostgresStore implements Store {
         pending.phone, pending.address, true, at,
       ))!);
       const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'approved', null, at, adminId, user.id))!);
-      // mail() runs inside the transaction: if it throws, no account exists without its mail.
-      const mailId = await this.queueMail(tx, mail(request), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'registration_approved', actorId: adminId, subject: request.username, detail: { requestId, userId: user.id } }, at);
       return { request, user, mailId };
     });
@@ -198,20 +202,20 @@ export class PostgresStore implements Store {
       await this.pendingRequest(tx, requestId);
       const at = now();
       const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'rejected', reason, at, adminId, null))!);
-      const mailId = await this.queueMail(tx, mail(request), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'registration_rejected', actorId: adminId, subject: request.username, detail: { requestId, reason } }, at);
       return { request, mailId };
     });
   }
 
-  async expireRegistrations({ olderThanIso, actorId, mail }: ExpireArgs): Promise<Expired> {
+  async expireRegistrations({ olderThanIso, actorId, mails }: ExpireArgs): Promise<Expired> {
     return transaction(this.pool, async (tx) => {
       const at = now();
-      const rows = (await Q.expirePendingBefore.all(tx, olderThanIso, at, actorId)).sort((a, b) => a.id - b.id);
+      const rows = (await Q.expirePendingBefore.all(tx, olderThanIso, at, actorId, [...mails.keys()])).sort((a, b) => a.id - b.id);
       const expired: Expired = [];
       for (const row of rows) {
         const request = toRegistration(row);
-        const mailId = await this.queueMail(tx, mail(request), at);
+        const mailId = await this.queueMail(tx, mails.get(request.id)!, at);
         const detail = { requestId: request.id, createdAt: request.createdAt };
         await this.writeAudit(tx, { kind: 'registration_expired', actorId, subject: request.username, detail }, at);
         expired.push({ request, mailId });
@@ -298,7 +302,7 @@ export class PostgresStore implements Store {
       const at = now();
       const { sessions } = await this.replacePassword(tx, userId, passwordHash, true, at, null);
       const user = toUser((await Q.userById.get(tx, userId))!);
-      const mailId = await this.queueMail(tx, mail(user), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
       return { user, sessions, mailId };
     });

@@ -1,12 +1,12 @@
 /**
- * The SQL of channels and groups (issue #4), used by SqliteStore (contract in channel-types.ts).
+ * The SQL of channels and groups (issue #4), used by SqliteStore (contract in src/core/ports/store/channels.ts).
  * Kept apart from rows.ts so the core store stays readable. Multi-step changes run in
  * IMMEDIATE transactions; a check and the change it guards are always in the same one.
  */
 import Sqlite from 'better-sqlite3';
 import type { Database, Transaction } from 'better-sqlite3';
-import { archived, nameTaken, notFound, restricted, type StoreError } from '../../core/ports/store-errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import { archived, nameTaken, notFound, restricted, type StoreError } from '../../core/ports/store/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { MESSAGE_COLUMNS, toUser, type MessageRow, type UserRow } from './rows.js';
 import { channelVia } from '../../protocol/channel-records.js';
 import type { NewMessage, User } from '../../core/ports/store.js';

@@ -15,7 +15,7 @@
  * rare read that meets a lock (another process in exclusive locking mode, WAL recovery) retries alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { busy, type StoreError } from '../../core/ports/store-errors.js';
+import { busy, type StoreError } from '../../core/ports/store/errors.js';
 
 /** SQLite's own busy wait (busy_timeout) on the server's connection: short, it blocks the event loop. */
 export const LOCK_SPIN_MS = 5;

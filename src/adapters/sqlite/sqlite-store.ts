@@ -1,5 +1,5 @@
 /**
- * The SQLite implementation of the Store (see types.ts for the contract).
+ * The SQLite implementation of the Store (the contract: src/core/ports/store/).
  * better-sqlite3 is synchronous: most methods do their work before their promise is created,
  * so "commits before the promise resolves" holds without further care. Messages and delivery
  * marks, the hot path, go through group commit (group-commit.ts): batched into one transaction
@@ -18,7 +18,7 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
@@ -66,7 +66,7 @@ import {
   type User,
   type UserStatus,
 } from '../../core/ports/store.js';
-import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store-errors.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 
 /** Stands in for "no beforeId": larger than any id SQLite will hand out to us. */
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
@@ -357,8 +357,7 @@ export class SqliteStore implements Store {
         user: user.id,
       })!,
     );
-    // mail() runs inside the transaction: if it throws, no account exists without its mail.
-    const mailId = this.queueMail(mail(request), at);
+    const mailId = this.queueMail(mail, at);
     const detail = { requestId, userId: user.id };
     this.writeAudit({ kind: 'registration_approved', actorId: adminId, subject: request.username, detail }, at);
     return { request, user, mailId };
@@ -370,7 +369,7 @@ export class SqliteStore implements Store {
     const request = toRegistration(
       this.sql.decideRegistration.get({ id: requestId, status: 'rejected', reason, at, admin: adminId, user: null })!,
     );
-    const mailId = this.queueMail(mail(request), at);
+    const mailId = this.queueMail(mail, at);
     const detail = { requestId, reason };
     this.writeAudit({ kind: 'registration_rejected', actorId: adminId, subject: request.username, detail }, at);
     return { request, mailId };
@@ -380,13 +379,13 @@ export class SqliteStore implements Store {
     return this.write(() => this.expire(args));
   }
 
-  private expire({ olderThanIso, actorId, mail }: ExpireArgs): Expired {
+  private expire({ olderThanIso, actorId, mails }: ExpireArgs): Expired {
     const at = now();
-    return this.sql.pendingCreatedBefore.all(olderThanIso).map((row) => {
+    return this.sql.pendingCreatedBefore.all(olderThanIso).filter((row) => mails.has(row.id)).map((row) => {
       const request = toRegistration(
         this.sql.decideRegistration.get({ id: row.id, status: 'expired', reason: null, at, admin: actorId, user: null })!,
       );
-      const mailId = this.queueMail(mail(request), at);
+      const mailId = this.queueMail(mails.get(request.id)!, at);
       const detail = { requestId: request.id, createdAt: request.createdAt };
       this.writeAudit({ kind: 'registration_expired', actorId, subject: request.username, detail }, at);
       return { request, mailId };
@@ -525,7 +524,7 @@ export class SqliteStore implements Store {
     const at = now();
     const { sessions } = this.replacePassword(userId, passwordHash, true, at, null);
     const user = toUser(this.sql.userById.get(userId)!);
-    const mailId = this.queueMail(mail(user), at);
+    const mailId = this.queueMail(mail, at);
     this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
     return { user, sessions, mailId };
   }

@@ -1,7 +1,7 @@
 /**
  * How a store refuses: one StoreError class with a `kind` and what the caller needs to word the
  * refusal (the `failure`). Every adapter throws these, never a wire error code or an engine's own
- * error for these cases; src/server/wire-errors.ts alone turns them into the protocol's codes.
+ * error for these cases; src/core/wire-errors.ts alone turns them into the protocol's codes.
  * Anything else a store throws is a bug (the client hears INTERNAL) or a full disk.
  */
 

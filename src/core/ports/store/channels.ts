@@ -3,8 +3,10 @@
  * types.ts. A channel's subscribers are read inside the transaction that stores a message to it
  * (NewMessage.channelId), so "subscribed at that moment" means "at the commit".
  */
-import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../protocol/channel-records.js';
-import type { Message, Page, User } from './store.js';
+import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../../protocol/channel-records.js';
+import type { Page } from './index.js';
+import type { User } from './accounts.js';
+import type { Message } from './messages.js';
 
 export type { ChannelAccess, ChannelRole, PublishPolicy };
 
