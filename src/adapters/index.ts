@@ -10,7 +10,9 @@
  * attachment uploaded through one node downloads through any other after the first is gone.
  *
  * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
- * suite (test/contract/store/adapters.ts lists the adapters it runs against).
+ * suite (test/contract/store/adapters.ts lists the adapters it runs against). The bus, presence,
+ * login throttle and traffic counters are in process (inProcessNode); their Redis adapters
+ * (src/adapters/redis) pass the same contract suites (test/contract/<port>/).
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -21,6 +23,17 @@ import { PgContent } from './postgres/content.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
+import type { Bus, BusEvent } from '../core/ports/bus.js';
+import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
+import type { Presence } from '../core/ports/presence.js';
+import type { TrafficCounters } from '../core/ports/traffic-counters.js';
+import { MemoryBus } from './memory/bus.js';
+import { MemoryLoginThrottle } from './memory/login-throttle.js';
+import { MemoryPresence } from './memory/presence.js';
+import { MemoryTrafficCounters } from './memory/traffic-counters.js';
+import { RedisBus } from './redis/bus.js';
+import { RedisPresence } from './redis/presence.js';
+import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
 /** The database file in the data directory when no --store is given. */
 export const DEFAULT_DATABASE_FILE = 'siar.db';
@@ -71,3 +84,48 @@ export const databaseFiles: DatabaseFiles = {
   inspect: (file) => SqliteStore.inspect(file),
   schemaVersion: SCHEMA_VERSION,
 };
+
+/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters. */
+export interface NodeAdapters {
+  bus: Bus;
+  presence: Presence;
+  throttle: LoginThrottleState;
+  counters: TrafficCounters;
+}
+
+export interface NodeSettings {
+  /** --bus: null for in process, or redis://… */
+  bus?: string | null;
+  nodeId: string;
+  statsHistoryMinutes: number;
+  loginThrottle: ThrottleOptions;
+}
+
+/** Today's single node: the bus, presence, throttle and counters in this process (src/adapters/memory). */
+export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: unknown, event: BusEvent) => void): NodeAdapters {
+  return {
+    bus: MemoryBus.standalone(settings.nodeId, onBusListenerError),
+    presence: new MemoryPresence(),
+    throttle: new MemoryLoginThrottle(settings.loginThrottle),
+    counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
+  };
+}
+
+/**
+ * The node adapters --bus names: in process, or Redis for the bus, presence and traffic counters
+ * (the login throttle stays per node: it has no Redis adapter yet).
+ */
+export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
+  const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
+  if (!settings.bus) return inProcessNode(settings, onListenerError);
+  let lastWarned = 0;
+  const onError = (err: unknown): void => {
+    if (Date.now() - lastWarned < 10_000) return;
+    lastWarned = Date.now();
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis (--bus) unreachable; retrying');
+  };
+  const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError });
+  const presence = await RedisPresence.connect(settings.bus, { onError });
+  const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
+  return { bus, presence, counters, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
+}

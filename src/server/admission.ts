@@ -8,7 +8,7 @@
 import { SiarError } from '../protocol/index.js';
 import type { ServerConfig } from './config.js';
 import type { Connection } from './connection.js';
-import type { LocalRouter, MessageRouter } from './router.js';
+import type { LocalConnections } from './local-connections.js';
 
 export const SERVER_FULL = 'The server is full; try again later.';
 export const ANONYMOUS_FULL = 'Too many connections from your address that have not logged in.';
@@ -17,7 +17,7 @@ export const RESERVED_FOR_ADMIN = 'The server is full; its last connections are 
 export type Admission = { admit: true; reservedSlot: boolean } | { admit: false; reason: string };
 
 /** Whether a new connection from `address` is taken, and whether only on a slot kept for the administrator. */
-export function admitConnection(config: ServerConfig, router: LocalRouter, address: string): Admission {
+export function admitConnection(config: ServerConfig, router: LocalConnections, address: string): Admission {
   const count = router.connectionCount();
   if (count >= config.maxConnections) return { admit: false, reason: SERVER_FULL };
   if (router.anonymousFrom(address) >= config.maxAnonymousPerAddress) return { admit: false, reason: ANONYMOUS_FULL };
@@ -44,7 +44,7 @@ export function adminReserve(requested: number, maxConnections: number): number 
 }
 
 /** Throws TOO_MANY_REQUESTS when binding `conn` to the user (LOGIN) would exceed a cap. */
-export function admitLogin(config: ServerConfig, router: MessageRouter, conn: Connection, user: { id: number; username: string; role: string }): void {
+export function admitLogin(config: ServerConfig, router: LocalConnections, conn: Connection, user: { id: number; username: string; role: string }): void {
   if (conn.onReservedSlot) {
     if (user.role !== 'admin') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
     return;

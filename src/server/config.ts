@@ -13,6 +13,10 @@ export interface ServerConfig {
   dataDir: string;
   /** Where the store is (--store): null for <data>/siar.db, sqlite:PATH or a path, postgres://… (src/adapters/index.ts). */
   store: string | null;
+  /** What the nodes of a cluster share besides the store (--bus): null for in process, redis://… (src/adapters/index.ts). */
+  bus: string | null;
+  /** This node's name on the bus and in presence (--node-id): null for host:port. */
+  nodeId: string | null;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;

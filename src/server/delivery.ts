@@ -1,17 +1,24 @@
 import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
-import type { Services } from './commands/types.js';
-import type { Message } from '../core/ports/store.js';
+import type { Logger } from 'pino';
+import type { LocalConnections } from './local-connections.js';
+import type { TrafficStats } from './stats.js';
+import type { Bus, BusEvent, Delivered } from '../core/ports/bus.js';
+import type { Message, Store } from '../core/ports/store.js';
 
 /**
- * Real-time popups and store-and-forward. A message is stored first; then every online session of
- * each recipient gets a POPUP push, and the recipient's row is marked delivered. Recipients who
- * were offline get theirs at their next login (replayPending).
+ * Real-time popups and store-and-forward. A message is stored first, and the handler answers; then
+ * it publishes *message stored* on the bus (publishStored), and every node's delivery, subscribed
+ * to the bus (DeliverySubscriber), pushes a POPUP to each recipient's connections held there and
+ * marks those recipients delivered, in one write per message. Recipients who were offline get
+ * theirs at their next login (replayPending). Popups are at least once; clients show an id once.
  *
- * A recipient online when the message is stored is written delivered in the storing transaction
+ * A capability of the in-process setup, not part of the store contract: a recipient online on this
+ * node when the message is stored is written delivered in the storing transaction
  * (pushedAfterCommit), since its popup follows the commit in the same turn of the event loop: that
  * saves a second write per message. Should its push then fail (it logged out or its socket closed
- * during the commit), the mark is taken back and the popup waits for its next login.
+ * during the commit), the node that stored it takes the mark back and the popup waits for the next
+ * login.
  */
 function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
   return popupToArgs({
@@ -31,7 +38,19 @@ export function encodePopup(message: Message, institution: string, via: string |
   return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via))}\n`);
 }
 
-export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
+/** What delivery on one node uses. */
+export interface DeliveryDeps {
+  store: Store;
+  local: LocalConnections;
+  stats: TrafficStats;
+}
+
+/**
+ * Pushes a stored message's popups to the recipients connected to this node and records them
+ * delivered; `storedHere` when this node stored it (only then does it know which marks its commit
+ * wrote). Returns how many popups it pushed.
+ */
+export async function deliverMessage(deps: DeliveryDeps, message: Message, institution: string, storedHere = true): Promise<number> {
   // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
   const frame = encodePopup(message, institution);
   // Recipients reached through a channel or group are told which (issue #4): one frame per route.
@@ -41,32 +60,64 @@ export async function deliverMessage(services: Services, message: Message, insti
     if (!f) routed.set(via, (f = encodePopup(message, institution, via)));
     return f;
   };
-  services.stats.messageStored();
   const delivered: number[] = [];
   const notPushed: number[] = [];
   let pushed = 0;
   for (const r of message.recipients) {
-    if (services.router.pushPopup(r.userId, message.id, r.via ? frameFor(r.via) : frame) > 0) {
-      services.stats.popupDelivered();
+    if (deps.local.pushPopup(r.userId, message.id, r.via ? frameFor(r.via) : frame) > 0) {
+      deps.stats.popupDelivered();
       pushed++;
       if (!r.deliveredAt) delivered.push(r.userId);
-    } else if (r.deliveredAt) {
+    } else if (r.deliveredAt && storedHere) {
       notPushed.push(r.userId);
     }
   }
   // Every popup is written first; then one call each fixes the marks the commit could not know.
-  if (delivered.length > 0) await services.store.markDeliveredMany(message.id, delivered);
-  if (notPushed.length > 0) await services.store.markUndelivered(message.id, notPushed);
+  if (delivered.length > 0) await deps.store.markDeliveredMany(message.id, delivered);
+  if (notPushed.length > 0) await deps.store.markUndelivered(message.id, notPushed);
   return pushed;
 }
 
-/** For NewMessage.pushedAfterCommit: recipients whose popup deliverMessage will push after the commit. */
-export function pushableRecipients(services: Services): (recipientId: number) => boolean {
-  return (recipientId) => services.router.acceptsPopups(recipientId);
+/** For NewMessage.pushedAfterCommit: recipients whose popup this node's delivery will push after the commit. */
+export function pushableRecipients(local: LocalConnections): (recipientId: number) => boolean {
+  return (recipientId) => local.acceptsPopups(recipientId);
+}
+
+/** After the commit and the OK: tells every node that the message is out, so each delivers its popups. */
+export function publishStored(services: { bus: Bus; stats: TrafficStats; log: Logger }, message: Message, institution: string): void {
+  services.stats.messageStored();
+  services.bus.publish({ type: 'message_stored', messageId: message.id, institution, message })
+    .catch((err: unknown) => services.log.error({ err, messageId: message.id }, 'could not publish a stored message; its popups wait for the next login'));
+}
+
+/** One node's delivery: hears *message stored* on the bus and pushes to the connections held here. */
+export class DeliverySubscriber {
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly deps: DeliveryDeps & { bus: Bus; onError: (err: unknown, messageId: number) => void }) {}
+
+  start(): void {
+    this.unsubscribe ??= this.deps.bus.subscribe((event, meta) => this.hear(event, meta));
+  }
+
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private hear(event: BusEvent, meta: Delivered): void {
+    if (event.type !== 'message_stored') return;
+    const storedHere = meta.origin === this.deps.bus.nodeId;
+    // In process the message rides along, and its popups leave in this very turn; otherwise it is read.
+    const work = event.message
+      ? deliverMessage(this.deps, event.message, event.institution, storedHere)
+      : this.deps.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.deps, m, event.institution, storedHere));
+    work.catch((err: unknown) => this.deps.onError(err, event.messageId));
+  }
 }
 
 /** Pushes the popups a member missed while offline, oldest first, to the connection that just logged in. */
-export async function replayPending(services: Services, conn: Connection): Promise<number> {
+export async function replayPending(services: { store: Store; stats: TrafficStats; config: { maxPopupsAtLogin: number } }, conn: Connection): Promise<number> {
   const user = conn.user;
   if (!user) return 0;
   const pending = await services.store.listUndelivered(user.userId, services.config.maxPopupsAtLogin);

@@ -69,6 +69,16 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     unset: { means: 'the SQLite file <data>/siar.db', example: 'postgres://siar@db.example.ac.id:5432/siar' },
     describe: 'the store: an SQLite file (sqlite:PATH or PATH) or a PostgreSQL database (postgres://user@host:port/db); give a password through SIAR_STORE, the config file or PGPASSWORD, not on the command line (it is never shown)',
   },
+  {
+    name: 'bus', group: 'Storage:', kind: 'url', schemes: ['redis:', 'rediss:'], default: null, secret: true, sets: 'bus',
+    unset: { means: 'a single node: bus, presence and traffic counters in this process', example: 'redis://:password@redis.example.ac.id:6379' },
+    describe: 'the Redis the nodes of a cluster share for the bus, presence and traffic counters (the password is never shown)',
+  },
+  {
+    name: 'node-id', group: 'Storage:', kind: 'string', default: null, sets: 'nodeId',
+    unset: { means: 'host:port of this node', example: 'node-1' },
+    describe: 'this node\'s name on the bus and in presence, unique in the cluster',
+  },
   { name: 'synchronous', group: 'Storage:', kind: 'enum', choices: ['NORMAL', 'FULL'], default: 'NORMAL', sets: 'synchronous', describe: 'SQLite durability (FULL survives power loss)' },
   {
     name: 'busy-wait', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'busyWaitMs',

@@ -1,192 +1,147 @@
-import type { ArgInput, ErrorCode } from '../protocol/index.js';
-import type { Connection } from './connection.js';
-import { SessionExpiry } from './session-expiry.js';
-
 /**
- * Who is online and how pushes reach them. The only place that knows which connection belongs to
- * which member, so a multi-node deployment replaces this with a Redis-backed router and keeps the
- * rest of the server.
+ * What handlers use to reach members: pushes and closings go out on the bus (every node, this one
+ * included, acts on its own connections), who is online comes from presence, and this node's
+ * connections (LocalConnections) are attached and detached here. Nothing in it knows which bus or
+ * presence adapter it runs on.
  */
+import type { ArgInput, ErrorCode } from '../protocol/index.js';
+import type { Bus, BusEvent, SessionSelector } from '../core/ports/bus.js';
+import type { OnlineEntry, Presence } from '../core/ports/presence.js';
+import type { Connection } from './connection.js';
+import type { LocalConnections } from './local-connections.js';
+
+export type { OnlineEntry };
+
 export interface MessageRouter {
+  /** This node's connections. */
+  readonly local: LocalConnections;
   /** Registers a logged-in connection for pushes to its user, until its session ends or expires. */
   attach(conn: Connection): void;
   detach(conn: Connection): void;
-  /** Pushes a popup (the encoded frame, line feed included) to every online connection of the user; returns how many got it. */
-  pushPopup(userId: number, messageId: number, frame: Buffer): number;
-  /** Whether a popup pushed now would reach at least one connection of the user. */
-  acceptsPopups(userId: number): boolean;
-  /** Pushes an event to every online connection of the user. */
-  pushToUser(userId: number, event: string, args: ArgInput): number;
-  pushToAdmins(event: string, args: ArgInput): number;
-  /** Remembers a connection waiting for the decision on a registration request. */
+  /** The connection's taking of popups changed (PASSWD after a mailed password). */
+  popupsChanged(conn: Connection): void;
+  /** Pushes an event to every connection of the member, on every node. */
+  pushToUser(userId: number, event: string, args: ArgInput): void;
+  pushToAdmins(event: string, args: ArgInput): void;
+  /** A member's account changed (suspension, reactivation, password reset). */
+  memberChanged(userId: number, change: string): void;
+  /** Remembers a connection of this node waiting for the decision on a registration request. */
   awaitRegistration(requestId: number, conn: Connection): void;
-  pushToRegistrant(requestId: number, event: string, args: ArgInput): boolean;
-  /** Closes every connection of the user with a closing error; returns how many. */
-  disconnectUser(userId: number, code: ErrorCode, message: string): number;
-  /** Closes the user's connections logged in with a session `ends` picks, with a closing error; returns how many. */
-  disconnectSessions(userId: number, ends: (sessionId: number) => boolean, code: ErrorCode, message: string): number;
-  isOnline(userId: number): boolean;
-  /** Logged-in connections of the user. */
-  connectionsOf(userId: number): number;
-  /** Logged-in connections from one remote address, of any user. */
-  loggedInFrom(address: string): number;
-  online(): OnlineEntry[];
-  /** Every connection, logged in or not (shutdown, statistics). */
+  /** Tells the registrant waiting for this request, on whichever node holds it. */
+  pushToRegistrant(requestId: number, event: string, args: ArgInput): void;
+  /** Closes every connection of the member with a closing error; resolves to how many there were. */
+  disconnectUser(userId: number, code: ErrorCode, message: string): Promise<number>;
+  /** Closes the member's connections logged in with the sessions meant; resolves to how many there were. */
+  disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): Promise<number>;
+  isOnline(userId: number): Promise<boolean>;
+  /** Of these members, the ones online. */
+  onlineAmong(userIds: readonly number[]): Promise<Set<number>>;
+  online(): Promise<OnlineEntry[]>;
+  /** Every connection of this node, logged in or not (shutdown, statistics). */
   connectionCount(): number;
+  connections(): Connection[];
+  anonymousFrom(address: string): number;
 }
 
-export interface OnlineEntry {
-  userId: number;
-  username: string;
-  connections: Array<{ cid: number; address: string; since: string }>;
-}
+export class Router implements MessageRouter {
+  private unsubscribe: (() => void) | null = null;
 
-export class LocalRouter implements MessageRouter {
-  private readonly byUser = new Map<number, Set<Connection>>();
-  /** The user each attached connection was filed under, so detaching is one lookup, not a scan of every user. */
-  private readonly attachedAs = new Map<Connection, number>();
-  private readonly admins = new Set<Connection>();
-  private readonly registrants = new Map<number, Connection>();
-  private readonly all = new Set<Connection>();
-  /** Connections not yet logged in, per remote address (a limit applies to them). */
-  private readonly anonymous = new Map<string, number>();
-  private readonly countedAnonymous = new WeakSet<Connection>();
-  /** Logged-in connections per remote address (a limit applies to them too). */
-  private readonly loggedIn = new Map<string, number>();
-  /** A connection whose session expires is closed then: it must not go on receiving popups. */
-  private readonly expiry = new SessionExpiry<Connection>((conn) => conn.fail('SESSION_EXPIRED'));
+  constructor(
+    readonly local: LocalConnections,
+    private readonly bus: Bus,
+    private readonly presence: Presence,
+    private readonly onError: (err: unknown) => void,
+  ) {}
 
-  /** Every accepted connection is tracked so counts and shutdown see it. */
-  track(conn: Connection): void {
-    this.all.add(conn);
-    this.countedAnonymous.add(conn);
-    bump(this.anonymous, conn.remoteAddress, 1);
-    conn.onClose(() => {
-      this.uncountAnonymous(conn);
-      this.all.delete(conn);
-      this.detach(conn);
-      if (conn.waitingRegistration !== null && this.registrants.get(conn.waitingRegistration) === conn) {
-        this.registrants.delete(conn.waitingRegistration);
-      }
-    });
+  /** Acts on the bus's notices for this node's connections, until stop(). */
+  start(): void {
+    this.unsubscribe ??= this.bus.subscribe((event) => this.hear(event));
   }
 
-  anonymousFrom(address: string): number {
-    return this.anonymous.get(address) ?? 0;
-  }
-
-  private uncountAnonymous(conn: Connection): void {
-    if (this.countedAnonymous.delete(conn)) bump(this.anonymous, conn.remoteAddress, -1);
+  stop(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
   }
 
   attach(conn: Connection): void {
-    const user = conn.user;
-    if (!user) return;
-    this.uncountAnonymous(conn);
-    this.detach(conn); // logged in again, perhaps as someone else
-    this.attachedAs.set(conn, user.userId);
-    bump(this.loggedIn, conn.remoteAddress, 1);
-    let set = this.byUser.get(user.userId);
-    if (!set) this.byUser.set(user.userId, (set = new Set()));
-    set.add(conn);
-    if (user.role === 'admin') this.admins.add(conn);
-    this.expiry.watch(conn, user.expiresAt);
+    this.local.attach(conn);
   }
 
   detach(conn: Connection): void {
-    this.admins.delete(conn);
-    this.expiry.forget(conn);
-    const userId = this.attachedAs.get(conn);
-    if (userId === undefined) return;
-    this.attachedAs.delete(conn);
-    bump(this.loggedIn, conn.remoteAddress, -1);
-    const set = this.byUser.get(userId);
-    if (set?.delete(conn) && set.size === 0) this.byUser.delete(userId);
+    this.local.detach(conn);
   }
 
-  pushPopup(userId: number, messageId: number, frame: Buffer): number {
-    let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
-    return n;
+  popupsChanged(conn: Connection): void {
+    this.local.present(conn);
   }
 
-  acceptsPopups(userId: number): boolean {
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.acceptsPopups()) return true;
-    return false;
+  pushToUser(userId: number, event: string, args: ArgInput): void {
+    this.publish({ type: 'member_notice', userId, event, args });
   }
 
-  pushToUser(userId: number, event: string, args: ArgInput): number {
-    let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.push(event, args)) n++;
-    return n;
+  pushToAdmins(event: string, args: ArgInput): void {
+    this.publish({ type: 'admin_notice', event, args });
   }
 
-  pushToAdmins(event: string, args: ArgInput): number {
-    let n = 0;
-    for (const conn of this.admins) if (conn.push(event, args)) n++;
-    return n;
+  memberChanged(userId: number, change: string): void {
+    this.publish({ type: 'member_changed', userId, change });
   }
 
   awaitRegistration(requestId: number, conn: Connection): void {
-    conn.waitingRegistration = requestId;
-    this.registrants.set(requestId, conn);
+    this.local.awaitRegistration(requestId, conn);
   }
 
-  pushToRegistrant(requestId: number, event: string, args: ArgInput): boolean {
-    const conn = this.registrants.get(requestId);
-    if (!conn) return false;
-    this.registrants.delete(requestId);
-    conn.waitingRegistration = null;
-    return conn.push(event, args);
+  pushToRegistrant(requestId: number, event: string, args: ArgInput): void {
+    this.publish({ type: 'registration_decided', requestId, event, args });
   }
 
-  disconnectUser(userId: number, code: ErrorCode, message: string): number {
-    return this.disconnectSessions(userId, () => true, code, message);
+  disconnectUser(userId: number, code: ErrorCode, message: string): Promise<number> {
+    return this.disconnectSessions(userId, { all: true }, code, message);
   }
 
-  disconnectSessions(userId: number, ends: (sessionId: number) => boolean, code: ErrorCode, message: string): number {
-    const conns = [...(this.byUser.get(userId) ?? [])].filter((c) => c.user !== null && ends(c.user.sessionId));
-    for (const conn of conns) conn.fail(code, message);
-    return conns.length;
+  async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): Promise<number> {
+    // Counted where presence can see every node; only all of a member's connections is a count it knows.
+    const count = 'all' in sessions ? await this.presence.connectionsOf(userId) : 0;
+    await this.bus.publish({ type: 'session_closed', userId, sessions, code, message });
+    return count;
   }
 
-  isOnline(userId: number): boolean {
-    return (this.byUser.get(userId)?.size ?? 0) > 0;
+  async isOnline(userId: number): Promise<boolean> {
+    return (await this.presence.onlineAmong([userId])).has(userId);
   }
 
-  connectionsOf(userId: number): number {
-    return this.byUser.get(userId)?.size ?? 0;
+  onlineAmong(userIds: readonly number[]): Promise<Set<number>> {
+    return this.presence.onlineAmong(userIds);
   }
 
-  loggedInFrom(address: string): number {
-    return this.loggedIn.get(address) ?? 0;
-  }
-
-  online(): OnlineEntry[] {
-    return [...this.byUser.values()].flatMap((set) => {
-      const conns = [...set];
-      const first = conns[0]?.user;
-      if (!first) return [];
-      return [{
-        userId: first.userId,
-        username: first.username,
-        connections: conns.map((c) => ({ cid: c.cid, address: c.remoteAddress, since: c.connectedAt.toISOString() })),
-      }];
-    });
+  online(): Promise<OnlineEntry[]> {
+    return this.presence.online();
   }
 
   connectionCount(): number {
-    return this.all.size;
+    return this.local.connectionCount();
   }
 
   connections(): Connection[] {
-    return [...this.all];
+    return this.local.connections();
   }
-}
 
-/** Adds delta to a count per address; a count of 0 is removed, so the map holds only addresses in use. */
-function bump(counts: Map<string, number>, address: string, delta: number): void {
-  const n = (counts.get(address) ?? 0) + delta;
-  if (n <= 0) counts.delete(address);
-  else counts.set(address, n);
+  anonymousFrom(address: string): number {
+    return this.local.anonymousFrom(address);
+  }
+
+  private publish(event: BusEvent): void {
+    this.bus.publish(event).catch(this.onError);
+  }
+
+  /** This node's part of a notice: its own connections. */
+  private hear(event: BusEvent): void {
+    switch (event.type) {
+      case 'member_notice': this.local.pushToUser(event.userId, event.event, event.args); break;
+      case 'admin_notice': this.local.pushToAdmins(event.event, event.args); break;
+      case 'registration_decided': this.local.pushToRegistrant(event.requestId, event.event, event.args); break;
+      case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message); break;
+      default: break; // message_stored is delivery's; member_changed is for caches, and this node keeps none
+    }
+  }
 }

@@ -1,5 +1,6 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -21,20 +22,21 @@ import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
-import { LocalRouter } from './router.js';
-import { LoginThrottle } from './throttle.js';
+import { Router } from './router.js';
+import { LocalConnections } from './local-connections.js';
+import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
+import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { databaseFiles, openContent, openStore, storeLocation } from '../adapters/index.js';
+import { databaseFiles, openContent, openNode, openStore, storeLocation, type NodeAdapters } from '../adapters/index.js';
 import type { AttachmentContent } from '../core/ports/content.js';
 import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import type { TransferDeps } from '../transfer/ports.js';
-import { deliverMessage } from './delivery.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -43,6 +45,8 @@ export const PROTOCOL_VERSION = 1;
 export interface Adapters {
   /** The store; the server closes it when it stops. */
   store?: Store;
+  /** The bus (whose nodeId names this node), presence, login throttle and traffic counters; in process when absent. */
+  node?: NodeAdapters;
   /** Where attachment bytes live (default: what goes with the store, openContent); closed when the server stops. */
   content?: AttachmentContent;
 }
@@ -71,14 +75,17 @@ export class SiarServer {
   private memoryRelease: MemoryRelease | null = null;
   /** Shadow listeners and attachments; liveListeners() counts the open ones. */
   transfers!: TransferService;
+  /** The bus, presence and counters it runs on; closed at stop when the server opened them. */
+  node: NodeAdapters | null = null;
+  private ownsNode = false;
   /** Password brute-force protection; its counts of refused attempts reach the audit log. */
-  throttle: LoginThrottle | null = null;
+  throttle: LoginThrottleState | null = null;
 
   private constructor(
     readonly config: ServerConfig,
     readonly log: Logger,
     readonly store: Store,
-    readonly router: LocalRouter,
+    readonly router: Router,
     readonly mailWorker: MailWorker,
     private readonly listener: net.Server,
   ) {}
@@ -104,12 +111,25 @@ export class SiarServer {
     const mailWorker = new MailWorker({ store, transport, sealer, from: config.mailFrom, logger: log });
     mailWorker.start();
 
-    const router = new LocalRouter();
+    // The bus, presence, login throttle and traffic counters: given, or in process.
+    const node = options.adapters?.node ?? await openNode({
+      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`,
+      statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
+    }, log);
+    const { bus, presence } = node;
+    const nodeId = bus.nodeId;
+    const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
+    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
+    router.start();
     // Not sampling yet: a start that fails before listening leaves no timer behind.
     const loopLateness = new LoopLatenessMonitor();
     const stats = new TrafficStats({
       historyMinutes: config.statsHistoryMinutes,
       loopLateness,
+      counters: {
+        port: node.counters, node: nodeId,
+        onError: (err) => log.error({ err }, 'traffic counters could not be written'),
+      },
       connections: () => router.connectionCount(),
       liveBytes: () => {
         let bytesIn = 0;
@@ -123,13 +143,22 @@ export class SiarServer {
     });
     const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
-      config, store, router, log, stats, backups,
-      throttle: new LoginThrottle(config.loginThrottle),
+      config, store, router, bus, log, stats, backups,
+      throttle: node.throttle,
       sendRate: new SendRate(config.maxSendsPerMinute),
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
     services.throttle.onReport = auditThrottleReports(services);
+    // A bus that may have lost events meanwhile: every connection here catches up from the store.
+    bus.onReconnect(() => {
+      for (const conn of local.connections()) {
+        if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
+      }
+    });
+    new DeliverySubscriber({
+      store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
+    }).start();
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -137,7 +166,7 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, store, router, log, deliver: (message, institution) => deliverMessage(services, message, institution),
+      config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
     const transfers = new TransferService(transferDeps, options.adapters?.content ?? await openContent(store, config.dataDir));
     services.transfers = transfers;
@@ -164,7 +193,7 @@ export class SiarServer {
     const shared = connectionShared(config, log);
     const onSocket = (socket: net.Socket): void => {
       const address = normalizeAddress(socket.remoteAddress);
-      const admission = admitConnection(config, router, address);
+      const admission = admitConnection(config, local, address);
       if (!admission.admit) {
         refuse(socket, `-|ERR|TOO_MANY_REQUESTS|${admission.reason}\n`);
         if (admission.reason === SERVER_FULL) warnFull({ connections: router.connectionCount(), maxConnections: config.maxConnections });
@@ -172,7 +201,7 @@ export class SiarServer {
         return;
       }
       const conn = new Connection(socket, config, log, dispatch, shared);
-      router.track(conn);
+      local.track(conn);
       if (admission.reservedSlot) {
         holdReservedSlot(conn, config);
         warnReserved({ address, connections: router.connectionCount(), reserved: config.adminReservedConnections });
@@ -216,6 +245,8 @@ export class SiarServer {
     server.memoryRelease = shared.memory;
     server.output = shared.output;
     server.throttle = services.throttle;
+    server.node = node;
+    server.ownsNode = !options.adapters?.node;
     services.throttle.start();
     loopLateness.start();
     stats.start();
@@ -276,7 +307,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
-      this.throttle?.stop(); // writes the counts it still holds while the store is open
+      await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();
       this.stats?.stop();
@@ -284,6 +315,11 @@ export class SiarServer {
       // A backup under way finishes first: closing the store would break it.
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
+      if (this.node && this.ownsNode) {
+        const { bus, presence, counters } = this.node;
+        await presence.removeNode(bus.nodeId).catch(() => undefined);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close()]);
+      }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);
       this.log.info('siar server stopped');

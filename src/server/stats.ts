@@ -7,6 +7,7 @@
  */
 import type { MinuteSample, TrafficTotals, TransferProgress } from '../protocol/index.js';
 import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
+import type { TrafficCounters } from '../core/ports/traffic-counters.js';
 
 export type { MinuteSample, TrafficTotals, TransferProgress };
 
@@ -30,6 +31,8 @@ export interface TrafficStatsOptions {
   now?: () => number;
   /** How late the event loop runs; without one, lateness reads 0. */
   loopLateness?: LatenessSource;
+  /** Where each completed minute goes, under this node's name, so every node reads every node's (traffic-counters port). */
+  counters?: { port: TrafficCounters; node: string; onError?: (err: unknown) => void };
 }
 
 interface Mark {
@@ -60,6 +63,7 @@ export class TrafficStats {
   private readonly connectionsNow: () => number;
   private readonly liveBytes: () => { bytesIn: number; bytesOut: number };
   private readonly loopLateness: LatenessSource;
+  private readonly counters: TrafficStatsOptions['counters'] | null;
   private loopMaxEverMs = 0;
   private readonly ring: MinuteSample[] = [];
   private mark: Mark;
@@ -73,6 +77,7 @@ export class TrafficStats {
     this.connectionsNow = options.connections ?? (() => 0);
     this.liveBytes = options.liveBytes ?? (() => ({ bytesIn: 0, bytesOut: 0 }));
     this.loopLateness = options.loopLateness ?? { window: () => NO_LATENESS };
+    this.counters = options.counters ?? null;
     this.started = this.now();
     this.mark = this.takeMark(this.bucketStart(this.started));
   }
@@ -172,6 +177,15 @@ export class TrafficStats {
   private push(sample: MinuteSample): void {
     this.ring.push(sample);
     if (this.ring.length > this.historyMinutes) this.ring.splice(0, this.ring.length - this.historyMinutes);
+    if (this.counters) this.report(this.counters, sample);
+  }
+
+  /** A completed minute to the shared counters: the sample, and its counts added to the node's. */
+  private report(counters: NonNullable<TrafficStatsOptions['counters']>, sample: MinuteSample): void {
+    const { port, node, onError = () => undefined } = counters;
+    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = sample;
+    port.recordMinute(node, sample).catch(onError);
+    port.add(node, { messages, popups, bytesIn, bytesOut, connectionsOpened }).catch(onError);
   }
 
   /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */

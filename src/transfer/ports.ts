@@ -28,7 +28,7 @@ export interface TransferDeps {
   store: Store;
   log: Logger;
   /** Pushes to every session of a member (the sender hears SENT, EXPIRED, ...). */
-  router: { pushToUser(userId: number, event: string, args: ArgInput): number };
-  /** The message's last attachment is in: its popups go out to the recipients (src/server/delivery.ts). */
-  deliver(message: Message, institution: string): Promise<unknown>;
+  router: { pushToUser(userId: number, event: string, args: ArgInput): void };
+  /** The message's last attachment is in: its popups go out to the recipients (published on the bus: src/server/delivery.ts). */
+  deliver(message: Message, institution: string): void;
 }

@@ -295,7 +295,7 @@ export class TransferService {
     setImmediate(() => {
       (async () => {
         const institution = (await store.getUserById(message.senderId))?.institution ?? '';
-        await this.services.deliver(message, institution);
+        this.services.deliver(message, institution);
       })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
     });
   }

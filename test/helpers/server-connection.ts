@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import { defaultConfig } from '../../src/server/config.js';
 import { Connection, connectionShared } from '../../src/server/connection.js';
 import { createLogger } from '../../src/server/logger.js';
-import type { LocalRouter } from '../../src/server/router.js';
+import type { LocalConnections } from '../../src/server/local-connections.js';
 
 export interface ServerSideConnection {
   conn: Connection;
@@ -19,7 +19,7 @@ export interface ServerSideConnection {
 
 /** Opens one connection; with `user`, it is logged in as that member and attached to the router. */
 export async function serverSideConnection(
-  t: Test, router: LocalRouter, user?: { id: number; username: string },
+  t: Test, router: LocalConnections, user?: { id: number; username: string },
 ): Promise<ServerSideConnection> {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');

@@ -5,10 +5,9 @@
  * a real store file and the server's own router and connection class.
  */
 import t, { type Test } from 'tap';
-import { deliverMessage, pushableRecipients } from '../../src/server/delivery.js';
-import { LocalRouter } from '../../src/server/router.js';
+import { deliverMessage, pushableRecipients, type DeliveryDeps } from '../../src/server/delivery.js';
+import { LocalConnections } from '../../src/server/local-connections.js';
 import { TrafficStats } from '../../src/server/stats.js';
-import type { Services } from '../../src/server/commands/types.js';
 import type { User } from '../../src/core/ports/store.js';
 import { serverSideConnection as connect, waitFor } from '../helpers/server-connection.js';
 import { openStore, seedMembers } from '../adapters/sqlite/helpers.js';
@@ -16,9 +15,9 @@ import { openStore, seedMembers } from '../adapters/sqlite/helpers.js';
 async function setup(t: Test) {
   const { store } = openStore(t);
   const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
-  const router = new LocalRouter();
+  const router = new LocalConnections();
   // Only what deliverMessage and pushableRecipients use; each is the server's real implementation.
-  const services = { store, router, stats: new TrafficStats() } as unknown as Services;
+  const services: DeliveryDeps = { store, local: router, stats: new TrafficStats() };
   return { store, router, services, alice, bob, carol };
 }
 
@@ -27,7 +26,7 @@ t.test('online recipients are stored delivered and get their popup; offline ones
   const bobSide = await connect(t, router, bob);
   const message = await store.storeMessage({
     senderId: alice.id, audience: 'list', recipientIds: [bob.id, carol.id], subject: 'at commit', body: 'b',
-    pushedAfterCommit: pushableRecipients(services),
+    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients.find((r) => r.userId === bob.id)!.deliveredAt, message.sentAt);
   t.equal(message.recipients.find((r) => r.userId === carol.id)!.deliveredAt, null);
@@ -44,7 +43,7 @@ t.test('a recipient whose socket closed during the commit gets the popup at its 
   const message = await store.storeMessage({
     senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'lost push', body: 'b',
     pushedAfterCommit: (id) => {
-      const online = pushableRecipients(services)(id);
+      const online = pushableRecipients(router)(id);
       closeBeforePush = () => bobSide.conn.close();
       return online;
     },
@@ -60,7 +59,7 @@ t.test('a recipient who logged in during the commit gets the popup, and is marke
   const { store, router, services, alice, bob } = await setup(t);
   const message = await store.storeMessage({
     senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'late login', body: 'b',
-    pushedAfterCommit: pushableRecipients(services),
+    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients[0]!.deliveredAt, null, 'offline at the commit');
   const bobSide = await connect(t, router, bob);
@@ -75,7 +74,7 @@ t.test('a connection that asked for no popups does not count as online', async (
   bobSide.conn.wantsPopups = false;
   const message = await store.storeMessage({
     senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 's', body: 'b',
-    pushedAfterCommit: pushableRecipients(services),
+    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients[0]!.deliveredAt, null);
   t.equal(await deliverMessage(services, message, 'Alice U.'), 0);

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import t, { type Test } from 'tap';
 import { waitFor } from '../helpers/server-connection.js';
-import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions, type ThrottleReport } from '../../src/server/throttle.js';
+import { DEFAULT_THROTTLE, LoginThrottle, type ThrottleOptions, type ThrottleReport } from '../../src/adapters/memory/login-throttle.js';
 import type { Connection } from '../../src/server/connection.js';
 import { RawPeer, ownPassword, startServer, type TestServer } from '../helpers/siar.js';
 import { DataPeer, noise, offer, rawUpload, sendDeclared, sha256 } from '../transfer/helpers.js';

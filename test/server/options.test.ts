@@ -61,10 +61,12 @@ t.test('the defaults are the ones the server always had', async (t) => {
     maxTransfers: 256, uploadWindowMs: 24 * 60 * 60_000, partialRetentionMs: 60 * 60_000, transferSweepIntervalMs: 60_000,
     minFreeDiskBytes: 64 * 1024 ** 2, registrationExpiryDays: 30, registrationExpiryCheckMs: 60 * 60_000, statsHistoryMinutes: 60,
   };
-  const { dataDir, maxConnections, smtpUrl, store, ...now } = defaultConfig();
+  const { dataDir, maxConnections, smtpUrl, store, bus, nodeId, ...now } = defaultConfig();
   t.same(now, before);
   t.equal(smtpUrl, null, 'no SMTP: mail goes to files');
   t.equal(store, null, 'no --store: the SQLite file in the data directory');
+  t.equal(bus, null, 'no --bus: a single node, everything in process');
+  t.equal(nodeId, null, 'no --node-id: host and port');
   t.match(dataDir, /\/data$/);
   t.ok(maxConnections >= 1);
   t.same(defaultConfig().loginThrottle, DEFAULT_THROTTLE, 'the throttle defaults stay those of throttle.ts');

@@ -1,17 +1,17 @@
 /**
- * The local message router: which connections a push reaches, over real loopback connections.
+ * This process's connections (LocalConnections, what the local router was): which connections a push reaches, over real loopback connections.
  * Detaching is a lookup by connection (it used to scan every user, so a server disconnecting
  * its 19,864 clients did 19,864² steps).
  */
 import t from 'tap';
-import { LocalRouter } from '../../src/server/router.js';
+import { LocalConnections } from '../../src/server/local-connections.js';
 import { serverSideConnection, waitFor } from '../helpers/server-connection.js';
 
 const alice = { id: 1, username: 'alice' };
 const bob = { id: 2, username: 'bob' };
 
 t.test('a connection logged in again as someone else gets only the new user\'s pushes', async (t) => {
-  const router = new LocalRouter();
+  const router = new LocalConnections();
   const c = await serverSideConnection(t, router, alice);
   t.ok(router.isOnline(alice.id));
   c.conn.user = { userId: bob.id, username: bob.username, role: 'member', sessionId: 2, expiresAt: Date.now() + 3_600_000 };
@@ -26,7 +26,7 @@ t.test('a connection logged in again as someone else gets only the new user\'s p
 });
 
 t.test('a user with two connections stays online until the last one goes', async (t) => {
-  const router = new LocalRouter();
+  const router = new LocalConnections();
   const first = await serverSideConnection(t, router, alice);
   const second = await serverSideConnection(t, router, alice);
   const other = await serverSideConnection(t, router, bob);
@@ -44,7 +44,7 @@ t.test('a user with two connections stays online until the last one goes', async
 });
 
 t.test('many connections closing leave nobody behind', async (t) => {
-  const router = new LocalRouter();
+  const router = new LocalConnections();
   const conns = [];
   for (let i = 0; i < 200; i++) conns.push(await serverSideConnection(t, router, { id: 100 + (i % 50), username: `m${i % 50}` }));
   t.equal(router.online().length, 50);

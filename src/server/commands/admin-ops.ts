@@ -119,7 +119,7 @@ export const adminOpsCommands: Command[] = [
     const totals = stats.totals();
     return {
       ...totals,
-      online: ctx.services.router.online().length,
+      online: (await ctx.services.router.online()).length,
       transfer: stats.transfersInProgress().map((t) => `${t.id},${t.direction},${t.bytes},${t.size},${t.user},${t.name}`),
       registrationExpiryDays: config.registrationExpiryDays,
     };
@@ -251,8 +251,9 @@ export const adminOpsCommands: Command[] = [
       mail: { kind: 'password_reset', to: member.email, subject: m.subject, sealedText: mail.seal(m.text) },
     });
     mail.kick();
-    const connections = router.disconnectUser(member.id, 'SESSION_CLOSED', 'Your password was reset by the administrator; log in with the new one from the e-mail.');
+    const connections = await router.disconnectUser(member.id, 'SESSION_CLOSED', 'Your password was reset by the administrator; log in with the new one from the e-mail.');
     ctx.log.info({ username: member.username, mailId: result.mailId, connections }, 'password reset');
+    router.memberChanged(member.id, 'password_reset');
     return { username: member.username, email: member.email, mailId: result.mailId, sessions: result.sessions, connections };
   }),
 

@@ -8,12 +8,12 @@ import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
 
 /** What the administrator sees of a member: who, its standing, and its storage and sending against the limits (0: none). */
-function memberArgs(u: User, services: Services, storedBytes: number) {
-  const { config, router, sendRate } = services;
+function memberArgs(u: User, services: Services, storedBytes: number, online: boolean) {
+  const { config, sendRate } = services;
   return {
     username: u.username, institution: u.institution, contact: u.contact, email: u.email, phone: u.phone,
     address: u.address, status: u.status, createdAt: u.createdAt, lastLoginAt: u.lastLoginAt ?? '',
-    lastLoginAddress: u.lastLoginAddress ?? '', online: router.isOnline(u.id) ? 1 : 0,
+    lastLoginAddress: u.lastLoginAddress ?? '', online: online ? 1 : 0,
     storedBytes, quotaBytes: config.memberQuotaBytes, sentLastMinute: sendRate.lastMinute(u.id), maxSendsPerMinute: sendRate.perMinute,
   };
 }
@@ -82,7 +82,8 @@ export const adminCommands: Command[] = [
       (u) => !q || u.username.includes(q) || u.institution.toLowerCase().includes(q) || u.email.includes(q),
     );
     const usage = await ctx.services.store.storageUsage();
-    for (const u of members) ctx.item(memberArgs(u, ctx.services, usage.get(u.id) ?? 0));
+    const online = await ctx.services.router.onlineAmong(members.map((u) => u.id));
+    for (const u of members) ctx.item(memberArgs(u, ctx.services, usage.get(u.id) ?? 0, online.has(u.id)));
     return { count: members.length };
   }),
 
@@ -91,7 +92,8 @@ export const adminCommands: Command[] = [
     const user = await memberByName(ctx, requireUsername(args));
     await store.setUserStatus(user.id, 'suspended');
     const sessions = await store.closeUserSessions(user.id);
-    const connections = router.disconnectUser(user.id, 'SESSION_CLOSED', 'Your account was suspended by the administrator.');
+    const connections = await router.disconnectUser(user.id, 'SESSION_CLOSED', 'Your account was suspended by the administrator.');
+    router.memberChanged(user.id, 'suspended');
     await store.audit({ kind: 'member_suspended', actorId: ctx.auth.user.id, subject: user.username, address: ctx.conn.remoteAddress });
     return { username: user.username, status: 'suspended', sessions, connections };
   }),
@@ -99,12 +101,13 @@ export const adminCommands: Command[] = [
   authed('REACTIVATE', 'admin', 'REACTIVATE username= — lifts a suspension', async (ctx, args) => {
     const user = await memberByName(ctx, requireUsername(args));
     await ctx.services.store.setUserStatus(user.id, 'active');
+    ctx.services.router.memberChanged(user.id, 'reactivated');
     await ctx.services.store.audit({ kind: 'member_reactivated', actorId: ctx.auth.user.id, subject: user.username, address: ctx.conn.remoteAddress });
     return { username: user.username, status: 'active' };
   }),
 
   authed('ONLINE', 'admin', 'ONLINE — who is connected now, from where, since when', async (ctx) => {
-    const online = ctx.services.router.online();
+    const online = await ctx.services.router.online();
     for (const o of online) {
       const first = o.connections[0];
       ctx.item({

@@ -21,7 +21,7 @@ export const authCommands: Command[] = [
       await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
       throw new SiarError('ACCOUNT_SUSPENDED');
     }
-    admitLogin(config, router, ctx.conn, user); // before a session is made for nothing
+    admitLogin(config, router.local, ctx.conn, user); // before a session is made for nothing
     const token = generateToken();
     const expiresAtMs = Date.now() + config.sessionTtlMs;
     const expiresAt = new Date(expiresAtMs).toISOString();
@@ -33,7 +33,7 @@ export const authCommands: Command[] = [
     });
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
     try {
-      admitLogin(config, router, ctx.conn, user);
+      admitLogin(config, router.local, ctx.conn, user);
     } catch (err) {
       await store.closeSession(session.id);
       throw err;
@@ -70,12 +70,12 @@ export const authCommands: Command[] = [
       throw new SiarError('TOKEN_EXPIRED', 'That session has expired; log in again with your password.');
     }
     if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
-    admitLogin(config, router, ctx.conn, user);
+    admitLogin(config, router.local, ctx.conn, user);
     // Recorded like a LOGIN (last login time and address): the administrator sees where a session went.
     await store.recordLogin(user.id, ctx.conn.remoteAddress);
     const unread = await store.unreadCount(user.id);
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
-    admitLogin(config, router, ctx.conn, user);
+    admitLogin(config, router.local, ctx.conn, user);
     if (ctx.conn.user) router.detach(ctx.conn);
     const expiresAtMs = Date.parse(session.expiresAt);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
@@ -105,7 +105,7 @@ export const authCommands: Command[] = [
       ctx.conn.user = null;
     }
     // The connection that logged in with this token, if it is another one, stops receiving pushes now.
-    router.disconnectSessions(user.id, (id) => id === session.id, 'SESSION_CLOSED', 'This session was logged out from another connection.');
+    await router.disconnectSessions(user.id, { only: session.id }, 'SESSION_CLOSED', 'This session was logged out from another connection.');
     return { loggedOut: 1 };
   }),
 
@@ -132,11 +132,13 @@ export const authCommands: Command[] = [
     const { sessions } = await store.changePassword({ userId: user.id, sessionId: session.id, passwordHash: await hashPassword(next), address: ctx.conn.remoteAddress });
     // Every other session of the member is closed; after the OK, their connections are told why.
     ctx.afterReply(() => {
-      router.disconnectSessions(user.id, (id) => id !== session.id, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.');
+      router.disconnectSessions(user.id, { except: session.id }, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.')
+        .catch((err: unknown) => ctx.log.error({ err }, 'closing the other sessions failed'));
     });
     if (ctx.conn.popupsAfterPasswordChange && ctx.conn.user?.sessionId === ctx.auth.session.id) {
       ctx.conn.popupsAfterPasswordChange = false;
       ctx.conn.wantsPopups = true;
+      router.popupsChanged(ctx.conn);
       ctx.afterReply(() => {
         replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
       });

@@ -42,8 +42,9 @@ export const groupCommands: Command[] = [
     const { store, router } = ctx.services;
     const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
     const members = await store.groupMembers(group.id);
+    const online = await router.onlineAmong(members.map((u) => u.id));
     for (const u of members) {
-      ctx.item({ username: u.username, institution: u.institution, status: u.status, online: router.isOnline(u.id) ? 1 : 0 });
+      ctx.item({ username: u.username, institution: u.institution, status: u.status, online: online.has(u.id) ? 1 : 0 });
     }
     return groupArgs(group, members.some((u) => u.id === ctx.auth.user.id));
   }),

@@ -1,5 +1,5 @@
 import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
-import { deliverMessage, pushableRecipients } from '../delivery.js';
+import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
 import type { Audience, InboxEntry, Message } from '../../core/ports/store.js';
@@ -66,7 +66,7 @@ export const messagingCommands: Command[] = [
     });
     const message = await store.storeMessage({
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
-      pushedAfterCommit: pushableRecipients(ctx.services),
+      pushedAfterCommit: pushableRecipients(ctx.services.router.local),
     }, limits);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via }, 'message stored');
     const reply = { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined };
@@ -74,9 +74,7 @@ export const messagingCommands: Command[] = [
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
-    ctx.afterReply(() => {
-      deliverMessage(ctx.services, message, institution).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
-    });
+    ctx.afterReply(() => publishStored(ctx.services, message, institution));
     return reply;
   }),
 
@@ -136,8 +134,9 @@ export const messagingCommands: Command[] = [
       throw new SiarError('BAD_ARGUMENT', 'kind must be one of member, channel, group.');
     }
     const members = kind === undefined || kind === 'member' ? (await ctx.services.store.listMembers()).filter((u) => u.status === 'active') : [];
+    const online = await ctx.services.router.onlineAmong(members.map((u) => u.id));
     for (const u of members) {
-      ctx.item({ kind: 'member', username: u.username, institution: u.institution, online: ctx.services.router.isOnline(u.id) ? 1 : 0 });
+      ctx.item({ kind: 'member', username: u.username, institution: u.institution, online: online.has(u.id) ? 1 : 0 });
     }
     // Channels (kind=channel) and groups (kind=group) follow the member rows (issue #4).
     const { channels, groups } = await directoryAudiences(ctx, kind);

@@ -26,21 +26,21 @@ export interface PasswordCheck {
 export async function checkPassword(ctx: CommandContext, check: PasswordCheck): Promise<void> {
   const { throttle, store, config } = ctx.services;
   const address = ctx.conn.remoteAddress;
-  const started = throttle.begin(check.username, address);
+  const started = await throttle.begin(check.username, address);
   if (started.refused) throw lockedError(started.refused);
   const { attempt } = started;
   let ok: boolean;
   try {
     ok = await verifyPassword(check.password, check.passwordHash ?? (await decoyPasswordHash()));
   } catch (err) {
-    attempt.abandon();
+    await attempt.abandon();
     throw err;
   }
   if (ok && check.passwordHash !== null) {
-    attempt.succeed();
+    await attempt.succeed();
     return;
   }
-  const outcome = attempt.fail();
+  const outcome = await attempt.fail();
   await store.audit({ kind: check.failureKind, actorId: check.actorId ?? null, subject: check.username, address });
   if (outcome.lockedNow) {
     await store.audit({
@@ -69,14 +69,14 @@ export const RESUME_THROTTLE_NAME = '#resume';
 export async function checkResume(ctx: CommandContext, token: string): Promise<{ session: Session; user: User }> {
   const { throttle, store, config } = ctx.services;
   const address = ctx.conn.remoteAddress;
-  // Refused at once while the address is locked. The check is let go before the lookup (no await
-  // in between): right tokens are never counted, so the clients of a stopped node behind one
-  // address (a campus NAT) may all resume at once without looking like parallel guesses.
-  begin(throttle, address).abandon();
+  // Refused at once while the address is locked. The check is let go before the lookup: right
+  // tokens are never counted, so the clients of a stopped node behind one address (a campus NAT)
+  // may all resume at once without looking like parallel guesses.
+  await (await begin(throttle, address)).abandon();
   const session = await store.findSession(hashToken(token));
   const user = session ? await store.getUserById(session.userId) : null;
   if (session && user) return { session, user };
-  const outcome = begin(throttle, address).fail();
+  const outcome = await (await begin(throttle, address)).fail();
   await store.audit({ kind: 'resume_failed', subject: null, address });
   if (outcome.lockedNow) {
     await store.audit({
@@ -90,8 +90,8 @@ export async function checkResume(ctx: CommandContext, token: string): Promise<{
 }
 
 /** A RESUME attempt under the throttle, or LOGIN_LOCKED. */
-function begin(throttle: CommandContext['services']['throttle'], address: string) {
-  const started = throttle.begin(RESUME_THROTTLE_NAME, address);
+async function begin(throttle: CommandContext['services']['throttle'], address: string) {
+  const started = await throttle.begin(RESUME_THROTTLE_NAME, address);
   if (!started.refused) return started.attempt;
   const minutes = Math.max(1, Math.ceil(started.refused.retryAfterMs / 60_000));
   throw new SiarError('LOGIN_LOCKED', started.refused.locked

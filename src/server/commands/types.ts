@@ -4,7 +4,8 @@ import type { ServerConfig } from '../config.js';
 import type { BackupService } from '../backup.js';
 import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
-import type { LoginThrottle } from '../throttle.js';
+import type { Bus } from '../../core/ports/bus.js';
+import type { LoginThrottleState } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
 import type { DiskFloor } from '../disk-floor.js';
 import type { SendRate } from '../send-rate.js';
@@ -16,12 +17,14 @@ export interface Services {
   config: ServerConfig;
   store: Store;
   router: MessageRouter;
+  /** What one node tells every node (message stored, notices, closings); router and delivery publish on it. */
+  bus: Bus;
   mail: MailOutbox;
   log: Logger;
   /** Shadow listeners and attachments (UPLOAD, DOWNLOAD); absent only in servers built without them. */
   transfers?: TransferService;
   /** Brute-force protection for LOGIN. */
-  throttle: LoginThrottle;
+  throttle: LoginThrottleState;
   /** Each member's sending rate (SEND, MEMBERS). */
   sendRate: SendRate;
   /** The free-space floor for SEND and REGISTER. */

@@ -1,0 +1,69 @@
+/**
+ * Traffic counters (issue 18): what src/server/stats.ts counts, kept per node where every node
+ * reads them, with the sum. A node counts in its own memory on the hot paths (one integer
+ * increment) and hands each completed minute to this port; STATS and the console read the
+ * nodes' counters, their totals and their minutes from it. The contract suite is
+ * test/contract/counters/.
+ *
+ * Contract: add and recordMinute accumulate per node; totals lists the nodes in the order they
+ * first reported, with their sum; history keeps at most the adapter's historyMinutes completed
+ * minutes per node, and sums the nodes' samples of the same minute (lateness: the worst node's).
+ */
+import type { MinuteSample } from '../../protocol/index.js';
+
+/** Counts since a node started. */
+export interface CounterValues {
+  messages: number;
+  popups: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpened: number;
+}
+
+export const NO_COUNTS: Readonly<CounterValues> = { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 };
+
+export interface TrafficTotals {
+  nodes: Array<{ node: string; counters: CounterValues }>;
+  total: CounterValues;
+}
+
+export interface TrafficCounters {
+  /** Adds to the node's counters. */
+  add(node: string, deltas: Partial<CounterValues>): Promise<void>;
+  /** Keeps a completed minute of the node's. */
+  recordMinute(node: string, sample: MinuteSample): Promise<void>;
+  totals(): Promise<TrafficTotals>;
+  /** The last `minutes` completed minutes, oldest first: of one node, or summed over every node. */
+  history(minutes: number, node?: string): Promise<MinuteSample[]>;
+  close(): Promise<void>;
+}
+
+/** Sums counters (the totals of several nodes). */
+export function addCounts(a: CounterValues, b: Partial<CounterValues>): CounterValues {
+  return {
+    messages: a.messages + (b.messages ?? 0),
+    popups: a.popups + (b.popups ?? 0),
+    bytesIn: a.bytesIn + (b.bytesIn ?? 0),
+    bytesOut: a.bytesOut + (b.bytesOut ?? 0),
+    connectionsOpened: a.connectionsOpened + (b.connectionsOpened ?? 0),
+  };
+}
+
+/** Several nodes' samples of one minute as one: counts and gauges summed, lateness the worst. */
+export function sumSamples(samples: readonly MinuteSample[]): MinuteSample {
+  const first = samples[0]!;
+  return samples.slice(1).reduce((s, x) => ({
+    at: s.at,
+    messages: s.messages + x.messages,
+    popups: s.popups + x.popups,
+    bytesIn: s.bytesIn + x.bytesIn,
+    bytesOut: s.bytesOut + x.bytesOut,
+    connectionsOpened: s.connectionsOpened + x.connectionsOpened,
+    connections: s.connections + x.connections,
+    liveListeners: s.liveListeners + x.liveListeners,
+    transfers: s.transfers + x.transfers,
+    loopP99Ms: Math.max(s.loopP99Ms, x.loopP99Ms),
+    loopMaxMs: Math.max(s.loopMaxMs, x.loopMaxMs),
+    partial: s.partial || x.partial,
+  }), { ...first });
+}

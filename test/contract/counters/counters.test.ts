@@ -1,0 +1,52 @@
+/** Traffic-counters contract: counts per node and their sum; completed minutes per node, bounded, summed per minute. */
+import t from 'tap';
+import type { MinuteSample } from '../../../src/protocol/index.js';
+import { forEachAdapter } from './adapters.js';
+
+function minute(i: number, extra: Partial<MinuteSample> = {}): MinuteSample {
+  return {
+    at: new Date(Date.UTC(2026, 11, 7, 4, i)).toISOString(), messages: 1, popups: 2, bytesIn: 100, bytesOut: 200, connectionsOpened: 1,
+    connections: 3, liveListeners: 0, transfers: 0, loopP99Ms: 1, loopMaxMs: 2, partial: false, ...extra,
+  };
+}
+
+forEachAdapter(t, (t, adapter) => {
+  t.test('each node\'s counts add up, and the totals are their sum', async (t) => {
+    const medium = await adapter.open(t, 60);
+    const a = await medium.node('node-a');
+    const b = await medium.node('node-b');
+    t.strictSame(await a.totals(), { nodes: [], total: { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 } });
+    await a.add('node-a', { messages: 2, popups: 5 });
+    await b.add('node-b', { messages: 1, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 });
+    await a.add('node-a', { messages: 3 });
+    const totals = await b.totals();
+    t.strictSame(totals.nodes, [
+      { node: 'node-a', counters: { messages: 5, popups: 5, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 } },
+      { node: 'node-b', counters: { messages: 1, popups: 0, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 } },
+    ]);
+    t.strictSame(totals.total, { messages: 6, popups: 5, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 });
+  });
+
+  t.test('minutes are kept per node, oldest first, at most historyMinutes of them', async (t) => {
+    const medium = await adapter.open(t, 3);
+    const a = await medium.node('node-a');
+    for (let i = 0; i < 5; i++) await a.recordMinute('node-a', minute(i, { messages: i }));
+    t.strictSame((await a.history(10, 'node-a')).map((m) => m.messages), [2, 3, 4]);
+    t.strictSame((await a.history(2, 'node-a')).map((m) => m.messages), [3, 4]);
+    t.strictSame(await a.history(0, 'node-a'), []);
+    t.strictSame(await a.history(10, 'node-z'), [], 'a node never heard of has none');
+  });
+
+  t.test('the nodes\' samples of one minute are summed; lateness is the worst node\'s', async (t) => {
+    const medium = await adapter.open(t, 60);
+    const a = await medium.node('node-a');
+    const b = await medium.node('node-b');
+    await a.recordMinute('node-a', minute(0));
+    await a.recordMinute('node-a', minute(1, { loopMaxMs: 50 }));
+    await b.recordMinute('node-b', minute(1, { messages: 10, connections: 7, loopP99Ms: 9 }));
+    const h = await b.history(10);
+    t.strictSame(h.map((m) => m.at), [minute(0).at, minute(1).at]);
+    t.match(h[1], { messages: 11, popups: 4, bytesIn: 200, connections: 10, loopP99Ms: 9, loopMaxMs: 50, partial: false });
+    t.strictSame(h[0], minute(0), 'a minute one node reported is as it reported it');
+  });
+});
