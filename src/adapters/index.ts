@@ -5,12 +5,19 @@
  * - absent, `sqlite:PATH` or a plain PATH: the embedded SQLite store (SqliteStore), a file;
  * - `postgres://…` or `postgresql://…`: the PostgreSQL store (PostgresStore).
  *
+ * Attachment content follows the store (openContent): files in the data directory beside SQLite
+ * (FsContent), chunks in the same database beside PostgreSQL (PgContent), so on several nodes an
+ * attachment uploaded through one node downloads through any other after the first is gone.
+ *
  * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
  * suite (test/contract/store/adapters.ts lists the adapters it runs against).
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
+import type { AttachmentContent } from '../core/ports/content.js';
 import type { DatabaseFiles, Store } from '../core/ports/store.js';
+import { FsContent } from './fs-content/fs-content.js';
+import { PgContent } from './postgres/content.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
@@ -51,6 +58,12 @@ export async function openStore(settings: StoreSettings, log: Logger): Promise<S
   });
   if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
   return store;
+}
+
+/** The attachment content that goes with `store`: its database for PostgreSQL, else files in `dataDir`. */
+export async function openContent(store: Store, dataDir: string): Promise<AttachmentContent> {
+  if (store instanceof PostgresStore) return PgContent.open(store.url);
+  return new FsContent(dataDir);
 }
 
 /** The SQLite store's backup copies (the only store with file copies): for backups and `siar restore`. */

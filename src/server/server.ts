@@ -27,7 +27,8 @@ import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { databaseFiles, openStore, storeLocation } from '../adapters/index.js';
+import { databaseFiles, openContent, openStore, storeLocation } from '../adapters/index.js';
+import type { AttachmentContent } from '../core/ports/content.js';
 import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
@@ -39,6 +40,8 @@ export const PROTOCOL_VERSION = 1;
 export interface Adapters {
   /** The store; the server closes it when it stops. */
   store?: Store;
+  /** Where attachment bytes live (default: what goes with the store, openContent); closed when the server stops. */
+  content?: AttachmentContent;
 }
 
 export interface StartOptions {
@@ -128,7 +131,8 @@ export class SiarServer {
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
     // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
-    const transfers = new TransferService(services);
+    // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
+    const transfers = new TransferService(services, options.adapters?.content ?? await openContent(store, config.dataDir));
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {

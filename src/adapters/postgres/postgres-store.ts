@@ -119,6 +119,11 @@ export class PostgresStore implements Store {
   }
 
   /** Takes a pool on a migrated database; PostgresStore.open() is the usual way in. */
+  /** The database's URL: the attachment content (openContent in src/adapters/index.ts) opens its own pool on it. */
+  get url(): string {
+    return this.pool.options.connectionString ?? '';
+  }
+
   constructor(private readonly pool: Pool) {
     this.cg = new PgChannelsGroups(pool);
     this.groupCommit = new PgGroupCommit(pool);
