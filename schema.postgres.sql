@@ -204,6 +204,33 @@ SELECT sender_id, sum(bytes) FROM (
 ) AS used GROUP BY sender_id;
 
 -- migration: 3
+-- Attachment content (src/adapters/postgres/content.ts, issue 19 "Attachments from any node"): the
+-- bytes of every attachment in the database, so any node serves any download and resumes any
+-- interrupted upload. A blob is a partial upload (upload_of = its attachment id, growing chunk by
+-- chunk as the bytes arrive, appended only by the holder of `writer`) until its commit turns it into
+-- content stored once per sha256. A partial's size is its chunks' contiguous prefix from byte 0.
+-- Chunks are ≤ 1 MiB bytea rows at their byte offset (pos); STORAGE EXTERNAL: attachments are mostly
+-- compressed formats already, and trying to compress each chunk costs CPU for nothing.
+CREATE TABLE content_blobs (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  upload_of  BIGINT CONSTRAINT content_blobs_upload_unique UNIQUE,  -- the attachment of a partial upload; NULL once committed
+  sha256     TEXT CONSTRAINT content_blobs_sha256_unique UNIQUE,     -- the content's hash once committed; NULL before
+  writer     TEXT,                                                   -- the token of the one upload that may append
+  size       BIGINT NOT NULL DEFAULT 0,                              -- bytes, once committed
+  updated_at TIMESTAMPTZ NOT NULL,
+  CONSTRAINT content_blobs_partial_or_committed CHECK ((upload_of IS NULL) <> (sha256 IS NULL))
+);
+
+CREATE TABLE content_chunks (
+  blob_id    BIGINT NOT NULL REFERENCES content_blobs (id) ON DELETE CASCADE,
+  pos        BIGINT NOT NULL,                                        -- the chunk's first byte in the content
+  data       BYTEA NOT NULL,
+  written_at TIMESTAMPTZ NOT NULL DEFAULT now(),                     -- a partial's idle clock, for the sweep
+  PRIMARY KEY (blob_id, pos)
+);
+ALTER TABLE content_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- migration: 4
 -- Alerts (issue 21; schema.sql's migration 6): one row per message sent with a priority, an
 -- acknowledgement request, reminders, an expiry, a schedule, or recalled; plain messages have none.
 CREATE TABLE message_alerts (
@@ -231,7 +258,7 @@ CREATE TABLE message_acks (
   PRIMARY KEY (message_id, recipient_id)
 );
 
--- migration: 4
+-- migration: 5
 -- Reminders owed to recipients that were offline when REMIND ran (schema.sql's migration 7).
 CREATE TABLE message_reminders_due (
   message_id   BIGINT NOT NULL REFERENCES messages (id),

@@ -12,28 +12,19 @@ import { open } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { readHeader } from './peer-header.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: raw-tcp-peer.ts DIR');
 
 const server = net.createServer((socket) => {
-  let head = Buffer.alloc(0);
-  const onData = (chunk: Buffer): void => {
-    head = Buffer.concat([head, chunk]);
-    const nl = head.indexOf(0x0a);
-    if (nl === -1) return;
-    socket.off('data', onData);
-    socket.pause();
-    const [verb, name, sizeText, flags = ''] = head.subarray(0, nl).toString('utf8').split(' ');
-    const rest = head.subarray(nl + 1);
+  readHeader(socket, ([verb, name, sizeText, flags = ''], rest) => {
     const file = path.join(dir, path.basename(name ?? 'x'));
     const opts = flags.split(',');
     if (verb === 'PUT') void put(socket, file, Number(sizeText), opts.includes('sha256'), opts.includes('fsync'), rest);
     else if (verb === 'GET') void get(socket, file);
     else socket.destroy();
-  };
-  socket.on('data', onData);
-  socket.on('error', () => undefined);
+  });
 });
 
 async function put(socket: net.Socket, file: string, size: number, hashing: boolean, sync: boolean, first: Buffer): Promise<void> {

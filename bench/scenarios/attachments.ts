@@ -13,6 +13,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { postgresBinDir, startPostgres } from '../../scripts/services.js';
 import { ROOT, envInt, pick, progress } from '../lib/env.js';
 import { PeerProcess } from '../lib/peer-process.js';
 import { kib, table } from '../lib/report.js';
@@ -51,6 +52,16 @@ export async function makeSourceFile(file: string, bytes: number): Promise<strin
 }
 
 function rawUpload(port: number, src: string, name: string, size: number, flags: string): Promise<string> {
+  return putFile(port, src, `PUT ${name} ${size}${flags ? ` ${flags}` : ''}`, false);
+}
+
+/** A PUT to bench/lib/content-peer.ts: the header with the sha256, the bytes, EOF; resolves with the verdict line. */
+function contentUpload(port: number, src: string, name: string, size: number, sha256: string): Promise<string> {
+  return putFile(port, src, `PUT ${name} ${size} ${sha256}`, true);
+}
+
+/** Sends the header line and the file (then EOF if `end`: a shadow socket's peer ends its side); resolves with the reply. */
+function putFile(port: number, src: string, header: string, end: boolean): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     let reply = '';
@@ -58,10 +69,51 @@ function rawUpload(port: number, src: string, name: string, size: number, flags:
     socket.on('end', () => resolve(reply.trim()));
     socket.on('error', reject);
     socket.once('connect', () => {
-      socket.write(`PUT ${name} ${size}${flags ? ` ${flags}` : ''}\n`);
-      createReadStream(src, { highWaterMark: MiB }).on('error', reject).pipe(socket, { end: false });
+      socket.write(`${header}\n`);
+      createReadStream(src, { highWaterMark: MiB }).on('error', reject).pipe(socket, { end });
     });
   });
+}
+
+/**
+ * The attachment-content variant (issue 19): the big file up and down through siar's transfer
+ * streams into each content adapter — files in a data dir, and chunks in PostgreSQL (a private
+ * server in the work dir, fsync on, default settings; BENCH_PG_URL to use another) — in the same
+ * run as the raw-TCP figures. Null when PostgreSQL is not installed (the note says so).
+ */
+async function contentFigures(work: string, big: string, bigBytes: number, bigSha: string): Promise<{ figures: TransferFigure[]; note: string }> {
+  const figures: TransferFigure[] = [];
+  let pgUrl = process.env.BENCH_PG_URL ?? '';
+  let stopPg = async (): Promise<void> => {};
+  if (!pgUrl && postgresBinDir()) {
+    progress('attachments', 'starting PostgreSQL for the content variant (fsync on)');
+    const pg = await startPostgres(path.join(work, 'pg'), { fast: false });
+    pgUrl = pg.url;
+    stopPg = () => pg.stop();
+  }
+  const variants: [string, string, string][] = [['fs', path.join(work, 'content-fs'), 'content port: files']];
+  if (pgUrl) variants.push(['postgres', pgUrl, 'content port: PostgreSQL']);
+  try {
+    for (const [kind, where, label] of variants) {
+      const peer = await PeerProcess.start('content-peer.ts', [kind, where]);
+      try {
+        progress('attachments', `${label}: upload ${bigBytes / MiB} MiB`);
+        const up = await timed(peer.pid, () => contentUpload(peer.port, big, 'big.bin', bigBytes, bigSha));
+        figures.push({ what: `upload 1 × ${bigBytes / MiB} MiB`, system: label, bytes: bigBytes, files: 1, seconds: up.seconds, mibPerSec: bigBytes / MiB / up.seconds, peakRssKiB: up.peakRssKiB, ok: up.value === `OK ${bigSha}` });
+        progress('attachments', `${label}: download ${bigBytes / MiB} MiB`);
+        const dest = path.join(work, 'big.content.down');
+        const down = await timed(peer.pid, () => rawDownload(peer.port, 'big.bin', dest, true));
+        figures.push({ what: `download 1 × ${bigBytes / MiB} MiB`, system: label, bytes: bigBytes, files: 1, seconds: down.seconds, mibPerSec: bigBytes / MiB / down.seconds, peakRssKiB: down.peakRssKiB, ok: down.value === bigSha });
+        rmSync(dest, { force: true });
+      } finally {
+        await peer.stop();
+      }
+    }
+  } finally {
+    await stopPg();
+  }
+  const note = pgUrl ? '' : 'The PostgreSQL content variant did not run: PostgreSQL is not installed and BENCH_PG_URL is not set.';
+  return { figures, note };
 }
 
 async function rawDownload(port: number, name: string, dest: string, hashing: boolean): Promise<string> {
@@ -104,6 +156,8 @@ export const attachments: Scenario = {
     const bigBytes = envInt('BENCH_ATTACH_BIG_MIB', pick(64, 1024)) * MiB;
     const smallCount = envInt('BENCH_ATTACH_CONCURRENT', pick(10, 50));
     const smallBytes = envInt('BENCH_ATTACH_SMALL_MIB', pick(4, 20)) * MiB;
+    // BENCH_ATTACH_PARTS=raw,content,shadow (default all three) runs a part of the scenario only.
+    const parts = new Set((process.env.BENCH_ATTACH_PARTS ?? 'raw,content,shadow').split(',').map((p) => p.trim()));
     const work = makeTempDir('attach');
     const figures: TransferFigure[] = [];
     const problems: string[] = [];
@@ -151,10 +205,16 @@ export const attachments: Scenario = {
         rmSync(store, { recursive: true, force: true });
       }
 
+      // --- the attachment-content adapters (issue 19), same file, same run
+      const content = parts.has('content') ? await contentFigures(work, big, bigBytes, bigSha) : { figures: [], note: 'The content variant was left out (BENCH_ATTACH_PARTS).' };
+      figures.push(...content.figures);
+
       // --- shadow sockets (needs the attachments client API)
       const clientApi = path.join(ROOT, 'src', 'client', 'transfer.ts');
       let shadowNote: string;
-      if (!existsSync(clientApi)) {
+      if (!parts.has('shadow')) {
+        shadowNote = 'The shadow-socket half was left out (BENCH_ATTACH_PARTS).';
+      } else if (!existsSync(clientApi)) {
         shadowNote = 'PENDING: src/client/transfer.ts (the attachments client API) does not exist yet in this tree, so only the raw-TCP baseline ran.';
         problems.push('shadow-socket half pending: src/client/transfer.ts not present');
       } else {
@@ -167,10 +227,16 @@ export const attachments: Scenario = {
       for (const f of figures) if (!f.ok) problems.push(`${f.system} ${f.what}: bytes did not arrive intact`);
 
       const ratioRows: (string | number)[][] = [];
+      const contentRows: (string | number)[][] = [];
       for (const what of [...new Set(figures.map((f) => f.what))]) {
         const raw = figures.find((f) => f.what === what && f.system === 'raw TCP');
         const same = figures.find((f) => f.what === what && f.system === (what.startsWith('download') ? 'raw TCP + sha256' : 'raw TCP + sha256 + fsync'));
         const shadow = figures.find((f) => f.what === what && f.system.startsWith('siar'));
+        const viaContent = figures.filter((f) => f.what === what && f.system.startsWith('content port'));
+        for (const c of raw ? viaContent : []) {
+          contentRows.push([what, c.system, fmt(c.mibPerSec, 0), fmt(raw!.mibPerSec, 0), `${fmt((c.mibPerSec / raw!.mibPerSec) * 100, 0)} %`,
+            same ? `${fmt(same.mibPerSec, 0)} (${same.system})` : '—', same ? `${fmt((c.mibPerSec / same.mibPerSec) * 100, 0)} %` : '—', kib(c.peakRssKiB)]);
+        }
         if (raw && shadow) {
           const ratio = shadow.mibPerSec / raw.mibPerSec;
           const ratioSame = same ? shadow.mibPerSec / same.mibPerSec : NaN;
@@ -200,6 +266,8 @@ ${table(['transfer', 'system', 'seconds', 'MiB/s', 'peak RSS of the server side'
       ]))}
 
 ${ratioRows.length ? `## Shadow socket ÷ raw TCP\n\n${table(['transfer', 'siar MiB/s', 'raw TCP MiB/s', 'siar ÷ raw', 'target ≥ 80 %', 'like-for-like raw MiB/s', 'siar ÷ like-for-like'], ratioRows)}\n` : ''}
+${contentRows.length ? `## Attachment content ÷ raw TCP (issue 19)\n\nThe same file through siar's transfer streams into each content adapter (bench/lib/content-peer.ts: no control connection, tickets or store; sha256 verified at commit; PostgreSQL: 1 MiB bytea chunk rows, each insert its own durable transaction, on a private server with fsync on), downloads hashed by the client.\n\n${table(['transfer', 'content adapter', 'MiB/s', 'raw TCP MiB/s', '÷ raw', 'like-for-like raw MiB/s', '÷ like-for-like', 'peak RSS of the peer'], contentRows)}\n` : ''}${content.note}
+
 ${shadowNote}
 `;
       return { scenario: 'attachments', title: this.title, markdown: md, data: { bigBytes, smallBytes, smallCount, figures }, problems };

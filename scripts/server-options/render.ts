@@ -36,6 +36,7 @@ export function allowedValues(spec: OptionSpec): string {
     case 'enum': return `${spec.choices.slice(0, -1).join(', ')} or ${spec.choices.at(-1)}`;
     case 'host': return 'a host name or IP address';
     case 'url': return `a URL starting ${spec.schemes.map((s) => `${s}//`).join(' or ')}`;
+    case 'store': return 'a file path (sqlite:PATH or PATH) or a URL starting postgres://';
     case 'port-range': return 'a port or a range of ports, FROM-TO';
     case 'string': return 'text';
     case 'path': return 'a path';

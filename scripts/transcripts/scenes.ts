@@ -92,6 +92,7 @@ export const protocolScene: Scene = {
     const firstLogin = new Block('first-login');
     const recipient = new Block('recipient');
     const sender = new Block('sender');
+    const resume = new Block('resume');
     const mistakes = new Block('mistakes');
     const admin0 = adminPassword(dataDir);
     rec.secret(admin0, 'ADMIN-PASSWORD');
@@ -144,6 +145,20 @@ export const protocolScene: Scene = {
     ugm.close();
     unhas.close();
 
+    const before = await rec.session(resume);
+    await rec.step(before, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(before.token, 'TOKEN');
+    before.close();
+    resume.note('', '(the connection drops; meanwhile unhas sends ugm a message; a new connection, to this node or another, with the token)', '');
+    const quiet = await SiarClient.connect({ host: '127.0.0.1', port: server.address().port });
+    await quiet.login('unhas', OWN.unhas, { popups: false });
+    await quiet.send({ to: ['ugm'], subject: 'Rapat', body: 'Senin, 09.00' });
+    await quiet.close();
+    const after = await rec.session(resume);
+    await rec.step(after, `1|RESUME||token=${before.token}`, [[after, /^\*\|POPUP\|/]]);
+    await rec.step(after, `2|RESUME||token=not-a-token`);
+    after.close();
+
     const m = await rec.session(mistakes);
     await rec.step(m, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
     rec.secret(m.token, 'TOKEN');
@@ -162,20 +177,20 @@ export const protocolScene: Scene = {
     const a = await rec.session(alertSender);
     await rec.step(a, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
     rec.secret(a.token, 'TOKEN');
-    await rec.step(a, `2|SEND|${a.token}|to=ugm|subject=Gempa: keluar gedung|body=Berkumpul di lapangan.|priority=urgent|expires=2h`, [[r, /^\*\|POPUP\|id=3\|/]]);
-    await rec.step(a, `3|REPORT|${a.token}|id=3`);
-    await rec.step(r, `2|ACK|${r.token}|id=3`, [[a, /^\*\|ACK\|id=3\|/]]);
+    await rec.step(a, `2|SEND|${a.token}|to=ugm|subject=Gempa: keluar gedung|body=Berkumpul di lapangan.|priority=urgent|expires=2h`, [[r, /^\*\|POPUP\|id=4\|/]]);
+    await rec.step(a, `3|REPORT|${a.token}|id=4`);
+    await rec.step(r, `2|ACK|${r.token}|id=4`, [[a, /^\*\|ACK\|id=4\|/]]);
     await rec.step(r, `3|ACK|${r.token}|id=1`);
-    await rec.step(a, `4|REPORT|${a.token}|id=3`);
-    await rec.step(a, `5|SEND|${a.token}|to=ugm|subject=Gempa: latihan|body=Hanya latihan.|priority=high|replaces=3`,
-      [[r, /^\*\|RECALLED\|id=3\|/], [r, /^\*\|POPUP\|id=4\|/]]);
-    await rec.step(r, `4|READ|${r.token}|id=3`);
-    await rec.step(r, `5|RECALL|${r.token}|id=4`);
-    await rec.step(a, `6|RECALL|${a.token}|id=4|reason=Latihan selesai`, [[r, /^\*\|RECALLED\|id=4\|/]]);
+    await rec.step(a, `4|REPORT|${a.token}|id=4`);
+    await rec.step(a, `5|SEND|${a.token}|to=ugm|subject=Gempa: latihan|body=Hanya latihan.|priority=high|replaces=4`,
+      [[r, /^\*\|RECALLED\|id=4\|/], [r, /^\*\|POPUP\|id=5\|/]]);
+    await rec.step(r, `4|READ|${r.token}|id=4`);
+    await rec.step(r, `5|RECALL|${r.token}|id=5`);
+    await rec.step(a, `6|RECALL|${a.token}|id=5|reason=Latihan selesai`, [[r, /^\*\|RECALLED\|id=5\|/]]);
     await rec.step(r, `6|INBOX|${r.token}|limit=1`);
     r.close();
     a.close();
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes, alertRecipient, alertSender]);
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender]);
   }),
 };
 

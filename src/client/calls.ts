@@ -224,6 +224,17 @@ export abstract class SiarCalls<E extends PushEvents & Record<keyof E, any[]> = 
     return argsToLoginInfo((await this.requestWithoutToken('LOGIN', { username, password, popups: options.popups === false ? 0 : undefined })).args);
   }
 
+  /**
+   * RESUME: re-attaches this connection to an open session by its token, without the password (after
+   * a reconnect, on any node of a cluster); for the subclasses' own resume(), which keep the token.
+   * Missed popups follow as after LOGIN. BAD_TOKEN: unknown or closed; TOKEN_EXPIRED: log in again.
+   */
+  protected async resumeRequest(token: string, options: { popups?: boolean } = {}): Promise<LoginInfo> {
+    const info = argsToLoginInfo((await this.requestWithoutToken('RESUME', { token, popups: options.popups === false ? 0 : undefined })).args);
+    info.token = token;
+    return info;
+  }
+
   // --- anyone
 
   async ping(): Promise<void> {

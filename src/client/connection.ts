@@ -171,6 +171,13 @@ export class SiarClient extends SiarCalls<ClientEvents> {
     return info;
   }
 
+  /** Re-attaches to an open session by its token (RESUME; no password) and keeps the token. */
+  async resume(token: string, options: { popups?: boolean } = {}): Promise<LoginInfo> {
+    const info = await this.resumeRequest(token, options);
+    this.token = token;
+    return info;
+  }
+
   override async logout(): Promise<void> {
     await super.logout();
     this.token = '';
@@ -265,6 +272,73 @@ export function parseServerAddress(value: string | undefined, fallback = '127.0.
   const port = m[3] ? Number(m[3]) : 7400;
   if (port < 1 || port > 65535) throw new Error(`"${v}" has an invalid port.`);
   return { host, port };
+}
+
+export interface ServerAddress {
+  host: string;
+  port: number;
+}
+
+/** Most servers one list may name: a cluster's nodes, not a scan. */
+export const MAX_SERVERS = 32;
+
+/**
+ * `--server` / `SIAR_SERVER`: one address or a comma list `host:port,host:port,…` (the nodes of a
+ * cluster, or one HAProxy front). Empty entries are skipped, repeats dropped; at most MAX_SERVERS.
+ */
+export function parseServerList(value: string | undefined, fallback = '127.0.0.1:7400'): ServerAddress[] {
+  const entries = ((value && value.trim()) || fallback).split(',').map((e) => e.trim()).filter(Boolean);
+  if (entries.length === 0) return [parseServerAddress(fallback)];
+  if (entries.length > MAX_SERVERS) throw new Error(`The server list names ${entries.length} addresses; at most ${MAX_SERVERS} are taken.`);
+  const out: ServerAddress[] = [];
+  for (const e of entries) {
+    const a = parseServerAddress(e);
+    if (!out.some((o) => o.host === a.host && o.port === a.port)) out.push(a);
+  }
+  return out;
+}
+
+/**
+ * The order a client tries the servers of a list in: shuffled once per client, so the clients of
+ * a cluster spread over its nodes, and the clients of a node that stops spread over the others
+ * instead of all moving to the next one. A single address is itself.
+ */
+export function serverOrder(list: ServerAddress[], random: () => number = Math.random): ServerAddress[] {
+  const out = [...list];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** `host:port`, with brackets for IPv6. */
+export function formatAddress({ host, port }: ServerAddress): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Connects to the first server of `order` that answers, trying each once (each within its connect
+ * timeout, so the whole try is bounded); `onFailover` hears each failure that another address
+ * follows. Rejects with one sentence naming every address when none answers.
+ */
+export async function connectFirst(
+  order: ServerAddress[], opts: Omit<ConnectOptions, 'host' | 'port'>, onFailover?: (failed: string, reason: string, next: string) => void,
+  connect: (o: ConnectOptions) => Promise<SiarClient> = SiarClient.connect,
+): Promise<SiarClient> {
+  const reasons: string[] = [];
+  for (const [i, a] of order.entries()) {
+    try {
+      return await connect({ ...opts, host: a.host, port: a.port });
+    } catch (err) {
+      const reason = (err as Error).message;
+      reasons.push(reason);
+      const next = order[i + 1];
+      if (next) onFailover?.(formatAddress(a), reason, formatAddress(next));
+    }
+  }
+  if (order.length === 1) throw new Error(reasons[0]);
+  throw new Error(`Could not reach any of the ${order.length} siar servers (${order.map(formatAddress).join(', ')}); the last said: ${reasons.at(-1)}`);
 }
 
 /** SNI takes host names only; an IP address is verified against the certificate's IP entries. */

@@ -6,15 +6,16 @@
  *   await client.login('unhas', password, { popups: false });
  *   await client.send({ to: ['ugm'], subject: 'Rapat', body: 'Senin, 09.00' });
  *
- * SiarClient is one connection; SiarSession a connection kept up all day (reconnects, logs in
- * again, replays missed popups). Both have one typed method per protocol verb (calls.ts) and emit
+ * SiarClient is one connection; SiarSession a connection kept up all day (reconnects, fails over
+ * along a server list, resumes its session by token, replays missed popups once each). With a
+ * list (`a:7400,b:7400`): `connectFirst(serverOrder(parseServerList(list)), {})`. Both have one typed method per protocol verb (calls.ts) and emit
  * the server's pushes as typed events ('popup', 'read', …). Refusals reject with RemoteError,
  * whose `code` is an ErrorCode. Attachments: declareFile, sendMessage, uploadFile, downloadAttachment.
  * Nothing here draws on a terminal or reads the command line.
  */
 export {
-  FrameTooLongError, RemoteError, SiarClient, parseServerAddress,
-  type ClientEvents, type ConnectOptions, type Reply, type ServerLimits,
+  FrameTooLongError, RemoteError, SiarClient, connectFirst, formatAddress, parseServerAddress, parseServerList, serverOrder,
+  type ClientEvents, type ConnectOptions, type Reply, type ServerAddress, type ServerLimits,
 } from './connection.js';
 export {
   OfflineError, SiarSession,

@@ -1,6 +1,8 @@
 import type { ArgInput, ErrorCode } from '../protocol/index.js';
 import { SiarCalls, type PushEvents } from './calls.js';
-import { RemoteError, SiarClient, parseServerAddress, type ConnectOptions, type Reply } from './connection.js';
+import {
+  RemoteError, SiarClient, formatAddress, parseServerList, serverOrder, type ConnectOptions, type Reply, type ServerAddress,
+} from './connection.js';
 import type { LoginInfo } from './replies.js';
 
 export type { LoginInfo };
@@ -11,10 +13,15 @@ export type { LoginInfo };
  *
  * - Connects at start() and keeps a connection: a lost connection (server restart, network drop,
  *   a server that stops answering the heartbeat) is retried with exponential backoff and jitter.
+ * - The address may be a list (`host:port,host:port,…`, the nodes of a cluster): they are tried in
+ *   a shuffled order (serverOrder), the next one at once after a refusal, a lost connection or a
+ *   server shutting down; only after a whole round failed does the backoff wait, so nothing spins.
  * - After login() it remembers the username and password in memory only (never on disk) and the
- *   session token, and after every reconnection logs in again, so the server replays the popups
- *   that were missed meanwhile. The server has no verb that re-attaches a new connection to an
- *   existing token's pushes, so re-authentication is a fresh LOGIN.
+ *   session token. After a reconnection it re-attaches with RESUME token= (no password hash on the
+ *   server, so a node's clients can all move at once), falling back to LOGIN with the password when
+ *   the token is refused (expired, closed, or an older server); either way the server replays the
+ *   popups missed meanwhile, and popups are passed on once per message id (a replay may repeat one
+ *   the old connection had already shown).
  * - A request whose token the server no longer accepts (expired, or closed) logs in again once and
  *   is retried; so does a connection the server closed because the session expired
  *   (SESSION_EXPIRED). If the password is refused on re-login (changed elsewhere, account
@@ -41,7 +48,7 @@ export type SessionStatus =
 
 export interface SessionState {
   status: SessionStatus;
-  /** The server as `host:port`. */
+  /** The server in use (or being tried) as `host:port`. */
   address: string;
   /** Attempts that failed since the last good connection. */
   attempt: number;
@@ -67,7 +74,7 @@ export interface BackoffOptions {
 }
 
 export interface SessionOptions {
-  /** `host:port` (default port 7400). */
+  /** `host:port` (default port 7400), or a list `host:port,host:port,…` to fail over along. */
   address: string;
   backoff?: BackoffOptions;
   /** A PING this often; a PING without reply within requestTimeoutMs ends the connection (default 30 s). */
@@ -91,14 +98,21 @@ export class OfflineError extends Error {
 
 /** Codes after which the remembered password is useless (the UI must ask the person). */
 const AUTH_FATAL = new Set<ErrorCode>(['BAD_CREDENTIALS', 'ACCOUNT_SUSPENDED', 'FORBIDDEN']);
+/** RESUME refusals after which the password is tried (UNKNOWN_COMMAND: a server older than RESUME). */
+const RESUME_REFUSED = new Set<ErrorCode>(['BAD_TOKEN', 'TOKEN_EXPIRED', 'LOGIN_LOCKED', 'UNKNOWN_COMMAND']);
+/** Popup ids remembered for deduplication: far more than a replay holds. */
+const SEEN_POPUPS = 10_000;
 /** Codes that mean "log in again", after which a request is retried once. */
 const TOKEN_STALE = new Set<ErrorCode>(['BAD_TOKEN', 'TOKEN_EXPIRED', 'AUTH_REQUIRED']);
 
 /** The server's pushes (from whichever connection is current, as 'push' and typed events), and: */
 export type SessionEvents = PushEvents & {
   state: [state: SessionState];
-  /** A successful login; `resumed` when it was the automatic re-login after a reconnection. */
-  login: [info: LoginInfo, how: { resumed: boolean }];
+  /**
+   * A successful login; `resumed` when it was the automatic re-login after a reconnection, `byToken`
+   * when that re-attached the session with RESUME rather than the password.
+   */
+  login: [info: LoginInfo, how: { resumed: boolean; byToken?: boolean }];
   /** The remembered credentials were refused on re-login; the session is connected but logged out. */
   authLost: [error: Error];
 };
@@ -116,8 +130,12 @@ export class SiarSession extends SiarCalls<SessionEvents> {
   private client: SiarClient | null = null;
   private credentials: { username: string; password: string } | null = null;
   private token = '';
-  private host: string;
-  private port: number;
+  private servers: ServerAddress[];
+  /** The list as given, for saving. */
+  private listText: string;
+  /** Index in `servers` of the one in use or being tried. */
+  private current = 0;
+  private readonly seenPopups = new RecentIds(SEEN_POPUPS);
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private connecting = false;
@@ -128,11 +146,10 @@ export class SiarSession extends SiarCalls<SessionEvents> {
 
   constructor(private readonly opts: SessionOptions) {
     super();
-    const { host, port } = parseServerAddress(opts.address);
-    this.host = host;
-    this.port = port;
+    this.servers = serverOrder(parseServerList(opts.address), opts.random);
+    this.listText = opts.address.trim() || formatAddress(this.servers[0]!);
     this._state = {
-      status: 'connecting', address: formatAddress(host, port), attempt: 0, retryAt: null, error: null,
+      status: 'connecting', address: formatAddress(this.servers[0]!), attempt: 0, retryAt: null, error: null,
       username: null, reconnects: 0,
     };
   }
@@ -141,8 +158,19 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     return this._state;
   }
 
+  /** The server in use (or being tried) as `host:port`. */
   get address(): string {
     return this._state.address;
+  }
+
+  /** How many servers the list names. */
+  get serverCount(): number {
+    return this.servers.length;
+  }
+
+  /** Every server of the list, as given (what a client saves for next time). */
+  get serverList(): string {
+    return this.listText;
   }
 
   get isOnline(): boolean {
@@ -160,17 +188,19 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     void this.attempt();
   }
 
-  /** Moves to another server: drops the current connection (and any login) and connects there now. */
+  /** Moves to another server (or list): drops the current connection (and any login) and connects there now. */
   setAddress(address: string): void {
-    const { host, port } = parseServerAddress(address);
-    if (host === this.host && port === this.port) return;
-    this.host = host;
-    this.port = port;
+    const list = parseServerList(address);
+    const key = (l: ServerAddress[]) => l.map(formatAddress).sort().join(',');
+    if (key(list) === key(this.servers)) return;
+    this.servers = serverOrder(list, this.opts.random);
+    this.listText = address.trim();
+    this.current = 0;
     this.credentials = null;
     this.token = '';
     this.lostOnce = false;
     this.dropClient();
-    this.update({ address: formatAddress(host, port), attempt: 0, retryAt: null, error: null, username: null, status: 'connecting' });
+    this.update({ address: formatAddress(this.servers[0]!), attempt: 0, retryAt: null, error: null, username: null, status: 'connecting' });
     if (this.started) this.retryNow();
   }
 
@@ -206,6 +236,7 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     if (client !== this.client) throw new OfflineError('The connection was lost during login; try again.');
     this.token = info.token;
     this.credentials = { username, password };
+    this.seenPopups.clear(); // another member may log in on the same session: its popups are its own
     this.update({ status: 'online', username: info.username || username, error: null });
     this.emit('login', info, { resumed: false });
     return info;
@@ -294,9 +325,10 @@ export class SiarSession extends SiarCalls<SessionEvents> {
   private async attempt(): Promise<void> {
     if (this.connecting || this.closed()) return;
     this.connecting = true;
-    this.update({ status: 'connecting', retryAt: null });
-    const host = this.host;
-    const port = this.port;
+    const target = this.servers[this.current]!;
+    this.update({ status: 'connecting', retryAt: null, address: formatAddress(target) });
+    const { host, port } = target;
+    const moved = () => this.servers[this.current] !== target;
     let client: SiarClient;
     try {
       client = await (this.opts.connect ?? SiarClient.connect)({
@@ -308,22 +340,22 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     } catch (err) {
       this.connecting = false;
       if (this.closed()) return;
-      if (host !== this.host || port !== this.port) return this.retryNow();
+      if (moved()) return this.retryNow();
       this.scheduleRetry(errorText(err));
       return;
     }
     this.connecting = false;
-    if (this.closed() || host !== this.host || port !== this.port) {
+    if (this.closed() || moved()) {
       await client.close();
       if (this._state.status !== 'closed') this.retryNow();
       return;
     }
     this.adopt(client);
     if (this.lostOnce) this.update({ reconnects: this._state.reconnects + 1 });
-    if (this.credentials) {
+    if (this.credentials || this.token) {
       this.update({ status: 'authenticating', attempt: 0, error: null, retryAt: null });
       try {
-        await this.reauthenticate(client);
+        await this.reauthenticate(client, true);
       } catch (err) {
         // Refused credentials leave the connection up (authLost); anything else is retried later.
         if (client === this.client && this._state.status === 'authenticating') {
@@ -341,19 +373,24 @@ export class SiarSession extends SiarCalls<SessionEvents> {
   private adopt(client: SiarClient): void {
     this.client = client;
     client.on('push', (event, args) => {
-      if (client === this.client) this.deliverPush(event, args);
+      if (client !== this.client) return;
+      // Exactly once per message: a replay after a failover may repeat what the old connection showed.
+      if (event === 'POPUP' && !this.seenPopups.add(args.get('id') ?? '')) return;
+      this.deliverPush(event, args);
     });
     client.once('close', (reason) => {
       if (client !== this.client) return;
       this.client = null;
       clearInterval(this.heartbeat);
       if (this._state.status === 'closed') return;
-      if (reason instanceof RemoteError && reason.code === 'SESSION_CLOSED' && this.credentials) {
+      if (reason instanceof RemoteError && reason.code === 'SESSION_CLOSED' && (this.credentials || this.token)) {
         this.credentials = null;
         this.token = '';
         this.update({ username: null });
         this.emit('authLost', reason);
       }
+      // An expired session cannot be resumed: the password logs in afresh.
+      if (reason instanceof RemoteError && reason.code === 'SESSION_EXPIRED') this.token = '';
       this.lostOnce = true;
       this.scheduleRetry(reason ? errorText(reason) : 'The connection was closed.', true);
     });
@@ -369,20 +406,35 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     this.heartbeat.unref();
   }
 
-  /** LOGIN again with the remembered password on `client`; concurrent callers share one attempt. */
-  private reauthenticate(client: SiarClient): Promise<void> {
+  /**
+   * Signs in again on `client`: RESUME with the session token when there is one (`byToken`, after a
+   * reconnection), else or when it is refused LOGIN with the remembered password; concurrent callers
+   * share one attempt.
+   */
+  private reauthenticate(client: SiarClient, byToken = false): Promise<void> {
     if (this.relogin) return this.relogin;
     const creds = this.credentials;
-    if (!creds) return Promise.reject(new OfflineError('Not logged in.'));
+    const token = byToken ? this.token : '';
+    if (!creds && !token) return Promise.reject(new OfflineError('Not logged in.'));
     const run = (async () => {
       try {
-        const info = await client.login(creds.username, creds.password);
+        let info: LoginInfo | null = null;
+        if (token) {
+          try {
+            info = await client.resume(token);
+          } catch (err) {
+            if (!(err instanceof RemoteError && RESUME_REFUSED.has(err.code) && creds)) throw err;
+          }
+        }
+        const resumed = info !== null;
+        info ??= await client.login(creds!.username, creds!.password);
         if (client !== this.client) return;
         this.token = info.token;
-        this.update({ status: 'online', username: creds.username, error: null });
-        this.emit('login', info, { resumed: true });
+        this.update({ status: 'online', username: info.username || creds?.username || null, error: null });
+        this.emit('login', info, { resumed: true, byToken: resumed });
       } catch (err) {
-        if (err instanceof RemoteError && AUTH_FATAL.has(err.code) && client === this.client) {
+        const fatal = err instanceof RemoteError && (AUTH_FATAL.has(err.code) || (!creds && RESUME_REFUSED.has(err.code)));
+        if (fatal && client === this.client) {
           this.credentials = null;
           this.token = '';
           this.update({ status: 'connected', username: null, error: err.message });
@@ -397,11 +449,26 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     return run;
   }
 
-  private scheduleRetry(error: string, immediateFirst = false): void {
+  /**
+   * After a failure (or a lost connection, `lost`) the next server of the list is tried: at once
+   * within a round, spread over up to the first backoff step after a lost connection (so a stopped
+   * node's clients do not all arrive in the same millisecond), and with the backoff only once every
+   * server of the list failed in a row. With one server: the backoff, as always.
+   */
+  private scheduleRetry(error: string, lost = false): void {
     clearTimeout(this.retryTimer);
-    const attempt = immediateFirst ? 0 : this._state.attempt + 1;
-    const delay = backoffDelay(immediateFirst ? 0 : attempt, this.opts.backoff, this.opts.random);
-    this.update({ status: 'offline', attempt, error, retryAt: Date.now() + delay });
+    const n = this.servers.length;
+    const attempt = lost ? 0 : this._state.attempt + 1;
+    const random = this.opts.random ?? Math.random;
+    let delay: number;
+    if (n === 1) delay = backoffDelay(attempt, this.opts.backoff, random);
+    else if (lost) delay = Math.round(random() * (this.opts.backoff?.initialMs ?? 1000));
+    else delay = attempt % n === 0 ? backoffDelay(attempt / n, this.opts.backoff, random) : 0;
+    const failed = formatAddress(this.servers[this.current]!);
+    this.current = (this.current + 1) % n;
+    const next = formatAddress(this.servers[this.current]!);
+    const said = n === 1 ? error : `${error.includes(failed) ? '' : `${failed}: `}${error}; trying ${next}`;
+    this.update({ status: 'offline', attempt, error: said, retryAt: Date.now() + delay });
     this.retryTimer = setTimeout(() => { void this.attempt(); }, delay);
   }
 
@@ -418,8 +485,22 @@ export class SiarSession extends SiarCalls<SessionEvents> {
   }
 }
 
-function formatAddress(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+/** A bounded set of recent ids: add() says whether an id is new; the oldest are forgotten past `max`. */
+export class RecentIds {
+  private readonly ids = new Set<string>();
+  constructor(private readonly max: number) {}
+
+  add(id: string | number): boolean {
+    const key = String(id);
+    if (this.ids.has(key)) return false;
+    this.ids.add(key);
+    if (this.ids.size > this.max) this.ids.delete(this.ids.values().next().value!);
+    return true;
+  }
+
+  clear(): void {
+    this.ids.clear();
+  }
 }
 
 function errorText(err: unknown): string {

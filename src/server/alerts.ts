@@ -1,13 +1,13 @@
 /**
  * Alerts (issue 21, docs/PROTOCOL.md §Alerts): SEND's alert arguments read and checked, who may
  * send urgent, and the alert fields of message records and popups. The state lives in the store
- * (store-alerts.ts); the verbs are in commands/alerts.ts.
+ * (src/core/ports/store/alerts.ts); the verbs are in commands/alerts.ts.
  */
 import { SiarError, isPriority, type Args, type MessageRecord, type PopupRecord } from '../protocol/index.js';
-import type { MessageAlert, NewAlert } from '../core/ports/store-alerts.js';
+import type { MessageAlert, NewAlert } from '../core/ports/store/alerts.js';
 import type { Message, User } from '../core/ports/store.js';
 import type { ServerConfig } from './config.js';
-import { parseDuration } from '../transfer/units.js';
+import { parseDuration } from '../protocol/units.js';
 import { optionalId } from './validation.js';
 
 /** The farthest ahead an expiry (or a schedule) may be. */

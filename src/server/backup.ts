@@ -19,9 +19,7 @@ import { constants as fsConstants } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { SqliteStore, type DatabaseReport } from '../adapters/sqlite/sqlite-store.js';
-import { SCHEMA_VERSION } from '../adapters/sqlite/migrate.js';
-import type { AttachmentMeta, Store } from '../core/ports/store.js';
+import type { AttachmentMeta, DatabaseFiles, DatabaseReport, Store } from '../core/ports/store.js';
 
 export const DATABASE_FILE = 'siar.db';
 export const BACKUP_DIR = 'backups';
@@ -98,8 +96,8 @@ export interface BackupServiceOptions {
   store: Store;
   dataDir: string;
   log: Logger;
-  /** Checks a finished copy; SQLite's integrity check by default. */
-  inspect?: (file: string) => DatabaseReport;
+  /** Checks a finished copy (the file store's integrity check, src/adapters/index.ts). */
+  inspect: (file: string) => DatabaseReport;
   /** Least time between two progress reports of one job. */
   progressEveryMs?: number;
 }
@@ -111,7 +109,7 @@ export class BackupService {
   private readonly progressEveryMs: number;
 
   constructor(private readonly options: BackupServiceOptions) {
-    this.inspect = options.inspect ?? ((file) => SqliteStore.inspect(file));
+    this.inspect = options.inspect;
     this.progressEveryMs = options.progressEveryMs ?? 100;
   }
 
@@ -172,7 +170,9 @@ export class BackupService {
     const partial = `${file}.${randomBytes(4).toString('hex')}.partial`;
     let last = 0;
     try {
-      await this.options.store.backup(partial, (p) => {
+      const { store } = this.options;
+      if (!store.backup) throw new Error(store.backupAdvice ?? 'this store cannot copy itself to a file');
+      await store.backup(partial, (p) => {
         job.totalPages = p.totalPages;
         job.remainingPages = p.remainingPages;
         const now = Date.now();
@@ -365,7 +365,8 @@ export interface RestoreResult {
  * stopped server. Refuses while a server runs there, and refuses to replace an existing database
  * unless `force` (the old one is kept beside it, renamed, never deleted).
  */
-export async function restoreBackup(file: string, dataDirIn: string, options: { force?: boolean } = {}): Promise<RestoreResult> {
+export async function restoreBackup(file: string, dataDirIn: string, options: { force?: boolean; files: DatabaseFiles }): Promise<RestoreResult> {
+  const { files } = options;
   const dataDir = path.resolve(dataDirIn);
   const source = path.resolve(file);
   const sourceStat = await stat(source).catch(() => null);
@@ -380,14 +381,14 @@ export async function restoreBackup(file: string, dataDirIn: string, options: { 
 
   let report: DatabaseReport;
   try {
-    report = SqliteStore.inspect(source);
+    report = files.inspect(source);
   } catch (err) {
     throw new RestoreRefused(`${file} is not a siar database: ${(err as Error).message}`);
   }
   if (report.integrity !== 'ok') throw new RestoreRefused(`${file} failed its integrity check: ${report.integrity}`);
   if (report.schemaVersion < 1 || report.users < 1) throw new RestoreRefused(`${file} is not a siar database (no schema or no users).`);
-  if (report.schemaVersion > SCHEMA_VERSION) {
-    throw new RestoreRefused(`${file} has schema version ${report.schemaVersion}; this siar knows up to ${SCHEMA_VERSION}. Upgrade siar first.`);
+  if (report.schemaVersion > files.schemaVersion) {
+    throw new RestoreRefused(`${file} has schema version ${report.schemaVersion}; this siar knows up to ${files.schemaVersion}. Upgrade siar first.`);
   }
 
   const target = path.join(dataDir, DATABASE_FILE);
@@ -402,7 +403,7 @@ export async function restoreBackup(file: string, dataDirIn: string, options: { 
   await copyFile(source, temp, fsConstants.COPYFILE_EXCL);
   let previous: string | null = null;
   try {
-    const copied = SqliteStore.inspect(temp);
+    const copied = files.inspect(temp);
     if (copied.integrity !== 'ok') throw new RestoreRefused(`the copy failed its integrity check: ${copied.integrity}`);
     if (existing) {
       previous = `${target}.before-restore-${stamp}`;

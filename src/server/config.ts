@@ -11,6 +11,8 @@ export interface ServerConfig {
   host: string;
   port: number;
   dataDir: string;
+  /** Where the store is (--store): null for <data>/siar.db, sqlite:PATH or a path, postgres://… (src/adapters/index.ts). */
+  store: string | null;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;

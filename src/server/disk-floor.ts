@@ -11,7 +11,7 @@
  */
 import { SiarError } from '../protocol/index.js';
 import { freeBytes } from '../transfer/disk-space.js';
-import { formatBytes } from '../transfer/units.js';
+import { formatBytes } from '../protocol/units.js';
 import type { ServerConfig } from './config.js';
 
 const SAMPLE_MS = 250;

@@ -3,7 +3,8 @@ import {
 } from '../protocol/index.js';
 import { isDiskFull } from '../transfer/disk-space.js';
 import type { Connection } from './connection.js';
-import { isDatabaseBusy } from '../adapters/sqlite/lock-wait.js';
+import { isStoreError } from '../core/ports/store/errors.js';
+import { wireError } from '../core/wire-errors.js';
 import type { Auth, Command, CommandContext, Services } from './commands/types.js';
 import { RESERVED_FOR_ADMIN } from './admission.js';
 import { hashToken } from './secrets.js';
@@ -22,7 +23,7 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       requestId = request.id;
       verb = request.verb;
       // Only an administrator's LOGIN may use a slot kept for the administrator (admission.ts).
-      if (conn.onReservedSlot && request.verb !== 'LOGIN') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
+      if (conn.onReservedSlot && request.verb !== 'LOGIN' && request.verb !== 'RESUME') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
       const command = commands.get(request.verb);
       if (!command) throw new SiarError('UNKNOWN_COMMAND', `Unknown command ${request.verb}; send HELP for the list.`);
       const auth = await authorize(services, command, request.token, conn);
@@ -41,17 +42,19 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       conn.send(encodeOk(requestId, result ?? {}));
       conn.log.info({ verb, rid: requestId, ms: elapsed(started), user: auth?.user.username }, 'command ok');
       if (after) runAfterReply(conn, verb, after);
-    } catch (err) {
+    } catch (thrown) {
+      // A store's refusal (StoreError) answers as the protocol error it maps to (core/wire-errors.ts).
+      const err = wireError(thrown) ?? thrown;
+      if (isStoreError(thrown, 'busy')) {
+        // Not a bug: the write waited for a lock or the database and changed nothing; the client may retry.
+        conn.log.warn({ verb, rid: requestId, reason: thrown.message, ms: elapsed(started) }, 'database busy');
+      }
       if (err instanceof SiarError) {
         conn.log.info({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'command refused');
         conn.sendError(requestId, err);
         // A reserved slot is not held on to: any refusal there (a member's LOGIN, a wrong password) closes it.
         if (conn.onReservedSlot) conn.close();
         else if (isFrameError(err)) conn.countBadFrame();
-      } else if (isDatabaseBusy(err)) {
-        // Not a bug: the write waited the busy timeout and rolled back; the client may retry.
-        conn.log.warn({ verb, rid: requestId, code: err.code, ms: elapsed(started) }, 'database busy');
-        conn.sendError(requestId, new SiarError('BUSY'));
       } else if (isDiskFull(err)) {
         // The write rolled back whole (SQLite's transaction): nothing was stored, and no OK went out.
         conn.log.error({ verb, rid: requestId, code: (err as { code?: string }).code }, 'database write failed: the disk is full');

@@ -5,7 +5,7 @@
  * read again.
  */
 import net from 'node:net';
-import { parseByteSize, parseDuration, parsePortRange } from '../transfer/units.js';
+import { parseByteSize, parseDuration, parsePortRange } from '../protocol/units.js';
 
 /** What a source gives. */
 export type RawValue = string | number | boolean;
@@ -40,7 +40,9 @@ export interface TextKind { kind: 'string' | 'path' | 'host'; default: string | 
 export interface ChoiceKind { kind: 'enum'; choices: readonly string[]; default: string | null }
 export interface UrlKind { kind: 'url'; schemes: readonly string[]; default: string | null }
 export interface PortRangeKind { kind: 'port-range'; default: PortRange | null }
-export type ValueKind = NumberKind | TextKind | ChoiceKind | UrlKind | PortRangeKind;
+/** Where the store is: a file path (sqlite:PATH or PATH) or a postgres:// URL (src/adapters/index.ts). */
+export interface StoreKind { kind: 'store'; default: null }
+export type ValueKind = NumberKind | TextKind | ChoiceKind | UrlKind | PortRangeKind | StoreKind;
 export type KindSpec = Described & ValueKind;
 
 /** How a value of the kind is written: for --help, the example file and the reference. */
@@ -55,6 +57,7 @@ export function placeholder(spec: ValueKind): string {
     case 'enum': return spec.choices.join('|');
     case 'url': return 'URL';
     case 'port-range': return 'FROM-TO';
+    case 'store': return 'PATH|URL';
   }
 }
 
@@ -83,6 +86,7 @@ export function parseValue(spec: KindSpec, raw: RawValue): OptionValue {
     }
     case 'url': return parseUrl(spec, nonEmpty(raw, shown));
     case 'port-range': return parsePortRange(String(raw));
+    case 'store': return parseStore(nonEmpty(raw, shown), shown);
   }
 }
 
@@ -102,6 +106,18 @@ function nonEmpty(raw: RawValue, shown: string): string {
   if (typeof raw === 'boolean') notA(shown, 'text (put it in quotes)');
   const text = String(raw).trim();
   if (!text) throw new Error('the value is empty.');
+  return text;
+}
+
+/** A path, sqlite:PATH, or a postgres:// URL with a host; nothing else names a store siar has. */
+function parseStore(text: string, shown: string): string {
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    let host = '';
+    try { host = new URL(text).hostname; } catch { /* below */ }
+    if (!host) notA(shown, 'PostgreSQL URL (postgres://user@host:port/database)');
+    return text;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) notA(shown, 'store: give a file path (sqlite:PATH) or postgres://user@host:port/database');
   return text;
 }
 
@@ -149,6 +165,11 @@ function withUnit(n: number, units: Array<[string, number]>, base: string): stri
     if (n !== 0 && n % size === 0) return `${n / size}${unit}`;
   }
   return base ? `${n}${base}` : n;
+}
+
+/** A secret option's value as it may be shown: a store's file path as it is (it holds no password). */
+export function maskSecretOf(spec: KindSpec, value: string): string {
+  return spec.kind === 'store' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : maskSecret(value);
 }
 
 /** A secret as it may be shown: an URL keeps everything but its password; anything else is hidden whole. */

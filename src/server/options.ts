@@ -64,6 +64,11 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'mail-from', group: 'Mail:', kind: 'string', default: 'siar <siar@localhost>', sets: 'mailFrom', describe: 'From address of the mails' },
 
   // --- the database and the disk
+  {
+    name: 'store', group: 'Storage:', kind: 'store', default: null, secret: true, sets: 'store',
+    unset: { means: 'the SQLite file <data>/siar.db', example: 'postgres://siar@db.example.ac.id:5432/siar' },
+    describe: 'the store: an SQLite file (sqlite:PATH or PATH) or a PostgreSQL database (postgres://user@host:port/db); give a password through SIAR_STORE, the config file or PGPASSWORD, not on the command line (it is never shown)',
+  },
   { name: 'synchronous', group: 'Storage:', kind: 'enum', choices: ['NORMAL', 'FULL'], default: 'NORMAL', sets: 'synchronous', describe: 'SQLite durability (FULL survives power loss)' },
   {
     name: 'busy-wait', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'busyWaitMs',

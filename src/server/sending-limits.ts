@@ -5,9 +5,9 @@
  * only.
  */
 import { SiarError } from '../protocol/index.js';
-import { formatBytes } from '../transfer/units.js';
+import { formatBytes } from '../protocol/units.js';
 import type { Services } from './commands/types.js';
-import { QuotaExceeded, messageBytes, type NewMessage, type User } from '../core/ports/store.js';
+import { messageBytes, type NewMessage, type User } from '../core/ports/store.js';
 
 /** Refuses the send (rate, then floor) or counts it; returns the limits for Store.storeMessage. */
 export async function admitMessage(
@@ -26,12 +26,4 @@ export async function admitMessage(
   await services.diskFloor.reserve(messageBytes({ ...message, attachments: [] }), 'your message');
   const quota = services.config.memberQuotaBytes;
   return bound && quota > 0 ? { quotaBytes: quota } : {};
-}
-
-/** The QUOTA_EXCEEDED a store refusal becomes, or the error itself. */
-export function quotaRefusal(err: unknown): unknown {
-  if (!(err instanceof QuotaExceeded)) return err;
-  return new SiarError('QUOTA_EXCEEDED',
-    `Your messages and attachments take ${formatBytes(err.usedBytes)} of your ${formatBytes(err.quotaBytes)} quota; `
-    + `this one (${formatBytes(err.messageBytes)}) does not fit, so nothing was sent. Ask the administrator for a larger quota.`);
 }

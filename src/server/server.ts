@@ -27,14 +27,26 @@ import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
 import { LoopLatenessMonitor } from './loop-lateness.js';
-import { SqliteStore } from '../adapters/sqlite/sqlite-store.js';
+import { databaseFiles, openContent, openStore, storeLocation } from '../adapters/index.js';
+import type { AttachmentContent } from '../core/ports/content.js';
+import type { Store } from '../core/ports/store.js';
+import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** The adapters a server runs on; each absent one is opened from the configuration (src/adapters/index.ts). */
+export interface Adapters {
+  /** The store; the server closes it when it stops. */
+  store?: Store;
+  /** Where attachment bytes live (default: what goes with the store, openContent); closed when the server stops. */
+  content?: AttachmentContent;
+}
+
 export interface StartOptions {
   logger?: Logger;
+  adapters?: Adapters;
   /** Commands contributed by other areas (attachments, channels…). */
   extraCommands?: Command[];
 }
@@ -62,7 +74,7 @@ export class SiarServer {
   private constructor(
     readonly config: ServerConfig,
     readonly log: Logger,
-    readonly store: SqliteStore,
+    readonly store: Store,
     readonly router: LocalRouter,
     readonly mailWorker: MailWorker,
     private readonly listener: net.Server,
@@ -79,11 +91,9 @@ export class SiarServer {
     const reserveAsked = config.adminReservedConnections;
     config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    const store = SqliteStore.open(path.join(config.dataDir, 'siar.db'), {
-      synchronous: config.synchronous, checkpointInBackground: true, busyWaitMs: config.busyWaitMs,
-    });
+    // The composition root: the store given, or the one --store names (SQLite in <data> by default).
+    const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
-    if (!(await store.backgroundReady())) log.warn('the WAL checkpoint worker did not start; SQLite checkpoints inside commits instead');
     await recoverFromUncleanStop(store, config.dataDir, log);
 
     const sealer = await MailSealer.open(config.dataDir);
@@ -108,7 +118,7 @@ export class SiarServer {
         return { bytesIn, bytesOut };
       },
     });
-    const backups = new BackupService({ store, dataDir: config.dataDir, log });
+    const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
       config, store, router, log, stats, backups,
       throttle: new LoginThrottle(config.loginThrottle),
@@ -121,7 +131,8 @@ export class SiarServer {
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
     // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
-    const transfers = new TransferService(services);
+    // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
+    const transfers = new TransferService(services, options.adapters?.content ?? await openContent(store, config.dataDir));
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {
@@ -232,7 +243,7 @@ export class SiarServer {
     }
     // The first line a person reads: where it listens, where data and mail go, where the admin password is.
     log.info({
-      host: config.host, port, dataDir: path.resolve(config.dataDir), mail: transport.destination,
+      host: config.host, port, dataDir: path.resolve(config.dataDir), store: describeStore(config), mail: transport.destination,
       adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
     }, 'siar server listening');
     log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
@@ -287,12 +298,18 @@ const DOUBTFUL_DELIVERY_WINDOW_MS = 5_000;
  * removes it). Its last popups may have been recorded delivered at commit without reaching the
  * socket (delivery.ts): those are replayed at their recipients' next login.
  */
-async function recoverFromUncleanStop(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
+async function recoverFromUncleanStop(store: Store, dataDir: string, log: Logger): Promise<void> {
   const lock = await readServerLock(dataDir);
   if (!lock || isProcessAlive(lock.pid)) return;
   const reopened = await store.reopenDeliveriesMarkedAtCommit(DOUBTFUL_DELIVERY_WINDOW_MS);
   log.warn({ previousPid: lock.pid, startedAt: lock.startedAt, reopened },
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
+}
+
+/** The store for the start-up line: the SQLite file, or the PostgreSQL URL without its password. */
+function describeStore(config: ServerConfig): string {
+  const where = storeLocation(config.store, config.dataDir);
+  return where.engine === 'sqlite' ? where.file : maskSecret(where.url);
 }
 
 /** Where the admin password is, for the start-up line (its path, never the password). */
@@ -305,7 +322,7 @@ async function adminPasswordWhereabouts(dataDir: string): Promise<string> {
 const ADMIN_PASSWORD_FILE = 'admin-password';
 
 /** First start: creates `admin` with a random password, written once to <data>/admin-password (0600). */
-async function ensureAdminAccount(store: SqliteStore, dataDir: string, log: Logger): Promise<void> {
+async function ensureAdminAccount(store: Store, dataDir: string, log: Logger): Promise<void> {
   const password = generatePassword();
   const file = path.resolve(dataDir, ADMIN_PASSWORD_FILE);
   const created = await store.ensureAdmin(await hashPassword(password));

@@ -4,7 +4,8 @@
  * CSV, unknown formats). Recipients see the detected type, not what the sender's name suggests.
  */
 import path from 'node:path';
-import { fileTypeFromFile } from 'file-type';
+import type { Readable } from 'node:stream';
+import { fileTypeFromStream } from 'file-type';
 
 export const DEFAULT_MEDIA_TYPE = 'application/octet-stream';
 
@@ -35,15 +36,20 @@ export function mediaTypeFromName(name: string): string {
 }
 
 /**
- * The type of a stored file: its magic number if file-type knows it, else the name's. Reads only
- * the file's head (file-type's sample), never the whole file.
+ * The type of stored content: its magic number if file-type knows it, else the name's. Reads only
+ * as much of `source` as file-type needs (its sample, or a container's directory), never the whole
+ * content, and destroys the stream after.
  */
-export async function detectMediaType(file: string, name: string): Promise<string> {
+export async function detectMediaType(source: Readable, name: string): Promise<string> {
+  // An unreadable or odd content is still an attachment; fall back to the name.
+  source.on('error', () => undefined);
   try {
-    const found = await fileTypeFromFile(file);
+    const found = await fileTypeFromStream(source);
     if (found) return found.mime;
   } catch {
-    // An unreadable or odd file is still an attachment; fall back to the name.
+    // as above
+  } finally {
+    source.destroy();
   }
   return mediaTypeFromName(name);
 }

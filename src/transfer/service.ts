@@ -7,21 +7,19 @@
  *   UPLOAD/DOWNLOAD on the control connection
  *     → limits checked, a listener opened, a one-time ticket made; the reply carries addr+ticket
  *   waiting     the listener waits for the control connection's address with the ticket
- *   streaming   bytes move (upload: into <data>/tmp, hashing; download: from the stored file)
- *   committing  (upload) size and sha256 verified, the file stored by content, the store commits
+ *   streaming   bytes move (upload: into the content port's partial upload, hashing; download:
+ *               from the stored content)
+ *   committing  (upload) size and sha256 verified, the content stored by sha256, the store commits
  *   finished    the verdict line on the data socket, a push on the control connection, the
  *               listener and its sockets closed, the transfer forgotten
  *
  * Every path out — success, refusal, timeout, mismatch, disconnect, abort, shutdown — goes
  * through the one `finally` in run(), so no listener, socket or file outlives its transfer.
  */
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { wireError } from '../core/wire-errors.js';
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
 import type { Services } from '../server/commands/types.js';
@@ -29,15 +27,15 @@ import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
 import { recalledError } from '../server/alerts.js';
 import type { AttachmentMeta, Message } from '../core/ports/store.js';
-import { ContentStore } from './content-store.js';
-import { freeBytes, isDiskFull } from './disk-space.js';
-import { KeyedLock } from './keyed-lock.js';
+import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../core/ports/content.js';
+import { isDiskFull } from './disk-space.js';
+import { KeyedLock } from '../core/keyed-lock.js';
 import { detectMediaType } from './media-type.js';
 import {
   ListenerClosedError, ListenerTimeoutError, NoFreePortError, ShadowListener, hashTicket, type Accepted, type Refusal,
 } from './shadow-listener.js';
 import { DESCRIPTORS_BUSY, TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
-import { formatBytes } from './units.js';
+import { formatBytes } from '../protocol/units.js';
 import { formatHostPort } from './wire.js';
 
 export type Direction = 'upload' | 'download';
@@ -104,13 +102,14 @@ export class TransferService {
   private sweeping: Promise<void> | null = null;
   private stopped = false;
   private nextId = 1;
-  readonly content: ContentStore;
+  /** Where attachment bytes live (src/core/ports/content.ts): files on this node, or PostgreSQL. */
+  readonly content: AttachmentContent;
   private readonly log: Logger;
   /** The control port's certificate and key: with TLS on, every shadow listener speaks TLS too. */
   private readonly secureContext: tls.SecureContext | null;
 
-  constructor(private readonly services: Services) {
-    this.content = new ContentStore(services.config.dataDir);
+  constructor(private readonly services: Services, content: AttachmentContent) {
+    this.content = content;
     this.log = services.log.child({ area: 'transfer' });
     const { tls: pem } = services.config;
     this.secureContext = pem ? tls.createSecureContext({ cert: pem.cert, key: pem.key }) : null;
@@ -150,6 +149,7 @@ export class TransferService {
     const all = [...this.live.values()];
     for (const t of all) this.abort(t, new TransferFailure('TRANSFER_ABORTED', 'The server is shutting down.'));
     await Promise.all(all.map((t) => t.finished));
+    await this.content.close();
   }
 
   // --- what the server reports -------------------------------------------------------------
@@ -219,42 +219,33 @@ export class TransferService {
         }
       }
       return this.withSlot(who.userId, async () => {
-        if (args.restart) await this.content.removePartial(attachment.id);
-        let offset = await this.content.partialSize(attachment.id);
-        if (offset > attachment.size) {
-          await this.content.removePartial(attachment.id);
-          offset = 0;
-        }
-        await this.checkRoomFor(attachment.size - offset);
-        // A resumed upload's hash starts from the bytes already on disk (streamed, not loaded).
-        const hash = createHash('sha256');
-        if (offset > 0) await hashFile(this.content.partialPath(attachment.id), offset, hash);
-        return this.begin('upload', who, attachment, offset, (t, accepted) => this.runUpload(t, accepted, hash));
+        const upload = await this.content.beginUpload(attachment.id, { restart: args.restart, maxSize: attachment.size });
+        await this.checkRoomFor(attachment.size - upload.offset);
+        return this.begin('upload', who, attachment, upload.offset, (t, accepted) => this.runUpload(t, accepted, upload));
       });
     });
   }
 
-  private async runUpload(t: Live, { socket, head }: Accepted, hash: Hash): Promise<void> {
-    const partial = this.content.partialPath(t.attachment.id);
+  private async runUpload(t: Live, { socket, head }: Accepted, upload: UploadHandle): Promise<void> {
     const { config, store } = this.services;
     let kept = true;
     try {
       await receiveUpload(socket, head, {
-        file: partial, append: t.offset > 0, expected: t.attachment.size - t.offset, hash,
+        sink: (handlers) => upload.open(handlers), expected: t.attachment.size - t.offset, hash: upload.hash,
         idleTimeoutMs: config.transferIdleTimeoutMs, onBytes: (n) => { t.bytes += n; },
       });
       if (t.aborted) throw t.aborted;
       t.phase = 'committing';
-      const digest = hash.digest('hex');
-      if (digest !== t.attachment.sha256) {
-        kept = false;
-        throw new TransferFailure('CHECKSUM_MISMATCH', `The bytes hash to ${digest}, not the declared ${t.attachment.sha256}.`);
-      }
-      // receiveUpload fsynced the file before it resolved: the commit below cannot outlive the bytes.
-      const commit = await this.content.store(partial, t.attachment.sha256, async (storagePath, file) => {
-        const mediaType = await detectMediaType(file, t.attachment.name);
+      // receiveUpload made the bytes durable before it resolved: the commit cannot outlive them.
+      // The content port verifies the sha256 (ContentMismatch) before anything is stored.
+      const commit = await this.content.commit(upload, t.attachment.sha256, async (storagePath) => {
+        const mediaType = await this.detectMediaType(storagePath, t.attachment.name);
         return store.commitAttachment({ attachmentId: t.attachment.id, storagePath, mediaType });
-      }, (sha) => store.isContentReferenced(sha));
+      }, (sha) => store.isContentReferenced(sha)).catch((err: unknown) => {
+        if (!(err instanceof ContentMismatch)) throw err;
+        kept = false;
+        throw new TransferFailure('CHECKSUM_MISMATCH', err.message);
+      });
       kept = false;
       if (!commit) throw new TransferFailure('MESSAGE_CLOSED');
       const a = commit.attachment;
@@ -281,7 +272,9 @@ export class TransferService {
    */
   private async checkRoomFor(bytes: number): Promise<void> {
     const { config } = this.services;
-    const free = await freeBytes(this.content.dataDir);
+    const free = await this.content.freeBytes();
+    // Content in the database: its disk is not this node's to measure (the quotas bound uploads).
+    if (free === null) return;
     let promised = 0;
     for (const t of this.live.values()) if (t.direction === 'upload') promised += Math.max(0, t.attachment.size - t.bytes);
     if (free - promised - bytes < config.minFreeDiskBytes) {
@@ -290,6 +283,11 @@ export class TransferService {
         `The server has ${formatBytes(Math.max(0, free - promised))} free for uploads and keeps ${formatBytes(config.minFreeDiskBytes)} in reserve; `
         + `this upload needs ${formatBytes(bytes)}. Retry later.`);
     }
+  }
+
+  /** The committed content's type by its head, else by its name (media-type.ts). */
+  private detectMediaType(storageKey: string, name: string): Promise<string> {
+    return detectMediaType(this.content.openRead(storageKey, 0), name);
   }
 
   /** The message's last attachment is in: the popups go out, and its sender hears so. */
@@ -322,15 +320,15 @@ export class TransferService {
     }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
-    const file = this.content.absolutePath(attachment.storagePath);
+    const storageKey = attachment.storagePath;
     return this.withSlot(who.userId, () =>
-      this.begin('download', who, attachment, args.offset, (t, accepted) => this.runDownload(t, accepted, file)));
+      this.begin('download', who, attachment, args.offset, (t, accepted) => this.runDownload(t, accepted, storageKey)));
   }
 
-  private async runDownload(t: Live, { socket }: Accepted, file: string): Promise<void> {
+  private async runDownload(t: Live, { socket }: Accepted, storageKey: string): Promise<void> {
     try {
-      await sendDownload(socket, file, {
-        offset: t.offset, idleTimeoutMs: this.services.config.transferIdleTimeoutMs, onBytes: (n) => { t.bytes += n; },
+      await sendDownload(socket, this.content.openRead(storageKey, t.offset), {
+        idleTimeoutMs: this.services.config.transferIdleTimeoutMs, onBytes: (n) => { t.bytes += n; },
       });
       await closedOrTimeout(socket, 2000);
       if (t.aborted) throw t.aborted;
@@ -393,7 +391,7 @@ export class TransferService {
       }
       for (const p of await this.content.listPartials()) {
         if (p.attachmentId === null) {
-          await rmQuiet(p.file);
+          await this.content.removePartialEntry(p.entry);
           continue;
         }
         const id = p.attachmentId;
@@ -521,12 +519,17 @@ export class TransferService {
 
   private failureOf(t: Live, err: unknown): TransferFailure {
     if (t.aborted) return t.aborted;
-    if (err instanceof TransferFailure) return err;
+    if (err instanceof TransferFailure) {
+      // The content store's own error stays in the log; the member hears the failure's sentence.
+      if (err.cause) t.log.error({ err: err.cause }, 'storing the transfer failed');
+      return err;
+    }
     if (err instanceof ListenerTimeoutError) {
       return new TransferFailure('TRANSFER_TIMEOUT', `Nobody presented the ticket within ${this.services.config.transferConnectTimeoutMs / 1000} s.`);
     }
     if (err instanceof ListenerClosedError) return new TransferFailure('TRANSFER_ABORTED');
-    if (err instanceof SiarError) return new TransferFailure(err.code, err.message);
+    const refused = err instanceof SiarError ? err : wireError(err);
+    if (refused) return new TransferFailure(refused.code, refused.message);
     if (isOutOfDescriptors(err)) {
       t.log.warn({ err }, 'no file descriptor free during a transfer');
       return descriptorsBusy();
@@ -579,17 +582,6 @@ export class TransferService {
   }
 }
 
-/** Feeds the first `length` bytes of a file to the hash, streaming. */
-async function hashFile(file: string, length: number, hash: Hash): Promise<void> {
-  if (length === 0) return;
-  await pipeline(createReadStream(file, { start: 0, end: length - 1 }), new Writable({
-    write(chunk: Buffer, _enc, callback) {
-      hash.update(chunk);
-      callback();
-    },
-  }));
-}
-
 /** Writes the last line, ends our side, and waits (briefly) for the peer to close. */
 async function endWith(socket: Socket, line: string): Promise<void> {
   if (socket.destroyed) return;
@@ -613,6 +605,3 @@ function closedOrTimeout(socket: Socket, ms: number): Promise<void> {
   });
 }
 
-async function rmQuiet(file: string): Promise<void> {
-  await rm(file, { force: true }).catch(() => undefined);
-}

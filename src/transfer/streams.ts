@@ -1,16 +1,15 @@
 /**
  * The byte-moving halves of a transfer, once the shadow listener has accepted its peer. Both
- * stream with backpressure and never hold more than a socket's and a file stream's buffers in
- * memory, whatever the file's size (docs/PROTOCOL-transfer.md §Data connection).
+ * stream with backpressure and never hold more than a socket's and the content sink's or source's
+ * buffers in memory, whatever the file's size (docs/PROTOCOL-transfer.md §Data connection).
  */
 import type { Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Socket } from 'node:net';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, type ErrorCode } from '../protocol/index.js';
+import type { ContentSink, SinkHandlers } from '../core/ports/content.js';
 import { isDiskFull } from './disk-space.js';
-import { FileSink } from './file-sink.js';
 
 /** Why a transfer ended badly; `code` is a catalogue code the peer is told. */
 export class TransferFailure extends Error {
@@ -21,10 +20,9 @@ export class TransferFailure extends Error {
 }
 
 export interface ReceiveOptions {
-  /** The partial upload file; bytes are appended at its end (or it is created). */
-  file: string;
-  append: boolean;
-  /** Bytes the peer must send before its EOF: the declared size less what the file already holds. */
+  /** Opens where the bytes go (the content port's sink): appended after what the upload already holds. */
+  sink(handlers: SinkHandlers): ContentSink;
+  /** Bytes the peer must send before its EOF: the declared size less what the upload already holds. */
   expected: number;
   /** Fed every byte received (already holding the file's earlier bytes on a resume). */
   hash: Hash;
@@ -46,8 +44,7 @@ export async function receiveUpload(socket: Socket, head: Buffer, opts: ReceiveO
   let resolveDone!: (outcome: { failure: TransferFailure | null; keep: boolean }) => void;
   const done = new Promise<{ failure: TransferFailure | null; keep: boolean }>((resolve) => { resolveDone = resolve; });
   // Listeners go on in this tick, before any await: an EOF already read must not be missed.
-  const sink = new FileSink(opts.file, {
-    append: opts.append,
+  const sink = opts.sink({
     onDrain: () => { if (!settled) socket.resume(); },
     onError: (err) => settle(diskFailure(err, received, opts.expected), 'discard'),
   });
@@ -130,18 +127,18 @@ function diskFailure(err: Error, received: number, expected: number): TransferFa
   if (isOutOfDescriptors(err)) return descriptorsBusy();
   return isDiskFull(err)
     ? new TransferFailure('DISK_FULL', `The server's disk filled up after ${received} of ${expected} bytes; nothing was kept. Retry later.`)
-    : new TransferFailure('INTERNAL', `Could not write the upload: ${err.message}`);
+    : Object.assign(new TransferFailure('INTERNAL', `The server could not store the upload after ${received} of ${expected} bytes; retry later.`), { cause: err });
 }
 
 /**
- * Sends a stored file from `offset` to its end and then EOF. The socket's idle timeout covers a
+ * Sends stored content (a stream from the content port, already at its offset) and then EOF. The socket's idle timeout covers a
  * peer that stops reading (writes stall, nothing moves). Rejects with TRANSFER_ABORTED when
  * the peer goes away first.
  */
 export async function sendDownload(
   socket: Socket,
-  file: string,
-  opts: { offset: number; idleTimeoutMs: number; onBytes?(n: number): void },
+  source: Readable,
+  opts: { idleTimeoutMs: number; onBytes?(n: number): void },
 ): Promise<void> {
   let timedOut = false;
   socket.setTimeout(opts.idleTimeoutMs, () => {
@@ -155,10 +152,10 @@ export async function sendDownload(
     },
   });
   try {
-    await pipeline(createReadStream(file, { start: opts.offset }), count, socket);
+    await pipeline(source, count, socket);
   } catch (err) {
     if (timedOut) throw new TransferFailure('TRANSFER_TIMEOUT', `The peer read nothing for ${opts.idleTimeoutMs / 1000} s.`);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TransferFailure('INTERNAL', 'The stored file is missing.');
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new TransferFailure('INTERNAL', 'The stored content is missing.');
     if (isOutOfDescriptors(err)) throw descriptorsBusy();
     throw new TransferFailure('TRANSFER_ABORTED', `The download was interrupted: ${(err as Error).message}`);
   } finally {

@@ -13,7 +13,7 @@ import { hasTerminalControls } from '../protocol/index.js';
 export const TICKET_LINE_MAX_BYTES = 128;
 /** Tickets are 32 random bytes in base64url: 43 characters. */
 export const TICKET_PATTERN = /^[A-Za-z0-9_-]{43}$/;
-export const SHA256_PATTERN = /^[0-9a-f]{64}$/;
+export { SHA256_PATTERN } from '../core/ports/content.js';
 /** sha256 of zero bytes: an empty attachment. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 /** Longest attachment name, in UTF-8 bytes (what file systems allow for one name). */

@@ -14,7 +14,7 @@ import xterm from '@xterm/headless';
 import * as pty from 'node-pty';
 import t, { type Test } from 'tap';
 import { SiarClient } from '../../src/client/connection.js';
-import { parseEml, passwordFromText, tempDir } from '../helpers/siar.js';
+import { freePort, parseEml, passwordFromText, startServer, tempDir } from '../helpers/siar.js';
 import { SIAR, siar, startSiarServer } from '../helpers/cli.js';
 import { makePki } from '../helpers/tls.js';
 
@@ -238,4 +238,23 @@ t.test('the admin console reaches a TLS server with --ca, and refuses one it can
   const exit = await untrusting.waitExit(90_000);
   t.equal(exit.exitCode, 2, 'a plain console at a TLS port gives up and exits');
   t.match(untrusting.text(), /no greeting within 10 s \(if it runs TLS, give --tls or --ca FILE\)/, 'and says what to try');
+});
+
+t.test('the console carries on across a node failure: it fails over along --server and resumes its session', async (t) => {
+  const data = tempDir(t);
+  const [portA, portB] = [await freePort(), await freePort()];
+  const a = await startServer(t, { port: portA }, data);
+  const tty = new Tty([SIAR, 'admin', 'console', '--server', `127.0.0.1:${portA},127.0.0.1:${portB}`, '--data', data], {});
+  t.teardown(() => tty.kill());
+  await tty.waitFor(/logged in as admin/, 'the logged-in console');
+  await a.server.stop();
+  await startServer(t, { port: portB }, data);
+  await tty.waitFor(new RegExp(`reconnected to 127\\.0\\.0\\.1:${portB}; session resumed`), 'the failover to node B');
+  // Pushes follow the session to node B: a registration there shows up live.
+  const c = await SiarClient.connect({ host: '127.0.0.1', port: portB });
+  t.teardown(() => c.close());
+  await c.register({ institution: 'Politeknik Negeri Lhokseumawe', contact: 'Rahmat', email: 'rahmat@pnl.ac.id', username: 'pnl' });
+  await tty.waitFor(/pnl/, 'the registration that arrived on node B');
+  tty.type('q');
+  t.equal((await tty.waitExit()).exitCode, 0);
 });

@@ -46,6 +46,7 @@ function otherValue(spec: OptionSpec, dir: string): string {
     case 'enum': return spec.choices.find((c) => c !== spec.default)!;
     case 'host': return spec.name === 'host' ? '127.0.0.2' : '127.0.0.3';
     case 'url': return 'smtp://siar:hunter2-secret@127.0.0.1:2525';
+    case 'store': return 'postgres://siar:hunter2-secret@127.0.0.1:5432/siar';
     case 'port-range': return '40000-40009';
     case 'path': return spec.name === 'data' ? path.join(dir, 'elsewhere') : path.join(dir, `${spec.name}.pem`);
     case 'string': return `Siar ${spec.name} <siar@example.org>`;

@@ -2,20 +2,11 @@
  * SiarSession against real servers: a server stopped and restarted on the same data dir and port,
  * backoff while it is down, automatic re-login, missed popups replayed, credentials refused.
  */
-import net from 'node:net';
 import t from 'tap';
 import { SiarClient, type ConnectOptions } from '../../src/client/connection.js';
 import { OfflineError, SiarSession, backoffDelay, type SessionState } from '../../src/client/session.js';
 import { argsToPopup, type Args } from '../../src/protocol/index.js';
-import { startServer, tempDir } from '../helpers/siar.js';
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+import { freePort, startServer, tempDir } from '../helpers/siar.js';
 
 /** Collects pushes of one event from the session. */
 function pushes(session: SiarSession, event: string): Args[] {

@@ -1,5 +1,5 @@
 /** Helpers for tests of the real `siar` executable against a real `siar server` process. */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -46,13 +46,16 @@ export function jsonLines(stdout: string): Array<Record<string, unknown>> {
   return stdout.trim() === '' ? [] : stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-/** Starts `siar server --port 0` on the data dir (`env` added to this process's); resolves with its address once it listens. */
-export async function startSiarServer(t: Test, dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<{ address: string; port: number }> {
+/**
+ * Starts `siar server --port 0` on the data dir (`env` added to this process's); resolves with its
+ * address once it listens, and the log line that said so.
+ */
+export async function startSiarServer(t: Test, dataDir: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<{ address: string; port: number; listening: Record<string, unknown>; child: ChildProcess }> {
   const child = spawn(process.execPath, [SIAR, 'server', '--port', '0', '--data', dataDir, ...extraArgs], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
   t.teardown(() => { child.kill('SIGTERM'); });
   for await (const line of createInterface({ input: child.stdout! })) {
     const rec = JSON.parse(line) as { msg?: string; port?: number };
-    if (rec.msg === 'siar server listening') return { address: `127.0.0.1:${rec.port}`, port: rec.port! };
+    if (rec.msg === 'siar server listening') return { address: `127.0.0.1:${rec.port}`, port: rec.port!, listening: rec, child };
   }
   throw new Error('server exited before listening');
 }
@@ -94,8 +97,11 @@ export async function setOwnPassword(address: string, dataDir: string, username:
  * A real `siar server` with members registered, approved and given their own passwords through the
  * real executable; `as[username]` is the environment to run `siar` as that member.
  */
-export async function startWithMembers(t: Test, dataDir: string, members: Array<[username: string, institution: string]>) {
-  const { address } = await startSiarServer(t, dataDir);
+export async function startWithMembers(
+  t: Test, dataDir: string, members: Array<[username: string, institution: string]>,
+  server: { args?: string[]; env?: Record<string, string> } = {},
+) {
+  const { address, listening, child } = await startSiarServer(t, dataDir, server.args, server.env);
   const env = { SIAR_SERVER: address };
   const admin = { ...env, SIAR_USER: 'admin', SIAR_PASSWORD: readFileSync(path.join(dataDir, 'admin-password'), 'utf8').trim() };
   const ids: string[] = [];
@@ -108,5 +114,5 @@ export async function startWithMembers(t: Test, dataDir: string, members: Array<
   if (approved.code !== 0) throw new Error(`siar admin approve failed: ${approved.stderr.trim()}`);
   const as: Record<string, Record<string, string>> = {};
   for (const [username] of members) as[username] = { ...env, SIAR_USER: username, SIAR_PASSWORD: await setOwnPassword(address, dataDir, username) };
-  return { address, env, admin, as };
+  return { address, env, admin, as, listening, child };
 }

@@ -5,6 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import type { Database } from 'better-sqlite3';
+import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { SiarClient } from '../../src/client/connection.js';
 import { Args } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
@@ -13,6 +15,12 @@ import { SiarServer } from '../../src/server/server.js';
 import { Capture, parseEml } from '../server/mail/helpers.js';
 
 export { Capture, parseEml };
+
+/** The SQLite database under a test server, for tests that look at rows (they run on the SQLite store). */
+export function sqliteDb(server: SiarServer): Database {
+  if (!(server.store instanceof SqliteStore)) throw new Error('this test looks at SQLite rows: run it on the SQLite store');
+  return server.store.db;
+}
 
 export interface TestServer {
   server: SiarServer;
@@ -32,6 +40,15 @@ export interface TestServer {
   approvedMember(username: string, institution?: string): Promise<{ username: string; mailedPassword: string }>;
   /** A logged-in member client. */
   memberClient(username: string): Promise<SiarClient>;
+}
+
+/** A port on 127.0.0.1 free a moment ago (for a server restarted on the same port, or one not started yet). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
 }
 
 export function tempDir(t: Test, prefix = 'siar-'): string {

@@ -17,7 +17,7 @@
 import t, { type Test } from 'tap';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { ERRORS, type ArgInput } from '../../src/protocol/index.js';
-import { startServer, type TestServer } from '../helpers/siar.js';
+import { sqliteDb, startServer, type TestServer } from '../helpers/siar.js';
 import { noise, rawUpload, sendDeclared } from '../transfer/helpers.js';
 import { mailedMember, readyMember } from './helpers.js';
 
@@ -88,7 +88,7 @@ async function pendingRequest(f: Fixture): Promise<number> {
  * When a popup was delivered is left out: delivery is marked in the background.
  */
 function databaseState(f: Fixture): Map<string, string> {
-  const db = f.s.server.store.db;
+  const db = sqliteDb(f.s.server);
   const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`).pluck().all() as string[];
   return new Map(tables.filter((name) => !UNWATCHED_TABLES.has(name)).map((name) => [
     name,

@@ -265,7 +265,7 @@ t.test('a channel archived between the checks and the commit still refuses the m
   const user = (await s.server.store.getUserByUsername('aa'))!;
   await t.rejects(
     s.server.store.storeMessage({ senderId: user.id, audience: 'channel', recipientIds: [], subject: 'x', body: '', channelId: channel.id }),
-    { code: 'CHANNEL_ARCHIVED' },
+    { name: 'StoreError', kind: 'archived' },
   );
   t.same(await s.server.store.outbox(user.id, { limit: 5 }), [], 'nothing half-stored');
 });

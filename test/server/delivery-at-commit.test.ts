@@ -11,7 +11,7 @@ import { TrafficStats } from '../../src/server/stats.js';
 import type { Services } from '../../src/server/commands/types.js';
 import type { User } from '../../src/core/ports/store.js';
 import { serverSideConnection as connect, waitFor } from '../helpers/server-connection.js';
-import { openStore, seedMembers } from './store/helpers.js';
+import { openStore, seedMembers } from '../adapters/sqlite/helpers.js';
 
 async function setup(t: Test) {
   const { store } = openStore(t);

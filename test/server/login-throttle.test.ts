@@ -8,7 +8,7 @@ import t from 'tap';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import type { Args } from '../../src/protocol/index.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../src/server/throttle.js';
-import { startServer, type TestServer } from '../helpers/siar.js';
+import { sqliteDb, startServer, type TestServer } from '../helpers/siar.js';
 
 function throttle(o: Partial<ThrottleOptions>): ThrottleOptions {
   return { ...DEFAULT_THROTTLE, baseDelayMs: 5, maxDelayMs: 20, ...o };
@@ -32,19 +32,19 @@ async function loginCode(c: SiarClient, username: string, password: string): Pro
 }
 
 function auditRows(s: TestServer, kind: string, address?: string): Array<{ subject: string | null; address: string | null; detail: string }> {
-  const rows = s.server.store.db.prepare<[string], { subject: string | null; address: string | null; detail: string }>(
+  const rows = sqliteDb(s.server).prepare<[string], { subject: string | null; address: string | null; detail: string }>(
     'SELECT subject, address, detail FROM audit_events WHERE kind = ? ORDER BY id',
   ).all(kind);
   return address === undefined ? rows : rows.filter((r) => r.address === address);
 }
 
 function countAudit(s: TestServer): number {
-  return s.server.store.db.prepare<[], number>('SELECT count(*) FROM audit_events').pluck().get()!;
+  return sqliteDb(s.server).prepare<[], number>('SELECT count(*) FROM audit_events').pluck().get()!;
 }
 
 /** The database's logical size (pages, the write-ahead log's included). */
 function databaseBytes(s: TestServer): number {
-  const db = s.server.store.db;
+  const db = sqliteDb(s.server);
   return (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
 }
 

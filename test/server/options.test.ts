@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import { defaultConfig } from '../../src/server/config.js';
-import { formatValue, maskSecret, parseValue, type NumberKind } from '../../src/server/option-kinds.js';
+import { formatValue, maskSecret, maskSecretOf, parseValue, type NumberKind } from '../../src/server/option-kinds.js';
 import { SERVER_OPTIONS, configFields, envName, optionNamed, type OptionSpec } from '../../src/server/options.js';
 import { DEFAULT_THROTTLE } from '../../src/server/throttle.js';
 
@@ -62,9 +62,10 @@ t.test('the defaults are the ones the server always had', async (t) => {
     minFreeDiskBytes: 64 * 1024 ** 2, registrationExpiryDays: 30, registrationExpiryCheckMs: 60 * 60_000, statsHistoryMinutes: 60,
     urgentSenders: 'members',
   };
-  const { dataDir, maxConnections, smtpUrl, ...now } = defaultConfig();
+  const { dataDir, maxConnections, smtpUrl, store, ...now } = defaultConfig();
   t.same(now, before);
   t.equal(smtpUrl, null, 'no SMTP: mail goes to files');
+  t.equal(store, null, 'no --store: the SQLite file in the data directory');
   t.match(dataDir, /\/data$/);
   t.ok(maxConnections >= 1);
   t.same(defaultConfig().loginThrottle, DEFAULT_THROTTLE, 'the throttle defaults stay those of throttle.ts');
@@ -120,5 +121,9 @@ t.test('each kind refuses what it cannot be, with a sentence', async (t) => {
 t.test('a secret is masked wherever it is shown', async (t) => {
   t.equal(maskSecret('smtp://siar:hunter2@mail.example:587'), 'smtp://siar:***@mail.example:587');
   t.equal(maskSecret('smtps://mail.example'), 'smtps://mail.example', 'nothing to hide');
+  const store = SERVER_OPTIONS.find((o) => o.name === 'store')!;
+  t.equal(maskSecretOf(store, 'postgres://siar:hunter2@db:5432/siar'), 'postgres://siar:***@db:5432/siar', 'the store\'s password');
+  t.equal(maskSecretOf(store, '/var/lib/siar/siar.db'), '/var/lib/siar/siar.db', 'a store file path holds no password');
+  t.throws(() => parseValue(store, 'mysql://siar:hunter2@db/siar'), { message: /^the value is not a store: give a file path/ }, 'an unknown store, its value not repeated');
   t.equal(maskSecret('not a url hunter2'), '***');
 });

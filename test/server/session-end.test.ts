@@ -8,7 +8,7 @@ import type { Test } from 'tap';
 import t from 'tap';
 import type { SiarClient } from '../../src/client/connection.js';
 import { argsToPopup } from '../../src/protocol/index.js';
-import { collectPushes, startServer, type TestServer } from '../helpers/siar.js';
+import { collectPushes, sqliteDb, startServer, type TestServer } from '../helpers/siar.js';
 
 /** Resolves with the reason the client's connection closed, or 'still open' after `ms`. */
 function closeReason(c: SiarClient, ms: number): Promise<Error | null | 'still open'> {
@@ -25,7 +25,7 @@ async function send(from: SiarClient, to: string, subject: string): Promise<numb
 
 /** Whether the message was written to a live connection of the recipient. */
 function delivered(s: TestServer, messageId: number): boolean {
-  return s.server.store.db.prepare<[number], string | null>('SELECT delivered_at FROM message_recipients WHERE message_id = ?').pluck().get(messageId) != null;
+  return sqliteDb(s.server).prepare<[number], string | null>('SELECT delivered_at FROM message_recipients WHERE message_id = ?').pluck().get(messageId) != null;
 }
 
 async function settle(ms = 300): Promise<void> {

@@ -21,6 +21,7 @@ import { BENCH_PASSWORD } from '../../bench/lib/seed.js';
 import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { downloadAttachment, encodeDeclaration, uploadFile } from '../../src/client/transfer.js';
 import { decodeAttachment, type AttachmentInfo } from '../../src/protocol/index.js';
+import { FileSink } from '../../src/adapters/fs-content/file-sink.js';
 import { receiveUpload } from '../../src/transfer/streams.js';
 import { tempDir } from '../helpers/siar.js';
 
@@ -133,7 +134,7 @@ t.test('receiveUpload: no descriptor for the upload file is TRANSFER_BUSY, not I
       for (;;) held.push(openSync('/dev/null', 'r'));
     } catch { /* EMFILE */ }
     failure = await receiveUpload(socket, Buffer.alloc(0), {
-      file, append: false, expected: 10, hash: createHash('sha256'), idleTimeoutMs: 5000,
+      sink: (handlers) => new FileSink(file, { append: false, ...handlers }), expected: 10, hash: createHash('sha256'), idleTimeoutMs: 5000,
     }).then(() => null, (err: unknown) => err);
   } finally {
     for (const fd of held) closeSync(fd);

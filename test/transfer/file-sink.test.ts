@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, statSync, symlinkSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { FileSink } from '../../src/transfer/file-sink.js';
+import { FileSink } from '../../src/adapters/fs-content/file-sink.js';
 import { noDevFull, requireCapability } from '../helpers/capability.js';
 import { tempDir } from '../helpers/siar.js';
 

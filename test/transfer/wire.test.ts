@@ -1,10 +1,10 @@
 /** Value formats, units and media types: pure functions. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { detectMediaType, mediaTypeFromName } from '../../src/transfer/media-type.js';
-import { formatBytes, parseByteSize, parseDuration, parsePortRange } from '../../src/transfer/units.js';
+import { formatBytes, parseByteSize, parseDuration, parsePortRange } from '../../src/protocol/units.js';
 import {
   EMPTY_SHA256, checkAttachmentName, decodeDeclaration, encodeDeclaration, formatHostPort, parseHostPort,
 } from '../../src/transfer/wire.js';
@@ -89,8 +89,8 @@ t.test('media types come from the content, whatever the name says, and from the 
   for (const [name, data, type] of cases) {
     const file = path.join(dir, name);
     writeFileSync(file, data);
-    t.equal(await detectMediaType(file, name), type, name);
+    t.equal(await detectMediaType(createReadStream(file), name), type, name);
   }
   t.equal(mediaTypeFromName('REPORT.PDF'), 'application/pdf', 'extensions are case-insensitive');
-  t.equal(await detectMediaType(path.join(dir, 'missing.png'), 'missing.png'), 'image/png', 'an unreadable file falls back to the name');
+  t.equal(await detectMediaType(createReadStream(path.join(dir, 'missing.png')), 'missing.png'), 'image/png', 'an unreadable file falls back to the name');
 });

@@ -1,5 +1,5 @@
 /**
- * The SQL of alerts (issue 21, store-alerts.ts) for the PostgreSQL store: the alert row of a
+ * The SQL of alerts (issue 21, src/core/ports/store/alerts.ts) for the PostgreSQL store: the alert row of a
  * message and its recipients' acknowledgements (schema.postgres.sql migration 3). Rows come back
  * in the SQLite store's shapes (../sqlite/alerts.ts), which map them.
  */
@@ -7,7 +7,7 @@ import type { QueryResultRow } from 'pg';
 import { ALERT_COLUMNS, type AckRow, type AlertRow } from '../sqlite/alerts.js';
 import { sql, statements, type Queryable } from './connection.js';
 import { toAlert } from '../sqlite/alerts.js';
-import type { RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
+import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 
 type Row<T> = T & QueryResultRow;
 

@@ -1,10 +1,10 @@
 /**
  * The SQL of channels and groups (issue #4) for the PostgreSQL store; the operations are in
- * channels.ts. Rows are mapped to the records of channel-types.ts here.
+ * channels.ts. Rows are mapped to the records of src/core/ports/store/channels.ts here.
  */
 import type { QueryResultRow } from 'pg';
 import type { MessageRow } from '../sqlite/rows.js';
-import type { Channel, ChannelRole, ChannelRosterRow, Group } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelRole, ChannelRosterRow, Group } from '../../core/ports/store/channels.js';
 import { sql, statements } from './connection.js';
 import { MESSAGE_COLUMNS, type PgUserRow } from './sql.js';
 

@@ -1,14 +1,14 @@
 /**
- * Channels and groups (issue #4) on PostgreSQL, for PostgresStore (contract in channel-types.ts).
+ * Channels and groups (issue #4) on PostgreSQL, for PostgresStore (contract in src/core/ports/store/channels.ts).
  * A check and the change it guards share a transaction, and the channel row is locked while they
  * run: FOR UPDATE to change a channel, FOR SHARE to subscribe or publish to it, so a channel
  * archived or restricted by another node can never take a subscription or message meanwhile.
  */
 import type { Pool } from 'pg';
 import { channelVia } from '../../protocol/channel-records.js';
-import { SiarError } from '../../protocol/errors.js';
+import { archived, nameTaken, notFound, restricted } from '../../core/ports/store/errors.js';
 import type { MessageRow } from '../sqlite/rows.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
 import { C, toChannel, toGroup, toRosterRow, type ChannelRow } from './channel-sql.js';
 import { transaction, type Queryable } from './connection.js';
@@ -20,13 +20,13 @@ const now = (): string => new Date().toISOString();
 const NO_STANDING: ChannelStanding = { member: false, publisher: false, subscribed: false };
 
 function found(row: ChannelRow | undefined, id: number): Channel {
-  if (!row) throw new SiarError('UNKNOWN_CHANNEL', `No channel ${id}.`);
+  if (!row) throw notFound('channel', id);
   return toChannel(row);
 }
 
 /** A second object with the same name: the name's unique constraint. */
-function duplicateName(err: unknown, constraint: string, what: string, name: string): unknown {
-  return violates(err, constraint) ? new SiarError('DUPLICATE_NAME', `There is already a ${what} named ${name}.`) : err;
+function duplicateName(err: unknown, constraint: string, what: 'channel' | 'group', name: string): unknown {
+  return violates(err, constraint) ? nameTaken(what, name) : err;
 }
 
 export class PgChannelsGroups {
@@ -114,9 +114,9 @@ export class PgChannelsGroups {
   async subscribe(channelId: number, userId: number): Promise<boolean> {
     return transaction(this.pool, async (tx) => {
       const channel = found(await C.channelToUse.get(tx, channelId), channelId);
-      if (channel.archivedAt !== null) throw new SiarError('CHANNEL_ARCHIVED', `The channel ${channel.name} is archived.`);
+      if (channel.archivedAt !== null) throw archived(channel.name);
       if (channel.access === 'restricted' && (await C.rolesOf.all(tx, channelId, userId)).length === 0) {
-        throw new SiarError('CHANNEL_RESTRICTED', `The channel ${channel.name} is restricted to members the administrator chose.`);
+        throw restricted(channel.name);
       }
       return (await C.subscribe.run(tx, channelId, userId, now())) > 0;
     });
@@ -135,7 +135,7 @@ export class PgChannelsGroups {
     if (m.channelId === undefined) return m;
     const channel = found(await C.channelToUse.get(tx, m.channelId), m.channelId);
     if (channel.archivedAt !== null) {
-      throw new SiarError('CHANNEL_ARCHIVED', `The channel ${channel.name} is archived; nothing was sent.`);
+      throw archived(channel.name, true);
     }
     const recipientIds = (await C.publishRecipients.get(tx, m.channelId, m.senderId))!.ids;
     const via = channelVia(channel.name);
@@ -169,7 +169,7 @@ export class PgChannelsGroups {
   async setGroupDescription(groupId: number, description: string): Promise<Group> {
     await C.setGroupDescription.run(this.pool, description, groupId);
     const row = await C.groupById.get(this.pool, groupId);
-    if (!row) throw new SiarError('UNKNOWN_GROUP', `No group ${groupId}.`);
+    if (!row) throw notFound('group', groupId);
     return toGroup(row);
   }
 

@@ -15,9 +15,9 @@ export interface Queryable {
 export interface PoolOptions {
   /** Connections this process may hold (default 10): one carries the group commit, the others reads and transactions. */
   maxConnections?: number;
-  /** How long a statement waits for a row or table lock before it fails (StoreBusy); default 5 s, as SQLite's busy timeout. */
+  /** How long a statement waits for a row or table lock before it fails (StoreError 'busy'); default 5 s, as SQLite's busy timeout. */
   lockTimeoutMs?: number;
-  /** How long getting a connection may take before it fails (StoreBusy); default 5 s. */
+  /** How long getting a connection may take before it fails (StoreError 'busy'); default 5 s. */
   connectTimeoutMs?: number;
 }
 
@@ -56,7 +56,7 @@ export function createPool(connectionString: string, opts: PoolOptions = {}): Po
     options: `-c lock_timeout=${Math.trunc(lockTimeoutMs)} -c idle_in_transaction_session_timeout=60000 -c TimeZone=UTC`,
   });
   // An idle connection the server closed (restart, failover) is dropped by the pool; the next
-  // statement gets a fresh one, or fails with StoreBusy. Without a listener the error would crash.
+  // statement gets a fresh one, or fails with StoreError 'busy'. Without a listener the error would crash.
   pool.on('error', () => {});
   return pool;
 }
@@ -100,7 +100,7 @@ export function statements<T extends Record<string, Statement<never, QueryResult
   return set;
 }
 
-/** A client of its own from the pool; failing to get one is StoreBusy. */
+/** A client of its own from the pool; failing to get one is StoreError 'busy'. */
 export async function connect(pool: Pool): Promise<PoolClient> {
   try {
     return await pool.connect();

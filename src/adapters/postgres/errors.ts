@@ -1,17 +1,10 @@
 /**
  * PostgreSQL's errors as the store's callers understand them: a broken uniqueness rule becomes a
- * StoreConflict on the field it protects; lock timeouts, deadlocks, serialization failures and lost
- * connections become StoreBusy (the client hears BUSY and may retry); anything else is left as it is
- * (a bug: the client hears INTERNAL).
+ * StoreError 'conflict' on the field it protects; lock timeouts, deadlocks, serialization failures
+ * and lost connections become StoreError 'busy' (the client hears BUSY and may retry); anything
+ * else is left as it is (a bug: the client hears INTERNAL).
  */
-import { StoreBusy } from '../sqlite/store-busy.js';
-import { StoreConflict } from '../../core/ports/store.js';
-
-/** The messages the SQLite store gives for the same conflicts. */
-export const TAKEN = {
-  username: 'That username is already taken or requested.',
-  email: 'That e-mail address is already registered or requested.',
-} as const;
+import { StoreError, busy, conflict } from '../../core/ports/store/errors.js';
 
 /** Named in schema.postgres.sql: the unique constraints and indexes a registration can break. */
 const CONFLICT_FIELD: Record<string, 'username' | 'email'> = {
@@ -61,8 +54,8 @@ export function violates(err: unknown, constraint: string): boolean {
 }
 
 /** Why the database could not do it now, or null when the error says something else. */
-export function busyReason(err: unknown): StoreBusy['reason'] | null {
-  if (err instanceof StoreBusy) return err.reason;
+export function busyReason(err: unknown): 'contention' | 'unavailable' | null {
+  if (err instanceof StoreError && err.failure.kind === 'busy') return err.failure.reason;
   const e = err as PgErrorFields | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   if (CONTENTION.has(code)) return 'contention';
@@ -73,16 +66,12 @@ export function busyReason(err: unknown): StoreBusy['reason'] | null {
 
 /** The error a caller of the store should see for what node-postgres threw. */
 export function storeError(err: unknown): unknown {
-  if (err instanceof StoreBusy || err instanceof StoreConflict) return err;
+  if (err instanceof StoreError) return err;
   const field = conflictField(err);
-  if (field) return new StoreConflict(field, TAKEN[field]);
+  if (field) return conflict(field);
   const reason = busyReason(err);
-  if (reason === 'contention') {
-    return new StoreBusy(reason, `The database is busy (${describe(err)}); nothing was changed. Retry.`, { cause: err });
-  }
-  if (reason === 'unavailable') {
-    return new StoreBusy(reason, `The database cannot be reached (${describe(err)}). Retry later.`, { cause: err });
-  }
+  if (reason === 'contention') return busy(reason, `The database is busy (${describe(err)}); nothing was changed. Retry.`, err);
+  if (reason === 'unavailable') return busy(reason, `The database cannot be reached (${describe(err)}). Retry later.`, err);
   return err;
 }
 

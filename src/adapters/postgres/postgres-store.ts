@@ -11,12 +11,12 @@
  *   absence of rows, which no row lock can hold).
  * - Nothing is cached but usernames (never changed once given): another node may change any row.
  * - Timestamps are written from this process's clock as ISO strings and read back the same.
- * - Errors: StoreConflict for a taken username or e-mail, StoreBusy for lock timeouts, deadlocks
+ * - Errors: StoreError 'conflict' for a taken username or e-mail, 'busy' for lock timeouts, deadlocks
  *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
  */
 import type { Pool, PoolClient } from 'pg';
-import { SiarError } from '../../protocol/errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import {
   groupByMessage,
   toAttachment,
@@ -30,16 +30,12 @@ import {
   type RegistrationRow,
 } from '../sqlite/rows.js';
 import {
-  QuotaExceeded,
-  StoreConflict,
-  StoreLimitReached,
   messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
-  type BackupProgress,
   type InboxEntry,
   type Message,
   type NewMessage,
@@ -58,9 +54,9 @@ import {
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
 import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
-import { storeError, TAKEN } from './errors.js';
+import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
 import { applyPgMigrations } from './migrate.js';
 import { auditQuery, Q, toSession, toUser, type AuditRow } from './sql.js';
@@ -112,7 +108,7 @@ export class PostgresStore implements Store {
 
   /**
    * Connects to `url` (postgres://user:password@host:port/database) and brings the schema up to
-   * date. Throws (StoreBusy) when the server cannot be reached.
+   * date. Throws (StoreError 'busy') when the server cannot be reached.
    */
   static async open(url: string, opts: PostgresOpenOptions = {}): Promise<PostgresStore> {
     const pool = createPool(url, opts);
@@ -126,6 +122,11 @@ export class PostgresStore implements Store {
   }
 
   /** Takes a pool on a migrated database; PostgresStore.open() is the usual way in. */
+  /** The database's URL: the attachment content (openContent in src/adapters/index.ts) opens its own pool on it. */
+  get url(): string {
+    return this.pool.options.connectionString ?? '';
+  }
+
   constructor(private readonly pool: Pool) {
     this.cg = new PgChannelsGroups(pool);
     this.groupCommit = new PgGroupCommit(pool);
@@ -139,18 +140,18 @@ export class PostgresStore implements Store {
       await tx.query(REGISTRATION_LOCK);
       const { maxPendingFromAddress, maxPending } = limits;
       if (maxPending !== undefined && (await Q.pendingRegistrations.get(tx))!.n >= maxPending) {
-        throw new StoreLimitReached(`${maxPending} registration requests are already waiting for a decision, the most this server keeps.`);
+        throw pendingLimit(maxPending, 'everyone');
       }
       if (maxPendingFromAddress !== undefined && input.fromAddress
           && (await Q.pendingFromAddress.get(tx, input.fromAddress))!.n >= maxPendingFromAddress) {
-        throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
+        throw pendingLimit(maxPendingFromAddress, 'address');
       }
       const { username, email } = input;
       if ((await Q.userByUsername.get(tx, username)) ?? (await Q.pendingWithUsername.get(tx, username))) {
-        throw new StoreConflict('username', TAKEN.username);
+        throw conflict('username', username);
       }
       if ((await Q.userWithEmail.get(tx, email)) ?? (await Q.pendingWithEmail.get(tx, email))) {
-        throw new StoreConflict('email', TAKEN.email);
+        throw conflict('email', email);
       }
       const row = await Q.insertRegistration.get(
         tx, input.institution, input.contact, email, input.phone, input.address, username, input.fromAddress, now(),
@@ -176,8 +177,8 @@ export class PostgresStore implements Store {
   /** The request to decide, locked; anything but a pending request cannot be decided. */
   private async pendingRequest(tx: Queryable, id: number): Promise<RegistrationRow> {
     const row = await Q.registrationToDecide.get(tx, id);
-    if (!row) throw new SiarError('NOT_FOUND', `No registration request ${id}.`);
-    if (row.status !== 'pending') throw new SiarError('ALREADY_DECIDED');
+    if (!row) throw notFound('registration', id);
+    if (row.status !== 'pending') throw alreadyDecided(id);
     return row;
   }
 
@@ -185,8 +186,8 @@ export class PostgresStore implements Store {
     return transaction(this.pool, async (tx) => {
       const pending = await this.pendingRequest(tx, requestId);
       // A user could have been created by other means (or an old request approved) meanwhile.
-      if (await Q.userByUsername.get(tx, pending.username)) throw new StoreConflict('username', TAKEN.username);
-      if (await Q.userWithEmail.get(tx, pending.email)) throw new StoreConflict('email', TAKEN.email);
+      if (await Q.userByUsername.get(tx, pending.username)) throw conflict('username', pending.username);
+      if (await Q.userWithEmail.get(tx, pending.email)) throw conflict('email', pending.email);
       const at = now();
       const user = toUser((await Q.insertUser.get(
         tx, pending.username, 'member', 'active', passwordHash, pending.institution, pending.contact, pending.email,
@@ -316,7 +317,7 @@ export class PostgresStore implements Store {
     tx: Queryable, userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null,
   ): Promise<{ username: string; sessions: number }> {
     const row = await Q.userToChange.get(tx, userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    if (!row) throw notFound('user', userId);
     await Q.setPassword.run(tx, passwordHash, mustChange, userId);
     const sessions = keep === null
       ? await Q.closeUserSessions.run(tx, at, userId)
@@ -422,7 +423,7 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Adds the messages to their senders' usage; throws QuotaExceeded when a sender would pass its
+   * Adds the messages to their senders' usage; throws StoreError 'quota' when a sender would pass its
    * quota (the batch is then run again one message at a time, so only the one that does not fit fails).
    */
   private async countAgainstQuota(tx: Queryable, batch: Storing[]): Promise<void> {
@@ -436,7 +437,7 @@ export class PostgresStore implements Store {
     const totals = await Q.addStorageUsed.all(tx, [...added.keys()], [...added.values()].map((a) => a.bytes));
     for (const { user_id: sender, bytes: total } of totals) {
       const { bytes, quota } = added.get(sender)!;
-      if (quota > 0 && total > quota) throw new QuotaExceeded(total - bytes, bytes, quota);
+      if (quota > 0 && total > quota) throw quotaExceeded(total - bytes, bytes, quota);
     }
   }
 
@@ -744,13 +745,11 @@ export class PostgresStore implements Store {
 
   // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
 
-  async backup(destFile: string, _onProgress?: (p: BackupProgress) => void): Promise<BackupProgress> {
-    throw new Error(
-      `siar cannot copy a PostgreSQL store to a file (${destFile}). Take a consistent copy with ` +
-        '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL` while siar keeps serving, ' +
-        'and restore it with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE`.',
-    );
-  }
+  readonly backupAdvice =
+    'siar cannot copy a PostgreSQL store to a file itself. Take a consistent copy while siar keeps serving with '
+    + '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL`, and restore it into an empty '
+    + 'database with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE` while siar is stopped; '
+    + 'copy the attachments folder of the data directory alongside.';
 
   // --- channels and groups (issue #4): channels.ts.
 

@@ -1,10 +1,10 @@
 /**
- * The SQL of alerts (issue 21, store-alerts.ts) for SqliteStore: the alert row of a message and
+ * The SQL of alerts (issue 21, src/core/ports/store/alerts.ts) for SqliteStore: the alert row of a message and
  * its recipients' acknowledgements (schema.sql migration 6). The row shapes and their mapping
  * serve the PostgreSQL store too (its rows come back in the same shape).
  */
 import type { Database } from 'better-sqlite3';
-import type { MessageAlert, NewAlert, Priority, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
+import type { MessageAlert, NewAlert, Priority, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 
 export interface AlertRow {
   message_id: number;

@@ -1,12 +1,12 @@
 /**
- * The SQL of channels and groups (issue #4), used by SqliteStore (contract in channel-types.ts).
+ * The SQL of channels and groups (issue #4), used by SqliteStore (contract in src/core/ports/store/channels.ts).
  * Kept apart from rows.ts so the core store stays readable. Multi-step changes run in
  * IMMEDIATE transactions; a check and the change it guards are always in the same one.
  */
 import Sqlite from 'better-sqlite3';
 import type { Database, Transaction } from 'better-sqlite3';
-import { SiarError } from '../../protocol/errors.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import { archived, nameTaken, notFound, restricted, type StoreError } from '../../core/ports/store/errors.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { MESSAGE_COLUMNS, toUser, type MessageRow, type UserRow } from './rows.js';
 import { channelVia } from '../../protocol/channel-records.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
@@ -170,9 +170,9 @@ function toGroup(r: GroupRow): Group {
 const NO_STANDING: ChannelStanding = { member: false, publisher: false, subscribed: false };
 
 /** A second object with the same name: a UNIQUE violation on the name column. */
-function duplicateName(err: unknown, what: string, name: string): SiarError | null {
+function duplicateName(err: unknown, what: 'channel' | 'group', name: string): StoreError<'conflict'> | null {
   if (err instanceof Sqlite.SqliteError && err.code === 'SQLITE_CONSTRAINT_UNIQUE' && /\.name\b/.test(err.message)) {
-    return new SiarError('DUPLICATE_NAME', `There is already a ${what} named ${name}.`);
+    return nameTaken(what, name);
   }
   return null;
 }
@@ -210,9 +210,9 @@ export class ChannelGroupSql {
     });
     this.subscribeTx = db.transaction((channelId, userId) => {
       const channel = this.channelById(channelId);
-      if (channel.archivedAt !== null) throw new SiarError('CHANNEL_ARCHIVED', `The channel ${channel.name} is archived.`);
+      if (channel.archivedAt !== null) throw archived(channel.name);
       if (channel.access === 'restricted' && sql.rolesOf.all(channelId, userId).length === 0) {
-        throw new SiarError('CHANNEL_RESTRICTED', `The channel ${channel.name} is restricted to members the administrator chose.`);
+        throw restricted(channel.name);
       }
       return sql.subscribe.run(channelId, userId, now()).changes > 0;
     });
@@ -315,7 +315,7 @@ export class ChannelGroupSql {
   publishRecipients(channelId: number, senderId: number): { channel: Channel; recipientIds: number[] } {
     const channel = this.channelById(channelId);
     if (channel.archivedAt !== null) {
-      throw new SiarError('CHANNEL_ARCHIVED', `The channel ${channel.name} is archived; nothing was sent.`);
+      throw archived(channel.name, true);
     }
     return { channel, recipientIds: this.sql.publishRecipients.all({ channel: channelId, sender: senderId }) };
   }
@@ -345,7 +345,7 @@ export class ChannelGroupSql {
 
   private channelById(id: number): Channel {
     const row = this.sql.channelById.get(id);
-    if (!row) throw new SiarError('UNKNOWN_CHANNEL', `No channel ${id}.`);
+    if (!row) throw notFound('channel', id);
     return toChannel(row);
   }
 
@@ -372,7 +372,7 @@ export class ChannelGroupSql {
   setGroupDescription(groupId: number, description: string): Group {
     this.sql.setGroupDescription.run(description, groupId);
     const row = this.sql.groupById.get(groupId);
-    if (!row) throw new SiarError('UNKNOWN_GROUP', `No group ${groupId}.`);
+    if (!row) throw notFound('group', groupId);
     return toGroup(row);
   }
 

@@ -6,7 +6,7 @@
  * script) stopped the whole server until the lock went or the 5 s passed, every PING included.
  * Now SQLite spins for LOCK_SPIN_MS at most, and a write that still finds the lock taken waits
  * here instead: it is tried again after a growing pause (2 ms doubling to 50 ms) until it succeeds
- * or has waited `maxWaitMs`, when its SQLITE_BUSY error goes on (the client hears BUSY). A failed
+ * or has waited `maxWaitMs`, when it fails with StoreError 'busy' (the client hears BUSY). A failed
  * try rolls back whole (BEGIN IMMEDIATE is where the lock is taken), so trying again is safe.
  *
  * Writes keep their order: while one waits, those asked for later queue behind it and only the
@@ -15,6 +15,7 @@
  * rare read that meets a lock (another process in exclusive locking mode, WAL recovery) retries alone.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { busy, type StoreError } from '../../core/ports/store/errors.js';
 
 /** SQLite's own busy wait (busy_timeout) on the server's connection: short, it blocks the event loop. */
 export const LOCK_SPIN_MS = 5;
@@ -25,6 +26,11 @@ const MAX_PAUSE_MS = 50;
 export function isDatabaseBusy(err: unknown): err is { code: string } {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_|$)/.test(code);
+}
+
+/** What a write or read that waited `maxWaitMs` for the lock fails with: nothing was changed. */
+function gaveUp(err: { code: string }, waitedMs: number): StoreError<'busy'> {
+  return busy('contention', `The database stayed locked by another process for ${waitedMs} ms (${err.code}); nothing was changed. Retry.`, err);
 }
 
 interface Waiting {
@@ -41,7 +47,7 @@ export class LockWait {
   private pauseMs = FIRST_PAUSE_MS;
   private idle: Array<() => void> = [];
 
-  /** `maxWaitMs`: how long a write or read waits for a lock before its SQLITE_BUSY goes on. */
+  /** `maxWaitMs`: how long a write or read waits for a lock before it fails (StoreError 'busy'). */
   constructor(readonly maxWaitMs: number) {}
 
   /** Writes waiting for the lock now. */
@@ -84,7 +90,8 @@ export class LockWait {
       try {
         return work();
       } catch (err) {
-        if (!isDatabaseBusy(err) || Date.now() >= giveUpAt) throw err;
+        if (!isDatabaseBusy(err)) throw err;
+        if (Date.now() >= giveUpAt) throw gaveUp(err, this.maxWaitMs);
       }
     }
   }
@@ -117,7 +124,7 @@ export class LockWait {
         }
         // Still locked. The queue is in order of arrival, so those to give up on are at its head.
         const now = Date.now();
-        while (this.queue.length > 0 && this.queue[0]!.giveUpAt <= now) this.queue.shift()!.reject(err);
+        while (this.queue.length > 0 && this.queue[0]!.giveUpAt <= now) this.queue.shift()!.reject(gaveUp(err, this.maxWaitMs));
         break;
       }
     }

@@ -1,5 +1,5 @@
 /**
- * The SQLite implementation of the Store (see types.ts for the contract).
+ * The SQLite implementation of the Store (the contract: src/core/ports/store/).
  * better-sqlite3 is synchronous: most methods do their work before their promise is created,
  * so "commits before the promise resolves" holds without further care. Messages and delivery
  * marks, the hot path, go through group commit (group-commit.ts): batched into one transaction
@@ -17,11 +17,10 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
-import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
 import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, toAlert, type AlertStatements } from './alerts.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
-import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
@@ -45,16 +44,15 @@ import {
   type Statements,
 } from './rows.js';
 import {
-  QuotaExceeded,
   messageBytes,
-  StoreConflict,
-  StoreLimitReached,
+  type StoreError,
   type AttachmentCommit,
   type AttachmentMeta,
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
   type BackupProgress,
+  type DatabaseReport,
   type InboxEntry,
   type Message,
   type NewMessage,
@@ -70,6 +68,7 @@ import {
   type User,
   type UserStatus,
 } from '../../core/ports/store.js';
+import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 
 /** Stands in for "no beforeId": larger than any id SQLite will hand out to us. */
 const NO_LIMIT_ID = Number.MAX_SAFE_INTEGER;
@@ -79,19 +78,14 @@ const now = (): string => new Date().toISOString();
 const BULK_RECIPIENTS = 16;
 const before = (page: Page): number => page.beforeId ?? NO_LIMIT_ID;
 
-const TAKEN = {
-  username: 'That username is already taken or requested.',
-  email: 'That e-mail address is already registered or requested.',
-} as const;
-
 /**
  * The explicit checks in the transactions catch duplicates; this covers the window where
  * another process commits the same username or e-mail between our check and our insert.
  */
-export function conflictFromSqliteError(err: unknown): StoreConflict | null {
+export function conflictFromSqliteError(err: unknown): StoreError<'conflict'> | null {
   if (!(err instanceof Sqlite.SqliteError) || err.code !== 'SQLITE_CONSTRAINT_UNIQUE') return null;
-  if (/\.username\b/.test(err.message)) return new StoreConflict('username', TAKEN.username);
-  if (/\.email\b/.test(err.message)) return new StoreConflict('email', TAKEN.email);
+  if (/\.username\b/.test(err.message)) return conflict('username');
+  if (/\.email\b/.test(err.message)) return conflict('email');
   return null;
 }
 
@@ -143,18 +137,6 @@ function keepPrivate(file: string): void {
   }
 }
 
-/** What `SqliteStore.inspect` finds in a database file (a backup, before it is restored). */
-export interface DatabaseReport {
-  integrity: string;
-  schemaVersion: number;
-  users: number;
-  members: number;
-  messages: number;
-  lastMessageId: number;
-  pendingRegistrations: number;
-  unsentMail: number;
-  attachments: number;
-}
 
 export interface OpenOptions {
   /** FULL also survives power loss for the last commits, at some write cost. */
@@ -318,17 +300,17 @@ export class SqliteStore implements Store {
   private insertRegistration(input: RegistrationInput, { maxPendingFromAddress, maxPending }: RegistrationLimits): RegistrationRequest {
     const { username, email } = input;
     if (maxPending !== undefined && this.sql.pendingRegistrations.get()! >= maxPending) {
-      throw new StoreLimitReached(`${maxPending} registration requests are already waiting for a decision, the most this server keeps.`);
+      throw pendingLimit(maxPending, 'everyone');
     }
     if (maxPendingFromAddress !== undefined && input.fromAddress
         && this.sql.pendingFromAddress.get(input.fromAddress)! >= maxPendingFromAddress) {
-      throw new StoreLimitReached(`${maxPendingFromAddress} registration requests from this address are already waiting for a decision.`);
+      throw pendingLimit(maxPendingFromAddress, 'address');
     }
     if (this.sql.userByUsername.get(username) ?? this.sql.pendingWithUsername.get(username)) {
-      throw new StoreConflict('username', TAKEN.username);
+      throw conflict('username', username);
     }
     if (this.sql.userWithEmail.get(email) ?? this.sql.pendingWithEmail.get(email)) {
-      throw new StoreConflict('email', TAKEN.email);
+      throw conflict('email', email);
     }
     const { institution, contact, phone, address, fromAddress } = input;
     const row = this.sql.insertRegistration.get({
@@ -342,16 +324,16 @@ export class SqliteStore implements Store {
   /** The request to decide; anything but a pending request cannot be decided. */
   private pendingRequest(id: number): RegistrationRow {
     const row = this.sql.registrationById.get(id);
-    if (!row) throw new SiarError('NOT_FOUND', `No registration request ${id}.`);
-    if (row.status !== 'pending') throw new SiarError('ALREADY_DECIDED');
+    if (!row) throw notFound('registration', id);
+    if (row.status !== 'pending') throw alreadyDecided(id);
     return row;
   }
 
   private approve({ requestId, adminId, passwordHash, mail }: ApproveArgs): Approved {
     const pending = this.pendingRequest(requestId);
     // A user could have been created by other means (or an old request approved) meanwhile.
-    if (this.sql.userByUsername.get(pending.username)) throw new StoreConflict('username', TAKEN.username);
-    if (this.sql.userWithEmail.get(pending.email)) throw new StoreConflict('email', TAKEN.email);
+    if (this.sql.userByUsername.get(pending.username)) throw conflict('username', pending.username);
+    if (this.sql.userWithEmail.get(pending.email)) throw conflict('email', pending.email);
     const at = now();
     this.activeMemberIds = null;
     const user = toUser(
@@ -555,7 +537,7 @@ export class SqliteStore implements Store {
   /** Inside a transaction: a new password hash, and every open session of the member closed but `keep`. */
   private replacePassword(userId: number, passwordHash: string, mustChange: boolean, at: string, keep: number | null): { username: string; sessions: number } {
     const row = this.sql.userById.get(userId);
-    if (!row) throw new SiarError('NOT_FOUND', `No user ${userId}.`);
+    if (!row) throw notFound('user', userId);
     this.cache.forgetUser(userId);
     this.cache.forgetSessions();
     this.sql.setPassword.run(passwordHash, mustChange ? 1 : 0, userId);
@@ -699,12 +681,12 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Adds the message to its sender's usage, first refusing it (QuotaExceeded) when it would pass `quotaBytes`. */
+  /** Adds the message to its sender's usage, first refusing it (StoreError 'quota') when it would pass `quotaBytes`. */
   private countAgainstQuota(m: NewMessage, quotaBytes: number | undefined): void {
     const bytes = messageBytes(m);
     if (quotaBytes !== undefined && quotaBytes > 0) {
       const used = this.sql.storageUsed.get(m.senderId) ?? 0;
-      if (used + bytes > quotaBytes) throw new QuotaExceeded(used, bytes, quotaBytes);
+      if (used + bytes > quotaBytes) throw quotaExceeded(used, bytes, quotaBytes);
     }
     this.sql.addStorageUsed.run({ user: m.senderId, bytes });
   }

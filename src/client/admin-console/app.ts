@@ -101,7 +101,7 @@ export class AdminConsole {
     });
     session.on('login', (_info, how) => {
       if (!how.resumed) return;
-      this.say('{green-fg}reconnected and logged in again{/green-fg}');
+      this.say(`{green-fg}reconnected to ${blessed.escape(session.address)}; ${how.byToken ? 'session resumed' : 'logged in again'}{/green-fg}`);
       void this.reloadAll();
     });
     session.on('authLost', (err) => this.say(`{red-fg}the server ended the admin session: ${blessed.escape(describe(err))}; press q to quit{/red-fg}`));

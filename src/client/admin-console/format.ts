@@ -1,10 +1,10 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import type { MemberRow } from '../replies.js';
 import { stripControls } from '../tui/editor.js';
 
 /** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
-export { formatBytes } from '../../transfer/units.js';
+export { formatBytes } from '../../protocol/units.js';
 
 const TICKS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { showControls } from '../../protocol/index.js';
-import { RemoteError, SiarClient, parseServerAddress } from '../connection.js';
+import { RemoteError, SiarClient, connectFirst, parseServerList, serverOrder } from '../connection.js';
 
 /** A failure the CLI reports as one line on stderr (then `details`, if any) with a non-zero exit code. */
 export class CliError extends Error {
@@ -23,7 +23,7 @@ export interface ClientOptions {
 export function withServer<T>(y: Argv<T>) {
   return y.option('server', {
     type: 'string',
-    describe: 'siar server as host:port (env SIAR_SERVER, default 127.0.0.1:7400)',
+    describe: 'siar server as host:port, or a cluster\'s nodes as host:port,host:port,… tried in a random order, the next on refusal (env SIAR_SERVER, default 127.0.0.1:7400)',
     default: process.env.SIAR_SERVER,
     defaultDescription: '$SIAR_SERVER or 127.0.0.1:7400',
   })
@@ -71,15 +71,21 @@ export function tlsOptions(opts: ClientOptions): { tls?: { ca?: Buffer } } {
   return opts.tls ? { tls: {} } : {};
 }
 
-export async function connect(opts: ClientOptions): Promise<SiarClient> {
-  let address;
+/** The servers of --server / SIAR_SERVER, in the order this client tries them. */
+export function serverList(opts: ClientOptions): ReturnType<typeof parseServerList> {
   try {
-    address = parseServerAddress(opts.server);
+    return serverOrder(parseServerList(opts.server));
   } catch (err) {
     throw new CliError((err as Error).message);
   }
+}
+
+/** Connects to the first of the servers that answers; each refusal followed by another address is said on stderr. */
+export async function connect(opts: ClientOptions): Promise<SiarClient> {
+  const order = serverList(opts);
+  const tls = tlsOptions(opts);
   try {
-    return await SiarClient.connect({ ...address, ...tlsOptions(opts) });
+    return await connectFirst(order, tls, (_failed, reason, next) => printErr(`${reason}; trying ${next}\n`));
   } catch (err) {
     throw new CliError((err as Error).message, 2);
   }

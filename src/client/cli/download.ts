@@ -5,7 +5,7 @@
 import cliProgress from 'cli-progress';
 import type { Argv } from 'yargs';
 import type { MessageRecord } from '../../protocol/index.js';
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import type { SiarClient } from '../connection.js';
 import { TransferError, downloadAttachment, type DownloadResult, type OnProgress } from '../transfer.js';
 import { CliError, defineCommand, oneLine, print, printErr, printJson, withClient, withLogin, type ClientOptions } from './common.js';

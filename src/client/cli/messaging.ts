@@ -3,15 +3,16 @@ import type { Argv, CommandModule } from 'yargs';
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
 import { alertMarks, localTime } from './alerts.js';
-import { SiarClient } from '../connection.js';
+import { OfflineError, SiarSession } from '../session.js';
 import { wireArgs } from '../replies.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
 import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { checkMessageSize, explainSendFailure, warnIfNobody } from './send-checks.js';
 import {
-  CliError, FIRST_LOGIN_HINT, commaList, connect, connectAndLogin, defineCommand, oneLine, print, printErr, printJson, readFirstLine, readPassword, table, withClient, withLogin,
+  CliError, FIRST_LOGIN_HINT, commaList, connect, connectAndLogin, defineCommand, oneLine, print, printErr, printJson, readFirstLine, readPassword, serverList, table,
+  tlsOptions, withClient, withLogin,
   type ClientOptions,
 } from './common.js';
 
@@ -303,58 +304,69 @@ export const messagingCommands: CommandModule<object, any>[] = [
   }),
 ];
 
-/** Prints popups until interrupted; reconnects with backoff when the connection drops. */
+/**
+ * Prints popups until interrupted. Runs on SiarSession: with a server list it fails over to the
+ * next node on a refusal, a lost connection or a server shutting down (backoff only after a whole
+ * round failed), re-attaches with the session token (RESUME; the password only if the token is
+ * refused), and the popups sent meanwhile are replayed; each is printed once per message id. Each
+ * change of connection is one line on stderr.
+ */
 async function listen(opts: ClientOptions): Promise<void> {
-  // A popup once per id, a reminder (issue 21) once per id and reminder number.
-  const seen = new Set<string>();
-  let delay = 1000;
   if (!opts.user) throw new CliError('No username: give --user or set SIAR_USER.');
+  const user = opts.user;
   const password = readPassword(opts);
-  for (;;) {
-    let client: SiarClient;
-    try {
-      client = await connect(opts);
-    } catch (err) {
-      if (!(err instanceof CliError && err.exitCode === 2)) throw err;
-      printErr(`${err.message}; retrying in ${delay / 1000} s\n`);
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 30_000);
-      continue;
+  serverList(opts); // a malformed list is refused before anything starts
+  const session = new SiarSession({ address: opts.server ?? '', ...tlsOptions(opts), heartbeatMs: 60_000 });
+  session.on('popup', (p) => {
+    if (opts.json) printJson(p);
+    else {
+      const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
+      const via = p.via ? ` via ${p.via}` : '';
+      // Alerts (issue 21): priority, reminder, what it replaces, how to acknowledge.
+      const marks = alertMarks(p);
+      const flag = (p.reminder ? `[reminder ${p.reminder}] ` : '') + (marks ? `[${marks}] ` : '');
+      const ask = (p.replaces ? `\n  (replaces message ${p.replaces})` : '') + (p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '');
+      print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
     }
-    // Listen before LOGIN: the popups missed while offline follow its reply at once, possibly in
-    // the same read, and would be emitted before a handler attached after the login resolved.
-    client.on('popup', (p) => {
-      const key = `${p.id}:${p.reminder ?? 0}`;
-      if (seen.has(key)) return;
-      seen.add(key);
-      if (opts.json) printJson(p);
-      else {
-        const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
-        const via = p.via ? ` via ${p.via}` : '';
-        const marks = alertMarks(p);
-        const flag = (p.reminder ? `[reminder ${p.reminder}] ` : '') + (marks ? `[${marks}] ` : '');
-        const ask = (p.replaces ? `\n  (replaces message ${p.replaces})` : '') + (p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '');
-        print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
+  });
+  session.on('recalled', (r) => {
+    if (opts.json) printJson({ recalled: r.id, reason: r.reason, at: r.at, ...(r.replacedBy ? { replacedBy: r.replacedBy } : {}) });
+    else print(`${oneLine(`[${r.at}] #${r.id} was withdrawn by its sender${r.reason ? `: ${r.reason}` : ''}${r.replacedBy ? ` (replaced by #${r.replacedBy})` : ''}`)}\n`);
+  });
+  let loggedIn = false;
+  let lastError: string | null = null;
+  session.on('state', (s) => {
+    // stderr even with --json: scripts wait for "listening as" to know the login is done.
+    if (s.status === 'offline' && s.error && s.error !== lastError) {
+      lastError = s.error;
+      const wait = s.retryAt ? Math.max(0, Math.round((s.retryAt - Date.now()) / 100) / 10) : 0;
+      printErr(`${loggedIn ? 'connection lost' : 'not connected'}: ${s.error}${wait > 0 ? `; retrying in ${wait} s` : ''}\n`);
+    }
+    if (s.status === 'online') lastError = null;
+  });
+  session.on('login', (_info, how) => {
+    if (how.resumed) printErr(`listening as ${user} again, on ${session.address}${how.byToken ? ' (session resumed)' : ' (logged in again)'}\n`);
+  });
+  const ended = new Promise<Error>((resolve) => session.once('authLost', resolve));
+  session.start();
+  try {
+    for (;;) {
+      const s = await Promise.race([session.waitFor((st) => st.status === 'connected', 24 * 3600_000), ended]);
+      if (s instanceof Error) throw s;
+      try {
+        const info = await session.login(user, password);
+        if (info.mustChangePassword) throw new CliError(FIRST_LOGIN_HINT);
+        break;
+      } catch (err) {
+        if (err instanceof OfflineError) continue; // lost during login: the session reconnects
+        throw err;
       }
-    });
-    client.on('recalled', (r) => {
-      if (opts.json) printJson({ recalled: r.id, reason: r.reason, at: r.at, ...(r.replacedBy ? { replacedBy: r.replacedBy } : {}) });
-      else print(`${oneLine(`[${r.at}] #${r.id} was withdrawn by its sender${r.reason ? `: ${r.reason}` : ''}${r.replacedBy ? ` (replaced by #${r.replacedBy})` : ''}`)}\n`);
-    });
-    try {
-      const info = await client.login(opts.user, password);
-      if (info.mustChangePassword) throw new CliError(FIRST_LOGIN_HINT);
-    } catch (err) {
-      await client.close();
-      throw err;
     }
-    delay = 1000;
-    // stderr even with --json: scripts can wait for it to know the login is done.
-    printErr(`listening as ${opts.user}\n`);
-    client.startKeepalive(60_000);
-    const reason = await new Promise<Error | null>((resolve) => client.once('close', resolve));
-    const code = (reason as { code?: string } | null)?.code;
-    if (code === 'SESSION_CLOSED' || code === 'ACCOUNT_SUSPENDED') throw reason;
-    printErr(`connection lost (${reason?.message ?? 'closed'}); reconnecting\n`);
+    loggedIn = true;
+    printErr(`listening as ${user}\n`);
+    // The server closed the session on purpose (password changed, suspension, logged out elsewhere).
+    throw await ended;
+  } finally {
+    await session.close();
   }
 }

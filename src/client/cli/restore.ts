@@ -16,8 +16,9 @@ export const restoreCommand = defineCommand<RestoreOpts>({
     let result;
     // Loaded on use: only restore needs the server's backup code.
     const { RestoreRefused, restoreBackup } = await import('../../server/backup.js');
+    const { databaseFiles } = await import('../../adapters/index.js');
     try {
-      result = await restoreBackup(opts.file, opts.data, { force: opts.force });
+      result = await restoreBackup(opts.file, opts.data, { force: opts.force, files: databaseFiles });
     } catch (err) {
       if (err instanceof RestoreRefused) throw new CliError(`restore refused: ${err.message}`);
       throw err;

@@ -3,7 +3,7 @@
  * (YAML, each line commented with its source) that can be read back, or as JSON with --json.
  */
 import { stringify } from 'yaml';
-import { formatValue, maskSecret, type OptionValue } from '../../server/option-kinds.js';
+import { formatValue, maskSecretOf, type OptionValue } from '../../server/option-kinds.js';
 import type { OptionSpec } from '../../server/options.js';
 import { originLabel, type EffectiveSetting } from './server-settings.js';
 
@@ -15,7 +15,7 @@ export function yamlValue(spec: OptionSpec, value: OptionValue, mask = true): st
 /** The value as an operator writes it, a secret masked. */
 function shownValue(spec: OptionSpec, value: OptionValue): string | number {
   const shown = formatValue(spec, value);
-  return spec.secret && typeof shown === 'string' ? maskSecret(shown) : shown;
+  return spec.secret && typeof shown === 'string' ? maskSecretOf(spec, shown) : shown;
 }
 
 export function printConfigText(settings: readonly EffectiveSetting[], configFile: string | undefined): string {

@@ -6,7 +6,7 @@
  */
 import type { Argv } from 'yargs';
 import type { MessageRecord } from '../../protocol/index.js';
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import { PendingUploads, pendingFiles, serverKey } from '../pending-uploads.js';
 import { ResumeError, localFiles, resumeUploads, unsentAttachments, unsentMessage } from '../resume.js';
 import { TransferError, type LocalFile, type OnProgress, type SentMessage } from '../transfer.js';

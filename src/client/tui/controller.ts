@@ -86,9 +86,12 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   /** Starts listening to the session and connects. */
   start(): void {
     const onState = (s: SessionState) => this.onSessionState(s);
-    const onLogin = (_: unknown, how: { resumed: boolean }) => {
+    const onLogin = (_: unknown, how: { resumed: boolean; byToken?: boolean }) => {
       if (!how.resumed) return;
-      this.dispatch({ type: 'toast', text: 'Reconnected and signed in again; missed popups follow.' });
+      const text = how.byToken
+        ? `Reconnected to ${this.session.address}; session resumed, missed popups follow.`
+        : `Reconnected to ${this.session.address} and signed in again; missed popups follow.`;
+      this.dispatch({ type: 'toast', text });
       this.loadAll();
     };
     const onAuthLost = (err: Error) => {
@@ -242,7 +245,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   // What several screens do
 
   private toLogin(username: string, notice: string | null): void {
-    const server = this.session.address;
+    const server = this.session.serverList;
     this.dispatch({ type: 'form/reset', form: 'login', server, username, notice });
     this.dispatch({ type: 'navigate', screen: 'login' });
   }

@@ -53,6 +53,7 @@ export async function ensureServer(session: SiarSession, address: string): Promi
   const ok = (s: SessionState) => s.status === 'connected' || s.status === 'online';
   if (ok(session.state)) return;
   if (session.state.status === 'offline') session.retryNow();
-  const s = await session.waitFor((st) => ok(st) || st.status === 'offline', 20_000);
+  // Every server of a list is tried once before the address is called unreachable.
+  const s = await session.waitFor((st) => ok(st) || (st.status === 'offline' && st.attempt >= session.serverCount), 20_000);
   if (!ok(s)) throw new OfflineError(`Cannot reach the siar server at ${s.address}: ${s.error ?? 'no answer'}. Check the address; retrying in the background.`);
 }

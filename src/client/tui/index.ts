@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ConfigStore } from '../config-store.js';
-import { parseServerAddress } from '../connection.js';
+import { parseServerList } from '../connection.js';
 import { PendingUploads } from '../pending-uploads.js';
 import { SiarSession, type SessionOptions } from '../session.js';
 import { TuiController, describe, type TuiTransfers } from './controller.js';
@@ -25,7 +25,7 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
   const pending = saved.pendingRegistration;
   let server = opts.server?.trim() || saved.server || '127.0.0.1:7400';
   try {
-    parseServerAddress(server);
+    parseServerList(server);
   } catch {
     server = '127.0.0.1:7400';
   }

@@ -12,7 +12,7 @@ export function loginKey(host: TuiHost, k: Key): void {
     escape: () => goBack(host, 'welcome'),
     own: (key) => {
       if (!(key.ctrl && key.name === 'n')) return false;
-      host.dispatch({ type: 'form/reset', form: 'register', server: host.session.address, values: {} });
+      host.dispatch({ type: 'form/reset', form: 'register', server: host.session.serverList, values: {} });
       host.dispatch({ type: 'navigate', screen: 'register', push: true });
       return true;
     },
@@ -34,7 +34,7 @@ async function submitLogin(host: TuiHost): Promise<void> {
     const info = await host.session.login(username, password);
     host.loginPassword = password;
     const pending = host.loadConfig()?.pendingRegistration;
-    host.saveConfig({ server: host.session.address, username, ...(pending && pending.username === username ? { pendingRegistration: undefined } : {}) });
+    host.saveConfig({ server: host.session.serverList, username, ...(pending && pending.username === username ? { pendingRegistration: undefined } : {}) });
     host.dispatch({ type: 'loggedIn', username: info.username || username, institution: info.institution, unread: info.unread, mustChangePassword: info.mustChangePassword });
     // With the mailed password the server serves nothing until it is replaced (the password form loads).
     if (!info.mustChangePassword) host.loadAll();

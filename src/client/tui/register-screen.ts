@@ -40,7 +40,7 @@ async function submitRegister(host: TuiHost): Promise<void> {
       institution: values.institution!, contact: values.contact!, email, phone: values.phone || undefined,
       address: values.address || undefined, username, wait: true,
     });
-    host.saveConfig({ server: session.address, pendingRegistration: { id: requestId, username, email, server: session.address } });
+    host.saveConfig({ server: session.serverList, pendingRegistration: { id: requestId, username, email, server: session.serverList } });
     host.dispatch({ type: 'registered', requestId, username, email });
   } catch (err) {
     const f = err instanceof RemoteError ? FIELD_OF[err.code] : undefined;

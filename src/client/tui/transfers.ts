@@ -12,7 +12,7 @@ import type { TuiTransfers } from './host.js';
  * resume it after the TUI was closed or the connection lost.
  */
 export function createTransfers(session: SiarSession, uploads: PendingUploads = new PendingUploads()): TuiTransfers {
-  const owner = () => ({ server: session.address, username: session.state.username ?? '' });
+  const owner = () => ({ server: session.serverList, username: session.state.username ?? '' });
   const forget = (id: number) => {
     const { server, username } = owner();
     uploads.forget(server, username, id);

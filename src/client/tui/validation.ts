@@ -1,6 +1,6 @@
 import { Args, SiarError } from '../../protocol/index.js';
 import { optionalText, requireEmail, requireText, requireUsername } from '../../server/validation.js';
-import { parseServerAddress } from '../connection.js';
+import { parseServerList } from '../connection.js';
 
 /**
  * The registration form's checks, field by field, before anything is sent. They run the server's
@@ -45,9 +45,9 @@ export function validateRegistrationField(name: RegistrationField | string, valu
 }
 
 export function validateServer(value: string): string | null {
-  if (!value.trim()) return 'The server address is required (host:port).';
+  if (!value.trim()) return 'The server address is required (host:port, or host:port,host:port,… for a cluster).';
   try {
-    parseServerAddress(value);
+    parseServerList(value);
     return null;
   } catch (err) {
     return (err as Error).message;

@@ -1,6 +1,6 @@
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
-import { formatBytes } from '../../transfer/units.js';
+import { formatBytes } from '../../protocol/units.js';
 import type { LineField, TextArea } from './editor.js';
 import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
 import { COMPOSE_FOCUS, pickerRows, recipientsText, type Audience, type ComposeState, type Form, type State } from './model.js';

@@ -25,7 +25,7 @@ export function decisionArrived(host: TuiHost, d: Decision): void {
   host.dispatch({ type: 'decision', status, reason: d.reason ?? null });
   if (status === 'approved') {
     host.saveConfig({ username: d.username || w.username, pendingRegistration: undefined });
-    host.dispatch({ type: 'form/reset', form: 'login', server: host.session.address, username: d.username || w.username, notice: `Approved. Your password was e-mailed to ${w.email}.` });
+    host.dispatch({ type: 'form/reset', form: 'login', server: host.session.serverList, username: d.username || w.username, notice: `Approved. Your password was e-mailed to ${w.email}.` });
   } else {
     host.saveConfig({ pendingRegistration: undefined });
   }

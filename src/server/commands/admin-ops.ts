@@ -186,6 +186,8 @@ export const adminOpsCommands: Command[] = [
     const { backups, router, store, log } = ctx.services;
     const mode = (args.get('attachments') ?? 'list') as AttachmentMode;
     if (!ATTACHMENT_MODES.includes(mode)) throw new SiarError('BAD_ARGUMENT', 'attachments must be list or copy.');
+    // A store without file copies (PostgreSQL) says what to run instead.
+    if (!store.backup) throw new SiarError('NOT_SUPPORTED', store.backupAdvice);
     const admin = ctx.auth.user;
     const address = ctx.conn.remoteAddress;
     let job: BackupJob;

@@ -1,7 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
 import { credentialsMail, rejectionMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
-import { StoreConflict, type RegistrationStatus, type User } from '../../core/ports/store.js';
+import { type RegistrationStatus, type User } from '../../core/ports/store.js';
 import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -38,21 +38,15 @@ export const adminCommands: Command[] = [
     const { store, mail, router } = ctx.services;
     const requestId = requireId(args);
     const password = generatePassword();
-    let result;
-    try {
-      result = await store.approveRegistration({
-        requestId,
-        adminId: ctx.auth.user.id,
-        passwordHash: await hashPassword(password),
-        mail: (r) => {
-          const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
-          return { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
-        },
-      });
-    } catch (err) {
-      if (err instanceof StoreConflict) throw new SiarError(err.field === 'username' ? 'DUPLICATE_USERNAME' : 'DUPLICATE_EMAIL', err.message);
-      throw err;
-    }
+    const result = await store.approveRegistration({
+      requestId,
+      adminId: ctx.auth.user.id,
+      passwordHash: await hashPassword(password),
+      mail: (r) => {
+        const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
+        return { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
+      },
+    });
     mail.kick();
     const { request } = result;
     ctx.log.info({ requestId, username: request.username, mailId: result.mailId }, 'registration approved');

@@ -3,7 +3,7 @@ import { admitLogin } from '../admission.js';
 import { replayPending } from '../delivery.js';
 import { generateToken, hashPassword, hashToken } from '../secrets.js';
 import { requireText, requireUsername } from '../validation.js';
-import { checkPassword } from './password-guard.js';
+import { checkPassword, checkResume } from './password-guard.js';
 import { authed, open, type Command } from './types.js';
 
 export const MIN_PASSWORD_CHARS = 10;
@@ -56,6 +56,43 @@ export const authCommands: Command[] = [
     return {
       token, username: user.username, role: user.role, institution: user.institution, expiresAt,
       mustChangePassword: user.mustChangePassword ? 1 : 0, unread,
+    };
+  }),
+
+  open('RESUME', 'RESUME token= [popups=0] — re-attaches this connection to an open session (after a reconnect or on another node), without the password; missed popups follow the reply', async (ctx, args) => {
+    const { store, router, config } = ctx.services;
+    const token = requireText(args, 'token', 128, 'Token');
+    // No password hash on this path: one sha256 and one indexed lookup, so a node's clients can all
+    // move at once. Guessing is throttled per address like wrong passwords (password-guard.ts).
+    const { session, user } = await checkResume(ctx, token);
+    if (Date.parse(session.expiresAt) <= Date.now()) {
+      await store.closeSession(session.id);
+      throw new SiarError('TOKEN_EXPIRED', 'That session has expired; log in again with your password.');
+    }
+    if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
+    admitLogin(config, router, ctx.conn, user);
+    // Recorded like a LOGIN (last login time and address): the administrator sees where a session went.
+    await store.recordLogin(user.id, ctx.conn.remoteAddress);
+    const unread = await store.unreadCount(user.id);
+    // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
+    admitLogin(config, router, ctx.conn, user);
+    if (ctx.conn.user) router.detach(ctx.conn);
+    const expiresAtMs = Date.parse(session.expiresAt);
+    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
+    // The session keeps its restriction: opened with a mailed password, it gets popups only after PASSWD.
+    const restricted = session.mustChangePassword || user.mustChangePassword;
+    const wantsPopups = args.get('popups') !== '0';
+    ctx.conn.wantsPopups = wantsPopups && !restricted;
+    ctx.conn.popupsAfterPasswordChange = wantsPopups && restricted;
+    router.attach(ctx.conn);
+    ctx.conn.onReservedSlot = false;
+    ctx.log.info({ username: user.username, role: user.role, sessionId: session.id }, 'session resumed');
+    if (ctx.conn.wantsPopups) ctx.afterReply(() => {
+      replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
+    });
+    return {
+      username: user.username, role: user.role, institution: user.institution, expiresAt: session.expiresAt,
+      mustChangePassword: restricted ? 1 : 0, unread,
     };
   }),
 

@@ -8,7 +8,7 @@ import {
   AUDIENCE_NAME_PATTERN, CHANNEL_ACCESS, CHANNEL_ROLES, PUBLISH_POLICIES, SiarError, channelToArgs, channelVia,
   messageToArgs, rosterToArgs, type ArgInput, type Args, type ChannelAccess, type ChannelRole, type PublishPolicy,
 } from '../../protocol/index.js';
-import type { Channel, ChannelStanding } from '../../core/ports/store-channels.js';
+import type { Channel, ChannelStanding } from '../../core/ports/store/channels.js';
 import type { Message, User } from '../../core/ports/store.js';
 import { USERNAME_PATTERN, optionalText, pageFrom } from '../validation.js';
 import { sentArgs } from './messaging.js';

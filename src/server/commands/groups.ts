@@ -3,7 +3,7 @@
  * `SEND to=@NAME` (expanded in recipients.ts at send time).
  */
 import { SiarError, groupToArgs, type ArgInput } from '../../protocol/index.js';
-import type { Group } from '../../core/ports/store-channels.js';
+import type { Group } from '../../core/ports/store/channels.js';
 import { optionalText } from '../validation.js';
 import { audienceName, channelArgs, membersNamed, usernameList, visibleChannels } from './channels.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';

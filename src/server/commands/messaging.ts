@@ -2,7 +2,7 @@ import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../
 import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { announceRecall } from './alerts.js';
 import { deliverMessage, pushableRecipients } from '../delivery.js';
-import { admitMessage, quotaRefusal } from '../sending-limits.js';
+import { admitMessage } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
 import type { Audience, InboxEntry, Message } from '../../core/ports/store.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
@@ -95,8 +95,7 @@ export const messagingCommands: Command[] = [
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
       pushedAfterCommit: pushableRecipients(ctx.services),
     };
-    const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })))
-      .catch((err: unknown) => { throw quotaRefusal(err); });
+    const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })));
     if (replaced) await announceRecall(ctx, replaced);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {

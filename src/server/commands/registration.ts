@@ -1,5 +1,5 @@
 import { SiarError, registrationToArgs } from '../../protocol/index.js';
-import { StoreConflict, StoreLimitReached, type RegistrationRequest } from '../../core/ports/store.js';
+import type { RegistrationRequest } from '../../core/ports/store.js';
 import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
 import { open, type Command } from './types.js';
 
@@ -24,21 +24,11 @@ export const registrationCommands: Command[] = [
       if (input.username === 'admin') throw new SiarError('DUPLICATE_USERNAME', 'The username "admin" is reserved.');
       const { config, diskFloor } = ctx.services;
       await diskFloor.reserve(Buffer.byteLength(JSON.stringify(input)), 'your registration request');
-      let request: RegistrationRequest;
-      try {
-        request = await ctx.services.store.createRegistration(input, {
-          maxPendingFromAddress: config.maxPendingRegistrationsPerAddress,
-          ...(config.maxPendingRegistrations > 0 ? { maxPending: config.maxPendingRegistrations } : {}),
-        });
-      } catch (err) {
-        if (err instanceof StoreLimitReached) throw new SiarError('TOO_MANY_REQUESTS', `${err.message} Wait until the administrator has decided.`);
-        if (err instanceof StoreConflict) {
-          throw err.field === 'username'
-            ? new SiarError('DUPLICATE_USERNAME', `The username "${input.username}" is already taken or requested.`)
-            : new SiarError('DUPLICATE_EMAIL', `The e-mail address ${input.email} is already registered or requested.`);
-        }
-        throw err;
-      }
+      // A taken name or too many waiting: the store's refusal answers (core/wire-errors.ts).
+      const request = await ctx.services.store.createRegistration(input, {
+        maxPendingFromAddress: config.maxPendingRegistrationsPerAddress,
+        ...(config.maxPendingRegistrations > 0 ? { maxPending: config.maxPendingRegistrations } : {}),
+      });
       await ctx.services.store.audit({
         kind: 'registration_requested', subject: request.username, address: input.fromAddress,
         detail: { requestId: request.id, institution: request.institution },

@@ -1,7 +1,7 @@
 /**
  * What only the PostgreSQL store does (what every store does is in test/contract/store/): its
  * schema migrations under an advisory lock, BIGINT and timestamptz read back as the SQLite store
- * returns them, errors mapped to StoreConflict and StoreBusy, group commit seen from another
+ * returns them, errors mapped to StoreError conflict and busy, group commit seen from another
  * connection, several stores (nodes) on one database, and a backup that names pg_dump.
  * Runs on the server at SIAR_TEST_PG_URL or a private one (test/contract/store/adapters.ts).
  */
@@ -11,8 +11,7 @@ import { applyPgMigrations, PG_SCHEMA_VERSION } from '../../../src/adapters/post
 import { createPool } from '../../../src/adapters/postgres/connection.js';
 import { storeError } from '../../../src/adapters/postgres/errors.js';
 import { PostgresStore } from '../../../src/adapters/postgres/postgres-store.js';
-import { StoreBusy } from '../../../src/adapters/sqlite/store-busy.js';
-import { StoreConflict, type User } from '../../../src/core/ports/store.js';
+import { StoreError, isStoreError, type Store, type User } from '../../../src/core/ports/store.js';
 import { freeLoopbackPort } from '../../../scripts/services.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { freshPostgresDatabase, openPostgresStore, postgresMissing } from '../../contract/store/adapters.js';
@@ -41,7 +40,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const raw = await rawClient(t, url);
     t.strictSame((await raw.query('SELECT version FROM siar_schema_migrations ORDER BY version')).rows,
       Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })), 'each section once');
-    t.equal(PG_SCHEMA_VERSION, 2, 'the storage quota\'s table is the second section');
+    t.equal(PG_SCHEMA_VERSION, 3, 'the attachment content tables are the third section');
     await stores[0]!.ensureAdmin('h');
     t.equal(await stores[4]!.ensureAdmin('h'), false, 'they share one database');
 
@@ -90,7 +89,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     t.equal(mail?.nextAttemptAt, '2026-03-04T10:06:07.900Z');
   });
 
-  t.test('a broken uniqueness rule is a StoreConflict on its field', async (t) => {
+  t.test('a broken uniqueness rule is a conflict StoreError on its field', async (t) => {
     const url = await freshPostgresDatabase(t);
     const store = await openPostgresStore(url);
     await seedMembers(store, ['alice']);
@@ -100,7 +99,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
       `INSERT INTO users (username, role, password_hash, email, created_at) VALUES ($1, 'member', 'x', $2, now())`, [name, email]));
     const insertRequest = (name: string, email: string) => caught(raw.query(
       `INSERT INTO registration_requests (institution, contact, email, username, created_at) VALUES ('i', 'c', $1, $2, now())`, [email, name]));
-    const field = (err: unknown) => { const mapped = storeError(err); return mapped instanceof StoreConflict ? mapped.field : mapped; };
+    const field = (err: unknown) => { const mapped = storeError(err); return isStoreError(mapped, 'conflict') ? mapped.failure.field : mapped; };
     t.equal(field(await insertUser('alice', 'new@example.org')), 'username');
     t.equal(field(await insertUser('other', 'alice@example.org')), 'email');
     t.equal(field(await insertRequest('bob', 'new@example.org')), 'username');
@@ -118,7 +117,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     await raw.query(`INSERT INTO users (username, role, password_hash, email, created_at) VALUES ('robert', 'member', 'x', 'bob@example.org', now())`);
     await t.rejects(
       store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail }),
-      { name: 'StoreConflict', field: 'email' },
+      { name: 'StoreError', kind: 'conflict', failure: { field: 'email' } },
     );
     t.equal((await store.getRegistration(bob.id))?.status, 'pending');
     const loneUrl = await freshPostgresDatabase(t);
@@ -128,7 +127,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     await t.rejects(lone.ensureAdmin('h'), /username "admin" belongs to a member/);
   });
 
-  t.test('a lock held too long is StoreBusy (contention), for messages and transactions alike; then work goes on', async (t) => {
+  t.test('a lock held too long is a busy StoreError (contention), for messages and transactions alike; then work goes on', async (t) => {
     const url = await freshPostgresDatabase(t);
     const store = await openPostgresStore(url, { lockTimeoutMs: 300 });
     const admin = await adminOf(store);
@@ -146,11 +145,11 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     for (const s of sends) {
       t.equal(s.status, 'rejected');
       if (s.status === 'rejected') {
-        t.ok(s.reason instanceof StoreBusy, String(s.reason));
-        t.match(s.reason, { reason: 'contention', message: /The database is busy .*55P03.*nothing was changed/ });
+        t.ok(s.reason instanceof StoreError, String(s.reason));
+        t.match(s.reason, { kind: 'busy', failure: { reason: 'contention' }, message: /The database is busy .*55P03.*nothing was changed/ });
       }
     }
-    t.ok(approving instanceof StoreBusy, String(approving));
+    t.match(approving, { kind: 'busy' }, String(approving));
     await raw.query('ROLLBACK');
     t.strictSame(await store.outbox(alice.id, { limit: 10 }), [], 'nothing of the refused messages was stored');
     t.equal((await store.getRegistration(pending.id))?.status, 'pending');
@@ -158,11 +157,11 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     t.equal((await store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail })).request.status, 'approved');
   });
 
-  t.test('a server that cannot be reached is StoreBusy (unavailable); lost connections are replaced', async (t) => {
+  t.test('a server that cannot be reached is a busy StoreError (unavailable); lost connections are replaced', async (t) => {
     const port = await freeLoopbackPort();
     const refused = await caught(PostgresStore.open(`postgres://siar:x@127.0.0.1:${port}/siar`, { connectTimeoutMs: 2000 }));
-    t.ok(refused instanceof StoreBusy, String(refused));
-    t.match(refused, { reason: 'unavailable', message: /cannot be reached/ });
+    t.ok(refused instanceof StoreError, String(refused));
+    t.match(refused, { kind: 'busy', failure: { reason: 'unavailable' }, message: /cannot be reached/ });
 
     const url = await freshPostgresDatabase(t);
     const store = await openPostgresStore(url);
@@ -171,10 +170,10 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const killed = await raw.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                                     WHERE datname = current_database() AND application_name = 'siar'`);
     t.ok(killed.rowCount! > 0, 'the store\'s connections were terminated');
-    // The first statement on a dead connection may fail (StoreBusy); the pool then connects afresh.
+    // The first statement on a dead connection may fail (busy); the pool then connects afresh.
     let attempt = await caught(store.getUserById(alice.id));
     if (attempt !== undefined) {
-      t.ok(attempt instanceof StoreBusy, `a lost connection is StoreBusy: ${String(attempt)}`);
+      t.ok(isStoreError(attempt, 'busy'), `a lost connection is a busy StoreError: ${String(attempt)}`);
       attempt = await caught(store.getUserById(alice.id));
     }
     t.equal(attempt, undefined, 'reads work again');
@@ -223,10 +222,9 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     t.equal((await b.inbox(bob.id, { limit: 200 })).length, 100);
   });
 
-  t.test('backup names pg_dump: a file copy is not a consistent PostgreSQL backup', async (t) => {
-    const store = await openPostgresStore(await freshPostgresDatabase(t));
-    await t.rejects(store.backup('/tmp/never-written.db'), {
-      message: /pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL.*pg_restore/,
-    });
+  t.test('no file backup: the store says to use pg_dump (a file copy is not a consistent PostgreSQL backup)', async (t) => {
+    const store: Store = await openPostgresStore(await freshPostgresDatabase(t));
+    t.equal(store.backup, undefined, 'no backup capability');
+    t.match(store.backupAdvice, /pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL.*pg_restore/);
   });
 }

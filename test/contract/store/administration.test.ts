@@ -3,7 +3,7 @@
  * (notice mail and audit for each) and resetting a member's password (sessions closed, mail, audit).
  */
 import t from 'tap';
-import { SiarError } from '../../../src/protocol/errors.js';
+import { StoreError } from '../../../src/core/ports/store.js';
 import type { OutgoingMail, RegistrationRequest, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { ISO, adminOf, credentialsMail, inOneHour, instantBetween, registration, seedMembers } from './fixtures.js';
@@ -93,7 +93,7 @@ forEachAdapter(t, (t, adapter) => {
     t.equal((await store.listMail('all', { limit: 10 })).length, 1, 'only the approval\'s mail');
     t.strictSame(await store.listAudit({ kind: 'password_reset' }, { limit: 10 }), []);
     const missing = await store.resetPassword({ userId: 9999, adminId: admin.id, passwordHash: 'x', address: null, mail: resetMail }).catch((e: unknown) => e);
-    t.ok(missing instanceof SiarError);
-    t.match(missing, { code: 'NOT_FOUND' });
+    t.ok(missing instanceof StoreError);
+    t.match(missing, { kind: 'not_found', failure: { what: 'user', id: 9999 } });
   });
 });

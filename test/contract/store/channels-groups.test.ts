@@ -3,7 +3,7 @@
  * subscribers of the instant) and groups (membership, resolving them to active members) — issue #4.
  */
 import t, { type Test } from 'tap';
-import { SiarError } from '../../../src/protocol/errors.js';
+import { StoreError } from '../../../src/core/ports/store.js';
 import type { Store, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
 import { adminOf, ISO, seedMembers } from './fixtures.js';
@@ -19,9 +19,11 @@ async function setup(t: Test, adapter: StoreAdapter) {
   return { store, admin, alice, bob, carol, dave, channel, publish };
 }
 
-const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
+/** The StoreError kind a refusal has ('not_found:channel' names what was not found). */
+const kindOf = async (p: Promise<unknown>): Promise<string | undefined> => {
   const err = await p.then(() => undefined, (e: unknown) => e);
-  return err instanceof SiarError ? err.code : err === undefined ? undefined : `not a SiarError: ${String(err)}`;
+  if (!(err instanceof StoreError)) return err === undefined ? undefined : `not a StoreError: ${String(err)}`;
+  return err.failure.kind === 'not_found' ? `not_found:${err.failure.what}` : err.kind;
 };
 const recipientsOf = async (store: Store, id: number) => (await store.getMessage(id))!.recipients.map((r) => [r.username, r.via]);
 
@@ -34,7 +36,7 @@ forEachAdapter(t, (t, adapter) => {
     t.match(news.createdAt, ISO);
     t.strictSame(await store.getChannel('news'), news);
     t.equal(await store.getChannel('nothing'), null);
-    t.equal(await codeOf(channel('news')), 'DUPLICATE_NAME');
+    t.equal(await kindOf(channel('news')), 'conflict');
     const old = await channel('a_old');
     await channel('a-z');
     await store.setChannelArchived(old.id, true);
@@ -52,13 +54,13 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(await store.unsubscribe(news.id, alice.id), true);
     t.equal(await store.unsubscribe(news.id, alice.id), false, 'not subscribed');
     t.equal((await store.getChannel('news'))?.subscribers, 1);
-    t.equal(await codeOf(store.subscribe(news.id + 100, alice.id)), 'UNKNOWN_CHANNEL');
+    t.equal(await kindOf(store.subscribe(news.id + 100, alice.id)), 'not_found:channel');
   });
 
   t.test('a restricted channel takes subscriptions only from members named for it', async (t) => {
     const { store, alice, bob, carol, channel } = await setup(t, adapter);
     const board = await channel('board', 'restricted');
-    t.equal(await codeOf(store.subscribe(board.id, alice.id)), 'CHANNEL_RESTRICTED');
+    t.equal(await kindOf(store.subscribe(board.id, alice.id)), 'restricted');
     t.equal(await store.grantChannelRole(board.id, [alice.id, bob.id], 'member'), 2);
     t.equal(await store.grantChannelRole(board.id, [alice.id], 'member'), 0, 'already named');
     t.equal(await store.grantChannelRole(board.id, [carol.id, carol.id], 'publisher'), 1, 'a repeated id counts once');
@@ -102,7 +104,7 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await store.updateChannel(news.id, { publish: 'named' }), {
       channel: { ...changed, publish: 'named' }, dropped: [],
     }, 'what is not given is kept');
-    t.equal(await codeOf(store.updateChannel(news.id + 100, { description: 'x' })), 'UNKNOWN_CHANNEL');
+    t.equal(await kindOf(store.updateChannel(news.id + 100, { description: 'x' })), 'not_found:channel');
   });
 
   t.test('an archived channel takes no subscription and no message; unarchived, it does again', async (t) => {
@@ -113,13 +115,13 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(archived.changed, true);
     t.match(archived.channel.archivedAt, ISO);
     t.strictSame(await store.setChannelArchived(news.id, true), { channel: archived.channel, changed: false });
-    t.equal(await codeOf(store.subscribe(news.id, alice.id)), 'CHANNEL_ARCHIVED');
-    t.equal(await codeOf(publish(news.id, alice)), 'CHANNEL_ARCHIVED');
+    t.equal(await kindOf(store.subscribe(news.id, alice.id)), 'archived');
+    t.equal(await kindOf(publish(news.id, alice)), 'archived');
     t.strictSame(await store.outbox(alice.id, { limit: 10 }), [], 'nothing was stored');
     const back = await store.setChannelArchived(news.id, false);
     t.match(back, { changed: true, channel: { archivedAt: null } });
     t.equal((await publish(news.id, alice)).recipients.length, 1);
-    t.equal(await codeOf(store.setChannelArchived(news.id + 100, true)), 'UNKNOWN_CHANNEL');
+    t.equal(await kindOf(store.setChannelArchived(news.id + 100, true)), 'not_found:channel');
   });
 
   t.test('a channel message goes to the active subscribers allowed in at that instant, through the channel', async (t) => {
@@ -164,7 +166,7 @@ forEachAdapter(t, (t, adapter) => {
     const staff = await store.createGroup({ name: 'staff', description: 'everyone at work', createdBy: admin.id });
     t.match(staff, { name: 'staff', description: 'everyone at work', members: 0 });
     t.match(staff.createdAt, ISO);
-    t.equal(await codeOf(store.createGroup({ name: 'staff', description: '', createdBy: admin.id })), 'DUPLICATE_NAME');
+    t.equal(await kindOf(store.createGroup({ name: 'staff', description: '', createdBy: admin.id })), 'conflict');
     await store.createGroup({ name: 'board', description: '', createdBy: admin.id });
     t.strictSame((await store.listGroups()).map((g) => g.name), ['board', 'staff']);
     t.equal(await store.addGroupMembers(staff.id, [carol.id, alice.id, bob.id]), 3);
@@ -173,7 +175,7 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame((await store.groupMembers(staff.id)).map((u) => [u.username, u.status]), [['alice', 'active'], ['bob', 'suspended'], ['carol', 'active']]);
     t.match(await store.setGroupDescription(staff.id, 'new words'), { description: 'new words', members: 3 });
     t.strictSame(await store.getGroup('staff'), { ...staff, description: 'new words', members: 3 });
-    t.equal(await codeOf(store.setGroupDescription(staff.id + 100, 'x')), 'UNKNOWN_GROUP');
+    t.equal(await kindOf(store.setGroupDescription(staff.id + 100, 'x')), 'not_found:group');
     t.strictSame([...(await store.groupsOf(alice.id))], [staff.id]);
     t.equal(await store.removeGroupMembers(staff.id, [alice.id, 9999]), 1);
     t.strictSame(await store.groupsOf(alice.id), new Set());

@@ -4,7 +4,7 @@
  * everyone — and LOGIN's session and login record written together.
  */
 import t from 'tap';
-import { QuotaExceeded, StoreLimitReached, type NewMessage, type User } from '../../../src/core/ports/store.js';
+import { StoreError, type NewMessage, type User } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { inOneHour, registration, seedMembers } from './fixtures.js';
 
@@ -38,8 +38,8 @@ forEachAdapter(t, (t, adapter) => {
       store.storeMessage(direct(bob, alice, 'c', 'y'), { quotaBytes: 100 }).then(() => 'stored', (e: unknown) => e),
       store.storeMessage(direct(alice, bob, 'd', 'z'), { quotaBytes: 100 }).then(() => 'stored', (e: unknown) => e),
     ]);
-    t.type(outcomes[0], QuotaExceeded);
-    t.match(outcomes[0], { usedBytes: 91, messageBytes: 21, quotaBytes: 100 }, 'with what is used, what it needs and the quota');
+    t.type(outcomes[0], StoreError);
+    t.match(outcomes[0], { kind: 'quota', failure: { usedBytes: 91, messageBytes: 21, quotaBytes: 100 } }, 'with what is used, what it needs and the quota');
     t.strictSame(outcomes.slice(1), ['stored', 'stored'], 'the others in the batch are stored (one that fits exactly too)');
     t.strictSame(await store.storageUsage(), new Map([[alice.id, 93], [bob.id, 2]]), 'the refused one is not counted');
     t.strictSame((await store.outbox(alice.id, { limit: 10 })).map((m) => m.subject).sort(), ['a', 'd'], 'nor stored');
@@ -53,7 +53,8 @@ forEachAdapter(t, (t, adapter) => {
       await store.createRegistration(registration(`u${n}`, { fromAddress: address }), { maxPending: 3 });
     }
     const refused = await store.createRegistration(registration('u4', { fromAddress: '192.0.2.4' }), { maxPending: 3 }).catch((e: unknown) => e);
-    t.type(refused, StoreLimitReached);
+    t.type(refused, StoreError);
+    t.match(refused, { kind: 'limit' });
     t.match((refused as Error).message, /3 registration requests are already waiting for a decision, the most this server keeps/);
     t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 3, 'and not recorded');
     await store.createRegistration(registration('u5', { fromAddress: '192.0.2.5' }));

@@ -3,12 +3,11 @@
  * users (the admin account, members, resolving addressees, status and password changes).
  */
 import t from 'tap';
-import { SiarError } from '../../../src/protocol/errors.js';
-import { StoreConflict, StoreLimitReached, type RegistrationRequest, type Store } from '../../../src/core/ports/store.js';
+import { StoreError, isStoreError, type RegistrationRequest, type Store } from '../../../src/core/ports/store.js';
 import { forEachAdapter } from './adapters.js';
 import { adminOf, credentialsMail, ISO, registration, seedMembers } from './fixtures.js';
 
-const conflictOn = (field: 'username' | 'email') => ({ name: 'StoreConflict', field });
+const conflictOn = (field: 'username' | 'email') => ({ name: 'StoreError', kind: 'conflict', failure: { field } });
 const names = (list: Array<{ username: string }>): string[] => list.map((r) => r.username);
 const approve = async (store: Store, requestId: number) =>
   store.approveRegistration({ requestId, adminId: (await adminOf(store)).id, passwordHash: 'h', mail: credentialsMail });
@@ -33,8 +32,8 @@ forEachAdapter(t, (t, adapter) => {
     await seedMembers(store, ['alice']);
     await store.createRegistration(registration('bob'));
     const refused = await store.createRegistration(registration('alice', { email: 'other@example.org' })).catch((e: unknown) => e);
-    t.ok(refused instanceof StoreConflict, 'a StoreConflict');
-    t.match(refused, { field: 'username', message: 'That username is already taken or requested.' });
+    t.ok(refused instanceof StoreError, 'a StoreError');
+    t.match(refused, { kind: 'conflict', failure: { field: 'username', value: 'alice' }, message: 'That username is already taken or requested.' });
     await t.rejects(store.createRegistration(registration('bob', { email: 'other@example.org' })), conflictOn('username'), 'pending username');
     await t.rejects(store.createRegistration(registration('carol', { email: 'alice@example.org' })), conflictOn('email'), 'a user\'s e-mail');
     await t.rejects(store.createRegistration(registration('carol', { email: 'bob@example.org' })), conflictOn('email'), 'a pending e-mail');
@@ -91,24 +90,24 @@ forEachAdapter(t, (t, adapter) => {
     const args = { requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail };
     await store.approveRegistration(args);
     const again = await store.approveRegistration(args).catch((e: unknown) => e);
-    t.ok(again instanceof SiarError, 'a SiarError the server can send as is');
-    t.match(again, { code: 'ALREADY_DECIDED' });
-    await t.rejects(store.rejectRegistration({ ...args, reason: 'no' }), { name: 'SiarError', code: 'ALREADY_DECIDED' });
+    t.ok(again instanceof StoreError, 'a StoreError');
+    t.match(again, { kind: 'already_decided', failure: { id: pending.id } });
+    await t.rejects(store.rejectRegistration({ ...args, reason: 'no' }), { name: 'StoreError', kind: 'already_decided' });
     t.strictSame(names(await store.listMembers()), ['alice'], 'one member');
     t.equal((await store.listMail('all', { limit: 10 })).length, 1, 'one mail');
   });
 
-  t.test('two approvals of one request at once: one wins, the other is ALREADY_DECIDED', async (t) => {
+  t.test('two approvals of one request at once: one wins, the other is already_decided', async (t) => {
     const store = await adapter.open(t);
     const pending = await store.createRegistration(registration('alice'));
     const outcomes = await Promise.allSettled([approve(store, pending.id), approve(store, pending.id)]);
     t.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, 'one approval');
-    t.match(outcomes.find((o) => o.status === 'rejected'), { reason: { code: 'ALREADY_DECIDED' } });
+    t.match(outcomes.find((o) => o.status === 'rejected'), { reason: { kind: 'already_decided' } });
     t.strictSame(names(await store.listMembers()), ['alice']);
     t.equal((await store.listMail('all', { limit: 10 })).length, 1);
   });
 
-  t.test('two requests for one username at once: one is stored, the other is a StoreConflict', async (t) => {
+  t.test('two requests for one username at once: one is stored, the other is a conflict', async (t) => {
     const store = await adapter.open(t);
     const outcomes = await Promise.allSettled([
       store.createRegistration(registration('alice', { email: 'a1@example.org' })),
@@ -117,18 +116,18 @@ forEachAdapter(t, (t, adapter) => {
     ]);
     t.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, 'exactly one of the three (each clashes with the first)');
     t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 1);
-    for (const o of outcomes) if (o.status === 'rejected') t.ok(o.reason instanceof StoreConflict, String(o.reason));
+    for (const o of outcomes) if (o.status === 'rejected') t.ok(isStoreError(o.reason, 'conflict'), String(o.reason));
   });
 
-  t.test('deciding a request that does not exist is NOT_FOUND', async (t) => {
+  t.test('deciding a request that does not exist is not_found', async (t) => {
     const store = await adapter.open(t);
     const admin = await adminOf(store);
     const err: unknown = await store
       .approveRegistration({ requestId: 42, adminId: admin.id, passwordHash: 'h', mail: credentialsMail })
       .catch((e: unknown) => e);
-    t.ok(err instanceof SiarError, 'a SiarError');
-    t.match(err, { code: 'NOT_FOUND' });
-    await t.rejects(store.rejectRegistration({ requestId: 42, adminId: admin.id, reason: 'r', mail: credentialsMail }), { code: 'NOT_FOUND' });
+    t.ok(err instanceof StoreError, 'a StoreError');
+    t.match(err, { kind: 'not_found', failure: { what: 'registration', id: 42 } });
+    await t.rejects(store.rejectRegistration({ requestId: 42, adminId: admin.id, reason: 'r', mail: credentialsMail }), { name: 'StoreError', kind: 'not_found' });
   });
 
   t.test('a mail callback that throws leaves the request pending and creates nothing', async (t) => {
@@ -194,8 +193,8 @@ forEachAdapter(t, (t, adapter) => {
     const first = await store.createRegistration(registration('a1'), limits);
     await store.createRegistration(registration('a2'), limits);
     const refused = await store.createRegistration(registration('a3'), limits).catch((e: unknown) => e);
-    t.ok(refused instanceof StoreLimitReached, 'StoreLimitReached');
-    t.match(refused, { message: '2 registration requests from this address are already waiting for a decision.' });
+    t.ok(isStoreError(refused, 'limit'), 'a limit StoreError');
+    t.match(refused, { failure: { what: 'pending_registrations' }, message: '2 registration requests from this address are already waiting for a decision.' });
     t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 2, 'nothing stored');
     await store.createRegistration(registration('b1', { fromAddress: '198.51.100.1' }), limits);
     await store.createRegistration(registration('n1', { fromAddress: null }), limits);
@@ -203,7 +202,7 @@ forEachAdapter(t, (t, adapter) => {
     await store.createRegistration(registration('n3', { fromAddress: null }), limits);
     await store.createRegistration(registration('a3'), {}); // no limit given
     await approve(store, first.id);
-    await t.rejects(store.createRegistration(registration('a4'), limits), StoreLimitReached, 'still two pending (a2, a3)');
+    await t.rejects(store.createRegistration(registration('a4'), limits), { name: 'StoreError', kind: 'limit' }, 'still two pending (a2, a3)');
     await approve(store, (await store.listRegistrations('pending', { limit: 1 }))[0]!.id);
     t.equal((await store.createRegistration(registration('a4'), limits)).status, 'pending', 'a decision frees a place');
   });
@@ -214,7 +213,7 @@ forEachAdapter(t, (t, adapter) => {
       Array.from({ length: 6 }, (_, i) => store.createRegistration(registration(`c${i}`), { maxPendingFromAddress: 3 })),
     );
     t.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 3);
-    t.ok(outcomes.every((o) => o.status === 'fulfilled' || o.reason instanceof StoreLimitReached));
+    t.ok(outcomes.every((o) => o.status === 'fulfilled' || isStoreError(o.reason, 'limit')));
     t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 3);
   });
 

@@ -78,7 +78,7 @@ forEachAdapter(t, (t, adapter) => {
     const [event] = await store.listAudit({ kind: 'password_changed' }, { limit: 10 });
     t.match(event, { actorId: alice!.id, subject: 'alice', address: '192.0.2.5', detail: { sessions: 2 } });
     t.equal(await store.changePassword({ userId: alice!.id, sessionId: mailed.id, passwordHash: 'again', address: null }).then((r) => r.sessions), 0);
-    await t.rejects(store.changePassword({ userId: 9999, sessionId: mailed.id, passwordHash: 'x', address: null }), { name: 'SiarError', code: 'NOT_FOUND' });
+    await t.rejects(store.changePassword({ userId: 9999, sessionId: mailed.id, passwordHash: 'x', address: null }), { name: 'StoreError', kind: 'not_found', failure: { what: 'user' } });
     t.equal((await store.listAudit({ kind: 'password_changed' }, { limit: 10 })).length, 2, 'nothing audited for the unknown user');
   });
 

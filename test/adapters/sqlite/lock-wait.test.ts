@@ -1,7 +1,7 @@
 /**
  * LockWait (issue 20 item 8) on a real database file: a second connection holds BEGIN EXCLUSIVE, as
  * another process would. Writes that meet the lock wait without blocking the event loop, run in
- * the order they were asked for once it is released, and give up with SQLITE_BUSY after maxWaitMs.
+ * the order they were asked for once it is released, and give up (StoreError 'busy') after maxWaitMs.
  */
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -61,12 +61,12 @@ t.test('writes that meet the lock wait off the event loop and run in order once 
   t.equal(lockWait.waiting, 0);
 });
 
-t.test('a write still locked out after maxWaitMs fails with SQLITE_BUSY and writes nothing', async (t) => {
+t.test('a write still locked out after maxWaitMs fails as a busy StoreError and writes nothing', async (t) => {
   const { db, other, write } = twoConnections(t);
   const lockWait = new LockWait(300);
   other.exec('BEGIN EXCLUSIVE');
   const started = Date.now();
-  await t.rejects(Promise.resolve(lockWait.write(write(7))), { code: 'SQLITE_BUSY' }, 'the lock never came');
+  await t.rejects(Promise.resolve(lockWait.write(write(7))), { name: 'StoreError', kind: 'busy', failure: { reason: 'contention' }, cause: { code: 'SQLITE_BUSY' } }, 'the lock never came');
   const waited = Date.now() - started;
   t.ok(waited >= 300 && waited < 3_000, `after the wait (${waited} ms)`);
   other.exec('COMMIT');

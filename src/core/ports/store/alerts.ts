@@ -4,7 +4,7 @@
  * message that has any of them (schema.sql migration 6), and each recipient's acknowledgement in
  * a row of its own. A message without those options has no alert row and costs nothing more.
  */
-import type { Message, NewMessage } from './store.js';
+import type { Message, NewMessage } from './messages.js';
 
 export type Priority = 'normal' | 'high' | 'urgent';
 

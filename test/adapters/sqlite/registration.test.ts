@@ -1,11 +1,11 @@
 /**
  * What only the SQLite store can be asked (behaviour every store shares is in test/contract/store/):
  * columns the interface does not return, a user written behind the store's back, and SQLite's own
- * constraint errors mapped to StoreConflict.
+ * constraint errors mapped to conflict StoreErrors.
  */
 import t from 'tap';
 import { conflictFromSqliteError } from '../../../src/adapters/sqlite/sqlite-store.js';
-import { StoreConflict } from '../../../src/core/ports/store.js';
+import { isStoreError } from '../../../src/core/ports/store.js';
 import { adminOf, credentialsMail, openStore, registration } from './helpers.js';
 
 t.test('an approval records the deciding admin in the request row', async (t) => {
@@ -25,12 +25,12 @@ t.test('approving is refused when a user with the e-mail was written after the r
     .run('robert', 'bob@example.org', new Date().toISOString());
   await t.rejects(
     store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail }),
-    { name: 'StoreConflict', field: 'email' },
+    { name: 'StoreError', kind: 'conflict', failure: { field: 'email' } },
   );
   t.equal((await store.getRegistration(bob.id))?.status, 'pending');
 });
 
-t.test('a uniqueness race reported by SQLite becomes a StoreConflict on the right field', async (t) => {
+t.test('a uniqueness race reported by SQLite becomes a conflict StoreError on the right field', async (t) => {
   const { store } = openStore(t);
   await store.createRegistration(registration('alice'));
   const insert = store.db.prepare(
@@ -46,8 +46,8 @@ t.test('a uniqueness race reported by SQLite becomes a StoreConflict on the righ
     return undefined;
   };
   const byUsername = conflictFromSqliteError(caught(() => insert.run('new@example.org', 'alice')));
-  t.ok(byUsername instanceof StoreConflict);
-  t.equal(byUsername?.field, 'username');
-  t.equal(conflictFromSqliteError(caught(() => insert.run('alice@example.org', 'newname')))?.field, 'email');
+  t.ok(isStoreError(byUsername, 'conflict'));
+  t.equal(byUsername?.failure.field, 'username');
+  t.equal(conflictFromSqliteError(caught(() => insert.run('alice@example.org', 'newname')))?.failure.field, 'email');
   t.equal(conflictFromSqliteError(new Error('UNIQUE constraint failed: users.username')), null, 'only SQLite errors');
 });

@@ -3,8 +3,10 @@
  * types.ts. A channel's subscribers are read inside the transaction that stores a message to it
  * (NewMessage.channelId), so "subscribed at that moment" means "at the commit".
  */
-import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../protocol/channel-records.js';
-import type { Message, Page, User } from './store.js';
+import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../../protocol/channel-records.js';
+import type { Page } from './index.js';
+import type { User } from './accounts.js';
+import type { Message } from './messages.js';
 
 export type { ChannelAccess, ChannelRole, PublishPolicy };
 
@@ -84,7 +86,7 @@ export interface ChannelGroupStore {
   revokeChannelRole(channelId: number, userIds: number[], role: ChannelRole): Promise<{ revoked: number; dropped: number[] }>;
   /**
    * Subscribes, checking in the same transaction that the channel is not archived
-   * (CHANNEL_ARCHIVED) and, if restricted, that the user is named for it (CHANNEL_RESTRICTED).
+   * (StoreError 'archived') and, if restricted, that the user is named for it (StoreError 'restricted').
    * Returns false when already subscribed.
    */
   subscribe(channelId: number, userId: number): Promise<boolean>;

@@ -1,0 +1,188 @@
+/**
+ * Messages, their recipients and their attachments.
+ */
+import type { Page } from './index.js';
+
+/** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
+export type Audience = 'direct' | 'list' | 'all' | 'channel';
+
+/** 'sending': waiting for its attachments, seen by its sender only (schema.sql migration 2). */
+export type MessageState = 'sending' | 'sent' | 'expired' | 'cancelled';
+
+export interface AttachmentMeta {
+  id: number;
+  messageId: number;
+  name: string;
+  size: number;
+  sha256: string;
+  mediaType: string;
+  /** Relative to the data dir; null while the upload has not completed. */
+  storagePath: string | null;
+}
+
+export interface RecipientState {
+  userId: number;
+  username: string;
+  deliveredAt: string | null;
+  readAt: string | null;
+  /** Through which channel or groups it reached this recipient ('#c', '@g[,@g]'); null when named directly. */
+  via?: string | null;
+}
+
+export interface Message {
+  id: number;
+  senderId: number;
+  sender: string; // username
+  audience: Audience;
+  subject: string;
+  body: string;
+  sentAt: string;
+  /** While 'sending', `recipients` are the pending ones: none of them can see the message yet. */
+  state: MessageState;
+  /** A 'sending' message expires at this time (ISO 8601); null otherwise. */
+  uploadDeadline: string | null;
+  recipients: RecipientState[];
+  attachments: AttachmentMeta[];
+  /** The channel it was published to (issue #4), or null. */
+  channelId?: number | null;
+  /** How it was addressed beyond usernames: '#channel' or '@group,@group'; null otherwise. */
+  via?: string | null;
+}
+
+/** An attachment announced at SEND: its bytes arrive later over a shadow socket. */
+export interface AttachmentDeclaration {
+  name: string;
+  size: number;
+  sha256: string;
+  /** Guessed from the name until the upload is inspected. */
+  mediaType: string;
+}
+
+/** What committing one uploaded attachment did. */
+export interface AttachmentCommit {
+  attachment: AttachmentMeta;
+  message: Message;
+  /** True when this was the message's last missing attachment: it is 'sent' now. */
+  sent: boolean;
+  /** Attachments of the message still not uploaded. */
+  missing: number;
+}
+
+export interface NewMessage {
+  senderId: number;
+  audience: Audience;
+  recipientIds: number[]; // distinct, all active members
+  subject: string;
+  body: string;
+  /** With attachments the message starts 'sending' and its recipients wait (see MessageState). */
+  attachments?: AttachmentDeclaration[];
+  /** Required with attachments: when a still incomplete message expires. */
+  uploadDeadline?: string;
+  /**
+   * Publish to this channel (issue #4): the store adds its subscribers of the instant it stores
+   * the message (recipientIds stays empty) and refuses an archived channel (StoreError 'archived').
+   */
+  channelId?: number;
+  /** Groups addressed: '@a,@b' (a channel's via is set by the store). */
+  via?: string | null;
+  /** Recipient id → the addressed groups it was reached through ('@a,@b'); absent for those named directly. */
+  recipientVia?: ReadonlyMap<number, string>;
+  /**
+   * Recipients for whom this answers true are recorded delivered in the storing transaction: their
+   * popup is pushed right after the commit, so one write per message is saved. Whoever pushes must
+   * take the mark back (markUndelivered) for a recipient whose push then fails. Ignored for a
+   * message with attachments (its recipient rows are written when the last upload completes).
+   */
+  pushedAfterCommit?: (recipientId: number) => boolean;
+}
+
+/** An inbox row: the message as one recipient sees it. */
+export interface InboxEntry {
+  id: number;
+  sender: string;
+  /** How the message was addressed, as READ tells it (a channel message reads 'channel'). */
+  audience: Audience;
+  /** The message's own via ('#channel', '@a,@b'), whoever it reached; null for plain addressing. */
+  messageVia: string | null;
+  /** Every recipient's username, by username, for 'direct' and 'list' messages; empty for 'all' and 'channel'. */
+  recipients: string[];
+  subject: string;
+  body: string;
+  sentAt: string;
+  deliveredAt: string | null;
+  readAt: string | null;
+  attachments: AttachmentMeta[];
+  /** Through which channel or groups it reached this recipient ('#c', '@g[,@g]'); null when named directly. */
+  via?: string | null;
+}
+
+/** What a message takes in its sender's storage quota: subject and body (UTF-8) and declared attachments. */
+export function messageBytes(m: Pick<NewMessage, 'subject' | 'body' | 'attachments'>): number {
+  let bytes = Buffer.byteLength(m.subject) + Buffer.byteLength(m.body);
+  for (const a of m.attachments ?? []) bytes += a.size;
+  return bytes;
+}
+
+/** Messages, recipients and attachments. */
+export interface MessageStore {
+  // messages
+  /**
+   * Stores the message and one recipient row each, in one transaction, and resolves only after
+   * that commit. Concurrent calls may share a transaction (group commit); one that fails does not
+   * take the others with it. The message's bytes (subject, body, declared attachments) are added to
+   * its sender's storage usage in the same transaction; with `quotaBytes` (> 0), a message that would
+   * take the usage past it is refused (StoreError 'quota').
+   */
+  storeMessage(message: NewMessage, limits?: { quotaBytes?: number }): Promise<Message>;
+  getMessage(id: number): Promise<Message | null>;
+  markDelivered(messageId: number, recipientId: number): Promise<void>;
+  /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
+  markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void>;
+  /**
+   * Takes back a delivery recorded at commit (NewMessage.pushedAfterCommit) whose popup could not be
+   * pushed, so the recipient gets it at its next login. A recipient who has read it keeps its mark.
+   */
+  markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void>;
+  /**
+   * After a server life that did not stop cleanly: a delivery recorded at commit in its last
+   * `windowMs` (before its newest message) may never have reached the socket, so those marks are
+   * taken back and the popups replayed at the recipients' next login (at least once, perhaps
+   * twice). Marks written after a push, and read messages, are kept. Returns how many were reopened.
+   */
+  reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
+  /** Messages for this recipient not yet delivered, oldest first. */
+  listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
+  /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
+  inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;
+  outbox(senderId: number, page: Page): Promise<Message[]>;
+  /** Marks read (and delivered) for this recipient; returns false if it is not in its inbox. */
+  markRead(messageId: number, recipientId: number): Promise<boolean>;
+  /** Removes from the recipient's inbox only; returns false if it was not there. */
+  deleteFromInbox(messageId: number, recipientId: number): Promise<boolean>;
+  unreadCount(recipientId: number): Promise<number>;
+
+  // attachments (issue #3)
+  addAttachment(meta: Omit<AttachmentMeta, 'id'>): Promise<AttachmentMeta>;
+  getAttachment(id: number): Promise<AttachmentMeta | null>;
+  /** How this user relates to the message: its sender, a recipient who has not deleted it, or neither. */
+  messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null>;
+  /**
+   * In one transaction: records the attachment's stored file and media type; when it was the
+   * last one missing, the message becomes 'sent' and its recipients' rows are written.
+   * Null when the attachment is unknown, already committed, or its message is no longer sending.
+   */
+  commitAttachment(args: { attachmentId: number; storagePath: string; mediaType: string }): Promise<AttachmentCommit | null>;
+  /**
+   * In one transaction: a 'sending' message becomes expired or cancelled and its attachments
+   * let go of their files (storagePath null), which no longer count in its sender's storage usage. Returns the message as it was (with the released
+   * attachments' old storage paths), or null if it was not sending.
+   */
+  closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null>;
+  /** Ids of 'sending' messages whose upload deadline is before `nowIso`, oldest first. */
+  overdueSendingMessages(nowIso: string, limit: number): Promise<number[]>;
+  /** True while any attachment row points at stored content with this sha256. */
+  isContentReferenced(sha256: string): Promise<boolean>;
+
+  /** Attachments whose upload completed (storagePath set), by id. */
+  listStoredAttachments(): Promise<AttachmentMeta[]>;
+}
