@@ -25,7 +25,6 @@ import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/ind
 import type { Services } from '../server/commands/types.js';
 import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
-import { recalledError } from '../server/alerts.js';
 import type { AttachmentMeta, Message } from '../core/ports/store.js';
 import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../core/ports/content.js';
 import { isDiskFull } from './disk-space.js';
@@ -316,7 +315,9 @@ export class TransferService {
     if (role === 'recipient') {
       // A recalled message's attachments are no longer served to its recipients (issue 21).
       const alert = (await store.alertsOf([args.messageId])).get(args.messageId);
-      if (alert?.recalledAt) throw recalledError(args.messageId, alert);
+      if (alert?.recalledAt) {
+        throw new SiarError('RECALLED', `Message ${args.messageId} was withdrawn by its sender${alert.recallReason ? `: ${alert.recallReason}` : ''}; its attachments are no longer served.`);
+      }
     }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
