@@ -51,7 +51,7 @@ async function seed(store: Store, n: number): Promise<User[]> {
       institution: `Institution ${i}`, contact: 'c', email: `${username}@example.org`, phone: '', address: '', username, fromAddress: null,
     });
     users.push((await store.approveRegistration({
-      requestId: request.id, adminId: admin.id, passwordHash: 'x', mail: (r) => ({ kind: 'credentials', to: r.email, subject: 's', sealedText: 't' }),
+      requestId: request.id, adminId: admin.id, passwordHash: 'x', mail: { kind: 'credentials', to: request.email, subject: 's', sealedText: 't' },
     })).user);
   }
   return users;

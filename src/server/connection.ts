@@ -8,6 +8,8 @@ import { DEFAULT_MEMORY_RELEASE, MemoryRelease } from './memory-release.js';
 import { OutputBudget } from './output-budget.js';
 import { Output } from './output.js';
 import type { Role } from '../core/ports/store.js';
+import type { PeerConnection } from '../core/ports/peer.js';
+import { normalizeAddress } from '../core/address.js';
 import { TurnQueue } from './turns.js';
 
 /** The member a connection logged in as; pushes for that member reach this connection. */
@@ -60,7 +62,7 @@ export function connectionShared(config: ServerConfig, log: Logger): ConnectionS
  * does not read its replies has its requests neither read nor run while its output waits
  * (output.ts): what such peers cost is bounded (docs/PROTOCOL.md §Limits).
  */
-export class Connection {
+export class Connection implements PeerConnection {
   readonly cid = nextConnectionId++;
   readonly remoteAddress: string;
   readonly localAddress: string;
@@ -363,10 +365,4 @@ function nthLineEnd(chunk: Buffer, n: number): number {
     at = nl + 1;
   }
   return at;
-}
-
-/** `::ffff:127.0.0.1` → `127.0.0.1`, so addresses compare and print the same way everywhere. */
-export function normalizeAddress(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -8,7 +8,8 @@ import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeS
 import { defaultConfig, type ServerConfig } from './config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
-import { Connection, connectionShared, normalizeAddress } from './connection.js';
+import { Connection, connectionShared } from './connection.js';
+import { normalizeAddress } from '../core/address.js';
 import { buildCommandTable } from './commands/index.js';
 import { expireRegistrations } from './commands/admin-ops.js';
 import { auditThrottleReports } from './commands/password-guard.js';
@@ -32,6 +33,8 @@ import type { AttachmentContent } from '../core/ports/content.js';
 import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
+import type { TransferDeps } from '../transfer/ports.js';
+import { deliverMessage } from './delivery.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -132,7 +135,11 @@ export class SiarServer {
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
     // Shadow listeners for attachments (src/transfer, docs/PROTOCOL-transfer.md).
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
-    const transfers = new TransferService(services, options.adapters?.content ?? await openContent(store, config.dataDir));
+    // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
+    const transferDeps: TransferDeps = {
+      config, store, router, log, deliver: (message, institution) => deliverMessage(services, message, institution),
+    };
+    const transfers = new TransferService(transferDeps, options.adapters?.content ?? await openContent(store, config.dataDir));
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {

@@ -22,9 +22,8 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
-import type { Services } from '../server/commands/types.js';
-import type { Connection } from '../server/connection.js';
-import { deliverMessage } from '../server/delivery.js';
+import type { PeerConnection } from '../core/ports/peer.js';
+import type { TransferDeps } from './ports.js';
 import type { AttachmentMeta, Message } from '../core/ports/store.js';
 import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../core/ports/content.js';
 import { isDiskFull } from './disk-space.js';
@@ -74,7 +73,7 @@ interface Live {
   phase: Phase;
   userId: number;
   username: string;
-  conn: Connection;
+  conn: PeerConnection;
   attachment: AttachmentMeta;
   offset: number;
   /** Bytes of the attachment moved or held so far (offset + streamed). */
@@ -87,14 +86,14 @@ interface Live {
   finished: Promise<void>;
 }
 
-type Requester = { conn: Connection; userId: number; username: string };
+type Requester = { conn: PeerConnection; userId: number; username: string };
 
 export class TransferService {
   private readonly live = new Map<string, Live>();
   /** Transfers being opened (limits count them before their listener exists). */
   private readonly opening = new Map<number, number>();
   private openingTotal = 0;
-  private readonly byConn = new Map<Connection, Set<Live>>();
+  private readonly byConn = new Map<PeerConnection, Set<Live>>();
   private readonly attachmentLock = new KeyedLock<number>();
   private readonly idleWaiters: Array<() => void> = [];
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -107,7 +106,7 @@ export class TransferService {
   /** The control port's certificate and key: with TLS on, every shadow listener speaks TLS too. */
   private readonly secureContext: tls.SecureContext | null;
 
-  constructor(private readonly services: Services, content: AttachmentContent) {
+  constructor(private readonly services: TransferDeps, content: AttachmentContent) {
     this.content = content;
     this.log = services.log.child({ area: 'transfer' });
     const { tls: pem } = services.config;
@@ -296,7 +295,7 @@ export class TransferService {
     setImmediate(() => {
       (async () => {
         const institution = (await store.getUserById(message.senderId))?.institution ?? '';
-        await deliverMessage(this.services, message, institution);
+        await this.services.deliver(message, institution);
       })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
     });
   }

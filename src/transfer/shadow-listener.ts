@@ -22,7 +22,7 @@ import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
 import { encodeError, type ErrorCode, ERRORS } from '../protocol/index.js';
-import { normalizeAddress } from '../server/connection.js';
+import { normalizeAddress } from '../core/address.js';
 import { TICKET_LINE_MAX_BYTES } from './wire.js';
 
 export interface ListenOptions {

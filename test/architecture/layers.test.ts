@@ -12,11 +12,13 @@
  *
  * KNOWN lists what is still crossed today, for the work on the bus and delivery (issue 18 items 2
  * and 5): a new crossing fails the test; one of these going away is only noted, so shrink the list.
+ * transfer/ no longer imports the server: the connection and delivery come to it as ports
+ * (src/core/ports/peer.ts, src/transfer/ports.ts), so any import against the layers fails.
  * How it was checked: a regular-expression reading of every import (import-graph.ts), and Tarjan's
  * strongly connected components for the cycles, as `madge --circular` would find them.
  */
 import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { cycles, importGraph, layerOf, type Edge } from './import-graph.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,22 +27,11 @@ const show = (e: Edge): string => `${e.from} -> ${e.to}${e.typeOnly ? ' (type)' 
 
 /** Crossings still there, each a task for the bus/delivery work (not for a new module to copy). */
 const KNOWN = {
-  /** transfer/ uses the server's connection and delivery: both should come to it as ports. */
-  transferToServer: [
-    'src/transfer/service.ts -> src/server/commands/types.ts (type)',
-    'src/transfer/service.ts -> src/server/connection.ts (type)',
-    'src/transfer/service.ts -> src/server/delivery.ts',
-    'src/transfer/shadow-listener.ts -> src/server/connection.ts',
-  ],
   /** Channel, group and message rules live in command files that import each other (and recipients.ts). */
   moduleCycles: [
     ['src/server/commands/channels.ts', 'src/server/commands/groups.ts', 'src/server/commands/messaging.ts', 'src/server/recipients.ts'],
   ],
 };
-
-function noteGone(t: Test, known: readonly string[], now: readonly string[]): void {
-  for (const k of known) if (!now.includes(k)) t.comment(`no longer there, take it off KNOWN: ${k}`);
-}
 
 t.test('the graph is read: every layer has modules and imports', async (t) => {
   const layers = new Set(edges.map((e) => layerOf(e.from)));
@@ -77,9 +68,7 @@ t.test('no import cycle among src/server, src/transfer and src/core', async (t) 
   // Server and transfer build on the core; the server wires transfer in; nothing imports back.
   const allowed = new Set(['server>core', 'transfer>core', 'server>transfer']);
   const against = crossing.filter((e) => !allowed.has(`${layerOf(e.from)}>${layerOf(e.to)}`)).map(show);
-  const unknown = against.filter((e) => !KNOWN.transferToServer.includes(e));
-  t.strictSame(unknown, [], 'no new import against the layers (transfer -> server, core -> anything above it)');
-  noteGone(t, KNOWN.transferToServer, against);
+  t.strictSame(against, [], 'no import against the layers (transfer -> server, core -> anything above it)');
   t.ok(directions.has('server>core') && directions.has('server>transfer'), 'the allowed directions are seen (the check reads what it should)');
 
   const found = cycles(edges, (m) => trio.has(layerOf(m) ?? ''));

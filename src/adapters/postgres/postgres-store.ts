@@ -194,8 +194,7 @@ export class PostgresStore implements Store {
         pending.phone, pending.address, true, at,
       ))!);
       const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'approved', null, at, adminId, user.id))!);
-      // mail() runs inside the transaction: if it throws, no account exists without its mail.
-      const mailId = await this.queueMail(tx, mail(request), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'registration_approved', actorId: adminId, subject: request.username, detail: { requestId, userId: user.id } }, at);
       return { request, user, mailId };
     });
@@ -206,20 +205,20 @@ export class PostgresStore implements Store {
       await this.pendingRequest(tx, requestId);
       const at = now();
       const request = toRegistration((await Q.decideRegistration.get(tx, requestId, 'rejected', reason, at, adminId, null))!);
-      const mailId = await this.queueMail(tx, mail(request), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'registration_rejected', actorId: adminId, subject: request.username, detail: { requestId, reason } }, at);
       return { request, mailId };
     });
   }
 
-  async expireRegistrations({ olderThanIso, actorId, mail }: ExpireArgs): Promise<Expired> {
+  async expireRegistrations({ olderThanIso, actorId, mails }: ExpireArgs): Promise<Expired> {
     return transaction(this.pool, async (tx) => {
       const at = now();
-      const rows = (await Q.expirePendingBefore.all(tx, olderThanIso, at, actorId)).sort((a, b) => a.id - b.id);
+      const rows = (await Q.expirePendingBefore.all(tx, olderThanIso, at, actorId, [...mails.keys()])).sort((a, b) => a.id - b.id);
       const expired: Expired = [];
       for (const row of rows) {
         const request = toRegistration(row);
-        const mailId = await this.queueMail(tx, mail(request), at);
+        const mailId = await this.queueMail(tx, mails.get(request.id)!, at);
         const detail = { requestId: request.id, createdAt: request.createdAt };
         await this.writeAudit(tx, { kind: 'registration_expired', actorId, subject: request.username, detail }, at);
         expired.push({ request, mailId });
@@ -306,7 +305,7 @@ export class PostgresStore implements Store {
       const at = now();
       const { sessions } = await this.replacePassword(tx, userId, passwordHash, true, at, null);
       const user = toUser((await Q.userById.get(tx, userId))!);
-      const mailId = await this.queueMail(tx, mail(user), at);
+      const mailId = await this.queueMail(tx, mail, at);
       await this.writeAudit(tx, { kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
       return { user, sessions, mailId };
     });

@@ -55,9 +55,9 @@ export const Q = statements('siar', {
     UPDATE registration_requests SET status = $2, reason = $3, decided_at = $4, decided_by = $5, user_id = $6
     WHERE id = $1 AND status = 'pending'
     RETURNING *`),
-  expirePendingBefore: sql<[string, string, number | null], Row<RegistrationRow>>(`
+  expirePendingBefore: sql<[string, string, number | null, number[]], Row<RegistrationRow>>(`
     UPDATE registration_requests SET status = 'expired', decided_at = $2, decided_by = $3
-    WHERE status = 'pending' AND created_at < $1
+    WHERE status = 'pending' AND created_at < $1 AND id = ANY($4::bigint[])
     RETURNING *`),
 
   // --- users

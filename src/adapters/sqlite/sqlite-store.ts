@@ -361,8 +361,7 @@ export class SqliteStore implements Store {
         user: user.id,
       })!,
     );
-    // mail() runs inside the transaction: if it throws, no account exists without its mail.
-    const mailId = this.queueMail(mail(request), at);
+    const mailId = this.queueMail(mail, at);
     const detail = { requestId, userId: user.id };
     this.writeAudit({ kind: 'registration_approved', actorId: adminId, subject: request.username, detail }, at);
     return { request, user, mailId };
@@ -374,7 +373,7 @@ export class SqliteStore implements Store {
     const request = toRegistration(
       this.sql.decideRegistration.get({ id: requestId, status: 'rejected', reason, at, admin: adminId, user: null })!,
     );
-    const mailId = this.queueMail(mail(request), at);
+    const mailId = this.queueMail(mail, at);
     const detail = { requestId, reason };
     this.writeAudit({ kind: 'registration_rejected', actorId: adminId, subject: request.username, detail }, at);
     return { request, mailId };
@@ -384,13 +383,13 @@ export class SqliteStore implements Store {
     return this.write(() => this.expire(args));
   }
 
-  private expire({ olderThanIso, actorId, mail }: ExpireArgs): Expired {
+  private expire({ olderThanIso, actorId, mails }: ExpireArgs): Expired {
     const at = now();
-    return this.sql.pendingCreatedBefore.all(olderThanIso).map((row) => {
+    return this.sql.pendingCreatedBefore.all(olderThanIso).filter((row) => mails.has(row.id)).map((row) => {
       const request = toRegistration(
         this.sql.decideRegistration.get({ id: row.id, status: 'expired', reason: null, at, admin: actorId, user: null })!,
       );
-      const mailId = this.queueMail(mail(request), at);
+      const mailId = this.queueMail(mails.get(request.id)!, at);
       const detail = { requestId: request.id, createdAt: request.createdAt };
       this.writeAudit({ kind: 'registration_expired', actorId, subject: request.username, detail }, at);
       return { request, mailId };
@@ -529,7 +528,7 @@ export class SqliteStore implements Store {
     const at = now();
     const { sessions } = this.replacePassword(userId, passwordHash, true, at, null);
     const user = toUser(this.sql.userById.get(userId)!);
-    const mailId = this.queueMail(mail(user), at);
+    const mailId = this.queueMail(mail, at);
     this.writeAudit({ kind: 'password_reset', actorId: adminId, subject: user.username, address, detail: { sessions, mailId } }, at);
     return { user, sessions, mailId };
   }

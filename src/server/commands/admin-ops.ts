@@ -7,7 +7,7 @@ import { SiarError, type ArgInput, type Args } from '../../protocol/index.js';
 import { BackupBusyError, type AttachmentMode, type BackupJob } from '../backup.js';
 import { passwordResetMail, registrationExpiredMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
-import type { QueuedMail, User } from '../../core/ports/store.js';
+import type { OutgoingMail, QueuedMail, RegistrationRequest, User } from '../../core/ports/store.js';
 import { flag, optionalId, pageFrom, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -77,15 +77,16 @@ function nonNegativeNumber(args: Args, key: string): number | undefined {
 export async function expireRegistrations(services: Services, actorId: number | null, days = services.config.registrationExpiryDays): Promise<number> {
   if (!(days > 0)) return 0; // 0 = never
   const olderThanIso = new Date(Date.now() - days * DAY_MS).toISOString();
-  const expired = await services.store.expireRegistrations({
-    olderThanIso,
-    actorId,
-    mail: (r) => {
-      const waited = (Date.now() - Date.parse(r.createdAt)) / DAY_MS;
-      const m = registrationExpiredMail({ institution: r.institution, contact: r.contact, username: r.username, days: waited });
-      return { kind: 'expiry', to: r.email, subject: m.subject, sealedText: services.mail.seal(m.text) };
-    },
-  });
+  // The notices are made first (nothing of ours runs inside the store's transaction); a request
+  // decided meanwhile is left as it is, one made after the listing waits for the next sweep.
+  const mails = new Map<number, OutgoingMail>();
+  for (const r of await pendingBefore(services, olderThanIso)) {
+    const waited = (Date.now() - Date.parse(r.createdAt)) / DAY_MS;
+    const m = registrationExpiredMail({ institution: r.institution, contact: r.contact, username: r.username, days: waited });
+    mails.set(r.id, { kind: 'expiry', to: r.email, subject: m.subject, sealedText: services.mail.seal(m.text) });
+  }
+  if (mails.size === 0) return 0;
+  const expired = await services.store.expireRegistrations({ olderThanIso, actorId, mails });
   if (expired.length === 0) return 0;
   services.mail.kick();
   for (const { request, mailId } of expired) {
@@ -94,6 +95,15 @@ export async function expireRegistrations(services: Services, actorId: number | 
   }
   services.log.info({ count: expired.length, days, ids: expired.map((e) => e.request.id) }, 'registration requests expired');
   return expired.length;
+}
+
+/** Most requests one sweep expires; pending ones are listed oldest first, so any more go at the next sweep. */
+const EXPIRY_BATCH = 10_000;
+
+/** Pending requests created before `olderThanIso`, oldest first, at most EXPIRY_BATCH. */
+async function pendingBefore(services: Services, olderThanIso: string): Promise<RegistrationRequest[]> {
+  const pending = await services.store.listRegistrations('pending', { limit: EXPIRY_BATCH });
+  return pending.filter((r) => r.createdAt < olderThanIso);
 }
 
 const MAIL_FILTERS = ['unsent', 'failed', 'all'] as const;
@@ -232,15 +242,13 @@ export const adminOpsCommands: Command[] = [
     const { store, mail, router } = ctx.services;
     const member = await memberByName(ctx, requireUsername(args));
     const password = generatePassword();
+    const m = passwordResetMail({ institution: member.institution, contact: member.contact, username: member.username, password });
     const result = await store.resetPassword({
       userId: member.id,
       adminId: ctx.auth.user.id,
       passwordHash: await hashPassword(password),
       address: ctx.conn.remoteAddress,
-      mail: (u) => {
-        const m = passwordResetMail({ institution: u.institution, contact: u.contact, username: u.username, password });
-        return { kind: 'password_reset', to: u.email, subject: m.subject, sealedText: mail.seal(m.text) };
-      },
+      mail: { kind: 'password_reset', to: member.email, subject: m.subject, sealedText: mail.seal(m.text) },
     });
     mail.kick();
     const connections = router.disconnectUser(member.id, 'SESSION_CLOSED', 'Your password was reset by the administrator; log in with the new one from the e-mail.');

@@ -1,7 +1,8 @@
 import { SiarError } from '../../protocol/index.js';
 import { credentialsMail, rejectionMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
-import { type RegistrationStatus, type User } from '../../core/ports/store.js';
+import { type RegistrationRequest, type RegistrationStatus, type User } from '../../core/ports/store.js';
+import { notFound } from '../../core/ports/store/errors.js';
 import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -38,14 +39,15 @@ export const adminCommands: Command[] = [
     const { store, mail, router } = ctx.services;
     const requestId = requireId(args);
     const password = generatePassword();
+    // The mail is made before the store's transaction (nothing of ours runs inside it); the store
+    // still refuses a request decided meanwhile.
+    const r = await requestToDecide(ctx, requestId);
+    const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
     const result = await store.approveRegistration({
       requestId,
       adminId: ctx.auth.user.id,
       passwordHash: await hashPassword(password),
-      mail: (r) => {
-        const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
-        return { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
-      },
+      mail: { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) },
     });
     mail.kick();
     const { request } = result;
@@ -59,14 +61,13 @@ export const adminCommands: Command[] = [
     const { store, mail, router } = ctx.services;
     const requestId = requireId(args);
     const reason = requireText(args, 'reason', 1000, 'Reason');
+    const r = await requestToDecide(ctx, requestId);
+    const m = rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason });
     const { request, mailId } = await store.rejectRegistration({
       requestId,
       adminId: ctx.auth.user.id,
       reason,
-      mail: (r) => {
-        const m = rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason });
-        return { kind: 'rejection', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) };
-      },
+      mail: { kind: 'rejection', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) },
     });
     mail.kick();
     ctx.log.info({ requestId, username: request.username }, 'registration rejected');
@@ -114,3 +115,10 @@ export const adminCommands: Command[] = [
     return { count: online.length, connections: ctx.services.router.connectionCount() };
   }),
 ];
+
+/** The request an APPROVE or REJECT decides, read before the decision to write its mail. */
+async function requestToDecide(ctx: AuthedContext, id: number): Promise<RegistrationRequest> {
+  const request = await ctx.services.store.getRegistration(id);
+  if (!request) throw notFound('registration', id);
+  return request;
+}

@@ -116,7 +116,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const raw = await rawClient(t, url);
     await raw.query(`INSERT INTO users (username, role, password_hash, email, created_at) VALUES ('robert', 'member', 'x', 'bob@example.org', now())`);
     await t.rejects(
-      store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail }),
+      store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail(bob) }),
       { name: 'StoreError', kind: 'conflict', failure: { field: 'email' } },
     );
     t.equal((await store.getRegistration(bob.id))?.status, 'pending');
@@ -140,7 +140,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const started = Date.now();
     const sends = await Promise.allSettled(Array.from({ length: 5 }, (_, i) =>
       store.storeMessage({ senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: `s${i}`, body: 'b' })));
-    const approving = await caught(store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail }));
+    const approving = await caught(store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail(pending) }));
     t.ok(Date.now() - started < 10_000, 'refused after the lock timeout, not left waiting');
     for (const s of sends) {
       t.equal(s.status, 'rejected');
@@ -154,7 +154,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     t.strictSame(await store.outbox(alice.id, { limit: 10 }), [], 'nothing of the refused messages was stored');
     t.equal((await store.getRegistration(pending.id))?.status, 'pending');
     t.equal((await store.storeMessage({ senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'after', body: 'b' })).subject, 'after');
-    t.equal((await store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail })).request.status, 'approved');
+    t.equal((await store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail(pending) })).request.status, 'approved');
   });
 
   t.test('a server that cannot be reached is a busy StoreError (unavailable); lost connections are replaced', async (t) => {

@@ -12,7 +12,7 @@ t.test('an approval records the deciding admin in the request row', async (t) =>
   const { store } = openStore(t);
   const admin = await adminOf(store);
   const pending = await store.createRegistration(registration('alice'));
-  await store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail });
+  await store.approveRegistration({ requestId: pending.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail(pending) });
   t.equal(store.db.prepare('SELECT decided_by FROM registration_requests WHERE id = ?').pluck().get(pending.id), admin.id);
 });
 
@@ -24,7 +24,7 @@ t.test('approving is refused when a user with the e-mail was written after the r
     .prepare(`INSERT INTO users (username, role, password_hash, email, created_at) VALUES (?, 'member', 'x', ?, ?)`)
     .run('robert', 'bob@example.org', new Date().toISOString());
   await t.rejects(
-    store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail }),
+    store.approveRegistration({ requestId: bob.id, adminId: admin.id, passwordHash: 'h', mail: credentialsMail(bob) }),
     { name: 'StoreError', kind: 'conflict', failure: { field: 'email' } },
   );
   t.equal((await store.getRegistration(bob.id))?.status, 'pending');

@@ -51,7 +51,7 @@ export async function seedMembers(store: Store, usernames: string[]): Promise<Us
       requestId: request.id,
       adminId: admin.id,
       passwordHash: `hash-${username}`,
-      mail: credentialsMail,
+      mail: credentialsMail(request),
     });
     users.push(user);
   }

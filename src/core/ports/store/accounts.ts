@@ -73,14 +73,16 @@ export interface AccountStore {
     requestId: number;
     adminId: number;
     passwordHash: string;
-    mail: (request: RegistrationRequest) => OutgoingMail;
+    /** Made before the call (from getRegistration): nothing of the caller runs inside the transaction. */
+    mail: OutgoingMail;
   }): Promise<{ request: RegistrationRequest; user: User; mailId: number }>;
   /** In one transaction: marks the request rejected, queues the notice mail, audits. */
   rejectRegistration(args: {
     requestId: number;
     adminId: number;
     reason: string;
-    mail: (request: RegistrationRequest) => OutgoingMail;
+    /** Made before the call (from getRegistration): nothing of the caller runs inside the transaction. */
+    mail: OutgoingMail;
   }): Promise<{ request: RegistrationRequest; mailId: number }>;
 
   // users
@@ -117,13 +119,14 @@ export interface AccountStore {
 
   // administration
   /**
-   * In one transaction: every pending request created before `olderThanIso` becomes expired,
-   * a notice mail is queued for each, and each is audited.
+   * In one transaction: every pending request created before `olderThanIso` that has a mail in
+   * `mails` becomes expired, its notice is queued, and each is audited.
    */
   expireRegistrations(args: {
     olderThanIso: string;
     actorId: number | null;
-    mail: (request: RegistrationRequest) => OutgoingMail;
+    /** The notice for each request to expire, by request id, made before the call; others are left pending. */
+    mails: ReadonlyMap<number, OutgoingMail>;
   }): Promise<Array<{ request: RegistrationRequest; mailId: number }>>;
   /**
    * In one transaction: sets a new password that must be changed at the next login, closes the
@@ -134,6 +137,7 @@ export interface AccountStore {
     adminId: number;
     passwordHash: string;
     address: string | null;
-    mail: (user: User) => OutgoingMail;
+    /** Made before the call (from getUserById). */
+    mail: OutgoingMail;
   }): Promise<{ user: User; sessions: number; mailId: number }>;
 }

@@ -1,0 +1,34 @@
+/**
+ * What the transfer service needs from the rest of the server (issue 18 item 5), as ports: the
+ * composition root (src/server/server.ts) passes the concrete ones, so transfer/ depends only on
+ * the protocol, the core and Node's built-ins (test/architecture/layers.test.ts).
+ */
+import type { Logger } from 'pino';
+import type { ArgInput } from '../protocol/index.js';
+import type { Message, Store } from '../core/ports/store.js';
+
+/** The server options transfers read (src/server/options.ts; ServerConfig has them all). */
+export interface TransferConfig {
+  /** The control port's certificate and key: with TLS on, every shadow listener speaks TLS too. */
+  tls: { cert: Buffer; key: Buffer } | null;
+  host: string;
+  transferHost: string | null;
+  transferPorts: { from: number; to: number } | null;
+  transferConnectTimeoutMs: number;
+  transferIdleTimeoutMs: number;
+  maxTransfersPerMember: number;
+  maxTransfers: number;
+  partialRetentionMs: number;
+  transferSweepIntervalMs: number;
+  minFreeDiskBytes: number;
+}
+
+export interface TransferDeps {
+  config: TransferConfig;
+  store: Store;
+  log: Logger;
+  /** Pushes to every session of a member (the sender hears SENT, EXPIRED, ...). */
+  router: { pushToUser(userId: number, event: string, args: ArgInput): number };
+  /** The message's last attachment is in: its popups go out to the recipients (src/server/delivery.ts). */
+  deliver(message: Message, institution: string): Promise<unknown>;
+}
