@@ -229,3 +229,40 @@ CREATE TABLE content_chunks (
   PRIMARY KEY (blob_id, pos)
 );
 ALTER TABLE content_chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+
+-- migration: 4
+-- Alerts (issue 21; schema.sql's migration 6): one row per message sent with a priority, an
+-- acknowledgement request, reminders, an expiry, a schedule, or recalled; plain messages have none.
+CREATE TABLE message_alerts (
+  message_id      BIGINT PRIMARY KEY REFERENCES messages (id),
+  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'high', 'urgent')),
+  ack_requested   BOOLEAN NOT NULL DEFAULT false,
+  remind_every_s  INTEGER,
+  remind_max      INTEGER NOT NULL DEFAULT 0,
+  reminders       INTEGER NOT NULL DEFAULT 0,
+  next_remind_at  TIMESTAMPTZ,
+  expires_at      TIMESTAMPTZ,
+  deliver_at      TIMESTAMPTZ,
+  recalled_at     TIMESTAMPTZ,
+  recall_reason   TEXT,
+  recalled_by     BIGINT REFERENCES users (id),
+  replaces_id     BIGINT REFERENCES messages (id),
+  replaced_by     BIGINT REFERENCES messages (id)
+);
+CREATE INDEX message_alerts_remind ON message_alerts (next_remind_at) WHERE next_remind_at IS NOT NULL;
+
+CREATE TABLE message_acks (
+  message_id   BIGINT NOT NULL REFERENCES messages (id),
+  recipient_id BIGINT NOT NULL REFERENCES users (id),
+  acked_at     TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (message_id, recipient_id)
+);
+
+-- migration: 5
+-- Reminders owed to recipients that were offline when REMIND ran (schema.sql's migration 7).
+CREATE TABLE message_reminders_due (
+  message_id   BIGINT NOT NULL REFERENCES messages (id),
+  recipient_id BIGINT NOT NULL REFERENCES users (id),
+  reminder     INTEGER NOT NULL,
+  PRIMARY KEY (recipient_id, message_id)
+);

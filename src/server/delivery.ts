@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { LocalConnections } from './local-connections.js';
 import type { TrafficStats } from './stats.js';
 import type { Bus, BusEvent, Delivered } from '../core/ports/bus.js';
-import type { Message, Store } from '../core/ports/store.js';
+import type { Message, MessageAlert, Store } from '../core/ports/store.js';
+import { isExpired, popupAlert } from './alerts.js';
 
 /**
  * Real-time popups and store-and-forward. A message is stored first, and the handler answers; then
@@ -20,8 +21,10 @@ import type { Message, Store } from '../core/ports/store.js';
  * during the commit), the node that stored it takes the mark back and the popup waits for the next
  * login.
  */
-function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
+export function popupArgs(message: Message, institution: string, via: string | null, alert: MessageAlert | null, reminder?: number): ArgInput {
   return popupToArgs({
+    ...popupAlert(alert),
+    ...(reminder ? { reminder } : {}),
     id: message.id,
     from: message.sender,
     institution,
@@ -34,8 +37,8 @@ function popupArgs(message: Message, institution: string, via: string | null = n
 }
 
 /** The POPUP frame as bytes, line feed included, ready to be written to any number of sockets. */
-export function encodePopup(message: Message, institution: string, via: string | null = null): Buffer {
-  return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via))}\n`);
+export function encodePopup(message: Message, institution: string, via: string | null = null, alert: MessageAlert | null = null): Buffer {
+  return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via, alert))}\n`);
 }
 
 /** What delivery on one node uses. */
@@ -50,14 +53,19 @@ export interface DeliveryDeps {
  * delivered; `storedHere` when this node stored it (only then does it know which marks its commit
  * wrote). Returns how many popups it pushed.
  */
-export async function deliverMessage(deps: DeliveryDeps, message: Message, institution: string, storedHere = true): Promise<number> {
+export async function deliverMessage(
+  deps: DeliveryDeps, message: Message, institution: string, storedHere = true, alert?: MessageAlert | null,
+): Promise<number> {
+  // The alert row (issue 21): null when the message has none; undefined when the caller does not
+  // know (a message heard from another node, or whose last attachment just arrived), so it is read.
+  if (alert === undefined) alert = (await deps.store.alertsOf([message.id])).get(message.id) ?? null;
   // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
-  const frame = encodePopup(message, institution);
+  const frame = encodePopup(message, institution, null, alert);
   // Recipients reached through a channel or group are told which (issue #4): one frame per route.
   const routed = new Map<string, Buffer>();
   const frameFor = (via: string): Buffer => {
     let f = routed.get(via);
-    if (!f) routed.set(via, (f = encodePopup(message, institution, via)));
+    if (!f) routed.set(via, (f = encodePopup(message, institution, via, alert)));
     return f;
   };
   const delivered: number[] = [];
@@ -84,9 +92,11 @@ export function pushableRecipients(local: LocalConnections): (recipientId: numbe
 }
 
 /** After the commit and the OK: tells every node that the message is out, so each delivers its popups. */
-export function publishStored(services: { bus: Bus; stats: TrafficStats; log: Logger }, message: Message, institution: string): void {
+export function publishStored(
+  services: { bus: Bus; stats: TrafficStats; log: Logger }, message: Message, institution: string, alert?: MessageAlert | null,
+): void {
   services.stats.messageStored();
-  services.bus.publish({ type: 'message_stored', messageId: message.id, institution, message })
+  services.bus.publish({ type: 'message_stored', messageId: message.id, institution, message, alert })
     .catch((err: unknown) => services.log.error({ err, messageId: message.id }, 'could not publish a stored message; its popups wait for the next login'));
 }
 
@@ -110,7 +120,7 @@ export class DeliverySubscriber {
     const storedHere = meta.origin === this.deps.bus.nodeId;
     // In process the message rides along, and its popups leave in this very turn; otherwise it is read.
     const work = event.message
-      ? deliverMessage(this.deps, event.message, event.institution, storedHere)
+      ? deliverMessage(this.deps, event.message, event.institution, storedHere, event.alert)
       : this.deps.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.deps, m, event.institution, storedHere));
     work.catch((err: unknown) => this.deps.onError(err, event.messageId));
   }
@@ -121,6 +131,7 @@ export async function replayPending(services: { store: Store; stats: TrafficStat
   const user = conn.user;
   if (!user) return 0;
   const pending = await services.store.listUndelivered(user.userId, services.config.maxPopupsAtLogin);
+  const alerts = await services.store.alertsOf(pending.map((m) => m.id));
   const institutions = new Map<number, string>();
   let n = 0;
   for (const message of pending) {
@@ -130,11 +141,34 @@ export async function replayPending(services: { store: Store; stats: TrafficStat
       institutions.set(message.senderId, institution);
     }
     const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
-    if (conn.pushPopup(message.id, encodePopup(message, institution, via))) {
+    if (conn.pushPopup(message.id, encodePopup(message, institution, via, alerts.get(message.id) ?? null))) {
       services.stats.popupDelivered();
       await services.store.markDelivered(message.id, user.userId);
       n++;
     }
+  }
+  return n + (await replayReminders(services, conn));
+}
+
+/**
+ * The reminders owed to a member that was offline when REMIND ran (issue 21): each popup again,
+ * marked `reminder=N`, unless it has acknowledged since or the message was recalled or expired.
+ */
+async function replayReminders(services: { store: Store; config: { maxPopupsAtLogin: number } }, conn: Connection): Promise<number> {
+  const user = conn.user!;
+  const due = await services.store.takeDueReminders(user.userId, services.config.maxPopupsAtLogin);
+  if (due.length === 0) return 0;
+  const ids = due.map((d) => d.messageId);
+  const [alerts, acks] = await Promise.all([services.store.alertsOf(ids), services.store.acksOf(ids)]);
+  let n = 0;
+  for (const { messageId, reminder } of due) {
+    const alert = alerts.get(messageId);
+    if (!alert || alert.recalledAt || isExpired(alert) || acks.get(messageId)?.has(user.userId)) continue;
+    const message = await services.store.getMessage(messageId);
+    if (!message) continue;
+    const institution = (await services.store.getUserById(message.senderId))?.institution ?? '';
+    const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
+    if (conn.push('POPUP', popupArgs(message, institution, via, alert, reminder))) n++;
   }
   return n;
 }

@@ -311,6 +311,13 @@ export class TransferService {
       // Neither sender nor recipient: the same answer as for a missing attachment.
       throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your inbox or outbox.`);
     }
+    if (role === 'recipient') {
+      // A recalled message's attachments are no longer served to its recipients (issue 21).
+      const alert = (await store.alertsOf([args.messageId])).get(args.messageId);
+      if (alert?.recalledAt) {
+        throw new SiarError('RECALLED', `Message ${args.messageId} was withdrawn by its sender${alert.recallReason ? `: ${alert.recallReason}` : ''}; its attachments are no longer served.`);
+      }
+    }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
     const storageKey = attachment.storagePath;

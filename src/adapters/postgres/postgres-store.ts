@@ -52,6 +52,9 @@ import {
   type UserStatus,
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
+import { A, recallIn } from './alert-sql.js';
+import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -362,6 +365,62 @@ export class PostgresStore implements Store {
     return this.groupCommit.run(work, { key: 'plain message', item: { message, limits }, many: (tx, items) => this.insertPlainMessages(tx, items) });
   }
 
+  // --- alerts (issue 21): the alert row is written in the message's own transaction.
+
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
+    return this.groupCommit.run(async (tx) => {
+      const stored = await this.insertMessage(tx, message, limits);
+      const r = newAlertRow(stored.id, alert, stored.sentAt);
+      const replaced = alert.replaces ? await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
+      const row = (await A.insertAlert.get(
+        tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
+        replaced ? alert.replaces!.messageId : null,
+      ))!;
+      return { message: stored, alert: toAlert(row), replaced };
+    });
+  }
+
+  async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
+    return transaction(this.pool, (tx) => recallIn(tx, request, now()));
+  }
+
+  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+    return transaction(this.pool, async (tx) => {
+      const counted = await A.countReminder.get(tx, messageId);
+      if (!counted) return null;
+      const rows = await A.notAcknowledged.all(tx, messageId);
+      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      if (queued.length > 0) await A.oweReminders.run(tx, messageId, queued, counted.reminders);
+      return { reminders: counted.reminders, pending: rows.map((r) => r.recipient_id), queued };
+    });
+  }
+
+  async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
+    const rows = await A.takeReminders.all(this.pool, recipientId, limit);
+    return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
+  async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
+    if (messageIds.length === 0) return new Map();
+    return new Map((await A.alertsOf.all(this.pool, [...messageIds])).map((r) => [r.message_id, toAlert(r)]));
+  }
+
+  async acksOf(messageIds: readonly number[]): Promise<Map<number, Map<number, string>>> {
+    if (messageIds.length === 0) return new Map();
+    return groupAcks(await A.acksOf.all(this.pool, [...messageIds]));
+  }
+
+  async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
+      if ((await Q.markRead.run(tx, at, messageId, recipientId)) === 0) return null;
+      const inserted = await A.insertAck.get(tx, messageId, recipientId, at);
+      if (inserted) return { ackedAt: inserted.acked_at, already: false };
+      return { ackedAt: (await A.ackOf.get(tx, messageId, recipientId))!.acked_at, already: true };
+    });
+  }
+
   /**
    * Adds the messages to their senders' usage; throws StoreError 'quota' when a sender would pass its
    * quota (the batch is then run again one message at a time, so only the one that does not fit fails).
@@ -512,7 +571,7 @@ export class PostgresStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit));
+    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

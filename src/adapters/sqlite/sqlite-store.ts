@@ -18,6 +18,8 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
+import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, toAlert, type AlertStatements } from './alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
@@ -149,6 +151,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   /** Channels and groups (issue #4). */
   private readonly cg: ChannelGroupSql;
+  private readonly alertSql: AlertStatements;
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
@@ -204,6 +207,7 @@ export class SqliteStore implements Store {
   ) {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
+    this.alertSql = prepareAlertStatements(db);
     this.transaction = db.transaction((work: () => unknown) => work());
     this.lockWait = lockWait;
     this.groupCommit = new GroupCommit(db, lockWait);
@@ -616,6 +620,66 @@ export class SqliteStore implements Store {
     return toMessage(row, this.freshRecipients(m, pushed, at), []);
   }
 
+  // --- alerts (issue 21): the alert row is written in the message's own transaction.
+
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
+    return this.groupCommit.run(() => {
+      const stored = this.insertMessage(message, limits);
+      const row = newAlertRow(stored.id, alert, stored.sentAt);
+      const replaced = alert.replaces ? recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
+      if (replaced) row.replaces_id = alert.replaces!.messageId;
+      this.alertSql.insertAlert.run(row);
+      return { message: stored, alert: toAlert(row), replaced };
+    });
+  }
+
+  async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
+    return this.write(() => recallIn(this.alertSql, request, now()));
+  }
+
+  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const reminders = q.countReminder.get(messageId);
+      if (reminders === undefined) return null;
+      const rows = q.notAcknowledged.all(messageId);
+      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      for (const id of queued) q.oweReminder.run(messageId, id, reminders);
+      return { reminders, pending: rows.map((r) => r.recipient_id), queued };
+    });
+  }
+
+  async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const rows = q.dueReminders.all(recipientId, limit);
+      for (const r of rows) q.dropReminder.run(recipientId, r.message_id);
+      return rows.map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+    });
+  }
+
+  async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
+    if (messageIds.length === 0) return new Map();
+    return this.read(() => new Map(this.alertSql.alertsOf.all(JSON.stringify(messageIds)).map((r) => [r.message_id, toAlert(r)])));
+  }
+
+  async acksOf(messageIds: readonly number[]): Promise<Map<number, Map<number, string>>> {
+    if (messageIds.length === 0) return new Map();
+    return this.read(() => groupAcks(this.alertSql.acksOf.all(JSON.stringify(messageIds))));
+  }
+
+  async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
+    return this.write(() => {
+      const at = now();
+      // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
+      if (this.sql.markRead.run({ at, message: messageId, recipient: recipientId }).changes === 0) return null;
+      const before = this.alertSql.ackOf.get(messageId, recipientId);
+      if (before !== undefined) return { ackedAt: before, already: true };
+      this.alertSql.insertAck.run(messageId, recipientId, at);
+      return { ackedAt: at, already: false };
+    });
+  }
+
   /** Adds the message to its sender's usage, first refusing it (StoreError 'quota') when it would pass `quotaBytes`. */
   private countAgainstQuota(m: NewMessage, quotaBytes: number | undefined): void {
     const bytes = messageBytes(m);
@@ -709,7 +773,7 @@ export class SqliteStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, limit)));
+    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, now(), limit)));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

@@ -14,7 +14,7 @@
  *   subscribers catch up from the store.
  */
 import type { ArgInput, ErrorCode } from '../../protocol/index.js';
-import type { Message } from './store.js';
+import type { Message, MessageAlert } from './store.js';
 
 /** Which of a member's sessions an event means. */
 export type SessionSelector = { all: true } | { only: number } | { except: number };
@@ -25,7 +25,7 @@ export type BusEvent =
    * popups to the recipients connected to it. `message` rides along only on an in-process bus;
    * other buses carry the id and subscribers read the message from the store.
    */
-  | { type: 'message_stored'; messageId: number; institution: string; message?: Message }
+  | { type: 'message_stored'; messageId: number; institution: string; message?: Message; alert?: MessageAlert | null }
   /** A push to every connection of one member (READ, SENT, SEND_FAILED, SUBSCRIPTION…). */
   | { type: 'member_notice'; userId: number; event: string; args: ArgInput }
   /** A member's account changed (suspended, reactivated, password reset): caches forget it. */

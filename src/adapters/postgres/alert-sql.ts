@@ -1,0 +1,62 @@
+/**
+ * The SQL of alerts (issue 21, src/core/ports/store/alerts.ts) for the PostgreSQL store: the alert row of a
+ * message and its recipients' acknowledgements (schema.postgres.sql migration 3). Rows come back
+ * in the SQLite store's shapes (../sqlite/alerts.ts), which map them.
+ */
+import type { QueryResultRow } from 'pg';
+import { ALERT_COLUMNS, type AckRow, type AlertRow } from '../sqlite/alerts.js';
+import { sql, statements, type Queryable } from './connection.js';
+import { toAlert } from '../sqlite/alerts.js';
+import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+
+type Row<T> = T & QueryResultRow;
+
+export const A = statements('siar.alerts', {
+  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null], Row<AlertRow>>(`
+    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+    RETURNING ${ALERT_COLUMNS}`),
+  countReminder: sql<[number], Row<{ reminders: number }>>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = $1 RETURNING reminders`),
+  notAcknowledged: sql<[number], Row<{ recipient_id: number; delivered: boolean }>>(`
+    SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r
+    WHERE r.message_id = $1 AND r.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+    ORDER BY r.recipient_id`),
+  oweReminders: sql<[number, number[], number]>(`
+    INSERT INTO message_reminders_due (message_id, recipient_id, reminder) SELECT $1, unnest($2::bigint[]), $3
+    ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),
+  takeReminders: sql<[number, number], Row<{ message_id: number; reminder: number }>>(`
+    DELETE FROM message_reminders_due WHERE recipient_id = $1 AND message_id IN (
+      SELECT message_id FROM message_reminders_due WHERE recipient_id = $1 ORDER BY message_id LIMIT $2 FOR UPDATE)
+    RETURNING message_id, reminder`),
+  alertOf: sql<[number], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = $1`),
+  // The message row is locked so two recalls of it take turns; a message recalled before keeps its first recall.
+  lockMessage: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1 FOR UPDATE`),
+  recall: sql<[number, string, string, number, number | null]>(`
+    INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
+      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+    WHERE message_alerts.recalled_at IS NULL`),
+  closeUndelivered: sql<[string, number], Row<{ recipient_id: number }>>(`
+    UPDATE message_recipients SET deleted_at = $1
+    WHERE message_id = $2 AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`),
+  deliveredTo: sql<[number], Row<{ recipient_id: number }>>(`
+    SELECT recipient_id FROM message_recipients WHERE message_id = $1 AND delivered_at IS NOT NULL AND deleted_at IS NULL`),
+  alertsOf: sql<[number[]], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ANY($1)`),
+  acksOf: sql<[number[]], Row<AckRow>>(`SELECT message_id, recipient_id, acked_at FROM message_acks WHERE message_id = ANY($1)`),
+  // The first acknowledgement wins; a second one returns nothing and reads the first.
+  insertAck: sql<[number, number, string], Row<{ acked_at: string }>>(`
+    INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES ($1, $2, $3)
+    ON CONFLICT (message_id, recipient_id) DO NOTHING RETURNING acked_at`),
+  ackOf: sql<[number, number], Row<{ acked_at: string }>>(`SELECT acked_at FROM message_acks WHERE message_id = $1 AND recipient_id = $2`),
+});
+
+/** Recalls a message inside the caller's transaction (PostgresStore.recallMessage, and SEND replaces=). */
+export async function recallIn(tx: Queryable, r: RecallRequest & { replacedBy?: number }, at: string): Promise<RecallOutcome | null> {
+  if (!(await A.lockMessage.get(tx, r.messageId))) return null;
+  const changed = (await A.recall.run(tx, r.messageId, at, r.reason, r.byUserId, r.replacedBy ?? null)) > 0;
+  const undelivered = changed ? (await A.closeUndelivered.all(tx, at, r.messageId)).map((x) => x.recipient_id) : [];
+  const delivered = changed ? (await A.deliveredTo.all(tx, r.messageId)).map((x) => x.recipient_id) : [];
+  return { alert: toAlert((await A.alertOf.get(tx, r.messageId))!), changed, undelivered, delivered };
+}

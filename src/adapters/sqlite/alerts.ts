@@ -1,0 +1,118 @@
+/**
+ * The SQL of alerts (issue 21, src/core/ports/store/alerts.ts) for SqliteStore: the alert row of a message and
+ * its recipients' acknowledgements (schema.sql migration 6). The row shapes and their mapping
+ * serve the PostgreSQL store too (its rows come back in the same shape).
+ */
+import type { Database } from 'better-sqlite3';
+import type { MessageAlert, NewAlert, Priority, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+
+export interface AlertRow {
+  message_id: number;
+  priority: Priority;
+  ack_requested: number | boolean;
+  remind_every_s: number | null;
+  remind_max: number;
+  reminders: number;
+  next_remind_at: string | null;
+  expires_at: string | null;
+  deliver_at: string | null;
+  recalled_at: string | null;
+  recall_reason: string | null;
+  recalled_by: number | null;
+  replaces_id: number | null;
+  replaced_by: number | null;
+}
+
+export interface AckRow {
+  message_id: number;
+  recipient_id: number;
+  acked_at: string;
+}
+
+export const ALERT_COLUMNS = `message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at,
+  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by`;
+
+export function toAlert(r: AlertRow): MessageAlert {
+  return {
+    messageId: r.message_id, priority: r.priority, ack: r.ack_requested === true || r.ack_requested === 1,
+    remindEverySeconds: r.remind_every_s, remindMax: r.remind_max, reminders: r.reminders, nextRemindAt: r.next_remind_at,
+    expiresAt: r.expires_at, deliverAt: r.deliver_at, recalledAt: r.recalled_at, recallReason: r.recall_reason,
+    recalledBy: r.recalled_by, replacesId: r.replaces_id, replacedBy: r.replaced_by,
+  };
+}
+
+/** The alert row a new message gets: the first automatic reminder is due one period after it was stored. */
+export function newAlertRow(messageId: number, a: NewAlert, storedAt: string): AlertRow {
+  const every = a.remindEverySeconds ?? null;
+  return {
+    message_id: messageId, priority: a.priority, ack_requested: a.ack ? 1 : 0, remind_every_s: every, remind_max: every ? a.remindMax ?? 8 : 0,
+    reminders: 0, next_remind_at: every ? new Date(Date.parse(storedAt) + every * 1000).toISOString() : null,
+    expires_at: a.expiresAt ?? null, deliver_at: null, recalled_at: null, recall_reason: null, recalled_by: null,
+    replaces_id: null, replaced_by: null,
+  };
+}
+
+/** Groups acknowledgement rows: message id → recipient id → when. */
+export function groupAcks(rows: readonly AckRow[]): Map<number, Map<number, string>> {
+  const out = new Map<number, Map<number, string>>();
+  for (const r of rows) {
+    let m = out.get(r.message_id);
+    if (!m) out.set(r.message_id, (m = new Map()));
+    m.set(r.recipient_id, r.acked_at);
+  }
+  return out;
+}
+
+export function prepareAlertStatements(db: Database) {
+  return {
+    insertAlert: db.prepare<AlertRow>(`
+      INSERT INTO message_alerts (${ALERT_COLUMNS})
+      VALUES (@message_id, @priority, @ack_requested, @remind_every_s, @remind_max, @reminders, @next_remind_at,
+        @expires_at, @deliver_at, @recalled_at, @recall_reason, @recalled_by, @replaces_id, @replaced_by)`),
+    alertsOf: db.prepare<[string], AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id IN (SELECT value FROM json_each(?))`,
+    ),
+    acksOf: db.prepare<[string], AckRow>(
+      `SELECT message_id, recipient_id, acked_at FROM message_acks WHERE message_id IN (SELECT value FROM json_each(?))`,
+    ),
+    ackOf: db.prepare<[number, number], string>(`SELECT acked_at FROM message_acks WHERE message_id = ? AND recipient_id = ?`).pluck(),
+    insertAck: db.prepare<[number, number, string]>(`INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES (?, ?, ?)`),
+    countReminder: db.prepare<[number], number>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = ? RETURNING reminders`).pluck(),
+    notAcknowledged: db.prepare<[number], { recipient_id: number; delivered: number }>(`
+      SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r
+      WHERE r.message_id = ? AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+      ORDER BY r.recipient_id`),
+    oweReminder: db.prepare<[number, number, number]>(`
+      INSERT INTO message_reminders_due (message_id, recipient_id, reminder) VALUES (?, ?, ?)
+      ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),
+    dueReminders: db.prepare<[number, number], { message_id: number; reminder: number }>(
+      `SELECT message_id, reminder FROM message_reminders_due WHERE recipient_id = ? ORDER BY message_id LIMIT ?`,
+    ),
+    dropReminder: db.prepare<[number, number]>(`DELETE FROM message_reminders_due WHERE recipient_id = ? AND message_id = ?`),
+    alertOf: db.prepare<[number], AlertRow>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ?`),
+    messageExists: db.prepare<[number], number>(`SELECT id FROM messages WHERE id = ?`).pluck(),
+    // A message recalled before keeps its first recall (no change).
+    recall: db.prepare<{ id: number; at: string; reason: string; by: number; replacedBy: number | null }>(`
+      INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
+      VALUES (@id, @at, @reason, @by, @replacedBy)
+      ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
+        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+      WHERE message_alerts.recalled_at IS NULL`),
+    closeUndelivered: db.prepare<[string, number], number>(`
+      UPDATE message_recipients SET deleted_at = ?
+      WHERE message_id = ? AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`).pluck(),
+    deliveredTo: db.prepare<[number], number>(`
+      SELECT recipient_id FROM message_recipients WHERE message_id = ? AND delivered_at IS NOT NULL AND deleted_at IS NULL`).pluck(),
+  };
+}
+
+export type AlertStatements = ReturnType<typeof prepareAlertStatements>;
+
+/** Recalls a message inside the caller's transaction (SqliteStore.recallMessage, and SEND replaces=). */
+export function recallIn(q: AlertStatements, r: RecallRequest & { replacedBy?: number }, at: string): RecallOutcome | null {
+  if (q.messageExists.get(r.messageId) === undefined) return null;
+  const changed = q.recall.run({ id: r.messageId, at, reason: r.reason, by: r.byUserId, replacedBy: r.replacedBy ?? null }).changes > 0;
+  const undelivered = changed ? q.closeUndelivered.all(at, r.messageId) : [];
+  return { alert: toAlert(q.alertOf.get(r.messageId)!), changed, undelivered, delivered: changed ? q.deliveredTo.all(r.messageId) : [] };
+}

@@ -1,0 +1,92 @@
+/**
+ * What the store keeps for alerts (issue 21, docs/PROTOCOL.md §Alerts): a message's priority,
+ * acknowledgement request, reminders, expiry, scheduled delivery and recall live in one row per
+ * message that has any of them (schema.sql migration 6), and each recipient's acknowledgement in
+ * a row of its own. A message without those options has no alert row and costs nothing more.
+ */
+import type { Message, NewMessage } from './messages.js';
+
+export type Priority = 'normal' | 'high' | 'urgent';
+
+/** The alert options of a message, as SEND gives them. */
+export interface NewAlert {
+  priority: Priority;
+  ack: boolean;
+  /** Automatic reminders every this many seconds (null: none), at most remindMax of them. */
+  remindEverySeconds?: number | null;
+  remindMax?: number;
+  /** ISO 8601 UTC; null: never. */
+  expiresAt?: string | null;
+  /** The message this one corrects: recalled in the same transaction (as recallMessage), pointing here. */
+  replaces?: RecallRequest | null;
+}
+
+export interface RecallRequest {
+  messageId: number;
+  /** Who recalls it (the sender or the administrator); the caller checks that it may. */
+  byUserId: number;
+  reason: string;
+}
+
+/** What recalling did. */
+export interface RecallOutcome {
+  alert: MessageAlert;
+  /** False when it was recalled before: nothing changed. */
+  changed: boolean;
+  /** Recipients that had not received it: they never will (their rows left the inbox). */
+  undelivered: number[];
+  /** Recipients that had received it: they see it withdrawn. */
+  delivered: number[];
+}
+
+export interface MessageAlert {
+  messageId: number;
+  priority: Priority;
+  ack: boolean;
+  remindEverySeconds: number | null;
+  remindMax: number;
+  /** Reminders (manual and automatic) that went out. */
+  reminders: number;
+  /** When the next automatic reminder is due; null when none is. */
+  nextRemindAt: string | null;
+  expiresAt: string | null;
+  deliverAt: string | null;
+  recalledAt: string | null;
+  recallReason: string | null;
+  recalledBy: number | null;
+  replacesId: number | null;
+  replacedBy: number | null;
+}
+
+export interface AlertStore {
+  /**
+   * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
+   * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist).
+   */
+  storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }>;
+  /**
+   * Recalls a message in one transaction: its alert row (made if it had none) records when, why and
+   * by whom, automatic reminders stop, and recipients that had not received it lose it. Null when
+   * there is no such message; `changed` false when it was recalled before.
+   */
+  recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null>;
+  /** The alert rows of these messages, by message id (messages without one are absent). */
+  alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>>;
+  /** Acknowledgements of these messages: message id → recipient id → when. */
+  acksOf(messageIds: readonly number[]): Promise<Map<number, Map<number, string>>>;
+  /**
+   * Records the recipient's acknowledgement (and marks the message read and delivered for it).
+   * Null when it is not a recipient whose inbox holds the message; `already` when it had
+   * acknowledged before (ackedAt is that first time).
+   */
+  acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null>;
+  /**
+   * REMIND, in one transaction: counts one more reminder on the message's alert row and returns
+   * its recipients that have not acknowledged (and still have it in their inbox); for those of them
+   * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
+   * login (takeDueReminders). Null when the message has no alert row.
+   */
+  remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
+  takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
+}
