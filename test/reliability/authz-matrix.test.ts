@@ -142,6 +142,18 @@ const TABLE: Record<string, Row> = {
     fresh: true,
     prepare: async (f) => ({ args: { username: 'loginee', password: f.passwords.get('loginee')! } }),
   },
+  RESUME: {
+    access: 'anyone',
+    fresh: true,
+    // A session of loginee's, opened on a throwaway connection that then goes (as a client whose
+    // node died): RESUME re-attaches it without the password.
+    async prepare(f) {
+      const c = await f.s.client();
+      const r = await c.request('LOGIN', { username: 'loginee', password: f.passwords.get('loginee')! });
+      await c.close();
+      return { args: { token: String(r.args.get('token')) } };
+    },
+  },
   // --- any logged-in account
   LOGOUT: { access: 'user', fresh: true, prepare: none },
   WHOAMI: { access: 'user', prepare: none },
