@@ -4,6 +4,7 @@ import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
 import { SiarClient } from '../connection.js';
 import { wireArgs } from '../replies.js';
+import { DesktopNotifier } from '../notify.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../transfer/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
@@ -249,16 +250,21 @@ export const messagingCommands: CommandModule<object, any>[] = [
   defineCommand({
     command: 'listen',
     describe: 'stay connected and print each popup as it arrives (reconnects if the server goes away)',
-    builder: (y: Argv) => withLogin(y),
-    handler: async (opts: ClientOptions) => {
+    builder: (y: Argv) => withLogin(y)
+      .option('notify', { type: 'boolean', describe: 'also raise a desktop notification per popup (notify-send on Linux, osascript on macOS)' }),
+    handler: async (opts: ListenOpts) => {
       await listen(opts);
     },
   }),
 ];
 
+type ListenOpts = ClientOptions & { notify?: boolean };
+
 /** Prints popups until interrupted; reconnects with backoff when the connection drops. */
-async function listen(opts: ClientOptions): Promise<void> {
+async function listen(opts: ListenOpts): Promise<void> {
   const seen = new Set<number>();
+  // Told once on stderr (no notifier, or it fails); the popups are printed either way.
+  const notifier = opts.notify ? new DesktopNotifier((text) => printErr(`${text}\n`)) : null;
   let delay = 1000;
   if (!opts.user) throw new CliError('No username: give --user or set SIAR_USER.');
   const password = readPassword(opts);
@@ -284,6 +290,7 @@ async function listen(opts: ClientOptions): Promise<void> {
         const via = p.via ? ` via ${p.via}` : '';
         print(`${oneLine(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}\n`);
       }
+      notifier?.notify(p);
     });
     try {
       const info = await client.login(opts.user, password);

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MessageRecord } from '../../protocol/index.js';
+import type { MessageRecord, PopupRecord } from '../../protocol/index.js';
 import type { ClientConfig, ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
 import type { SessionEvents, SiarSession, SessionState } from '../session.js';
@@ -39,6 +39,8 @@ export interface ControllerOptions {
   clock?: () => number;
   /** Where "save attachments" proposes to save (default ~/Downloads, else the working directory). */
   downloadDir?: string;
+  /** Called once per popup that pops (not for a replay of one already shown): desktop notifications. */
+  onNewPopup?: (popup: PopupRecord) => void;
 }
 
 /**
@@ -56,6 +58,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   private stopped = false;
   private readonly unsubscribe: Array<() => void> = [];
   private outboxLoadedAt = 0;
+  private readonly onNewPopup: ((popup: PopupRecord) => void) | null;
   /** What the screen modules get. */
   private readonly host: TuiHost;
 
@@ -64,6 +67,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     this.session = opts.session;
     this.config = opts.config ?? null;
     this.clock = opts.clock ?? Date.now;
+    this.onNewPopup = opts.onNewPopup ?? null;
     this._state = initialState({
       server: opts.server, username: opts.username, firstRun: opts.firstRun, cols: opts.cols, rows: opts.rows,
       now: this.clock(), transfers: !!opts.transfers, notice: opts.notice ?? null,
@@ -101,7 +105,9 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       () => this.session.off('state', onState), () => this.session.off('login', onLogin), () => this.session.off('authLost', onAuthLost),
       this.onPush('popup', (popup) => {
         if (!(popup.id > 0)) return;
+        const isNew = !this._state.seenPopups.includes(popup.id);
         this.dispatch({ type: 'popup', popup });
+        if (isNew) this.onNewPopup?.(popup);
         this.scheduleInboxReload();
       }),
       this.onPush('read', (r) => {
