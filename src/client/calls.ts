@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import * as records from '../protocol/index.js';
 import {
   type ArgInput, type Args, type ChannelAccess, type ChannelRecord, type ChannelRole, type ChannelRosterEntry, type DirectoryEntry,
-  type GroupMemberEntry, type GroupRecord, type MessageRecord, type PopupRecord, type PublishPolicy, type RegistrationRecord,
+  type GroupMemberEntry, type GroupRecord, type MessageRecord, type PopupRecord, type Priority, type PublishPolicy, type RegistrationRecord,
 } from '../protocol/index.js';
 import { encodeDeclaration, type Declaration } from '../transfer/wire.js';
 import type { Reply } from './connection.js';
@@ -25,7 +25,8 @@ import {
   argsToDecision, argsToDownloaded, argsToExpiry, argsToGroupChange, argsToHello, argsToLiveTransfer, argsToLoginAlert,
   argsToLoginInfo, argsToMailEvent, argsToMailRetry, argsToMailRow, argsToMember, argsToMemberChange, argsToOffer,
   argsToOnlineUser, argsToReadReceipt, argsToRegisterReply, argsToRejectReply, argsToSendFailed, argsToSendReply, argsToSentNotice,
-  argsToStats, argsToSubscription, argsToTransferFailed, argsToUploaded, argsToWhoAmI, keeping, withWire,
+  argsToStats, argsToSubscription, argsToAckReceipt, argsToAckReply, argsToRecallNotice, argsToRecallReply, argsToRemindReply, argsToReport,
+  type AckReceipt, type AckReply, type RecallNotice, type RecallReply, type RemindReply, type Report, argsToTransferFailed, argsToUploaded, argsToWhoAmI, keeping, withWire,
   type ApproveReply, type AuditEvent, type BackupList, type BackupStatus, type ChannelChange, type CommandHelp, type Decided,
   type Decision, type Downloaded, type ExpiryReply, type GroupChange, type LiveTransfer, type LoginAlert, type LoginInfo,
   type MailEvent, type MailRetryReply, type MailRow, type MemberChange, type MemberRow, type OnlineReply, type ReadReceipt,
@@ -70,6 +71,21 @@ export interface OutgoingMessage {
    * ids and the message pops up once each is uploaded (uploadFile(); sendMessage() does both).
    */
   attachments?: Declaration[];
+  // --- alerts (docs/PROTOCOL.md §Alerts)
+  /** Default 'normal'. */
+  priority?: Priority;
+  /** Ask each recipient to acknowledge; 'urgent' implies it unless false. */
+  ack?: boolean;
+  /** Automatic reminders to non-acknowledgers, every this long (`15m`, or seconds). */
+  remindEvery?: string | number;
+  /** The most automatic reminders (server default 8). */
+  remindMax?: number;
+  /** When it expires: an ISO time or a duration from now (`2h`). */
+  expires?: string;
+  /** Scheduled delivery: an ISO time or a duration from now (`30m`). */
+  at?: string;
+  /** Recall this message of yours and send this one as its correction. */
+  replaces?: number;
 }
 
 /** Which registration requests PENDING lists. */
@@ -126,6 +142,10 @@ export interface PushEvents {
   hello: [hello: ServerHello];
   popup: [popup: PopupRecord];
   read: [receipt: ReadReceipt];
+  /** A recipient acknowledged a message this member sent. */
+  ack: [receipt: AckReceipt];
+  /** A message this member received was recalled: replace its popup with a withdrawn notice. */
+  recalled: [notice: RecallNotice];
   decision: [decision: Decision];
   subscription: [change: SubscriptionChange];
   uploaded: [upload: Uploaded];
@@ -150,6 +170,8 @@ const PUSHES: Record<string, { [K in TypedPush]: [event: K, decode: (a: Args) =>
   HELLO: ['hello', argsToHello],
   POPUP: ['popup', argsToPopup],
   READ: ['read', argsToReadReceipt],
+  ACK: ['ack', argsToAckReceipt],
+  RECALLED: ['recalled', argsToRecallNotice],
   DECISION: ['decision', argsToDecision],
   SUBSCRIPTION: ['subscription', argsToSubscription],
   UPLOADED: ['uploaded', argsToUploaded],
@@ -250,7 +272,32 @@ export abstract class SiarCalls<E extends PushEvents & Record<keyof E, any[]> = 
     return argsToSendReply((await this.request('SEND', {
       to: m.to, all: m.all ? 1 : undefined, channel: m.channel, subject: m.subject, body: m.body ?? '',
       attach: m.attachments?.map(encodeDeclaration),
+      priority: m.priority, ack: m.ack === undefined ? undefined : m.ack ? 1 : 0, remind: m.remindEvery, remindMax: m.remindMax,
+      expires: m.expires, at: m.at, replaces: m.replaces,
     })).args);
+  }
+
+  // --- alerts (docs/PROTOCOL.md §Alerts)
+
+  /** Acknowledges a message received (the sender gets an 'ack' event). */
+  async ack(id: number): Promise<AckReply> {
+    return argsToAckReply((await this.request('ACK', { id })).args);
+  }
+
+  /** Every recipient's delivered/read/acknowledged state of a message sent (sender or administrator). */
+  async report(id: number): Promise<Report> {
+    const r = await this.request('REPORT', { id });
+    return argsToReport(r.args, r.items);
+  }
+
+  /** Pops the message up again at every recipient that has not acknowledged it. */
+  async remind(id: number): Promise<RemindReply> {
+    return argsToRemindReply((await this.request('REMIND', { id })).args);
+  }
+
+  /** Withdraws a message sent (sender or administrator): recipients see it withdrawn, with the reason. */
+  async recall(id: number, reason?: string): Promise<RecallReply> {
+    return argsToRecallReply((await this.request('RECALL', { id, reason })).args);
   }
 
   async inbox(page: Page & { unread?: boolean } = {}): Promise<InboxPage> {

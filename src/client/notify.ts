@@ -27,8 +27,8 @@ export interface NotifiedPopup {
   via?: string;
   /** normal | high | urgent; missing (older servers) is normal. */
   priority?: string;
-  /** A reminder of an unacknowledged popup. */
-  reminder?: boolean;
+  /** The Nth reminder of an unacknowledged popup (absent: the first time). */
+  reminder?: number;
 }
 
 export type Urgency = 'low' | 'normal' | 'critical';
@@ -97,7 +97,7 @@ function escapeMarkup(text: string, max: number): string {
  */
 export function notificationText(p: NotifiedPopup, markup = false): { title: string; body: string } {
   const mark = p.priority === 'urgent' ? 'URGENT: ' : p.priority === 'high' ? 'Important: ' : '';
-  const again = p.reminder ? 'Reminder: ' : '';
+  const again = p.reminder ? `Reminder ${p.reminder}: ` : '';
   const via = p.via ? ` via ${p.via}` : '';
   const title = cleanLine(`${again}${mark}${p.subject || '(no subject)'} — ${p.from} (${p.institution})${via}`, TITLE_MAX);
   const fit = markup ? escapeMarkup : clip;

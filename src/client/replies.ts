@@ -8,8 +8,8 @@
  * stays exactly what the server sent.
  */
 import {
-  Args, argsToChannel, argsToGroup, decodeAttachment, isErrorCode,
-  type AttachmentInfo, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
+  Args, argsToChannel, argsToGroup, decodeAttachment, isErrorCode, isPriority,
+  type AttachmentInfo, type Priority, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
 
 const WIRE = new WeakMap<object, Args>();
@@ -160,14 +160,133 @@ export interface SendReply {
   uploadDeadline?: string;
   /** The declared attachments with their ids, for uploadFile(). */
   attachments: AttachmentInfo[];
+  // --- alerts (docs/PROTOCOL.md §Alerts)
+  priority: Priority;
+  ack: boolean;
+  /** Automatic reminders every `remind` seconds, at most `remindMax`. */
+  remind?: number;
+  remindMax?: number;
+  expiresAt?: string;
+  /** Scheduled: it goes out at this time (state 'scheduled' until then). */
+  deliverAt?: string;
+  /** It recalled and corrects this message. */
+  replaces?: number;
 }
 
 export function argsToSendReply(a: Args): SendReply {
+  const priority = a.get('priority');
   return kept(defined({
     id: num(a, 'id'), sentAt: a.get('sentAt') ?? '', recipients: num(a, 'recipients'), audience: a.get('audience') ?? '',
     via: a.get('via') || undefined, state: a.get('state') ?? 'sent', uploadDeadline: a.get('uploadDeadline') || undefined,
     attachments: a.getAll('attachment').map(decodeAttachment).filter((x): x is AttachmentInfo => x !== null),
+    priority: priority && isPriority(priority) ? priority : 'normal', ack: flag(a, 'ack'),
+    remind: optionalNum(a, 'remind'), remindMax: optionalNum(a, 'remindMax'),
+    expiresAt: a.get('expiresAt') || undefined, deliverAt: a.get('deliverAt') || undefined, replaces: optionalNum(a, 'replaces'),
   }), a);
+}
+
+// --- alerts (docs/PROTOCOL.md §Alerts)
+
+/** ACK's reply. */
+export interface AckReply {
+  id: number;
+  ackedAt: string;
+  /** It had been acknowledged before: nothing changed, `ackedAt` is the first time. */
+  already: boolean;
+}
+
+export function argsToAckReply(a: Args): AckReply {
+  return kept({ id: num(a, 'id'), ackedAt: a.get('ackedAt') ?? '', already: flag(a, 'already') }, a);
+}
+
+/** One recipient's row of REPORT. */
+export interface ReportRow {
+  username: string;
+  institution: string;
+  deliveredAt: string | null;
+  readAt: string | null;
+  ackedAt: string | null;
+  /** 'waiting' (not delivered yet), 'delivered', 'read' or 'acknowledged'. */
+  state: string;
+}
+
+/** REPORT: every recipient's state, non-acknowledgers first, and the counts. */
+export interface Report {
+  id: number;
+  rows: ReportRow[];
+  recipients: number;
+  delivered: number;
+  read: number;
+  acknowledged: number;
+  notAcknowledged: number;
+  /** Acknowledgement was asked for. */
+  ack: boolean;
+  priority: Priority;
+  /** 'scheduled', 'recalled', 'expired' when it is; absent otherwise. */
+  state?: string;
+}
+
+export function argsToReportRow(a: Args): ReportRow {
+  return kept({
+    username: a.get('username') ?? '', institution: a.get('institution') ?? '', deliveredAt: orNull(a, 'deliveredAt'),
+    readAt: orNull(a, 'readAt'), ackedAt: orNull(a, 'ackedAt'), state: a.get('state') ?? '',
+  }, a);
+}
+
+export function argsToReport(a: Args, items: Args[]): Report {
+  const priority = a.get('priority');
+  return kept(defined({
+    id: num(a, 'id'), rows: items.map(argsToReportRow), recipients: num(a, 'recipients'), delivered: num(a, 'delivered'),
+    read: num(a, 'read'), acknowledged: num(a, 'acknowledged'), notAcknowledged: num(a, 'notAcknowledged'), ack: flag(a, 'ack'),
+    priority: priority && isPriority(priority) ? priority : 'normal', state: a.get('state') || undefined,
+  }), a);
+}
+
+/** REMIND's reply. */
+export interface RemindReply {
+  id: number;
+  /** Recipients that had not acknowledged: each gets the reminder. */
+  reminded: number;
+  /** Of those, reached at once (the rest at their next login). */
+  online: number;
+  /** Reminders of this message so far. */
+  reminders: number;
+}
+
+export function argsToRemindReply(a: Args): RemindReply {
+  return kept({ id: num(a, 'id'), reminded: num(a, 'reminded'), online: num(a, 'online'), reminders: num(a, 'reminders') }, a);
+}
+
+/** RECALL's reply. */
+export interface RecallReply {
+  id: number;
+  recalledAt: string;
+  /** Recipients that had not received it: they never will. */
+  undelivered: number;
+  /** Recipients online now, told with a 'recalled' event. */
+  notified: number;
+  /** It was recalled before: nothing changed. */
+  already: boolean;
+}
+
+export function argsToRecallReply(a: Args): RecallReply {
+  return kept({
+    id: num(a, 'id'), recalledAt: a.get('recalledAt') ?? '', undelivered: num(a, 'undelivered'), notified: num(a, 'notified'),
+    already: flag(a, 'already'),
+  }, a);
+}
+
+/** `*|RECALLED`: a message this member received was withdrawn by its sender. */
+export interface RecallNotice {
+  id: number;
+  reason: string;
+  at: string;
+  /** The correction that replaced it (SEND replaces=). */
+  replacedBy?: number;
+}
+
+export function argsToRecallNotice(a: Args): RecallNotice {
+  return kept(defined({ id: num(a, 'id'), reason: a.get('reason') ?? '', at: a.get('at') ?? '', replacedBy: optionalNum(a, 'replacedBy') }), a);
 }
 
 /** A shadow listener offered for one attachment (UPLOAD, DOWNLOAD). */
@@ -208,6 +327,10 @@ export interface ReadReceipt {
 export function argsToReadReceipt(a: Args): ReadReceipt {
   return kept({ id: num(a, 'id'), by: a.get('by') ?? '', at: a.get('at') ?? '' }, a);
 }
+
+/** `*|ACK`: a recipient acknowledged the sender's message (the same shape as a read receipt). */
+export type AckReceipt = ReadReceipt;
+export const argsToAckReceipt = argsToReadReceipt;
 
 /** `*|DECISION`: the administrator decided the registration request this connection waits for. */
 export interface Decision {

@@ -53,6 +53,8 @@ export const ERRORS = {
   PUBLISH_DENIED: { message: 'You may not publish to that channel.', closes: false },
   UNKNOWN_GROUP: { message: 'There is no group by that name.', closes: false },
   DUPLICATE_NAME: { message: 'That name is already taken.', closes: false },
+  // Alerts (docs/PROTOCOL.md §Alerts): a recalled message's body and attachments are not served.
+  RECALLED: { message: 'That message was withdrawn by its sender.', closes: false },
   // The database stayed locked (another process, a long backup step) past the busy timeout.
   BUSY: { message: 'The server is busy; try again.', closes: false },
   INTERNAL: { message: 'Internal server error.', closes: false },

@@ -49,6 +49,74 @@ export interface MessageRecord {
    * through what it reached this recipient; for the sender, how it was addressed. Absent: named directly.
    */
   via?: string;
+  // --- alerts (docs/PROTOCOL.md §Alerts); each absent when it does not apply
+  /** 'high' or 'urgent'; absent: normal. */
+  priority?: Priority;
+  /** Acknowledgement was asked for. */
+  ack?: boolean;
+  /** The reader's own acknowledgement (present with ack for a recipient): when, or null. */
+  ackedAt?: string | null;
+  /** The sender's view: who acknowledged, and when. */
+  acked?: Array<{ username: string; at: string }>;
+  /** The sender's view: automatic reminders every `remind` seconds, at most `remindMax`; `reminders` went out so far. */
+  remind?: number;
+  remindMax?: number;
+  reminders?: number;
+  expiresAt?: string;
+  /** It has expired. */
+  expired?: boolean;
+  /** Scheduled delivery time. */
+  deliverAt?: string;
+  /** Recalled (withdrawn): when, and why. */
+  recalledAt?: string;
+  recallReason?: string;
+  /** This message corrects message `replaces`. */
+  replaces?: number;
+  /** This (recalled) message was replaced by message `replacedBy`. */
+  replacedBy?: number;
+}
+
+export type Priority = 'normal' | 'high' | 'urgent';
+export const PRIORITIES: readonly Priority[] = ['normal', 'high', 'urgent'];
+
+export function isPriority(value: string): value is Priority {
+  return (PRIORITIES as readonly string[]).includes(value);
+}
+
+/** The alert keys of a message record (absent when they do not apply). */
+function alertArgs(m: MessageRecord, out: Record<string, ArgInput[string]>): void {
+  if (m.priority && m.priority !== 'normal') out.priority = m.priority;
+  if (m.ack) out.ack = 1;
+  if (m.ackedAt !== undefined) out.ackedAt = m.ackedAt ?? '';
+  if (m.acked && m.acked.length > 0) out.acked = m.acked.map((x) => `${x.username},${x.at}`);
+  if (m.remind) { out.remind = m.remind; out.remindMax = m.remindMax; }
+  if (m.reminders) out.reminders = m.reminders;
+  if (m.expiresAt) out.expiresAt = m.expiresAt;
+  if (m.expired) out.expired = 1;
+  if (m.deliverAt) out.deliverAt = m.deliverAt;
+  if (m.recalledAt) { out.recalledAt = m.recalledAt; out.recallReason = m.recallReason ?? ''; }
+  if (m.replaces) out.replaces = m.replaces;
+  if (m.replacedBy) out.replacedBy = m.replacedBy;
+}
+
+function argsToAlert(a: Args, m: MessageRecord): void {
+  const priority = a.get('priority');
+  if (priority && isPriority(priority) && priority !== 'normal') m.priority = priority;
+  if (a.get('ack') === '1') m.ack = true;
+  if (a.has('ackedAt')) m.ackedAt = a.get('ackedAt') || null;
+  const acked = a.getAll('acked');
+  if (acked.length > 0) {
+    m.acked = acked.map((v) => { const i = v.indexOf(','); return { username: v.slice(0, i), at: v.slice(i + 1) }; });
+  }
+  const n = (key: string): number | undefined => { const v = Number(a.get(key)); return a.get(key) && Number.isSafeInteger(v) && v > 0 ? v : undefined; };
+  if (n('remind')) { m.remind = n('remind'); m.remindMax = n('remindMax') ?? 0; }
+  if (n('reminders')) m.reminders = n('reminders');
+  if (a.get('expiresAt')) m.expiresAt = a.get('expiresAt')!;
+  if (a.get('expired') === '1') m.expired = true;
+  if (a.get('deliverAt')) m.deliverAt = a.get('deliverAt')!;
+  if (a.get('recalledAt')) { m.recalledAt = a.get('recalledAt')!; m.recallReason = a.get('recallReason') ?? ''; }
+  if (n('replaces')) m.replaces = n('replaces');
+  if (n('replacedBy')) m.replacedBy = n('replacedBy');
 }
 
 /** An attachment as one value: `id,size,sha256,type,name` — the name last, so it may hold commas. */
@@ -84,6 +152,7 @@ export function messageToArgs(m: MessageRecord): ArgInput {
     // rcpt=username,deliveredAt,readAt[,via] (empty when not yet; via last, as it may hold commas)
     out.rcpt = m.recipients.map((r) => `${r.username},${r.deliveredAt ?? ''},${r.readAt ?? ''}${r.via ? `,${r.via}` : ''}`);
   }
+  alertArgs(m, out);
   return out;
 }
 
@@ -116,6 +185,7 @@ export function argsToMessage(a: Args): MessageRecord {
       return r;
     });
   }
+  argsToAlert(a, m);
   return m;
 }
 
@@ -130,6 +200,16 @@ export interface PopupRecord {
   attachments: string[]; // names
   /** Through which channel or groups it came (`#channel`, `@group[,@group]`); '' when named directly. */
   via: string;
+  // --- alerts (docs/PROTOCOL.md §Alerts)
+  /** 'normal' when the push carries no priority. */
+  priority?: Priority;
+  /** The recipient is asked to acknowledge (ACK). */
+  ack?: boolean;
+  /** This push is the Nth reminder of a popup already shown. */
+  reminder?: number;
+  /** It corrects message `replaces` (which was recalled). */
+  replaces?: number;
+  expiresAt?: string;
 }
 
 export const PREVIEW_CHARS = 280;
@@ -162,6 +242,11 @@ export function popupToArgs(p: PopupRecord): ArgInput {
     attachments: p.attachments.length,
     attachment: p.attachments,
     via: p.via || undefined,
+    priority: p.priority && p.priority !== 'normal' ? p.priority : undefined,
+    ack: p.ack ? 1 : undefined,
+    reminder: p.reminder || undefined,
+    replaces: p.replaces || undefined,
+    expiresAt: p.expiresAt || undefined,
   };
 }
 
@@ -175,7 +260,21 @@ export function argsToPopup(a: Args): PopupRecord {
     sentAt: a.get('sentAt') ?? '',
     attachments: a.getAll('attachment'),
     via: a.get('via') ?? '',
+    ...popupAlert(a),
   };
+}
+
+function popupAlert(a: Args): Partial<PopupRecord> {
+  const out: Partial<PopupRecord> = {};
+  const priority = a.get('priority');
+  out.priority = priority && isPriority(priority) ? priority : 'normal';
+  if (a.get('ack') === '1') out.ack = true;
+  const reminder = Number(a.get('reminder'));
+  if (Number.isSafeInteger(reminder) && reminder > 0) out.reminder = reminder;
+  const replaces = Number(a.get('replaces'));
+  if (Number.isSafeInteger(replaces) && replaces > 0) out.replaces = replaces;
+  if (a.get('expiresAt')) out.expiresAt = a.get('expiresAt')!;
+  return out;
 }
 
 export interface RegistrationRecord {
