@@ -12,8 +12,9 @@ import type { ComposeStart, TuiHost, TuiTransfers } from './host.js';
 import type { Key } from './keys.js';
 import { loginKey } from './login-screen.js';
 import { mainKey, tabsOf } from './main-screen.js';
+import { ALERT_BELL_MS, alertKey } from './alert-overlay.js';
 import { messageKey } from './message-screen.js';
-import { initialState, reduce, type Action, type Audience, type ListName, type State } from './model.js';
+import { initialState, isUrgentAlert, reduce, type Action, type Audience, type ListName, type State } from './model.js';
 import { confirmKey, helpKey, popupKey } from './overlay-keys.js';
 import { passwdKey } from './passwd-screen.js';
 import { registerKey } from './register-screen.js';
@@ -113,6 +114,14 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.onPush('read', (r) => {
         if (r.id > 0 && r.by) this.dispatch({ type: 'readReceipt', id: r.id, by: r.by, at: r.at || new Date(this.clock()).toISOString() });
       }),
+      this.onPush('ack', (r) => {
+        if (r.id > 0 && r.by) this.dispatch({ type: 'ackReceipt', id: r.id, by: r.by, at: r.at || new Date(this.clock()).toISOString() });
+      }),
+      this.onPush('recalled', (n) => {
+        if (!(n.id > 0)) return;
+        this.dispatch({ type: 'recalled', id: n.id, reason: n.reason, at: n.at || new Date(this.clock()).toISOString(), ...(n.replacedBy ? { replacedBy: n.replacedBy } : {}) });
+        this.scheduleInboxReload();
+      }),
       this.onPush('decision', (d) => decisionArrived(this.host, d)),
       this.onPush('subscription', ({ name, subscribed, by }) => {
         if (!name) return;
@@ -123,6 +132,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     this.ticker = setInterval(() => {
       const now = this.clock();
       this.dispatch({ type: 'tick', now });
+      // An urgent alert rings again until it is opened or acknowledged.
+      if (isUrgentAlert(this._state.popups[0]) && now - this._state.alertBellAt >= ALERT_BELL_MS) this.dispatch({ type: 'alert/bell', now });
       // Delivered state has no push (read state has): refresh the outbox while it is on screen.
       const st = this._state;
       if (st.screen === 'main' && st.tab === 'outbox' && st.conn.status === 'online' && now - this.outboxLoadedAt > 15_000) void this.loadList('outbox');
@@ -171,6 +182,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.session.retryNow();
       return;
     }
+    if (isUrgentAlert(s.popups[0])) return alertKey(host, k);
     if (s.popups.length > 0) return popupKey(host, k);
     if (s.help) return helpKey(host, k);
     if (s.confirm) return confirmKey(host, k);
@@ -226,7 +238,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   }
 
   /** Handles one kind of push; a handler that fails is reported, not fatal. Returns the unsubscription. */
-  private onPush<K extends 'popup' | 'read' | 'decision' | 'subscription'>(event: K, handle: (...args: SessionEvents[K]) => void): () => void {
+  private onPush<K extends 'popup' | 'read' | 'ack' | 'recalled' | 'decision' | 'subscription'>(event: K, handle: (...args: SessionEvents[K]) => void): () => void {
     const listener = ((...args: SessionEvents[K]) => {
       try {
         handle(...args);
