@@ -202,3 +202,31 @@ SELECT sender_id, sum(bytes) FROM (
   SELECT m.sender_id, a.size FROM attachments a JOIN messages m ON m.id = a.message_id
   WHERE m.state IN ('sending', 'sent')
 ) AS used GROUP BY sender_id;
+
+-- migration: 3
+-- Alerts (issue 21; schema.sql's migration 6): one row per message sent with a priority, an
+-- acknowledgement request, reminders, an expiry, a schedule, or recalled; plain messages have none.
+CREATE TABLE message_alerts (
+  message_id      BIGINT PRIMARY KEY REFERENCES messages (id),
+  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'high', 'urgent')),
+  ack_requested   BOOLEAN NOT NULL DEFAULT false,
+  remind_every_s  INTEGER,
+  remind_max      INTEGER NOT NULL DEFAULT 0,
+  reminders       INTEGER NOT NULL DEFAULT 0,
+  next_remind_at  TIMESTAMPTZ,
+  expires_at      TIMESTAMPTZ,
+  deliver_at      TIMESTAMPTZ,
+  recalled_at     TIMESTAMPTZ,
+  recall_reason   TEXT,
+  recalled_by     BIGINT REFERENCES users (id),
+  replaces_id     BIGINT REFERENCES messages (id),
+  replaced_by     BIGINT REFERENCES messages (id)
+);
+CREATE INDEX message_alerts_remind ON message_alerts (next_remind_at) WHERE next_remind_at IS NOT NULL;
+
+CREATE TABLE message_acks (
+  message_id   BIGINT NOT NULL REFERENCES messages (id),
+  recipient_id BIGINT NOT NULL REFERENCES users (id),
+  acked_at     TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (message_id, recipient_id)
+);

@@ -221,3 +221,32 @@ SELECT sender_id, sum(bytes) FROM (
   SELECT m.sender_id, a.size FROM attachments a JOIN messages m ON m.id = a.message_id
   WHERE m.state IN ('sending', 'sent')
 ) GROUP BY sender_id;
+
+-- migration: 6
+-- Alerts (issue 21, docs/PROTOCOL.md §Alerts): one row per message sent with a priority, an
+-- acknowledgement request, reminders, an expiry, a schedule, or recalled; plain messages have none.
+CREATE TABLE message_alerts (
+  message_id      INTEGER PRIMARY KEY REFERENCES messages (id),
+  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('normal', 'high', 'urgent')),
+  ack_requested   INTEGER NOT NULL DEFAULT 0,
+  remind_every_s  INTEGER,                         -- automatic reminders every this many seconds
+  remind_max      INTEGER NOT NULL DEFAULT 0,
+  reminders       INTEGER NOT NULL DEFAULT 0,      -- reminders that went out (manual and automatic)
+  next_remind_at  TEXT,                            -- the next automatic reminder; NULL: none due
+  expires_at      TEXT,
+  deliver_at      TEXT,                            -- scheduled delivery
+  recalled_at     TEXT,
+  recall_reason   TEXT,
+  recalled_by     INTEGER REFERENCES users (id),
+  replaces_id     INTEGER REFERENCES messages (id),
+  replaced_by     INTEGER REFERENCES messages (id)
+) WITHOUT ROWID;
+CREATE INDEX message_alerts_remind ON message_alerts (next_remind_at) WHERE next_remind_at IS NOT NULL;
+
+-- Each recipient's acknowledgement (ACK).
+CREATE TABLE message_acks (
+  message_id   INTEGER NOT NULL REFERENCES messages (id),
+  recipient_id INTEGER NOT NULL REFERENCES users (id),
+  acked_at     TEXT NOT NULL,
+  PRIMARY KEY (message_id, recipient_id)
+) WITHOUT ROWID;

@@ -42,6 +42,8 @@ export interface ServerConfig {
   maxSubjectChars: number;
   /** Pending popups pushed at login. */
   maxPopupsAtLogin: number;
+  /** Who may send priority=urgent: 'members', 'admin' or a comma-separated list of usernames (issue 21). */
+  urgentSenders: string;
   /**
    * Max simultaneous control connections. Default: the process's open-files limit minus a reserve
    * for everything else it keeps open (fd-limit.ts); a larger value is clamped at start.

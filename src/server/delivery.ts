@@ -1,7 +1,8 @@
 import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import type { Services } from './commands/types.js';
-import type { Message } from '../core/ports/store.js';
+import type { Message, MessageAlert } from '../core/ports/store.js';
+import { popupAlert } from './alerts.js';
 
 /**
  * Real-time popups and store-and-forward. A message is stored first; then every online session of
@@ -13,8 +14,9 @@ import type { Message } from '../core/ports/store.js';
  * saves a second write per message. Should its push then fail (it logged out or its socket closed
  * during the commit), the mark is taken back and the popup waits for its next login.
  */
-function popupArgs(message: Message, institution: string, via: string | null = null): ArgInput {
+function popupArgs(message: Message, institution: string, via: string | null, alert: MessageAlert | null): ArgInput {
   return popupToArgs({
+    ...popupAlert(alert),
     id: message.id,
     from: message.sender,
     institution,
@@ -27,18 +29,23 @@ function popupArgs(message: Message, institution: string, via: string | null = n
 }
 
 /** The POPUP frame as bytes, line feed included, ready to be written to any number of sockets. */
-export function encodePopup(message: Message, institution: string, via: string | null = null): Buffer {
-  return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via))}\n`);
+export function encodePopup(message: Message, institution: string, via: string | null = null, alert: MessageAlert | null = null): Buffer {
+  return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via, alert))}\n`);
 }
 
-export async function deliverMessage(services: Services, message: Message, institution: string): Promise<number> {
+/**
+ * `alert`: the message's alert row (null: it has none); undefined when the caller does not know,
+ * and it is read (a message whose last attachment just arrived).
+ */
+export async function deliverMessage(services: Services, message: Message, institution: string, alert?: MessageAlert | null): Promise<number> {
+  if (alert === undefined) alert = (await services.store.alertsOf([message.id])).get(message.id) ?? null;
   // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
-  const frame = encodePopup(message, institution);
+  const frame = encodePopup(message, institution, null, alert);
   // Recipients reached through a channel or group are told which (issue #4): one frame per route.
   const routed = new Map<string, Buffer>();
   const frameFor = (via: string): Buffer => {
     let f = routed.get(via);
-    if (!f) routed.set(via, (f = encodePopup(message, institution, via)));
+    if (!f) routed.set(via, (f = encodePopup(message, institution, via, alert)));
     return f;
   };
   services.stats.messageStored();
@@ -70,6 +77,7 @@ export async function replayPending(services: Services, conn: Connection): Promi
   const user = conn.user;
   if (!user) return 0;
   const pending = await services.store.listUndelivered(user.userId, services.config.maxPopupsAtLogin);
+  const alerts = await services.store.alertsOf(pending.map((m) => m.id));
   const institutions = new Map<number, string>();
   let n = 0;
   for (const message of pending) {
@@ -79,7 +87,7 @@ export async function replayPending(services: Services, conn: Connection): Promi
       institutions.set(message.senderId, institution);
     }
     const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
-    if (conn.pushPopup(message.id, encodePopup(message, institution, via))) {
+    if (conn.pushPopup(message.id, encodePopup(message, institution, via, alerts.get(message.id) ?? null))) {
       services.stats.popupDelivered();
       await services.store.markDelivered(message.id, user.userId);
       n++;

@@ -121,6 +121,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'messages one member may send in any minute; more are refused with RATE_LIMITED',
   },
   {
+    name: 'urgent-senders', group: 'Messages:', kind: 'string', default: 'members', sets: 'urgentSenders',
+    describe: 'who may send priority=urgent: members (anyone), admin (the administrator only) or NAME,NAME… (those members and the administrator)',
+  },
+  {
     name: 'member-quota', group: 'Messages:', kind: 'size', default: 10 * GiB, min: 1, zero: 'no quota', sets: 'memberQuotaBytes',
     describe: 'what one member\'s messages may take: subjects, bodies and attachments; more is refused with QUOTA_EXCEEDED',
   },

@@ -164,6 +164,23 @@ const TABLE: Record<string, Row> = {
       return { args: { id: Number((await pp.request('SEND', { to: 'mm', subject: uniq(f, 'to-delete-') })).args.get('id')) } };
     },
   },
+  // Alerts (issue 21): only a recipient acknowledges; only the sender (or the administrator) reports.
+  ACK: {
+    access: 'user',
+    allowedButNot: { admin: 'NOT_FOUND' },
+    async prepare(f) {
+      const pp = f.clients.get('pp')!;
+      return { args: { id: Number((await pp.request('SEND', { to: 'mm', subject: uniq(f, 'to-ack-'), ack: 1 })).args.get('id')) } };
+    },
+  },
+  REPORT: {
+    access: 'user',
+    async prepare(f, a) {
+      if (a.role === 'admin') return { args: { id: f.adminSent } };
+      const mm = f.clients.get('mm')!;
+      return { args: { id: Number((await mm.request('SEND', { to: 'pp', subject: uniq(f, 'to-report-'), ack: 1 })).args.get('id')) } };
+    },
+  },
   DIRECTORY: { access: 'user', prepare: none },
   CHANNELS: { access: 'user', prepare: none },
   CHANNEL: { access: 'user', prepare: async () => ({ args: { name: 'pub' } }) },

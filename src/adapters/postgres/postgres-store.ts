@@ -56,6 +56,9 @@ import {
   type UserStatus,
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
+import { A } from './alert-sql.js';
+import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
+import type { MessageAlert, NewAlert } from '../../core/ports/store-alerts.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError, TAKEN } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -360,6 +363,40 @@ export class PostgresStore implements Store {
     if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
     // The usual message: concurrent ones are written together (group-commit.ts).
     return this.groupCommit.run(work, { key: 'plain message', item: { message, limits }, many: (tx, items) => this.insertPlainMessages(tx, items) });
+  }
+
+  // --- alerts (issue 21): the alert row is written in the message's own transaction.
+
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert }> {
+    return this.groupCommit.run(async (tx) => {
+      const stored = await this.insertMessage(tx, message, limits);
+      const r = newAlertRow(stored.id, alert, stored.sentAt);
+      const row = (await A.insertAlert.get(
+        tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
+      ))!;
+      return { message: stored, alert: toAlert(row) };
+    });
+  }
+
+  async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
+    if (messageIds.length === 0) return new Map();
+    return new Map((await A.alertsOf.all(this.pool, [...messageIds])).map((r) => [r.message_id, toAlert(r)]));
+  }
+
+  async acksOf(messageIds: readonly number[]): Promise<Map<number, Map<number, string>>> {
+    if (messageIds.length === 0) return new Map();
+    return groupAcks(await A.acksOf.all(this.pool, [...messageIds]));
+  }
+
+  async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
+    return transaction(this.pool, async (tx) => {
+      const at = now();
+      // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
+      if ((await Q.markRead.run(tx, at, messageId, recipientId)) === 0) return null;
+      const inserted = await A.insertAck.get(tx, messageId, recipientId, at);
+      if (inserted) return { ackedAt: inserted.acked_at, already: false };
+      return { ackedAt: (await A.ackOf.get(tx, messageId, recipientId))!.acked_at, already: true };
+    });
   }
 
   /**

@@ -19,6 +19,8 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
+import { groupAcks, newAlertRow, prepareAlertStatements, toAlert, type AlertStatements } from './alerts.js';
+import type { MessageAlert, NewAlert } from '../../core/ports/store-alerts.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
@@ -167,6 +169,7 @@ export class SqliteStore implements Store {
   private readonly sql: Statements;
   /** Channels and groups (issue #4). */
   private readonly cg: ChannelGroupSql;
+  private readonly alertSql: AlertStatements;
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
@@ -222,6 +225,7 @@ export class SqliteStore implements Store {
   ) {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
+    this.alertSql = prepareAlertStatements(db);
     this.transaction = db.transaction((work: () => unknown) => work());
     this.lockWait = lockWait;
     this.groupCommit = new GroupCommit(db, lockWait);
@@ -633,6 +637,39 @@ export class SqliteStore implements Store {
       channel_id: m.channelId ?? null, via: m.via ?? null,
     };
     return toMessage(row, this.freshRecipients(m, pushed, at), []);
+  }
+
+  // --- alerts (issue 21): the alert row is written in the message's own transaction.
+
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert }> {
+    return this.groupCommit.run(() => {
+      const stored = this.insertMessage(message, limits);
+      const row = newAlertRow(stored.id, alert, stored.sentAt);
+      this.alertSql.insertAlert.run(row);
+      return { message: stored, alert: toAlert(row) };
+    });
+  }
+
+  async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
+    if (messageIds.length === 0) return new Map();
+    return this.read(() => new Map(this.alertSql.alertsOf.all(JSON.stringify(messageIds)).map((r) => [r.message_id, toAlert(r)])));
+  }
+
+  async acksOf(messageIds: readonly number[]): Promise<Map<number, Map<number, string>>> {
+    if (messageIds.length === 0) return new Map();
+    return this.read(() => groupAcks(this.alertSql.acksOf.all(JSON.stringify(messageIds))));
+  }
+
+  async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
+    return this.write(() => {
+      const at = now();
+      // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
+      if (this.sql.markRead.run({ at, message: messageId, recipient: recipientId }).changes === 0) return null;
+      const before = this.alertSql.ackOf.get(messageId, recipientId);
+      if (before !== undefined) return { ackedAt: before, already: true };
+      this.alertSql.insertAck.run(messageId, recipientId, at);
+      return { ackedAt: at, already: false };
+    });
   }
 
   /** Adds the message to its sender's usage, first refusing it (QuotaExceeded) when it would pass `quotaBytes`. */

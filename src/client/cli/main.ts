@@ -6,6 +6,7 @@ import { commandMenu } from './command-menu.js';
 import { describeError, CliError, isBug, printErr } from './common.js';
 import { downloadCommand } from './download.js';
 import { messagingCommands } from './messaging.js';
+import { alertCommands } from './alerts.js';
 import { registerCommand } from './register.js';
 import { restoreCommand } from './restore.js';
 import { serverCommand } from './server-cmd.js';
@@ -23,7 +24,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => process.exit(exitCodeSoFar()));
 
 const commands = [
-  serverCommand, registerCommand, adminCommand, restoreCommand, ...messagingCommands, ...channelCommands, downloadCommand,
+  serverCommand, registerCommand, adminCommand, restoreCommand, ...messagingCommands, ...alertCommands, ...channelCommands, downloadCommand,
   ...unsentCommands, tuiCommand,
 ];
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
+import { alertMarks, localTime } from './alerts.js';
 import { SiarClient } from '../connection.js';
 import { wireArgs } from '../replies.js';
 import { DesktopNotifier } from '../notify.js';
@@ -35,16 +36,35 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
     print(`(${box} is empty)\n`);
     return;
   }
-  const rows = messages.map((m) => [
+  const alerts = messages.map((m) => (box === 'inbox' ? inboxAlert(m) : outboxAlert(m)));
+  // The ALERT column (issue 21) only when a message on the page has a priority or asks for acknowledgement.
+  const withAlerts = alerts.some(Boolean);
+  const rows = messages.map((m, i) => [
     String(m.id),
     m.sentAt.replace('T', ' ').slice(0, 16),
     box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : addressingText(m),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
     m.attachments.length ? `+${m.attachments.length}` : '',
+    ...(withAlerts ? [alerts[i]!] : []),
     m.subject,
   ]);
-  print(table(rows, ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', 'SUBJECT']));
+  const header = ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', ...(withAlerts ? ['ALERT'] : []), 'SUBJECT'];
+  print(table(rows, header));
   if (box === 'outbox') print(unsentLines(messages));
+}
+
+/** A recipient's alert column: priority, and whether it still has to acknowledge. */
+function inboxAlert(m: MessageRecord): string {
+  const marks = alertMarks({ priority: m.priority });
+  const ack = m.ack ? (m.ackedAt ? 'acked' : 'ACK?') : '';
+  return [marks, ack].filter(Boolean).join(' ');
+}
+
+/** The sender's alert column: priority, and how many acknowledged. */
+function outboxAlert(m: MessageRecord): string {
+  const marks = alertMarks({ priority: m.priority });
+  const ack = m.ack ? `acked ${m.acked?.length ?? 0}/${m.recipients?.length ?? 0}` : '';
+  return [marks, ack].filter(Boolean).join(' ');
 }
 
 function stateSummary(m: MessageRecord): string {
@@ -65,17 +85,33 @@ function printOne(m: MessageRecord): void {
     `Subject: ${oneLine(m.subject)}`,
   ];
   if (m.state && m.state !== 'sent') lines.push(`State:   ${oneLine(m.state)}`);
+  if (m.priority) lines.push(`Priority: ${m.priority}`);
+  if (m.ack && m.ackedAt !== undefined) {
+    lines.push(m.ackedAt ? `Acknowledged: ${localTime(m.ackedAt, true)}` : `Acknowledgement requested: siar ack ${m.id}`);
+  } else if (m.ack) lines.push('Acknowledgement requested');
   for (const a of m.attachments) {
     const got = a.uploaded !== undefined && a.uploaded < a.size ? `; ${formatBytes(a.uploaded)} uploaded` : '';
     lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})`));
   }
   if (m.recipients) {
-    for (const r of m.recipients) lines.push(oneLine(`  ${r.username}: ${r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting'}`));
+    const acked = new Map((m.acked ?? []).map((a) => [a.username, a.at]));
+    for (const r of m.recipients) {
+      const state = acked.has(r.username) ? `acknowledged ${acked.get(r.username)}` : r.readAt ? `read ${r.readAt}` : r.deliveredAt ? `delivered ${r.deliveredAt}` : 'waiting';
+      lines.push(oneLine(`  ${r.username}: ${state}`));
+    }
   }
   print(lines.join('\n') + '\n\n' + m.body + (m.body.endsWith('\n') ? '' : '\n'));
 }
 
-type SendOpts = ClientOptions & { to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[] };
+type SendOpts = ClientOptions & {
+  to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[];
+  priority?: 'normal' | 'high' | 'urgent'; ack?: boolean;
+};
+
+/** The alert options of `siar send` (issue 21), as the typed client takes them. */
+function alertOptions(opts: SendOpts) {
+  return { priority: opts.priority, ack: opts.ack };
+}
 
 /** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */
 function recipientList(opts: SendOpts): string[] | undefined {
@@ -108,7 +144,7 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
       try {
         sent = await sendMessage(client, {
           to: recipientList(opts), all: !!opts.all,
-          channel: opts.channel, subject: opts.subject, body,
+          channel: opts.channel, subject: opts.subject, body, ...alertOptions(opts),
         }, files, guard.onProgress, (stored) => {
           guard.stored(stored.id, stored.uploadDeadline, stored.attachments);
           rememberFiles(opts, stored, files);
@@ -141,6 +177,8 @@ export const messagingCommands: CommandModule<object, any>[] = [
       .option('body', { type: 'string' })
       .option('body-file', { type: 'string', requiresArg: true, describe: 'read the body from a file, or - for stdin' })
       .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
+      .option('priority', { choices: ['normal', 'high', 'urgent'] as const, describe: 'high: the popup stays until dismissed; urgent: a full-screen alert that asks for acknowledgement' })
+      .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
       .check((a) => {
         if ([commaList(a.to).length > 0, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
@@ -153,7 +191,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
       }
       await withClient(opts, async (client) => {
         checkMessageSize(client, opts.subject, body);
-        const sent = await client.send({ to: recipientList(opts), all: opts.all, channel: opts.channel, subject: opts.subject, body })
+        const sent = await client.send({ to: recipientList(opts), all: opts.all, channel: opts.channel, subject: opts.subject, body, ...alertOptions(opts) })
           .catch((err: unknown) => { throw explainSendFailure(err); });
         // --json prints the reply's fields as the server sent them.
         if (opts.json) printJson(wireArgs(sent).toObject());
@@ -288,7 +326,10 @@ async function listen(opts: ListenOpts): Promise<void> {
       else {
         const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
         const via = p.via ? ` via ${p.via}` : '';
-        print(`${oneLine(`[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}\n`);
+        const marks = alertMarks(p);
+        const flag = marks ? `[${marks}] ` : '';
+        const ask = p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '';
+        print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
       }
       notifier?.notify(p);
     });

@@ -5,9 +5,11 @@
  * Every method that changes state commits before its promise resolves.
  */
 
+import type { AlertStore } from './store-alerts.js';
 import type { ChannelGroupStore } from './store-channels.js';
 
 export type * from './store-channels.js';
+export type * from './store-alerts.js';
 
 export type Role = 'member' | 'admin';
 export type UserStatus = 'active' | 'suspended';
@@ -256,7 +258,7 @@ export class StoreConflict extends Error {
   }
 }
 
-export interface Store extends ChannelGroupStore {
+export interface Store extends ChannelGroupStore, AlertStore {
   // registration
   /**
    * Records a pending request. With `maxPendingFromAddress`, refuses (StoreLimitReached) when that

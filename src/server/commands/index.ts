@@ -1,5 +1,6 @@
 import { adminCommands } from './admin.js';
 import { adminOpsCommands } from './admin-ops.js';
+import { alertCommands } from './alerts.js';
 import { authCommands } from './auth.js';
 import { channelCommands } from './channels.js';
 import { groupCommands } from './groups.js';
@@ -16,6 +17,7 @@ export function buildCommandTable(extra: Command[] = []): Map<string, Command> {
     ...registrationCommands,
     ...authCommands,
     ...messagingCommands,
+    ...alertCommands,
     ...channelCommands,
     ...groupCommands,
     ...adminCommands,

@@ -1,4 +1,5 @@
-import { SiarError, messageToArgs, type ArgInput } from '../../protocol/index.js';
+import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../../protocol/index.js';
+import { parseAlert, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { deliverMessage, pushableRecipients } from '../delivery.js';
 import { admitMessage, quotaRefusal } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
@@ -18,8 +19,9 @@ function audienceTo(audience: Audience, via: string | null | undefined, recipien
   return [...recipients];
 }
 
-function inboxArgs(e: InboxEntry): ArgInput {
+function inboxArgs(e: InboxEntry, extra: Partial<MessageRecord>): ArgInput {
   return messageToArgs({
+    ...extra,
     id: e.id, from: e.sender, to: audienceTo(e.audience, e.messageVia, e.recipients), audience: e.audience,
     subject: e.subject, body: e.body, sentAt: e.sentAt,
     attachments: e.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: e.deliveredAt, readAt: e.readAt,
@@ -35,8 +37,9 @@ function toAttachmentInfo(a: Message['attachments'][number], uploaded?: number) 
  * The message as the sender sees it: every recipient's state; while it is 'sending', when it
  * expires and how many bytes of each attachment the server holds (`uploaded`, by attachment id).
  */
-export function sentArgs(m: Message, uploaded?: ReadonlyMap<number, number>): ArgInput {
+export function sentArgs(m: Message, uploaded?: ReadonlyMap<number, number>, extra: Partial<MessageRecord> = {}): ArgInput {
   return messageToArgs({
+    ...extra,
     id: m.id, from: m.sender, to: audienceTo(m.audience, m.via, m.recipients.map((r) => r.username)), audience: m.audience,
     subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map((a) => toAttachmentInfo(a, uploaded?.get(a.id))),
     recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt, ...(r.via ? { via: r.via } : {}) })),
@@ -54,28 +57,48 @@ async function uploadProgress(ctx: AuthedContext, m: Message): Promise<Map<numbe
   return new Map(await Promise.all(m.attachments.map(async (a) => [a.id, await transfers.uploadedBytes(a)] as const)));
 }
 
+/** The sender's alert fields of these messages (two queries for a page). */
+async function senderAlerts(ctx: AuthedContext, messages: readonly Message[]): Promise<(m: Message) => Partial<MessageRecord>> {
+  const ids = messages.map((m) => m.id);
+  const [alerts, acks] = await Promise.all([ctx.services.store.alertsOf(ids), ctx.services.store.acksOf(ids)]);
+  return (m) => senderAlertRecord(m, alerts.get(m.id), acks.get(m.id));
+}
+
+/** A recipient's alert fields of these messages: the alert and its own acknowledgement. */
+async function recipientAlerts(ctx: AuthedContext, ids: readonly number[]): Promise<(id: number) => Partial<MessageRecord>> {
+  const [alerts, acks] = await Promise.all([ctx.services.store.alertsOf(ids), ctx.services.store.acksOf(ids)]);
+  const me = ctx.auth.user.id;
+  return (id) => recipientAlertRecord(alerts.get(id), acks.get(id)?.get(me));
+}
+
 export const messagingCommands: Command[] = [
   authed('SEND', 'user', 'SEND (to=USER|@GROUP[,…] | all=1 | channel=NAME) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
     const { config, store } = ctx.services;
     const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
+    const alert = parseAlert(args, ctx.auth.user, config);
     const limits = await admitMessage(ctx.services, ctx.auth.user, { subject, body, attachments });
     const { audience, ids, ...routing } = await resolveRecipients(ctx.services, ctx.auth.user, {
       to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')),
     });
-    const message = await store.storeMessage({
+    const input = {
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
       pushedAfterCommit: pushableRecipients(ctx.services),
-    }, limits).catch((err: unknown) => { throw quotaRefusal(err); });
-    ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via }, 'message stored');
-    const reply = { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined };
+    };
+    const { message, alert: stored } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null })))
+      .catch((err: unknown) => { throw quotaRefusal(err); });
+    ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
+    const reply = {
+      id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
+      priority: stored && stored.priority !== 'normal' ? stored.priority : undefined, ack: stored?.ack ? 1 : undefined,
+    };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
     ctx.afterReply(() => {
-      deliverMessage(ctx.services, message, institution).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
+      deliverMessage(ctx.services, message, institution, stored).catch((err) => ctx.log.error({ err, messageId: message.id }, 'delivery failed'));
     });
     return reply;
   }),
@@ -83,13 +106,15 @@ export const messagingCommands: Command[] = [
   authed('INBOX', 'user', 'INBOX [limit=] [before=ID] [unread=1] — received messages, newest first', async (ctx, args) => {
     const { store, config } = ctx.services;
     const entries = await store.inbox(ctx.auth.user.id, pageFrom(args, config.maxPageSize), { unreadOnly: flag(args, 'unread') });
-    for (const e of entries) ctx.item(inboxArgs(e));
+    const alerts = await recipientAlerts(ctx, entries.map((e) => e.id));
+    for (const e of entries) ctx.item(inboxArgs(e, alerts(e.id)));
     return { count: entries.length, unread: await store.unreadCount(ctx.auth.user.id) };
   }),
 
   authed('OUTBOX', 'user', 'OUTBOX [limit=] [before=ID] — sent messages with each recipient\'s delivered/read state', async (ctx, args) => {
     const messages = await ctx.services.store.outbox(ctx.auth.user.id, pageFrom(args, ctx.services.config.maxPageSize));
-    for (const m of messages) ctx.item(sentArgs(m, await uploadProgress(ctx, m)));
+    const alerts = await senderAlerts(ctx, messages);
+    for (const m of messages) ctx.item(sentArgs(m, await uploadProgress(ctx, m), alerts(m)));
     return { count: messages.length };
   }),
 
@@ -105,13 +130,14 @@ export const messagingCommands: Command[] = [
       if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
       // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
       return messageToArgs({
+        ...(await recipientAlerts(ctx, [id]))(id),
         id, from: fresh.sender, to: audienceTo(fresh.audience, fresh.via, fresh.recipients.map((r) => r.username)),
         audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
         attachments: fresh.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: state.deliveredAt, readAt: state.readAt,
         ...(state.via ? { via: state.via } : {}),
       });
     }
-    if (message && message.senderId === me.id) return sentArgs(message, await uploadProgress(ctx, message));
+    if (message && message.senderId === me.id) return sentArgs(message, await uploadProgress(ctx, message), (await senderAlerts(ctx, [message]))(message));
     // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
     throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
   }),

@@ -1,0 +1,83 @@
+/**
+ * The SQL of alerts (issue 21, store-alerts.ts) for SqliteStore: the alert row of a message and
+ * its recipients' acknowledgements (schema.sql migration 6). The row shapes and their mapping
+ * serve the PostgreSQL store too (its rows come back in the same shape).
+ */
+import type { Database } from 'better-sqlite3';
+import type { MessageAlert, NewAlert, Priority } from '../../core/ports/store-alerts.js';
+
+export interface AlertRow {
+  message_id: number;
+  priority: Priority;
+  ack_requested: number | boolean;
+  remind_every_s: number | null;
+  remind_max: number;
+  reminders: number;
+  next_remind_at: string | null;
+  expires_at: string | null;
+  deliver_at: string | null;
+  recalled_at: string | null;
+  recall_reason: string | null;
+  recalled_by: number | null;
+  replaces_id: number | null;
+  replaced_by: number | null;
+}
+
+export interface AckRow {
+  message_id: number;
+  recipient_id: number;
+  acked_at: string;
+}
+
+export const ALERT_COLUMNS = `message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at,
+  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by`;
+
+export function toAlert(r: AlertRow): MessageAlert {
+  return {
+    messageId: r.message_id, priority: r.priority, ack: r.ack_requested === true || r.ack_requested === 1,
+    remindEverySeconds: r.remind_every_s, remindMax: r.remind_max, reminders: r.reminders, nextRemindAt: r.next_remind_at,
+    expiresAt: r.expires_at, deliverAt: r.deliver_at, recalledAt: r.recalled_at, recallReason: r.recall_reason,
+    recalledBy: r.recalled_by, replacesId: r.replaces_id, replacedBy: r.replaced_by,
+  };
+}
+
+/** The alert row a new message gets: the first automatic reminder is due one period after it was stored. */
+export function newAlertRow(messageId: number, a: NewAlert, storedAt: string): AlertRow {
+  const every = a.remindEverySeconds ?? null;
+  return {
+    message_id: messageId, priority: a.priority, ack_requested: a.ack ? 1 : 0, remind_every_s: every, remind_max: every ? a.remindMax ?? 8 : 0,
+    reminders: 0, next_remind_at: every ? new Date(Date.parse(storedAt) + every * 1000).toISOString() : null,
+    expires_at: a.expiresAt ?? null, deliver_at: null, recalled_at: null, recall_reason: null, recalled_by: null,
+    replaces_id: null, replaced_by: null,
+  };
+}
+
+/** Groups acknowledgement rows: message id → recipient id → when. */
+export function groupAcks(rows: readonly AckRow[]): Map<number, Map<number, string>> {
+  const out = new Map<number, Map<number, string>>();
+  for (const r of rows) {
+    let m = out.get(r.message_id);
+    if (!m) out.set(r.message_id, (m = new Map()));
+    m.set(r.recipient_id, r.acked_at);
+  }
+  return out;
+}
+
+export function prepareAlertStatements(db: Database) {
+  return {
+    insertAlert: db.prepare<AlertRow>(`
+      INSERT INTO message_alerts (${ALERT_COLUMNS})
+      VALUES (@message_id, @priority, @ack_requested, @remind_every_s, @remind_max, @reminders, @next_remind_at,
+        @expires_at, @deliver_at, @recalled_at, @recall_reason, @recalled_by, @replaces_id, @replaced_by)`),
+    alertsOf: db.prepare<[string], AlertRow>(
+      `SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id IN (SELECT value FROM json_each(?))`,
+    ),
+    acksOf: db.prepare<[string], AckRow>(
+      `SELECT message_id, recipient_id, acked_at FROM message_acks WHERE message_id IN (SELECT value FROM json_each(?))`,
+    ),
+    ackOf: db.prepare<[number, number], string>(`SELECT acked_at FROM message_acks WHERE message_id = ? AND recipient_id = ?`).pluck(),
+    insertAck: db.prepare<[number, number, string]>(`INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES (?, ?, ?)`),
+  };
+}
+
+export type AlertStatements = ReturnType<typeof prepareAlertStatements>;

@@ -1,0 +1,83 @@
+/**
+ * `siar ack`, `siar report` (issue 21, docs/PROTOCOL.md §Alerts): acknowledging a message received,
+ * and who has (not) acknowledged a message sent. Times are shown in the local time zone.
+ */
+import type { Argv, CommandModule } from 'yargs';
+import type { MessageRecord, PopupRecord } from '../../protocol/index.js';
+import type { Report } from '../replies.js';
+import { wireArgs } from '../replies.js';
+import { CliError, defineCommand, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+
+/** An ISO time as the local wall clock, `2026-12-07 09:30` (with the zone offset when asked). */
+export function localTime(iso: string | null | undefined, withZone = false): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const p = (n: number) => String(n).padStart(2, '0');
+  const base = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  if (!withZone) return base;
+  const off = -d.getTimezoneOffset();
+  return `${base} ${off >= 0 ? '+' : '-'}${p(Math.floor(Math.abs(off) / 60))}:${p(Math.abs(off) % 60)}`;
+}
+
+/** The priority and acknowledgement marks of a message or popup: `URGENT ack`, `high`, ''. */
+export function alertMarks(m: Pick<MessageRecord, 'priority' | 'ack'> | Pick<PopupRecord, 'priority' | 'ack'>): string {
+  const parts: string[] = [];
+  if (m.priority === 'urgent') parts.push('URGENT');
+  else if (m.priority === 'high') parts.push('high');
+  if (m.ack) parts.push('ack');
+  return parts.join(' ');
+}
+
+/** One CSV field (RFC 4180 quoting, lines ended by LF): quoted when it holds a comma, quote or line break; a leading =+-@ is defused for spreadsheets. */
+function csvField(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+function reportCsv(r: Report): string {
+  const lines = [['username', 'institution', 'state', 'deliveredAt', 'readAt', 'ackedAt']];
+  for (const row of r.rows) lines.push([row.username, row.institution, row.state, row.deliveredAt ?? '', row.readAt ?? '', row.ackedAt ?? '']);
+  return lines.map((l) => l.map(csvField).join(',')).join('\n') + '\n';
+}
+
+function reportText(r: Report): string {
+  const rows = r.rows.map((x) => [x.username, x.state, localTime(x.deliveredAt), localTime(x.readAt), localTime(x.ackedAt), x.institution]);
+  const head = `Message ${r.id}${r.priority !== 'normal' ? ` (${r.priority})` : ''}: ${r.recipients} recipient(s), ${r.delivered} delivered, ${r.read} read, ${r.acknowledged} acknowledged\n`;
+  const tail = r.ack
+    ? (r.notAcknowledged === 0 ? 'Everyone has acknowledged.\n' : `${r.notAcknowledged} of ${r.recipients} have not acknowledged.\n`)
+    : 'No acknowledgement was asked for.\n';
+  return head + table(rows, ['USERNAME', 'STATE', 'DELIVERED', 'READ', 'ACKNOWLEDGED', 'INSTITUTION']) + tail;
+}
+
+export const alertCommands: CommandModule<object, any>[] = [
+  defineCommand({
+    command: 'ack <id>',
+    describe: 'acknowledge a message you received (its sender sees it)',
+    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true }),
+    handler: async (opts: ClientOptions & { id: number }) => {
+      await withClient(opts, async (client) => {
+        const r = await client.ack(opts.id);
+        if (opts.json) printJson(wireArgs(r).toObject());
+        else print(r.already ? `Message ${r.id} was already acknowledged at ${localTime(r.ackedAt, true)}.\n` : `Acknowledged message ${r.id}.\n`);
+      });
+    },
+  }),
+  defineCommand({
+    command: 'report <id>',
+    describe: 'who has received, read and acknowledged a message you sent, and who has not',
+    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true })
+      .option('csv', { type: 'boolean', describe: 'write the rows as CSV (for a spreadsheet)' }),
+    handler: async (opts: ClientOptions & { id: number; csv?: boolean }) => {
+      if (opts.csv && opts.json) throw new CliError('Give --json or --csv, not both.');
+      await withClient(opts, async (client) => {
+        const r = await client.report(opts.id);
+        if (opts.json) {
+          const { rows, ...counts } = r;
+          printJson({ ...counts, rows: rows.map((x) => ({ ...x })) });
+        } else if (opts.csv) print(reportCsv(r));
+        else print(reportText(r));
+      });
+    },
+  }),
+];

@@ -1,0 +1,57 @@
+import { SiarError } from '../../protocol/index.js';
+import type { Message } from '../../core/ports/store.js';
+import { recipientState } from '../alerts.js';
+import { requireId } from '../validation.js';
+import { authed, type AuthedContext, type Command } from './types.js';
+
+/**
+ * The alert verbs (issue 21, docs/PROTOCOL.md §Alerts): a recipient acknowledges; the sender (or
+ * the administrator) sees who has not.
+ */
+
+/** The message, when the caller sent it or is the administrator; NOT_FOUND otherwise (ids reveal nothing). */
+async function ownMessage(ctx: AuthedContext, id: number): Promise<Message> {
+  const message = await ctx.services.store.getMessage(id);
+  if (message && (message.senderId === ctx.auth.user.id || ctx.auth.user.role === 'admin')) return message;
+  throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
+}
+
+export const alertCommands: Command[] = [
+  authed('ACK', 'user', 'ACK id= — acknowledges a message you received (its sender sees it)', async (ctx, args) => {
+    const id = requireId(args);
+    const { store, router } = ctx.services;
+    const me = ctx.auth.user;
+    const done = await store.acknowledge(id, me.id);
+    if (!done) throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
+    if (!done.already) {
+      const message = await store.getMessage(id);
+      if (message) ctx.afterReply(() => router.pushToUser(message.senderId, 'ACK', { id, by: me.username, at: done.ackedAt }));
+    }
+    return { id, ackedAt: done.ackedAt, already: done.already ? 1 : 0 };
+  }),
+
+  authed('REPORT', 'user', 'REPORT id= — every recipient of a message you sent: delivered, read, acknowledged; who has not', async (ctx, args) => {
+    const id = requireId(args);
+    const message = await ownMessage(ctx, id);
+    const { store } = ctx.services;
+    const [alert, acks, members] = await Promise.all([
+      store.alertsOf([id]).then((a) => a.get(id)), store.acksOf([id]).then((a) => a.get(id)), store.listMembers(),
+    ]);
+    const institutions = new Map(members.map((u) => [u.id, u.institution]));
+    const rows = message.recipients.map((r) => ({ r, ackedAt: acks?.get(r.userId), state: recipientState(r, acks?.get(r.userId)) }));
+    // Those who have not acknowledged first, each part by username (the store's order).
+    rows.sort((a, b) => Number(a.state === 'acknowledged') - Number(b.state === 'acknowledged'));
+    for (const { r, ackedAt, state } of rows) {
+      ctx.item({
+        username: r.username, institution: institutions.get(r.userId) ?? '', deliveredAt: r.deliveredAt ?? '', readAt: r.readAt ?? '',
+        ackedAt: ackedAt ?? '', state,
+      });
+    }
+    const acknowledged = rows.filter((x) => x.ackedAt).length;
+    return {
+      id, recipients: rows.length, delivered: rows.filter((x) => x.r.deliveredAt).length, read: rows.filter((x) => x.r.readAt).length,
+      acknowledged, notAcknowledged: rows.length - acknowledged, ack: alert?.ack ? 1 : 0,
+      priority: alert && alert.priority !== 'normal' ? alert.priority : undefined,
+    };
+  }),
+];

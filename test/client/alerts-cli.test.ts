@@ -1,0 +1,52 @@
+/**
+ * The alert commands of the `siar` CLI (issue 21) through the real executable against a real
+ * server: send --priority/--ack/--no-ack, inbox and read marks, ack, report (text, --json, --csv).
+ */
+import t from 'tap';
+import { jsonLines, siar, startWithMembers } from '../helpers/cli.js';
+import { tempDir } from '../helpers/siar.js';
+
+t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show it', async (t) => {
+  const dir = tempDir(t);
+  const { as } = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada'], ['itb', 'Institut Teknologi Bandung']]);
+  const sent = await siar(['send', '--to', 'ugm,itb', '--subject', 'Gempa', '--body', 'Keluar gedung', '--priority', 'urgent', '--json'], as.unhas);
+  t.equal(sent.code, 0, sent.stderr);
+  const reply = jsonLines(sent.stdout)[0]!;
+  t.match(reply, { priority: 'urgent', ack: '1' });
+  const id = String(reply.id);
+  const noAck = await siar(['send', '--to', 'ugm', '--subject', 'Info', '--priority', 'urgent', '--no-ack', '--json'], as.unhas);
+  t.notOk('ack' in jsonLines(noAck.stdout)[0]!, '--no-ack: no acknowledgement asked');
+
+  const inbox = await siar(['inbox'], as.ugm);
+  t.match(inbox.stdout, /ALERT/);
+  t.match(inbox.stdout, new RegExp(`^${id} .*URGENT ACK\\? +Gempa`, 'm'), 'the inbox says it waits for an acknowledgement');
+  const read = await siar(['read', id], as.ugm);
+  t.match(read.stdout, /Priority: urgent/);
+  t.match(read.stdout, new RegExp(`Acknowledgement requested: siar ack ${id}`));
+
+  let report = await siar(['report', id], as.unhas);
+  t.equal(report.code, 0, report.stderr);
+  t.match(report.stdout, /2 of 2 have not acknowledged\./);
+  const ack = await siar(['ack', id], as.ugm);
+  t.equal(ack.code, 0, ack.stderr);
+  t.match(ack.stdout, new RegExp(`Acknowledged message ${id}\\.`));
+  t.match((await siar(['ack', id], as.ugm)).stdout, /already acknowledged/);
+  report = await siar(['report', id], as.unhas);
+  t.match(report.stdout, /1 of 2 have not acknowledged\./);
+  t.match(report.stdout, /^itb +delivered|^itb +waiting/m, 'the non-acknowledger first');
+
+  const csv = await siar(['report', id, '--csv'], as.unhas);
+  const lines = csv.stdout.trim().split('\n');
+  t.equal(lines[0], 'username,institution,state,deliveredAt,readAt,ackedAt');
+  t.match(lines[1], /^itb,Institut Teknologi Bandung,(waiting|delivered),/);
+  t.match(lines[2], /^ugm,Universitas Gadjah Mada,acknowledged,.+Z,.+Z,.+Z$/);
+  const json = JSON.parse((await siar(['report', id, '--json'], as.unhas)).stdout);
+  t.match(json, { id: Number(id), recipients: 2, acknowledged: 1, notAcknowledged: 1, ack: true, priority: 'urgent' });
+  t.equal(json.rows.length, 2);
+
+  const outbox = await siar(['outbox'], as.unhas);
+  t.match(outbox.stdout, new RegExp(`^${id} .*URGENT acked 1/2 +Gempa`, 'm'));
+  const denied = await siar(['report', id], as.ugm);
+  t.not(denied.code, 0, 'a recipient cannot report');
+  t.match(denied.stderr, /No message/);
+});

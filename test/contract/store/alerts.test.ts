@@ -1,0 +1,65 @@
+/**
+ * Store contract: alerts (issue 21, store-alerts.ts): a message stored with its alert row in one
+ * transaction, alert rows and acknowledgements read back by message, acknowledging once.
+ */
+import t, { type Test } from 'tap';
+import type { NewMessage, User } from '../../../src/core/ports/store.js';
+import { forEachAdapter, type StoreAdapter } from './adapters.js';
+import { ISO, inOneHour, seedMembers } from './fixtures.js';
+
+async function setup(t: Test, adapter: StoreAdapter) {
+  const store = await adapter.open(t);
+  const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
+  const message = (recipients: User[], subject = 'alert'): NewMessage => ({
+    senderId: alice.id, audience: 'list', recipientIds: recipients.map((r) => r.id), subject, body: `body of ${subject}`,
+  });
+  return { store, alice, bob, carol, message };
+}
+
+forEachAdapter(t, (t, adapter) => {
+  t.test('a message stored with an alert comes back with it; plain messages have none', async (t) => {
+    const { store, bob, carol, message } = await setup(t, adapter);
+    const expiresAt = inOneHour();
+    const { message: m, alert } = await store.storeAlertedMessage(message([bob, carol]), {
+      priority: 'urgent', ack: true, remindEverySeconds: 900, remindMax: 3, expiresAt,
+    });
+    t.equal(m.recipients.length, 2);
+    t.match(alert, {
+      messageId: m.id, priority: 'urgent', ack: true, remindEverySeconds: 900, remindMax: 3, reminders: 0, expiresAt,
+      deliverAt: null, recalledAt: null, recallReason: null, replacesId: null, replacedBy: null,
+    });
+    t.equal(Date.parse(alert.nextRemindAt!), Date.parse(m.sentAt) + 900_000, 'the first reminder is due one period after storing');
+    const plain = await store.storeMessage(message([bob], 'plain'));
+    const high = await store.storeAlertedMessage(message([bob], 'high'), { priority: 'high', ack: false });
+    t.match(high.alert, { priority: 'high', ack: false, remindEverySeconds: null, remindMax: 0, nextRemindAt: null, expiresAt: null });
+    const alerts = await store.alertsOf([m.id, plain.id, high.message.id]);
+    t.strictSame([...alerts.keys()].sort((a, b) => a - b), [m.id, high.message.id], 'no row for the plain message');
+    t.strictSame(alerts.get(m.id), alert, 'read back as stored');
+    t.strictSame(await store.alertsOf([]), new Map());
+    t.strictSame((await store.getMessage(m.id))!.subject, 'alert', 'an ordinary message otherwise');
+  });
+
+  t.test('a quota refusal stores neither the message nor its alert', async (t) => {
+    const { store, message } = await setup(t, adapter);
+    await t.rejects(store.storeAlertedMessage(message([]), { priority: 'urgent', ack: true }, { quotaBytes: 3 }), { name: 'QuotaExceeded' });
+  });
+
+  t.test('a recipient acknowledges once; the first time is kept; it is read then', async (t) => {
+    const { store, alice, bob, carol, message } = await setup(t, adapter);
+    const { message: m } = await store.storeAlertedMessage(message([bob, carol]), { priority: 'normal', ack: true });
+    const first = await store.acknowledge(m.id, bob.id);
+    t.match(first, { ackedAt: ISO, already: false });
+    const again = await store.acknowledge(m.id, bob.id);
+    t.strictSame(again, { ackedAt: first!.ackedAt, already: true });
+    t.equal(await store.acknowledge(m.id, alice.id), null, 'the sender is no recipient');
+    t.equal(await store.acknowledge(m.id + 99, bob.id), null, 'no such message');
+    const acks = await store.acksOf([m.id]);
+    t.strictSame([...acks.get(m.id)!.entries()], [[bob.id, first!.ackedAt]], 'only bob');
+    const bobState = (await store.getMessage(m.id))!.recipients.find((r) => r.userId === bob.id)!;
+    t.equal(bobState.readAt, first!.ackedAt, 'acknowledging reads');
+    t.equal(bobState.deliveredAt, first!.ackedAt, 'and delivers');
+    await store.deleteFromInbox(m.id, carol.id);
+    t.equal(await store.acknowledge(m.id, carol.id), null, 'not once it left the inbox');
+    t.strictSame(await store.acksOf([]), new Map());
+  });
+});

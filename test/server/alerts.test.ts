@@ -1,0 +1,116 @@
+/**
+ * Alerts (issue 21, docs/PROTOCOL.md §Alerts) against a real server over real sockets: priority in
+ * popups and records, who may send urgent, acknowledgement with its push to the sender, REPORT.
+ */
+import t from 'tap';
+import { argsToMessage, argsToPopup } from '../../src/protocol/index.js';
+import { collectPushes, nextPush, startServer, until } from '../helpers/siar.js';
+
+t.test('priority travels in the popup, the inbox, the outbox and READ; urgent asks for acknowledgement', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  await s.member('itb');
+  const popup = nextPush(ugm, 'POPUP');
+  const sent = await unhas.send({ to: ['ugm', 'itb'], subject: 'Gempa', body: 'Evakuasi gedung A', priority: 'urgent' });
+  t.match(sent, { priority: 'urgent', ack: true }, 'urgent implies ack');
+  t.match(argsToPopup(await popup), { id: sent.id, priority: 'urgent', ack: true, subject: 'Gempa' });
+
+  const high = await unhas.send({ to: ['ugm'], subject: 'Rapat', priority: 'high' });
+  t.match(high, { priority: 'high', ack: false });
+  const noAck = await unhas.send({ to: ['ugm'], subject: 'Info', priority: 'urgent', ack: false });
+  t.match(noAck, { priority: 'urgent', ack: false }, 'ack=0 overrides urgent');
+  const plain = await unhas.send({ to: ['ugm'], subject: 'Biasa' });
+  t.match(plain, { priority: 'normal', ack: false });
+
+  const inbox = await ugm.inbox();
+  const byId = new Map(inbox.messages.map((m) => [m.id, m]));
+  t.match(byId.get(sent.id), { priority: 'urgent', ack: true, ackedAt: null });
+  t.match(byId.get(high.id), { priority: 'high' });
+  t.equal(byId.get(high.id)!.ack, undefined);
+  t.equal(byId.get(plain.id)!.priority, undefined, 'normal is not spelled');
+  t.equal(byId.get(plain.id)!.ackedAt, undefined, 'no acknowledgement state without a request');
+  const outbox = await unhas.outbox();
+  t.match(outbox.find((m) => m.id === sent.id), { priority: 'urgent', ack: true });
+  t.match(await ugm.read(high.id), { priority: 'high' });
+  t.match(await unhas.read(sent.id), { priority: 'urgent', ack: true });
+
+  await t.rejects(unhas.request('SEND', { to: 'ugm', subject: 'x', priority: 'loud' }), { code: 'BAD_ARGUMENT' });
+  await t.rejects(unhas.request('SEND', { to: 'ugm', subject: 'x', ack: 'yes' }), { code: 'BAD_ARGUMENT' });
+});
+
+t.test('--urgent-senders restricts urgent; the administrator may always; missed urgent popups replay with it', async (t) => {
+  const s = await startServer(t, { urgentSenders: 'unhas' });
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  await s.member('itb');
+  await t.rejects(ugm.send({ to: ['unhas'], subject: 'x', priority: 'urgent' }), { code: 'FORBIDDEN' }, 'ugm is not named');
+  t.equal((await unhas.outbox()).length, 0);
+  t.match(await ugm.send({ to: ['unhas'], subject: 'high is fine', priority: 'high' }), { priority: 'high' });
+  t.match(await unhas.send({ to: ['itb'], subject: 'named', priority: 'urgent' }), { priority: 'urgent' });
+  const admin = await s.adminClient();
+  const all = await admin.send({ all: true, subject: 'Semua', priority: 'urgent' });
+  t.match(all, { priority: 'urgent', ack: true, audience: 'all', recipients: 3 });
+  // itb was offline: both urgent popups come at its login, with their priority.
+  const itb = await s.client();
+  const popups = collectPushes(itb, 'POPUP');
+  await itb.login('itb', `own-password-of-itb`);
+  await until('two popups replayed', () => popups.length === 2);
+  t.strictSame(popups.map((a) => argsToPopup(a).priority), ['urgent', 'urgent']);
+  t.strictSame(popups.map((a) => argsToPopup(a).ack), [true, true]);
+
+  const adminOnly = await startServer(t, { urgentSenders: 'admin' });
+  const m = await adminOnly.memberClient('m1');
+  await adminOnly.member('m2');
+  await t.rejects(m.send({ to: ['m2'], subject: 'x', priority: 'urgent' }), { code: 'FORBIDDEN' });
+});
+
+t.test('ACK: a recipient acknowledges once, the sender hears it live and sees it in OUTBOX and READ; REPORT counts down', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const itb = await s.memberClient('itb');
+  await s.member('ui'); // offline: waiting
+  const other = await s.memberClient('other');
+  const sent = await unhas.send({ to: ['ugm', 'itb', 'ui'], subject: 'Siaga', priority: 'urgent' });
+
+  let report = await unhas.report(sent.id);
+  t.match(report, { id: sent.id, recipients: 3, acknowledged: 0, notAcknowledged: 3, ack: true, priority: 'urgent' });
+  t.strictSame(report.rows.map((r) => [r.username, r.state]), [['itb', 'delivered'], ['ugm', 'delivered'], ['ui', 'waiting']]);
+  t.equal(report.rows[0]!.institution, 'Universitas itb');
+
+  const pushed = nextPush(unhas, 'ACK');
+  const acked = await ugm.ack(sent.id);
+  t.match(acked, { id: sent.id, already: false });
+  const push = await pushed;
+  t.strictSame([push.get('id'), push.get('by'), push.get('at')], [String(sent.id), 'ugm', acked.ackedAt], 'the sender hears it');
+  const acks = collectPushes(unhas, 'ACK');
+  t.match(await ugm.ack(sent.id), { already: true, ackedAt: acked.ackedAt }, 'a second ACK changes nothing');
+
+  report = await unhas.report(sent.id);
+  t.match(report, { acknowledged: 1, notAcknowledged: 2, read: 1 });
+  t.strictSame(report.rows.map((r) => [r.username, r.state]), [['itb', 'delivered'], ['ui', 'waiting'], ['ugm', 'acknowledged']],
+    'non-acknowledgers first');
+  t.equal(report.rows[2]!.ackedAt, acked.ackedAt);
+
+  const out = (await unhas.outbox()).find((m) => m.id === sent.id)!;
+  t.strictSame(out.acked, [{ username: 'ugm', at: acked.ackedAt }]);
+  t.strictSame((await unhas.read(sent.id)).acked, [{ username: 'ugm', at: acked.ackedAt }]);
+  t.equal((await ugm.read(sent.id)).ackedAt, acked.ackedAt, 'the recipient sees its own');
+  t.equal((await itb.read(sent.id)).ackedAt, null, 'opening is not acknowledging');
+  t.match(await unhas.report(sent.id), { read: 2, acknowledged: 1 });
+
+  // The authorisation matrix: a non-recipient cannot ack, a member cannot report on another's message.
+  await t.rejects(other.ack(sent.id), { code: 'NOT_FOUND' }, 'a non-recipient cannot acknowledge');
+  await t.rejects(unhas.ack(sent.id), { code: 'NOT_FOUND' }, 'nor can the sender');
+  await t.rejects(ugm.report(sent.id), { code: 'NOT_FOUND' }, 'a recipient cannot report');
+  await t.rejects(other.report(sent.id), { code: 'NOT_FOUND' }, 'nor anyone else');
+  await t.rejects(unhas.report(sent.id + 100), { code: 'NOT_FOUND' });
+  const admin = await s.adminClient();
+  t.match(await admin.report(sent.id), { acknowledged: 1, recipients: 3 }, 'the administrator may');
+
+  await itb.ack(sent.id);
+  await until('the second ACK push', () => acks.length === 1);
+  t.match(await unhas.report(sent.id), { acknowledged: 2, notAcknowledged: 1 });
+  t.equal(argsToMessage(acks[0]!).id, sent.id);
+});
