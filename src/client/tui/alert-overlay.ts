@@ -61,6 +61,8 @@ export function urgentAlertLines(state: State, p: ShownPopup, cols: number, rows
     footer.push(line([{ t: `+ ${p.attachments.length} attachment${p.attachments.length > 1 ? 's' : ''}: `, s: 'cyan-fg' }, p.attachments.map(clean).join(', ')], inner));
   }
   footer.push('', line([{ t: p.ack ? 'The sender asks you to acknowledge it.' : 'Open or acknowledge it to stop the alert.', s: 'yellow-fg' }], inner));
+  // The alert covers the status line: what it would say shows here.
+  if (state.toast) footer.push(line([{ t: clean(state.toast.text), s: state.toast.kind === 'error' ? 'red-fg,bold' : 'cyan-fg' }], inner));
   footer.push(line([{ t: 'Enter', s: 'inverse' }, ' open  ', { t: 'A', s: 'inverse' }, ' acknowledge', state.popups.length > 1 ? `   (${state.popups.length - 1} more waiting)` : ''], inner));
   const room = Math.max(1, rows - 2 - out.length - footer.length);
   const preview = wrap(p.preview.trim() || '(no text)', inner);
