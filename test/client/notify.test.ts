@@ -82,7 +82,7 @@ t.test('the notifier command: urgency from priority, text cleaned and bounded, f
   t.same(findNotifier('linux', tempDir(t)), null, 'not on PATH: none');
 });
 
-t.test('siar listen --notify runs notify-send once per popup with the popup\'s text, cleaned, after --', async (t) => {
+t.test('siar listen --notify runs notify-send once per popup with the popup\'s text, cleaned, after --, urgency from priority', async (t) => {
   const s = await startServer(t);
   const ugm = await s.member('ugm');
   const unhas = await s.memberClient('unhas');
@@ -101,10 +101,15 @@ t.test('siar listen --notify runs notify-send once per popup with the popup\'s t
   t.notMatch(argv![5], RAW_CONTROLS, 'the body holds no control character');
   t.ok(argv![5]!.length <= BODY_MAX, 'and is bounded');
 
-  // The next popup: its own notification.
-  await unhas.send({ to: ['ugm'], subject: 'Kedua', body: 'isi' });
+  // The next popup, urgent: its own notification, critical, marked in the title.
+  await unhas.send({ to: ['ugm'], subject: 'Kedua', body: 'isi', priority: 'urgent' });
   await until('the second notification', () => calls(fake.log).length === 2, STEP);
-  t.equal(calls(fake.log)[1]![4], 'Kedua — unhas (Universitas unhas)');
+  t.same(calls(fake.log)[1]!.slice(1, 2), ['--urgency=critical'], 'urgent is critical');
+  t.equal(calls(fake.log)[1]![4], 'URGENT: Kedua — unhas (Universitas unhas)');
+  await unhas.send({ to: ['ugm'], subject: 'Ketiga', body: 'isi', priority: 'high' });
+  await until('the third notification', () => calls(fake.log).length === 3, STEP);
+  t.same(calls(fake.log)[2]!.slice(1, 2), ['--urgency=critical'], 'high is critical too: it stays until dismissed');
+  t.equal(calls(fake.log)[2]![4], 'Important: Ketiga — unhas (Universitas unhas)');
 });
 
 t.test('without a notifier, or with a failing one, --notify says so once and popups are still printed', async (t) => {
