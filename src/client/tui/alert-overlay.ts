@@ -14,10 +14,13 @@ import type { ShownPopup, State } from './model.js';
 /** How often an urgent alert rings the bell again until it is acknowledged or opened. */
 export const ALERT_BELL_MS = 30_000;
 
+/** Keys typed this soon after the alert appeared were meant for the screen beneath: ignored. */
+export const ALERT_KEY_GRACE_MS = 1000;
+
 /** Keys while an urgent alert covers the screen. */
 export function alertKey(host: TuiHost, k: Key): void {
   const p = host.state.popups[0];
-  if (!p) return;
+  if (!p || host.now() - host.state.alertSince < ALERT_KEY_GRACE_MS) return;
   if (k.name === 'enter' || k.name === 'o') {
     host.dispatch({ type: 'popup/dismiss' });
     if (host.state.me) host.openMessage(p.id, 'inbox');

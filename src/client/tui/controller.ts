@@ -107,6 +107,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.onPush('popup', (popup) => {
         if (!(popup.id > 0)) return;
         const isNew = !this._state.seenPopups.includes(popup.id);
+        // The state's clock is the second's tick: bring it up to now for the popup's times.
+        this.dispatch({ type: 'tick', now: this.clock() });
         this.dispatch({ type: 'popup', popup });
         if (isNew) this.onNewPopup?.(popup);
         this.scheduleInboxReload();

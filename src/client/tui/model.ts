@@ -157,6 +157,8 @@ export interface State {
   bells: number;
   /** When the bell last rang for the urgent alert on screen (ms). */
   alertBellAt: number;
+  /** When the urgent alert on screen appeared (ms): keys typed a moment before it do not act on it. */
+  alertSince: number;
   toast: Toast | null;
   help: boolean;
   /** A yes/no question over the screen. */
@@ -256,6 +258,7 @@ export function initialState(opts: { server: string; username?: string; firstRun
     seenReminders: [],
     bells: 0,
     alertBellAt: 0,
+    alertSince: 0,
     toast: null,
     help: false,
     confirm: null,
@@ -732,7 +735,8 @@ function queuePopup(state: State, p: ShownPopup): State {
   const at = state.popups.findIndex((q) => !isUrgentAlert(q));
   const popups = at < 0 ? [...state.popups, p] : [...state.popups.slice(0, at), p, ...state.popups.slice(at)];
   // A new urgent alert on screen: its first bell is the new-popup one; repeats count from now.
-  return { ...state, popups, alertBellAt: at === 0 || state.popups.length === 0 ? state.now : state.alertBellAt };
+  const first = at === 0 || state.popups.length === 0;
+  return { ...state, popups, alertBellAt: first ? state.now : state.alertBellAt, alertSince: first ? state.now : state.alertSince };
 }
 
 /** A reminder pops again (once per reminder): it replaces the same message's popup still waiting. */
