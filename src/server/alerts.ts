@@ -7,15 +7,37 @@ import { SiarError, isPriority, type Args, type MessageRecord, type PopupRecord 
 import type { MessageAlert, NewAlert } from '../core/ports/store-alerts.js';
 import type { Message, User } from '../core/ports/store.js';
 import type { ServerConfig } from './config.js';
+import { parseDuration } from '../transfer/units.js';
+import { optionalId } from './validation.js';
+
+/** The farthest ahead an expiry (or a schedule) may be. */
+const MAX_AHEAD_MS = 366 * 24 * 3600_000;
+
+/** `expires=` or `at=`: an ISO time with its zone, or a duration from now (`2h`, `30m`); in the future, within a year. */
+export function parseTimeArg(value: string, key: string, nowMs: number): string {
+  let at: number;
+  if (/^\d+(\.\d+)?\s*[a-z]*$/i.test(value.trim())) {
+    try {
+      at = nowMs + parseDuration(value);
+    } catch {
+      throw new SiarError('BAD_ARGUMENT', `${key} must be an ISO time (2026-12-24T08:00+08:00) or a duration (30m, 2h, 7d).`);
+    }
+  } else {
+    at = /T.*(Z|[+-]\d\d:?\d\d)$/i.test(value.trim()) ? Date.parse(value) : NaN;
+    if (Number.isNaN(at)) throw new SiarError('BAD_ARGUMENT', `${key} must be an ISO time with its zone (2026-12-24T08:00+08:00) or a duration (30m, 2h, 7d).`);
+  }
+  if (at <= nowMs) throw new SiarError('BAD_ARGUMENT', `${key} is not in the future.`);
+  if (at - nowMs > MAX_AHEAD_MS) throw new SiarError('BAD_ARGUMENT', `${key} is more than 366 days ahead.`);
+  return new Date(at).toISOString();
+}
 
 /**
  * SEND's alert arguments; null when it has none (a plain message: no alert row). `urgent` implies
- * acknowledgement unless `ack=0`.
+ * acknowledgement unless `ack=0`. `replaces` is checked by the caller (it must be the sender's own).
  */
-export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 'urgentSenders'>): NewAlert | null {
+export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 'urgentSenders'>, nowMs = Date.now()): NewAlert | null {
   const rawPriority = args.get('priority');
   const rawAck = args.get('ack');
-  if (!rawPriority && !rawAck) return null;
   const priority = rawPriority || 'normal';
   if (!isPriority(priority)) throw new SiarError('BAD_ARGUMENT', 'priority must be normal, high or urgent.');
   if (rawAck && rawAck !== '0' && rawAck !== '1') throw new SiarError('BAD_ARGUMENT', 'ack must be 1 or 0.');
@@ -23,8 +45,14 @@ export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 
     throw new SiarError('FORBIDDEN', 'This server does not let you send urgent messages (--urgent-senders); send it as high, or ask the administrator. Nothing was sent.');
   }
   const ack = rawAck ? rawAck === '1' : priority === 'urgent';
-  if (priority === 'normal' && !ack) return null;
-  return { priority, ack };
+  const expires = args.get('expires');
+  const expiresAt = expires ? parseTimeArg(expires, 'expires', nowMs) : null;
+  const replacesId = optionalId(args, 'replaces');
+  if (priority === 'normal' && !ack && !expiresAt && replacesId === undefined) return null;
+  return {
+    priority, ack, expiresAt,
+    replaces: replacesId === undefined ? null : { messageId: replacesId, byUserId: sender.id, reason: `Replaced by a correction.` },
+  };
 }
 
 /** --urgent-senders: 'members' (anyone), 'admin' (the administrator only), or usernames (and the administrator). */
@@ -36,20 +64,41 @@ export function maySendUrgent(user: Pick<User, 'role' | 'username'>, policy: str
   return p.split(',').map((n) => n.trim()).includes(user.username);
 }
 
+/** Past its expiry at `nowMs`. */
+export function isExpired(alert: Pick<MessageAlert, 'expiresAt'> | null | undefined, nowMs = Date.now()): boolean {
+  return !!alert?.expiresAt && Date.parse(alert.expiresAt) <= nowMs;
+}
+
 /** The alert fields every reader of a message sees. */
-export function alertRecord(alert: MessageAlert | undefined): Partial<MessageRecord> {
+export function alertRecord(alert: MessageAlert | undefined, nowMs = Date.now()): Partial<MessageRecord> {
   if (!alert) return {};
   return {
     ...(alert.priority !== 'normal' ? { priority: alert.priority } : {}),
     ...(alert.ack ? { ack: true } : {}),
     ...(alert.expiresAt ? { expiresAt: alert.expiresAt } : {}),
+    ...(isExpired(alert, nowMs) ? { expired: true } : {}),
+    ...(alert.recalledAt ? { recalledAt: alert.recalledAt, recallReason: alert.recallReason ?? '' } : {}),
+    ...(alert.replacesId ? { replaces: alert.replacesId } : {}),
+    ...(alert.replacedBy ? { replacedBy: alert.replacedBy } : {}),
   };
+}
+
+/** A recalled message as its recipients see it: no body, no attachments. */
+export function withdrawn(alert: MessageAlert | undefined): Partial<MessageRecord> {
+  return alert?.recalledAt ? { body: '', attachments: [] } : {};
+}
+
+/** The RECALLED refusal a recipient gets for a withdrawn message's body or attachments. */
+export function recalledError(id: number, alert: MessageAlert): SiarError {
+  const why = alert.recallReason ? ` Reason: ${alert.recallReason}` : '';
+  const fix = alert.replacedBy ? ` It was replaced by message ${alert.replacedBy}.` : '';
+  return new SiarError('RECALLED', `Message ${id} was withdrawn by its sender.${why}${fix}`);
 }
 
 /** The recipient's own view: the common fields and its acknowledgement (when one was asked for). */
 export function recipientAlertRecord(alert: MessageAlert | undefined, ackedAt: string | undefined): Partial<MessageRecord> {
   if (!alert) return {};
-  return { ...alertRecord(alert), ...(alert.ack ? { ackedAt: ackedAt ?? null } : {}) };
+  return { ...alertRecord(alert), ...(alert.ack ? { ackedAt: ackedAt ?? null } : {}), ...withdrawn(alert) };
 }
 
 /** The sender's view: the common fields and who acknowledged, when. */
@@ -57,7 +106,7 @@ export function senderAlertRecord(m: Message, alert: MessageAlert | undefined, a
   if (!alert) return {};
   const acked = m.recipients.filter((r) => acks?.has(r.userId)).map((r) => ({ username: r.username, at: acks!.get(r.userId)! }));
   return {
-    ...alertRecord(alert), ...(acked.length > 0 ? { acked } : {}),
+    ...alertRecord(alert), ...(acked.length > 0 ? { acked } : {}), ...(alert.recalledAt ? { state: 'recalled' } : {}),
     ...(alert.remindEverySeconds ? { remind: alert.remindEverySeconds, remindMax: alert.remindMax } : {}),
     ...(alert.reminders > 0 ? { reminders: alert.reminders } : {}),
   };
@@ -70,6 +119,7 @@ export function popupAlert(alert: MessageAlert | null | undefined): Partial<Popu
     ...(alert.priority !== 'normal' ? { priority: alert.priority } : {}),
     ...(alert.ack ? { ack: true } : {}),
     ...(alert.expiresAt ? { expiresAt: alert.expiresAt } : {}),
+    ...(alert.replacesId ? { replaces: alert.replacesId } : {}),
   };
 }
 

@@ -27,6 +27,7 @@ import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/ind
 import type { Services } from '../server/commands/types.js';
 import type { Connection } from '../server/connection.js';
 import { deliverMessage } from '../server/delivery.js';
+import { recalledError } from '../server/alerts.js';
 import type { AttachmentMeta, Message } from '../core/ports/store.js';
 import { ContentStore } from './content-store.js';
 import { freeBytes, isDiskFull } from './disk-space.js';
@@ -313,6 +314,11 @@ export class TransferService {
     if (!attachment || role === null) {
       // Neither sender nor recipient: the same answer as for a missing attachment.
       throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your inbox or outbox.`);
+    }
+    if (role === 'recipient') {
+      // A recalled message's attachments are no longer served to its recipients (issue 21).
+      const alert = (await store.alertsOf([args.messageId])).get(args.messageId);
+      if (alert?.recalledAt) throw recalledError(args.messageId, alert);
     }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);

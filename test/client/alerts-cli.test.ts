@@ -49,4 +49,22 @@ t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show 
   const denied = await siar(['report', id], as.ugm);
   t.not(denied.code, 0, 'a recipient cannot report');
   t.match(denied.stderr, /No message/);
+
+  // recall, --replaces, --expires
+  const fix = await siar(['send', '--to', 'ugm', '--subject', 'Gempa (ralat)', '--replaces', id, '--expires', '2h', '--json'], as.unhas);
+  t.equal(fix.code, 0, fix.stderr);
+  const fixed = jsonLines(fix.stdout)[0]!;
+  t.match(fixed, { replaces: id, expiresAt: /Z$/ });
+  const withdrawn = await siar(['inbox'], as.ugm);
+  t.match(withdrawn.stdout, new RegExp(`^${id} .*WITHDRAWN +Gempa`, 'm'), 'the inbox marks it withdrawn');
+  const readFix = await siar(['read', String(fixed.id)], as.ugm);
+  t.match(readFix.stdout, new RegExp(`Replaces: message ${id}`));
+  t.match(readFix.stdout, /Expires: /);
+  const refused = await siar(['read', id], as.ugm);
+  t.not(refused.code, 0);
+  t.match(refused.stderr, /withdrawn by its sender/);
+  const recall = await siar(['recall', String(fixed.id), '--reason', 'Latihan selesai'], as.unhas);
+  t.equal(recall.code, 0, recall.stderr);
+  t.match(recall.stdout, new RegExp(`Recalled message ${fixed.id}`));
+  t.match((await siar(['recall', String(fixed.id)], as.unhas)).stdout, /already recalled/);
 });

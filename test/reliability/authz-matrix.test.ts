@@ -181,6 +181,14 @@ const TABLE: Record<string, Row> = {
       return { args: { id: Number((await mm.request('SEND', { to: 'pp', subject: uniq(f, 'to-report-'), ack: 1 })).args.get('id')) } };
     },
   },
+  RECALL: {
+    access: 'user',
+    // mm's own message (the administrator may recall any).
+    async prepare(f) {
+      const mm = f.clients.get('mm')!;
+      return { args: { id: Number((await mm.request('SEND', { to: 'pp', subject: uniq(f, 'to-recall-') })).args.get('id')), reason: 'matrix' } };
+    },
+  },
   DIRECTORY: { access: 'user', prepare: none },
   CHANNELS: { access: 'user', prepare: none },
   CHANNEL: { access: 'user', prepare: async () => ({ args: { name: 'pub' } }) },

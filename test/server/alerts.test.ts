@@ -5,6 +5,7 @@
 import t from 'tap';
 import { argsToMessage, argsToPopup } from '../../src/protocol/index.js';
 import { collectPushes, nextPush, startServer, until } from '../helpers/siar.js';
+import { noise, rawUpload, sendDeclared } from '../transfer/helpers.js';
 
 t.test('priority travels in the popup, the inbox, the outbox and READ; urgent asks for acknowledgement', async (t) => {
   const s = await startServer(t);
@@ -113,4 +114,93 @@ t.test('ACK: a recipient acknowledges once, the sender hears it live and sees it
   await until('the second ACK push', () => acks.length === 1);
   t.match(await unhas.report(sent.id), { acknowledged: 2, notAcknowledged: 1 });
   t.equal(argsToMessage(acks[0]!).id, sent.id);
+});
+
+t.test('RECALL: online recipients are told, offline ones never get it, the body and attachments are refused, the sender keeps it', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  await s.member('ui'); // offline
+  const other = await s.memberClient('other');
+  const data = noise(2048);
+  const popped = nextPush(ugm, 'POPUP');
+  const { id, attachments } = await sendDeclared(unhas, ['ugm', 'ui'], [{ name: 'jadwal.pdf', data }], { priority: 'high' });
+  const { verdict } = await rawUpload(t, unhas, id, attachments[0]!.id, data);
+  t.equal(verdict?.kind, 'ok', 'uploaded');
+  await popped;
+  t.ok((await ugm.openDownload({ messageId: id, attachmentId: attachments[0]!.id })).ticket, 'served before the recall');
+
+  await t.rejects(ugm.recall(id), { code: 'NOT_FOUND' }, 'a recipient cannot recall');
+  await t.rejects(other.recall(id), { code: 'NOT_FOUND' }, 'nor anyone else');
+  const told = nextPush(ugm, 'RECALLED');
+  const out = await unhas.recall(id, 'Jadwal salah');
+  t.match(out, { id, undelivered: 1, notified: 1, already: false });
+  const notice = await told;
+  t.strictSame([notice.get('id'), notice.get('reason'), notice.get('at')], [String(id), 'Jadwal salah', out.recalledAt]);
+
+  const entry = (await ugm.inbox()).messages.find((m) => m.id === id)!;
+  t.match(entry, { recalledAt: out.recalledAt, recallReason: 'Jadwal salah', body: '', attachments: [], priority: 'high' }, 'withdrawn in the inbox');
+  await t.rejects(ugm.read(id), { code: 'RECALLED', message: /Jadwal salah/ }, 'its body is refused');
+  await t.rejects(ugm.openDownload({ messageId: id, attachmentId: attachments[0]!.id }), { code: 'RECALLED' }, 'its attachments too');
+  await t.rejects(ugm.ack(id), { code: 'RECALLED' });
+
+  const ui = await s.client();
+  const uiPopups = collectPushes(ui, 'POPUP');
+  await ui.login('ui', 'own-password-of-ui');
+  await ui.ping();
+  t.strictSame(uiPopups, [], 'the offline recipient never gets the popup');
+  t.strictSame((await ui.inbox()).messages, [], 'nor sees it');
+
+  const mine = await unhas.read(id);
+  t.match(mine, { body: 'Lihat lampiran', state: 'recalled', recallReason: 'Jadwal salah' }, 'the sender keeps the original');
+  t.equal(mine.attachments.length, 1);
+  t.match(await unhas.recall(id, 'again'), { already: true, recalledAt: out.recalledAt });
+  const admin = await s.adminClient();
+  const audit = await admin.admin.audit({ kind: 'message_recalled' });
+  t.equal(audit.length, 1, 'audited once');
+  t.match(audit[0], { subject: String(id) });
+  const plain = await unhas.send({ to: ['ugm'], subject: 'x' });
+  t.match(await admin.recall(plain.id), { id: plain.id }, 'the administrator may recall');
+});
+
+t.test('send replaces=: the old one is recalled and points to the correction; recipients see what it replaces', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const other = await s.memberClient('other');
+  const first = await unhas.send({ to: ['ugm'], subject: 'Rapat Senin', priority: 'high' });
+  await t.rejects(other.send({ to: ['ugm'], subject: 'x', replaces: first.id }), { code: 'NOT_FOUND' }, 'not someone else\'s');
+  const told = nextPush(ugm, 'RECALLED');
+  const popup = nextPush(ugm, 'POPUP', (a) => a.get('subject') === 'Rapat Selasa');
+  const fix = await unhas.send({ to: ['ugm'], subject: 'Rapat Selasa', priority: 'high', replaces: first.id });
+  t.equal(fix.replaces, first.id);
+  t.equal((await told).get('replacedBy'), String(fix.id));
+  t.equal(argsToPopup(await popup).replaces, first.id);
+  const inbox = new Map((await ugm.inbox()).messages.map((m) => [m.id, m]));
+  t.match(inbox.get(first.id), { replacedBy: fix.id, recalledAt: String });
+  t.match(inbox.get(fix.id), { replaces: first.id });
+  await t.rejects(ugm.read(first.id), { code: 'RECALLED', message: new RegExp(`replaced by message ${fix.id}`) });
+});
+
+t.test('expiry: a recipient who logs in after it never gets the popup; the inbox shows it expired', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  await s.member('ugm'); // offline
+  await t.rejects(unhas.send({ to: ['ugm'], subject: 'x', expires: '2020-01-01T00:00Z' }), { code: 'BAD_ARGUMENT' }, 'not in the past');
+  await t.rejects(unhas.send({ to: ['ugm'], subject: 'x', expires: 'soon' }), { code: 'BAD_ARGUMENT' });
+  const short = await unhas.send({ to: ['ugm'], subject: 'Kilat', expires: '1s' });
+  const long = await unhas.send({ to: ['ugm'], subject: 'Lama', expires: '2h' });
+  t.ok(short.expiresAt && Date.parse(short.expiresAt) > Date.now() - 5000);
+  await new Promise((r) => setTimeout(r, 1200));
+  const ugm = await s.client();
+  const popups = collectPushes(ugm, 'POPUP');
+  await ugm.login('ugm', 'own-password-of-ugm');
+  await until('the live popup', () => popups.length >= 1);
+  await ugm.ping();
+  t.strictSame(popups.map((a) => a.get('subject')), ['Lama'], 'only the one not expired');
+  t.equal(argsToPopup(popups[0]!).expiresAt, long.expiresAt);
+  const inbox = new Map((await ugm.inbox()).messages.map((m) => [m.id, m]));
+  t.match(inbox.get(short.id), { expired: true, expiresAt: short.expiresAt });
+  t.equal(inbox.get(long.id)!.expired, undefined);
+  t.match((await unhas.outbox()).find((m) => m.id === short.id), { expired: true });
 });

@@ -5,15 +5,31 @@
  */
 import type { QueryResultRow } from 'pg';
 import { ALERT_COLUMNS, type AckRow, type AlertRow } from '../sqlite/alerts.js';
-import { sql, statements } from './connection.js';
+import { sql, statements, type Queryable } from './connection.js';
+import { toAlert } from '../sqlite/alerts.js';
+import type { RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
 
 type Row<T> = T & QueryResultRow;
 
 export const A = statements('siar.alerts', {
-  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null], Row<AlertRow>>(`
-    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null], Row<AlertRow>>(`
+    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     RETURNING ${ALERT_COLUMNS}`),
+  alertOf: sql<[number], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = $1`),
+  // The message row is locked so two recalls of it take turns; a message recalled before keeps its first recall.
+  lockMessage: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1 FOR UPDATE`),
+  recall: sql<[number, string, string, number, number | null]>(`
+    INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
+      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+    WHERE message_alerts.recalled_at IS NULL`),
+  closeUndelivered: sql<[string, number], Row<{ recipient_id: number }>>(`
+    UPDATE message_recipients SET deleted_at = $1
+    WHERE message_id = $2 AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`),
+  deliveredTo: sql<[number], Row<{ recipient_id: number }>>(`
+    SELECT recipient_id FROM message_recipients WHERE message_id = $1 AND delivered_at IS NOT NULL AND deleted_at IS NULL`),
   alertsOf: sql<[number[]], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ANY($1)`),
   acksOf: sql<[number[]], Row<AckRow>>(`SELECT message_id, recipient_id, acked_at FROM message_acks WHERE message_id = ANY($1)`),
   // The first acknowledgement wins; a second one returns nothing and reads the first.
@@ -22,3 +38,12 @@ export const A = statements('siar.alerts', {
     ON CONFLICT (message_id, recipient_id) DO NOTHING RETURNING acked_at`),
   ackOf: sql<[number, number], Row<{ acked_at: string }>>(`SELECT acked_at FROM message_acks WHERE message_id = $1 AND recipient_id = $2`),
 });
+
+/** Recalls a message inside the caller's transaction (PostgresStore.recallMessage, and SEND replaces=). */
+export async function recallIn(tx: Queryable, r: RecallRequest & { replacedBy?: number }, at: string): Promise<RecallOutcome | null> {
+  if (!(await A.lockMessage.get(tx, r.messageId))) return null;
+  const changed = (await A.recall.run(tx, r.messageId, at, r.reason, r.byUserId, r.replacedBy ?? null)) > 0;
+  const undelivered = changed ? (await A.closeUndelivered.all(tx, at, r.messageId)).map((x) => x.recipient_id) : [];
+  const delivered = changed ? (await A.deliveredTo.all(tx, r.messageId)).map((x) => x.recipient_id) : [];
+  return { alert: toAlert((await A.alertOf.get(tx, r.messageId))!), changed, undelivered, delivered };
+}

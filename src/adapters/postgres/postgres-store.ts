@@ -56,9 +56,9 @@ import {
   type UserStatus,
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
-import { A } from './alert-sql.js';
+import { A, recallIn } from './alert-sql.js';
 import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
-import type { MessageAlert, NewAlert } from '../../core/ports/store-alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError, TAKEN } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -367,15 +367,21 @@ export class PostgresStore implements Store {
 
   // --- alerts (issue 21): the alert row is written in the message's own transaction.
 
-  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert }> {
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(async (tx) => {
       const stored = await this.insertMessage(tx, message, limits);
       const r = newAlertRow(stored.id, alert, stored.sentAt);
+      const replaced = alert.replaces ? await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
+        replaced ? alert.replaces!.messageId : null,
       ))!;
-      return { message: stored, alert: toAlert(row) };
+      return { message: stored, alert: toAlert(row), replaced };
     });
+  }
+
+  async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
+    return transaction(this.pool, (tx) => recallIn(tx, request, now()));
   }
 
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
@@ -549,7 +555,7 @@ export class PostgresStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit));
+    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

@@ -158,10 +158,12 @@ export const Q = statements('siar', {
     ORDER BY m.id, u.username`),
   attachmentsOf: sql<[number[]], Row<AttachmentRow>>(`
     SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY message_id, id`),
-  undelivered: sql<[number, number], Row<MessageRow>>(`
+  // A message past its expiry (issue 21, message_alerts) pops up no more.
+  undelivered: sql<[number, number, string], Row<MessageRow>>(`
     SELECT ${MESSAGE_COLUMNS}
     FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
     WHERE r.recipient_id = $1 AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= $3)
     ORDER BY r.message_id LIMIT $2`),
   inbox: sql<[number, number, boolean, number], Row<InboxRow>>(`
     SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,

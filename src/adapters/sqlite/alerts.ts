@@ -4,7 +4,7 @@
  * serve the PostgreSQL store too (its rows come back in the same shape).
  */
 import type { Database } from 'better-sqlite3';
-import type { MessageAlert, NewAlert, Priority } from '../../core/ports/store-alerts.js';
+import type { MessageAlert, NewAlert, Priority, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
 
 export interface AlertRow {
   message_id: number;
@@ -77,7 +77,29 @@ export function prepareAlertStatements(db: Database) {
     ),
     ackOf: db.prepare<[number, number], string>(`SELECT acked_at FROM message_acks WHERE message_id = ? AND recipient_id = ?`).pluck(),
     insertAck: db.prepare<[number, number, string]>(`INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES (?, ?, ?)`),
+    alertOf: db.prepare<[number], AlertRow>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ?`),
+    messageExists: db.prepare<[number], number>(`SELECT id FROM messages WHERE id = ?`).pluck(),
+    // A message recalled before keeps its first recall (no change).
+    recall: db.prepare<{ id: number; at: string; reason: string; by: number; replacedBy: number | null }>(`
+      INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
+      VALUES (@id, @at, @reason, @by, @replacedBy)
+      ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
+        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+      WHERE message_alerts.recalled_at IS NULL`),
+    closeUndelivered: db.prepare<[string, number], number>(`
+      UPDATE message_recipients SET deleted_at = ?
+      WHERE message_id = ? AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`).pluck(),
+    deliveredTo: db.prepare<[number], number>(`
+      SELECT recipient_id FROM message_recipients WHERE message_id = ? AND delivered_at IS NOT NULL AND deleted_at IS NULL`).pluck(),
   };
 }
 
 export type AlertStatements = ReturnType<typeof prepareAlertStatements>;
+
+/** Recalls a message inside the caller's transaction (SqliteStore.recallMessage, and SEND replaces=). */
+export function recallIn(q: AlertStatements, r: RecallRequest & { replacedBy?: number }, at: string): RecallOutcome | null {
+  if (q.messageExists.get(r.messageId) === undefined) return null;
+  const changed = q.recall.run({ id: r.messageId, at, reason: r.reason, by: r.byUserId, replacedBy: r.replacedBy ?? null }).changes > 0;
+  const undelivered = changed ? q.closeUndelivered.all(at, r.messageId) : [];
+  return { alert: toAlert(q.alertOf.get(r.messageId)!), changed, undelivered, delivered: changed ? q.deliveredTo.all(r.messageId) : [] };
+}

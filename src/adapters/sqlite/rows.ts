@@ -270,10 +270,12 @@ export function prepareStatements(db: Database) {
       SELECT ${ATTACHMENT_COLUMNS} FROM attachments
       WHERE message_id IN (SELECT value FROM json_each(?))
       ORDER BY message_id, id`),
-    undelivered: db.prepare<[number, number], MessageRow>(`
+    // A message past its expiry (issue 21, message_alerts) pops up no more.
+    undelivered: db.prepare<[number, string, number], MessageRow>(`
       SELECT ${MESSAGE_COLUMNS}
       FROM message_recipients r JOIN messages m ON m.id = r.message_id JOIN users s ON s.id = m.sender_id
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= ?)
       ORDER BY r.message_id LIMIT ?`),
     // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
     inbox: db.prepare<[number, number, number, number], InboxRow>(`

@@ -19,8 +19,8 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { SiarError } from '../../protocol/errors.js';
 import { ChannelGroupSql } from './channels.js';
-import { groupAcks, newAlertRow, prepareAlertStatements, toAlert, type AlertStatements } from './alerts.js';
-import type { MessageAlert, NewAlert } from '../../core/ports/store-alerts.js';
+import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, toAlert, type AlertStatements } from './alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store-alerts.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store-channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
@@ -641,13 +641,19 @@ export class SqliteStore implements Store {
 
   // --- alerts (issue 21): the alert row is written in the message's own transaction.
 
-  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert }> {
+  async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(() => {
       const stored = this.insertMessage(message, limits);
       const row = newAlertRow(stored.id, alert, stored.sentAt);
+      const replaced = alert.replaces ? recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
+      if (replaced) row.replaces_id = alert.replaces!.messageId;
       this.alertSql.insertAlert.run(row);
-      return { message: stored, alert: toAlert(row) };
+      return { message: stored, alert: toAlert(row), replaced };
     });
+  }
+
+  async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
+    return this.write(() => recallIn(this.alertSql, request, now()));
   }
 
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
@@ -765,7 +771,7 @@ export class SqliteStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, limit)));
+    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, now(), limit)));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

@@ -80,4 +80,18 @@ export const alertCommands: CommandModule<object, any>[] = [
       });
     },
   }),
+  defineCommand({
+    command: 'recall <id>',
+    describe: 'withdraw a message you sent: nobody gets it any more, those who did see it withdrawn',
+    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true })
+      .option('reason', { type: 'string', describe: 'why (shown to the recipients, at most 200 characters)' }),
+    handler: async (opts: ClientOptions & { id: number; reason?: string }) => {
+      await withClient(opts, async (client) => {
+        const r = await client.recall(opts.id, opts.reason);
+        if (opts.json) printJson(wireArgs(r).toObject());
+        else if (r.already) print(`Message ${r.id} was already recalled at ${localTime(r.recalledAt, true)}.\n`);
+        else print(`Recalled message ${r.id}: ${r.undelivered} recipient(s) will never get it, ${r.notified} online were told.\n`);
+      });
+    },
+  }),
 ];

@@ -55,6 +55,8 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
 
 /** A recipient's alert column: priority, and whether it still has to acknowledge. */
 function inboxAlert(m: MessageRecord): string {
+  if (m.recalledAt) return 'WITHDRAWN';
+  if (m.expired) return 'expired';
   const marks = alertMarks({ priority: m.priority });
   const ack = m.ack ? (m.ackedAt ? 'acked' : 'ACK?') : '';
   return [marks, ack].filter(Boolean).join(' ');
@@ -62,6 +64,7 @@ function inboxAlert(m: MessageRecord): string {
 
 /** The sender's alert column: priority, and how many acknowledged. */
 function outboxAlert(m: MessageRecord): string {
+  if (m.recalledAt) return 'recalled';
   const marks = alertMarks({ priority: m.priority });
   const ack = m.ack ? `acked ${m.acked?.length ?? 0}/${m.recipients?.length ?? 0}` : '';
   return [marks, ack].filter(Boolean).join(' ');
@@ -86,6 +89,10 @@ function printOne(m: MessageRecord): void {
   ];
   if (m.state && m.state !== 'sent') lines.push(`State:   ${oneLine(m.state)}`);
   if (m.priority) lines.push(`Priority: ${m.priority}`);
+  if (m.recalledAt) lines.push(oneLine(`Withdrawn: ${localTime(m.recalledAt, true)}${m.recallReason ? ` (${m.recallReason})` : ''}`));
+  if (m.replaces) lines.push(`Replaces: message ${m.replaces}`);
+  if (m.replacedBy) lines.push(`Replaced by: message ${m.replacedBy}`);
+  if (m.expiresAt) lines.push(`${m.expired ? 'Expired' : 'Expires'}: ${localTime(m.expiresAt, true)}`);
   if (m.ack && m.ackedAt !== undefined) {
     lines.push(m.ackedAt ? `Acknowledged: ${localTime(m.ackedAt, true)}` : `Acknowledgement requested: siar ack ${m.id}`);
   } else if (m.ack) lines.push('Acknowledgement requested');
@@ -105,12 +112,12 @@ function printOne(m: MessageRecord): void {
 
 type SendOpts = ClientOptions & {
   to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[];
-  priority?: 'normal' | 'high' | 'urgent'; ack?: boolean;
+  priority?: 'normal' | 'high' | 'urgent'; ack?: boolean; expires?: string; replaces?: number;
 };
 
 /** The alert options of `siar send` (issue 21), as the typed client takes them. */
 function alertOptions(opts: SendOpts) {
-  return { priority: opts.priority, ack: opts.ack };
+  return { priority: opts.priority, ack: opts.ack, expires: opts.expires, replaces: opts.replaces };
 }
 
 /** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */
@@ -179,6 +186,8 @@ export const messagingCommands: CommandModule<object, any>[] = [
       .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
       .option('priority', { choices: ['normal', 'high', 'urgent'] as const, describe: 'high: the popup stays until dismissed; urgent: a full-screen alert that asks for acknowledgement' })
       .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
+      .option('expires', { type: 'string', requiresArg: true, describe: 'after this nobody gets the popup: a duration (2h) or an ISO time with its zone' })
+      .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
       .check((a) => {
         if ([commaList(a.to).length > 0, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
@@ -328,10 +337,14 @@ async function listen(opts: ListenOpts): Promise<void> {
         const via = p.via ? ` via ${p.via}` : '';
         const marks = alertMarks(p);
         const flag = marks ? `[${marks}] ` : '';
-        const ask = p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '';
+        const ask = (p.replaces ? `\n  (replaces message ${p.replaces})` : '') + (p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '');
         print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
       }
       notifier?.notify(p);
+    });
+    client.on('recalled', (r) => {
+      if (opts.json) printJson({ recalled: r.id, reason: r.reason, at: r.at, ...(r.replacedBy ? { replacedBy: r.replacedBy } : {}) });
+      else print(`${oneLine(`[${r.at}] #${r.id} was withdrawn by its sender${r.reason ? `: ${r.reason}` : ''}${r.replacedBy ? ` (replaced by #${r.replacedBy})` : ''}`)}\n`);
     });
     try {
       const info = await client.login(opts.user, password);

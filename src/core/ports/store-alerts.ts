@@ -17,6 +17,26 @@ export interface NewAlert {
   remindMax?: number;
   /** ISO 8601 UTC; null: never. */
   expiresAt?: string | null;
+  /** The message this one corrects: recalled in the same transaction (as recallMessage), pointing here. */
+  replaces?: RecallRequest | null;
+}
+
+export interface RecallRequest {
+  messageId: number;
+  /** Who recalls it (the sender or the administrator); the caller checks that it may. */
+  byUserId: number;
+  reason: string;
+}
+
+/** What recalling did. */
+export interface RecallOutcome {
+  alert: MessageAlert;
+  /** False when it was recalled before: nothing changed. */
+  changed: boolean;
+  /** Recipients that had not received it: they never will (their rows left the inbox). */
+  undelivered: number[];
+  /** Recipients that had received it: they see it withdrawn. */
+  delivered: number[];
 }
 
 export interface MessageAlert {
@@ -39,8 +59,17 @@ export interface MessageAlert {
 }
 
 export interface AlertStore {
-  /** Stores the message (as storeMessage does, quota included) and its alert row in one transaction. */
-  storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert }>;
+  /**
+   * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
+   * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist).
+   */
+  storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }>;
+  /**
+   * Recalls a message in one transaction: its alert row (made if it had none) records when, why and
+   * by whom, automatic reminders stop, and recipients that had not received it lose it. Null when
+   * there is no such message; `changed` false when it was recalled before.
+   */
+  recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null>;
   /** The alert rows of these messages, by message id (messages without one are absent). */
   alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>>;
   /** Acknowledgements of these messages: message id → recipient id → when. */

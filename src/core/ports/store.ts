@@ -340,7 +340,7 @@ export interface Store extends ChannelGroupStore, AlertStore {
    * twice). Marks written after a push, and read messages, are kept. Returns how many were reopened.
    */
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
-  /** Messages for this recipient not yet delivered, oldest first. */
+  /** Messages for this recipient not yet delivered, oldest first; none past its expiry (message_alerts, issue 21). */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
   /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
   inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;

@@ -1,7 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
-import type { Message } from '../../core/ports/store.js';
-import { recipientState } from '../alerts.js';
-import { requireId } from '../validation.js';
+import type { Message, RecallOutcome } from '../../core/ports/store.js';
+import { recalledError, recipientState } from '../alerts.js';
+import { optionalText, requireId } from '../validation.js';
 import { authed, type AuthedContext, type Command } from './types.js';
 
 /**
@@ -16,11 +16,35 @@ async function ownMessage(ctx: AuthedContext, id: number): Promise<Message> {
   throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
 }
 
+/** The longest recall reason, in characters. */
+const MAX_REASON_CHARS = 200;
+
+/**
+ * After a recall committed: its recipients that had the popup are told (`*|RECALLED`, after the
+ * reply), and the audit log records it. Returns how many recipients were online to be told.
+ */
+export async function announceRecall(ctx: AuthedContext, out: RecallOutcome): Promise<number> {
+  const { alert } = out;
+  if (!out.changed) return 0;
+  await ctx.services.store.audit({
+    kind: 'message_recalled', actorId: ctx.auth.user.id, subject: String(alert.messageId), address: ctx.conn.remoteAddress,
+    detail: { reason: alert.recallReason ?? '', undelivered: out.undelivered.length, delivered: out.delivered.length, ...(alert.replacedBy ? { replacedBy: alert.replacedBy } : {}) },
+  });
+  const online = out.delivered.filter((id) => ctx.services.router.isOnline(id)).length;
+  ctx.afterReply(() => {
+    const push = { id: alert.messageId, reason: alert.recallReason ?? '', at: alert.recalledAt ?? '', replacedBy: alert.replacedBy ?? undefined };
+    for (const userId of out.delivered) ctx.services.router.pushToUser(userId, 'RECALLED', push);
+  });
+  return online;
+}
+
 export const alertCommands: Command[] = [
   authed('ACK', 'user', 'ACK id= — acknowledges a message you received (its sender sees it)', async (ctx, args) => {
     const id = requireId(args);
     const { store, router } = ctx.services;
     const me = ctx.auth.user;
+    const alert = (await store.alertsOf([id])).get(id);
+    if (alert?.recalledAt && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
     const done = await store.acknowledge(id, me.id);
     if (!done) throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
     if (!done.already) {
@@ -52,6 +76,20 @@ export const alertCommands: Command[] = [
       id, recipients: rows.length, delivered: rows.filter((x) => x.r.deliveredAt).length, read: rows.filter((x) => x.r.readAt).length,
       acknowledged, notAcknowledged: rows.length - acknowledged, ack: alert?.ack ? 1 : 0,
       priority: alert && alert.priority !== 'normal' ? alert.priority : undefined,
+    };
+  }),
+
+  authed('RECALL', 'user', 'RECALL id= [reason=] — withdraws a message you sent: nobody gets it any more, those who did see it withdrawn', async (ctx, args) => {
+    const id = requireId(args);
+    const reason = optionalText(args, 'reason', MAX_REASON_CHARS, 'Reason');
+    const message = await ownMessage(ctx, id);
+    if (message.state === 'sending') throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
+    const out = await ctx.services.store.recallMessage({ messageId: id, byUserId: ctx.auth.user.id, reason });
+    if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
+    const notified = await announceRecall(ctx, out);
+    return {
+      id, recalledAt: out.alert.recalledAt ?? '', undelivered: out.undelivered.length, notified,
+      ...(out.changed ? {} : { already: 1 }),
     };
   }),
 ];

@@ -1,5 +1,6 @@
 import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../../protocol/index.js';
-import { parseAlert, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
+import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
+import { announceRecall } from './alerts.js';
 import { deliverMessage, pushableRecipients } from '../delivery.js';
 import { admitMessage, quotaRefusal } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
@@ -21,11 +22,12 @@ function audienceTo(audience: Audience, via: string | null | undefined, recipien
 
 function inboxArgs(e: InboxEntry, extra: Partial<MessageRecord>): ArgInput {
   return messageToArgs({
-    ...extra,
     id: e.id, from: e.sender, to: audienceTo(e.audience, e.messageVia, e.recipients), audience: e.audience,
     subject: e.subject, body: e.body, sentAt: e.sentAt,
     attachments: e.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: e.deliveredAt, readAt: e.readAt,
     ...(e.via ? { via: e.via } : {}),
+    // The alert fields last: a withdrawn message's body and attachments are emptied.
+    ...extra,
   });
 }
 
@@ -78,6 +80,13 @@ export const messagingCommands: Command[] = [
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
     const alert = parseAlert(args, ctx.auth.user, config);
+    if (alert?.replaces) {
+      // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
+      const old = await store.getMessage(alert.replaces.messageId);
+      if (!old || (old.senderId !== ctx.auth.user.id && ctx.auth.user.role !== 'admin')) {
+        throw new SiarError('NOT_FOUND', `No message ${alert.replaces.messageId} in your outbox to replace. Nothing was sent.`);
+      }
+    }
     const limits = await admitMessage(ctx.services, ctx.auth.user, { subject, body, attachments });
     const { audience, ids, ...routing } = await resolveRecipients(ctx.services, ctx.auth.user, {
       to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')),
@@ -86,12 +95,14 @@ export const messagingCommands: Command[] = [
       senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
       pushedAfterCommit: pushableRecipients(ctx.services),
     };
-    const { message, alert: stored } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null })))
+    const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })))
       .catch((err: unknown) => { throw quotaRefusal(err); });
+    if (replaced) await announceRecall(ctx, replaced);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
       priority: stored && stored.priority !== 'normal' ? stored.priority : undefined, ack: stored?.ack ? 1 : undefined,
+      expiresAt: stored?.expiresAt ?? undefined, replaces: stored?.replacesId ?? undefined,
     };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
@@ -124,17 +135,20 @@ export const messagingCommands: Command[] = [
     const me = ctx.auth.user;
     const message = await store.getMessage(id);
     const mine = message?.recipients.find((r) => r.userId === me.id);
+    const alert = mine ? (await store.alertsOf([id])).get(id) : undefined;
+    // A withdrawn message is not opened (nor marked read): RECALLED, with the reason (issue 21).
+    if (alert?.recalledAt && mine && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
     if (message && mine && (await store.markRead(id, me.id))) {
       const fresh = (await store.getMessage(id))!;
       const state = fresh.recipients.find((r) => r.userId === me.id)!;
       if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
       // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
       return messageToArgs({
-        ...(await recipientAlerts(ctx, [id]))(id),
         id, from: fresh.sender, to: audienceTo(fresh.audience, fresh.via, fresh.recipients.map((r) => r.username)),
         audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
         attachments: fresh.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: state.deliveredAt, readAt: state.readAt,
         ...(state.via ? { via: state.via } : {}),
+        ...(await recipientAlerts(ctx, [id]))(id),
       });
     }
     if (message && message.senderId === me.id) return sentArgs(message, await uploadProgress(ctx, message), (await senderAlerts(ctx, [message]))(message));

@@ -62,4 +62,46 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(await store.acknowledge(m.id, carol.id), null, 'not once it left the inbox');
     t.strictSame(await store.acksOf([]), new Map());
   });
+
+  t.test('recalling: the undelivered lose it, the delivered are named, a second recall changes nothing', async (t) => {
+    const { store, alice, bob, carol, message } = await setup(t, adapter);
+    const plain = await store.storeMessage(message([bob, carol], 'plain'));
+    await store.markDelivered(plain.id, bob.id);
+    const out = await store.recallMessage({ messageId: plain.id, byUserId: alice.id, reason: 'wrong date' });
+    t.match(out, { changed: true, undelivered: [carol.id], delivered: [bob.id] });
+    t.match(out!.alert, { messageId: plain.id, priority: 'normal', ack: false, recalledAt: ISO, recallReason: 'wrong date', recalledBy: alice.id, replacedBy: null });
+    t.strictSame(await store.listUndelivered(carol.id, 10), [], 'carol never gets it');
+    t.strictSame((await store.inbox(carol.id, { limit: 10 })).map((e) => e.id), [], 'nor sees it');
+    t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [plain.id], 'bob keeps it (withdrawn)');
+    t.equal((await store.getMessage(plain.id))!.body, 'body of plain', 'the original is kept');
+    const again = await store.recallMessage({ messageId: plain.id, byUserId: alice.id, reason: 'again' });
+    t.match(again, { changed: false, undelivered: [], delivered: [] });
+    t.equal(again!.alert.recallReason, 'wrong date', 'the first recall stays');
+    t.equal(await store.recallMessage({ messageId: plain.id + 99, byUserId: alice.id, reason: '' }), null);
+  });
+
+  t.test('a correction recalls the message it replaces in the same transaction', async (t) => {
+    const { store, alice, bob, message } = await setup(t, adapter);
+    const { message: first } = await store.storeAlertedMessage(message([bob], 'first'), { priority: 'high', ack: true, remindEverySeconds: 60 });
+    const { message: fix, alert, replaced } = await store.storeAlertedMessage(message([bob], 'fix'), {
+      priority: 'high', ack: true, replaces: { messageId: first.id, byUserId: alice.id, reason: 'corrected' },
+    });
+    t.equal(alert.replacesId, first.id);
+    t.match(replaced, { changed: true, undelivered: [bob.id] });
+    const old = (await store.alertsOf([first.id])).get(first.id)!;
+    t.match(old, { recallReason: 'corrected', replacedBy: fix.id, nextRemindAt: null, priority: 'high' }, 'its reminders stop');
+    t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [fix.id]);
+    const missing = await store.storeAlertedMessage(message([bob], 'x'), { priority: 'normal', ack: false, replaces: { messageId: 98765, byUserId: alice.id, reason: '' } });
+    t.equal(missing.replaced, null, 'nothing to replace');
+    t.equal(missing.alert.replacesId, null);
+  });
+
+  t.test('a message past its expiry is not listed undelivered; one before it is', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const past = await store.storeAlertedMessage(message([bob], 'past'), { priority: 'normal', ack: false, expiresAt: new Date(Date.now() - 1000).toISOString() });
+    const future = await store.storeAlertedMessage(message([bob], 'future'), { priority: 'normal', ack: false, expiresAt: inOneHour() });
+    const plain = await store.storeMessage(message([bob], 'plain'));
+    t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [future.message.id, plain.id]);
+    t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [plain.id, future.message.id, past.message.id], 'the inbox keeps it');
+  });
 });
