@@ -1,8 +1,8 @@
 /**
  * Alerts in the real `siar tui` (issue 21), in a pseudo-terminal at 80×24 against a real server:
  * an urgent alert covers the screen, Esc does not dismiss it, `A` acknowledges it and the sender's
- * own `siar tui` counts it live; and the urgent alert rings again every 30 s (the controller with
- * a clock of its own).
+ * own `siar tui` counts it live; a recall turns an open popup into a withdrawn notice with its
+ * reason; and the urgent alert rings again every 30 s (the controller with a clock of its own).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -34,7 +34,7 @@ async function tuiAs(t: Test, s: TestServer, username: string, password: string)
   return tui;
 }
 
-t.test('an urgent alert covers the screen until acknowledged with A, and the sender\'s siar tui counts it live', async (t) => {
+t.test('an urgent alert covers the screen until acknowledged with A, the sender\'s siar tui counts it live, and a recall withdraws an open popup', async (t) => {
   const s = await startServer(t);
   const itb = await s.member('itb');
   const unhas = await s.member('unhas');
@@ -72,6 +72,17 @@ t.test('an urgent alert covers the screen until acknowledged with A, and the sen
   t.match(await outbox.waitFor(/itb\s+acknowledged/, STEP), /itb\s+acknowledged/, 'the sender\'s detail changed live');
   const report = await sender.report(sent.id);
   t.match(report, { acknowledged: 1, notAcknowledged: 0 });
+
+  // A popup asking for acknowledgement is recalled while on screen: it says so, with the reason.
+  const second = await sender.send({ to: ['itb'], subject: 'Rapat pukul 10', body: 'Ruang 2', ack: true });
+  await recipient.waitFor('Rapat pukul 10', STEP);
+  t.match(recipient.text(), 'A acknowledge');
+  await sender.recall(second.id, 'Jam salah, lihat koreksi');
+  const withdrawn = await recipient.waitFor('The sender withdrew this message.', STEP);
+  t.match(withdrawn, 'Withdrawn message');
+  t.match(withdrawn, 'Reason: Jam salah, lihat koreksi');
+  recipient.write(KEY.escape);
+  await recipient.waitFor(/withdrawn Rapat pukul 10/, STEP);
 
   for (const tui of [recipient, outbox]) {
     tui.write(KEY.ctrl('c'));
