@@ -18,7 +18,7 @@ export function trafficScreen(host: ConsoleHost, key: string): Screen {
   traffic.key('a', () => void host.withModal(() => sendAlert(host)));
   return {
     key, title: 'Traffic', box, live: true,
-    help: 'a alert to all members  (live counters, refreshed every 2 s)',
+    help: 'a alert to all members  (refreshed every 2 s)',
     focus: () => traffic.focus(),
     load: async () => {
       const width = Math.max(10, (traffic.width as number) - 16);
