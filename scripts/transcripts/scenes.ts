@@ -151,7 +151,31 @@ export const protocolScene: Scene = {
     await rec.step(m, 'xx');
     await rec.step(m, '3|INBOX');
     await rec.step(m, `4|SEND|${m.token}|to=ugm|subject=x|body=a | b`);
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes]);
+    m.close();
+
+    // Alerts (issue 21): urgent with acknowledgement, ACK, REPORT, a correction, RECALL.
+    const alertRecipient = new Block('alert-recipient');
+    const alertSender = new Block('alert-sender');
+    const r = await rec.session(alertRecipient);
+    await rec.step(r, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(r.token, 'TOKEN');
+    const a = await rec.session(alertSender);
+    await rec.step(a, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
+    rec.secret(a.token, 'TOKEN');
+    await rec.step(a, `2|SEND|${a.token}|to=ugm|subject=Gempa: keluar gedung|body=Berkumpul di lapangan.|priority=urgent|expires=2h`, [[r, /^\*\|POPUP\|id=3\|/]]);
+    await rec.step(a, `3|REPORT|${a.token}|id=3`);
+    await rec.step(r, `2|ACK|${r.token}|id=3`, [[a, /^\*\|ACK\|id=3\|/]]);
+    await rec.step(r, `3|ACK|${r.token}|id=1`);
+    await rec.step(a, `4|REPORT|${a.token}|id=3`);
+    await rec.step(a, `5|SEND|${a.token}|to=ugm|subject=Gempa: latihan|body=Hanya latihan.|priority=high|replaces=3`,
+      [[r, /^\*\|RECALLED\|id=3\|/], [r, /^\*\|POPUP\|id=4\|/]]);
+    await rec.step(r, `4|READ|${r.token}|id=3`);
+    await rec.step(r, `5|RECALL|${r.token}|id=4`);
+    await rec.step(a, `6|RECALL|${a.token}|id=4|reason=Latihan selesai`, [[r, /^\*\|RECALLED\|id=4\|/]]);
+    await rec.step(r, `6|INBOX|${r.token}|limit=1`);
+    r.close();
+    a.close();
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, mistakes, alertRecipient, alertSender]);
   }),
 };
 

@@ -36,6 +36,10 @@ export function parseTimeArg(value: string, key: string, nowMs: number): string 
  * acknowledgement unless `ack=0`. `replaces` is checked by the caller (it must be the sender's own).
  */
 export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 'urgentSenders'>, nowMs = Date.now()): NewAlert | null {
+  // Specified (docs/PROTOCOL.md §Alerts) but not served yet: refused, never silently sent now.
+  for (const key of ['at', 'remind', 'remindMax']) {
+    if (args.get(key)) throw new SiarError('BAD_ARGUMENT', `This server does not do ${key}= yet (scheduled delivery and automatic reminders are coming). Nothing was sent.`);
+  }
   const rawPriority = args.get('priority');
   const rawAck = args.get('ack');
   const priority = rawPriority || 'normal';
