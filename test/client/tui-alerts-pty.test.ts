@@ -82,11 +82,12 @@ t.test('an urgent alert covers the screen until acknowledged with A, the sender\
   t.match(withdrawn, 'Withdrawn message');
   t.match(withdrawn, 'Reason: Jam salah, lihat koreksi');
   recipient.write(KEY.escape);
-  await recipient.waitFor(/withdrawn Rapat pukul 10/, STEP);
+  await recipient.waitGone('The sender withdrew this message.', STEP);
+  t.match(await recipient.waitFor(/withdrawn Rapat pukul 10/, STEP), /withdrawn Rapat pukul 10/, 'Esc dismisses the notice; the inbox row says withdrawn');
 
-  for (const tui of [recipient, outbox]) {
+  for (const [name, tui] of [['recipient', recipient], ['sender', outbox]] as const) {
     tui.write(KEY.ctrl('c'));
-    await Promise.race([tui.exited, new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit')), STEP))]);
+    await Promise.race([tui.exited, new Promise((_, reject) => setTimeout(() => reject(new Error(`${name}'s siar tui did not exit:\n${tui.text()}`)), STEP))]);
   }
 });
 
