@@ -230,3 +230,12 @@ CREATE TABLE message_acks (
   acked_at     TIMESTAMPTZ NOT NULL,
   PRIMARY KEY (message_id, recipient_id)
 );
+
+-- migration: 4
+-- Reminders owed to recipients that were offline when REMIND ran (schema.sql's migration 7).
+CREATE TABLE message_reminders_due (
+  message_id   BIGINT NOT NULL REFERENCES messages (id),
+  recipient_id BIGINT NOT NULL REFERENCES users (id),
+  reminder     INTEGER NOT NULL,
+  PRIMARY KEY (recipient_id, message_id)
+);

@@ -250,3 +250,13 @@ CREATE TABLE message_acks (
   acked_at     TEXT NOT NULL,
   PRIMARY KEY (message_id, recipient_id)
 ) WITHOUT ROWID;
+
+-- migration: 7
+-- Reminders (issue 21) owed to recipients that were offline when REMIND ran: pushed, marked as a
+-- reminder, at their next login (unless they acknowledged, or the message was recalled or expired).
+CREATE TABLE message_reminders_due (
+  message_id   INTEGER NOT NULL REFERENCES messages (id),
+  recipient_id INTEGER NOT NULL REFERENCES users (id),
+  reminder     INTEGER NOT NULL,                   -- which reminder it is (message_alerts.reminders then)
+  PRIMARY KEY (recipient_id, message_id)
+) WITHOUT ROWID;

@@ -2,7 +2,7 @@ import { encodePush, popupToArgs, previewOf, type ArgInput } from '../protocol/i
 import type { Connection } from './connection.js';
 import type { Services } from './commands/types.js';
 import type { Message, MessageAlert } from '../core/ports/store.js';
-import { popupAlert } from './alerts.js';
+import { isExpired, popupAlert } from './alerts.js';
 
 /**
  * Real-time popups and store-and-forward. A message is stored first; then every online session of
@@ -14,9 +14,10 @@ import { popupAlert } from './alerts.js';
  * saves a second write per message. Should its push then fail (it logged out or its socket closed
  * during the commit), the mark is taken back and the popup waits for its next login.
  */
-function popupArgs(message: Message, institution: string, via: string | null, alert: MessageAlert | null): ArgInput {
+export function popupArgs(message: Message, institution: string, via: string | null, alert: MessageAlert | null, reminder?: number): ArgInput {
   return popupToArgs({
     ...popupAlert(alert),
+    ...(reminder ? { reminder } : {}),
     id: message.id,
     from: message.sender,
     institution,
@@ -92,6 +93,29 @@ export async function replayPending(services: Services, conn: Connection): Promi
       await services.store.markDelivered(message.id, user.userId);
       n++;
     }
+  }
+  return n + (await replayReminders(services, conn));
+}
+
+/**
+ * The reminders owed to a member that was offline when REMIND ran (issue 21): each popup again,
+ * marked `reminder=N`, unless it has acknowledged since or the message was recalled or expired.
+ */
+async function replayReminders(services: Services, conn: Connection): Promise<number> {
+  const user = conn.user!;
+  const due = await services.store.takeDueReminders(user.userId, services.config.maxPopupsAtLogin);
+  if (due.length === 0) return 0;
+  const ids = due.map((d) => d.messageId);
+  const [alerts, acks] = await Promise.all([services.store.alertsOf(ids), services.store.acksOf(ids)]);
+  let n = 0;
+  for (const { messageId, reminder } of due) {
+    const alert = alerts.get(messageId);
+    if (!alert || alert.recalledAt || isExpired(alert) || acks.get(messageId)?.has(user.userId)) continue;
+    const message = await services.store.getMessage(messageId);
+    if (!message) continue;
+    const institution = (await services.store.getUserById(message.senderId))?.institution ?? '';
+    const via = message.recipients.find((r) => r.userId === user.userId)?.via ?? null;
+    if (conn.push('POPUP', popupArgs(message, institution, via, alert, reminder))) n++;
   }
   return n;
 }

@@ -1,7 +1,7 @@
 /**
  * Alerts in the real `siar tui` (issue 21), in a pseudo-terminal at 80×24 against a real server:
  * an urgent alert covers the screen, Esc does not dismiss it, `A` acknowledges it and the sender's
- * own `siar tui` counts it live; a recall turns an open popup into a withdrawn notice with its
+ * own `siar tui` counts it live; a reminder pops up again, marked; a recall turns an open popup into a withdrawn notice with its
  * reason; and the urgent alert rings again every 30 s (the controller with a clock of its own).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ async function tuiAs(t: Test, s: TestServer, username: string, password: string)
   return tui;
 }
 
-t.test('an urgent alert covers the screen until acknowledged with A, the sender\'s siar tui counts it live, and a recall withdraws an open popup', async (t) => {
+t.test('an urgent alert covers the screen until acknowledged with A, the sender\'s siar tui counts it live, a reminder pops up again, and a recall withdraws an open popup', async (t) => {
   const s = await startServer(t);
   const itb = await s.member('itb');
   const unhas = await s.member('unhas');
@@ -72,6 +72,17 @@ t.test('an urgent alert covers the screen until acknowledged with A, the sender\
   t.match(await outbox.waitFor(/itb\s+acknowledged/, STEP), /itb\s+acknowledged/, 'the sender\'s detail changed live');
   const report = await sender.report(sent.id);
   t.match(report, { acknowledged: 1, notAcknowledged: 0 });
+
+  // A popup asking for acknowledgement, dismissed unacknowledged: REMIND pops it up again, marked.
+  const asked = await sender.send({ to: ['itb'], subject: 'Isi formulir', body: 'Batas Jumat', ack: true });
+  await recipient.waitFor('Isi formulir', STEP);
+  recipient.write(KEY.escape);
+  await recipient.waitGone('Batas Jumat', STEP);
+  await sender.remind(asked.id);
+  t.match(await recipient.waitFor('Reminder 1', STEP), 'Batas Jumat', 'the reminder shows the popup again');
+  recipient.write('a');
+  await recipient.waitFor(`Message #${asked.id} acknowledged`, STEP);
+  await recipient.waitGone('Reminder 1', STEP);
 
   // A popup asking for acknowledgement is recalled while on screen: it says so, with the reason.
   const second = await sender.send({ to: ['itb'], subject: 'Rapat pukul 10', body: 'Ruang 2', ack: true });

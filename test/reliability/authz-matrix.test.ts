@@ -189,6 +189,13 @@ const TABLE: Record<string, Row> = {
       return { args: { id: Number((await mm.request('SEND', { to: 'pp', subject: uniq(f, 'to-recall-') })).args.get('id')), reason: 'matrix' } };
     },
   },
+  REMIND: {
+    access: 'user',
+    async prepare(f) {
+      const mm = f.clients.get('mm')!;
+      return { args: { id: Number((await mm.request('SEND', { to: 'pp', subject: uniq(f, 'to-remind-'), ack: 1 })).args.get('id')) } };
+    },
+  },
   DIRECTORY: { access: 'user', prepare: none },
   CHANNELS: { access: 'user', prepare: none },
   CHANNEL: { access: 'user', prepare: async () => ({ args: { name: 'pub' } }) },

@@ -207,3 +207,47 @@ t.test('expiry: a recipient who logs in after it never gets the popup; the inbox
   t.equal(inbox.get(long.id)!.expired, undefined);
   t.match((await unhas.outbox()).find((m) => m.id === short.id), { expired: true });
 });
+
+t.test('REMIND: only the non-acknowledgers get the popup again, marked as a reminder, online at once and offline at next login', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const itb = await s.memberClient('itb');
+  await s.member('ui');
+  const sent = await unhas.send({ to: ['ugm', 'itb', 'ui'], subject: 'Siaga', priority: 'urgent' });
+  await until('ugm and itb have it', async () => (await unhas.report(sent.id)).delivered === 2);
+  // ui logs in once (gets the popup) and leaves: it is owed the reminder.
+  const uiOnce = await s.client();
+  const uiFirst = nextPush(uiOnce, 'POPUP');
+  await uiOnce.login('ui', 'own-password-of-ui');
+  await uiFirst;
+  await uiOnce.close();
+  await until('ui is offline', async () => !(await unhas.directory('member')).some((d) => d.kind === 'member' && d.username === 'ui' && d.online));
+  await ugm.ack(sent.id);
+  const ugmPopups = collectPushes(ugm, 'POPUP');
+  const itbPopup = nextPush(itb, 'POPUP');
+  const r = await unhas.remind(sent.id);
+  t.match(r, { id: sent.id, reminded: 2, online: 1, reminders: 1 });
+  t.match(argsToPopup(await itbPopup), { id: sent.id, reminder: 1, priority: 'urgent', ack: true });
+  await ugm.ping();
+  t.strictSame(ugmPopups, [], 'the acknowledger is not reminded');
+
+  const ui = await s.client();
+  const uiPopups = collectPushes(ui, 'POPUP');
+  await ui.login('ui', 'own-password-of-ui');
+  await until('the owed reminder', () => uiPopups.length === 1);
+  t.match(argsToPopup(uiPopups[0]!), { id: sent.id, reminder: 1 });
+  await ui.close();
+  const again = await s.client();
+  const none = collectPushes(again, 'POPUP');
+  await again.login('ui', 'own-password-of-ui');
+  await again.ping();
+  t.strictSame(none, [], 'once');
+
+  await t.rejects(itb.remind(sent.id), { code: 'NOT_FOUND' }, 'a recipient cannot remind');
+  const plain = await unhas.send({ to: ['ugm'], subject: 'x' });
+  await t.rejects(unhas.remind(plain.id), { code: 'BAD_ARGUMENT' }, 'nothing to acknowledge');
+  t.match((await unhas.outbox()).find((m) => m.id === sent.id), { reminders: 1 });
+  const admin = await s.adminClient();
+  t.equal((await admin.admin.audit({ kind: 'message_reminded' })).length, 1, 'audited');
+});

@@ -16,6 +16,19 @@ export const A = statements('siar.alerts', {
     INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
     RETURNING ${ALERT_COLUMNS}`),
+  countReminder: sql<[number], Row<{ reminders: number }>>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = $1 RETURNING reminders`),
+  notAcknowledged: sql<[number], Row<{ recipient_id: number; delivered: boolean }>>(`
+    SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r
+    WHERE r.message_id = $1 AND r.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+    ORDER BY r.recipient_id`),
+  oweReminders: sql<[number, number[], number]>(`
+    INSERT INTO message_reminders_due (message_id, recipient_id, reminder) SELECT $1, unnest($2::bigint[]), $3
+    ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),
+  takeReminders: sql<[number, number], Row<{ message_id: number; reminder: number }>>(`
+    DELETE FROM message_reminders_due WHERE recipient_id = $1 AND message_id IN (
+      SELECT message_id FROM message_reminders_due WHERE recipient_id = $1 ORDER BY message_id LIMIT $2 FOR UPDATE)
+    RETURNING message_id, reminder`),
   alertOf: sql<[number], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = $1`),
   // The message row is locked so two recalls of it take turns; a message recalled before keeps its first recall.
   lockMessage: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1 FOR UPDATE`),

@@ -384,6 +384,22 @@ export class PostgresStore implements Store {
     return transaction(this.pool, (tx) => recallIn(tx, request, now()));
   }
 
+  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+    return transaction(this.pool, async (tx) => {
+      const counted = await A.countReminder.get(tx, messageId);
+      if (!counted) return null;
+      const rows = await A.notAcknowledged.all(tx, messageId);
+      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      if (queued.length > 0) await A.oweReminders.run(tx, messageId, queued, counted.reminders);
+      return { reminders: counted.reminders, pending: rows.map((r) => r.recipient_id), queued };
+    });
+  }
+
+  async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
+    const rows = await A.takeReminders.all(this.pool, recipientId, limit);
+    return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
     if (messageIds.length === 0) return new Map();
     return new Map((await A.alertsOf.all(this.pool, [...messageIds])).map((r) => [r.message_id, toAlert(r)]));

@@ -77,6 +77,19 @@ export function prepareAlertStatements(db: Database) {
     ),
     ackOf: db.prepare<[number, number], string>(`SELECT acked_at FROM message_acks WHERE message_id = ? AND recipient_id = ?`).pluck(),
     insertAck: db.prepare<[number, number, string]>(`INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES (?, ?, ?)`),
+    countReminder: db.prepare<[number], number>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = ? RETURNING reminders`).pluck(),
+    notAcknowledged: db.prepare<[number], { recipient_id: number; delivered: number }>(`
+      SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r
+      WHERE r.message_id = ? AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+      ORDER BY r.recipient_id`),
+    oweReminder: db.prepare<[number, number, number]>(`
+      INSERT INTO message_reminders_due (message_id, recipient_id, reminder) VALUES (?, ?, ?)
+      ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),
+    dueReminders: db.prepare<[number, number], { message_id: number; reminder: number }>(
+      `SELECT message_id, reminder FROM message_reminders_due WHERE recipient_id = ? ORDER BY message_id LIMIT ?`,
+    ),
+    dropReminder: db.prepare<[number, number]>(`DELETE FROM message_reminders_due WHERE recipient_id = ? AND message_id = ?`),
     alertOf: db.prepare<[number], AlertRow>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ?`),
     messageExists: db.prepare<[number], number>(`SELECT id FROM messages WHERE id = ?`).pluck(),
     // A message recalled before keeps its first recall (no change).

@@ -656,6 +656,27 @@ export class SqliteStore implements Store {
     return this.write(() => recallIn(this.alertSql, request, now()));
   }
 
+  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const reminders = q.countReminder.get(messageId);
+      if (reminders === undefined) return null;
+      const rows = q.notAcknowledged.all(messageId);
+      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      for (const id of queued) q.oweReminder.run(messageId, id, reminders);
+      return { reminders, pending: rows.map((r) => r.recipient_id), queued };
+    });
+  }
+
+  async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const rows = q.dueReminders.all(recipientId, limit);
+      for (const r of rows) q.dropReminder.run(recipientId, r.message_id);
+      return rows.map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+    });
+  }
+
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
     if (messageIds.length === 0) return new Map();
     return this.read(() => new Map(this.alertSql.alertsOf.all(JSON.stringify(messageIds)).map((r) => [r.message_id, toAlert(r)])));

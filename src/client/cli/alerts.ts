@@ -94,4 +94,16 @@ export const alertCommands: CommandModule<object, any>[] = [
       });
     },
   }),
+  defineCommand({
+    command: 'remind <id>',
+    describe: 'pop a message you sent up again at everyone who has not acknowledged it (offline ones at their next login)',
+    builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true }),
+    handler: async (opts: ClientOptions & { id: number }) => {
+      await withClient(opts, async (client) => {
+        const r = await client.remind(opts.id);
+        if (opts.json) printJson(wireArgs(r).toObject());
+        else print(`Reminder ${r.reminders} of message ${r.id}: ${r.reminded} have not acknowledged, ${r.online} of them online now.\n`);
+      });
+    },
+  }),
 ];

@@ -309,7 +309,8 @@ type ListenOpts = ClientOptions & { notify?: boolean };
 
 /** Prints popups until interrupted; reconnects with backoff when the connection drops. */
 async function listen(opts: ListenOpts): Promise<void> {
-  const seen = new Set<number>();
+  // A popup once per id, a reminder (issue 21) once per id and reminder number.
+  const seen = new Set<string>();
   // Told once on stderr (no notifier, or it fails); the popups are printed either way.
   const notifier = opts.notify ? new DesktopNotifier((text) => printErr(`${text}\n`)) : null;
   let delay = 1000;
@@ -329,14 +330,15 @@ async function listen(opts: ListenOpts): Promise<void> {
     // Listen before LOGIN: the popups missed while offline follow its reply at once, possibly in
     // the same read, and would be emitted before a handler attached after the login resolved.
     client.on('popup', (p) => {
-      if (seen.has(p.id)) return;
-      seen.add(p.id);
+      const key = `${p.id}:${p.reminder ?? 0}`;
+      if (seen.has(key)) return;
+      seen.add(key);
       if (opts.json) printJson(p);
       else {
         const att = p.attachments.length ? ` [${p.attachments.length} attachment(s): ${p.attachments.join(', ')}]` : '';
         const via = p.via ? ` via ${p.via}` : '';
         const marks = alertMarks(p);
-        const flag = marks ? `[${marks}] ` : '';
+        const flag = (p.reminder ? `[reminder ${p.reminder}] ` : '') + (marks ? `[${marks}] ` : '');
         const ask = (p.replaces ? `\n  (replaces message ${p.replaces})` : '') + (p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '');
         print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
       }

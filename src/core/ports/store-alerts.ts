@@ -80,4 +80,13 @@ export interface AlertStore {
    * acknowledged before (ackedAt is that first time).
    */
   acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null>;
+  /**
+   * REMIND, in one transaction: counts one more reminder on the message's alert row and returns
+   * its recipients that have not acknowledged (and still have it in their inbox); for those of them
+   * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
+   * login (takeDueReminders). Null when the message has no alert row.
+   */
+  remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
+  takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
 }

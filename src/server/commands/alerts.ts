@@ -1,6 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
 import type { Message, RecallOutcome } from '../../core/ports/store.js';
-import { recalledError, recipientState } from '../alerts.js';
+import { isExpired, recalledError, recipientState } from '../alerts.js';
+import { popupArgs } from '../delivery.js';
 import { optionalText, requireId } from '../validation.js';
 import { authed, type AuthedContext, type Command } from './types.js';
 
@@ -91,5 +92,33 @@ export const alertCommands: Command[] = [
       id, recalledAt: out.alert.recalledAt ?? '', undelivered: out.undelivered.length, notified,
       ...(out.changed ? {} : { already: 1 }),
     };
+  }),
+
+  authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
+    const id = requireId(args);
+    const message = await ownMessage(ctx, id);
+    const { store, router } = ctx.services;
+    const alert = (await store.alertsOf([id])).get(id);
+    if (!alert?.ack) throw new SiarError('BAD_ARGUMENT', `Message ${id} did not ask for acknowledgement: there is nobody to remind.`);
+    if (alert.recalledAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} was recalled: it is not reminded.`);
+    if (isExpired(alert)) throw new SiarError('BAD_ARGUMENT', `Message ${id} has expired: it is not reminded.`);
+    // Those offline now get it at their next login (a reminder owed in the store).
+    const out = await store.remindMessage(id, (rid) => !router.acceptsPopups(rid));
+    if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
+    const queued = new Set(out.queued);
+    const now = out.pending.filter((rid) => !queued.has(rid) && router.acceptsPopups(rid));
+    await store.audit({
+      kind: 'message_reminded', actorId: ctx.auth.user.id, subject: String(id), address: ctx.conn.remoteAddress,
+      detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: true },
+    });
+    const institution = (await store.getUserById(message.senderId))?.institution ?? '';
+    const fresh = { ...alert, reminders: out.reminders };
+    ctx.afterReply(() => {
+      for (const rid of now) {
+        const via = message.recipients.find((r) => r.userId === rid)?.via ?? null;
+        router.pushToUser(rid, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
+      }
+    });
+    return { id, reminded: out.pending.length, online: now.length, reminders: out.reminders };
   }),
 ];

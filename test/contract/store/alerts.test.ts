@@ -104,4 +104,22 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame((await store.listUndelivered(bob.id, 10)).map((m) => m.id), [future.message.id, plain.id]);
     t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [plain.id, future.message.id, past.message.id], 'the inbox keeps it');
   });
+
+  t.test('remindMessage counts, names the non-acknowledgers and owes the delivered offline ones a reminder', async (t) => {
+    const { store, alice, bob, carol, message } = await setup(t, adapter);
+    const [dave] = (await seedMembers(store, ['dave'])) as [User];
+    const { message: m } = await store.storeAlertedMessage(message([bob, carol, dave]), { priority: 'urgent', ack: true });
+    await store.markDeliveredMany(m.id, [bob.id, carol.id]);
+    await store.acknowledge(m.id, bob.id);
+    const first = await store.remindMessage(m.id, () => true);
+    t.strictSame(first, { reminders: 1, pending: [carol.id, dave.id], queued: [carol.id] }, 'dave has not had the popup yet: it comes anyway');
+    const second = await store.remindMessage(m.id, (id) => id !== carol.id);
+    t.strictSame(second, { reminders: 2, pending: [carol.id, dave.id], queued: [] });
+    t.equal((await store.alertsOf([m.id])).get(m.id)!.reminders, 2);
+    t.strictSame(await store.takeDueReminders(carol.id, 10), [{ messageId: m.id, reminder: 1 }]);
+    t.strictSame(await store.takeDueReminders(carol.id, 10), [], 'taken once');
+    const plain = await store.storeMessage(message([bob], 'plain'));
+    t.equal(await store.remindMessage(plain.id, () => true), null, 'no alert row');
+    t.ok(alice);
+  });
 });
