@@ -374,8 +374,9 @@ export class SiarSession extends SiarCalls<SessionEvents> {
     this.client = client;
     client.on('push', (event, args) => {
       if (client !== this.client) return;
-      // Exactly once per message: a replay after a failover may repeat what the old connection showed.
-      if (event === 'POPUP' && !this.seenPopups.add(args.get('id') ?? '')) return;
+      // Exactly once per message (and per reminder of it, issue 21): a replay after a failover may
+      // repeat what the old connection showed.
+      if (event === 'POPUP' && !this.seenPopups.add(`${args.get('id') ?? ''}:${args.get('reminder') ?? 0}`)) return;
       this.deliverPush(event, args);
     });
     client.once('close', (reason) => {

@@ -92,7 +92,7 @@ t.test('a pick-list: filter by name or institution, Space chooses, Enter saves i
 t.test('the ? box lists every screen by its key and fits 80×24', async (t) => {
   const titles = ['Registrations', 'Members', 'Online', 'Traffic', 'Mail', 'Audit', 'Backups', 'Channels', 'Groups'];
   const help = [REGISTRATION_HELP, '/ search  ↵ details  s suspend  u reactivate  p reset password', 'refreshes every 2 s',
-    'live counters, refreshed every 2 s', 't retry  T retry all  f unsent/failed/all  ↵ details',
+    'a alert to all members  (refreshed every 2 s)', 't retry  T retry all  f unsent/failed/all  ↵ details',
     'k kind  m member  s since  u until  c clear  ↵ details', 'b backup (files listed)  B backup (files copied)  ↵ details',
     'n new  e edit  r access  x archive  m members  p publishers  ↵ roster', 'n new  e describe  d delete  m institutions  ↵ details'];
   const screens = titles.map((title, i) => ({ key: String(i + 1), title, help: help[i]!, everyKey: i === 0 ? REGISTRATION_KEYS : undefined })) as unknown as Screen[];

@@ -1,10 +1,11 @@
 /**
  * The console's Traffic screen: totals and this minute, a bar chart of messages per minute,
  * sparklines of the rest, how late the event loop runs, and transfers with progress bars;
- * refreshed every 2 s.
+ * refreshed every 2 s. `a` sends an alert to all members (alert-form.ts).
  */
 import blessed from 'blessed';
 import type { Stats, TrafficMinute } from '../replies.js';
+import { sendAlert } from './alert-form.js';
 import { barChart, formatBytes, progressBar, shortTime, sparkline } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
 
@@ -14,9 +15,10 @@ export function trafficScreen(host: ConsoleHost, key: string): Screen {
     parent: box, top: 0, left: 0, width: '100%', height: '100%', border: { type: 'line' }, label: ' Traffic ',
     tags: false, scrollable: true, keys: true, style: { border: { fg: 'cyan' } },
   });
+  traffic.key('a', () => void host.withModal(() => sendAlert(host)));
   return {
     key, title: 'Traffic', box, live: true,
-    help: 'live counters, refreshed every 2 s',
+    help: 'a alert to all members  (refreshed every 2 s)',
     focus: () => traffic.focus(),
     load: async () => {
       const width = Math.max(10, (traffic.width as number) - 16);

@@ -5,6 +5,7 @@ import { addressingText, audienceText } from '../audience.js';
 import { alertMarks, localTime } from './alerts.js';
 import { OfflineError, SiarSession } from '../session.js';
 import { wireArgs } from '../replies.js';
+import { DesktopNotifier } from '../notify.js';
 import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
 import { formatBytes } from '../../protocol/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
@@ -297,8 +298,9 @@ export const messagingCommands: CommandModule<object, any>[] = [
   defineCommand({
     command: 'listen',
     describe: 'stay connected and print each popup as it arrives (reconnects if the server goes away)',
-    builder: (y: Argv) => withLogin(y),
-    handler: async (opts: ClientOptions) => {
+    builder: (y: Argv) => withLogin(y)
+      .option('notify', { type: 'boolean', describe: 'also raise a desktop notification per popup (notify-send on Linux, osascript on macOS)' }),
+    handler: async (opts: ListenOpts) => {
       await listen(opts);
     },
   }),
@@ -311,7 +313,11 @@ export const messagingCommands: CommandModule<object, any>[] = [
  * refused), and the popups sent meanwhile are replayed; each is printed once per message id. Each
  * change of connection is one line on stderr.
  */
-async function listen(opts: ClientOptions): Promise<void> {
+type ListenOpts = ClientOptions & { notify?: boolean };
+
+async function listen(opts: ListenOpts): Promise<void> {
+  // Told once on stderr (no notifier, or it fails); the popups are printed either way.
+  const notifier = opts.notify ? new DesktopNotifier((text) => printErr(`${text}\n`)) : null;
   if (!opts.user) throw new CliError('No username: give --user or set SIAR_USER.');
   const user = opts.user;
   const password = readPassword(opts);
@@ -328,6 +334,7 @@ async function listen(opts: ClientOptions): Promise<void> {
       const ask = (p.replaces ? `\n  (replaces message ${p.replaces})` : '') + (p.ack ? `\n  (acknowledge: siar ack ${p.id})` : '');
       print(`${oneLine(`${flag}[${p.sentAt}] #${p.id} from ${p.from} (${p.institution})${via}: ${p.subject}${att}`)}\n  ${p.preview.replace(/\r?\n/g, '\n  ')}${ask}\n`);
     }
+    notifier?.notify(p);
   });
   session.on('recalled', (r) => {
     if (opts.json) printJson({ recalled: r.id, reason: r.reason, at: r.at, ...(r.replacedBy ? { replacedBy: r.replacedBy } : {}) });

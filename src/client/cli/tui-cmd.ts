@@ -1,7 +1,7 @@
 import type { Argv } from 'yargs';
 import { CliError, defineCommand, tlsOptions, withServer } from './common.js';
 
-type TuiOpts = { server?: string; tls?: boolean; ca?: string; user?: string; mouse?: boolean };
+type TuiOpts = { server?: string; tls?: boolean; ca?: string; user?: string; mouse?: boolean; notify?: boolean };
 
 export const tuiCommand = defineCommand<TuiOpts>({
   command: 'tui',
@@ -15,13 +15,14 @@ export const tuiCommand = defineCommand<TuiOpts>({
       defaultDescription: '$SIAR_SERVER, the remembered one, or 127.0.0.1:7400',
     })
     .option('user', { type: 'string', describe: 'username to log in with (else the remembered one)' })
-    .option('mouse', { type: 'boolean', default: false, describe: 'scroll lists with the mouse wheel' }),
+    .option('mouse', { type: 'boolean', default: false, describe: 'scroll lists with the mouse wheel' })
+    .option('notify', { type: 'boolean', default: false, describe: 'also raise a desktop notification per popup (notify-send on Linux, osascript on macOS)' }),
   handler: async (opts: TuiOpts) => {
     if (!process.stdin.isTTY || !process.stdout.isTTY) {
       throw new CliError('siar tui needs a terminal; for scripts use siar send, inbox, read and listen.');
     }
     // Loaded on demand: the other subcommands do not pay for blessed.
     const { runTui } = await import('../tui/index.js');
-    await runTui({ server: opts.server, user: opts.user, mouse: opts.mouse, ...tlsOptions(opts) });
+    await runTui({ server: opts.server, user: opts.user, mouse: opts.mouse, notify: opts.notify, ...tlsOptions(opts) });
   },
 });

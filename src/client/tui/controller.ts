@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { MessageRecord } from '../../protocol/index.js';
+import type { MessageRecord, PopupRecord } from '../../protocol/index.js';
 import type { ClientConfig, ConfigStore } from '../config-store.js';
 import { RemoteError } from '../connection.js';
 import type { SessionEvents, SiarSession, SessionState } from '../session.js';
@@ -12,8 +12,9 @@ import type { ComposeStart, TuiHost, TuiTransfers } from './host.js';
 import type { Key } from './keys.js';
 import { loginKey } from './login-screen.js';
 import { mainKey, tabsOf } from './main-screen.js';
+import { ALERT_BELL_MS, alertKey } from './alert-overlay.js';
 import { messageKey } from './message-screen.js';
-import { initialState, reduce, type Action, type Audience, type ListName, type State } from './model.js';
+import { initialState, isUrgentAlert, reduce, type Action, type Audience, type ListName, type State } from './model.js';
 import { confirmKey, helpKey, popupKey } from './overlay-keys.js';
 import { passwdKey } from './passwd-screen.js';
 import { registerKey } from './register-screen.js';
@@ -39,6 +40,8 @@ export interface ControllerOptions {
   clock?: () => number;
   /** Where "save attachments" proposes to save (default ~/Downloads, else the working directory). */
   downloadDir?: string;
+  /** Called once per popup that pops (not for a replay of one already shown): desktop notifications. */
+  onNewPopup?: (popup: PopupRecord) => void;
 }
 
 /**
@@ -56,6 +59,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   private stopped = false;
   private readonly unsubscribe: Array<() => void> = [];
   private outboxLoadedAt = 0;
+  private readonly onNewPopup: ((popup: PopupRecord) => void) | null;
   /** What the screen modules get. */
   private readonly host: TuiHost;
 
@@ -64,6 +68,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     this.session = opts.session;
     this.config = opts.config ?? null;
     this.clock = opts.clock ?? Date.now;
+    this.onNewPopup = opts.onNewPopup ?? null;
     this._state = initialState({
       server: opts.server, username: opts.username, firstRun: opts.firstRun, cols: opts.cols, rows: opts.rows,
       now: this.clock(), transfers: !!opts.transfers, notice: opts.notice ?? null,
@@ -104,11 +109,23 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       () => this.session.off('state', onState), () => this.session.off('login', onLogin), () => this.session.off('authLost', onAuthLost),
       this.onPush('popup', (popup) => {
         if (!(popup.id > 0)) return;
+        const isNew = !this._state.seenPopups.includes(popup.id);
+        // The state's clock is the second's tick: bring it up to now for the popup's times.
+        this.dispatch({ type: 'tick', now: this.clock() });
         this.dispatch({ type: 'popup', popup });
+        if (isNew) this.onNewPopup?.(popup);
         this.scheduleInboxReload();
       }),
       this.onPush('read', (r) => {
         if (r.id > 0 && r.by) this.dispatch({ type: 'readReceipt', id: r.id, by: r.by, at: r.at || new Date(this.clock()).toISOString() });
+      }),
+      this.onPush('ack', (r) => {
+        if (r.id > 0 && r.by) this.dispatch({ type: 'ackReceipt', id: r.id, by: r.by, at: r.at || new Date(this.clock()).toISOString() });
+      }),
+      this.onPush('recalled', (n) => {
+        if (!(n.id > 0)) return;
+        this.dispatch({ type: 'recalled', id: n.id, reason: n.reason, at: n.at || new Date(this.clock()).toISOString(), ...(n.replacedBy ? { replacedBy: n.replacedBy } : {}) });
+        this.scheduleInboxReload();
       }),
       this.onPush('decision', (d) => decisionArrived(this.host, d)),
       this.onPush('subscription', ({ name, subscribed, by }) => {
@@ -120,6 +137,8 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
     this.ticker = setInterval(() => {
       const now = this.clock();
       this.dispatch({ type: 'tick', now });
+      // An urgent alert rings again until it is opened or acknowledged.
+      if (isUrgentAlert(this._state.popups[0]) && now - this._state.alertBellAt >= ALERT_BELL_MS) this.dispatch({ type: 'alert/bell', now });
       // Delivered state has no push (read state has): refresh the outbox while it is on screen.
       const st = this._state;
       if (st.screen === 'main' && st.tab === 'outbox' && st.conn.status === 'online' && now - this.outboxLoadedAt > 15_000) void this.loadList('outbox');
@@ -168,6 +187,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
       this.session.retryNow();
       return;
     }
+    if (isUrgentAlert(s.popups[0])) return alertKey(host, k);
     if (s.popups.length > 0) return popupKey(host, k);
     if (s.help) return helpKey(host, k);
     if (s.confirm) return confirmKey(host, k);
@@ -223,7 +243,7 @@ export class TuiController extends EventEmitter<{ change: [state: State]; quit: 
   }
 
   /** Handles one kind of push; a handler that fails is reported, not fatal. Returns the unsubscription. */
-  private onPush<K extends 'popup' | 'read' | 'decision' | 'subscription'>(event: K, handle: (...args: SessionEvents[K]) => void): () => void {
+  private onPush<K extends 'popup' | 'read' | 'ack' | 'recalled' | 'decision' | 'subscription'>(event: K, handle: (...args: SessionEvents[K]) => void): () => void {
     const listener = ((...args: SessionEvents[K]) => {
       try {
         handle(...args);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { ConfigStore } from '../config-store.js';
 import { parseServerList } from '../connection.js';
+import { DesktopNotifier } from '../notify.js';
 import { PendingUploads } from '../pending-uploads.js';
 import { SiarSession, type SessionOptions } from '../session.js';
 import { TuiController, describe, type TuiTransfers } from './controller.js';
@@ -16,6 +17,8 @@ export interface TuiOptions {
   configDir?: string;
   /** TLS to the server (from --tls / --ca); attachment transfers use the same trust. */
   tls?: SessionOptions['tls'];
+  /** A desktop notification per popup (notify.ts). */
+  notify?: boolean;
 }
 
 /** Runs the terminal client until the person quits. */
@@ -37,8 +40,13 @@ export async function runTui(opts: TuiOptions = {}): Promise<void> {
 
   const session = new SiarSession({ address: server, ...(opts.tls ? { tls: opts.tls } : {}) });
   const transfers: TuiTransfers = createTransfers(session, new PendingUploads(path.join(store.dir, 'uploads')));
-  const controller = new TuiController({ session, config: store, server, username, firstRun, notice, transfers });
+  let notifier: DesktopNotifier | null = null;
+  const controller = new TuiController({
+    session, config: store, server, username, firstRun, notice, transfers, onNewPopup: (p) => notifier?.notify(p),
+  });
   const terminal = attachTerminal(controller, { mouse: opts.mouse });
+  // Told once on the status line (no notifier, or it fails); popups show on screen either way.
+  if (opts.notify) notifier = new DesktopNotifier((text) => controller.dispatch({ type: 'toast', text, kind: 'error' }));
 
   // An unexpected failure somewhere in a callback is shown, not fatal: the client runs all day.
   const onRejection = (err: unknown) => controller.dispatch({ type: 'toast', text: `Unexpected error: ${describe(err)}`, kind: 'error' });

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { openWithDefaultApp } from '../open-file.js';
+import { acknowledge, awaitsAck } from './alert-overlay.js';
 import { describe } from './describe.js';
 import { field } from './editor.js';
 import type { TuiHost } from './host.js';
@@ -37,6 +38,7 @@ export function messageKey(host: TuiHost, k: Key): void {
   if (k.name === 'tab') return host.dispatch({ type: 'message/attachmentMove', delta: k.shift ? -1 : 1 });
   if (ch === 'o' && m.attachments.length) return void openAttachment(host);
   if (ch === 'r') return host.reply(m, v.box);
+  if (ch === 'a' && v.box === 'inbox' && awaitsAck(m)) return void acknowledge(host, m.id);
   if (ch === 'd' && v.box === 'inbox') return host.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
   if (ch === 's' && m.attachments.length) {
     if (!host.transfers) return host.dispatch({ type: 'toast', text: 'Downloading attachments is not available in this build.', kind: 'error' });

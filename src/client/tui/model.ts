@@ -113,6 +113,14 @@ export type Confirm = { kind: 'quit' } | { kind: 'delete'; id: number; subject: 
   /** Withdraw (CANCEL) a message of the outbox still being sent. */
   | { kind: 'cancel'; id: number; subject: string };
 
+/** A popup as shown: withdrawn (RECALLED) while waiting or on screen, it says so instead. */
+export type ShownPopup = PopupRecord & { withdrawn?: { reason: string; replacedBy?: number } };
+
+/** An urgent popup still to be dealt with: it covers the whole screen. */
+export function isUrgentAlert(p: ShownPopup | undefined): boolean {
+  return !!p && p.priority === 'urgent' && !p.withdrawn;
+}
+
 export type ConnView = Pick<SessionState, 'status' | 'address' | 'attempt' | 'retryAt' | 'error' | 'reconnects'>;
 
 export interface State {
@@ -139,10 +147,18 @@ export interface State {
   channelsSupported: boolean;
   message: MessageView | null;
   compose: ComposeState | null;
-  /** Popups waiting to be seen, oldest first; the first is on screen. */
-  popups: PopupRecord[];
+  /** Popups waiting to be seen, urgent ones first, else oldest first; the first is on screen. */
+  popups: ShownPopup[];
   /** Ids of popups already shown (a replay after a reconnection must not pop twice). */
   seenPopups: number[];
+  /** Reminders already shown, as `id:N` (a reminder pops again; its replay does not). */
+  seenReminders: string[];
+  /** Rings of the terminal bell asked for beyond one per new popup (an urgent alert's repeats). */
+  bells: number;
+  /** When the bell last rang for the urgent alert on screen (ms). */
+  alertBellAt: number;
+  /** When the urgent alert on screen appeared (ms): keys typed a moment before it do not act on it. */
+  alertSince: number;
   toast: Toast | null;
   help: boolean;
   /** A yes/no question over the screen. */
@@ -239,6 +255,10 @@ export function initialState(opts: { server: string; username?: string; firstRun
     compose: null,
     popups: [],
     seenPopups: [],
+    seenReminders: [],
+    bells: 0,
+    alertBellAt: 0,
+    alertSince: 0,
     toast: null,
     help: false,
     confirm: null,
@@ -281,6 +301,14 @@ export type Action =
   | { type: 'popup'; popup: PopupRecord }
   | { type: 'popup/dismiss' }
   | { type: 'popup/dismissAll' }
+  /** The member acknowledged message `id` (ACK answered): its popups go, the records say when. */
+  | { type: 'acked'; id: number; at: string }
+  /** `*|ACK`: a recipient acknowledged a message this member sent. */
+  | { type: 'ackReceipt'; id: number; by: string; at: string }
+  /** `*|RECALLED`: a message received was withdrawn. */
+  | { type: 'recalled'; id: number; reason: string; at: string; replacedBy?: number }
+  /** Ring the bell again for the urgent alert on screen. */
+  | { type: 'alert/bell'; now: number }
   | { type: 'readReceipt'; id: number; by: string; at: string }
   | { type: 'message/open'; id: number; box: 'inbox' | 'outbox' }
   | { type: 'message/loaded'; record: MessageRecord }
@@ -447,6 +475,7 @@ export function reduce(state: State, action: Action): State {
       return setList(state, state.tab, (l) => ({ ...l, cursor: clamp(action.index, 0, Math.max(0, l.items.length - 1)) }));
     case 'popup': {
       const p = action.popup;
+      if (p.reminder) return reminderArrived(state, p);
       if (state.seenPopups.includes(p.id)) return state;
       const seenPopups = [...state.seenPopups, p.id].slice(-MAX_SEEN);
       // The inbox shows it at once, before the next INBOX reload fills in the details.
@@ -456,12 +485,36 @@ export function reduce(state: State, action: Action): State {
         items: [popupAsMessage(p, state.me?.username ?? ''), ...state.inbox.items],
         cursor: state.inbox.items.length ? state.inbox.cursor + 1 : 0,
       };
-      return { ...state, popups: [...state.popups, p], seenPopups, inbox, unread: known ? state.unread : state.unread + 1 };
+      return { ...queuePopup(state, p), seenPopups, inbox, unread: known ? state.unread : state.unread + 1 };
     }
     case 'popup/dismiss':
       return { ...state, popups: state.popups.slice(1) };
     case 'popup/dismissAll':
-      return { ...state, popups: [] };
+      // An urgent alert is never dismissed with the rest: it waits for Enter or A.
+      return { ...state, popups: state.popups.filter(isUrgentAlert) };
+    case 'acked': {
+      const mark = (m: MessageRecord): MessageRecord => (m.id === action.id ? { ...m, ackedAt: m.ackedAt || action.at } : m);
+      const message = state.message?.record ? { ...state.message, record: mark(state.message.record) } : state.message;
+      return { ...state, popups: state.popups.filter((p) => p.id !== action.id), inbox: { ...state.inbox, items: state.inbox.items.map(mark) }, message };
+    }
+    case 'ackReceipt': {
+      const mark = (m: MessageRecord): MessageRecord => {
+        if (m.id !== action.id || m.acked?.some((a) => a.username === action.by)) return m;
+        return { ...m, acked: [...(m.acked ?? []), { username: action.by, at: action.at }] };
+      };
+      const outbox = { ...state.outbox, items: state.outbox.items.map(mark) };
+      const message = state.message?.record ? { ...state.message, record: mark(state.message.record) } : state.message;
+      return { ...state, outbox, message };
+    }
+    case 'recalled': {
+      const { id, reason, at, replacedBy } = action;
+      const mark = (m: MessageRecord): MessageRecord => (m.id === id ? { ...m, recalledAt: m.recalledAt || at, recallReason: reason, ...(replacedBy ? { replacedBy } : {}) } : m);
+      const popups = state.popups.map((p) => (p.id === id ? { ...p, withdrawn: { reason, ...(replacedBy ? { replacedBy } : {}) } } : p));
+      const message = state.message?.record && state.message.box === 'inbox' ? { ...state.message, record: mark(state.message.record) } : state.message;
+      return { ...state, popups, inbox: { ...state.inbox, items: state.inbox.items.map(mark) }, message };
+    }
+    case 'alert/bell':
+      return { ...state, bells: state.bells + 1, alertBellAt: action.now };
     case 'readReceipt': {
       const mark = (m: MessageRecord): MessageRecord => {
         if (m.id !== action.id || !m.recipients) return m;
@@ -674,6 +727,31 @@ export function popupAsMessage(p: PopupRecord, me: string): MessageRecord {
     attachments: p.attachments.map((name, i) => ({ id: -(i + 1), name, size: 0, sha256: '', type: '' })),
     deliveredAt: p.sentAt, readAt: null,
   };
+}
+
+/** Queues a popup: urgent ones go before every other (after the urgent ones already waiting). */
+function queuePopup(state: State, p: ShownPopup): State {
+  if (p.priority !== 'urgent') return { ...state, popups: [...state.popups, p] };
+  const at = state.popups.findIndex((q) => !isUrgentAlert(q));
+  const popups = at < 0 ? [...state.popups, p] : [...state.popups.slice(0, at), p, ...state.popups.slice(at)];
+  // A new urgent alert on screen: its first bell is the new-popup one; repeats count from now.
+  const first = at === 0 || state.popups.length === 0;
+  return { ...state, popups, alertBellAt: first ? state.now : state.alertBellAt, alertSince: first ? state.now : state.alertSince };
+}
+
+/** A reminder pops again (once per reminder): it replaces the same message's popup still waiting. */
+function reminderArrived(state: State, p: PopupRecord): State {
+  const key = `${p.id}:${p.reminder}`;
+  if (state.seenReminders.includes(key)) return state;
+  const seenReminders = [...state.seenReminders, key].slice(-MAX_SEEN);
+  const seenPopups = state.seenPopups.includes(p.id) ? state.seenPopups : [...state.seenPopups, p.id].slice(-MAX_SEEN);
+  const waiting = state.popups.findIndex((q) => q.id === p.id);
+  if (waiting >= 0) {
+    const popups = state.popups.slice();
+    popups[waiting] = p;
+    return { ...state, popups, seenReminders, seenPopups, bells: state.bells + 1 };
+  }
+  return { ...queuePopup(state, p), seenReminders, seenPopups };
 }
 
 function keepCursor<T>(l: ListState<T>, items: T[], key: (x: T) => unknown): ListState<T> {

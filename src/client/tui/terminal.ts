@@ -31,6 +31,7 @@ export function attachTerminal(controller: TuiController, opts: TerminalOptions 
 
   let scheduled: NodeJS.Timeout | null = null;
   let lastPopups = 0;
+  let lastBells = 0;
   let destroyed = false;
 
   const draw = () => {
@@ -45,7 +46,7 @@ export function attachTerminal(controller: TuiController, opts: TerminalOptions 
         over.width = o.width;
         over.height = o.height;
         over.setLabel(o.title);
-        over.style.border = { fg: o.kind === 'popup' ? 'yellow' : o.kind === 'confirm' ? 'red' : 'cyan' };
+        over.style.border = { fg: o.kind === 'popup' ? 'yellow' : o.kind === 'confirm' || o.kind === 'alert' ? 'red' : 'cyan' };
         over.setContent(o.lines.join('\n'));
         over.show();
         over.setFront();
@@ -59,8 +60,10 @@ export function attachTerminal(controller: TuiController, opts: TerminalOptions 
     }
   };
   const ring = (state: State) => {
-    if (state.popups.length > lastPopups) screen.program.bell();
+    // Once per new popup, and again when an urgent alert asks (state.bells).
+    if (state.popups.length > lastPopups || state.bells > lastBells) screen.program.bell();
     lastPopups = state.popups.length;
+    lastBells = state.bells;
   };
   const schedule = () => {
     if (!scheduled && !destroyed) scheduled = setTimeout(draw, 15);

@@ -3,7 +3,10 @@ import { addressingText, audienceText } from '../audience.js';
 import { formatBytes } from '../../protocol/units.js';
 import type { LineField, TextArea } from './editor.js';
 import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
-import { COMPOSE_FOCUS, pickerRows, recipientsText, type Audience, type ComposeState, type Form, type State } from './model.js';
+import {
+  ackSummary, messageAlertLines, notAckedLine, popupTitle, recipientState, rowMarks, urgentAlertLines, withdrawnLines,
+} from './alert-overlay.js';
+import { COMPOSE_FOCUS, isUrgentAlert, pickerRows, recipientsText, type Audience, type ComposeState, type Form, type State } from './model.js';
 
 /**
  * Pure rendering: state + terminal size → the lines of the screen (blessed-tagged, each at most
@@ -12,7 +15,7 @@ import { COMPOSE_FOCUS, pickerRows, recipientsText, type Audience, type ComposeS
  */
 
 export interface Overlay {
-  kind: 'popup' | 'help' | 'picker' | 'prompt' | 'confirm';
+  kind: 'popup' | 'alert' | 'help' | 'picker' | 'prompt' | 'confirm';
   title: string;
   lines: string[];
   width: number;
@@ -119,6 +122,9 @@ export function fitHints(all: Hint[], cols: number): Hint[] {
 }
 
 export function hints(state: State): Hint[] {
+  if (isUrgentAlert(state.popups[0])) return [['Enter', 'open', 'keep'], ['A', 'acknowledge', 'keep'], QUIT];
+  if (state.popups[0]?.withdrawn) return [['Esc', 'dismiss', 'keep'], QUIT];
+  if (state.popups[0]?.ack) return [['Enter', 'open', 'keep'], ['Esc', 'dismiss', 'keep'], ['A', 'acknowledge', 'keep'], QUIT];
   if (state.popups.length > 0) return [['Enter', 'open', 'keep'], ['Esc', 'dismiss', 'keep'], ['A', 'dismiss all'], QUIT];
   if (state.help) return [['Esc', 'close help', 'keep']];
   if (state.confirm) {
@@ -364,19 +370,30 @@ function inboxRow(m: MessageRecord, selected: boolean, cols: number): string {
     unread ? { t: '● ', s: 'yellow-fg,bold' } : '  ',
     padEnd(shortTime(m.sentAt), 17),
     padEnd(clean(m.from) + (m.via ? ` ${clean(m.via)}` : ''), 15),
-    unread ? { t: padEnd(clean(m.subject), subjectW), s: 'bold' } : padEnd(clean(m.subject), subjectW),
+    ...marked(m, 'inbox', subjectW, unread ? 'bold' : undefined),
     { t: att, s: 'cyan-fg' },
   ];
   return line(selected ? segs.map(asInverse) : segs, cols);
 }
 
+/** The subject in `width` columns after the row's alert marks (urgent, withdrawn, expired…). */
+function marked(m: MessageRecord, box: 'inbox' | 'outbox', width: number, style?: string): Seg[] {
+  const marks = rowMarks(m, box);
+  const used = marks.reduce((n, x) => n + strWidth(typeof x === 'string' ? x : x.t), 0);
+  const subject = padEnd(clean(m.subject), Math.max(1, width - used));
+  return [...marks, style ? { t: subject, s: style } : subject];
+}
+
 export function recipientSummary(m: MessageRecord): string {
   if (m.state === 'sending') return `sending ${uploadedPercent(m)}%`;
+  if (m.state === 'scheduled' && m.deliverAt) return `scheduled ${shortTime(m.deliverAt)}`;
   if (m.state && m.state !== 'sent') return m.state;
   const r = m.recipients ?? [];
   if (r.length === 0) return '';
   const read = r.filter((x) => x.readAt).length;
   const delivered = r.filter((x) => x.deliveredAt || x.readAt).length;
+  const ack = ackSummary(m);
+  if (ack) return read === r.length ? `${ack} · read ${read}` : `${ack} · read ${read} · got ${delivered}`;
   if (read === r.length) return `read ${read}/${r.length}`;
   return `read ${read}/${r.length} · got ${delivered}/${r.length}`;
 }
@@ -394,7 +411,7 @@ function outboxRow(m: MessageRecord, selected: boolean, cols: number): string {
     selected ? '▶' : ' ',
     padEnd(shortTime(m.sentAt), 17),
     padEnd(to, 17),
-    padEnd(clean(m.subject) + (m.attachments.length ? ` +${m.attachments.length}` : ''), Math.max(4, cols - 55)),
+    ...marked({ ...m, subject: m.subject + (m.attachments.length ? ` +${m.attachments.length}` : '') }, 'outbox', Math.max(4, cols - 55)),
     ' ',
     { t: recipientSummary(m), s: 'cyan-fg' },
   ];
@@ -415,6 +432,7 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
   out.push(labelled('From:', clean(m.from) + (institution ? ` — ${clean(institution)}` : '')));
   out.push(labelled('To:', clean(audienceText(m))));
   out.push(labelled('Sent:', shortTime(m.sentAt) + (m.via ? `  via ${clean(m.via)}` : '') + (m.state && m.state !== 'sent' ? `  (${clean(m.state)})` : '')));
+  out.push(...messageAlertLines(m, v.box, cols));
   // The subject in full: wrapped under its label, never cut.
   wrap(clean(m.subject), Math.max(10, cols - 11)).forEach((part, i) => {
     out.push(i === 0 ? labelled('Subject:', part, 'bold') : line([' '.repeat(10), { t: part, s: 'bold' }], cols));
@@ -434,13 +452,13 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
     });
   }
   if (m.recipients?.length) {
-    out.push(line([{ t: ` Recipients: ${recipientSummary(m)}`, s: 'bold' }], cols));
-    const shown = m.recipients.slice(0, 8);
-    for (const r of shown) {
-      const st = r.readAt ? { t: `read ${shortTime(r.readAt)}`, s: 'green-fg' }
-        : r.deliveredAt ? { t: `delivered ${shortTime(r.deliveredAt)}`, s: 'cyan-fg' } : { t: 'waiting (offline)', s: 'yellow-fg' };
-      out.push(line([`   ${padEnd(clean(r.username), 20)} `, st], cols));
-    }
+    const notAcked = notAckedLine(m);
+    out.push(line([{ t: ` Recipients: ${recipientSummary(m)}`, s: 'bold' }, notAcked ? { t: `  ${notAcked}`, s: 'yellow-fg,bold' } : ''], cols));
+    // Asked to acknowledge: those who have not come first.
+    const acked = new Set((m.acked ?? []).map((a) => a.username));
+    const ordered = m.ack ? [...m.recipients].sort((a, b) => Number(acked.has(a.username)) - Number(acked.has(b.username))) : m.recipients;
+    const shown = ordered.slice(0, 8);
+    for (const r of shown) out.push(line([`   ${padEnd(clean(r.username), 20)} `, recipientState(m, r)], cols));
     if (m.recipients.length > shown.length) out.push(line([`   … and ${m.recipients.length - shown.length} more`], cols));
   }
   if (v.savePrompt) out.push(line([' Save to folder: ', ...inputSegs(v.savePrompt, Math.max(10, cols - 20), true)], cols));
@@ -543,6 +561,10 @@ export function window<T>(items: T[], focus: number, rows: number): T[] {
 // Overlays
 
 function overlay(state: State, cols: number, rows: number): Overlay | null {
+  if (isUrgentAlert(state.popups[0])) {
+    const { title, lines } = urgentAlertLines(state, state.popups[0]!, cols, rows);
+    return { kind: 'alert', title, lines, width: cols, height: rows };
+  }
   if (state.popups.length > 0) return popupOverlay(state, cols, rows);
   if (state.help) return helpOverlay(state, cols, rows);
   if (state.confirm?.kind === 'quit') {
@@ -593,13 +615,15 @@ function popupOverlay(state: State, cols: number, rows: number): Overlay {
     lines.push(line([{ t: i === 0 ? 'Subject: ' : ' '.repeat(9), s: 'bold' }, { t: cut, s: 'bold' }], inner));
   });
   lines.push(line([{ t: 'Sent: ', s: 'bold' }, shortTime(p.sentAt), p.via ? `  via ${clean(p.via)}` : ''], inner));
-  lines.push('', ...preview.map((l) => line([l], inner)));
-  if (p.attachments.length) {
+  lines.push('', ...(p.withdrawn ? withdrawnLines(p, inner) : preview.map((l) => line([l], inner))));
+  if (p.attachments.length && !p.withdrawn) {
     lines.push(line([{ t: `+ ${p.attachments.length} attachment${p.attachments.length > 1 ? 's' : ''}: `, s: 'cyan-fg' }, p.attachments.map(clean).join(', ')], inner));
   }
-  lines.push('', line([{ t: 'Enter', s: 'inverse' }, ' open  ', { t: 'Esc', s: 'inverse' }, ' dismiss  ', { t: 'A', s: 'inverse' }, ' dismiss all'], inner));
+  const keys: Seg[] = p.withdrawn ? [{ t: 'Esc', s: 'inverse' }, ' dismiss']
+    : [{ t: 'Enter', s: 'inverse' }, ' open  ', { t: 'Esc', s: 'inverse' }, ' dismiss  ', { t: 'A', s: 'inverse' }, p.ack ? ' acknowledge' : ' dismiss all'];
+  lines.push('', line(keys, inner));
   const height = Math.max(3, Math.min(lines.length + 2, rows - 2));
-  const title = ` New message${queued > 0 ? ` (1 of ${queued + 1})` : ''} `;
+  const title = popupTitle(p, queued);
   return { kind: 'popup', title: clip(title, width - 4), lines: lines.slice(0, height - 2), width, height };
 }
 
@@ -621,6 +645,7 @@ function helpOverlay(state: State, cols: number, rows: number): Overlay {
     ['?, F1', 'this help (F1 also where you type text)'],
     ['', ''],
     ['Popups', 'Enter opens, Esc dismisses, A dismisses all'],
+    ['Alerts', 'A acknowledges (popup, message); urgent: Enter or A'],
     ['Compose', 'Tab moves between fields; Ctrl-S sends'],
     ['Message', 'S saves the files; Tab chooses one, O opens it'],
   ];
