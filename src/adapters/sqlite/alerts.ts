@@ -63,6 +63,7 @@ export function groupAcks(rows: readonly AckRow[]): Map<number, Map<number, stri
   return out;
 }
 
+/** @internal (not in the published declarations: better-sqlite3's Statement type cannot be named; see rows.ts) */
 export function prepareAlertStatements(db: Database) {
   return {
     insertAlert: db.prepare<AlertRow>(`
@@ -107,6 +108,7 @@ export function prepareAlertStatements(db: Database) {
   };
 }
 
+/** @internal */
 export type AlertStatements = ReturnType<typeof prepareAlertStatements>;
 
 /** Recalls a message inside the caller's transaction (SqliteStore.recallMessage, and SEND replaces=). */
