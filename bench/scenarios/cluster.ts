@@ -10,7 +10,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { startClusterServices, startNodes, type ClusterServices } from '../lib/cluster.js';
+import { samplePgActivity, startClusterServices, startNodes, type ClusterServices } from '../lib/cluster.js';
 import { runDirectLoad, type DirectLoadResult } from '../lib/direct-load.js';
 import { envInt, epochMs, pick, progress, sleep } from '../lib/env.js';
 import { timedBroadcast, type WorkerShot } from '../lib/fanout.js';
@@ -232,7 +232,9 @@ export const cluster: Scenario = {
       const latC = latActive.map((x) => x.c);
       await runDirectLoad({ scope: 'cross-node warm-up', clients: latC, rate: latRate, durationMs: latWarmMs, bodyChars, seed: 7, drainMs: 2000, groupOf });
       const cpu0 = nodes.slice(0, 2).map((s) => s.cpuSeconds());
+      const pgSampler = samplePgActivity(services.pg.url);
       const cross: DirectLoadResult = await runDirectLoad({ scope: 'cross-node', clients: latC, rate: latRate, durationMs: latMs, bodyChars, seed: 8, groupOf });
+      const pgDuring = await pgSampler.stop();
       const crossCpu = nodes.slice(0, 2).map((s, k) => ((s.cpuSeconds() - cpu0[k]!) / (cross.windowMs / 1000)) * 100);
       for (const h of halves) await closeAll(h.clients);
       progress('cluster', `cross-node: p50 ${fmt(cross.delay.p50)} ms, p99 ${fmt(cross.delay.p99)} ms, lost ${cross.lost}; now a single node (SQLite) with the same load`);
@@ -358,6 +360,11 @@ ${table(['setup', 'clients', 'msg/s delivered', 'lost', 'delay p50 ms', 'p90 ms'
         latRow('single node (SQLite)', single, fmt(single.serverCpuPercent, 0)),
       ])}
 
+The nodes' PostgreSQL sessions during the cross-node window (pg_stat_activity every 100 ms, ${pgDuring.samples} samples),
+mean number per state: ${Object.entries(pgDuring.meanByState).map(([k, v]) => `${k} ${fmt(v, 2)}`).join(', ')}. Statements seen running most often:
+
+${table(['statement (first 120 characters)', 'samples'], pgDuring.topQueries.map((q) => [`\`${q.query}\``, fmtInt(q.seen)]))}
+
 Cross-node p99 ÷ single-node p99: ${fmt(latRatio)}× — target ≤ 2×: ${verdict(latRatio <= 2, `${fmt(latRatio)}×`)}.
 
 ## Failover
@@ -388,7 +395,7 @@ Target: back and caught up within 60 s, none lost — ${verdict(allBackMs <= 60_
           n, workers, cheapHash: cheap, seedSeconds, realLogin: { count: realLoggedIn, wallMs: realWallMs, perSec: realRate }, login,
           held, rss: { idleKiB: idle, beforeLoginsKiB: beforeLogins, heldKiB: heldRss }, perConnectionKB: perConnKB,
           broadcast: { siar: { ...siarB, shots: siarShots.map(({ ids: _ids, ...s }) => s) }, redis: { ...redisB, subscribers, shots: redisShots.map(({ ids: _ids, ...s }) => s) }, ratio50, ratio99 },
-          latency: { cross, crossServerCpuPercent: crossCpu, single, ratioP99: latRatio },
+          latency: { cross, crossServerCpuPercent: crossCpu, single, ratioP99: latRatio, pgActivity: pgDuring },
           failover,
         },
       };
