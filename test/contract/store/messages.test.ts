@@ -329,21 +329,6 @@ forEachAdapter(t, (t, adapter) => {
     await store.markDeliveredMany(message.id, []);
   });
 
-  t.test('delivery marks of many messages asked for at once are each committed, and only theirs', async (t) => {
-    const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, 7);
-    const messages = [];
-    for (let i = 0; i < 5; i++) {
-      messages.push(await store.storeMessage({ senderId: sender.id, audience: 'list', recipientIds: recipients.map((m) => m.id), subject: `m${i}`, body: 'b' }));
-    }
-    // Message i marked delivered to recipients 0 … i, all in the same turn (one batch).
-    await Promise.all(messages.map((m, i) => store.markDeliveredMany(m.id, recipients.slice(0, i + 1).map((r) => r.id))));
-    for (const [i, m] of messages.entries()) {
-      const marked = (await store.getMessage(m.id))!.recipients.filter((r) => r.deliveredAt !== null).map((r) => r.userId).sort((a, b) => a - b);
-      t.strictSame(marked, recipients.slice(0, i + 1).map((r) => r.id).sort((a, b) => a - b), `message ${i}: exactly its own marks`);
-    }
-    t.strictSame(await undeliveredTo(recipients[5]!), messages.map((m) => m.id), 'nobody else was marked');
-  });
-
   t.test('close() commits what is queued; reopened, every message and mark is there', async (t) => {
     const { store, alice, bob, message } = await setup(t, adapter);
     const first = await store.storeMessage(message(alice, [bob.id], 'first'));
