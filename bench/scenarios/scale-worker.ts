@@ -186,6 +186,12 @@ let duplicates = 0;
 let failoverPorts: number[] = [];
 
 function watchPopups(j: number, c: LeanClient): void {
+  countPopups(j, c);
+  watchClose(j, c);
+}
+
+/** Records client j's popups by id (set before RESUME: the replayed popups come in the reply's chunk). */
+function countPopups(j: number, c: LeanClient): void {
   c.onPopup = (line) => {
     const id = line.slice(11, line.indexOf('|', 11));
     const ids = seen[j]!;
@@ -194,6 +200,9 @@ function watchPopups(j: number, c: LeanClient): void {
     ids.set(id, n + 1);
     if (lostIndexes.has(j)) lastArrivalMoved.set(id, Math.max(lastArrivalMoved.get(id) ?? 0, epochMs()));
   };
+}
+
+function watchClose(j: number, c: LeanClient): void {
   c.onClose = (code) => {
     count(closedCodes, code);
     if (code !== 'CLOSED') return; // told to go (a closing error): not a node lost
@@ -221,6 +230,7 @@ async function failOver(j: number, token: string, username: string): Promise<voi
     const port = failoverPorts[at]!;
     try {
       const c = await LeanClient.connect({ port, localAddress, timeoutMs: 10_000 });
+      countPopups(j, c);
       const r = await c.request('RESUME', { token }, '');
       if (!r.ok) {
         count(failoverErrors, r.code);
@@ -230,7 +240,7 @@ async function failOver(j: number, token: string, username: string): Promise<voi
         c.username = username;
         clients[j] = c;
         portOf[j] = port;
-        watchPopups(j, c);
+        watchClose(j, c);
         resumedAt.set(j, epochMs());
         return;
       }
