@@ -37,7 +37,12 @@ export async function startNodes(count: number, services: ClusterServices, dir: 
     for (let k = 1; k <= count; k++) {
       nodes.push(await ServerProcess.start({
         label: `cluster-node-${k}`, dataDir: path.join(dir, `node-${k}`, 'data'), cpuProfDir: opts.cpuProfDir,
-        env: { SIAR_STORE: services.pg.url, SIAR_BUS: services.redis.url, SIAR_NODE_ID: `node-${k}` },
+        env: {
+          SIAR_STORE: services.pg.url, SIAR_BUS: services.redis.url, SIAR_NODE_ID: `node-${k}`,
+          // Each harness worker stands for thousands of institutions behind one source address: when a
+          // node dies they all reconnect at once, past the per-address cap on not-logged-in connections (64).
+          SIAR_MAX_ANONYMOUS_PER_ADDRESS: '1000000',
+        },
       }));
     }
     return nodes;
