@@ -286,7 +286,8 @@ export const cluster: Scenario = {
         await sleep(500);
       }
       const resumedAt = st.flatMap((s) => s.resumedAt).map((t) => t - tKill).sort((a, x) => a - x);
-      const lastDuring = Math.max(...st.map((s) => s.lastArrivalMoved[during.id] ?? NaN).filter(Number.isFinite));
+      const arrivedMoved = st.map((s) => s.lastArrivalMoved[during.id] ?? NaN).filter(Number.isFinite);
+      const lastDuring = arrivedMoved.length > 0 ? Math.max(...arrivedMoved) : NaN;
       const errors: Record<string, number> = {};
       for (const s of st) for (const [k, v] of Object.entries(s.errors)) errors[k] = (errors[k] ?? 0) + v;
       const failover: FailoverResult = {
