@@ -110,6 +110,13 @@ export class LocalConnections {
     return n;
   }
 
+  /** The members with a connection here that takes popups now (the periodic catch-up asks the store for theirs). */
+  popupTakers(): number[] {
+    const ids: number[] = [];
+    for (const userId of this.byUser.keys()) if (this.acceptsPopups(userId)) ids.push(userId);
+    return ids;
+  }
+
   acceptsPopups(userId: number): boolean {
     for (const conn of this.byUser.get(userId) ?? []) if (conn.acceptsPopups()) return true;
     return false;
