@@ -92,6 +92,11 @@ export class LocalConnections {
     this.presence.set(entry).catch(this.onError);
   }
 
+  /** Writes every attached connection's presence again (after the presence store lost it, e.g. Redis restarted). */
+  presentAll(): void {
+    for (const conn of this.attachedAs.keys()) this.present(conn);
+  }
+
   detach(conn: Connection): void {
     this.admins.delete(conn);
     this.expiry.forget(conn);

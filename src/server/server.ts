@@ -154,6 +154,8 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
+      local.presentAll();
       for (const conn of local.connections()) {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
