@@ -190,7 +190,26 @@ export const protocolScene: Scene = {
     await rec.step(r, `6|INBOX|${r.token}|limit=1`);
     r.close();
     a.close();
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender]);
+
+    // Scheduled delivery and automatic reminders (issue 21): stored and acknowledged at once, out at its time.
+    const laterSender = new Block('scheduled-sender');
+    const laterRecipient = new Block('scheduled-recipient');
+    const sr = await rec.session(laterRecipient);
+    await rec.step(sr, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(sr.token, 'TOKEN');
+    const sa = await rec.session(laterSender);
+    await rec.step(sa, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
+    rec.secret(sa.token, 'TOKEN');
+    await rec.step(sa, `2|SEND|${sa.token}|to=ugm|subject=Apel pagi|body=Pukul 08.00 di lapangan.|at=3s|ack=1|remind=15m|remindMax=4`);
+    await rec.step(sa, `3|OUTBOX|${sa.token}|limit=1`);
+    await rec.step(sr, `2|READ|${sr.token}|id=6`);
+    await rec.step(sr, `3|INBOX|${sr.token}|limit=1`, [[sr, /^\*\|POPUP\|id=6\|/]]);
+    await rec.step(sr, `4|ACK|${sr.token}|id=6`, [[sa, /^\*\|ACK\|id=6\|/]]);
+    await rec.step(sa, `4|SEND|${sa.token}|to=ugm|subject=Rapat dibatalkan|at=1h`);
+    await rec.step(sa, `5|RECALL|${sa.token}|id=7|reason=Salah tanggal`);
+    sr.close();
+    sa.close();
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender, laterSender, laterRecipient]);
   }),
 };
 
