@@ -5,22 +5,15 @@
  * claim at the same time. Also the core runner (src/core/due-jobs.ts) driven by a clock the test moves.
  */
 import t, { type Test } from 'tap';
-import type { DueJob, NewMessage, User } from '../../../src/core/ports/store.js';
+import type { DueJob } from '../../../src/core/ports/store.js';
 import { DueJobRunner } from '../../../src/core/due-jobs.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
-import { seedMembers } from './fixtures.js';
+import { senderAndRecipients } from './fixtures.js';
 
 const MINUTE = 60_000;
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function setup(t: Test, adapter: StoreAdapter) {
-  const store = await adapter.open(t);
-  const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
-  const message = (recipients: User[], subject = 'scheduled'): NewMessage => ({
-    senderId: alice.id, audience: 'list', recipientIds: recipients.map((r) => r.id), subject, body: `body of ${subject}`,
-  });
-  return { store, alice, bob, carol, message };
-}
+const setup = (t: Test, adapter: StoreAdapter) => senderAndRecipients(t, adapter, 'scheduled');
 
 const claim = (now: number, owner: string, limit = 10, leaseMs = MINUTE) => ({ now: iso(now), owner, leaseUntil: iso(now + leaseMs), limit });
 
