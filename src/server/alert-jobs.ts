@@ -85,6 +85,8 @@ async function remindDue(services: AlertJobServices, messageId: number, ctx: Due
   const [message, alert, acks] = await Promise.all([
     store.getMessage(messageId), store.alertsOf([messageId]).then((a) => a.get(messageId)), store.acksOf([messageId]).then((a) => a.get(messageId)),
   ]);
+  // Still waiting for its attachments: nobody has it to be reminded; the claim's lease runs out and it is tried again.
+  if (message?.state === 'sending') return;
   const everyone = message ? message.recipients.every((r) => acks?.has(r.userId)) : true;
   if (!message || !alert?.remindEverySeconds || alert.recalledAt || isExpired(alert, ctx.nowMs) || everyone || alert.autoReminders >= alert.remindMax) {
     await store.finishReminders(messageId, ctx.owner);
