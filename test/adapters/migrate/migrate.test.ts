@@ -10,13 +10,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
+import { postgresBinDir } from '../../../scripts/services.js';
 import { freshPostgresDatabase, postgresMissing } from '../../contract/store/adapters.js';
 import { requireCapability } from '../../helpers/capability.js';
-import { jsonLines, siar, startSiarServer, startWithMembers, type Run } from '../../helpers/cli.js';
+import { SIAR, jsonLines, siar, startSiarServer, startWithMembers, type Run } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/siar.js';
 
 t.setTimeout(600_000);
@@ -191,4 +193,49 @@ t.test('a database that cannot be reached, or is not a URL, gets a sentence', as
   t.match(notUrl.stderr, /must be a postgres:\/\/ URL/);
   const nothing = await siar(['migrate', '--from', dataDir], { SIAR_STORE: '' });
   t.match(nothing.stderr, /needs the PostgreSQL database/);
+});
+
+t.test("the README's Moving to PostgreSQL commands run as written", async (t) => {
+  if (!requireCapability(t, 'PostgreSQL', postgresMissing())) return;
+  const bin = postgresBinDir();
+  if (!requireCapability(t, 'createdb', bin ? false : 'PostgreSQL\'s client programs are not installed')) return;
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('<!-- migrate:begin -->'), readme.indexOf('<!-- migrate:end -->'));
+  const block = /^```sh\n([\s\S]*?)^```$/m.exec(section)?.[1];
+  t.ok(block, 'the README has the block');
+  if (!block) return;
+
+  const dir = tempDir(t, 'siar-migrate-readme-');
+  const s = await startWithMembers(t, path.join(dir, 'data'), [['unhas', 'Universitas Hasanuddin']]);
+  s.child.kill('SIGTERM');
+  await once(s.child, 'exit');
+
+  // The README's database, host and user become the test server's; a database name of its own.
+  const server = new URL(await freshPostgresDatabase(t, { empty: true }));
+  const name = `siar_readme_${process.pid}`;
+  const admin = new pg.Client({ connectionString: server.toString() });
+  await admin.connect();
+  t.teardown(async () => {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+    await admin.end();
+  });
+  const target = new URL(server.toString());
+  target.password = '';
+  target.pathname = `/${name}`;
+  const script = block
+    .replaceAll('--host=db.example.ac.id --username=siar siar', `--host=${server.hostname} --port=${server.port} --username=${server.username} ${name}`)
+    .replaceAll('postgres://siar@db.example.ac.id/siar', target.toString());
+  const shims = path.join(dir, 'shims');
+  mkdirSync(shims);
+  writeFileSync(path.join(shims, 'siar'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(SIAR)} "$@"\n`, { mode: 0o755 });
+  const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    // detached: no terminal to prompt on, so a missing password fails instead of waiting.
+    execFile('bash', ['-euo', 'pipefail', '-c', script], {
+      cwd: dir, detached: true, timeout: 120_000, env: { ...process.env, PATH: `${shims}:${bin}:${process.env.PATH ?? ''}`, DB_PASSWORD: decodeURIComponent(server.password), PGPASSWORD: '' },
+    }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
+  });
+  t.equal(run.code, 0, `the block runs: ${run.stderr}`);
+  t.match(run.stdout, /migrated .*siar\.db/);
+  t.match(run.stdout, /compared .*siar\.db/);
+  t.equal(run.stdout.match(/every table and attachment matches/g)?.length, 2, 'the copy and the later --verify both match');
 });
