@@ -229,9 +229,9 @@ t.test("the README's Moving to PostgreSQL commands run as written", async (t) =>
   mkdirSync(shims);
   writeFileSync(path.join(shims, 'siar'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(SIAR)} "$@"\n`, { mode: 0o755 });
   const run = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    // detached: no terminal to prompt on, so a missing password fails instead of waiting.
+    // A timeout: should the block lose its password, createdb would prompt on the terminal and wait.
     execFile('bash', ['-euo', 'pipefail', '-c', script], {
-      cwd: dir, detached: true, timeout: 120_000, env: { ...process.env, PATH: `${shims}:${bin}:${process.env.PATH ?? ''}`, DB_PASSWORD: decodeURIComponent(server.password), PGPASSWORD: '' },
+      cwd: dir, timeout: 120_000, env: { ...process.env, PATH: `${shims}:${bin}:${process.env.PATH ?? ''}`, DB_PASSWORD: decodeURIComponent(server.password), PGPASSWORD: '' },
     }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr }));
   });
   t.equal(run.code, 0, `the block runs: ${run.stderr}`);
