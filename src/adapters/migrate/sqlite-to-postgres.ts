@@ -26,7 +26,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
 import type { Pool, PoolClient } from 'pg';
-import type { AttachmentContent } from '../../core/ports/content.js';
+import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../../core/ports/content.js';
 import { FsContent } from '../fs-content/fs-content.js';
 import { createPool } from '../postgres/connection.js';
 import { PgContent, pgContentKey } from '../postgres/content.js';
@@ -62,6 +62,8 @@ export const MIGRATED_TABLES = [
 const TARGET_ONLY_TABLES = ['content_blobs', 'content_chunks'] as const;
 
 const BATCH_ROWS = 500;
+/** Content problems described one by one (the rest are counted). */
+const MAX_PROBLEMS = 100;
 /** PostgreSQL takes at most 65,535 parameters in one statement. */
 const MAX_PARAMETERS = 60_000;
 
@@ -87,7 +89,9 @@ export interface ContentCheck {
   bytes: number;
   /** Contents read back from the target whose SHA-256 is the declared one. */
   verified: number;
-  /** sha256s missing from the source's files, or read back different from the target. */
+  /** Contents whose file or PostgreSQL copy did not hash to their sha256. */
+  failed: number;
+  /** The first MAX_PROBLEMS of them, as sentences. */
   problems: string[];
 }
 
@@ -177,7 +181,7 @@ export async function migrateToPostgres(opts: MigrationOptions): Promise<Migrati
     if (existsSync(path.join(opts.dataDir, 'mail.key'))) {
       notes.push(`queued mail is sealed with ${path.join(opts.dataDir, 'mail.key')}: copy that file into the data directory of every node that will serve this store.`);
     }
-    const ok = tables.every((t) => t.ok) && contentCheck.problems.length === 0;
+    const ok = tables.every((t) => t.ok) && contentCheck.failed === 0;
     return { from: file, to: redactUrl(opts.url), copied: !opts.verifyOnly, tables, content: contentCheck, sequences, ok, notes };
   } finally {
     source.close();
@@ -353,37 +357,52 @@ async function insertBatch(client: PoolClient, p: TablePlan, batch: unknown[][])
 async function copyContent(source: Database, files: AttachmentContent, target: AttachmentContent, onProgress?: (p: MigrationProgress) => void): Promise<void> {
   const contents = storedContents(source);
   let done = 0;
-  onProgress?.({ phase: 'content', table: 'attachments', done, total: contents.length });
-  for (const c of contents) {
+  onProgress?.({ phase: 'content', table: 'attachments', done, total: contents.total });
+  for (const c of contents.rows) {
     const upload = await target.beginUpload(c.id, { restart: true, maxSize: c.size });
-    const reader = files.openRead(c.storagePath, 0);
-    await new Promise<void>((resolve, reject) => {
-      let failed = false;
-      const fail = (err: Error): void => {
-        if (failed) return;
-        failed = true;
-        reader.destroy();
-        reject(err);
-      };
-      const sink = upload.open({ onDrain: () => reader.resume(), onError: fail });
-      reader.on('data', (chunk: Buffer) => {
-        upload.hash.update(chunk);
-        if (!sink.write(chunk)) reader.pause();
-      });
-      reader.on('error', (err: Error) => fail(new Error(`attachment content ${c.sha256} (${c.storagePath}) cannot be read: ${err.message}`)));
-      reader.on('end', () => { sink.finish({ sync: true }).then(resolve, fail); });
-    });
-    await target.commit(upload, c.sha256, async (key) => key, async () => true);
+    try {
+      await streamInto(files.openRead(c.storagePath, 0), upload);
+      await target.commit(upload, c.sha256, async (key) => key, async () => true);
+    } catch (err) {
+      // A file missing or not what its rows say is the source's damage: the rest is copied, and
+      // the verification names it (the target then lacks that content, as the source does).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof ContentMismatch)) throw err;
+      await target.removePartial(c.id);
+    }
     done++;
-    onProgress?.({ phase: 'content', table: 'attachments', done, total: contents.length });
+    onProgress?.({ phase: 'content', table: 'attachments', done, total: contents.total });
   }
 }
 
-/** One row per distinct content the source's committed attachments refer to (bounded by the number of contents). */
-function storedContents(source: Database): Array<{ id: number; sha256: string; size: number; storagePath: string }> {
-  return source.prepare(`
+/** Streams `reader` into the upload's sink (with backpressure), feeding its hash; resolves once durable. */
+function streamInto(reader: NodeJS.ReadableStream & { destroy(): void }, upload: UploadHandle): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let failed = false;
+    const sink = upload.open({ onDrain: () => reader.resume(), onError: (err) => fail(err) });
+    const fail = (err: Error): void => {
+      if (failed) return;
+      failed = true;
+      reader.destroy();
+      void sink.abandon().then(() => reject(err));
+    };
+    reader.on('data', (chunk: Buffer) => {
+      upload.hash.update(chunk);
+      if (!sink.write(chunk)) reader.pause();
+    });
+    reader.on('error', fail);
+    reader.on('end', () => { sink.finish({ sync: true }).then(resolve, fail); });
+  });
+}
+
+interface StoredContent { id: number; sha256: string; size: number; storagePath: string }
+
+/** The distinct contents the source's committed attachments refer to, a row at a time, and how many. */
+function storedContents(source: Database): { total: number; rows: IterableIterator<StoredContent> } {
+  const total = source.prepare(`SELECT count(DISTINCT sha256) FROM attachments WHERE storage_path IS NOT NULL`).pluck().get() as number;
+  const rows = source.prepare(`
     SELECT min(id) AS id, sha256, max(size) AS size, min(storage_path) AS storagePath FROM attachments
-    WHERE storage_path IS NOT NULL GROUP BY sha256 ORDER BY sha256`).all() as Array<{ id: number; sha256: string; size: number; storagePath: string }>;
+    WHERE storage_path IS NOT NULL GROUP BY sha256 ORDER BY sha256`).iterate() as IterableIterator<StoredContent>;
+  return { total, rows };
 }
 
 /** Counts and hashes one table on both sides, in primary-key order. */
@@ -425,20 +444,24 @@ async function compareTable(source: Database, pool: Pool, p: TablePlan, onProgre
 /** Every content: the source file and the target's copy each hash to the declared sha256. */
 async function verifyContent(source: Database, files: AttachmentContent, target: AttachmentContent, onProgress?: (p: MigrationProgress) => void): Promise<ContentCheck> {
   const contents = storedContents(source);
-  const check: ContentCheck = { contents: contents.length, bytes: 0, verified: 0, problems: [] };
-  for (const c of contents) {
+  const check: ContentCheck = { contents: contents.total, bytes: 0, verified: 0, failed: 0, problems: [] };
+  const problem = (text: string): void => {
+    check.failed++;
+    if (check.problems.length < MAX_PROBLEMS) check.problems.push(text);
+  };
+  for (const c of contents.rows) {
     const unreadable = (err: Error) => ({ sha256: `nothing: it cannot be read (${err.message})`, bytes: 0 });
     const [fromFile, fromDb] = await Promise.all([
       sha256Of(files.openRead(c.storagePath, 0)).catch(unreadable),
       sha256Of(target.openRead(pgContentKey(c.sha256), 0)).catch(unreadable),
     ]);
-    if (fromFile.sha256 !== c.sha256) check.problems.push(`${c.sha256}: the file ${c.storagePath} hashes to ${fromFile.sha256}`);
-    else if (fromDb.sha256 !== c.sha256) check.problems.push(`${c.sha256}: PostgreSQL's copy hashes to ${fromDb.sha256}`);
+    if (fromFile.sha256 !== c.sha256) problem(`${c.sha256}: the file ${c.storagePath} hashes to ${fromFile.sha256}`);
+    else if (fromDb.sha256 !== c.sha256) problem(`${c.sha256}: PostgreSQL's copy hashes to ${fromDb.sha256}`);
     else {
       check.verified++;
       check.bytes += fromDb.bytes;
     }
-    onProgress?.({ phase: 'verify-content', table: 'attachments', done: check.verified + check.problems.length, total: contents.length });
+    onProgress?.({ phase: 'verify-content', table: 'attachments', done: check.verified + check.failed, total: contents.total });
   }
   return check;
 }

@@ -48,19 +48,20 @@ export const migrateCommand = defineCommand<MigrateOpts>({
         t.table, String(t.sourceRows), String(t.targetRows), t.sourceSha256.slice(0, 16), t.targetSha256.slice(0, 16), t.ok ? 'ok' : 'DIFFERENT',
       ]);
       const c = report.content;
-      rows.push(['attachment content', String(c.contents), String(c.verified), `${c.bytes} bytes`, '', c.problems.length === 0 ? 'ok' : 'DIFFERENT']);
+      rows.push(['attachment content', String(c.contents), String(c.verified), `${c.bytes} bytes`, '', c.failed === 0 ? 'ok' : 'DIFFERENT']);
       const lines = [
         `${report.copied ? 'migrated' : 'compared'} ${report.from} → ${report.to}`,
         table(rows, ['table', 'SQLite rows', 'PostgreSQL rows', 'SQLite sha256', 'PostgreSQL sha256', '']).trimEnd(),
       ];
       for (const p of c.problems) lines.push(`attachment ${p}`);
+      if (c.failed > c.problems.length) lines.push(`… and ${c.failed - c.problems.length} more attachment(s) that differ (--json lists the first ${c.problems.length})`);
       for (const n of report.notes) lines.push(`note: ${n}`);
       if (report.ok) lines.push(`every table and attachment matches; start the nodes with --store ${report.to.replace(':***@', '@')} (password in PGPASSWORD or SIAR_STORE)`);
       print(lines.join('\n') + '\n');
     }
     if (!report.ok) {
       const differing = report.tables.filter((t) => !t.ok).map((t) => t.table);
-      if (report.content.problems.length > 0) differing.push('attachment content');
+      if (report.content.failed > 0) differing.push('attachment content');
       throw new CliError(`the PostgreSQL copy differs from the data directory in: ${differing.join(', ')}.`);
     }
   },

@@ -8,10 +8,10 @@
  *
  * Runs on SIAR_TEST_PG_URL (CI) or a private PostgreSQL (test/contract/store/adapters.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import t, { type Test } from 'tap';
@@ -146,21 +146,37 @@ t.test('--verify reports a tampered row and a tampered attachment; --replace cop
   const file = path.join(tempDir(t), 'a.txt');
   writeFileSync(file, 'isi lampiran\n');
   expectOk(t, await siar(['send', '--to', 'ugm', '--subject', 'Satu', '--body', 'x', '--attach', file], s.as.unhas!), 'send');
+  const lost = path.join(tempDir(t), 'hilang.txt');
+  writeFileSync(lost, 'berkas yang hilang\n');
+  expectOk(t, await siar(['send', '--to', 'ugm', '--subject', 'Hilang', '--body', 'y', '--attach', lost], s.as.unhas!), 'send another');
   s.child.kill('SIGTERM');
   await once(s.child, 'exit');
-  expectOk(t, await siar(['migrate', '--from', dataDir, '--to', bare], env), 'migrate');
+
+  // The data dir lost one attachment's file: the rest is copied, and the report names it.
+  const lostSha = createHash('sha256').update(readFileSync(lost)).digest('hex');
+  const lostFile = path.join(dataDir, 'attachments', lostSha.slice(0, 2), lostSha);
+  const kept = readFileSync(lostFile);
+  rmSync(lostFile);
+  const partial = await siar(['migrate', '--from', dataDir, '--to', bare], env);
+  t.equal(partial.code, 1, 'a missing attachment file exits 1');
+  t.match(partial.stdout, new RegExp(`attachment ${lostSha}: the file attachments/${lostSha.slice(0, 2)}/${lostSha} hashes to nothing: it cannot be read`));
+  t.match(partial.stdout, /^messages\s+2\s+2\s+.*ok$/m, 'every table copied');
+  t.match(partial.stdout, /^attachment content\s+2\s+1\s+/m, 'one of two contents verified');
+  writeFileSync(lostFile, kept);
+  expectOk(t, await siar(['migrate', '--replace', '--from', dataDir, '--to', bare], env), 'migrate again once the file is back');
 
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   t.teardown(() => db.end());
   await db.query(`UPDATE messages SET subject = 'Dua' WHERE subject = 'Satu'`);
-  await db.query(`UPDATE content_chunks SET data = 'X'::bytea || substring(data from 2)`);
+  await db.query(`UPDATE content_chunks SET data = 'X'::bytea || substring(data from 2)
+    WHERE blob_id = (SELECT id FROM content_blobs WHERE sha256 <> $1)`, [lostSha]);
   const verify = await siar(['migrate', '--verify', '--from', dataDir, '--to', bare, '--json'], env);
   t.equal(verify.code, 1, 'a difference exits 1');
   const r = JSON.parse(verify.stdout) as { ok: boolean; tables: Array<{ table: string; ok: boolean; sourceRows: number; targetRows: number }>; content: { problems: string[] } };
   t.equal(r.ok, false);
   t.strictSame(r.tables.filter((x) => !x.ok).map((x) => x.table), ['messages'], 'the changed table, and only it, differs');
-  t.match(r.tables.find((x) => x.table === 'messages'), { sourceRows: 1, targetRows: 1 }, 'same count, different hash');
+  t.match(r.tables.find((x) => x.table === 'messages'), { sourceRows: 2, targetRows: 2 }, 'same count, different hash');
   t.match(r.content.problems, [/PostgreSQL's copy hashes to [0-9a-f]{64}/], 'the attachment read back differs');
   t.match(verify.stderr, /differs from the data directory in: messages, attachment content/);
 
