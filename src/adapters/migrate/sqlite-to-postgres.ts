@@ -248,7 +248,8 @@ function pgType(table: string, column: string, dataType: string, udt: string): P
 async function checkTargetEmpty(pool: Pool, replace: boolean): Promise<void> {
   const tables = [...MIGRATED_TABLES, ...TARGET_ONLY_TABLES];
   if (replace) {
-    await pool.query(`TRUNCATE ${tables.join(', ')}`);
+    // CASCADE: a table of the target that refers to these (a newer siar's) is emptied with them.
+    await pool.query(`TRUNCATE ${tables.join(', ')} CASCADE`);
     return;
   }
   const counts = await pool.query<{ table: string; n: number }>(
