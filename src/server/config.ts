@@ -17,6 +17,8 @@ export interface ServerConfig {
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */
   nodeId: string | null;
+  /** With a bus: how often each node catches up its connections from the store (0: never). */
+  catchUpIntervalMs: number;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;
@@ -50,6 +52,8 @@ export interface ServerConfig {
   maxPopupsAtLogin: number;
   /** Who may send priority=urgent: 'members', 'admin' or a comma-separated list of usernames (issue 21). */
   urgentSenders: string;
+  /** The shortest automatic reminder period SEND remind= may ask for (issue 21). */
+  remindMinIntervalMs: number;
   /**
    * Max simultaneous control connections. Default: the process's open-files limit minus a reserve
    * for everything else it keeps open (fd-limit.ts); a larger value is clamped at start.

@@ -92,6 +92,11 @@ export class LocalConnections {
     this.presence.set(entry).catch(this.onError);
   }
 
+  /** Writes every attached connection's presence again (after the presence store lost it, e.g. Redis restarted). */
+  presentAll(): void {
+    for (const conn of this.attachedAs.keys()) this.present(conn);
+  }
+
   detach(conn: Connection): void {
     this.admins.delete(conn);
     this.expiry.forget(conn);
@@ -110,6 +115,13 @@ export class LocalConnections {
     return n;
   }
 
+  /** The members with a connection here that takes popups now (the periodic catch-up asks the store for theirs). */
+  popupTakers(): number[] {
+    const ids: number[] = [];
+    for (const userId of this.byUser.keys()) if (this.acceptsPopups(userId)) ids.push(userId);
+    return ids;
+  }
+
   acceptsPopups(userId: number): boolean {
     for (const conn of this.byUser.get(userId) ?? []) if (conn.acceptsPopups()) return true;
     return false;
@@ -117,7 +129,12 @@ export class LocalConnections {
 
   pushToUser(userId: number, event: string, args: ArgInput): number {
     let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.push(event, args)) n++;
+    for (const conn of this.byUser.get(userId) ?? []) {
+      // A popup (a reminder) reaches only connections that take popups: not a session opened with a
+      // mailed password until PASSWD, as replay and delivery skip it too.
+      if (event === 'POPUP' && !conn.wantsPopups) continue;
+      if (conn.push(event, args)) n++;
+    }
     return n;
   }
 

@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
@@ -24,7 +25,9 @@ import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
-import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
+import { DueJobRunner } from '../core/due-jobs.js';
+import { alertJobHandler } from './alert-jobs.js';
+import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -68,6 +71,9 @@ export class SiarServer {
   /** Online backups (BACKUP). */
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** The periodic catch-up from the store (with a bus); tick() runs one pass at once. */
+  catchUp: PeriodicCatchUp | null = null;
+  private dueJobs: DueJobRunner | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
   output!: OutputBudget;
@@ -152,6 +158,8 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
+      local.presentAll();
       for (const conn of local.connections()) {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
@@ -159,6 +167,12 @@ export class SiarServer {
     new DeliverySubscriber({
       store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
+    // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
+    // this node's connections have not had. (In process a wake-up cannot be lost.)
+    const catchUp = new PeriodicCatchUp({
+      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
+    });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -248,6 +262,8 @@ export class SiarServer {
     server.node = node;
     server.ownsNode = !options.adapters?.node;
     services.throttle.start();
+    server.catchUp = catchUp;
+    catchUp.start();
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -258,6 +274,13 @@ export class SiarServer {
     sweep();
     server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
     server.expiryTimer.unref();
+    // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
+    server.dueJobs = new DueJobRunner({
+      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services),
+      onError: (err, job) => log.error({ err, job }, 'a due job failed; it is tried again when its claim runs out'),
+      intervalMs: DUE_JOBS_INTERVAL_MS,
+    });
+    server.dueJobs.start();
     // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
     server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
       const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
@@ -307,6 +330,8 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      await this.catchUp?.stop(); // one under way settles before the store closes
+      await this.dueJobs?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();
@@ -335,6 +360,9 @@ export class SiarServer {
  * wider window only replays more: a minute replayed 5,333 of 7,896 popups in an 8-kill crash run.
  */
 const DOUBTFUL_DELIVERY_WINDOW_MS = 5_000;
+
+/** How often the due-jobs runner looks for scheduled deliveries and reminders that have come due. */
+const DUE_JOBS_INTERVAL_MS = 1000;
 
 /**
  * A lock left by a process that is gone means the last server life was killed (a clean stop
