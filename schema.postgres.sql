@@ -266,3 +266,10 @@ CREATE TABLE message_reminders_due (
   reminder     INTEGER NOT NULL,
   PRIMARY KEY (recipient_id, message_id)
 );
+
+-- migration: 6
+-- Expired attachments removed after a grace period (schema.sql's migration 8).
+ALTER TABLE message_alerts ADD COLUMN content_swept_at TIMESTAMPTZ;
+ALTER TABLE attachments ADD COLUMN removed_at TIMESTAMPTZ;
+CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
+CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested AND recalled_at IS NULL;

@@ -260,3 +260,13 @@ CREATE TABLE message_reminders_due (
   reminder     INTEGER NOT NULL,                   -- which reminder it is (message_alerts.reminders then)
   PRIMARY KEY (recipient_id, message_id)
 ) WITHOUT ROWID;
+
+-- migration: 8
+-- Expired attachments removed after a grace period (issue 21, --expired-attachment-grace): the
+-- sweep marks a message's alert row swept once it has let go of its attachments' content, and each
+-- such attachment removed (storage_path NULL: nothing refers to its content through it any more).
+ALTER TABLE message_alerts ADD COLUMN content_swept_at TEXT;
+ALTER TABLE attachments ADD COLUMN removed_at TEXT;
+CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
+-- Open acknowledgements (STATS): the newest messages asking for one, not recalled.
+CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested = 1 AND recalled_at IS NULL;

@@ -25,6 +25,7 @@ import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
+import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -68,6 +69,8 @@ export class SiarServer {
   /** Online backups (BACKUP). */
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** Removes expired messages' attachments after the grace period. */
+  attachmentExpiry: AttachmentExpirySweep | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
   output!: OutputBudget;
@@ -168,7 +171,8 @@ export class SiarServer {
     const transferDeps: TransferDeps = {
       config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
-    const transfers = new TransferService(transferDeps, options.adapters?.content ?? await openContent(store, config.dataDir));
+    const content = options.adapters?.content ?? await openContent(store, config.dataDir);
+    const transfers = new TransferService(transferDeps, content);
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {
@@ -258,6 +262,12 @@ export class SiarServer {
     sweep();
     server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
     server.expiryTimer.unref();
+    // Expired messages' attachments go after their grace (--expired-attachment-grace): now, then periodically.
+    server.attachmentExpiry = new AttachmentExpirySweep(
+      { store, content, stats, log, graceMs: () => config.expiredAttachmentGraceMs },
+      { intervalMs: config.transferSweepIntervalMs },
+    );
+    server.attachmentExpiry.start();
     // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
     server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
       const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
@@ -307,6 +317,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      await this.attachmentExpiry?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();

@@ -40,11 +40,13 @@ export async function announceRecall(ctx: AuthedContext, out: RecallOutcome): Pr
 }
 
 /**
- * SEND audits what the administrator's view must account for (issue 21 item 7): an alert to all
- * members from the administrator (`siar admin send`, the console's `a`) and any urgent message,
- * as `alert_sent` with its priority, acknowledgement, expiry and recipient count.
+ * SEND records what the administrator's view must account for (issue 21 item 7): an urgent
+ * message counts in STATS (`urgent=`), and an alert to all members from the administrator
+ * (`siar admin send`, the console's `a`) or any urgent message is audited `alert_sent` with its
+ * priority, acknowledgement, expiry and recipient count.
  */
-export async function auditAlertSent(ctx: AuthedContext, message: Message, audience: Audience, alert: MessageAlert | null): Promise<void> {
+export async function recordAlertSent(ctx: AuthedContext, message: Message, audience: Audience, alert: MessageAlert | null): Promise<void> {
+  if (alert?.priority === 'urgent') ctx.services.stats.urgentSent();
   const adminToAll = ctx.auth.user.role === 'admin' && audience === 'all';
   if (!adminToAll && alert?.priority !== 'urgent') return;
   await ctx.services.store.audit({

@@ -1,6 +1,6 @@
 import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../../protocol/index.js';
 import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
-import { announceRecall, auditAlertSent } from './alerts.js';
+import { announceRecall, recordAlertSent } from './alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
@@ -97,7 +97,7 @@ export const messagingCommands: Command[] = [
     };
     const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })));
     if (replaced) await announceRecall(ctx, replaced);
-    await auditAlertSent(ctx, message, audience, stored);
+    await recordAlertSent(ctx, message, audience, stored);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
