@@ -230,7 +230,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'how often expired messages, stale partial uploads and expired attachments past their grace are cleaned up',
   },
   {
-    name: 'expired-attachment-grace', group: 'Attachments:', kind: 'duration', default: 7 * DAY, min: SECOND, max: 3650 * DAY, zero: 'kept: never removed (also: off)',
+    name: 'expired-attachment-grace', group: 'Attachments:', kind: 'duration', default: 7 * DAY, min: SECOND, max: 3650 * DAY, zero: 'kept, never removed (also written off)',
     sets: 'expiredAttachmentGraceMs',
     describe: 'the attachments of a message sent with expires= are removed this long after it expired (downloads then answer ATTACHMENT_REMOVED)',
   },
