@@ -115,7 +115,9 @@ const ATTACHMENT_MODES: readonly AttachmentMode[] = ['copy', 'list'];
 export const adminOpsCommands: Command[] = [
   authed('STATS', 'admin', 'STATS [minutes=N] — traffic totals; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
     const { stats, config } = ctx.services;
-    const minutes = args.has('minutes') ? Math.min(optionalId(args, 'minutes') ?? 0, config.statsHistoryMinutes) : config.statsHistoryMinutes;
+    // minutes=0: the running minute only.
+    const minutes = args.get('minutes') === '0' ? 0
+      : args.has('minutes') ? Math.min(optionalId(args, 'minutes') ?? 0, config.statsHistoryMinutes) : config.statsHistoryMinutes;
     for (const s of stats.history(minutes)) {
       ctx.item({ ...s, partial: s.partial ? 1 : 0 });
     }
