@@ -42,17 +42,18 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   const keep = path.join(dir, 'tetap.txt');
   writeFileSync(keep, 'tidak kedaluwarsa\n');
 
-  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Jadwal', '--body', 'Lampiran', '--expires', '3s', '--attach', doc, '--json'], as.unhas);
+  // Long enough for the download below under a loaded machine (each CLI run starts Node afresh).
+  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Jadwal', '--body', 'Lampiran', '--expires', '20s', '--attach', doc, '--json'], as.unhas);
   t.equal(sent.code, 0, sent.stderr);
   const id = String(jsonLines(sent.stdout)[0]!.id);
+  // Within its life (and the grace) the attachment downloads.
+  const early = await siar(['read', id, '--save-dir', path.join(dir, 'early')], as.ugm);
+  t.equal(early.code, 0, early.stderr);
   const plain = await siar(['send', '--to', 'ugm', '--subject', 'Tetap', '--attach', keep, '--json'], as.unhas);
   t.equal(plain.code, 0, plain.stderr);
   const plainId = String(jsonLines(plain.stdout)[0]!.id);
   t.equal(contentFiles(data).length, 2, 'two contents stored');
 
-  // Within its life (and the grace) the attachment downloads.
-  const early = await siar(['read', id, '--save-dir', path.join(dir, 'early')], as.ugm);
-  t.equal(early.code, 0, early.stderr);
 
   const audit = await until('the sweep\'s audit row', async () => {
     const rows = jsonLines((await siar(['admin', 'audit', '--kind', 'attachments_removed', '--json'], admin)).stdout);
