@@ -38,6 +38,7 @@ import {
   type AuditFilter,
   type AuditRecord,
   type InboxEntry,
+  type UndeliveredPopup,
   type Message,
   type NewMessage,
   type OutgoingMail,
@@ -633,6 +634,12 @@ export class PostgresStore implements Store {
     return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
   }
 
+  async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
+    if (recipientIds.length === 0 || limit <= 0) return [];
+    const rows = await Q.undeliveredAmong.all(this.pool, [...recipientIds], limit, now());
+    return rows.map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id }));
+  }
+
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
     const rows = await Q.inbox.all(this.pool, recipientId, before(page), filter.unreadOnly === true, page.limit);
     const attachments = await this.attachmentsOf(this.pool, rows.map((r) => r.id));
@@ -801,13 +808,25 @@ export class PostgresStore implements Store {
     }
   }
 
-  // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
+  // --- backup: siar does not run pg_dump itself; BACKUP answers with the exact commands
+  // (docs/RELIABILITY.md §Backups on PostgreSQL says why). pg_dump's copy is one transaction's
+  // snapshot, so it is consistent while siar keeps serving, and it holds the attachments too (their
+  // content is rows of content_chunks). The password is never part of the advice.
 
-  readonly backupAdvice =
-    'siar cannot copy a PostgreSQL store to a file itself. Take a consistent copy while siar keeps serving with '
-    + '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL`, and restore it into an empty '
-    + 'database with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE` while siar is stopped; '
-    + 'copy the attachments folder of the data directory alongside.';
+  get backupAdvice(): string {
+    const target = new URL(this.url);
+    target.password = '';
+    const file = `siar-${new Date().toISOString().replace(/[:.]/g, '-')}.dump`;
+    const restored = new URL(target.toString());
+    restored.pathname = '/siar_restored';
+    const maintenance = new URL(target.toString());
+    maintenance.pathname = '/postgres';
+    return 'siar does not copy a PostgreSQL store itself: run pg_dump (of PostgreSQL\'s version or newer) where the backups are kept, '
+      + `with the password in PGPASSWORD or ~/.pgpass, never on the command line: pg_dump --format=custom --serializable-deferrable --file=${file} '${target.toString()}' `
+      + '(one consistent snapshot while siar keeps serving; the attachments are inside it, the mail key <data>/mail.key is not). '
+      + `To restore: createdb --maintenance-db='${maintenance.toString()}' siar_restored, then pg_restore --exit-on-error --no-owner --dbname='${restored.toString()}' ${file}, `
+      + `then start siar with --store '${restored.toString()}' (docs/RELIABILITY.md).`;
+  }
 
   // --- channels and groups (issue #4): channels.ts.
 
