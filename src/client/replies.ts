@@ -12,6 +12,13 @@ import {
   type AttachmentInfo, type Priority, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
 
+/** A reply to one request: its arguments and the rows of a list reply, in order. */
+export interface Reply {
+  args: Args;
+  /** Rows of a list reply, in order. */
+  items: Args[];
+}
+
 const WIRE = new WeakMap<object, Args>();
 
 /** Remembers the arguments `value` was decoded from. */

@@ -22,10 +22,7 @@ export { messageBytes } from './messages.js';
 export type * from './messages.js';
 export { StoreError, isStoreError, type StoreFailure, type StoreErrorKind } from './errors.js';
 
-export interface Page {
-  limit: number; // bounded by the caller
-  beforeId?: number; // for paging newest-first lists
-}
+export type { Page } from './page.js';
 
 /** What a look at a database file (a backup copy, before it is restored) finds. */
 export interface DatabaseReport {

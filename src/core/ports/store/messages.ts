@@ -1,7 +1,7 @@
 /**
  * Messages, their recipients and their attachments.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
