@@ -105,7 +105,7 @@ export const alertCommands: Command[] = [
     // Those offline now get it at their next login (a reminder owed in the store). Who is online is
     // asked of presence (every node) before the store's transaction, not from inside it.
     const online = await router.onlineAmong(message.recipients.map((r) => r.userId));
-    const out = await store.remindMessage(id, (rid) => !online.has(rid));
+    const out = await store.remindMessage(id, online);
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
     const queued = new Set(out.queued);
     const now = out.pending.filter((rid) => !queued.has(rid) && online.has(rid));

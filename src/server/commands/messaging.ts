@@ -1,56 +1,16 @@
-import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../../protocol/index.js';
+import { SiarError, messageToArgs, type MessageRecord } from '../../protocol/index.js';
 import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { announceRecall } from './alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
-import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
-import type { Audience, InboxEntry, Message } from '../../core/ports/store.js';
+import { sendMessage } from '../../core/services/messaging.js';
+import type { Message } from '../../core/ports/store.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
+import { channelArgument, recipientNames } from './audience-args.js';
 import { directoryAudiences } from './groups.js';
+import { audienceTo, inboxArgs, sentArgs, toAttachmentInfo } from './message-args.js';
 import { attachmentFields, parseAttachmentDeclarations, sendingReply } from './attachments.js';
 import { authed, type AuthedContext, type Command } from './types.js';
-
-/**
- * A message's `to=`, the same in INBOX, READ and OUTBOX, for its recipients and its sender: `*`
- * for a broadcast, the channel (`#name`) for a channel message, otherwise every recipient.
- */
-function audienceTo(audience: Audience, via: string | null | undefined, recipients: readonly string[]): string[] {
-  if (audience === 'all') return ['*'];
-  if (audience === 'channel' && via) return [via];
-  return [...recipients];
-}
-
-function inboxArgs(e: InboxEntry, extra: Partial<MessageRecord>): ArgInput {
-  return messageToArgs({
-    id: e.id, from: e.sender, to: audienceTo(e.audience, e.messageVia, e.recipients), audience: e.audience,
-    subject: e.subject, body: e.body, sentAt: e.sentAt,
-    attachments: e.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: e.deliveredAt, readAt: e.readAt,
-    ...(e.via ? { via: e.via } : {}),
-    // The alert fields last: a withdrawn message's body and attachments are emptied.
-    ...extra,
-  });
-}
-
-function toAttachmentInfo(a: Message['attachments'][number], uploaded?: number) {
-  return { id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType, ...(uploaded !== undefined ? { uploaded } : {}) };
-}
-
-/**
- * The message as the sender sees it: every recipient's state; while it is 'sending', when it
- * expires and how many bytes of each attachment the server holds (`uploaded`, by attachment id).
- */
-export function sentArgs(m: Message, uploaded?: ReadonlyMap<number, number>, extra: Partial<MessageRecord> = {}): ArgInput {
-  return messageToArgs({
-    ...extra,
-    id: m.id, from: m.sender, to: audienceTo(m.audience, m.via, m.recipients.map((r) => r.username)), audience: m.audience,
-    subject: m.subject, body: m.body, sentAt: m.sentAt, attachments: m.attachments.map((a) => toAttachmentInfo(a, uploaded?.get(a.id))),
-    recipients: m.recipients.map((r) => ({ username: r.username, deliveredAt: r.deliveredAt, readAt: r.readAt, ...(r.via ? { via: r.via } : {}) })),
-    ...(m.via ? { via: m.via } : {}),
-    // Only the sender sees a message that is not out yet: 'sending', 'expired' or 'cancelled'.
-    ...(m.state !== 'sent' ? { state: m.state } : {}),
-    ...(m.state === 'sending' && m.uploadDeadline ? { uploadDeadline: m.uploadDeadline } : {}),
-  });
-}
 
 /** How far each attachment of a message still being sent got (nothing for the others). */
 async function uploadProgress(ctx: AuthedContext, m: Message): Promise<Map<number, number> | undefined> {
@@ -75,27 +35,18 @@ async function recipientAlerts(ctx: AuthedContext, ids: readonly number[]): Prom
 
 export const messagingCommands: Command[] = [
   authed('SEND', 'user', 'SEND (to=USER|@GROUP[,…] | all=1 | channel=NAME) subject= [body=] — stores, then pops up at every recipient', async (ctx, args) => {
-    const { config, store } = ctx.services;
+    const { config } = ctx.services;
     const subject = requireText(args, 'subject', config.maxSubjectChars, 'Subject');
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
     const alert = parseAlert(args, ctx.auth.user, config);
-    if (alert?.replaces) {
-      // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
-      const old = await store.getMessage(alert.replaces.messageId);
-      if (!old || (old.senderId !== ctx.auth.user.id && ctx.auth.user.role !== 'admin')) {
-        throw new SiarError('NOT_FOUND', `No message ${alert.replaces.messageId} in your outbox to replace. Nothing was sent.`);
-      }
-    }
-    const limits = await admitMessage(ctx.services, ctx.auth.user, { subject, body, attachments });
-    const { audience, ids, ...routing } = await resolveRecipients(ctx.services, ctx.auth.user, {
-      to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')),
-    });
-    const input = {
-      senderId: ctx.auth.user.id, audience, recipientIds: ids, subject, body, ...routing, ...attachmentFields(attachments, config),
+    const to = { to: recipientNames(args.getAll('to')), all: flag(args, 'all'), channel: channelArgument(args.get('channel')) };
+    const { message, alert: stored, replaced } = await sendMessage({
+      store: ctx.services.store,
+      admit: (sender, draft) => admitMessage(ctx.services, sender, draft),
       pushedAfterCommit: pushableRecipients(ctx.services.router.local),
-    };
-    const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })));
+    }, ctx.auth.user, { subject, body, ...attachmentFields(attachments, config), to, alert });
+    const { audience } = message;
     if (replaced) await announceRecall(ctx, replaced);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {

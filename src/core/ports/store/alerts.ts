@@ -83,10 +83,10 @@ export interface AlertStore {
   /**
    * REMIND, in one transaction: counts one more reminder on the message's alert row and returns
    * its recipients that have not acknowledged (and still have it in their inbox); for those of them
-   * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
-   * login (takeDueReminders). Null when the message has no alert row.
+   * already delivered who are not in `online` (offline now: presence, asked before the call), a
+   * reminder is kept for their next login (takeDueReminders). Null when the message has no alert row.
    */
-  remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  remindMessage(messageId: number, online: ReadonlySet<number>): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
   /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
   takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
 }

@@ -10,6 +10,7 @@ import type { AccountStore } from './accounts.js';
 import type { AlertStore } from './alerts.js';
 import type { AuditStore } from './audit.js';
 import type { ChannelGroupStore } from './channels.js';
+import type { DeliveredAtCommit } from './delivered-at-commit.js';
 import type { MailQueueStore } from './mail.js';
 import type { MessageStore } from './messages.js';
 
@@ -17,6 +18,7 @@ export type * from './accounts.js';
 export type * from './alerts.js';
 export type * from './audit.js';
 export type * from './channels.js';
+export type * from './delivered-at-commit.js';
 export type * from './mail.js';
 export { messageBytes } from './messages.js';
 export type * from './messages.js';
@@ -60,6 +62,8 @@ export interface Store extends AccountStore, MessageStore, ChannelGroupStore, Ma
   backup?(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
   /** Without `backup`: the sentence telling the administrator how to back this store up. */
   readonly backupAdvice?: string;
+  /** Optional capability (delivered-at-commit.ts): recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit?: DeliveredAtCommit['deliveredAtCommit'];
 
   close(): Promise<void>;
 }
