@@ -1,6 +1,7 @@
 import { SiarError, messageToArgs, type MessageRecord } from '../../protocol/index.js';
 import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { announceRecall } from './alerts.js';
+import { auditRecall } from '../../core/services/alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { sendMessage } from '../../core/services/messaging.js';
@@ -47,7 +48,10 @@ export const messagingCommands: Command[] = [
       pushedAfterCommit: pushableRecipients(ctx.services.router.local),
     }, ctx.auth.user, { subject, body, ...attachmentFields(attachments, config), to, alert });
     const { audience } = message;
-    if (replaced) await announceRecall(ctx, replaced);
+    if (replaced) {
+      await auditRecall(ctx.services.store, { user: ctx.auth.user, address: ctx.conn.remoteAddress }, replaced);
+      announceRecall(ctx, replaced);
+    }
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
