@@ -175,7 +175,7 @@ export class SiarServer {
     stats.transfers = {
       liveListeners: () => transfers.liveListeners(),
       inProgress: () => transfers.list().map((x) => ({
-        id: x.id, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
+        id: x.transfer, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
       })),
     };
     await transfers.start();
