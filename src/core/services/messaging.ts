@@ -7,7 +7,8 @@
  */
 import { SiarError } from '../../protocol/index.js';
 import type { MessageAlert, NewAlert, RecallOutcome } from '../ports/store/alerts.js';
-import type { Message, NewMessage, Store, User } from '../ports/store.js';
+import type { Message, NewMessage, RecipientState, Store, User } from '../ports/store.js';
+import { recalledError } from './alerts.js';
 import { resolveRecipients, type RecipientRequest } from './audiences.js';
 
 export interface Draft extends Pick<NewMessage, 'subject' | 'body' | 'attachments' | 'uploadDeadline'> {
@@ -55,4 +56,37 @@ export async function sendMessage(ports: SendPorts, sender: User, draft: Draft):
   const writer = ports.pushedAfterCommit && store.deliveredAtCommit ? store.deliveredAtCommit(ports.pushedAfterCommit) : store;
   if (alert) return writer.storeAlertedMessage(input, alert, limits);
   return { message: await writer.storeMessage(input, limits), alert: null, replaced: null };
+}
+
+/** What READ opens: a recipient's copy (marked read now) or the sender's own message. */
+export type Opened =
+  | { as: 'recipient'; message: Message; state: RecipientState; firstRead: boolean }
+  | { as: 'sender'; message: Message };
+
+/**
+ * READ: a recipient's copy is marked read (a withdrawn one is refused with RECALLED, not opened);
+ * the sender sees its own message; anyone else is told it does not exist (ids reveal nothing).
+ */
+export async function openMessage(store: Store, me: User, id: number): Promise<Opened> {
+  const message = await store.getMessage(id);
+  const mine = message?.recipients.find((r) => r.userId === me.id);
+  const alert = mine ? (await store.alertsOf([id])).get(id) : undefined;
+  if (alert?.recalledAt && mine && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
+  if (message && mine && (await store.markRead(id, me.id))) {
+    const fresh = (await store.getMessage(id))!;
+    return { as: 'recipient', message: fresh, state: fresh.recipients.find((r) => r.userId === me.id)!, firstRead: !mine.readAt };
+  }
+  if (message && message.senderId === me.id) return { as: 'sender', message };
+  // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
+  throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
+}
+
+/** DELETE: removes a message from the member's own inbox; its own message still being sent is CANCEL's. */
+export async function deleteFromInbox(store: Store, me: User, id: number): Promise<void> {
+  if (await store.deleteFromInbox(id, me.id)) return;
+  const own = await store.getMessage(id);
+  if (own?.senderId === me.id && own.state === 'sending') {
+    throw new SiarError('NOT_FOUND', `Message ${id} is your own, still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
+  }
+  throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
 }

@@ -1,10 +1,10 @@
 import { SiarError, messageToArgs, type MessageRecord } from '../../protocol/index.js';
-import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
+import { parseAlert, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { announceRecall } from './alerts.js';
 import { auditRecall } from '../../core/services/alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
-import { sendMessage } from '../../core/services/messaging.js';
+import { deleteFromInbox, openMessage, sendMessage } from '../../core/services/messaging.js';
 import type { Message } from '../../core/ports/store.js';
 import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
 import { channelArgument, recipientNames } from './audience-args.js';
@@ -82,43 +82,25 @@ export const messagingCommands: Command[] = [
   }),
 
   authed('READ', 'user', 'READ id= — opens a message (marks it read for a recipient)', async (ctx, args) => {
-    const { store, router } = ctx.services;
     const id = requireId(args);
     const me = ctx.auth.user;
-    const message = await store.getMessage(id);
-    const mine = message?.recipients.find((r) => r.userId === me.id);
-    const alert = mine ? (await store.alertsOf([id])).get(id) : undefined;
-    // A withdrawn message is not opened (nor marked read): RECALLED, with the reason (issue 21).
-    if (alert?.recalledAt && mine && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
-    if (message && mine && (await store.markRead(id, me.id))) {
-      const fresh = (await store.getMessage(id))!;
-      const state = fresh.recipients.find((r) => r.userId === me.id)!;
-      if (!mine.readAt) router.pushToUser(message.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
-      // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
-      return messageToArgs({
-        id, from: fresh.sender, to: audienceTo(fresh.audience, fresh.via, fresh.recipients.map((r) => r.username)),
-        audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
-        attachments: fresh.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: state.deliveredAt, readAt: state.readAt,
-        ...(state.via ? { via: state.via } : {}),
-        ...(await recipientAlerts(ctx, [id]))(id),
-      });
-    }
-    if (message && message.senderId === me.id) return sentArgs(message, await uploadProgress(ctx, message), (await senderAlerts(ctx, [message]))(message));
-    // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
-    throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
+    const opened = await openMessage(ctx.services.store, me, id);
+    if (opened.as === 'sender') return sentArgs(opened.message, await uploadProgress(ctx, opened.message), (await senderAlerts(ctx, [opened.message]))(opened.message));
+    const { message: fresh, state } = opened;
+    if (opened.firstRead) ctx.services.router.pushToUser(fresh.senderId, 'READ', { id, by: me.username, at: state.readAt ?? '' });
+    // A recipient sees who else it went to, but not the others' state (nor a channel's subscribers).
+    return messageToArgs({
+      id, from: fresh.sender, to: audienceTo(fresh.audience, fresh.via, fresh.recipients.map((r) => r.username)),
+      audience: fresh.audience, subject: fresh.subject, body: fresh.body, sentAt: fresh.sentAt,
+      attachments: fresh.attachments.map((a) => toAttachmentInfo(a)), deliveredAt: state.deliveredAt, readAt: state.readAt,
+      ...(state.via ? { via: state.via } : {}),
+      ...(await recipientAlerts(ctx, [id]))(id),
+    });
   }),
 
   authed('DELETE', 'user', 'DELETE id= — removes a message from your own inbox', async (ctx, args) => {
     const id = requireId(args);
-    const { store } = ctx.services;
-    if (!(await store.deleteFromInbox(id, ctx.auth.user.id))) {
-      // Your own message still being sent is not in any inbox: CANCEL is what withdraws it.
-      const own = await store.getMessage(id);
-      if (own?.senderId === ctx.auth.user.id && own.state === 'sending') {
-        throw new SiarError('NOT_FOUND', `Message ${id} is your own, still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
-      }
-      throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
-    }
+    await deleteFromInbox(ctx.services.store, ctx.auth.user, id);
     return { deleted: id };
   }),
 
