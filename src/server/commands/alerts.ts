@@ -3,7 +3,7 @@ import { acknowledge, ownMessage, recall, remind, senderInstitution } from '../.
 import { recipientState } from '../alerts.js';
 import { popupArgs } from '../delivery.js';
 import { optionalText, requireId } from '../validation.js';
-import { authed, type AuthedContext, type Command } from './types.js';
+import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 /**
  * The alert verbs (issue 21, docs/PROTOCOL.md §Alerts): a recipient acknowledges; the sender (or
@@ -26,11 +26,6 @@ export function announceRecall(ctx: AuthedContext, out: RecallOutcome): number {
     for (const userId of out.delivered) ctx.services.router.pushToUser(userId, 'RECALLED', push);
   });
   return online;
-}
-
-/** Who asks, for the audit log. */
-function actor(ctx: AuthedContext) {
-  return { user: ctx.auth.user, address: ctx.conn.remoteAddress };
 }
 
 export const alertCommands: Command[] = [
@@ -71,7 +66,7 @@ export const alertCommands: Command[] = [
   authed('RECALL', 'user', 'RECALL id= [reason=] — withdraws a message you sent: nobody gets it any more, those who did see it withdrawn', async (ctx, args) => {
     const id = requireId(args);
     const reason = optionalText(args, 'reason', MAX_REASON_CHARS, 'Reason');
-    const out = await recall(ctx.services.store, actor(ctx), id, reason);
+    const out = await recall(ctx.services.store, actorOf(ctx), id, reason);
     const notified = announceRecall(ctx, out);
     return {
       id, recalledAt: out.alert.recalledAt ?? '', undelivered: out.undelivered.length, notified,
@@ -82,7 +77,7 @@ export const alertCommands: Command[] = [
   authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
     const id = requireId(args);
     const { store, router } = ctx.services;
-    const r = await remind({ store, onlineAmong: (ids) => router.onlineAmong(ids) }, actor(ctx), id);
+    const r = await remind({ store, onlineAmong: (ids) => router.onlineAmong(ids) }, actorOf(ctx), id);
     const institution = await senderInstitution(store, r.message);
     ctx.afterReply(() => {
       for (const rid of r.now) {

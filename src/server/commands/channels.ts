@@ -11,13 +11,12 @@ import {
 } from '../../protocol/index.js';
 import type { Channel, ChannelStanding } from '../../core/ports/store/channels.js';
 import type { Message, User } from '../../core/ports/store.js';
-import type { Actor } from '../../core/services/actor.js';
 import * as channels from '../../core/services/channels.js';
 import { NO_STANDING, channelByName, channelView, readableChannel, visibleChannels } from '../../core/services/channels.js';
 import { optionalText, pageFrom } from '../validation.js';
 import { audienceName, choice, usernameList } from './audience-args.js';
 import { sentArgs } from './message-args.js';
-import { authed, type AuthedContext, type Command } from './types.js';
+import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 const DESCRIPTION_CHARS = 500;
 
@@ -29,11 +28,6 @@ export function channelArgs(channel: Channel, standing: ChannelStanding, user: U
     subscribers: channel.subscribers, subscribed: standing.subscribed,
     canSubscribe: view.canSubscribe, canPublish: view.canPublish,
   });
-}
-
-/** Who asks, for the audit log. */
-function actor(ctx: AuthedContext): Actor {
-  return { user: ctx.auth.user, address: ctx.conn.remoteAddress };
 }
 
 /** The channel an argument names (`name=`, a leading `#` allowed). */
@@ -123,7 +117,7 @@ export const channelCommands: Command[] = [
       const description = optionalText(args, 'description', DESCRIPTION_CHARS, 'Description');
       const access: ChannelAccess = choice(args, 'access', CHANNEL_ACCESS) ?? 'open';
       const publish: PublishPolicy = choice(args, 'publish', PUBLISH_POLICIES) ?? 'subscribers';
-      const channel = await channels.createChannel(ctx.services.store, actor(ctx), {
+      const channel = await channels.createChannel(ctx.services.store, actorOf(ctx), {
         name, description, access, publish, members: usernameList(args, 'members', false), publishers: usernameList(args, 'publishers', false),
       });
       ctx.log.info({ channel: name, access, publish }, 'channel created');
@@ -143,20 +137,20 @@ export const channelCommands: Command[] = [
       if (access) changes.access = access;
       const publish = choice(args, 'publish', PUBLISH_POLICIES);
       if (publish) changes.publish = publish;
-      const { channel: updated, dropped } = await channels.updateChannel(ctx.services.store, actor(ctx), name, changes);
+      const { channel: updated, dropped } = await channels.updateChannel(ctx.services.store, actorOf(ctx), name, changes);
       announce(ctx, 'updated', updated, dropped);
       return { ...channelArgs(updated, NO_STANDING, ctx.auth.user), dropped: dropped.length };
     },
   ),
 
   authed('CHANNEL_ARCHIVE', 'admin', 'CHANNEL_ARCHIVE name= — refuses new messages from now on; history and subscriptions stay', async (ctx, args) => {
-    const { channel: after, changed } = await channels.setChannelArchived(ctx.services.store, actor(ctx), named(args), true);
+    const { channel: after, changed } = await channels.setChannelArchived(ctx.services.store, actorOf(ctx), named(args), true);
     if (changed) announce(ctx, 'archived', after);
     return { ...channelArgs(after, NO_STANDING, ctx.auth.user), changed: changed ? 1 : 0 };
   }),
 
   authed('CHANNEL_UNARCHIVE', 'admin', 'CHANNEL_UNARCHIVE name= — takes messages again', async (ctx, args) => {
-    const { channel: after, changed } = await channels.setChannelArchived(ctx.services.store, actor(ctx), named(args), false);
+    const { channel: after, changed } = await channels.setChannelArchived(ctx.services.store, actorOf(ctx), named(args), false);
     if (changed) announce(ctx, 'unarchived', after);
     return { ...channelArgs(after, NO_STANDING, ctx.auth.user), changed: changed ? 1 : 0 };
   }),
@@ -167,7 +161,7 @@ export const channelCommands: Command[] = [
     async (ctx, args) => {
       const name = named(args);
       const role: ChannelRole = choice(args, 'role', CHANNEL_ROLES) ?? 'member';
-      const { channel, added, count } = await channels.grantChannelRole(ctx.services.store, actor(ctx), name, usernameList(args, 'username', true), role);
+      const { channel, added, count } = await channels.grantChannelRole(ctx.services.store, actorOf(ctx), name, usernameList(args, 'username', true), role);
       announce(ctx, 'granted', channel);
       return { name: channel.name, role, added, count };
     },
@@ -179,7 +173,7 @@ export const channelCommands: Command[] = [
     async (ctx, args) => {
       const name = named(args);
       const role: ChannelRole = choice(args, 'role', CHANNEL_ROLES) ?? 'member';
-      const { channel, revoked, dropped } = await channels.revokeChannelRole(ctx.services.store, actor(ctx), name, usernameList(args, 'username', true), role);
+      const { channel, revoked, dropped } = await channels.revokeChannelRole(ctx.services.store, actorOf(ctx), name, usernameList(args, 'username', true), role);
       announce(ctx, 'revoked', channel, dropped);
       return { name: channel.name, role, revoked, dropped: dropped.length };
     },

@@ -11,18 +11,13 @@ import { visibleChannels } from '../../core/services/channels.js';
 import { optionalText } from '../validation.js';
 import { audienceName, usernameList } from './audience-args.js';
 import { channelArgs } from './channels.js';
-import { authed, type AuthedContext, type Command } from './types.js';
+import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 const DESCRIPTION_CHARS = 500;
 
 /** The group an argument names (`name=`, a leading `@` allowed). */
 function named(args: Args): string {
   return audienceName(args.get('name'), 'name', '@');
-}
-
-/** Who asks, for the audit log. */
-function actor(ctx: AuthedContext) {
-  return { user: ctx.auth.user, address: ctx.conn.remoteAddress };
 }
 
 export function groupArgs(g: Group, isMember: boolean): ArgInput {
@@ -57,7 +52,7 @@ export const groupCommands: Command[] = [
   authed('GROUP_CREATE', 'admin', 'GROUP_CREATE name= [description=] [members=U,U…] — defines a group of institutions', async (ctx, args) => {
     const name = named(args);
     const description = optionalText(args, 'description', DESCRIPTION_CHARS, 'Description');
-    const group = await groups.createGroup(ctx.services.store, actor(ctx), { name, description, members: usernameList(args, 'members', false) });
+    const group = await groups.createGroup(ctx.services.store, actorOf(ctx), { name, description, members: usernameList(args, 'members', false) });
     announce(ctx, 'created', group);
     return groupArgs(group, false);
   }),
@@ -66,25 +61,25 @@ export const groupCommands: Command[] = [
     const name = named(args);
     if (!args.has('description')) throw new SiarError('MISSING_ARGUMENT', 'Give description=.');
     const description = optionalText(args, 'description', DESCRIPTION_CHARS, 'Description');
-    const updated = await groups.describeGroup(ctx.services.store, actor(ctx), name, description);
+    const updated = await groups.describeGroup(ctx.services.store, actorOf(ctx), name, description);
     announce(ctx, 'updated', updated);
     return groupArgs(updated, false);
   }),
 
   authed('GROUP_DELETE', 'admin', 'GROUP_DELETE name= — removes a group; messages sent to it keep their recipients', async (ctx, args) => {
-    const group = await groups.deleteGroup(ctx.services.store, actor(ctx), named(args));
+    const group = await groups.deleteGroup(ctx.services.store, actorOf(ctx), named(args));
     announce(ctx, 'deleted', group);
     return { name: group.name, deleted: 1 };
   }),
 
   authed('GROUP_ADD', 'admin', 'GROUP_ADD name= username=U[,U…] — adds institutions to a group', async (ctx, args) => {
-    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actor(ctx), named(args), usernameList(args, 'username', true), 'add');
+    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actorOf(ctx), named(args), usernameList(args, 'username', true), 'add');
     announce(ctx, 'members', group);
     return { name: group.name, added: changed, members: group.members };
   }),
 
   authed('GROUP_REMOVE', 'admin', 'GROUP_REMOVE name= username=U[,U…] — removes institutions from a group', async (ctx, args) => {
-    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actor(ctx), named(args), usernameList(args, 'username', true), 'remove');
+    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actorOf(ctx), named(args), usernameList(args, 'username', true), 'remove');
     announce(ctx, 'members', group);
     return { name: group.name, removed: changed, members: group.members };
   }),

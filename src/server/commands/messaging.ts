@@ -11,7 +11,7 @@ import { channelArgument, recipientNames } from './audience-args.js';
 import { directoryAudiences } from './groups.js';
 import { audienceTo, inboxArgs, sentArgs, toAttachmentInfo } from './message-args.js';
 import { attachmentFields, parseAttachmentDeclarations, sendingReply } from './attachments.js';
-import { authed, type AuthedContext, type Command } from './types.js';
+import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 /** How far each attachment of a message still being sent got (nothing for the others). */
 async function uploadProgress(ctx: AuthedContext, m: Message): Promise<Map<number, number> | undefined> {
@@ -49,7 +49,7 @@ export const messagingCommands: Command[] = [
     }, ctx.auth.user, { subject, body, ...attachmentFields(attachments, config), to, alert });
     const { audience } = message;
     if (replaced) {
-      await auditRecall(ctx.services.store, { user: ctx.auth.user, address: ctx.conn.remoteAddress }, replaced);
+      await auditRecall(ctx.services.store, actorOf(ctx), replaced);
       announceRecall(ctx, replaced);
     }
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
