@@ -62,41 +62,46 @@ export async function recall(store: AlertPorts, by: Actor, id: number, reason: s
   return out;
 }
 
-export interface Reminded {
-  message: Message;
-  /** The alert as it is now (its reminder count). */
-  alert: MessageAlert;
-  /** Recipients that have not acknowledged. */
-  pending: number[];
-  /** Of those, the ones online now: their popup goes out at once. */
-  now: number[];
-  reminders: number;
-}
-
 /**
- * REMIND: pops a message the caller sent up again at everyone who has not acknowledged it. Those
- * offline now get it at their next login (a reminder owed in the store): who is online is asked of
- * presence (every node) before the store's transaction, and handed to it as data.
+ * REMIND's checks: a message the caller sent (the administrator: any) that asked for
+ * acknowledgement, is not recalled, not expired and not still scheduled. Returns it and its alert.
  */
-export async function remind(
-  ports: { store: AlertPorts; onlineAmong(userIds: readonly number[]): Promise<ReadonlySet<number>> }, by: Actor, id: number,
-): Promise<Reminded> {
-  const { store } = ports;
-  const message = await ownMessage(store, by.user, id);
+export async function remindable(store: AlertPorts, user: User, id: number): Promise<{ message: Message; alert: MessageAlert }> {
+  const message = await ownMessage(store, user, id);
   const alert = (await store.alertsOf([id])).get(id);
   if (!alert?.ack) throw new SiarError('BAD_ARGUMENT', `Message ${id} did not ask for acknowledgement: there is nobody to remind.`);
   if (alert.recalledAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} was recalled: it is not reminded.`);
   if (isExpired(alert)) throw new SiarError('BAD_ARGUMENT', `Message ${id} has expired: it is not reminded.`);
+  if (alert.scheduled) throw new SiarError('BAD_ARGUMENT', `Message ${id} is scheduled for ${alert.deliverAt}: nobody has it yet to be reminded.`);
+  return { message, alert };
+}
+
+/** Who asked for a reminder: a member (REMIND) or the due-jobs runner (automatic, holding the job as `owner`). */
+export type ReminderCause =
+  | { manual: true; actorId: number; address: string }
+  | { manual: false; owner: string; nextAt: string };
+
+/**
+ * One reminder, in the store's transaction, audited. Those offline now get it at their next login
+ * (a reminder owed in the store): who is online is asked of presence (every node) before the
+ * store's transaction and handed to it as data. Returns the recipients to push to now; null when
+ * the store did nothing (no alert row, or the job's lease was lost).
+ */
+export async function recordReminder(
+  ports: { store: AlertPorts; onlineAmong(userIds: readonly number[]): Promise<ReadonlySet<number>> }, message: Message, cause: ReminderCause,
+): Promise<{ reminders: number; pending: number[]; now: number[] } | null> {
+  const { store } = ports;
   const online = await ports.onlineAmong(message.recipients.map((r) => r.userId));
-  const out = await store.remindMessage(id, online);
-  if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
+  const out = await store.remindMessage(message.id, online, cause.manual ? undefined : { owner: cause.owner, nextAt: cause.nextAt });
+  if (!out) return null;
   const queued = new Set(out.queued);
   const now = out.pending.filter((rid) => !queued.has(rid) && online.has(rid));
   await store.audit({
-    kind: 'message_reminded', actorId: by.user.id, subject: String(id), address: by.address,
-    detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: true },
+    kind: 'message_reminded', actorId: cause.manual ? cause.actorId : message.senderId, subject: String(message.id),
+    address: cause.manual ? cause.address : null,
+    detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: cause.manual },
   });
-  return { message, alert: { ...alert, reminders: out.reminders }, pending: out.pending, now, reminders: out.reminders };
+  return { reminders: out.reminders, pending: out.pending, now };
 }
 
 /** The institution a message's popups name: its sender's. */

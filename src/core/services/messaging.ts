@@ -8,6 +8,7 @@
 import { SiarError } from '../../protocol/index.js';
 import type { MessageAlert, NewAlert, RecallOutcome } from '../ports/store/alerts.js';
 import type { Message, NewMessage, RecipientState, Store, User } from '../ports/store.js';
+import type { Actor } from './actor.js';
 import { recalledError } from './alerts.js';
 import { resolveRecipients, type RecipientRequest } from './audiences.js';
 
@@ -37,9 +38,13 @@ export interface Sent {
   replaced: RecallOutcome | null;
 }
 
-export async function sendMessage(ports: SendPorts, sender: User, draft: Draft): Promise<Sent> {
+export async function sendMessage(ports: SendPorts, by: Actor, draft: Draft): Promise<Sent> {
   const { store } = ports;
   const { alert } = draft;
+  const sender = by.user;
+  if (alert?.deliverAt && (draft.attachments?.length ?? 0) > 0) {
+    throw new SiarError('BAD_ARGUMENT', 'This server does not schedule messages with attachments yet: send it without at=, or schedule a notice that says where the files are. Nothing was sent.');
+  }
   if (alert?.replaces) {
     // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
     const old = await store.getMessage(alert.replaces.messageId);
@@ -54,8 +59,15 @@ export async function sendMessage(ports: SendPorts, sender: User, draft: Draft):
     ...(draft.attachments ? { attachments: draft.attachments } : {}), ...(draft.uploadDeadline ? { uploadDeadline: draft.uploadDeadline } : {}),
   };
   const writer = ports.pushedAfterCommit && store.deliveredAtCommit ? store.deliveredAtCommit(ports.pushedAfterCommit) : store;
-  if (alert) return writer.storeAlertedMessage(input, alert, limits);
-  return { message: await writer.storeMessage(input, limits), alert: null, replaced: null };
+  if (!alert) return { message: await writer.storeMessage(input, limits), alert: null, replaced: null };
+  const sent = await writer.storeAlertedMessage(input, alert, limits);
+  if (sent.alert.scheduled) {
+    await store.audit({
+      kind: 'message_scheduled', actorId: sender.id, subject: String(sent.message.id), address: by.address,
+      detail: { deliverAt: sent.alert.deliverAt, recipients: sent.message.recipients.length },
+    });
+  }
+  return sent;
 }
 
 /** What READ opens: a recipient's copy (marked read now) or the sender's own message. */

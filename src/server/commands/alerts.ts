@@ -1,7 +1,8 @@
+import { SiarError } from '../../protocol/index.js';
 import type { RecallOutcome } from '../../core/ports/store.js';
-import { acknowledge, ownMessage, recall, remind, senderInstitution } from '../../core/services/alerts.js';
+import { acknowledge, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { recipientState } from '../alerts.js';
-import { popupArgs } from '../delivery.js';
+import { remindRecipients } from '../alert-jobs.js';
 import { optionalText, requireId } from '../validation.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
@@ -76,15 +77,10 @@ export const alertCommands: Command[] = [
 
   authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
     const id = requireId(args);
-    const { store, router } = ctx.services;
-    const r = await remind({ store, onlineAmong: (ids) => router.onlineAmong(ids) }, actorOf(ctx), id);
-    const institution = await senderInstitution(store, r.message);
-    ctx.afterReply(() => {
-      for (const rid of r.now) {
-        const via = r.message.recipients.find((x) => x.userId === rid)?.via ?? null;
-        router.pushToUser(rid, 'POPUP', popupArgs(r.message, institution, via, r.alert, r.reminders));
-      }
-    });
-    return { id, reminded: r.pending.length, online: r.now.length, reminders: r.reminders };
+    const { message, alert } = await remindable(ctx.services.store, ctx.auth.user, id);
+    const out = await remindRecipients(ctx.services, message, alert, { manual: true, actorId: ctx.auth.user.id, address: ctx.conn.remoteAddress });
+    if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
+    ctx.afterReply(out.push);
+    return { id, reminded: out.reminded, online: out.online, reminders: out.reminders };
   }),
 ];

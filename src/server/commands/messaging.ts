@@ -46,7 +46,7 @@ export const messagingCommands: Command[] = [
       store: ctx.services.store,
       admit: (sender, draft) => admitMessage(ctx.services, sender, draft),
       pushedAfterCommit: pushableRecipients(ctx.services.router.local),
-    }, ctx.auth.user, { subject, body, ...attachmentFields(attachments, config), to, alert });
+    }, actorOf(ctx), { subject, body, ...attachmentFields(attachments, config), to, alert });
     const { audience } = message;
     if (replaced) {
       await auditRecall(ctx.services.store, actorOf(ctx), replaced);
@@ -57,9 +57,13 @@ export const messagingCommands: Command[] = [
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
       priority: stored && stored.priority !== 'normal' ? stored.priority : undefined, ack: stored?.ack ? 1 : undefined,
       expiresAt: stored?.expiresAt ?? undefined, replaces: stored?.replacesId ?? undefined,
+      remind: stored?.remindEverySeconds ?? undefined, remindMax: stored?.remindEverySeconds ? stored.remindMax : undefined,
+      deliverAt: stored?.deliverAt ?? undefined, state: stored?.scheduled ? 'scheduled' : undefined,
     };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
+    // A scheduled message goes out at its time: the due-jobs runner releases it (alert-jobs.ts).
+    if (stored?.scheduled) return reply;
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
     ctx.afterReply(() => publishStored(ctx.services, message, institution, stored));
