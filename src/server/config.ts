@@ -112,8 +112,10 @@ export interface ServerConfig {
   uploadWindowMs: number;
   /** An interrupted upload's received bytes are kept this long for a resume; 0: discarded at once. */
   partialRetentionMs: number;
-  /** How often expired messages and stale partial uploads are cleaned up. */
+  /** How often expired messages, stale partial uploads and expired attachments past their grace are cleaned up. */
   transferSweepIntervalMs: number;
+  /** The attachments of a message sent with expires= are removed this long after it expired; 0: kept. */
+  expiredAttachmentGraceMs: number;
   /** UPLOAD, SEND and REGISTER are refused (DISK_FULL) when they would leave less than this free on the data disk. */
   minFreeDiskBytes: number;
   /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */

@@ -35,6 +35,7 @@ import {
   messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
+  type ExpiredAttachment,
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
@@ -439,6 +440,24 @@ export class PostgresStore implements Store {
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
     const rows = await A.takeReminders.all(this.pool, recipientId, limit);
     return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return (await A.openAcks.get(this.pool, nowIso, limit)) ?? { pending: 0, messages: 0 };
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    return transaction(this.pool, async (tx) => {
+      const claimed = await A.claimExpired.all(tx, args.expiredBeforeIso, args.nowIso, args.limit);
+      if (claimed.length === 0) return { messages: 0, attachments: [] };
+      const removed = await A.removeAttachments.all(tx, args.nowIso, claimed.map((m) => m.message_id));
+      // Their files are let go: they no longer count against the senders' quotas (the text still does).
+      const senderOf = new Map(claimed.map((m) => [m.message_id, m.sender_id]));
+      const bySender = new Map<number, number>();
+      for (const a of removed) bySender.set(senderOf.get(a.message_id)!, (bySender.get(senderOf.get(a.message_id)!) ?? 0) + a.size);
+      for (const [sender, bytes] of bySender) await Q.releaseStorageUsed.run(tx, sender, bytes);
+      return { messages: claimed.length, attachments: removed.map((a) => ({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size })) };
+    });
   }
 
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {

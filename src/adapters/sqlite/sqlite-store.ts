@@ -56,6 +56,7 @@ import {
   type AuditRecord,
   type BackupProgress,
   type DatabaseReport,
+  type ExpiredAttachment,
   type InboxEntry,
   type UndeliveredPopup,
   type Message,
@@ -701,6 +702,27 @@ export class SqliteStore implements Store {
       const rows = q.dueReminders.all(recipientId, limit);
       for (const r of rows) q.dropReminder.run(recipientId, r.message_id);
       return rows.map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+    });
+  }
+
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return this.read(() => this.alertSql.openAcks.get({ now: nowIso, limit }) ?? { pending: 0, messages: 0 });
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const claimed = q.expiredToSweep.all(args.expiredBeforeIso, args.limit);
+      const attachments: ExpiredAttachment[] = [];
+      for (const m of claimed) {
+        q.markSwept.run(args.nowIso, m.message_id);
+        const removed = q.removeAttachments.all(args.nowIso, m.message_id);
+        // Their files are let go: they no longer count against the sender's quota (the text still does).
+        const bytes = removed.reduce((sum, a) => sum + a.size, 0);
+        if (bytes > 0) this.sql.addStorageUsed.run({ user: m.sender_id, bytes: -bytes });
+        for (const a of removed) attachments.push({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size });
+      }
+      return { messages: claimed.length, attachments };
     });
   }
 

@@ -1,6 +1,6 @@
 import { SiarError, messageToArgs, type MessageRecord } from '../../protocol/index.js';
 import { parseAlert, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
-import { announceRecall } from './alerts.js';
+import { announceRecall, recordAlertSent } from './alerts.js';
 import { auditRecall } from '../../core/services/alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
@@ -52,6 +52,7 @@ export const messagingCommands: Command[] = [
       await auditRecall(ctx.services.store, actorOf(ctx), replaced);
       announceRecall(ctx, replaced);
     }
+    await recordAlertSent(ctx, message, audience, stored);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
