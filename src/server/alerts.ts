@@ -9,7 +9,7 @@ import type { Message, User } from '../core/ports/store.js';
 import type { ServerConfig } from './config.js';
 import { parseDuration } from '../protocol/units.js';
 import { isExpired, recalledError } from '../core/services/alerts.js';
-import { optionalId } from './validation.js';
+import { optionalId } from '../protocol/arguments.js';
 
 /** The farthest ahead an expiry (or a schedule) may be. */
 const MAX_AHEAD_MS = 366 * 24 * 3600_000;

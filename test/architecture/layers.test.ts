@@ -29,12 +29,11 @@ const show = (e: Edge): string => `${e.from} -> ${e.to}${e.typeOnly ? ' (type)' 
 
 /**
  * The `siar` subcommands that start, configure or repair a server on this machine (`siar server`,
- * `siar restore`, `siar migrate`, `siar admin mail`), and the registration form that checks what REGISTER checks:
- * the only client modules that import the server side. A new entry needs a reason as good.
+ * `siar restore`, `siar migrate`, `siar admin mail`): the only client modules that import the server side. A new entry needs a reason as good.
  */
 const CLIENT_SERVER_SIDE = new Set([
   'src/client/cli/admin-mail.ts', 'src/client/cli/migrate.ts', 'src/client/cli/restore.ts', 'src/client/cli/server-cmd.ts', 'src/client/cli/server-config-file.ts',
-  'src/client/cli/server-settings-text.ts', 'src/client/cli/server-settings.ts', 'src/client/tui/validation.ts',
+  'src/client/cli/server-settings-text.ts', 'src/client/cli/server-settings.ts',
 ]);
 
 /** What the client and the server both speak on a data socket. */

@@ -1,5 +1,5 @@
 import { Args, SiarError } from '../../protocol/index.js';
-import { optionalText, requireEmail, requireText, requireUsername } from '../../server/validation.js';
+import { optionalText, requireEmail, requireText, requireUsername } from '../../protocol/arguments.js';
 import { parseServerList } from '../connection.js';
 
 /**

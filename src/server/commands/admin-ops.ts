@@ -8,7 +8,7 @@ import { BackupBusyError, type AttachmentMode, type BackupJob } from '../backup.
 import { passwordResetMail, registrationExpiredMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
 import type { OutgoingMail, QueuedMail, RegistrationRequest, User } from '../../core/ports/store.js';
-import { flag, optionalId, pageFrom, requireUsername } from '../validation.js';
+import { flag, optionalId, pageFrom, requireUsername } from '../../protocol/arguments.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
 

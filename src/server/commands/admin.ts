@@ -3,7 +3,7 @@ import { credentialsMail, rejectionMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
 import { type RegistrationRequest, type RegistrationStatus, type User } from '../../core/ports/store.js';
 import { approveRegistration, rejectRegistration, type DecisionPorts } from '../../core/services/registration.js';
-import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
+import { pageFrom, requireId, requireText, requireUsername } from '../../protocol/arguments.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
 

@@ -3,7 +3,7 @@ import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/
 import { acknowledge, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
-import { optionalText, requireId } from '../validation.js';
+import { optionalText, requireId } from '../../protocol/arguments.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 /**

@@ -9,7 +9,7 @@ import type { TransferOffer, TransferService } from '../../transfer/service.js';
 import { checkAttachmentName, decodeDeclaration } from '../../transfer/wire.js';
 import type { ServerConfig } from '../config.js';
 import type { AttachmentDeclaration, AttachmentMeta, Message, NewMessage } from '../../core/ports/store.js';
-import { flag, requireId } from '../validation.js';
+import { flag, requireId } from '../../protocol/arguments.js';
 import { authed, type AuthedContext, type Command } from './types.js';
 
 /**

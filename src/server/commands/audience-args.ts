@@ -4,7 +4,7 @@
  * Only reading and checking arguments; the rules are in src/core/services.
  */
 import { AUDIENCE_NAME_PATTERN, SiarError, type Args } from '../../protocol/index.js';
-import { USERNAME_PATTERN } from '../validation.js';
+import { USERNAME_PATTERN } from '../../protocol/arguments.js';
 
 /** A channel or group name from an argument; a leading `#` (channels) or `@` (groups) is allowed. */
 export function audienceName(raw: string | undefined, key: string, prefix: '#' | '@'): string {

@@ -2,7 +2,7 @@ import { SiarError } from '../../protocol/index.js';
 import { admitLogin } from '../admission.js';
 import { replayPending } from '../delivery.js';
 import { generateToken, hashPassword, hashToken } from '../secrets.js';
-import { requireText, requireUsername } from '../validation.js';
+import { requireText, requireUsername } from '../../protocol/arguments.js';
 import { checkPassword, checkResume } from './password-guard.js';
 import { authed, open, type Command } from './types.js';
 

@@ -13,7 +13,7 @@ import type { Channel, ChannelStanding } from '../../core/ports/store/channels.j
 import type { Message, User } from '../../core/ports/store.js';
 import * as channels from '../../core/services/channels.js';
 import { NO_STANDING, channelByName, channelView, readableChannel, visibleChannels } from '../../core/services/channels.js';
-import { optionalText, pageFrom } from '../validation.js';
+import { optionalText, pageFrom } from '../../protocol/arguments.js';
 import { audienceName, choice, usernameList } from './audience-args.js';
 import { sentArgs } from './message-args.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';

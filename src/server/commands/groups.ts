@@ -8,7 +8,7 @@ import type { Group } from '../../core/ports/store/channels.js';
 import * as groups from '../../core/services/groups.js';
 import { groupByName } from '../../core/services/groups.js';
 import { visibleChannels } from '../../core/services/channels.js';
-import { optionalText } from '../validation.js';
+import { optionalText } from '../../protocol/arguments.js';
 import { audienceName, usernameList } from './audience-args.js';
 import { channelArgs } from './channels.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';

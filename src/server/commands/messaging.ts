@@ -6,7 +6,7 @@ import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { deleteFromInbox, openMessage, sendMessage } from '../../core/services/messaging.js';
 import type { Message } from '../../core/ports/store.js';
-import { flag, optionalRawText, pageFrom, requireId, requireText } from '../validation.js';
+import { flag, optionalRawText, pageFrom, requireId, requireText } from '../../protocol/arguments.js';
 import { channelArgument, recipientNames } from './audience-args.js';
 import { directoryAudiences } from './groups.js';
 import { audienceTo, inboxArgs, sentArgs, toAttachmentInfo } from './message-args.js';

@@ -1,7 +1,7 @@
 import { registrationToArgs } from '../../protocol/index.js';
 import type { RegistrationRequest } from '../../core/ports/store.js';
 import { requestRegistration } from '../../core/services/registration.js';
-import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
+import { flag, optionalText, requireEmail, requireText, requireUsername } from '../../protocol/arguments.js';
 import { open, type Command } from './types.js';
 
 export function toRegistrationRecord(r: RegistrationRequest) {

@@ -1,4 +1,7 @@
-import { SiarError, hasTerminalControls, type Args } from '../protocol/index.js';
+/** Readers of request arguments with the checks both ends make (the server on every request, the TUI's forms before sending). */
+import { SiarError } from './errors.js';
+import type { Args } from './frames.js';
+import { hasTerminalControls } from './terminal-text.js';
 
 /** Usernames are addresses on the wire: lower-case, no separators used by the protocol. */
 export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{1,31}$/;
