@@ -11,8 +11,9 @@
  * (the first run leaves no trace). One batch is in flight at a time: the next one fills meanwhile.
  *
  * A round trip to the server per write would bound a batch by latency, not by the commit, so work
- * may come with a bulk form: consecutive writes of one kind in a batch are done by one call over
- * all of them (a hundred messages in two statements). The savepoint retry runs each write alone.
+ * may come with a bulk form: the writes of one kind in a batch, wherever they are queued, are done by
+ * one call over all of them (a hundred messages in two statements, a hundred messages' delivery marks
+ * in one). The savepoint retry runs each write alone.
  */
 import type { Pool, PoolClient } from 'pg';
 import { commit, connect } from './connection.js';
@@ -22,7 +23,7 @@ type Work<T> = (tx: PoolClient) => Promise<T>;
 
 /** The same kind of write for many items at once: one result per item, in their order. */
 export interface Bulk<I, T> {
-  /** Writes with the same key next to each other in a batch are done together. */
+  /** Writes with the same key in a batch are done together, where the first of them is queued. */
   key: string;
   item: I;
   many: (tx: PoolClient, items: I[]) => Promise<T[]>;
@@ -109,25 +110,23 @@ export class PgGroupCommit {
 
   private async runBatch(client: PoolClient, jobs: Job[]): Promise<Outcome[]> {
     await client.query('BEGIN');
-    const values: unknown[] = [];
+    const values: unknown[] = new Array(jobs.length);
     let failed: { err: unknown } | null = null;
     try {
-      for (let i = 0; i < jobs.length;) {
-        const run = sameBulk(jobs, i);
-        if (run > 1) {
-          const items = jobs.slice(i, i + run).map((job) => job.bulk!.item);
-          values.push(...(await jobs[i]!.bulk!.many(client, items)));
+      for (const run of byKind(jobs)) {
+        if (run.length > 1) {
+          const results = await jobs[run[0]!]!.bulk!.many(client, run.map((i) => jobs[i]!.bulk!.item));
+          run.forEach((i, k) => { values[i] = results[k]; });
         } else {
-          values.push(await jobs[i]!.work(client));
+          values[run[0]!] = await jobs[run[0]!]!.work(client);
         }
-        i += run;
       }
     } catch (err) {
       failed = { err };
     }
     if (!failed) {
       await commit(client);
-      return values.map((value) => ({ ok: true, value }));
+      return jobs.map((_, i) => ({ ok: true, value: values[i] }));
     }
     await client.query('ROLLBACK');
     if (jobs.length === 1) return [{ ok: false, err: storeError(failed.err) }];
@@ -154,11 +153,23 @@ export class PgGroupCommit {
   }
 }
 
-/** How many jobs from `start` on share its bulk key (1 when it has none). */
-function sameBulk(jobs: Job[], start: number): number {
-  const key = jobs[start]!.bulk?.key;
-  if (key === undefined) return 1;
-  let end = start + 1;
-  while (end < jobs.length && jobs[end]!.bulk?.key === key) end++;
-  return end - start;
+/**
+ * The batch's jobs in the order they run: every job with a bulk key joins the first one with that key
+ * (one call for all of them), the others run alone, in the order they were queued. Jobs of one batch
+ * were all requested before any of them settled (none waited for another), so any order among them
+ * is one their callers could have seen; under cross-node traffic a node's queue interleaves its own
+ * SENDs with the delivery marks of messages heard on the bus, and grouping only consecutive writes
+ * left runs of one, a round trip each.
+ */
+function byKind(jobs: Job[]): number[][] {
+  const runs: number[][] = [];
+  const byKey = new Map<string, number[]>();
+  jobs.forEach((job, i) => {
+    const key = job.bulk?.key;
+    if (key === undefined) { runs.push([i]); return; }
+    let run = byKey.get(key);
+    if (!run) { byKey.set(key, (run = [])); runs.push(run); }
+    run.push(i);
+  });
+  return runs;
 }

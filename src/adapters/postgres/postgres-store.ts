@@ -610,7 +610,16 @@ export class PostgresStore implements Store {
 
   async markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void> {
     if (recipientIds.length === 0) return;
-    await this.groupCommit.run((tx) => Q.markDelivered.run(tx, now(), messageId, [...recipientIds]));
+    // Each node records the marks of every message it delivered: concurrent ones go in one statement
+    // (a round trip per message inside the batch held every SEND's commit behind them).
+    const ids = [...recipientIds];
+    await this.groupCommit.run((tx) => Q.markDelivered.run(tx, now(), messageId, ids), {
+      key: 'delivery marks', item: { messageId, ids },
+      many: async (tx, items) => {
+        await Q.markDeliveredPairs.run(tx, now(), items.flatMap((i) => i.ids.map(() => i.messageId)), items.flatMap((i) => i.ids));
+        return items.map(() => undefined);
+      },
+    });
   }
 
   async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {

@@ -186,6 +186,11 @@ export const Q = statements('siar', {
   markDelivered: sql<[string, number, number[]]>(`
     UPDATE message_recipients SET delivered_at = $1
     WHERE message_id = $2 AND recipient_id = ANY($3::bigint[]) AND delivered_at IS NULL`),
+  // Many messages' marks in one statement (the group commit's bulk form): (message, recipient) pairs.
+  markDeliveredPairs: sql<[string, number[], number[]]>(`
+    UPDATE message_recipients AS mr SET delivered_at = $1
+    FROM unnest($2::bigint[], $3::bigint[]) AS p(message_id, recipient_id)
+    WHERE mr.message_id = p.message_id AND mr.recipient_id = p.recipient_id AND mr.delivered_at IS NULL`),
   markUndelivered: sql<[number, number[]]>(`
     UPDATE message_recipients SET delivered_at = NULL
     WHERE message_id = $1 AND recipient_id = ANY($2::bigint[]) AND read_at IS NULL`),

@@ -4,7 +4,7 @@
  * reopenDeliveriesMarkedAtCommit).
  */
 import t, { type Test } from 'tap';
-import type { NewMessage, User } from '../../../src/core/ports/store.js';
+import type { Message, NewMessage, User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
 import { instantBetween, ISO, seedMembers, sleep } from './fixtures.js';
 
@@ -352,6 +352,44 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await undeliveredTo(recipients[45]!), [message.id], 'the rest are still pending');
     t.strictSame(await undeliveredTo(recipients[5]!), []);
     await store.markDeliveredMany(message.id, []);
+  });
+
+  t.test('delivery marks of many messages asked for at once are each committed, and only theirs', async (t) => {
+    const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, 7);
+    const messages = [];
+    for (let i = 0; i < 5; i++) {
+      messages.push(await store.storeMessage({ senderId: sender.id, audience: 'list', recipientIds: recipients.map((m) => m.id), subject: `m${i}`, body: 'b' }));
+    }
+    // Message i marked delivered to recipients 0 … i, all in the same turn (one batch).
+    await Promise.all(messages.map((m, i) => store.markDeliveredMany(m.id, recipients.slice(0, i + 1).map((r) => r.id))));
+    for (const [i, m] of messages.entries()) {
+      const marked = (await store.getMessage(m.id))!.recipients.filter((r) => r.deliveredAt !== null).map((r) => r.userId).sort((a, b) => a - b);
+      t.strictSame(marked, recipients.slice(0, i + 1).map((r) => r.id).sort((a, b) => a - b), `message ${i}: exactly its own marks`);
+    }
+    t.strictSame(await undeliveredTo(recipients[5]!), messages.map((m) => m.id), 'nobody else was marked');
+  });
+
+  t.test('sends and delivery marks asked for in one turn, interleaved: each caller gets its own message, every mark lands', async (t) => {
+    // What a node's queue holds under cross-node traffic: its own clients' SENDs between the marks of
+    // messages it delivered for another node (the PostgreSQL group commit does each kind in one call).
+    const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, 6);
+    const earlier = [];
+    for (let i = 0; i < 4; i++) {
+      earlier.push(await store.storeMessage({ senderId: sender.id, audience: 'list', recipientIds: [recipients[i]!.id], subject: `e${i}`, body: 'b' }));
+    }
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 4; i++) {
+      calls.push(store.storeMessage({ senderId: sender.id, audience: 'list', recipientIds: [recipients[4]!.id], subject: `n${i}`, body: `body ${i}` }));
+      calls.push(store.markDeliveredMany(earlier[i]!.id, [recipients[i]!.id]));
+    }
+    const results = await Promise.all(calls);
+    const stored = results.filter((_, k) => k % 2 === 0) as Message[];
+    t.strictSame(stored.map((m) => [m.subject, m.body]), [0, 1, 2, 3].map((i) => [`n${i}`, `body ${i}`]), 'each SEND got its own message back');
+    for (const m of stored) t.strictSame((await store.getMessage(m.id))?.subject, m.subject, `message ${m.id} is stored as returned`);
+    t.equal(new Set(stored.map((m) => m.id)).size, 4, 'four ids');
+    t.strictSame(results.filter((_, k) => k % 2 === 1), [undefined, undefined, undefined, undefined], 'the marks resolve with nothing');
+    for (let i = 0; i < 4; i++) t.strictSame(await undeliveredTo(recipients[i]!), [], `earlier message ${i} marked delivered to its recipient`);
+    t.strictSame((await undeliveredTo(recipients[4]!)).sort((a, b) => a - b), stored.map((m) => m.id).sort((a, b) => a - b), 'the new messages are not');
   });
 
   t.test('close() commits what is queued; reopened, every message and mark is there', async (t) => {
