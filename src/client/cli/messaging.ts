@@ -172,6 +172,7 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
       forgetFiles(opts, sent.id);
       if (opts.json) printJson(sent);
       else print(`${sent.id}\n`);
+      if (!opts.json && sent.deliverAt) printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.\n`);
       warnIfNobody(sent.id, sent.recipients, opts.channel);
     });
   } finally {

@@ -84,7 +84,8 @@ export const alertCommands: Command[] = [
     const id = requireId(args);
     const reason = optionalText(args, 'reason', MAX_REASON_CHARS, 'Reason');
     const message = await ownMessage(ctx, id);
-    if (message.state === 'sending') throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
+    // A scheduled message still uploading is recalled as any scheduled one (its files may still come in; nobody gets them).
+    if (message.state === 'sending' && !(await ctx.services.store.alertsOf([id])).get(id)?.deliverAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
     const out = await ctx.services.store.recallMessage({ messageId: id, byUserId: ctx.auth.user.id, reason });
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
     const notified = await announceRecall(ctx, out);

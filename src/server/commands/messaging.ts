@@ -80,9 +80,6 @@ export const messagingCommands: Command[] = [
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
     const alert = parseAlert(args, ctx.auth.user, config);
-    if (alert?.deliverAt && attachments.length > 0) {
-      throw new SiarError('BAD_ARGUMENT', 'This server does not schedule messages with attachments yet: send it without at=, or schedule a notice that says where the files are. Nothing was sent.');
-    }
     if (alert?.replaces) {
       // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
       const old = await store.getMessage(alert.replaces.messageId);
@@ -114,7 +111,8 @@ export const messagingCommands: Command[] = [
       remind: stored?.remindEverySeconds ?? undefined, remindMax: stored?.remindEverySeconds ? stored.remindMax : undefined,
       deliverAt: stored?.deliverAt ?? undefined, state: stored?.scheduled ? 'scheduled' : undefined,
     };
-    // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
+    // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md);
+    // a scheduled one's, at its time once the last one is uploaded, whichever comes later.
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // A scheduled message goes out at its time: the due-jobs runner releases it (alert-jobs.ts).
     if (stored?.scheduled) return reply;
