@@ -586,6 +586,7 @@ export function argsToTrafficMinute(a: Args): TrafficMinute {
     at: a.get('at') ?? '', messages: num(a, 'messages'), popups: num(a, 'popups'), bytesIn: num(a, 'bytesIn'), bytesOut: num(a, 'bytesOut'),
     connectionsOpened: num(a, 'connectionsOpened'), connections: num(a, 'connections'), liveListeners: num(a, 'liveListeners'),
     transfers: num(a, 'transfers'), loopP99Ms: num(a, 'loopP99Ms'), loopMaxMs: num(a, 'loopMaxMs'), partial: flag(a, 'partial'),
+    urgent: num(a, 'urgent'), freedBytes: num(a, 'freedBytes'),
   }, a);
 }
 
@@ -599,6 +600,10 @@ export interface Stats extends TrafficTotals {
   /** Members logged in. */
   online: number;
   registrationExpiryDays: number;
+  /** Acknowledgements asked for and not given (recipients × messages still open: not recalled or expired). */
+  openAcks: number;
+  /** Messages with at least one open acknowledgement. */
+  openAckMessages: number;
   transfersInProgress: TransferProgress[];
   /** Per minute, oldest first, the running minute last. */
   minutes: TrafficMinute[];
@@ -611,6 +616,7 @@ export function argsToStats(a: Args, minutes: Args[]): Stats {
     connections: num(a, 'connections'), liveListeners: num(a, 'liveListeners'), transfers: num(a, 'transfers'),
     loopP50Ms: num(a, 'loopP50Ms'), loopP99Ms: num(a, 'loopP99Ms'), loopMaxMs: num(a, 'loopMaxMs'), loopMaxEverMs: num(a, 'loopMaxEverMs'),
     online: num(a, 'online'), registrationExpiryDays: num(a, 'registrationExpiryDays'),
+    urgent: num(a, 'urgent'), freedBytes: num(a, 'freedBytes'), openAcks: num(a, 'openAcks'), openAckMessages: num(a, 'openAckMessages'),
     transfersInProgress: a.getAll('transfer').map(decodeTransferProgress), minutes: minutes.map(argsToTrafficMinute),
   }, a);
 }

@@ -133,7 +133,7 @@ export interface DownloadResult {
   skipped: boolean;
 }
 
-/** A message's fields (recipients, text, alert fields such as `at`): its files are given apart. */
+/** A message's fields (addressing, text, alert options) without its attachments, which sendMessage declares. */
 export type SendFields = Omit<OutgoingMessage, 'attachments'>;
 
 export interface SentMessage {

@@ -17,6 +17,8 @@ export interface ServerConfig {
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */
   nodeId: string | null;
+  /** With a bus: how often each node catches up its connections from the store (0: never). */
+  catchUpIntervalMs: number;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;
@@ -112,8 +114,10 @@ export interface ServerConfig {
   uploadWindowMs: number;
   /** An interrupted upload's received bytes are kept this long for a resume; 0: discarded at once. */
   partialRetentionMs: number;
-  /** How often expired messages and stale partial uploads are cleaned up. */
+  /** How often expired messages, stale partial uploads and expired attachments past their grace are cleaned up. */
   transferSweepIntervalMs: number;
+  /** The attachments of a message sent with expires= are removed this long after it expired; 0: kept. */
+  expiredAttachmentGraceMs: number;
   /** UPLOAD, SEND and REGISTER are refused (DISK_FULL) when they would leave less than this free on the data disk. */
   minFreeDiskBytes: number;
   /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */

@@ -79,6 +79,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     unset: { means: 'host:port of this node', example: 'node-1' },
     describe: 'this node\'s name on the bus and in presence, unique in the cluster',
   },
+  {
+    name: 'catch-up-interval', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'catchUpIntervalMs',
+    describe: 'with --bus: how often each node pushes to its own connections the popups the store says they have not had (at most 1,000 a time), so a lost wake-up on the bus delays a popup by at most this and never loses it; 0 turns it off',
+  },
   { name: 'synchronous', group: 'Storage:', kind: 'enum', choices: ['NORMAL', 'FULL'], default: 'NORMAL', sets: 'synchronous', describe: 'SQLite durability (FULL survives power loss)' },
   {
     name: 'busy-wait', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'busyWaitMs',
@@ -231,7 +235,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'transfer-sweep-interval', group: 'Attachments:', kind: 'duration', default: MINUTE, min: SECOND, max: TIMER_MAX, sets: 'transferSweepIntervalMs',
-    describe: 'how often expired messages and stale partial uploads are cleaned up',
+    describe: 'how often expired messages, stale partial uploads and expired attachments past their grace are cleaned up',
+  },
+  {
+    name: 'expired-attachment-grace', group: 'Attachments:', kind: 'duration', default: 7 * DAY, min: SECOND, max: 3650 * DAY, zero: 'kept, never removed (also written off)',
+    sets: 'expiredAttachmentGraceMs',
+    describe: 'the attachments of a message sent with expires= are removed this long after it expired (downloads then answer ATTACHMENT_REMOVED)',
   },
 ];
 

@@ -27,7 +27,8 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
-import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
+import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -71,7 +72,11 @@ export class SiarServer {
   /** Online backups (BACKUP). */
   backups!: BackupService;
   private expiryTimer: NodeJS.Timeout | null = null;
+  /** The periodic catch-up from the store (with a bus); tick() runs one pass at once. */
+  catchUp: PeriodicCatchUp | null = null;
   private dueJobs: DueJobRunner | null = null;
+  /** Removes expired messages' attachments after the grace period. */
+  attachmentExpiry: AttachmentExpirySweep | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
   output!: OutputBudget;
@@ -156,6 +161,8 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
+      local.presentAll();
       for (const conn of local.connections()) {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
@@ -163,6 +170,12 @@ export class SiarServer {
     new DeliverySubscriber({
       store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
+    // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
+    // this node's connections have not had. (In process a wake-up cannot be lost.)
+    const catchUp = new PeriodicCatchUp({
+      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
+    });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -172,7 +185,8 @@ export class SiarServer {
     const transferDeps: TransferDeps = {
       config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
-    const transfers = new TransferService(transferDeps, options.adapters?.content ?? await openContent(store, config.dataDir));
+    const content = options.adapters?.content ?? await openContent(store, config.dataDir);
+    const transfers = new TransferService(transferDeps, content);
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {
@@ -252,6 +266,8 @@ export class SiarServer {
     server.node = node;
     server.ownsNode = !options.adapters?.node;
     services.throttle.start();
+    server.catchUp = catchUp;
+    catchUp.start();
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -269,6 +285,12 @@ export class SiarServer {
       intervalMs: DUE_JOBS_INTERVAL_MS,
     });
     server.dueJobs.start();
+    // Expired messages' attachments go after their grace (--expired-attachment-grace): now, then periodically.
+    server.attachmentExpiry = new AttachmentExpirySweep(
+      { store, content, stats, log, graceMs: () => config.expiredAttachmentGraceMs },
+      { intervalMs: config.transferSweepIntervalMs },
+    );
+    server.attachmentExpiry.start();
     // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
     server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
       const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
@@ -318,7 +340,9 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       if (this.expiryTimer) clearInterval(this.expiryTimer);
+      await this.catchUp?.stop(); // one under way settles before the store closes
       await this.dueJobs?.stop();
+      await this.attachmentExpiry?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();

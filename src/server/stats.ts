@@ -38,6 +38,8 @@ export interface TrafficStatsOptions {
 interface Mark {
   at: number;
   messages: number;
+  urgent: number;
+  freedBytes: number;
   popups: number;
   bytesIn: number;
   bytesOut: number;
@@ -47,6 +49,10 @@ interface Mark {
 export class TrafficStats {
   /** Messages stored and handed to delivery. */
   messages = 0;
+  /** Messages sent with priority=urgent (issue 21). */
+  urgent = 0;
+  /** Bytes of expired attachments removed after the grace period (attachment-expiry.ts). */
+  freedBytes = 0;
   /** Popups pushed to a recipient's connection (live or replayed at login). */
   popups = 0;
   connectionsOpened = 0;
@@ -86,6 +92,14 @@ export class TrafficStats {
     this.messages++;
   }
 
+  urgentSent(): void {
+    this.urgent++;
+  }
+
+  attachmentsFreed(bytes: number): void {
+    this.freedBytes += bytes;
+  }
+
   popupDelivered(count = 1): void {
     this.popups += count;
   }
@@ -107,6 +121,7 @@ export class TrafficStats {
     return {
       startedAt: new Date(this.started).toISOString(),
       messages: this.messages,
+      urgent: this.urgent,
       popups: this.popups,
       bytesIn: this.closedBytesIn + live.bytesIn,
       bytesOut: this.closedBytesOut + live.bytesOut,
@@ -119,6 +134,7 @@ export class TrafficStats {
       loopP99Ms: loop.p99Ms,
       loopMaxMs: loop.maxMs,
       loopMaxEverMs: this.loopMaxEverMs,
+      freedBytes: this.freedBytes,
     };
   }
 
@@ -129,7 +145,7 @@ export class TrafficStats {
   /** Completed minutes, oldest first, then the running minute (partial). At most `minutes` + 1. */
   history(minutes = this.historyMinutes): MinuteSample[] {
     this.catchUp();
-    const done = this.ring.slice(-Math.max(0, minutes));
+    const done = minutes > 0 ? this.ring.slice(-minutes) : [];
     return [...done, this.sample(this.mark, this.takeMark(this.mark.at), this.readLoop(false), true)];
   }
 
@@ -183,9 +199,9 @@ export class TrafficStats {
   /** A completed minute to the shared counters: the sample, and its counts added to the node's. */
   private report(counters: NonNullable<TrafficStatsOptions['counters']>, sample: MinuteSample): void {
     const { port, node, onError = () => undefined } = counters;
-    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = sample;
+    const { messages, popups, bytesIn, bytesOut, connectionsOpened, urgent, freedBytes } = sample;
     port.recordMinute(node, sample).catch(onError);
-    port.add(node, { messages, popups, bytesIn, bytesOut, connectionsOpened }).catch(onError);
+    port.add(node, { messages, popups, bytesIn, bytesOut, connectionsOpened, urgent, freedBytes }).catch(onError);
   }
 
   /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */
@@ -199,6 +215,7 @@ export class TrafficStats {
     return {
       at: new Date(from.at).toISOString(),
       messages: to.messages - from.messages,
+      urgent: to.urgent - from.urgent,
       popups: to.popups - from.popups,
       bytesIn: to.bytesIn - from.bytesIn,
       bytesOut: to.bytesOut - from.bytesOut,
@@ -208,6 +225,7 @@ export class TrafficStats {
       transfers: this.safeTransfers().length,
       loopP99Ms: loop.p99Ms,
       loopMaxMs: loop.maxMs,
+      freedBytes: to.freedBytes - from.freedBytes,
       partial,
     };
   }
@@ -217,6 +235,8 @@ export class TrafficStats {
     return {
       at,
       messages: this.messages,
+      urgent: this.urgent,
+      freedBytes: this.freedBytes,
       popups: this.popups,
       bytesIn: this.closedBytesIn + live.bytesIn,
       bytesOut: this.closedBytesOut + live.bytesOut,

@@ -318,6 +318,9 @@ export class TransferService {
         throw new SiarError('RECALLED', `Message ${args.messageId} was withdrawn by its sender${alert.recallReason ? `: ${alert.recallReason}` : ''}; its attachments are no longer served.`);
       }
     }
+    if (attachment.removedAt) {
+      throw new SiarError('ATTACHMENT_REMOVED', `Attachment ${attachment.id} of message ${args.messageId} was removed at ${attachment.removedAt}: the message expired and the server keeps expired attachments only for a grace period.`);
+    }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
     const storageKey = attachment.storagePath;

@@ -33,10 +33,12 @@ import {
   messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
+  type ExpiredAttachment,
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
   type InboxEntry,
+  type UndeliveredPopup,
   type Message,
   type NewMessage,
   type OutgoingMail,
@@ -433,6 +435,24 @@ export class PostgresStore implements Store {
     return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
   }
 
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return (await A.openAcks.get(this.pool, nowIso, limit)) ?? { pending: 0, messages: 0 };
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    return transaction(this.pool, async (tx) => {
+      const claimed = await A.claimExpired.all(tx, args.expiredBeforeIso, args.nowIso, args.limit);
+      if (claimed.length === 0) return { messages: 0, attachments: [] };
+      const removed = await A.removeAttachments.all(tx, args.nowIso, claimed.map((m) => m.message_id));
+      // Their files are let go: they no longer count against the senders' quotas (the text still does).
+      const senderOf = new Map(claimed.map((m) => [m.message_id, m.sender_id]));
+      const bySender = new Map<number, number>();
+      for (const a of removed) bySender.set(senderOf.get(a.message_id)!, (bySender.get(senderOf.get(a.message_id)!) ?? 0) + a.size);
+      for (const [sender, bytes] of bySender) await Q.releaseStorageUsed.run(tx, sender, bytes);
+      return { messages: claimed.length, attachments: removed.map((a) => ({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size })) };
+    });
+  }
+
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
     if (messageIds.length === 0) return new Map();
     return new Map((await A.alertsOf.all(this.pool, [...messageIds])).map((r) => [r.message_id, toAlert(r)]));
@@ -612,6 +632,12 @@ export class PostgresStore implements Store {
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
     return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
+  }
+
+  async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
+    if (recipientIds.length === 0 || limit <= 0) return [];
+    const rows = await Q.undeliveredAmong.all(this.pool, [...recipientIds], limit, now());
+    return rows.map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id }));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
@@ -795,13 +821,25 @@ export class PostgresStore implements Store {
     }
   }
 
-  // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
+  // --- backup: siar does not run pg_dump itself; BACKUP answers with the exact commands
+  // (docs/RELIABILITY.md §Backups on PostgreSQL says why). pg_dump's copy is one transaction's
+  // snapshot, so it is consistent while siar keeps serving, and it holds the attachments too (their
+  // content is rows of content_chunks). The password is never part of the advice.
 
-  readonly backupAdvice =
-    'siar cannot copy a PostgreSQL store to a file itself. Take a consistent copy while siar keeps serving with '
-    + '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL`, and restore it into an empty '
-    + 'database with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE` while siar is stopped; '
-    + 'copy the attachments folder of the data directory alongside.';
+  get backupAdvice(): string {
+    const target = new URL(this.url);
+    target.password = '';
+    const file = `siar-${new Date().toISOString().replace(/[:.]/g, '-')}.dump`;
+    const restored = new URL(target.toString());
+    restored.pathname = '/siar_restored';
+    const maintenance = new URL(target.toString());
+    maintenance.pathname = '/postgres';
+    return 'siar does not copy a PostgreSQL store itself: run pg_dump (of PostgreSQL\'s version or newer) where the backups are kept, '
+      + `with the password in PGPASSWORD or ~/.pgpass, never on the command line: pg_dump --format=custom --serializable-deferrable --file=${file} '${target.toString()}' `
+      + '(one consistent snapshot while siar keeps serving; the attachments are inside it, the mail key <data>/mail.key is not). '
+      + `To restore: createdb --maintenance-db='${maintenance.toString()}' siar_restored, then pg_restore --exit-on-error --no-owner --dbname='${restored.toString()}' ${file}, `
+      + `then start siar with --store '${restored.toString()}' (docs/RELIABILITY.md).`;
+  }
 
   // --- channels and groups (issue #4): channels.ts.
 

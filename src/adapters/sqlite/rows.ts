@@ -115,6 +115,7 @@ export interface AttachmentRow {
   sha256: string;
   media_type: string;
   storage_path: string | null;
+  removed_at: string | null;
 }
 
 export interface MailRow {
@@ -142,7 +143,7 @@ export interface AuditRow {
 
 export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
   m.pending_recipients IS NOT NULL AS held`;
-const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
+const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path, removed_at`;
 
 /**
  * @internal (left out of the published declarations: better-sqlite3's Statement type cannot be
@@ -280,6 +281,12 @@ export function prepareStatements(db: Database) {
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= ?)
       ORDER BY r.message_id LIMIT ?`),
+    undeliveredAmong: db.prepare<[string, string, number], { message_id: number; recipient_id: number }>(`
+      SELECT r.message_id, r.recipient_id
+      FROM message_recipients r
+      WHERE r.recipient_id IN (SELECT value FROM json_each(?)) AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= ?)
+      ORDER BY r.message_id, r.recipient_id LIMIT ?`),
     // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
     inbox: db.prepare<[number, number, number, number], InboxRow>(`
       SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
@@ -323,7 +330,7 @@ export function prepareStatements(db: Database) {
       .pluck(),
 
     // attachments
-    insertAttachment: db.prepare<Omit<AttachmentRow, 'id'> & { created_at: string }, AttachmentRow>(`
+    insertAttachment: db.prepare<Omit<AttachmentRow, 'id' | 'removed_at'> & { created_at: string }, AttachmentRow>(`
       INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at)
       VALUES (@message_id, @name, @size, @sha256, @media_type, @storage_path, @created_at)
       RETURNING ${ATTACHMENT_COLUMNS}`),
@@ -480,6 +487,7 @@ export function toAttachment(r: AttachmentRow): AttachmentMeta {
     sha256: r.sha256,
     mediaType: r.media_type,
     storagePath: r.storage_path,
+    ...(r.removed_at ? { removedAt: r.removed_at } : {}),
   };
 }
 

@@ -54,7 +54,9 @@ import {
   type AuditRecord,
   type BackupProgress,
   type DatabaseReport,
+  type ExpiredAttachment,
   type InboxEntry,
+  type UndeliveredPopup,
   type Message,
   type NewMessage,
   type OutgoingMail,
@@ -696,6 +698,27 @@ export class SqliteStore implements Store {
     });
   }
 
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return this.read(() => this.alertSql.openAcks.get({ now: nowIso, limit }) ?? { pending: 0, messages: 0 });
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const claimed = q.expiredToSweep.all(args.expiredBeforeIso, args.limit);
+      const attachments: ExpiredAttachment[] = [];
+      for (const m of claimed) {
+        q.markSwept.run(args.nowIso, m.message_id);
+        const removed = q.removeAttachments.all(args.nowIso, m.message_id);
+        // Their files are let go: they no longer count against the sender's quota (the text still does).
+        const bytes = removed.reduce((sum, a) => sum + a.size, 0);
+        if (bytes > 0) this.sql.addStorageUsed.run({ user: m.sender_id, bytes: -bytes });
+        for (const a of removed) attachments.push({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size });
+      }
+      return { messages: claimed.length, attachments };
+    });
+  }
+
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
     if (messageIds.length === 0) return new Map();
     return this.read(() => new Map(this.alertSql.alertsOf.all(JSON.stringify(messageIds)).map((r) => [r.message_id, toAlert(r)])));
@@ -812,6 +835,12 @@ export class SqliteStore implements Store {
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
     return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, now(), limit)));
+  }
+
+  async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
+    if (recipientIds.length === 0 || limit <= 0) return [];
+    return this.read(() => this.sql.undeliveredAmong.all(JSON.stringify(recipientIds), now(), limit)
+      .map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id })));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

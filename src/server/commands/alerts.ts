@@ -1,5 +1,5 @@
 import { SiarError } from '../../protocol/index.js';
-import type { Message, RecallOutcome } from '../../core/ports/store.js';
+import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/ports/store.js';
 import { isExpired, recalledError, recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
 import { optionalText, requireId } from '../validation.js';
@@ -37,6 +37,26 @@ export async function announceRecall(ctx: AuthedContext, out: RecallOutcome): Pr
     for (const userId of out.delivered) ctx.services.router.pushToUser(userId, 'RECALLED', push);
   });
   return online;
+}
+
+/**
+ * SEND records what the administrator's view must account for (issue 21 item 7): an urgent
+ * message counts in STATS (`urgent=`), and an alert to all members from the administrator
+ * (`siar admin send`, the console's `a`) or any urgent message is audited `alert_sent` with its
+ * priority, acknowledgement, expiry and recipient count.
+ */
+export async function recordAlertSent(ctx: AuthedContext, message: Message, audience: Audience, alert: MessageAlert | null): Promise<void> {
+  if (alert?.priority === 'urgent') ctx.services.stats.urgentSent();
+  const adminToAll = ctx.auth.user.role === 'admin' && audience === 'all';
+  if (!adminToAll && alert?.priority !== 'urgent') return;
+  await ctx.services.store.audit({
+    kind: 'alert_sent', actorId: ctx.auth.user.id, subject: String(message.id), address: ctx.conn.remoteAddress,
+    detail: {
+      audience, recipients: message.recipients.length, priority: alert?.priority ?? 'normal', ack: alert?.ack ?? false,
+      ...(alert?.expiresAt ? { expiresAt: alert.expiresAt } : {}), ...(alert?.replacesId ? { replaces: alert.replacesId } : {}),
+      ...(message.attachments.length > 0 ? { attachments: message.attachments.length } : {}),
+    },
+  });
 }
 
 export const alertCommands: Command[] = [

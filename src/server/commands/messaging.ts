@@ -1,6 +1,6 @@
 import { SiarError, messageToArgs, type ArgInput, type MessageRecord } from '../../protocol/index.js';
 import { parseAlert, recalledError, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
-import { announceRecall } from './alerts.js';
+import { announceRecall, recordAlertSent } from './alerts.js';
 import { publishStored, pushableRecipients } from '../delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { channelArgument, recipientNames, resolveRecipients } from '../recipients.js';
@@ -97,6 +97,7 @@ export const messagingCommands: Command[] = [
     };
     const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })));
     if (replaced) await announceRecall(ctx, replaced);
+    await recordAlertSent(ctx, message, audience, stored);
     if (stored?.scheduled) {
       await store.audit({
         kind: 'message_scheduled', actorId: ctx.auth.user.id, subject: String(message.id), address: ctx.conn.remoteAddress,

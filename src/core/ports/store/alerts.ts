@@ -99,6 +99,13 @@ export interface AlertStore {
   remindMessage(
     messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  /**
+   * Acknowledgements still open (STATS, issue 21): over the `limit` newest messages that ask for
+   * acknowledgement and are neither recalled, expired (at `nowIso`) nor scheduled for later, their
+   * recipients (with the message in their inbox) who have not acknowledged, and how many messages
+   * have at least one.
+   */
+  openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }>;
   /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
   takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
 }

@@ -16,8 +16,18 @@ export interface AttachmentMeta {
   size: number;
   sha256: string;
   mediaType: string;
-  /** Relative to the data dir; null while the upload has not completed. */
+  /** Relative to the data dir; null while the upload has not completed (or once its content was let go). */
   storagePath: string | null;
+  /** When its content was removed because its message expired longer than the grace ago (issue 21); null or absent: never. */
+  removedAt?: string | null;
+}
+
+/** An attachment whose content the expiry sweep let go (claimExpiredAttachments). */
+export interface ExpiredAttachment {
+  id: number;
+  messageId: number;
+  sha256: string;
+  size: number;
 }
 
 export interface RecipientState {
@@ -98,6 +108,12 @@ export interface NewMessage {
   pushedAfterCommit?: (recipientId: number) => boolean;
 }
 
+/** A popup owed: this recipient has not had this message yet. */
+export interface UndeliveredPopup {
+  messageId: number;
+  recipientId: number;
+}
+
 /** An inbox row: the message as one recipient sees it. */
 export interface InboxEntry {
   id: number;
@@ -154,6 +170,12 @@ export interface MessageStore {
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
+  /**
+   * Of these recipients, the popups not yet delivered (what listUndelivered would list, without the
+   * messages): at most `limit` pairs, oldest message first. A node's periodic catch-up asks it for
+   * the members connected there, so a lost wake-up costs a delay, never the popup.
+   */
+  undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]>;
   /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
   inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;
   outbox(senderId: number, page: Page): Promise<Message[]>;
@@ -187,4 +209,13 @@ export interface MessageStore {
 
   /** Attachments whose upload completed (storagePath set), by id. */
   listStoredAttachments(): Promise<AttachmentMeta[]>;
+  /**
+   * The expired-attachment sweep's claim (issue 21), in one transaction: up to `limit` sent messages
+   * whose alert expired before `expiredBeforeIso` and were not swept yet are marked swept; their
+   * stored attachments are marked removed at `nowIso` (storagePath null, so the content is no longer
+   * referenced by them) and leave their sender's storage usage. Returns those attachments, for the
+   * caller to release their content. Idempotent and safe on several nodes at once: a message is
+   * claimed by one sweep only (the second finds it swept), so each attachment is returned once.
+   */
+  claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }>;
 }
