@@ -11,6 +11,14 @@ import {
   Args, argsToChannel, argsToGroup, decodeAttachment, isErrorCode, isPriority,
   type AttachmentInfo, type Priority, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
+import { argsToLiveTransfer as protocolLiveTransfer, type LiveTransfer } from '../protocol/index.js';
+
+/** A reply to one request: its arguments and the rows of a list reply, in order. */
+export interface Reply {
+  args: Args;
+  /** Rows of a list reply, in order. */
+  items: Args[];
+}
 
 const WIRE = new WeakMap<object, Args>();
 
@@ -757,29 +765,11 @@ export function argsToExpiry(a: Args): ExpiryReply {
   return kept(defined({ days: num(a, 'days'), expired: num(a, 'expired'), oldestPending: a.get('oldestPending') || undefined }), a);
 }
 
-/** A live shadow listener or transfer (TRANSFERS). */
-export interface LiveTransfer {
-  transfer: string;
-  direction: string;
-  phase: string;
-  username: string;
-  messageId: number;
-  attachmentId: number;
-  name: string;
-  size: number;
-  offset: number;
-  bytes: number;
-  addr: string;
-  peer: string;
-  since: string;
-}
+/** A live shadow listener or transfer (TRANSFERS): the record is src/protocol's (transfer-records.ts). */
+export type { LiveTransfer } from '../protocol/index.js';
 
 export function argsToLiveTransfer(a: Args): LiveTransfer {
-  return kept({
-    transfer: a.get('transfer') ?? '', direction: a.get('direction') ?? '', phase: a.get('phase') ?? '', username: a.get('username') ?? '',
-    messageId: num(a, 'message'), attachmentId: num(a, 'attachment'), name: a.get('name') ?? '', size: num(a, 'size'),
-    offset: num(a, 'offset'), bytes: num(a, 'bytes'), addr: a.get('addr') ?? '', peer: a.get('peer') ?? '', since: a.get('since') ?? '',
-  }, a);
+  return kept(protocolLiveTransfer(a), a);
 }
 
 /** Keeps a reply made of rows and the OK's own fields. */

@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
-import { defaultConfig, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
+import { defaultConfig } from './default-config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
 import { Connection, connectionShared } from './connection.js';
@@ -192,7 +193,7 @@ export class SiarServer {
     stats.transfers = {
       liveListeners: () => transfers.liveListeners(),
       inProgress: () => transfers.list().map((x) => ({
-        id: x.id, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
+        id: x.transfer, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
       })),
     };
     await transfers.start();

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import { formatValue, maskSecret, maskSecretOf, parseValue, type NumberKind } from '../../src/server/option-kinds.js';
 import { SERVER_OPTIONS, configFields, envName, optionNamed, type OptionSpec } from '../../src/server/options.js';
 import { DEFAULT_THROTTLE } from '../../src/server/throttle.js';

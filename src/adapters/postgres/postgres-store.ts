@@ -14,6 +14,8 @@
  * - Errors: StoreError 'conflict' for a taken username or e-mail, 'busy' for lock timeouts, deadlocks
  *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
  */
+import type { MessageWriter } from '../../core/ports/store/delivered-at-commit.js';
+import { deliveredAtCommitWriter, type PushedMessage } from '../delivered-at-commit.js';
 import type { Pool, PoolClient } from 'pg';
 import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
@@ -95,9 +97,9 @@ interface Storing {
   limits: MessageLimits;
 }
 
-/** The recipients to record delivered at the commit (NewMessage.pushedAfterCommit). */
+/** The recipients to record delivered at the commit (the deliveredAtCommit capability). */
 function pushedRecipients(m: NewMessage): Set<number> {
-  const pushedAfterCommit = m.pushedAfterCommit;
+  const pushedAfterCommit = (m as PushedMessage).pushedAfterCommit;
   return new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
 }
 
@@ -361,6 +363,11 @@ export class PostgresStore implements Store {
   // --- messages: one shared message row, one state row per recipient. The message id is the
   // --- global order: every node's messages are numbered by the one sequence.
 
+  /** The deliveredAtCommit capability: recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit(pushed: (recipientId: number) => boolean): MessageWriter {
+    return deliveredAtCommitWriter(this, pushed);
+  }
+
   async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
     const work = (tx: PoolClient) => this.insertMessage(tx, message, limits);
     if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
@@ -388,7 +395,7 @@ export class PostgresStore implements Store {
   }
 
   async remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     return transaction(this.pool, async (tx) => {
       const counted = automatic
@@ -396,7 +403,7 @@ export class PostgresStore implements Store {
         : await A.countReminder.get(tx, messageId);
       if (!counted) return null;
       const rows = await A.notAcknowledged.all(tx, messageId);
-      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      const queued = rows.filter((r) => r.delivered && !online.has(r.recipient_id)).map((r) => r.recipient_id);
       if (queued.length > 0) await A.oweReminders.run(tx, messageId, queued, counted.reminders);
       return { reminders: counted.reminders, pending: rows.map((r) => r.recipient_id), queued };
     });

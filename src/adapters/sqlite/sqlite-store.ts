@@ -13,6 +13,8 @@
  * that meets a lock held by another process waits in the LockWait (lock-wait.ts) without blocking
  * the event loop; reads go through read(), which retries the rare read that meets one.
  */
+import type { MessageWriter } from '../../core/ports/store/delivered-at-commit.js';
+import { deliveredAtCommitWriter, type PushedMessage } from '../delivered-at-commit.js';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -589,6 +591,11 @@ export class SqliteStore implements Store {
   // --- messages: one shared message row, one state row per recipient, so delivery, reading
   // --- and deleting are each recipient's own business while the sender sees them all.
 
+  /** The deliveredAtCommit capability: recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit(pushed: (recipientId: number) => boolean): MessageWriter {
+    return deliveredAtCommitWriter(this, pushed);
+  }
+
   async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
     return this.groupCommit.run(() => this.insertMessage(message, limits));
   }
@@ -647,7 +654,7 @@ export class SqliteStore implements Store {
   }
 
   async remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     const q = this.alertSql;
     return this.write(() => {
@@ -656,7 +663,7 @@ export class SqliteStore implements Store {
         : q.countReminder.get(messageId);
       if (reminders === undefined) return null;
       const rows = q.notAcknowledged.all(messageId);
-      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      const queued = rows.filter((r) => r.delivered && !online.has(r.recipient_id)).map((r) => r.recipient_id);
       for (const id of queued) q.oweReminder.run(messageId, id, reminders);
       return { reminders, pending: rows.map((r) => r.recipient_id), queued };
     });
@@ -753,7 +760,7 @@ export class SqliteStore implements Store {
 
   /** Writes the recipient rows; those pushed after the commit are written delivered. Returns them. */
   private insertRecipients(messageId: number, m: NewMessage, at: string): ReadonlySet<number> {
-    const pushedAfterCommit = m.pushedAfterCommit;
+    const pushedAfterCommit = (m as PushedMessage).pushedAfterCommit;
     const pushed = new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
     if (m.recipientIds.length < BULK_RECIPIENTS) {
       for (const rid of m.recipientIds) this.sql.insertRecipient.run(messageId, rid, pushed.has(rid) ? at : null);

@@ -90,14 +90,14 @@ export interface AlertStore {
   /**
    * REMIND, in one transaction: counts one more reminder on the message's alert row and returns
    * its recipients that have not acknowledged (and still have it in their inbox); for those of them
-   * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
-   * login (takeDueReminders). Null when the message has no alert row.
+   * already delivered who are not in `online` (offline now: presence, asked before the call), a
+   * reminder is kept for their next login (takeDueReminders). Null when the message has no alert row.
    * With `automatic` (a claimed due reminder, DueJobStore): also counts an automatic reminder and sets
    * the next one due at `nextAt` (none when the count reaches remindMax); null when `owner` does not
    * hold the job any more or the message was recalled.
    */
   remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
   /**
    * Acknowledgements still open (STATS, issue 21): over the `limit` newest messages that ask for

@@ -1,7 +1,7 @@
 /**
  * Messages, their recipients and their attachments.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
@@ -99,13 +99,6 @@ export interface NewMessage {
   via?: string | null;
   /** Recipient id → the addressed groups it was reached through ('@a,@b'); absent for those named directly. */
   recipientVia?: ReadonlyMap<number, string>;
-  /**
-   * Recipients for whom this answers true are recorded delivered in the storing transaction: their
-   * popup is pushed right after the commit, so one write per message is saved. Whoever pushes must
-   * take the mark back (markUndelivered) for a recipient whose push then fails. Ignored for a
-   * message with attachments (its recipient rows are written when the last upload completes).
-   */
-  pushedAfterCommit?: (recipientId: number) => boolean;
 }
 
 /** A popup owed: this recipient has not had this message yet. */
@@ -157,7 +150,7 @@ export interface MessageStore {
   /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
   markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void>;
   /**
-   * Takes back a delivery recorded at commit (NewMessage.pushedAfterCommit) whose popup could not be
+   * Takes back a delivery recorded at commit (DeliveredAtCommit) whose popup could not be
    * pushed, so the recipient gets it at its next login. A recipient who has read it keeps its mark.
    */
   markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void>;
