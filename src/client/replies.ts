@@ -429,6 +429,8 @@ export interface Uploaded {
   type: string;
   missing: number;
   sent: boolean;
+  /** All uploaded, but a scheduled message: the server holds it until its time. */
+  held: boolean;
 }
 
 /** The upload verdict on the data connection holds the same fields. */
@@ -436,6 +438,7 @@ export function argsToUploaded(a: Args): Uploaded {
   return kept({
     transfer: a.get('transfer') ?? '', messageId: num(a, 'message'), attachmentId: num(a, 'attachment'), size: num(a, 'size'),
     sha256: a.get('sha256') ?? '', type: a.get('type') ?? '', missing: num(a, 'missing'), sent: flag(a, 'sent'),
+    held: flag(a, 'held'),
   }, a);
 }
 

@@ -145,6 +145,8 @@ export interface SentMessage {
   /** While 'sending': when the server gives up on the message unless its uploads complete. */
   uploadDeadline: string | null;
   attachments: AttachmentInfo[];
+  /** A scheduled message: when it goes out (its state is 'scheduled' once every attachment is in). */
+  deliverAt?: string;
 }
 
 /** Codes after which a new attempt cannot succeed; anything else is an interruption worth a resume. */
@@ -177,6 +179,7 @@ export async function sendMessage(
   const { id, attachments: declared } = reply;
   const sent: SentMessage = {
     id, sentAt: reply.sentAt, recipients: reply.recipients, state: reply.state, uploadDeadline: reply.uploadDeadline ?? null, attachments: declared,
+    ...(reply.deliverAt ? { deliverAt: reply.deliverAt } : {}),
   };
   onStored?.(sent);
   try {
@@ -186,6 +189,7 @@ export async function sendMessage(
       const result = await uploadFile(client, { messageId: id, attachmentId: a.id, path: file.path }, onProgress);
       a.type = result.type;
       if (result.sent) sent.state = 'sent';
+      else if (result.held) sent.state = 'scheduled';
     }
   } catch (err) {
     // Nobody will finish this message: let the server drop it and its files now. When the

@@ -232,7 +232,7 @@ export class TransferService {
       kept = false;
       if (!commit) throw new TransferFailure('MESSAGE_CLOSED');
       const a = commit.attachment;
-      const result = { attachment: a.id, size: a.size, sha256: a.sha256, type: a.mediaType, missing: commit.missing, sent: commit.sent ? 1 : 0 };
+      const result = { attachment: a.id, size: a.size, sha256: a.sha256, type: a.mediaType, missing: commit.missing, sent: commit.sent ? 1 : 0, ...(commit.held ? { held: 1 } : {}) };
       t.log.info({ ...result, ms: Date.now() - t.since.getTime() }, 'upload committed');
       t.conn.push('UPLOADED', { transfer: t.id, message: a.messageId, ...result });
       if (commit.sent) this.messageSent(commit.message);

@@ -2,8 +2,11 @@
  * The alert commands of the `siar` CLI (issue 21) through the real executable against a real
  * server: send --priority/--ack/--no-ack, inbox and read marks, ack, report (text, --json, --csv).
  */
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
-import { jsonLines, siar, startWithMembers } from '../helpers/cli.js';
+import { jsonLines, siar, startSiarServer, startWithMembers } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
 t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show it', async (t) => {
@@ -95,4 +98,42 @@ t.test('send --at and --remind-every: scheduled in the user\'s zone, stored in U
   const past = await siar(['send', '--to', 'ugm', '--subject', 'x', '--at', '2020-01-01T08:00+08:00'], as.unhas);
   t.not(past.code, 0);
   t.match(past.stderr, /not in the future/);
+});
+
+t.test('send --at with --attach: uploaded at once, held across a server restart, out at its time with its file', async (t) => {
+  const dir = tempDir(t);
+  const first = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada']]);
+  const { as } = first;
+  const file = path.join(tempDir(t), 'undangan.txt');
+  writeFileSync(file, 'Undangan rapat senat, Senin 09:00\n'.repeat(2000));
+  // Long enough for the checks below on a busy machine; they are asserted to run before its time.
+  const before = Date.now();
+  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Undangan', '--at', '15s', '--attach', file], as.unhas);
+  t.equal(sent.code, 0, sent.stderr);
+  t.match(sent.stderr, /scheduled for \d{4}-\d\d-\d\d \d\d:\d\d/);
+  const id = sent.stdout.trim();
+  t.match((await siar(['outbox'], as.unhas)).stdout, new RegExp(`^${id} .*scheduled`, 'm'), 'uploaded, held: scheduled');
+  t.notMatch((await siar(['inbox'], as.ugm)).stdout, /Undangan/, 'the recipient sees nothing yet');
+  const early = await siar(['download', id, '--to', tempDir(t)], as.ugm);
+  t.not(early.code, 0, 'nothing to download before its time');
+  t.match(early.stderr, /No message|not found/i);
+  t.ok(Date.now() < before + 15_000, 'all checked before its time');
+
+  // A restart between the upload and its time.
+  const exited = once(first.child, 'exit');
+  first.child.kill('SIGTERM');
+  await exited;
+  const second = await startSiarServer(t, dir);
+  const ugm = { ...as.ugm, SIAR_SERVER: second.address };
+  const deadline = Date.now() + 30_000;
+  let inbox = '';
+  while (Date.now() < deadline && !inbox.includes('Undangan')) {
+    await new Promise((r) => setTimeout(r, 500));
+    inbox = (await siar(['inbox'], ugm)).stdout;
+  }
+  t.match(inbox, new RegExp(`^${id} .*Undangan`, 'm'), 'out at its time, after the restart');
+  const into = tempDir(t);
+  const got = await siar(['download', id, '--to', into], ugm);
+  t.equal(got.code, 0, got.stderr);
+  t.equal(readFileSync(path.join(into, 'undangan.txt'), 'utf8'), readFileSync(file, 'utf8'), 'the file arrives whole');
 });

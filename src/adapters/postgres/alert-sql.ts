@@ -22,7 +22,8 @@ export const A = statements('siar.alerts', {
   // statement; rows another node is claiming at that instant are skipped, not waited for.
   claimReleases: sql<[string, string, string, number], Row<{ message_id: number }>>(`
     UPDATE message_alerts a SET release_due_at = $3, lease_owner = $2
-    FROM (SELECT message_id FROM message_alerts WHERE release_due_at <= $1 ORDER BY release_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) d
+    FROM (SELECT x.message_id FROM message_alerts x JOIN messages m ON m.id = x.message_id
+      WHERE x.release_due_at <= $1 AND m.state = 'sent' ORDER BY x.release_due_at LIMIT $4 FOR UPDATE OF x SKIP LOCKED) d
     WHERE a.message_id = d.message_id AND a.release_due_at <= $1
     RETURNING a.message_id`),
   claimReminders: sql<[string, string, string, number], Row<{ message_id: number }>>(`
@@ -35,6 +36,16 @@ export const A = statements('siar.alerts', {
       next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0 THEN $3::timestamptz + remind_every_s * interval '1 second' END
     WHERE message_id = $1 AND lease_owner = $2 AND release_due_at IS NOT NULL AND recalled_at IS NULL
     RETURNING message_id`),
+  // A scheduled message whose last attachment came in: held until its time, or out now if that has passed.
+  heldSchedule: sql<[number, string], Row<{ due: boolean; recalled: boolean }>>(`
+    SELECT deliver_at <= $2::timestamptz AS due, recalled_at IS NOT NULL AS recalled
+    FROM message_alerts WHERE message_id = $1 AND deliver_at IS NOT NULL`),
+  releaseNow: sql<[number, string]>(`
+    UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
+      next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0 THEN $2::timestamptz + remind_every_s * interval '1 second' END
+    WHERE message_id = $1`),
+  // An upload that expired or was cancelled: nothing is left to release.
+  dropRelease: sql<[number]>(`UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL WHERE message_id = $1`),
   releaseMessage: sql<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = $1 WHERE id = $2`),
   autoReminder: sql<[number, string, string], Row<{ reminders: number }>>(`
     UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,
@@ -44,7 +55,7 @@ export const A = statements('siar.alerts', {
   finishReminders: sql<[number, string]>(`
     UPDATE message_alerts SET next_remind_at = NULL, lease_owner = NULL WHERE message_id = $1 AND lease_owner = $2`),
   heldRecipients: sql<[number], Row<{ recipient_id: number }>>(`
-    SELECT p.id AS recipient_id FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) WHERE m.id = $1 AND m.state = 'sent'`),
+    SELECT p.id AS recipient_id FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) WHERE m.id = $1 AND m.state IN ('sent', 'sending')`),
   countReminder: sql<[number], Row<{ reminders: number }>>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = $1 RETURNING reminders`),
   notAcknowledged: sql<[number], Row<{ recipient_id: number; delivered: boolean }>>(`
     SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r

@@ -730,14 +730,26 @@ export class PostgresStore implements Store {
       if (message?.state !== 'sending') return null;
       if ((await Q.commitAttachment.run(tx, attachmentId, storagePath, mediaType, now())) === 0) return null;
       const missing = (await Q.missingAttachments.get(tx, row.message_id))!.n;
-      if (missing === 0) {
+      let sent = missing === 0;
+      const at = now();
+      // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
+      const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
+      if (schedule && (!schedule.due || schedule.recalled)) {
+        await A.holdMessage.run(tx, row.message_id);
+        sent = false;
+      } else if (sent) {
         // The last file is in: the recipients get their rows now, so inboxes and popups see it whole.
         await Q.releasePendingRecipients.run(tx, row.message_id);
         await Q.finishSending.run(tx, 'sent', row.message_id);
+        if (schedule) {
+          // Its time passed while it was uploading: it goes out now, as a released scheduled message.
+          await A.releaseNow.run(tx, row.message_id, at);
+          await A.releaseMessage.run(tx, at, row.message_id);
+        }
       }
       const [whole] = await this.withDetails(tx, [(await Q.messageById.get(tx, row.message_id))!]);
       const attachment = whole!.attachments.find((a) => a.id === attachmentId)!;
-      return { attachment, message: whole!, sent: missing === 0, missing };
+      return { attachment, message: whole!, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
     });
   }
 
@@ -750,6 +762,7 @@ export class PostgresStore implements Store {
       await Q.releaseStorageUsed.run(tx, beforeClosing!.senderId, beforeClosing!.attachments.reduce((sum, a) => sum + a.size, 0));
       await Q.releaseAttachments.run(tx, messageId);
       await Q.finishSending.run(tx, state, messageId);
+      await A.dropRelease.run(tx, messageId);
       return beforeClosing!;
     });
   }

@@ -130,7 +130,8 @@ export function prepareAlertStatements(db: Database) {
     claimReleases: db.prepare<{ now: string; owner: string; lease: string; limit: number }, number>(`
       UPDATE message_alerts SET release_due_at = @lease, lease_owner = @owner
       WHERE release_due_at <= @now AND message_id IN (
-        SELECT message_id FROM message_alerts WHERE release_due_at <= @now ORDER BY release_due_at LIMIT @limit)
+        SELECT a.message_id FROM message_alerts a JOIN messages m ON m.id = a.message_id
+        WHERE a.release_due_at <= @now AND m.state = 'sent' ORDER BY a.release_due_at LIMIT @limit)
       RETURNING message_id`).pluck(),
     claimReminders: db.prepare<{ now: string; owner: string; lease: string; limit: number }, number>(`
       UPDATE message_alerts SET next_remind_at = @lease, lease_owner = @owner
@@ -143,6 +144,18 @@ export function prepareAlertStatements(db: Database) {
           THEN strftime('%Y-%m-%dT%H:%M:%fZ', @at, '+' || remind_every_s || ' seconds') END
       WHERE message_id = @id AND lease_owner = @owner AND release_due_at IS NOT NULL AND recalled_at IS NULL
       RETURNING message_id`).pluck(),
+    // A scheduled message whose last attachment came in: held until its time, or out now if that has passed.
+    heldSchedule: db.prepare<[string, number], { due: number; recalled: number }>(`
+      SELECT deliver_at <= ? AS due, recalled_at IS NOT NULL AS recalled
+      FROM message_alerts WHERE message_id = ? AND deliver_at IS NOT NULL`),
+    holdUploaded: db.prepare<[number]>(`UPDATE messages SET state = 'sent', upload_deadline = NULL WHERE id = ? AND state = 'sending'`),
+    releaseNow: db.prepare<{ id: number; at: string }>(`
+      UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
+        next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0
+          THEN strftime('%Y-%m-%dT%H:%M:%fZ', @at, '+' || remind_every_s || ' seconds') END
+      WHERE message_id = @id`),
+    // An upload that expired or was cancelled: nothing is left to release.
+    dropRelease: db.prepare<[number]>(`UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL WHERE message_id = ?`),
     releaseMessage: db.prepare<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = ? WHERE id = ?`),
     autoReminder: db.prepare<{ id: number; owner: string; next: string }, number>(`
       UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,
@@ -152,7 +165,7 @@ export function prepareAlertStatements(db: Database) {
     finishReminders: db.prepare<[number, string]>(`
       UPDATE message_alerts SET next_remind_at = NULL, lease_owner = NULL WHERE message_id = ? AND lease_owner = ?`),
     heldRecipients: db.prepare<[number], number>(`
-      SELECT j.value FROM messages m, json_each(m.pending_recipients) j WHERE m.id = ? AND m.state = 'sent'`).pluck(),
+      SELECT j.value FROM messages m, json_each(m.pending_recipients) j WHERE m.id = ? AND m.state IN ('sent', 'sending')`).pluck(),
     closeUndelivered: db.prepare<[string, number], number>(`
       UPDATE message_recipients SET deleted_at = ?
       WHERE message_id = ? AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`).pluck(),

@@ -938,14 +938,26 @@ export class SqliteStore implements Store {
     if (!row || !this.sql.sendingMessageById.get(row.message_id)) return null;
     if (this.sql.commitAttachment.run({ id: attachmentId, path: storagePath, type: mediaType, at: now() }).changes === 0) return null;
     const missing = this.sql.missingAttachments.get(row.message_id)!;
-    if (missing === 0) {
+    let sent = missing === 0;
+    // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
+    const at = now();
+    const schedule = sent ? this.alertSql.heldSchedule.get(at, row.message_id) : undefined;
+    if (schedule && (!schedule.due || schedule.recalled)) {
+      this.alertSql.holdUploaded.run(row.message_id);
+      sent = false;
+    } else if (sent) {
       // The last file is in: the recipients get their rows now, so inboxes and popups see it whole.
       this.sql.releasePendingRecipients.run(row.message_id);
       this.sql.finishSending.run('sent', row.message_id);
+      if (schedule) {
+        // Its time passed while it was uploading: it goes out now, as a released scheduled message.
+        this.alertSql.releaseNow.run({ id: row.message_id, at });
+        this.alertSql.releaseMessage.run(at, row.message_id);
+      }
     }
     const message = this.withDetails([this.sql.messageById.get(row.message_id)!])[0]!;
     const attachment = message.attachments.find((a) => a.id === attachmentId)!;
-    return { attachment, message, sent: missing === 0, missing };
+    return { attachment, message, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
   }
 
   async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
@@ -961,6 +973,7 @@ export class SqliteStore implements Store {
     this.sql.addStorageUsed.run({ user: row.sender_id, bytes: -released });
     this.sql.releaseAttachments.run(messageId);
     this.sql.finishSending.run(state, messageId);
+    this.alertSql.dropRelease.run(messageId);
     return before;
   }
 

@@ -219,7 +219,7 @@ export async function sendFromOptions(opts: SendOpts, as: SendAs = {}): Promise<
   const body = readBody(opts);
   if (opts.attach?.length) {
     const sent = await sendWithAttachments(opts, body, opts.attach, as);
-    return { id: sent.id, recipients: sent.recipients, json: { ...sent } };
+    return { id: sent.id, recipients: sent.recipients, deliverAt: sent.deliverAt, json: { ...sent } };
   }
   return withClient(opts, async (client) => {
     await as.check?.(client);

@@ -55,7 +55,8 @@ export async function auditRecall(store: AuditStore, by: Actor, out: RecallOutco
 /** RECALL: withdraws a message the caller sent (the administrator: any); audited. */
 export async function recall(store: AlertPorts, by: Actor, id: number, reason: string): Promise<RecallOutcome> {
   const message = await ownMessage(store, by.user, id);
-  if (message.state === 'sending') throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
+  // A scheduled message still uploading is recalled as any scheduled one (its files may still come in; nobody gets them).
+  if (message.state === 'sending' && !(await store.alertsOf([id])).get(id)?.deliverAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
   const out = await store.recallMessage({ messageId: id, byUserId: by.user.id, reason });
   if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
   await auditRecall(store, by, out);

@@ -42,9 +42,6 @@ export async function sendMessage(ports: SendPorts, by: Actor, draft: Draft): Pr
   const { store } = ports;
   const { alert } = draft;
   const sender = by.user;
-  if (alert?.deliverAt && (draft.attachments?.length ?? 0) > 0) {
-    throw new SiarError('BAD_ARGUMENT', 'This server does not schedule messages with attachments yet: send it without at=, or schedule a notice that says where the files are. Nothing was sent.');
-  }
   if (alert?.replaces) {
     // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
     const old = await store.getMessage(alert.replaces.messageId);

@@ -61,7 +61,8 @@ export const messagingCommands: Command[] = [
       remind: stored?.remindEverySeconds ?? undefined, remindMax: stored?.remindEverySeconds ? stored.remindMax : undefined,
       deliverAt: stored?.deliverAt ?? undefined, state: stored?.scheduled ? 'scheduled' : undefined,
     };
-    // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
+    // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md);
+    // a scheduled one's, at its time once the last one is uploaded, whichever comes later.
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
     // A scheduled message goes out at its time: the due-jobs runner releases it (alert-jobs.ts).
     if (stored?.scheduled) return reply;

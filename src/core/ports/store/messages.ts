@@ -76,6 +76,8 @@ export interface AttachmentCommit {
   sent: boolean;
   /** Attachments of the message still not uploaded. */
   missing: number;
+  /** All uploaded, but a scheduled message: held until its time (the due-jobs runner releases it), or recalled. */
+  held?: boolean;
 }
 
 export interface NewMessage {
