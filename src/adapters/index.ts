@@ -25,13 +25,16 @@ import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Bus, BusEvent } from '../core/ports/bus.js';
 import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
+import type { Leases } from '../core/ports/lease.js';
 import type { Presence } from '../core/ports/presence.js';
 import type { TrafficCounters } from '../core/ports/traffic-counters.js';
 import { MemoryBus } from './memory/bus.js';
+import { MemoryLeases } from './memory/lease.js';
 import { MemoryLoginThrottle } from './memory/login-throttle.js';
 import { MemoryPresence } from './memory/presence.js';
 import { MemoryTrafficCounters } from './memory/traffic-counters.js';
 import { RedisBus } from './redis/bus.js';
+import { RedisLeases } from './redis/lease.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
@@ -85,12 +88,14 @@ export const databaseFiles: DatabaseFiles = {
   schemaVersion: SCHEMA_VERSION,
 };
 
-/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters. */
+/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters, leases. */
 export interface NodeAdapters {
   bus: Bus;
   presence: Presence;
   throttle: LoginThrottleState;
   counters: TrafficCounters;
+  /** Which node runs each once-per-cluster job (src/core/ports/lease.ts). */
+  leases: Leases;
 }
 
 export interface NodeSettings {
@@ -108,6 +113,7 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
     presence: new MemoryPresence(),
     throttle: new MemoryLoginThrottle(settings.loginThrottle),
     counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
+    leases: new MemoryLeases(),
   };
 }
 
@@ -127,5 +133,6 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
   const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError });
   const presence = await RedisPresence.connect(settings.bus, { onError });
   const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
-  return { bus, presence, counters, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
+  const leases = await RedisLeases.connect(settings.bus, { onError });
+  return { bus, presence, counters, leases, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
 }
