@@ -17,6 +17,8 @@ export interface ServerConfig {
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */
   nodeId: string | null;
+  /** How long a once-per-cluster job's lease lasts without renewal (--lease-ttl; cluster-job.ts). */
+  leaseTtlMs: number;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;

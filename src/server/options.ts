@@ -79,6 +79,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     unset: { means: 'host:port of this node', example: 'node-1' },
     describe: 'this node\'s name on the bus and in presence, unique in the cluster',
   },
+  {
+    name: 'lease-ttl', group: 'Storage:', kind: 'duration', default: 15 * SECOND, min: 100, max: TIMER_MAX, sets: 'leaseTtlMs',
+    describe: 'how long a node holds the lease of a once-per-cluster job (the registration-expiry sweep, the mail queue) without renewing it; when its node dies another takes the job over within about this long',
+  },
   { name: 'synchronous', group: 'Storage:', kind: 'enum', choices: ['NORMAL', 'FULL'], default: 'NORMAL', sets: 'synchronous', describe: 'SQLite durability (FULL survives power loss)' },
   {
     name: 'busy-wait', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'busyWaitMs',
