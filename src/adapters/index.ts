@@ -11,7 +11,7 @@
  *
  * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
  * suite (test/contract/store/adapters.ts lists the adapters it runs against). The bus, presence,
- * login throttle and traffic counters are in process (inProcessNode); their Redis adapters
+ * login throttle, traffic counters and leases are in process (inProcessNode); their Redis adapters
  * (src/adapters/redis) pass the same contract suites (test/contract/<port>/).
  */
 import path from 'node:path';
@@ -35,6 +35,7 @@ import { MemoryPresence } from './memory/presence.js';
 import { MemoryTrafficCounters } from './memory/traffic-counters.js';
 import { RedisBus } from './redis/bus.js';
 import { RedisLeases } from './redis/lease.js';
+import { RedisLoginThrottle } from './redis/login-throttle.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
@@ -118,8 +119,8 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
 }
 
 /**
- * The node adapters --bus names: in process, or Redis for the bus, presence and traffic counters
- * (the login throttle stays per node: it has no Redis adapter yet).
+ * The node adapters --bus names: in process, or Redis for the bus, presence, login throttle,
+ * traffic counters and leases.
  */
 export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
   const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
@@ -134,5 +135,6 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
   const presence = await RedisPresence.connect(settings.bus, { onError });
   const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
   const leases = await RedisLeases.connect(settings.bus, { onError });
-  return { bus, presence, counters, leases, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
+  const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError });
+  return { bus, presence, counters, leases, throttle };
 }

@@ -8,11 +8,14 @@ import t from 'tap';
 import { SiarClient } from '../../../src/client/index.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { nextPush, startServer } from '../../helpers/siar.js';
-import { redisMissing, redisUrl } from '../../contract/redis.js';
+import { clusterBus, redisMissing } from '../../contract/redis.js';
+
+/** This file's Redis database (test/contract/redis.ts, clusterBus). */
+const REDIS_DB = 10;
 
 t.test('a popup sent on node A reaches a member on node B; presence and closings cross nodes', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const bus = await redisUrl();
+  const bus = await clusterBus(REDIS_DB);
   const a = await startServer(t, { bus, nodeId: `a-${process.pid}` });
   const b = await startServer(t, { bus, nodeId: `b-${process.pid}`, store: path.join(a.dataDir, 'siar.db') });
   const { password } = await a.member('bob');
