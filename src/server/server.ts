@@ -155,6 +155,8 @@ export class SiarServer {
         return { bytesIn, bytesOut };
       },
     });
+    // Every node's counts are since it started, as its own STATS figures are.
+    await node.counters.restart(nodeId).catch((err) => log.error({ err }, 'traffic counters could not be reset for this node'));
     const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
       config, store, router, bus, log, stats, backups,

@@ -7,7 +7,16 @@
  */
 import type { MinuteSample, TrafficTotals, TransferProgress } from '../protocol/index.js';
 import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
-import type { TrafficCounters } from '../core/ports/traffic-counters.js';
+import { NO_COUNTS, addCounts, type CounterValues, type TrafficCounters } from '../core/ports/traffic-counters.js';
+
+/** Every node's counts since it started, and their sum (STATS on several nodes). */
+export interface ClusterTraffic {
+  /** This node's name. */
+  node: string;
+  /** In the order the nodes first reported; this node's figures are live, the others' as of their last flush (countsFlushMs). */
+  nodes: Array<{ node: string; counters: CounterValues }>;
+  total: CounterValues;
+}
 
 export type { MinuteSample, TrafficTotals, TransferProgress };
 
@@ -33,6 +42,8 @@ export interface TrafficStatsOptions {
   loopLateness?: LatenessSource;
   /** Where each completed minute goes, under this node's name, so every node reads every node's (traffic-counters port). */
   counters?: { port: TrafficCounters; node: string; onError?: (err: unknown) => void };
+  /** How often this node's counts go to the counters port (other nodes' STATS lag by at most this). */
+  countsFlushMs?: number;
 }
 
 interface Mark {
@@ -69,6 +80,10 @@ export class TrafficStats {
   private mark: Mark;
   private timer: NodeJS.Timeout | null = null;
   private closing: NodeJS.Immediate | null = null;
+  private readonly countsFlushMs: number;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** What the counters port has of this node's counts already. */
+  private flushed: CounterValues = { ...NO_COUNTS };
 
   constructor(options: TrafficStatsOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -78,6 +93,7 @@ export class TrafficStats {
     this.liveBytes = options.liveBytes ?? (() => ({ bytesIn: 0, bytesOut: 0 }));
     this.loopLateness = options.loopLateness ?? { window: () => NO_LATENESS };
     this.counters = options.counters ?? null;
+    this.countsFlushMs = options.countsFlushMs ?? 5_000;
     this.started = this.now();
     this.mark = this.takeMark(this.bucketStart(this.started));
   }
@@ -122,6 +138,20 @@ export class TrafficStats {
     };
   }
 
+  /**
+   * This node's counts and every other node's from the traffic-counters port (without one: this
+   * node alone), with their sum. A node that stopped keeps its last counts until it starts again.
+   */
+  async cluster(): Promise<ClusterTraffic> {
+    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = this.totals();
+    const own: CounterValues = { messages, popups, bytesIn, bytesOut, connectionsOpened };
+    const name = this.counters?.node ?? 'local';
+    const shared = this.counters ? (await this.counters.port.totals()).nodes : [];
+    const nodes = shared.map((n) => (n.node === name ? { node: name, counters: own } : n));
+    if (!nodes.some((n) => n.node === name)) nodes.push({ node: name, counters: own });
+    return { node: name, nodes, total: nodes.reduce((sum, n) => addCounts(sum, n.counters), { ...NO_COUNTS }) };
+  }
+
   transfersInProgress(): TransferProgress[] {
     return this.safeTransfers();
   }
@@ -133,9 +163,13 @@ export class TrafficStats {
     return [...done, this.sample(this.mark, this.takeMark(this.mark.at), this.readLoop(false), true)];
   }
 
-  /** Samples each minute on the minute. The timer does not keep the process alive. */
+  /** Samples each minute on the minute, and sends the counts every countsFlushMs. The timers do not keep the process alive. */
   start(): void {
     if (this.timer) return;
+    if (this.counters) {
+      this.flushTimer = setInterval(() => this.flushCounts(), this.countsFlushMs);
+      this.flushTimer.unref();
+    }
     const schedule = (): void => {
       const wait = this.mark.at + this.bucketMs - this.now();
       this.timer = setTimeout(() => {
@@ -153,6 +187,8 @@ export class TrafficStats {
   }
 
   stop(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
     if (this.timer) clearTimeout(this.timer);
     if (this.closing) clearImmediate(this.closing);
     this.timer = null;
@@ -180,12 +216,27 @@ export class TrafficStats {
     if (this.counters) this.report(this.counters, sample);
   }
 
-  /** A completed minute to the shared counters: the sample, and its counts added to the node's. */
+  /** A completed minute to the shared counters, with the counts so far. */
   private report(counters: NonNullable<TrafficStatsOptions['counters']>, sample: MinuteSample): void {
     const { port, node, onError = () => undefined } = counters;
-    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = sample;
     port.recordMinute(node, sample).catch(onError);
-    port.add(node, { messages, popups, bytesIn, bytesOut, connectionsOpened }).catch(onError);
+    this.flushCounts();
+  }
+
+  /** Adds what this node counted since the last flush to its counts in the counters port. */
+  flushCounts(): void {
+    if (!this.counters) return;
+    const { port, node, onError = () => undefined } = this.counters;
+    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = this.totals();
+    const now: CounterValues = { messages, popups, bytesIn, bytesOut, connectionsOpened };
+    const was = this.flushed;
+    const delta: CounterValues = {
+      messages: now.messages - was.messages, popups: now.popups - was.popups, bytesIn: now.bytesIn - was.bytesIn,
+      bytesOut: now.bytesOut - was.bytesOut, connectionsOpened: now.connectionsOpened - was.connectionsOpened,
+    };
+    if (Object.values(delta).every((v) => v === 0)) return;
+    this.flushed = now;
+    port.add(node, delta).catch(onError);
   }
 
   /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */

@@ -8,6 +8,7 @@ import { BackupBusyError, type AttachmentMode, type BackupJob } from '../backup.
 import { passwordResetMail, registrationExpiredMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
 import type { OutgoingMail, QueuedMail, RegistrationRequest, User } from '../../core/ports/store.js';
+import type { CounterValues } from '../../core/ports/traffic-counters.js';
 import { flag, optionalId, pageFrom, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -110,18 +111,24 @@ const MAIL_FILTERS = ['unsent', 'failed', 'all'] as const;
 const ATTACHMENT_MODES: readonly AttachmentMode[] = ['copy', 'list'];
 
 export const adminOpsCommands: Command[] = [
-  authed('STATS', 'admin', 'STATS [minutes=N] — traffic totals; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
+  authed('STATS', 'admin', 'STATS [minutes=N] — this node\'s traffic totals, every node\'s counts and their sum; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
     const { stats, config } = ctx.services;
     const minutes = args.has('minutes') ? Math.min(optionalId(args, 'minutes') ?? 0, config.statsHistoryMinutes) : config.statsHistoryMinutes;
     for (const s of stats.history(minutes)) {
       ctx.item({ ...s, partial: s.partial ? 1 : 0 });
     }
     const totals = stats.totals();
+    const cluster = await stats.cluster();
+    const counts = (c: CounterValues): string => `${c.messages},${c.popups},${c.bytesIn},${c.bytesOut},${c.connectionsOpened}`;
     return {
       ...totals,
       online: (await ctx.services.router.online()).length,
       transfer: stats.transfersInProgress().map((t) => `${t.id},${t.direction},${t.bytes},${t.size},${t.user},${t.name}`),
       registrationExpiryDays: config.registrationExpiryDays,
+      nodeId: cluster.node,
+      // Every node's counts since it started (the name last: it may hold a comma), then their sum.
+      node: cluster.nodes.map((n) => `${counts(n.counters)},${n.node}`),
+      total: counts(cluster.total),
     };
   }),
 

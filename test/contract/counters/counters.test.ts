@@ -25,6 +25,14 @@ forEachAdapter(t, (t, adapter) => {
       { node: 'node-b', counters: { messages: 1, popups: 0, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 } },
     ]);
     t.strictSame(totals.total, { messages: 6, popups: 5, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 });
+    await a.restart('node-a');
+    await a.add('node-a', { popups: 1 });
+    await b.restart('node-c');
+    t.strictSame((await b.totals()).nodes, [
+      { node: 'node-a', counters: { messages: 0, popups: 1, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 } },
+      { node: 'node-b', counters: { messages: 1, popups: 0, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4 } },
+      { node: 'node-c', counters: { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 } },
+    ], 'a node started again counts from zero, in its place; a new one is listed at once');
   });
 
   t.test('minutes are kept per node, oldest first, at most historyMinutes of them', async (t) => {
