@@ -30,9 +30,9 @@ const INSTITUTIONS: Record<Member, string> = {
 };
 
 /** A fresh server on a fresh data directory, and a recording of it, for the length of `body`. */
-async function withServer<T>(body: (rec: Recording, server: SiarServer, dataDir: string) => Promise<T>): Promise<T> {
+async function withServer<T>(body: (rec: Recording, server: SiarServer, dataDir: string) => Promise<T>, nodeId?: string): Promise<T> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'siar-transcripts-'));
-  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir }, { logger: createLogger('silent') });
+  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir, nodeId }, { logger: createLogger('silent') });
   const rec = new Recording(server.address().port);
   try {
     return await body(rec, server, dataDir);
@@ -298,5 +298,38 @@ export const channelsScene: Scene = {
   }),
 };
 
-export const SCENES: Scene[] = [protocolScene, transferScene, channelsScene];
+/** docs/PROTOCOL-admin.md: STATS, with this node's figures, every node's counts and their total. */
+export const adminScene: Scene = {
+  file: 'docs/PROTOCOL-admin.md',
+  record: async () => {
+    // The server's start and STATS in one minute, so STATS shows one (running) minute: well before its end.
+    const intoMinute = Date.now() % 60_000;
+    if (intoMinute > 40_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
+    return adminRecording();
+  },
+};
+
+function adminRecording(): Promise<Map<string, string[]>> {
+  return withServer(async (rec, server, dataDir) => {
+    await createMembers(server, dataDir, ['unhas', 'ugm']);
+    const block = new Block('stats');
+    // Bytes depend on the passwords' and tokens' lengths only, but how late the loop ran is measured.
+    rec.varies(/(loop\w*Ms)=[\d.]+/g, '$1=…');
+    block.note('# `nc 127.0.0.1 7400` as admin on node-1, a single node (on several, a node= line each)');
+    const sender = await SiarClient.connect({ host: '127.0.0.1', port: server.address().port });
+    await sender.login('unhas', OWN.unhas, { popups: false });
+    await sender.request('SEND', { to: 'ugm', subject: 'Undangan', body: 'Seminar, 12 Mei' });
+    await sender.close();
+    const admin = await rec.session(block);
+    const password = adminPassword(dataDir);
+    rec.secret(password, 'ADMIN-PASSWORD');
+    await rec.step(admin, `1|LOGIN||username=admin|password=${password}|popups=0`);
+    rec.secret(admin.token, 'ADMINTOKEN');
+    await rec.step(admin, `2|STATS|${admin.token}|minutes=1`);
+    await rec.step(admin, '3|QUIT|');
+    return rendered(rec, [block]);
+  }, 'node-1');
+}
+
+export const SCENES: Scene[] = [protocolScene, transferScene, channelsScene, adminScene];
 
