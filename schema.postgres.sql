@@ -266,3 +266,11 @@ CREATE TABLE message_reminders_due (
   reminder     INTEGER NOT NULL,
   PRIMARY KEY (recipient_id, message_id)
 );
+
+-- migration: 6
+-- Due jobs (issue 21; schema.sql's migration 8): scheduled delivery and automatic reminders,
+-- claimed with a lease (UPDATE … FOR UPDATE SKIP LOCKED … RETURNING) so each happens once per cluster.
+ALTER TABLE message_alerts ADD COLUMN release_due_at TIMESTAMPTZ;
+ALTER TABLE message_alerts ADD COLUMN lease_owner TEXT;
+ALTER TABLE message_alerts ADD COLUMN auto_reminders INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX message_alerts_release ON message_alerts (release_due_at) WHERE release_due_at IS NOT NULL;

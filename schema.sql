@@ -260,3 +260,16 @@ CREATE TABLE message_reminders_due (
   reminder     INTEGER NOT NULL,                   -- which reminder it is (message_alerts.reminders then)
   PRIMARY KEY (recipient_id, message_id)
 ) WITHOUT ROWID;
+
+-- migration: 8
+-- Due jobs (issue 21): automatic reminders and scheduled delivery, each done once per cluster.
+-- A scheduled message is stored with its recipients kept aside in messages.pending_recipients (as
+-- a 'sending' one's are), so no inbox, unread count, channel history or popup sees it; when
+-- release_due_at comes their rows are written in one transaction and it goes out then.
+-- A node claims a due job (release_due_at or next_remind_at reached) by moving that time to the end
+-- of a lease and writing its own name in lease_owner, in one UPDATE … RETURNING; finishing the job
+-- checks the owner. A node that dies holding a job leaves it to be claimed again when the lease ends.
+ALTER TABLE message_alerts ADD COLUMN release_due_at TEXT;   -- NULL once delivered (or recalled)
+ALTER TABLE message_alerts ADD COLUMN lease_owner TEXT;
+ALTER TABLE message_alerts ADD COLUMN auto_reminders INTEGER NOT NULL DEFAULT 0;  -- of `reminders`, the automatic ones (≤ remind_max)
+CREATE INDEX message_alerts_release ON message_alerts (release_due_at) WHERE release_due_at IS NOT NULL;

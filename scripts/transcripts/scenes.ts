@@ -43,6 +43,14 @@ async function withServer<T>(body: (rec: Recording, server: SiarServer, dataDir:
   }
 }
 
+/** A session of `username` (its own password) recorded in `block`, logged in; its token shown as TOKEN. */
+async function signedIn(rec: Recording, block: Block, username: keyof typeof OWN) {
+  const s = await rec.session(block);
+  await rec.step(s, `1|LOGIN||username=${username}|password=${OWN[username]}`);
+  rec.secret(s.token, 'TOKEN');
+  return s;
+}
+
 function adminPassword(dataDir: string): string {
   return readFileSync(path.join(dataDir, 'admin-password'), 'utf8').trim();
 }
@@ -171,12 +179,8 @@ export const protocolScene: Scene = {
     // Alerts (issue 21): urgent with acknowledgement, ACK, REPORT, a correction, RECALL.
     const alertRecipient = new Block('alert-recipient');
     const alertSender = new Block('alert-sender');
-    const r = await rec.session(alertRecipient);
-    await rec.step(r, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
-    rec.secret(r.token, 'TOKEN');
-    const a = await rec.session(alertSender);
-    await rec.step(a, `1|LOGIN||username=unhas|password=${OWN.unhas}`);
-    rec.secret(a.token, 'TOKEN');
+    const r = await signedIn(rec, alertRecipient, 'ugm');
+    const a = await signedIn(rec, alertSender, 'unhas');
     await rec.step(a, `2|SEND|${a.token}|to=ugm|subject=Gempa: keluar gedung|body=Berkumpul di lapangan.|priority=urgent|expires=2h`, [[r, /^\*\|POPUP\|id=4\|/]]);
     await rec.step(a, `3|REPORT|${a.token}|id=4`);
     await rec.step(r, `2|ACK|${r.token}|id=4`, [[a, /^\*\|ACK\|id=4\|/]]);
@@ -190,7 +194,22 @@ export const protocolScene: Scene = {
     await rec.step(r, `6|INBOX|${r.token}|limit=1`);
     r.close();
     a.close();
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender]);
+
+    // Scheduled delivery and automatic reminders (issue 21): stored and acknowledged at once, out at its time.
+    const laterSender = new Block('scheduled-sender');
+    const laterRecipient = new Block('scheduled-recipient');
+    const sr = await signedIn(rec, laterRecipient, 'ugm');
+    const sa = await signedIn(rec, laterSender, 'unhas');
+    await rec.step(sa, `2|SEND|${sa.token}|to=ugm|subject=Apel pagi|body=Pukul 08.00 di lapangan.|at=3s|ack=1|remind=15m|remindMax=4`);
+    await rec.step(sa, `3|OUTBOX|${sa.token}|limit=1`);
+    await rec.step(sr, `2|READ|${sr.token}|id=6`);
+    await rec.step(sr, `3|INBOX|${sr.token}|limit=1`, [[sr, /^\*\|POPUP\|id=6\|/]]);
+    await rec.step(sr, `4|ACK|${sr.token}|id=6`, [[sa, /^\*\|ACK\|id=6\|/]]);
+    await rec.step(sa, `4|SEND|${sa.token}|to=ugm|subject=Rapat dibatalkan|at=1h`);
+    await rec.step(sa, `5|RECALL|${sa.token}|id=7|reason=Salah tanggal`);
+    sr.close();
+    sa.close();
+    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender, laterSender, laterRecipient]);
   }),
 };
 

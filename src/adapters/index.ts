@@ -39,6 +39,11 @@ import { RedisLoginThrottle } from './redis/login-throttle.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
+export {
+  migrateToPostgres, MigrationRefused, MIGRATED_TABLES,
+  type MigrationOptions, type MigrationProgress, type MigrationReport, type TableCheck,
+} from './migrate/sqlite-to-postgres.js';
+
 /** The database file in the data directory when no --store is given. */
 export const DEFAULT_DATABASE_FILE = 'siar.db';
 

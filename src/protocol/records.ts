@@ -40,7 +40,7 @@ export interface MessageRecord {
   /** The reader's own state: present for a recipient. */
   deliveredAt?: string | null;
   readAt?: string | null;
-  /** The sender's view: 'sending' until every attachment is uploaded, then 'sent' (or 'expired'/'cancelled'). */
+  /** The sender's view: 'sending' until every attachment is uploaded, then 'sent' (or 'expired'/'cancelled'); 'scheduled' until its deliverAt, 'recalled'. */
   state?: string;
   /** The sender's view of a 'sending' message: when it expires unless its uploads complete (ISO 8601). */
   uploadDeadline?: string;

@@ -35,11 +35,7 @@ export function parseTimeArg(value: string, key: string, nowMs: number): string 
  * SEND's alert arguments; null when it has none (a plain message: no alert row). `urgent` implies
  * acknowledgement unless `ack=0`. `replaces` is checked by the caller (it must be the sender's own).
  */
-export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 'urgentSenders'>, nowMs = Date.now()): NewAlert | null {
-  // Specified (docs/PROTOCOL.md §Alerts) but not served yet: refused, never silently sent now.
-  for (const key of ['at', 'remind', 'remindMax']) {
-    if (args.get(key)) throw new SiarError('BAD_ARGUMENT', `This server does not do ${key}= yet (scheduled delivery and automatic reminders are coming). Nothing was sent.`);
-  }
+export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 'urgentSenders' | 'remindMinIntervalMs'>, nowMs = Date.now()): NewAlert | null {
   const rawPriority = args.get('priority');
   const rawAck = args.get('ack');
   const priority = rawPriority || 'normal';
@@ -51,12 +47,44 @@ export function parseAlert(args: Args, sender: User, config: Pick<ServerConfig, 
   const ack = rawAck ? rawAck === '1' : priority === 'urgent';
   const expires = args.get('expires');
   const expiresAt = expires ? parseTimeArg(expires, 'expires', nowMs) : null;
+  const at = args.get('at');
+  const deliverAt = at ? parseTimeArg(at, 'at', nowMs) : null;
+  if (deliverAt && expiresAt && expiresAt <= deliverAt) throw new SiarError('BAD_ARGUMENT', 'expires must be after at: it would expire before it is delivered. Nothing was sent.');
+  const { remindEverySeconds, remindMax } = parseReminders(args, ack, config.remindMinIntervalMs);
   const replacesId = optionalId(args, 'replaces');
-  if (priority === 'normal' && !ack && !expiresAt && replacesId === undefined) return null;
+  if (priority === 'normal' && !ack && !expiresAt && !deliverAt && replacesId === undefined) return null;
   return {
-    priority, ack, expiresAt,
+    priority, ack, expiresAt, deliverAt, remindEverySeconds, remindMax,
     replaces: replacesId === undefined ? null : { messageId: replacesId, byUserId: sender.id, reason: `Replaced by a correction.` },
   };
+}
+
+/** The most automatic reminders one message may ask for, and how many it gets unless it says. */
+export const MAX_REMINDERS = 100;
+export const DEFAULT_REMINDERS = 8;
+
+/** `remind=DURATION` and `remindMax=N`: at least --remind-min-interval apart, at most MAX_REMINDERS; they need ack. */
+function parseReminders(args: Args, ack: boolean, minIntervalMs: number): { remindEverySeconds: number | null; remindMax: number } {
+  const every = args.get('remind');
+  const rawMax = args.get('remindMax');
+  if (!every) {
+    if (rawMax) throw new SiarError('BAD_ARGUMENT', 'remindMax= needs remind=DURATION (how often to remind). Nothing was sent.');
+    return { remindEverySeconds: null, remindMax: 0 };
+  }
+  let ms: number;
+  try {
+    ms = parseDuration(every);
+  } catch {
+    throw new SiarError('BAD_ARGUMENT', 'remind must be a duration (15m, 1h, 90s). Nothing was sent.');
+  }
+  if (ms < minIntervalMs) {
+    throw new SiarError('BAD_ARGUMENT', `remind must be at least ${Math.ceil(minIntervalMs / 1000)} seconds apart on this server (--remind-min-interval). Nothing was sent.`);
+  }
+  if (ms > MAX_AHEAD_MS) throw new SiarError('BAD_ARGUMENT', 'remind must be at most 366 days. Nothing was sent.');
+  if (!ack) throw new SiarError('BAD_ARGUMENT', 'remind= reminds those who have not acknowledged: it needs ack=1 (or priority=urgent). Nothing was sent.');
+  const max = rawMax ? Number(rawMax) : DEFAULT_REMINDERS;
+  if (!Number.isInteger(max) || max < 1 || max > MAX_REMINDERS) throw new SiarError('BAD_ARGUMENT', `remindMax must be a whole number from 1 to ${MAX_REMINDERS}. Nothing was sent.`);
+  return { remindEverySeconds: Math.ceil(ms / 1000), remindMax: max };
 }
 
 /** --urgent-senders: 'members' (anyone), 'admin' (the administrator only), or usernames (and the administrator). */
@@ -66,6 +94,11 @@ export function maySendUrgent(user: Pick<User, 'role' | 'username'>, policy: str
   if (p === '' || p === 'members') return true;
   if (p === 'admin') return false;
   return p.split(',').map((n) => n.trim()).includes(user.username);
+}
+
+/** When the automatic reminder after one at `nowMs` is due (ISO 8601 UTC). */
+export function nextReminderAt(nowMs: number, everySeconds: number): string {
+  return new Date(nowMs + everySeconds * 1000).toISOString();
 }
 
 /** Past its expiry at `nowMs`. */
@@ -81,6 +114,7 @@ export function alertRecord(alert: MessageAlert | undefined, nowMs = Date.now())
     ...(alert.ack ? { ack: true } : {}),
     ...(alert.expiresAt ? { expiresAt: alert.expiresAt } : {}),
     ...(isExpired(alert, nowMs) ? { expired: true } : {}),
+    ...(alert.deliverAt ? { deliverAt: alert.deliverAt } : {}),
     ...(alert.recalledAt ? { recalledAt: alert.recalledAt, recallReason: alert.recallReason ?? '' } : {}),
     ...(alert.replacesId ? { replaces: alert.replacesId } : {}),
     ...(alert.replacedBy ? { replacedBy: alert.replacedBy } : {}),
@@ -110,7 +144,8 @@ export function senderAlertRecord(m: Message, alert: MessageAlert | undefined, a
   if (!alert) return {};
   const acked = m.recipients.filter((r) => acks?.has(r.userId)).map((r) => ({ username: r.username, at: acks!.get(r.userId)! }));
   return {
-    ...alertRecord(alert), ...(acked.length > 0 ? { acked } : {}), ...(alert.recalledAt ? { state: 'recalled' } : {}),
+    ...alertRecord(alert), ...(acked.length > 0 ? { acked } : {}),
+    ...(alert.recalledAt ? { state: 'recalled' } : alert.scheduled ? { state: 'scheduled' } : {}),
     ...(alert.remindEverySeconds ? { remind: alert.remindEverySeconds, remindMax: alert.remindMax } : {}),
     ...(alert.reminders > 0 ? { reminders: alert.reminders } : {}),
   };

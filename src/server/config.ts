@@ -52,6 +52,8 @@ export interface ServerConfig {
   maxPopupsAtLogin: number;
   /** Who may send priority=urgent: 'members', 'admin' or a comma-separated list of usernames (issue 21). */
   urgentSenders: string;
+  /** The shortest automatic reminder period SEND remind= may ask for (issue 21). */
+  remindMinIntervalMs: number;
   /**
    * Max simultaneous control connections. Default: the process's open-files limit minus a reserve
    * for everything else it keeps open (fd-limit.ts); a larger value is clamped at start.

@@ -117,7 +117,12 @@ export class LocalConnections {
 
   pushToUser(userId: number, event: string, args: ArgInput): number {
     let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.push(event, args)) n++;
+    for (const conn of this.byUser.get(userId) ?? []) {
+      // A popup (a reminder) reaches only connections that take popups: not a session opened with a
+      // mailed password until PASSWD, as replay and delivery skip it too.
+      if (event === 'POPUP' && !conn.wantsPopups) continue;
+      if (conn.push(event, args)) n++;
+    }
     return n;
   }
 

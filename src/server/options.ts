@@ -144,6 +144,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'who may send priority=urgent: members (anyone), admin (the administrator only) or NAME,NAME… (those members and the administrator)',
   },
   {
+    name: 'remind-min-interval', group: 'Messages:', kind: 'duration', default: MINUTE, min: SECOND, max: 24 * HOUR, sets: 'remindMinIntervalMs',
+    describe: 'the shortest period of automatic reminders (SEND remind=, siar send --remind-every); a shorter one is refused',
+  },
+  {
     name: 'member-quota', group: 'Messages:', kind: 'size', default: 10 * GiB, min: 1, zero: 'no quota', sets: 'memberQuotaBytes',
     describe: 'what one member\'s messages may take: subjects, bodies and attachments; more is refused with QUOTA_EXCEEDED',
   },

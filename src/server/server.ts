@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import tls from 'node:tls';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
@@ -25,6 +26,8 @@ import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
+import { DueJobRunner } from '../core/due-jobs.js';
+import { alertJobHandler } from './alert-jobs.js';
 import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
@@ -73,6 +76,7 @@ export class SiarServer {
   backups!: BackupService;
   /** The once-per-cluster jobs this node takes part in (cluster-job.ts): each runs where its lease is held. */
   clusterJobs: ClusterJob[] = [];
+  private dueJobs: DueJobRunner | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
   output!: OutputBudget;
@@ -278,6 +282,13 @@ export class SiarServer {
     });
     server.clusterJobs.push(...clusterJobs, expiry);
     expiry.start();
+    // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
+    server.dueJobs = new DueJobRunner({
+      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services),
+      onError: (err, job) => log.error({ err, job }, 'a due job failed; it is tried again when its claim runs out'),
+      intervalMs: DUE_JOBS_INTERVAL_MS,
+    });
+    server.dueJobs.start();
     // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
     server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
       const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
@@ -327,6 +338,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       await Promise.all(this.clusterJobs.map((job) => job.stop()));
+      await this.dueJobs?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();
@@ -355,6 +367,9 @@ export class SiarServer {
  * wider window only replays more: a minute replayed 5,333 of 7,896 popups in an 8-kill crash run.
  */
 const DOUBTFUL_DELIVERY_WINDOW_MS = 5_000;
+
+/** How often the due-jobs runner looks for scheduled deliveries and reminders that have come due. */
+const DUE_JOBS_INTERVAL_MS = 1000;
 
 /**
  * A lock left by a process that is gone means the last server life was killed (a clean stop

@@ -6,7 +6,7 @@
  * - src/core imports only src/core and src/protocol (and Node's built-ins);
  * - only src/adapters speaks SQL: no better-sqlite3 or pg import anywhere else;
  * - nothing names a concrete store but the registry: outside src/adapters only the composition
- *   roots (server.ts, `siar restore`) import from it, and only src/adapters/index.ts;
+ *   roots (server.ts, `siar restore`, `siar migrate`) import from it, and only src/adapters/index.ts;
  * - no import cycle among src/server, src/transfer and src/core, as folders (one of them importing
  *   another that imports it back) nor as modules.
  *
@@ -56,8 +56,8 @@ t.test('only the composition roots reach into src/adapters, through its registry
   const reaching = edges.filter((e) => layerOf(e.to) === 'adapters' && layerOf(e.from) !== 'adapters');
   t.strictSame(
     reaching.map(show).sort(),
-    ['src/client/cli/restore.ts -> src/adapters/index.ts', 'src/server/server.ts -> src/adapters/index.ts'],
-    'server.ts (SiarServer.start) and `siar restore`, each through src/adapters/index.ts',
+    ['src/client/cli/migrate.ts -> src/adapters/index.ts', 'src/client/cli/restore.ts -> src/adapters/index.ts', 'src/server/server.ts -> src/adapters/index.ts'],
+    'server.ts (SiarServer.start), `siar restore` and `siar migrate`, each through src/adapters/index.ts',
   );
 });
 

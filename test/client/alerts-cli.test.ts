@@ -68,3 +68,31 @@ t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show 
   t.match(recall.stdout, new RegExp(`Recalled message ${fixed.id}`));
   t.match((await siar(['recall', String(fixed.id)], as.unhas)).stdout, /already recalled/);
 });
+
+t.test('send --at and --remind-every: scheduled in the user\'s zone, stored in UTC, shown as scheduled; too short a period is refused', async (t) => {
+  const dir = tempDir(t);
+  const { as } = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada']]);
+  const makassar = { ...as.unhas, TZ: 'Asia/Makassar' }; // UTC+8, no daylight saving
+  // Ten days ahead, 08:00 in Makassar: 00:00 UTC.
+  const day = new Date(Date.now() + 10 * 86400_000).toISOString().slice(0, 10);
+  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Upacara', '--at', `${day}T08:00+08:00`, '--ack', '--remind-every', '15m', '--remind-max', '3', '--json'], makassar);
+  t.equal(sent.code, 0, sent.stderr);
+  const reply = jsonLines(sent.stdout)[0]!;
+  t.match(reply, { state: 'scheduled', deliverAt: `${day}T00:00:00.000Z`, remind: '900', remindMax: '3', ack: '1' });
+  const text = await siar(['send', '--to', 'ugm', '--subject', 'Nanti', '--at', '30m'], makassar);
+  t.equal(text.code, 0, text.stderr);
+  t.match(text.stderr, /scheduled for \d{4}-\d\d-\d\d \d\d:\d\d \+08:00/);
+  const outbox = await siar(['outbox'], makassar);
+  t.match(outbox.stdout, new RegExp(`^${reply.id} .*scheduled ${day} 08:00`, 'm'), 'the outbox shows it scheduled, in local time');
+  const read = await siar(['read', String(reply.id)], makassar);
+  t.match(read.stdout, new RegExp(`Scheduled for: ${day} 08:00 \\+08:00`));
+  t.match(read.stdout, /Reminders: every 900 s, at most 3/);
+  t.notMatch((await siar(['inbox'], as.ugm)).stdout, /Upacara/, 'the recipient sees nothing yet');
+
+  const short = await siar(['send', '--to', 'ugm', '--subject', 'x', '--ack', '--remind-every', '30s'], as.unhas);
+  t.not(short.code, 0);
+  t.match(short.stderr, /at least 60 seconds.*--remind-min-interval/);
+  const past = await siar(['send', '--to', 'ugm', '--subject', 'x', '--at', '2020-01-01T08:00+08:00'], as.unhas);
+  t.not(past.code, 0);
+  t.match(past.stderr, /not in the future/);
+});

@@ -38,9 +38,6 @@ t.test('priority travels in the popup, the inbox, the outbox and READ; urgent as
 
   await t.rejects(unhas.request('SEND', { to: 'ugm', subject: 'x', priority: 'loud' }), { code: 'BAD_ARGUMENT' });
   await t.rejects(unhas.request('SEND', { to: 'ugm', subject: 'x', ack: 'yes' }), { code: 'BAD_ARGUMENT' });
-  // Not served yet: refused rather than sent at once.
-  await t.rejects(unhas.send({ to: ['ugm'], subject: 'later', at: '30m' }), { code: 'BAD_ARGUMENT', message: /at=/ });
-  await t.rejects(unhas.send({ to: ['ugm'], subject: 'remind', ack: true, remindEvery: '15m' }), { code: 'BAD_ARGUMENT', message: /remind=/ });
 });
 
 t.test('--urgent-senders restricts urgent; the administrator may always; missed urgent popups replay with it', async (t) => {

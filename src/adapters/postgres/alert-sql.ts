@@ -12,10 +12,39 @@ import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts
 type Row<T> = T & QueryResultRow;
 
 export const A = statements('siar.alerts', {
-  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null], Row<AlertRow>>(`
-    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null, string | null], Row<AlertRow>>(`
+    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id, release_due_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
     RETURNING ${ALERT_COLUMNS}`),
+  // A scheduled message is inserted as a 'sending' one is (recipients aside), then is 'sent' but held.
+  holdMessage: sql<[number]>(`UPDATE messages SET state = 'sent', upload_deadline = NULL WHERE id = $1`),
+  // Due jobs (DueJobStore): a claim moves the due time to the lease's end and names the owner, in one
+  // statement; rows another node is claiming at that instant are skipped, not waited for.
+  claimReleases: sql<[string, string, string, number], Row<{ message_id: number }>>(`
+    UPDATE message_alerts a SET release_due_at = $3, lease_owner = $2
+    FROM (SELECT message_id FROM message_alerts WHERE release_due_at <= $1 ORDER BY release_due_at LIMIT $4 FOR UPDATE SKIP LOCKED) d
+    WHERE a.message_id = d.message_id AND a.release_due_at <= $1
+    RETURNING a.message_id`),
+  claimReminders: sql<[string, string, string, number], Row<{ message_id: number }>>(`
+    UPDATE message_alerts a SET next_remind_at = $3, lease_owner = $2
+    FROM (SELECT message_id FROM message_alerts WHERE next_remind_at <= $1 ORDER BY next_remind_at LIMIT $4 FOR UPDATE SKIP LOCKED) d
+    WHERE a.message_id = d.message_id AND a.next_remind_at <= $1
+    RETURNING a.message_id`),
+  release: sql<[number, string, string], Row<{ message_id: number }>>(`
+    UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
+      next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0 THEN $3::timestamptz + remind_every_s * interval '1 second' END
+    WHERE message_id = $1 AND lease_owner = $2 AND release_due_at IS NOT NULL AND recalled_at IS NULL
+    RETURNING message_id`),
+  releaseMessage: sql<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = $1 WHERE id = $2`),
+  autoReminder: sql<[number, string, string], Row<{ reminders: number }>>(`
+    UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,
+      next_remind_at = CASE WHEN auto_reminders + 1 < remind_max THEN $3::timestamptz END
+    WHERE message_id = $1 AND lease_owner = $2 AND next_remind_at IS NOT NULL AND recalled_at IS NULL
+    RETURNING reminders`),
+  finishReminders: sql<[number, string]>(`
+    UPDATE message_alerts SET next_remind_at = NULL, lease_owner = NULL WHERE message_id = $1 AND lease_owner = $2`),
+  heldRecipients: sql<[number], Row<{ recipient_id: number }>>(`
+    SELECT p.id AS recipient_id FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) WHERE m.id = $1 AND m.state = 'sent'`),
   countReminder: sql<[number], Row<{ reminders: number }>>(`UPDATE message_alerts SET reminders = reminders + 1 WHERE message_id = $1 RETURNING reminders`),
   notAcknowledged: sql<[number], Row<{ recipient_id: number; delivered: boolean }>>(`
     SELECT r.recipient_id, r.delivered_at IS NOT NULL AS delivered FROM message_recipients r
@@ -36,7 +65,7 @@ export const A = statements('siar.alerts', {
     INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
-      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL
     WHERE message_alerts.recalled_at IS NULL`),
   closeUndelivered: sql<[string, number], Row<{ recipient_id: number }>>(`
     UPDATE message_recipients SET deleted_at = $1
@@ -55,8 +84,10 @@ export const A = statements('siar.alerts', {
 /** Recalls a message inside the caller's transaction (PostgresStore.recallMessage, and SEND replaces=). */
 export async function recallIn(tx: Queryable, r: RecallRequest & { replacedBy?: number }, at: string): Promise<RecallOutcome | null> {
   if (!(await A.lockMessage.get(tx, r.messageId))) return null;
+  // A scheduled message not out yet: its recipients (kept aside) never get it.
+  const held = (await A.heldRecipients.all(tx, r.messageId)).map((x) => x.recipient_id);
   const changed = (await A.recall.run(tx, r.messageId, at, r.reason, r.byUserId, r.replacedBy ?? null)) > 0;
-  const undelivered = changed ? (await A.closeUndelivered.all(tx, at, r.messageId)).map((x) => x.recipient_id) : [];
+  const undelivered = changed ? [...held, ...(await A.closeUndelivered.all(tx, at, r.messageId)).map((x) => x.recipient_id)] : [];
   const delivered = changed ? (await A.deliveredTo.all(tx, r.messageId)).map((x) => x.recipient_id) : [];
   return { alert: toAlert((await A.alertOf.get(tx, r.messageId))!), changed, undelivered, delivered };
 }

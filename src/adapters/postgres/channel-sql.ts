@@ -110,7 +110,7 @@ export const C = statements('siar.cg', {
       AND (c.access = 'open' OR EXISTS (SELECT 1 FROM channel_roles r WHERE r.channel_id = c.id AND r.user_id = s.user_id))`),
   channelMessages: sql<[number, number, number], MessageRow & QueryResultRow>(`
     SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
-    WHERE m.channel_id = $1 AND m.state = 'sent' AND m.id < $2
+    WHERE m.channel_id = $1 AND m.state = 'sent' AND m.pending_recipients IS NULL AND m.id < $2
     ORDER BY m.id DESC LIMIT $3`),
 
   insertGroup: sql<[string, string, number, string], Id>(

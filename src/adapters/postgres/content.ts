@@ -37,6 +37,9 @@ import { applyPgMigrations } from './migrate.js';
 
 const MiB = 1024 * 1024;
 const KEY_PREFIX = 'pg:';
+
+/** The storage key (attachments.storage_path) of content stored here under this sha256. */
+export const pgContentKey = (sha256: string): string => KEY_PREFIX + sha256;
 /** Chunk inserts in flight per upload: one's WAL flush overlaps the next one's work. */
 const APPENDS_IN_FLIGHT = 2;
 /** Chunk reads in flight per download: PostgreSQL reads the next while Node decodes and sends this one. */

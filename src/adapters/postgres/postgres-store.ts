@@ -55,6 +55,7 @@ import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
 import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import type { DueJob, DueJobClaim } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -369,12 +370,12 @@ export class PostgresStore implements Store {
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(async (tx) => {
-      const stored = await this.insertMessage(tx, message, limits);
+      const stored = await this.insertMessage(tx, message, limits, !!alert.deliverAt);
       const r = newAlertRow(stored.id, alert, stored.sentAt);
       const replaced = alert.replaces ? await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
-        replaced ? alert.replaces!.messageId : null,
+        replaced ? alert.replaces!.messageId : null, r.release_due_at,
       ))!;
       return { message: stored, alert: toAlert(row), replaced };
     });
@@ -384,15 +385,47 @@ export class PostgresStore implements Store {
     return transaction(this.pool, (tx) => recallIn(tx, request, now()));
   }
 
-  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+  async remindMessage(
+    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+  ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     return transaction(this.pool, async (tx) => {
-      const counted = await A.countReminder.get(tx, messageId);
+      const counted = automatic
+        ? await A.autoReminder.get(tx, messageId, automatic.owner, automatic.nextAt)
+        : await A.countReminder.get(tx, messageId);
       if (!counted) return null;
       const rows = await A.notAcknowledged.all(tx, messageId);
       const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
       if (queued.length > 0) await A.oweReminders.run(tx, messageId, queued, counted.reminders);
       return { reminders: counted.reminders, pending: rows.map((r) => r.recipient_id), queued };
     });
+  }
+
+  // --- due jobs (DueJobStore): claimed with a lease in one UPDATE … FOR UPDATE SKIP LOCKED … RETURNING each.
+
+  async claimDueJobs(claim: DueJobClaim): Promise<DueJob[]> {
+    return transaction(this.pool, async (tx) => {
+      const deliveries = (await A.claimReleases.all(tx, claim.now, claim.owner, claim.leaseUntil, claim.limit))
+        .map((r): DueJob => ({ kind: 'deliver', messageId: r.message_id })).sort((a, b) => a.messageId - b.messageId);
+      const left = claim.limit - deliveries.length;
+      const reminders = left > 0 ? (await A.claimReminders.all(tx, claim.now, claim.owner, claim.leaseUntil, left))
+        .map((r): DueJob => ({ kind: 'remind', messageId: r.message_id })).sort((a, b) => a.messageId - b.messageId) : [];
+      return [...deliveries, ...reminders];
+    });
+  }
+
+  async releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null> {
+    return transaction(this.pool, async (tx) => {
+      // The message row first, as a recall locks it: the two take turns.
+      if (!(await A.lockMessage.get(tx, messageId))) return null;
+      if (!(await A.release.get(tx, messageId, owner, at))) return null;
+      await Q.releasePendingRecipients.run(tx, messageId);
+      await A.releaseMessage.run(tx, at, messageId);
+      return (await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]))[0]!;
+    });
+  }
+
+  async finishReminders(messageId: number, owner: string): Promise<void> {
+    await A.finishReminders.run(this.pool, messageId, owner);
   }
 
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
@@ -440,7 +473,8 @@ export class PostgresStore implements Store {
     }
   }
 
-  private async insertMessage(tx: PoolClient, input: NewMessage, limits: MessageLimits): Promise<Message> {
+  /** `hold`: a scheduled message; its recipients are kept aside until releaseScheduled. */
+  private async insertMessage(tx: PoolClient, input: NewMessage, limits: MessageLimits, hold = false): Promise<Message> {
     await this.countAgainstQuota(tx, [{ message: input, limits }]);
     // A channel message goes to the channel's subscribers of this instant (issue #4).
     const m = await this.cg.routeChannelMessage(tx, input);
@@ -456,6 +490,12 @@ export class PostgresStore implements Store {
       ))!;
       const a = m.attachments;
       await Q.declareAttachments.run(tx, id, a.map((x) => x.name), a.map((x) => x.size), a.map((x) => x.sha256), a.map((x) => x.mediaType), at);
+      return (await this.withDetails(tx, [(await Q.messageById.get(tx, id))!]))[0]!;
+    }
+    if (hold) {
+      await this.checkRecipientsExist(tx, m.recipientIds);
+      const { id } = (await Q.insertSendingMessage.get(tx, ...addressing, m.recipientIds, null, routes.map(([rid]) => rid), routes.map(([, via]) => via)))!;
+      await A.holdMessage.run(tx, id);
       return (await this.withDetails(tx, [(await Q.messageById.get(tx, id))!]))[0]!;
     }
     const pushed = pushedRecipients(m);
@@ -605,8 +645,8 @@ export class PostgresStore implements Store {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const recipients = groupByMessage(await Q.recipientsOf.all(db, ids), toRecipient);
-    if (rows.some((r) => r.state === 'sending')) {
-      // A 'sending' message has no recipient rows yet: its sender sees the pending recipients.
+    if (rows.some((r) => r.state === 'sending' || r.held)) {
+      // A 'sending' or scheduled message has no recipient rows yet: its sender sees the pending recipients.
       for (const [id, list] of groupByMessage(await Q.pendingRecipientsOf.all(db, ids), toRecipient)) recipients.set(id, list);
     }
     const attachments = await this.attachmentsOf(db, ids);
@@ -742,13 +782,25 @@ export class PostgresStore implements Store {
     }
   }
 
-  // --- backup: a file copy of a PostgreSQL database is not a thing siar can make.
+  // --- backup: siar does not run pg_dump itself; BACKUP answers with the exact commands
+  // (docs/RELIABILITY.md §Backups on PostgreSQL says why). pg_dump's copy is one transaction's
+  // snapshot, so it is consistent while siar keeps serving, and it holds the attachments too (their
+  // content is rows of content_chunks). The password is never part of the advice.
 
-  readonly backupAdvice =
-    'siar cannot copy a PostgreSQL store to a file itself. Take a consistent copy while siar keeps serving with '
-    + '`pg_dump --format=custom --serializable-deferrable --file=FILE DATABASE_URL`, and restore it into an empty '
-    + 'database with `pg_restore --clean --if-exists --dbname=DATABASE_URL FILE` while siar is stopped; '
-    + 'copy the attachments folder of the data directory alongside.';
+  get backupAdvice(): string {
+    const target = new URL(this.url);
+    target.password = '';
+    const file = `siar-${new Date().toISOString().replace(/[:.]/g, '-')}.dump`;
+    const restored = new URL(target.toString());
+    restored.pathname = '/siar_restored';
+    const maintenance = new URL(target.toString());
+    maintenance.pathname = '/postgres';
+    return 'siar does not copy a PostgreSQL store itself: run pg_dump (of PostgreSQL\'s version or newer) where the backups are kept, '
+      + `with the password in PGPASSWORD or ~/.pgpass, never on the command line: pg_dump --format=custom --serializable-deferrable --file=${file} '${target.toString()}' `
+      + '(one consistent snapshot while siar keeps serving; the attachments are inside it, the mail key <data>/mail.key is not). '
+      + `To restore: createdb --maintenance-db='${maintenance.toString()}' siar_restored, then pg_restore --exit-on-error --no-owner --dbname='${restored.toString()}' ${file}, `
+      + `then start siar with --store '${restored.toString()}' (docs/RELIABILITY.md).`;
+  }
 
   // --- channels and groups (issue #4): channels.ts.
 

@@ -26,7 +26,8 @@ export function toSession(r: PgSessionRow): Session {
   return sessionFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
 }
 
-export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via`;
+export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
+  m.pending_recipients IS NOT NULL AS held`;
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 type Count = { n: number } & QueryResultRow;
@@ -133,7 +134,7 @@ export const Q = statements('siar', {
     INSERT INTO message_routes (message_id, recipient_id, via)
     SELECT r.message_id, r.recipient_id, r.via FROM unnest($11::bigint[], $12::bigint[], $13::text[]) AS r(message_id, recipient_id, via)`),
   /** A message waiting for its attachments: its recipients wait in pending_recipients ($8). */
-  insertSendingMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], string, number[], string[]], Id>(`
+  insertSendingMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], string | null, number[], string[]], Id>(`
     WITH m AS (
       INSERT INTO messages (sender_id, audience, subject, body, sent_at, channel_id, via, state, pending_recipients, upload_deadline)
       VALUES ($1, $2, $3, $4, $5, $6, $7, 'sending', $8::bigint[], $9) RETURNING id
@@ -154,7 +155,7 @@ export const Q = statements('siar', {
   pendingRecipientsOf: sql<[number[]], Row<RecipientRow>>(`
     SELECT m.id AS message_id, p.id AS recipient_id, u.username, NULL::timestamptz AS delivered_at, NULL::timestamptz AS read_at
     FROM messages m CROSS JOIN LATERAL unnest(m.pending_recipients) AS p(id) JOIN users u ON u.id = p.id
-    WHERE m.id = ANY($1::bigint[]) AND m.state = 'sending'
+    WHERE m.id = ANY($1::bigint[]) AND m.pending_recipients IS NOT NULL
     ORDER BY m.id, u.username`),
   attachmentsOf: sql<[number[]], Row<AttachmentRow>>(`
     SELECT ${ATTACHMENT_COLUMNS} FROM attachments WHERE message_id = ANY($1::bigint[]) ORDER BY message_id, id`),

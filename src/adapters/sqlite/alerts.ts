@@ -21,6 +21,9 @@ export interface AlertRow {
   recalled_by: number | null;
   replaces_id: number | null;
   replaced_by: number | null;
+  auto_reminders: number;
+  release_due_at: string | null;
+  lease_owner: string | null;
 }
 
 export interface AckRow {
@@ -30,26 +33,35 @@ export interface AckRow {
 }
 
 export const ALERT_COLUMNS = `message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at,
-  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by`;
+  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by, auto_reminders, release_due_at, lease_owner`;
 
 export function toAlert(r: AlertRow): MessageAlert {
   return {
     messageId: r.message_id, priority: r.priority, ack: r.ack_requested === true || r.ack_requested === 1,
-    remindEverySeconds: r.remind_every_s, remindMax: r.remind_max, reminders: r.reminders, nextRemindAt: r.next_remind_at,
-    expiresAt: r.expires_at, deliverAt: r.deliver_at, recalledAt: r.recalled_at, recallReason: r.recall_reason,
+    remindEverySeconds: r.remind_every_s, remindMax: r.remind_max, reminders: r.reminders, autoReminders: r.auto_reminders,
+    nextRemindAt: r.next_remind_at, expiresAt: r.expires_at, deliverAt: r.deliver_at, scheduled: r.release_due_at !== null, recalledAt: r.recalled_at, recallReason: r.recall_reason,
     recalledBy: r.recalled_by, replacesId: r.replaces_id, replacedBy: r.replaced_by,
   };
 }
 
-/** The alert row a new message gets: the first automatic reminder is due one period after it was stored. */
+/**
+ * The alert row a new message gets: the first automatic reminder is due one period after it went
+ * out (a scheduled message's, one period after its release: releaseScheduled sets it).
+ */
 export function newAlertRow(messageId: number, a: NewAlert, storedAt: string): AlertRow {
   const every = a.remindEverySeconds ?? null;
+  const deliverAt = a.deliverAt ?? null;
   return {
     message_id: messageId, priority: a.priority, ack_requested: a.ack ? 1 : 0, remind_every_s: every, remind_max: every ? a.remindMax ?? 8 : 0,
-    reminders: 0, next_remind_at: every ? new Date(Date.parse(storedAt) + every * 1000).toISOString() : null,
-    expires_at: a.expiresAt ?? null, deliver_at: null, recalled_at: null, recall_reason: null, recalled_by: null,
-    replaces_id: null, replaced_by: null,
+    reminders: 0, next_remind_at: every && !deliverAt ? nextReminder(storedAt, every) : null,
+    expires_at: a.expiresAt ?? null, deliver_at: deliverAt, recalled_at: null, recall_reason: null, recalled_by: null,
+    replaces_id: null, replaced_by: null, auto_reminders: 0, release_due_at: deliverAt, lease_owner: null,
   };
+}
+
+/** One period after `from` (ISO 8601 UTC). */
+export function nextReminder(from: string, everySeconds: number): string {
+  return new Date(Date.parse(from) + everySeconds * 1000).toISOString();
 }
 
 /** Groups acknowledgement rows: message id → recipient id → when. */
@@ -69,7 +81,8 @@ export function prepareAlertStatements(db: Database) {
     insertAlert: db.prepare<AlertRow>(`
       INSERT INTO message_alerts (${ALERT_COLUMNS})
       VALUES (@message_id, @priority, @ack_requested, @remind_every_s, @remind_max, @reminders, @next_remind_at,
-        @expires_at, @deliver_at, @recalled_at, @recall_reason, @recalled_by, @replaces_id, @replaced_by)`),
+        @expires_at, @deliver_at, @recalled_at, @recall_reason, @recalled_by, @replaces_id, @replaced_by,
+        @auto_reminders, @release_due_at, @lease_owner)`),
     alertsOf: db.prepare<[string], AlertRow>(
       `SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id IN (SELECT value FROM json_each(?))`,
     ),
@@ -98,8 +111,35 @@ export function prepareAlertStatements(db: Database) {
       INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
       VALUES (@id, @at, @reason, @by, @replacedBy)
       ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
-        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL
+        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL
       WHERE message_alerts.recalled_at IS NULL`),
+    // Due jobs (DueJobStore): a claim moves the due time to the lease's end and names the owner, in one statement.
+    claimReleases: db.prepare<{ now: string; owner: string; lease: string; limit: number }, number>(`
+      UPDATE message_alerts SET release_due_at = @lease, lease_owner = @owner
+      WHERE release_due_at <= @now AND message_id IN (
+        SELECT message_id FROM message_alerts WHERE release_due_at <= @now ORDER BY release_due_at LIMIT @limit)
+      RETURNING message_id`).pluck(),
+    claimReminders: db.prepare<{ now: string; owner: string; lease: string; limit: number }, number>(`
+      UPDATE message_alerts SET next_remind_at = @lease, lease_owner = @owner
+      WHERE next_remind_at <= @now AND message_id IN (
+        SELECT message_id FROM message_alerts WHERE next_remind_at <= @now ORDER BY next_remind_at LIMIT @limit)
+      RETURNING message_id`).pluck(),
+    release: db.prepare<{ id: number; owner: string; at: string }, number>(`
+      UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
+        next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0
+          THEN strftime('%Y-%m-%dT%H:%M:%fZ', @at, '+' || remind_every_s || ' seconds') END
+      WHERE message_id = @id AND lease_owner = @owner AND release_due_at IS NOT NULL AND recalled_at IS NULL
+      RETURNING message_id`).pluck(),
+    releaseMessage: db.prepare<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = ? WHERE id = ?`),
+    autoReminder: db.prepare<{ id: number; owner: string; next: string }, number>(`
+      UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,
+        next_remind_at = CASE WHEN auto_reminders + 1 < remind_max THEN @next END
+      WHERE message_id = @id AND lease_owner = @owner AND next_remind_at IS NOT NULL AND recalled_at IS NULL
+      RETURNING reminders`).pluck(),
+    finishReminders: db.prepare<[number, string]>(`
+      UPDATE message_alerts SET next_remind_at = NULL, lease_owner = NULL WHERE message_id = ? AND lease_owner = ?`),
+    heldRecipients: db.prepare<[number], number>(`
+      SELECT j.value FROM messages m, json_each(m.pending_recipients) j WHERE m.id = ? AND m.state = 'sent'`).pluck(),
     closeUndelivered: db.prepare<[string, number], number>(`
       UPDATE message_recipients SET deleted_at = ?
       WHERE message_id = ? AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`).pluck(),
@@ -114,7 +154,9 @@ export type AlertStatements = ReturnType<typeof prepareAlertStatements>;
 /** Recalls a message inside the caller's transaction (SqliteStore.recallMessage, and SEND replaces=). */
 export function recallIn(q: AlertStatements, r: RecallRequest & { replacedBy?: number }, at: string): RecallOutcome | null {
   if (q.messageExists.get(r.messageId) === undefined) return null;
+  // A scheduled message not out yet: its recipients (kept aside) never get it.
+  const held = q.heldRecipients.all(r.messageId);
   const changed = q.recall.run({ id: r.messageId, at, reason: r.reason, by: r.byUserId, replacedBy: r.replacedBy ?? null }).changes > 0;
-  const undelivered = changed ? q.closeUndelivered.all(at, r.messageId) : [];
+  const undelivered = changed ? [...held, ...q.closeUndelivered.all(at, r.messageId)] : [];
   return { alert: toAlert(q.alertOf.get(r.messageId)!), changed, undelivered, delivered: changed ? q.deliveredTo.all(r.messageId) : [] };
 }

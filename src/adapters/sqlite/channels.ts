@@ -115,7 +115,7 @@ function prepare(db: Database) {
     ),
     channelMessages: db.prepare<[number, number, number], MessageRow>(`
       SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id
-      WHERE m.channel_id = ? AND m.state = 'sent' AND m.id < ?
+      WHERE m.channel_id = ? AND m.state = 'sent' AND m.pending_recipients IS NULL AND m.id < ?
       ORDER BY m.id DESC LIMIT ?`),
 
     insertGroup: db

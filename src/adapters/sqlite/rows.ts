@@ -79,6 +79,8 @@ export interface MessageRow {
   upload_deadline: string | null;
   channel_id: number | null;
   via: string | null;
+  /** Its recipients are kept aside in pending_recipients: 'sending', or scheduled and not out yet. */
+  held?: number | boolean;
 }
 
 export interface RecipientRow {
@@ -138,7 +140,8 @@ export interface AuditRow {
   detail: string | null;
 }
 
-export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via`;
+export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
+  m.pending_recipients IS NOT NULL AS held`;
 const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
 
 /**
@@ -347,6 +350,7 @@ export function prepareStatements(db: Database) {
     sendingMessageById: db.prepare<[number], { id: number; pending_recipients: string }>(
       `SELECT id, pending_recipients FROM messages WHERE id = ? AND state = 'sending'`,
     ),
+    holdRecipients: db.prepare<[string, number]>(`UPDATE messages SET pending_recipients = ? WHERE id = ?`),
     releasePendingRecipients: db.prepare<[number]>(`
       INSERT INTO message_recipients (message_id, recipient_id)
       SELECT m.id, j.value FROM messages m, json_each(m.pending_recipients) j WHERE m.id = ?`),
@@ -356,7 +360,7 @@ export function prepareStatements(db: Database) {
     pendingRecipientsOf: db.prepare<[string], RecipientRow>(`
       SELECT m.id AS message_id, j.value AS recipient_id, u.username, NULL AS delivered_at, NULL AS read_at
       FROM messages m, json_each(m.pending_recipients) j JOIN users u ON u.id = j.value
-      WHERE m.id IN (SELECT value FROM json_each(?)) AND m.state = 'sending'
+      WHERE m.id IN (SELECT value FROM json_each(?)) AND m.pending_recipients IS NOT NULL
       ORDER BY m.id, u.username`),
     overdueSending: db
       .prepare<[string, number], number>(

@@ -20,6 +20,7 @@ import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
 import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, toAlert, type AlertStatements } from './alerts.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import type { DueJob, DueJobClaim } from '../../core/ports/store/due-jobs.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
@@ -590,7 +591,8 @@ export class SqliteStore implements Store {
     return this.groupCommit.run(() => this.insertMessage(message, limits));
   }
 
-  private insertMessage(input: NewMessage, { quotaBytes }: MessageLimits): Message {
+  /** `hold`: a scheduled message; its recipients are kept aside until releaseScheduled. */
+  private insertMessage(input: NewMessage, { quotaBytes }: MessageLimits, hold = false): Message {
     this.countAgainstQuota(input, quotaBytes);
     // A channel message goes to the channel's subscribers of this instant (issue #4).
     const m = this.cg.routeChannelMessage(input);
@@ -610,6 +612,11 @@ export class SqliteStore implements Store {
       }
       return this.withDetails([this.sql.messageById.get(id)!])[0]!;
     }
+    if (hold) {
+      this.checkRecipientsExist(m.recipientIds);
+      this.sql.holdRecipients.run(JSON.stringify(m.recipientIds), id);
+      return this.withDetails([this.sql.messageById.get(id)!])[0]!;
+    }
     const pushed = this.insertRecipients(id, m, at);
     // Built from what was just written, as messageById would read it back (one query less per message).
     const row: MessageRow = {
@@ -624,7 +631,7 @@ export class SqliteStore implements Store {
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(() => {
-      const stored = this.insertMessage(message, limits);
+      const stored = this.insertMessage(message, limits, !!alert.deliverAt);
       const row = newAlertRow(stored.id, alert, stored.sentAt);
       const replaced = alert.replaces ? recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
       if (replaced) row.replaces_id = alert.replaces!.messageId;
@@ -637,16 +644,47 @@ export class SqliteStore implements Store {
     return this.write(() => recallIn(this.alertSql, request, now()));
   }
 
-  async remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+  async remindMessage(
+    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+  ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     const q = this.alertSql;
     return this.write(() => {
-      const reminders = q.countReminder.get(messageId);
+      const reminders = automatic
+        ? q.autoReminder.get({ id: messageId, owner: automatic.owner, next: automatic.nextAt })
+        : q.countReminder.get(messageId);
       if (reminders === undefined) return null;
       const rows = q.notAcknowledged.all(messageId);
       const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
       for (const id of queued) q.oweReminder.run(messageId, id, reminders);
       return { reminders, pending: rows.map((r) => r.recipient_id), queued };
     });
+  }
+
+  // --- due jobs (DueJobStore): claimed with a lease in one UPDATE … RETURNING each.
+
+  async claimDueJobs(claim: DueJobClaim): Promise<DueJob[]> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const args = { now: claim.now, owner: claim.owner, lease: claim.leaseUntil, limit: claim.limit };
+      const deliveries = q.claimReleases.all(args).map((messageId): DueJob => ({ kind: 'deliver', messageId }));
+      const left = claim.limit - deliveries.length;
+      const reminders = left > 0 ? q.claimReminders.all({ ...args, limit: left }).map((messageId): DueJob => ({ kind: 'remind', messageId })) : [];
+      return [...deliveries.sort((a, b) => a.messageId - b.messageId), ...reminders.sort((a, b) => a.messageId - b.messageId)];
+    });
+  }
+
+  async releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null> {
+    const q = this.alertSql;
+    return this.write(() => {
+      if (q.release.get({ id: messageId, owner, at }) === undefined) return null;
+      this.sql.releasePendingRecipients.run(messageId);
+      q.releaseMessage.run(at, messageId);
+      return this.withDetails([this.sql.messageById.get(messageId)!])[0]!;
+    });
+  }
+
+  async finishReminders(messageId: number, owner: string): Promise<void> {
+    return this.write(() => { this.alertSql.finishReminders.run(messageId, owner); });
   }
 
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
@@ -809,8 +847,8 @@ export class SqliteStore implements Store {
     if (rows.length === 0) return [];
     const ids = JSON.stringify(rows.map((r) => r.id));
     const recipients = groupByMessage(this.sql.recipientsOf.all(ids), toRecipient);
-    if (rows.some((r) => r.state === 'sending')) {
-      // A 'sending' message has no recipient rows yet: its sender sees the pending recipients.
+    if (rows.some((r) => r.state === 'sending' || r.held)) {
+      // A 'sending' or scheduled message has no recipient rows yet: its sender sees the pending recipients.
       for (const [id, list] of groupByMessage(this.sql.pendingRecipientsOf.all(ids), toRecipient)) recipients.set(id, list);
     }
     const attachments = groupByMessage(this.sql.attachmentsOf.all(ids), toAttachment);

@@ -8,6 +8,7 @@ import { downloadCommand } from './download.js';
 import { messagingCommands } from './messaging.js';
 import { alertCommands } from './alerts.js';
 import { registerCommand } from './register.js';
+import { migrateCommand } from './migrate.js';
 import { restoreCommand } from './restore.js';
 import { serverCommand } from './server-cmd.js';
 import { singleValues, type DeclaredOptions } from './single-values.js';
@@ -24,7 +25,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 process.stderr.on('error', () => process.exit(exitCodeSoFar()));
 
 const commands = [
-  serverCommand, registerCommand, adminCommand, restoreCommand, ...messagingCommands, ...alertCommands, ...channelCommands, downloadCommand,
+  serverCommand, registerCommand, adminCommand, restoreCommand, migrateCommand, ...messagingCommands, ...alertCommands, ...channelCommands, downloadCommand,
   ...unsentCommands, tuiCommand,
 ];
 

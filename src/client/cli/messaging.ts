@@ -73,6 +73,7 @@ function outboxAlert(m: MessageRecord): string {
 
 function stateSummary(m: MessageRecord): string {
   // Not out yet (waiting for attachments) or never will be: say so instead of counts.
+  if (m.state === 'scheduled' && m.deliverAt) return `scheduled ${localTime(m.deliverAt)}`;
   if (m.state && m.state !== 'sent') return m.state;
   const r = m.recipients ?? [];
   return `${r.filter((x) => x.deliveredAt).length}/${r.filter((x) => x.readAt).length} of ${r.length}`;
@@ -94,6 +95,8 @@ function printOne(m: MessageRecord): void {
   if (m.replaces) lines.push(`Replaces: message ${m.replaces}`);
   if (m.replacedBy) lines.push(`Replaced by: message ${m.replacedBy}`);
   if (m.expiresAt) lines.push(`${m.expired ? 'Expired' : 'Expires'}: ${localTime(m.expiresAt, true)}`);
+  if (m.deliverAt) lines.push(`${m.state === 'scheduled' ? 'Scheduled for' : 'Scheduled'}: ${localTime(m.deliverAt, true)}`);
+  if (m.remind) lines.push(`Reminders: every ${m.remind} s, at most ${m.remindMax ?? 0}${m.reminders ? `; ${m.reminders} sent` : ''}`);
   if (m.ack && m.ackedAt !== undefined) {
     lines.push(m.ackedAt ? `Acknowledged: ${localTime(m.ackedAt, true)}` : `Acknowledgement requested: siar ack ${m.id}`);
   } else if (m.ack) lines.push('Acknowledgement requested');
@@ -114,11 +117,15 @@ function printOne(m: MessageRecord): void {
 type SendOpts = ClientOptions & {
   to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[];
   priority?: 'normal' | 'high' | 'urgent'; ack?: boolean; expires?: string; replaces?: number;
+  at?: string; 'remind-every'?: string; 'remind-max'?: number;
 };
 
 /** The alert options of `siar send` (issue 21), as the typed client takes them. */
 function alertOptions(opts: SendOpts) {
-  return { priority: opts.priority, ack: opts.ack, expires: opts.expires, replaces: opts.replaces };
+  return {
+    priority: opts.priority, ack: opts.ack, expires: opts.expires, replaces: opts.replaces,
+    at: opts.at, remindEvery: opts['remind-every'], remindMax: opts['remind-max'],
+  };
 }
 
 /** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */
@@ -189,6 +196,9 @@ export const messagingCommands: CommandModule<object, any>[] = [
       .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
       .option('expires', { type: 'string', requiresArg: true, describe: 'after this nobody gets the popup: a duration (2h) or an ISO time with its zone' })
       .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
+      .option('at', { type: 'string', requiresArg: true, describe: 'scheduled delivery: a duration (30m) or an ISO time with its zone (2026-12-24T08:00+08:00); recipients see nothing before' })
+      .option('remind-every', { type: 'string', requiresArg: true, describe: 'remind those who have not acknowledged every DURATION (15m) until all have (needs --ack or urgent)' })
+      .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' })
       .check((a) => {
         if ([commaList(a.to).length > 0, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
@@ -206,6 +216,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
         // --json prints the reply's fields as the server sent them.
         if (opts.json) printJson(wireArgs(sent).toObject());
         else print(`${sent.id}\n`);
+        if (!opts.json && sent.deliverAt) printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.\n`);
         warnIfNobody(sent.id, sent.recipients, opts.channel);
       });
     },

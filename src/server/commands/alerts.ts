@@ -1,7 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
 import type { Message, RecallOutcome } from '../../core/ports/store.js';
 import { isExpired, recalledError, recipientState } from '../alerts.js';
-import { popupArgs } from '../delivery.js';
+import { remindRecipients } from '../alert-jobs.js';
 import { optionalText, requireId } from '../validation.js';
 import { authed, type AuthedContext, type Command } from './types.js';
 
@@ -97,30 +97,15 @@ export const alertCommands: Command[] = [
   authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
     const id = requireId(args);
     const message = await ownMessage(ctx, id);
-    const { store, router } = ctx.services;
+    const { store } = ctx.services;
     const alert = (await store.alertsOf([id])).get(id);
     if (!alert?.ack) throw new SiarError('BAD_ARGUMENT', `Message ${id} did not ask for acknowledgement: there is nobody to remind.`);
     if (alert.recalledAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} was recalled: it is not reminded.`);
     if (isExpired(alert)) throw new SiarError('BAD_ARGUMENT', `Message ${id} has expired: it is not reminded.`);
-    // Those offline now get it at their next login (a reminder owed in the store). Who is online is
-    // asked of presence (every node) before the store's transaction, not from inside it.
-    const online = await router.onlineAmong(message.recipients.map((r) => r.userId));
-    const out = await store.remindMessage(id, (rid) => !online.has(rid));
+    if (alert.scheduled) throw new SiarError('BAD_ARGUMENT', `Message ${id} is scheduled for ${alert.deliverAt}: nobody has it yet to be reminded.`);
+    const out = await remindRecipients(ctx.services, message, alert, { manual: true, actorId: ctx.auth.user.id, address: ctx.conn.remoteAddress });
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
-    const queued = new Set(out.queued);
-    const now = out.pending.filter((rid) => !queued.has(rid) && online.has(rid));
-    await store.audit({
-      kind: 'message_reminded', actorId: ctx.auth.user.id, subject: String(id), address: ctx.conn.remoteAddress,
-      detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: true },
-    });
-    const institution = (await store.getUserById(message.senderId))?.institution ?? '';
-    const fresh = { ...alert, reminders: out.reminders };
-    ctx.afterReply(() => {
-      for (const rid of now) {
-        const via = message.recipients.find((r) => r.userId === rid)?.via ?? null;
-        router.pushToUser(rid, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
-      }
-    });
-    return { id, reminded: out.pending.length, online: now.length, reminders: out.reminders };
+    ctx.afterReply(out.push);
+    return { id, reminded: out.reminded, online: out.online, reminders: out.reminders };
   }),
 ];

@@ -80,6 +80,9 @@ export const messagingCommands: Command[] = [
     const body = optionalRawText(args, 'body', config.maxBodyChars, 'Body');
     const attachments = parseAttachmentDeclarations(args, config);
     const alert = parseAlert(args, ctx.auth.user, config);
+    if (alert?.deliverAt && attachments.length > 0) {
+      throw new SiarError('BAD_ARGUMENT', 'This server does not schedule messages with attachments yet: send it without at=, or schedule a notice that says where the files are. Nothing was sent.');
+    }
     if (alert?.replaces) {
       // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
       const old = await store.getMessage(alert.replaces.messageId);
@@ -97,14 +100,24 @@ export const messagingCommands: Command[] = [
     };
     const { message, alert: stored, replaced } = await (alert ? store.storeAlertedMessage(input, alert, limits) : store.storeMessage(input, limits).then((m) => ({ message: m, alert: null, replaced: null })));
     if (replaced) await announceRecall(ctx, replaced);
+    if (stored?.scheduled) {
+      await store.audit({
+        kind: 'message_scheduled', actorId: ctx.auth.user.id, subject: String(message.id), address: ctx.conn.remoteAddress,
+        detail: { deliverAt: stored.deliverAt, recipients: message.recipients.length },
+      });
+    }
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');
     const reply = {
       id: message.id, sentAt: message.sentAt, recipients: message.recipients.length, audience, via: message.via ?? undefined,
       priority: stored && stored.priority !== 'normal' ? stored.priority : undefined, ack: stored?.ack ? 1 : undefined,
       expiresAt: stored?.expiresAt ?? undefined, replaces: stored?.replacesId ?? undefined,
+      remind: stored?.remindEverySeconds ?? undefined, remindMax: stored?.remindEverySeconds ? stored.remindMax : undefined,
+      deliverAt: stored?.deliverAt ?? undefined, state: stored?.scheduled ? 'scheduled' : undefined,
     };
     // With attachments, the popups go out when the last one is uploaded (docs/PROTOCOL-transfer.md).
     if (message.state === 'sending') return { ...reply, ...sendingReply(message) };
+    // A scheduled message goes out at its time: the due-jobs runner releases it (alert-jobs.ts).
+    if (stored?.scheduled) return reply;
     // Popups go out after the OK (the sender's acknowledgement follows the commit, never a push).
     const institution = ctx.auth.user.institution;
     ctx.afterReply(() => publishStored(ctx.services, message, institution, stored));

@@ -15,7 +15,7 @@ import t from 'tap';
 import { freshPostgresDatabase, postgresMissing } from '../../contract/store/adapters.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { jsonLines, siar, startWithMembers } from '../../helpers/cli.js';
-import { tempDir } from '../../helpers/siar.js';
+import { tempDir, until } from '../../helpers/siar.js';
 
 t.setTimeout(300_000);
 
@@ -50,6 +50,16 @@ t.test('a siar server on PostgreSQL: register, approve, own password, send, inbo
   t.strictSame(rows.rows, [{ subject: 'Seminar nasional', sender: 'unhas' }], 'the message is a row in PostgreSQL');
   const members = await db.query<{ username: string }>(`SELECT username FROM users WHERE role = 'member' ORDER BY username`);
   t.strictSame(members.rows.map((r) => r.username), ['ugm', 'unhas'], 'so are the members');
+
+  // A scheduled message (issue 21): held in PostgreSQL, out at its time, claimed by the server's due-jobs runner.
+  const later = await siar(['send', '--to', 'ugm', '--subject', 'Nanti saja', '--at', '3s', '--json'], as.unhas!);
+  t.equal(later.code, 0, later.stderr);
+  t.match(jsonLines(later.stdout)[0], { state: 'scheduled' });
+  t.notMatch((await siar(['inbox'], as.ugm!)).stdout, /Nanti saja/, 'not in the inbox before its time');
+  await until('it is in the inbox at its time', async () => /Nanti saja/.test((await siar(['inbox'], as.ugm!)).stdout), 60_000);
+  const held = await db.query<{ held: boolean; due: string | null }>(
+    `SELECT m.pending_recipients IS NOT NULL AS held, a.release_due_at AS due FROM messages m JOIN message_alerts a ON a.message_id = m.id WHERE m.subject = 'Nanti saja'`);
+  t.strictSame(held.rows, [{ held: false, due: null }], 'released in the database');
 
   const backup = await siar(['admin', 'backup'], admin);
   t.not(backup.code, 0, 'BACKUP is refused on PostgreSQL');

@@ -3,18 +3,11 @@
  * transaction, alert rows and acknowledgements read back by message, acknowledging once.
  */
 import t, { type Test } from 'tap';
-import type { NewMessage, User } from '../../../src/core/ports/store.js';
+import type { User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
-import { ISO, inOneHour, seedMembers } from './fixtures.js';
+import { ISO, inOneHour, seedMembers, senderAndRecipients } from './fixtures.js';
 
-async function setup(t: Test, adapter: StoreAdapter) {
-  const store = await adapter.open(t);
-  const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
-  const message = (recipients: User[], subject = 'alert'): NewMessage => ({
-    senderId: alice.id, audience: 'list', recipientIds: recipients.map((r) => r.id), subject, body: `body of ${subject}`,
-  });
-  return { store, alice, bob, carol, message };
-}
+const setup = (t: Test, adapter: StoreAdapter) => senderAndRecipients(t, adapter, 'alert');
 
 forEachAdapter(t, (t, adapter) => {
   t.test('a message stored with an alert comes back with it; plain messages have none', async (t) => {

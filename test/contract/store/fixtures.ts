@@ -1,5 +1,7 @@
 /** What the contract tests share besides the adapters: the time format and a few helpers. */
-import type { OutgoingMail, RegistrationInput, RegistrationRequest, Store, User } from '../../../src/core/ports/store.js';
+import type { Test } from 'tap';
+import type { NewMessage, OutgoingMail, RegistrationInput, RegistrationRequest, Store, User } from '../../../src/core/ports/store.js';
+import type { StoreAdapter } from './adapters.js';
 
 /** Every time a store returns: ISO 8601, UTC, milliseconds ('2026-01-02T03:04:05.678Z'). */
 export const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
@@ -56,4 +58,14 @@ export async function seedMembers(store: Store, usernames: string[]): Promise<Us
     users.push(user);
   }
   return users;
+}
+
+/** A fresh store with alice (the sender), bob and carol, and a plain message from alice to some of them. */
+export async function senderAndRecipients(t: Test, adapter: StoreAdapter, defaultSubject: string) {
+  const store = await adapter.open(t);
+  const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
+  const message = (recipients: User[], subject = defaultSubject): NewMessage => ({
+    senderId: alice.id, audience: 'list', recipientIds: recipients.map((r) => r.id), subject, body: `body of ${subject}`,
+  });
+  return { store, alice, bob, carol, message };
 }

@@ -17,6 +17,8 @@ export interface NewAlert {
   remindMax?: number;
   /** ISO 8601 UTC; null: never. */
   expiresAt?: string | null;
+  /** Scheduled delivery (ISO 8601 UTC, in the future); null: now. Its recipients see nothing before. */
+  deliverAt?: string | null;
   /** The message this one corrects: recalled in the same transaction (as recallMessage), pointing here. */
   replaces?: RecallRequest | null;
 }
@@ -47,10 +49,15 @@ export interface MessageAlert {
   remindMax: number;
   /** Reminders (manual and automatic) that went out. */
   reminders: number;
-  /** When the next automatic reminder is due; null when none is. */
+  /** Of those, the automatic ones (at most remindMax). */
+  autoReminders: number;
+  /** When the next automatic reminder is due (or its claim's lease ends); null when none is. */
   nextRemindAt: string | null;
   expiresAt: string | null;
+  /** When it was scheduled for (kept once delivered). */
   deliverAt: string | null;
+  /** True while a scheduled message waits for its time: its recipients cannot see it yet. */
+  scheduled: boolean;
   recalledAt: string | null;
   recallReason: string | null;
   recalledBy: number | null;
@@ -85,8 +92,13 @@ export interface AlertStore {
    * its recipients that have not acknowledged (and still have it in their inbox); for those of them
    * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
    * login (takeDueReminders). Null when the message has no alert row.
+   * With `automatic` (a claimed due reminder, DueJobStore): also counts an automatic reminder and sets
+   * the next one due at `nextAt` (none when the count reaches remindMax); null when `owner` does not
+   * hold the job any more or the message was recalled.
    */
-  remindMessage(messageId: number, owed: (recipientId: number) => boolean): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  remindMessage(
+    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+  ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
   /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
   takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
 }

@@ -9,6 +9,7 @@
 import type { AccountStore } from './accounts.js';
 import type { AlertStore } from './alerts.js';
 import type { AuditStore } from './audit.js';
+import type { DueJobStore } from './due-jobs.js';
 import type { ChannelGroupStore } from './channels.js';
 import type { MailQueueStore } from './mail.js';
 import type { MessageStore } from './messages.js';
@@ -16,6 +17,7 @@ import type { MessageStore } from './messages.js';
 export type * from './accounts.js';
 export type * from './alerts.js';
 export type * from './audit.js';
+export type * from './due-jobs.js';
 export type * from './channels.js';
 export type * from './mail.js';
 export { messageBytes } from './messages.js';
@@ -54,7 +56,7 @@ export interface BackupProgress {
 }
 
 /** Every area of the store, and what the store as a whole has: an optional file backup, closing. */
-export interface Store extends AccountStore, MessageStore, ChannelGroupStore, MailQueueStore, AuditStore, AlertStore {
+export interface Store extends AccountStore, MessageStore, ChannelGroupStore, MailQueueStore, AuditStore, AlertStore, DueJobStore {
   /**
    * Optional capability of a store kept in one file (SQLite): writes a consistent copy of the whole
    * database to `destFile` while the store keeps serving. A store without it says in

@@ -1,0 +1,99 @@
+/**
+ * What the due-jobs runner (src/core/due-jobs.ts) does for alerts (issue 21): a scheduled message
+ * that has come due goes out (its recipients get it: *message stored* is published then, not at
+ * SEND), and an automatic reminder re-pushes the popup, marked as a reminder, to every recipient
+ * that has not acknowledged — online at once, offline at their next login, as REMIND does
+ * (remindRecipients is REMIND's too). Each job was claimed atomically in the store, so on several
+ * nodes each happens once.
+ */
+import type { DueJob, Message, MessageAlert, Store } from '../core/ports/store.js';
+import type { DueJobContext } from '../core/due-jobs.js';
+import type { Bus } from '../core/ports/bus.js';
+import type { Logger } from 'pino';
+import { nextReminderAt, isExpired } from './alerts.js';
+import { popupArgs, publishStored } from './delivery.js';
+import type { MessageRouter } from './router.js';
+import type { TrafficStats } from './stats.js';
+
+export interface AlertJobServices {
+  store: Store;
+  router: MessageRouter;
+  bus: Bus;
+  stats: TrafficStats;
+  log: Logger;
+}
+
+/** Who asked for a reminder: a member (REMIND) or the runner (automatic, holding the job as `owner`). */
+export type ReminderCause =
+  | { manual: true; actorId: number; address: string }
+  | { manual: false; owner: string; nextAt: string };
+
+/**
+ * One reminder, in the store's transaction, audited: returns the pushes to make (after the reply, for
+ * REMIND) and the counts; null when the store did nothing (no alert row, or the job's lease was lost).
+ */
+export async function remindRecipients(services: AlertJobServices, message: Message, alert: MessageAlert, cause: ReminderCause): Promise<{
+  reminders: number; reminded: number; online: number; push: () => void;
+} | null> {
+  const { store, router } = services;
+  // Those offline now get it at their next login (a reminder owed in the store). Who is online is
+  // asked of presence (every node) before the store's transaction, not from inside it.
+  const online = await router.onlineAmong(message.recipients.map((r) => r.userId));
+  const out = await store.remindMessage(message.id, (rid) => !online.has(rid), cause.manual ? undefined : { owner: cause.owner, nextAt: cause.nextAt });
+  if (!out) return null;
+  const queued = new Set(out.queued);
+  const now = out.pending.filter((rid) => !queued.has(rid) && online.has(rid));
+  await store.audit({
+    kind: 'message_reminded', actorId: cause.manual ? cause.actorId : message.senderId, subject: String(message.id),
+    address: cause.manual ? cause.address : null,
+    detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: cause.manual },
+  });
+  const institution = (await store.getUserById(message.senderId))?.institution ?? '';
+  const fresh = { ...alert, reminders: out.reminders };
+  const push = (): void => {
+    for (const rid of now) {
+      const via = message.recipients.find((r) => r.userId === rid)?.via ?? null;
+      router.pushToUser(rid, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
+    }
+  };
+  return { reminders: out.reminders, reminded: out.pending.length, online: now.length, push };
+}
+
+/** The runner's handler: runs one claimed job. */
+export function alertJobHandler(services: AlertJobServices): (job: DueJob, ctx: DueJobContext) => Promise<void> {
+  return (job, ctx) => (job.kind === 'deliver' ? deliverScheduled(services, job.messageId, ctx) : remindDue(services, job.messageId, ctx));
+}
+
+/** A scheduled message's time came: its recipients get it now (popups to the online, the rest at login). */
+async function deliverScheduled(services: AlertJobServices, messageId: number, ctx: DueJobContext): Promise<void> {
+  const { store } = services;
+  const message = await store.releaseScheduled(messageId, ctx.owner, new Date(ctx.nowMs).toISOString());
+  if (!message) return; // recalled meanwhile, or another node holds it now
+  const alert = (await store.alertsOf([messageId])).get(messageId) ?? null;
+  const sender = await store.getUserById(message.senderId);
+  await store.audit({
+    kind: 'message_delivered_scheduled', actorId: message.senderId, subject: String(messageId), address: null,
+    detail: { deliverAt: alert?.deliverAt ?? null, recipients: message.recipients.length },
+  });
+  services.log.info({ messageId, recipients: message.recipients.length }, 'scheduled message delivered');
+  publishStored(services, message, sender?.institution ?? '', alert);
+}
+
+/** An automatic reminder came due: reminds the non-acknowledgers, or ends the reminders when there is no more reason. */
+async function remindDue(services: AlertJobServices, messageId: number, ctx: DueJobContext): Promise<void> {
+  const { store } = services;
+  const [message, alert, acks] = await Promise.all([
+    store.getMessage(messageId), store.alertsOf([messageId]).then((a) => a.get(messageId)), store.acksOf([messageId]).then((a) => a.get(messageId)),
+  ]);
+  // Still waiting for its attachments: nobody has it to be reminded; the claim's lease runs out and it is tried again.
+  if (message?.state === 'sending') return;
+  const everyone = message ? message.recipients.every((r) => acks?.has(r.userId)) : true;
+  if (!message || !alert?.remindEverySeconds || alert.recalledAt || isExpired(alert, ctx.nowMs) || everyone || alert.autoReminders >= alert.remindMax) {
+    await store.finishReminders(messageId, ctx.owner);
+    return;
+  }
+  const done = await remindRecipients(services, message, alert, {
+    manual: false, owner: ctx.owner, nextAt: nextReminderAt(ctx.nowMs, alert.remindEverySeconds),
+  });
+  done?.push();
+}

@@ -1,0 +1,143 @@
+/**
+ * Store contract: due jobs (issue 21, src/core/ports/store/due-jobs.ts): scheduled messages held out
+ * of every inbox until released, automatic reminders counted against their cap, and the atomic
+ * claim with a lease that makes each job happen once however many nodes (stores on one database)
+ * claim at the same time. Also the core runner (src/core/due-jobs.ts) driven by a clock the test moves.
+ */
+import t, { type Test } from 'tap';
+import type { DueJob } from '../../../src/core/ports/store.js';
+import { DueJobRunner } from '../../../src/core/due-jobs.js';
+import { forEachAdapter, type StoreAdapter } from './adapters.js';
+import { senderAndRecipients } from './fixtures.js';
+
+const MINUTE = 60_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+const setup = (t: Test, adapter: StoreAdapter) => senderAndRecipients(t, adapter, 'scheduled');
+
+const claim = (now: number, owner: string, limit = 10, leaseMs = MINUTE) => ({ now: iso(now), owner, leaseUntil: iso(now + leaseMs), limit });
+
+forEachAdapter(t, (t, adapter) => {
+  t.test('a scheduled message is nobody\'s until released, then it is in the inboxes, once', async (t) => {
+    const { store, alice, bob, carol, message } = await setup(t, adapter);
+    const at = Date.now() + 10 * MINUTE;
+    const { message: m, alert } = await store.storeAlertedMessage(message([bob, carol]), { priority: 'normal', ack: true, deliverAt: iso(at) });
+    t.match(alert, { deliverAt: iso(at), scheduled: true, nextRemindAt: null });
+    t.strictSame(m.recipients.map((r) => r.username), ['bob', 'carol'], 'the sender sees who it is for');
+    t.equal((await store.inbox(bob.id, { limit: 10 })).length, 0, 'not in the inbox');
+    t.equal(await store.unreadCount(bob.id), 0);
+    t.equal((await store.listUndelivered(bob.id, 10)).length, 0, 'no popup at login');
+    t.equal(await store.messageRole(m.id, bob.id), null, 'no recipient yet');
+    t.equal(await store.markRead(m.id, bob.id), false);
+    t.equal(await store.acknowledge(m.id, bob.id), null);
+    t.equal((await store.outbox(alice.id, { limit: 10 }))[0]!.id, m.id, 'in the outbox');
+
+    t.strictSame(await store.claimDueJobs(claim(at - 1000, 'node-a')), [], 'not before its time');
+    t.strictSame(await store.claimDueJobs(claim(at, 'node-a')), [{ kind: 'deliver', messageId: m.id }]);
+    t.strictSame(await store.claimDueJobs(claim(at + 1000, 'node-b')), [], 'claimed: nobody else gets it while the lease holds');
+    t.equal(await store.releaseScheduled(m.id, 'node-b', iso(at)), null, 'only the owner releases it');
+    const released = await store.releaseScheduled(m.id, 'node-a', iso(at));
+    t.equal(released!.sentAt, iso(at), 'sent when released');
+    t.strictSame(released!.recipients.map((r) => [r.username, r.deliveredAt]), [['bob', null], ['carol', null]]);
+    t.equal(await store.releaseScheduled(m.id, 'node-a', iso(at)), null, 'released once');
+    t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [m.id]);
+    t.strictSame((await store.listUndelivered(carol.id, 10)).map((x) => x.id), [m.id], 'a popup at login');
+    t.match((await store.alertsOf([m.id])).get(m.id), { scheduled: false, deliverAt: iso(at) });
+    t.strictSame(await store.claimDueJobs(claim(at + 10 * MINUTE, 'node-b')), [], 'nothing left to do');
+  });
+
+  t.test('a claim whose lease ran out is taken by another; recall before release cancels it', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const at = Date.now() + MINUTE;
+    const { message: m } = await store.storeAlertedMessage(message([bob]), { priority: 'normal', ack: false, deliverAt: iso(at) });
+    t.equal((await store.claimDueJobs(claim(at, 'dead-node', 10, 1000))).length, 1);
+    // dead-node never finishes: after its lease another node takes the job.
+    t.strictSame(await store.claimDueJobs(claim(at + 2000, 'node-b')), [{ kind: 'deliver', messageId: m.id }]);
+    t.equal(await store.releaseScheduled(m.id, 'dead-node', iso(at)), null, 'the first owner lost it');
+
+    const { message: other } = await store.storeAlertedMessage(message([bob], 'recalled'), { priority: 'normal', ack: false, deliverAt: iso(at) });
+    const recall = await store.recallMessage({ messageId: other.id, byUserId: other.senderId, reason: 'cancelled' });
+    t.strictSame(recall!.undelivered, [bob.id], 'its recipient never gets it');
+    t.match(recall!.alert, { scheduled: false, recalledAt: String });
+    t.strictSame((await store.claimDueJobs(claim(at + 5 * MINUTE, 'node-c'))).filter((j) => j.messageId === other.id), [], 'never claimed');
+    t.equal(await store.releaseScheduled(other.id, 'node-c', iso(at)), null);
+    t.equal((await store.inbox(bob.id, { limit: 10 })).filter((e) => e.id === other.id).length, 0);
+  });
+
+  t.test('automatic reminders: claimed when due, counted by their owner only, ended at the cap', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const { message: m, alert } = await store.storeAlertedMessage(message([bob]), { priority: 'urgent', ack: true, remindEverySeconds: 60, remindMax: 2 });
+    const due = Date.parse(alert.nextRemindAt!);
+    t.strictSame(await store.claimDueJobs(claim(due - 1, 'a')), []);
+    t.strictSame(await store.claimDueJobs(claim(due, 'a')), [{ kind: 'remind', messageId: m.id }]);
+    t.equal(await store.remindMessage(m.id, () => false, { owner: 'b', nextAt: iso(due + MINUTE) }), null, 'not b\'s');
+    const first = await store.remindMessage(m.id, () => true, { owner: 'a', nextAt: iso(due + MINUTE) });
+    t.match(first, { reminders: 1, pending: [bob.id] });
+    t.match((await store.alertsOf([m.id])).get(m.id), { autoReminders: 1, reminders: 1, nextRemindAt: iso(due + MINUTE) });
+    // A manual reminder counts as a reminder but not against the automatic cap.
+    await store.remindMessage(m.id, () => false);
+    t.strictSame(await store.claimDueJobs(claim(due + MINUTE, 'b')), [{ kind: 'remind', messageId: m.id }]);
+    t.match(await store.remindMessage(m.id, () => false, { owner: 'b', nextAt: iso(due + 2 * MINUTE) }), { reminders: 3 });
+    t.match((await store.alertsOf([m.id])).get(m.id), { autoReminders: 2, nextRemindAt: null }, 'the cap ends them');
+    t.strictSame(await store.claimDueJobs(claim(due + 10 * MINUTE, 'c')), []);
+
+    const { message: n, alert: na } = await store.storeAlertedMessage(message([bob], 'ended'), { priority: 'normal', ack: true, remindEverySeconds: 60, remindMax: 5 });
+    const ndue = Date.parse(na.nextRemindAt!);
+    await store.claimDueJobs(claim(ndue, 'a'));
+    await store.finishReminders(n.id, 'b');
+    t.not((await store.alertsOf([n.id])).get(n.id)!.nextRemindAt, null, 'only the owner ends them');
+    await store.finishReminders(n.id, 'a');
+    t.equal((await store.alertsOf([n.id])).get(n.id)!.nextRemindAt, null);
+  });
+
+  t.test('a scheduled message with reminders starts them one period after its release', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const at = Date.now() + MINUTE;
+    const { message: m } = await store.storeAlertedMessage(message([bob]), { priority: 'normal', ack: true, deliverAt: iso(at), remindEverySeconds: 120, remindMax: 3 });
+    t.strictSame(await store.claimDueJobs(claim(at + 10 * MINUTE, 'a')), [{ kind: 'deliver', messageId: m.id }], 'no reminder before it is out');
+    await store.releaseScheduled(m.id, 'a', iso(at + 10 * MINUTE));
+    t.equal(Date.parse((await store.alertsOf([m.id])).get(m.id)!.nextRemindAt!), at + 12 * MINUTE);
+  });
+
+  t.test('claims are bounded and, from several stores on one database at once, each job goes to one claimer', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const at = Date.now() + MINUTE;
+    const ids: number[] = [];
+    for (let i = 0; i < 24; i++) {
+      ids.push((await store.storeAlertedMessage(message([bob], `s${i}`), { priority: 'normal', ack: true, deliverAt: iso(at) })).message.id);
+    }
+    const others = [store, await adapter.reopen(t, store), await adapter.reopen(t, store)];
+    const got: DueJob[][] = others.map(() => []);
+    // Every store claims at once, again and again, 5 at a time, until nothing is left.
+    for (let round = 0; round < 10; round++) {
+      const batches = await Promise.all(others.map((s, i) => s.claimDueJobs(claim(at, `node-${i}`, 5))));
+      batches.forEach((b, i) => { t.ok(b.length <= 5, 'at most the limit'); got[i]!.push(...b); });
+      if (batches.every((b) => b.length === 0)) break;
+    }
+    const all = got.flat().map((j) => j.messageId).sort((a, b) => a - b);
+    t.strictSame(all, ids, 'every job claimed exactly once');
+  });
+
+  t.test('the runner claims and runs due jobs as its clock moves, once', async (t) => {
+    const { store, bob, message } = await setup(t, adapter);
+    const start = Date.now();
+    let now = start;
+    const at = start + 30 * MINUTE;
+    const { message: m } = await store.storeAlertedMessage(message([bob]), { priority: 'normal', ack: false, deliverAt: iso(at) });
+    const ran: Array<DueJob & { owner: string }> = [];
+    const errors: unknown[] = [];
+    const runner = new DueJobRunner({
+      store, owner: 'runner-1', clock: { now: () => now }, limit: 10,
+      handle: async (job, ctx) => { ran.push({ ...job, owner: ctx.owner }); await store.releaseScheduled(job.messageId, ctx.owner, iso(ctx.nowMs)); },
+      onError: (err) => errors.push(err),
+    });
+    t.equal(await runner.tick(), 0, 'nothing due yet');
+    now = at + 1000;
+    t.equal(await runner.tick(), 1);
+    t.strictSame(ran, [{ kind: 'deliver', messageId: m.id, owner: 'runner-1' }]);
+    now += 10 * MINUTE;
+    t.equal(await runner.tick(), 0, 'done once');
+    t.equal((await store.getMessage(m.id))!.sentAt, iso(at + 1000));
+    t.strictSame(errors, []);
+  });
+});
