@@ -6,31 +6,15 @@
  */
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { RemoteError, SiarClient } from '../../../src/client/connection.js';
 import type { Args } from '../../../src/protocol/index.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../../src/server/throttle.js';
 import { requireCapability } from '../../helpers/capability.js';
-import { sqliteDb, startServer, until, type TestServer } from '../../helpers/siar.js';
+import { clientFrom, loginCode, sqliteDb, startServer, until, type TestServer } from '../../helpers/siar.js';
 import { clusterBus, redisMissing } from '../../contract/redis.js';
 
 /** This file's Redis database (test/contract/redis.ts, clusterBus). */
 const REDIS_DB = 12;
 
-async function clientFrom(t: Test, s: TestServer, localAddress: string): Promise<SiarClient> {
-  const c = await SiarClient.connect({ host: '127.0.0.1', port: s.port, localAddress });
-  t.teardown(() => c.close());
-  return c;
-}
-
-async function loginCode(c: SiarClient, username: string, password: string): Promise<string> {
-  try {
-    await c.login(username, password, { popups: false });
-    return 'OK';
-  } catch (err) {
-    if (err instanceof RemoteError) return err.code;
-    throw err;
-  }
-}
 
 /** Nodes A and B on A's SQLite file and one Redis database (emptied first), with this throttle. */
 async function twoNodes(t: Test, throttle: Partial<ThrottleOptions>): Promise<[TestServer, TestServer]> {
