@@ -16,6 +16,7 @@ import { writeSummary } from './lib/summary.js';
 import type { Scenario } from './lib/scenario.js';
 import { attachments } from './scenarios/attachments.js';
 import { broadcast } from './scenarios/broadcast.js';
+import { cluster } from './scenarios/cluster.js';
 import { durable } from './scenarios/durable.js';
 import { latency } from './scenarios/latency.js';
 import { profile } from './scenarios/profile.js';
@@ -33,7 +34,7 @@ if (process.env.BENCH_REEXEC !== '1' && limits.soft < Math.min(limits.hard, 20_0
   process.exit(r.status ?? 1);
 }
 
-const SCENARIOS: Scenario[] = [qos, broadcast, durable, attachments, scale, latency, profile, soak];
+const SCENARIOS: Scenario[] = [qos, broadcast, durable, attachments, scale, latency, profile, soak, cluster];
 
 const args = process.argv.slice(2);
 if (args.includes('--list') || args.includes('--help')) {

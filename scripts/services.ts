@@ -21,6 +21,8 @@ export interface RunningService {
   port: number;
   dir: string;
   stop(): Promise<void>;
+  /** Starts it again after stop(), on the same port with the same data and password (a restart, as after a crash or an upgrade). */
+  start(): Promise<void>;
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -148,26 +150,36 @@ export async function startPostgres(dir: string, opts: { port?: number; fast?: b
   ];
   const postgres = path.join(bin, 'postgres');
   const logFile = path.join(dir, 'postgres.log');
-  const log = openSync(logFile, 'a', 0o600);
-  ownedByPostgres(logFile);
-  const child = spawn(postgres, ['-D', data, ...settings], { cwd: dir, stdio: ['ignore', log, log], detached: true, ...postgresUser() });
-  closeSync(log);
+  let child: ReturnType<typeof spawn> | null = null;
   let exit: string | null = null;
-  const lastLines = (): string => readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
-  child.once('exit', (code, signal) => { exit = `code ${code} signal ${signal}: ${lastLines()}`; });
-  await waitForPort(port, 30_000, 'PostgreSQL', () => exit);
-  await waitForPostgresReady(bin, port, 30_000, () => exit);
-  writeFileSync(path.join(dir, 'postgres.pid'), String(child.pid));
-  child.unref();
+  const launch = async (): Promise<void> => {
+    const log = openSync(logFile, 'a', 0o600);
+    ownedByPostgres(logFile);
+    const c = spawn(postgres, ['-D', data, ...settings], { cwd: dir, stdio: ['ignore', log, log], detached: true, ...postgresUser() });
+    closeSync(log);
+    child = c;
+    exit = null;
+    const lastLines = (): string => readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' | ');
+    c.once('exit', (code, signal) => { if (child === c) exit = `code ${code} signal ${signal}: ${lastLines()}`; });
+    await waitForPort(port, 30_000, 'PostgreSQL', () => exit);
+    await waitForPostgresReady(bin, port, 30_000, () => exit);
+    writeFileSync(path.join(dir, 'postgres.pid'), String(c.pid));
+    c.unref();
+  };
+  await launch();
   const url = `postgres://siar:${password}@127.0.0.1:${port}/postgres`;
   return {
     url, port, dir,
     stop: async () => {
       // SIGINT: PostgreSQL's "fast" shutdown (rolls back open transactions, then exits).
-      if (exit === null) {
+      if (child && exit === null) {
         child.kill('SIGINT');
         await waitExit(child, 30_000);
       }
+    },
+    start: async () => {
+      if (child && exit === null && child.exitCode === null && child.signalCode === null) throw new Error('PostgreSQL is running already');
+      await launch();
     },
   };
 }
@@ -184,19 +196,29 @@ export async function startRedis(dir: string, opts: { port?: number } = {}): Pro
     `port ${port}`, 'bind 127.0.0.1', 'protected-mode yes', `requirepass ${password}`, `dir ${dir}`,
     'save ""', 'appendonly no', 'daemonize no', 'loglevel warning', `logfile ${path.join(dir, 'redis.log')}`,
   ].join('\n') + '\n', { mode: 0o600 });
-  const child = spawn(bin, [conf], { cwd: dir, stdio: 'ignore', detached: true });
+  let child: ReturnType<typeof spawn> | null = null;
   let exit: string | null = null;
-  child.once('exit', (code, signal) => { exit = `code ${code} signal ${signal}`; });
-  await waitForPort(port, 15_000, 'Redis', () => exit);
-  writeFileSync(path.join(dir, 'redis.pid'), String(child.pid));
-  child.unref();
+  const launch = async (): Promise<void> => {
+    const c = spawn(bin, [conf], { cwd: dir, stdio: 'ignore', detached: true });
+    child = c;
+    exit = null;
+    c.once('exit', (code, signal) => { if (child === c) exit = `code ${code} signal ${signal}`; });
+    await waitForPort(port, 15_000, 'Redis', () => exit);
+    writeFileSync(path.join(dir, 'redis.pid'), String(c.pid));
+    c.unref();
+  };
+  await launch();
   return {
     url: `redis://:${password}@127.0.0.1:${port}`, port, dir,
     stop: async () => {
-      if (exit === null) {
+      if (child && exit === null) {
         child.kill('SIGTERM');
         await waitExit(child, 10_000);
       }
+    },
+    start: async () => {
+      if (child && exit === null && child.exitCode === null && child.signalCode === null) throw new Error('Redis is running already');
+      await launch();
     },
   };
 }

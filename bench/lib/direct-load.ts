@@ -26,6 +26,11 @@ export interface DirectLoadOptions {
   /** After the last send, wait at most this long for outstanding acks and popups. */
   drainMs?: number;
   seed?: number;
+  /**
+   * A group per client (e.g. the cluster node it is connected to): when given, every message goes to
+   * a random client of another group than its sender's (cross-node traffic only).
+   */
+  groupOf?: ArrayLike<number>;
 }
 
 export interface DirectLoadResult {
@@ -79,10 +84,15 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
   const arriveAt = new Float64Array(total).fill(NaN);
   const recipientOf = new Int32Array(total);
   const random = rng(opts.seed ?? 42);
+  const groups = opts.groupOf;
+  if (groups && new Set(Array.from(groups)).size < 2) throw new Error('direct load across groups needs at least two groups');
   for (let k = 0; k < total; k++) {
     const s = k % n;
     let r = Math.floor(random() * (n - 1));
     if (r >= s) r++;
+    if (groups) {
+      while (groups[r] === groups[s]) r = Math.floor(random() * n);
+    }
     recipientOf[k] = r;
   }
   const body = 'x'.repeat(bodyChars);

@@ -9,6 +9,8 @@ import { randomBytes, scrypt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { hashPassword } from '../../src/server/secrets.js';
+import pg from 'pg';
+import { PostgresStore } from '../../src/adapters/postgres/postgres-store.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 
 export const BENCH_PASSWORD = 'bench-password-0123456789';
@@ -20,10 +22,15 @@ export const BENCH_PASSWORD = 'bench-password-0123456789';
  */
 export const CHEAP_HASH = process.env.BENCH_CHEAP_HASH === '1';
 
-let hashOnce: Promise<string> | undefined;
-function benchHash(): Promise<string> {
-  hashOnce ??= CHEAP_HASH ? cheapHash(BENCH_PASSWORD) : hashPassword(BENCH_PASSWORD);
-  return hashOnce;
+const hashes = new Map<boolean, Promise<string>>();
+/** BENCH_PASSWORD's hash, computed once: the project's (real scrypt), or the cheap one (`cheap`, default BENCH_CHEAP_HASH). */
+export function benchHash(cheap = CHEAP_HASH): Promise<string> {
+  let h = hashes.get(cheap);
+  if (!h) {
+    h = cheap ? cheapHash(BENCH_PASSWORD) : hashPassword(BENCH_PASSWORD);
+    hashes.set(cheap, h);
+  }
+  return h;
 }
 
 function cheapHash(password: string): Promise<string> {
@@ -64,6 +71,27 @@ export async function seedMembers(dataDir: string, count: number, prefix = 'm'):
   } finally {
     await store.close();
   }
+}
+
+/**
+ * The same for a PostgreSQL store (the cluster scenario): the project's PostgresStore opens the
+ * database and applies its migrations, then one INSERT … SELECT over generate_series adds the members
+ * (usernames, e-mails and institutions as seedMembers makes them).
+ */
+export async function seedPostgresMembers(url: string, count: number, prefix = 'm', opts: { cheap?: boolean } = {}): Promise<string[]> {
+  const hash = await benchHash(opts.cheap);
+  await (await PostgresStore.open(url, { maxConnections: 1 })).close();
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await pool.query(`
+      INSERT INTO users (username, role, status, password_hash, institution, contact, email, must_change_password, created_at)
+      SELECT $1 || lpad(i::text, 5, '0'), 'member', 'active', $2, 'Institution ' || $1 || i, 'Contact ' || i,
+             $1 || lpad(i::text, 5, '0') || '@bench.example.ac.id', false, now()
+      FROM generate_series(1, $3::int) AS i`, [prefix, hash, count]);
+  } finally {
+    await pool.end();
+  }
+  return Array.from({ length: count }, (_, i) => memberName(prefix, i + 1));
 }
 
 /** Counts rows after a run (the server stopped): what was committed. */

@@ -32,13 +32,16 @@ export async function latencyRun(opts: {
   const server = await ServerProcess.start({ label, dataDir, cpuProfDir: opts.cpuProfDir });
   let clients: (LeanClient | undefined)[] = [];
   const stop = keepalive(() => clients);
-  const admin = await adminSession(server.port, dataDir);
+  let admin: Awaited<ReturnType<typeof adminSession>> | undefined;
   try {
     progress(label, `logging in ${opts.n} clients`);
     const login = await connectMany({
       port: server.port, usernames: names, password: BENCH_PASSWORD, concurrency: 32,
       localAddresses: loopbackAddresses(8), scope: label,
     });
+    // After the logins: on a busy machine they can take longer than the server's idle timeout
+    // (5 min), which closed an administrator session opened before them and lost the run.
+    admin = await adminSession(server.port, dataDir);
     clients = login.clients;
     const active = clients.filter((c): c is LeanClient => c !== undefined);
     // The warm-up runs on to just past a minute boundary, so the measured window has a STATS minute
@@ -65,7 +68,7 @@ export async function latencyRun(opts: {
     return { ...r, serverCpuPercent: cpu, serverRssKiB: rss, login: login.stats, profile, profileWindow, serverLoop };
   } finally {
     stop();
-    await admin.close().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
     await closeAll(clients);
     if (server.alive) await server.stop();
   }

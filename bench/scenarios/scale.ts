@@ -4,7 +4,6 @@
  * harness child processes and 127.0.0.x source addresses. Server memory per connection, login
  * rate, broadcast latency at that scale, and what the clients beyond the limit are told.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRequest } from '../../src/protocol/index.js';
@@ -13,53 +12,21 @@ import { connectionsAllowed, fdReserve } from '../../src/server/fd-limit.js';
 import { envInt, epochMs, openFileLimits, pick, progress, sleep } from '../lib/env.js';
 import { LeanClient } from '../lib/lean-client.js';
 import { keepalive } from '../lib/pool.js';
+import { HarnessWorker } from '../lib/worker-pool.js';
+import { timedBroadcast } from '../lib/fanout.js';
 import { kib, table } from '../lib/report.js';
 import type { Scenario } from '../lib/scenario.js';
 import { BENCH_PASSWORD, memberName, seedMembers } from '../lib/seed.js';
 import { ServerProcess, makeTempDir, readProcStatus } from '../lib/server.js';
-import { fmt, fmtInt, percentile } from '../lib/stats.js';
+import { fmt, fmtInt } from '../lib/stats.js';
 import type { FromWorker, ToWorker } from './scale-worker.js';
 
 const WORKER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'scale-worker.ts');
 
-class Worker {
-  readonly child: ChildProcess;
-  private listeners: ((m: FromWorker) => void)[] = [];
-  constructor(readonly index: number) {
-    // Through sh so the worker's soft open-files limit is raised to the hard limit.
-    // fork runs `execPath ...execArgv WORKER`: here `sh -c '…; exec "$0" "$@"' node --import=tsx WORKER`,
-    // and the IPC channel (an inherited fd and NODE_CHANNEL_FD) survives the exec.
-    this.child = fork(WORKER, [], {
-      execPath: 'sh',
-      execArgv: ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', process.execPath, '--import=tsx'],
-    });
-    this.child.on('message', (m: FromWorker) => { for (const l of [...this.listeners]) l(m); });
-  }
-  send(m: ToWorker): void {
-    this.child.send(m);
-  }
-  next<T extends FromWorker['type']>(type: T, timeoutMs = 30 * 60_000): Promise<Extract<FromWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker ${this.index}: no ${type} within ${timeoutMs / 1000} s`)), timeoutMs);
-      const l = (m: FromWorker): void => {
-        if (m.type !== type) return;
-        clearTimeout(timer);
-        this.listeners = this.listeners.filter((x) => x !== l);
-        resolve(m as Extract<FromWorker, { type: T }>);
-      };
-      this.listeners.push(l);
-    });
-  }
-  on(l: (m: FromWorker) => void): void {
-    this.listeners.push(l);
-  }
-  stop(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.child.exitCode !== null) return resolve();
-      this.child.once('exit', () => resolve());
-      this.send({ type: 'close' });
-      setTimeout(() => this.child.kill('SIGKILL'), 5000).unref();
-    });
+/** A scale-worker child. */
+class Worker extends HarnessWorker<ToWorker, FromWorker> {
+  constructor(index: number) {
+    super(index, WORKER, { type: 'close' });
   }
 }
 
@@ -155,36 +122,25 @@ export const scale: Scenario = {
       const shots: { lastMs: number; medianMs: number; firstMs: number; ackMs: number; received: number; expected: number }[] = [];
       for (let b = 0; b < broadcasts; b++) {
         const tag = `scale ${b}`;
-        const armed = pool.map((wk) => wk.next('armed'));
-        const arrivals = pool.map((wk) => wk.next('arrivals', 180_000));
-        for (const wk of pool) wk.send({ type: 'arm', tag, timeoutMs: 120_000 });
-        await Promise.all(armed);
         const body = 's'.repeat(bodyChars);
-        let t0 = 0;
-        const ack = await new Promise<number>((resolve) => {
-          sender!.requestRaw((id) => {
-            const line = encodeRequest(id, 'SEND', sender!.token, { all: 1, subject: tag, body }) + '\n';
-            t0 = epochMs();
-            return line;
-          }, (reply) => {
-            if (!reply.ok) problems.push(`broadcast ${b} refused: ${reply.code}`);
-            resolve(epochMs());
-          });
+        const w = await timedBroadcast(pool, {
+          tag,
+          fire: () => new Promise((resolve) => {
+            let t0 = 0;
+            sender!.requestRaw((id) => {
+              const line = encodeRequest(id, 'SEND', sender!.token, { all: 1, subject: tag, body }) + '\n';
+              t0 = epochMs();
+              return line;
+            }, (reply) => {
+              if (!reply.ok) problems.push(`broadcast ${b} refused: ${reply.code}`);
+              resolve({ t0, replyAt: epochMs() });
+            });
+          }),
         });
-        const got = await Promise.all(arrivals);
-        const times = got.flatMap((g) => g.times).sort((a, x) => a - x);
-        const expected = got.reduce((a, g) => a + g.expected, 0);
-        const shot = {
-          ackMs: ack - t0,
-          firstMs: (times[0] ?? NaN) - t0,
-          medianMs: percentile(times, 50) - t0,
-          lastMs: (times[times.length - 1] ?? NaN) - t0,
-          received: times.length,
-          expected,
-        };
+        const shot = { ackMs: w.replyMs, firstMs: w.firstMs, medianMs: w.medianMs, lastMs: w.lastMs, received: w.received, expected: w.expected };
         shots.push(shot);
-        progress('scale', `broadcast ${b + 1}/${broadcasts}: ${shot.received}/${expected} popups, last after ${fmt(shot.lastMs)} ms (OK after ${fmt(shot.ackMs)} ms)`);
-        if (shot.received < expected) problems.push(`broadcast ${b}: ${expected - shot.received} popups missing`);
+        progress('scale', `broadcast ${b + 1}/${broadcasts}: ${shot.received}/${shot.expected} popups, last after ${fmt(shot.lastMs)} ms (OK after ${fmt(shot.ackMs)} ms)`);
+        if (shot.received < shot.expected) problems.push(`broadcast ${b}: ${shot.expected - shot.received} popups missing`);
         await sleep(1000);
       }
       const afterBroadcast = server.status()!;

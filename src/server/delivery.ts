@@ -41,6 +41,20 @@ export function encodePopup(message: Message, institution: string, via: string |
   return Buffer.from(`${encodePush('POPUP', popupArgs(message, institution, via, alert))}\n`);
 }
 
+/**
+ * A message's POPUP frames by route, each encoded once: a broadcast writes the same bytes to every
+ * socket, and recipients reached through a channel or group are told which (issue #4).
+ */
+function popupFrames(message: Message, institution: string, alert: MessageAlert | null): (via: string | null) => Buffer {
+  const frames = new Map<string, Buffer>();
+  return (via) => {
+    const key = via ?? '';
+    let f = frames.get(key);
+    if (!f) frames.set(key, (f = encodePopup(message, institution, via, alert)));
+    return f;
+  };
+}
+
 /** What delivery on one node uses. */
 export interface DeliveryDeps {
   store: Store;
@@ -59,20 +73,12 @@ export async function deliverMessage(
   // The alert row (issue 21): null when the message has none; undefined when the caller does not
   // know (a message heard from another node, or whose last attachment just arrived), so it is read.
   if (alert === undefined) alert = (await deps.store.alertsOf([message.id])).get(message.id) ?? null;
-  // Encoded once per message, not per recipient: a broadcast writes the same bytes to every socket.
-  const frame = encodePopup(message, institution, null, alert);
-  // Recipients reached through a channel or group are told which (issue #4): one frame per route.
-  const routed = new Map<string, Buffer>();
-  const frameFor = (via: string): Buffer => {
-    let f = routed.get(via);
-    if (!f) routed.set(via, (f = encodePopup(message, institution, via, alert)));
-    return f;
-  };
+  const frameFor = popupFrames(message, institution, alert);
   const delivered: number[] = [];
   const notPushed: number[] = [];
   let pushed = 0;
   for (const r of message.recipients) {
-    if (deps.local.pushPopup(r.userId, message.id, r.via ? frameFor(r.via) : frame) > 0) {
+    if (deps.local.pushPopup(r.userId, message.id, frameFor(r.via ?? null)) > 0) {
       deps.stats.popupDelivered();
       pushed++;
       if (!r.deliveredAt) delivered.push(r.userId);
@@ -123,6 +129,97 @@ export class DeliverySubscriber {
       ? deliverMessage(this.deps, event.message, event.institution, storedHere, event.alert)
       : this.deps.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.deps, m, event.institution, storedHere));
     work.catch((err: unknown) => this.deps.onError(err, event.messageId));
+  }
+}
+
+/** How many owed popups one catch-up tick pushes at most (the rest follow at the next ticks). */
+export const CATCH_UP_BATCH = 1000;
+/** How many members one store query of a tick names. */
+const CATCH_UP_MEMBERS_PER_QUERY = 1000;
+
+/**
+ * The periodic catch-up (issue 19): a wake-up on the bus can be lost (Redis pub/sub drops what it
+ * cannot deliver, a publish can fail), so every `intervalMs` each node asks the store which popups
+ * the members connected to it have not had, and pushes them as the wake-up would have (oldest first,
+ * at most CATCH_UP_BATCH a tick), marking them delivered. A lost wake-up delays a popup by at most
+ * the interval and never loses it; a connection shows each id once, so a tick that races the
+ * wake-up pushes nothing twice.
+ */
+export class PeriodicCatchUp {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<number> | null = null;
+  /** Where the next tick starts in the list of members, so a long list is not always read from its head. */
+  private offset = 0;
+
+  constructor(private readonly deps: DeliveryDeps & { intervalMs: number; batch?: number; onError: (err: unknown) => void }) {}
+
+  start(): void {
+    if (this.timer || this.deps.intervalMs <= 0) return;
+    this.timer = setInterval(() => { void this.tick(); }, this.deps.intervalMs);
+    this.timer.unref();
+  }
+
+  /** No more ticks; resolves once one under way has settled. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  /** One pass (one at a time: a tick still running is joined, not doubled); resolves to the popups pushed. */
+  tick(): Promise<number> {
+    this.running ??= this.pass().catch((err: unknown) => { this.deps.onError(err); return 0; }).finally(() => { this.running = null; });
+    return this.running;
+  }
+
+  private async pass(): Promise<number> {
+    const { store, local, stats } = this.deps;
+    const takers = local.popupTakers();
+    if (takers.length === 0) return 0;
+    const start = this.offset % takers.length;
+    const ordered = [...takers.slice(start), ...takers.slice(0, start)];
+    let budget = this.deps.batch ?? CATCH_UP_BATCH;
+    const owed = new Map<number, number[]>();
+    for (let i = 0; i < ordered.length && budget > 0; i += CATCH_UP_MEMBERS_PER_QUERY) {
+      const found = await store.undeliveredAmong(ordered.slice(i, i + CATCH_UP_MEMBERS_PER_QUERY), budget);
+      budget -= found.length;
+      for (const { messageId, recipientId } of found) {
+        let list = owed.get(messageId);
+        if (!list) owed.set(messageId, (list = []));
+        list.push(recipientId);
+      }
+      if (budget <= 0) this.offset = start + i + CATCH_UP_MEMBERS_PER_QUERY;
+    }
+    if (owed.size === 0) return 0;
+    const ids = [...owed.keys()].sort((a, b) => a - b);
+    const alerts = await store.alertsOf(ids);
+    const institutions = new Map<number, string>();
+    let pushed = 0;
+    for (const id of ids) {
+      const message = await store.getMessage(id);
+      if (!message) continue;
+      let institution = institutions.get(message.senderId);
+      if (institution === undefined) {
+        institution = (await store.getUserById(message.senderId))?.institution ?? '';
+        institutions.set(message.senderId, institution);
+      }
+      const frameFor = popupFrames(message, institution, alerts.get(id) ?? null);
+      const via = new Map(message.recipients.map((r) => [r.userId, r.via ?? null]));
+      const delivered: number[] = [];
+      for (const userId of owed.get(id)!) {
+        if (local.pushPopup(userId, id, frameFor(via.get(userId) ?? null)) > 0) {
+          stats.popupDelivered();
+          delivered.push(userId);
+          pushed++;
+        } else if (!local.acceptsPopups(userId)) {
+          continue; // gone meanwhile: at its next login
+        } else {
+          delivered.push(userId); // this connection had it already (the wake-up won the race)
+        }
+      }
+      if (delivered.length > 0) await store.markDeliveredMany(id, delivered);
+    }
+    return pushed;
   }
 }
 

@@ -92,6 +92,11 @@ export class LocalConnections {
     this.presence.set(entry).catch(this.onError);
   }
 
+  /** Writes every attached connection's presence again (after the presence store lost it, e.g. Redis restarted). */
+  presentAll(): void {
+    for (const conn of this.attachedAs.keys()) this.present(conn);
+  }
+
   detach(conn: Connection): void {
     this.admins.delete(conn);
     this.expiry.forget(conn);
@@ -108,6 +113,13 @@ export class LocalConnections {
     let n = 0;
     for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
     return n;
+  }
+
+  /** The members with a connection here that takes popups now (the periodic catch-up asks the store for theirs). */
+  popupTakers(): number[] {
+    const ids: number[] = [];
+    for (const userId of this.byUser.keys()) if (this.acceptsPopups(userId)) ids.push(userId);
+    return ids;
   }
 
   acceptsPopups(userId: number): boolean {

@@ -83,6 +83,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     name: 'lease-ttl', group: 'Storage:', kind: 'duration', default: 15 * SECOND, min: 100, max: TIMER_MAX, sets: 'leaseTtlMs',
     describe: 'how long a node holds the lease of a once-per-cluster job (the registration-expiry sweep, the mail queue) without renewing it; when its node dies another takes the job over within about this long',
   },
+  {
+    name: 'catch-up-interval', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'catchUpIntervalMs',
+    describe: 'with --bus: how often each node pushes to its own connections the popups the store says they have not had (at most 1,000 a time), so a lost wake-up on the bus delays a popup by at most this and never loses it; 0 turns it off',
+  },
   { name: 'synchronous', group: 'Storage:', kind: 'enum', choices: ['NORMAL', 'FULL'], default: 'NORMAL', sets: 'synchronous', describe: 'SQLite durability (FULL survives power loss)' },
   {
     name: 'busy-wait', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'busyWaitMs',

@@ -28,7 +28,7 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
-import { DeliverySubscriber, publishStored, replayPending } from './delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -76,6 +76,8 @@ export class SiarServer {
   backups!: BackupService;
   /** The once-per-cluster jobs this node takes part in (cluster-job.ts): each runs where its lease is held. */
   clusterJobs: ClusterJob[] = [];
+  /** The periodic catch-up from the store (with a bus); tick() runs one pass at once. */
+  catchUp: PeriodicCatchUp | null = null;
   private dueJobs: DueJobRunner | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
@@ -172,6 +174,8 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
+      local.presentAll();
       for (const conn of local.connections()) {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
@@ -179,6 +183,12 @@ export class SiarServer {
     new DeliverySubscriber({
       store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
+    // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
+    // this node's connections have not had. (In process a wake-up cannot be lost.)
+    const catchUp = new PeriodicCatchUp({
+      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
+    });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
     mailWorker.on('sent', (id) => { router.pushToAdmins('MAIL', { id, status: 'sent' }); });
     mailWorker.on('failed', (id, error) => { router.pushToAdmins('MAIL', { id, status: 'failed', error }); });
@@ -268,6 +278,8 @@ export class SiarServer {
     server.node = node;
     server.ownsNode = !options.adapters?.node;
     services.throttle.start();
+    server.catchUp = catchUp;
+    catchUp.start();
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
@@ -338,6 +350,7 @@ export class SiarServer {
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
       await Promise.all(this.clusterJobs.map((job) => job.stop()));
+      await this.catchUp?.stop(); // one under way settles before the store closes
       await this.dueJobs?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();

@@ -100,13 +100,29 @@ export function statements<T extends Record<string, Statement<never, QueryResult
   return set;
 }
 
-/** A client of its own from the pool; failing to get one is StoreError 'busy'. */
+/**
+ * A client of its own from the pool; failing to get one is StoreError 'busy'. While it is held,
+ * node-postgres emits 'error' on it when the server goes away (a restart, a failover) and the pool
+ * listens only to idle clients: unheard, that error would end the process. Here it is heard, the
+ * statements under way fail (StoreError 'busy'), and release() hands the error to the pool, which
+ * discards the dead client instead of reusing it.
+ */
 export async function connect(pool: Pool): Promise<PoolClient> {
+  let client: PoolClient;
   try {
-    return await pool.connect();
+    client = await pool.connect();
   } catch (err) {
     throw storeError(err);
   }
+  let lost: Error | undefined;
+  const onError = (err: Error): void => { lost ??= err; };
+  client.on('error', onError);
+  const release = client.release.bind(client);
+  client.release = (err?: Error | boolean) => {
+    client.off('error', onError);
+    release(err || lost);
+  };
+  return client;
 }
 
 /**

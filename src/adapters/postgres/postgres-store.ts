@@ -37,6 +37,7 @@ import {
   type AuditFilter,
   type AuditRecord,
   type InboxEntry,
+  type UndeliveredPopup,
   type Message,
   type NewMessage,
   type OutgoingMail,
@@ -612,6 +613,12 @@ export class PostgresStore implements Store {
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
     return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
+  }
+
+  async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
+    if (recipientIds.length === 0 || limit <= 0) return [];
+    const rows = await Q.undeliveredAmong.all(this.pool, [...recipientIds], limit, now());
+    return rows.map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id }));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

@@ -166,6 +166,12 @@ export const Q = statements('siar', {
     WHERE r.recipient_id = $1 AND r.delivered_at IS NULL AND r.deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= $3)
     ORDER BY r.message_id LIMIT $2`),
+  undeliveredAmong: sql<[number[], number, string], Row<{ message_id: number; recipient_id: number }>>(`
+    SELECT r.message_id, r.recipient_id
+    FROM message_recipients r
+    WHERE r.recipient_id = ANY($1::bigint[]) AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= $3)
+    ORDER BY r.message_id, r.recipient_id LIMIT $2`),
   inbox: sql<[number, number, boolean, number], Row<InboxRow>>(`
     SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,
       r.delivered_at, r.read_at, rt.via

@@ -280,6 +280,12 @@ export function prepareStatements(db: Database) {
       WHERE r.recipient_id = ? AND r.delivered_at IS NULL AND r.deleted_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= ?)
       ORDER BY r.message_id LIMIT ?`),
+    undeliveredAmong: db.prepare<[string, string, number], { message_id: number; recipient_id: number }>(`
+      SELECT r.message_id, r.recipient_id
+      FROM message_recipients r
+      WHERE r.recipient_id IN (SELECT value FROM json_each(?)) AND r.delivered_at IS NULL AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_alerts a WHERE a.message_id = r.message_id AND a.expires_at <= ?)
+      ORDER BY r.message_id, r.recipient_id LIMIT ?`),
     // The third parameter is 1 for unread messages only (filtered before LIMIT, so a page of them is full).
     inbox: db.prepare<[number, number, number, number], InboxRow>(`
       SELECT m.id, s.username AS sender, m.audience, m.channel_id, m.via AS message_via, m.subject, m.body, m.sent_at,

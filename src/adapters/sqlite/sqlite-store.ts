@@ -55,6 +55,7 @@ import {
   type BackupProgress,
   type DatabaseReport,
   type InboxEntry,
+  type UndeliveredPopup,
   type Message,
   type NewMessage,
   type OutgoingMail,
@@ -812,6 +813,12 @@ export class SqliteStore implements Store {
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
     return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, now(), limit)));
+  }
+
+  async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
+    if (recipientIds.length === 0 || limit <= 0) return [];
+    return this.read(() => this.sql.undeliveredAmong.all(JSON.stringify(recipientIds), now(), limit)
+      .map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id })));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {

@@ -173,6 +173,32 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await store.listUndelivered(alice.id, 10), [], 'nothing for the sender');
   });
 
+  t.test('the popups owed to several recipients at once: pairs, oldest message first, bounded', async (t) => {
+    const { store, alice, bob, carol, send } = await setup(t, adapter);
+    const m1 = await send(alice, [bob, carol], 'one');
+    const m2 = await send(alice, [bob], 'two');
+    const m3 = await send(bob, [carol, alice], 'three');
+    const m4 = await send(alice, [carol], 'four');
+    await store.markDeliveredMany(m1.id, [carol.id]);
+    await store.deleteFromInbox(m4.id, carol.id);
+
+    t.strictSame(await store.undeliveredAmong([bob.id, carol.id], 100), [
+      { messageId: m1.id, recipientId: bob.id },
+      { messageId: m2.id, recipientId: bob.id },
+      { messageId: m3.id, recipientId: carol.id },
+    ], 'without delivered, deleted ones, or recipients not asked for (alice)');
+    t.strictSame(await store.undeliveredAmong([bob.id, carol.id], 2), [
+      { messageId: m1.id, recipientId: bob.id },
+      { messageId: m2.id, recipientId: bob.id },
+    ], 'at most the limit, the oldest');
+    await store.markRead(m2.id, bob.id);
+    t.strictSame(await store.undeliveredAmong([bob.id], 100), [{ messageId: m1.id, recipientId: bob.id }], 'read implies delivered');
+    t.strictSame(await store.undeliveredAmong([], 100), [], 'nobody asked for');
+    t.strictSame(await store.undeliveredAmong([alice.id, bob.id], 0), [], 'a limit of 0');
+    const many = Array.from({ length: 5000 }, (_, i) => 1_000_000 + i);
+    t.strictSame(await store.undeliveredAmong([...many, bob.id], 100), [{ messageId: m1.id, recipientId: bob.id }], 'thousands of ids in one call');
+  });
+
   t.test('inbox and outbox list newest first and page with beforeId', async (t) => {
     const { store, alice, bob, send } = await setup(t, adapter);
     const sent: number[] = [];

@@ -96,6 +96,12 @@ export interface NewMessage {
   pushedAfterCommit?: (recipientId: number) => boolean;
 }
 
+/** A popup owed: this recipient has not had this message yet. */
+export interface UndeliveredPopup {
+  messageId: number;
+  recipientId: number;
+}
+
 /** An inbox row: the message as one recipient sees it. */
 export interface InboxEntry {
   id: number;
@@ -152,6 +158,12 @@ export interface MessageStore {
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
   /** Messages for this recipient not yet delivered, oldest first. */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
+  /**
+   * Of these recipients, the popups not yet delivered (what listUndelivered would list, without the
+   * messages): at most `limit` pairs, oldest message first. A node's periodic catch-up asks it for
+   * the members connected there, so a lost wake-up costs a delay, never the popup.
+   */
+  undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]>;
   /** Newest first; with `unreadOnly`, the page holds unread messages only (INBOX unread=1). */
   inbox(recipientId: number, page: Page, filter?: { unreadOnly?: boolean }): Promise<InboxEntry[]>;
   outbox(senderId: number, page: Page): Promise<Message[]>;
