@@ -274,3 +274,10 @@ ALTER TABLE message_alerts ADD COLUMN release_due_at TIMESTAMPTZ;
 ALTER TABLE message_alerts ADD COLUMN lease_owner TEXT;
 ALTER TABLE message_alerts ADD COLUMN auto_reminders INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX message_alerts_release ON message_alerts (release_due_at) WHERE release_due_at IS NOT NULL;
+
+-- migration: 7
+-- Expired attachments removed after a grace period (schema.sql's migration 9).
+ALTER TABLE message_alerts ADD COLUMN content_swept_at TIMESTAMPTZ;
+ALTER TABLE attachments ADD COLUMN removed_at TIMESTAMPTZ;
+CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
+CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested AND recalled_at IS NULL;

@@ -273,3 +273,13 @@ ALTER TABLE message_alerts ADD COLUMN release_due_at TEXT;   -- NULL once delive
 ALTER TABLE message_alerts ADD COLUMN lease_owner TEXT;
 ALTER TABLE message_alerts ADD COLUMN auto_reminders INTEGER NOT NULL DEFAULT 0;  -- of `reminders`, the automatic ones (≤ remind_max)
 CREATE INDEX message_alerts_release ON message_alerts (release_due_at) WHERE release_due_at IS NOT NULL;
+
+-- migration: 9
+-- Expired attachments removed after a grace period (issue 21, --expired-attachment-grace): the
+-- sweep marks a message's alert row swept once it has let go of its attachments' content, and each
+-- such attachment removed (storage_path NULL: nothing refers to its content through it any more).
+ALTER TABLE message_alerts ADD COLUMN content_swept_at TEXT;
+ALTER TABLE attachments ADD COLUMN removed_at TEXT;
+CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
+-- Open acknowledgements (STATS): the newest messages asking for one, not recalled.
+CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested = 1 AND recalled_at IS NULL;

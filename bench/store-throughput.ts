@@ -2,7 +2,7 @@
  * storeMessage throughput of the SQLite and PostgreSQL stores, side by side, in this process
  * (no sockets, no protocol): `senders` callers in a closed loop (one message outstanding each, so
  * group commit batches them as the server's connections do), direct messages to the next member,
- * written delivered at the commit (pushedAfterCommit), as the server does for an online recipient.
+ * written delivered at the commit (deliveredAtCommit), as the server does for an online recipient.
  *
  *   node --import tsx bench/store-throughput.ts [--messages 20000] [--senders 100] [--only sqlite|postgres]
  *
@@ -66,9 +66,8 @@ async function measure(label: string, store: Store): Promise<Result> {
     while (next < MESSAGES) {
       const n = next++;
       const started = performance.now();
-      await store.storeMessage({
+      await (store.deliveredAtCommit?.(() => true) ?? store).storeMessage({
         senderId: members[i]!.id, audience: 'direct', recipientIds: [members[i + 1]!.id], subject: `d${n}`, body,
-        pushedAfterCommit: () => true,
       });
       latencies.push(performance.now() - started);
     }

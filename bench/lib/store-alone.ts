@@ -55,9 +55,8 @@ export async function runStoreAlone(opts: {
     let running = true;
     const sender = async (i: number): Promise<void> => {
       while (running) {
-        await store.storeMessage({
+        await (store.deliveredAtCommit?.(() => true) ?? store).storeMessage({
           senderId: ids[i]!, audience: 'direct', recipientIds: [ids[(i + 1) % ids.length]!], subject: `d${stored}`, body,
-          pushedAfterCommit: () => true,
         });
         stored++;
       }

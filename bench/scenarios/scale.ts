@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encodeRequest } from '../../src/protocol/index.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import { connectionsAllowed, fdReserve } from '../../src/server/fd-limit.js';
 import { envInt, epochMs, openFileLimits, pick, progress, sleep } from '../lib/env.js';
 import { LeanClient } from '../lib/lean-client.js';

@@ -13,6 +13,9 @@ import { SiarClient } from '../../src/client/connection.js';
 import { createLogger } from '../../src/server/logger.js';
 import { listMailFiles, mailFolder, readMailFile } from '../../src/server/mail/mail-folder.js';
 import { SiarServer } from '../../src/server/server.js';
+import type { ServerConfig } from '../../src/server/config.js';
+import { declareFile, sendMessage } from '../../src/client/transfer.js';
+import { writeFile } from 'node:fs/promises';
 import { Block, Recording } from './recorder.js';
 
 export interface Scene {
@@ -30,9 +33,11 @@ const INSTITUTIONS: Record<Member, string> = {
 };
 
 /** A fresh server on a fresh data directory, and a recording of it, for the length of `body`. */
-async function withServer<T>(body: (rec: Recording, server: SiarServer, dataDir: string) => Promise<T>, nodeId?: string): Promise<T> {
+async function withServer<T>(
+  body: (rec: Recording, server: SiarServer, dataDir: string) => Promise<T>, config: Partial<ServerConfig> = {},
+): Promise<T> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'siar-transcripts-'));
-  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir, nodeId }, { logger: createLogger('silent') });
+  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir, ...config }, { logger: createLogger('silent') });
   const rec = new Recording(server.address().port);
   try {
     return await body(rec, server, dataDir);
@@ -317,18 +322,23 @@ export const channelsScene: Scene = {
   }),
 };
 
-/** docs/PROTOCOL-admin.md: STATS, with this node's figures, every node's counts and their total. */
+/**
+ * docs/PROTOCOL-admin.md: STATS, with this node's figures, every node's counts and their total; the
+ * administrator's all-members alert counted in STATS and audited, and an expired message's
+ * attachment refused once the sweep removed it (a grace of one second). Two servers, one after the other.
+ */
 export const adminScene: Scene = {
   file: 'docs/PROTOCOL-admin.md',
   record: async () => {
     // The server's start and STATS in one minute, so STATS shows one (running) minute: well before its end.
     const intoMinute = Date.now() % 60_000;
     if (intoMinute > 40_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
-    return adminRecording();
+    const stats = await statsRecording();
+    return new Map([...stats, ...await alertRecording()]);
   },
 };
 
-function adminRecording(): Promise<Map<string, string[]>> {
+function statsRecording(): Promise<Map<string, string[]>> {
   return withServer(async (rec, server, dataDir) => {
     await createMembers(server, dataDir, ['unhas', 'ugm']);
     const block = new Block('stats');
@@ -347,7 +357,51 @@ function adminRecording(): Promise<Map<string, string[]>> {
     await rec.step(admin, `2|STATS|${admin.token}|minutes=1`);
     await rec.step(admin, '3|QUIT|');
     return rendered(rec, [block]);
-  }, 'node-1');
+  }, { nodeId: 'node-1' });
+}
+
+/** The alert and the removed attachment (adminScene). */
+function alertRecording(): Promise<Map<string, string[]>> {
+  return withServer(async (rec, server, dataDir) => {
+    const alert = new Block('admin-alert');
+    const removed = new Block('attachment-removed');
+    // STATS shows the running minute: the scene starts early enough in one to end in it too.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 30_000) await new Promise((r) => setTimeout(r, left + 100));
+    await createMembers(server, dataDir, ['unhas', 'ugm']);
+    // The connections createMembers closed are gone on the server's side too (STATS counts the open ones).
+    while (server.router.connectionCount() > 0) await new Promise((r) => setTimeout(r, 20));
+    const password = adminPassword(dataDir);
+    rec.secret(password, 'ADMIN-PASSWORD');
+    const admin = await rec.session(alert);
+    await rec.step(admin, `1|LOGIN||username=admin|password=${password}`);
+    rec.secret(admin.token, 'ADMINTOKEN');
+    const a = admin.token;
+    await rec.step(admin, `2|SEND|${a}|all=1|subject=Gempa: keluar gedung|body=Berkumpul di lapangan.|priority=urgent|expires=2h`);
+    await rec.step(admin, `3|STATS|${a}|minutes=0`);
+    await rec.step(admin, `4|AUDIT|${a}|kind=alert_sent`);
+
+    // unhas sends ugm a file with a message expiring in a second, out of view; the sweep removes it.
+    const { port } = server.address();
+    const unhas = await SiarClient.connect({ host: '127.0.0.1', port });
+    await unhas.login('unhas', OWN.unhas, { popups: false });
+    const file = path.join(dataDir, 'jadwal.txt');
+    await writeFile(file, 'Jadwal ujian\n');
+    const sent = await sendMessage(unhas, { to: ['ugm'], subject: 'Jadwal', body: 'Lampiran', expires: '1s' }, [await declareFile(file)]);
+    await unhas.close();
+    const deadline = Date.now() + 30_000;
+    while ((await server.store.listAudit({ kind: 'attachments_removed' }, { limit: 1 })).length === 0) {
+      if (Date.now() > deadline) throw new Error('the expired attachment was not removed');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const ugm = await rec.session(removed);
+    await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
+    rec.secret(ugm.token, 'TOKEN');
+    await rec.step(ugm, `2|DOWNLOAD|${ugm.token}|message=${sent.id}|attachment=${sent.attachments[0]!.id}`);
+    admin.bind(removed);
+    await rec.step(admin, `5|AUDIT|${a}|kind=attachments_removed`);
+    return rendered(rec, [alert, removed]);
+  }, { expiredAttachmentGraceMs: 1000, transferSweepIntervalMs: 1000, nodeId: 'node-1' });
 }
 
 export const SCENES: Scene[] = [protocolScene, transferScene, channelsScene, adminScene];

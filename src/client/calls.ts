@@ -19,14 +19,13 @@ import {
   type GroupMemberEntry, type GroupRecord, type MessageRecord, type PopupRecord, type Priority, type PublishPolicy, type RegistrationRecord,
 } from '../protocol/index.js';
 import { encodeDeclaration, type Declaration } from '../transfer/wire.js';
-import type { Reply } from './connection.js';
 import {
   argsToApproveReply, argsToAuditEvent, argsToBackupRow, argsToBackupStatus, argsToChannelChange, argsToCommandHelp, argsToDecided,
   argsToDecision, argsToDownloaded, argsToExpiry, argsToGroupChange, argsToHello, argsToLiveTransfer, argsToLoginAlert,
   argsToLoginInfo, argsToMailEvent, argsToMailRetry, argsToMailRow, argsToMember, argsToMemberChange, argsToOffer,
   argsToOnlineUser, argsToReadReceipt, argsToRegisterReply, argsToRejectReply, argsToSendFailed, argsToSendReply, argsToSentNotice,
   argsToStats, argsToSubscription, argsToAckReceipt, argsToAckReply, argsToRecallNotice, argsToRecallReply, argsToRemindReply, argsToReport,
-  type AckReceipt, type AckReply, type RecallNotice, type RecallReply, type RemindReply, type Report, argsToTransferFailed, argsToUploaded, argsToWhoAmI, keeping, withWire,
+  type AckReceipt, type Reply, type AckReply, type RecallNotice, type RecallReply, type RemindReply, type Report, argsToTransferFailed, argsToUploaded, argsToWhoAmI, keeping, withWire,
   type ApproveReply, type AuditEvent, type BackupList, type BackupStatus, type ChannelChange, type CommandHelp, type Decided,
   type Decision, type Downloaded, type ExpiryReply, type GroupChange, type LiveTransfer, type LoginAlert, type LoginInfo,
   type MailEvent, type MailRetryReply, type MailRow, type MemberChange, type MemberRow, type OnlineReply, type ReadReceipt,

@@ -4,7 +4,7 @@ import {
   Args, LineReader, PUSH_ID, ProtocolError, UNKNOWN_ID, decodeServerFrame, encodeRequest, type ArgInput, type ErrorCode,
 } from '../protocol/index.js';
 import { SiarCalls, type PushEvents } from './calls.js';
-import { errorCodeOf, type LoginInfo } from './replies.js';
+import { errorCodeOf, type LoginInfo, type Reply } from './replies.js';
 
 /**
  * An error reply from the server: `code` is the catalogue code (docs/PROTOCOL.md §Errors,
@@ -40,11 +40,8 @@ export interface ServerLimits {
   maxSubject?: number;
 }
 
-export interface Reply {
-  args: Args;
-  /** Rows of a list reply, in order. */
-  items: Args[];
-}
+/** A reply (its arguments and ITEM rows): in replies.ts, which calls.ts reads without this file. */
+export type { Reply } from './replies.js';
 
 export interface ConnectOptions {
   host: string;

@@ -11,6 +11,14 @@ import {
   Args, argsToChannel, argsToGroup, decodeAttachment, isErrorCode, isPriority,
   type AttachmentInfo, type Priority, type ChannelRecord, type ErrorCode, type GroupRecord, type MinuteSample, type TrafficTotals, type TransferProgress,
 } from '../protocol/index.js';
+import { argsToLiveTransfer as protocolLiveTransfer, type LiveTransfer } from '../protocol/index.js';
+
+/** A reply to one request: its arguments and the rows of a list reply, in order. */
+export interface Reply {
+  args: Args;
+  /** Rows of a list reply, in order. */
+  items: Args[];
+}
 
 const WIRE = new WeakMap<object, Args>();
 
@@ -583,6 +591,7 @@ export function argsToTrafficMinute(a: Args): TrafficMinute {
     at: a.get('at') ?? '', messages: num(a, 'messages'), popups: num(a, 'popups'), bytesIn: num(a, 'bytesIn'), bytesOut: num(a, 'bytesOut'),
     connectionsOpened: num(a, 'connectionsOpened'), connections: num(a, 'connections'), liveListeners: num(a, 'liveListeners'),
     transfers: num(a, 'transfers'), loopP99Ms: num(a, 'loopP99Ms'), loopMaxMs: num(a, 'loopMaxMs'), partial: flag(a, 'partial'),
+    urgent: num(a, 'urgent'), freedBytes: num(a, 'freedBytes'),
   }, a);
 }
 
@@ -613,6 +622,10 @@ export interface Stats extends TrafficTotals {
   /** Members logged in. */
   online: number;
   registrationExpiryDays: number;
+  /** Acknowledgements asked for and not given (recipients × messages still open: not recalled or expired). */
+  openAcks: number;
+  /** Messages with at least one open acknowledgement. */
+  openAckMessages: number;
   transfersInProgress: TransferProgress[];
   /** The node that answered (its other figures are this node's). */
   nodeId: string;
@@ -631,6 +644,7 @@ export function argsToStats(a: Args, minutes: Args[]): Stats {
     connections: num(a, 'connections'), liveListeners: num(a, 'liveListeners'), transfers: num(a, 'transfers'),
     loopP50Ms: num(a, 'loopP50Ms'), loopP99Ms: num(a, 'loopP99Ms'), loopMaxMs: num(a, 'loopMaxMs'), loopMaxEverMs: num(a, 'loopMaxEverMs'),
     online: num(a, 'online'), registrationExpiryDays: num(a, 'registrationExpiryDays'),
+    urgent: num(a, 'urgent'), freedBytes: num(a, 'freedBytes'), openAcks: num(a, 'openAcks'), openAckMessages: num(a, 'openAckMessages'),
     transfersInProgress: a.getAll('transfer').map(decodeTransferProgress), minutes: minutes.map(argsToTrafficMinute),
     nodeId: a.get('nodeId') ?? '', nodes: a.getAll('node').map((v) => decodeNodeTraffic(v)), total: decodeNodeTraffic(a.get('total') ?? '', 'total'),
   }, a);
@@ -772,29 +786,11 @@ export function argsToExpiry(a: Args): ExpiryReply {
   return kept(defined({ days: num(a, 'days'), expired: num(a, 'expired'), oldestPending: a.get('oldestPending') || undefined }), a);
 }
 
-/** A live shadow listener or transfer (TRANSFERS). */
-export interface LiveTransfer {
-  transfer: string;
-  direction: string;
-  phase: string;
-  username: string;
-  messageId: number;
-  attachmentId: number;
-  name: string;
-  size: number;
-  offset: number;
-  bytes: number;
-  addr: string;
-  peer: string;
-  since: string;
-}
+/** A live shadow listener or transfer (TRANSFERS): the record is src/protocol's (transfer-records.ts). */
+export type { LiveTransfer } from '../protocol/index.js';
 
 export function argsToLiveTransfer(a: Args): LiveTransfer {
-  return kept({
-    transfer: a.get('transfer') ?? '', direction: a.get('direction') ?? '', phase: a.get('phase') ?? '', username: a.get('username') ?? '',
-    messageId: num(a, 'message'), attachmentId: num(a, 'attachment'), name: a.get('name') ?? '', size: num(a, 'size'),
-    offset: num(a, 'offset'), bytes: num(a, 'bytes'), addr: a.get('addr') ?? '', peer: a.get('peer') ?? '', since: a.get('since') ?? '',
-  }, a);
+  return kept(protocolLiveTransfer(a), a);
 }
 
 /** Keeps a reply made of rows and the OK's own fields. */

@@ -67,6 +67,7 @@ import { isDiskFull } from '../transfer/disk-space.js';
 import { checkAttachmentName, encodeDeclaration, parseHostPort, type Declaration } from '../transfer/wire.js';
 import { RemoteError, tlsServername, type ConnectOptions, type SiarClient } from './connection.js';
 import { argsToUploaded, errorCodeOf, type TransferOffer, type Uploaded } from './replies.js';
+import type { OutgoingMessage } from './calls.js';
 
 export { encodeDeclaration };
 
@@ -132,13 +133,8 @@ export interface DownloadResult {
   skipped: boolean;
 }
 
-export interface SendFields {
-  to?: string[];
-  all?: boolean;
-  channel?: string;
-  subject: string;
-  body?: string;
-}
+/** A message's fields (addressing, text, alert options) without its attachments, which sendMessage declares. */
+export type SendFields = Omit<OutgoingMessage, 'attachments'>;
 
 export interface SentMessage {
   id: number;

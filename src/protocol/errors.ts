@@ -55,6 +55,8 @@ export const ERRORS = {
   DUPLICATE_NAME: { message: 'That name is already taken.', closes: false },
   // Alerts (docs/PROTOCOL.md §Alerts): a recalled message's body and attachments are not served.
   RECALLED: { message: 'That message was withdrawn by its sender.', closes: false },
+  // Its message expired longer ago than the server keeps expired attachments (--expired-attachment-grace).
+  ATTACHMENT_REMOVED: { message: 'That attachment was removed: its message expired and the server keeps expired attachments only for a grace period.', closes: false },
   // This server's store cannot do it (BACKUP on PostgreSQL); the message says what to do instead.
   NOT_SUPPORTED: { message: 'This server cannot do that with its store.', closes: false },
   // The database stayed locked (another process, a long backup step) past the busy timeout.

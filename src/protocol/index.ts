@@ -5,4 +5,5 @@ export * from './line-reader.js';
 export * from './records.js';
 export * from './channel-records.js';
 export * from './stats-records.js';
+export * from './transfer-records.js';
 export * from './terminal-text.js';

@@ -21,6 +21,8 @@ export interface TransferProgress {
 export interface TrafficTotals {
   startedAt: string;
   messages: number;
+  /** Messages sent with priority=urgent (issue 21). */
+  urgent: number;
   popups: number;
   bytesIn: number;
   bytesOut: number;
@@ -36,6 +38,8 @@ export interface TrafficTotals {
   loopMaxMs: number;
   /** The worst event-loop lateness since the server started, ms. */
   loopMaxEverMs: number;
+  /** Bytes of expired messages' attachments removed after the grace period (--expired-attachment-grace). */
+  freedBytes: number;
 }
 
 /** One minute of traffic; gauges (connections, listeners, transfers) as at the end of the minute. */
@@ -43,6 +47,8 @@ export interface MinuteSample {
   /** Start of the minute, ISO 8601. */
   at: string;
   messages: number;
+  /** Messages sent with priority=urgent. */
+  urgent: number;
   popups: number;
   bytesIn: number;
   bytesOut: number;
@@ -53,6 +59,8 @@ export interface MinuteSample {
   /** Event-loop lateness in the minute, ms (0 for a minute with no samples). */
   loopP99Ms: number;
   loopMaxMs: number;
+  /** Bytes of expired attachments removed in the minute. */
+  freedBytes: number;
   /** True for the minute still running. */
   partial: boolean;
 }

@@ -11,6 +11,7 @@ import type { DueJobContext } from '../core/due-jobs.js';
 import type { Bus } from '../core/ports/bus.js';
 import type { Logger } from 'pino';
 import { nextReminderAt, isExpired } from './alerts.js';
+import { recordReminder, senderInstitution, type ReminderCause } from '../core/services/alerts.js';
 import { popupArgs, publishStored } from './delivery.js';
 import type { MessageRouter } from './router.js';
 import type { TrafficStats } from './stats.js';
@@ -23,40 +24,27 @@ export interface AlertJobServices {
   log: Logger;
 }
 
-/** Who asked for a reminder: a member (REMIND) or the runner (automatic, holding the job as `owner`). */
-export type ReminderCause =
-  | { manual: true; actorId: number; address: string }
-  | { manual: false; owner: string; nextAt: string };
+export type { ReminderCause };
 
 /**
- * One reminder, in the store's transaction, audited: returns the pushes to make (after the reply, for
- * REMIND) and the counts; null when the store did nothing (no alert row, or the job's lease was lost).
+ * One reminder (core/services/alerts.ts: the store's transaction and the audit): returns the pushes
+ * to make (after the reply, for REMIND) and the counts; null when the store did nothing.
  */
 export async function remindRecipients(services: AlertJobServices, message: Message, alert: MessageAlert, cause: ReminderCause): Promise<{
   reminders: number; reminded: number; online: number; push: () => void;
 } | null> {
   const { store, router } = services;
-  // Those offline now get it at their next login (a reminder owed in the store). Who is online is
-  // asked of presence (every node) before the store's transaction, not from inside it.
-  const online = await router.onlineAmong(message.recipients.map((r) => r.userId));
-  const out = await store.remindMessage(message.id, (rid) => !online.has(rid), cause.manual ? undefined : { owner: cause.owner, nextAt: cause.nextAt });
+  const out = await recordReminder({ store, onlineAmong: (ids) => router.onlineAmong(ids) }, message, cause);
   if (!out) return null;
-  const queued = new Set(out.queued);
-  const now = out.pending.filter((rid) => !queued.has(rid) && online.has(rid));
-  await store.audit({
-    kind: 'message_reminded', actorId: cause.manual ? cause.actorId : message.senderId, subject: String(message.id),
-    address: cause.manual ? cause.address : null,
-    detail: { reminder: out.reminders, reminded: out.pending.length, online: now.length, manual: cause.manual },
-  });
-  const institution = (await store.getUserById(message.senderId))?.institution ?? '';
+  const institution = await senderInstitution(store, message);
   const fresh = { ...alert, reminders: out.reminders };
   const push = (): void => {
-    for (const rid of now) {
+    for (const rid of out.now) {
       const via = message.recipients.find((r) => r.userId === rid)?.via ?? null;
       router.pushToUser(rid, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
     }
   };
-  return { reminders: out.reminders, reminded: out.pending.length, online: now.length, push };
+  return { reminders: out.reminders, reminded: out.pending.length, online: out.now.length, push };
 }
 
 /** The runner's handler: runs one claimed job. */

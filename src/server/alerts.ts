@@ -8,6 +8,7 @@ import type { MessageAlert, NewAlert } from '../core/ports/store/alerts.js';
 import type { Message, User } from '../core/ports/store.js';
 import type { ServerConfig } from './config.js';
 import { parseDuration } from '../protocol/units.js';
+import { isExpired, recalledError } from '../core/services/alerts.js';
 import { optionalId } from './validation.js';
 
 /** The farthest ahead an expiry (or a schedule) may be. */
@@ -96,14 +97,12 @@ export function maySendUrgent(user: Pick<User, 'role' | 'username'>, policy: str
   return p.split(',').map((n) => n.trim()).includes(user.username);
 }
 
+/** isExpired and recalledError are rules of the core (core/services/alerts.ts), here too for the server's modules. */
+export { isExpired, recalledError };
+
 /** When the automatic reminder after one at `nowMs` is due (ISO 8601 UTC). */
 export function nextReminderAt(nowMs: number, everySeconds: number): string {
   return new Date(nowMs + everySeconds * 1000).toISOString();
-}
-
-/** Past its expiry at `nowMs`. */
-export function isExpired(alert: Pick<MessageAlert, 'expiresAt'> | null | undefined, nowMs = Date.now()): boolean {
-  return !!alert?.expiresAt && Date.parse(alert.expiresAt) <= nowMs;
 }
 
 /** The alert fields every reader of a message sees. */
@@ -126,12 +125,6 @@ export function withdrawn(alert: MessageAlert | undefined): Partial<MessageRecor
   return alert?.recalledAt ? { body: '', attachments: [] } : {};
 }
 
-/** The RECALLED refusal a recipient gets for a withdrawn message's body or attachments. */
-export function recalledError(id: number, alert: MessageAlert): SiarError {
-  const why = alert.recallReason ? ` Reason: ${alert.recallReason}` : '';
-  const fix = alert.replacedBy ? ` It was replaced by message ${alert.replacedBy}.` : '';
-  return new SiarError('RECALLED', `Message ${id} was withdrawn by its sender.${why}${fix}`);
-}
 
 /** The recipient's own view: the common fields and its acknowledgement (when one was asked for). */
 export function recipientAlertRecord(alert: MessageAlert | undefined, ackedAt: string | undefined): Partial<MessageRecord> {

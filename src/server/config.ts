@@ -1,11 +1,9 @@
-import path from 'node:path';
 import type { ThrottleOptions } from './throttle.js';
-import { FALLBACK_MAX_CONNECTIONS, planConnectionCap, readOpenFilesLimit } from './fd-limit.js';
-import { tableDefaults } from './options.js';
 
 /**
  * Every limit is a named option: its flag, environment variable, config-file key, default and
  * bounds are a row of SERVER_OPTIONS (options.ts); docs/PROTOCOL.md §Limits says what each does.
+ * defaultConfig() is in default-config.ts (the table imports this type, so this file imports no table).
  */
 export interface ServerConfig {
   host: string;
@@ -116,8 +114,10 @@ export interface ServerConfig {
   uploadWindowMs: number;
   /** An interrupted upload's received bytes are kept this long for a resume; 0: discarded at once. */
   partialRetentionMs: number;
-  /** How often expired messages and stale partial uploads are cleaned up. */
+  /** How often expired messages, stale partial uploads and expired attachments past their grace are cleaned up. */
   transferSweepIntervalMs: number;
+  /** The attachments of a message sent with expires= are removed this long after it expired; 0: kept. */
+  expiredAttachmentGraceMs: number;
   /** UPLOAD, SEND and REGISTER are refused (DISK_FULL) when they would leave less than this free on the data disk. */
   minFreeDiskBytes: number;
   /** Registration requests left undecided this many days expire (the registrant is told); 0 = never. */
@@ -126,22 +126,4 @@ export interface ServerConfig {
   registrationExpiryCheckMs: number;
   /** Minutes of per-minute traffic history kept for STATS. */
   statsHistoryMinutes: number;
-}
-
-/**
- * The defaults of every field come from the option table (options.ts), the one place they are
- * written; `overrides` replace whole fields (a loginThrottle given is the whole of it).
- */
-export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
-  // The table sets every field but tls (from the TLS files) and maxConnections, set below unless given.
-  const base = { ...tableDefaults(), tls: null, maxConnections: FALLBACK_MAX_CONNECTIONS } as ServerConfig;
-  const given = stripUndefined(overrides);
-  const merged = { ...base, ...given };
-  merged.dataDir = path.resolve(merged.dataDir);
-  if (given.maxConnections === undefined) merged.maxConnections = planConnectionCap(undefined, readOpenFilesLimit(), merged).maxConnections;
-  return merged;
-}
-
-function stripUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

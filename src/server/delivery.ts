@@ -16,7 +16,7 @@ import { isExpired, popupAlert } from './alerts.js';
  *
  * A capability of the in-process setup, not part of the store contract: a recipient online on this
  * node when the message is stored is written delivered in the storing transaction
- * (pushedAfterCommit), since its popup follows the commit in the same turn of the event loop: that
+ * (the store's deliveredAtCommit capability), since its popup follows the commit in the same turn of the event loop: that
  * saves a second write per message. Should its push then fail (it logged out or its socket closed
  * during the commit), the node that stored it takes the mark back and the popup waits for the next
  * login.
@@ -92,7 +92,7 @@ export async function deliverMessage(
   return pushed;
 }
 
-/** For NewMessage.pushedAfterCommit: recipients whose popup this node's delivery will push after the commit. */
+/** For the store's deliveredAtCommit capability: recipients whose popup this node's delivery will push after the commit. */
 export function pushableRecipients(local: LocalConnections): (recipientId: number) => boolean {
   return (recipientId) => local.acceptsPopups(recipientId);
 }

@@ -70,6 +70,8 @@ export function parseValue(spec: KindSpec, raw: RawValue): OptionValue {
     case 'size': return inBounds(spec, typeof raw === 'boolean' ? notA(shown, 'size (e.g. 1048576, 500M, 1GiB)') : parseByteSize(raw));
     case 'duration': {
       if (typeof raw === 'boolean') notA(shown, 'duration (e.g. 60, 30s, 10m, 24h)');
+      // A duration whose 0 means something (off, never) also takes the word.
+      if (spec.zero !== undefined && String(raw).trim().toLowerCase() === 'off') return 0;
       return inBounds(spec, parseDuration(raw as string | number));
     }
     case 'string':

@@ -239,7 +239,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   },
   {
     name: 'transfer-sweep-interval', group: 'Attachments:', kind: 'duration', default: MINUTE, min: SECOND, max: TIMER_MAX, sets: 'transferSweepIntervalMs',
-    describe: 'how often expired messages and stale partial uploads are cleaned up',
+    describe: 'how often expired messages, stale partial uploads and expired attachments past their grace are cleaned up',
+  },
+  {
+    name: 'expired-attachment-grace', group: 'Attachments:', kind: 'duration', default: 7 * DAY, min: SECOND, max: 3650 * DAY, zero: 'kept, never removed (also written off)',
+    sets: 'expiredAttachmentGraceMs',
+    describe: 'the attachments of a message sent with expires= are removed this long after it expired (downloads then answer ATTACHMENT_REMOVED)',
   },
 ];
 

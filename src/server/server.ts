@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { encodePush } from '../protocol/index.js';
 import { BackupService, isProcessAlive, readServerLock, removeServerLock, writeServerLock } from './backup.js';
-import { defaultConfig, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
+import { defaultConfig } from './default-config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
 import { ClusterJob } from './cluster-job.js';
@@ -29,6 +30,7 @@ import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
 import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
+import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
@@ -79,6 +81,8 @@ export class SiarServer {
   /** The periodic catch-up from the store (with a bus); tick() runs one pass at once. */
   catchUp: PeriodicCatchUp | null = null;
   private dueJobs: DueJobRunner | null = null;
+  /** Removes expired messages' attachments after the grace period. */
+  attachmentExpiry: AttachmentExpirySweep | null = null;
   private stopFdWatch: () => void = () => undefined;
   /** Output held for peers that do not take it, per address and in total (output-budget.ts). */
   output!: OutputBudget;
@@ -198,13 +202,14 @@ export class SiarServer {
     const transferDeps: TransferDeps = {
       config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
-    const transfers = new TransferService(transferDeps, options.adapters?.content ?? await openContent(store, config.dataDir));
+    const content = options.adapters?.content ?? await openContent(store, config.dataDir);
+    const transfers = new TransferService(transferDeps, content);
     services.transfers = transfers;
     // Traffic statistics read the shadow listeners and transfers from the transfer service.
     stats.transfers = {
       liveListeners: () => transfers.liveListeners(),
       inProgress: () => transfers.list().map((x) => ({
-        id: x.id, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
+        id: x.transfer, name: x.name, direction: x.direction === 'download' ? 'down' : 'up', bytes: x.bytes, size: x.size, user: x.username,
       })),
     };
     await transfers.start();
@@ -301,6 +306,12 @@ export class SiarServer {
       intervalMs: DUE_JOBS_INTERVAL_MS,
     });
     server.dueJobs.start();
+    // Expired messages' attachments go after their grace (--expired-attachment-grace): now, then periodically.
+    server.attachmentExpiry = new AttachmentExpirySweep(
+      { store, content, stats, log, graceMs: () => config.expiredAttachmentGraceMs },
+      { intervalMs: config.transferSweepIntervalMs },
+    );
+    server.attachmentExpiry.start();
     // On EMFILE libuv cuts the client off silently; the probe makes it a log line.
     server.stopFdWatch = watchFdExhaustion(config.fdCheckIntervalMs, ({ exhausted, code }) => {
       const fields = { code, openFilesLimit: cap.openFilesLimit, connections: router.connectionCount(), maxConnections: config.maxConnections, liveTransfers: transfers.liveListeners() };
@@ -352,6 +363,7 @@ export class SiarServer {
       await Promise.all(this.clusterJobs.map((job) => job.stop()));
       await this.catchUp?.stop(); // one under way settles before the store closes
       await this.dueJobs?.stop();
+      await this.attachmentExpiry?.stop();
       await this.throttle?.stop(); // writes the counts it still holds while the store is open
       this.stopFdWatch();
       this.memoryRelease?.stop();

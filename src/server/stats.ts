@@ -7,7 +7,7 @@
  */
 import type { MinuteSample, TrafficTotals, TransferProgress } from '../protocol/index.js';
 import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
-import { NO_COUNTS, addCounts, type CounterValues, type TrafficCounters } from '../core/ports/traffic-counters.js';
+import { COUNTER_FIELDS, NO_COUNTS, addCounts, type CounterValues, type TrafficCounters } from '../core/ports/traffic-counters.js';
 
 /** Every node's counts since it started, and their sum (STATS on several nodes). */
 export interface ClusterTraffic {
@@ -49,6 +49,8 @@ export interface TrafficStatsOptions {
 interface Mark {
   at: number;
   messages: number;
+  urgent: number;
+  freedBytes: number;
   popups: number;
   bytesIn: number;
   bytesOut: number;
@@ -58,6 +60,10 @@ interface Mark {
 export class TrafficStats {
   /** Messages stored and handed to delivery. */
   messages = 0;
+  /** Messages sent with priority=urgent (issue 21). */
+  urgent = 0;
+  /** Bytes of expired attachments removed after the grace period (attachment-expiry.ts). */
+  freedBytes = 0;
   /** Popups pushed to a recipient's connection (live or replayed at login). */
   popups = 0;
   connectionsOpened = 0;
@@ -102,6 +108,14 @@ export class TrafficStats {
     this.messages++;
   }
 
+  urgentSent(): void {
+    this.urgent++;
+  }
+
+  attachmentsFreed(bytes: number): void {
+    this.freedBytes += bytes;
+  }
+
   popupDelivered(count = 1): void {
     this.popups += count;
   }
@@ -123,6 +137,7 @@ export class TrafficStats {
     return {
       startedAt: new Date(this.started).toISOString(),
       messages: this.messages,
+      urgent: this.urgent,
       popups: this.popups,
       bytesIn: this.closedBytesIn + live.bytesIn,
       bytesOut: this.closedBytesOut + live.bytesOut,
@@ -135,6 +150,7 @@ export class TrafficStats {
       loopP99Ms: loop.p99Ms,
       loopMaxMs: loop.maxMs,
       loopMaxEverMs: this.loopMaxEverMs,
+      freedBytes: this.freedBytes,
     };
   }
 
@@ -143,8 +159,7 @@ export class TrafficStats {
    * node alone), with their sum. A node that stopped keeps its last counts until it starts again.
    */
   async cluster(): Promise<ClusterTraffic> {
-    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = this.totals();
-    const own: CounterValues = { messages, popups, bytesIn, bytesOut, connectionsOpened };
+    const own = this.ownCounts();
     const name = this.counters?.node ?? 'local';
     const shared = this.counters ? (await this.counters.port.totals()).nodes : [];
     const nodes = shared.map((n) => (n.node === name ? { node: name, counters: own } : n));
@@ -159,7 +174,7 @@ export class TrafficStats {
   /** Completed minutes, oldest first, then the running minute (partial). At most `minutes` + 1. */
   history(minutes = this.historyMinutes): MinuteSample[] {
     this.catchUp();
-    const done = this.ring.slice(-Math.max(0, minutes));
+    const done = minutes > 0 ? this.ring.slice(-minutes) : [];
     return [...done, this.sample(this.mark, this.takeMark(this.mark.at), this.readLoop(false), true)];
   }
 
@@ -223,17 +238,22 @@ export class TrafficStats {
     this.flushCounts();
   }
 
+  /** This node's counts since it started, as the counters port keeps them. */
+  private ownCounts(): CounterValues {
+    const t = this.totals();
+    const own = { ...NO_COUNTS };
+    for (const f of COUNTER_FIELDS) own[f] = t[f];
+    return own;
+  }
+
   /** Adds what this node counted since the last flush to its counts in the counters port. */
   flushCounts(): void {
     if (!this.counters) return;
     const { port, node, onError = () => undefined } = this.counters;
-    const { messages, popups, bytesIn, bytesOut, connectionsOpened } = this.totals();
-    const now: CounterValues = { messages, popups, bytesIn, bytesOut, connectionsOpened };
+    const now = this.ownCounts();
     const was = this.flushed;
-    const delta: CounterValues = {
-      messages: now.messages - was.messages, popups: now.popups - was.popups, bytesIn: now.bytesIn - was.bytesIn,
-      bytesOut: now.bytesOut - was.bytesOut, connectionsOpened: now.connectionsOpened - was.connectionsOpened,
-    };
+    const delta = { ...NO_COUNTS };
+    for (const f of COUNTER_FIELDS) delta[f] = now[f] - was[f];
     if (Object.values(delta).every((v) => v === 0)) return;
     this.flushed = now;
     port.add(node, delta).catch(onError);
@@ -250,6 +270,7 @@ export class TrafficStats {
     return {
       at: new Date(from.at).toISOString(),
       messages: to.messages - from.messages,
+      urgent: to.urgent - from.urgent,
       popups: to.popups - from.popups,
       bytesIn: to.bytesIn - from.bytesIn,
       bytesOut: to.bytesOut - from.bytesOut,
@@ -259,6 +280,7 @@ export class TrafficStats {
       transfers: this.safeTransfers().length,
       loopP99Ms: loop.p99Ms,
       loopMaxMs: loop.maxMs,
+      freedBytes: to.freedBytes - from.freedBytes,
       partial,
     };
   }
@@ -268,6 +290,8 @@ export class TrafficStats {
     return {
       at,
       messages: this.messages,
+      urgent: this.urgent,
+      freedBytes: this.freedBytes,
       popups: this.popups,
       bytesIn: this.closedBytesIn + live.bytesIn,
       bytesOut: this.closedBytesOut + live.bytesOut,

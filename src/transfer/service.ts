@@ -35,9 +35,10 @@ import {
 import { DESCRIPTORS_BUSY, TransferFailure, descriptorsBusy, isOutOfDescriptors, receiveUpload, sendDownload } from './streams.js';
 import { formatBytes } from '../protocol/units.js';
 import { formatHostPort } from './wire.js';
+import type { LiveTransfer, TransferDirection, TransferPhase } from '../protocol/index.js';
 
-export type Direction = 'upload' | 'download';
-export type Phase = 'waiting' | 'streaming' | 'committing' | 'finished';
+export type Direction = TransferDirection;
+export type Phase = TransferPhase;
 
 /** What a member gets back from UPLOAD or DOWNLOAD: where to connect and what to present. */
 export interface TransferOffer {
@@ -48,23 +49,6 @@ export interface TransferOffer {
   /** Upload: bytes the server already has (send from here). Download: where the bytes start. */
   offset: number;
   attachment: AttachmentMeta;
-}
-
-/** One live transfer, as TRANSFERS lists it. */
-export interface TransferInfo {
-  id: string;
-  direction: Direction;
-  phase: Phase;
-  username: string;
-  messageId: number;
-  attachmentId: number;
-  name: string;
-  size: number;
-  offset: number;
-  bytes: number;
-  addr: string;
-  peer: string;
-  since: string;
 }
 
 interface Live {
@@ -164,9 +148,10 @@ export class TransferService {
     return this.live.size;
   }
 
-  list(): TransferInfo[] {
+  /** Every live listener and transfer, as TRANSFERS lists it. */
+  list(): LiveTransfer[] {
     return [...this.live.values()].map((t) => ({
-      id: t.id, direction: t.direction, phase: t.phase, username: t.username, messageId: t.attachment.messageId,
+      transfer: t.id, direction: t.direction, phase: t.phase, username: t.username, messageId: t.attachment.messageId,
       attachmentId: t.attachment.id, name: t.attachment.name, size: t.attachment.size, offset: t.offset, bytes: t.bytes,
       addr: formatHostPort(t.listener.host, t.listener.port), peer: t.conn.remoteAddress, since: t.since.toISOString(),
     }));
@@ -317,6 +302,9 @@ export class TransferService {
       if (alert?.recalledAt) {
         throw new SiarError('RECALLED', `Message ${args.messageId} was withdrawn by its sender${alert.recallReason ? `: ${alert.recallReason}` : ''}; its attachments are no longer served.`);
       }
+    }
+    if (attachment.removedAt) {
+      throw new SiarError('ATTACHMENT_REMOVED', `Attachment ${attachment.id} of message ${args.messageId} was removed at ${attachment.removedAt}: the message expired and the server keeps expired attachments only for a grace period.`);
     }
     if (attachment.storagePath === null) throw new SiarError('NOT_READY');
     if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);

@@ -1,7 +1,8 @@
 /**
  * The real `siar admin console` in a pseudo-terminal at 80×24 against a real server: `a` on the
  * Traffic screen sends an urgent alert to all members, checked first, and a member gets it as an
- * urgent popup that asks for acknowledgement (issue 21).
+ * urgent popup that asks for acknowledgement; the screen counts urgent messages and open
+ * acknowledgements (issue 21).
  */
 import t from 'tap';
 import { SIAR } from '../helpers/cli.js';
@@ -39,6 +40,15 @@ t.test('the console sends an urgent all-members alert from the Traffic screen', 
   t.equal(p.get('from'), 'admin');
   t.equal(p.get('priority'), 'urgent');
   t.equal(p.get('ack'), '1', 'urgent asks for acknowledgement');
+
+  // The Traffic screen counts it (refreshed every 2 s), on one line within 80 columns: one urgent
+  // message, one acknowledgement open on it; ugm acknowledges and the count goes to 0.
+  const counted = await tty.waitFor(/urgent\s+1\s+1\s+open acks 1 on 1 message\(s\)/, STEP);
+  t.ok(counted.split('\n').every((row) => row.length <= 80), 'every row fits 80 columns');
+  t.match(counted, /freed\s+0 B\s+expired attachments removed since start/, 'and the space the expired-attachment sweep freed');
+  const id = /alert #(\d+)/.exec(said)![1]!;
+  await ugm.ack(Number(id));
+  await tty.waitFor(/urgent\s+1\s+1\s+open acks 0 on 0 message\(s\)/, STEP);
   tty.write('q');
   await Promise.race([tty.exited, new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit')), STEP))]);
 });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import { connectionsAllowed } from '../../src/server/fd-limit.js';
 import { SIAR } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';

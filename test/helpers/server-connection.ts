@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import type { Test } from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import { Connection, connectionShared } from '../../src/server/connection.js';
 import { createLogger } from '../../src/server/logger.js';
 import type { LocalConnections } from '../../src/server/local-connections.js';

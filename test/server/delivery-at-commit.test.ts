@@ -1,5 +1,5 @@
 /**
- * deliverMessage after a commit that recorded online recipients delivered (pushedAfterCommit):
+ * deliverMessage after a commit that recorded online recipients delivered (deliveredAtCommit):
  * a popup that goes out keeps the mark; one that cannot (the recipient's socket closed during the
  * commit) has its mark taken back, so the popup waits for the next login. Real loopback sockets,
  * a real store file and the server's own router and connection class.
@@ -24,9 +24,8 @@ async function setup(t: Test) {
 t.test('online recipients are stored delivered and get their popup; offline ones wait', async (t) => {
   const { store, router, services, alice, bob, carol } = await setup(t);
   const bobSide = await connect(t, router, bob);
-  const message = await store.storeMessage({
+  const message = await store.deliveredAtCommit!(pushableRecipients(router)).storeMessage({
     senderId: alice.id, audience: 'list', recipientIds: [bob.id, carol.id], subject: 'at commit', body: 'b',
-    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients.find((r) => r.userId === bob.id)!.deliveredAt, message.sentAt);
   t.equal(message.recipients.find((r) => r.userId === carol.id)!.deliveredAt, null);
@@ -40,13 +39,12 @@ t.test('a recipient whose socket closed during the commit gets the popup at its 
   const { store, router, services, alice, bob } = await setup(t);
   const bobSide = await connect(t, router, bob);
   let closeBeforePush = () => {};
-  const message = await store.storeMessage({
-    senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'lost push', body: 'b',
-    pushedAfterCommit: (id) => {
+  const message = await store.deliveredAtCommit!((id) => {
       const online = pushableRecipients(router)(id);
       closeBeforePush = () => bobSide.conn.close();
       return online;
-    },
+    }).storeMessage({
+    senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'lost push', body: 'b',
   });
   t.equal(message.recipients[0]!.deliveredAt, message.sentAt, 'recorded delivered at the commit');
   closeBeforePush();
@@ -57,9 +55,8 @@ t.test('a recipient whose socket closed during the commit gets the popup at its 
 
 t.test('a recipient who logged in during the commit gets the popup, and is marked then', async (t) => {
   const { store, router, services, alice, bob } = await setup(t);
-  const message = await store.storeMessage({
+  const message = await store.deliveredAtCommit!(pushableRecipients(router)).storeMessage({
     senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'late login', body: 'b',
-    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients[0]!.deliveredAt, null, 'offline at the commit');
   const bobSide = await connect(t, router, bob);
@@ -72,9 +69,8 @@ t.test('a connection that asked for no popups does not count as online', async (
   const { store, router, services, alice, bob } = await setup(t);
   const bobSide = await connect(t, router, bob);
   bobSide.conn.wantsPopups = false;
-  const message = await store.storeMessage({
+  const message = await store.deliveredAtCommit!(pushableRecipients(router)).storeMessage({
     senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 's', body: 'b',
-    pushedAfterCommit: pushableRecipients(router),
   });
   t.equal(message.recipients[0]!.deliveredAt, null);
   t.equal(await deliverMessage(services, message, 'Alice U.'), 0);

@@ -1,7 +1,7 @@
 /** The connection cap follows the open-files limit (src/server/fd-limit.ts). */
 import { readFileSync } from 'node:fs';
 import t from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import {
   FALLBACK_MAX_CONNECTIONS, TRANSFERS_AT_FULL, connectionsAllowed, fdReserve, parseOpenFilesLimit, planConnectionCap, readOpenFilesLimit,
 } from '../../src/server/fd-limit.js';

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import t from 'tap';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig } from '../../src/server/default-config.js';
 import { formatValue, maskSecret, maskSecretOf, parseValue, type NumberKind } from '../../src/server/option-kinds.js';
 import { SERVER_OPTIONS, configFields, envName, optionNamed, type OptionSpec } from '../../src/server/options.js';
 import { DEFAULT_THROTTLE } from '../../src/server/throttle.js';
@@ -60,7 +60,7 @@ t.test('the defaults are the ones the server always had', async (t) => {
     maxAttachmentsPerMessage: 32, transferConnectTimeoutMs: 60_000, transferIdleTimeoutMs: 60_000, maxTransfersPerMember: 8,
     maxTransfers: 256, uploadWindowMs: 24 * 60 * 60_000, partialRetentionMs: 60 * 60_000, transferSweepIntervalMs: 60_000,
     minFreeDiskBytes: 64 * 1024 ** 2, registrationExpiryDays: 30, registrationExpiryCheckMs: 60 * 60_000, statsHistoryMinutes: 60,
-    urgentSenders: 'members', remindMinIntervalMs: 60_000, catchUpIntervalMs: 5_000,
+    urgentSenders: 'members', remindMinIntervalMs: 60_000, expiredAttachmentGraceMs: 7 * 24 * 60 * 60_000, catchUpIntervalMs: 5_000,
   };
   const { dataDir, maxConnections, smtpUrl, store, bus, nodeId, leaseTtlMs, ...now } = defaultConfig();
   t.same(now, before);

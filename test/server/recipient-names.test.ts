@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { recipientNames } from '../../src/server/recipients.js';
+import { recipientNames } from '../../src/server/commands/audience-args.js';
 
 function outcome(values: string[]): string[] | string {
   try {

@@ -21,11 +21,11 @@ async function popupCommittedButNeverWritten(t: Test, dataDir: string) {
   const store = SqliteStore.open(path.join(dataDir, 'siar.db'));
   try {
     const [a, b] = [await store.getUserByUsername('alice'), await store.getUserByUsername('bob')];
-    const older = await store.storeMessage({ senderId: a!.id, audience: 'direct', recipientIds: [b!.id], subject: 'pushed long ago', body: 'x', pushedAfterCommit: () => true });
+    const older = await store.deliveredAtCommit!(() => true).storeMessage({ senderId: a!.id, audience: 'direct', recipientIds: [b!.id], subject: 'pushed long ago', body: 'x' });
     // A mark from two minutes before the newest message is outside the doubted window (5 s).
     store.db.prepare('UPDATE messages SET sent_at = ? WHERE id = ?').run(new Date(Date.parse(older.sentAt) - 120_000).toISOString(), older.id);
     store.db.prepare('UPDATE message_recipients SET delivered_at = ? WHERE message_id = ?').run(new Date(Date.parse(older.sentAt) - 120_000).toISOString(), older.id);
-    const lost = await store.storeMessage({ senderId: a!.id, audience: 'direct', recipientIds: [b!.id], subject: 'killed before the push', body: 'x', pushedAfterCommit: () => true });
+    const lost = await store.deliveredAtCommit!(() => true).storeMessage({ senderId: a!.id, audience: 'direct', recipientIds: [b!.id], subject: 'killed before the push', body: 'x' });
     t.equal(lost.recipients[0]!.deliveredAt, lost.sentAt);
     t.strictSame(await store.listUndelivered(b!.id, 10), [], 'the store says delivered');
   } finally {

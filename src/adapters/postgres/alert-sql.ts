@@ -4,7 +4,7 @@
  * in the SQLite store's shapes (../sqlite/alerts.ts), which map them.
  */
 import type { QueryResultRow } from 'pg';
-import { ALERT_COLUMNS, type AckRow, type AlertRow } from '../sqlite/alerts.js';
+import { ALERT_COLUMNS, OPEN_ACKS_SQL, type AckRow, type AlertRow } from '../sqlite/alerts.js';
 import { sql, statements, type Queryable } from './connection.js';
 import { toAlert } from '../sqlite/alerts.js';
 import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
@@ -79,6 +79,20 @@ export const A = statements('siar.alerts', {
     INSERT INTO message_acks (message_id, recipient_id, acked_at) VALUES ($1, $2, $3)
     ON CONFLICT (message_id, recipient_id) DO NOTHING RETURNING acked_at`),
   ackOf: sql<[number, number], Row<{ acked_at: string }>>(`SELECT acked_at FROM message_acks WHERE message_id = $1 AND recipient_id = $2`),
+  openAcks: sql<[string, number], Row<{ pending: number; messages: number }>>(OPEN_ACKS_SQL.replace(/\$now/g, '$1::timestamptz').replace('$limit', '$2')),
+  // The expired-attachment sweep's atomic claim: rows another node's sweep holds are skipped, and a
+  // message swept meanwhile is not claimed again (content_swept_at is checked after the lock).
+  claimExpired: sql<[string, string, number], Row<{ message_id: number; sender_id: number }>>(`
+    UPDATE message_alerts a SET content_swept_at = $2 FROM messages m
+    WHERE m.id = a.message_id AND a.content_swept_at IS NULL AND a.message_id IN (
+      SELECT x.message_id FROM message_alerts x JOIN messages y ON y.id = x.message_id
+      WHERE x.expires_at IS NOT NULL AND x.expires_at < $1 AND x.content_swept_at IS NULL AND y.state <> 'sending'
+      ORDER BY x.expires_at LIMIT $3 FOR UPDATE OF x SKIP LOCKED)
+    RETURNING a.message_id, m.sender_id`),
+  removeAttachments: sql<[string, number[]], Row<{ id: number; message_id: number; sha256: string; size: number }>>(`
+    UPDATE attachments SET removed_at = $1, storage_path = NULL
+    WHERE message_id = ANY($2::bigint[]) AND storage_path IS NOT NULL AND removed_at IS NULL
+    RETURNING id, message_id, sha256, size`),
 });
 
 /** Recalls a message inside the caller's transaction (PostgresStore.recallMessage, and SEND replaces=). */

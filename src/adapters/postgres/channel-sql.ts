@@ -137,22 +137,7 @@ export const C = statements('siar.cg', {
     ORDER BY gm.group_id, u.username`),
 });
 
-export function toChannel(r: ChannelRow): Channel {
-  return {
-    id: r.id,
-    name: r.name,
-    description: r.description,
-    access: r.access,
-    publish: r.publish,
-    createdAt: r.created_at,
-    archivedAt: r.archived_at,
-    subscribers: r.subscribers,
-  };
-}
-
-export function toGroup(r: GroupRow): Group {
-  return { id: r.id, name: r.name, description: r.description, createdAt: r.created_at, members: r.members };
-}
+export { toChannel, toGroup } from '../sqlite/rows.js';
 
 export function toRosterRow(r: RosterRow): ChannelRosterRow {
   return {

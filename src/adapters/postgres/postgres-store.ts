@@ -14,6 +14,8 @@
  * - Errors: StoreError 'conflict' for a taken username or e-mail, 'busy' for lock timeouts, deadlocks
  *   and a database that cannot be reached (errors.ts); the dispatcher answers BUSY for those.
  */
+import type { MessageWriter } from '../../core/ports/store/delivered-at-commit.js';
+import { deliveredAtCommitWriter, type PushedMessage } from '../delivered-at-commit.js';
 import type { Pool, PoolClient } from 'pg';
 import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
@@ -33,6 +35,7 @@ import {
   messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
+  type ExpiredAttachment,
   type AuditEvent,
   type AuditFilter,
   type AuditRecord,
@@ -94,9 +97,9 @@ interface Storing {
   limits: MessageLimits;
 }
 
-/** The recipients to record delivered at the commit (NewMessage.pushedAfterCommit). */
+/** The recipients to record delivered at the commit (the deliveredAtCommit capability). */
 function pushedRecipients(m: NewMessage): Set<number> {
-  const pushedAfterCommit = m.pushedAfterCommit;
+  const pushedAfterCommit = (m as PushedMessage).pushedAfterCommit;
   return new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
 }
 
@@ -360,6 +363,11 @@ export class PostgresStore implements Store {
   // --- messages: one shared message row, one state row per recipient. The message id is the
   // --- global order: every node's messages are numbered by the one sequence.
 
+  /** The deliveredAtCommit capability: recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit(pushed: (recipientId: number) => boolean): MessageWriter {
+    return deliveredAtCommitWriter(this, pushed);
+  }
+
   async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
     const work = (tx: PoolClient) => this.insertMessage(tx, message, limits);
     if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
@@ -387,7 +395,7 @@ export class PostgresStore implements Store {
   }
 
   async remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     return transaction(this.pool, async (tx) => {
       const counted = automatic
@@ -395,7 +403,7 @@ export class PostgresStore implements Store {
         : await A.countReminder.get(tx, messageId);
       if (!counted) return null;
       const rows = await A.notAcknowledged.all(tx, messageId);
-      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      const queued = rows.filter((r) => r.delivered && !online.has(r.recipient_id)).map((r) => r.recipient_id);
       if (queued.length > 0) await A.oweReminders.run(tx, messageId, queued, counted.reminders);
       return { reminders: counted.reminders, pending: rows.map((r) => r.recipient_id), queued };
     });
@@ -432,6 +440,24 @@ export class PostgresStore implements Store {
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
     const rows = await A.takeReminders.all(this.pool, recipientId, limit);
     return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return (await A.openAcks.get(this.pool, nowIso, limit)) ?? { pending: 0, messages: 0 };
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    return transaction(this.pool, async (tx) => {
+      const claimed = await A.claimExpired.all(tx, args.expiredBeforeIso, args.nowIso, args.limit);
+      if (claimed.length === 0) return { messages: 0, attachments: [] };
+      const removed = await A.removeAttachments.all(tx, args.nowIso, claimed.map((m) => m.message_id));
+      // Their files are let go: they no longer count against the senders' quotas (the text still does).
+      const senderOf = new Map(claimed.map((m) => [m.message_id, m.sender_id]));
+      const bySender = new Map<number, number>();
+      for (const a of removed) bySender.set(senderOf.get(a.message_id)!, (bySender.get(senderOf.get(a.message_id)!) ?? 0) + a.size);
+      for (const [sender, bytes] of bySender) await Q.releaseStorageUsed.run(tx, sender, bytes);
+      return { messages: claimed.length, attachments: removed.map((a) => ({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size })) };
+    });
   }
 
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {

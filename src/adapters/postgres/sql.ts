@@ -28,7 +28,7 @@ export function toSession(r: PgSessionRow): Session {
 
 export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
   m.pending_recipients IS NOT NULL AS held`;
-const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
+const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path, removed_at`;
 
 type Count = { n: number } & QueryResultRow;
 type Id = { id: number } & QueryResultRow;

@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import type { MinuteSample } from '../../protocol/index.js';
 import {
-  NO_COUNTS, addCounts, sumSamples, type CounterValues, type TrafficCounters, type TrafficTotals,
+  COUNTER_FIELDS, NO_COUNTS, addCounts, sumSamples, type CounterValues, type TrafficCounters, type TrafficTotals,
 } from '../../core/ports/traffic-counters.js';
 import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
 
@@ -17,7 +17,7 @@ for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1]) end
 return 1
 `;
 
-const FIELDS: ReadonlyArray<keyof CounterValues> = ['messages', 'popups', 'bytesIn', 'bytesOut', 'connectionsOpened'];
+const FIELDS = COUNTER_FIELDS;
 
 export class RedisTrafficCounters implements TrafficCounters {
   private readonly prefix: string;

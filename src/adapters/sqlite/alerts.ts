@@ -75,6 +75,19 @@ export function groupAcks(rows: readonly AckRow[]): Map<number, Map<number, stri
   return out;
 }
 
+/**
+ * Open acknowledgements (AlertStore.openAcknowledgements), in both engines' SQL ($now, $limit):
+ * over the newest open messages asking for one, recipients holding it who have not acknowledged.
+ */
+export const OPEN_ACKS_SQL = `
+  SELECT count(*) AS pending, count(DISTINCT r.message_id) AS messages
+  FROM (SELECT message_id FROM message_alerts
+        WHERE ack_requested = TRUE AND recalled_at IS NULL
+          AND (expires_at IS NULL OR expires_at > $now) AND (deliver_at IS NULL OR deliver_at <= $now)
+        ORDER BY message_id DESC LIMIT $limit) o
+  JOIN message_recipients r ON r.message_id = o.message_id AND r.deleted_at IS NULL
+  WHERE NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)`;
+
 /** @internal (not in the published declarations: better-sqlite3's Statement type cannot be named; see rows.ts) */
 export function prepareAlertStatements(db: Database) {
   return {
@@ -145,6 +158,18 @@ export function prepareAlertStatements(db: Database) {
       WHERE message_id = ? AND delivered_at IS NULL AND deleted_at IS NULL RETURNING recipient_id`).pluck(),
     deliveredTo: db.prepare<[number], number>(`
       SELECT recipient_id FROM message_recipients WHERE message_id = ? AND delivered_at IS NOT NULL AND deleted_at IS NULL`).pluck(),
+    openAcks: db.prepare<{ now: string; limit: number }, { pending: number; messages: number }>(OPEN_ACKS_SQL.replace(/\$now/g, '@now').replace('$limit', '@limit')),
+    // The expired-attachment sweep (claimExpiredAttachments): messages still waiting for their
+    // attachments are left to their upload deadline.
+    expiredToSweep: db.prepare<[string, number], { message_id: number; sender_id: number }>(`
+      SELECT a.message_id, m.sender_id FROM message_alerts a JOIN messages m ON m.id = a.message_id
+      WHERE a.expires_at IS NOT NULL AND a.expires_at < ? AND a.content_swept_at IS NULL AND m.state <> 'sending'
+      ORDER BY a.expires_at LIMIT ?`),
+    markSwept: db.prepare<[string, number]>(`UPDATE message_alerts SET content_swept_at = ? WHERE message_id = ? AND content_swept_at IS NULL`),
+    removeAttachments: db.prepare<[string, number], { id: number; message_id: number; sha256: string; size: number }>(`
+      UPDATE attachments SET removed_at = ?, storage_path = NULL
+      WHERE message_id = ? AND storage_path IS NOT NULL AND removed_at IS NULL
+      RETURNING id, message_id, sha256, size`),
   };
 }
 

@@ -7,7 +7,7 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Transaction } from 'better-sqlite3';
 import { archived, nameTaken, notFound, restricted, type StoreError } from '../../core/ports/store/errors.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
-import { MESSAGE_COLUMNS, toUser, type MessageRow, type UserRow } from './rows.js';
+import { MESSAGE_COLUMNS, toChannel, toGroup, toUser, type MessageRow, type UserRow } from './rows.js';
 import { channelVia } from '../../protocol/channel-records.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
 
@@ -149,23 +149,6 @@ function prepare(db: Database) {
 }
 
 const now = (): string => new Date().toISOString();
-
-function toChannel(r: ChannelRow): Channel {
-  return {
-    id: r.id,
-    name: r.name,
-    description: r.description,
-    access: r.access,
-    publish: r.publish,
-    createdAt: r.created_at,
-    archivedAt: r.archived_at,
-    subscribers: r.subscribers,
-  };
-}
-
-function toGroup(r: GroupRow): Group {
-  return { id: r.id, name: r.name, description: r.description, createdAt: r.created_at, members: r.members };
-}
 
 const NO_STANDING: ChannelStanding = { member: false, publisher: false, subscribed: false };
 

@@ -5,6 +5,7 @@
  * "what each operation does" rather than as column bookkeeping.
  */
 import type { Database } from 'better-sqlite3';
+import type { Channel, Group } from '../../core/ports/store/channels.js';
 import type {
   AttachmentMeta,
   Audience,
@@ -115,6 +116,7 @@ export interface AttachmentRow {
   sha256: string;
   media_type: string;
   storage_path: string | null;
+  removed_at: string | null;
 }
 
 export interface MailRow {
@@ -142,7 +144,7 @@ export interface AuditRow {
 
 export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
   m.pending_recipients IS NOT NULL AS held`;
-const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path`;
+const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path, removed_at`;
 
 /**
  * @internal (left out of the published declarations: better-sqlite3's Statement type cannot be
@@ -329,7 +331,7 @@ export function prepareStatements(db: Database) {
       .pluck(),
 
     // attachments
-    insertAttachment: db.prepare<Omit<AttachmentRow, 'id'> & { created_at: string }, AttachmentRow>(`
+    insertAttachment: db.prepare<Omit<AttachmentRow, 'id' | 'removed_at'> & { created_at: string }, AttachmentRow>(`
       INSERT INTO attachments (message_id, name, size, sha256, media_type, storage_path, created_at)
       VALUES (@message_id, @name, @size, @sha256, @media_type, @storage_path, @created_at)
       RETURNING ${ATTACHMENT_COLUMNS}`),
@@ -486,6 +488,7 @@ export function toAttachment(r: AttachmentRow): AttachmentMeta {
     sha256: r.sha256,
     mediaType: r.media_type,
     storagePath: r.storage_path,
+    ...(r.removed_at ? { removedAt: r.removed_at } : {}),
   };
 }
 
@@ -581,4 +584,25 @@ export function toMessage(r: MessageRow, recipients: RecipientState[], attachmen
     recipients,
     attachments,
   };
+}
+
+/** A channel as both stores read it (SQLite's and PostgreSQL's rows have these columns). */
+export function toChannel(r: {
+  id: number; name: string; description: string; access: Channel['access']; publish: Channel['publish'];
+  created_at: string; archived_at: string | null; subscribers: number;
+}): Channel {
+  return {
+    id: r.id,
+    name: r.name,
+    description: r.description,
+    access: r.access,
+    publish: r.publish,
+    createdAt: r.created_at,
+    archivedAt: r.archived_at,
+    subscribers: r.subscribers,
+  };
+}
+
+export function toGroup(r: { id: number; name: string; description: string; created_at: string; members: number }): Group {
+  return { id: r.id, name: r.name, description: r.description, createdAt: r.created_at, members: r.members };
 }

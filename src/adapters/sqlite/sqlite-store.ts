@@ -13,6 +13,8 @@
  * that meets a lock held by another process waits in the LockWait (lock-wait.ts) without blocking
  * the event loop; reads go through read(), which retries the rare read that meets one.
  */
+import type { MessageWriter } from '../../core/ports/store/delivered-at-commit.js';
+import { deliveredAtCommitWriter, type PushedMessage } from '../delivered-at-commit.js';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -54,6 +56,7 @@ import {
   type AuditRecord,
   type BackupProgress,
   type DatabaseReport,
+  type ExpiredAttachment,
   type InboxEntry,
   type UndeliveredPopup,
   type Message,
@@ -588,6 +591,11 @@ export class SqliteStore implements Store {
   // --- messages: one shared message row, one state row per recipient, so delivery, reading
   // --- and deleting are each recipient's own business while the sender sees them all.
 
+  /** The deliveredAtCommit capability: recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit(pushed: (recipientId: number) => boolean): MessageWriter {
+    return deliveredAtCommitWriter(this, pushed);
+  }
+
   async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
     return this.groupCommit.run(() => this.insertMessage(message, limits));
   }
@@ -646,7 +654,7 @@ export class SqliteStore implements Store {
   }
 
   async remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     const q = this.alertSql;
     return this.write(() => {
@@ -655,7 +663,7 @@ export class SqliteStore implements Store {
         : q.countReminder.get(messageId);
       if (reminders === undefined) return null;
       const rows = q.notAcknowledged.all(messageId);
-      const queued = rows.filter((r) => r.delivered && owed(r.recipient_id)).map((r) => r.recipient_id);
+      const queued = rows.filter((r) => r.delivered && !online.has(r.recipient_id)).map((r) => r.recipient_id);
       for (const id of queued) q.oweReminder.run(messageId, id, reminders);
       return { reminders, pending: rows.map((r) => r.recipient_id), queued };
     });
@@ -697,6 +705,27 @@ export class SqliteStore implements Store {
     });
   }
 
+  async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    return this.read(() => this.alertSql.openAcks.get({ now: nowIso, limit }) ?? { pending: 0, messages: 0 });
+  }
+
+  async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
+    const q = this.alertSql;
+    return this.write(() => {
+      const claimed = q.expiredToSweep.all(args.expiredBeforeIso, args.limit);
+      const attachments: ExpiredAttachment[] = [];
+      for (const m of claimed) {
+        q.markSwept.run(args.nowIso, m.message_id);
+        const removed = q.removeAttachments.all(args.nowIso, m.message_id);
+        // Their files are let go: they no longer count against the sender's quota (the text still does).
+        const bytes = removed.reduce((sum, a) => sum + a.size, 0);
+        if (bytes > 0) this.sql.addStorageUsed.run({ user: m.sender_id, bytes: -bytes });
+        for (const a of removed) attachments.push({ id: a.id, messageId: a.message_id, sha256: a.sha256, size: a.size });
+      }
+      return { messages: claimed.length, attachments };
+    });
+  }
+
   async alertsOf(messageIds: readonly number[]): Promise<Map<number, MessageAlert>> {
     if (messageIds.length === 0) return new Map();
     return this.read(() => new Map(this.alertSql.alertsOf.all(JSON.stringify(messageIds)).map((r) => [r.message_id, toAlert(r)])));
@@ -731,7 +760,7 @@ export class SqliteStore implements Store {
 
   /** Writes the recipient rows; those pushed after the commit are written delivered. Returns them. */
   private insertRecipients(messageId: number, m: NewMessage, at: string): ReadonlySet<number> {
-    const pushedAfterCommit = m.pushedAfterCommit;
+    const pushedAfterCommit = (m as PushedMessage).pushedAfterCommit;
     const pushed = new Set(pushedAfterCommit ? m.recipientIds.filter((rid) => pushedAfterCommit(rid)) : []);
     if (m.recipientIds.length < BULK_RECIPIENTS) {
       for (const rid of m.recipientIds) this.sql.insertRecipient.run(messageId, rid, pushed.has(rid) ? at : null);

@@ -62,7 +62,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
   return [
     defineCommand({
       command: 'stats',
-      describe: 'traffic: messages, popups, bytes, connections, shadow listeners, transfers and event-loop lateness, per minute',
+      describe: 'traffic: messages, urgent alerts and open acknowledgements, popups, bytes, connections, shadow listeners, transfers, event-loop lateness, space freed',
       builder: (y: Argv) => adminOptions(y).option('minutes', { type: 'number', default: 15, describe: 'minutes of history' }),
       handler: (opts: AdminOpts & { minutes: number }) => run(opts, async (c) => {
         const s = await c.admin.stats({ minutes: opts.minutes });
@@ -74,10 +74,12 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
         const lines = [
           `since ${s.startedAt}`,
           `messages   ${s.messages}   (per minute: ${sparkline(perMinute)} ${perMinute.join(' ')})`,
+          `urgent     ${s.urgent} sent; open acknowledgements ${s.openAcks} (on ${s.openAckMessages} message(s))`,
           `popups     ${s.popups}`,
           `bytes      in ${formatBytes(s.bytesIn)}, out ${formatBytes(s.bytesOut)}`,
           `connections ${s.connections} open (${s.connectionsOpened} opened), ${s.online} member(s) online`,
           `transfers  ${s.transfers} in progress, ${s.liveListeners} shadow listener(s)`,
+          `freed      ${formatBytes(s.freedBytes)} of expired attachments removed`,
           `loop late  p50 ${s.loopP50Ms} ms, p99 ${s.loopP99Ms} ms, max ${s.loopMaxMs} ms this minute; worst since start ${s.loopMaxEverMs} ms`,
         ];
         for (const t of s.transfersInProgress) lines.push(`  ${oneLine([t.id, t.direction, t.bytes, t.size, t.user, t.name].join(','))}`);

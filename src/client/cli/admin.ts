@@ -1,12 +1,13 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { RegistrationFilter } from '../calls.js';
 import { wireArgs } from '../replies.js';
-import { adminFallback, CliError, defineCommand, oneLine, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
+import { adminFallback, CliError, defineCommand, oneLine, print, printErr, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 import { adminOpsSubcommands, waitForMail } from '../admin-console/commands.js';
 import { memberUsage } from '../admin-console/format.js';
 import { adminChannelSubcommands } from './channels.js';
 import { commandGroup } from './command-menu.js';
 import { adminMailCommand } from './admin-mail.js';
+import { messageOptions, sendFromOptions, type SendOpts } from './messaging.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -119,6 +120,12 @@ defineCommand({
     printRows((await c.admin.online()).users, !!opts.json, ['username', 'connections', 'since', 'address']);
   }),
 }),
+defineCommand({
+  command: 'send',
+  describe: 'send an alert to all members (the options of siar send: --priority, --ack/--no-ack, --expires, --body-file, --attach)',
+  builder: (y2: Argv) => messageOptions(adminOptions(y2)),
+  handler: (opts: AdminOpts & SendOpts) => adminSend(opts),
+}),
 // stats, mail-queue, mail-retry, audit, backup, backups, reset-password, expiry, console
 ...adminOpsSubcommands(adminOptions, run),
 // channel …, group … (issue #4)
@@ -126,6 +133,31 @@ defineCommand({
 // mail list|show: the embedded mail folder, read on the server machine (issue 22)
 adminMailCommand,
 ];
+
+/**
+ * `siar admin send`: an all-members alert from the command line, as the console's Traffic screen
+ * sends it with `a` (SEND all=1 as the administrator), with every option `siar send` has.
+ */
+async function adminSend(opts: AdminOpts & SendOpts): Promise<void> {
+  const sent = await sendFromOptions({ ...opts, to: undefined, channel: undefined, all: true }, {
+    fallback: adminFallback(opts.data),
+    check: async (client) => {
+      const me = await client.whoami();
+      if (me.role !== 'admin') {
+        throw new CliError(`siar admin send is the administrator's, and ${me.username} is a member: log in as admin (a member sends to everyone with siar send --all). Nothing was sent.`);
+      }
+    },
+  });
+  if (opts.json) {
+    printJson(sent.json);
+    return;
+  }
+  const priority = opts.priority ?? 'normal';
+  const ack = opts.ack ?? priority === 'urgent';
+  const kind = [priority !== 'normal' ? priority : '', ack ? 'acknowledgement asked' : ''].filter(Boolean).join(', ');
+  print(`Sent alert ${sent.id}${kind ? ` (${kind})` : ''} to ${sent.recipients} member(s).\n`);
+  if (sent.recipients === 0) printErr('There are no active members yet: nobody will get it.\n');
+}
 
 export const adminCommand = commandGroup(
   'siar admin',

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
+import type { SiarClient } from '../connection.js';
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
 import { alertMarks, localTime } from './alerts.js';
 import { OfflineError, SiarSession } from '../session.js';
 import { wireArgs } from '../replies.js';
 import { DesktopNotifier } from '../notify.js';
-import { declareFile, sendMessage, type LocalFile } from '../transfer.js';
+import { declareFile, sendMessage, type LocalFile, type SentMessage } from '../transfer.js';
 import { formatBytes } from '../../protocol/units.js';
 import { printSaved, progressBars, saveAttachments } from './download.js';
 import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
@@ -114,7 +115,7 @@ function printOne(m: MessageRecord): void {
   print(lines.join('\n') + '\n\n' + m.body + (m.body.endsWith('\n') ? '' : '\n'));
 }
 
-type SendOpts = ClientOptions & {
+export type SendOpts = ClientOptions & {
   to?: string[]; all?: boolean; channel?: string; subject: string; body?: string; 'body-file'?: string; attach?: string[];
   priority?: 'normal' | 'high' | 'urgent'; ack?: boolean; expires?: string; replaces?: number;
   at?: string; 'remind-every'?: string; 'remind-max'?: number;
@@ -128,6 +129,25 @@ function alertOptions(opts: SendOpts) {
   };
 }
 
+/**
+ * What a message says and how it goes out: the options `siar send` and `siar admin send` share
+ * (subject, body, attachments, alert options). Addressing (--to, --all, --channel) is send's own.
+ */
+export function messageOptions<T>(y: Argv<T>) {
+  return y
+    .option('subject', { type: 'string', demandOption: true })
+    .option('body', { type: 'string' })
+    .option('body-file', { type: 'string', requiresArg: true, describe: 'read the body from a file, or - for stdin' })
+    .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
+    .option('priority', { choices: ['normal', 'high', 'urgent'] as const, describe: 'high: the popup stays until dismissed; urgent: a full-screen alert that asks for acknowledgement' })
+    .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
+    .option('expires', { type: 'string', requiresArg: true, describe: 'after this nobody gets the popup: a duration (2h) or an ISO time with its zone' })
+    .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
+    .option('at', { type: 'string', requiresArg: true, describe: 'scheduled delivery: a duration (30m) or an ISO time with its zone (2026-12-24T08:00+08:00); recipients see nothing before' })
+    .option('remind-every', { type: 'string', requiresArg: true, describe: 'remind those who have not acknowledged every DURATION (15m) until all have (needs --ack or urgent)' })
+    .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' });
+}
+
 /** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */
 function recipientList(opts: SendOpts): string[] | undefined {
   const names = commaList(opts.to);
@@ -135,11 +155,20 @@ function recipientList(opts: SendOpts): string[] | undefined {
 }
 
 /**
+ * How `siar admin send` sends: the fallback login (user admin, `<data>/admin-password`), and a
+ * check of the logged-in client before anything is declared or sent.
+ */
+export interface SendAs {
+  fallback?: Parameters<typeof withClient>[2];
+  check?: (client: SiarClient) => Promise<void>;
+}
+
+/**
  * `send --attach`: declares each file (size, sha256), sends, uploads with progress bars on a TTY.
  * The files are remembered once the message is stored, so Ctrl-C or a lost connection leaves a
  * message `siar resume` continues (unsent.ts).
  */
-async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]): Promise<void> {
+async function sendWithAttachments(opts: SendOpts, body: string, paths: string[], as: SendAs): Promise<SentMessage> {
   const progress = progressBars();
   const guard = new InterruptGuard(progress);
   try {
@@ -152,7 +181,8 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
       }
     }
     noteUnsentTwin(opts, files);
-    await withClient(opts, async (client) => {
+    return await withClient(opts, async (client) => {
+      await as.check?.(client);
       checkMessageSize(client, opts.subject, body);
       let sent;
       guard.requesting();
@@ -170,55 +200,55 @@ async function sendWithAttachments(opts: SendOpts, body: string, paths: string[]
         progress.stop();
       }
       forgetFiles(opts, sent.id);
-      if (opts.json) printJson(sent);
-      else print(`${sent.id}\n`);
-      warnIfNobody(sent.id, sent.recipients, opts.channel);
-    });
+      return sent;
+    }, as.fallback);
   } finally {
     guard.dispose();
     progress.stop();
   }
 }
 
+/** What was sent, as --json prints it: the reply's fields as the server sent them. */
+export type Sent = { id: number; recipients: number; deliverAt?: string; json: Record<string, unknown> };
+
+/**
+ * Sends the message the options describe (with its attachments, if any) and returns what the
+ * server answered; `siar send` and `siar admin send` print it each their way.
+ */
+export async function sendFromOptions(opts: SendOpts, as: SendAs = {}): Promise<Sent> {
+  const body = readBody(opts);
+  if (opts.attach?.length) {
+    const sent = await sendWithAttachments(opts, body, opts.attach, as);
+    return { id: sent.id, recipients: sent.recipients, json: { ...sent } };
+  }
+  return withClient(opts, async (client) => {
+    await as.check?.(client);
+    checkMessageSize(client, opts.subject, body);
+    const sent = await client.send({ to: recipientList(opts), all: opts.all, channel: opts.channel, subject: opts.subject, body, ...alertOptions(opts) })
+      .catch((err: unknown) => { throw explainSendFailure(err); });
+    return { id: sent.id, recipients: sent.recipients, deliverAt: sent.deliverAt, json: wireArgs(sent).toObject() };
+  }, as.fallback);
+}
+
 export const messagingCommands: CommandModule<object, any>[] = [
   defineCommand({
     command: 'send',
     describe: 'send a popup message to members (prints the message id)',
-    builder: (y: Argv) => withLogin(y)
+    builder: (y: Argv) => messageOptions(withLogin(y)
       .option('to', { type: 'string', array: true, describe: 'recipients: username[,username…]; @group names a group (repeatable)' })
       .option('all', { type: 'boolean', describe: 'broadcast to every member' })
-      .option('channel', { type: 'string', describe: 'publish to a channel: its subscribers get it' })
-      .option('subject', { type: 'string', demandOption: true })
-      .option('body', { type: 'string' })
-      .option('body-file', { type: 'string', requiresArg: true, describe: 'read the body from a file, or - for stdin' })
-      .option('attach', { type: 'string', array: true, describe: 'attach a file (repeatable); the popup goes out when all are uploaded' })
-      .option('priority', { choices: ['normal', 'high', 'urgent'] as const, describe: 'high: the popup stays until dismissed; urgent: a full-screen alert that asks for acknowledgement' })
-      .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
-      .option('expires', { type: 'string', requiresArg: true, describe: 'after this nobody gets the popup: a duration (2h) or an ISO time with its zone' })
-      .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
-      .option('at', { type: 'string', requiresArg: true, describe: 'scheduled delivery: a duration (30m) or an ISO time with its zone (2026-12-24T08:00+08:00); recipients see nothing before' })
-      .option('remind-every', { type: 'string', requiresArg: true, describe: 'remind those who have not acknowledged every DURATION (15m) until all have (needs --ack or urgent)' })
-      .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' })
+      .option('channel', { type: 'string', describe: 'publish to a channel: its subscribers get it' }))
       .check((a) => {
         if ([commaList(a.to).length > 0, a.all, a.channel].filter(Boolean).length !== 1) throw new Error('Give exactly one of --to or --all, or --channel NAME.');
         return true;
       }),
     handler: async (opts: SendOpts) => {
-      const body = readBody(opts);
-      if (opts.attach?.length) {
-        await sendWithAttachments(opts, body, opts.attach);
-        return;
-      }
-      await withClient(opts, async (client) => {
-        checkMessageSize(client, opts.subject, body);
-        const sent = await client.send({ to: recipientList(opts), all: opts.all, channel: opts.channel, subject: opts.subject, body, ...alertOptions(opts) })
-          .catch((err: unknown) => { throw explainSendFailure(err); });
-        // --json prints the reply's fields as the server sent them.
-        if (opts.json) printJson(wireArgs(sent).toObject());
-        else print(`${sent.id}\n`);
-        if (!opts.json && sent.deliverAt) printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.\n`);
-        warnIfNobody(sent.id, sent.recipients, opts.channel);
-      });
+      const sent = await sendFromOptions(opts);
+      // --json prints the reply's fields as the server sent them.
+      if (opts.json) printJson(sent.json);
+      else print(`${sent.id}\n`);
+      if (!opts.json && sent.deliverAt) printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.\n`);
+      warnIfNobody(sent.id, sent.recipients, opts.channel);
     },
   }),
   defineCommand({

@@ -18,9 +18,16 @@ export interface CounterValues {
   bytesIn: number;
   bytesOut: number;
   connectionsOpened: number;
+  /** Messages sent with priority=urgent (issue 21). */
+  urgent: number;
+  /** Bytes of expired attachments removed after the grace period. */
+  freedBytes: number;
 }
 
-export const NO_COUNTS: Readonly<CounterValues> = { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0 };
+/** Every counter, in one order (what an adapter stores field by field). */
+export const COUNTER_FIELDS: ReadonlyArray<keyof CounterValues> = ['messages', 'popups', 'bytesIn', 'bytesOut', 'connectionsOpened', 'urgent', 'freedBytes'];
+
+export const NO_COUNTS: Readonly<CounterValues> = { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0, urgent: 0, freedBytes: 0 };
 
 export interface TrafficTotals {
   nodes: Array<{ node: string; counters: CounterValues }>;
@@ -45,13 +52,9 @@ export interface TrafficCounters {
 
 /** Sums counters (the totals of several nodes). */
 export function addCounts(a: CounterValues, b: Partial<CounterValues>): CounterValues {
-  return {
-    messages: a.messages + (b.messages ?? 0),
-    popups: a.popups + (b.popups ?? 0),
-    bytesIn: a.bytesIn + (b.bytesIn ?? 0),
-    bytesOut: a.bytesOut + (b.bytesOut ?? 0),
-    connectionsOpened: a.connectionsOpened + (b.connectionsOpened ?? 0),
-  };
+  const sum = { ...a };
+  for (const f of COUNTER_FIELDS) sum[f] = a[f] + (b[f] ?? 0);
+  return sum;
 }
 
 /** Several nodes' samples of one minute as one: counts and gauges summed, lateness the worst. */
@@ -60,6 +63,8 @@ export function sumSamples(samples: readonly MinuteSample[]): MinuteSample {
   return samples.slice(1).reduce((s, x) => ({
     at: s.at,
     messages: s.messages + x.messages,
+    // Minutes recorded before a counter existed lack it (a rolling upgrade): read as 0.
+    urgent: (s.urgent ?? 0) + (x.urgent ?? 0),
     popups: s.popups + x.popups,
     bytesIn: s.bytesIn + x.bytesIn,
     bytesOut: s.bytesOut + x.bytesOut,
@@ -69,6 +74,7 @@ export function sumSamples(samples: readonly MinuteSample[]): MinuteSample {
     transfers: s.transfers + x.transfers,
     loopP99Ms: Math.max(s.loopP99Ms, x.loopP99Ms),
     loopMaxMs: Math.max(s.loopMaxMs, x.loopMaxMs),
+    freedBytes: (s.freedBytes ?? 0) + (x.freedBytes ?? 0),
     partial: s.partial || x.partial,
-  }), { ...first });
+  }), { ...first, urgent: first.urgent ?? 0, freedBytes: first.freedBytes ?? 0 });
 }

@@ -108,20 +108,27 @@ async function pendingBefore(services: Services, olderThanIso: string): Promise<
 }
 
 const MAIL_FILTERS = ['unsent', 'failed', 'all'] as const;
+
+/** STATS counts open acknowledgements over this many of the newest open messages asking for one (a bounded read). */
+export const OPEN_ACK_MESSAGES = 1000;
 const ATTACHMENT_MODES: readonly AttachmentMode[] = ['copy', 'list'];
 
 export const adminOpsCommands: Command[] = [
   authed('STATS', 'admin', 'STATS [minutes=N] — this node\'s traffic totals, every node\'s counts and their sum; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
     const { stats, config } = ctx.services;
-    const minutes = args.has('minutes') ? Math.min(optionalId(args, 'minutes') ?? 0, config.statsHistoryMinutes) : config.statsHistoryMinutes;
+    // minutes=0: the running minute only.
+    const minutes = args.get('minutes') === '0' ? 0
+      : args.has('minutes') ? Math.min(optionalId(args, 'minutes') ?? 0, config.statsHistoryMinutes) : config.statsHistoryMinutes;
     for (const s of stats.history(minutes)) {
       ctx.item({ ...s, partial: s.partial ? 1 : 0 });
     }
     const totals = stats.totals();
     const cluster = await stats.cluster();
     const counts = (c: CounterValues): string => `${c.messages},${c.popups},${c.bytesIn},${c.bytesOut},${c.connectionsOpened}`;
+    const open = await ctx.services.store.openAcknowledgements(new Date().toISOString(), OPEN_ACK_MESSAGES);
     return {
       ...totals,
+      openAcks: open.pending, openAckMessages: open.messages,
       online: (await ctx.services.router.online()).length,
       transfer: stats.transfersInProgress().map((t) => `${t.id},${t.direction},${t.bytes},${t.size},${t.user},${t.name}`),
       registrationExpiryDays: config.registrationExpiryDays,

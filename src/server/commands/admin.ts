@@ -2,7 +2,7 @@ import { SiarError } from '../../protocol/index.js';
 import { credentialsMail, rejectionMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
 import { type RegistrationRequest, type RegistrationStatus, type User } from '../../core/ports/store.js';
-import { notFound } from '../../core/ports/store/errors.js';
+import { approveRegistration, rejectRegistration, type DecisionPorts } from '../../core/services/registration.js';
 import { pageFrom, requireId, requireText, requireUsername } from '../validation.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -36,20 +36,10 @@ export const adminCommands: Command[] = [
   }),
 
   authed('APPROVE', 'admin', 'APPROVE id= — creates the member and mails its credentials', async (ctx, args) => {
-    const { store, mail, router } = ctx.services;
+    const { router } = ctx.services;
     const requestId = requireId(args);
-    const password = generatePassword();
-    // The mail is made before the store's transaction (nothing of ours runs inside it); the store
-    // still refuses a request decided meanwhile.
-    const r = await requestToDecide(ctx, requestId);
-    const m = credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password });
-    const result = await store.approveRegistration({
-      requestId,
-      adminId: ctx.auth.user.id,
-      passwordHash: await hashPassword(password),
-      mail: { kind: 'credentials', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) },
-    });
-    mail.kick();
+    const result = await approveRegistration(decisionPorts(ctx), ctx.auth.user, requestId);
+    ctx.services.mail.kick();
     const { request } = result;
     ctx.log.info({ requestId, username: request.username, mailId: result.mailId }, 'registration approved');
     router.pushToRegistrant(requestId, 'DECISION', { id: requestId, status: 'approved', username: request.username });
@@ -58,18 +48,11 @@ export const adminCommands: Command[] = [
   }),
 
   authed('REJECT', 'admin', 'REJECT id= reason= — refuses a registration request and tells the registrant why', async (ctx, args) => {
-    const { store, mail, router } = ctx.services;
+    const { router } = ctx.services;
     const requestId = requireId(args);
     const reason = requireText(args, 'reason', 1000, 'Reason');
-    const r = await requestToDecide(ctx, requestId);
-    const m = rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason });
-    const { request, mailId } = await store.rejectRegistration({
-      requestId,
-      adminId: ctx.auth.user.id,
-      reason,
-      mail: { kind: 'rejection', to: r.email, subject: m.subject, sealedText: mail.seal(m.text) },
-    });
-    mail.kick();
+    const { request, mailId } = await rejectRegistration(decisionPorts(ctx), ctx.auth.user, requestId, reason);
+    ctx.services.mail.kick();
     ctx.log.info({ requestId, username: request.username }, 'registration rejected');
     router.pushToRegistrant(requestId, 'DECISION', { id: requestId, status: 'rejected', reason });
     router.pushToAdmins('DECIDED', { id: requestId, status: 'rejected', username: request.username });
@@ -119,9 +102,19 @@ export const adminCommands: Command[] = [
   }),
 ];
 
-/** The request an APPROVE or REJECT decides, read before the decision to write its mail. */
-async function requestToDecide(ctx: AuthedContext, id: number): Promise<RegistrationRequest> {
-  const request = await ctx.services.store.getRegistration(id);
-  if (!request) throw notFound('registration', id);
-  return request;
+/** What a decision needs of the server: the store, new passwords, the mails' text sealed for the queue. */
+function decisionPorts(ctx: AuthedContext): DecisionPorts {
+  const { store, mail } = ctx.services;
+  const sealed = (kind: string, to: string, m: { subject: string; text: string }) => ({ kind, to, subject: m.subject, sealedText: mail.seal(m.text) });
+  return {
+    store,
+    newPassword: async () => {
+      const password = generatePassword();
+      return { password, hash: await hashPassword(password) };
+    },
+    credentialsMail: (r: RegistrationRequest, password: string) =>
+      sealed('credentials', r.email, credentialsMail({ institution: r.institution, contact: r.contact, username: r.username, password })),
+    rejectionMail: (r: RegistrationRequest, reason: string) =>
+      sealed('rejection', r.email, rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason })),
+  };
 }

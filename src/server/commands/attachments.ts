@@ -3,7 +3,7 @@
  * travel here: UPLOAD and DOWNLOAD only hand out a shadow listener's address and one-time
  * ticket; the TransferService does the rest and reports back with pushes.
  */
-import { SiarError, encodeAttachment, type ArgInput, type Args } from '../../protocol/index.js';
+import { SiarError, encodeAttachment, liveTransferToArgs, type ArgInput, type Args } from '../../protocol/index.js';
 import { mediaTypeFromName } from '../../transfer/media-type.js';
 import type { TransferOffer, TransferService } from '../../transfer/service.js';
 import { checkAttachmentName, decodeDeclaration } from '../../transfer/wire.js';
@@ -105,13 +105,7 @@ export const attachmentCommands: Command[] = [
   authed('TRANSFERS', 'admin', 'TRANSFERS — live shadow listeners and transfers', async (ctx) => {
     const service = transfers(ctx);
     const list = service.list();
-    for (const t of list) {
-      ctx.item({
-        transfer: t.id, direction: t.direction, phase: t.phase, username: t.username, message: t.messageId,
-        attachment: t.attachmentId, name: t.name, size: t.size, offset: t.offset, bytes: t.bytes, addr: t.addr,
-        peer: t.peer, since: t.since,
-      });
-    }
+    for (const t of list) ctx.item(liveTransferToArgs(t));
     return { count: list.length, listeners: service.liveListeners() };
   }),
 ];

@@ -1,27 +1,27 @@
 /**
  * Groups of institutions (issue #4): kept by the administrator, addressed by members as
- * `SEND to=@NAME` (expanded in recipients.ts at send time).
+ * `SEND to=@NAME` (expanded in core/services/audiences.ts at send time). The rules are in
+ * core/services/groups.ts; these handlers read the arguments, call them, push and answer.
  */
-import { SiarError, groupToArgs, type ArgInput } from '../../protocol/index.js';
+import { SiarError, groupToArgs, type ArgInput, type Args } from '../../protocol/index.js';
 import type { Group } from '../../core/ports/store/channels.js';
+import * as groups from '../../core/services/groups.js';
+import { groupByName } from '../../core/services/groups.js';
+import { visibleChannels } from '../../core/services/channels.js';
 import { optionalText } from '../validation.js';
-import { audienceName, channelArgs, membersNamed, usernameList, visibleChannels } from './channels.js';
-import { authed, type AuthedContext, type Command, type Services } from './types.js';
+import { audienceName, usernameList } from './audience-args.js';
+import { channelArgs } from './channels.js';
+import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 const DESCRIPTION_CHARS = 500;
 
-export async function groupByName(services: Services, name: string): Promise<Group> {
-  const group = await services.store.getGroup(name);
-  if (!group) throw new SiarError('UNKNOWN_GROUP', `There is no group named ${name}.`);
-  return group;
+/** The group an argument names (`name=`, a leading `@` allowed). */
+function named(args: Args): string {
+  return audienceName(args.get('name'), 'name', '@');
 }
 
 export function groupArgs(g: Group, isMember: boolean): ArgInput {
   return groupToArgs({ name: g.name, description: g.description, members: g.members, createdAt: g.createdAt, isMember });
-}
-
-async function auditGroup(ctx: AuthedContext, kind: string, group: Group, detail: Record<string, unknown> = {}): Promise<void> {
-  await ctx.services.store.audit({ kind, actorId: ctx.auth.user.id, subject: group.name, address: ctx.conn.remoteAddress, detail });
 }
 
 function announce(ctx: AuthedContext, change: string, group: Group): void {
@@ -40,7 +40,7 @@ export const groupCommands: Command[] = [
 
   authed('GROUP', 'user', 'GROUP name= — one group, its institutions as ITEM rows', async (ctx, args) => {
     const { store, router } = ctx.services;
-    const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
+    const group = await groupByName(store, named(args));
     const members = await store.groupMembers(group.id);
     const online = await router.onlineAmong(members.map((u) => u.id));
     for (const u of members) {
@@ -50,54 +50,38 @@ export const groupCommands: Command[] = [
   }),
 
   authed('GROUP_CREATE', 'admin', 'GROUP_CREATE name= [description=] [members=U,U…] — defines a group of institutions', async (ctx, args) => {
-    const { store } = ctx.services;
-    const name = audienceName(args.get('name'), 'name', '@');
+    const name = named(args);
     const description = optionalText(args, 'description', DESCRIPTION_CHARS, 'Description');
-    const members = await membersNamed(ctx.services, usernameList(args, 'members', false));
-    let group = await store.createGroup({ name, description, createdBy: ctx.auth.user.id });
-    if (members.length > 0) await store.addGroupMembers(group.id, members.map((u) => u.id));
-    group = (await store.getGroup(name))!;
-    await auditGroup(ctx, 'group_created', group, { members: members.map((u) => u.username) });
+    const group = await groups.createGroup(ctx.services.store, actorOf(ctx), { name, description, members: usernameList(args, 'members', false) });
     announce(ctx, 'created', group);
     return groupArgs(group, false);
   }),
 
   authed('GROUP_UPDATE', 'admin', 'GROUP_UPDATE name= description= — describes a group', async (ctx, args) => {
-    const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
+    const name = named(args);
     if (!args.has('description')) throw new SiarError('MISSING_ARGUMENT', 'Give description=.');
     const description = optionalText(args, 'description', DESCRIPTION_CHARS, 'Description');
-    const updated = await ctx.services.store.setGroupDescription(group.id, description);
-    await auditGroup(ctx, 'group_updated', updated, { description });
+    const updated = await groups.describeGroup(ctx.services.store, actorOf(ctx), name, description);
     announce(ctx, 'updated', updated);
     return groupArgs(updated, false);
   }),
 
   authed('GROUP_DELETE', 'admin', 'GROUP_DELETE name= — removes a group; messages sent to it keep their recipients', async (ctx, args) => {
-    const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
-    await ctx.services.store.deleteGroup(group.id);
-    await auditGroup(ctx, 'group_deleted', group, { members: group.members });
+    const group = await groups.deleteGroup(ctx.services.store, actorOf(ctx), named(args));
     announce(ctx, 'deleted', group);
     return { name: group.name, deleted: 1 };
   }),
 
   authed('GROUP_ADD', 'admin', 'GROUP_ADD name= username=U[,U…] — adds institutions to a group', async (ctx, args) => {
-    const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
-    const users = await membersNamed(ctx.services, usernameList(args, 'username', true));
-    const added = await ctx.services.store.addGroupMembers(group.id, users.map((u) => u.id));
-    const after = (await ctx.services.store.getGroup(group.name))!;
-    await auditGroup(ctx, 'group_members_added', after, { usernames: users.map((u) => u.username), added });
-    announce(ctx, 'members', after);
-    return { name: group.name, added, members: after.members };
+    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actorOf(ctx), named(args), usernameList(args, 'username', true), 'add');
+    announce(ctx, 'members', group);
+    return { name: group.name, added: changed, members: group.members };
   }),
 
   authed('GROUP_REMOVE', 'admin', 'GROUP_REMOVE name= username=U[,U…] — removes institutions from a group', async (ctx, args) => {
-    const group = await groupByName(ctx.services, audienceName(args.get('name'), 'name', '@'));
-    const users = await membersNamed(ctx.services, usernameList(args, 'username', true));
-    const removed = await ctx.services.store.removeGroupMembers(group.id, users.map((u) => u.id));
-    const after = (await ctx.services.store.getGroup(group.name))!;
-    await auditGroup(ctx, 'group_members_removed', after, { usernames: users.map((u) => u.username), removed });
-    announce(ctx, 'members', after);
-    return { name: group.name, removed, members: after.members };
+    const { group, changed } = await groups.changeGroupMembers(ctx.services.store, actorOf(ctx), named(args), usernameList(args, 'username', true), 'remove');
+    announce(ctx, 'members', group);
+    return { name: group.name, removed: changed, members: group.members };
   }),
 ];
 
@@ -109,7 +93,7 @@ export async function directoryAudiences(ctx: AuthedContext, kind: string | unde
   let channels = 0;
   let groups = 0;
   if (kind === undefined || kind === 'channel') {
-    for (const { channel, standing } of await visibleChannels(ctx.services, ctx.auth.user, false)) {
+    for (const { channel, standing } of await visibleChannels(ctx.services.store, ctx.auth.user, false)) {
       ctx.item({ kind: 'channel', ...channelArgs(channel, standing, ctx.auth.user) });
       channels++;
     }

@@ -1,5 +1,6 @@
-import { SiarError, registrationToArgs } from '../../protocol/index.js';
+import { registrationToArgs } from '../../protocol/index.js';
 import type { RegistrationRequest } from '../../core/ports/store.js';
+import { requestRegistration } from '../../core/services/registration.js';
 import { flag, optionalText, requireEmail, requireText, requireUsername } from '../validation.js';
 import { open, type Command } from './types.js';
 
@@ -21,17 +22,10 @@ export const registrationCommands: Command[] = [
         username: requireUsername(args),
         fromAddress: ctx.conn.remoteAddress || null,
       };
-      if (input.username === 'admin') throw new SiarError('DUPLICATE_USERNAME', 'The username "admin" is reserved.');
       const { config, diskFloor } = ctx.services;
-      await diskFloor.reserve(Buffer.byteLength(JSON.stringify(input)), 'your registration request');
-      // A taken name or too many waiting: the store's refusal answers (core/wire-errors.ts).
-      const request = await ctx.services.store.createRegistration(input, {
+      const request = await requestRegistration({ store: ctx.services.store, reserveDisk: (bytes, what) => diskFloor.reserve(bytes, what) }, input, {
         maxPendingFromAddress: config.maxPendingRegistrationsPerAddress,
         ...(config.maxPendingRegistrations > 0 ? { maxPending: config.maxPendingRegistrations } : {}),
-      });
-      await ctx.services.store.audit({
-        kind: 'registration_requested', subject: request.username, address: input.fromAddress,
-        detail: { requestId: request.id, institution: request.institution },
       });
       ctx.log.info({ requestId: request.id, username: request.username }, 'registration requested');
       ctx.services.router.pushToAdmins('REGISTRATION', toRegistrationRecord(request));

@@ -11,6 +11,7 @@ import type { DiskFloor } from '../disk-floor.js';
 import type { SendRate } from '../send-rate.js';
 import type { Store, User, Session } from '../../core/ports/store.js';
 import type { TransferService } from '../../transfer/service.js';
+import type { Actor } from '../../core/services/actor.js';
 
 /** What handlers may use. Handlers never touch sockets or SQL directly. */
 export interface Services {
@@ -97,4 +98,9 @@ export function open(
   handler: (ctx: CommandContext, args: Args) => Promise<ArgInput | void>,
 ): Command {
   return { verb, access: 'anyone', usage, handler };
+}
+
+/** Who asks, and from which address: what a core service records in the audit log. */
+export function actorOf(ctx: AuthedContext): Actor {
+  return { user: ctx.auth.user, address: ctx.conn.remoteAddress };
 }

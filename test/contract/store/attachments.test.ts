@@ -161,10 +161,10 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await store.overdueSendingMessages('2999-01-01T00:00:00.000Z', 10), []);
   });
 
-  t.test('a message with attachments ignores pushedAfterCommit: its recipients wait for the uploads', async (t) => {
+  t.test('a message with attachments ignores deliveredAtCommit: its recipients wait for the uploads', async (t) => {
     const { store, bob, withFiles, commit } = await setup(t, adapter);
     let asked = 0;
-    const message = await store.storeMessage(withFiles({ recipientIds: [bob.id], attachments: [files[0]!], pushedAfterCommit: () => { asked++; return true; } }));
+    const message = await store.deliveredAtCommit!(() => { asked++; return true; }).storeMessage(withFiles({ recipientIds: [bob.id], attachments: [files[0]!] }));
     t.equal(message.state, 'sending');
     t.equal(asked, 0);
     t.strictSame(await store.listUndelivered(bob.id, 10), []);

@@ -70,14 +70,14 @@ forEachAdapter(t, (t, adapter) => {
     const due = Date.parse(alert.nextRemindAt!);
     t.strictSame(await store.claimDueJobs(claim(due - 1, 'a')), []);
     t.strictSame(await store.claimDueJobs(claim(due, 'a')), [{ kind: 'remind', messageId: m.id }]);
-    t.equal(await store.remindMessage(m.id, () => false, { owner: 'b', nextAt: iso(due + MINUTE) }), null, 'not b\'s');
-    const first = await store.remindMessage(m.id, () => true, { owner: 'a', nextAt: iso(due + MINUTE) });
+    t.equal(await store.remindMessage(m.id, new Set([bob.id]), { owner: 'b', nextAt: iso(due + MINUTE) }), null, 'not b\'s');
+    const first = await store.remindMessage(m.id, new Set(), { owner: 'a', nextAt: iso(due + MINUTE) });
     t.match(first, { reminders: 1, pending: [bob.id] });
     t.match((await store.alertsOf([m.id])).get(m.id), { autoReminders: 1, reminders: 1, nextRemindAt: iso(due + MINUTE) });
     // A manual reminder counts as a reminder but not against the automatic cap.
-    await store.remindMessage(m.id, () => false);
+    await store.remindMessage(m.id, new Set([bob.id]));
     t.strictSame(await store.claimDueJobs(claim(due + MINUTE, 'b')), [{ kind: 'remind', messageId: m.id }]);
-    t.match(await store.remindMessage(m.id, () => false, { owner: 'b', nextAt: iso(due + 2 * MINUTE) }), { reminders: 3 });
+    t.match(await store.remindMessage(m.id, new Set([bob.id]), { owner: 'b', nextAt: iso(due + 2 * MINUTE) }), { reminders: 3 });
     t.match((await store.alertsOf([m.id])).get(m.id), { autoReminders: 2, nextRemindAt: null }, 'the cap ends them');
     t.strictSame(await store.claimDueJobs(claim(due + 10 * MINUTE, 'c')), []);
 

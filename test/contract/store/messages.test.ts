@@ -304,11 +304,10 @@ forEachAdapter(t, (t, adapter) => {
     const sends = Array.from({ length: 30 }, (_, i) => {
       const recipients = others.filter((_, k) => (i >> k) & 1 || k === i % 3);
       const routed = recipients.filter((u) => u.id !== bob.id);
-      return store.storeMessage({
+      return store.deliveredAtCommit!((id) => (id + i) % 2 === 0).storeMessage({
         senderId: i % 2 === 0 ? alice.id : dave.id === recipients[0]!.id ? bob.id : dave.id,
         audience: recipients.length > 1 ? 'list' : 'direct', recipientIds: recipients.map((u) => u.id), subject: `c${i}`, body: `b${i}`,
         via: routed.length > 0 ? `@g${i}` : null, recipientVia: new Map(routed.map((u) => [u.id, `@g${i}`])),
-        pushedAfterCommit: (id) => (id + i) % 2 === 0,
       });
     });
     const stored = await Promise.all(sends);
@@ -369,16 +368,15 @@ forEachAdapter(t, (t, adapter) => {
     await t.rejects(store.storeMessage(message(alice, [bob.id], 'late')), /closed|not open/, 'a closed store refuses new messages');
   });
 
-  // --- deliveries recorded at commit (NewMessage.pushedAfterCommit) and taken back
+  // --- deliveries recorded at commit (the deliveredAtCommit capability) and taken back
 
   for (const [label, n] of [['a short list', 3], ['a broadcast-sized list', 21]] as const) {
     t.test(`${label}: recipients pushed after the commit are stored delivered, the others not`, async (t) => {
       const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, n);
       const online = new Set(recipients.filter((_, i) => i % 2 === 0).map((u) => u.id));
       const asked: number[] = [];
-      const message = await store.storeMessage({
+      const message = await store.deliveredAtCommit!((id) => { asked.push(id); return online.has(id); }).storeMessage({
         senderId: sender.id, audience: 'list', recipientIds: recipients.map((u) => u.id), subject: 's', body: 'b',
-        pushedAfterCommit: (id) => { asked.push(id); return online.has(id); },
       });
       t.strictSame([...new Set(asked)].sort((a, b) => a - b), recipients.map((u) => u.id), 'asked about every recipient');
       for (const r of message.recipients) {
@@ -392,9 +390,8 @@ forEachAdapter(t, (t, adapter) => {
 
     t.test(`${label}: a mark taken back waits for the next login again, unless the message was read`, async (t) => {
       const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, n);
-      const message = await store.storeMessage({
+      const message = await store.deliveredAtCommit!(() => true).storeMessage({
         senderId: sender.id, audience: 'list', recipientIds: recipients.map((u) => u.id), subject: 's', body: 'b',
-        pushedAfterCommit: () => true,
       });
       const [reader, ...others] = recipients as [User, ...User[]];
       t.ok(await store.markRead(message.id, reader.id));
@@ -412,8 +409,8 @@ forEachAdapter(t, (t, adapter) => {
   t.test('markUndelivered of nobody writes nothing; of a stranger, changes nothing', async (t) => {
     const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, 3);
     const [bob, carol] = recipients as [User, User];
-    const message = await store.storeMessage({
-      senderId: sender.id, audience: 'direct', recipientIds: [bob.id], subject: 's', body: 'b', pushedAfterCommit: () => true,
+    const message = await store.deliveredAtCommit!(() => true).storeMessage({
+      senderId: sender.id, audience: 'direct', recipientIds: [bob.id], subject: 's', body: 'b',
     });
     await store.markUndelivered(message.id, []);
     await store.markUndelivered(message.id, [carol.id]);
@@ -425,13 +422,12 @@ forEachAdapter(t, (t, adapter) => {
     const { store, sender, recipients, undeliveredTo } = await crowd(t, adapter, 5);
     const [bob, carol, dave, erin] = recipients as [User, User, User, User];
     t.equal(await store.reopenDeliveriesMarkedAtCommit(60_000), 0, 'nothing to reopen in an empty store');
-    const old = await store.storeMessage({
-      senderId: sender.id, audience: 'direct', recipientIds: [bob.id], subject: 'old', body: 'b', pushedAfterCommit: () => true,
+    const old = await store.deliveredAtCommit!(() => true).storeMessage({
+      senderId: sender.id, audience: 'direct', recipientIds: [bob.id], subject: 'old', body: 'b',
     });
     await sleep(300);
-    const recent = await store.storeMessage({
+    const recent = await store.deliveredAtCommit!((id) => id !== erin.id).storeMessage({
       senderId: sender.id, audience: 'list', recipientIds: [bob.id, carol.id, dave.id, erin.id], subject: 'recent', body: 'b',
-      pushedAfterCommit: (id) => id !== erin.id,
     });
     await sleep(5);
     await store.markDelivered(recent.id, erin.id); // a mark written after a push, not at the commit

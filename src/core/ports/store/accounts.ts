@@ -1,7 +1,7 @@
 /**
  * Accounts, sessions and registrations: what the store keeps of members and of those asking to be one.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 import type { OutgoingMail } from './mail.js';
 
 export type Role = 'member' | 'admin';

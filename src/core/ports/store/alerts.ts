@@ -90,15 +90,22 @@ export interface AlertStore {
   /**
    * REMIND, in one transaction: counts one more reminder on the message's alert row and returns
    * its recipients that have not acknowledged (and still have it in their inbox); for those of them
-   * already delivered for whom `owed` answers true (offline now), a reminder is kept for their next
-   * login (takeDueReminders). Null when the message has no alert row.
+   * already delivered who are not in `online` (offline now: presence, asked before the call), a
+   * reminder is kept for their next login (takeDueReminders). Null when the message has no alert row.
    * With `automatic` (a claimed due reminder, DueJobStore): also counts an automatic reminder and sets
    * the next one due at `nextAt` (none when the count reaches remindMax); null when `owner` does not
    * hold the job any more or the message was recalled.
    */
   remindMessage(
-    messageId: number, owed: (recipientId: number) => boolean, automatic?: { owner: string; nextAt: string },
+    messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  /**
+   * Acknowledgements still open (STATS, issue 21): over the `limit` newest messages that ask for
+   * acknowledgement and are neither recalled, expired (at `nowIso`) nor scheduled for later, their
+   * recipients (with the message in their inbox) who have not acknowledged, and how many messages
+   * have at least one.
+   */
+  openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }>;
   /** Takes (removes and returns) the reminders owed to a member, oldest message first. */
   takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>>;
 }

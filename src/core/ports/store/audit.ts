@@ -1,7 +1,7 @@
 /**
  * The audit log: who did what, when, from where.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 export interface AuditEvent {
   kind: string;

@@ -4,7 +4,7 @@
  * (NewMessage.channelId), so "subscribed at that moment" means "at the commit".
  */
 import type { ChannelAccess, ChannelRole, PublishPolicy } from '../../../protocol/channel-records.js';
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 import type { User } from './accounts.js';
 import type { Message } from './messages.js';
 

@@ -11,6 +11,7 @@ import type { AlertStore } from './alerts.js';
 import type { AuditStore } from './audit.js';
 import type { DueJobStore } from './due-jobs.js';
 import type { ChannelGroupStore } from './channels.js';
+import type { DeliveredAtCommit } from './delivered-at-commit.js';
 import type { MailQueueStore } from './mail.js';
 import type { MessageStore } from './messages.js';
 
@@ -19,15 +20,13 @@ export type * from './alerts.js';
 export type * from './audit.js';
 export type * from './due-jobs.js';
 export type * from './channels.js';
+export type * from './delivered-at-commit.js';
 export type * from './mail.js';
 export { messageBytes } from './messages.js';
 export type * from './messages.js';
 export { StoreError, isStoreError, type StoreFailure, type StoreErrorKind } from './errors.js';
 
-export interface Page {
-  limit: number; // bounded by the caller
-  beforeId?: number; // for paging newest-first lists
-}
+export type { Page } from './page.js';
 
 /** What a look at a database file (a backup copy, before it is restored) finds. */
 export interface DatabaseReport {
@@ -65,6 +64,8 @@ export interface Store extends AccountStore, MessageStore, ChannelGroupStore, Ma
   backup?(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress>;
   /** Without `backup`: the sentence telling the administrator how to back this store up. */
   readonly backupAdvice?: string;
+  /** Optional capability (delivered-at-commit.ts): recipients recorded delivered in the storing transaction. */
+  deliveredAtCommit?: DeliveredAtCommit['deliveredAtCommit'];
 
   close(): Promise<void>;
 }

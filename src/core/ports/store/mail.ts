@@ -1,7 +1,7 @@
 /**
  * The mail queue: mails waiting to go out, with their attempts.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 export interface OutgoingMail {
   kind: string;

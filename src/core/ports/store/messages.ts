@@ -1,7 +1,7 @@
 /**
  * Messages, their recipients and their attachments.
  */
-import type { Page } from './index.js';
+import type { Page } from './page.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
@@ -16,8 +16,18 @@ export interface AttachmentMeta {
   size: number;
   sha256: string;
   mediaType: string;
-  /** Relative to the data dir; null while the upload has not completed. */
+  /** Relative to the data dir; null while the upload has not completed (or once its content was let go). */
   storagePath: string | null;
+  /** When its content was removed because its message expired longer than the grace ago (issue 21); null or absent: never. */
+  removedAt?: string | null;
+}
+
+/** An attachment whose content the expiry sweep let go (claimExpiredAttachments). */
+export interface ExpiredAttachment {
+  id: number;
+  messageId: number;
+  sha256: string;
+  size: number;
 }
 
 export interface RecipientState {
@@ -87,13 +97,6 @@ export interface NewMessage {
   via?: string | null;
   /** Recipient id → the addressed groups it was reached through ('@a,@b'); absent for those named directly. */
   recipientVia?: ReadonlyMap<number, string>;
-  /**
-   * Recipients for whom this answers true are recorded delivered in the storing transaction: their
-   * popup is pushed right after the commit, so one write per message is saved. Whoever pushes must
-   * take the mark back (markUndelivered) for a recipient whose push then fails. Ignored for a
-   * message with attachments (its recipient rows are written when the last upload completes).
-   */
-  pushedAfterCommit?: (recipientId: number) => boolean;
 }
 
 /** A popup owed: this recipient has not had this message yet. */
@@ -145,7 +148,7 @@ export interface MessageStore {
   /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
   markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void>;
   /**
-   * Takes back a delivery recorded at commit (NewMessage.pushedAfterCommit) whose popup could not be
+   * Takes back a delivery recorded at commit (DeliveredAtCommit) whose popup could not be
    * pushed, so the recipient gets it at its next login. A recipient who has read it keeps its mark.
    */
   markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void>;
@@ -197,4 +200,13 @@ export interface MessageStore {
 
   /** Attachments whose upload completed (storagePath set), by id. */
   listStoredAttachments(): Promise<AttachmentMeta[]>;
+  /**
+   * The expired-attachment sweep's claim (issue 21), in one transaction: up to `limit` sent messages
+   * whose alert expired before `expiredBeforeIso` and were not swept yet are marked swept; their
+   * stored attachments are marked removed at `nowIso` (storagePath null, so the content is no longer
+   * referenced by them) and leave their sender's storage usage. Returns those attachments, for the
+   * caller to release their content. Idempotent and safe on several nodes at once: a message is
+   * claimed by one sweep only (the second finds it swept), so each attachment is returned once.
+   */
+  claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }>;
 }

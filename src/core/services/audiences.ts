@@ -1,11 +1,10 @@
-import { AUDIENCE_NAME_PATTERN, SiarError, groupsVia } from '../protocol/index.js';
-import { audienceName, channelForPublish } from './commands/channels.js';
-import type { Services } from './commands/types.js';
-import type { Audience, User } from '../core/ports/store.js';
-import { USERNAME_PATTERN } from './validation.js';
+import { SiarError, groupsVia } from '../../protocol/index.js';
+import type { AccountStore, Audience, ChannelGroupStore, User } from '../ports/store.js';
+import { channelForPublish } from './channels.js';
 
 /**
- * Turns a SEND's addressing into recipient ids, resolved at send time and recorded with the
+ * Audiences: turns a SEND's addressing (read from its arguments by
+ * src/server/commands/audience-args.ts) into recipient ids, resolved at send time and recorded with the
  * message. Any name that is not an active member, or any `@group` that does not exist, fails the
  * whole send: nothing goes half-way. A channel's recipients are its subscribers at the instant
  * the message is stored, so the store resolves those (NewMessage.channelId).
@@ -30,36 +29,15 @@ export interface ResolvedRecipients {
   recipientVia?: Map<number, string>;
 }
 
-/** `to=a,b` and `to=a|to=b` both work, and `@group` names a group; order kept, duplicates dropped. */
-export function recipientNames(values: string[]): string[] {
-  const names = values.length === 1 && !values[0]!.includes(',') // a direct message's usual to=NAME
-    ? [values[0]!.trim().toLowerCase()].filter(Boolean)
-    : values.flatMap((v) => v.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
-  for (const n of names) {
-    if (n.startsWith('@')) {
-      if (!AUDIENCE_NAME_PATTERN.test(n.slice(1))) throw new SiarError('UNKNOWN_GROUP', `"${n}" is not a valid group name.`);
-    } else if (!USERNAME_PATTERN.test(n)) {
-      throw new SiarError('UNKNOWN_RECIPIENT', `"${n}" is not a valid username.`);
-    }
-  }
-  return [...new Set(names)];
-}
-
-/** The `channel=` argument, if any (a leading `#` is allowed). */
-export function channelArgument(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : audienceName(value, 'channel', '#');
-}
-
 export async function resolveRecipients(
-  services: Services, sender: User, request: RecipientRequest,
+  store: AccountStore & ChannelGroupStore, sender: User, request: RecipientRequest,
 ): Promise<ResolvedRecipients> {
   const { to, all, channel } = request;
-  const { store } = services;
   if ([to.length > 0, all, channel !== undefined].filter(Boolean).length > 1) {
     throw new SiarError('BAD_ARGUMENT', 'Give one of to=, all=1 or channel=, not several.');
   }
   if (channel !== undefined) {
-    const c = await channelForPublish(services, sender, channel);
+    const c = await channelForPublish(store, sender, channel);
     return { audience: 'channel', ids: [], channelId: c.id };
   }
   if (all) {

@@ -1,0 +1,93 @@
+/**
+ * Expired attachments removed after the grace period (issue 21 item 4), with the real `siar`
+ * executable against a real server on SQLite (files in the data directory): a short grace and
+ * sweep interval stand in for days. Before the grace the attachment downloads; after it the file
+ * is gone from disk, DOWNLOAD answers ATTACHMENT_REMOVED, the audit log has one row with the files
+ * and bytes freed, and STATS (siar admin stats) counts the bytes. `off` keeps them.
+ */
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { jsonLines, siar, startWithMembers } from '../helpers/cli.js';
+import { tempDir } from '../helpers/siar.js';
+
+t.setTimeout(300_000);
+
+/** Every file under the data directory's attachments/ (the committed contents). */
+function contentFiles(dataDir: string): string[] {
+  const root = path.join(dataDir, 'attachments');
+  if (!existsSync(root)) return [];
+  return readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+}
+
+async function until<T>(what: string, probe: () => Promise<T | null | undefined>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+t.test('an expired message\'s attachment is removed after the grace: file gone, ATTACHMENT_REMOVED, audited, counted', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const { admin, as } = await startWithMembers(t, data, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada']], {
+    args: ['--expired-attachment-grace', '2s', '--transfer-sweep-interval', '1s'],
+  });
+  const doc = path.join(dir, 'jadwal.txt');
+  const bytes = 'Jadwal ujian semester ganjil\n'.repeat(100);
+  writeFileSync(doc, bytes);
+  const keep = path.join(dir, 'tetap.txt');
+  writeFileSync(keep, 'tidak kedaluwarsa\n');
+
+  // Long enough for the download below under a loaded machine (each CLI run starts Node afresh).
+  const sent = await siar(['send', '--to', 'ugm', '--subject', 'Jadwal', '--body', 'Lampiran', '--expires', '20s', '--attach', doc, '--json'], as.unhas);
+  t.equal(sent.code, 0, sent.stderr);
+  const id = String(jsonLines(sent.stdout)[0]!.id);
+  // Within its life (and the grace) the attachment downloads.
+  const early = await siar(['read', id, '--save-dir', path.join(dir, 'early')], as.ugm);
+  t.equal(early.code, 0, early.stderr);
+  const plain = await siar(['send', '--to', 'ugm', '--subject', 'Tetap', '--attach', keep, '--json'], as.unhas);
+  t.equal(plain.code, 0, plain.stderr);
+  const plainId = String(jsonLines(plain.stdout)[0]!.id);
+  t.equal(contentFiles(data).length, 2, 'two contents stored');
+
+
+  const audit = await until('the sweep\'s audit row', async () => {
+    const rows = jsonLines((await siar(['admin', 'audit', '--kind', 'attachments_removed', '--json'], admin)).stdout);
+    return rows.length > 0 ? rows : null;
+  });
+  t.equal(audit.length, 1, 'one audit row for the batch');
+  t.match(audit[0], { kind: 'attachments_removed', actor: '', subject: '1', detail: { messages: 1, attachments: 1, files: 1, bytes: bytes.length, graceSeconds: 2 } });
+  t.equal(contentFiles(data).length, 1, 'the expired content\'s file is gone; the other stays');
+
+  const late = await siar(['read', id, '--save-dir', path.join(dir, 'late')], as.ugm);
+  t.not(late.code, 0, 'the download is refused');
+  t.match(late.stderr, /removed at .*the message expired and the server keeps expired attachments only for a grace period/);
+  const body = await siar(['read', id], as.ugm);
+  t.equal(body.code, 0, 'the message itself stays readable');
+  t.match(body.stdout, /Lampiran/);
+  const other = await siar(['read', plainId, '--save-dir', path.join(dir, 'other')], as.ugm);
+  t.equal(other.code, 0, 'an attachment of a message without expiry is untouched');
+
+  const stats = jsonLines((await siar(['admin', 'stats', '--json'], admin)).stdout)[0]!;
+  t.equal(stats.freedBytes, String(bytes.length), 'STATS counts the bytes freed');
+  const human = await siar(['admin', 'stats'], admin);
+  t.match(human.stdout, /freed\s+2\.8 KiB of expired attachments removed/);
+  const members = jsonLines((await siar(['admin', 'members', '--json'], admin)).stdout);
+  t.equal(Number(members.find((m) => m.username === 'unhas')!.storedBytes), 'Jadwal'.length + 'Lampiran'.length + 'Tetap'.length + 18,
+    'the sender\'s storage usage gave the removed attachment back');
+});
+
+t.test('--expired-attachment-grace takes off (kept) and durations; a bad value is one clear sentence', async (t) => {
+  const off = await siar(['server', '--print-config', '--expired-attachment-grace', 'off']);
+  t.equal(off.code, 0, off.stderr);
+  t.match(off.stdout, /^expired-attachment-grace: 0 /m);
+  const week = await siar(['server', '--print-config']);
+  t.match(week.stdout, /^expired-attachment-grace: 7d /m, 'a week by default');
+  const bad = await siar(['server', '--print-config', '--expired-attachment-grace', 'soon']);
+  t.not(bad.code, 0);
+  t.match(bad.stderr, /--expired-attachment-grace: "soon" is not a duration/);
+});
