@@ -135,6 +135,7 @@ export class Recording {
   private readonly sessions: Session[] = [];
   private readonly secrets = new Map<string, string>();
   private readonly ports = new Map<number, string>();
+  private readonly varying: Array<[RegExp, string]> = [];
 
   constructor(readonly port: number) {}
 
@@ -147,6 +148,11 @@ export class Recording {
   /** `value` is shown as `placeholder` in every block. */
   secret(value: string, placeholder: string): void {
     if (value) this.secrets.set(value, placeholder);
+  }
+
+  /** What matches `pattern` changes from run to run (a measurement): shown as `replacement` in every block. */
+  varies(pattern: RegExp, replacement: string): void {
+    this.varying.push([pattern, replacement]);
   }
 
   /** A shadow listener's port: shown as PORT1, PORT2, … in order of appearance. */
@@ -196,6 +202,7 @@ export class Recording {
     return block.lines.map((line) => {
       let out = line;
       for (const [value, placeholder] of secrets) out = out.split(value).join(placeholder);
+      for (const [pattern, replacement] of this.varying) out = out.replace(pattern, replacement);
       return out.replace(/127\.0\.0\.1([: ])(\d+)/g, (whole, sep: string, port: string) => {
         const name = this.ports.get(Number(port));
         return name ? `127.0.0.1${sep}${name}` : whole;

@@ -11,7 +11,7 @@
  *
  * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
  * suite (test/contract/store/adapters.ts lists the adapters it runs against). The bus, presence,
- * login throttle and traffic counters are in process (inProcessNode); their Redis adapters
+ * login throttle, traffic counters and leases are in process (inProcessNode); their Redis adapters
  * (src/adapters/redis) pass the same contract suites (test/contract/<port>/).
  */
 import path from 'node:path';
@@ -25,13 +25,17 @@ import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Bus, BusEvent } from '../core/ports/bus.js';
 import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
+import type { Leases } from '../core/ports/lease.js';
 import type { Presence } from '../core/ports/presence.js';
 import type { TrafficCounters } from '../core/ports/traffic-counters.js';
 import { MemoryBus } from './memory/bus.js';
+import { MemoryLeases } from './memory/lease.js';
 import { MemoryLoginThrottle } from './memory/login-throttle.js';
 import { MemoryPresence } from './memory/presence.js';
 import { MemoryTrafficCounters } from './memory/traffic-counters.js';
 import { RedisBus } from './redis/bus.js';
+import { RedisLeases } from './redis/lease.js';
+import { RedisLoginThrottle } from './redis/login-throttle.js';
 import { RedisPresence } from './redis/presence.js';
 import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
@@ -90,12 +94,14 @@ export const databaseFiles: DatabaseFiles = {
   schemaVersion: SCHEMA_VERSION,
 };
 
-/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters. */
+/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters, leases. */
 export interface NodeAdapters {
   bus: Bus;
   presence: Presence;
   throttle: LoginThrottleState;
   counters: TrafficCounters;
+  /** Which node runs each once-per-cluster job (src/core/ports/lease.ts). */
+  leases: Leases;
 }
 
 export interface NodeSettings {
@@ -113,12 +119,13 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
     presence: new MemoryPresence(),
     throttle: new MemoryLoginThrottle(settings.loginThrottle),
     counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
+    leases: new MemoryLeases(),
   };
 }
 
 /**
- * The node adapters --bus names: in process, or Redis for the bus, presence and traffic counters
- * (the login throttle stays per node: it has no Redis adapter yet).
+ * The node adapters --bus names: in process, or Redis for the bus, presence, login throttle,
+ * traffic counters and leases.
  */
 export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
   const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
@@ -132,5 +139,7 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
   const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError });
   const presence = await RedisPresence.connect(settings.bus, { onError });
   const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
-  return { bus, presence, counters, throttle: new MemoryLoginThrottle(settings.loginThrottle) };
+  const leases = await RedisLeases.connect(settings.bus, { onError });
+  const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError });
+  return { bus, presence, counters, leases, throttle };
 }

@@ -604,6 +604,23 @@ function decodeTransferProgress(value: string): TransferProgress {
 }
 
 /** STATS: the totals since the server started, and: */
+/** One node's counts since it started (STATS `node=`), or the sum of them all (`total=`). */
+export interface NodeTraffic {
+  node: string;
+  messages: number;
+  popups: number;
+  bytesIn: number;
+  bytesOut: number;
+  connectionsOpened: number;
+}
+
+/** `messages,popups,bytesIn,bytesOut,connectionsOpened[,name]` (the name last: it may hold a comma). */
+function decodeNodeTraffic(value: string, node?: string): NodeTraffic {
+  const parts = value.split(',');
+  const n = (i: number): number => Number(parts[i] ?? 0) || 0;
+  return { node: node ?? parts.slice(5).join(','), messages: n(0), popups: n(1), bytesIn: n(2), bytesOut: n(3), connectionsOpened: n(4) };
+}
+
 export interface Stats extends TrafficTotals {
   /** Members logged in. */
   online: number;
@@ -613,6 +630,12 @@ export interface Stats extends TrafficTotals {
   /** Messages with at least one open acknowledgement. */
   openAckMessages: number;
   transfersInProgress: TransferProgress[];
+  /** The node that answered (its other figures are this node's). */
+  nodeId: string;
+  /** Every node's counts since it started: this one's live, the others' as of their last completed minute. */
+  nodes: NodeTraffic[];
+  /** Their sum: the cluster's. */
+  total: NodeTraffic;
   /** Per minute, oldest first, the running minute last. */
   minutes: TrafficMinute[];
 }
@@ -626,6 +649,7 @@ export function argsToStats(a: Args, minutes: Args[]): Stats {
     online: num(a, 'online'), registrationExpiryDays: num(a, 'registrationExpiryDays'),
     urgent: num(a, 'urgent'), freedBytes: num(a, 'freedBytes'), openAcks: num(a, 'openAcks'), openAckMessages: num(a, 'openAckMessages'),
     transfersInProgress: a.getAll('transfer').map(decodeTransferProgress), minutes: minutes.map(argsToTrafficMinute),
+    nodeId: a.get('nodeId') ?? '', nodes: a.getAll('node').map((v) => decodeNodeTraffic(v)), total: decodeNodeTraffic(a.get('total') ?? '', 'total'),
   }, a);
 }
 

@@ -2,7 +2,7 @@
  * Who may hold a connection (docs/PROTOCOL.md §Limits). At accept: the server's cap, the cap on
  * not-logged-in connections per address, and the administrator's reserve — the last
  * adminReservedConnections slots of maxConnections. At LOGIN: the caps on logged-in connections
- * per member and per address. So no member, and no address, can take every slot, and the
+ * per member (counted on every node of a cluster) and per address (on this node). So no member, and no address, can take every slot, and the
  * administrator can always get in to act.
  */
 import { SiarError } from '../protocol/index.js';
@@ -43,15 +43,23 @@ export function adminReserve(requested: number, maxConnections: number): number 
   return Math.max(0, Math.min(requested, Math.floor(maxConnections / 2)));
 }
 
-/** Throws TOO_MANY_REQUESTS when binding `conn` to the user (LOGIN) would exceed a cap. */
-export function admitLogin(config: ServerConfig, router: LocalConnections, conn: Connection, user: { id: number; username: string; role: string }): void {
+/**
+ * Throws TOO_MANY_REQUESTS when binding `conn` to the user (LOGIN) would exceed a cap. The cap per
+ * member is cluster-wide: this node's connections, counted exactly, plus `elsewhere`, the member's
+ * connections on the other nodes as presence has them (read just before; two nodes admitting the
+ * member's last connection at the same instant may each take it, so the cap can be passed by one per
+ * other node during such a race, never more).
+ */
+export function admitLogin(
+  config: ServerConfig, router: LocalConnections, conn: Connection, user: { id: number; username: string; role: string }, elsewhere = 0,
+): void {
   if (conn.onReservedSlot) {
     if (user.role !== 'admin') throw new SiarError('TOO_MANY_REQUESTS', RESERVED_FOR_ADMIN);
     return;
   }
   // Logging in again on a connection already counted does not take another.
   const sameUser = conn.user?.userId === user.id ? 1 : 0;
-  const held = router.connectionsOf(user.id) - sameUser;
+  const held = router.connectionsOf(user.id) - sameUser + elsewhere;
   if (held >= config.maxConnectionsPerMember) {
     throw new SiarError('TOO_MANY_REQUESTS',
       `${user.username} already has ${held} connections open, the most one member may have; close one and try again.`);

@@ -15,6 +15,8 @@ export interface ServerConfig {
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */
   nodeId: string | null;
+  /** How long a once-per-cluster job's lease lasts without renewal (--lease-ttl; cluster-job.ts). */
+  leaseTtlMs: number;
   /** With a bus: how often each node catches up its connections from the store (0: never). */
   catchUpIntervalMs: number;
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */

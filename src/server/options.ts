@@ -80,6 +80,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'this node\'s name on the bus and in presence, unique in the cluster',
   },
   {
+    name: 'lease-ttl', group: 'Storage:', kind: 'duration', default: 15 * SECOND, min: 100, max: TIMER_MAX, sets: 'leaseTtlMs',
+    describe: 'how long a node holds the lease of a once-per-cluster job (the registration-expiry sweep, the mail queue) without renewing it; when its node dies another takes the job over within about this long',
+  },
+  {
     name: 'catch-up-interval', group: 'Storage:', kind: 'duration', default: 5 * SECOND, min: 0, max: TIMER_MAX, sets: 'catchUpIntervalMs',
     describe: 'with --bus: how often each node pushes to its own connections the popups the store says they have not had (at most 1,000 a time), so a lost wake-up on the bus delays a popup by at most this and never loses it; 0 turns it off',
   },
@@ -108,7 +112,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'a connection on a reserved slot must log in as administrator within this time',
   },
   { name: 'max-anonymous-per-address', group: 'Connections:', kind: 'integer', default: 64, min: 1, sets: 'maxAnonymousPerAddress', describe: 'connections from one address that have not logged in' },
-  { name: 'max-connections-per-member', group: 'Connections:', kind: 'integer', default: 64, min: 1, sets: 'maxConnectionsPerMember', describe: 'logged-in connections one member (the administrator included) may hold at once' },
+  { name: 'max-connections-per-member', group: 'Connections:', kind: 'integer', default: 64, min: 1, sets: 'maxConnectionsPerMember', describe: 'logged-in connections one member (the administrator included) may hold at once, on all the nodes of a cluster together' },
   { name: 'max-logged-in-per-address', group: 'Connections:', kind: 'integer', default: 512, min: 1, sets: 'maxLoggedInPerAddress', describe: 'logged-in connections from one address, the administrator\'s aside' },
   { name: 'idle-timeout', group: 'Connections:', kind: 'duration', default: 5 * MINUTE, min: 1, max: TIMER_MAX, sets: 'idleTimeoutMs', describe: 'a connection that sends nothing for this long is closed (clients PING meanwhile)' },
   { name: 'frame-timeout', group: 'Connections:', kind: 'duration', default: 30 * SECOND, min: 1, max: TIMER_MAX, sets: 'frameTimeoutMs', describe: 'a frame begun must be finished within this time (slowloris)' },

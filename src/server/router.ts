@@ -34,6 +34,8 @@ export interface MessageRouter {
   /** Closes the member's connections logged in with the sessions meant; resolves to how many there were. */
   disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): Promise<number>;
   isOnline(userId: number): Promise<boolean>;
+  /** The member's logged-in connections on the other nodes (presence's count; this node's are exact in `local`). */
+  connectionsElsewhere(userId: number): Promise<number>;
   /** Of these members, the ones online. */
   onlineAmong(userIds: readonly number[]): Promise<Set<number>>;
   online(): Promise<OnlineEntry[]>;
@@ -108,6 +110,10 @@ export class Router implements MessageRouter {
 
   async isOnline(userId: number): Promise<boolean> {
     return (await this.presence.onlineAmong([userId])).has(userId);
+  }
+
+  connectionsElsewhere(userId: number): Promise<number> {
+    return this.presence.connectionsOf(userId, { exceptNode: this.local.node });
   }
 
   onlineAmong(userIds: readonly number[]): Promise<Set<number>> {

@@ -11,6 +11,7 @@ import type { ServerConfig } from './config.js';
 import { defaultConfig } from './default-config.js';
 import { REFUSAL_SLACK, REFUSED_SOCKET_LINGER_MS, planConnectionCap, readOpenFilesLimit, watchFdExhaustion } from './fd-limit.js';
 import { SERVER_FULL, admitConnection, adminReserve, holdReservedSlot } from './admission.js';
+import { ClusterJob } from './cluster-job.js';
 import { Connection, connectionShared } from './connection.js';
 import { normalizeAddress } from '../core/address.js';
 import { buildCommandTable } from './commands/index.js';
@@ -46,6 +47,9 @@ import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
 
+/** How often the holder of the mail queue's lease kicks its worker (which also polls by itself). */
+const MAIL_QUEUE_CHECK_MS = 5_000;
+
 /** The adapters a server runs on; each absent one is opened from the configuration (src/adapters/index.ts). */
 export interface Adapters {
   /** The store; the server closes it when it stops. */
@@ -72,7 +76,8 @@ export class SiarServer {
   private loopLateness: LoopLatenessMonitor | null = null;
   /** Online backups (BACKUP). */
   backups!: BackupService;
-  private expiryTimer: NodeJS.Timeout | null = null;
+  /** The once-per-cluster jobs this node takes part in (cluster-job.ts): each runs where its lease is held. */
+  clusterJobs: ClusterJob[] = [];
   /** The periodic catch-up from the store (with a bus); tick() runs one pass at once. */
   catchUp: PeriodicCatchUp | null = null;
   private dueJobs: DueJobRunner | null = null;
@@ -118,7 +123,11 @@ export class SiarServer {
 
     const sealer = await MailSealer.open(config.dataDir);
     const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
-    const mailWorker = new MailWorker({ store, transport, sealer, from: config.mailFrom, logger: log });
+    // On several nodes the queue's mail goes out from the one node holding its lease (below).
+    let mailQueue: ClusterJob | null = null;
+    const mailWorker = new MailWorker({
+      store, transport, sealer, from: config.mailFrom, logger: log, sendsHere: () => mailQueue?.holding ?? false,
+    });
     mailWorker.start();
 
     // The bus, presence, login throttle and traffic counters: given, or in process.
@@ -127,6 +136,11 @@ export class SiarServer {
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
     }, log);
     const { bus, presence } = node;
+    mailQueue = new ClusterJob({
+      name: 'mail-queue', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: MAIL_QUEUE_CHECK_MS, log, run: () => mailWorker.kick(),
+    });
+    const clusterJobs = [mailQueue];
+    mailQueue.start();
     const nodeId = bus.nodeId;
     const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
     const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
@@ -151,6 +165,8 @@ export class SiarServer {
         return { bytesIn, bytesOut };
       },
     });
+    // Every node's counts are since it started, as its own STATS figures are.
+    await node.counters.restart(nodeId).catch((err) => log.error({ err }, 'traffic counters could not be reset for this node'));
     const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
       config, store, router, bus, log, stats, backups,
@@ -272,13 +288,17 @@ export class SiarServer {
     loopLateness.start();
     stats.start();
     await writeServerLock(config.dataDir, { pid: process.pid, host: config.host, port, startedAt: new Date().toISOString() });
-    // Requests left undecided expire (with a notice to the registrant): now, then periodically.
-    const sweep = (): void => {
-      expireRegistrations(services, null).catch((err) => log.error({ err }, 'registration expiry failed'));
-    };
-    sweep();
-    server.expiryTimer = setInterval(sweep, config.registrationExpiryCheckMs);
-    server.expiryTimer.unref();
+    // Requests left undecided expire (with a notice to the registrant): now, then periodically, on
+    // the one node of the cluster that holds the sweep's lease.
+    const expiry = new ClusterJob({
+      name: 'registration-expiry', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: config.registrationExpiryCheckMs, log,
+      run: async () => {
+        const expired = await expireRegistrations(services, null);
+        log.debug({ expired }, 'registration expiry sweep');
+      },
+    });
+    server.clusterJobs.push(...clusterJobs, expiry);
+    expiry.start();
     // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
     server.dueJobs = new DueJobRunner({
       store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services),
@@ -340,7 +360,7 @@ export class SiarServer {
       await closed;
       // Every shadow listener, data socket and partial file settles before the store closes.
       await this.transfers?.stop();
-      if (this.expiryTimer) clearInterval(this.expiryTimer);
+      await Promise.all(this.clusterJobs.map((job) => job.stop()));
       await this.catchUp?.stop(); // one under way settles before the store closes
       await this.dueJobs?.stop();
       await this.attachmentExpiry?.stop();
@@ -353,9 +373,9 @@ export class SiarServer {
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
       if (this.node && this.ownsNode) {
-        const { bus, presence, counters } = this.node;
+        const { bus, presence, counters, leases } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
-        await Promise.allSettled([bus.close(), presence.close(), counters.close()]);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close()]);
       }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);

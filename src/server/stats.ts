@@ -7,7 +7,16 @@
  */
 import type { MinuteSample, TrafficTotals, TransferProgress } from '../protocol/index.js';
 import { NO_LATENESS, type LatenessSource, type LatenessWindow } from './loop-lateness.js';
-import type { TrafficCounters } from '../core/ports/traffic-counters.js';
+import { COUNTER_FIELDS, NO_COUNTS, addCounts, type CounterValues, type TrafficCounters } from '../core/ports/traffic-counters.js';
+
+/** Every node's counts since it started, and their sum (STATS on several nodes). */
+export interface ClusterTraffic {
+  /** This node's name. */
+  node: string;
+  /** In the order the nodes first reported; this node's figures are live, the others' as of their last flush (countsFlushMs). */
+  nodes: Array<{ node: string; counters: CounterValues }>;
+  total: CounterValues;
+}
 
 export type { MinuteSample, TrafficTotals, TransferProgress };
 
@@ -33,6 +42,8 @@ export interface TrafficStatsOptions {
   loopLateness?: LatenessSource;
   /** Where each completed minute goes, under this node's name, so every node reads every node's (traffic-counters port). */
   counters?: { port: TrafficCounters; node: string; onError?: (err: unknown) => void };
+  /** How often this node's counts go to the counters port (other nodes' STATS lag by at most this). */
+  countsFlushMs?: number;
 }
 
 interface Mark {
@@ -75,6 +86,10 @@ export class TrafficStats {
   private mark: Mark;
   private timer: NodeJS.Timeout | null = null;
   private closing: NodeJS.Immediate | null = null;
+  private readonly countsFlushMs: number;
+  private flushTimer: NodeJS.Timeout | null = null;
+  /** What the counters port has of this node's counts already. */
+  private flushed: CounterValues = { ...NO_COUNTS };
 
   constructor(options: TrafficStatsOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -84,6 +99,7 @@ export class TrafficStats {
     this.liveBytes = options.liveBytes ?? (() => ({ bytesIn: 0, bytesOut: 0 }));
     this.loopLateness = options.loopLateness ?? { window: () => NO_LATENESS };
     this.counters = options.counters ?? null;
+    this.countsFlushMs = options.countsFlushMs ?? 5_000;
     this.started = this.now();
     this.mark = this.takeMark(this.bucketStart(this.started));
   }
@@ -138,6 +154,19 @@ export class TrafficStats {
     };
   }
 
+  /**
+   * This node's counts and every other node's from the traffic-counters port (without one: this
+   * node alone), with their sum. A node that stopped keeps its last counts until it starts again.
+   */
+  async cluster(): Promise<ClusterTraffic> {
+    const own = this.ownCounts();
+    const name = this.counters?.node ?? 'local';
+    const shared = this.counters ? (await this.counters.port.totals()).nodes : [];
+    const nodes = shared.map((n) => (n.node === name ? { node: name, counters: own } : n));
+    if (!nodes.some((n) => n.node === name)) nodes.push({ node: name, counters: own });
+    return { node: name, nodes, total: nodes.reduce((sum, n) => addCounts(sum, n.counters), { ...NO_COUNTS }) };
+  }
+
   transfersInProgress(): TransferProgress[] {
     return this.safeTransfers();
   }
@@ -149,9 +178,13 @@ export class TrafficStats {
     return [...done, this.sample(this.mark, this.takeMark(this.mark.at), this.readLoop(false), true)];
   }
 
-  /** Samples each minute on the minute. The timer does not keep the process alive. */
+  /** Samples each minute on the minute, and sends the counts every countsFlushMs. The timers do not keep the process alive. */
   start(): void {
     if (this.timer) return;
+    if (this.counters) {
+      this.flushTimer = setInterval(() => this.flushCounts(), this.countsFlushMs);
+      this.flushTimer.unref();
+    }
     const schedule = (): void => {
       const wait = this.mark.at + this.bucketMs - this.now();
       this.timer = setTimeout(() => {
@@ -169,6 +202,8 @@ export class TrafficStats {
   }
 
   stop(): void {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    this.flushTimer = null;
     if (this.timer) clearTimeout(this.timer);
     if (this.closing) clearImmediate(this.closing);
     this.timer = null;
@@ -196,12 +231,32 @@ export class TrafficStats {
     if (this.counters) this.report(this.counters, sample);
   }
 
-  /** A completed minute to the shared counters: the sample, and its counts added to the node's. */
+  /** A completed minute to the shared counters, with the counts so far. */
   private report(counters: NonNullable<TrafficStatsOptions['counters']>, sample: MinuteSample): void {
     const { port, node, onError = () => undefined } = counters;
-    const { messages, popups, bytesIn, bytesOut, connectionsOpened, urgent, freedBytes } = sample;
     port.recordMinute(node, sample).catch(onError);
-    port.add(node, { messages, popups, bytesIn, bytesOut, connectionsOpened, urgent, freedBytes }).catch(onError);
+    this.flushCounts();
+  }
+
+  /** This node's counts since it started, as the counters port keeps them. */
+  private ownCounts(): CounterValues {
+    const t = this.totals();
+    const own = { ...NO_COUNTS };
+    for (const f of COUNTER_FIELDS) own[f] = t[f];
+    return own;
+  }
+
+  /** Adds what this node counted since the last flush to its counts in the counters port. */
+  flushCounts(): void {
+    if (!this.counters) return;
+    const { port, node, onError = () => undefined } = this.counters;
+    const now = this.ownCounts();
+    const was = this.flushed;
+    const delta = { ...NO_COUNTS };
+    for (const f of COUNTER_FIELDS) delta[f] = now[f] - was[f];
+    if (Object.values(delta).every((v) => v === 0)) return;
+    this.flushed = now;
+    port.add(node, delta).catch(onError);
   }
 
   /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */

@@ -57,3 +57,19 @@ export async function killClient(url: string, name: string): Promise<void> {
     admin.disconnect();
   }
 }
+
+/**
+ * The --bus URL of a test file's cluster: Redis database `db` (1–15, one per file), emptied first.
+ * A cluster's nodes share every key of their Redis database (bus, presence, leases: the node holding
+ * the mail queue's lease sends every mail), so two test files' clusters must not share one.
+ */
+export async function clusterBus(db: number): Promise<string> {
+  const url = `${await redisUrl()}/${db}`;
+  const redis = new Redis(url);
+  try {
+    await redis.flushdb();
+  } finally {
+    redis.disconnect();
+  }
+  return url;
+}

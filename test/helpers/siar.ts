@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import type { Database } from 'better-sqlite3';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
-import { SiarClient } from '../../src/client/connection.js';
+import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { Args } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
@@ -240,5 +240,23 @@ export class RawPeer {
 
   private wake(): void {
     for (const w of this.waiters.splice(0)) w();
+  }
+}
+
+/** A client of `s` from another loopback address (127.0.0.0/8 plays other hosts); closed when the test ends. */
+export async function clientFrom(t: Test, s: TestServer, localAddress: string): Promise<SiarClient> {
+  const c = await SiarClient.connect({ host: '127.0.0.1', port: s.port, localAddress });
+  t.teardown(() => c.close());
+  return c;
+}
+
+/** The code a LOGIN ends with: 'OK' or the error code. */
+export async function loginCode(c: SiarClient, username: string, password: string): Promise<string> {
+  try {
+    await c.login(username, password, { popups: false });
+    return 'OK';
+  } catch (err) {
+    if (err instanceof RemoteError) return err.code;
+    throw err;
   }
 }

@@ -3,33 +3,16 @@
  * real server over real sockets: attackers play other hosts from 127.0.0.0/8 (`localAddress`).
  */
 import net from 'node:net';
-import type { Test } from 'tap';
 import t from 'tap';
-import { RemoteError, SiarClient } from '../../src/client/connection.js';
+import type { RemoteError } from '../../src/client/connection.js';
 import type { Args } from '../../src/protocol/index.js';
 import { DEFAULT_THROTTLE, type ThrottleOptions } from '../../src/server/throttle.js';
-import { sqliteDb, startServer, type TestServer } from '../helpers/siar.js';
+import { clientFrom, loginCode, sqliteDb, startServer, type TestServer } from '../helpers/siar.js';
 
 function throttle(o: Partial<ThrottleOptions>): ThrottleOptions {
   return { ...DEFAULT_THROTTLE, baseDelayMs: 5, maxDelayMs: 20, ...o };
 }
 
-async function clientFrom(t: Test, s: TestServer, localAddress: string): Promise<SiarClient> {
-  const c = await SiarClient.connect({ host: '127.0.0.1', port: s.port, localAddress });
-  t.teardown(() => c.close());
-  return c;
-}
-
-/** The code a LOGIN ends with: 'OK' or the error code. */
-async function loginCode(c: SiarClient, username: string, password: string): Promise<string> {
-  try {
-    await c.login(username, password, { popups: false });
-    return 'OK';
-  } catch (err) {
-    if (err instanceof RemoteError) return err.code;
-    throw err;
-  }
-}
 
 function auditRows(s: TestServer, kind: string, address?: string): Array<{ subject: string | null; address: string | null; detail: string }> {
   const rows = sqliteDb(s.server).prepare<[string], { subject: string | null; address: string | null; detail: string }>(

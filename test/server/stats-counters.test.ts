@@ -22,6 +22,27 @@ t.test('completed minutes and their counts reach the counters port; the running 
   t.equal((await port.totals()).total.messages, 2);
 });
 
+t.test('counts also go to the port between minutes; cluster() has this node live and the others as flushed, with the sum', async (t) => {
+  const port = new MemoryTrafficCounters(10);
+  let now = 0;
+  const a = new TrafficStats({ now: () => now, counters: { port, node: 'node-a' } });
+  const b = new TrafficStats({ now: () => now, counters: { port, node: 'node-b' } });
+  a.messageStored();
+  a.messageStored();
+  b.popupDelivered(5);
+  a.flushCounts();
+  b.flushCounts();
+  b.flushCounts(); // nothing new: nothing added twice
+  a.messageStored(); // not flushed yet
+  await new Promise((r) => setImmediate(r));
+  const seenByB = await b.cluster();
+  t.equal(seenByB.node, 'node-b');
+  t.strictSame(seenByB.nodes.map((n) => [n.node, n.counters.messages, n.counters.popups]), [['node-a', 2, 0], ['node-b', 0, 5]], 'A as flushed');
+  t.strictSame((await a.cluster()).nodes.map((n) => [n.node, n.counters.messages]), [['node-a', 3], ['node-b', 0]], 'A sees itself live');
+  t.match(seenByB.total, { messages: 2, popups: 5 });
+  t.strictSame((await new TrafficStats({ now: () => now }).cluster()).nodes.map((n) => n.node), ['local'], 'without a port: this node alone');
+});
+
 t.test('urgent messages and freed attachment bytes are counted per minute and reach the port (issue 21)', async (t) => {
   const port = new MemoryTrafficCounters(10);
   let now = 0;

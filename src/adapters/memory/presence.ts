@@ -24,8 +24,12 @@ export class MemoryPresence implements Presence {
     for (const e of [...this.byConnection.values()]) if (e.node === node) this.drop(e.node, e.cid);
   }
 
-  async connectionsOf(userId: number): Promise<number> {
-    return this.byUser.get(userId)?.size ?? 0;
+  async connectionsOf(userId: number, options: { exceptNode?: string } = {}): Promise<number> {
+    const conns = this.byUser.get(userId);
+    if (!conns || options.exceptNode === undefined) return conns?.size ?? 0;
+    let n = 0;
+    for (const e of conns.values()) if (e.node !== options.exceptNode) n++;
+    return n;
   }
 
   async onlineAmong(userIds: readonly number[]): Promise<Set<number>> {

@@ -17,6 +17,10 @@ export class MemoryTrafficCounters implements TrafficCounters {
     n.counters = addCounts(n.counters, deltas);
   }
 
+  async restart(node: string): Promise<void> {
+    this.nodeOf(node).counters = { ...NO_COUNTS };
+  }
+
   async recordMinute(node: string, sample: MinuteSample): Promise<void> {
     const n = this.nodeOf(node);
     n.minutes.push({ ...sample });

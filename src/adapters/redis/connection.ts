@@ -1,4 +1,5 @@
 /** Redis connections for the bus, presence and counters adapters (ioredis: reconnects by itself). */
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
 export interface RedisAdapterOptions {
@@ -20,4 +21,18 @@ export function connectRedis(url: string, name: string, onError: (err: unknown) 
   });
   redis.on('error', onError);
   return redis;
+}
+
+/**
+ * Runs a Lua script by its SHA1 (EVALSHA), sending its text only when Redis does not have it yet
+ * (after a restart or a SCRIPT FLUSH): the hot paths do not send the script each time.
+ */
+export async function runScript(redis: Redis, script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  const sha = createHash('sha1').update(script).digest('hex');
+  try {
+    return await redis.evalsha(sha, keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
+    return redis.eval(script, keys.length, ...keys, ...args);
+  }
 }

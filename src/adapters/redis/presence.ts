@@ -74,8 +74,8 @@ export class RedisPresence implements Presence {
     await this.redis.multi().del(...this.nodeKeys(node)).srem(this.nodesKey(), node).exec();
   }
 
-  async connectionsOf(userId: number): Promise<number> {
-    return (await this.countsOf('users', [userId]))[0]!;
+  async connectionsOf(userId: number, options: { exceptNode?: string } = {}): Promise<number> {
+    return (await this.countsOf('users', [userId], options.exceptNode))[0]!;
   }
 
   async onlineAmong(userIds: readonly number[]): Promise<Set<number>> {
@@ -112,8 +112,8 @@ export class RedisPresence implements Presence {
   }
 
   /** Per member, the count summed over the live nodes (a dead node's keys have expired). */
-  private async countsOf(kind: 'users' | 'popups', userIds: readonly number[]): Promise<number[]> {
-    const nodes = await this.redis.smembers(this.nodesKey());
+  private async countsOf(kind: 'users' | 'popups', userIds: readonly number[], exceptNode?: string): Promise<number[]> {
+    const nodes = (await this.redis.smembers(this.nodesKey())).filter((n) => n !== exceptNode);
     const fields = userIds.map(String);
     const perNode = await Promise.all(nodes.map((n) => this.redis.hmget(`${this.prefix}node:${n}:${kind}`, ...fields)));
     return userIds.map((_, i) => perNode.reduce((sum, counts) => sum + Number(counts[i] ?? 0), 0));

@@ -38,6 +38,11 @@ export class RedisTrafficCounters implements TrafficCounters {
     await this.redis.eval(ADD, 3, this.nodesKey(), `${this.prefix}seq`, this.countsKey(node), node, ...pairs);
   }
 
+  async restart(node: string): Promise<void> {
+    await this.add(node, {});
+    await this.redis.del(this.countsKey(node));
+  }
+
   async recordMinute(node: string, sample: MinuteSample): Promise<void> {
     await this.add(node, {});
     await this.redis.multi()

@@ -8,7 +8,7 @@ import type { MailFilter } from '../calls.js';
 import type { SiarClient } from '../connection.js';
 import { wireArgs, type MailEvent } from '../replies.js';
 import { adminFallback, defineCommand, oneLine, print, printErr, printJson, table, type ClientOptions } from '../cli/common.js';
-import { formatBytes, sparkline } from './format.js';
+import { formatBytes, nodeTrafficLines, sparkline } from './format.js';
 
 type AdminOpts = ClientOptions & { data: string };
 type Builder = (y: Argv) => Argv<any>;
@@ -83,6 +83,8 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
           `loop late  p50 ${s.loopP50Ms} ms, p99 ${s.loopP99Ms} ms, max ${s.loopMaxMs} ms this minute; worst since start ${s.loopMaxEverMs} ms`,
         ];
         for (const t of s.transfersInProgress) lines.push(`  ${oneLine([t.id, t.direction, t.bytes, t.size, t.user, t.name].join(','))}`);
+        const nodes = nodeTrafficLines(s);
+        if (nodes.length > 0) lines.push('', `${s.nodes.length} nodes, each since it started (* ${oneLine(s.nodeId)}, whose figures are above):`, ...nodes);
         print(lines.join('\n') + '\n');
       }),
     }),

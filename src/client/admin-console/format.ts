@@ -1,6 +1,6 @@
 /** Small text helpers shared by the console screens and the admin subcommands. */
 import { formatBytes } from '../../protocol/units.js';
-import type { MemberRow } from '../replies.js';
+import type { MemberRow, NodeTraffic, Stats } from '../replies.js';
 import { stripControls } from '../tui/editor.js';
 
 /** Sizes as everywhere else in siar (IEC units: "512 B", "1.5 KiB"). */
@@ -176,4 +176,21 @@ export function fieldLines(fields: Record<string, string>, width: number): strin
     const lines = v.split('\n').flatMap((l) => (l ? wrap(l, width - keyWidth - 2) : ['']));
     return lines.map((l, i) => `${i === 0 ? k.padEnd(keyWidth) : ' '.repeat(keyWidth)}  ${l}`.trimEnd());
   });
+}
+
+/**
+ * STATS's nodes as a table (at most 70 columns): one line per node since it started, `*` marking the
+ * one that answered, then the cluster's total. Nothing for a single node (its figures are the totals).
+ */
+export function nodeTrafficLines(s: Pick<Stats, 'nodeId' | 'nodes' | 'total'>): string[] {
+  if (s.nodes.length < 2) return [];
+  const row = (name: string, n: NodeTraffic): string => [
+    name.length > 16 ? `${name.slice(0, 15)}…` : name.padEnd(16), String(n.messages).padStart(8), String(n.popups).padStart(8),
+    formatBytes(n.bytesIn).padStart(10), formatBytes(n.bytesOut).padStart(10), String(n.connectionsOpened).padStart(11),
+  ].join(' ');
+  return [
+    `${'node'.padEnd(16)} ${'messages'.padStart(8)} ${'popups'.padStart(8)} ${'bytes in'.padStart(10)} ${'bytes out'.padStart(10)} ${'connections'.padStart(11)}`,
+    ...s.nodes.map((n) => row(`${n.node === s.nodeId ? '*' : ' '}${stripControls(n.node)}`, n)),
+    row(' all nodes', s.total),
+  ];
 }

@@ -1,12 +1,13 @@
 /**
- * The console's Traffic screen: totals and this minute, a bar chart of messages per minute,
+ * The console's Traffic screen: totals and this minute (on several nodes, every node's counts and
+ * the cluster's), a bar chart of messages per minute,
  * sparklines of the rest, how late the event loop runs, and transfers with progress bars;
  * refreshed every 2 s. `a` sends an alert to all members (alert-form.ts).
  */
 import blessed from 'blessed';
 import type { Stats, TrafficMinute } from '../replies.js';
 import { sendAlert } from './alert-form.js';
-import { barChart, formatBytes, progressBar, shortTime, sparkline } from './format.js';
+import { barChart, formatBytes, nodeTrafficLines, progressBar, shortTime, sparkline } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
 
 export function trafficScreen(host: ConsoleHost, key: string): Screen {
@@ -33,6 +34,9 @@ export function trafficLines(s: Stats, width: number): string[] {
   const minutes = s.minutes.slice(-width);
   const series = (k: Exclude<keyof TrafficMinute, 'at' | 'partial'>) => minutes.map((m) => m[k]);
   const running = minutes[minutes.length - 1];
+  // On several nodes: a line per node and the total, paid for with the bar chart's height (24 rows).
+  const nodes = nodeTrafficLines(s).map((l) => ` ${l}`);
+  const chartHeight = Math.max(2, 6 - nodes.length);
   const lines = [
     ` since ${shortTime(s.startedAt)}          this minute`,
     ` messages      ${String(s.messages).padStart(12)}   ${running?.messages ?? 0}`,
@@ -44,9 +48,10 @@ export function trafficLines(s: Stats, width: number): string[] {
     ` shadow listeners ${String(s.liveListeners).padStart(9)}   transfers in progress: ${s.transfers}`,
     ` loop late ms  ${String(s.loopMaxEverMs).padStart(12)}   p99 ${s.loopP99Ms}, max ${s.loopMaxMs}   (left: the worst since start)`,
     ` freed         ${formatBytes(s.freedBytes).padStart(12)}   expired attachments removed since start`,
+    ...(nodes.length > 0 ? ['', ` the figures above are this node's (*); every node's since it started:`, ...nodes] : []),
     '',
     ` messages per minute, last ${minutes.length} minute(s):`,
-    ...barChart(series('messages'), 6, 'min').map((l) => ` ${l}`),
+    ...barChart(series('messages'), chartHeight, 'min').map((l) => ` ${l}`),
     '',
     ` popups/min    ${sparkline(series('popups'))}`,
     ` bytes in/min  ${sparkline(series('bytesIn'))}`,

@@ -12,7 +12,7 @@
  * - Failures against one username from every address are a signal, never a lock: past a threshold
  *   every further failed guess on that username is slowed and the administrator is alerted.
  * - Attempts refused while locked cost no hash and no audit row each: they are counted and reported
- *   once the lock is over (onReport), one report per lock with the count.
+ *   once the lock is over (onReport), one report per lock with the count, made by one node.
  */
 export interface ThrottleOptions {
   /** Failures of one (username, address) pair answered without delay. */
@@ -108,6 +108,9 @@ export interface LoginThrottleState {
   onReport: (report: ThrottleReport) => void;
   /** Reports finished locks and alert windows every reportIntervalMs until stop(). */
   start(): void;
-  /** Stops, and reports every count still held. */
+  /**
+   * Stops (the node is stopping). Counts held only by this node are reported first; counts the
+   * other nodes share (Redis) stay for them.
+   */
   stop(): Promise<void>;
 }

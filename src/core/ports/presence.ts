@@ -33,8 +33,11 @@ export interface Presence {
   remove(node: string, cid: number): Promise<void>;
   /** Forgets every connection of a node (it stopped, or it is known to be gone). */
   removeNode(node: string): Promise<void>;
-  /** Logged-in connections of the member, on every node. */
-  connectionsOf(userId: number): Promise<number>;
+  /**
+   * Logged-in connections of the member, on every node (but `exceptNode`, when given: a node knows
+   * its own exactly and adds them, for the cluster-wide cap per member).
+   */
+  connectionsOf(userId: number, options?: { exceptNode?: string }): Promise<number>;
   /** Of these members, the ones with at least one connection. */
   onlineAmong(userIds: readonly number[]): Promise<Set<number>>;
   /** Whether the member has a connection that takes popups. */

@@ -37,6 +37,11 @@ export interface TrafficTotals {
 export interface TrafficCounters {
   /** Adds to the node's counters. */
   add(node: string, deltas: Partial<CounterValues>): Promise<void>;
+  /**
+   * The node starts (again): its counts start from zero, so every node's are since it started, as
+   * its own STATS figures are. Its minutes stay (the chart goes on), and so does its place in the list.
+   */
+  restart(node: string): Promise<void>;
   /** Keeps a completed minute of the node's. */
   recordMinute(node: string, sample: MinuteSample): Promise<void>;
   totals(): Promise<TrafficTotals>;

@@ -8,6 +8,7 @@ import { BackupBusyError, type AttachmentMode, type BackupJob } from '../backup.
 import { passwordResetMail, registrationExpiredMail } from '../mail/templates.js';
 import { generatePassword, hashPassword } from '../secrets.js';
 import type { OutgoingMail, QueuedMail, RegistrationRequest, User } from '../../core/ports/store.js';
+import type { CounterValues } from '../../core/ports/traffic-counters.js';
 import { flag, optionalId, pageFrom, requireUsername } from '../../protocol/arguments.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
@@ -113,7 +114,7 @@ export const OPEN_ACK_MESSAGES = 1000;
 const ATTACHMENT_MODES: readonly AttachmentMode[] = ['copy', 'list'];
 
 export const adminOpsCommands: Command[] = [
-  authed('STATS', 'admin', 'STATS [minutes=N] — traffic totals; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
+  authed('STATS', 'admin', 'STATS [minutes=N] — this node\'s traffic totals, every node\'s counts and their sum; one ITEM per minute (oldest first, the running minute last)', async (ctx, args) => {
     const { stats, config } = ctx.services;
     // minutes=0: the running minute only.
     const minutes = args.get('minutes') === '0' ? 0
@@ -122,6 +123,8 @@ export const adminOpsCommands: Command[] = [
       ctx.item({ ...s, partial: s.partial ? 1 : 0 });
     }
     const totals = stats.totals();
+    const cluster = await stats.cluster();
+    const counts = (c: CounterValues): string => `${c.messages},${c.popups},${c.bytesIn},${c.bytesOut},${c.connectionsOpened}`;
     const open = await ctx.services.store.openAcknowledgements(new Date().toISOString(), OPEN_ACK_MESSAGES);
     return {
       ...totals,
@@ -129,6 +132,10 @@ export const adminOpsCommands: Command[] = [
       online: (await ctx.services.router.online()).length,
       transfer: stats.transfersInProgress().map((t) => `${t.id},${t.direction},${t.bytes},${t.size},${t.user},${t.name}`),
       registrationExpiryDays: config.registrationExpiryDays,
+      nodeId: cluster.node,
+      // Every node's counts since it started (the name last: it may hold a comma), then their sum.
+      node: cluster.nodes.map((n) => `${counts(n.counters)},${n.node}`),
+      total: counts(cluster.total),
     };
   }),
 

@@ -21,7 +21,9 @@ export const authCommands: Command[] = [
       await store.audit({ kind: 'login_refused_suspended', actorId: user.id, subject: username, address: ctx.conn.remoteAddress });
       throw new SiarError('ACCOUNT_SUSPENDED');
     }
-    admitLogin(config, router.local, ctx.conn, user); // before a session is made for nothing
+    // The member's connections on the other nodes, for the cap per member (a node counts its own).
+    const elsewhere = await router.connectionsElsewhere(user.id);
+    admitLogin(config, router.local, ctx.conn, user, elsewhere); // before a session is made for nothing
     const token = generateToken();
     const expiresAtMs = Date.now() + config.sessionTtlMs;
     const expiresAt = new Date(expiresAtMs).toISOString();
@@ -33,7 +35,7 @@ export const authCommands: Command[] = [
     });
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
     try {
-      admitLogin(config, router.local, ctx.conn, user);
+      admitLogin(config, router.local, ctx.conn, user, elsewhere);
     } catch (err) {
       await store.closeSession(session.id);
       throw err;
@@ -70,12 +72,13 @@ export const authCommands: Command[] = [
       throw new SiarError('TOKEN_EXPIRED', 'That session has expired; log in again with your password.');
     }
     if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
-    admitLogin(config, router.local, ctx.conn, user);
+    const elsewhere = await router.connectionsElsewhere(user.id);
+    admitLogin(config, router.local, ctx.conn, user, elsewhere);
     // Recorded like a LOGIN (last login time and address): the administrator sees where a session went.
     await store.recordLogin(user.id, ctx.conn.remoteAddress);
     const unread = await store.unreadCount(user.id);
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
-    admitLogin(config, router.local, ctx.conn, user);
+    admitLogin(config, router.local, ctx.conn, user, elsewhere);
     if (ctx.conn.user) router.detach(ctx.conn);
     const expiresAtMs = Date.parse(session.expiresAt);
     ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };

@@ -29,6 +29,12 @@ export interface MailWorkerOptions {
   backoff?: (attempts: number) => number;
   /** For tests: the current time in ms. */
   now?: () => number;
+  /**
+   * Whether this node sends the queue's mail now (on several nodes, only the holder of the mail
+   * queue's lease does, so no mail goes out once per node); default always. Rescheduling
+   * (retryNow) is a store write and happens on any node.
+   */
+  sendsHere?: () => boolean;
 }
 
 export type MailWorkerEvents = {
@@ -64,6 +70,7 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
   readonly #pollMs: number;
   readonly #backoff: (attempts: number) => number;
   readonly #now: () => number;
+  readonly #sendsHere: () => boolean;
 
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
@@ -81,6 +88,7 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
     this.#pollMs = options.pollMs ?? 5000;
     this.#backoff = options.backoff ?? defaultBackoff;
     this.#now = options.now ?? Date.now;
+    this.#sendsHere = options.sendsHere ?? (() => true);
   }
 
   /** Starts polling (and runs a first pass now). The timer does not keep the process alive. */
@@ -148,6 +156,7 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
           request.reject(err);
         }
       }
+      if (!this.#sendsHere()) continue;
       try {
         if (await this.#pass()) this.#again = true;
       } catch (err) {

@@ -12,12 +12,16 @@ import { SiarServer } from '../../../src/server/server.js';
 import { RedisBus } from '../../../src/adapters/redis/bus.js';
 import { RedisPresence } from '../../../src/adapters/redis/presence.js';
 import { RedisTrafficCounters } from '../../../src/adapters/redis/traffic-counters.js';
+import { RedisLeases } from '../../../src/adapters/redis/lease.js';
 import { MemoryLoginThrottle } from '../../../src/adapters/memory/login-throttle.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { PeriodicCatchUp } from '../../../src/server/delivery.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { Capture, startServer, tempDir, until } from '../../helpers/siar.js';
-import { freshPrefix, redisMissing, redisUrl } from '../../contract/redis.js';
+import { clusterBus, freshPrefix, redisMissing } from '../../contract/redis.js';
+
+/** This file's Redis database (test/contract/redis.ts, clusterBus). */
+const REDIS_DB = 15;
 
 /**
  * A second node on node A's store whose bus is a channel of its own (another key prefix): it hears
@@ -30,13 +34,14 @@ async function deafNode(t: Test, url: string, nodeId: string, storeDir: string, 
     presence: await RedisPresence.connect(url, { prefix }),
     counters: await RedisTrafficCounters.connect(url, 60, { prefix }),
     throttle: new MemoryLoginThrottle(),
+    leases: await RedisLeases.connect(url, { prefix }),
   };
   const b = await SiarServer.start({
     host: '127.0.0.1', port: 0, dataDir: tempDir(t), store: path.join(storeDir, 'siar.db'), bus: url, nodeId, catchUpIntervalMs,
   }, { logger: createLogger('debug', new Capture()), adapters: { node } });
   t.teardown(async () => {
     await b.stop();
-    await Promise.all([node.bus.close(), node.presence.close(), node.counters.close()]);
+    await Promise.all([node.bus.close(), node.presence.close(), node.counters.close(), node.leases.close()]);
   });
   return { b, node };
 }
@@ -55,7 +60,7 @@ async function fiveSentTo(t: Test, b: SiarServer, username: string, password: st
 
 t.test('popups whose wake-up never reached node B arrive there through the periodic catch-up, each once', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const url = await redisUrl();
+  const url = await clusterBus(REDIS_DB);
   const a = await startServer(t, { bus: url, nodeId: `a-${process.pid}`, catchUpIntervalMs: 0 });
   // Node B: the same store and Redis, but a bus channel of its own: it hears nothing A publishes.
   const { b, node } = await deafNode(t, url, `b-${process.pid}`, a.dataDir, 400);
@@ -79,7 +84,7 @@ t.test('popups whose wake-up never reached node B arrive there through the perio
 
 t.test('a tick pushes at most its batch; the rest follow at the next ticks', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const url = await redisUrl();
+  const url = await clusterBus(REDIS_DB);
   const a = await startServer(t, { bus: url, nodeId: `a2-${process.pid}`, catchUpIntervalMs: 0 });
   const { password } = await a.member('carol');
   const alice = await a.memberClient('alice');

@@ -8,11 +8,14 @@ import t from 'tap';
 import { SiarClient } from '../../../src/client/index.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { collectPushes, startServer, until } from '../../helpers/siar.js';
-import { redisMissing, redisUrl } from '../../contract/redis.js';
+import { clusterBus, redisMissing } from '../../contract/redis.js';
+
+/** This file's Redis database (test/contract/redis.ts, clusterBus). */
+const REDIS_DB = 14;
 
 t.test('a scheduled message with reminders goes out once and reminds once per period, with two nodes running', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const bus = await redisUrl();
+  const bus = await clusterBus(REDIS_DB);
   const fast = { remindMinIntervalMs: 1000 };
   const a = await startServer(t, { ...fast, bus, nodeId: `a-${process.pid}` });
   const b = await startServer(t, { ...fast, bus, nodeId: `b-${process.pid}`, store: path.join(a.dataDir, 'siar.db') });

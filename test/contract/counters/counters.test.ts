@@ -25,6 +25,14 @@ forEachAdapter(t, (t, adapter) => {
       { node: 'node-b', counters: { messages: 1, popups: 0, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4, urgent: 0, freedBytes: 0 } },
     ]);
     t.strictSame(totals.total, { messages: 6, popups: 5, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4, urgent: 0, freedBytes: 0 });
+    await a.restart('node-a');
+    await a.add('node-a', { popups: 1 });
+    await b.restart('node-c');
+    t.strictSame((await b.totals()).nodes, [
+      { node: 'node-a', counters: { messages: 0, popups: 1, bytesIn: 0, bytesOut: 0, connectionsOpened: 0, urgent: 0, freedBytes: 0 } },
+      { node: 'node-b', counters: { messages: 1, popups: 0, bytesIn: 1000, bytesOut: 10, connectionsOpened: 4, urgent: 0, freedBytes: 0 } },
+      { node: 'node-c', counters: { messages: 0, popups: 0, bytesIn: 0, bytesOut: 0, connectionsOpened: 0, urgent: 0, freedBytes: 0 } },
+    ], 'a node started again counts from zero, in its place; a new one is listed at once');
   });
 
   t.test('urgent messages and freed attachment bytes are counted per node and summed like the others (issue 21)', async (t) => {

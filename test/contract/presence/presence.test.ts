@@ -22,6 +22,9 @@ forEachAdapter(t, (t, adapter) => {
     await b.set(entry('node-b', 2, 2));
     t.equal(await a.connectionsOf(1), 2);
     t.equal(await b.connectionsOf(1), 2);
+    t.equal(await a.connectionsOf(1, { exceptNode: 'node-a' }), 1, 'the other nodes\' only');
+    t.equal(await a.connectionsOf(2, { exceptNode: 'node-b' }), 0);
+    t.equal(await b.connectionsOf(2, { exceptNode: 'node-a' }), 1);
     t.strictSame([...await a.onlineAmong([1, 2, 3])].sort(), [1, 2]);
     await a.remove('node-a', 1);
     t.equal(await b.connectionsOf(1), 1);
