@@ -20,6 +20,11 @@ export interface BoundUser {
   sessionId: number;
   /** When the session expires (ms since the epoch): the connection is closed then (SESSION_EXPIRED). */
   expiresAt: number;
+  /**
+   * When this connection logged in or resumed (ms since the epoch): a closing of sessions decided
+   * before it (a password change heard late from another node) does not reach it.
+   */
+  boundAt: number;
 }
 
 export type LineHandler = (conn: Connection, line: string) => Promise<void>;

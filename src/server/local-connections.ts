@@ -158,8 +158,10 @@ export class LocalConnections {
   }
 
   /** Closes the member's connections logged in with the sessions meant, with a closing error; returns how many. */
-  disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): number {
-    const conns = [...(this.byUser.get(userId) ?? [])].filter((c) => c.user !== null && selects(sessions, c.user.sessionId));
+  /** Connections bound after `decidedAt` logged in after the closing (heard late from another node): spared. */
+  disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt = Infinity): number {
+    const conns = [...(this.byUser.get(userId) ?? [])]
+      .filter((c) => c.user !== null && selects(sessions, c.user.sessionId) && c.user.boundAt <= decidedAt);
     for (const conn of conns) conn.fail(code, message);
     return conns.length;
   }

@@ -32,7 +32,8 @@ export interface MessageRouter {
   /** Closes every connection of the member with a closing error; resolves to how many there were. */
   disconnectUser(userId: number, code: ErrorCode, message: string): Promise<number>;
   /** Closes the member's connections logged in with the sessions meant; resolves to how many there were. */
-  disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): Promise<number>;
+  /** `decidedAt`: when the store closed them (default now); connections bound later are spared. */
+  disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt?: number): Promise<number>;
   isOnline(userId: number): Promise<boolean>;
   /** The member's logged-in connections on the other nodes (presence's count; this node's are exact in `local`). */
   connectionsElsewhere(userId: number): Promise<number>;
@@ -101,10 +102,10 @@ export class Router implements MessageRouter {
     return this.disconnectSessions(userId, { all: true }, code, message);
   }
 
-  async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string): Promise<number> {
+  async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt = Date.now()): Promise<number> {
     // Counted where presence can see every node; only all of a member's connections is a count it knows.
     const count = 'all' in sessions ? await this.presence.connectionsOf(userId) : 0;
-    await this.bus.publish({ type: 'session_closed', userId, sessions, code, message });
+    await this.bus.publish({ type: 'session_closed', userId, sessions, code, message, decidedAt });
     return count;
   }
 
@@ -146,7 +147,7 @@ export class Router implements MessageRouter {
       case 'member_notice': this.local.pushToUser(event.userId, event.event, event.args); break;
       case 'admin_notice': this.local.pushToAdmins(event.event, event.args); break;
       case 'registration_decided': this.local.pushToRegistrant(event.requestId, event.event, event.args); break;
-      case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message); break;
+      case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message, event.decidedAt); break;
       default: break; // message_stored is delivery's; member_changed is for caches, and this node keeps none
     }
   }

@@ -35,7 +35,7 @@ export async function serverSideConnection(
   const conn = new Connection(socket, config, log, async () => {}, connectionShared(config, log));
   router.track(conn);
   if (user) {
-    conn.user = { userId: user.id, username: user.username, role: 'member', sessionId: 1, expiresAt: Date.now() + 3_600_000 };
+    conn.user = { userId: user.id, username: user.username, role: 'member', sessionId: 1, expiresAt: Date.now() + 3_600_000, boundAt: Date.now() };
     router.attach(conn);
   }
   let received = '';

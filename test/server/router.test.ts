@@ -14,7 +14,7 @@ t.test('a connection logged in again as someone else gets only the new user\'s p
   const router = new LocalConnections();
   const c = await serverSideConnection(t, router, alice);
   t.ok(router.isOnline(alice.id));
-  c.conn.user = { userId: bob.id, username: bob.username, role: 'member', sessionId: 2, expiresAt: Date.now() + 3_600_000 };
+  c.conn.user = { userId: bob.id, username: bob.username, role: 'member', sessionId: 2, expiresAt: Date.now() + 3_600_000, boundAt: Date.now() };
   router.attach(c.conn);
   t.notOk(router.isOnline(alice.id), 'alice is no longer online through it');
   t.ok(router.isOnline(bob.id));
@@ -52,4 +52,19 @@ t.test('many connections closing leave nobody behind', async (t) => {
   await waitFor(() => router.connectionCount() === 0);
   t.strictSame(router.online(), []);
   for (let i = 0; i < 50; i++) t.notOk(router.isOnline(100 + i));
+});
+
+t.test('a closing of sessions heard late spares a connection that logged in after it was decided', async (t) => {
+  // Node A changes bob's password (closing his other sessions) and bob logs in again on node B at
+  // once with the new one: when B hears A's event, the new login must not be the one closed.
+  const router = new LocalConnections();
+  const before = await serverSideConnection(t, router, bob);
+  const decidedAt = Date.now();
+  const after = await serverSideConnection(t, router, bob);
+  after.conn.user = { ...after.conn.user!, sessionId: 7, boundAt: decidedAt + 1 };
+  t.equal(router.disconnectSessions(bob.id, { except: 99 }, 'SESSION_CLOSED', 'closed elsewhere', decidedAt), 1, 'only the one bound before');
+  await waitFor(() => before.received().includes('closed elsewhere'));
+  t.notMatch(after.received(), /SESSION_CLOSED/, 'the later login is untouched');
+  t.ok(router.isOnline(bob.id));
+  t.equal(router.disconnectSessions(bob.id, { all: true }, 'SESSION_CLOSED', 'suspended'), 1, 'with no time given, every selected connection');
 });

@@ -32,8 +32,12 @@ export type BusEvent =
   | { type: 'member_changed'; userId: number; change: string }
   /** A push to every administrator connection (REGISTRATION, DECIDED, MAIL, LOGIN_ALERT…). */
   | { type: 'admin_notice'; event: string; args: ArgInput }
-  /** Sessions of a member were closed: their connections are told why and closed. */
-  | { type: 'session_closed'; userId: number; sessions: SessionSelector; code: ErrorCode; message: string }
+  /**
+   * Sessions of a member were closed: their connections are told why and closed. `decidedAt` (ms
+   * since the epoch, when the store closed them) spares a connection that logged in after it on a
+   * node that hears the event late; nodes' clocks are assumed close (NTP), as the throttle assumes.
+   */
+  | { type: 'session_closed'; userId: number; sessions: SessionSelector; code: ErrorCode; message: string; decidedAt?: number }
   /** A registration request was decided: the node holding its registrant's connection tells it. */
   | { type: 'registration_decided'; requestId: number; event: string; args: ArgInput };
 

@@ -41,7 +41,7 @@ export const authCommands: Command[] = [
       throw err;
     }
     if (ctx.conn.user) router.detach(ctx.conn);
-    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
+    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs, boundAt: Date.now() };
     // With the mailed password, popups wait until the member has set its own (see PASSWD).
     const wantsPopups = args.get('popups') !== '0';
     ctx.conn.wantsPopups = wantsPopups && !user.mustChangePassword;
@@ -81,7 +81,7 @@ export const authCommands: Command[] = [
     admitLogin(config, router.local, ctx.conn, user, elsewhere);
     if (ctx.conn.user) router.detach(ctx.conn);
     const expiresAtMs = Date.parse(session.expiresAt);
-    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs };
+    ctx.conn.user = { userId: user.id, username: user.username, role: user.role, sessionId: session.id, expiresAt: expiresAtMs, boundAt: Date.now() };
     // The session keeps its restriction: opened with a mailed password, it gets popups only after PASSWD.
     const restricted = session.mustChangePassword || user.mustChangePassword;
     const wantsPopups = args.get('popups') !== '0';
@@ -133,9 +133,10 @@ export const authCommands: Command[] = [
       failureMessage: 'The current password is wrong.',
     });
     const { sessions } = await store.changePassword({ userId: user.id, sessionId: session.id, passwordHash: await hashPassword(next), address: ctx.conn.remoteAddress });
+    const decidedAt = Date.now();
     // Every other session of the member is closed; after the OK, their connections are told why.
     ctx.afterReply(() => {
-      router.disconnectSessions(user.id, { except: session.id }, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.')
+      router.disconnectSessions(user.id, { except: session.id }, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.', decidedAt)
         .catch((err: unknown) => ctx.log.error({ err }, 'closing the other sessions failed'));
     });
     if (ctx.conn.popupsAfterPasswordChange && ctx.conn.user?.sessionId === ctx.auth.session.id) {
