@@ -1,18 +1,23 @@
 #!/usr/bin/env node
 // Summarises a CI run from its log (the output of `npm ci && npm test`; tap writes TAP when piped):
 //   node .ci/summarise.mjs LOG NPM_STATUS [TEST_FILE...]
-// Prints each skipped and todo test with its reason, each problem, then "N skipped, N todo" and,
+// Prints each skipped and todo test with its reason, each failed test (the innermost failure: the
+// assertion, under its subtests and file; at most MAX_FAILED_SHOWN), each problem, then "N skipped, N todo" and,
 // last, "N passed, N failed". Exits 0 only when nothing failed. Counted as failures besides failed
 // tests: a test file that registered no test, an expected TEST_FILE that does not appear in the
 // log, a log without tap's closing counts (the tests never ran), and npm test exiting non-zero.
 // No dependencies: it must run even when `npm ci` did not.
 import { readFileSync } from 'node:fs';
 
+/** Failed tests named in the summary; a run that fails thousands lists the first ones and a count. */
+const MAX_FAILED_SHOWN = 40;
+
 /** The TAP of one run, read into counts, skips, todos and per-file results. */
 function readTap(text) {
   const files = []; // top-level results: one per test file
   const skips = [];
   const todos = [];
+  const failures = []; // every failed result, outermost last (a subtest closes after its assertions)
   let counts = null;
   const path = []; // names of the open subtests, by depth
   let yamlEnd = null; // inside a YAML diagnostic block, until this line
@@ -52,16 +57,19 @@ function readTap(text) {
       reason: kind ? kind[2] : '',
     };
     path.length = depth;
+    if (!entry.ok && entry.directive === null) failures.push(entry);
     if (depth === 0) files.push({ ...entry, file: description });
     else if (entry.directive === 'SKIP') skips.push(entry);
     else if (entry.directive === 'TODO') todos.push(entry);
   }
-  return { counts, files, skips, todos };
+  // A failed subtest or file is reported by the failures inside it; only the innermost are named.
+  const failed = failures.filter((f) => !failures.some((g) => g.name.startsWith(`${f.name} › `)));
+  return { counts, files, skips, todos, failed };
 }
 
 /** What CI reports: the lines to print (the last is "N passed, N failed") and the number failed. */
 function summarise(text, npmStatus, expectedFiles = []) {
-  const { counts, files, skips, todos } = readTap(text);
+  const { counts, files, skips, todos, failed } = readTap(text);
   const problems = [];
   if (counts === null) problems.push('the tests never ran: the log has no tap counts (the install or the type check failed?)');
   for (const f of files) {
@@ -76,6 +84,8 @@ function summarise(text, npmStatus, expectedFiles = []) {
   const lines = [
     ...skips.map((s) => `skipped: ${s.name}${s.reason ? ` — ${s.reason}` : ''}`),
     ...todos.map((s) => `todo: ${s.name}${s.reason ? ` — ${s.reason}` : ''}`),
+    ...failed.slice(0, MAX_FAILED_SHOWN).map((f) => `failed: ${f.name}`),
+    ...(failed.length > MAX_FAILED_SHOWN ? [`failed: … and ${failed.length - MAX_FAILED_SHOWN} more (search the log for "not ok")`] : []),
     ...problems.map((p) => `FAILED: ${p}`),
     `${skips.length} skipped, ${todos.length} todo`,
     `${pass} passed, ${failedTests + problems.length} failed`,

@@ -90,7 +90,12 @@ t.test('a log without tap\'s counts: the tests never ran, one failure', async (t
 t.test('failed tests are counted from tap\'s counts; todos are not failures', async (t) => {
   const body = ['not ok 1 - breaks # time=1ms', 'ok 2 - later # TODO not written yet'];
   const { lines, code } = summarise(t, tapLog('test/a.test.ts', body, 'total: 6, pass: 4, fail: 1, todo: 1', false), 1);
-  t.strictSame(lines, ['todo: test/a.test.ts › later — not written yet', '0 skipped, 1 todo', '4 passed, 1 failed']);
+  t.strictSame(lines, [
+    'todo: test/a.test.ts › later — not written yet',
+    'failed: test/a.test.ts › breaks',
+    '0 skipped, 1 todo',
+    '4 passed, 1 failed',
+  ]);
   t.equal(code, 1);
 });
 
@@ -111,5 +116,33 @@ t.test('results quoted inside a diagnostic block, and escaped "#" in names, are 
     '# Subtest: nested', '    ok 1 - deep # SKIP no /dev/full', '    1..1', 'ok 2 - nested # time=1ms',
   ];
   const { lines } = summarise(t, tapLog('test/a.test.ts', body, 'total: 3, pass: 1, fail: 1, skip: 1', false), 1);
-  t.strictSame(lines, ['skipped: test/a.test.ts › nested › deep — no /dev/full', '1 skipped, 0 todo', '1 passed, 1 failed']);
+  t.strictSame(lines, [
+    'skipped: test/a.test.ts › nested › deep — no /dev/full',
+    'failed: test/a.test.ts › a \\# b',
+    '1 skipped, 0 todo',
+    '1 passed, 1 failed',
+  ]);
+});
+
+t.test('each failed assertion is named under its subtests and file, so the end of the log says what broke', async (t) => {
+  const body = [
+    '# Subtest: with the worker', '    ok 1 - first', '    not ok 2 - the second burst reused the log', '    1..2',
+    'not ok 1 - with the worker # time=9ms', 'ok 2 - the control # time=1ms',
+  ];
+  const { lines, code } = summarise(t, tapLog('test/c.test.ts', body, 'total: 3, pass: 2, fail: 1', false), 1);
+  t.strictSame(lines, [
+    'failed: test/c.test.ts › with the worker › the second burst reused the log',
+    '0 skipped, 0 todo',
+    '2 passed, 1 failed',
+  ], 'only the innermost failure, not its subtest and file again');
+  t.equal(code, 1);
+});
+
+t.test('a run with very many failures names the first ones and says how many more', async (t) => {
+  const body = Array.from({ length: 45 }, (_, i) => `not ok ${i + 1} - case ${i + 1}`);
+  const { lines } = summarise(t, tapLog('test/m.test.ts', body, 'total: 45, pass: 0, fail: 45', false), 1);
+  const failed = lines.filter((l) => l.startsWith('failed: '));
+  t.equal(failed.length, 41);
+  t.equal(failed[0], 'failed: test/m.test.ts › case 1');
+  t.equal(failed[40], 'failed: … and 5 more (search the log for "not ok")');
 });

@@ -16,6 +16,18 @@ export interface CheckpointWorkerData {
   synchronous: 'NORMAL' | 'FULL';
 }
 
+/**
+ * What the worker's last checkpoint that changed anything found: frames in the log and frames
+ * copied into the database file (all of them: the writer restarts the log from its start at its
+ * next write), and when (epoch ms). Sent only on change, so a report that stays the latest while the
+ * writer is idle describes the log as it is.
+ */
+export interface CheckpointProgress {
+  logFrames: number;
+  checkpointedFrames: number;
+  at: number;
+}
+
 /** The writer's own checkpoint threshold (pages of 4 KiB) while the worker runs: 16 MiB of log at most. */
 export const BACKSTOP_CHECKPOINT_PAGES = 4000;
 
@@ -33,10 +45,14 @@ function spawnWorker(data: CheckpointWorkerData): Worker {
 
 export class BackgroundCheckpointer {
   private stopped = false;
+  private latest: CheckpointProgress | null = null;
   /** True once the worker has its connection open; false if it failed to start (the backstop then does the work). */
   readonly ready: Promise<boolean>;
 
   private constructor(private readonly worker: Worker) {
+    worker.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'logFrames' in m) this.latest = m as CheckpointProgress;
+    });
     this.ready = new Promise<boolean>((resolve) => {
       worker.once('message', (m) => resolve(m === 'ready'));
       worker.once('error', () => resolve(false));
@@ -51,6 +67,11 @@ export class BackgroundCheckpointer {
     // The server waits for `ready`; after that the worker must not keep a finished process alive.
     worker.unref();
     return new BackgroundCheckpointer(worker);
+  }
+
+  /** The worker's last report, or null before its first checkpoint that found anything. */
+  get progress(): CheckpointProgress | null {
+    return this.latest;
   }
 
   /** Stops the worker and closes its connection (before the writer's, which then cleans the log up). */

@@ -27,7 +27,7 @@ import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelSta
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
-import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer } from './checkpointer.js';
+import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer, type CheckpointProgress } from './checkpointer.js';
 import { applyMigrations } from './migrate.js';
 import {
   groupByMessage,
@@ -1152,6 +1152,11 @@ export class SqliteStore implements Store {
    */
   async backgroundReady(): Promise<boolean> {
     return this.checkpointer ? this.checkpointer.ready : true;
+  }
+
+  /** The background checkpointer's last report (checkpointer.ts), or null without one. */
+  checkpointProgress(): CheckpointProgress | null {
+    return this.checkpointer?.progress ?? null;
   }
 
   async close(): Promise<void> {

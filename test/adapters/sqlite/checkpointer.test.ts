@@ -26,6 +26,21 @@ async function databaseFileGrows(file: string, from: number, withinMs: number): 
   return false;
 }
 
+/**
+ * True once the worker's latest report says every frame of the log is in the database file and no
+ * newer report came for `settleMs` (the worker reports every change within its 50 ms round, so the
+ * report describes the log as the idle writer left it): only then does the writer's next write
+ * restart the log from its start. Growth of the database file alone was not enough: a checkpoint
+ * still copying when the second burst began let that burst append (CI, 2026-12-07).
+ */
+async function workerCaughtUp(store: SqliteStore, withinMs: number, settleMs = 250): Promise<boolean> {
+  for (const started = Date.now(); Date.now() - started < withinMs; await sleep(25)) {
+    const p = store.checkpointProgress();
+    if (p && p.logFrames > 0 && p.checkpointedFrames === p.logFrames && Date.now() - p.at >= settleMs) return true;
+  }
+  return false;
+}
+
 async function twoBursts(t: Test, checkpointInBackground: boolean) {
   const file = join(tempDir(t), 'siar.db');
   const store = SqliteStore.open(file, { checkpointInBackground });
@@ -35,14 +50,16 @@ async function twoBursts(t: Test, checkpointInBackground: boolean) {
   const first = await burst(store, alice, bob, file);
   // The worker needs a moment to start (it loads the TypeScript loader), then checkpoints every 50 ms.
   const checkpointed = await databaseFileGrows(file, sizeBefore, checkpointInBackground ? 15_000 : 1_000);
+  const caughtUp = checkpointInBackground && await workerCaughtUp(store, 15_000);
   const second = await burst(store, alice, bob, file);
-  return { first, second, checkpointed, store, file };
+  return { first, second, checkpointed, caughtUp, store, file };
 }
 
 t.test('with the worker, the log is checkpointed behind the writer and reused from its start', async (t) => {
-  const { first, second, checkpointed } = await twoBursts(t, true);
+  const { first, second, checkpointed, caughtUp } = await twoBursts(t, true);
   t.ok(first > 1_000_000, `the first burst went to the log (${first} bytes)`);
   t.ok(checkpointed, 'the worker copied it into the database file while the writer was idle');
+  t.ok(caughtUp, 'and reported every frame of the log copied');
   t.ok(second < first * 1.3, `the second burst reused the log (${second} bytes, not ${first * 2})`);
 });
 
