@@ -13,6 +13,8 @@ export interface Receiver {
   port: number;
   url: string;
   received: ReceivedMail[];
+  /** Recipients refused for now (450 at RCPT TO, a temporary failure), lower case; add and delete at will. */
+  refused: Set<string>;
   /** Resolves when `count` mails have arrived in total. */
   waitFor(count: number): Promise<void>;
   close(): Promise<void>;
@@ -21,11 +23,16 @@ export interface Receiver {
 /** Starts a real SMTP server (no auth, no TLS) on 127.0.0.1 that records every mail it accepts. */
 export async function startReceiver(port = 0): Promise<Receiver> {
   const received: ReceivedMail[] = [];
+  const refused = new Set<string>();
   const waiters: { count: number; resolve: () => void }[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (!refused.has(address.address.toLowerCase())) return callback();
+      callback(Object.assign(new Error('mailbox busy, try again later (test)'), { responseCode: 450 }));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -58,6 +65,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     port: address.port,
     url: `smtp://127.0.0.1:${address.port}`,
     received,
+    refused,
     waitFor(count) {
       if (received.length >= count) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ count, resolve }));
