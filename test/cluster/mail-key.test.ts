@@ -114,7 +114,6 @@ t.test('a key file each: no mail is lost, and a node that meets the other key\'s
     mailId: mail.id, sealedWith: mailLeasesTaken(c, 0)[0]!.slice('mail-queue:'.length), mailKey: mailLeasesTaken(c, 1)[0]!.slice('mail-queue:'.length),
     msg: /^queued mail \d+ was sealed with the mail key [0-9a-f]{16}, but this node's key is [0-9a-f]{16}: the nodes of this cluster do not share one mail key\. .*--mail-key-file$/,
   }, 'the warning names both keys and what to do');
-  t.equal(warnings().length, 1, 'one warning, however often it meets such mail');
 
   // Once the receiver takes it, the node with the key sends it: nothing was lost.
   c.receiver.refused.delete(email);
@@ -125,4 +124,5 @@ t.test('a key file each: no mail is lost, and a node that meets the other key\'s
   const member = await c.client(1);
   t.equal((await member.login('ugm', password, { popups: false })).username, 'ugm', 'its password logs in on node 2');
   await member.close();
+  t.equal(warnings().length, 1, 'node 2 warned once, however often it met that mail');
 });

@@ -89,13 +89,18 @@ t.test('clusters with different names on one Redis database share nothing; nodes
   t.strictSame(onA2, [1, 3], 'and never heard B\'s, published before it');
 
   // Presence.
+  // Presence: member 7 on node-1 of A, member 8 on node-1 of B.
   await a1.presence.set(entry('node-1', 7));
-  t.equal(await a2.presence.connectionsOf(7), 1, 'A\'s other node sees the member online');
+  await b1.presence.set(entry('node-1', 8));
+  t.equal(await a2.presence.connectionsOf(7), 1, 'A\'s other node sees its member online');
   t.ok(await a2.presence.acceptsPopups(7));
   t.equal(await b1.presence.connectionsOf(7), 0, 'B does not');
   t.notOk(await b1.presence.acceptsPopups(7));
-  t.strictSame(await b1.presence.online(), [], 'B\'s online list is empty');
-  t.strictSame((await a2.presence.online()).map((o) => o.userId), [7]);
+  t.equal(await a2.presence.connectionsOf(8), 0, 'nor A B\'s');
+  t.strictSame((await a2.presence.online()).map((o) => o.userId), [7], 'A\'s online list: its own');
+  t.strictSame((await b1.presence.online()).map((o) => o.userId), [8], 'B\'s: its own');
+  await a1.presence.removeNode('node-1');
+  t.equal(await b1.presence.connectionsOf(8), 1, 'A forgetting its node-1 leaves B\'s node-1 alone');
 
   // Leases: one holder per name and cluster.
   const lease = await a1.leases.acquire('mail-queue', 10_000);
