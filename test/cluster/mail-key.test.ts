@@ -39,6 +39,8 @@ async function approvedAndMailed(c: TestCluster, admin: SiarClient, username: st
   await anon.close();
   await admin.admin.approve(reg.id);
   await until(`the credentials mail to ${email}`, () => c.receiver.received.some((m) => m.to.includes(email)), 60_000);
+  // The sender logs it once its SMTP server took it and the store recorded it: wait for that line too.
+  await until(`a node to log the mail to ${email} sent`, () => sentBy(c, email).length > 0, 30_000);
   return passwordFromText(parseEml(c.receiver.received.find((m) => m.to.includes(email))!.raw).text, username);
 }
 
@@ -119,6 +121,7 @@ t.test('a key file each: no mail is lost, and a node that meets the other key\'s
   c.receiver.refused.delete(email);
   await on1.admin.retryMail(mail.id);
   await until('the mail arrives', () => c.receiver.received.some((m) => m.to.includes(email)), 60_000);
+  await until('its sender logs it', () => sentBy(c, email).length > 0, 30_000);
   t.strictSame(sentBy(c, email), [0], 'sent by node 1, whose key sealed it');
   const password = passwordFromText(parseEml(c.receiver.received.find((m) => m.to.includes(email))!.raw).text, 'ugm');
   const member = await c.client(1);
