@@ -1,4 +1,5 @@
-/** Test helpers for the mail tests: a real SMTP receiver, a free port, and a small .eml reader. */
+/** Test helpers for the mail tests: a real SMTP receiver, a free port, a small .eml reader, a v1 sealed text. */
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
@@ -133,4 +134,12 @@ export class Capture extends Writable {
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
+}
+
+/** A text as sealers sealed it before fingerprints (v1: no key named, no additional data), for the mail queued before them. */
+export function sealV1(key: Buffer, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ct.toString('base64')].join('.');
 }

@@ -1,8 +1,9 @@
 import t from 'tap';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ForeignKeyError, MailKeyError, MailSealer, SealError } from '../../../src/server/mail/index.js';
+import { sealV1 } from './helpers.js';
 
 const TEXT = 'Dear Ana,\n\nUsername: ana\nPassword: Sécret-ñ-🔑 42\n';
 
@@ -53,14 +54,6 @@ t.test('a text sealed with another key is refused as foreign, naming both keys, 
   const [v, , iv, tag, ct] = one.seal(TEXT).split('.') as [string, string, string, string, string];
   t.throws(() => other.unseal([v, other.fingerprint, iv, tag, ct].join('.')), { name: 'SealError', message: /it was altered/ });
 });
-
-/** A text as sealers sealed it before fingerprints (v1: no key named, no additional data). */
-function sealV1(key: Buffer, text: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ct.toString('base64')].join('.');
-}
 
 t.test('mail sealed before fingerprints (v1) still unseals with its key; with another it fails authentication', async (t) => {
   const key = randomBytes(32);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { once } from 'node:events';
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -16,7 +16,7 @@ import {
   type MailWorkerOptions,
 } from '../../../src/server/mail/index.js';
 import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
-import { Capture, deadPort, parseEml, startReceiver, textLines } from './helpers.js';
+import { Capture, deadPort, parseEml, sealV1, startReceiver, textLines } from './helpers.js';
 
 const FROM = 'siar <siar@example.org>';
 const PASSWORD = 'Zq8-secret-Pw!';
@@ -251,14 +251,6 @@ t.test('the log names the mail and recipient but never holds the password or the
   t.match(failed, { component: 'mail', mailId: id, kind: 'credentials', to: 'rosa@centro5.example', err: /ECONNREFUSED/ });
   t.match(sent, { component: 'mail', mailId: id, kind: 'credentials', to: 'rosa@centro5.example' });
 });
-
-/** A text as sealers sealed it before fingerprints (v1: no key named). */
-function sealV1(key: Buffer, text: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
-  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ct.toString('base64')].join('.');
-}
 
 t.test('a mail that cannot be unsealed is failed for an hour and the rest still goes out', async (t) => {
   const s = await setup(t);
