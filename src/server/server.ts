@@ -115,13 +115,25 @@ export class SiarServer {
     config.maxConnections = cap.maxConnections;
     const reserveAsked = config.adminReservedConnections;
     config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
+    // The key that seals queued mail: the file every node shares (--mail-key-file), checked first (a
+    // bad one refuses the start before anything is made or opened), or this node's own <data>/mail.key.
+    const sharedKey = config.mailKeyFile ? await MailSealer.openFile(path.resolve(config.mailKeyFile)) : null;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const sealer = sharedKey ?? await MailSealer.open(config.dataDir);
+    const mailKeyFile = config.mailKeyFile ? path.resolve(config.mailKeyFile) : MailSealer.keyPath(config.dataDir);
+    log.info({ mailKeyFile, mailKey: sealer.fingerprint }, 'queued mail is sealed with this mail key');
+    if (config.bus && !config.mailKeyFile) {
+      log.warn(
+        { mailKeyFile, mailKey: sealer.fingerprint },
+        'with --bus and no --mail-key-file this node seals queued mail with a key of its own: mail it queues (an approval\'s password) '
+          + 'is sent only by a node with the same key, and not at all while none runs; give every node the same --mail-key-file',
+      );
+    }
     // The composition root: the store given, or the one --store names (SQLite in <data> by default).
     const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
     await recoverFromUncleanStop(store, config.dataDir, log);
 
-    const sealer = await MailSealer.open(config.dataDir);
     const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
     // On several nodes the queue's mail goes out from the one node holding its lease (below).
     let mailQueue: ClusterJob | null = null;
@@ -132,12 +144,16 @@ export class SiarServer {
 
     // The bus, presence, login throttle and traffic counters: given, or in process.
     const node = options.adapters?.node ?? await openNode({
-      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`,
+      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
     }, log);
     const { bus, presence } = node;
+    if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
+    // Each mail key's queue has a lease of its own: where every node shares one key (--mail-key-file),
+    // one node sends all the mail; where keys differ, each key's mail still goes out, from a node
+    // holding that key (the others leave it queued, and say so once: worker.ts).
     mailQueue = new ClusterJob({
-      name: 'mail-queue', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: MAIL_QUEUE_CHECK_MS, log, run: () => mailWorker.kick(),
+      name: `mail-queue:${sealer.fingerprint}`, leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: MAIL_QUEUE_CHECK_MS, log, run: () => mailWorker.kick(),
     });
     const clusterJobs = [mailQueue];
     mailQueue.start();
@@ -337,6 +353,7 @@ export class SiarServer {
     log.info({
       host: config.host, port, dataDir: path.resolve(config.dataDir), store: describeStore(config), mail: transport.destination,
       adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
+      ...(config.bus ? { node: nodeId, cluster: config.clusterName } : {}),
     }, 'siar server listening');
     log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
     return server;
