@@ -29,7 +29,8 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
-import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
+import { popupOutlet, publishStored, replayPending } from './delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
@@ -184,13 +185,14 @@ export class SiarServer {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
     });
+    const outlet = popupOutlet(local);
     new DeliverySubscriber({
-      store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
+      store, outlet, counters: stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
     // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
     // this node's connections have not had. (In process a wake-up cannot be lost.)
     const catchUp = new PeriodicCatchUp({
-      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      store, outlet, counters: stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
       onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
     });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
