@@ -44,6 +44,7 @@ import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import type { TransferDeps } from '../transfer/ports.js';
+import { TransferBooks } from '../core/services/transfers.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -202,7 +203,7 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);
