@@ -29,7 +29,8 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
-import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
+import { popupOutlet, publishStored, replayPending } from './delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
@@ -43,6 +44,7 @@ import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import type { TransferDeps } from '../transfer/ports.js';
+import { TransferBooks } from '../core/services/transfers.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -200,13 +202,14 @@ export class SiarServer {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
     });
+    const outlet = popupOutlet(local);
     new DeliverySubscriber({
-      store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
+      store, outlet, counters: stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
     // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
     // this node's connections have not had. (In process a wake-up cannot be lost.)
     const catchUp = new PeriodicCatchUp({
-      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      store, outlet, counters: stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
       onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
     });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
@@ -216,7 +219,7 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);
