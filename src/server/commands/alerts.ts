@@ -3,6 +3,7 @@ import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/
 import { acknowledge, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
+import { takeSendRate } from '../sending-limits.js';
 import { optionalText, requireId } from '../../protocol/arguments.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
@@ -98,6 +99,8 @@ export const alertCommands: Command[] = [
   authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
     const id = requireId(args);
     const { message, alert } = await remindable(ctx.services.store, ctx.auth.user, id);
+    // A reminder pops the message up at every recipient again: a send, under the member's rate.
+    takeSendRate(ctx.services, ctx.auth.user, 'messages or reminders', 'no reminder went out');
     const out = await remindRecipients(ctx.services, message, alert, { manual: true, actorId: ctx.auth.user.id, address: ctx.conn.remoteAddress });
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
     ctx.afterReply(out.push);
