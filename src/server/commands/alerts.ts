@@ -1,6 +1,6 @@
 import { SiarError } from '../../protocol/index.js';
 import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/ports/store.js';
-import { acknowledge, ownMessage, recall, remindable } from '../../core/services/alerts.js';
+import { acknowledge, isExpired, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
 import { takeSendRate } from '../sending-limits.js';
@@ -82,6 +82,8 @@ export const alertCommands: Command[] = [
       id, recipients: rows.length, delivered: rows.filter((x) => x.r.deliveredAt).length, read: rows.filter((x) => x.r.readAt).length,
       acknowledged, notAcknowledged: rows.length - acknowledged, ack: alert?.ack ? 1 : 0,
       priority: alert && alert.priority !== 'normal' ? alert.priority : undefined,
+      // Counts alone would say "everyone acknowledged" of a message nobody has yet (or any more).
+      state: alert?.recalledAt ? 'recalled' : alert?.scheduled ? 'scheduled' : isExpired(alert) ? 'expired' : undefined,
     };
   }),
 
