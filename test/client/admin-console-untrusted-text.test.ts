@@ -22,7 +22,7 @@ t.test('a registrant\'s escape sequences show as text in the console\'s registra
   ], { SIAR_SERVER: server });
   t.equal(reg.code, 0, reg.stderr);
 
-  const env = { ...(process.env as Record<string, string>), TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8' };
   delete env.SIAR_SERVER;
   const console = PtyScreen.spawn(t, process.execPath, [SIAR, 'admin', 'console', '--server', server, '--data', data], { cwd: data, env, cols: 150, rows: 40 });
   const screen = await console.waitFor(/\bunhas\s+Univ/, STEP);
