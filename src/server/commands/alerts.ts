@@ -82,7 +82,7 @@ export const alertCommands: Command[] = [
       id, recipients: rows.length, delivered: rows.filter((x) => x.r.deliveredAt).length, read: rows.filter((x) => x.r.readAt).length,
       acknowledged, notAcknowledged: rows.length - acknowledged, ack: alert?.ack ? 1 : 0,
       priority: alert && alert.priority !== 'normal' ? alert.priority : undefined,
-      // Counts alone would say "everyone acknowledged" of a message nobody has yet (or any more).
+      // Counts alone read like a live message's, for one nobody has yet (scheduled) or gets any more.
       state: alert?.recalledAt ? 'recalled' : alert?.scheduled ? 'scheduled' : isExpired(alert) ? 'expired' : undefined,
     };
   }),
