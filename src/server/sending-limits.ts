@@ -14,16 +14,22 @@ export async function admitMessage(
   services: Services, sender: User, message: Pick<NewMessage, 'subject' | 'body' | 'attachments'>,
 ): Promise<{ quotaBytes?: number }> {
   const bound = sender.role === 'member';
-  if (bound) {
-    const verdict = services.sendRate.take(sender.id);
-    if (!verdict.ok) {
-      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      throw new SiarError('RATE_LIMITED',
-        `You may send ${services.sendRate.perMinute} messages a minute and have reached that; nothing was sent. Try again in ${seconds} s.`);
-    }
-  }
+  if (bound) takeSendRate(services, sender, 'messages', 'nothing was sent');
   // Attachments have their own floor check at UPLOAD; here only what the database row takes.
   await services.diskFloor.reserve(messageBytes({ ...message, attachments: [] }), 'your message');
   const quota = services.config.memberQuotaBytes;
   return bound && quota > 0 ? { quotaBytes: quota } : {};
+}
+
+/**
+ * Counts one send of a member against its rate, or refuses it (RATE_LIMITED). A manual reminder
+ * (REMIND) is counted too: it pops a message up again at every recipient, as a send would.
+ */
+export function takeSendRate(services: Pick<Services, 'sendRate'>, sender: User, what: string, outcome: string): void {
+  if (sender.role !== 'member') return;
+  const verdict = services.sendRate.take(sender.id);
+  if (verdict.ok) return;
+  const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+  throw new SiarError('RATE_LIMITED',
+    `You may send ${services.sendRate.perMinute} ${what} a minute and have reached that; ${outcome}. Try again in ${seconds} s.`);
 }

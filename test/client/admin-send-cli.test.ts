@@ -64,3 +64,15 @@ t.test('siar admin send: every member gets it, with send\'s options; a member is
   t.equal(audit.length, 2, 'each all-members alert is audited');
   t.match(audit[1], { kind: 'alert_sent', actor: 'admin', subject: id, detail: { priority: 'urgent', ack: true, recipients: 3 } });
 });
+
+t.test('siar admin send --at says the alert is scheduled, and when, instead of that it was sent', async (t) => {
+  const dir = tempDir(t);
+  const { admin, as } = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin']]);
+  const later = await siar(['admin', 'send', '--subject', 'Apel pagi', '--priority', 'high', '--at', '2h'], { ...admin, TZ: 'Asia/Makassar' });
+  t.equal(later.code, 0, later.stderr);
+  t.match(later.stdout, /^Scheduled alert \d+ \(high\) for 1 member\(s\) at \d{4}-\d\d-\d\d \d\d:\d\d \+08:00; nobody sees it before\.$/m, 'scheduled, in local time');
+  t.notMatch(later.stdout, /Sent alert/);
+  const id = /Scheduled alert (\d+)/.exec(later.stdout)![1]!;
+  const inbox = jsonLines((await siar(['inbox', '--json'], as.unhas)).stdout);
+  t.notOk(inbox.some((m) => String(m.id) === id), 'and indeed nobody has it yet');
+});

@@ -137,3 +137,20 @@ t.test('send --at with --attach: uploaded at once, held across a server restart,
   t.equal(got.code, 0, got.stderr);
   t.equal(readFileSync(path.join(into, 'undangan.txt'), 'utf8'), readFileSync(file, 'utf8'), 'the file arrives whole');
 });
+
+t.test('report on a scheduled or recalled message says so (REPORT\'s documented state=), not only counts that read like a live message', async (t) => {
+  const dir = tempDir(t);
+  const { as } = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada']]);
+  const later = jsonLines((await siar(['send', '--to', 'ugm', '--subject', 'Apel', '--at', '2h', '--ack', '--json'], as.unhas)).stdout)[0]!;
+  const scheduled = await siar(['report', String(later.id)], as.unhas);
+  t.equal(scheduled.code, 0, scheduled.stderr);
+  t.match(scheduled.stdout, /^It is scheduled: nobody has it yet/m, 'instead of "1 of 1 have not acknowledged"');
+  t.notMatch(scheduled.stdout, /have not acknowledged/);
+  t.match(JSON.parse((await siar(['report', String(later.id), '--json'], as.unhas)).stdout), { state: 'scheduled', recipients: 1 });
+
+  const now = jsonLines((await siar(['send', '--to', 'ugm', '--subject', 'Siaga', '--ack', '--json'], as.unhas)).stdout)[0]!;
+  t.equal((await siar(['recall', String(now.id), '--reason', 'salah kirim'], as.unhas)).code, 0);
+  const recalled = await siar(['report', String(now.id)], as.unhas);
+  t.match(recalled.stdout, /^It was recalled: nobody gets it any more\./m, 'the report says it was recalled');
+  t.match(JSON.parse((await siar(['report', String(now.id), '--json'], as.unhas)).stdout), { state: 'recalled' });
+});

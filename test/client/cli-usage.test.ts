@@ -142,3 +142,40 @@ t.test('no command or a mistyped one: the commands, one line each, and the neare
   t.not(elsewhere.code, 0);
   t.match(elsewhere.stderr, /^siar: No password: set SIAR_PASSWORD or give --password-file FILE; on the server machine, give --data DIR/);
 });
+
+t.test('yargs\'s own wording never reaches the user: a missing ID, an unknown option, a wrong choice, a missing value are sentences that say what to do', async (t) => {
+  for (const [args, expected] of [
+    [['report'], /^siar: siar report needs its <id>: siar report <id> \(siar report --help shows the options\)\.\n$/],
+    [['send', '--to', 'ugm', '--subject', 'x', '--bogus'], /^siar: --bogus is not an option of siar send; siar send --help lists them\.\n$/],
+    [['report', '4', '5'], /^siar: "5" is not an option of siar report; siar report --help lists them\.\n$/],
+    [['send', '--to', 'ugm', '--subject', 'x', '--priority', 'loud'], /^siar: --priority must be one of normal, high, urgent, not "loud"\.\n$/],
+    [['admin', 'send', '--subject', 'x', '--priority', 'loud'], /^siar: --priority must be one of normal, high, urgent, not "loud"\.\n$/],
+    [['send', '--to', 'ugm', '--subject', 'x', '--at'], /^siar: --at needs a value\.\n$/],
+    [['send', '--to', 'ugm'], /^siar: --subject is required\.\n$/],
+  ] as const) {
+    const r = await siar([...args], unhas);
+    t.not(r.code, 0, args.join(' '));
+    plainSentences(t, r);
+    t.notMatch(r.stderr, /Invalid values|Missing required argument|Not enough arguments following|\\n/, args.join(' '));
+    t.match(r.stderr, expected, args.join(' '));
+  }
+  t.equal(jsonLines((await siar(['outbox', '--json'], unhas)).stdout).filter((m) => m.subject === 'x').length, 0, 'nothing was sent');
+});
+
+t.test('send\'s reminder options are checked in the sender\'s terms (flags, not the protocol\'s remind=/ack=1) before anything is sent', async (t) => {
+  for (const [args, expected] of [
+    [['--remind-every', '15m'], /^siar: --remind-every reminds those who have not acknowledged: add --ack \(or --priority urgent\)\. Nothing was sent\.\n$/],
+    [['--priority', 'urgent', '--no-ack', '--remind-every', '15m'], /^siar: --remind-every reminds those who have not acknowledged: add --ack \(or --priority urgent\)\. Nothing was sent\.\n$/],
+    [['--ack', '--remind-max', '3'], /^siar: --remind-max needs --remind-every \(how often to remind\)\. Nothing was sent\.\n$/],
+    [['--ack', '--remind-every', '15m', '--remind-max', '0'], /^siar: --remind-max must be a whole number from 1 to 100\. Nothing was sent\.\n$/],
+    [['--ack', '--remind-every', '15m', '--remind-max', 'abc'], /^siar: --remind-max must be a whole number from 1 to 100\. Nothing was sent\.\n$/],
+    [['--replaces', 'abc'], /^siar: --replaces takes the id of a message you sent \(a whole number\)\. Nothing was sent\.\n$/],
+  ] as const) {
+    const r = await siar(['send', '--to', 'ugm', '--subject', 'pengingat', ...args], unhas);
+    t.not(r.code, 0, args.join(' '));
+    t.match(r.stderr, expected, args.join(' '));
+  }
+  t.equal(jsonLines((await siar(['outbox', '--json'], unhas)).stdout).filter((m) => m.subject === 'pengingat').length, 0, 'nothing was sent');
+  const ok = await siar(['send', '--to', 'ugm', '--subject', 'pengingat ok', '--priority', 'urgent', '--remind-every', '15m', '--remind-max', '2'], unhas);
+  t.equal(ok.code, 0, ok.stderr);
+});

@@ -62,6 +62,9 @@ t.test('the README walk-through runs top to bottom against a fresh server', asyn
     /^\[\S+Z\] #4 from unhas \(Universitas Hasanuddin\): Rapat koordinasi$/,
   ], 'ugm\'s listener printed each popup, in order');
   t.equal(popups.length, 4, 'each once', { popups });
+  // The alerts block: what its comments say ugm's inbox shows after the correction was recalled.
+  t.match(stdout, /^\d+ .*WITHDRAWN +Gempa: keluar gedung$/m, 'the urgent notice withdrawn in ugm\'s inbox');
+  t.notMatch(stdout, /^\d+ .*hanya latihan$/m, 'the correction, recalled before ugm had it, is not in it');
   for (const name of ['undangan.txt', 'acara.txt']) {
     t.equal(readFileSync(path.join(dir, 'downloads', name), 'utf8'), readFileSync(path.join(dir, name), 'utf8'), `${name} downloaded intact`);
   }

@@ -248,3 +248,25 @@ t.test('REMIND: only the non-acknowledgers get the popup again, marked as a remi
   const admin = await s.adminClient();
   t.equal((await admin.admin.audit({ kind: 'message_reminded' })).length, 1, 'audited');
 });
+
+t.test('REMIND counts against the member\'s sending rate: a reminder to everyone is a send, so it cannot go past --max-sends-per-minute', async (t) => {
+  const s = await startServer(t, { maxSendsPerMinute: 3 });
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const popups = collectPushes(ugm, 'POPUP');
+  const sent = await unhas.send({ to: ['ugm'], subject: 'Siaga', priority: 'urgent' });
+  const reminders = () => popups.filter((p) => p.get('reminder'));
+  t.match(await unhas.remind(sent.id), { reminders: 1 });
+  t.match(await unhas.remind(sent.id), { reminders: 2 });
+  await t.rejects(unhas.remind(sent.id), { code: 'RATE_LIMITED', message: /3 messages or reminders a minute.*no reminder went out\. Try again in \d+ s\./ },
+    'the fourth send of the minute, a reminder, is refused');
+  await t.rejects(unhas.send({ to: ['ugm'], subject: 'x' }), { code: 'RATE_LIMITED' }, 'and so is a message');
+  await until('the two reminders', () => reminders().length >= 2);
+  await ugm.ping();
+  t.strictSame(reminders().map((p) => p.get('reminder')), ['1', '2'], 'ugm got two reminders, not three');
+  t.match((await unhas.outbox()).find((m) => m.id === sent.id), { reminders: 2 });
+  const admin = await s.adminClient();
+  t.equal((await admin.admin.audit({ kind: 'message_reminded' })).length, 2, 'two audit rows, not one per refused request');
+  for (let i = 0; i < 5; i++) await admin.remind(sent.id);
+  t.pass('the administrator is not rate-limited');
+});

@@ -3,6 +3,7 @@ import blessed from 'blessed';
 import { describe } from '../tui/describe.js';
 import type { Key } from '../tui/keys.js';
 import { normalizeKey } from '../tui/terminal.js';
+import { stripControls } from '../tui/editor.js';
 import { formLines, formValues, newForm, pressKey, showErrors, textInput, withMessage, withPicked, type FormState, type PickInput } from './form.js';
 import { newPickList, pickLines, pressPickKey, type PickItem } from './pick-list.js';
 
@@ -16,7 +17,8 @@ export interface Column {
 
 /** Cuts or pads to exactly `width` terminal cells (one cell per character is assumed). */
 export function fit(text: string, width: number): string {
-  const flat = text.replace(/[\r\n\t]+/g, ' ');
+  // Cells hold what others wrote: blessed lets SGR sequences, C1 controls and bidi overrides through.
+  const flat = stripControls(text.replace(/[\r\n\t]+/g, ' '));
   if (flat.length > width) return width <= 1 ? flat.slice(0, width) : `${flat.slice(0, width - 1)}…`;
   return flat.padEnd(width);
 }

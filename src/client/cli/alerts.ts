@@ -44,9 +44,12 @@ function reportCsv(r: Report): string {
 function reportText(r: Report): string {
   const rows = r.rows.map((x) => [x.username, x.state, localTime(x.deliveredAt), localTime(x.readAt), localTime(x.ackedAt), x.institution]);
   const head = `Message ${r.id}${r.priority !== 'normal' ? ` (${r.priority})` : ''}: ${r.recipients} recipient(s), ${r.delivered} delivered, ${r.read} read, ${r.acknowledged} acknowledged\n`;
-  const tail = r.ack
+  const counts = r.ack
     ? (r.notAcknowledged === 0 ? 'Everyone has acknowledged.\n' : `${r.notAcknowledged} of ${r.recipients} have not acknowledged.\n`)
     : 'No acknowledgement was asked for.\n';
+  const tail = r.state === 'scheduled' ? `It is scheduled: nobody has it yet (siar read ${r.id} says when it goes out).\n`
+    : r.state === 'recalled' ? `It was recalled: nobody gets it any more. ${counts}`
+    : r.state === 'expired' ? `It has expired: nobody gets its popup any more. ${counts}` : counts;
   return head + table(rows, ['USERNAME', 'STATE', 'DELIVERED', 'READ', 'ACKNOWLEDGED', 'INSTITUTION']) + tail;
 }
 

@@ -79,3 +79,32 @@ export function commandGroup(prefix: string, describe: string, subcommands: Comm
     handler: (a) => { throw commandMenu(prefix, subcommands, a.command); },
   };
 }
+
+/**
+ * yargs's own usage messages ("Not enough non-option arguments: got 0, need at least 1", "Invalid
+ * values:\n  Argument: …") as sentences in siar's terms that say what to do. `command` is what was
+ * typed before the options (`siar report`), `spec` the command's usage (`report <id>`); `typed`
+ * the words given (to tell an unknown option from a stray argument).
+ */
+export function usageSentence(msg: string, command: string, spec: string | undefined, typed: readonly string[]): string {
+  const help = `${command} --help`;
+  const flag = (name: string) => `--${name}`;
+  let m: RegExpExecArray | null;
+  if (/^Not enough non-option arguments/.test(msg)) {
+    const wanted = (spec ?? '').split(' ').filter((w) => w.startsWith('<')).join(' ');
+    return wanted ? `${command} needs its ${wanted}: ${command} ${wanted} (${help} shows the options).` : `${command} needs more arguments: ${help} shows them.`;
+  }
+  if ((m = /^Unknown arguments?: (.*)$/s.exec(msg))) {
+    const names = m[1]!.split(', ').map((n) => (typed.some((w) => w === `--${n}` || w.startsWith(`--${n}=`) || w === `-${n}`) ? flag(n) : `"${n}"`));
+    return `${names.join(', ')} ${names.length === 1 ? 'is not an option' : 'are not options'} of ${command}; ${help} lists them.`;
+  }
+  if ((m = /^Invalid values:\s*Argument: (\S+), Given: (.*), Choices: (.*)$/s.exec(msg))) {
+    return `${flag(m[1]!)} must be one of ${m[3]!.replace(/"/g, '')}, not ${m[2]}.`;
+  }
+  if ((m = /^Not enough arguments following: (\S+)$/.exec(msg))) return `${flag(m[1]!)} needs a value.`;
+  if ((m = /^Missing required arguments?: (.*)$/s.exec(msg))) {
+    const names = m[1]!.split(', ').map(flag);
+    return `${names.join(' and ')} ${names.length === 1 ? 'is' : 'are'} required.`;
+  }
+  return msg;
+}

@@ -2,7 +2,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { adminCommand } from './admin.js';
 import { channelCommands } from './channels.js';
-import { commandMenu } from './command-menu.js';
+import { commandMenu, usageSentence } from './command-menu.js';
 import { describeError, CliError, isBug, printErr } from './common.js';
 import { downloadCommand } from './download.js';
 import { messagingCommands } from './messaging.js';
@@ -43,6 +43,9 @@ cli.command(menu);
 
 /** While a command is parsed, yargs's getOptions() (not in its types) describes that command's options. */
 const declared = () => (cli as unknown as { getOptions(): DeclaredOptions }).getOptions();
+/** While a command is parsed, the words of its name and its usage specs (yargs's internal context, not in its types). */
+const context = () => (cli as unknown as { getInternalMethods(): { getContext(): { commands: string[]; fullCommands: string[] } } })
+  .getInternalMethods().getContext();
 
 try {
   await cli
@@ -50,7 +53,10 @@ try {
     .env(false)
     .middleware((argv) => singleValues(argv, declared()), true)
     .fail((msg, err) => {
-      throw err ?? new CliError(msg);
+      // Our own errors (a check's, a handler's) as they are; yargs's and its parser's in siar's terms.
+      if (err && !/^(YError|ParserError)$/.test(err.name)) throw err;
+      const { commands: words, fullCommands } = context();
+      throw new CliError(usageSentence(msg ?? err?.message ?? '', ['siar', ...words].join(' '), fullCommands.at(-1), hideBin(process.argv)));
     })
     .help()
     .parseAsync();

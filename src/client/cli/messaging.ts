@@ -145,7 +145,17 @@ export function messageOptions<T>(y: Argv<T>) {
     .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
     .option('at', { type: 'string', requiresArg: true, describe: 'scheduled delivery: a duration (30m) or an ISO time with its zone (2026-12-24T08:00+08:00); recipients see nothing before' })
     .option('remind-every', { type: 'string', requiresArg: true, describe: 'remind those who have not acknowledged every DURATION (15m) until all have (needs --ack or urgent)' })
-    .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' });
+    .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' })
+    .check((a) => {
+      const fail = (why: string) => { throw new CliError(`${why} Nothing was sent.`); };
+      const asksAck = a.ack ?? a.priority === 'urgent';
+      if (a['remind-every'] !== undefined && !asksAck) fail('--remind-every reminds those who have not acknowledged: add --ack (or --priority urgent).');
+      if (a['remind-max'] !== undefined && a['remind-every'] === undefined) fail('--remind-max needs --remind-every (how often to remind).');
+      const max = a['remind-max'];
+      if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 100)) fail('--remind-max must be a whole number from 1 to 100.');
+      if (a.replaces !== undefined && !(Number.isInteger(a.replaces) && a.replaces > 0)) fail('--replaces takes the id of a message you sent (a whole number).');
+      return true;
+    });
 }
 
 /** `--to a,b --to @g` → [a, b, @g]; undefined when not addressing by name. */

@@ -1,8 +1,9 @@
 import { SiarError } from '../../protocol/index.js';
 import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/ports/store.js';
-import { acknowledge, ownMessage, recall, remindable } from '../../core/services/alerts.js';
+import { acknowledge, isExpired, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
+import { takeSendRate } from '../sending-limits.js';
 import { optionalText, requireId } from '../../protocol/arguments.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
@@ -81,6 +82,8 @@ export const alertCommands: Command[] = [
       id, recipients: rows.length, delivered: rows.filter((x) => x.r.deliveredAt).length, read: rows.filter((x) => x.r.readAt).length,
       acknowledged, notAcknowledged: rows.length - acknowledged, ack: alert?.ack ? 1 : 0,
       priority: alert && alert.priority !== 'normal' ? alert.priority : undefined,
+      // Counts alone read like a live message's, for one nobody has yet (scheduled) or gets any more.
+      state: alert?.recalledAt ? 'recalled' : alert?.scheduled ? 'scheduled' : isExpired(alert) ? 'expired' : undefined,
     };
   }),
 
@@ -98,6 +101,8 @@ export const alertCommands: Command[] = [
   authed('REMIND', 'user', 'REMIND id= — pops a message you sent up again at everyone who has not acknowledged it', async (ctx, args) => {
     const id = requireId(args);
     const { message, alert } = await remindable(ctx.services.store, ctx.auth.user, id);
+    // A reminder pops the message up at every recipient again: a send, under the member's rate.
+    takeSendRate(ctx.services, ctx.auth.user, 'messages or reminders', 'no reminder went out');
     const out = await remindRecipients(ctx.services, message, alert, { manual: true, actorId: ctx.auth.user.id, address: ctx.conn.remoteAddress });
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
     ctx.afterReply(out.push);
