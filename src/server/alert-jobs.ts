@@ -10,8 +10,8 @@ import type { DueJob, Message, MessageAlert, Store } from '../core/ports/store.j
 import type { DueJobContext } from '../core/due-jobs.js';
 import type { Bus } from '../core/ports/bus.js';
 import type { Logger } from 'pino';
-import { nextReminderAt, isExpired } from './alerts.js';
-import { recordReminder, senderInstitution, type ReminderCause } from '../core/services/alerts.js';
+import { nextReminderAt, isExpired, pushRecalled } from './alerts.js';
+import { auditRecall, recordReminder, senderInstitution, type ReminderCause } from '../core/services/alerts.js';
 import { popupArgs, publishStored } from './delivery.js';
 import type { MessageRouter } from './router.js';
 import type { TrafficStats } from './stats.js';
@@ -52,18 +52,29 @@ export function alertJobHandler(services: AlertJobServices): (job: DueJob, ctx: 
   return (job, ctx) => (job.kind === 'deliver' ? deliverScheduled(services, job.messageId, ctx) : remindDue(services, job.messageId, ctx));
 }
 
-/** A scheduled message's time came: its recipients get it now (popups to the online, the rest at login). */
+/**
+ * A scheduled message's time came: its recipients get it now (popups to the online, the rest at
+ * login). A correction (SEND replaces= at=) withdrew the message it replaces in the same
+ * transaction: that recall is audited (the correction's sender as actor, no address) and its
+ * recipients get `*|RECALLED` just before the correction's popup, as at SEND without at=.
+ */
 async function deliverScheduled(services: AlertJobServices, messageId: number, ctx: DueJobContext): Promise<void> {
   const { store } = services;
-  const message = await store.releaseScheduled(messageId, ctx.owner, new Date(ctx.nowMs).toISOString());
-  if (!message) return; // recalled meanwhile, or another node holds it now
+  const released = await store.releaseScheduled(messageId, ctx.owner, new Date(ctx.nowMs).toISOString());
+  if (!released) return; // recalled meanwhile, or another node holds it now
+  const { message, replaced } = released;
   const alert = (await store.alertsOf([messageId])).get(messageId) ?? null;
   const sender = await store.getUserById(message.senderId);
+  if (replaced && sender) await auditRecall(store, { user: sender, address: null }, replaced);
   await store.audit({
     kind: 'message_delivered_scheduled', actorId: message.senderId, subject: String(messageId), address: null,
-    detail: { deliverAt: alert?.deliverAt ?? null, recipients: message.recipients.length },
+    detail: {
+      deliverAt: alert?.deliverAt ?? null, recipients: message.recipients.length,
+      ...(replaced?.changed ? { replaced: replaced.alert.messageId } : {}),
+    },
   });
-  services.log.info({ messageId, recipients: message.recipients.length }, 'scheduled message delivered');
+  services.log.info({ messageId, recipients: message.recipients.length, replaced: replaced?.changed ? replaced.alert.messageId : undefined }, 'scheduled message delivered');
+  if (replaced) pushRecalled(services.router, replaced);
   publishStored(services, message, sender?.institution ?? '', alert);
 }
 

@@ -57,9 +57,9 @@ import {
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
-import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sqlite/alerts.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
-import type { DueJob, DueJobClaim } from '../../core/ports/store/due-jobs.js';
+import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -379,12 +379,18 @@ export class PostgresStore implements Store {
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(async (tx) => {
-      const stored = await this.insertMessage(tx, message, limits, !!alert.deliverAt);
+      const scheduled = !!alert.deliverAt;
+      const stored = await this.insertMessage(tx, message, limits, scheduled);
       const r = newAlertRow(stored.id, alert, stored.sentAt);
-      const replaced = alert.replaces ? await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
+      let replaced: RecallOutcome | null = null;
+      if (alert.replaces && (await A.messageExists.get(tx, alert.replaces.messageId))) {
+        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
+        if (!scheduled) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(r, alert.replaces, scheduled);
+      }
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
-        replaced ? alert.replaces!.messageId : null, r.release_due_at,
+        r.replaces_id, r.release_due_at, r.replace_recall_by, r.replace_recall_reason,
       ))!;
       return { message: stored, alert: toAlert(row), replaced };
     });
@@ -422,14 +428,20 @@ export class PostgresStore implements Store {
     });
   }
 
-  async releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null> {
+  async releaseScheduled(messageId: number, owner: string, at: string): Promise<ReleasedMessage | null> {
     return transaction(this.pool, async (tx) => {
       // The message row first, as a recall locks it: the two take turns.
       if (!(await A.lockMessage.get(tx, messageId))) return null;
-      if (!(await A.release.get(tx, messageId, owner, at))) return null;
+      const released = await A.release.get(tx, messageId, owner, at);
+      if (!released) return null;
       await Q.releasePendingRecipients.run(tx, messageId);
       await A.releaseMessage.run(tx, at, messageId);
-      return (await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]))[0]!;
+      // A correction: the message it replaces is withdrawn now, as it goes out (its row locked after
+      // this one's: a correction always replaces an older message, so locks are taken newest first).
+      const recall = recallOnRelease(released);
+      const replaced = recall ? await recallIn(tx, recall, at) : null;
+      if (recall) await A.replaceRecalled.run(tx, messageId);
+      return { message: (await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]))[0]!, replaced };
     });
   }
 
@@ -734,7 +746,7 @@ export class PostgresStore implements Store {
       const at = now();
       // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
       const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
-      if (schedule && (!schedule.due || schedule.recalled)) {
+      if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
         await A.holdMessage.run(tx, row.message_id);
         sent = false;
       } else if (sent) {

@@ -37,8 +37,9 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(await store.claimDueJobs(claim(at + 1000, 'node-b')), [], 'claimed: nobody else gets it while the lease holds');
     t.equal(await store.releaseScheduled(m.id, 'node-b', iso(at)), null, 'only the owner releases it');
     const released = await store.releaseScheduled(m.id, 'node-a', iso(at));
-    t.equal(released!.sentAt, iso(at), 'sent when released');
-    t.strictSame(released!.recipients.map((r) => [r.username, r.deliveredAt]), [['bob', null], ['carol', null]]);
+    t.equal(released!.replaced, null, 'it replaces nothing');
+    t.equal(released!.message.sentAt, iso(at), 'sent when released');
+    t.strictSame(released!.message.recipients.map((r) => [r.username, r.deliveredAt]), [['bob', null], ['carol', null]]);
     t.equal(await store.releaseScheduled(m.id, 'node-a', iso(at)), null, 'released once');
     t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [m.id]);
     t.strictSame((await store.listUndelivered(carol.id, 10)).map((x) => x.id), [m.id], 'a popup at login');
@@ -62,6 +63,51 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame((await store.claimDueJobs(claim(at + 5 * MINUTE, 'node-c'))).filter((j) => j.messageId === other.id), [], 'never claimed');
     t.equal(await store.releaseScheduled(other.id, 'node-c', iso(at)), null);
     t.equal((await store.inbox(bob.id, { limit: 10 })).filter((e) => e.id === other.id).length, 0);
+  });
+
+  t.test('a scheduled correction recalls the message it replaces when it goes out, in that transaction, not at SEND', async (t) => {
+    const { store, alice, bob, carol, message } = await setup(t, adapter);
+    const { message: old } = await store.storeAlertedMessage(message([bob, carol], 'old'), { priority: 'high', ack: true, remindEverySeconds: 60 });
+    await store.markDelivered(old.id, bob.id); // bob had its popup; carol was offline
+    const at = Date.now() + 10 * MINUTE;
+    const { message: fix, alert, replaced } = await store.storeAlertedMessage(message([bob, carol], 'fix'), {
+      priority: 'high', ack: true, deliverAt: iso(at), replaces: { messageId: old.id, byUserId: alice.id, reason: 'Replaced by a correction.' },
+    });
+    t.equal(replaced, null, 'nothing recalled at SEND');
+    t.match(alert, { replacesId: old.id, replacesOnRelease: true, scheduled: true });
+    t.match((await store.alertsOf([old.id])).get(old.id), { recalledAt: null, replacedBy: null, nextRemindAt: String }, 'the old one is untouched: its reminders go on');
+    t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [old.id], 'its recipients keep the old one until then');
+    t.strictSame((await store.listUndelivered(carol.id, 10)).map((x) => x.id), [old.id], 'an offline recipient still gets the old one at login');
+
+    t.strictSame(await store.claimDueJobs(claim(at, 'node-a')), [{ kind: 'deliver', messageId: fix.id }]);
+    t.equal(await store.releaseScheduled(fix.id, 'node-b', iso(at)), null, 'not node-b\'s to release');
+    t.equal((await store.alertsOf([old.id])).get(old.id)!.recalledAt, null, 'a refused release recalls nothing');
+    const released = await store.releaseScheduled(fix.id, 'node-a', iso(at));
+    t.equal(released!.message.id, fix.id);
+    t.match(released!.replaced, { changed: true, undelivered: [carol.id], delivered: [bob.id] }, 'recalled as it went out');
+    t.match(released!.replaced!.alert, { messageId: old.id, recalledAt: iso(at), recallReason: 'Replaced by a correction.', recalledBy: alice.id, replacedBy: fix.id, nextRemindAt: null });
+    t.match((await store.alertsOf([fix.id])).get(fix.id), { replacesId: old.id, replacesOnRelease: false, scheduled: false });
+    t.strictSame((await store.listUndelivered(carol.id, 10)).map((x) => x.id), [fix.id], 'carol gets only the correction');
+    t.equal(await store.releaseScheduled(fix.id, 'node-a', iso(at)), null, 'released once');
+  });
+
+  t.test('a scheduled correction recalled before its time never recalls the message it replaces', async (t) => {
+    const { store, alice, bob, message } = await setup(t, adapter);
+    const { message: old } = await store.storeAlertedMessage(message([bob], 'old'), { priority: 'normal', ack: true });
+    const at = Date.now() + 10 * MINUTE;
+    const { message: fix } = await store.storeAlertedMessage(message([bob], 'fix'), {
+      priority: 'normal', ack: false, deliverAt: iso(at), replaces: { messageId: old.id, byUserId: alice.id, reason: 'Replaced by a correction.' },
+    });
+    const recalled = await store.recallMessage({ messageId: fix.id, byUserId: alice.id, reason: 'not needed' });
+    t.match(recalled!.alert, { replacesOnRelease: false, scheduled: false, recalledAt: String });
+    t.strictSame(await store.claimDueJobs(claim(at + MINUTE, 'node-a')), [], 'nothing goes out');
+    t.equal(await store.releaseScheduled(fix.id, 'node-a', iso(at)), null);
+    t.match((await store.alertsOf([old.id])).get(old.id), { recalledAt: null, replacedBy: null }, 'the old one stays');
+    t.strictSame((await store.inbox(bob.id, { limit: 10 })).map((e) => e.id), [old.id]);
+    const missing = await store.storeAlertedMessage(message([bob], 'x'), {
+      priority: 'normal', ack: false, deliverAt: iso(at), replaces: { messageId: old.id + 999, byUserId: alice.id, reason: '' },
+    });
+    t.match(missing.alert, { replacesId: null, replacesOnRelease: false }, 'a message that does not exist is not waited for');
   });
 
   t.test('automatic reminders: claimed when due, counted by their owner only, ended at the cap', async (t) => {
