@@ -28,7 +28,7 @@ import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
-import { alertJobHandler } from './alert-jobs.js';
+import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
 import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
@@ -303,7 +303,7 @@ export class SiarServer {
     expiry.start();
     // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
     server.dueJobs = new DueJobRunner({
-      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services),
+      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services), handleDeliveries: scheduledDeliveries(services),
       onError: (err, job) => log.error({ err, job }, 'a due job failed; it is tried again when its claim runs out'),
       intervalMs: DUE_JOBS_INTERVAL_MS, ...(options.dueJobsClock ? { clock: options.dueJobsClock } : {}),
     });

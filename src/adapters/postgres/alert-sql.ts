@@ -78,8 +78,15 @@ export const A = statements('siar.alerts', {
     RETURNING message_id, reminder`),
   alertOf: sql<[number], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = $1`),
   // The message row is locked so two recalls of it take turns; a message recalled before keeps its first recall.
-  // A scheduled correction recalled before its time never goes out: the recall it kept for its release is dropped with it.
   lockMessage: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1 FOR UPDATE`),
+  // Scheduled messages about to be released, and the messages their corrections replace, locked in id order.
+  lockReleasing: sql<[number[]], Row<{ id: number }>>(`
+    SELECT id FROM messages WHERE id IN (
+      SELECT unnest($1::bigint[])
+      UNION SELECT replaces_id FROM message_alerts
+        WHERE message_id = ANY($1::bigint[]) AND replaces_id IS NOT NULL AND replace_recall_reason IS NOT NULL)
+    ORDER BY id FOR UPDATE`),
+  // A scheduled correction recalled before its time never goes out: the recall it kept for its release is dropped with it.
   recall: sql<[number, string, string, number, number | null]>(`
     INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
     VALUES ($1, $2, $3, $4, $5)

@@ -428,20 +428,33 @@ export class PostgresStore implements Store {
     });
   }
 
-  async releaseScheduled(messageId: number, owner: string, at: string): Promise<ReleasedMessage | null> {
+  async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
+    if (messageIds.length === 0) return [];
+    const ids = [...new Set(messageIds)].sort((a, b) => a - b);
     return transaction(this.pool, async (tx) => {
-      // The message row first, as a recall locks it: the two take turns.
-      if (!(await A.lockMessage.get(tx, messageId))) return null;
-      const released = await A.release.get(tx, messageId, owner, at);
-      if (!released) return null;
-      await Q.releasePendingRecipients.run(tx, messageId);
-      await A.releaseMessage.run(tx, at, messageId);
-      // A correction: the message it replaces is withdrawn now, as it goes out (its row locked after
-      // this one's: a correction always replaces an older message, so locks are taken newest first).
-      const recall = recallOnRelease(released);
-      const replaced = recall ? await recallIn(tx, recall, at) : null;
-      if (recall) await A.replaceRecalled.run(tx, messageId);
-      return { message: (await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]))[0]!, replaced };
+      // The message rows first, as a recall locks them (the two take turns): these and the ones their
+      // corrections replace, all in id order, so two batches (or a batch and a recall) never wait on
+      // each other in a cycle.
+      await A.lockReleasing.all(tx, ids);
+      const out: Array<{ id: number; replaced: RecallOutcome | null }> = [];
+      // By id: a correction comes after the message it replaces (when both go out in this batch).
+      for (const id of ids) {
+        const released = await A.release.get(tx, id, owner, at);
+        if (!released) continue;
+        await Q.releasePendingRecipients.run(tx, id);
+        await A.releaseMessage.run(tx, at, id);
+        // A correction: the message it replaces is withdrawn now, as it goes out.
+        const recall = recallOnRelease(released);
+        const replaced = recall ? await recallIn(tx, recall, at) : null;
+        if (recall) await A.replaceRecalled.run(tx, id);
+        out.push({ id, replaced });
+      }
+      if (out.length === 0) return [];
+      // Read once everything is written.
+      const rows: MessageRow[] = [];
+      for (const r of out) rows.push((await Q.messageById.get(tx, r.id))!);
+      const messages = await this.withDetails(tx, rows);
+      return out.map((r, i) => ({ message: messages[i]!, replaced: r.replaced }));
     });
   }
 
@@ -744,7 +757,8 @@ export class PostgresStore implements Store {
       const missing = (await Q.missingAttachments.get(tx, row.message_id))!.n;
       let sent = missing === 0;
       const at = now();
-      // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
+      // A scheduled message whose time has not come (or that was recalled, or that is a correction) is
+      // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
       const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
       if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
         await A.holdMessage.run(tx, row.message_id);

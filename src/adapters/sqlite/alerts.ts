@@ -79,7 +79,7 @@ export function replacing(row: AlertRow, replaces: RecallRequest, scheduled: boo
 }
 
 /** The recall a released correction makes (its alert row as the release left it); null when it has none waiting. */
-export function recallOnRelease(row: Pick<AlertRow, 'message_id' | 'replaces_id' | 'replace_recall_by' | 'replace_recall_reason'>): (RecallRequest & { replacedBy: number }) | null {
+export function recallOnRelease(row: ReleaseRow): (RecallRequest & { replacedBy: number }) | null {
   if (row.replaces_id === null || row.replace_recall_reason === null || row.replace_recall_by === null) return null;
   return { messageId: row.replaces_id, byUserId: row.replace_recall_by, reason: row.replace_recall_reason, replacedBy: row.message_id };
 }

@@ -687,18 +687,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  async releaseScheduled(messageId: number, owner: string, at: string): Promise<ReleasedMessage | null> {
+  async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
+    if (messageIds.length === 0) return [];
     const q = this.alertSql;
     return this.write(() => {
-      const released = q.release.get({ id: messageId, owner, at });
-      if (released === undefined) return null;
-      this.sql.releasePendingRecipients.run(messageId);
-      q.releaseMessage.run(at, messageId);
-      // A correction: the message it replaces is withdrawn now, as it goes out.
-      const recall = recallOnRelease(released);
-      const replaced = recall ? recallIn(q, recall, at) : null;
-      if (recall) q.replaceRecalled.run(messageId);
-      return { message: this.withDetails([this.sql.messageById.get(messageId)!])[0]!, replaced };
+      const out: Array<{ id: number; replaced: RecallOutcome | null }> = [];
+      // By id: a correction comes after the message it replaces (when both go out in this batch).
+      for (const id of [...new Set(messageIds)].sort((a, b) => a - b)) {
+        const released = q.release.get({ id, owner, at });
+        if (released === undefined) continue;
+        this.sql.releasePendingRecipients.run(id);
+        q.releaseMessage.run(at, id);
+        // A correction: the message it replaces is withdrawn now, as it goes out.
+        const recall = recallOnRelease(released);
+        const replaced = recall ? recallIn(q, recall, at) : null;
+        if (recall) q.replaceRecalled.run(id);
+        out.push({ id, replaced });
+      }
+      // Read once everything is written (one query for the batch).
+      const messages = this.withDetails(out.map((r) => this.sql.messageById.get(r.id)!));
+      return out.map((r, i) => ({ message: messages[i]!, replaced: r.replaced }));
     });
   }
 

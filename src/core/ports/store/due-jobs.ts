@@ -38,13 +38,14 @@ export interface DueJobStore {
   /** Claims due jobs, deliveries first, atomically: two claimers never get the same job while a lease holds. */
   claimDueJobs(claim: DueJobClaim): Promise<DueJob[]>;
   /**
-   * A claimed scheduled message goes out, in one transaction: its recipients get their rows (undelivered),
-   * its time sent becomes `at`, and its automatic reminders (if any) start one period later. A correction
-   * (SEND replaces= with at=) recalls the message it replaces in the same transaction, as recallMessage
-   * does (`replaced`; null when it had none, or the message is gone). Null when `owner` does not hold
-   * the job any more (recalled, or claimed by another after the lease ended): then nothing is recalled.
+   * Claimed scheduled messages go out, all in one transaction (a tick's batch: one commit for them all):
+   * each one's recipients get their rows (undelivered), its time sent becomes `at`, and its automatic
+   * reminders (if any) start one period later. A correction (SEND replaces= with at=) recalls the
+   * message it replaces in the same transaction, as recallMessage does (`replaced`; null when it had
+   * none, or the message is gone). Returns the messages released, by id; one `owner` does not hold any
+   * more (recalled, or claimed by another after the lease ended) is left out, and nothing of it changes.
    */
-  releaseScheduled(messageId: number, owner: string, at: string): Promise<ReleasedMessage | null>;
+  releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]>;
   /** Ends a message's automatic reminders (all acknowledged, expired, recalled, or the count reached), when `owner` holds the job. */
   finishReminders(messageId: number, owner: string): Promise<void>;
 }
