@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SiarClient } from '../connection.js';
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
+import { attachmentsText } from '../attachments-text.js';
 import { alertMarks, localTime } from './alerts.js';
 import { OfflineError, SiarSession } from '../session.js';
 import { wireArgs } from '../replies.js';
@@ -46,22 +47,13 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
     m.sentAt.replace('T', ' ').slice(0, 16),
     box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : addressingText(m),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
-    attachmentCount(m),
+    attachmentsText(m),
     ...(withAlerts ? [alerts[i]!] : []),
     m.subject,
   ]);
   const header = ['ID', 'SENT', box === 'inbox' ? 'FROM' : 'TO', box === 'inbox' ? 'NEW' : 'DELIVERED/READ', 'ATT', ...(withAlerts ? ['ALERT'] : []), 'SUBJECT'];
   print(table(rows, header));
   if (box === 'outbox') print(unsentLines(messages));
-}
-
-/** The ATT column: how many attachments, and how many of them the server removed (expired). */
-function attachmentCount(m: MessageRecord): string {
-  const n = m.attachments.length;
-  if (n === 0) return '';
-  const removed = m.attachments.filter((a) => a.removedAt).length;
-  if (removed === 0) return `+${n}`;
-  return removed === n ? `+${n} removed` : `+${n} (${removed} removed)`;
 }
 
 /** A recipient's alert column: priority, and whether it still has to acknowledge. */

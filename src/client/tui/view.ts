@@ -1,5 +1,6 @@
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
+import { attachmentsText } from '../attachments-text.js';
 import { formatBytes } from '../../protocol/units.js';
 import type { LineField, TextArea } from './editor.js';
 import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
@@ -364,10 +365,8 @@ function audienceRow(a: Audience, selected: boolean, cols: number): string {
 
 /** ` +N` attachments, marked when the server removed them (expired past its grace). */
 function attachmentMark(m: MessageRecord): string {
-  const n = m.attachments.length;
-  if (n === 0) return '';
-  const removed = m.attachments.filter((a) => a.removedAt).length;
-  return removed === 0 ? ` +${n}` : removed === n ? ` +${n} removed` : ` +${n} (${removed} removed)`;
+  const text = attachmentsText(m);
+  return text ? ` ${text}` : '';
 }
 
 function inboxRow(m: MessageRecord, selected: boolean, cols: number): string {
