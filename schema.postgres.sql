@@ -281,3 +281,9 @@ ALTER TABLE message_alerts ADD COLUMN content_swept_at TIMESTAMPTZ;
 ALTER TABLE attachments ADD COLUMN removed_at TIMESTAMPTZ;
 CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
 CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested AND recalled_at IS NULL;
+
+-- migration: 8
+-- A scheduled correction's recall of the message it replaces, waiting for the correction's release
+-- (schema.sql's migration 10).
+ALTER TABLE message_alerts ADD COLUMN replace_recall_by BIGINT REFERENCES users (id);
+ALTER TABLE message_alerts ADD COLUMN replace_recall_reason TEXT;

@@ -283,3 +283,12 @@ ALTER TABLE attachments ADD COLUMN removed_at TEXT;
 CREATE INDEX message_alerts_to_sweep ON message_alerts (expires_at) WHERE expires_at IS NOT NULL AND content_swept_at IS NULL;
 -- Open acknowledgements (STATS): the newest messages asking for one, not recalled.
 CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_requested = 1 AND recalled_at IS NULL;
+
+-- migration: 10
+-- A scheduled correction (SEND replaces= with at=, issue 21): the message it replaces is recalled
+-- when the correction goes out, in the transaction that releases it (DueJobStore.releaseScheduled),
+-- not at SEND: its recipients keep the old notice until the new one arrives. Until then the recall
+-- waits here (who recalls it, and why: the correction's replaces_id names the message); NULL once
+-- done, when there is none, or when the correction was recalled first (the old one then stays).
+ALTER TABLE message_alerts ADD COLUMN replace_recall_by INTEGER REFERENCES users (id);
+ALTER TABLE message_alerts ADD COLUMN replace_recall_reason TEXT;

@@ -214,7 +214,27 @@ export const protocolScene: Scene = {
     await rec.step(sa, `5|RECALL|${sa.token}|id=7|reason=Salah tanggal`);
     sr.close();
     sa.close();
-    return rendered(rec, [registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender, laterSender, laterRecipient]);
+
+    // A scheduled correction (replaces= with at=): the old notice stays until the correction goes out,
+    // and is recalled then; a correction recalled before its time leaves the old one alone.
+    const fixSender = new Block('scheduled-correction-sender');
+    const fixRecipient = new Block('scheduled-correction-recipient');
+    const fr = await signedIn(rec, fixRecipient, 'ugm');
+    const fa = await signedIn(rec, fixSender, 'unhas');
+    await rec.step(fa, `2|SEND|${fa.token}|to=ugm|subject=Rapat Senin|body=Pukul 09.00 di aula.`, [[fr, /^\*\|POPUP\|id=8\|/]]);
+    await rec.step(fa, `3|SEND|${fa.token}|to=ugm|subject=Rapat Senin (ralat)|body=Pukul 10.00 di aula.|at=3s|replaces=8`);
+    await rec.step(fr, `2|READ|${fr.token}|id=8`, [[fa, /^\*\|READ\|id=8\|/]]);
+    await rec.step(fr, `3|INBOX|${fr.token}|limit=1`, [[fr, /^\*\|RECALLED\|id=8\|/], [fr, /^\*\|POPUP\|id=9\|/]]);
+    await rec.step(fr, `4|READ|${fr.token}|id=8`);
+    await rec.step(fa, `4|SEND|${fa.token}|to=ugm|subject=Rapat Senin (ralat kedua)|at=1h|replaces=9`);
+    await rec.step(fa, `5|RECALL|${fa.token}|id=10|reason=Ralat pertama sudah benar`);
+    await rec.step(fr, `5|INBOX|${fr.token}|limit=1`);
+    fr.close();
+    fa.close();
+    return rendered(rec, [
+      registration, approval, firstLogin, recipient, sender, resume, mistakes, alertRecipient, alertSender, laterSender, laterRecipient,
+      fixSender, fixRecipient,
+    ]);
   }),
 };
 
@@ -398,6 +418,7 @@ function alertRecording(): Promise<Map<string, string[]>> {
     await rec.step(ugm, `1|LOGIN||username=ugm|password=${OWN.ugm}`);
     rec.secret(ugm.token, 'TOKEN');
     await rec.step(ugm, `2|DOWNLOAD|${ugm.token}|message=${sent.id}|attachment=${sent.attachments[0]!.id}`);
+    await rec.step(ugm, `3|READ|${ugm.token}|id=${sent.id}`);
     admin.bind(removed);
     await rec.step(admin, `5|AUDIT|${a}|kind=attachments_removed`);
     return rendered(rec, [alert, removed]);

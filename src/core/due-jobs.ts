@@ -1,7 +1,8 @@
 /**
  * The due-jobs runner (issue 21): every `intervalMs` it claims the jobs that are due (scheduled
  * deliveries, automatic reminders) from the store, at most `limit` a tick, and hands each to
- * `handle`. The claim is atomic in the store (src/core/ports/store/due-jobs.ts), so on several nodes
+ * `handle` (or a tick's deliveries all at once to `handleDeliveries`, which releases them in one
+ * store transaction). The claim is atomic in the store (src/core/ports/store/due-jobs.ts), so on several nodes
  * each job runs once per cluster; a tick that claimed a full batch runs again at once, so a backlog
  * drains without waiting an interval per batch. The clock is injectable: tests move time.
  */
@@ -25,7 +26,10 @@ export interface DueJobRunnerOptions {
   /** This runner's name in the store's claims: unique per process. */
   owner: string;
   handle: (job: DueJob, ctx: DueJobContext) => Promise<void>;
-  onError: (err: unknown, job: DueJob | null) => void;
+  /** When given, a tick's scheduled deliveries go to it together (their message ids), not one by one to `handle`. */
+  handleDeliveries?: (messageIds: number[], ctx: DueJobContext) => Promise<void>;
+  /** A job (or a tick's deliveries, together) failed; null: the claim itself failed. */
+  onError: (err: unknown, job: DueJob | readonly DueJob[] | null) => void;
   clock?: Clock;
   intervalMs?: number;
   /** Jobs claimed per tick. */
@@ -76,7 +80,17 @@ export class DueJobRunner {
     const jobs = await this.options.store.claimDueJobs({
       now: new Date(nowMs).toISOString(), owner, leaseUntil: new Date(nowMs + this.leaseMs).toISOString(), limit: this.limit,
     });
+    const together = this.options.handleDeliveries ? jobs.filter((j) => j.kind === 'deliver') : [];
+    if (together.length > 0) {
+      try {
+        await this.options.handleDeliveries!(together.map((j) => j.messageId), { owner, nowMs: this.clock.now() });
+      } catch (err) {
+        // Their leases end and they are claimed again then: retried, not lost.
+        this.options.onError(err, together);
+      }
+    }
     for (const job of jobs) {
+      if (together.includes(job)) continue;
       try {
         await this.options.handle(job, { owner, nowMs: this.clock.now() });
       } catch (err) {

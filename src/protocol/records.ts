@@ -16,6 +16,11 @@ export interface AttachmentInfo {
    * the upload committed). Travels as its own key, `uploaded=ID,BYTES`, beside `attachment=`.
    */
   uploaded?: number;
+  /**
+   * Its content was removed (its message expired longer ago than the server's grace): DOWNLOAD
+   * answers ATTACHMENT_REMOVED. When, ISO 8601 UTC. Travels as `removed=ID,AT` beside `attachment=`.
+   */
+  removedAt?: string;
 }
 
 export interface RecipientInfo {
@@ -147,6 +152,8 @@ export function messageToArgs(m: MessageRecord): ArgInput {
   if (m.uploadDeadline) out.uploadDeadline = m.uploadDeadline;
   const uploaded = m.attachments.filter((a) => a.uploaded !== undefined).map((a) => `${a.id},${a.uploaded}`);
   if (uploaded.length > 0) out.uploaded = uploaded;
+  const removed = m.attachments.filter((a) => a.removedAt).map((a) => `${a.id},${a.removedAt}`);
+  if (removed.length > 0) out.removed = removed;
   if (m.via) out.via = m.via;
   if (m.recipients) {
     // rcpt=username,deliveredAt,readAt[,via] (empty when not yet; via last, as it may hold commas)
@@ -175,6 +182,11 @@ export function argsToMessage(a: Args): MessageRecord {
     const [id, bytes] = v.split(',').map(Number);
     const attachment = m.attachments.find((x) => x.id === id);
     if (attachment && Number.isSafeInteger(bytes) && bytes! >= 0) attachment.uploaded = bytes!;
+  }
+  for (const v of a.getAll('removed')) {
+    const comma = v.indexOf(',');
+    const attachment = comma > 0 ? m.attachments.find((x) => x.id === Number(v.slice(0, comma))) : undefined;
+    if (attachment && comma < v.length - 1) attachment.removedAt = v.slice(comma + 1);
   }
   if (a.get('via')) m.via = a.get('via')!;
   if (a.has('rcpt')) {

@@ -6,12 +6,12 @@
  * (remindRecipients is REMIND's too). Each job was claimed atomically in the store, so on several
  * nodes each happens once.
  */
-import type { DueJob, Message, MessageAlert, Store } from '../core/ports/store.js';
+import type { DueJob, Message, MessageAlert, Store, User } from '../core/ports/store.js';
 import type { DueJobContext } from '../core/due-jobs.js';
 import type { Bus } from '../core/ports/bus.js';
 import type { Logger } from 'pino';
-import { nextReminderAt, isExpired } from './alerts.js';
-import { recordReminder, senderInstitution, type ReminderCause } from '../core/services/alerts.js';
+import { nextReminderAt, isExpired, pushRecalled } from './alerts.js';
+import { auditRecall, recordReminder, senderInstitution, type ReminderCause } from '../core/services/alerts.js';
 import { popupArgs, publishStored } from './delivery.js';
 import type { MessageRouter } from './router.js';
 import type { TrafficStats } from './stats.js';
@@ -49,22 +49,45 @@ export async function remindRecipients(services: AlertJobServices, message: Mess
 
 /** The runner's handler: runs one claimed job. */
 export function alertJobHandler(services: AlertJobServices): (job: DueJob, ctx: DueJobContext) => Promise<void> {
-  return (job, ctx) => (job.kind === 'deliver' ? deliverScheduled(services, job.messageId, ctx) : remindDue(services, job.messageId, ctx));
+  return (job, ctx) => (job.kind === 'deliver' ? deliverScheduled(services, [job.messageId], ctx) : remindDue(services, job.messageId, ctx));
 }
 
-/** A scheduled message's time came: its recipients get it now (popups to the online, the rest at login). */
-async function deliverScheduled(services: AlertJobServices, messageId: number, ctx: DueJobContext): Promise<void> {
+/** The runner's handler of a tick's scheduled deliveries: released together, in one store transaction. */
+export function scheduledDeliveries(services: AlertJobServices): (messageIds: number[], ctx: DueJobContext) => Promise<void> {
+  return (messageIds, ctx) => deliverScheduled(services, messageIds, ctx);
+}
+
+/**
+ * Scheduled messages whose time came (released in one store transaction): their recipients get them
+ * now (popups to the online, the rest at login). A correction (SEND replaces= at=) withdrew the
+ * message it replaces in the same transaction: that recall is audited (the correction's sender as
+ * actor, no address) and its recipients get `*|RECALLED` just before the correction's popup, as at
+ * SEND without at=. A message its correction withdrew in the same batch pops up at nobody.
+ */
+async function deliverScheduled(services: AlertJobServices, messageIds: number[], ctx: DueJobContext): Promise<void> {
   const { store } = services;
-  const message = await store.releaseScheduled(messageId, ctx.owner, new Date(ctx.nowMs).toISOString());
-  if (!message) return; // recalled meanwhile, or another node holds it now
-  const alert = (await store.alertsOf([messageId])).get(messageId) ?? null;
-  const sender = await store.getUserById(message.senderId);
-  await store.audit({
-    kind: 'message_delivered_scheduled', actorId: message.senderId, subject: String(messageId), address: null,
-    detail: { deliverAt: alert?.deliverAt ?? null, recipients: message.recipients.length },
-  });
-  services.log.info({ messageId, recipients: message.recipients.length }, 'scheduled message delivered');
-  publishStored(services, message, sender?.institution ?? '', alert);
+  // Those recalled meanwhile, or that another node holds now, are not among them.
+  const released = await store.releaseScheduled(messageIds, ctx.owner, new Date(ctx.nowMs).toISOString());
+  if (released.length === 0) return;
+  const alerts = await store.alertsOf(released.map((r) => r.message.id));
+  const withdrawn = new Set(released.flatMap((r) => (r.replaced?.changed ? [r.replaced.alert.messageId] : [])));
+  const senders = new Map<number, User | null>();
+  for (const { message, replaced } of released) {
+    if (!senders.has(message.senderId)) senders.set(message.senderId, await store.getUserById(message.senderId));
+    const sender = senders.get(message.senderId) ?? null;
+    const alert = alerts.get(message.id) ?? null;
+    if (replaced && sender) await auditRecall(store, { user: sender, address: null }, replaced);
+    await store.audit({
+      kind: 'message_delivered_scheduled', actorId: message.senderId, subject: String(message.id), address: null,
+      detail: {
+        deliverAt: alert?.deliverAt ?? null, recipients: message.recipients.length,
+        ...(replaced?.changed ? { replaced: replaced.alert.messageId } : {}),
+      },
+    });
+    services.log.info({ messageId: message.id, recipients: message.recipients.length, replaced: replaced?.changed ? replaced.alert.messageId : undefined }, 'scheduled message delivered');
+    if (replaced) pushRecalled(services.router, replaced);
+    if (!withdrawn.has(message.id)) publishStored(services, message, sender?.institution ?? '', alert);
+  }
 }
 
 /** An automatic reminder came due: reminds the non-acknowledgers, or ends the reminders when there is no more reason. */

@@ -3,8 +3,8 @@
  * send urgent, and the alert fields of message records and popups. The state lives in the store
  * (src/core/ports/store/alerts.ts); the verbs are in commands/alerts.ts.
  */
-import { SiarError, isPriority, type Args, type MessageRecord, type PopupRecord } from '../protocol/index.js';
-import type { MessageAlert, NewAlert } from '../core/ports/store/alerts.js';
+import { SiarError, isPriority, type ArgInput, type Args, type MessageRecord, type PopupRecord } from '../protocol/index.js';
+import type { MessageAlert, NewAlert, RecallOutcome } from '../core/ports/store/alerts.js';
 import type { Message, User } from '../core/ports/store.js';
 import type { ServerConfig } from './config.js';
 import { parseDuration } from '../protocol/units.js';
@@ -153,6 +153,14 @@ export function popupAlert(alert: MessageAlert | null | undefined): Partial<Popu
     ...(alert.expiresAt ? { expiresAt: alert.expiresAt } : {}),
     ...(alert.replacesId ? { replaces: alert.replacesId } : {}),
   };
+}
+
+/** After a recall committed: its recipients that had the popup get `*|RECALLED` (on every node). */
+export function pushRecalled(router: { pushToUser(userId: number, event: string, args: ArgInput): void }, out: RecallOutcome): void {
+  if (!out.changed) return;
+  const { alert } = out;
+  const push = { id: alert.messageId, reason: alert.recallReason ?? '', at: alert.recalledAt ?? '', replacedBy: alert.replacedBy ?? undefined };
+  for (const userId of out.delivered) router.pushToUser(userId, 'RECALLED', push);
 }
 
 /** A recipient's state in REPORT. */

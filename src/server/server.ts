@@ -27,8 +27,8 @@ import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
-import { DueJobRunner } from '../core/due-jobs.js';
-import { alertJobHandler } from './alert-jobs.js';
+import { DueJobRunner, type Clock } from '../core/due-jobs.js';
+import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
 import { popupOutlet, publishStored, replayPending } from './delivery.js';
 import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
@@ -67,6 +67,8 @@ export interface StartOptions {
   adapters?: Adapters;
   /** Commands contributed by other areas (attachments, channels…). */
   extraCommands?: Command[];
+  /** The due-jobs runner's clock (scheduled deliveries, automatic reminders): tests move it; default the system's. */
+  dueJobsClock?: Clock;
 }
 
 /** The siar control server: one TCP listener, the store, the router and the mail worker. */
@@ -320,9 +322,9 @@ export class SiarServer {
     expiry.start();
     // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
     server.dueJobs = new DueJobRunner({
-      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services),
+      store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services), handleDeliveries: scheduledDeliveries(services),
       onError: (err, job) => log.error({ err, job }, 'a due job failed; it is tried again when its claim runs out'),
-      intervalMs: DUE_JOBS_INTERVAL_MS,
+      intervalMs: DUE_JOBS_INTERVAL_MS, ...(options.dueJobsClock ? { clock: options.dueJobsClock } : {}),
     });
     server.dueJobs.start();
     // Expired messages' attachments go after their grace (--expired-attachment-grace): now, then periodically.

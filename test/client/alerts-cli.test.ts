@@ -91,6 +91,11 @@ t.test('send --at and --remind-every: scheduled in the user\'s zone, stored in U
   t.match(read.stdout, new RegExp(`Scheduled for: ${day} 08:00 \\+08:00`));
   t.match(read.stdout, /Reminders: every 900 s, at most 3/);
   t.notMatch((await siar(['inbox'], as.ugm)).stdout, /Upacara/, 'the recipient sees nothing yet');
+  // A scheduled correction: the old notice stays with its recipient until the correction goes out.
+  const fix = await siar(['send', '--to', 'ugm', '--subject', 'Nanti (ralat)', '--at', '1h', '--replaces', String(reply.id)], makassar);
+  t.equal(fix.code, 0, fix.stderr);
+  t.match(fix.stderr, new RegExp(`scheduled for .*\\. Message ${reply.id} stays until then and is withdrawn when it goes out\\.`));
+  t.notMatch((await siar(['read', String(reply.id)], makassar)).stdout, /Withdrawn/, 'not withdrawn at SEND');
 
   const short = await siar(['send', '--to', 'ugm', '--subject', 'x', '--ack', '--remind-every', '30s'], as.unhas);
   t.not(short.code, 0);

@@ -4,35 +4,16 @@
  * own `siar tui` counts it live; a reminder pops up again, marked; a recall turns an open popup into a withdrawn notice with its
  * reason; and the urgent alert rings again every 30 s (the controller with a clock of its own).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { ConfigStore } from '../../src/client/config-store.js';
 import { SiarSession } from '../../src/client/session.js';
 import { TuiController } from '../../src/client/tui/controller.js';
-import { SIAR } from '../helpers/cli.js';
-import { nextPush, startServer, tempDir, until, type TestServer } from '../helpers/siar.js';
-import { KEY, PtyScreen } from './tui/pty.js';
+import { nextPush, startServer, tempDir, until } from '../helpers/siar.js';
+import { KEY } from './tui/pty.js';
+import { tuiAs } from './tui/login.js';
 
 t.setTimeout(300_000);
 const STEP = 20_000;
-
-/** `siar tui` for `username` (remembered server and name), logged in, on the inbox. */
-async function tuiAs(t: Test, s: TestServer, username: string, password: string): Promise<PtyScreen> {
-  const home = tempDir(t, 'siar-home-');
-  const config = path.join(home, 'config');
-  mkdirSync(path.join(config, 'siar'), { recursive: true });
-  writeFileSync(path.join(config, 'siar', 'client.json'), JSON.stringify({ server: `127.0.0.1:${s.port}`, username }));
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>), HOME: home, XDG_CONFIG_HOME: config, TERM: 'xterm-256color', LANG: 'C.UTF-8', LC_ALL: 'C.UTF-8',
-  };
-  delete env.SIAR_SERVER;
-  const tui = PtyScreen.spawn(t, process.execPath, [SIAR, 'tui'], { cwd: home, env });
-  await tui.waitFor('Log in', STEP);
-  tui.write(`${password}${KEY.enter}`);
-  await tui.waitFor(/1 Inbox \(\d+ unread\)/, STEP);
-  return tui;
-}
 
 t.test('an urgent alert covers the screen until acknowledged with A, the sender\'s siar tui counts it live, a reminder pops up again, and a recall withdraws an open popup', async (t) => {
   const s = await startServer(t);

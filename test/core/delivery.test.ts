@@ -190,7 +190,7 @@ t.test('replay at login: oldest first, at most maxPopupsAtLogin, each marked; ex
   const at = Date.parse(later);
   const iso = (ms: number) => new Date(ms).toISOString();
   t.strictSame(await real.claimDueJobs({ now: iso(at), owner: 'test', leaseUntil: iso(at + 60_000), limit: 10 }), [{ kind: 'deliver', messageId: scheduled.id }]);
-  t.ok(await real.releaseScheduled(scheduled.id, 'test', iso(at)));
+  t.equal((await real.releaseScheduled([scheduled.id], 'test', iso(at))).length, 1);
   t.equal(await replay(), 1);
   await waitFor(() => ids(bobSide).length === 4);
   t.match(popups(bobSide)[3], { id: scheduled.id, priority: 'high' });

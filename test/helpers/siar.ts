@@ -11,7 +11,7 @@ import { RemoteError, SiarClient } from '../../src/client/connection.js';
 import { Args } from '../../src/protocol/index.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { createLogger } from '../../src/server/logger.js';
-import { SiarServer } from '../../src/server/server.js';
+import { SiarServer, type StartOptions } from '../../src/server/server.js';
 import { Capture, parseEml } from '../server/mail/helpers.js';
 
 export { Capture, parseEml };
@@ -57,10 +57,12 @@ export function tempDir(t: Test, prefix = 'siar-'): string {
   return dir;
 }
 
-export async function startServer(t: Test, overrides: Partial<ServerConfig> = {}, dataDir = tempDir(t)): Promise<TestServer> {
+export async function startServer(
+  t: Test, overrides: Partial<ServerConfig> = {}, dataDir = tempDir(t), options: Pick<StartOptions, 'dueJobsClock'> = {},
+): Promise<TestServer> {
   const logs = new Capture();
   const logger = createLogger('debug', logs);
-  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir, ...overrides }, { logger });
+  const server = await SiarServer.start({ host: '127.0.0.1', port: 0, dataDir, ...overrides }, { logger, ...options });
   t.teardown(() => server.stop());
   const port = server.address().port;
   const passwords = new Map<string, string>();

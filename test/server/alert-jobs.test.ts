@@ -202,3 +202,53 @@ t.test('a scheduled channel message is not in the channel history before its tim
   t.equal(argsToPopup(popup).id, sent.id);
   t.equal(await history(), 1, 'there once it went out');
 });
+
+t.test('a scheduled correction (replaces= at=): the old notice stays until the correction goes out, then is recalled with it; one recalled first recalls nothing', async (t) => {
+  // The runner's clock is the test's: the correction is due in an hour, and "an hour later" is when the test says.
+  let now = Date.now();
+  const s = await startServer(t, {}, tempDir(t), { dueJobsClock: { now: () => now } });
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  await s.member('itb'); // offline throughout: it never had the old notice
+  const heard: Array<[string, number]> = [];
+  ugm.on('push', (e, a) => { if (e === 'RECALLED' || e === 'POPUP') heard.push([e, Number(a.get('id'))]); });
+  const first = await unhas.send({ to: ['ugm', 'itb'], subject: 'Rapat Senin', priority: 'high' });
+  await until('ugm has the first notice', () => heard.length === 1);
+
+  const fix = await unhas.send({ to: ['ugm', 'itb'], subject: 'Rapat Selasa', priority: 'high', at: '1h', replaces: first.id });
+  t.match(fix, { state: 'scheduled', replaces: first.id });
+  // Until it goes out, the old notice is as it was: readable, not withdrawn, nobody told.
+  t.match(await ugm.read(first.id), { id: first.id, subject: 'Rapat Senin' });
+  t.notOk((await ugm.inbox()).messages.find((m) => m.id === first.id)!.recalledAt, 'not withdrawn in the inbox');
+  t.notOk((await unhas.outbox()).find((m) => m.id === first.id)!.recalledAt, 'nor in the sender\'s outbox');
+  await ugm.ping();
+  t.strictSame(heard, [['POPUP', first.id]], 'no RECALLED yet');
+  const admin = await s.adminClient();
+  t.strictSame(await admin.admin.audit({ kind: 'message_recalled' }), [], 'no recall audited yet');
+
+  now = Date.parse(fix.deliverAt!) + 1000;
+  await until('the correction goes out', () => heard.length === 3);
+  t.strictSame(heard, [['POPUP', first.id], ['RECALLED', first.id], ['POPUP', fix.id]], 'the old one withdrawn, then the correction, together');
+  await t.rejects(ugm.read(first.id), { code: 'RECALLED', message: new RegExp(`replaced by message ${fix.id}`) });
+  t.match((await ugm.inbox()).messages.find((m) => m.id === fix.id), { replaces: first.id });
+  t.match(await admin.admin.audit({ kind: 'message_recalled' }), [{ actor: 'unhas', subject: String(first.id), detail: { replacedBy: fix.id, delivered: 1, undelivered: 1 } }]);
+  t.match(await admin.admin.audit({ kind: 'message_delivered_scheduled' }), [{ subject: String(fix.id), detail: { replaced: first.id } }]);
+  // itb, offline all along, gets only the correction at its login.
+  const itb = await s.client();
+  const itbPopups = collectPushes(itb, 'POPUP');
+  await itb.login('itb', ownPassword('itb'));
+  await until('itb gets its popups', () => itbPopups.length >= 1);
+  await itb.ping();
+  t.strictSame(itbPopups.map((p) => argsToPopup(p)).map((p) => [p.id, p.replaces]), [[fix.id, first.id]]);
+
+  // A correction of the correction, recalled before its time: the correction stays.
+  const second = await unhas.send({ to: ['ugm'], subject: 'Rapat Rabu', at: '1h', replaces: fix.id });
+  t.match(await unhas.recall(second.id, 'tidak jadi'), { undelivered: 1, notified: 0 });
+  // A plain scheduled message due after it marks when the runner has gone past the recalled one's time.
+  const marker = await unhas.send({ to: ['ugm'], subject: 'Penanda', at: '2h' });
+  now = Date.parse(marker.deliverAt!) + 1000;
+  await until('the marker goes out', () => heard.some(([e, id]) => e === 'POPUP' && id === marker.id));
+  t.strictSame(heard.slice(3), [['POPUP', marker.id]], 'no RECALLED of the correction, no popup of the recalled one');
+  t.match(await ugm.read(fix.id), { id: fix.id, subject: 'Rapat Selasa' });
+  t.notOk((await ugm.read(fix.id)).recalledAt, 'the correction is not withdrawn');
+});

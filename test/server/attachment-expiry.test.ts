@@ -49,6 +49,7 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   // Within its life (and the grace) the attachment downloads.
   const early = await siar(['read', id, '--save-dir', path.join(dir, 'early')], as.ugm);
   t.equal(early.code, 0, early.stderr);
+  t.notMatch(early.stdout, /removed/, 'not marked removed before the sweep');
   const plain = await siar(['send', '--to', 'ugm', '--subject', 'Tetap', '--attach', keep, '--json'], as.unhas);
   t.equal(plain.code, 0, plain.stderr);
   const plainId = String(jsonLines(plain.stdout)[0]!.id);
@@ -69,6 +70,16 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   const body = await siar(['read', id], as.ugm);
   t.equal(body.code, 0, 'the message itself stays readable');
   t.match(body.stdout, /Lampiran/);
+  // Every view says the attachment is gone instead of listing it as downloadable.
+  t.match(body.stdout, /^Attachment \d+: jadwal\.txt \(2\.8 KiB, .*\) \(removed .*: no longer downloadable\)$/m, 'siar read marks it removed');
+  const json = jsonLines((await siar(['read', id, '--json'], as.ugm)).stdout)[0]!;
+  t.match(json.attachments, [{ name: 'jadwal.txt', removedAt: /^\d{4}-\d\d-\d\dT.*Z$/ }], '--json carries removedAt');
+  const inbox = await siar(['inbox'], as.ugm);
+  t.match(inbox.stdout, new RegExp(`^${id} .*\\+1 removed .*Jadwal`, 'm'), 'siar inbox marks it removed');
+  t.match(inbox.stdout, new RegExp(`^${plainId} .*\\+1 .*Tetap`, 'm'));
+  t.notMatch(inbox.stdout, new RegExp(`^${plainId} .*removed`, 'm'), 'the other message\'s attachment is not');
+  const outbox = await siar(['read', id], as.unhas);
+  t.match(outbox.stdout, /jadwal\.txt .*\(removed .*\)/, 'the sender sees it removed too');
   const other = await siar(['read', plainId, '--save-dir', path.join(dir, 'other')], as.ugm);
   t.equal(other.code, 0, 'an attachment of a message without expiry is untouched');
 

@@ -102,3 +102,29 @@ t.test('recalled before its time, while uploading or after: never goes out', asy
   t.match(out.map((m) => [m.id, m.state]), [[held.id, 'recalled'], [uploading.id, 'recalled']]);
   await t.rejects(downloadAttachment(ugm, { messageId: held.id, attachmentId: held.attachments[0]!.id, dir: tempDir(t) }), { code: 'NOT_FOUND' });
 });
+
+t.test('a scheduled correction with an attachment uploaded after its time: held, then released by the runner, which recalls the old one then', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const heard: Array<[string, number]> = [];
+  ugm.on('push', (e, a) => { if (e === 'RECALLED' || e === 'POPUP') heard.push([e, Number(a.get('id'))]); });
+  const old = await unhas.send({ to: ['ugm'], subject: 'Denah lama' });
+  await until('ugm has the old notice', () => heard.length === 1);
+  const file = await declareFile(writeFile(tempDir(t), 'denah.png', noise(50_000, 5)));
+  const reply = await unhas.send({
+    to: ['ugm'], subject: 'Denah baru', at: '1s', replaces: old.id, attachments: [{ name: file.name, size: file.size, sha256: file.sha256 }],
+  });
+  t.equal(reply.state, 'sending');
+  // Its time passes while the upload has not started: nothing changes for the recipient.
+  await until('its time has passed', () => Date.now() > Date.parse(reply.deliverAt!) + 1000);
+  await ugm.ping();
+  t.match(await ugm.read(old.id), { id: old.id, subject: 'Denah lama' }, 'the old one is still there');
+  const up = await uploadFile(unhas, { messageId: reply.id, attachmentId: reply.attachments[0]!.id, path: file.path });
+  t.match(up, { sent: false, held: true }, 'a correction is held for the runner, even past its time');
+  await until('the correction goes out', () => heard.length === 3);
+  t.strictSame(heard, [['POPUP', old.id], ['RECALLED', old.id], ['POPUP', reply.id]]);
+  await t.rejects(ugm.read(old.id), { code: 'RECALLED' });
+  const got = await downloadAttachment(ugm, { messageId: reply.id, attachmentId: reply.attachments[0]!.id, dir: tempDir(t) });
+  t.equal(got.sha256, file.sha256);
+});

@@ -4,7 +4,7 @@
  * in the SQLite store's shapes (../sqlite/alerts.ts), which map them.
  */
 import type { QueryResultRow } from 'pg';
-import { ALERT_COLUMNS, OPEN_ACKS_SQL, type AckRow, type AlertRow } from '../sqlite/alerts.js';
+import { ALERT_COLUMNS, OPEN_ACKS_SQL, type AckRow, type AlertRow, type ReleaseRow } from '../sqlite/alerts.js';
 import { sql, statements, type Queryable } from './connection.js';
 import { toAlert } from '../sqlite/alerts.js';
 import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
@@ -12,10 +12,12 @@ import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts
 type Row<T> = T & QueryResultRow;
 
 export const A = statements('siar.alerts', {
-  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null, string | null], Row<AlertRow>>(`
-    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id, release_due_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+  insertAlert: sql<[number, string, boolean, number | null, number, number, string | null, string | null, string | null, number | null, string | null, number | null, string | null], Row<AlertRow>>(`
+    INSERT INTO message_alerts (message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at, expires_at, deliver_at, replaces_id, release_due_at,
+      replace_recall_by, replace_recall_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
     RETURNING ${ALERT_COLUMNS}`),
+  messageExists: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1`),
   // A scheduled message is inserted as a 'sending' one is (recipients aside), then is 'sent' but held.
   holdMessage: sql<[number]>(`UPDATE messages SET state = 'sent', upload_deadline = NULL WHERE id = $1`),
   // Due jobs (DueJobStore): a claim moves the due time to the lease's end and names the owner, in one
@@ -31,21 +33,26 @@ export const A = statements('siar.alerts', {
     FROM (SELECT message_id FROM message_alerts WHERE next_remind_at <= $1 ORDER BY next_remind_at LIMIT $4 FOR UPDATE SKIP LOCKED) d
     WHERE a.message_id = d.message_id AND a.next_remind_at <= $1
     RETURNING a.message_id`),
-  release: sql<[number, string, string], Row<{ message_id: number }>>(`
+  // Returns the recall a correction kept for its release (recallOnRelease), then done with (replaceRecalled).
+  release: sql<[number, string, string], Row<ReleaseRow>>(`
     UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
       next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0 THEN $3::timestamptz + remind_every_s * interval '1 second' END
     WHERE message_id = $1 AND lease_owner = $2 AND release_due_at IS NOT NULL AND recalled_at IS NULL
-    RETURNING message_id`),
-  // A scheduled message whose last attachment came in: held until its time, or out now if that has passed.
-  heldSchedule: sql<[number, string], Row<{ due: boolean; recalled: boolean }>>(`
-    SELECT deliver_at <= $2::timestamptz AS due, recalled_at IS NOT NULL AS recalled
+    RETURNING message_id, replaces_id, replace_recall_by, replace_recall_reason`),
+  replaceRecalled: sql<[number]>(`UPDATE message_alerts SET replace_recall_by = NULL, replace_recall_reason = NULL WHERE message_id = $1`),
+  // A scheduled message whose last attachment came in: held until its time, or out now if that has
+  // passed (a correction is always held: the runner's release recalls what it replaces).
+  heldSchedule: sql<[number, string], Row<{ due: boolean; recalled: boolean; replacing: boolean }>>(`
+    SELECT deliver_at <= $2::timestamptz AS due, recalled_at IS NOT NULL AS recalled, replace_recall_reason IS NOT NULL AS replacing
     FROM message_alerts WHERE message_id = $1 AND deliver_at IS NOT NULL`),
   releaseNow: sql<[number, string]>(`
     UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
       next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0 THEN $2::timestamptz + remind_every_s * interval '1 second' END
     WHERE message_id = $1`),
   // An upload that expired or was cancelled: nothing is left to release.
-  dropRelease: sql<[number]>(`UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL WHERE message_id = $1`),
+  dropRelease: sql<[number]>(`
+    UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL, replace_recall_by = NULL, replace_recall_reason = NULL
+    WHERE message_id = $1`),
   releaseMessage: sql<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = $1 WHERE id = $2`),
   autoReminder: sql<[number, string, string], Row<{ reminders: number }>>(`
     UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,
@@ -72,11 +79,20 @@ export const A = statements('siar.alerts', {
   alertOf: sql<[number], Row<AlertRow>>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = $1`),
   // The message row is locked so two recalls of it take turns; a message recalled before keeps its first recall.
   lockMessage: sql<[number], Row<{ id: number }>>(`SELECT id FROM messages WHERE id = $1 FOR UPDATE`),
+  // Scheduled messages about to be released, and the messages their corrections replace, locked in id order.
+  lockReleasing: sql<[number[]], Row<{ id: number }>>(`
+    SELECT id FROM messages WHERE id IN (
+      SELECT unnest($1::bigint[])
+      UNION SELECT replaces_id FROM message_alerts
+        WHERE message_id = ANY($1::bigint[]) AND replaces_id IS NOT NULL AND replace_recall_reason IS NOT NULL)
+    ORDER BY id FOR UPDATE`),
+  // A scheduled correction recalled before its time never goes out: the recall it kept for its release is dropped with it.
   recall: sql<[number, string, string, number, number | null]>(`
     INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
     VALUES ($1, $2, $3, $4, $5)
     ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
-      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL
+      recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL,
+      replace_recall_by = NULL, replace_recall_reason = NULL
     WHERE message_alerts.recalled_at IS NULL`),
   closeUndelivered: sql<[string, number], Row<{ recipient_id: number }>>(`
     UPDATE message_recipients SET deleted_at = $1

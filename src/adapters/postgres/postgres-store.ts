@@ -57,9 +57,9 @@ import {
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
-import { groupAcks, newAlertRow, toAlert } from '../sqlite/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sqlite/alerts.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
-import type { DueJob, DueJobClaim } from '../../core/ports/store/due-jobs.js';
+import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
@@ -379,12 +379,18 @@ export class PostgresStore implements Store {
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(async (tx) => {
-      const stored = await this.insertMessage(tx, message, limits, !!alert.deliverAt);
+      const scheduled = !!alert.deliverAt;
+      const stored = await this.insertMessage(tx, message, limits, scheduled);
       const r = newAlertRow(stored.id, alert, stored.sentAt);
-      const replaced = alert.replaces ? await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
+      let replaced: RecallOutcome | null = null;
+      if (alert.replaces && (await A.messageExists.get(tx, alert.replaces.messageId))) {
+        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
+        if (!scheduled) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(r, alert.replaces, scheduled);
+      }
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
-        replaced ? alert.replaces!.messageId : null, r.release_due_at,
+        r.replaces_id, r.release_due_at, r.replace_recall_by, r.replace_recall_reason,
       ))!;
       return { message: stored, alert: toAlert(row), replaced };
     });
@@ -422,14 +428,33 @@ export class PostgresStore implements Store {
     });
   }
 
-  async releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null> {
+  async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
+    if (messageIds.length === 0) return [];
+    const ids = [...new Set(messageIds)].sort((a, b) => a - b);
     return transaction(this.pool, async (tx) => {
-      // The message row first, as a recall locks it: the two take turns.
-      if (!(await A.lockMessage.get(tx, messageId))) return null;
-      if (!(await A.release.get(tx, messageId, owner, at))) return null;
-      await Q.releasePendingRecipients.run(tx, messageId);
-      await A.releaseMessage.run(tx, at, messageId);
-      return (await this.withDetails(tx, [(await Q.messageById.get(tx, messageId))!]))[0]!;
+      // The message rows first, as a recall locks them (the two take turns): these and the ones their
+      // corrections replace, all in id order, so two batches (or a batch and a recall) never wait on
+      // each other in a cycle.
+      await A.lockReleasing.all(tx, ids);
+      const out: Array<{ id: number; replaced: RecallOutcome | null }> = [];
+      // By id: a correction comes after the message it replaces (when both go out in this batch).
+      for (const id of ids) {
+        const released = await A.release.get(tx, id, owner, at);
+        if (!released) continue;
+        await Q.releasePendingRecipients.run(tx, id);
+        await A.releaseMessage.run(tx, at, id);
+        // A correction: the message it replaces is withdrawn now, as it goes out.
+        const recall = recallOnRelease(released);
+        const replaced = recall ? await recallIn(tx, recall, at) : null;
+        if (recall) await A.replaceRecalled.run(tx, id);
+        out.push({ id, replaced });
+      }
+      if (out.length === 0) return [];
+      // Read once everything is written.
+      const rows: MessageRow[] = [];
+      for (const r of out) rows.push((await Q.messageById.get(tx, r.id))!);
+      const messages = await this.withDetails(tx, rows);
+      return out.map((r, i) => ({ message: messages[i]!, replaced: r.replaced }));
     });
   }
 
@@ -732,9 +757,10 @@ export class PostgresStore implements Store {
       const missing = (await Q.missingAttachments.get(tx, row.message_id))!.n;
       let sent = missing === 0;
       const at = now();
-      // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
+      // A scheduled message whose time has not come (or that was recalled, or that is a correction) is
+      // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
       const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
-      if (schedule && (!schedule.due || schedule.recalled)) {
+      if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
         await A.holdMessage.run(tx, row.message_id);
         sent = false;
       } else if (sent) {

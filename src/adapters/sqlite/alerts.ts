@@ -24,7 +24,13 @@ export interface AlertRow {
   auto_reminders: number;
   release_due_at: string | null;
   lease_owner: string | null;
+  /** A scheduled correction's recall of replaces_id, waiting for its release (migration 10): who, and why. */
+  replace_recall_by: number | null;
+  replace_recall_reason: string | null;
 }
+
+/** What releasing a scheduled message returns: the recall it kept for its release, if any. */
+export type ReleaseRow = Pick<AlertRow, 'message_id' | 'replaces_id' | 'replace_recall_by' | 'replace_recall_reason'>;
 
 export interface AckRow {
   message_id: number;
@@ -33,14 +39,15 @@ export interface AckRow {
 }
 
 export const ALERT_COLUMNS = `message_id, priority, ack_requested, remind_every_s, remind_max, reminders, next_remind_at,
-  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by, auto_reminders, release_due_at, lease_owner`;
+  expires_at, deliver_at, recalled_at, recall_reason, recalled_by, replaces_id, replaced_by, auto_reminders, release_due_at, lease_owner,
+  replace_recall_by, replace_recall_reason`;
 
 export function toAlert(r: AlertRow): MessageAlert {
   return {
     messageId: r.message_id, priority: r.priority, ack: r.ack_requested === true || r.ack_requested === 1,
     remindEverySeconds: r.remind_every_s, remindMax: r.remind_max, reminders: r.reminders, autoReminders: r.auto_reminders,
     nextRemindAt: r.next_remind_at, expiresAt: r.expires_at, deliverAt: r.deliver_at, scheduled: r.release_due_at !== null, recalledAt: r.recalled_at, recallReason: r.recall_reason,
-    recalledBy: r.recalled_by, replacesId: r.replaces_id, replacedBy: r.replaced_by,
+    recalledBy: r.recalled_by, replacesId: r.replaces_id, replacedBy: r.replaced_by, replacesOnRelease: r.replace_recall_reason !== null,
   };
 }
 
@@ -56,7 +63,25 @@ export function newAlertRow(messageId: number, a: NewAlert, storedAt: string): A
     reminders: 0, next_remind_at: every && !deliverAt ? nextReminder(storedAt, every) : null,
     expires_at: a.expiresAt ?? null, deliver_at: deliverAt, recalled_at: null, recall_reason: null, recalled_by: null,
     replaces_id: null, replaced_by: null, auto_reminders: 0, release_due_at: deliverAt, lease_owner: null,
+    replace_recall_by: null, replace_recall_reason: null,
   };
+}
+
+/**
+ * What `replaces` does to a new message's alert row once the replaced message is known to exist:
+ * it points at it, and a scheduled one keeps the recall for its release (releaseScheduled).
+ */
+export function replacing(row: AlertRow, replaces: RecallRequest, scheduled: boolean): void {
+  row.replaces_id = replaces.messageId;
+  if (!scheduled) return;
+  row.replace_recall_by = replaces.byUserId;
+  row.replace_recall_reason = replaces.reason;
+}
+
+/** The recall a released correction makes (its alert row as the release left it); null when it has none waiting. */
+export function recallOnRelease(row: ReleaseRow): (RecallRequest & { replacedBy: number }) | null {
+  if (row.replaces_id === null || row.replace_recall_reason === null || row.replace_recall_by === null) return null;
+  return { messageId: row.replaces_id, byUserId: row.replace_recall_by, reason: row.replace_recall_reason, replacedBy: row.message_id };
 }
 
 /** One period after `from` (ISO 8601 UTC). */
@@ -95,7 +120,7 @@ export function prepareAlertStatements(db: Database) {
       INSERT INTO message_alerts (${ALERT_COLUMNS})
       VALUES (@message_id, @priority, @ack_requested, @remind_every_s, @remind_max, @reminders, @next_remind_at,
         @expires_at, @deliver_at, @recalled_at, @recall_reason, @recalled_by, @replaces_id, @replaced_by,
-        @auto_reminders, @release_due_at, @lease_owner)`),
+        @auto_reminders, @release_due_at, @lease_owner, @replace_recall_by, @replace_recall_reason)`),
     alertsOf: db.prepare<[string], AlertRow>(
       `SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id IN (SELECT value FROM json_each(?))`,
     ),
@@ -119,12 +144,14 @@ export function prepareAlertStatements(db: Database) {
     dropReminder: db.prepare<[number, number]>(`DELETE FROM message_reminders_due WHERE recipient_id = ? AND message_id = ?`),
     alertOf: db.prepare<[number], AlertRow>(`SELECT ${ALERT_COLUMNS} FROM message_alerts WHERE message_id = ?`),
     messageExists: db.prepare<[number], number>(`SELECT id FROM messages WHERE id = ?`).pluck(),
-    // A message recalled before keeps its first recall (no change).
+    // A message recalled before keeps its first recall (no change). A scheduled correction recalled
+    // before its time never goes out: the recall it kept for its release is dropped with it.
     recall: db.prepare<{ id: number; at: string; reason: string; by: number; replacedBy: number | null }>(`
       INSERT INTO message_alerts (message_id, recalled_at, recall_reason, recalled_by, replaced_by)
       VALUES (@id, @at, @reason, @by, @replacedBy)
       ON CONFLICT (message_id) DO UPDATE SET recalled_at = excluded.recalled_at, recall_reason = excluded.recall_reason,
-        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL
+        recalled_by = excluded.recalled_by, replaced_by = excluded.replaced_by, next_remind_at = NULL, release_due_at = NULL,
+        replace_recall_by = NULL, replace_recall_reason = NULL
       WHERE message_alerts.recalled_at IS NULL`),
     // Due jobs (DueJobStore): a claim moves the due time to the lease's end and names the owner, in one statement.
     claimReleases: db.prepare<{ now: string; owner: string; lease: string; limit: number }, number>(`
@@ -138,15 +165,19 @@ export function prepareAlertStatements(db: Database) {
       WHERE next_remind_at <= @now AND message_id IN (
         SELECT message_id FROM message_alerts WHERE next_remind_at <= @now ORDER BY next_remind_at LIMIT @limit)
       RETURNING message_id`).pluck(),
-    release: db.prepare<{ id: number; owner: string; at: string }, number>(`
+    // Returns the recall a correction kept for its release (recallOnRelease), then done with (replaceRecalled).
+    release: db.prepare<{ id: number; owner: string; at: string }, ReleaseRow>(`
       UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL,
         next_remind_at = CASE WHEN remind_every_s > 0 AND remind_max > 0
           THEN strftime('%Y-%m-%dT%H:%M:%fZ', @at, '+' || remind_every_s || ' seconds') END
       WHERE message_id = @id AND lease_owner = @owner AND release_due_at IS NOT NULL AND recalled_at IS NULL
-      RETURNING message_id`).pluck(),
-    // A scheduled message whose last attachment came in: held until its time, or out now if that has passed.
-    heldSchedule: db.prepare<[string, number], { due: number; recalled: number }>(`
-      SELECT deliver_at <= ? AS due, recalled_at IS NOT NULL AS recalled
+      RETURNING message_id, replaces_id, replace_recall_by, replace_recall_reason`),
+    replaceRecalled: db.prepare<[number]>(`
+      UPDATE message_alerts SET replace_recall_by = NULL, replace_recall_reason = NULL WHERE message_id = ?`),
+    // A scheduled message whose last attachment came in: held until its time, or out now if that has
+    // passed (a correction is always held: the runner's release recalls what it replaces).
+    heldSchedule: db.prepare<[string, number], { due: number; recalled: number; replacing: number }>(`
+      SELECT deliver_at <= ? AS due, recalled_at IS NOT NULL AS recalled, replace_recall_reason IS NOT NULL AS replacing
       FROM message_alerts WHERE message_id = ? AND deliver_at IS NOT NULL`),
     holdUploaded: db.prepare<[number]>(`UPDATE messages SET state = 'sent', upload_deadline = NULL WHERE id = ? AND state = 'sending'`),
     releaseNow: db.prepare<{ id: number; at: string }>(`
@@ -155,7 +186,9 @@ export function prepareAlertStatements(db: Database) {
           THEN strftime('%Y-%m-%dT%H:%M:%fZ', @at, '+' || remind_every_s || ' seconds') END
       WHERE message_id = @id`),
     // An upload that expired or was cancelled: nothing is left to release.
-    dropRelease: db.prepare<[number]>(`UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL WHERE message_id = ?`),
+    dropRelease: db.prepare<[number]>(`
+      UPDATE message_alerts SET release_due_at = NULL, lease_owner = NULL, replace_recall_by = NULL, replace_recall_reason = NULL
+      WHERE message_id = ?`),
     releaseMessage: db.prepare<[string, number]>(`UPDATE messages SET pending_recipients = NULL, sent_at = ? WHERE id = ?`),
     autoReminder: db.prepare<{ id: number; owner: string; next: string }, number>(`
       UPDATE message_alerts SET reminders = reminders + 1, auto_reminders = auto_reminders + 1, lease_owner = NULL,

@@ -20,9 +20,9 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
-import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, toAlert, type AlertStatements } from './alerts.js';
+import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, recallOnRelease, replacing, toAlert, type AlertStatements } from './alerts.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
-import type { DueJob, DueJobClaim } from '../../core/ports/store/due-jobs.js';
+import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
 import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
@@ -640,10 +640,15 @@ export class SqliteStore implements Store {
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
     return this.groupCommit.run(() => {
-      const stored = this.insertMessage(message, limits, !!alert.deliverAt);
+      const scheduled = !!alert.deliverAt;
+      const stored = this.insertMessage(message, limits, scheduled);
       const row = newAlertRow(stored.id, alert, stored.sentAt);
-      const replaced = alert.replaces ? recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt) : null;
-      if (replaced) row.replaces_id = alert.replaces!.messageId;
+      let replaced: RecallOutcome | null = null;
+      if (alert.replaces && this.alertSql.messageExists.get(alert.replaces.messageId) !== undefined) {
+        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
+        if (!scheduled) replaced = recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(row, alert.replaces, scheduled);
+      }
       this.alertSql.insertAlert.run(row);
       return { message: stored, alert: toAlert(row), replaced };
     });
@@ -682,13 +687,26 @@ export class SqliteStore implements Store {
     });
   }
 
-  async releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null> {
+  async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
+    if (messageIds.length === 0) return [];
     const q = this.alertSql;
     return this.write(() => {
-      if (q.release.get({ id: messageId, owner, at }) === undefined) return null;
-      this.sql.releasePendingRecipients.run(messageId);
-      q.releaseMessage.run(at, messageId);
-      return this.withDetails([this.sql.messageById.get(messageId)!])[0]!;
+      const out: Array<{ id: number; replaced: RecallOutcome | null }> = [];
+      // By id: a correction comes after the message it replaces (when both go out in this batch).
+      for (const id of [...new Set(messageIds)].sort((a, b) => a - b)) {
+        const released = q.release.get({ id, owner, at });
+        if (released === undefined) continue;
+        this.sql.releasePendingRecipients.run(id);
+        q.releaseMessage.run(at, id);
+        // A correction: the message it replaces is withdrawn now, as it goes out.
+        const recall = recallOnRelease(released);
+        const replaced = recall ? recallIn(q, recall, at) : null;
+        if (recall) q.replaceRecalled.run(id);
+        out.push({ id, replaced });
+      }
+      // Read once everything is written (one query for the batch).
+      const messages = this.withDetails(out.map((r) => this.sql.messageById.get(r.id)!));
+      return out.map((r, i) => ({ message: messages[i]!, replaced: r.replaced }));
     });
   }
 
@@ -939,10 +957,11 @@ export class SqliteStore implements Store {
     if (this.sql.commitAttachment.run({ id: attachmentId, path: storagePath, type: mediaType, at: now() }).changes === 0) return null;
     const missing = this.sql.missingAttachments.get(row.message_id)!;
     let sent = missing === 0;
-    // A scheduled message whose time has not come (or that was recalled) is held whole: the due-jobs runner releases it.
+    // A scheduled message whose time has not come (or that was recalled, or that is a correction) is
+    // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
     const at = now();
     const schedule = sent ? this.alertSql.heldSchedule.get(at, row.message_id) : undefined;
-    if (schedule && (!schedule.due || schedule.recalled)) {
+    if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
       this.alertSql.holdUploaded.run(row.message_id);
       sent = false;
     } else if (sent) {

@@ -3,6 +3,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { SiarClient } from '../connection.js';
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
+import { attachmentsText } from '../attachments-text.js';
 import { alertMarks, localTime } from './alerts.js';
 import { OfflineError, SiarSession } from '../session.js';
 import { wireArgs } from '../replies.js';
@@ -46,7 +47,7 @@ function printMessages(messages: MessageRecord[], json: boolean, box: 'inbox' | 
     m.sentAt.replace('T', ' ').slice(0, 16),
     box === 'inbox' ? (m.via ? `${m.from} via ${m.via}` : m.from) : addressingText(m),
     box === 'inbox' ? (m.readAt ? ' ' : '*') : stateSummary(m),
-    m.attachments.length ? `+${m.attachments.length}` : '',
+    attachmentsText(m),
     ...(withAlerts ? [alerts[i]!] : []),
     m.subject,
   ]);
@@ -103,7 +104,9 @@ function printOne(m: MessageRecord): void {
   } else if (m.ack) lines.push('Acknowledgement requested');
   for (const a of m.attachments) {
     const got = a.uploaded !== undefined && a.uploaded < a.size ? `; ${formatBytes(a.uploaded)} uploaded` : '';
-    lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})`));
+    // Its content is gone (the message expired longer ago than the server's grace): not downloadable.
+    const removed = a.removedAt ? ` (removed ${localTime(a.removedAt, true)}: no longer downloadable)` : '';
+    lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})${removed}`));
   }
   if (m.recipients) {
     const acked = new Map((m.acked ?? []).map((a) => [a.username, a.at]));
@@ -142,7 +145,7 @@ export function messageOptions<T>(y: Argv<T>) {
     .option('priority', { choices: ['normal', 'high', 'urgent'] as const, describe: 'high: the popup stays until dismissed; urgent: a full-screen alert that asks for acknowledgement' })
     .option('ack', { type: 'boolean', describe: 'ask every recipient to acknowledge (siar ack); implied by urgent unless --no-ack' })
     .option('expires', { type: 'string', requiresArg: true, describe: 'after this nobody gets the popup: a duration (2h) or an ISO time with its zone' })
-    .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction' })
+    .option('replaces', { type: 'number', requiresArg: true, describe: 'recall your message ID and send this one as its correction (with --at: recalled when this one goes out)' })
     .option('at', { type: 'string', requiresArg: true, describe: 'scheduled delivery: a duration (30m) or an ISO time with its zone (2026-12-24T08:00+08:00); recipients see nothing before' })
     .option('remind-every', { type: 'string', requiresArg: true, describe: 'remind those who have not acknowledged every DURATION (15m) until all have (needs --ack or urgent)' })
     .option('remind-max', { type: 'number', requiresArg: true, describe: 'the most automatic reminders (1-100; the server\'s default is 8)' })
@@ -257,7 +260,11 @@ export const messagingCommands: CommandModule<object, any>[] = [
       // --json prints the reply's fields as the server sent them.
       if (opts.json) printJson(sent.json);
       else print(`${sent.id}\n`);
-      if (!opts.json && sent.deliverAt) printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.\n`);
+      if (!opts.json && sent.deliverAt) {
+        // A scheduled correction: the old notice stays with its recipients until this one goes out.
+        const replacing = opts.replaces ? ` Message ${opts.replaces} stays until then and is withdrawn when it goes out.` : '';
+        printErr(`siar: message ${sent.id} is scheduled for ${localTime(sent.deliverAt, true)}.${replacing}\n`);
+      }
       warnIfNobody(sent.id, sent.recipients, opts.channel);
     },
   }),

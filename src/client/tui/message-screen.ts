@@ -42,9 +42,12 @@ export function messageKey(host: TuiHost, k: Key): void {
   if (ch === 'd' && v.box === 'inbox') return host.dispatch({ type: 'confirm', confirm: { kind: 'delete', id: m.id, subject: m.subject } });
   if (ch === 's' && m.attachments.length) {
     if (!host.transfers) return host.dispatch({ type: 'toast', text: 'Downloading attachments is not available in this build.', kind: 'error' });
+    if (m.attachments.every((a) => a.removedAt)) return host.dispatch({ type: 'toast', text: REMOVED_TOAST, kind: 'error' });
     host.dispatch({ type: 'message/savePrompt', prompt: field('dir', 'Folder', { value: host.downloadDir }) });
   }
 }
+
+const REMOVED_TOAST = 'The server removed the attachment: its message expired longer ago than the server keeps attachments.';
 
 async function downloadAll(host: TuiHost, dirInput: string): Promise<void> {
   const v = host.state.message;
@@ -53,12 +56,14 @@ async function downloadAll(host: TuiHost, dirInput: string): Promise<void> {
   if (!v || !m || !transfers) return;
   const dir = path.resolve(dirInput.trim().startsWith('~/') ? path.join(os.homedir(), dirInput.trim().slice(2)) : dirInput.trim() || '.');
   host.dispatch({ type: 'message/savePrompt', prompt: null });
+  // Removed attachments (expired past the server's grace) have nothing left to download.
+  const savable = m.attachments.filter((a) => !a.removedAt);
   host.dispatch({
     type: 'message/downloads',
-    downloads: m.attachments.map((a) => ({ attachmentId: a.id, name: a.name, size: a.size, done: 0, status: 'queued' as const })),
+    downloads: savable.map((a) => ({ attachmentId: a.id, name: a.name, size: a.size, done: 0, status: 'queued' as const })),
   });
   let ok = 0;
-  for (const a of m.attachments) {
+  for (const a of savable) {
     host.dispatch({ type: 'message/download', attachmentId: a.id, patch: { status: 'running' } });
     try {
       const r = await transfers.download(m, a, dir, (done, total) => {
@@ -72,8 +77,9 @@ async function downloadAll(host: TuiHost, dirInput: string): Promise<void> {
   }
   host.dispatch({
     type: 'toast',
-    text: ok === m.attachments.length ? `Saved ${ok} attachment(s) to ${dir}; checksums verified.` : `Saved ${ok} of ${m.attachments.length} attachment(s) to ${dir}.`,
-    kind: ok === m.attachments.length ? 'info' : 'error',
+    text: (ok === savable.length ? `Saved ${ok} attachment(s) to ${dir}; checksums verified.` : `Saved ${ok} of ${savable.length} attachment(s) to ${dir}.`)
+      + (savable.length < m.attachments.length ? ` ${m.attachments.length - savable.length} removed by the server (expired) were not.` : ''),
+    kind: ok === savable.length ? 'info' : 'error',
   });
 }
 
@@ -82,6 +88,7 @@ async function openAttachment(host: TuiHost): Promise<void> {
   const v = host.state.message;
   const a = v?.record?.attachments[v.attachmentCursor];
   if (!v || !a) return;
+  if (a.removedAt) return host.dispatch({ type: 'toast', text: REMOVED_TOAST, kind: 'error' });
   const saved = v.downloads.find((d) => d.attachmentId === a.id && d.status === 'done' && d.path);
   if (!saved?.path) {
     return host.dispatch({ type: 'toast', text: `Save ${a.name} first (S); O then opens it.`, kind: 'error' });

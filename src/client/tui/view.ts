@@ -1,5 +1,6 @@
 import type { MessageRecord } from '../../protocol/index.js';
 import { addressingText, audienceText } from '../audience.js';
+import { attachmentsText } from '../attachments-text.js';
 import { formatBytes } from '../../protocol/units.js';
 import type { LineField, TextArea } from './editor.js';
 import { charWidth, clean, clip, clipStart, line, padEnd, progressBar, shortTime, strWidth, wrap, type Seg } from './format.js';
@@ -173,7 +174,8 @@ export function hints(state: State): Hint[] {
       if (m?.savePrompt) return [['Enter', 'save', 'keep'], ['Esc', 'cancel', 'keep']];
       const h: Hint[] = [['↑↓', 'scroll'], ['R', 'reply']];
       const files = m?.record?.attachments.length ?? 0;
-      if (files) h.push(['S', 'save files'], ['O', 'open']);
+      // Removed attachments (expired past the server's grace) cannot be saved any more.
+      if (m?.record?.attachments.some((a) => !a.removedAt)) h.push(['S', 'save files'], ['O', 'open']);
       if (files > 1) h.push(['Tab', 'next file']);
       if (m?.box === 'inbox') h.push(['D', 'delete']);
       h.push(HELP, ['Esc', 'back', 'keep']);
@@ -361,9 +363,15 @@ function audienceRow(a: Audience, selected: boolean, cols: number): string {
   return line(selected ? segs.map(asInverse) : segs, cols);
 }
 
+/** ` +N` attachments, marked when the server removed them (expired past its grace). */
+function attachmentMark(m: MessageRecord): string {
+  const text = attachmentsText(m);
+  return text ? ` ${text}` : '';
+}
+
 function inboxRow(m: MessageRecord, selected: boolean, cols: number): string {
   const unread = !m.readAt;
-  const att = m.attachments.length ? ` +${m.attachments.length}` : '';
+  const att = attachmentMark(m);
   const subjectW = Math.max(4, cols - 35 - att.length);
   const segs: Seg[] = [
     selected ? '▶' : ' ',
@@ -411,7 +419,7 @@ function outboxRow(m: MessageRecord, selected: boolean, cols: number): string {
     selected ? '▶' : ' ',
     padEnd(shortTime(m.sentAt), 17),
     padEnd(to, 17),
-    ...marked({ ...m, subject: m.subject + (m.attachments.length ? ` +${m.attachments.length}` : '') }, 'outbox', Math.max(4, cols - 55)),
+    ...marked({ ...m, subject: m.subject + attachmentMark(m) }, 'outbox', Math.max(4, cols - 55)),
     ' ',
     { t: recipientSummary(m), s: 'cyan-fg' },
   ];
@@ -446,6 +454,8 @@ function messageScreen(state: State, cols: number, rows: number): string[] {
       const chosen = m.attachments.length > 1 && i === v.attachmentCursor;
       const segs: Seg[] = [chosen ? { t: ' ▶ ', s: 'bold' } : '   ', `${padEnd(clean(a.name), Math.max(10, cols - 52))} `, padEnd(meta, 24)];
       if (d) segs.push(...transferSegs(d.status, d.done, d.size, d.error, d.status === 'done' ? 'saved ✓ sha256' : undefined));
+      // Its content is gone (the message expired longer ago than the server keeps attachments).
+      else if (a.removedAt) segs.push({ t: 'removed (expired)', s: 'yellow-fg' });
       out.push(line(segs, cols));
       // Where it went (the name may differ from the attachment's when a file of that name existed).
       if (d?.status === 'done' && d.path) out.push(line([{ t: `     → ${clipStart(clean(d.path), cols - 8)}`, s: 'green-fg' }], cols));

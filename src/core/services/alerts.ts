@@ -42,8 +42,8 @@ export async function acknowledge(
   return { ...done, senderId };
 }
 
-/** After a recall committed (RECALL, or SEND replaces=): the audit log records it, once. */
-export async function auditRecall(store: AuditStore, by: Actor, out: RecallOutcome): Promise<void> {
+/** After a recall committed (RECALL, SEND replaces=, or a scheduled correction going out): the audit log records it, once. */
+export async function auditRecall(store: AuditStore, by: Pick<Actor, 'user'> & { address: string | null }, out: RecallOutcome): Promise<void> {
   if (!out.changed) return;
   const { alert } = out;
   await store.audit({

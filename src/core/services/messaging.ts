@@ -34,7 +34,7 @@ export interface Sent {
   message: Message;
   /** Its alert row, null for a plain message. */
   alert: MessageAlert | null;
-  /** The recall of the message it replaces, for its announcement. */
+  /** The recall of the message it replaces, for its announcement (null for a scheduled correction: its release recalls it). */
   replaced: RecallOutcome | null;
 }
 
@@ -61,7 +61,7 @@ export async function sendMessage(ports: SendPorts, by: Actor, draft: Draft): Pr
   if (sent.alert.scheduled) {
     await store.audit({
       kind: 'message_scheduled', actorId: sender.id, subject: String(sent.message.id), address: by.address,
-      detail: { deliverAt: sent.alert.deliverAt, recipients: sent.message.recipients.length },
+      detail: { deliverAt: sent.alert.deliverAt, recipients: sent.message.recipients.length, ...(sent.alert.replacesId ? { replaces: sent.alert.replacesId } : {}) },
     });
   }
   return sent;

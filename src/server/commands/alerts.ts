@@ -1,7 +1,7 @@
 import { SiarError } from '../../protocol/index.js';
 import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/ports/store.js';
 import { acknowledge, isExpired, ownMessage, recall, remindable } from '../../core/services/alerts.js';
-import { recipientState } from '../alerts.js';
+import { pushRecalled, recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
 import { takeSendRate } from '../sending-limits.js';
 import { optionalText, requireId } from '../../protocol/arguments.js';
@@ -20,13 +20,9 @@ const MAX_REASON_CHARS = 200;
  * (`*|RECALLED`, after the reply). Returns how many recipients were online to be told.
  */
 export function announceRecall(ctx: AuthedContext, out: RecallOutcome): number {
-  const { alert } = out;
   if (!out.changed) return 0;
   const online = out.delivered.filter((id) => ctx.services.router.isOnline(id)).length;
-  ctx.afterReply(() => {
-    const push = { id: alert.messageId, reason: alert.recallReason ?? '', at: alert.recalledAt ?? '', replacedBy: alert.replacedBy ?? undefined };
-    for (const userId of out.delivered) ctx.services.router.pushToUser(userId, 'RECALLED', push);
-  });
+  ctx.afterReply(() => pushRecalled(ctx.services.router, out));
   return online;
 }
 

@@ -15,7 +15,7 @@ import * as channels from '../../core/services/channels.js';
 import { NO_STANDING, channelByName, channelView, readableChannel, visibleChannels } from '../../core/services/channels.js';
 import { optionalText, pageFrom } from '../../protocol/arguments.js';
 import { audienceName, choice, usernameList } from './audience-args.js';
-import { sentArgs } from './message-args.js';
+import { sentArgs, toAttachmentInfo } from './message-args.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
 const DESCRIPTION_CHARS = 500;
@@ -45,7 +45,7 @@ function historyArgs(m: Message, channel: Channel): ArgInput {
   return messageToArgs({
     id: m.id, from: m.sender, to: [channelVia(channel.name)], audience: 'channel', subject: m.subject, body: m.body,
     sentAt: m.sentAt, via: channelVia(channel.name),
-    attachments: m.attachments.map((a) => ({ id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType })),
+    attachments: m.attachments.map((a) => toAttachmentInfo(a)),
   });
 }
 

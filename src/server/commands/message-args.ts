@@ -27,7 +27,10 @@ export function inboxArgs(e: InboxEntry, extra: Partial<MessageRecord>): ArgInpu
 }
 
 export function toAttachmentInfo(a: Message['attachments'][number], uploaded?: number) {
-  return { id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType, ...(uploaded !== undefined ? { uploaded } : {}) };
+  return {
+    id: a.id, name: a.name, size: a.size, sha256: a.sha256, type: a.mediaType,
+    ...(uploaded !== undefined ? { uploaded } : {}), ...(a.removedAt ? { removedAt: a.removedAt } : {}),
+  };
 }
 
 /**

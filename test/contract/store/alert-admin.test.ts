@@ -60,7 +60,7 @@ forEachAdapter(t, (t, adapter) => {
   });
 
   t.test('the expired-attachment claim: messages expired before the cut, their stored attachments removed once, the quota given back', async (t) => {
-    const { store, sentWithFiles, usage, message } = await setup(t, adapter);
+    const { store, bob, sentWithFiles, usage, message } = await setup(t, adapter);
     const old = await sentWithFiles('old', ago(3 * DAY), [file('a', 1000), file('b', 200)]);
     const recent = await sentWithFiles('recent', ago(60_000), [file('c', 30)]);
     const keeps = await sentWithFiles('keeps', null, [file('c', 30)]);
@@ -75,6 +75,8 @@ forEachAdapter(t, (t, adapter) => {
     const removed = await store.getAttachment(old.attachments[0]!.id);
     t.match(removed, { storagePath: null, removedAt: ISO });
     t.equal((await store.getMessage(old.id))!.attachments.every((a) => a.removedAt && a.storagePath === null), true, 'read back removed with the message');
+    const inInbox = (await store.inbox(bob.id, { limit: 10 })).find((e) => e.id === old.id)!;
+    t.strictSame(inInbox.attachments.map((a) => [a.name, a.removedAt]), [['a.txt', removed!.removedAt], ['b.txt', removed!.removedAt]], 'and in the inbox (INBOX marks it removed=)');
     t.equal(await store.isContentReferenced(sha('a')), false, 'nothing refers to its content any more');
     t.equal(await usage(), before - 1200, 'the sender\'s storage usage gives back the attachments (the text still counts)');
     t.notOk((await store.getAttachment(recent.attachments[0]!.id))!.removedAt, 'a recent expiry is within the grace');

@@ -19,7 +19,7 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(m.recipients.length, 2);
     t.match(alert, {
       messageId: m.id, priority: 'urgent', ack: true, remindEverySeconds: 900, remindMax: 3, reminders: 0, expiresAt,
-      deliverAt: null, recalledAt: null, recallReason: null, replacesId: null, replacedBy: null,
+      deliverAt: null, recalledAt: null, recallReason: null, replacesId: null, replacedBy: null, replacesOnRelease: false,
     });
     t.equal(Date.parse(alert.nextRemindAt!), Date.parse(m.sentAt) + 900_000, 'the first reminder is due one period after storing');
     const plain = await store.storeMessage(message([bob], 'plain'));

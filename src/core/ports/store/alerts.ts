@@ -19,7 +19,11 @@ export interface NewAlert {
   expiresAt?: string | null;
   /** Scheduled delivery (ISO 8601 UTC, in the future); null: now. Its recipients see nothing before. */
   deliverAt?: string | null;
-  /** The message this one corrects: recalled in the same transaction (as recallMessage), pointing here. */
+  /**
+   * The message this one corrects: recalled in the same transaction (as recallMessage), pointing here.
+   * With deliverAt, recalled when this one goes out instead (releaseScheduled, in that transaction), so
+   * its recipients keep it until the correction arrives; never, if this one is recalled before.
+   */
   replaces?: RecallRequest | null;
 }
 
@@ -63,12 +67,16 @@ export interface MessageAlert {
   recalledBy: number | null;
   replacesId: number | null;
   replacedBy: number | null;
+  /** A scheduled correction not out yet: message replacesId is recalled when it goes out (releaseScheduled). */
+  replacesOnRelease: boolean;
 }
 
 export interface AlertStore {
   /**
    * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
-   * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist).
+   * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist,
+   * and the alert's replacesId null). A scheduled one (deliverAt) only records the recall, which
+   * releaseScheduled makes: replaced is null, replacesId names the message.
    */
   storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }>;
   /**

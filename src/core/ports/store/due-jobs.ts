@@ -7,6 +7,7 @@
  * ends. The runner is src/core/due-jobs.ts.
  */
 import type { Message } from './messages.js';
+import type { RecallOutcome } from './alerts.js';
 
 export type DueJobKind = 'deliver' | 'remind';
 
@@ -26,15 +27,25 @@ export interface DueJobClaim {
   limit: number;
 }
 
+/** A scheduled message that went out (releaseScheduled). */
+export interface ReleasedMessage {
+  message: Message;
+  /** The recall of the message it corrects, made in the release's transaction; null when none. */
+  replaced: RecallOutcome | null;
+}
+
 export interface DueJobStore {
   /** Claims due jobs, deliveries first, atomically: two claimers never get the same job while a lease holds. */
   claimDueJobs(claim: DueJobClaim): Promise<DueJob[]>;
   /**
-   * A claimed scheduled message goes out, in one transaction: its recipients get their rows (undelivered),
-   * its time sent becomes `at`, and its automatic reminders (if any) start one period later. Null when
-   * `owner` does not hold the job any more (recalled, or claimed by another after the lease ended).
+   * Claimed scheduled messages go out, all in one transaction (a tick's batch: one commit for them all):
+   * each one's recipients get their rows (undelivered), its time sent becomes `at`, and its automatic
+   * reminders (if any) start one period later. A correction (SEND replaces= with at=) recalls the
+   * message it replaces in the same transaction, as recallMessage does (`replaced`; null when it had
+   * none, or the message is gone). Returns the messages released, by id; one `owner` does not hold any
+   * more (recalled, or claimed by another after the lease ended) is left out, and nothing of it changes.
    */
-  releaseScheduled(messageId: number, owner: string, at: string): Promise<Message | null>;
+  releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]>;
   /** Ends a message's automatic reminders (all acknowledged, expired, recalled, or the count reached), when `owner` holds the job. */
   finishReminders(messageId: number, owner: string): Promise<void>;
 }
