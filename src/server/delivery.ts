@@ -124,7 +124,7 @@ export class DeliverySubscriber {
   private hear(event: BusEvent, meta: Delivered): void {
     if (event.type !== 'message_stored') return;
     const storedHere = meta.origin === this.deps.bus.nodeId;
-    // In process the message rides along, and its popups leave in this very turn; otherwise it is read.
+    // The message rides along in process (and on Redis when it has few recipients): its popups leave in this very turn; otherwise it is read.
     const work = event.message
       ? deliverMessage(this.deps, event.message, event.institution, storedHere, event.alert)
       : this.deps.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.deps, m, event.institution, storedHere));
