@@ -2,7 +2,8 @@
  * A local siar cluster in one command (issue 19): a PostgreSQL and a Redis of its own
  * (scripts/services.ts: Debian's packages, in a temp or given directory, as the postgres user when
  * root) and three `siar server` nodes on this machine, each a child process with its own data
- * directory, port and node id, sharing the store (--store), the bus (--bus) and the mail key. Prints
+ * directory, port and node id, sharing the store (--store), the bus (--bus) and the mail key
+ * (--mail-key-file: one key file in the cluster's directory, made here, mode 0600). Prints
  * the addresses and the SIAR_SERVER line for clients; Ctrl-C (or SIGTERM) stops everything.
  *
  *   npm run cluster                                  # temp directory, nodes on 7401, 7402, 7403
@@ -35,6 +36,11 @@ export interface ClusterOptions {
   env?: Record<string, string>;
   /** fsync off in PostgreSQL (tests). */
   fast?: boolean;
+  /**
+   * 'shared' (the default): every node gets --mail-key-file DIR/mail.key. 'per-node': each a key file
+   * of its own, DIR/mail-N.key — a misconfigured cluster, for the tests that show what it does.
+   */
+  mailKeys?: 'shared' | 'per-node';
   /** Each line a node logs, as it comes. */
   onLog?: (node: ClusterNode, line: string) => void;
 }
@@ -52,6 +58,8 @@ export interface ClusterNode {
 
 export interface Cluster {
   dir: string;
+  /** The mail key file of node i (the same file for every node unless mailKeys is 'per-node'). */
+  mailKeyFile(i: number): string;
   pg: RunningService;
   redis: RunningService;
   nodes: ClusterNode[];
@@ -68,7 +76,7 @@ export interface Cluster {
 /** Starts one `siar server` node; resolves when it listens (or rejects with its last words). */
 async function startNode(
   o: Required<Pick<ClusterOptions, 'siar' | 'nodeArgs' | 'env'>> & Pick<ClusterOptions, 'onLog'>,
-  id: string, dataDir: string, port: number, secrets: { store: string; bus: string },
+  id: string, dataDir: string, port: number, secrets: { store: string; bus: string }, mailKeyFile: string,
 ): Promise<ClusterNode> {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const logFile = path.join(dataDir, 'server.log');
@@ -76,7 +84,7 @@ async function startNode(
   const [cmd, ...pre] = o.siar;
   const child = spawn(cmd!, [
     ...pre, 'server', '--data', dataDir, '--host', '127.0.0.1', '--port', String(port), '--transfer-host', '127.0.0.1',
-    '--node-id', id, ...o.nodeArgs,
+    '--node-id', id, '--mail-key-file', mailKeyFile, ...o.nodeArgs,
   ], {
     // The store's and Redis's passwords go through the environment, never the command line.
     env: { ...process.env, ...o.env, SIAR_STORE: secrets.store, SIAR_BUS: secrets.bus },
@@ -132,26 +140,25 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   };
   try {
     redis = await startRedis(path.join(dir, 'redis'));
-    // Every node unseals the mail any node queued (an approval's credentials): one mail key for all.
-    const mailKey = randomBytes(32);
+    // Every node unseals the mail any node queued (an approval's credentials): one mail key for all,
+    // a file each node names (--mail-key-file), never copied into the data directories.
+    const mailKeyFile = (i: number): string => path.join(dir, options.mailKeys === 'per-node' ? `mail-${i + 1}.key` : 'mail.key');
+    for (let i = 0; i < count; i++) {
+      if (!existsSync(mailKeyFile(i))) writeFileSync(mailKeyFile(i), randomBytes(32), { mode: 0o600 });
+    }
     const secrets = { store: pg.url, bus: redis.url };
     const portOf = (i: number): number => (options.port ? options.port + i : 0);
-    const dataDirOf = (i: number): string => {
-      const d = path.join(dir, `node-${i + 1}`);
-      mkdirSync(d, { recursive: true, mode: 0o700 });
-      if (!existsSync(path.join(d, 'mail.key'))) writeFileSync(path.join(d, 'mail.key'), mailKey, { mode: 0o600 });
-      return d;
-    };
-    nodes.push(await startNode(o, 'node-1', dataDirOf(0), portOf(0), secrets));
-    nodes.push(...await Promise.all(Array.from({ length: count - 1 }, (_, k) => startNode(o, `node-${k + 2}`, dataDirOf(k + 1), portOf(k + 1), secrets))));
+    const dataDirOf = (i: number): string => path.join(dir, `node-${i + 1}`);
+    nodes.push(await startNode(o, 'node-1', dataDirOf(0), portOf(0), secrets, mailKeyFile(0)));
+    nodes.push(...await Promise.all(Array.from({ length: count - 1 }, (_, k) => startNode(o, `node-${k + 2}`, dataDirOf(k + 1), portOf(k + 1), secrets, mailKeyFile(k + 1)))));
     const cluster: Cluster = {
-      dir, pg, redis, nodes,
+      dir, pg, redis, nodes, mailKeyFile,
       serverList: nodes.map((n) => n.address).join(','),
       adminPassword: () => readFileSync(path.join(nodes[0]!.dataDir, 'admin-password'), 'utf8').trim(),
       restartNode: async (i) => {
         const old = nodes[i]!;
         if (old.child.exitCode === null && old.child.signalCode === null) throw new Error(`${old.id} is still running`);
-        nodes[i] = await startNode(o, old.id, old.dataDir, old.port, secrets);
+        nodes[i] = await startNode(o, old.id, old.dataDir, old.port, secrets, mailKeyFile(i));
         return nodes[i]!;
       },
       stop: stopAll,
@@ -204,6 +211,7 @@ async function main(argv: string[]): Promise<void> {
     '',
     `${pad('PostgreSQL')}127.0.0.1:${cluster.pg.port}  (the store: data in ${cluster.pg.dir})`,
     `${pad('Redis')}127.0.0.1:${cluster.redis.port}  (bus and presence)`,
+    `${pad('Mail key')}${cluster.mailKeyFile(0)}  (--mail-key-file of every node)`,
     ...cluster.nodes.map((n) => `${pad(n.id)}${n.address}  (data ${n.dataDir}, log ${n.logFile}, pid ${n.child.pid})`),
     '',
     `The administrator is "admin"; the password is in ${path.join(cluster.nodes[0]!.dataDir, 'admin-password')}.`,

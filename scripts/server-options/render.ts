@@ -38,7 +38,7 @@ export function allowedValues(spec: OptionSpec): string {
     case 'url': return `a URL starting ${spec.schemes.map((s) => `${s}//`).join(' or ')}`;
     case 'store': return 'a file path (sqlite:PATH or PATH) or a URL starting postgres://';
     case 'port-range': return 'a port or a range of ports, FROM-TO';
-    case 'string': return 'text';
+    case 'string': return spec.pattern?.says ?? 'text';
     case 'path': return 'a path';
   }
 }

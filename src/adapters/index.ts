@@ -24,6 +24,7 @@ import { PostgresStore } from './postgres/postgres-store.js';
 import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Bus, BusEvent } from '../core/ports/bus.js';
+import { clusterKeyPrefix } from '../core/cluster-name.js';
 import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
 import type { Leases } from '../core/ports/lease.js';
 import type { Presence } from '../core/ports/presence.js';
@@ -108,6 +109,11 @@ export interface NodeSettings {
   /** --bus: null for in process, or redis://… */
   bus?: string | null;
   nodeId: string;
+  /**
+   * --cluster-name: with Redis, every key and channel begins siar@NAME: (src/core/cluster-name.ts),
+   * so clusters with different names share one Redis database without meeting; absent or null: siar:.
+   */
+  clusterName?: string | null;
   statsHistoryMinutes: number;
   loginThrottle: ThrottleOptions;
 }
@@ -125,7 +131,7 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
 
 /**
  * The node adapters --bus names: in process, or Redis for the bus, presence, login throttle,
- * traffic counters and leases.
+ * traffic counters and leases, every key and channel under the prefix of --cluster-name.
  */
 export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
   const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
@@ -136,10 +142,11 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
     lastWarned = Date.now();
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis (--bus) unreachable; retrying');
   };
-  const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError });
-  const presence = await RedisPresence.connect(settings.bus, { onError });
-  const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError });
-  const leases = await RedisLeases.connect(settings.bus, { onError });
-  const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError });
+  const prefix = clusterKeyPrefix(settings.clusterName);
+  const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError, prefix });
+  const presence = await RedisPresence.connect(settings.bus, { onError, prefix });
+  const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError, prefix });
+  const leases = await RedisLeases.connect(settings.bus, { onError, prefix });
+  const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError, prefix });
   return { bus, presence, counters, leases, throttle };
 }

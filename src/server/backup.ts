@@ -456,8 +456,8 @@ export async function restoreBackup(file: string, dataDirIn: string, options: { 
     const key = await stat(path.join(dataDir, 'mail.key')).then(() => true, () => false);
     if (!key) {
       notes.push(
-        `${report.unsentMail} unsent mail(s) are sealed with the mail.key of the server that made the backup; ` +
-          `copy that key to ${path.join(dataDir, 'mail.key')} before starting the server, or they cannot be sent.`,
+        `${report.unsentMail} unsent mail(s) are sealed with the mail key of the server that made the backup; ` +
+          `copy that key to ${path.join(dataDir, 'mail.key')} (or start the server with --mail-key-file naming it) before starting the server, or they cannot be sent.`,
       );
     }
   }

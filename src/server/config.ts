@@ -15,6 +15,8 @@ export interface ServerConfig {
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */
   nodeId: string | null;
+  /** With a bus, the cluster's name (--cluster-name): the start of its Redis keys; null for siar:. */
+  clusterName: string | null;
   /** How long a once-per-cluster job's lease lasts without renewal (--lease-ttl; cluster-job.ts). */
   leaseTtlMs: number;
   /** With a bus: how often each node catches up its connections from the store (0: never). */
@@ -22,6 +24,8 @@ export interface ServerConfig {
   /** smtp:// or smtps:// URL; null: mail is written to <data>/mail/. */
   smtpUrl: string | null;
   mailFrom: string;
+  /** The key file that seals queued mail, shared by every node (--mail-key-file); null: <data>/mail.key. */
+  mailKeyFile: string | null;
   logLevel: string;
   /** Longest frame accepted; a longer one closes the connection. */
   maxFrameBytes: number;

@@ -35,8 +35,11 @@ export interface NumberKind {
   /** What 0 means when 0 is allowed below `min` (0 = no limit). */
   zero?: string;
 }
-/** Text; a path is text too, taken from the directory the server starts in. */
-export interface TextKind { kind: 'string' | 'path' | 'host'; default: string | null }
+/**
+ * Text; a path is text too, taken from the directory the server starts in. `pattern`: what the text
+ * must match, and how that reads for people (`says`, after "must be").
+ */
+export interface TextKind { kind: 'string' | 'path' | 'host'; default: string | null; pattern?: { regex: RegExp; says: string } }
 export interface ChoiceKind { kind: 'enum'; choices: readonly string[]; default: string | null }
 export interface UrlKind { kind: 'url'; schemes: readonly string[]; default: string | null }
 export interface PortRangeKind { kind: 'port-range'; default: PortRange | null }
@@ -75,7 +78,11 @@ export function parseValue(spec: KindSpec, raw: RawValue): OptionValue {
       return inBounds(spec, parseDuration(raw as string | number));
     }
     case 'string':
-    case 'path': return nonEmpty(raw, shown);
+    case 'path': {
+      const text = nonEmpty(raw, shown);
+      if (spec.pattern && !spec.pattern.regex.test(text)) throw new Error(`${shown} is not valid: it must be ${spec.pattern.says}.`);
+      return text;
+    }
     case 'host': {
       const host = nonEmpty(raw, shown);
       if (!net.isIP(host) && !HOSTNAME.test(host)) notA(shown, 'host name or IP address');

@@ -5,6 +5,7 @@
  * the config file, the validation, `--print-config`, contrib/server.yml and docs/SERVER-OPTIONS.md
  * all come from this table (docs/PROTOCOL.md §Limits says what each limit does on the wire).
  */
+import { CLUSTER_NAME, CLUSTER_NAME_RULE } from '../core/cluster-name.js';
 import { DEFAULT_MAX_FRAME_BYTES } from '../protocol/index.js';
 import type { ServerConfig } from './config.js';
 import type { KindSpec, OptionValue } from './option-kinds.js';
@@ -62,6 +63,11 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'send mail over SMTP (the password is never shown)',
   },
   { name: 'mail-from', group: 'Mail:', kind: 'string', default: 'siar <siar@localhost>', sets: 'mailFrom', describe: 'From address of the mails' },
+  {
+    name: 'mail-key-file', group: 'Mail:', kind: 'path', default: null, sets: 'mailKeyFile',
+    unset: { means: '<data>/mail.key, made at the first start', example: '/etc/siar/mail.key' },
+    describe: 'the key (32 random bytes, mode 0600) that seals queued mail, which holds passwords; every node of a cluster names the same key (a copy of one file), so any node sends the mail any node queued. It is checked at start: a missing, unreadable, wrong-sized or group- or world-readable file stops the server',
+  },
 
   // --- the database and the disk
   {
@@ -78,6 +84,12 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     name: 'node-id', group: 'Storage:', kind: 'string', default: null, sets: 'nodeId',
     unset: { means: 'host:port of this node', example: 'node-1' },
     describe: 'this node\'s name on the bus and in presence, unique in the cluster',
+  },
+  {
+    name: 'cluster-name', group: 'Storage:', kind: 'string', default: null, sets: 'clusterName',
+    pattern: { regex: CLUSTER_NAME, says: CLUSTER_NAME_RULE },
+    unset: { means: 'the Redis keys begin siar:', example: 'campus-a' },
+    describe: 'with --bus: the cluster\'s name, the same on each of its nodes; every key and channel it uses in Redis begins siar@NAME:, so clusters with different names can share one Redis database without hearing each other',
   },
   {
     name: 'lease-ttl', group: 'Storage:', kind: 'duration', default: 15 * SECOND, min: 100, max: TIMER_MAX, sets: 'leaseTtlMs',

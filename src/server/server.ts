@@ -29,7 +29,8 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner } from '../core/due-jobs.js';
 import { alertJobHandler } from './alert-jobs.js';
-import { DeliverySubscriber, PeriodicCatchUp, publishStored, replayPending } from './delivery.js';
+import { popupOutlet, publishStored, replayPending } from './delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
 import { SendRate } from './send-rate.js';
@@ -43,6 +44,7 @@ import type { Store } from '../core/ports/store.js';
 import { maskSecret } from './option-kinds.js';
 import { TransferService } from '../transfer/service.js';
 import type { TransferDeps } from '../transfer/ports.js';
+import { TransferBooks } from '../core/services/transfers.js';
 import { attachmentCommands } from './commands/attachments.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -115,13 +117,25 @@ export class SiarServer {
     config.maxConnections = cap.maxConnections;
     const reserveAsked = config.adminReservedConnections;
     config.adminReservedConnections = adminReserve(reserveAsked, config.maxConnections);
+    // The key that seals queued mail: the file every node shares (--mail-key-file), checked first (a
+    // bad one refuses the start before anything is made or opened), or this node's own <data>/mail.key.
+    const sharedKey = config.mailKeyFile ? await MailSealer.openFile(path.resolve(config.mailKeyFile)) : null;
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    const sealer = sharedKey ?? await MailSealer.open(config.dataDir);
+    const mailKeyFile = config.mailKeyFile ? path.resolve(config.mailKeyFile) : MailSealer.keyPath(config.dataDir);
+    log.info({ mailKeyFile, mailKey: sealer.fingerprint }, 'queued mail is sealed with this mail key');
+    if (config.bus && !config.mailKeyFile) {
+      log.warn(
+        { mailKeyFile, mailKey: sealer.fingerprint },
+        'with --bus and no --mail-key-file this node seals queued mail with a key of its own: mail it queues (an approval\'s password) '
+          + 'is sent only by a node with the same key, and not at all while none runs; give every node the same --mail-key-file',
+      );
+    }
     // The composition root: the store given, or the one --store names (SQLite in <data> by default).
     const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
     await recoverFromUncleanStop(store, config.dataDir, log);
 
-    const sealer = await MailSealer.open(config.dataDir);
     const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
     // On several nodes the queue's mail goes out from the one node holding its lease (below).
     let mailQueue: ClusterJob | null = null;
@@ -132,12 +146,16 @@ export class SiarServer {
 
     // The bus, presence, login throttle and traffic counters: given, or in process.
     const node = options.adapters?.node ?? await openNode({
-      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`,
+      bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
     }, log);
     const { bus, presence } = node;
+    if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
+    // Each mail key's queue has a lease of its own: where every node shares one key (--mail-key-file),
+    // one node sends all the mail; where keys differ, each key's mail still goes out, from a node
+    // holding that key (the others leave it queued, and say so once: worker.ts).
     mailQueue = new ClusterJob({
-      name: 'mail-queue', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: MAIL_QUEUE_CHECK_MS, log, run: () => mailWorker.kick(),
+      name: `mail-queue:${sealer.fingerprint}`, leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: MAIL_QUEUE_CHECK_MS, log, run: () => mailWorker.kick(),
     });
     const clusterJobs = [mailQueue];
     mailQueue.start();
@@ -184,13 +202,14 @@ export class SiarServer {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
     });
+    const outlet = popupOutlet(local);
     new DeliverySubscriber({
-      store, local, stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
+      store, outlet, counters: stats, bus, onError: (err, messageId) => log.error({ err, messageId }, 'delivery failed'),
     }).start();
     // With a bus between nodes a wake-up can be lost: every --catch-up-interval the store says what
     // this node's connections have not had. (In process a wake-up cannot be lost.)
     const catchUp = new PeriodicCatchUp({
-      store, local, stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
+      store, outlet, counters: stats, intervalMs: config.bus ? config.catchUpIntervalMs : 0,
       onError: (err) => log.error({ err }, 'the periodic catch-up failed; the next one tries again'),
     });
     // Admin sessions hear at once whether a mail (e.g. the credentials of an approval) went out.
@@ -200,7 +219,7 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, store, router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);
@@ -337,6 +356,7 @@ export class SiarServer {
     log.info({
       host: config.host, port, dataDir: path.resolve(config.dataDir), store: describeStore(config), mail: transport.destination,
       adminPassword: await adminPasswordWhereabouts(config.dataDir), tls: !!config.tls, maxConnections: config.maxConnections,
+      ...(config.bus ? { node: nodeId, cluster: config.clusterName } : {}),
     }, 'siar server listening');
     log.info({ maxConnections: cap.maxConnections, source: cap.source, openFilesLimit: cap.openFilesLimit, reserve: cap.reserve, adminReserved: config.adminReservedConnections }, 'connection limit');
     return server;

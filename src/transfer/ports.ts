@@ -5,7 +5,8 @@
  */
 import type { Logger } from 'pino';
 import type { ArgInput } from '../protocol/index.js';
-import type { Message, Store } from '../core/ports/store.js';
+import type { Message } from '../core/ports/store/messages.js';
+import type { TransferBooks } from '../core/services/transfers.js';
 
 /** The server options transfers read (src/server/options.ts; ServerConfig has them all). */
 export interface TransferConfig {
@@ -25,7 +26,8 @@ export interface TransferConfig {
 
 export interface TransferDeps {
   config: TransferConfig;
-  store: Store;
+  /** What the store decides about attachments (src/core/services/transfers.ts). */
+  books: TransferBooks;
   log: Logger;
   /** Pushes to every session of a member (the sender hears SENT, EXPIRED, ...). */
   router: { pushToUser(userId: number, event: string, args: ArgInput): void };

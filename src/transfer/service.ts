@@ -15,6 +15,11 @@
  *
  * Every path out — success, refusal, timeout, mismatch, disconnect, abort, shutdown — goes
  * through the one `finally` in run(), so no listener, socket or file outlives its transfer.
+ *
+ * What the store decides (who may upload or download what, an upload's commit, a message still
+ * waiting for its files closed, which partial uploads may be resumed, whether content is still
+ * referenced) is the transfers' bookkeeping in the core (src/core/services/transfers.ts,
+ * TransferBooks): this service asks it, and moves the bytes, keeps the listeners and pushes.
  */
 import { wireError } from '../core/wire-errors.js';
 import { randomBytes } from 'node:crypto';
@@ -24,7 +29,7 @@ import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
 import type { PeerConnection } from '../core/ports/peer.js';
 import type { TransferDeps } from './ports.js';
-import type { AttachmentMeta, Message } from '../core/ports/store.js';
+import type { AttachmentMeta, Message } from '../core/ports/store/messages.js';
 import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../core/ports/content.js';
 import { isDiskFull } from './disk-space.js';
 import { KeyedLock } from '../core/keyed-lock.js';
@@ -100,7 +105,7 @@ export class TransferService {
   /** Makes the directories, removes what a crash left behind, and starts the periodic sweep. */
   async start(): Promise<void> {
     await this.content.init();
-    const orphans = await this.content.sweepOrphans((sha) => this.services.store.isContentReferenced(sha));
+    const orphans = await this.content.sweepOrphans((sha) => this.services.books.contentInUse(sha));
     if (orphans > 0) this.log.info({ orphans }, 'removed stored files no attachment refers to');
     await this.sweep();
     this.sweepTimer = setInterval(() => { void this.sweep(); }, this.services.config.transferSweepIntervalMs);
@@ -183,16 +188,9 @@ export class TransferService {
    * message. A partial upload on disk is resumed (the offer's offset) unless `restart`.
    */
   async openUpload(who: Requester, args: { messageId: number; attachmentId: number; restart: boolean }): Promise<TransferOffer> {
-    const { store } = this.services;
+    const { books } = this.services;
     return this.attachmentLock.run(args.attachmentId, async () => {
-      const attachment = await store.getAttachment(args.attachmentId);
-      const message = attachment && attachment.messageId === args.messageId ? await store.getMessage(args.messageId) : null;
-      // Someone else's message answers like a missing one: ids reveal nothing.
-      if (!attachment || !message || message.senderId !== who.userId) {
-        throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your outbox.`);
-      }
-      if (attachment.storagePath !== null) throw new SiarError('ALREADY_UPLOADED');
-      if (message.state !== 'sending') throw new SiarError('MESSAGE_CLOSED', `Message ${message.id} is ${message.state}; send it again.`);
+      const attachment = await books.uploadable(who.userId, args.messageId, args.attachmentId);
 
       // One upload per attachment: a new UPLOAD (a client retrying) replaces a stale one.
       for (const t of this.live.values()) {
@@ -210,7 +208,7 @@ export class TransferService {
   }
 
   private async runUpload(t: Live, { socket, head }: Accepted, upload: UploadHandle): Promise<void> {
-    const { config, store } = this.services;
+    const { config, books } = this.services;
     let kept = true;
     try {
       await receiveUpload(socket, head, {
@@ -223,8 +221,8 @@ export class TransferService {
       // The content port verifies the sha256 (ContentMismatch) before anything is stored.
       const commit = await this.content.commit(upload, t.attachment.sha256, async (storagePath) => {
         const mediaType = await this.detectMediaType(storagePath, t.attachment.name);
-        return store.commitAttachment({ attachmentId: t.attachment.id, storagePath, mediaType });
-      }, (sha) => store.isContentReferenced(sha)).catch((err: unknown) => {
+        return books.commitUpload(t.attachment.id, storagePath, mediaType);
+      }, (sha) => books.contentInUse(sha)).catch((err: unknown) => {
         if (!(err instanceof ContentMismatch)) throw err;
         kept = false;
         throw new TransferFailure('CHECKSUM_MISMATCH', err.message);
@@ -275,12 +273,11 @@ export class TransferService {
 
   /** The message's last attachment is in: the popups go out, and its sender hears so. */
   private messageSent(message: Message): void {
-    const { store, router, log } = this.services;
+    const { books, router, log } = this.services;
     router.pushToUser(message.senderId, 'SENT', { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length });
     setImmediate(() => {
       (async () => {
-        const institution = (await store.getUserById(message.senderId))?.institution ?? '';
-        this.services.deliver(message, institution);
+        this.services.deliver(message, await books.senderInstitution(message));
       })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
     });
   }
@@ -289,25 +286,7 @@ export class TransferService {
 
   /** Opens a shadow listener that sends one stored attachment to its message's sender or recipient. */
   async openDownload(who: Requester, args: { messageId: number; attachmentId: number; offset: number }): Promise<TransferOffer> {
-    const { store } = this.services;
-    const attachment = await store.getAttachment(args.attachmentId);
-    const role = attachment && attachment.messageId === args.messageId ? await store.messageRole(args.messageId, who.userId) : null;
-    if (!attachment || role === null) {
-      // Neither sender nor recipient: the same answer as for a missing attachment.
-      throw new SiarError('NOT_FOUND', `No attachment ${args.attachmentId} on message ${args.messageId} in your inbox or outbox.`);
-    }
-    if (role === 'recipient') {
-      // A recalled message's attachments are no longer served to its recipients (issue 21).
-      const alert = (await store.alertsOf([args.messageId])).get(args.messageId);
-      if (alert?.recalledAt) {
-        throw new SiarError('RECALLED', `Message ${args.messageId} was withdrawn by its sender${alert.recallReason ? `: ${alert.recallReason}` : ''}; its attachments are no longer served.`);
-      }
-    }
-    if (attachment.removedAt) {
-      throw new SiarError('ATTACHMENT_REMOVED', `Attachment ${attachment.id} of message ${args.messageId} was removed at ${attachment.removedAt}: the message expired and the server keeps expired attachments only for a grace period.`);
-    }
-    if (attachment.storagePath === null) throw new SiarError('NOT_READY');
-    if (args.offset > attachment.size) throw new SiarError('BAD_ARGUMENT', `offset is past the end (${attachment.size} bytes).`);
+    const attachment = await this.services.books.downloadable(who.userId, args.messageId, args.attachmentId, args.offset);
     const storageKey = attachment.storagePath;
     return this.withSlot(who.userId, () =>
       this.begin('download', who, attachment, args.offset, (t, accepted) => this.runDownload(t, accepted, storageKey)));
@@ -331,10 +310,7 @@ export class TransferService {
 
   /** The sender gives up on a 'sending' message: nobody will see it, its files are released. */
   async cancelMessage(userId: number, messageId: number): Promise<Message> {
-    const message = await this.services.store.getMessage(messageId);
-    if (!message || message.senderId !== userId || message.state !== 'sending') {
-      throw new SiarError('NOT_FOUND', `No message ${messageId} waiting for attachments in your outbox.`);
-    }
+    await this.services.books.cancellable(userId, messageId);
     const closed = await this.closeMessage(messageId, 'cancelled');
     if (!closed) throw new SiarError('NOT_FOUND', `Message ${messageId} is no longer waiting for attachments.`);
     return closed;
@@ -345,15 +321,15 @@ export class TransferService {
    * it can commit), then its live transfers, partial uploads and stored files no one else uses.
    */
   private async closeMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
-    const { store, router } = this.services;
-    const message = await store.closeSendingMessage(messageId, state);
+    const { books, router } = this.services;
+    const message = await books.closeSending(messageId, state);
     if (!message) return null;
     const transfers = [...this.live.values()].filter((t) => t.attachment.messageId === messageId);
     for (const t of transfers) this.abort(t, new TransferFailure('MESSAGE_CLOSED', `Message ${messageId} was ${state}.`));
     await Promise.all(transfers.map((t) => t.finished));
     for (const a of message.attachments) {
       await this.attachmentLock.run(a.id, () => this.content.removePartial(a.id));
-      if (a.storagePath !== null) await this.content.release(a.sha256, (sha) => store.isContentReferenced(sha));
+      if (a.storagePath !== null) await this.content.release(a.sha256, (sha) => books.contentInUse(sha));
     }
     this.log.info({ messageId, state }, 'message closed before all its attachments arrived');
     router.pushToUser(message.senderId, 'SEND_FAILED', { id: messageId, state });
@@ -370,10 +346,10 @@ export class TransferService {
   }
 
   private async runSweep(): Promise<void> {
-    const { store, config } = this.services;
+    const { books, config } = this.services;
     try {
       for (;;) {
-        const overdue = await store.overdueSendingMessages(new Date().toISOString(), 100);
+        const overdue = await books.overdue(new Date().toISOString(), 100);
         for (const id of overdue) await this.closeMessage(id, 'expired');
         if (overdue.length < 100 || this.stopped) break;
       }
@@ -385,9 +361,7 @@ export class TransferService {
         const id = p.attachmentId;
         await this.attachmentLock.run(id, async () => {
           if ([...this.live.values()].some((t) => t.direction === 'upload' && t.attachment.id === id)) return;
-          const a = await store.getAttachment(id);
-          const resumable = a !== null && a.storagePath === null && (await store.getMessage(a.messageId))?.state === 'sending';
-          if (!resumable || Date.now() - p.mtimeMs >= config.partialRetentionMs) await this.content.removePartial(id);
+          if (!(await books.resumable(id)) || Date.now() - p.mtimeMs >= config.partialRetentionMs) await this.content.removePartial(id);
         });
       }
     } catch (err) {
@@ -436,7 +410,7 @@ export class TransferService {
     offset: number,
     run: (t: Live, accepted: Accepted) => Promise<void>,
   ): Promise<TransferOffer> {
-    const { config, store } = this.services;
+    const { config } = this.services;
     const host = config.transferHost ?? (who.conn.localAddress || config.host);
     let listener: ShadowListener;
     try {
@@ -540,9 +514,8 @@ export class TransferService {
 
   private refused(t: Live, r: Refusal): void {
     t.log.warn({ reason: r.reason, address: r.address, expected: t.conn.remoteAddress }, 'transfer connection refused');
-    this.services.store.audit({
-      kind: 'transfer_refused', actorId: t.userId, subject: t.username, address: r.address,
-      detail: { transfer: t.id, reason: r.reason, direction: t.direction, messageId: t.attachment.messageId, attachmentId: t.attachment.id },
+    this.services.books.auditRefused({
+      transfer: t.id, direction: t.direction, userId: t.userId, username: t.username, address: r.address, reason: r.reason, attachment: t.attachment,
     }).catch((err) => t.log.error({ err }, 'could not audit a refused transfer connection'));
   }
 

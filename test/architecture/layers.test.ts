@@ -16,9 +16,17 @@
  * - src/client imports src/protocol, its own modules and the data-socket dialogue both ends share
  *   (src/transfer/wire.ts, disk-space.ts); only the `siar` subcommands that run or operate a server
  *   on this machine (CLIENT_SERVER_SIDE below) reach into src/server or the adapter registry.
+ * - delivery's bookkeeping (who gets a popup, the delivered marks, the replay at login, the
+ *   catch-up) is src/core/services/delivery.ts's: outside src/adapters no other module reads or
+ *   writes the marks, and src/server/delivery.ts (frames and sockets) does not import the store;
+ * - the transfers' bookkeeping (who may upload or download what, an upload's commit, a message
+ *   closed before its files came) is src/core/services/transfers.ts's: src/transfer (listeners,
+ *   bytes) does not import the store, only its message records, and calls no store method.
  * How it is checked: a regular-expression reading of every import (import-graph.ts), and Tarjan's
  * strongly connected components for the cycles, as `madge --circular` would find them.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { cycles, importGraph, layerOf, type Edge } from './import-graph.js';
@@ -95,6 +103,29 @@ t.test('src/client speaks the protocol; only the server-side subcommands reach f
   t.strictSame(against.map(show), [], 'no client module but the listed ones imports server, adapters, core or transfer internals');
   t.ok(crossing.some((e) => CLIENT_SERVER_SIDE.has(e.from)), 'the listed crossings are seen (the check reads what it should)');
   for (const f of CLIENT_SERVER_SIDE) if (!crossing.some((e) => e.from === f)) t.fail(`${f} no longer reaches the server: take it off CLIENT_SERVER_SIDE`);
+});
+
+/** The store's delivery bookkeeping: the marks, what is owed at login and to a catch-up. */
+const DELIVERY_BOOKKEEPING = /\.(markDelivered|markDeliveredMany|markUndelivered|listUndelivered|undeliveredAmong|takeDueReminders)\(/;
+
+t.test('delivery\'s bookkeeping is the core\'s: only src/core/services/delivery.ts reads and writes the marks', async (t) => {
+  const modules = [...new Set(edges.map((e) => e.from))];
+  const calling = modules.filter((m) => layerOf(m) !== 'adapters' && DELIVERY_BOOKKEEPING.test(readFileSync(path.join(ROOT, m), 'utf8')));
+  t.strictSame(calling, ['src/core/services/delivery.ts'], 'no server, transfer or other core module keeps delivered marks');
+  const storeUnion = new Set(['src/core/ports/store.ts', 'src/core/ports/store/index.ts']);
+  const adapter = edges.filter((e) => e.from === 'src/server/delivery.ts');
+  t.strictSame(adapter.filter((e) => storeUnion.has(e.to)).map(show), [], 'src/server/delivery.ts (frames, sockets) does not import the store');
+  t.ok(adapter.some((e) => e.to === 'src/core/services/delivery.ts'), 'it hands its connections to the core service (the check reads what it should)');
+});
+
+t.test('the transfers\' bookkeeping is the core\'s: src/transfer moves bytes and asks src/core/services/transfers.ts', async (t) => {
+  const transfer = edges.filter((e) => layerOf(e.from) === 'transfer');
+  const storePorts = transfer.filter((e) => e.to.startsWith('src/core/ports/store') && !(e.typeOnly && e.to === 'src/core/ports/store/messages.ts'));
+  t.strictSame(storePorts.map(show), [], 'only the message records (type-only), never the store');
+  const modules = [...new Set(transfer.map((e) => e.from))];
+  const calling = modules.filter((m) => /\bstore\.\w+\(/.test(readFileSync(path.join(ROOT, m), 'utf8')));
+  t.strictSame(calling, [], 'no store call in src/transfer');
+  t.ok(transfer.some((e) => e.to === 'src/core/services/transfers.ts'), 'it asks the core service (the check reads what it should)');
 });
 
 t.test('the cycle finder finds a cycle and only a cycle', async (t) => {

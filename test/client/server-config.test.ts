@@ -5,7 +5,8 @@
  * and a bad value or an unknown key stops the server with a sentence naming it and where it was.
  */
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,7 +50,7 @@ function otherValue(spec: OptionSpec, dir: string): string {
     case 'store': return 'postgres://siar:hunter2-secret@127.0.0.1:5432/siar';
     case 'port-range': return '40000-40009';
     case 'path': return spec.name === 'data' ? path.join(dir, 'elsewhere') : path.join(dir, `${spec.name}.pem`);
-    case 'string': return `Siar ${spec.name} <siar@example.org>`;
+    case 'string': return spec.pattern ? `test-${spec.name}` : `Siar ${spec.name} <siar@example.org>`;
   }
 }
 
@@ -102,6 +103,8 @@ t.test('a bad value stops the server with a sentence naming the option and where
     ['flag', ['--max-sends-per-minute', '-1'], {}, /^siar: --max-sends-per-minute: must be at least 1 \(or 0: no limit\), not -1\.\n$/],
     ['flag', ['--member-quota', 'lots'], {}, /^siar: --member-quota: "lots" is not a size \(e\.g\. 1048576, 500M, 1GiB\)\.\n$/],
     ['flag', ['--synchronous', 'full'], {}, /^siar: --synchronous: "full" is not one of NORMAL, FULL\.\n$/],
+    ['flag', ['--cluster-name', 'campus:a'], {}, /^siar: --cluster-name: "campus:a" is not valid: it must be 1 to 32 letters, digits, - and _, beginning with a letter or digit\.\n$/],
+    ['environment', [], { SIAR_CLUSTER_NAME: 'x'.repeat(33) }, /^siar: SIAR_CLUSTER_NAME \(environment\): "x{33}" is not valid: it must be 1 to 32 /],
     ['pair', ['--tls-key', path.join(dir, 'key.pem')], {}, /^siar: --tls-key: tls-cert is not set; tls-cert and tls-key go together\.\n$/],
     ['secret', [], { SIAR_SMTP: 'http://siar:hunter2-secret@mail' }, /^siar: SIAR_SMTP \(environment\): must be a URL with a host, starting smtp:\/\/ or smtps:\/\/\.\n$/],
   ];
@@ -114,6 +117,36 @@ t.test('a bad value stops the server with a sentence naming the option and where
   const two = await siar(['server', '--config', file, '--port', 'x', '--print-config']);
   t.equal(two.code, 1);
   t.match(two.stderr, new RegExp(`^siar: 2 settings are not valid:\\n  --port: "x" is not a whole number\\.\\n  ${file}:2: max-body: "lots"`), 'every bad value is listed, even one a flag overrides');
+});
+
+t.test('a mail key file that cannot be used stops the server before it makes anything, saying what to do', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const open = path.join(dir, 'open.key');
+  writeFileSync(open, randomBytes(32), { mode: 0o600 });
+  chmodSync(open, 0o644);
+  const short = path.join(dir, 'short.key');
+  writeFileSync(short, 'not a key', { mode: 0o600 });
+  const missing = path.join(dir, 'missing.key');
+  const cases: Array<[string, string[], Record<string, string>, RegExp]> = [
+    ['missing', ['--mail-key-file', missing], {}, new RegExp(`^siar: the mail key file ${missing} \\(mail-key-file\\) does not exist: make one for every node with \`\\(umask 077; head -c 32 /dev/urandom > ${missing}\\)\`, or copy there the <data>/mail\\.key of a node that has mail queued\\.\\n$`)],
+    ['group- and world-readable', [], { SIAR_MAIL_KEY_FILE: open }, new RegExp(`^siar: the mail key file ${open} \\(mail-key-file\\) has mode 0644: .*\`chmod 600 ${open}\``)],
+    ['wrong size', ['--mail-key-file', short], {}, /holds 9 bytes; a mail key is exactly 32 random bytes/],
+  ];
+  const runs = await Promise.all(cases.map(([, args, env]) => siar(['server', '--data', data, '--port', '0', ...args], env)));
+  cases.forEach(([what, , , message], i) => {
+    t.equal(runs[i]!.code, 1, `${what}: exit code 1`);
+    t.match(runs[i]!.stderr, message, `${what}: ${runs[i]!.stderr.trim()}`);
+    t.notOk(runs[i]!.stderr.includes('not a key'), `${what}: the key's bytes are never shown`);
+  });
+  t.notOk(existsSync(data), 'no data directory, no database: nothing was made');
+
+  // A good one: the server starts on it and makes no <data>/mail.key of its own.
+  const good = path.join(dir, 'good.key');
+  writeFileSync(good, randomBytes(32), { mode: 0o600 });
+  const server = await startSiarServer(t, data, ['--mail-key-file', good]);
+  t.ok(server.port > 0, 'it listens');
+  t.notOk(existsSync(path.join(data, 'mail.key')), 'no key of its own in the data directory');
 });
 
 t.test('the config file: an unknown key (with the nearest one), a bad line, a missing file', async (t) => {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { SiarClient } from '../../src/client/index.js';
-import { startCluster, type Cluster } from '../../scripts/cluster.js';
+import { startCluster, type Cluster, type ClusterOptions } from '../../scripts/cluster.js';
 import { postgresBinDir, redisServerPath } from '../../scripts/services.js';
 import { requireCapability } from '../helpers/capability.js';
 import { SIAR } from '../helpers/cli.js';
@@ -29,14 +29,16 @@ export interface TestCluster extends Cluster {
 }
 
 /** The cluster, or null when the test is skipped for want of PostgreSQL or Redis. */
-export async function testCluster(t: Test, nodeArgs: string[] = ['--catch-up-interval', '1s']): Promise<TestCluster | null> {
+export async function testCluster(
+  t: Test, nodeArgs: string[] = ['--catch-up-interval', '1s'], more: Pick<ClusterOptions, 'nodes' | 'mailKeys'> = {},
+): Promise<TestCluster | null> {
   if (!requireCapability(t, 'PostgreSQL', postgresBinDir() ? false : 'PostgreSQL is not installed (apt-get install postgresql)')) return null;
   if (!requireCapability(t, 'Redis', redisServerPath() ? false : 'Redis is not installed (apt-get install redis-server)')) return null;
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
   const dir = mkdtempSync(path.join(tmpdir(), 'siar-cluster-test-'));
   const cluster = await startCluster({
-    dir: path.join(dir, 'c'), siar: [process.execPath, SIAR], fast: true, nodeArgs, env: { SIAR_SMTP: receiver.url, SIAR_LOG_LEVEL: 'info' },
+    ...more, dir: path.join(dir, 'c'), siar: [process.execPath, SIAR], fast: true, nodeArgs, env: { SIAR_SMTP: receiver.url, SIAR_LOG_LEVEL: 'info' },
   });
   t.teardown(async () => { await cluster.stop(); rmSync(dir, { recursive: true, force: true }); });
   const passwords = new Map<string, string>();

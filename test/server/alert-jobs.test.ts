@@ -122,7 +122,8 @@ t.test('scheduled delivery: stored and acknowledged at once, invisible to recipi
   const ugm = await s.memberClient('ugm');
   await s.member('itb'); // offline: gets it at its next login after the time
   const ugmPopups = collectPushes(ugm, 'POPUP');
-  const at = new Date(Date.now() + 4000).toISOString();
+  // Far enough ahead that the checks and a restart on a busy machine come before it (4 s did not, once).
+  const at = new Date(Date.now() + 15_000).toISOString();
   const sent = await unhas.send({ to: ['ugm', 'itb'], subject: 'Upacara', body: 'Besok pagi', at, ack: true });
   t.match(sent, { state: 'scheduled', deliverAt: at, recipients: 2 });
   // Before its time: the sender sees it scheduled; for its recipients it does not exist.

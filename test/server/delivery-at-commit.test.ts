@@ -5,7 +5,8 @@
  * a real store file and the server's own router and connection class.
  */
 import t, { type Test } from 'tap';
-import { deliverMessage, pushableRecipients, type DeliveryDeps } from '../../src/server/delivery.js';
+import { deliverMessage, pushableRecipients, type DeliveryPorts } from '../../src/core/services/delivery.js';
+import { popupOutlet } from '../../src/server/delivery.js';
 import { LocalConnections } from '../../src/server/local-connections.js';
 import { TrafficStats } from '../../src/server/stats.js';
 import type { User } from '../../src/core/ports/store.js';
@@ -17,7 +18,7 @@ async function setup(t: Test) {
   const [alice, bob, carol] = (await seedMembers(store, ['alice', 'bob', 'carol'])) as [User, User, User];
   const router = new LocalConnections();
   // Only what deliverMessage and pushableRecipients use; each is the server's real implementation.
-  const services: DeliveryDeps = { store, local: router, stats: new TrafficStats() };
+  const services: DeliveryPorts = { store, outlet: popupOutlet(router), counters: new TrafficStats() };
   return { store, router, services, alice, bob, carol };
 }
 

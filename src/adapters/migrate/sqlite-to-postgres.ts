@@ -179,7 +179,7 @@ export async function migrateToPostgres(opts: MigrationOptions): Promise<Migrati
     for (const p of plans) tables.push(await compareTable(source, pool, p, opts.onProgress));
     const contentCheck = await verifyContent(source, files, content, opts.onProgress);
     if (existsSync(path.join(opts.dataDir, 'mail.key'))) {
-      notes.push(`queued mail is sealed with ${path.join(opts.dataDir, 'mail.key')}: copy that file into the data directory of every node that will serve this store.`);
+      notes.push(`queued mail is sealed with ${path.join(opts.dataDir, 'mail.key')}: give every node that will serve this store a copy of that file, mode 0600, with --mail-key-file.`);
     }
     const ok = tables.every((t) => t.ok) && contentCheck.failed === 0;
     return { from: file, to: redactUrl(opts.url), copied: !opts.verifyOnly, tables, content: contentCheck, sequences, ok, notes };

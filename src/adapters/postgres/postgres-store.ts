@@ -795,8 +795,11 @@ export class PostgresStore implements Store {
     return (await Q.insertMail.get(db, mail.kind, mail.to, mail.subject, mail.sealedText, at))!.id;
   }
 
-  async dueMail(nowIso: string, limit: number): Promise<QueuedMail[]> {
-    return (await Q.dueMail.all(this.pool, nowIso, limit)).map(toMail);
+  async dueMail(nowIso: string, limit: number, after?: { nextAttemptAt: string; id: number }): Promise<QueuedMail[]> {
+    const rows = after
+      ? await Q.dueMailAfter.all(this.pool, nowIso, after.nextAttemptAt, after.id, limit)
+      : await Q.dueMail.all(this.pool, nowIso, limit);
+    return rows.map(toMail);
   }
 
   async markMailSent(id: number): Promise<void> {
@@ -857,7 +860,7 @@ export class PostgresStore implements Store {
     maintenance.pathname = '/postgres';
     return 'siar does not copy a PostgreSQL store itself: run pg_dump (of PostgreSQL\'s version or newer) where the backups are kept, '
       + `with the password in PGPASSWORD or ~/.pgpass, never on the command line: pg_dump --format=custom --serializable-deferrable --file=${file} '${target.toString()}' `
-      + '(one consistent snapshot while siar keeps serving; the attachments are inside it, the mail key <data>/mail.key is not). '
+      + '(one consistent snapshot while siar keeps serving; the attachments are inside it, the mail key (--mail-key-file, or <data>/mail.key) is not). '
       + `To restore: createdb --maintenance-db='${maintenance.toString()}' siar_restored, then pg_restore --exit-on-error --no-owner --dbname='${restored.toString()}' ${file}, `
       + `then start siar with --store '${restored.toString()}' (docs/RELIABILITY.md).`;
   }

@@ -269,6 +269,10 @@ export const Q = statements('siar', {
   dueMail: sql<[string, number], Row<MailRow>>(`
     SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= $1
     ORDER BY next_attempt_at, id LIMIT $2`),
+  dueMailAfter: sql<[string, string, number, number], Row<MailRow>>(`
+    SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= $1
+      AND (next_attempt_at, id) > ($2::timestamptz, $3::bigint)
+    ORDER BY next_attempt_at, id LIMIT $4`),
   // The sealed text holds credentials: once delivered there is no reason to keep it.
   mailSent: sql<[string, number]>(`UPDATE mail_queue SET sent_at = $1, sealed_text = '' WHERE id = $2 AND sent_at IS NULL`),
   mailFailed: sql<[string, string, number]>(`

@@ -1,6 +1,7 @@
 /** Redis connections for the bus, presence and counters adapters (ioredis: reconnects by itself). */
 import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { clusterKeyPrefix } from '../../core/cluster-name.js';
 
 export interface RedisAdapterOptions {
   /** Every key and channel starts with it, so several clusters (or tests) can share one Redis. */
@@ -9,7 +10,8 @@ export interface RedisAdapterOptions {
   onError?: (err: unknown) => void;
 }
 
-export const DEFAULT_PREFIX = 'siar:';
+/** The unnamed cluster's prefix (src/core/cluster-name.ts: a named one's is siar@NAME:). */
+export const DEFAULT_PREFIX = clusterKeyPrefix(null);
 
 /** A connection to `url` that retries for ever with a short backoff and queues commands while down. */
 export function connectRedis(url: string, name: string, onError: (err: unknown) => void, extra: RedisOptions = {}): Redis {

@@ -390,6 +390,10 @@ export function prepareStatements(db: Database) {
     dueMail: db.prepare<[string, number], MailRow>(`
       SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= ?
       ORDER BY next_attempt_at, id LIMIT ?`),
+    dueMailAfter: db.prepare<[string, string, string, number, number], MailRow>(`
+      SELECT * FROM mail_queue WHERE sent_at IS NULL AND next_attempt_at <= ?
+        AND (next_attempt_at > ? OR (next_attempt_at = ? AND id > ?))
+      ORDER BY next_attempt_at, id LIMIT ?`),
     // The sealed text holds credentials: once delivered there is no reason to keep it.
     mailSent: db.prepare<[string, number]>(
       `UPDATE mail_queue SET sent_at = ?, sealed_text = '' WHERE id = ? AND sent_at IS NULL`,

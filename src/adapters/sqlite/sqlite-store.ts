@@ -1003,8 +1003,10 @@ export class SqliteStore implements Store {
     return this.sql.insertMail.get(mail.kind, mail.to, mail.subject, mail.sealedText, at, at)!;
   }
 
-  async dueMail(nowIso: string, limit: number): Promise<QueuedMail[]> {
-    return this.read(() => this.sql.dueMail.all(nowIso, limit).map(toMail));
+  async dueMail(nowIso: string, limit: number, after?: { nextAttemptAt: string; id: number }): Promise<QueuedMail[]> {
+    return this.read(() => (after
+      ? this.sql.dueMailAfter.all(nowIso, after.nextAttemptAt, after.nextAttemptAt, after.id, limit)
+      : this.sql.dueMail.all(nowIso, limit)).map(toMail));
   }
 
   async markMailSent(id: number): Promise<void> {

@@ -2,7 +2,8 @@ import { SiarError, messageToArgs, type MessageRecord } from '../../protocol/ind
 import { parseAlert, recipientAlertRecord, senderAlertRecord } from '../alerts.js';
 import { announceRecall, recordAlertSent } from './alerts.js';
 import { auditRecall } from '../../core/services/alerts.js';
-import { publishStored, pushableRecipients } from '../delivery.js';
+import { publishStored } from '../delivery.js';
+import { pushableRecipients } from '../../core/services/delivery.js';
 import { admitMessage } from '../sending-limits.js';
 import { deleteFromInbox, openMessage, sendMessage } from '../../core/services/messaging.js';
 import type { Message } from '../../core/ports/store.js';

@@ -1,4 +1,4 @@
-export { MailSealer, SealError } from './seal.js';
+export { ForeignKeyError, MailKeyError, MailSealer, SealError } from './seal.js';
 export {
   credentialsMail,
   passwordResetMail,

@@ -6,11 +6,16 @@
  * One pass at a time: a `kick` (or a poll tick, or a `retryNow`) during a pass schedules exactly one
  * more pass after it. Delivery is at-least-once: if the transport accepts a mail and the store then
  * fails to record it as sent, the mail will be sent again.
+ *
+ * Mail sealed with another mail key (a cluster whose nodes do not share one --mail-key-file) is left
+ * as it is, for a node whose key opens it (each key's mail queue has a lease of its own, server.ts):
+ * not counted as an attempt, not marked failed, and passed over so the mail behind it still goes
+ * out. The first such mail of each other key is logged as one warning naming the problem.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { QueuedMail, Store } from '../../core/ports/store.js';
-import type { MailSealer } from './seal.js';
+import { ForeignKeyError, type MailSealer } from './seal.js';
 import type { MailTransport } from './transport.js';
 
 /** The part of the Store the worker uses. */
@@ -54,6 +59,14 @@ const BATCH = 50;
 const PERMANENT_RETRY_MS = HOUR;
 const MAX_ERROR_LENGTH = 500;
 const RETRY_PAGE = 1000;
+/** Pages of due mail one pass reads at most; past them the next pass goes on from where it stopped. */
+const MAX_PAGES_PER_PASS = 20;
+/** Other keys warned about (once each); past this many no more warnings. */
+const MAX_WARNED_KEYS = 64;
+
+/** What became of one due mail. */
+type Outcome = 'recorded' | 'unrecorded' | 'foreign';
+type DueCursor = { nextAttemptAt: string; id: number };
 
 interface RetryRequest {
   id: number | undefined;
@@ -77,6 +90,9 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
   #again = false;
   #stopped = false;
   #retries: RetryRequest[] = [];
+  /** Where the last pass stopped reading due mail, when it stopped for its page limit. */
+  #resumeAfter: DueCursor | undefined;
+  readonly #warnedKeys = new Set<string>();
 
   constructor(options: MailWorkerOptions) {
     super();
@@ -165,24 +181,48 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
     } while (this.#again && !this.#stopped);
   }
 
-  /** One pass over due mail; returns true when a full batch went through and more may be due. */
+  /**
+   * One pass over due mail; returns true when it sent (or failed) a full page and more may be due.
+   * Mail this node's key cannot open is passed over: the pass reads on past it, page by page (at
+   * most MAX_PAGES_PER_PASS, then the next pass goes on from there), so it never holds up the rest.
+   */
   async #pass(): Promise<boolean> {
-    const due = await this.#store.dueMail(this.#iso(), BATCH);
-    let recorded = 0;
-    for (const mail of due) {
-      if (this.#stopped) return false;
-      if (await this.#deliver(mail)) recorded++;
+    const now = this.#iso();
+    let after = this.#resumeAfter;
+    this.#resumeAfter = undefined;
+    for (let page = 0; page < MAX_PAGES_PER_PASS; page++) {
+      const due = await this.#store.dueMail(now, BATCH, after);
+      let recorded = 0;
+      let foreign = 0;
+      for (const mail of due) {
+        if (this.#stopped) return false;
+        const outcome = await this.#deliver(mail);
+        if (outcome === 'recorded') recorded++;
+        else if (outcome === 'foreign') foreign++;
+      }
+      if (due.length < BATCH) return false;
+      // A store that could not record an outcome: stop here, the next pass tries again.
+      if (recorded + foreign < due.length) return false;
+      // A full page all handled: start again from the oldest (what was sent has left the queue).
+      if (foreign === 0) return true;
+      const last = due[due.length - 1]!;
+      after = { nextAttemptAt: last.nextAttemptAt, id: last.id };
     }
-    return due.length === BATCH && recorded === due.length;
+    this.#resumeAfter = after;
+    return false;
   }
 
-  /** Sends one mail and records the outcome; returns false when the store could not record it. */
-  async #deliver(mail: QueuedMail): Promise<boolean> {
+  /** Sends one mail and records the outcome. */
+  async #deliver(mail: QueuedMail): Promise<Outcome> {
     const about = { mailId: mail.id, kind: mail.kind, to: mail.to };
     let text: string;
     try {
       text = this.#sealer.unseal(mail.sealedText);
     } catch (err) {
+      if (err instanceof ForeignKeyError) {
+        this.#warnForeign(mail, err);
+        return 'foreign';
+      }
       const error = clip(`cannot unseal the mail text: ${errorMessage(err)}`);
       return this.#recordFailure(mail, error, this.#now() + PERMANENT_RETRY_MS, about);
     }
@@ -199,14 +239,26 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
       await this.#store.markMailSent(mail.id);
     } catch (err) {
       this.#log.error({ ...about, err: errorMessage(err) }, 'mail was sent but could not be marked sent; it may be sent again');
-      return false;
+      return 'unrecorded';
     }
     this.#log.info({ ...about, attempts: mail.attempts + 1, transport: this.#transport.kind }, 'mail sent');
     this.emit('sent', mail.id);
-    return true;
+    return 'recorded';
   }
 
-  async #recordFailure(mail: QueuedMail, error: string, nextMs: number, about: object): Promise<boolean> {
+  /** One warning per other key: the nodes of the cluster do not share one mail key. */
+  #warnForeign(mail: QueuedMail, err: ForeignKeyError): void {
+    if (this.#warnedKeys.has(err.sealedWith) || this.#warnedKeys.size >= MAX_WARNED_KEYS) return;
+    this.#warnedKeys.add(err.sealedWith);
+    this.#log.warn(
+      { mailId: mail.id, kind: mail.kind, sealedWith: err.sealedWith, mailKey: err.ours },
+      `queued mail ${mail.id} was sealed with the mail key ${err.sealedWith}, but this node's key is ${err.ours}: `
+        + 'the nodes of this cluster do not share one mail key. This node leaves such mail queued for a node whose key opens it '
+        + '(it is neither sent nor marked failed here); give every node the same --mail-key-file',
+    );
+  }
+
+  async #recordFailure(mail: QueuedMail, error: string, nextMs: number, about: object): Promise<Outcome> {
     const nextAttemptAt = new Date(nextMs).toISOString();
     let recorded = true;
     try {
@@ -217,7 +269,7 @@ export class MailWorker extends EventEmitter<MailWorkerEvents> {
     }
     this.#log.warn({ ...about, attempts: mail.attempts + 1, nextAttemptAt, err: error }, 'mail not sent');
     this.emit('failed', mail.id, error);
-    return recorded;
+    return recorded ? 'recorded' : 'unrecorded';
   }
 
   async #reschedule(id: number | undefined): Promise<number> {

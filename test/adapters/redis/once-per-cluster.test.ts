@@ -5,7 +5,8 @@
  * lease runs out: it expires the next old request, and the notice mail goes out from it (each
  * node writes mail into its own data directory, so where a notice lands says who sent it).
  */
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
@@ -27,8 +28,9 @@ function logOf(server: ChildServer): LogLine[] {
   return readFileSync(server.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
 }
 
+/** Whether the server took the lease (the mail queue's is named after the mail key: mail-queue:<fingerprint>). */
 const holds = (server: ChildServer, lease: string): boolean =>
-  logOf(server).some((l) => l.msg?.startsWith('holds the lease of a once-per-cluster job') === true && l.lease === lease);
+  logOf(server).some((l) => l.msg?.startsWith('holds the lease of a once-per-cluster job') === true && (l.lease === lease || l.lease?.startsWith(`${lease}:`) === true));
 
 const expiredIds = (server: ChildServer): number[] =>
   logOf(server).filter((l) => l.msg === 'registration requests expired').flatMap((l) => l.ids ?? []);
@@ -45,7 +47,10 @@ t.test('the expiry sweep and the mail queue run on one node; when it is killed t
   const dirA = path.join(root, 'a', 'data');
   const dirB = path.join(root, 'b', 'data');
   const store = path.join(dirA, 'siar.db');
-  const common = ['--bus', bus, '--lease-ttl', '3s', '--registration-expiry-check-interval', '1s'];
+  // One mail key for both (as every cluster should have): one mail queue, one lease.
+  const mailKey = path.join(root, 'mail.key');
+  writeFileSync(mailKey, randomBytes(32), { mode: 0o600 });
+  const common = ['--bus', bus, '--lease-ttl', '3s', '--registration-expiry-check-interval', '1s', '--mail-key-file', mailKey];
   const a = await ChildServer.start({ dataDir: dirA, port: await freePort(), logLevel: 'info', args: [...common, '--node-id', 'node-a'] });
   t.teardown(() => a.stop());
   const b = await ChildServer.start({ dataDir: dirB, port: await freePort(), logLevel: 'info', args: [...common, '--node-id', 'node-b', '--store', store] });

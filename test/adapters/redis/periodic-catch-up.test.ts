@@ -15,7 +15,8 @@ import { RedisTrafficCounters } from '../../../src/adapters/redis/traffic-counte
 import { RedisLeases } from '../../../src/adapters/redis/lease.js';
 import { MemoryLoginThrottle } from '../../../src/adapters/memory/login-throttle.js';
 import { createLogger } from '../../../src/server/logger.js';
-import { PeriodicCatchUp } from '../../../src/server/delivery.js';
+import { PeriodicCatchUp } from '../../../src/core/services/delivery.js';
+import { popupOutlet } from '../../../src/server/delivery.js';
 import { requireCapability } from '../../helpers/capability.js';
 import { Capture, startServer, tempDir, until } from '../../helpers/siar.js';
 import { clusterBus, freshPrefix, redisMissing } from '../../contract/redis.js';
@@ -93,7 +94,7 @@ t.test('a tick pushes at most its batch; the rest follow at the next ticks', asy
 
   // The server's own catch-up is off (0); a pass with a batch of 2, run by hand, takes the oldest two.
   const catchUp = new PeriodicCatchUp({
-    store: b.store, local: b.router.local, stats: b.stats, intervalMs: 0, batch: 2, onError: (err) => { throw err; },
+    store: b.store, outlet: popupOutlet(b.router.local), counters: b.stats, intervalMs: 0, batch: 2, onError: (err) => { throw err; },
   });
   t.equal(await catchUp.tick(), 2);
   await until('two popups', () => popups.length === 2, 10_000);

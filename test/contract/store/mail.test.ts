@@ -50,6 +50,22 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame((await store.dueMail(FAR, 10)).map((m) => m.id), [b, c, a]);
   });
 
+  t.test('due mail reads on after a given mail, in the same order', async (t) => {
+    const store = await adapter.open(t);
+    const [a, b, c, d] = [await store.enqueueMail(mail(1)), await store.enqueueMail(mail(2)), await store.enqueueMail(mail(3)), await store.enqueueMail(mail(4))];
+    const later = '2100-01-01T00:00:00.000Z';
+    await store.markMailFailed(a, 'x', later);
+    await store.markMailFailed(c, 'x', later);
+    const all = await store.dueMail(FAR, 10);
+    t.strictSame(all.map((m) => m.id), [b, d, a, c], 'by next attempt, then id');
+    const after = (m: { nextAttemptAt: string; id: number }) => ({ nextAttemptAt: m.nextAttemptAt, id: m.id });
+    t.strictSame((await store.dueMail(FAR, 10, after(all[0]!))).map((m) => m.id), [d, a, c], 'after the first');
+    t.strictSame((await store.dueMail(FAR, 1, after(all[1]!))).map((m) => m.id), [a], 'after the second, up to the limit');
+    t.strictSame((await store.dueMail(FAR, 10, after(all[2]!))).map((m) => m.id), [c], 'the same next attempt, a later id');
+    t.strictSame(await store.dueMail(FAR, 10, after(all[3]!)), [], 'nothing after the last');
+    t.strictSame((await store.dueMail(inOneHour(), 10, after(all[0]!))).map((m) => m.id), [d], 'still only what is due');
+  });
+
   t.test('mail lists newest first, all, unsent or failed, and pages with beforeId', async (t) => {
     const store = await adapter.open(t);
     const ids: number[] = [];

@@ -1,4 +1,5 @@
-/** Test helpers for the mail tests: a real SMTP receiver, a free port, and a small .eml reader. */
+/** Test helpers for the mail tests: a real SMTP receiver, a free port, a small .eml reader, a v1 sealed text. */
+import { createCipheriv, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Writable } from 'node:stream';
 import { SMTPServer } from 'smtp-server';
@@ -13,6 +14,8 @@ export interface Receiver {
   port: number;
   url: string;
   received: ReceivedMail[];
+  /** Recipients refused for now (450 at RCPT TO, a temporary failure), lower case; add and delete at will. */
+  refused: Set<string>;
   /** Resolves when `count` mails have arrived in total. */
   waitFor(count: number): Promise<void>;
   close(): Promise<void>;
@@ -21,11 +24,16 @@ export interface Receiver {
 /** Starts a real SMTP server (no auth, no TLS) on 127.0.0.1 that records every mail it accepts. */
 export async function startReceiver(port = 0): Promise<Receiver> {
   const received: ReceivedMail[] = [];
+  const refused = new Set<string>();
   const waiters: { count: number; resolve: () => void }[] = [];
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      if (!refused.has(address.address.toLowerCase())) return callback();
+      callback(Object.assign(new Error('mailbox busy, try again later (test)'), { responseCode: 450 }));
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -58,6 +66,7 @@ export async function startReceiver(port = 0): Promise<Receiver> {
     port: address.port,
     url: `smtp://127.0.0.1:${address.port}`,
     received,
+    refused,
     waitFor(count) {
       if (received.length >= count) return Promise.resolve();
       return new Promise((resolve) => waiters.push({ count, resolve }));
@@ -125,4 +134,12 @@ export class Capture extends Writable {
       .filter((l) => l.trim())
       .map((l) => JSON.parse(l) as Record<string, unknown>);
   }
+}
+
+/** A text as sealers sealed it before fingerprints (v1: no key named, no additional data), for the mail queued before them. */
+export function sealV1(key: Buffer, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const ct = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return ['v1', iv.toString('base64'), cipher.getAuthTag().toString('base64'), ct.toString('base64')].join('.');
 }

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import {
@@ -15,7 +16,7 @@ import {
   type MailWorkerOptions,
 } from '../../../src/server/mail/index.js';
 import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
-import { Capture, deadPort, parseEml, startReceiver, textLines } from './helpers.js';
+import { Capture, deadPort, parseEml, sealV1, startReceiver, textLines } from './helpers.js';
 
 const FROM = 'siar <siar@example.org>';
 const PASSWORD = 'Zq8-secret-Pw!';
@@ -255,8 +256,8 @@ t.test('a mail that cannot be unsealed is failed for an hour and the rest still 
   const s = await setup(t);
   const transport = createMailTransport({ dataDir: s.dataDir });
   const bad = await s.store.enqueueMail({ kind: 'credentials', to: 'x@example.org', subject: 's', sealedText: 'v1.not.really.sealed' });
-  const other = await MailSealer.open(t.testdir());
-  const foreign = await s.store.enqueueMail({ kind: 'credentials', to: 'y@example.org', subject: 's', sealedText: other.seal('hello') });
+  // A v1 text names no key: one that does not open is taken for damaged, as before fingerprints.
+  const legacy = await s.store.enqueueMail({ kind: 'credentials', to: 'y@example.org', subject: 's', sealedText: sealV1(randomBytes(32), 'hello') });
   const good = await s.enqueue('rosa@centro5.example');
   const worker = s.worker({ transport });
   const failed: number[] = [];
@@ -264,9 +265,9 @@ t.test('a mail that cannot be unsealed is failed for an hour and the rest still 
 
   const before = Date.now();
   await worker.kick();
-  t.strictSame(failed.sort(), [bad, foreign].sort(), 'both bad mails reported failed');
+  t.strictSame(failed.sort(), [bad, legacy].sort(), 'both bad mails reported failed');
   t.ok((await s.store.getMail(good))!.sentAt, 'the good mail was sent');
-  for (const id of [bad, foreign]) {
+  for (const id of [bad, legacy]) {
     const stored = (await s.store.getMail(id))!;
     t.equal(stored.sentAt, null);
     t.equal(stored.attempts, 1);
@@ -275,6 +276,46 @@ t.test('a mail that cannot be unsealed is failed for an hour and the rest still 
   }
   const files = await readdir(join(s.dataDir, 'mail'));
   t.equal(files.length, 1, 'only the good mail was written');
+});
+
+t.test('mail sealed with another mail key is left queued, with one warning; the mail behind it goes out; a worker with that key sends it', async (t) => {
+  const s = await setup(t);
+  const otherKey = new MailSealer(randomBytes(32));
+  // More than one pass reads (20 pages of 50): the pass after goes on from where the first stopped.
+  const foreign: number[] = [];
+  for (let i = 0; i < 1010; i++) {
+    foreign.push(await s.store.enqueueMail({ kind: 'credentials', to: `f${i}@example.org`, subject: 's', sealedText: otherKey.seal(`hello ${i}`) }));
+  }
+  const legacyOwn = await s.store.enqueueMail({ kind: 'credentials', to: 'old@example.org', subject: 's', sealedText: sealV1(await readFile(MailSealer.keyPath(s.dataDir)), 'from before') });
+  const good = await s.enqueue('rosa@centro5.example');
+  const worker = s.worker({ transport: createMailTransport({ dataDir: s.dataDir }) });
+  const failed: number[] = [];
+  worker.on('failed', (id) => failed.push(id));
+
+  await worker.kick();
+  await worker.kick();
+  t.ok((await s.store.getMail(good))!.sentAt, 'the mail behind 1,010 of another key went out');
+  t.ok((await s.store.getMail(legacyOwn))!.sentAt, 'a v1 mail of this key went out too');
+  t.strictSame(failed, [], 'nothing reported failed');
+  const untouched = await Promise.all(foreign.map((id) => s.store.getMail(id)));
+  t.ok(untouched.every((m) => m!.sentAt === null && m!.attempts === 0 && m!.lastError === null), 'the other key\'s mail: not sent, no attempt counted, no error');
+  await worker.kick();
+
+  const warnings = s.capture.records.filter((r) => r.level === 40);
+  t.equal(warnings.length, 1, 'one warning, however many mails and passes');
+  t.match(warnings[0], {
+    sealedWith: otherKey.fingerprint, mailKey: s.sealer.fingerprint, mailId: foreign[0],
+    msg: new RegExp(`^queued mail ${foreign[0]} was sealed with the mail key ${otherKey.fingerprint}, but this node's key is ${s.sealer.fingerprint}: the nodes of this cluster do not share one mail key\\. This node leaves such mail queued for a node whose key opens it .*give every node the same --mail-key-file$`),
+  });
+  t.notOk(s.capture.output.includes('hello'), 'no text in the log');
+
+  // A node with the other key sends all of it (its own full pages run back to back).
+  const otherDir = t.testdir();
+  const theirs = new MailWorker({ store: s.store, sealer: otherKey, transport: createMailTransport({ dataDir: otherDir }), from: FROM, logger: s.logger });
+  t.teardown(() => theirs.stop());
+  await theirs.kick();
+  t.equal((await readdir(join(otherDir, 'mail'))).length, 1010, 'every mail of the other key went out from the node that has it');
+  t.strictSame(await s.store.dueMail(new Date(Date.now() + 10 * 3600 * SECOND).toISOString(), 10), [], 'nothing left in the queue');
 });
 
 t.test('a kick during a pass runs exactly one more pass after it, never two at once', async (t) => {
@@ -288,10 +329,10 @@ t.test('a kick during a pass runs exactly one more pass after it, never two at o
     markMailFailed: (id, error, next) => s.store.markMailFailed(id, error, next),
     listMail: (filter, page) => s.store.listMail(filter, page),
     getMail: (id) => s.store.getMail(id),
-    dueMail: (now, limit) => {
+    dueMail: (now, limit, after) => {
       passes++;
       if (sendsInFlight > 0) overlaps++;
-      return s.store.dueMail(now, limit);
+      return s.store.dueMail(now, limit, after);
     },
   };
   const gate = gated(createMailTransport({ dataDir: s.dataDir }));

@@ -23,8 +23,11 @@ export interface QueuedMail extends OutgoingMail {
 export interface MailQueueStore {
   // mail queue
   enqueueMail(mail: OutgoingMail): Promise<number>;
-  /** Unsent mail whose next attempt is due at `now`, oldest first. */
-  dueMail(now: string, limit: number): Promise<QueuedMail[]>;
+  /**
+   * Unsent mail whose next attempt is due at `now`, by next attempt then id; with `after`, only the
+   * mail that comes after that one in this order (to read on past mail the caller leaves queued).
+   */
+  dueMail(now: string, limit: number, after?: { nextAttemptAt: string; id: number }): Promise<QueuedMail[]>;
   markMailSent(id: number): Promise<void>;
   markMailFailed(id: number, error: string, nextAttemptAt: string): Promise<void>;
   /** 'failed': unsent mail that has failed at least once. Newest first. */
