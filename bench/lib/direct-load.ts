@@ -2,8 +2,9 @@
  * Open-loop direct-message load among logged-in clients, message by message.
  *
  * Message k (k = 0, 1, …) is due at start + k / rate. Its sender is client k mod N (so every client
- * sends at rate / N), its recipient another client picked at random, its subject `q<k>` (the tag
- * the popup carries back). For each message the harness records:
+ * sends at rate / N), its recipient another client picked at random, its subject `<tag><k>` (the
+ * tag the popup carries back: `q` unless told; a warm-up uses another, so its late popups are not
+ * taken for the measured run's). For each message the harness records:
  *   sendAt    performance.now() just before the SEND frame is written to the sender's socket
  *   ackAt     when the sender read `OK` (the server's reply after the commit) — or the ERR code
  *   arriveAt  when the recipient's socket delivered the chunk holding the `*|POPUP` with that tag
@@ -31,6 +32,12 @@ export interface DirectLoadOptions {
    * a random client of another group than its sender's (cross-node traffic only).
    */
   groupOf?: ArrayLike<number>;
+  /**
+   * The subject's prefix (default `q`). Runs on the same clients one after another need different
+   * ones: a popup of the earlier run still arriving would otherwise count as the later run's
+   * message with the same number (early, and its real popup then as a duplicate).
+   */
+  tag?: string;
 }
 
 export interface DirectLoadResult {
@@ -96,6 +103,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     recipientOf[k] = r;
   }
   const body = 'x'.repeat(bodyChars);
+  const tag = opts.tag ?? 'q';
+  if (!/^[a-z]+$/.test(tag)) throw new Error(`direct load: the tag must be lower-case letters, not ${JSON.stringify(tag)}`);
   const refused: Record<string, number> = {};
   let acked = 0;
   let delivered = 0;
@@ -114,8 +123,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
         const frame = decodeServerFrame(line);
         if (frame.kind === 'push') subject = frame.args.get('subject');
       } catch { return; }
-      if (!subject || subject.charCodeAt(0) !== 113 /* q */) return;
-      const k = Number(subject.slice(1));
+      if (!subject?.startsWith(tag)) return;
+      const k = Number(subject.slice(tag.length));
       if (!Number.isInteger(k) || k < 0 || k >= total) return;
       if (!Number.isNaN(arriveAt[k]!)) {
         duplicates++;
@@ -138,7 +147,7 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
     const sender = clients[k % n]!;
     const to = clients[recipientOf[k]!]!.username;
     sender.requestRaw((id) => {
-      const line = encodeRequest(id, 'SEND', sender.token, { to, subject: `q${k}`, body }) + '\n';
+      const line = encodeRequest(id, 'SEND', sender.token, { to, subject: `${tag}${k}`, body }) + '\n';
       uplinkBytes += Buffer.byteLength(line);
       sendAt[k] = performance.now();
       return line;

@@ -50,7 +50,7 @@ export async function latencyRun(opts: {
     const warmupMs = aligned ? Math.ceil((Date.now() + opts.warmupMs) / STATS_MINUTE_MS) * STATS_MINUTE_MS + 250 - Date.now() : opts.warmupMs;
     if (warmupMs > 0) {
       progress(label, `warm-up ${fmt(warmupMs / 1000, 1)} s at ${opts.rate} msg/s (not counted${aligned ? '; to the next minute' : ''})`);
-      await runDirectLoad({ scope: `${label} warm-up`, clients: active, rate: opts.rate, durationMs: warmupMs, bodyChars: opts.bodyChars, seed: 7, drainMs: 2000 });
+      await runDirectLoad({ scope: `${label} warm-up`, clients: active, rate: opts.rate, durationMs: warmupMs, bodyChars: opts.bodyChars, seed: 7, drainMs: 2000, tag: 'w' });
     }
     progress(label, `measuring ${opts.durationMs / 1000} s at ${opts.rate} msg/s among ${active.length} clients`);
     const cpu0 = server.cpuSeconds();

@@ -13,7 +13,7 @@ export interface Queryable {
 }
 
 export interface PoolOptions {
-  /** Connections this process may hold (default 10): one carries the group commit, the others reads and transactions. */
+  /** Connections for reads and transactions (default 10); PostgresStore.open gives the group commit one more of its own. */
   maxConnections?: number;
   /** How long a statement waits for a row or table lock before it fails (StoreError 'busy'); default 5 s, as SQLite's busy timeout. */
   lockTimeoutMs?: number;

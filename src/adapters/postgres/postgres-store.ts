@@ -117,11 +117,15 @@ export class PostgresStore implements Store {
    */
   static async open(url: string, opts: PostgresOpenOptions = {}): Promise<PostgresStore> {
     const pool = createPool(url, opts);
+    // The group commit's connection of its own: one batch is committed at a time, and it must not
+    // queue for a connection behind the reads (under cross-node traffic the reads filled the pool
+    // and every batch, i.e. every SEND's OK and every delivery mark, waited behind them).
+    const commits = createPool(url, { ...opts, maxConnections: 1 });
     try {
       await applyPgMigrations(pool);
-      return new PostgresStore(pool);
+      return new PostgresStore(pool, commits);
     } catch (err) {
-      await pool.end().catch(() => {});
+      await Promise.all([pool.end().catch(() => {}), commits.end().catch(() => {})]);
       throw err;
     }
   }
@@ -132,9 +136,10 @@ export class PostgresStore implements Store {
     return this.pool.options.connectionString ?? '';
   }
 
-  constructor(private readonly pool: Pool) {
+  /** `commits`: the group commit's own pool (one connection); by default it shares `pool`. */
+  constructor(private readonly pool: Pool, private readonly commits: Pool = pool) {
     this.cg = new PgChannelsGroups(pool);
-    this.groupCommit = new PgGroupCommit(pool);
+    this.groupCommit = new PgGroupCommit(commits);
   }
 
   // --- registration: a request holds its username and e-mail until decided, so two
@@ -928,5 +933,6 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     await this.groupCommit.close();
     await this.pool.end().catch(() => {});
+    if (this.commits !== this.pool) await this.commits.end().catch(() => {});
   }
 }

@@ -5,8 +5,17 @@
  * the node catches up from the store (events are wake-ups, never the only copy).
  */
 import type { Redis } from 'ioredis';
+import { PREVIEW_CHARS } from '../../protocol/index.js';
 import type { Bus, BusEvent, BusListener } from '../../core/ports/bus.js';
+import type { Message } from '../../core/ports/store.js';
 import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
+
+/**
+ * A stored message with at most this many recipients rides along with its wake-up (its body cut to
+ * what a popup shows), so the nodes that hear it push its popups without reading it from the store.
+ * A larger audience (a broadcast, a big channel) is read by each node, once per message, as before.
+ */
+export const CARRIED_RECIPIENTS_MAX = 64;
 
 interface Envelope {
   o: string;
@@ -76,8 +85,7 @@ export class RedisBus implements Bus {
 
   async publish(event: BusEvent): Promise<void> {
     if (this.closed) throw new Error('the bus is closed');
-    // The message itself stays home: other nodes read it from the store.
-    const e = event.type === 'message_stored' ? { type: event.type, messageId: event.messageId, institution: event.institution } : event;
+    const e = event.type === 'message_stored' ? storedForTheBus(event) : event;
     const envelope: Envelope = { o: this.nodeId, e };
     await this.pub.publish(this.channel, JSON.stringify(envelope));
   }
@@ -117,4 +125,35 @@ export class RedisBus implements Bus {
       }
     }
   }
+}
+
+/**
+ * A message_stored event as it travels. Every node used to read each message from the store (the
+ * message, its recipients, attachments and alert: four queries) whether or not it held any of the
+ * recipients; under cross-node traffic that was four reads per message on every node, and the
+ * nodes' connection pools, not PostgreSQL or their CPU, set the rate at which popups went out
+ * (bench/README.md, scenario 10). So a message with few recipients travels with its wake-up: its
+ * recipients (who holds none of them does nothing), and what its popup shows (the body only as far
+ * as the preview reads it). The store keeps the message; the wake-up is still not the only copy
+ * (the catch-up and the login replay read the store). A larger audience travels as its id.
+ */
+function storedForTheBus(event: Extract<BusEvent, { type: 'message_stored' }>): BusEvent {
+  const { message, alert } = event;
+  const bare = { type: event.type, messageId: event.messageId, institution: event.institution };
+  // Without the alert (undefined: not known), a node would read it anyway.
+  if (!message || alert === undefined || message.recipients.length > CARRIED_RECIPIENTS_MAX) return bare;
+  const carried: Message = { ...message, body: codePoints(message.body, PREVIEW_CHARS + 1) };
+  return { ...bare, message: carried, alert };
+}
+
+/** The first `n` code points of `text` (previewOf counts code points, so its preview of the cut body is the same). */
+function codePoints(text: string, n: number): string {
+  if (text.length <= n) return text;
+  let count = 0;
+  let offset = 0;
+  for (const ch of text) {
+    if (++count > n) break;
+    offset += ch.length;
+  }
+  return text.slice(0, offset);
 }

@@ -199,6 +199,28 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     t.equal(await count(raw, 'SELECT count(*) AS n FROM message_recipients WHERE delivered_at IS NOT NULL'), 1, 'committed when it resolves');
   });
 
+  t.test('the group commit has a connection of its own: a SEND commits while every read connection is busy (issue 19)', async (t) => {
+    // Under cross-node traffic the reads filled the pool, and every batch (each SEND's OK, each
+    // delivery mark) waited for a connection behind them. Here every read connection waits on a lock
+    // held by another client, for as long as the test likes: the message must commit meanwhile.
+    const url = await freshPostgresDatabase(t);
+    const store = await openPostgresStore(url, { lockTimeoutMs: 120_000 });
+    const [alice, bob] = (await seedMembers(store, ['alice', 'bob'])) as [User, User];
+    const raw = await rawClient(t, url);
+    await raw.query('BEGIN');
+    await raw.query('LOCK TABLE attachments IN ACCESS EXCLUSIVE MODE');
+    let settled = 0;
+    // More reads than the pool holds connections (10): the pool is full, and reads queue for it.
+    const reads = Array.from({ length: 15 }, (_, i) => store.getAttachment(i + 1).finally(() => { settled++; }));
+    const stored = await store.storeMessage({ senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'past the reads', body: 'b' });
+    await store.markDeliveredMany(stored.id, [bob.id]);
+    t.equal(settled, 0, 'every read was still waiting for the lock (or for a connection)');
+    t.equal(await count(raw, `SELECT count(*) AS n FROM message_recipients WHERE message_id = ${stored.id} AND delivered_at IS NOT NULL`), 1,
+      'the message and its delivery mark were committed meanwhile');
+    await raw.query('ROLLBACK');
+    t.same(await Promise.all(reads), Array.from({ length: 15 }, () => null), 'the reads answer once the lock is gone');
+  });
+
   t.test('two nodes on one database: each sees the other\'s writes at once, and messages share one numbering', async (t) => {
     const url = await freshPostgresDatabase(t);
     const [a, b] = [await openPostgresStore(url), await openPostgresStore(url)];

@@ -1,0 +1,131 @@
+/**
+ * What a popup across nodes costs the store (issue 19, bench scenario 10): three real nodes on one
+ * store and one Redis, the sender on A, the recipient on B, C holding neither. Every node used to
+ * read each stored message from the store when it heard its wake-up (the message, its recipients,
+ * attachments and alert), whether or not it held a recipient: under cross-node traffic the nodes'
+ * connection pools queued those reads, and popups and OKs waited seconds behind them while
+ * PostgreSQL and the nodes sat idle. A message with few recipients now travels with its wake-up.
+ *
+ * Counted, not timed: the store reads the nodes make for the wake-ups (none on B, none on C), with
+ * the periodic catch-up set to an hour so that only the wake-ups can deliver. What B pushes is the
+ * popup A pushes to a recipient of its own, to the character (the body travels cut to the preview),
+ * and B still records each popup delivered.
+ */
+import path from 'node:path';
+import t from 'tap';
+import { SiarClient, type PopupRecord } from '../../../src/client/index.js';
+import { RedisBus, CARRIED_RECIPIENTS_MAX } from '../../../src/adapters/redis/bus.js';
+import type { BusEvent } from '../../../src/core/ports/bus.js';
+import type { Message, Store } from '../../../src/core/ports/store.js';
+import { PREVIEW_CHARS } from '../../../src/protocol/index.js';
+import { requireCapability } from '../../helpers/capability.js';
+import { startServer, until } from '../../helpers/siar.js';
+import { clusterBus, freshPrefix, redisMissing, redisUrl } from '../../contract/redis.js';
+
+/** This file's Redis database (test/contract/redis.ts, clusterBus). */
+const REDIS_DB = 9;
+const HOUR_MS = 3_600_000;
+
+/** The store reads that deliver a message heard on the bus (or caught up), counted on one node's store. */
+const DELIVERY_READS = ['getMessage', 'alertsOf', 'listUndelivered', 'undeliveredAmong'] as const;
+
+function countReads(store: Store): { reads: () => Record<string, number>; reset: () => void } {
+  const counts: Record<string, number> = {};
+  const target = store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const name of DELIVERY_READS) {
+    const real = target[name]!.bind(store);
+    counts[name] = 0;
+    target[name] = (...args: unknown[]) => { counts[name]!++; return real(...args); };
+  }
+  return {
+    reads: () => ({ ...counts }),
+    reset: () => { for (const name of DELIVERY_READS) counts[name] = 0; },
+  };
+}
+
+const none = Object.fromEntries(DELIVERY_READS.map((n) => [n, 0]));
+
+t.test('popups sent on node A to a member on node B: no store read on B or C, the same popup as on A, marked delivered', async (t) => {
+  if (!requireCapability(t, 'Redis', redisMissing())) return;
+  const bus = await clusterBus(REDIS_DB);
+  const quiet = { bus, catchUpIntervalMs: HOUR_MS };
+  const a = await startServer(t, { ...quiet, nodeId: `a-${process.pid}` });
+  const store = path.join(a.dataDir, 'siar.db');
+  const b = await startServer(t, { ...quiet, nodeId: `b-${process.pid}`, store });
+  const c = await startServer(t, { ...quiet, nodeId: `c-${process.pid}`, store });
+  const { password: bobPassword } = await a.member('bob');
+  const { password: carolPassword } = await a.member('carol');
+  const alice = await a.memberClient('alice');
+  const bob = await SiarClient.connect({ host: '127.0.0.1', port: b.port });
+  t.teardown(() => bob.close());
+  await bob.login('bob', bobPassword);
+  const carol = await SiarClient.connect({ host: '127.0.0.1', port: a.port });
+  t.teardown(() => carol.close());
+  await carol.login('carol', carolPassword);
+  const onB: PopupRecord[] = [];
+  const onA: PopupRecord[] = [];
+  bob.on('popup', (p) => onB.push(p));
+  carol.on('popup', (p) => onA.push(p));
+  const readsB = countReads(b.server.store);
+  const readsC = countReads(c.server.store);
+
+  // Sent at once, as the bench's senders do; bodies past the preview, with characters of two code units.
+  const long = `${'🎓 Undangan seminar nasional. '.repeat(20)}Akhir.`;
+  t.ok([...long].length > PREVIEW_CHARS + 1, 'a body longer than the preview');
+  const sends = Array.from({ length: 20 }, (_, i) => alice.send({
+    to: ['bob', 'carol'], subject: `across ${i}`, body: i % 2 === 0 ? long : `short ${i}`, ...(i === 5 ? { priority: 'high' as const, ack: true } : {}),
+  }));
+  const sent = (await Promise.all(sends)).map((r) => r.id);
+  await until('bob has every popup on node B', () => onB.length >= sent.length, 30_000);
+  await until('carol has every popup on node A', () => onA.length >= sent.length, 30_000);
+
+  t.same(readsB.reads(), none, 'node B pushed every popup without reading the store');
+  t.same(readsC.reads(), none, 'node C, holding no recipient, did not read the store either');
+  const byId = (list: PopupRecord[]) => [...list].sort((x, y) => x.id - y.id);
+  t.same(byId(onB).map((p) => p.id), [...sent].sort((x, y) => x - y), 'each popup once on B');
+  t.same(byId(onB), byId(onA), 'what B pushed is what A pushed (preview, priority, ack, time, institution)');
+  t.equal(onB.find((p) => p.subject === 'across 5')?.priority, 'high', 'the alert travelled with the message');
+  t.match(onB.find((p) => p.subject === 'across 0')?.preview, /…$/, 'a long body shows as its preview');
+
+  // B records the popups it pushed delivered, so nothing is pushed again at bob's next login.
+  await until('every popup on B recorded delivered', async () => {
+    for (const id of sent) {
+      const m = await a.server.store.getMessage(id);
+      if (!m?.recipients.find((r) => r.username === 'bob')?.deliveredAt) return false;
+    }
+    return true;
+  }, 30_000);
+  const again = await SiarClient.connect({ host: '127.0.0.1', port: b.port });
+  t.teardown(() => again.close());
+  const replayed: number[] = [];
+  again.on('popup', (p) => replayed.push(p.id));
+  await again.login('bob', bobPassword);
+  await again.request('WHOAMI');
+  t.same(replayed, [], 'nothing owed at the next login');
+});
+
+t.test('the Redis bus carries a small message with its wake-up (body cut to the preview), a large audience as its id', async (t) => {
+  if (!requireCapability(t, 'Redis', redisMissing())) return;
+  const url = await redisUrl();
+  const prefix = freshPrefix();
+  const from = await RedisBus.connect(url, 'from', { prefix });
+  const to = await RedisBus.connect(url, 'to', { prefix });
+  t.teardown(() => Promise.all([from.close(), to.close()]));
+  const heard: BusEvent[] = [];
+  to.subscribe((e) => heard.push(e));
+  const message = (recipients: number): Message => ({
+    id: 7, senderId: 1, sender: 'alice', audience: recipients === 1 ? 'direct' : 'list', subject: 's', body: `${'😀'.repeat(400)}`,
+    sentAt: '2026-12-07T16:00:00.000Z', state: 'sent', uploadDeadline: null, attachments: [], via: null,
+    recipients: Array.from({ length: recipients }, (_, i) => ({ userId: i + 2, username: `m${i}`, deliveredAt: null, readAt: null, via: null })),
+  });
+  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(CARRIED_RECIPIENTS_MAX), alert: null });
+  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(CARRIED_RECIPIENTS_MAX + 1), alert: null });
+  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(1) });
+  await until('three events heard', () => heard.length === 3, 10_000);
+  const [small, large, noAlert] = heard as Array<Extract<BusEvent, { type: 'message_stored' }>>;
+  t.equal(small!.message?.recipients.length, CARRIED_RECIPIENTS_MAX, 'a small audience travels with its recipients');
+  t.equal(small!.message?.body, '😀'.repeat(PREVIEW_CHARS + 1), 'the body as far as the preview reads it, cut between characters');
+  t.equal(small!.alert, null, 'and its alert (none)');
+  t.same(large, { type: 'message_stored', messageId: 7, institution: 'U' }, 'a larger audience travels as its id');
+  t.same(noAlert, { type: 'message_stored', messageId: 7, institution: 'U' }, 'so does a message whose alert the publisher did not know');
+});
