@@ -92,7 +92,8 @@ export class DeliverySubscriber {
   private hear(event: BusEvent, meta: Delivered): void {
     if (event.type !== 'message_stored') return;
     const storedHere = meta.origin === this.ports.bus.nodeId;
-    // In process the message rides along, and its popups leave in this very turn; otherwise it is read.
+    // The message rides along in process (its popups leave in this very turn) and over Redis for a
+    // small audience (the bus adapter decides); otherwise it is read from the store.
     const work = event.message
       ? deliverMessage(this.ports, event.message, event.institution, storedHere, event.alert)
       : this.ports.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.ports, m, event.institution, storedHere));
