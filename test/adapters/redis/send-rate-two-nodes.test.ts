@@ -9,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { RemoteError, SiarClient } from '../../../src/client/connection.js';
 import { requireCapability } from '../../helpers/capability.js';
-import { startServer } from '../../helpers/siar.js';
+import { clientFrom, startServer } from '../../helpers/siar.js';
 import { clusterBus, redisMissing } from '../../contract/redis.js';
 
 /** This file's Redis database (test/contract/redis.ts, clusterBus). */
@@ -49,7 +49,9 @@ t.test('sends through node A and node B together stop at the limit; MEMBERS on e
   }
 
   for (const [name, node] of [['A', a], ['B', b]] as const) {
-    const admin = await node.adminClient();
+    // B shares A's store, so A's administrator (whose password is in A's data directory).
+    const admin = await clientFrom(t, node, '127.0.0.1');
+    await admin.login('admin', a.adminPassword());
     const unhas = (await admin.request('MEMBERS', { q: 'unhas' })).items[0]!;
     t.equal(unhas.get('sentLastMinute'), String(LIMIT), `MEMBERS on node ${name} counts the sends through both nodes`);
     t.equal(unhas.get('maxSendsPerMinute'), String(LIMIT));
