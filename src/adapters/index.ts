@@ -125,7 +125,7 @@ export interface NodeSettings {
   maxSendsPerMinute: number;
 }
 
-/** Today's single node: the bus, presence, throttle and counters in this process (src/adapters/memory). */
+/** Today's single node: the bus, presence, throttle, sending rate and counters in this process (src/adapters/memory). */
 export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: unknown, event: BusEvent) => void): NodeAdapters {
   return {
     bus: MemoryBus.standalone(settings.nodeId, onBusListenerError),

@@ -20,6 +20,8 @@ import { DEFAULT_PREFIX, connectRedis, runScript, type RedisAdapterOptions } fro
 
 /** How long a counter outlives its last send: its minute and the next, in which it is `previous`. */
 const KEEP_MS = 2 * MINUTE_MS;
+/** Members whose counts one MGET reads, for the administrator's listing. */
+const LIST_BATCH = 500;
 /** How long a send waits for an unreachable Redis before it is let through uncounted. */
 const DEFAULT_WAIT_MS = 2_000;
 
@@ -90,12 +92,16 @@ export class RedisSendRate implements SendRate {
     if (userIds.length === 0) return counts;
     const at = this.now();
     const minute = minuteOf(at);
-    // Unlike a send, the listing is not answered without Redis: a count of 0 would be a wrong figure.
-    const values = await this.bounded(this.redis.mget(userIds.flatMap((id) => [this.key(id, minute), this.key(id, minute - 1)])));
-    userIds.forEach((id, i) => {
-      const w = advanceWindow({ minute, current: Number(values[2 * i] ?? 0), previous: Number(values[2 * i + 1] ?? 0) }, at);
-      counts.set(id, Math.round(estimateSends(w, at)));
-    });
+    // A batch of members per MGET, so a long member list does not hold Redis up in one command. Unlike
+    // a send, the listing is not answered without Redis: a count of 0 would be a wrong figure.
+    for (let from = 0; from < userIds.length; from += LIST_BATCH) {
+      const ids = userIds.slice(from, from + LIST_BATCH);
+      const values = await this.bounded(this.redis.mget(ids.flatMap((id) => [this.key(id, minute), this.key(id, minute - 1)])));
+      ids.forEach((id, i) => {
+        const w = advanceWindow({ minute, current: Number(values[2 * i] ?? 0), previous: Number(values[2 * i + 1] ?? 0) }, at);
+        counts.set(id, Math.round(estimateSends(w, at)));
+      });
+    }
     return counts;
   }
 

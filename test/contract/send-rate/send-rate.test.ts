@@ -71,6 +71,10 @@ forEachAdapter(t, (t, adapter) => {
     for (const [id, n] of [[1, 3], [2, 1], [4, 7]] as const) for (let i = 0; i < n; i++) await rate.take(id);
     t.same(await rate.lastMinute([4, 3, 2, 1]), new Map([[4, 7], [3, 0], [2, 1], [1, 3]]));
     t.same(await rate.lastMinute([]), new Map(), 'none asked, none answered');
+    const many = Array.from({ length: 1200 }, (_, i) => i + 1); // more than one batch of an adapter that reads in batches
+    const counts = await rate.lastMinute(many);
+    t.equal(counts.size, 1200, 'a long list is answered whole');
+    t.same([counts.get(1), counts.get(4), counts.get(1200)], [3, 7, 0]);
   });
 
   t.test('two clusters keep their counts apart', async (t) => {
