@@ -11,7 +11,7 @@
  *
  * A new store is one folder beside sqlite/ and postgres/, a line here, and passing the contract
  * suite (test/contract/store/adapters.ts lists the adapters it runs against). The bus, presence,
- * login throttle, traffic counters and leases are in process (inProcessNode); their Redis adapters
+ * login throttle, sending rate, traffic counters and leases are in process (inProcessNode); their Redis adapters
  * (src/adapters/redis) pass the same contract suites (test/contract/<port>/).
  */
 import path from 'node:path';
@@ -28,16 +28,19 @@ import { clusterKeyPrefix } from '../core/cluster-name.js';
 import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
 import type { Leases } from '../core/ports/lease.js';
 import type { Presence } from '../core/ports/presence.js';
+import type { SendRate } from '../core/ports/send-rate.js';
 import type { TrafficCounters } from '../core/ports/traffic-counters.js';
 import { MemoryBus } from './memory/bus.js';
 import { MemoryLeases } from './memory/lease.js';
 import { MemoryLoginThrottle } from './memory/login-throttle.js';
 import { MemoryPresence } from './memory/presence.js';
+import { MemorySendRate } from './memory/send-rate.js';
 import { MemoryTrafficCounters } from './memory/traffic-counters.js';
 import { RedisBus } from './redis/bus.js';
 import { RedisLeases } from './redis/lease.js';
 import { RedisLoginThrottle } from './redis/login-throttle.js';
 import { RedisPresence } from './redis/presence.js';
+import { RedisSendRate } from './redis/send-rate.js';
 import { RedisTrafficCounters } from './redis/traffic-counters.js';
 
 export {
@@ -95,11 +98,13 @@ export const databaseFiles: DatabaseFiles = {
   schemaVersion: SCHEMA_VERSION,
 };
 
-/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, traffic counters, leases. */
+/** What the nodes of a cluster share besides the store: the bus, presence, login throttle, sending rate, traffic counters, leases. */
 export interface NodeAdapters {
   bus: Bus;
   presence: Presence;
   throttle: LoginThrottleState;
+  /** The per-member sending rate (--max-sends-per-minute), one count for the cluster. */
+  sendRate: SendRate;
   counters: TrafficCounters;
   /** Which node runs each once-per-cluster job (src/core/ports/lease.ts). */
   leases: Leases;
@@ -116,14 +121,17 @@ export interface NodeSettings {
   clusterName?: string | null;
   statsHistoryMinutes: number;
   loginThrottle: ThrottleOptions;
+  /** --max-sends-per-minute (0: no limit). */
+  maxSendsPerMinute: number;
 }
 
-/** Today's single node: the bus, presence, throttle and counters in this process (src/adapters/memory). */
+/** Today's single node: the bus, presence, throttle, sending rate and counters in this process (src/adapters/memory). */
 export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: unknown, event: BusEvent) => void): NodeAdapters {
   return {
     bus: MemoryBus.standalone(settings.nodeId, onBusListenerError),
     presence: new MemoryPresence(),
     throttle: new MemoryLoginThrottle(settings.loginThrottle),
+    sendRate: new MemorySendRate(settings.maxSendsPerMinute),
     counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
     leases: new MemoryLeases(),
   };
@@ -131,7 +139,7 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
 
 /**
  * The node adapters --bus names: in process, or Redis for the bus, presence, login throttle,
- * traffic counters and leases, every key and channel under the prefix of --cluster-name.
+ * sending rate, traffic counters and leases, every key and channel under the prefix of --cluster-name.
  */
 export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
   const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
@@ -148,5 +156,6 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
   const counters = await RedisTrafficCounters.connect(settings.bus, settings.statsHistoryMinutes, { onError, prefix });
   const leases = await RedisLeases.connect(settings.bus, { onError, prefix });
   const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError, prefix });
-  return { bus, presence, counters, leases, throttle };
+  const sendRate = await RedisSendRate.connect(settings.bus, settings.maxSendsPerMinute, { onError, prefix });
+  return { bus, presence, counters, leases, throttle, sendRate };
 }

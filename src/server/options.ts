@@ -153,7 +153,7 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
   { name: 'max-popups-at-login', group: 'Messages:', kind: 'integer', default: 1000, min: 0, sets: 'maxPopupsAtLogin', describe: 'popups missed while away that are pushed at login' },
   {
     name: 'max-sends-per-minute', group: 'Messages:', kind: 'integer', default: 120, min: 1, zero: 'no limit', sets: 'maxSendsPerMinute',
-    describe: 'messages (and reminders, siar remind) one member may send in any minute; more are refused with RATE_LIMITED',
+    describe: 'messages (and reminders, siar remind) one member may send in any minute, counted across the nodes of a cluster (--bus); more are refused with RATE_LIMITED',
   },
   {
     name: 'urgent-senders', group: 'Messages:', kind: 'string', default: 'members', sets: 'urgentSenders',

@@ -14,7 +14,7 @@ export async function admitMessage(
   services: Services, sender: User, message: Pick<NewMessage, 'subject' | 'body' | 'attachments'>,
 ): Promise<{ quotaBytes?: number }> {
   const bound = sender.role === 'member';
-  if (bound) takeSendRate(services, sender, 'messages', 'nothing was sent');
+  if (bound) await takeSendRate(services, sender, 'messages', 'nothing was sent');
   // Attachments have their own floor check at UPLOAD; here only what the database row takes.
   await services.diskFloor.reserve(messageBytes({ ...message, attachments: [] }), 'your message');
   const quota = services.config.memberQuotaBytes;
@@ -25,9 +25,9 @@ export async function admitMessage(
  * Counts one send of a member against its rate, or refuses it (RATE_LIMITED). A manual reminder
  * (REMIND) is counted too: it pops a message up again at every recipient, as a send would.
  */
-export function takeSendRate(services: Pick<Services, 'sendRate'>, sender: User, what: string, outcome: string): void {
+export async function takeSendRate(services: Pick<Services, 'sendRate'>, sender: User, what: string, outcome: string): Promise<void> {
   if (sender.role !== 'member') return;
-  const verdict = services.sendRate.take(sender.id);
+  const verdict = await services.sendRate.take(sender.id);
   if (verdict.ok) return;
   const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
   throw new SiarError('RATE_LIMITED',

@@ -33,7 +33,6 @@ import { popupOutlet, publishStored, replayPending } from './delivery.js';
 import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
 import type { LoginThrottleState } from './throttle.js';
-import { SendRate } from './send-rate.js';
 import { DiskFloor } from './disk-floor.js';
 import { generatePassword, hashPassword } from './secrets.js';
 import { TrafficStats } from './stats.js';
@@ -150,6 +149,7 @@ export class SiarServer {
     const node = options.adapters?.node ?? await openNode({
       bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
+      maxSendsPerMinute: config.maxSendsPerMinute,
     }, log);
     const { bus, presence } = node;
     if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
@@ -191,7 +191,7 @@ export class SiarServer {
     const services: Services = {
       config, store, router, bus, log, stats, backups,
       throttle: node.throttle,
-      sendRate: new SendRate(config.maxSendsPerMinute),
+      sendRate: node.sendRate,
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
@@ -395,9 +395,9 @@ export class SiarServer {
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
       if (this.node && this.ownsNode) {
-        const { bus, presence, counters, leases } = this.node;
+        const { bus, presence, counters, leases, sendRate } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
-        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close()]);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop()]);
       }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);

@@ -8,13 +8,13 @@ import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
 
 /** What the administrator sees of a member: who, its standing, and its storage and sending against the limits (0: none). */
-function memberArgs(u: User, services: Services, storedBytes: number, online: boolean) {
+function memberArgs(u: User, services: Services, storedBytes: number, online: boolean, sentLastMinute: number) {
   const { config, sendRate } = services;
   return {
     username: u.username, institution: u.institution, contact: u.contact, email: u.email, phone: u.phone,
     address: u.address, status: u.status, createdAt: u.createdAt, lastLoginAt: u.lastLoginAt ?? '',
     lastLoginAddress: u.lastLoginAddress ?? '', online: online ? 1 : 0,
-    storedBytes, quotaBytes: config.memberQuotaBytes, sentLastMinute: sendRate.lastMinute(u.id), maxSendsPerMinute: sendRate.perMinute,
+    storedBytes, quotaBytes: config.memberQuotaBytes, sentLastMinute, maxSendsPerMinute: sendRate.perMinute,
   };
 }
 
@@ -66,7 +66,8 @@ export const adminCommands: Command[] = [
     );
     const usage = await ctx.services.store.storageUsage();
     const online = await ctx.services.router.onlineAmong(members.map((u) => u.id));
-    for (const u of members) ctx.item(memberArgs(u, ctx.services, usage.get(u.id) ?? 0, online.has(u.id)));
+    const sent = await ctx.services.sendRate.lastMinute(members.map((u) => u.id));
+    for (const u of members) ctx.item(memberArgs(u, ctx.services, usage.get(u.id) ?? 0, online.has(u.id), sent.get(u.id) ?? 0));
     return { count: members.length };
   }),
 

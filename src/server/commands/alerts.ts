@@ -98,7 +98,7 @@ export const alertCommands: Command[] = [
     const id = requireId(args);
     const { message, alert } = await remindable(ctx.services.store, ctx.auth.user, id);
     // A reminder pops the message up at every recipient again: a send, under the member's rate.
-    takeSendRate(ctx.services, ctx.auth.user, 'messages or reminders', 'no reminder went out');
+    await takeSendRate(ctx.services, ctx.auth.user, 'messages or reminders', 'no reminder went out');
     const out = await remindRecipients(ctx.services, message, alert, { manual: true, actorId: ctx.auth.user.id, address: ctx.conn.remoteAddress });
     if (!out) throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
     ctx.afterReply(out.push);

@@ -8,7 +8,7 @@ import type { Bus } from '../../core/ports/bus.js';
 import type { LoginThrottleState } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
 import type { DiskFloor } from '../disk-floor.js';
-import type { SendRate } from '../send-rate.js';
+import type { SendRate } from '../../core/ports/send-rate.js';
 import type { Store, User, Session } from '../../core/ports/store.js';
 import type { TransferService } from '../../transfer/service.js';
 import type { Actor } from '../../core/services/actor.js';

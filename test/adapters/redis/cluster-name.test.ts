@@ -40,10 +40,10 @@ async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
 
 /** The node adapters of `nodeId` in cluster `name`, closed (and the cluster's keys removed) when the test ends. */
 async function node(t: Test, url: string, name: string, nodeId: string): Promise<NodeAdapters> {
-  const adapters = await openNode({ bus: url, nodeId, clusterName: name, statsHistoryMinutes: 60, loginThrottle: THROTTLE }, pino({ level: 'silent' }));
+  const adapters = await openNode({ bus: url, nodeId, clusterName: name, statsHistoryMinutes: 60, loginThrottle: THROTTLE, maxSendsPerMinute: 2 }, pino({ level: 'silent' }));
   t.teardown(async () => {
     await adapters.throttle.stop();
-    await Promise.all([adapters.bus.close(), adapters.presence.close(), adapters.counters.close(), adapters.leases.close()]);
+    await Promise.all([adapters.bus.close(), adapters.presence.close(), adapters.counters.close(), adapters.leases.close(), adapters.sendRate.stop()]);
     const redis = new Redis(url);
     const keys = await keysUnder(redis, `siar@${name}:`);
     if (keys.length > 0) await redis.del(...keys);
@@ -119,6 +119,11 @@ t.test('clusters with different names on one Redis database share nothing; nodes
   t.notOk(onB.refused, 'and free on B');
   await onB.attempt?.abandon();
 
+  // The sending rate (2 a minute): A's member at its limit on both A's nodes, not on B.
+  t.same([await a1.sendRate.take(7), await a1.sendRate.take(7)], [{ ok: true }, { ok: true }]);
+  t.equal((await a2.sendRate.take(7)).ok, false, 'member 7 is at its limit on A\'s other node');
+  t.same(await b1.sendRate.take(7), { ok: true }, 'and free on B');
+
   // Traffic counters.
   await a1.counters.add('node-1', { messages: 5 });
   await b1.counters.add('node-1', { messages: 2 });
@@ -130,7 +135,7 @@ t.test('clusters with different names on one Redis database share nothing; nodes
   t.teardown(() => redis.disconnect());
   const ofA = await keysUnder(redis, `siar@${nameA}:`);
   const ofB = await keysUnder(redis, `siar@${nameB}:`);
-  for (const part of ['presence:', 'lease:mail-queue', 'throttle:', 'traffic:']) {
+  for (const part of ['presence:', 'lease:mail-queue', 'throttle:', 'send:', 'traffic:']) {
     t.ok(ofA.some((k) => k.startsWith(`siar@${nameA}:${part}`)), `A's ${part} keys are under siar@${nameA}:`);
     t.ok(ofB.some((k) => k.startsWith(`siar@${nameB}:${part}`)), `B's ${part} keys are under siar@${nameB}:`);
   }

@@ -13,6 +13,7 @@ import { RedisBus } from '../../../src/adapters/redis/bus.js';
 import { RedisPresence } from '../../../src/adapters/redis/presence.js';
 import { RedisTrafficCounters } from '../../../src/adapters/redis/traffic-counters.js';
 import { RedisLeases } from '../../../src/adapters/redis/lease.js';
+import { MemorySendRate } from '../../../src/adapters/memory/send-rate.js';
 import { MemoryLoginThrottle } from '../../../src/adapters/memory/login-throttle.js';
 import { createLogger } from '../../../src/server/logger.js';
 import { PeriodicCatchUp } from '../../../src/core/services/delivery.js';
@@ -35,6 +36,7 @@ async function deafNode(t: Test, url: string, nodeId: string, storeDir: string, 
     presence: await RedisPresence.connect(url, { prefix }),
     counters: await RedisTrafficCounters.connect(url, 60, { prefix }),
     throttle: new MemoryLoginThrottle(),
+    sendRate: new MemorySendRate(0),
     leases: await RedisLeases.connect(url, { prefix }),
   };
   const b = await SiarServer.start({
