@@ -36,7 +36,16 @@ export class RedisBus implements Bus {
     prefix: string,
     private readonly onListenerError: (err: unknown, event: BusEvent) => void,
   ) {
-    this.channel = `${prefix}bus`;
+    this.channel = RedisBus.channelName(prefix, pub.options.db ?? 0);
+  }
+
+  /**
+   * The cluster's channel. Redis pub/sub ignores the selected database (a channel is one for the
+   * whole server), so clusters kept apart by database number would hear each other's events: a
+   * database other than 0 is part of the name (0 keeps the name it always had).
+   */
+  static channelName(prefix: string, db: number): string {
+    return db === 0 ? `${prefix}bus` : `${prefix}db${db}:bus`;
   }
 
   /** Joins the bus at `url` as `nodeId`; resolves once it listens. */
