@@ -62,8 +62,10 @@ t.test('the defaults are the ones the server always had', async (t) => {
     minFreeDiskBytes: 64 * 1024 ** 2, registrationExpiryDays: 30, registrationExpiryCheckMs: 60 * 60_000, statsHistoryMinutes: 60,
     urgentSenders: 'members', remindMinIntervalMs: 60_000, expiredAttachmentGraceMs: 7 * 24 * 60 * 60_000, catchUpIntervalMs: 5_000,
   };
-  const { dataDir, maxConnections, smtpUrl, store, bus, nodeId, leaseTtlMs, ...now } = defaultConfig();
+  const { dataDir, maxConnections, smtpUrl, store, bus, nodeId, leaseTtlMs, mailKeyFile, clusterName, ...now } = defaultConfig();
   t.same(now, before);
+  t.equal(mailKeyFile, null, 'no --mail-key-file: the key in the data directory');
+  t.equal(clusterName, null, 'no --cluster-name: Redis keys begin siar:');
   t.equal(leaseTtlMs, 15_000, 'a once-per-cluster job moves to another node about 15 s after its node dies');
   t.equal(smtpUrl, null, 'no SMTP: mail goes to files');
   t.equal(store, null, 'no --store: the SQLite file in the data directory');
