@@ -26,6 +26,7 @@ function recording(real: SqliteStore): { store: DeliveryStore; marks: Mark[] } {
   const marks: Mark[] = [];
   const store: DeliveryStore = {
     getMessage: (id) => real.getMessage(id),
+    getMessageFor: (id, userIds) => real.getMessageFor(id, userIds),
     listUndelivered: (userId, limit) => real.listUndelivered(userId, limit),
     undeliveredAmong: (userIds, limit) => real.undeliveredAmong(userIds, limit),
     alertsOf: (ids) => real.alertsOf(ids),

@@ -64,6 +64,7 @@ import { createPool, transaction, type PoolOptions, type Queryable } from './con
 import { storeError } from './errors.js';
 import { PgGroupCommit } from './group-commit.js';
 import { applyPgMigrations } from './migrate.js';
+import { readRecipientsAmong } from './recipient-sql.js';
 import { auditQuery, Q, toSession, toUser, type AuditRow } from './sql.js';
 
 /** Stands in for "no beforeId": larger than any id the sequences will hand out. */
@@ -677,7 +678,7 @@ export class PostgresStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.withDetails(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()));
+    return this.withDetailsFor(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()), [recipientId]);
   }
 
   async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
@@ -721,6 +722,20 @@ export class PostgresStore implements Store {
       // A 'sending' or scheduled message has no recipient rows yet: its sender sees the pending recipients.
       for (const [id, list] of groupByMessage(await Q.pendingRecipientsOf.all(db, ids), toRecipient)) recipients.set(id, list);
     }
+    const attachments = await this.attachmentsOf(db, ids);
+    return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
+  }
+
+  async getMessageFor(id: number, recipientIds: readonly number[]): Promise<Message | null> {
+    const row = await Q.messageById.get(this.pool, id);
+    return row ? (await this.withDetailsFor(this.pool, [row], recipientIds))[0]! : null;
+  }
+
+  /** As withDetails, with only the asked recipients (recipient-sql.ts). */
+  private async withDetailsFor(db: Queryable, rows: MessageRow[], recipientIds: readonly number[]): Promise<Message[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const recipients = await readRecipientsAmong(db, ids, recipientIds, rows.some((r) => r.state === 'sending' || r.held));
     const attachments = await this.attachmentsOf(db, ids);
     return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
   }

@@ -17,6 +17,12 @@ import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connec
  */
 export const CARRIED_RECIPIENTS_MAX = 64;
 
+/**
+ * How many of its own stored messages a node keeps until it hears them back (see RedisBus.ownStored);
+ * one whose wake-up is lost is dropped when more than this many came after it.
+ */
+export const OWN_STORED_KEPT = 32;
+
 interface Envelope {
   o: string;
   e: BusEvent;
@@ -27,6 +33,13 @@ export class RedisBus implements Bus {
   private readonly reconnectListeners = new Set<() => void>();
   private readonly channel: string;
   private closed = false;
+  /**
+   * The messages this node published without their recipients (a large audience), by id, until it
+   * hears them back: its own delivery then has the whole message (the takers connected here, and
+   * the marks its commit wrote for members who left since) without reading every recipient's row
+   * from the store. At most OWN_STORED_KEPT; what is not found here is read from the store.
+   */
+  private readonly ownStored = new Map<number, BusEvent>();
 
   private constructor(
     readonly nodeId: string,
@@ -96,7 +109,31 @@ export class RedisBus implements Bus {
     if (this.closed) throw new Error('the bus is closed');
     const e = event.type === 'message_stored' ? storedForTheBus(event) : event;
     const envelope: Envelope = { o: this.nodeId, e };
-    await this.pub.publish(this.channel, JSON.stringify(envelope));
+    // Kept before publishing: the listening connection may hear it before the publish is answered.
+    const kept = e.type === 'message_stored' && event.type === 'message_stored' && !e.message && event.message ? e.messageId : null;
+    if (kept !== null) this.keepOwn(kept, event);
+    try {
+      await this.pub.publish(this.channel, JSON.stringify(envelope));
+    } catch (err) {
+      if (kept !== null) this.ownStored.delete(kept);
+      throw err;
+    }
+  }
+
+  private keepOwn(messageId: number, event: BusEvent): void {
+    this.ownStored.delete(messageId);
+    this.ownStored.set(messageId, event);
+    if (this.ownStored.size > OWN_STORED_KEPT) this.ownStored.delete(this.ownStored.keys().next().value!);
+  }
+
+  /** One of this node's own messages heard back: the whole of it, as published, if kept. */
+  private ownWhole(envelope: Envelope): BusEvent {
+    const e = envelope.e;
+    if (envelope.o !== this.nodeId || e.type !== 'message_stored' || e.message) return e;
+    const own = this.ownStored.get(e.messageId);
+    if (!own) return e;
+    this.ownStored.delete(e.messageId);
+    return own;
   }
 
   subscribe(listener: BusListener): () => void {
@@ -116,6 +153,7 @@ export class RedisBus implements Bus {
     this.closed = true;
     this.listeners.clear();
     this.reconnectListeners.clear();
+    this.ownStored.clear();
     await Promise.all([this.pub.quit().catch(() => this.pub.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
   }
 
@@ -126,11 +164,12 @@ export class RedisBus implements Bus {
     } catch {
       return; // not ours
     }
+    const event = this.ownWhole(envelope);
     for (const listener of [...this.listeners]) {
       try {
-        listener(envelope.e, { origin: envelope.o });
+        listener(event, { origin: envelope.o });
       } catch (err) {
-        this.onListenerError(err, envelope.e);
+        this.onListenerError(err, event);
       }
     }
   }

@@ -29,6 +29,7 @@ import { LOCK_SPIN_MS, LockWait } from './lock-wait.js';
 import { ReadCache } from './read-cache.js';
 import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer, type CheckpointProgress } from './checkpointer.js';
 import { applyMigrations } from './migrate.js';
+import { prepareRecipientReads, readRecipientsAmong, type RecipientReads } from './recipient-reads.js';
 import {
   groupByMessage,
   prepareStatements,
@@ -157,6 +158,8 @@ export class SqliteStore implements Store {
   /** Channels and groups (issue #4). */
   private readonly cg: ChannelGroupSql;
   private readonly alertSql: AlertStatements;
+  /** Delivery's narrow reads (recipient-reads.ts). */
+  private readonly recipientReads: RecipientReads;
   /** listAudit's WHERE clause depends on which filters are given; one statement per shape, made on first use. */
   private readonly auditQueries = new Map<string, Statement<[AuditParams], AuditRow>>();
 
@@ -213,6 +216,7 @@ export class SqliteStore implements Store {
     this.sql = prepareStatements(db);
     this.cg = new ChannelGroupSql(db);
     this.alertSql = prepareAlertStatements(db);
+    this.recipientReads = prepareRecipientReads(db);
     this.transaction = db.transaction((work: () => unknown) => work());
     this.lockWait = lockWait;
     this.groupCommit = new GroupCommit(db, lockWait);
@@ -859,7 +863,7 @@ export class SqliteStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.read(() => this.withDetails(this.sql.undelivered.all(recipientId, now(), limit)));
+    return this.read(() => this.withDetailsFor(this.sql.undelivered.all(recipientId, now(), limit), [recipientId]));
   }
 
   async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
@@ -906,6 +910,22 @@ export class SqliteStore implements Store {
       for (const [id, list] of groupByMessage(this.sql.pendingRecipientsOf.all(ids), toRecipient)) recipients.set(id, list);
     }
     const attachments = groupByMessage(this.sql.attachmentsOf.all(ids), toAttachment);
+    return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
+  }
+
+  async getMessageFor(id: number, recipientIds: readonly number[]): Promise<Message | null> {
+    return this.read(() => {
+      const row = this.sql.messageById.get(id);
+      return row ? this.withDetailsFor([row], recipientIds)[0]! : null;
+    });
+  }
+
+  /** As withDetails, with only the asked recipients (recipient-reads.ts). */
+  private withDetailsFor(rows: MessageRow[], recipientIds: readonly number[]): Message[] {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const recipients = readRecipientsAmong(this.recipientReads, ids, recipientIds, rows.some((r) => r.state === 'sending' || r.held));
+    const attachments = this.attachmentsOf(ids);
     return rows.map((r) => toMessage(r, recipients.get(r.id) ?? [], attachments.get(r.id) ?? []));
   }
 

@@ -27,7 +27,7 @@ import { isExpired } from './alerts.js';
 
 /** What delivery reads and writes in the store. */
 export type DeliveryStore =
-  & Pick<MessageStore, 'getMessage' | 'markDelivered' | 'markDeliveredMany' | 'markUndelivered' | 'listUndelivered' | 'undeliveredAmong'>
+  & Pick<MessageStore, 'getMessage' | 'getMessageFor' | 'markDelivered' | 'markDeliveredMany' | 'markUndelivered' | 'listUndelivered' | 'undeliveredAmong'>
   & Pick<AlertStore, 'alertsOf' | 'acksOf' | 'takeDueReminders'>
   & Pick<AccountStore, 'getUserById'>;
 
@@ -96,8 +96,21 @@ export class DeliverySubscriber {
     // small audience (the bus adapter decides); otherwise it is read from the store.
     const work = event.message
       ? deliverMessage(this.ports, event.message, event.institution, storedHere, event.alert)
-      : this.ports.store.getMessage(event.messageId).then((m) => m && deliverMessage(this.ports, m, event.institution, storedHere));
+      : this.read(event.messageId, storedHere).then((m) => m && deliverMessage(this.ports, m, event.institution, storedHere));
     work.catch((err: unknown) => this.ports.onError(err, event.messageId));
+  }
+
+  /**
+   * A message heard without its recipients, with those this node may push to: the members
+   * connected here (17,000 of a broadcast to 51,000 on one node of three, not all 51,000; the
+   * store reads them in batches). The node that stored it reads every recipient: it must take back
+   * the marks its commit wrote for members who left since, and those are connected here no more.
+   */
+  private read(messageId: number, storedHere: boolean): Promise<Message | null> {
+    const { store, outlet } = this.ports;
+    if (storedHere) return store.getMessage(messageId);
+    const takers = outlet.popupTakers();
+    return takers.length === 0 ? Promise.resolve(null) : store.getMessageFor(messageId, takers);
   }
 }
 
@@ -178,7 +191,7 @@ export class PeriodicCatchUp {
     const institutionOf = institutions(store);
     let pushed = 0;
     for (const id of ids) {
-      const message = await store.getMessage(id);
+      const message = await store.getMessageFor(id, owed.get(id)!);
       if (!message) continue;
       const popups = outlet.popupsOf(message, await institutionOf(message.senderId), alerts.get(id) ?? null);
       const via = new Map(message.recipients.map((r) => [r.userId, r.via ?? null]));
@@ -245,7 +258,7 @@ async function replayReminders(ports: ReplayPorts, conn: PopupConnection): Promi
   for (const { messageId, reminder } of due) {
     const alert = alerts.get(messageId);
     if (!alert || alert.recalledAt || isExpired(alert) || acks.get(messageId)?.has(conn.userId)) continue;
-    const message = await store.getMessage(messageId);
+    const message = await store.getMessageFor(messageId, [conn.userId]);
     if (!message) continue;
     const institution = (await store.getUserById(message.senderId))?.institution ?? '';
     const via = message.recipients.find((r) => r.userId === conn.userId)?.via ?? null;

@@ -134,6 +134,9 @@ export function messageBytes(m: Pick<NewMessage, 'subject' | 'body' | 'attachmen
   return bytes;
 }
 
+/** How many recipient ids one store query of getMessageFor names at most (longer lists are read in several). */
+export const RECIPIENTS_PER_READ = 1000;
+
 /** Messages, recipients and attachments. */
 export interface MessageStore {
   // messages
@@ -146,6 +149,14 @@ export interface MessageStore {
    */
   storeMessage(message: NewMessage, limits?: { quotaBytes?: number }): Promise<Message>;
   getMessage(id: number): Promise<Message | null>;
+  /**
+   * The message as getMessage gives it (attachments and all), but with only the recipients named
+   * here among its `recipients` (each with its via, delivered and read state), ordered as
+   * getMessage orders them: delivery pushes to a few members of a broadcast to thousands and must
+   * not read every recipient's row to do it. Ids that are not recipients of the message are left
+   * out; any number may be asked (the store reads them RECIPIENTS_PER_READ at a time).
+   */
+  getMessageFor(id: number, recipientIds: readonly number[]): Promise<Message | null>;
   markDelivered(messageId: number, recipientId: number): Promise<void>;
   /** Marks many recipients of one message delivered in one write (a broadcast's popups). */
   markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void>;
@@ -161,7 +172,10 @@ export interface MessageStore {
    * twice). Marks written after a push, and read messages, are kept. Returns how many were reopened.
    */
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
-  /** Messages for this recipient not yet delivered, oldest first. */
+  /**
+   * Messages for this recipient not yet delivered, oldest first, each as getMessageFor gives it
+   * for this recipient alone (its `recipients` hold this recipient's row only).
+   */
   listUndelivered(recipientId: number, limit: number): Promise<Message[]>;
   /**
    * Of these recipients, the popups not yet delivered (what listUndelivered would list, without the
