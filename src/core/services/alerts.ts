@@ -23,9 +23,14 @@ export function recalledError(id: number, alert: MessageAlert): SiarError {
   return new SiarError('RECALLED', `Message ${id} was withdrawn by its sender.${why}${fix}`);
 }
 
-/** The message, when the caller sent it or is the administrator; NOT_FOUND otherwise (ids reveal nothing). */
-export async function ownMessage(store: Pick<MessageStore, 'getMessage'>, user: User, id: number): Promise<Message> {
-  const message = await store.getMessage(id);
+/**
+ * The message, when the caller sent it or is the administrator; NOT_FOUND otherwise (ids reveal
+ * nothing). With `recipientIds`, only those recipients are read (none: the message without them).
+ */
+export async function ownMessage(
+  store: Pick<MessageStore, 'getMessage' | 'getMessageFor'>, user: User, id: number, recipientIds?: readonly number[],
+): Promise<Message> {
+  const message = await (recipientIds ? store.getMessageFor(id, recipientIds) : store.getMessage(id));
   if (message && (message.senderId === user.id || user.role === 'admin')) return message;
   throw new SiarError('NOT_FOUND', `No message ${id} in your outbox.`);
 }
@@ -38,7 +43,7 @@ export async function acknowledge(
   if (alert?.recalledAt && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
   const done = await store.acknowledge(id, me.id);
   if (!done) throw new SiarError('NOT_FOUND', `No message ${id} in your inbox.`);
-  const senderId = done.already ? null : (await store.getMessage(id))?.senderId ?? null;
+  const senderId = done.already ? null : (await store.getMessageFor(id, []))?.senderId ?? null;
   return { ...done, senderId };
 }
 
@@ -54,7 +59,7 @@ export async function auditRecall(store: AuditStore, by: Pick<Actor, 'user'> & {
 
 /** RECALL: withdraws a message the caller sent (the administrator: any); audited. */
 export async function recall(store: AlertPorts, by: Actor, id: number, reason: string): Promise<RecallOutcome> {
-  const message = await ownMessage(store, by.user, id);
+  const message = await ownMessage(store, by.user, id, []);
   // A scheduled message still uploading is recalled as any scheduled one (its files may still come in; nobody gets them).
   if (message.state === 'sending' && !(await store.alertsOf([id])).get(id)?.deliverAt) throw new SiarError('BAD_ARGUMENT', `Message ${id} is still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
   const out = await store.recallMessage({ messageId: id, byUserId: by.user.id, reason });

@@ -104,7 +104,8 @@ export class DeliverySubscriber {
    * A message heard without its recipients, with those this node may push to: the members
    * connected here (17,000 of a broadcast to 51,000 on one node of three, not all 51,000; the
    * store reads them in batches). The node that stored it reads every recipient: it must take back
-   * the marks its commit wrote for members who left since, and those are connected here no more.
+   * the marks its commit wrote for members who left since, and those are connected here no more
+   * (the Redis bus hands it its own message whole, so this happens only when the bus did not keep it).
    */
   private read(messageId: number, storedHere: boolean): Promise<Message | null> {
     const { store, outlet } = this.ports;

@@ -44,7 +44,7 @@ export async function sendMessage(ports: SendPorts, by: Actor, draft: Draft): Pr
   const sender = by.user;
   if (alert?.replaces) {
     // Only a message of one's own (the administrator: any) can be replaced; ids reveal nothing.
-    const old = await store.getMessage(alert.replaces.messageId);
+    const old = await store.getMessageFor(alert.replaces.messageId, []);
     if (!old || (old.senderId !== sender.id && sender.role !== 'admin')) {
       throw new SiarError('NOT_FOUND', `No message ${alert.replaces.messageId} in your outbox to replace. Nothing was sent.`);
     }
@@ -77,15 +77,18 @@ export type Opened =
  * the sender sees its own message; anyone else is told it does not exist (ids reveal nothing).
  */
 export async function openMessage(store: Store, me: User, id: number): Promise<Opened> {
-  const message = await store.getMessage(id);
-  const mine = message?.recipients.find((r) => r.userId === me.id);
+  // Its own row first (a broadcast's whole list is read only when the reply shows it).
+  const message = await store.getMessageFor(id, [me.id]);
+  const mine = message?.recipients[0];
   const alert = mine ? (await store.alertsOf([id])).get(id) : undefined;
   if (alert?.recalledAt && mine && (await store.messageRole(id, me.id)) === 'recipient') throw recalledError(id, alert);
   if (message && mine && (await store.markRead(id, me.id))) {
-    const fresh = (await store.getMessage(id))!;
+    // A recipient is shown who else it went to: every recipient of a list; a broadcast or a channel is named instead.
+    const named = message.audience === 'all' || (message.audience === 'channel' && message.via);
+    const fresh = (await (named ? store.getMessageFor(id, [me.id]) : store.getMessage(id)))!;
     return { as: 'recipient', message: fresh, state: fresh.recipients.find((r) => r.userId === me.id)!, firstRead: !mine.readAt };
   }
-  if (message && message.senderId === me.id) return { as: 'sender', message };
+  if (message && message.senderId === me.id) return { as: 'sender', message: (await store.getMessage(id))! };
   // Same answer whether the message does not exist or belongs to others: ids reveal nothing.
   throw new SiarError('NOT_FOUND', `No message ${id} in your inbox or outbox.`);
 }
@@ -93,7 +96,7 @@ export async function openMessage(store: Store, me: User, id: number): Promise<O
 /** DELETE: removes a message from the member's own inbox; its own message still being sent is CANCEL's. */
 export async function deleteFromInbox(store: Store, me: User, id: number): Promise<void> {
   if (await store.deleteFromInbox(id, me.id)) return;
-  const own = await store.getMessage(id);
+  const own = await store.getMessageFor(id, []);
   if (own?.senderId === me.id && own.state === 'sending') {
     throw new SiarError('NOT_FOUND', `Message ${id} is your own, still waiting for its attachments: CANCEL id=${id} withdraws it (siar cancel ${id}).`);
   }

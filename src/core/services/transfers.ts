@@ -15,7 +15,7 @@ import type { AttachmentCommit, AttachmentMeta, Message, MessageStore } from '..
 
 /** What the transfers' bookkeeping reads and writes in the store. */
 export type TransferStore =
-  & Pick<MessageStore, 'getAttachment' | 'getMessage' | 'messageRole' | 'commitAttachment' | 'closeSendingMessage' | 'overdueSendingMessages' | 'isContentReferenced'>
+  & Pick<MessageStore, 'getAttachment' | 'getMessageFor' | 'messageRole' | 'commitAttachment' | 'closeSendingMessage' | 'overdueSendingMessages' | 'isContentReferenced'>
   & Pick<AlertStore, 'alertsOf'>
   & Pick<AccountStore, 'getUserById'>
   & Pick<AuditStore, 'audit'>;
@@ -45,7 +45,7 @@ export class TransferBooks {
   async uploadable(userId: number, messageId: number, attachmentId: number): Promise<AttachmentMeta> {
     const { store } = this;
     const attachment = await store.getAttachment(attachmentId);
-    const message = attachment && attachment.messageId === messageId ? await store.getMessage(messageId) : null;
+    const message = attachment && attachment.messageId === messageId ? await store.getMessageFor(messageId, []) : null;
     if (!attachment || !message || message.senderId !== userId) {
       throw new SiarError('NOT_FOUND', `No attachment ${attachmentId} on message ${messageId} in your outbox.`);
     }
@@ -99,7 +99,7 @@ export class TransferBooks {
 
   /** CANCEL's check: the requester's own message still waiting for its attachments. */
   async cancellable(userId: number, messageId: number): Promise<void> {
-    const message = await this.store.getMessage(messageId);
+    const message = await this.store.getMessageFor(messageId, []);
     if (!message || message.senderId !== userId || message.state !== 'sending') {
       throw new SiarError('NOT_FOUND', `No message ${messageId} waiting for attachments in your outbox.`);
     }
@@ -122,7 +122,7 @@ export class TransferBooks {
   /** Whether a partial upload of this attachment may still be resumed: not committed, its message still waiting. */
   async resumable(attachmentId: number): Promise<boolean> {
     const a = await this.store.getAttachment(attachmentId);
-    return a !== null && a.storagePath === null && (await this.store.getMessage(a.messageId))?.state === 'sending';
+    return a !== null && a.storagePath === null && (await this.store.getMessageFor(a.messageId, []))?.state === 'sending';
   }
 
   /** Whether any attachment still refers to stored content with this sha256 (else it may be let go). */
