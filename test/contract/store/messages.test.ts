@@ -166,7 +166,7 @@ forEachAdapter(t, (t, adapter) => {
 
     const undelivered = await store.listUndelivered(bob.id, 10);
     t.strictSame(ids(undelivered), [m1.id, m3.id]);
-    t.strictSame(undelivered[1], await store.getMessage(m3.id), 'full records');
+    t.strictSame(undelivered[1], await store.getMessageFor(m3.id, [bob.id]), 'full records, with bob\'s row only among the recipients');
     t.strictSame(ids(await store.listUndelivered(bob.id, 1)), [m1.id]);
     await store.markRead(m1.id, bob.id);
     t.strictSame(ids(await store.listUndelivered(bob.id, 10)), [m3.id]);
