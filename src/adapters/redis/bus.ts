@@ -26,6 +26,8 @@ export const OWN_STORED_KEPT = 32;
 interface Envelope {
   o: string;
   e: BusEvent;
+  /** A message_stored event its node kept whole (RedisBus.ownStored): the key it kept it under. */
+  k?: number;
 }
 
 export class RedisBus implements Bus {
@@ -37,9 +39,11 @@ export class RedisBus implements Bus {
    * The messages this node published without their recipients (a large audience), by id, until it
    * hears them back: its own delivery then has the whole message (the takers connected here, and
    * the marks its commit wrote for members who left since) without reading every recipient's row
-   * from the store. At most OWN_STORED_KEPT; what is not found here is read from the store.
+   * from the store. Keyed by a number of this node's own (the envelope's `k`), so an id published
+   * twice is told apart. At most OWN_STORED_KEPT; what is not found here is read from the store.
    */
   private readonly ownStored = new Map<number, BusEvent>();
+  private ownKeys = 0;
 
   private constructor(
     readonly nodeId: string,
@@ -108,10 +112,9 @@ export class RedisBus implements Bus {
   async publish(event: BusEvent): Promise<void> {
     if (this.closed) throw new Error('the bus is closed');
     const e = event.type === 'message_stored' ? storedForTheBus(event) : event;
-    const envelope: Envelope = { o: this.nodeId, e };
     // Kept before publishing: the listening connection may hear it before the publish is answered.
-    const kept = e.type === 'message_stored' && event.type === 'message_stored' && !e.message && event.message ? e.messageId : null;
-    if (kept !== null) this.keepOwn(kept, event);
+    const kept = e.type === 'message_stored' && event.type === 'message_stored' && !e.message && event.message ? this.keepOwn(event) : null;
+    const envelope: Envelope = kept === null ? { o: this.nodeId, e } : { o: this.nodeId, e, k: kept };
     try {
       await this.pub.publish(this.channel, JSON.stringify(envelope));
     } catch (err) {
@@ -120,19 +123,19 @@ export class RedisBus implements Bus {
     }
   }
 
-  private keepOwn(messageId: number, event: BusEvent): void {
-    this.ownStored.delete(messageId);
-    this.ownStored.set(messageId, event);
+  private keepOwn(event: BusEvent): number {
+    const key = ++this.ownKeys;
+    this.ownStored.set(key, event);
     if (this.ownStored.size > OWN_STORED_KEPT) this.ownStored.delete(this.ownStored.keys().next().value!);
+    return key;
   }
 
   /** One of this node's own messages heard back: the whole of it, as published, if kept. */
   private ownWhole(envelope: Envelope): BusEvent {
-    const e = envelope.e;
-    if (envelope.o !== this.nodeId || e.type !== 'message_stored' || e.message) return e;
-    const own = this.ownStored.get(e.messageId);
-    if (!own) return e;
-    this.ownStored.delete(e.messageId);
+    if (envelope.o !== this.nodeId || envelope.k === undefined) return envelope.e;
+    const own = this.ownStored.get(envelope.k);
+    if (!own) return envelope.e;
+    this.ownStored.delete(envelope.k);
     return own;
   }
 

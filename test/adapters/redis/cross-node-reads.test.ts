@@ -113,19 +113,32 @@ t.test('the Redis bus carries a small message with its wake-up (body cut to the 
   t.teardown(() => Promise.all([from.close(), to.close()]));
   const heard: BusEvent[] = [];
   to.subscribe((e) => heard.push(e));
+  const heardBack: BusEvent[] = [];
+  from.subscribe((e) => heardBack.push(e));
   const message = (recipients: number): Message => ({
     id: 7, senderId: 1, sender: 'alice', audience: recipients === 1 ? 'direct' : 'list', subject: 's', body: `${'😀'.repeat(400)}`,
     sentAt: '2026-12-07T16:00:00.000Z', state: 'sent', uploadDeadline: null, attachments: [], via: null,
     recipients: Array.from({ length: recipients }, (_, i) => ({ userId: i + 2, username: `m${i}`, deliveredAt: null, readAt: null, via: null })),
   });
   await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(CARRIED_RECIPIENTS_MAX), alert: null });
-  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(CARRIED_RECIPIENTS_MAX + 1), alert: null });
-  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: message(1) });
+  const large = message(CARRIED_RECIPIENTS_MAX + 1);
+  const unknownAlert = message(1);
+  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: large, alert: null });
+  await from.publish({ type: 'message_stored', messageId: 7, institution: 'U', message: unknownAlert });
   await until('three events heard', () => heard.length === 3, 10_000);
-  const [small, large, noAlert] = heard as Array<Extract<BusEvent, { type: 'message_stored' }>>;
+  const [small, bare, noAlert] = heard as Array<Extract<BusEvent, { type: 'message_stored' }>>;
   t.equal(small!.message?.recipients.length, CARRIED_RECIPIENTS_MAX, 'a small audience travels with its recipients');
   t.equal(small!.message?.body, '😀'.repeat(PREVIEW_CHARS + 1), 'the body as far as the preview reads it, cut between characters');
   t.equal(small!.alert, null, 'and its alert (none)');
-  t.same(large, { type: 'message_stored', messageId: 7, institution: 'U' }, 'a larger audience travels as its id');
+  t.same(bare, { type: 'message_stored', messageId: 7, institution: 'U' }, 'a larger audience travels as its id');
   t.same(noAlert, { type: 'message_stored', messageId: 7, institution: 'U' }, 'so does a message whose alert the publisher did not know');
+
+  // The publishing node hears what travelled as an id whole (it needs every recipient, and has
+  // them): no store read of a broadcast's rows there. The same id twice is told apart.
+  await until('three events heard back', () => heardBack.length === 3, 10_000);
+  const [, ownLarge, ownNoAlert] = heardBack as Array<Extract<BusEvent, { type: 'message_stored' }>>;
+  t.equal(ownLarge!.message, large, 'its own large message: the one it published, every recipient and the whole body');
+  t.equal(ownLarge!.alert, null);
+  t.equal(ownNoAlert!.message, unknownAlert, 'and the next one with the same id: its own');
+  t.equal(ownNoAlert!.alert, undefined, 'its alert still unknown (read by delivery)');
 });
