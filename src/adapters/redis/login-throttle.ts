@@ -284,14 +284,8 @@ export class RedisLoginThrottle implements LoginThrottleState {
   async begin(username: string, address: string): Promise<ThrottleStart> {
     const id = randomUUID();
     const keys = this.keys(username, address);
-    let r: ScriptResult;
-    try {
-      r = await this.run(BEGIN, keys, id, username, address);
-    } catch (err) {
-      if (!(err instanceof BusUnreachable)) throw err;
-      this.unreachable(err, 'login attempts are counted on this node only until it is back');
-      return this.local.begin(username, address);
-    }
+    const r = await this.runOrSay('login attempts are counted on this node only until it is back', BEGIN, keys, id, username, address);
+    if (!r) return this.local.begin(username, address);
     if (r.refused) {
       const [scope, locked, retryAfterMs] = r.refused;
       const refused: Refusal = { scope, locked: locked === 1, retryAfterMs };
@@ -307,20 +301,16 @@ export class RedisLoginThrottle implements LoginThrottleState {
     return {
       attempt: {
         succeed: async () => {
-          if (settle()) await this.tolerate(this.run(SETTLE, keys.slice(0, 2), id, '1'));
+          if (settle()) await this.runOrSay(FORGOTTEN, SETTLE, keys.slice(0, 2), id, '1');
         },
         abandon: async () => {
-          if (settle()) await this.tolerate(this.run(SETTLE, keys.slice(0, 2), id, '0'));
+          if (settle()) await this.runOrSay(FORGOTTEN, SETTLE, keys.slice(0, 2), id, '0');
         },
         fail: async (): Promise<FailureOutcome> => {
           if (!settle()) return { lockedNow: null, alert: null, delayMs: 0 };
-          let f: ScriptResult;
-          try {
-            f = await this.run(FAIL, keys, id, username, address);
-          } catch (err) {
-            if (!(err instanceof BusUnreachable)) throw err;
+          const f = await this.runOrSay('a failed login is counted on this node only', FAIL, keys, id, username, address);
+          if (!f) {
             // Redis went away during the check: the failure counts on this node instead.
-            this.unreachable(err, 'a failed login is counted on this node only');
             const started = await this.local.begin(username, address);
             return started.attempt ? started.attempt.fail() : { lockedNow: null, alert: null, delayMs };
           }
@@ -371,18 +361,17 @@ export class RedisLoginThrottle implements LoginThrottleState {
   }
 
 
-  /** Says what Redis being unreachable means here (onError: the node's rate-limited log line). */
-  private unreachable(err: BusUnreachable, meaning: string): void {
-    this.onError(err.withMeaning(meaning));
-  }
-
-  /** Settling an attempt Redis cannot hear: it stops counting by itself (windowMs), so it is only logged. */
-  private async tolerate(settling: Promise<unknown>): Promise<void> {
+  /**
+   * The script's result, or null when Redis is unreachable: onError (the node's rate-limited log
+   * line) then hears what is done instead, `meaning`.
+   */
+  private async runOrSay(meaning: string, script: string, keys: string[], ...args: string[]): Promise<ScriptResult | null> {
     try {
-      await settling;
+      return await this.run(script, keys, ...args);
     } catch (err) {
       if (!(err instanceof BusUnreachable)) throw err;
-      this.unreachable(err, 'an attempt under way is forgotten by Redis when its window ends');
+      this.onError(err.withMeaning(meaning));
+      return null;
     }
   }
 
@@ -426,6 +415,9 @@ export class RedisLoginThrottle implements LoginThrottleState {
     return `${this.prefix}index`;
   }
 }
+
+/** Settling an attempt Redis cannot hear: it stops counting there by itself (windowMs), so it is only logged. */
+const FORGOTTEN = 'an attempt under way is forgotten by Redis when its window ends';
 
 /** As in process: the addresses a per-username alert names, at most. */
 const MAX_SAMPLE_ADDRESSES = 16;
