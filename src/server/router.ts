@@ -116,7 +116,7 @@ export class Router implements MessageRouter {
   /**
    * Redis unreachable: the store has closed the sessions already (the caller's write); the bus still
    * closes this node's connections (RedisBus.publish), the count is this node's, and the other nodes
-   * close theirs when they reconnect (server.ts, closeStaleSessions).
+   * close theirs when they reconnect (server.ts, closeSuspended; a password change: at their next command).
    */
   async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt = Date.now()): Promise<number> {
     // Counted where presence can see every node; only all of a member's connections is a count it knows.
