@@ -8,6 +8,7 @@ import type { ArgInput, ErrorCode } from '../protocol/index.js';
 import type { Bus, BusEvent, SessionSelector } from '../core/ports/bus.js';
 import type { OnlineEntry, Presence } from '../core/ports/presence.js';
 import { BusUnreachable } from '../core/ports/unreachable.js';
+import type { AccountCache } from './account-cache.js';
 import type { Connection } from './connection.js';
 import type { LocalConnections } from './local-connections.js';
 
@@ -24,7 +25,7 @@ export interface MessageRouter {
   /** Pushes an event to every connection of the member, on every node. */
   pushToUser(userId: number, event: string, args: ArgInput): void;
   pushToAdmins(event: string, args: ArgInput): void;
-  /** A member's account changed (suspension, reactivation, password reset). */
+  /** A member's account changed (suspension, reactivation, password set or reset): every node's caches forget it. */
   memberChanged(userId: number, change: string): void;
   /** Remembers a connection of this node waiting for the decision on a registration request. */
   awaitRegistration(requestId: number, conn: Connection): void;
@@ -64,6 +65,8 @@ export class Router implements MessageRouter {
     private readonly bus: Bus,
     private readonly presence: Presence,
     private readonly onError: (err: unknown) => void,
+    /** What this node keeps of members: told of every event, this node's own before they go out. */
+    private readonly accounts: AccountCache | null = null,
     private readonly onDegraded: (err: BusUnreachable, meaning: string) => void = (err) => onError(err),
   ) {}
 
@@ -123,8 +126,10 @@ export class Router implements MessageRouter {
     const count = 'all' in sessions
       ? await this.orLocal(this.presence.connectionsOf(userId), () => this.local.connectionsOf(userId), 'only the connections on this node are counted')
       : 0;
+    const event: BusEvent = { type: 'session_closed', userId, sessions, code, message, decidedAt };
+    this.accounts?.hear(event); // this node's next command reads them again, whenever the bus brings the event back
     try {
-      await this.bus.publish({ type: 'session_closed', userId, sessions, code, message, decidedAt });
+      await this.bus.publish(event);
     } catch (err) {
       if (!(err instanceof BusUnreachable)) throw err;
       this.onDegraded(err, 'sessions were closed on this node; the other nodes close theirs when they reconnect');
@@ -174,6 +179,7 @@ export class Router implements MessageRouter {
 
   /** Redis unreachable: this node still acts on its own connections (RedisBus.publish hears it here). */
   private publish(event: BusEvent): void {
+    this.accounts?.hear(event);
     this.bus.publish(event).catch((err: unknown) => {
       if (err instanceof BusUnreachable) this.onDegraded(err, `a ${event.type} notice reached this node's connections only`);
       else this.onError(err);
@@ -193,12 +199,13 @@ export class Router implements MessageRouter {
 
   /** This node's part of a notice: its own connections. */
   private hear(event: BusEvent): void {
+    this.accounts?.hear(event);
     switch (event.type) {
       case 'member_notice': this.local.pushToUser(event.userId, event.event, event.args); break;
       case 'admin_notice': this.local.pushToAdmins(event.event, event.args); break;
       case 'registration_decided': this.local.pushToRegistrant(event.requestId, event.event, event.args); break;
       case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message, event.decidedAt); break;
-      default: break; // message_stored is delivery's; member_changed is for caches, and this node keeps none
+      default: break; // message_stored is delivery's; member_changed is for the account cache (above)
     }
   }
 }
