@@ -29,6 +29,7 @@ import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
 import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
+import { pushRecalled } from './alerts.js';
 import { popupOutlet, publishStored, replayPending } from './delivery.js';
 import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
@@ -221,7 +222,12 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log,
+      // A correction's recipients of the message it replaces see it withdrawn just before its popup (as at SEND).
+      deliver: (message, institution, replaced) => {
+        if (replaced) pushRecalled(router, replaced);
+        publishStored(services, message, institution);
+      },
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);

@@ -21,8 +21,9 @@ export interface NewAlert {
   deliverAt?: string | null;
   /**
    * The message this one corrects: recalled in the same transaction (as recallMessage), pointing here.
-   * With deliverAt, recalled when this one goes out instead (releaseScheduled, in that transaction), so
-   * its recipients keep it until the correction arrives; never, if this one is recalled before.
+   * With deliverAt, or with attachments, recalled when this one goes out instead (releaseScheduled, or
+   * commitAttachment of its last file, in that transaction), so its recipients keep it until the
+   * correction arrives; never, if this one is recalled, cancelled or expires before.
    */
   replaces?: RecallRequest | null;
 }
@@ -67,7 +68,7 @@ export interface MessageAlert {
   recalledBy: number | null;
   replacesId: number | null;
   replacedBy: number | null;
-  /** A scheduled correction not out yet: message replacesId is recalled when it goes out (releaseScheduled). */
+  /** A correction not out yet (scheduled, or waiting for its attachments): message replacesId is recalled when it goes out. */
   replacesOnRelease: boolean;
 }
 
@@ -75,8 +76,9 @@ export interface AlertStore {
   /**
    * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
    * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist,
-   * and the alert's replacesId null). A scheduled one (deliverAt) only records the recall, which
-   * releaseScheduled makes: replaced is null, replacesId names the message.
+   * and the alert's replacesId null). A scheduled one (deliverAt), or one with attachments, only records
+   * the recall, which releaseScheduled or the last commitAttachment makes: replaced is null, replacesId
+   * names the message.
    */
   storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }>;
   /**
