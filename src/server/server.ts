@@ -150,7 +150,7 @@ export class SiarServer {
     const node = options.adapters?.node ?? await openNode({
       bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
-      maxSendsPerMinute: config.maxSendsPerMinute,
+      maxSendsPerMinute: config.maxSendsPerMinute, maxReportsPerMinute: config.maxReportsPerMinute,
     }, log);
     const { bus, presence } = node;
     if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
@@ -193,6 +193,7 @@ export class SiarServer {
       config, store, router, bus, log, stats, backups,
       throttle: node.throttle,
       sendRate: node.sendRate,
+      reportRate: node.reportRate,
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
@@ -401,9 +402,9 @@ export class SiarServer {
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
       if (this.node && this.ownsNode) {
-        const { bus, presence, counters, leases, sendRate } = this.node;
+        const { bus, presence, counters, leases, sendRate, reportRate } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
-        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop()]);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop(), reportRate.stop()]);
       }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);

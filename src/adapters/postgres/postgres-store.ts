@@ -253,6 +253,11 @@ export class PostgresStore implements Store {
     return (await Q.members.all(this.pool)).map(toUser);
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return new Map((await Q.institutionsOf.all(this.pool, [...userIds])).map((r) => [Number(r.id), r.institution]));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return new Map((await Q.storageUsage.all(this.pool)).map((r) => [r.user_id, r.bytes]));
   }

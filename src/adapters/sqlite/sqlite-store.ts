@@ -429,6 +429,11 @@ export class SqliteStore implements Store {
     return this.read(() => this.sql.members.all().map(toUser));
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return this.read(() => new Map(this.sql.institutionsOf.all(JSON.stringify(userIds)).map((r) => [r.id, r.institution])));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return this.read(() => new Map(this.sql.storageUsage.all().map((r) => [r.user_id, r.bytes])));
   }
