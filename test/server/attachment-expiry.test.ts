@@ -76,7 +76,7 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   t.match(all.stdout, /^not saved: jadwal\.txt \(removed \d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d: no longer downloadable\)$/m);
   const allJson = jsonLines((await siar(['download', id, '--to', path.join(dir, 'all'), '--json'], as.ugm)).stdout);
   t.match(allJson, [{ message: Number(id), name: 'jadwal.txt', removed: true, removedAt: /Z$/ }], '--json says removed');
-  const attId = String(jsonLines((await siar(['read', id, '--json'], as.ugm)).stdout)[0]!.attachments[0].id);
+  const attId = String((jsonLines((await siar(['read', id, '--json'], as.ugm)).stdout)[0]!.attachments as Array<{ id: number }>)[0]!.id);
   const one = await siar(['download', id, attId, '--to', path.join(dir, 'one')], as.ugm);
   t.equal(one.code, 1, 'asked for by id, a removed attachment is a failure (exit code 1)');
   t.match(one.stderr, new RegExp(`^siar: Attachment ${attId} \\(jadwal\\.txt\\) of message ${id} cannot be downloaded: the server removed it at .*, as its message expired longer ago than the server keeps attachments\\.\n$`));
