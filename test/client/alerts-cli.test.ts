@@ -73,7 +73,8 @@ t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show 
   t.match(refused.stderr, /withdrawn by its sender/);
   const recall = await siar(['recall', String(fixed.id), '--reason', 'Latihan selesai'], as.unhas);
   t.equal(recall.code, 0, recall.stderr);
-  t.match(recall.stdout, new RegExp(`^Recalled message ${fixed.id}: 0 recipients will never get it, 0 online were told\\.$`, 'm'));
+  // ugm's last one-shot connection may still count as online: either way the verb agrees.
+  t.match(recall.stdout, new RegExp(`^Recalled message ${fixed.id}: 0 recipients will never get it, (0 online were|1 online was) told\\.$`, 'm'));
   t.match((await siar(['recall', String(fixed.id)], as.unhas)).stdout, /already recalled/);
 });
 
