@@ -5,8 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ArgInput } from '../protocol/index.js';
-import type { Message } from '../core/ports/store/messages.js';
-import type { RecallOutcome } from '../core/ports/store/alerts.js';
+import type { Message, RecallOutcome } from '../core/ports/store/messages.js';
 import type { TransferBooks } from '../core/services/transfers.js';
 
 /** The server options transfers read (src/server/options.ts; ServerConfig has them all). */

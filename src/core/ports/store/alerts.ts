@@ -5,8 +5,9 @@
  * a row of its own. A message without those options has no alert row and costs nothing more.
  */
 import type { Message, NewMessage } from './messages.js';
+import type { MessageAlert, Priority, RecallOutcome } from './alert-records.js';
 
-export type Priority = 'normal' | 'high' | 'urgent';
+export type { MessageAlert, Priority, RecallOutcome } from './alert-records.js';
 
 /** The alert options of a message, as SEND gives them. */
 export interface NewAlert {
@@ -35,42 +36,6 @@ export interface RecallRequest {
   reason: string;
 }
 
-/** What recalling did. */
-export interface RecallOutcome {
-  alert: MessageAlert;
-  /** False when it was recalled before: nothing changed. */
-  changed: boolean;
-  /** Recipients that had not received it: they never will (their rows left the inbox). */
-  undelivered: number[];
-  /** Recipients that had received it: they see it withdrawn. */
-  delivered: number[];
-}
-
-export interface MessageAlert {
-  messageId: number;
-  priority: Priority;
-  ack: boolean;
-  remindEverySeconds: number | null;
-  remindMax: number;
-  /** Reminders (manual and automatic) that went out. */
-  reminders: number;
-  /** Of those, the automatic ones (at most remindMax). */
-  autoReminders: number;
-  /** When the next automatic reminder is due (or its claim's lease ends); null when none is. */
-  nextRemindAt: string | null;
-  expiresAt: string | null;
-  /** When it was scheduled for (kept once delivered). */
-  deliverAt: string | null;
-  /** True while a scheduled message waits for its time: its recipients cannot see it yet. */
-  scheduled: boolean;
-  recalledAt: string | null;
-  recallReason: string | null;
-  recalledBy: number | null;
-  replacesId: number | null;
-  replacedBy: number | null;
-  /** A correction not out yet (scheduled, or waiting for its attachments): message replacesId is recalled when it goes out. */
-  replacesOnRelease: boolean;
-}
 
 export interface AlertStore {
   /**

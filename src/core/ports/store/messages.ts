@@ -2,7 +2,10 @@
  * Messages, their recipients and their attachments.
  */
 import type { Page } from './page.js';
-import type { RecallOutcome } from './alerts.js';
+import type { RecallOutcome } from './alert-records.js';
+
+/** What a recall did (AttachmentCommit.replaced), for those that may read only the message records (src/transfer). */
+export type { RecallOutcome } from './alert-records.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
