@@ -9,6 +9,9 @@ import t from 'tap';
 import { jsonLines, siar, startSiarServer, startWithMembers } from '../helpers/cli.js';
 import { tempDir } from '../helpers/siar.js';
 
+// Every step runs the real executable (a Node start each): slow on a busy machine.
+t.setTimeout(600_000);
+
 t.test('send --priority urgent, ack, report counts down, inbox/outbox/read show it', async (t) => {
   const dir = tempDir(t);
   const { as } = await startWithMembers(t, dir, [['unhas', 'Universitas Hasanuddin'], ['ugm', 'Universitas Gadjah Mada'], ['itb', 'Institut Teknologi Bandung']]);
