@@ -73,12 +73,18 @@ export interface StoreSettings {
   /** SQLite only: the durability and how long a write waits for another process's lock. */
   synchronous: 'NORMAL' | 'FULL';
   busyWaitMs: number;
+  /** PostgreSQL only: the connections of the pool for reads and transactions (default 10). */
+  storePoolSize?: number;
 }
 
 /** Opens the store the settings name (creating and migrating its schema as needed). */
 export async function openStore(settings: StoreSettings, log: Logger): Promise<Store> {
   const where = storeLocation(settings.store, settings.dataDir);
-  if (where.engine === 'postgres') return PostgresStore.open(where.url, { lockTimeoutMs: settings.busyWaitMs });
+  if (where.engine === 'postgres') {
+    return PostgresStore.open(where.url, {
+      lockTimeoutMs: settings.busyWaitMs, ...(settings.storePoolSize !== undefined ? { maxConnections: settings.storePoolSize } : {}),
+    });
+  }
   const store = SqliteStore.open(where.file, {
     synchronous: settings.synchronous, checkpointInBackground: true, busyWaitMs: settings.busyWaitMs,
   });

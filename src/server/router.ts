@@ -7,6 +7,7 @@
 import type { ArgInput, ErrorCode } from '../protocol/index.js';
 import type { Bus, BusEvent, SessionSelector } from '../core/ports/bus.js';
 import type { OnlineEntry, Presence } from '../core/ports/presence.js';
+import type { AccountCache } from './account-cache.js';
 import type { Connection } from './connection.js';
 import type { LocalConnections } from './local-connections.js';
 
@@ -23,7 +24,7 @@ export interface MessageRouter {
   /** Pushes an event to every connection of the member, on every node. */
   pushToUser(userId: number, event: string, args: ArgInput): void;
   pushToAdmins(event: string, args: ArgInput): void;
-  /** A member's account changed (suspension, reactivation, password reset). */
+  /** A member's account changed (suspension, reactivation, password set or reset): every node's caches forget it. */
   memberChanged(userId: number, change: string): void;
   /** Remembers a connection of this node waiting for the decision on a registration request. */
   awaitRegistration(requestId: number, conn: Connection): void;
@@ -54,6 +55,8 @@ export class Router implements MessageRouter {
     private readonly bus: Bus,
     private readonly presence: Presence,
     private readonly onError: (err: unknown) => void,
+    /** What this node keeps of members: told of every event, this node's own before they go out. */
+    private readonly accounts: AccountCache | null = null,
   ) {}
 
   /** Acts on the bus's notices for this node's connections, until stop(). */
@@ -105,7 +108,9 @@ export class Router implements MessageRouter {
   async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt = Date.now()): Promise<number> {
     // Counted where presence can see every node; only all of a member's connections is a count it knows.
     const count = 'all' in sessions ? await this.presence.connectionsOf(userId) : 0;
-    await this.bus.publish({ type: 'session_closed', userId, sessions, code, message, decidedAt });
+    const event: BusEvent = { type: 'session_closed', userId, sessions, code, message, decidedAt };
+    this.accounts?.hear(event); // this node's next command reads them again, whenever the bus brings the event back
+    await this.bus.publish(event);
     return count;
   }
 
@@ -138,17 +143,19 @@ export class Router implements MessageRouter {
   }
 
   private publish(event: BusEvent): void {
+    this.accounts?.hear(event);
     this.bus.publish(event).catch(this.onError);
   }
 
   /** This node's part of a notice: its own connections. */
   private hear(event: BusEvent): void {
+    this.accounts?.hear(event);
     switch (event.type) {
       case 'member_notice': this.local.pushToUser(event.userId, event.event, event.args); break;
       case 'admin_notice': this.local.pushToAdmins(event.event, event.args); break;
       case 'registration_decided': this.local.pushToRegistrant(event.requestId, event.event, event.args); break;
       case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message, event.decidedAt); break;
-      default: break; // message_stored is delivery's; member_changed is for caches, and this node keeps none
+      default: break; // message_stored is delivery's; member_changed is for the account cache (above)
     }
   }
 }

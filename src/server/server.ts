@@ -25,6 +25,7 @@ import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
+import { ACCOUNT_CACHE_MAX_AGE_ON_BUS_MS, AccountCache } from './account-cache.js';
 import { Router } from './router.js';
 import { LocalConnections } from './local-connections.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
@@ -164,7 +165,10 @@ export class SiarServer {
     mailQueue.start();
     const nodeId = bus.nodeId;
     const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
-    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
+    // Sessions, members and recipients' ids kept between commands: forgotten on the bus's word, and
+    // trusted for at most a few seconds where the bus (Redis) may lose an event without a reconnection.
+    const accounts = new AccountCache({ maxAgeMs: config.bus ? ACCOUNT_CACHE_MAX_AGE_ON_BUS_MS : Infinity });
+    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'), accounts);
     router.start();
     // Not sampling yet: a start that fails before listening leaves no timer behind.
     const loopLateness = new LoopLatenessMonitor();
@@ -190,7 +194,7 @@ export class SiarServer {
     await node.counters.restart(nodeId).catch((err) => log.error({ err }, 'traffic counters could not be reset for this node'));
     const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
-      config, store, router, bus, log, stats, backups,
+      config, store, router, accounts, bus, log, stats, backups,
       throttle: node.throttle,
       sendRate: node.sendRate,
       reportRate: node.reportRate,
@@ -200,6 +204,8 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // What was kept of members may have changed unheard: read again.
+      accounts.forgetAll();
       // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
       local.presentAll();
       for (const conn of local.connections()) {
