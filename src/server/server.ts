@@ -31,6 +31,7 @@ import { LocalConnections, SUSPENDED_SENTENCE } from './local-connections.js';
 import { BusUnreachable } from '../core/ports/unreachable.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
 import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
+import { pushRecalled } from './alerts.js';
 import { popupOutlet, publishStored, replayPending } from './delivery.js';
 import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
@@ -151,7 +152,7 @@ export class SiarServer {
     const node = options.adapters?.node ?? await openNode({
       bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
-      maxSendsPerMinute: config.maxSendsPerMinute,
+      maxSendsPerMinute: config.maxSendsPerMinute, maxReportsPerMinute: config.maxReportsPerMinute,
     }, log);
     const { bus, presence } = node;
     if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
@@ -207,6 +208,7 @@ export class SiarServer {
       config, store, router, accounts, bus, log, stats, backups,
       throttle: node.throttle,
       sendRate: node.sendRate,
+      reportRate: node.reportRate,
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
@@ -240,7 +242,12 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log,
+      // A correction's recipients of the message it replaces see it withdrawn just before its popup (as at SEND).
+      deliver: (message, institution, replaced) => {
+        if (replaced) pushRecalled(router, replaced);
+        publishStored(services, message, institution);
+      },
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);
@@ -415,9 +422,9 @@ export class SiarServer {
       await this.mailWorker.stop();
       this.router.local.stopPresence();
       if (this.node && this.ownsNode) {
-        const { bus, presence, counters, leases, sendRate } = this.node;
+        const { bus, presence, counters, leases, sendRate, reportRate } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
-        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop()]);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop(), reportRate.stop()]);
       }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);

@@ -253,6 +253,11 @@ export class PostgresStore implements Store {
     return (await Q.members.all(this.pool)).map(toUser);
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return new Map((await Q.institutionsOf.all(this.pool, [...userIds])).map((r) => [Number(r.id), r.institution]));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return new Map((await Q.storageUsage.all(this.pool)).map((r) => [r.user_id, r.bytes]));
   }
@@ -389,9 +394,11 @@ export class PostgresStore implements Store {
       const r = newAlertRow(stored.id, alert, stored.sentAt);
       let replaced: RecallOutcome | null = null;
       if (alert.replaces && (await A.messageExists.get(tx, alert.replaces.messageId))) {
-        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
-        if (!scheduled) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
-        replacing(r, alert.replaces, scheduled);
+        // A correction that does not go out now recalls it when it does: a scheduled one at its release
+        // (releaseScheduled), one with attachments with its last upload (commitAttachment).
+        const later = scheduled || stored.state === 'sending';
+        if (!later) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(r, alert.replaces, later);
       }
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
@@ -765,6 +772,7 @@ export class PostgresStore implements Store {
       // A scheduled message whose time has not come (or that was recalled, or that is a correction) is
       // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
       const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
+      let replaced: RecallOutcome | null = null;
       if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
         await A.holdMessage.run(tx, row.message_id);
         sent = false;
@@ -776,11 +784,19 @@ export class PostgresStore implements Store {
           // Its time passed while it was uploading: it goes out now, as a released scheduled message.
           await A.releaseNow.run(tx, row.message_id, at);
           await A.releaseMessage.run(tx, at, row.message_id);
+        } else {
+          // A correction with attachments: the message it replaces is withdrawn now, as it goes out.
+          const kept = await A.alertOf.get(tx, row.message_id);
+          const recall = kept ? recallOnRelease(kept) : null;
+          if (recall) {
+            replaced = await recallIn(tx, recall, at);
+            await A.replaceRecalled.run(tx, row.message_id);
+          }
         }
       }
       const [whole] = await this.withDetails(tx, [(await Q.messageById.get(tx, row.message_id))!]);
       const attachment = whole!.attachments.find((a) => a.id === attachmentId)!;
-      return { attachment, message: whole!, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
+      return { attachment, message: whole!, sent, missing, ...(schedule && !sent ? { held: true } : {}), ...(replaced ? { replaced } : {}) };
     });
   }
 

@@ -76,6 +76,7 @@ export const Q = statements('siar', {
     `SELECT * FROM users WHERE role = 'member' AND status = 'active' AND username = ANY($1::text[])`,
   ),
   usernamesOf: sql<[number[]], Row<{ id: number; username: string }>>(`SELECT id, username FROM users WHERE id = ANY($1::bigint[])`),
+  institutionsOf: sql<[number[]], Row<{ id: number; institution: string }>>(`SELECT id, institution FROM users WHERE id = ANY($1::bigint[])`),
   activeMemberIds: sql<[], Id>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`),
   anyAdmin: sql<[], Id>(`SELECT id FROM users WHERE role = 'admin' LIMIT 1`),
   setUserStatus: sql<[UserStatus, number]>(`UPDATE users SET status = $1 WHERE id = $2`),

@@ -214,6 +214,9 @@ export function prepareStatements(db: Database) {
     usernamesOf: db.prepare<[string], { id: number; username: string }>(
       `SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))`,
     ),
+    institutionsOf: db.prepare<[string], { id: number; institution: string }>(
+      `SELECT id, institution FROM users WHERE id IN (SELECT value FROM json_each(?))`,
+    ),
     activeMemberIds: db
       .prepare<[], number>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`)
       .pluck(),

@@ -429,6 +429,11 @@ export class SqliteStore implements Store {
     return this.read(() => this.sql.members.all().map(toUser));
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return this.read(() => new Map(this.sql.institutionsOf.all(JSON.stringify(userIds)).map((r) => [r.id, r.institution])));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return this.read(() => new Map(this.sql.storageUsage.all().map((r) => [r.user_id, r.bytes])));
   }
@@ -645,9 +650,11 @@ export class SqliteStore implements Store {
       const row = newAlertRow(stored.id, alert, stored.sentAt);
       let replaced: RecallOutcome | null = null;
       if (alert.replaces && this.alertSql.messageExists.get(alert.replaces.messageId) !== undefined) {
-        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
-        if (!scheduled) replaced = recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
-        replacing(row, alert.replaces, scheduled);
+        // A correction that does not go out now recalls it when it does: a scheduled one at its release
+        // (releaseScheduled), one with attachments with its last upload (commitUpload).
+        const later = scheduled || stored.state === 'sending';
+        if (!later) replaced = recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(row, alert.replaces, later);
       }
       this.alertSql.insertAlert.run(row);
       return { message: stored, alert: toAlert(row), replaced };
@@ -961,6 +968,7 @@ export class SqliteStore implements Store {
     // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
     const at = now();
     const schedule = sent ? this.alertSql.heldSchedule.get(at, row.message_id) : undefined;
+    let replaced: RecallOutcome | null = null;
     if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
       this.alertSql.holdUploaded.run(row.message_id);
       sent = false;
@@ -972,11 +980,24 @@ export class SqliteStore implements Store {
         // Its time passed while it was uploading: it goes out now, as a released scheduled message.
         this.alertSql.releaseNow.run({ id: row.message_id, at });
         this.alertSql.releaseMessage.run(at, row.message_id);
+      } else {
+        // A correction with attachments: the message it replaces is withdrawn now, as it goes out.
+        replaced = this.recallOnSend(row.message_id, at);
       }
     }
     const message = this.withDetails([this.sql.messageById.get(row.message_id)!])[0]!;
     const attachment = message.attachments.find((a) => a.id === attachmentId)!;
-    return { attachment, message, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
+    return { attachment, message, sent, missing, ...(schedule && !sent ? { held: true } : {}), ...(replaced ? { replaced } : {}) };
+  }
+
+  /** The recall a correction kept for its going out (storeAlertedMessage), made now; null when it kept none. */
+  private recallOnSend(messageId: number, at: string): RecallOutcome | null {
+    const kept = this.alertSql.alertOf.get(messageId);
+    const recall = kept ? recallOnRelease(kept) : null;
+    if (!recall) return null;
+    const replaced = recallIn(this.alertSql, recall, at);
+    this.alertSql.replaceRecalled.run(messageId);
+    return replaced;
   }
 
   async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {

@@ -2,6 +2,10 @@
  * Messages, their recipients and their attachments.
  */
 import type { Page } from './page.js';
+import type { RecallOutcome } from './alert-records.js';
+
+/** What a recall did (AttachmentCommit.replaced), for those that may read only the message records (src/transfer). */
+export type { RecallOutcome } from './alert-records.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
@@ -78,6 +82,11 @@ export interface AttachmentCommit {
   missing: number;
   /** All uploaded, but a scheduled message: held until its time (the due-jobs runner releases it), or recalled. */
   held?: boolean;
+  /**
+   * Sent now and a correction (SEND replaces= without at=): the message it replaces, recalled in this
+   * transaction (storeAlertedMessage kept the recall for it). Absent otherwise.
+   */
+  replaced?: RecallOutcome;
 }
 
 export interface NewMessage {
