@@ -19,9 +19,10 @@ const MAX_REASON_CHARS = 200;
  * After a recall committed (and was audited): its recipients that had the popup are told
  * (`*|RECALLED`, after the reply). Returns how many recipients were online to be told.
  */
-export function announceRecall(ctx: AuthedContext, out: RecallOutcome): number {
+export async function announceRecall(ctx: AuthedContext, out: RecallOutcome): Promise<number> {
   if (!out.changed) return 0;
-  const online = out.delivered.filter((id) => ctx.services.router.isOnline(id)).length;
+  // One presence read for all of them (isOnline is a promise: filtering on it counted everyone).
+  const online = (await ctx.services.router.onlineAmong(out.delivered)).size;
   ctx.afterReply(() => pushRecalled(ctx.services.router, out));
   return online;
 }
@@ -90,7 +91,7 @@ export const alertCommands: Command[] = [
     const id = requireId(args);
     const reason = optionalText(args, 'reason', MAX_REASON_CHARS, 'Reason');
     const out = await recall(ctx.services.store, actorOf(ctx), id, reason);
-    const notified = announceRecall(ctx, out);
+    const notified = await announceRecall(ctx, out);
     return {
       id, recalledAt: out.alert.recalledAt ?? '', undelivered: out.undelivered.length, notified,
       ...(out.changed ? {} : { already: 1 }),
