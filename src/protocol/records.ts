@@ -243,6 +243,22 @@ export function previewOf(body: string): string {
   return body;
 }
 
+/**
+ * The shortest start of `body` whose preview is body's own (its first PREVIEW_CHARS + 1 code
+ * points): what a node needs of a body to show its popup, when the message travels to other nodes
+ * with its wake-up and the full body stays in the store.
+ */
+export function bodyForPreview(body: string): string {
+  if (body.length <= PREVIEW_CHARS + 1) return body;
+  let count = 0;
+  let offset = 0;
+  for (const ch of body) {
+    if (++count > PREVIEW_CHARS + 1) break;
+    offset += ch.length;
+  }
+  return body.slice(0, offset);
+}
+
 export function popupToArgs(p: PopupRecord): ArgInput {
   return {
     id: p.id,

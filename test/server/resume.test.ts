@@ -112,6 +112,24 @@ t.test('token guessing is throttled per address, and a password login from there
   t.equal((await admin.admin.audit({ kind: 'login_lockout' })).length, 1, 'the lock is audited');
 });
 
+t.test('password checks under way from the same address never hold a right token back; a lock does', async (t) => {
+  // The address may have 3 checks under way; 6 password logins at once fill that while their
+  // scrypt runs, and a stopped node's client resuming from the same address (a campus NAT) in the
+  // middle of them must get in. It used to be refused LOGIN_LOCKED, which makes a client give its
+  // token up and fall back to the password, or ask the person for it, in the middle of a failover.
+  const s = await startServer(t, { loginThrottle: { ...DEFAULT_THROTTLE, addressLockoutFailures: 3 } });
+  const gita = await s.member('gita');
+  const hadi = await s.member('hadi');
+  const token = (await (await s.client()).login('hadi', hadi.password, { popups: false })).token;
+  const crowd = await Promise.all(Array.from({ length: 6 }, () => s.client()));
+  const resumer = await s.client();
+  const logins = crowd.map((c) => c.login('gita', gita.password, { popups: false }).then(() => 'OK', (err: RemoteError) => err.code));
+  const resumed = await resumer.resume(token, { popups: false }).then(() => 'OK', (err: RemoteError) => err.code);
+  const loginCodes = await Promise.all(logins);
+  t.ok(loginCodes.includes('LOGIN_LOCKED'), `the address's checks were full while the token came (${loginCodes.join(', ')})`);
+  t.equal(resumed, 'OK', 'the right token resumed all the same');
+});
+
 t.test('RESUME costs no password hash: far faster than LOGIN', async (t) => {
   const s = await startServer(t);
   const fina = await s.member('fina');

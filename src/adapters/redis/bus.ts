@@ -5,7 +5,7 @@
  * the node catches up from the store (events are wake-ups, never the only copy).
  */
 import type { Redis } from 'ioredis';
-import { PREVIEW_CHARS } from '../../protocol/index.js';
+import { bodyForPreview } from '../../protocol/index.js';
 import type { Bus, BusEvent, BusListener } from '../../core/ports/bus.js';
 import type { Message } from '../../core/ports/store.js';
 import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
@@ -151,18 +151,7 @@ function storedForTheBus(event: Extract<BusEvent, { type: 'message_stored' }>): 
   const bare = { type: event.type, messageId: event.messageId, institution: event.institution };
   // Without the alert (undefined: not known), a node would read it anyway.
   if (!message || alert === undefined || message.recipients.length > CARRIED_RECIPIENTS_MAX) return bare;
-  const carried: Message = { ...message, body: codePoints(message.body, PREVIEW_CHARS + 1) };
+  const carried: Message = { ...message, body: bodyForPreview(message.body) };
   return { ...bare, message: carried, alert };
 }
 
-/** The first `n` code points of `text` (previewOf counts code points, so its preview of the cut body is the same). */
-function codePoints(text: string, n: number): string {
-  if (text.length <= n) return text;
-  let count = 0;
-  let offset = 0;
-  for (const ch of text) {
-    if (++count > n) break;
-    offset += ch.length;
-  }
-  return text.slice(0, offset);
-}

@@ -71,8 +71,12 @@ export async function checkResume(ctx: CommandContext, token: string): Promise<{
   const address = ctx.conn.remoteAddress;
   // Refused at once while the address is locked. The check is let go before the lookup: right
   // tokens are never counted, so the clients of a stopped node behind one address (a campus NAT)
-  // may all resume at once without looking like parallel guesses.
-  await (await begin(throttle, address)).abandon();
+  // may all resume at once without looking like parallel guesses. Attempts merely under way (the
+  // throttle's round trips on Redis, or password logins from the same address) do not hold a right
+  // token back: only a lock does.
+  const started = await throttle.begin(RESUME_THROTTLE_NAME, address);
+  if (started.refused?.locked) throw resumeRefusal(started.refused);
+  await started.attempt?.abandon();
   const session = await store.findSession(hashToken(token));
   const user = session ? await store.getUserById(session.userId) : null;
   if (session && user) return { session, user };
@@ -89,14 +93,22 @@ export async function checkResume(ctx: CommandContext, token: string): Promise<{
   throw new SiarError('BAD_TOKEN', 'That session is unknown or closed; log in with your password.');
 }
 
-/** A RESUME attempt under the throttle, or LOGIN_LOCKED. */
+/** A RESUME attempt under the throttle, or its refusal. */
 async function begin(throttle: CommandContext['services']['throttle'], address: string) {
   const started = await throttle.begin(RESUME_THROTTLE_NAME, address);
   if (!started.refused) return started.attempt;
-  const minutes = Math.max(1, Math.ceil(started.refused.retryAfterMs / 60_000));
-  throw new SiarError('LOGIN_LOCKED', started.refused.locked
-    ? `Too many unknown session tokens from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or log in with your password.`
-    : 'Too many session resumes from your address are being checked at once; try again in a moment.');
+  throw resumeRefusal(started.refused);
+}
+
+/**
+ * LOGIN_LOCKED only for a lock. Attempts under way are BUSY: a client retries that after its
+ * backoff; LOGIN_LOCKED would make it give the token up (and fall back to the password, or ask the
+ * person for it) in the middle of a failover.
+ */
+function resumeRefusal(r: Refusal): SiarError {
+  if (!r.locked) return new SiarError('BUSY', 'Too many session resumes from your address are being checked at once; try again in a moment.');
+  const minutes = Math.max(1, Math.ceil(r.retryAfterMs / 60_000));
+  return new SiarError('LOGIN_LOCKED', `Too many unknown session tokens from your address; try again in ${minutes} minute${minutes === 1 ? '' : 's'}, or log in with your password.`);
 }
 
 function lockedError(r: Refusal): SiarError {
