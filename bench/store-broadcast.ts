@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SqliteStore } from '../src/adapters/sqlite/sqlite-store.js';
-import type { Store, User } from '../src/core/ports/store.js';
+import { seedMembers } from './lib/seed.js';
 
 const { values } = parseArgs({
   options: {
@@ -29,40 +29,24 @@ const MEMBERS = Number(values.members);
 const BROADCASTS = Number(values.broadcasts);
 const WARM_UP = 2;
 
-async function seed(store: Store, n: number): Promise<User[]> {
-  await store.ensureAdmin('bench-admin');
-  const admin = (await store.getUserByUsername('admin'))!;
-  const users: User[] = [];
-  for (let i = 0; i < n; i++) {
-    const username = `m${String(i).padStart(5, '0')}`;
-    const request = await store.createRegistration({
-      institution: `Institution ${i}`, contact: 'c', email: `${username}@example.org`, phone: '', address: '', username, fromAddress: null,
-    });
-    users.push((await store.approveRegistration({
-      requestId: request.id, adminId: admin.id, passwordHash: 'x', mail: { kind: 'credentials', to: request.email, subject: 's', sealedText: 't' },
-    })).user);
-  }
-  return users;
-}
-
 const quantile = (sorted: number[], q: number): number =>
   Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 10) / 10;
 
 async function main(): Promise<void> {
   const synchronous = values.synchronous === 'FULL' ? 'FULL' : 'NORMAL';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'siar-bench-broadcast-store-'));
+  await seedMembers(dir, MEMBERS + 1);
   const store = SqliteStore.open(path.join(dir, 'siar.db'), { synchronous, checkpointInBackground: true });
   try {
     await store.backgroundReady();
-    const [sender, ...recipients] = await seed(store, MEMBERS + 1);
-    const ids = recipients.map((u) => u.id);
+    const [sender, ...ids] = await store.listActiveMemberIds();
     const writer = store.deliveredAtCommit!(() => true);
     const storing: number[] = [];
     const materialising: number[] = [];
     const body = 'b'.repeat(512);
     for (let i = 0; i < WARM_UP + BROADCASTS; i++) {
       const t0 = performance.now();
-      const message = await writer.storeMessage({ senderId: sender!.id, audience: 'all', recipientIds: ids, subject: `broadcast ${i}`, body });
+      const message = await writer.storeMessage({ senderId: sender!, audience: 'all', recipientIds: ids, subject: `broadcast ${i}`, body });
       const t1 = performance.now();
       // The storing node's write after its pushes (absent before audience snapshots).
       if (message.recipientRowsPending) await store.materialiseRecipients(message.id, ids);

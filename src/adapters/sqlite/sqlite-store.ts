@@ -177,6 +177,8 @@ export class SqliteStore implements Store {
    * forgotten when a member is created or changes status, the only writes that change the list.
    */
   private activeMemberIds: number[] | null = null;
+  /** The same ids as a set (a large audience's recipients are checked against it), and the list it was made of. */
+  private activeMemberSet: { of: number[]; ids: ReadonlySet<number> } | null = null;
   /**
    * The audience snapshots whose recipient rows are not written yet (schema.sql migration 11), with
    * the recipients pushed once the storing node has pushed their popups (null until then). This
@@ -711,7 +713,14 @@ export class SqliteStore implements Store {
    */
   private insertSnapshot(id: number, m: NewMessage, at: string): Message {
     const ids = JSON.stringify(m.recipientIds);
-    if (this.sql.countUsers.get(ids) !== m.recipientIds.length) throw new Error('FOREIGN KEY constraint failed: a recipient is no user');
+    // No foreign key checks a JSON list: every recipient an active member (the usual case, from
+    // memory), or else one query that they are users at all.
+    const list = (this.activeMemberIds ??= this.sql.activeMemberIds.all());
+    if (this.activeMemberSet?.of !== list) this.activeMemberSet = { of: list, ids: new Set(list) };
+    const active = this.activeMemberSet.ids;
+    if (!m.recipientIds.every((rid) => active.has(rid)) && this.sql.countUsers.get(ids) !== m.recipientIds.length) {
+      throw new Error('FOREIGN KEY constraint failed: a recipient is no user');
+    }
     this.sql.insertAudience.run(id, ids, snapshotRoutes(m));
     this.unmaterialised.set(id, null);
     const row: MessageRow = {

@@ -77,6 +77,17 @@ forEachAdapter(t, (t, adapter) => {
     t.ok(message.recipients.every((r) => r.deliveredAt === null && r.readAt === null), 'none delivered or read');
   });
 
+  t.test('a large audience naming a user that does not exist is not stored at all', async (t) => {
+    const { store, sender, raw, newMessage } = await audience(t, adapter);
+    const bad = newMessage('to a ghost');
+    const refused = await store.storeMessage({ ...bad, recipientIds: [...bad.recipientIds, 987654] }).then(() => null, (e: unknown) => e);
+    t.ok(refused instanceof Error, 'refused');
+    t.equal(await raw.pending(), 0, 'no snapshot');
+    t.strictSame(await store.outbox(sender.id, { limit: 10 }), [], 'no message');
+    const stored = await store.storeMessage(newMessage('the next one'));
+    t.equal(stored.recipientRowsPending, true, 'the next one goes on');
+  });
+
   t.test('up to the threshold a message keeps a row per recipient at the commit', async (t) => {
     const { store, recipients, raw, newMessage } = await audience(t, adapter);
     const message = await store.storeMessage(newMessage('the usual', recipients.slice(0, AUDIENCE_SNAPSHOT_ABOVE)));
