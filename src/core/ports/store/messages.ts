@@ -158,8 +158,9 @@ export interface MessageStore {
   // messages
   /**
    * Stores the message and one recipient row each (more than AUDIENCE_SNAPSHOT_ABOVE recipients: one
-   * audience snapshot, see there), in one transaction, and resolves only after that commit. Concurrent calls may share a transaction (group commit); one that fails does not
-   * take the others with it. The message's bytes (subject, body, declared attachments) are added to
+   * audience snapshot, see there), in one transaction, and resolves only after that commit.
+   * Concurrent calls may share a transaction (group commit); one that fails does not take the
+   * others with it. The message's bytes (subject, body, declared attachments) are added to
    * its sender's storage usage in the same transaction; with `quotaBytes` (> 0), a message that would
    * take the usage past it is refused (StoreError 'quota').
    */
