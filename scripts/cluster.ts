@@ -22,6 +22,9 @@ import { startPostgres, startRedis, type RunningService } from './services.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+/** The most nodes `npm run cluster` (and startCluster) starts: this is a cluster for one machine. */
+export const MAX_NODES = 16;
+
 export interface ClusterOptions {
   /** Where everything lives: pg/, redis/, node-1/, … (created; must be empty or absent). */
   dir: string;
@@ -122,7 +125,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const count = options.nodes ?? 3;
-  if (!Number.isInteger(count) || count < 1 || count > 16) throw new Error(`--nodes must be 1 to 16, not ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_NODES) throw new Error(`--nodes must be 1 to ${MAX_NODES}, not ${count}`);
   const o = { siar: options.siar ?? [process.execPath, path.join(ROOT, 'bin', 'siar.js')], nodeArgs: options.nodeArgs ?? [], env: options.env ?? {}, onLog: options.onLog };
   const pg = await startPostgres(path.join(dir, 'pg'), { fast: options.fast });
   let redis: RunningService | undefined;
@@ -170,22 +173,69 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   }
 }
 
+export const CLUSTER_USAGE = `usage: npm run cluster [-- --dir DIR] [--port FIRST_PORT (7401)] [--nodes N (3, at most ${MAX_NODES})]`;
+
+/** A command line `npm run cluster` refuses, with the sentence saying why. */
+export class ClusterUsageError extends Error {}
+
+export interface ClusterArgs {
+  dir: string | undefined;
+  port: number;
+  nodes: number;
+  help: boolean;
+}
+
+/** `--dir`, `--port`, `--nodes` (each once, with a value) and `--help`; anything else is refused with a sentence. */
+export function parseClusterArgs(argv: readonly string[]): ClusterArgs {
+  const values = new Map<string, string>();
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    if (!['--dir', '--port', '--nodes'].includes(a)) {
+      throw new ClusterUsageError(a.startsWith('-') ? `unknown option ${a}` : `unexpected argument "${a}" (options take the form --nodes 3)`);
+    }
+    const value = argv[i + 1];
+    if (value === undefined || value.startsWith('--')) throw new ClusterUsageError(`${a} needs a value`);
+    if (values.has(a)) throw new ClusterUsageError(`${a} is given twice`);
+    values.set(a, value);
+    i++;
+  }
+  const nodes = wholeNumber('--nodes', values.get('--nodes') ?? '3', 1, MAX_NODES, 'the number of nodes');
+  const port = wholeNumber('--port', values.get('--port') ?? '7401', 1, 65535 - (nodes - 1), `the first node's port (the ${nodes} nodes take the ports from it up)`);
+  const dir = values.get('--dir');
+  if (dir === '') throw new ClusterUsageError('--dir needs a directory');
+  return { dir, port, nodes, help };
+}
+
+function wholeNumber(flag: string, raw: string, min: number, max: number, what: string): number {
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new ClusterUsageError(`${flag} is ${what}: a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return n;
+}
+
 /** `npm run cluster [-- --dir DIR] [--port 7401] [--nodes 3]` */
 async function main(argv: string[]): Promise<void> {
-  const flag = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const unknown = argv.filter((a, i) => a.startsWith('--') && !['--dir', '--port', '--nodes'].includes(a) && !(i > 0 && ['--dir', '--port', '--nodes'].includes(argv[i - 1]!)));
-  if (unknown.length > 0 || argv.includes('--help')) {
-    process.stderr.write('usage: npm run cluster [-- --dir DIR] [--port FIRST_PORT (7401)] [--nodes N (3)]\n');
-    process.exit(unknown.length > 0 ? 2 : 0);
+  let args: ClusterArgs;
+  try {
+    args = parseClusterArgs(argv);
+  } catch (err) {
+    if (!(err instanceof ClusterUsageError)) throw err;
+    process.stderr.write(`siar cluster: ${err.message}.\n${CLUSTER_USAGE}\n`);
+    process.exit(2);
   }
-  const given = flag('dir');
+  if (args.help) {
+    process.stdout.write(`${CLUSTER_USAGE}\n`);
+    process.exit(0);
+  }
+  const given = args.dir;
   const dir = given ? path.resolve(given) : mkdtempSync(path.join(os.tmpdir(), 'siar-cluster-'));
-  const port = Number(flag('port') ?? 7401);
-  const nodes = Number(flag('nodes') ?? 3);
-  if (!Number.isInteger(port) || port < 1 || port > 65535 - nodes) throw new Error(`--port must be a port number, not ${flag('port')}`);
+  const { port, nodes } = args;
   const bin = path.join(ROOT, 'dist', 'client', 'cli', 'main.js');
   if (!existsSync(bin)) throw new Error('dist/ is missing: run `npm run build` (npm run cluster does) first.');
 
@@ -215,7 +265,8 @@ async function main(argv: string[]): Promise<void> {
     ...cluster.nodes.map((n) => `${pad(n.id)}${n.address}  (data ${n.dataDir}, log ${n.logFile}, pid ${n.child.pid})`),
     '',
     `The administrator is "admin"; the password is in ${path.join(cluster.nodes[0]!.dataDir, 'admin-password')}.`,
-    'Mail (an approved member\'s password) is written to the mail/ folder of the node that sent it.',
+    `Mail (an approved member's password) is written to ${path.join(cluster.nodes[0]!.dataDir, 'mail')} while node-1 runs the mail queue`,
+    `(should node-1 stop, another node's mail/ folder): node bin/siar.js admin mail show ADDRESS --data ${cluster.nodes[0]!.dataDir}`,
     'Point the clients at every node:',
     '',
     `  export SIAR_SERVER=${cluster.serverList}`,

@@ -40,6 +40,31 @@ export interface DirectLoadOptions {
   tag?: string;
 }
 
+/**
+ * The tag of run `index` among runs on the same clients (`prefix` then a, b, …, z, ba, bb, …): one
+ * per run, so a late popup of one run is never taken for the next run's message with that number.
+ */
+export function runTag(prefix: string, index: number): string {
+  if (!Number.isInteger(index) || index < 0) throw new Error(`direct load: a run index is a whole number from 0, not ${index}`);
+  let letters = '';
+  let n = index;
+  do {
+    letters = String.fromCharCode(97 + (n % 26)) + letters;
+    n = Math.floor(n / 26);
+  } while (n > 0);
+  return `${prefix}${letters}`;
+}
+
+/**
+ * The message number a popup's subject carries under `tag` (the subject is exactly the tag and
+ * digits), or null when it is another run's or not the harness's.
+ */
+export function messageNumber(tag: string, subject: string | undefined): number | null {
+  if (!subject?.startsWith(tag)) return null;
+  const digits = subject.slice(tag.length);
+  return /^\d+$/.test(digits) ? Number(digits) : null;
+}
+
 export interface DirectLoadResult {
   clients: number;
   offeredRate: number;
@@ -123,9 +148,8 @@ export async function runDirectLoad(opts: DirectLoadOptions): Promise<DirectLoad
         const frame = decodeServerFrame(line);
         if (frame.kind === 'push') subject = frame.args.get('subject');
       } catch { return; }
-      if (!subject?.startsWith(tag)) return;
-      const k = Number(subject.slice(tag.length));
-      if (!Number.isInteger(k) || k < 0 || k >= total) return;
+      const k = messageNumber(tag, subject);
+      if (k === null || k >= total) return;
       if (!Number.isNaN(arriveAt[k]!)) {
         duplicates++;
         return;

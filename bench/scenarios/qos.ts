@@ -3,7 +3,7 @@
  * at 10 … 10,000 connected, logged-in clients that send and receive real, committed messages.
  */
 import { envInt, envList, pick, progress } from '../lib/env.js';
-import { runDirectLoad, type DirectLoadResult } from '../lib/direct-load.js';
+import { runDirectLoad, runTag, type DirectLoadResult } from '../lib/direct-load.js';
 import type { LeanClient } from '../lib/lean-client.js';
 import { closeAll, connectMany, keepalive, loopbackAddresses } from '../lib/pool.js';
 import { kib, resultName, table } from '../lib/report.js';
@@ -52,7 +52,7 @@ export const qos: Scenario = {
     const problems: string[] = [];
     const addrs = loopbackAddresses(8);
     try {
-      for (const n of levels) {
+      for (const [levelIndex, n] of levels.entries()) {
         // Connect and log in more clients until exactly n are online.
         const have = clients.length;
         let loginsPerSec = NaN;
@@ -72,7 +72,8 @@ export const qos: Scenario = {
         const rate = Math.min(n * perClientRate, maxRate);
         progress('qos', `N=${n}: ${rate} msg/s for ${durationMs / 1000} s`);
         const cpu0 = server.cpuSeconds();
-        const r = await runDirectLoad({ scope: `qos N=${n}`, clients: active, rate, durationMs, bodyChars, seed: n });
+        // A tag per level (qa, qb, …): a late popup of one level is never counted in the next.
+        const r = await runDirectLoad({ scope: `qos N=${n}`, clients: active, rate, durationMs, bodyChars, seed: n, tag: runTag('q', levelIndex) });
         const cpu1 = server.cpuSeconds();
         const level: Level = {
           ...r,
@@ -114,7 +115,7 @@ ${perClientRate} msg/s, capped at ${maxRate} msg/s in total (so from N = ${Math.
 sends less often), for ${durationMs / 1000} s, open loop (on schedule, not waiting for replies), each to a
 random other client. Body ${bodyChars} ASCII characters; every SEND is committed before its OK.
 
-Definitions (each message is tracked individually by the tag \`q<k>\` in its subject):
+Definitions (each message is tracked individually by the tag \`q<level><k>\` in its subject — \`qa0\`, \`qa1\`, … at the first level, \`qb0\`, … at the next —, so a popup of one level arriving late is never counted in the next):
 
 - **Throughput** — popups delivered per second, from the first SEND written to the last popup read;
   *uplink kbps* = bytes of SEND frames written × 8 / that time, *downlink kbps* = bytes of POPUP frames read × 8 / that time.

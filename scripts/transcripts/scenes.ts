@@ -16,11 +16,14 @@ import { SiarServer } from '../../src/server/server.js';
 import type { ServerConfig } from '../../src/server/config.js';
 import { declareFile, sendMessage } from '../../src/client/transfer.js';
 import { writeFile } from 'node:fs/promises';
+import { redisServerPath, startRedis } from '../services.js';
 import { Block, Recording } from './recorder.js';
 
 export interface Scene {
   /** The document, relative to the repository. */
   file: string;
+  /** What the machine must have to record it (Redis), or false (test/helpers/capability.ts). */
+  missing?: () => { name: string; reason: string | false };
   /** Records the blocks; returns them by name, rendered. */
   record(): Promise<Map<string, string[]>>;
 }
@@ -354,9 +357,41 @@ export const adminScene: Scene = {
     const intoMinute = Date.now() % 60_000;
     if (intoMinute > 40_000) await new Promise((r) => setTimeout(r, 60_000 - intoMinute + 100));
     const stats = await statsRecording();
-    return new Map([...stats, ...await alertRecording()]);
+    const online = await onlineWithoutRedisRecording();
+    return new Map([...stats, ...online, ...await alertRecording()]);
   },
+  missing: () => ({ name: 'Redis', reason: redisServerPath() ? false : 'Redis is not installed (apt-get install redis-server)' }),
 };
+
+/** ONLINE on a node whose Redis (--bus) is down: its own members, partial=1 and the sentence (adminScene). */
+async function onlineWithoutRedisRecording(): Promise<Map<string, string[]>> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'siar-transcripts-redis-'));
+  const redis = await startRedis(path.join(dir, 'redis'));
+  try {
+    return await withServer(async (rec, server, dataDir) => {
+      await createMembers(server, dataDir, ['unhas']);
+      const { port } = server.address();
+      const unhas = await SiarClient.connect({ host: '127.0.0.1', port });
+      await unhas.login('unhas', OWN.unhas, { popups: false });
+      await redis.stop();
+      const block = new Block('online-partial');
+      block.note('# `nc 127.0.0.1 7401` as admin on node-1 of a cluster whose Redis is down');
+      const admin = await rec.session(block);
+      const password = adminPassword(dataDir);
+      rec.secret(password, 'ADMIN-PASSWORD');
+      await rec.step(admin, `1|LOGIN||username=admin|password=${password}|popups=0`);
+      rec.secret(admin.token, 'ADMINTOKEN');
+      await rec.step(admin, `2|ONLINE|${admin.token}`);
+      await rec.step(admin, `3|MEMBERS|${admin.token}`);
+      await rec.step(admin, '4|QUIT|');
+      await unhas.close();
+      return rendered(rec, [block]);
+    }, { nodeId: 'node-1', bus: redis.url });
+  } finally {
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 function statsRecording(): Promise<Map<string, string[]>> {
   return withServer(async (rec, server, dataDir) => {

@@ -25,6 +25,7 @@ import { SCHEMA_VERSION } from './sqlite/migrate.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
 import type { Bus, BusEvent } from '../core/ports/bus.js';
 import { clusterKeyPrefix } from '../core/cluster-name.js';
+import { BusUnreachable } from '../core/ports/unreachable.js';
 import type { LoginThrottleState, ThrottleOptions } from '../core/ports/login-throttle.js';
 import type { Leases } from '../core/ports/lease.js';
 import type { Presence } from '../core/ports/presence.js';
@@ -73,12 +74,18 @@ export interface StoreSettings {
   /** SQLite only: the durability and how long a write waits for another process's lock. */
   synchronous: 'NORMAL' | 'FULL';
   busyWaitMs: number;
+  /** PostgreSQL only: the connections of the pool for reads and transactions (default 10). */
+  storePoolSize?: number;
 }
 
 /** Opens the store the settings name (creating and migrating its schema as needed). */
 export async function openStore(settings: StoreSettings, log: Logger): Promise<Store> {
   const where = storeLocation(settings.store, settings.dataDir);
-  if (where.engine === 'postgres') return PostgresStore.open(where.url, { lockTimeoutMs: settings.busyWaitMs });
+  if (where.engine === 'postgres') {
+    return PostgresStore.open(where.url, {
+      lockTimeoutMs: settings.busyWaitMs, ...(settings.storePoolSize !== undefined ? { maxConnections: settings.storePoolSize } : {}),
+    });
+  }
   const store = SqliteStore.open(where.file, {
     synchronous: settings.synchronous, checkpointInBackground: true, busyWaitMs: settings.busyWaitMs,
   });
@@ -144,11 +151,18 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
 export async function openNode(settings: NodeSettings, log: Logger): Promise<NodeAdapters> {
   const onListenerError = (err: unknown, event: BusEvent): void => log.error({ err, event: event.type }, 'a bus listener failed');
   if (!settings.bus) return inProcessNode(settings, onListenerError);
-  let lastWarned = 0;
+  // One line per kind of trouble, each at most once per 10 s: the connections' own errors (every
+  // reconnection attempt while Redis is down) do not hide what the adapters did instead (the login
+  // throttle counting on this node, a send going through uncounted).
+  const lastWarned = new Map<string, number>();
   const onError = (err: unknown): void => {
-    if (Date.now() - lastWarned < 10_000) return;
-    lastWarned = Date.now();
-    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'Redis (--bus) unreachable; retrying');
+    const text = err instanceof Error ? err.message : String(err);
+    const kind = err instanceof BusUnreachable && err.meaning ? err.meaning : 'connection';
+    const at = Date.now();
+    if (at - (lastWarned.get(kind) ?? -Infinity) < 10_000) return;
+    if (lastWarned.size >= 100) lastWarned.clear();
+    lastWarned.set(kind, at);
+    log.warn({ err: text }, kind === 'connection' ? 'Redis (--bus) unreachable; retrying' : `Redis (--bus) unreachable: ${kind}`);
   };
   const prefix = clusterKeyPrefix(settings.clusterName);
   const bus = await RedisBus.connect(settings.bus, settings.nodeId, { onError, onListenerError, prefix });

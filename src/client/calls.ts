@@ -439,7 +439,8 @@ export class AdminCalls {
   /** Who is connected, from where, since when. */
   async online(): Promise<OnlineReply> {
     const r = await this.request('ONLINE');
-    return withWire({ users: r.items.map(argsToOnlineUser), count: count(r.args, 'count'), connections: count(r.args, 'connections') }, r.args);
+    const note = r.args.get('partial') === '1' ? r.args.get('note') ?? 'Only this node\'s members are listed.' : undefined;
+    return withWire({ users: r.items.map(argsToOnlineUser), count: count(r.args, 'count'), connections: count(r.args, 'connections'), ...(note ? { note } : {}) }, r.args);
   }
 
   /** Days after which pending requests expire; `days` sets it (until a restart), `run` expires old ones now. */

@@ -584,6 +584,8 @@ export interface OnlineReply {
   /** Users and connections in all. */
   count: number;
   connections: number;
+  /** Set when the list is this node's only (the server cannot reach Redis): the server's sentence saying so. */
+  note?: string;
 }
 
 /** One minute of STATS history (the last one still running: `partial`). */

@@ -6,9 +6,14 @@
 import { SiarError } from '../protocol/errors.js';
 import { formatBytes } from '../protocol/units.js';
 import { StoreError } from './ports/store/errors.js';
+import { BusUnreachable } from './ports/unreachable.js';
 
-/** The protocol error for a store refusal, or null when `err` is no StoreError. */
+/** What a client reads when what it asked needs Redis (--bus) and Redis cannot be reached. */
+export const BUS_UNREACHABLE_SENTENCE = 'The server cannot reach Redis, which the nodes of this cluster share, right now; try again shortly.';
+
+/** The protocol error for a store refusal (or an unreachable bus), or null when `err` is neither. */
 export function wireError(err: unknown): SiarError | null {
+  if (err instanceof BusUnreachable) return new SiarError('BUSY', BUS_UNREACHABLE_SENTENCE);
   if (!(err instanceof StoreError)) return null;
   const f = err.failure;
   switch (f.kind) {

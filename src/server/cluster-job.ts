@@ -10,6 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { LeaseGrant, Leases } from '../core/ports/lease.js';
+import { rateLimitedWarn } from './logger.js';
 
 export interface ClusterJobOptions {
   /** The lease's name, the same on every node. */
@@ -34,8 +35,11 @@ export class ClusterJob {
   private stopped = false;
   private readonly now: () => number;
 
+  private readonly warnLease: (fields: Record<string, unknown>) => void;
+
   constructor(private readonly options: ClusterJobOptions) {
     this.now = options.now ?? Date.now;
+    this.warnLease = rateLimitedWarn(options.log, 'could not acquire or renew a lease; trying again');
   }
 
   /** Whether this node holds the job's lease now (and so runs it). */
@@ -93,7 +97,8 @@ export class ClusterJob {
         }
       }
     } catch (err) {
-      log.warn({ lease: name, err: err instanceof Error ? err.message : String(err) }, 'could not acquire or renew a lease; trying again');
+      // Every round while Redis is down: one line per 10 s, not one per round.
+      this.warnLease({ lease: name, err: err instanceof Error ? err.message : String(err) });
     }
     if (this.holding && !this.running && !this.stopped && this.now() - this.lastRun >= this.options.intervalMs) {
       this.lastRun = this.now();

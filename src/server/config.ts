@@ -11,6 +11,8 @@ export interface ServerConfig {
   dataDir: string;
   /** Where the store is (--store): null for <data>/siar.db, sqlite:PATH or a path, postgres://… (src/adapters/index.ts). */
   store: string | null;
+  /** PostgreSQL: the connections of the store's pool (--store-pool-size); SQLite ignores it. */
+  storePoolSize: number;
   /** What the nodes of a cluster share besides the store (--bus): null for in process, redis://… (src/adapters/index.ts). */
   bus: string | null;
   /** This node's name on the bus and in presence (--node-id): null for host:port. */

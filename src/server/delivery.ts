@@ -9,6 +9,8 @@ import type { MessageAlert } from '../core/ports/store/alerts.js';
 import type { Message } from '../core/ports/store/messages.js';
 import { replayPending as replay, type ReplayPorts } from '../core/services/delivery.js';
 import { popupAlert } from './alerts.js';
+import { BusUnreachable } from '../core/ports/unreachable.js';
+import { degradedLog } from './logger.js';
 
 /**
  * Popups on the wire: the POPUP frames, and the popup port (src/core/ports/popups.ts) over this
@@ -82,7 +84,20 @@ export function publishStored(
 ): void {
   services.stats.messageStored();
   services.bus.publish({ type: 'message_stored', messageId: message.id, institution, message, alert })
-    .catch((err: unknown) => services.log.error({ err, messageId: message.id }, 'could not publish a stored message; its popups wait for the next login'));
+    .catch((err: unknown) => {
+      // Redis unreachable: this node's recipients had their popups (RedisBus.publish), the other
+      // nodes' get theirs from their periodic catch-up or at their next login.
+      if (err instanceof BusUnreachable) unpublished(services.log)(err, 'popups went to this node\'s recipients; the other nodes push theirs at their next catch-up (--catch-up-interval)');
+      else services.log.error({ err, messageId: message.id }, 'could not publish a stored message; its popups wait for the next catch-up or login');
+    });
+}
+
+/** One rate-limited log line per logger for messages the bus could not carry. */
+const unpublishedLogs = new WeakMap<Logger, (err: Error, meaning: string) => void>();
+function unpublished(log: Logger): (err: Error, meaning: string) => void {
+  let warn = unpublishedLogs.get(log);
+  if (!warn) unpublishedLogs.set(log, (warn = degradedLog(log)));
+  return warn;
 }
 
 /** Pushes the popups (and reminders) a member missed while offline to the connection that just logged in (core/services/delivery.ts). */

@@ -96,7 +96,7 @@ const BEFORE_PASSWORD_CHANGE = new Set(['PASSWD', 'LOGOUT', 'WHOAMI']);
 async function authorize(services: Services, command: Command, token: string, conn: Connection): Promise<Auth | null> {
   if (command.access === 'anyone' && token === '') return null;
   if (token === '') throw new SiarError('AUTH_REQUIRED', `${command.verb} needs a session token; LOGIN first.`);
-  const auth = await authenticate(services, tokenHashFor(conn, token));
+  const auth = await authenticate(services, conn, tokenHashFor(conn, token));
   // The restriction is the session's (opened with the mailed password): a password the member set
   // from another session lifts nothing. The member's flag covers a session opened just before a reset.
   const oneTime = auth.session.mustChangePassword || auth.user.mustChangePassword;
@@ -126,15 +126,29 @@ function tokenHashFor(conn: Connection, token: string): string {
   return hash;
 }
 
-async function authenticate(services: Services, tokenHash: string): Promise<Auth> {
-  const session = await services.store.findSession(tokenHash);
-  if (!session) throw new SiarError('BAD_TOKEN');
-  if (Date.parse(session.expiresAt) <= Date.now()) {
-    await services.store.closeSession(session.id);
+/**
+ * The session the token names and its member: as this connection's last command found them, unless
+ * the account cache heard of a change since (account-cache.ts), else read from the store and kept.
+ */
+async function authenticate(services: Services, conn: Connection, tokenHash: string): Promise<Auth> {
+  const { store, accounts } = services;
+  const cached = accounts.auth(conn, tokenHash);
+  if (cached) {
+    if (Date.parse(cached.session.expiresAt) > Date.now()) return cached;
+    accounts.forgetAuth(conn);
+    await store.closeSession(cached.session.id);
     throw new SiarError('TOKEN_EXPIRED');
   }
-  const user = await services.store.getUserById(session.userId);
+  const since = accounts.mark();
+  const session = await store.findSession(tokenHash);
+  if (!session) throw new SiarError('BAD_TOKEN');
+  if (Date.parse(session.expiresAt) <= Date.now()) {
+    await store.closeSession(session.id);
+    throw new SiarError('TOKEN_EXPIRED');
+  }
+  const user = await store.getUserById(session.userId);
   if (!user) throw new SiarError('BAD_TOKEN');
   if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
+  accounts.rememberAuth(conn, tokenHash, { user, session }, since);
   return { user, session };
 }

@@ -19,6 +19,14 @@ export interface LocalConnectionsOptions {
   onError?: (err: unknown) => void;
 }
 
+/** What a suspended member's connections are told as they are closed. */
+export const SUSPENDED_SENTENCE = 'Your account was suspended by the administrator.';
+
+/** How soon presence is written again after a write failed (Redis unreachable), and then again until it takes. */
+export const PRESENCE_RETRY_MS = 2_000;
+/** Removals kept to retry, at most (above). */
+const MAX_UNREMOVED = 10_000;
+
 export class LocalConnections {
   readonly node: string;
   private readonly presence: Presence | null;
@@ -36,6 +44,13 @@ export class LocalConnections {
   private readonly loggedIn = new Map<string, number>();
   /** A connection whose session expires is closed then: it must not go on receiving popups. */
   private readonly expiry = new SessionExpiry<Connection>((conn) => conn.fail('SESSION_EXPIRED'));
+  /**
+   * Connections that left while presence could not be told (Redis unreachable): removed when it
+   * can. Past MAX_UNREMOVED of them, this node's presence is cleared whole and written again instead.
+   */
+  private unremoved: Set<number> | 'all' = new Set();
+  private presenceRetry: NodeJS.Timeout | null = null;
+  private presenceStopped = false;
 
   constructor(options: LocalConnectionsOptions = {}) {
     this.node = options.node ?? 'local';
@@ -83,18 +98,60 @@ export class LocalConnections {
 
   /** Writes the connection's presence again (it started or stopped taking popups). */
   present(conn: Connection): void {
+    this.write(conn)?.catch((err: unknown) => this.presenceFailed(err));
+  }
+
+  private write(conn: Connection): Promise<void> | null {
     const user = conn.user;
-    if (!this.presence || !user || this.attachedAs.get(conn) !== user.userId) return;
+    if (!this.presence || !user || this.attachedAs.get(conn) !== user.userId) return null;
     const entry: PresenceEntry = {
       node: this.node, cid: conn.cid, userId: user.userId, username: user.username, address: conn.remoteAddress,
       since: conn.connectedAt.toISOString(), admin: user.role === 'admin', popups: conn.wantsPopups,
     };
-    this.presence.set(entry).catch(this.onError);
+    return this.presence.set(entry);
   }
 
-  /** Writes every attached connection's presence again (after the presence store lost it, e.g. Redis restarted). */
-  presentAll(): void {
-    for (const conn of this.attachedAs.keys()) this.present(conn);
+  /**
+   * Writes this node's presence again: the removals presence missed, then every attached connection
+   * (after the presence store lost it, e.g. Redis restarted, or could not be written). A failure
+   * tries again PRESENCE_RETRY_MS later, until it takes.
+   */
+  async presentAll(): Promise<void> {
+    if (!this.presence) return;
+    try {
+      if (this.unremoved === 'all') {
+        await this.presence.removeNode(this.node);
+        this.unremoved = new Set();
+      }
+      for (const cid of [...this.unremoved]) {
+        await this.presence.remove(this.node, cid);
+        this.unremoved.delete(cid);
+      }
+      const [first, ...rest] = this.attachedAs.keys();
+      // One write first: while Redis is still unreachable, one failure and not one per connection.
+      if (first) await this.write(first);
+      await Promise.all(rest.map((conn) => this.write(conn)));
+    } catch (err) {
+      this.presenceFailed(err);
+    }
+  }
+
+  /** A presence write failed: logged, and this node's presence written again soon. */
+  private presenceFailed(err: unknown): void {
+    this.onError(err);
+    if (this.presenceRetry || this.presenceStopped) return;
+    this.presenceRetry = setTimeout(() => {
+      this.presenceRetry = null;
+      void this.presentAll();
+    }, PRESENCE_RETRY_MS);
+    this.presenceRetry.unref();
+  }
+
+  /** Stops retrying presence writes (the node is stopping). */
+  stopPresence(): void {
+    this.presenceStopped = true;
+    if (this.presenceRetry) clearTimeout(this.presenceRetry);
+    this.presenceRetry = null;
   }
 
   detach(conn: Connection): void {
@@ -103,7 +160,12 @@ export class LocalConnections {
     const userId = this.attachedAs.get(conn);
     if (userId === undefined) return;
     this.attachedAs.delete(conn);
-    this.presence?.remove(this.node, conn.cid).catch(this.onError);
+    const cid = conn.cid;
+    this.presence?.remove(this.node, cid).catch((err: unknown) => {
+      if (this.unremoved !== 'all') this.unremoved.add(cid);
+      if (this.unremoved !== 'all' && this.unremoved.size > MAX_UNREMOVED) this.unremoved = 'all';
+      this.presenceFailed(err);
+    });
     bump(this.loggedIn, conn.remoteAddress, -1);
     const set = this.byUser.get(userId);
     if (set?.delete(conn) && set.size === 0) this.byUser.delete(userId);
@@ -113,6 +175,11 @@ export class LocalConnections {
     let n = 0;
     for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
     return n;
+  }
+
+  /** The members logged in here. */
+  loggedInMembers(): number[] {
+    return [...this.byUser.keys()];
   }
 
   /** The members with a connection here that takes popups now (the periodic catch-up asks the store for theirs). */

@@ -31,3 +31,35 @@ export function createConsoleLogger(level: string, format: LogFormat, destinatio
     ignore: 'app',
   }));
 }
+
+/** A warning logged at most once per 10 s, with how many were left out since the previous line. */
+export function rateLimitedWarn(log: Logger, msg: string, level: 'warn' | 'error' = 'warn'): (fields: Record<string, unknown>) => void {
+  let last = -Infinity;
+  let skipped = 0;
+  return (fields) => {
+    const now = Date.now();
+    if (now - last < 10_000) {
+      skipped++;
+      return;
+    }
+    last = now;
+    log[level]({ ...fields, ...(skipped > 0 ? { alsoSinceLastLine: skipped } : {}) }, msg);
+    skipped = 0;
+  };
+}
+
+/**
+ * The log line for Redis (--bus) being unreachable, one per thing done instead (`meaning`), each at
+ * most once per 10 s: "Redis (--bus) unreachable: <meaning>", with the reason.
+ */
+export function degradedLog(log: Logger): (err: Error, meaning: string) => void {
+  const warners = new Map<string, (fields: Record<string, unknown>) => void>();
+  return (err, meaning) => {
+    let warn = warners.get(meaning);
+    if (!warn) {
+      if (warners.size >= 100) warners.clear(); // meanings are a handful of fixed sentences; a bound all the same
+      warners.set(meaning, (warn = rateLimitedWarn(log, `Redis (--bus) unreachable: ${meaning}`)));
+    }
+    warn({ reason: err.message });
+  };
+}

@@ -76,6 +76,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'the store: an SQLite file (sqlite:PATH or PATH) or a PostgreSQL database (postgres://user@host:port/db); give a password through SIAR_STORE, the config file or PGPASSWORD, not on the command line (it is never shown)',
   },
   {
+    name: 'store-pool-size', group: 'Storage:', kind: 'integer', default: 10, min: 1, max: 100, sets: 'storePoolSize',
+    describe: 'PostgreSQL only: connections this node keeps to the store for reads and transactions (the group commit has one more of its own, attachments up to 6); under load a command waits for a free one. Every node holds them at once, so nodes × (this + 7) must stay below PostgreSQL\'s max_connections (100 unless configured)',
+  },
+  {
     name: 'bus', group: 'Storage:', kind: 'url', schemes: ['redis:', 'rediss:'], default: null, secret: true, sets: 'bus',
     unset: { means: 'a single node: bus, presence and traffic counters in this process', example: 'redis://:password@redis.example.ac.id:6379' },
     describe: 'the Redis the nodes of a cluster share for the bus, presence and traffic counters (the password is never shown)',

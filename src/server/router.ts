@@ -7,6 +7,8 @@
 import type { ArgInput, ErrorCode } from '../protocol/index.js';
 import type { Bus, BusEvent, SessionSelector } from '../core/ports/bus.js';
 import type { OnlineEntry, Presence } from '../core/ports/presence.js';
+import { BusUnreachable } from '../core/ports/unreachable.js';
+import type { AccountCache } from './account-cache.js';
 import type { Connection } from './connection.js';
 import type { LocalConnections } from './local-connections.js';
 
@@ -23,7 +25,7 @@ export interface MessageRouter {
   /** Pushes an event to every connection of the member, on every node. */
   pushToUser(userId: number, event: string, args: ArgInput): void;
   pushToAdmins(event: string, args: ArgInput): void;
-  /** A member's account changed (suspension, reactivation, password reset). */
+  /** A member's account changed (suspension, reactivation, password set or reset): every node's caches forget it. */
   memberChanged(userId: number, change: string): void;
   /** Remembers a connection of this node waiting for the decision on a registration request. */
   awaitRegistration(requestId: number, conn: Connection): void;
@@ -40,6 +42,11 @@ export interface MessageRouter {
   /** Of these members, the ones online. */
   onlineAmong(userIds: readonly number[]): Promise<Set<number>>;
   online(): Promise<OnlineEntry[]>;
+  /**
+   * Who is online as far as this node can tell: every node's members, or (`complete` false) only
+   * this node's while presence is unreachable.
+   */
+  onlineAsKnown(): Promise<{ entries: OnlineEntry[]; complete: boolean }>;
   /** Every connection of this node, logged in or not (shutdown, statistics). */
   connectionCount(): number;
   connections(): Connection[];
@@ -49,11 +56,18 @@ export interface MessageRouter {
 export class Router implements MessageRouter {
   private unsubscribe: (() => void) | null = null;
 
+  /**
+   * `onError` hears a publish that failed; `onDegraded` (default: onError) hears Redis being
+   * unreachable, and what was done instead (`meaning`), for a log line.
+   */
   constructor(
     readonly local: LocalConnections,
     private readonly bus: Bus,
     private readonly presence: Presence,
     private readonly onError: (err: unknown) => void,
+    /** What this node keeps of members: told of every event, this node's own before they go out. */
+    private readonly accounts: AccountCache | null = null,
+    private readonly onDegraded: (err: BusUnreachable, meaning: string) => void = (err) => onError(err),
   ) {}
 
   /** Acts on the bus's notices for this node's connections, until stop(). */
@@ -102,27 +116,53 @@ export class Router implements MessageRouter {
     return this.disconnectSessions(userId, { all: true }, code, message);
   }
 
+  /**
+   * Redis unreachable: the store has closed the sessions already (the caller's write); the bus still
+   * closes this node's connections (RedisBus.publish), the count is this node's, and the other nodes
+   * close theirs when they reconnect (server.ts, closeSuspended; a password change: at their next command).
+   */
   async disconnectSessions(userId: number, sessions: SessionSelector, code: ErrorCode, message: string, decidedAt = Date.now()): Promise<number> {
     // Counted where presence can see every node; only all of a member's connections is a count it knows.
-    const count = 'all' in sessions ? await this.presence.connectionsOf(userId) : 0;
-    await this.bus.publish({ type: 'session_closed', userId, sessions, code, message, decidedAt });
+    const count = 'all' in sessions
+      ? await this.orLocal(this.presence.connectionsOf(userId), () => this.local.connectionsOf(userId), 'only the connections on this node are counted')
+      : 0;
+    const event: BusEvent = { type: 'session_closed', userId, sessions, code, message, decidedAt };
+    this.accounts?.hear(event); // this node's next command reads them again, whenever the bus brings the event back
+    try {
+      await this.bus.publish(event);
+    } catch (err) {
+      if (!(err instanceof BusUnreachable)) throw err;
+      this.onDegraded(err, 'sessions were closed on this node; the other nodes close theirs when they reconnect');
+    }
     return count;
   }
 
   async isOnline(userId: number): Promise<boolean> {
-    return (await this.presence.onlineAmong([userId])).has(userId);
+    return (await this.onlineAmong([userId])).has(userId);
   }
 
+  /** Redis unreachable: 0 (the cap per member then counts this node's connections only). */
   connectionsElsewhere(userId: number): Promise<number> {
-    return this.presence.connectionsOf(userId, { exceptNode: this.local.node });
+    return this.orLocal(this.presence.connectionsOf(userId, { exceptNode: this.local.node }), () => 0, 'the cap per member counts this node\'s connections only');
   }
 
+  /** Redis unreachable: the members online on this node. */
   onlineAmong(userIds: readonly number[]): Promise<Set<number>> {
-    return this.presence.onlineAmong(userIds);
+    return this.orLocal(this.presence.onlineAmong(userIds), () => new Set(userIds.filter((id) => this.local.isOnline(id))), 'online flags show this node\'s members only');
   }
 
   online(): Promise<OnlineEntry[]> {
     return this.presence.online();
+  }
+
+  async onlineAsKnown(): Promise<{ entries: OnlineEntry[]; complete: boolean }> {
+    try {
+      return { entries: await this.presence.online(), complete: true };
+    } catch (err) {
+      if (!(err instanceof BusUnreachable)) throw err;
+      this.onDegraded(err, 'ONLINE lists this node\'s members only');
+      return { entries: this.local.online(), complete: false };
+    }
   }
 
   connectionCount(): number {
@@ -137,18 +177,35 @@ export class Router implements MessageRouter {
     return this.local.anonymousFrom(address);
   }
 
+  /** Redis unreachable: this node still acts on its own connections (RedisBus.publish hears it here). */
   private publish(event: BusEvent): void {
-    this.bus.publish(event).catch(this.onError);
+    this.accounts?.hear(event);
+    this.bus.publish(event).catch((err: unknown) => {
+      if (err instanceof BusUnreachable) this.onDegraded(err, `a ${event.type} notice reached this node's connections only`);
+      else this.onError(err);
+    });
+  }
+
+  /** What presence says, or (Redis unreachable) what this node knows, with a log line saying so. */
+  private async orLocal<T>(shared: Promise<T>, here: () => T, meaning: string): Promise<T> {
+    try {
+      return await shared;
+    } catch (err) {
+      if (!(err instanceof BusUnreachable)) throw err;
+      this.onDegraded(err, meaning);
+      return here();
+    }
   }
 
   /** This node's part of a notice: its own connections. */
   private hear(event: BusEvent): void {
+    this.accounts?.hear(event);
     switch (event.type) {
       case 'member_notice': this.local.pushToUser(event.userId, event.event, event.args); break;
       case 'admin_notice': this.local.pushToAdmins(event.event, event.args); break;
       case 'registration_decided': this.local.pushToRegistrant(event.requestId, event.event, event.args); break;
       case 'session_closed': this.local.disconnectSessions(event.userId, event.sessions, event.code, event.message, event.decidedAt); break;
-      default: break; // message_stored is delivery's; member_changed is for caches, and this node keeps none
+      default: break; // message_stored is delivery's; member_changed is for the account cache (above)
     }
   }
 }

@@ -19,14 +19,16 @@ import { expireRegistrations } from './commands/admin-ops.js';
 import { auditThrottleReports } from './commands/password-guard.js';
 import type { Command, Services } from './commands/types.js';
 import { createDispatcher } from './dispatcher.js';
-import { createLogger } from './logger.js';
+import { createLogger, degradedLog, rateLimitedWarn } from './logger.js';
 import { MailSealer } from './mail/seal.js';
 import { createMailTransport } from './mail/transport.js';
 import { MailWorker } from './mail/worker.js';
 import type { MemoryRelease } from './memory-release.js';
 import type { OutputBudget } from './output-budget.js';
+import { ACCOUNT_CACHE_MAX_AGE_ON_BUS_MS, AccountCache } from './account-cache.js';
 import { Router } from './router.js';
-import { LocalConnections } from './local-connections.js';
+import { LocalConnections, SUSPENDED_SENTENCE } from './local-connections.js';
+import { BusUnreachable } from '../core/ports/unreachable.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
 import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
 import { popupOutlet, publishStored, replayPending } from './delivery.js';
@@ -168,8 +170,18 @@ export class SiarServer {
     const clusterJobs = [mailQueue];
     mailQueue.start();
     const nodeId = bus.nodeId;
-    const local = new LocalConnections({ node: nodeId, presence, onError: (err) => log.error({ err }, 'a presence write failed') });
-    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'));
+    const degraded = degradedLog(log);
+    const local = new LocalConnections({
+      node: nodeId, presence,
+      onError: (err) => {
+        if (err instanceof BusUnreachable) degraded(err, 'presence is written again when it is back (ONLINE elsewhere misses this node\'s members meanwhile)');
+        else log.error({ err }, 'a presence write failed');
+      },
+    });
+    // Sessions, members and recipients' ids kept between commands: forgotten on the bus's word, and
+    // trusted for at most a few seconds where the bus (Redis) may lose an event without a reconnection.
+    const accounts = new AccountCache({ maxAgeMs: config.bus ? ACCOUNT_CACHE_MAX_AGE_ON_BUS_MS : Infinity });
+    const router = new Router(local, bus, presence, (err) => log.error({ err }, 'a bus publish failed'), accounts, degraded);
     router.start();
     // Not sampling yet: a start that fails before listening leaves no timer behind.
     const loopLateness = new LoopLatenessMonitor();
@@ -178,7 +190,10 @@ export class SiarServer {
       loopLateness,
       counters: {
         port: node.counters, node: nodeId,
-        onError: (err) => log.error({ err }, 'traffic counters could not be written'),
+        onError: (err) => {
+          if (err instanceof BusUnreachable) degraded(err, 'traffic counters are written again when it is back (STATS answers BUSY meanwhile)');
+          else log.error({ err }, 'traffic counters could not be written');
+        },
       },
       connections: () => router.connectionCount(),
       liveBytes: () => {
@@ -195,7 +210,7 @@ export class SiarServer {
     await node.counters.restart(nodeId).catch((err) => log.error({ err }, 'traffic counters could not be reset for this node'));
     const backups = new BackupService({ store, dataDir: config.dataDir, log, inspect: databaseFiles.inspect });
     const services: Services = {
-      config, store, router, bus, log, stats, backups,
+      config, store, router, accounts, bus, log, stats, backups,
       throttle: node.throttle,
       sendRate: node.sendRate,
       diskFloor: new DiskFloor(config),
@@ -204,8 +219,12 @@ export class SiarServer {
     services.throttle.onReport = auditThrottleReports(services);
     // A bus that may have lost events meanwhile: every connection here catches up from the store.
     bus.onReconnect(() => {
+      // What was kept of members may have changed unheard: read again.
+      accounts.forgetAll();
       // A Redis that restarted has forgotten who is online here (it keeps no copy on disk): told again.
-      local.presentAll();
+      void local.presentAll();
+      // A suspension decided on another node while this one could not hear it: closed now.
+      closeSuspended(store, local).catch((err) => log.error({ err }, 'checking for suspensions after the bus reconnected failed'));
       for (const conn of local.connections()) {
         if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
       }
@@ -406,6 +425,7 @@ export class SiarServer {
       // A backup under way finishes first: closing the store would break it.
       await this.backups?.running?.done.catch(() => undefined);
       await this.mailWorker.stop();
+      this.router.local.stopPresence();
       if (this.node && this.ownsNode) {
         const { bus, presence, counters, leases, sendRate } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
@@ -483,22 +503,22 @@ async function ensureAdminAccount(store: Store, dataDir: string, log: Logger): P
   log.info({ file }, 'created the admin account; its password is in the admin-password file');
 }
 
-/** A warning logged at most once per 10 s, with how many were left out since the previous line. */
-function rateLimitedWarn(log: Logger, msg: string, level: 'warn' | 'error' = 'warn'): (fields: Record<string, unknown>) => void {
-  let last = -Infinity;
-  let skipped = 0;
-  return (fields) => {
-    const now = Date.now();
-    if (now - last < 10_000) {
-      skipped++;
-      return;
-    }
-    last = now;
-    log[level]({ ...fields, ...(skipped > 0 ? { alsoSinceLastLine: skipped } : {}) }, msg);
-    skipped = 0;
-  };
-}
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./i.test(host);
+}
+
+/**
+ * Closes this node's connections of members the store says are suspended: the bus event that
+ * would have closed them may have been lost while Redis was unreachable (one listing of members,
+ * on reconnection only).
+ */
+async function closeSuspended(store: Store, local: LocalConnections): Promise<void> {
+  const here = new Set(local.loggedInMembers());
+  if (here.size === 0) return;
+  for (const member of await store.listMembers()) {
+    if (member.status !== 'active' && here.has(member.id)) {
+      local.disconnectSessions(member.id, { all: true }, 'SESSION_CLOSED', SUSPENDED_SENTENCE);
+    }
+  }
 }

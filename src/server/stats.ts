@@ -256,7 +256,11 @@ export class TrafficStats {
     for (const f of COUNTER_FIELDS) delta[f] = now[f] - was[f];
     if (Object.values(delta).every((v) => v === 0)) return;
     this.flushed = now;
-    port.add(node, delta).catch(onError);
+    port.add(node, delta).catch((err: unknown) => {
+      // Not added (Redis unreachable): the next flush carries it again.
+      for (const f of COUNTER_FIELDS) this.flushed[f] -= delta[f];
+      onError(err);
+    });
   }
 
   /** The lateness window so far (then a new one when `reset`); every reading feeds the worst ever. */

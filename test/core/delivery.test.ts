@@ -139,6 +139,33 @@ t.test('heard from another node: marks are written for the pushes made here; tho
   t.strictSame(await undelivered(real, bob), []);
 });
 
+t.test('heard from another node: a message recalled or expired by then does not pop up', async (t) => {
+  const { real, alice, bob } = await setup(t);
+  const b = node(real);
+  const bobOnB = await connect(t, b.local, bob);
+  const elsewhere = false; // storedHere: the wake-up came from another node
+
+  // Recalled before this node heard the wake-up: it reads the alert (none rode along) and finds it recalled.
+  const recalled = await send(real, alice, [bob], 'recalled');
+  await real.recallMessage({ messageId: recalled.id, byUserId: alice.id, reason: 'wrong' });
+  t.equal(await deliverMessage(b.ports, recalled, 'Alice U.', elsewhere), 0, 'recalled, the alert read from the store: no popup');
+  const recalledAlert = (await real.alertsOf([recalled.id])).get(recalled.id)!;
+  t.equal(await deliverMessage(b.ports, recalled, 'Alice U.', elsewhere, recalledAlert), 0, 'recalled, the alert carried: no popup');
+  // Past its expiry when this node hears it (a late wake-up).
+  const past = new Date(Date.now() - 1000).toISOString();
+  const { message: expired } = await real.storeAlertedMessage(
+    { senderId: alice.id, audience: 'direct', recipientIds: [bob.id], subject: 'expired', body: 'b' }, { priority: 'normal', ack: false, expiresAt: past },
+  );
+  const expiredAlert = (await real.alertsOf([expired.id])).get(expired.id)!;
+  t.equal(await deliverMessage(b.ports, expired, 'Alice U.', elsewhere, expiredAlert), 0, 'expired: no popup');
+
+  const after = await send(real, alice, [bob], 'sentinel');
+  t.equal(await deliverMessage(b.ports, after, 'Alice U.', elsewhere, null), 1, 'a message neither recalled nor expired pops up');
+  await waitFor(() => ids(bobOnB).includes(after.id));
+  t.strictSame(ids(bobOnB), [after.id], 'only that one reached bob');
+  t.strictSame(b.marks, [['deliveredMany', after.id, [bob.id]]], 'no delivered mark for the others');
+});
+
 t.test('a push that fails after the commit wrote its mark is taken back, and the popup comes at the next login', async (t) => {
   const { real, alice, bob } = await setup(t);
   const a = node(real);

@@ -61,6 +61,7 @@ t.test('the defaults are the ones the server always had', async (t) => {
     maxTransfers: 256, uploadWindowMs: 24 * 60 * 60_000, partialRetentionMs: 60 * 60_000, transferSweepIntervalMs: 60_000,
     minFreeDiskBytes: 64 * 1024 ** 2, registrationExpiryDays: 30, registrationExpiryCheckMs: 60 * 60_000, statsHistoryMinutes: 60,
     urgentSenders: 'members', remindMinIntervalMs: 60_000, expiredAttachmentGraceMs: 7 * 24 * 60 * 60_000, catchUpIntervalMs: 5_000,
+    storePoolSize: 10,
   };
   const { dataDir, maxConnections, smtpUrl, store, bus, nodeId, leaseTtlMs, mailKeyFile, clusterName, ...now } = defaultConfig();
   t.same(now, before);
@@ -102,6 +103,8 @@ t.test('each kind refuses what it cannot be, with a sentence', async (t) => {
   const cases: Array<[string, string | number | boolean, RegExp]> = [
     ['port', '7400.5', /^"7400\.5" is not a whole number\.$/],
     ['port', 70000, /^must be at most 65535, not 70000\.$/],
+    ['store-pool-size', 0, /^must be at least 1, not 0\.$/],
+    ['store-pool-size', 500, /^must be at most 100, not 500\.$/],
     ['max-body', true, /^"true" is not a whole number\.$/],
     ['max-attachment', 0, /^must be at least 1, not 0\.$/],
     ['max-attachment', false, /^"false" is not a size/],

@@ -8,7 +8,8 @@ import type { Redis } from 'ioredis';
 import { bodyForPreview } from '../../protocol/index.js';
 import type { Bus, BusEvent, BusListener } from '../../core/ports/bus.js';
 import type { Message } from '../../core/ports/store.js';
-import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
+import { DEFAULT_PREFIX, REDIS_COMMAND_TIMEOUT_MS, connectRedis, unreachableOr, type RedisAdapterOptions } from './connection.js';
+import { BusUnreachable } from '../../core/ports/unreachable.js';
 
 /**
  * A stored message with at most this many recipients rides along with its wake-up (its body cut to
@@ -62,7 +63,7 @@ export class RedisBus implements Bus {
     } catch (err) {
       pub.disconnect();
       sub.disconnect();
-      throw err;
+      throw new Error(`Redis (--bus) did not answer within ${REDIS_COMMAND_TIMEOUT_MS / 1000} s: ${err instanceof Error ? err.message : String(err)}`);
     }
     return bus;
   }
@@ -92,11 +93,25 @@ export class RedisBus implements Bus {
     if (this.sub.status === 'ready') readyOnce = true;
   }
 
+  /**
+   * Publishes through Redis (this node hears its own event back from Redis, in order with the
+   * others). Redis unreachable: nothing is queued; this node's listeners hear the event at once, so
+   * its own connections are served, and publish rejects with BusUnreachable (the other nodes catch
+   * up from the store when they reconnect). Should the event have reached Redis after all (a command
+   * that timed out), this node hears it twice: every event is safe to hear twice (popups are
+   * deduplicated by id, a closed session stays closed).
+   */
   async publish(event: BusEvent): Promise<void> {
     if (this.closed) throw new Error('the bus is closed');
     const e = event.type === 'message_stored' ? storedForTheBus(event) : event;
-    const envelope: Envelope = { o: this.nodeId, e };
-    await this.pub.publish(this.channel, JSON.stringify(envelope));
+    const payload = JSON.stringify({ o: this.nodeId, e } satisfies Envelope);
+    try {
+      await this.pub.publish(this.channel, payload);
+    } catch (err) {
+      const failure = unreachableOr(err);
+      if (failure instanceof BusUnreachable) this.hear(payload);
+      throw failure;
+    }
   }
 
   subscribe(listener: BusListener): () => void {

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { LeaseGrant, Leases } from '../../core/ports/lease.js';
-import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
+import { DEFAULT_PREFIX, openRedis, reach, type RedisAdapterOptions } from './connection.js';
 
 /** KEYS: the lease, its fence counter. ARGV: ttl. The new token, or false when held. */
 const ACQUIRE = `
@@ -36,22 +36,21 @@ export class RedisLeases implements Leases {
 
   static async connect(url: string, options: RedisAdapterOptions = {}): Promise<RedisLeases> {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
-    const redis = connectRedis(url, `${prefix}lease`, options.onError ?? (() => undefined));
-    await redis.ping();
+    const redis = await openRedis(url, `${prefix}lease`, options.onError ?? (() => undefined));
     return new RedisLeases(redis, prefix);
   }
 
   async acquire(name: string, ttlMs: number): Promise<LeaseGrant | null> {
-    const token = await this.redis.eval(ACQUIRE, 2, this.key(name), `${this.key(name)}:fence`, String(Math.max(1, Math.round(ttlMs)))) as number | null;
+    const token = await reach(this.redis.eval(ACQUIRE, 2, this.key(name), `${this.key(name)}:fence`, String(Math.max(1, Math.round(ttlMs))))) as number | null;
     return token === null ? null : { name, token: Number(token) };
   }
 
   async renew(grant: LeaseGrant, ttlMs: number): Promise<boolean> {
-    return (await this.redis.eval(RENEW, 1, this.key(grant.name), String(grant.token), String(Math.max(1, Math.round(ttlMs))))) === 1;
+    return (await reach(this.redis.eval(RENEW, 1, this.key(grant.name), String(grant.token), String(Math.max(1, Math.round(ttlMs)))))) === 1;
   }
 
   async release(grant: LeaseGrant): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(grant.name), String(grant.token));
+    await reach(this.redis.eval(RELEASE, 1, this.key(grant.name), String(grant.token)));
   }
 
   async close(): Promise<void> {

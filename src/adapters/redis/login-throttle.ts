@@ -15,6 +15,10 @@
  *   script finds them final; the script clears them at once, so each is made once in the cluster.
  *   Every node sweeps (a batch per script); stopping a node reports nothing: its counts stay for the
  *   others.
+ * - Redis unreachable (connection.ts: nothing waits for it): an attempt is counted in this node's
+ *   memory instead (the in-process engine, same policy and options) and the log says so, so a Redis
+ *   outage neither locks every member out nor lets guessing run unthrottled; failures through other
+ *   nodes meanwhile count on those nodes only.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -22,7 +26,9 @@ import {
   DEFAULT_THROTTLE, type FailureOutcome, type LockScope, type LoginAlert, type LoginThrottleState, type Refusal,
   type ThrottleOptions, type ThrottleReport, type ThrottleStart,
 } from '../../core/ports/login-throttle.js';
-import { DEFAULT_PREFIX, connectRedis, runScript, type RedisAdapterOptions } from './connection.js';
+import { BusUnreachable } from '../../core/ports/unreachable.js';
+import { MemoryLoginThrottle } from '../memory/login-throttle.js';
+import { DEFAULT_PREFIX, openRedis, runScript, type RedisAdapterOptions } from './connection.js';
 
 /** Entries one sweep script looks at. */
 const SWEEP_BATCH = 500;
@@ -244,7 +250,9 @@ export interface RedisLoginThrottleOptions extends RedisAdapterOptions {
 }
 
 export class RedisLoginThrottle implements LoginThrottleState {
-  onReport: (report: ThrottleReport) => void = () => undefined;
+  private reportTo: (report: ThrottleReport) => void = () => undefined;
+  /** Counts the attempts made while Redis is unreachable, on this node only. */
+  private readonly local: MemoryLoginThrottle;
   private readonly prefix: string;
   private readonly now: () => number;
   private readonly onError: (err: unknown) => void;
@@ -256,18 +264,28 @@ export class RedisLoginThrottle implements LoginThrottleState {
     this.prefix = `${opts.prefix ?? DEFAULT_PREFIX}throttle:`;
     this.now = opts.now ?? Date.now;
     this.onError = opts.onError ?? (() => undefined);
+    this.local = new MemoryLoginThrottle(options, this.now);
   }
 
   static async connect(url: string, options: ThrottleOptions = DEFAULT_THROTTLE, opts: RedisLoginThrottleOptions = {}): Promise<RedisLoginThrottle> {
-    const redis = connectRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}throttle`, opts.onError ?? (() => undefined));
-    await redis.ping();
+    const redis = await openRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}throttle`, opts.onError ?? (() => undefined));
     return new RedisLoginThrottle(redis, options, opts);
+  }
+
+  get onReport(): (report: ThrottleReport) => void {
+    return this.reportTo;
+  }
+
+  set onReport(report: (report: ThrottleReport) => void) {
+    this.reportTo = report;
+    this.local.onReport = report;
   }
 
   async begin(username: string, address: string): Promise<ThrottleStart> {
     const id = randomUUID();
     const keys = this.keys(username, address);
-    const r = await this.run(BEGIN, keys, id, username, address);
+    const r = await this.runOrSay('login attempts are counted on this node only until it is back', BEGIN, keys, id, username, address);
+    if (!r) return this.local.begin(username, address);
     if (r.refused) {
       const [scope, locked, retryAfterMs] = r.refused;
       const refused: Refusal = { scope, locked: locked === 1, retryAfterMs };
@@ -283,14 +301,19 @@ export class RedisLoginThrottle implements LoginThrottleState {
     return {
       attempt: {
         succeed: async () => {
-          if (settle()) await this.run(SETTLE, keys.slice(0, 2), id, '1');
+          if (settle()) await this.runOrSay(FORGOTTEN, SETTLE, keys.slice(0, 2), id, '1');
         },
         abandon: async () => {
-          if (settle()) await this.run(SETTLE, keys.slice(0, 2), id, '0');
+          if (settle()) await this.runOrSay(FORGOTTEN, SETTLE, keys.slice(0, 2), id, '0');
         },
         fail: async (): Promise<FailureOutcome> => {
           if (!settle()) return { lockedNow: null, alert: null, delayMs: 0 };
-          const f = await this.run(FAIL, keys, id, username, address);
+          const f = await this.runOrSay('a failed login is counted on this node only', FAIL, keys, id, username, address);
+          if (!f) {
+            // Redis went away during the check: the failure counts on this node instead.
+            const started = await this.local.begin(username, address);
+            return started.attempt ? started.attempt.fail() : { lockedNow: null, alert: null, delayMs };
+          }
           const alert: LoginAlert | null = f.alert
             ? { username, failures: f.alert[0], since: f.alert[1], addresses: addressesOf(f.alert[2]) }
             : null;
@@ -302,6 +325,7 @@ export class RedisLoginThrottle implements LoginThrottleState {
 
   /** Sweeps every reportIntervalMs until stop(). */
   start(): void {
+    this.local.start();
     clearInterval(this.timer);
     this.timer = setInterval(() => { void this.sweep().catch(this.onError); }, this.options.reportIntervalMs);
     this.timer.unref();
@@ -314,6 +338,7 @@ export class RedisLoginThrottle implements LoginThrottleState {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.local.stop();
     await this.sweeping?.catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
@@ -335,6 +360,20 @@ export class RedisLoginThrottle implements LoginThrottleState {
     return this.redis.zcard(this.indexKey());
   }
 
+
+  /**
+   * The script's result, or null when Redis is unreachable: onError (the node's rate-limited log
+   * line) then hears what is done instead, `meaning`.
+   */
+  private async runOrSay(meaning: string, script: string, keys: string[], ...args: string[]): Promise<ScriptResult | null> {
+    try {
+      return await this.run(script, keys, ...args);
+    } catch (err) {
+      if (!(err instanceof BusUnreachable)) throw err;
+      this.onError(err.withMeaning(meaning));
+      return null;
+    }
+  }
 
   private delayFor(over: number): number {
     if (over < 0) return 0;
@@ -362,7 +401,7 @@ export class RedisLoginThrottle implements LoginThrottleState {
       report = { kind: 'alert_ended', username, failures, addresses: addressesOf(addresses), since, until };
     }
     try {
-      this.onReport(report);
+      this.reportTo(report);
     } catch (err) {
       this.onError(err);
     }
@@ -376,6 +415,9 @@ export class RedisLoginThrottle implements LoginThrottleState {
     return `${this.prefix}index`;
   }
 }
+
+/** Settling an attempt Redis cannot hear: it stops counting there by itself (windowMs), so it is only logged. */
+const FORGOTTEN = 'an attempt under way is forgotten by Redis when its window ends';
 
 /** As in process: the addresses a per-username alert names, at most. */
 const MAX_SAMPLE_ADDRESSES = 16;

@@ -7,7 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { OnlineEntry, Presence, PresenceEntry } from '../../core/ports/presence.js';
-import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
+import { DEFAULT_PREFIX, openRedis, reach, type RedisAdapterOptions } from './connection.js';
 
 /** Replaces (ARGV[2] an entry) or removes (ARGV[2] empty) connection ARGV[1] of a node. */
 const WRITE = `
@@ -56,8 +56,7 @@ export class RedisPresence implements Presence {
   }
 
   static async connect(url: string, options: RedisPresenceOptions = {}): Promise<RedisPresence> {
-    const redis = connectRedis(url, `${options.prefix ?? DEFAULT_PREFIX}presence`, options.onError ?? (() => undefined));
-    await redis.ping();
+    const redis = await openRedis(url, `${options.prefix ?? DEFAULT_PREFIX}presence`, options.onError ?? (() => undefined));
     return new RedisPresence(redis, options);
   }
 
@@ -71,7 +70,7 @@ export class RedisPresence implements Presence {
 
   async removeNode(node: string): Promise<void> {
     this.own.delete(node);
-    await this.redis.multi().del(...this.nodeKeys(node)).srem(this.nodesKey(), node).exec();
+    await reach(this.redis.multi().del(...this.nodeKeys(node)).srem(this.nodesKey(), node).exec());
   }
 
   async connectionsOf(userId: number, options: { exceptNode?: string } = {}): Promise<number> {
@@ -89,8 +88,8 @@ export class RedisPresence implements Presence {
   }
 
   async online(): Promise<OnlineEntry[]> {
-    const nodes = await this.redis.smembers(this.nodesKey());
-    const hashes = await Promise.all(nodes.map((n) => this.redis.hgetall(this.nodeKeys(n)[0])));
+    const nodes = await reach(this.redis.smembers(this.nodesKey()));
+    const hashes = await reach(Promise.all(nodes.map((n) => this.redis.hgetall(this.nodeKeys(n)[0]))));
     const entries = hashes.flatMap((h) => Object.values(h).map((v) => JSON.parse(v) as Stored)).sort((a, b) => a.seq - b.seq);
     const byUser = new Map<number, OnlineEntry>();
     for (const e of entries) {
@@ -108,14 +107,14 @@ export class RedisPresence implements Presence {
 
   private async write(node: string, cid: number, entry: string): Promise<void> {
     this.own.add(node);
-    await this.redis.eval(WRITE, 5, ...this.nodeKeys(node), this.nodesKey(), `${this.prefix}seq`, String(cid), entry, String(this.ttlMs), node);
+    await reach(this.redis.eval(WRITE, 5, ...this.nodeKeys(node), this.nodesKey(), `${this.prefix}seq`, String(cid), entry, String(this.ttlMs), node));
   }
 
   /** Per member, the count summed over the live nodes (a dead node's keys have expired). */
   private async countsOf(kind: 'users' | 'popups', userIds: readonly number[], exceptNode?: string): Promise<number[]> {
-    const nodes = (await this.redis.smembers(this.nodesKey())).filter((n) => n !== exceptNode);
+    const nodes = (await reach(this.redis.smembers(this.nodesKey()))).filter((n) => n !== exceptNode);
     const fields = userIds.map(String);
-    const perNode = await Promise.all(nodes.map((n) => this.redis.hmget(`${this.prefix}node:${n}:${kind}`, ...fields)));
+    const perNode = await reach(Promise.all(nodes.map((n) => this.redis.hmget(`${this.prefix}node:${n}:${kind}`, ...fields))));
     return userIds.map((_, i) => perNode.reduce((sum, counts) => sum + Number(counts[i] ?? 0), 0));
   }
 
@@ -123,8 +122,8 @@ export class RedisPresence implements Presence {
   private async renew(): Promise<void> {
     const pipeline = this.redis.pipeline();
     for (const node of this.own) for (const key of this.nodeKeys(node)) pipeline.pexpire(key, this.ttlMs);
-    await pipeline.exec();
-    for (const node of await this.redis.smembers(this.nodesKey())) {
+    await reach(pipeline.exec());
+    for (const node of await reach(this.redis.smembers(this.nodesKey()))) {
       if (!this.own.has(node) && (await this.redis.exists(...this.nodeKeys(node))) === 0) await this.redis.srem(this.nodesKey(), node);
     }
   }

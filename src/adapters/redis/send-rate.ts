@@ -7,16 +7,17 @@
  * one count. The clock is the caller's (passed to the script), as in process; the retry-after is
  * worked out here from the two counts the script returns, with the same arithmetic as in process.
  *
- * Redis unreachable: the connection queues the script until Redis is back, as for the login
- * throttle, but a send waits at most `waitMs` for it; past that it is let through uncounted (and
- * onError hears why), so a Redis restart delays sends a little and never refuses or stalls them.
+ * Redis unreachable: the connection queues nothing (connection.ts), so the script fails at once
+ * while Redis is down, and a send waits at most `waitMs` for a Redis that does not answer; either way
+ * it is let through uncounted (and onError hears why), so a Redis outage never refuses or stalls sends.
  * The store, not Redis, is what a send needs; the limit is a brake, not a guard.
  */
 import type { Redis } from 'ioredis';
 import {
   MINUTE_MS, advanceWindow, estimateSends, minuteOf, retryAfterMs, type SendRate, type SendVerdict,
 } from '../../core/ports/send-rate.js';
-import { DEFAULT_PREFIX, connectRedis, runScript, type RedisAdapterOptions } from './connection.js';
+import { BusUnreachable } from '../../core/ports/unreachable.js';
+import { DEFAULT_PREFIX, openRedis, reach, runScript, type RedisAdapterOptions } from './connection.js';
 
 /** How long a counter outlives its last send: its minute and the next, in which it is `previous`. */
 const KEEP_MS = 2 * MINUTE_MS;
@@ -47,8 +48,6 @@ export interface RedisSendRateOptions extends RedisAdapterOptions {
   waitMs?: number;
 }
 
-/** Raised when Redis does not answer within waitMs. */
-class RedisTooSlow extends Error {}
 
 export class RedisSendRate implements SendRate {
   private readonly prefix: string;
@@ -65,8 +64,7 @@ export class RedisSendRate implements SendRate {
   }
 
   static async connect(url: string, perMinute: number, opts: RedisSendRateOptions = {}): Promise<RedisSendRate> {
-    const redis = connectRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}send-rate`, opts.onError ?? (() => undefined));
-    await redis.ping();
+    const redis = await openRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}send-rate`, opts.onError ?? (() => undefined));
     return new RedisSendRate(redis, perMinute, opts);
   }
 
@@ -79,7 +77,8 @@ export class RedisSendRate implements SendRate {
       reply = await this.bounded(runScript(this.redis, TAKE, [this.key(userId, minute), this.key(userId, minute - 1)],
         [String(at), String(this.perMinute), String(KEEP_MS)]) as Promise<[number, number, number]>);
     } catch (err) {
-      this.onError(err); // the send goes on uncounted
+      // The send goes on uncounted, and the log says so.
+      this.onError(err instanceof BusUnreachable ? err.withMeaning('a send went through without counting toward --max-sends-per-minute') : err);
       return { ok: true };
     }
     const [counted, current, previous] = [Number(reply[0]), Number(reply[1]), Number(reply[2])];
@@ -96,7 +95,7 @@ export class RedisSendRate implements SendRate {
     // a send, the listing is not answered without Redis: a count of 0 would be a wrong figure.
     for (let from = 0; from < userIds.length; from += LIST_BATCH) {
       const ids = userIds.slice(from, from + LIST_BATCH);
-      const values = await this.bounded(this.redis.mget(ids.flatMap((id) => [this.key(id, minute), this.key(id, minute - 1)])));
+      const values = await this.bounded(reach(this.redis.mget(ids.flatMap((id) => [this.key(id, minute), this.key(id, minute - 1)]))));
       ids.forEach((id, i) => {
         const w = advanceWindow({ minute, current: Number(values[2 * i] ?? 0), previous: Number(values[2 * i + 1] ?? 0) }, at);
         counts.set(id, Math.round(estimateSends(w, at)));
@@ -115,11 +114,11 @@ export class RedisSendRate implements SendRate {
     return `${this.prefix}${userId}:${minute}`;
   }
 
-  /** `p`, or RedisTooSlow after waitMs (the command stays queued and may still count later). */
+  /** `p`, or BusUnreachable after waitMs (the command, already sent, may still count later). */
   private bounded<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RedisTooSlow(`Redis (--bus) did not answer the send rate within ${this.waitMs} ms`)), this.waitMs);
+      timer = setTimeout(() => reject(new BusUnreachable(`Redis (--bus) did not answer the send rate within ${this.waitMs} ms`)), this.waitMs);
     });
     return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }

@@ -8,7 +8,7 @@ import type { MinuteSample } from '../../protocol/index.js';
 import {
   COUNTER_FIELDS, NO_COUNTS, addCounts, sumSamples, type CounterValues, type TrafficCounters, type TrafficTotals,
 } from '../../core/ports/traffic-counters.js';
-import { DEFAULT_PREFIX, connectRedis, type RedisAdapterOptions } from './connection.js';
+import { DEFAULT_PREFIX, openRedis, reach, type RedisAdapterOptions } from './connection.js';
 
 /** Adds the node to the list of nodes (once, in order) and ARGV[2..] (field, delta pairs) to its counts. */
 const ADD = `
@@ -28,33 +28,32 @@ export class RedisTrafficCounters implements TrafficCounters {
 
   static async connect(url: string, historyMinutes = 60, options: RedisAdapterOptions = {}): Promise<RedisTrafficCounters> {
     const prefix = options.prefix ?? DEFAULT_PREFIX;
-    const redis = connectRedis(url, `${prefix}traffic`, options.onError ?? (() => undefined));
-    await redis.ping();
+    const redis = await openRedis(url, `${prefix}traffic`, options.onError ?? (() => undefined));
     return new RedisTrafficCounters(redis, historyMinutes, prefix);
   }
 
   async add(node: string, deltas: Partial<CounterValues>): Promise<void> {
     const pairs = FIELDS.flatMap((f) => (deltas[f] ? [f, String(deltas[f])] : []));
-    await this.redis.eval(ADD, 3, this.nodesKey(), `${this.prefix}seq`, this.countsKey(node), node, ...pairs);
+    await reach(this.redis.eval(ADD, 3, this.nodesKey(), `${this.prefix}seq`, this.countsKey(node), node, ...pairs));
   }
 
   async restart(node: string): Promise<void> {
     await this.add(node, {});
-    await this.redis.del(this.countsKey(node));
+    await reach(this.redis.del(this.countsKey(node)));
   }
 
   async recordMinute(node: string, sample: MinuteSample): Promise<void> {
     await this.add(node, {});
-    await this.redis.multi()
+    await reach(this.redis.multi()
       .rpush(this.minutesKey(node), JSON.stringify(sample))
       .ltrim(this.minutesKey(node), -this.historyMinutes, -1)
-      .exec();
+      .exec());
   }
 
   async totals(): Promise<TrafficTotals> {
-    const names = await this.redis.zrange(this.nodesKey(), 0, -1);
+    const names = await reach(this.redis.zrange(this.nodesKey(), 0, -1));
     const nodes = await Promise.all(names.map(async (node) => {
-      const h = await this.redis.hgetall(this.countsKey(node));
+      const h = await reach(this.redis.hgetall(this.countsKey(node)));
       const counters = { ...NO_COUNTS };
       for (const f of FIELDS) counters[f] = Number(h[f] ?? 0);
       return { node, counters };
@@ -64,8 +63,8 @@ export class RedisTrafficCounters implements TrafficCounters {
 
   async history(minutes: number, node?: string): Promise<MinuteSample[]> {
     if (minutes <= 0) return [];
-    const names = node === undefined ? await this.redis.zrange(this.nodesKey(), 0, -1) : [node];
-    const lists = await Promise.all(names.map((n) => this.redis.lrange(this.minutesKey(n), 0, -1)));
+    const names = node === undefined ? await reach(this.redis.zrange(this.nodesKey(), 0, -1)) : [node];
+    const lists = await reach(Promise.all(names.map((n) => this.redis.lrange(this.minutesKey(n), 0, -1))));
     const byMinute = new Map<string, MinuteSample[]>();
     for (const s of lists.flat().map((x) => JSON.parse(x) as MinuteSample)) byMinute.set(s.at, [...(byMinute.get(s.at) ?? []), s]);
     return [...byMinute.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, samples]) => sumSamples(samples)).slice(-minutes);

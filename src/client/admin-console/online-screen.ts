@@ -22,7 +22,7 @@ export function onlineScreen(host: ConsoleHost, key: string): Screen {
     load: async () => {
       const online = await host.session.admin.online();
       table.setRecords(online.users, (a, b) => a.username === b.username);
-      summary.setContent(`${online.count} user(s) online over ${online.connections} connection(s) in all`);
+      summary.setContent(online.note ?? `${online.count} user(s) online over ${online.connections} connection(s) in all`);
     },
   };
 }

@@ -118,7 +118,9 @@ defineCommand({
   describe: 'who is connected now',
   builder: (y2: Argv) => adminOptions(y2),
   handler: (opts: AdminOpts) => run(opts, async (c) => {
-    printRows((await c.admin.online()).users, !!opts.json, ['username', 'connections', 'since', 'address']);
+    const online = await c.admin.online();
+    printRows(online.users, !!opts.json, ['username', 'connections', 'since', 'address']);
+    if (online.note) process.stderr.write(`${online.note}\n`);
   }),
 }),
 defineCommand({

@@ -8,7 +8,9 @@
  * Contract:
  * - every subscriber of every node on the same bus receives each event published after it
  *   subscribed, its own node's included, once, and in publish order per publishing node;
- * - publish resolves once the event is handed to the bus (not when it is delivered);
+ * - publish resolves once the event is handed to the bus (not when it is delivered); when the bus
+ *   cannot be reached it rejects at once with BusUnreachable (./unreachable.ts) — nothing is queued —
+ *   and this node's own subscribers have heard the event all the same (the other nodes catch up);
  * - a listener that throws does not stop the others (the adapter reports the error);
  * - after a reconnection (events may have been lost meanwhile) the onReconnect listeners run, so
  *   subscribers catch up from the store.

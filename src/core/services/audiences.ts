@@ -29,8 +29,12 @@ export interface ResolvedRecipients {
   recipientVia?: Map<number, string>;
 }
 
+/** Active members by username, in one call for a list (AccountStore.resolveActiveMembers, or a cache in front of it). */
+export type ActiveMembersLookup = (usernames: string[]) => Promise<{ found: Array<Pick<User, 'id'>>; missing: string[] }>;
+
 export async function resolveRecipients(
   store: AccountStore & ChannelGroupStore, sender: User, request: RecipientRequest,
+  activeMembers: ActiveMembersLookup = (names) => store.resolveActiveMembers(names),
 ): Promise<ResolvedRecipients> {
   const { to, all, channel } = request;
   if ([to.length > 0, all, channel !== undefined].filter(Boolean).length > 1) {
@@ -48,12 +52,12 @@ export async function resolveRecipients(
   if (to.length === 0) throw new SiarError('NO_RECIPIENTS', 'Name at least one recipient (to=), a group (to=@NAME), a channel (channel=) or broadcast (all=1).');
   const groupNames = to.filter((n) => n.startsWith('@')).map((n) => n.slice(1));
   const usernames = to.filter((n) => !n.startsWith('@'));
-  const { found, missing } = await store.resolveActiveMembers(usernames);
+  const { found, missing } = await activeMembers(usernames);
   if (missing.length > 0) {
     throw new SiarError('UNKNOWN_RECIPIENT', `Not an active member: ${missing.join(', ')}. Nothing was sent.`);
   }
   if (groupNames.length === 0) {
-    return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u: User) => u.id) };
+    return { audience: found.length === 1 ? 'direct' : 'list', ids: found.map((u) => u.id) };
   }
   const groups = await store.resolveGroups(groupNames);
   if (groups.missing.length > 0) {

@@ -54,6 +54,9 @@ export async function deliverMessage(
   // The alert row (issue 21): null when the message has none; undefined when the caller does not
   // know (a message heard from another node, or whose last attachment just arrived), so it is read.
   if (alert === undefined) alert = (await ports.store.alertsOf([message.id])).get(message.id) ?? null;
+  // Heard from another node, perhaps late: recalled or expired meanwhile, it pops up no more (as the
+  // catch-up and the replay leave it out).
+  if (!storedHere && alert && (alert.recalledAt || isExpired(alert))) return 0;
   const popups = ports.outlet.popupsOf(message, institution, alert);
   const delivered: number[] = [];
   const notPushed: number[] = [];

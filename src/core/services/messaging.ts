@@ -10,7 +10,7 @@ import type { MessageAlert, NewAlert, RecallOutcome } from '../ports/store/alert
 import type { Message, NewMessage, RecipientState, Store, User } from '../ports/store.js';
 import type { Actor } from './actor.js';
 import { recalledError } from './alerts.js';
-import { resolveRecipients, type RecipientRequest } from './audiences.js';
+import { resolveRecipients, type ActiveMembersLookup, type RecipientRequest } from './audiences.js';
 
 export interface Draft extends Pick<NewMessage, 'subject' | 'body' | 'attachments' | 'uploadDeadline'> {
   /** Who it goes to, as addressed. */
@@ -28,6 +28,8 @@ export interface SendPorts {
    * deliveredAtCommit capability records them delivered in the storing transaction.
    */
   pushedAfterCommit?: (recipientId: number) => boolean;
+  /** The named recipients' ids (default: the store's resolveActiveMembers; the server's account cache in front of it). */
+  activeMembers?: ActiveMembersLookup;
 }
 
 export interface Sent {
@@ -50,7 +52,7 @@ export async function sendMessage(ports: SendPorts, by: Actor, draft: Draft): Pr
     }
   }
   const limits = await ports.admit(sender, draft);
-  const { audience, ids, ...routing } = await resolveRecipients(store, sender, draft.to);
+  const { audience, ids, ...routing } = await resolveRecipients(store, sender, draft.to, ports.activeMembers);
   const input: NewMessage = {
     senderId: sender.id, audience, recipientIds: ids, subject: draft.subject, body: draft.body, ...routing,
     ...(draft.attachments ? { attachments: draft.attachments } : {}), ...(draft.uploadDeadline ? { uploadDeadline: draft.uploadDeadline } : {}),

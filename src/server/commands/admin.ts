@@ -6,6 +6,7 @@ import { approveRegistration, rejectRegistration, type DecisionPorts } from '../
 import { pageFrom, requireId, requireText, requireUsername } from '../../protocol/arguments.js';
 import { toRegistrationRecord } from './registration.js';
 import { authed, type AuthedContext, type Command, type Services } from './types.js';
+import { SUSPENDED_SENTENCE } from '../local-connections.js';
 
 /** What the administrator sees of a member: who, its standing, and its storage and sending against the limits (0: none). */
 function memberArgs(u: User, services: Services, storedBytes: number, online: boolean, sentLastMinute: number) {
@@ -76,7 +77,7 @@ export const adminCommands: Command[] = [
     const user = await memberByName(ctx, requireUsername(args));
     await store.setUserStatus(user.id, 'suspended');
     const sessions = await store.closeUserSessions(user.id);
-    const connections = await router.disconnectUser(user.id, 'SESSION_CLOSED', 'Your account was suspended by the administrator.');
+    const connections = await router.disconnectUser(user.id, 'SESSION_CLOSED', SUSPENDED_SENTENCE);
     router.memberChanged(user.id, 'suspended');
     await store.audit({ kind: 'member_suspended', actorId: ctx.auth.user.id, subject: user.username, address: ctx.conn.remoteAddress });
     return { username: user.username, status: 'suspended', sessions, connections };
@@ -91,7 +92,9 @@ export const adminCommands: Command[] = [
   }),
 
   authed('ONLINE', 'admin', 'ONLINE — who is connected now, from where, since when', async (ctx) => {
-    const online = await ctx.services.router.online();
+    const { router } = ctx.services;
+    // Redis unreachable: this node's members, and a sentence saying the others' are unknown.
+    const { entries: online, complete } = await router.onlineAsKnown();
     for (const o of online) {
       const first = o.connections[0];
       ctx.item({
@@ -99,7 +102,8 @@ export const adminCommands: Command[] = [
         address: o.connections.map((c) => c.address), since: first?.since ?? '',
       });
     }
-    return { count: online.length, connections: ctx.services.router.connectionCount() };
+    const reply = { count: online.length, connections: router.connectionCount() };
+    return complete ? reply : { ...reply, partial: 1, note: partialOnlineNote(router.local.node) };
   }),
 ];
 
@@ -118,4 +122,9 @@ function decisionPorts(ctx: AuthedContext): DecisionPorts {
     rejectionMail: (r: RegistrationRequest, reason: string) =>
       sealed('rejection', r.email, rejectionMail({ institution: r.institution, contact: r.contact, username: r.username, reason })),
   };
+}
+
+/** ONLINE's sentence while Redis (presence) is unreachable. */
+export function partialOnlineNote(node: string): string {
+  return `Only the members connected to this node (${node}) are listed: the cluster-wide view is unavailable while the server cannot reach Redis.`;
 }

@@ -13,6 +13,7 @@ export const authCommands: Command[] = [
     const { store, router, config } = ctx.services;
     const username = requireUsername(args);
     const password = requireText(args, 'password', 1024, 'Password');
+    const since = ctx.services.accounts.mark(); // what is read from here on is kept for the next commands
     const user = await store.getUserByUsername(username);
     // Counted before the hash, refused at once when locked (password-guard.ts, throttle.ts).
     await checkPassword(ctx, { username, password, passwordHash: user?.passwordHash ?? null, failureKind: 'login_failed' });
@@ -25,13 +26,14 @@ export const authCommands: Command[] = [
     const elsewhere = await router.connectionsElsewhere(user.id);
     admitLogin(config, router.local, ctx.conn, user, elsewhere); // before a session is made for nothing
     const token = generateToken();
+    const tokenHash = hashToken(token);
     const expiresAtMs = Date.now() + config.sessionTtlMs;
     const expiresAt = new Date(expiresAtMs).toISOString();
     // A mailed password opens a restricted session: the restriction is the session's, so a password
     // set from another session does not lift it (and that PASSWD closes this one anyway). Session and
     // login record in one transaction: a failed commit answers an error, never a token that was not stored.
     const session = await store.login({
-      userId: user.id, tokenHash: hashToken(token), address: ctx.conn.remoteAddress, expiresAt, mustChangePassword: user.mustChangePassword,
+      userId: user.id, tokenHash, address: ctx.conn.remoteAddress, expiresAt, mustChangePassword: user.mustChangePassword,
     });
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
     try {
@@ -48,6 +50,7 @@ export const authCommands: Command[] = [
     ctx.conn.popupsAfterPasswordChange = wantsPopups && user.mustChangePassword;
     router.attach(ctx.conn);
     ctx.conn.onReservedSlot = false; // an administrator on a reserved slot keeps it as its own
+    ctx.services.accounts.rememberAuth(ctx.conn, tokenHash, { user, session }, since);
     ctx.log.info({ username, role: user.role }, 'login');
     const unread = await store.unreadCount(user.id);
     // After the OK: the client knows it is logged in before its missed popups arrive. A one-shot
@@ -64,6 +67,7 @@ export const authCommands: Command[] = [
   open('RESUME', 'RESUME token= [popups=0] — re-attaches this connection to an open session (after a reconnect or on another node), without the password; missed popups follow the reply', async (ctx, args) => {
     const { store, router, config } = ctx.services;
     const token = requireText(args, 'token', 128, 'Token');
+    const since = ctx.services.accounts.mark();
     // No password hash on this path: one sha256 and one indexed lookup, so a node's clients can all
     // move at once. Guessing is throttled per address like wrong passwords (password-guard.ts).
     const { session, user } = await checkResume(ctx, token);
@@ -89,6 +93,7 @@ export const authCommands: Command[] = [
     ctx.conn.popupsAfterPasswordChange = wantsPopups && restricted;
     router.attach(ctx.conn);
     ctx.conn.onReservedSlot = false;
+    ctx.services.accounts.rememberAuth(ctx.conn, hashToken(token), { user, session }, since);
     ctx.log.info({ username: user.username, role: user.role, sessionId: session.id }, 'session resumed');
     if (ctx.conn.wantsPopups) ctx.afterReply(() => {
       replayPending(ctx.services, ctx.conn).catch((err) => ctx.log.error({ err }, 'replay of pending popups failed'));
@@ -134,6 +139,9 @@ export const authCommands: Command[] = [
     });
     const { sessions } = await store.changePassword({ userId: user.id, sessionId: session.id, passwordHash: await hashPassword(next), address: ctx.conn.remoteAddress });
     const decidedAt = Date.now();
+    // The member's password and this session's restriction changed: every node reads them again at
+    // its next command (a connection resumed on this session elsewhere included), this one at once.
+    router.memberChanged(user.id, 'password_changed');
     // Every other session of the member is closed; after the OK, their connections are told why.
     ctx.afterReply(() => {
       router.disconnectSessions(user.id, { except: session.id }, 'SESSION_CLOSED', 'The password was changed from another session; log in again with the new one.', decidedAt)

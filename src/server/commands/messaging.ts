@@ -47,6 +47,7 @@ export const messagingCommands: Command[] = [
       store: ctx.services.store,
       admit: (sender, draft) => admitMessage(ctx.services, sender, draft),
       pushedAfterCommit: pushableRecipients(ctx.services.router.local),
+      activeMembers: (names) => ctx.services.accounts.activeMembers(names, (unknown) => ctx.services.store.resolveActiveMembers(unknown)),
     }, actorOf(ctx), { subject, body, ...attachmentFields(attachments, config), to, alert });
     const { audience } = message;
     if (replaced) {

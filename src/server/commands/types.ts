@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config.js';
 import type { BackupService } from '../backup.js';
 import type { Connection } from '../connection.js';
 import type { MessageRouter } from '../router.js';
+import type { AccountCache } from '../account-cache.js';
 import type { Bus } from '../../core/ports/bus.js';
 import type { LoginThrottleState } from '../throttle.js';
 import type { TrafficStats } from '../stats.js';
@@ -18,6 +19,8 @@ export interface Services {
   config: ServerConfig;
   store: Store;
   router: MessageRouter;
+  /** Sessions, members and recipients' ids kept between commands, forgotten on the bus's word (account-cache.ts). */
+  accounts: AccountCache;
   /** What one node tells every node (message stored, notices, closings); router and delivery publish on it. */
   bus: Bus;
   mail: MailOutbox;
