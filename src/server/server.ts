@@ -53,6 +53,11 @@ export const PROTOCOL_VERSION = 1;
 
 /** How often the holder of the mail queue's lease kicks its worker (which also polls by itself). */
 const MAIL_QUEUE_CHECK_MS = 5_000;
+/**
+ * How often the node holding the lease writes the recipient rows of large-audience messages whose
+ * storing node died before it could (their snapshots; every read of the store sees them meanwhile).
+ */
+const AUDIENCE_SNAPSHOT_CHECK_MS = 30_000;
 
 /** The adapters a server runs on; each absent one is opened from the configuration (src/adapters/index.ts). */
 export interface Adapters {
@@ -139,6 +144,7 @@ export class SiarServer {
     const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
     await recoverFromUncleanStop(store, config.dataDir, log);
+    await materialiseSnapshots(store, log);
 
     const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
     // On several nodes the queue's mail goes out from the one node holding its lease (below).
@@ -344,8 +350,14 @@ export class SiarServer {
         log.debug({ expired }, 'registration expiry sweep');
       },
     });
-    server.clusterJobs.push(...clusterJobs, expiry);
+    // Large audiences' snapshots a dead node left unmaterialised, once per cluster (at start-up too, above).
+    const snapshots = new ClusterJob({
+      name: 'audience-snapshots', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: AUDIENCE_SNAPSHOT_CHECK_MS, log,
+      run: () => materialiseSnapshots(store, log),
+    });
+    server.clusterJobs.push(...clusterJobs, expiry, snapshots);
     expiry.start();
+    snapshots.start();
     // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
     server.dueJobs = new DueJobRunner({
       store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services), handleDeliveries: scheduledDeliveries(services),
@@ -456,6 +468,15 @@ async function recoverFromUncleanStop(store: Store, dataDir: string, log: Logger
   const reopened = await store.reopenDeliveriesMarkedAtCommit(DOUBTFUL_DELIVERY_WINDOW_MS);
   log.warn({ previousPid: lock.pid, startedAt: lock.startedAt, reopened },
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
+}
+
+/**
+ * Writes the recipient rows of every large-audience message whose storing process stopped before it
+ * could (MessageStore.materialiseSnapshots): those recipients get the popups at their next login.
+ */
+async function materialiseSnapshots(store: Store, log: Logger): Promise<void> {
+  const materialised = await store.materialiseSnapshots();
+  if (materialised > 0) log.info({ materialised }, 'wrote the recipient rows of large-audience messages left without them');
 }
 
 /** The store for the start-up line: the SQLite file, or the PostgreSQL URL without its password. */
