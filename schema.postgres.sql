@@ -287,3 +287,15 @@ CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_re
 -- (schema.sql's migration 10).
 ALTER TABLE message_alerts ADD COLUMN replace_recall_by BIGINT REFERENCES users (id);
 ALTER TABLE message_alerts ADD COLUMN replace_recall_reason TEXT;
+
+-- migration: 9
+-- Audience snapshots (schema.sql's migration 11): a message to more than AUDIENCE_SNAPSHOT_ABOVE
+-- recipients commits as its message row plus this one row; its recipient rows follow after the
+-- popups. The routes are JSON text (as in SQLite, so siar migrate copies them as they are).
+CREATE TABLE message_audiences (
+  message_id      BIGINT PRIMARY KEY REFERENCES messages (id),
+  recipient_ids   BIGINT[],
+  routes          TEXT,
+  materialised_at TIMESTAMPTZ
+);
+CREATE INDEX message_audiences_pending ON message_audiences (message_id) WHERE materialised_at IS NULL;

@@ -292,3 +292,19 @@ CREATE INDEX message_alerts_open_ack ON message_alerts (message_id) WHERE ack_re
 -- done, when there is none, or when the correction was recalled first (the old one then stays).
 ALTER TABLE message_alerts ADD COLUMN replace_recall_by INTEGER REFERENCES users (id);
 ALTER TABLE message_alerts ADD COLUMN replace_recall_reason TEXT;
+
+-- migration: 11
+-- Audience snapshots (issue 19): a message to more than AUDIENCE_SNAPSHOT_ABOVE recipients
+-- (src/core/ports/store/messages.ts) commits as its message row plus this one row, not a
+-- message_recipients row (and a message_routes row) per recipient: the exact recipient ids at the
+-- commit, and the routes of those reached through a channel or groups. The rows are written after
+-- the popups are pushed, in one batch (delivered for those pushed), and the snapshot is marked
+-- materialised (its lists let go). One left unmaterialised by a process that died is materialised
+-- when the store next opens; until then the store materialises it before any read of recipients.
+CREATE TABLE message_audiences (
+  message_id      INTEGER PRIMARY KEY REFERENCES messages (id),
+  recipient_ids   TEXT,                            -- JSON array of user ids; NULL once materialised
+  routes          TEXT,                            -- JSON object: via -> [user ids] ('#c': […], '@a,@b': […]); NULL if none or once materialised
+  materialised_at TEXT                             -- NULL until the recipient rows are written
+);
+CREATE INDEX message_audiences_pending ON message_audiences (message_id) WHERE materialised_at IS NULL;

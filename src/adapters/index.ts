@@ -112,6 +112,8 @@ export interface NodeAdapters {
   throttle: LoginThrottleState;
   /** The per-member sending rate (--max-sends-per-minute), one count for the cluster. */
   sendRate: SendRate;
+  /** The per-member rate of acknowledgement reports (REPORT, --max-reports-per-minute): the same port, a counter of its own. */
+  reportRate: SendRate;
   counters: TrafficCounters;
   /** Which node runs each once-per-cluster job (src/core/ports/lease.ts). */
   leases: Leases;
@@ -130,6 +132,8 @@ export interface NodeSettings {
   loginThrottle: ThrottleOptions;
   /** --max-sends-per-minute (0: no limit). */
   maxSendsPerMinute: number;
+  /** --max-reports-per-minute (0: no limit). */
+  maxReportsPerMinute: number;
 }
 
 /** Today's single node: the bus, presence, throttle, sending rate and counters in this process (src/adapters/memory). */
@@ -139,6 +143,7 @@ export function inProcessNode(settings: NodeSettings, onBusListenerError: (err: 
     presence: new MemoryPresence(),
     throttle: new MemoryLoginThrottle(settings.loginThrottle),
     sendRate: new MemorySendRate(settings.maxSendsPerMinute),
+    reportRate: new MemorySendRate(settings.maxReportsPerMinute),
     counters: new MemoryTrafficCounters(settings.statsHistoryMinutes),
     leases: new MemoryLeases(),
   };
@@ -171,5 +176,6 @@ export async function openNode(settings: NodeSettings, log: Logger): Promise<Nod
   const leases = await RedisLeases.connect(settings.bus, { onError, prefix });
   const throttle = await RedisLoginThrottle.connect(settings.bus, settings.loginThrottle, { onError, prefix });
   const sendRate = await RedisSendRate.connect(settings.bus, settings.maxSendsPerMinute, { onError, prefix });
-  return { bus, presence, counters, leases, throttle, sendRate };
+  const reportRate = await RedisSendRate.connect(settings.bus, settings.maxReportsPerMinute, { onError, prefix, counter: 'report' });
+  return { bus, presence, counters, leases, throttle, sendRate, reportRate };
 }

@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { dropControls } from '../protocol/index.js';
+import { count } from './counts.js';
 import { findOnPath } from './open-file.js';
 
 /** What a notification is made from: a popup (PopupRecord) and, when the server sends them, its alert fields. */
@@ -207,7 +208,7 @@ export class DesktopNotifier {
     if (this.inFlight === 0 && this.skipped > 0 && this.notifier) {
       const n = this.skipped;
       this.skipped = 0;
-      this.run(commandFor(this.notifier.kind, this.notifier.file, { title: `siar: ${n} more popup(s)`, body: 'Open siar to see all of them.' }, 'normal'));
+      this.run(commandFor(this.notifier.kind, this.notifier.file, { title: `siar: ${count(n, 'more popup')}`, body: `Open siar to see ${n === 1 ? 'it' : 'all of them'}.` }, 'normal'));
     }
   }
 }

@@ -93,6 +93,8 @@ export interface ServerConfig {
   maxPendingRegistrations: number;
   /** Messages one member may send in any minute (RATE_LIMITED past it); 0 = no limit. */
   maxSendsPerMinute: number;
+  /** REPORT calls one member may make in any minute (TOO_MANY_REQUESTS past it); 0 = no limit. */
+  maxReportsPerMinute: number;
   /** Bytes one member's messages may take: subjects, bodies, attachments (QUOTA_EXCEEDED past it); 0 = no quota. */
   memberQuotaBytes: number;
   /** How long a write waits for a database lock held by another process before BUSY. */

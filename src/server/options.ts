@@ -160,6 +160,10 @@ export const SERVER_OPTIONS: readonly OptionSpec[] = [
     describe: 'messages (and reminders, siar remind) one member may send in any minute, counted across the nodes of a cluster (--bus); more are refused with RATE_LIMITED',
   },
   {
+    name: 'max-reports-per-minute', group: 'Messages:', kind: 'integer', default: 60, min: 1, zero: 'no limit', sets: 'maxReportsPerMinute',
+    describe: 'acknowledgement reports (REPORT, siar report) one member may ask for in any minute, counted across the nodes of a cluster (--bus); more are refused with TOO_MANY_REQUESTS',
+  },
+  {
     name: 'urgent-senders', group: 'Messages:', kind: 'string', default: 'members', sets: 'urgentSenders',
     describe: 'who may send priority=urgent: members (anyone), admin (the administrator only) or NAME,NAME… (those members and the administrator)',
   },

@@ -31,6 +31,7 @@ import { LocalConnections, SUSPENDED_SENTENCE } from './local-connections.js';
 import { BusUnreachable } from '../core/ports/unreachable.js';
 import { DueJobRunner, type Clock } from '../core/due-jobs.js';
 import { alertJobHandler, scheduledDeliveries } from './alert-jobs.js';
+import { pushRecalled } from './alerts.js';
 import { popupOutlet, publishStored, replayPending } from './delivery.js';
 import { DeliverySubscriber, PeriodicCatchUp } from '../core/services/delivery.js';
 import { AttachmentExpirySweep } from './attachment-expiry.js';
@@ -52,6 +53,11 @@ export const PROTOCOL_VERSION = 1;
 
 /** How often the holder of the mail queue's lease kicks its worker (which also polls by itself). */
 const MAIL_QUEUE_CHECK_MS = 5_000;
+/**
+ * How often the node holding the lease writes the recipient rows of large-audience messages whose
+ * storing node died before it could (their snapshots; every read of the store sees them meanwhile).
+ */
+const AUDIENCE_SNAPSHOT_CHECK_MS = 30_000;
 
 /** The adapters a server runs on; each absent one is opened from the configuration (src/adapters/index.ts). */
 export interface Adapters {
@@ -138,6 +144,7 @@ export class SiarServer {
     const store = options.adapters?.store ?? await openStore(config, log);
     await ensureAdminAccount(store, config.dataDir, log);
     await recoverFromUncleanStop(store, config.dataDir, log);
+    await materialiseSnapshots(store, log);
 
     const transport = createMailTransport({ smtpUrl: config.smtpUrl ?? undefined, dataDir: config.dataDir });
     // On several nodes the queue's mail goes out from the one node holding its lease (below).
@@ -151,7 +158,7 @@ export class SiarServer {
     const node = options.adapters?.node ?? await openNode({
       bus: config.bus, nodeId: config.nodeId ?? `${os.hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`, clusterName: config.clusterName,
       statsHistoryMinutes: config.statsHistoryMinutes, loginThrottle: config.loginThrottle,
-      maxSendsPerMinute: config.maxSendsPerMinute,
+      maxSendsPerMinute: config.maxSendsPerMinute, maxReportsPerMinute: config.maxReportsPerMinute,
     }, log);
     const { bus, presence } = node;
     if (config.clusterName && !config.bus) log.warn({ clusterName: config.clusterName }, '--cluster-name has no effect without --bus');
@@ -207,6 +214,7 @@ export class SiarServer {
       config, store, router, accounts, bus, log, stats, backups,
       throttle: node.throttle,
       sendRate: node.sendRate,
+      reportRate: node.reportRate,
       diskFloor: new DiskFloor(config),
       mail: { seal: (text) => sealer.seal(text), kick: () => mailWorker.kick() },
     };
@@ -240,7 +248,12 @@ export class SiarServer {
     // Attachment content follows the store (src/adapters/index.ts): files beside SQLite, chunks in PostgreSQL.
     // It gets its ports (src/transfer/ports.ts), not the server's services: transfer/ imports no server module.
     const transferDeps: TransferDeps = {
-      config, books: new TransferBooks(store), router, log, deliver: (message, institution) => publishStored(services, message, institution),
+      config, books: new TransferBooks(store), router, log,
+      // A correction's recipients of the message it replaces see it withdrawn just before its popup (as at SEND).
+      deliver: (message, institution, replaced) => {
+        if (replaced) pushRecalled(router, replaced);
+        publishStored(services, message, institution);
+      },
     };
     const content = options.adapters?.content ?? await openContent(store, config.dataDir);
     const transfers = new TransferService(transferDeps, content);
@@ -337,8 +350,14 @@ export class SiarServer {
         log.debug({ expired }, 'registration expiry sweep');
       },
     });
-    server.clusterJobs.push(...clusterJobs, expiry);
+    // Large audiences' snapshots a dead node left unmaterialised, once per cluster (at start-up too, above).
+    const snapshots = new ClusterJob({
+      name: 'audience-snapshots', leases: node.leases, ttlMs: config.leaseTtlMs, intervalMs: AUDIENCE_SNAPSHOT_CHECK_MS, log,
+      run: () => materialiseSnapshots(store, log),
+    });
+    server.clusterJobs.push(...clusterJobs, expiry, snapshots);
     expiry.start();
+    snapshots.start();
     // Scheduled deliveries and automatic reminders (issue 21): claimed from the store, once per cluster.
     server.dueJobs = new DueJobRunner({
       store, owner: `${nodeId}:${process.pid}:${randomUUID().slice(0, 8)}`, handle: alertJobHandler(services), handleDeliveries: scheduledDeliveries(services),
@@ -415,9 +434,9 @@ export class SiarServer {
       await this.mailWorker.stop();
       this.router.local.stopPresence();
       if (this.node && this.ownsNode) {
-        const { bus, presence, counters, leases, sendRate } = this.node;
+        const { bus, presence, counters, leases, sendRate, reportRate } = this.node;
         await presence.removeNode(bus.nodeId).catch(() => undefined);
-        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop()]);
+        await Promise.allSettled([bus.close(), presence.close(), counters.close(), leases.close(), sendRate.stop(), reportRate.stop()]);
       }
       await this.store.close();
       await removeServerLock(this.config.dataDir).catch(() => undefined);
@@ -449,6 +468,15 @@ async function recoverFromUncleanStop(store: Store, dataDir: string, log: Logger
   const reopened = await store.reopenDeliveriesMarkedAtCommit(DOUBTFUL_DELIVERY_WINDOW_MS);
   log.warn({ previousPid: lock.pid, startedAt: lock.startedAt, reopened },
     'the last server life did not stop cleanly: its last deliveries recorded at commit will be replayed at the next login');
+}
+
+/**
+ * Writes the recipient rows of every large-audience message whose storing process stopped before it
+ * could (MessageStore.materialiseSnapshots): those recipients get the popups at their next login.
+ */
+async function materialiseSnapshots(store: Store, log: Logger): Promise<void> {
+  const materialised = await store.materialiseSnapshots();
+  if (materialised > 0) log.info({ materialised }, 'wrote the recipient rows of large-audience messages left without them');
 }
 
 /** The store for the start-up line: the SQLite file, or the PostgreSQL URL without its password. */

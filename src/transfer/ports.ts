@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ArgInput } from '../protocol/index.js';
-import type { Message } from '../core/ports/store/messages.js';
+import type { Message, RecallOutcome } from '../core/ports/store/messages.js';
 import type { TransferBooks } from '../core/services/transfers.js';
 
 /** The server options transfers read (src/server/options.ts; ServerConfig has them all). */
@@ -31,6 +31,10 @@ export interface TransferDeps {
   log: Logger;
   /** Pushes to every session of a member (the sender hears SENT, EXPIRED, ...). */
   router: { pushToUser(userId: number, event: string, args: ArgInput): void };
-  /** The message's last attachment is in: its popups go out to the recipients (published on the bus: src/server/delivery.ts). */
-  deliver(message: Message, institution: string): void;
+  /**
+   * The message's last attachment is in: its popups go out to the recipients (published on the bus:
+   * src/server/delivery.ts). A correction first withdraws the message it replaced (`replaced`, the
+   * recall its commit made): those who had it get `*|RECALLED`.
+   */
+  deliver(message: Message, institution: string, replaced: RecallOutcome | null): void;
 }

@@ -29,7 +29,7 @@ import type { Logger } from 'pino';
 import { SiarError, encodeError, encodeOk, type ArgInput } from '../protocol/index.js';
 import type { PeerConnection } from '../core/ports/peer.js';
 import type { TransferDeps } from './ports.js';
-import type { AttachmentMeta, Message } from '../core/ports/store/messages.js';
+import type { AttachmentMeta, Message, RecallOutcome } from '../core/ports/store/messages.js';
 import { ContentMismatch, type AttachmentContent, type UploadHandle } from '../core/ports/content.js';
 import { isDiskFull } from './disk-space.js';
 import { KeyedLock } from '../core/keyed-lock.js';
@@ -233,7 +233,7 @@ export class TransferService {
       const result = { attachment: a.id, size: a.size, sha256: a.sha256, type: a.mediaType, missing: commit.missing, sent: commit.sent ? 1 : 0, ...(commit.held ? { held: 1 } : {}) };
       t.log.info({ ...result, ms: Date.now() - t.since.getTime() }, 'upload committed');
       t.conn.push('UPLOADED', { transfer: t.id, message: a.messageId, ...result });
-      if (commit.sent) this.messageSent(commit.message);
+      if (commit.sent) this.messageSent(commit.message, commit.replaced ?? null);
       await endWith(socket, encodeOk(t.id, { message: a.messageId, ...result }));
     } catch (err) {
       const failure = this.failureOf(t, err);
@@ -271,13 +271,16 @@ export class TransferService {
     return detectMediaType(this.content.openRead(storageKey, 0), name);
   }
 
-  /** The message's last attachment is in: the popups go out, and its sender hears so. */
-  private messageSent(message: Message): void {
+  /**
+   * The message's last attachment is in: the popups go out (after the withdrawal of the message a
+   * correction replaces, when it did), and its sender hears so.
+   */
+  private messageSent(message: Message, replaced: RecallOutcome | null): void {
     const { books, router, log } = this.services;
     router.pushToUser(message.senderId, 'SENT', { id: message.id, sentAt: message.sentAt, recipients: message.recipients.length });
     setImmediate(() => {
       (async () => {
-        this.services.deliver(message, await books.senderInstitution(message));
+        this.services.deliver(message, await books.senderInstitution(message), replaced);
       })().catch((err) => log.error({ err, messageId: message.id }, 'delivery failed'));
     });
   }

@@ -43,12 +43,12 @@ t.test('the console sends an urgent all-members alert from the Traffic screen', 
 
   // The Traffic screen counts it (refreshed every 2 s), on one line within 80 columns: one urgent
   // message, one acknowledgement open on it; ugm acknowledges and the count goes to 0.
-  const counted = await tty.waitFor(/urgent\s+1\s+1\s+open acks 1 on 1 message\(s\)/, STEP);
+  const counted = await tty.waitFor(/urgent\s+1\s+1\s+open acks 1 on 1 message\b/, STEP);
   t.ok(counted.split('\n').every((row) => row.length <= 80), 'every row fits 80 columns');
   t.match(counted, /freed\s+0 B\s+expired attachments removed since start/, 'and the space the expired-attachment sweep freed');
   const id = /alert #(\d+)/.exec(said)![1]!;
   await ugm.ack(Number(id));
-  await tty.waitFor(/urgent\s+1\s+1\s+open acks 0 on 0 message\(s\)/, STEP);
+  await tty.waitFor(/urgent\s+1\s+1\s+open acks 0 on 0 messages/, STEP);
   tty.write('q');
   await Promise.race([tty.exited, new Promise((_, reject) => setTimeout(() => reject(new Error('did not exit')), STEP))]);
 });

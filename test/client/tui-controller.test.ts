@@ -226,7 +226,7 @@ t.test('message view: attachments listed with size and type, saved to a folder a
   t.equal(c.state.message!.savePrompt?.value, downloads, 'the folder is proposed');
   c.key(k('enter'));
   await until(c, (st) => st.message!.downloads.length === 2 && st.message!.downloads.every((d) => d.status === 'done'), 'both saved');
-  t.match(c.state.toast?.text, /Saved 2 attachment\(s\).*checksums verified/);
+  t.match(c.state.toast?.text, /Saved 2 attachments.*checksums verified/);
   t.same(readFileSync(path.join(downloads, 'poster seminar.png')), bytes, 'byte for byte');
   t.equal(readFileSync(path.join(downloads, 'catatan.txt'), 'utf8'), 'agenda\n');
   t.match(shown(c.state), /saved ✓ sha256/);

@@ -132,7 +132,7 @@ t.test('the TUI at 80×24 and 60×20: footer, notices, popups, long subjects, si
   tui.write('s');
   await tui.waitFor('Save to folder:', STEP);
   tui.write(`${KEY.ctrl('u')}${downloads}${KEY.enter}`);
-  const saved = await tui.waitFor(/Saved 2 attachment\(s\)/, STEP);
+  const saved = await tui.waitFor(/Saved 2 attachments/, STEP);
   t.match(saved, new RegExp(`→ ${path.join(downloads, 'poster seminar.png').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'the screen says where the file went');
 
   // Tab chooses the second file; O opens it with the default application.

@@ -76,6 +76,7 @@ function counting(real: Store): { store: DeliveryStore; rows: { recipients: numb
     markDelivered: (id, userId) => real.markDelivered(id, userId),
     markDeliveredMany: (id, userIds) => real.markDeliveredMany(id, userIds),
     markUndelivered: (id, userIds) => real.markUndelivered(id, userIds),
+    materialiseRecipients: (id, userIds) => real.materialiseRecipients(id, userIds),
   };
   return { store, rows };
 }

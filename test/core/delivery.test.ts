@@ -10,7 +10,7 @@ import { argsToPopup, decodeServerFrame, type PopupRecord } from '../../src/prot
 import {
   DeliverySubscriber, PeriodicCatchUp, deliverMessage, pushableRecipients, replayPending, type DeliveryPorts, type DeliveryStore,
 } from '../../src/core/services/delivery.js';
-import type { Message, User } from '../../src/core/ports/store.js';
+import { AUDIENCE_SNAPSHOT_ABOVE, type Message, type User } from '../../src/core/ports/store.js';
 import { MemoryBusHub } from '../../src/adapters/memory/bus.js';
 import type { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
 import { LocalConnections } from '../../src/server/local-connections.js';
@@ -19,7 +19,7 @@ import { TrafficStats } from '../../src/server/stats.js';
 import { serverSideConnection as connect, waitFor, type ServerSideConnection } from '../helpers/server-connection.js';
 import { openStore, seedMembers } from '../adapters/sqlite/helpers.js';
 
-type Mark = [write: 'delivered' | 'deliveredMany' | 'undelivered', messageId: number, recipients: number[]];
+type Mark = [write: 'delivered' | 'deliveredMany' | 'undelivered' | 'materialised', messageId: number, recipients: number[]];
 
 /** The real store as delivery sees it, each mark write recorded before it is passed on. */
 function recording(real: SqliteStore): { store: DeliveryStore; marks: Mark[] } {
@@ -36,6 +36,7 @@ function recording(real: SqliteStore): { store: DeliveryStore; marks: Mark[] } {
     markDelivered: (id, userId) => { marks.push(['delivered', id, [userId]]); return real.markDelivered(id, userId); },
     markDeliveredMany: (id, userIds) => { marks.push(['deliveredMany', id, [...userIds]]); return real.markDeliveredMany(id, userIds); },
     markUndelivered: (id, userIds) => { marks.push(['undelivered', id, [...userIds]]); return real.markUndelivered(id, userIds); },
+    materialiseRecipients: (id, userIds) => { marks.push(['materialised', id, [...userIds]]); return real.materialiseRecipients(id, userIds); },
   };
   return { store, marks };
 }
@@ -271,4 +272,32 @@ t.test('periodic catch-up: what the store says the members here have not had, at
   await waitFor(() => ids(bobSide).length === 3 && ids(carolSide).length === 3);
   t.strictSame(ids(bobSide), [m1.id, m2.id, m3.id], 'each once, oldest first');
   t.strictSame(ids(carolSide), [m1.id, m2.id, m3.id]);
+});
+
+t.test('a large audience: the storing node pushes first, then writes every recipient row in one call, those it pushed delivered', async (t) => {
+  const { real, alice, bob, carol, dave } = await setup(t);
+  const more = await seedMembers(real, Array.from({ length: AUDIENCE_SNAPSHOT_ABOVE }, (_, i) => `m${i}`));
+  const hub = new MemoryBusHub();
+  const a = node(real);
+  const b = node(real);
+  const busA = hub.node('a');
+  new DeliverySubscriber({ ...a.ports, bus: busA, onError: (err) => t.error(err) }).start();
+  new DeliverySubscriber({ ...b.ports, bus: hub.node('b'), onError: (err) => t.error(err) }).start();
+  const carolOnA = await connect(t, a.local, carol);
+  const bobOnB = await connect(t, b.local, bob);
+
+  const m = await real.deliveredAtCommit!(pushableRecipients(a.ports.outlet)).storeMessage({
+    senderId: alice.id, audience: 'all', recipientIds: [bob, carol, dave, ...more].map((u) => u.id), subject: 'everyone', body: 'b',
+  });
+  t.equal(m.recipientRowsPending, true, 'committed as a snapshot');
+  t.ok(m.recipients.every((r) => r.deliveredAt === null), 'nothing marked at the commit');
+  await busA.publish({ type: 'message_stored', messageId: m.id, institution: 'Alice U.', message: m, alert: null });
+  await waitFor(() => ids(carolOnA).length === 1 && ids(bobOnB).length === 1);
+  await waitFor(() => a.marks.length === 1 && b.marks.length === 1);
+  t.strictSame(a.marks, [['materialised', m.id, [carol.id]]], 'A, which stored it: every row in one write, carol delivered');
+  t.strictSame(b.marks, [['deliveredMany', m.id, [bob.id]]], 'B: the mark of its push, whichever write comes first');
+  t.strictSame(await undelivered(real, carol), []);
+  t.strictSame(await undelivered(real, bob), []);
+  t.strictSame(await undelivered(real, dave), [m.id], 'offline: at its next login');
+  t.equal((await real.getMessage(m.id))!.recipients.length, AUDIENCE_SNAPSHOT_ABOVE + 3);
 });

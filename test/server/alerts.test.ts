@@ -205,6 +205,25 @@ t.test('expiry: a recipient who logs in after it never gets the popup; the inbox
   t.match((await unhas.outbox()).find((m) => m.id === short.id), { expired: true });
 });
 
+t.test('RECALL counts as told only the recipients online now, not every one who had the popup', async (t) => {
+  const s = await startServer(t);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  await s.member('ui');
+  const sent = await unhas.send({ to: ['ugm', 'ui'], subject: 'Rapat' });
+  // ui logs in once (gets the popup) and leaves; ugm stays.
+  const uiOnce = await s.client();
+  const uiPopup = nextPush(uiOnce, 'POPUP');
+  await uiOnce.login('ui', 'own-password-of-ui');
+  await uiPopup;
+  await uiOnce.close();
+  await until('ui is offline', async () => !(await unhas.directory('member')).some((d) => d.kind === 'member' && d.username === 'ui' && d.online));
+  await until('both have it', async () => (await unhas.report(sent.id)).delivered === 2);
+  const told = nextPush(ugm, 'RECALLED');
+  t.match(await unhas.recall(sent.id, 'batal'), { undelivered: 0, notified: 1 }, 'ugm is told; ui, offline, is not counted');
+  await told;
+});
+
 t.test('REMIND: only the non-acknowledgers get the popup again, marked as a reminder, online at once and offline at next login', async (t) => {
   const s = await startServer(t);
   const unhas = await s.memberClient('unhas');

@@ -8,8 +8,10 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { saveAttachments } from '../../src/client/cli/download.js';
+import { declareFile, sendMessage } from '../../src/client/transfer.js';
 import { jsonLines, siar, startWithMembers } from '../helpers/cli.js';
-import { tempDir } from '../helpers/siar.js';
+import { startServer, tempDir, until as untilTrue } from '../helpers/siar.js';
 
 t.setTimeout(300_000);
 
@@ -64,9 +66,20 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   t.match(audit[0], { kind: 'attachments_removed', actor: '', subject: '1', detail: { messages: 1, attachments: 1, files: 1, bytes: bytes.length, graceSeconds: 2 } });
   t.equal(contentFiles(data).length, 1, 'the expired content\'s file is gone; the other stays');
 
+  // Saving skips it with the sentence `siar read` shows, instead of trying and failing the command.
   const late = await siar(['read', id, '--save-dir', path.join(dir, 'late')], as.ugm);
-  t.not(late.code, 0, 'the download is refused');
-  t.match(late.stderr, /removed at .*the message expired and the server keeps expired attachments only for a grace period/);
+  t.equal(late.code, 0, `read --save-dir skips a removed attachment: ${late.stderr}`);
+  t.match(late.stdout, /^not saved: jadwal\.txt \(removed .*: no longer downloadable\)$/m, 'read --save-dir says it skipped it');
+  t.notOk(existsSync(path.join(dir, 'late', 'jadwal.txt')), 'nothing written for it');
+  const all = await siar(['download', id, '--to', path.join(dir, 'all')], as.ugm);
+  t.equal(all.code, 0, `download skips it: ${all.stderr}`);
+  t.match(all.stdout, /^not saved: jadwal\.txt \(removed \d{4}-\d\d-\d\d \d\d:\d\d [+-]\d\d:\d\d: no longer downloadable\)$/m);
+  const allJson = jsonLines((await siar(['download', id, '--to', path.join(dir, 'all'), '--json'], as.ugm)).stdout);
+  t.match(allJson, [{ message: Number(id), name: 'jadwal.txt', removed: true, removedAt: /Z$/ }], '--json says removed');
+  const attId = String((jsonLines((await siar(['read', id, '--json'], as.ugm)).stdout)[0]!.attachments as Array<{ id: number }>)[0]!.id);
+  const one = await siar(['download', id, attId, '--to', path.join(dir, 'one')], as.ugm);
+  t.equal(one.code, 1, 'asked for by id, a removed attachment is a failure (exit code 1)');
+  t.match(one.stderr, new RegExp(`^siar: Attachment ${attId} \\(jadwal\\.txt\\) of message ${id} cannot be downloaded: the server removed it at .*, as its message expired longer ago than the server keeps attachments\\.\n$`));
   const body = await siar(['read', id], as.ugm);
   t.equal(body.code, 0, 'the message itself stays readable');
   t.match(body.stdout, /Lampiran/);
@@ -90,6 +103,26 @@ t.test('an expired message\'s attachment is removed after the grace: file gone, 
   const members = jsonLines((await siar(['admin', 'members', '--json'], admin)).stdout);
   t.equal(Number(members.find((m) => m.username === 'unhas')!.storedBytes), 'Jadwal'.length + 'Lampiran'.length + 'Tetap'.length + 18,
     'the sender\'s storage usage gave the removed attachment back');
+});
+
+t.test('an attachment removed after the message was read: saving skips it, asked for by id it is an error', async (t) => {
+  const s = await startServer(t, { expiredAttachmentGraceMs: 1000, transferSweepIntervalMs: 1000 });
+  const ugm = await s.memberClient('ugm');
+  const unhas = await s.memberClient('unhas');
+  const dir = tempDir(t);
+  const file = path.join(dir, 'denah.txt');
+  writeFileSync(file, 'Denah gedung\n');
+  const sent = await sendMessage(unhas, { to: ['ugm'], subject: 'Denah', expires: '1s' }, [await declareFile(file)]);
+  await untilTrue('the sweep removes its attachment', async () => !!(await s.server.store.getMessage(sent.id))!.attachments[0]!.removedAt);
+  // The record as a client read it before the sweep: the attachment not yet marked removed.
+  const read = await ugm.read(sent.id);
+  const stale = { ...read, attachments: read.attachments.map(({ removedAt: _, ...a }) => a) };
+  const results = await saveAttachments(ugm, stale, path.join(dir, 'out'));
+  t.match(results, [{ messageId: sent.id, attachmentId: sent.attachments[0]!.id, name: 'denah.txt', removed: true, removedAt: null }],
+    'the server\'s ATTACHMENT_REMOVED is a skip, not a failure');
+  t.notOk(existsSync(path.join(dir, 'out', 'denah.txt')));
+  await t.rejects(saveAttachments(ugm, stale, path.join(dir, 'out'), sent.attachments[0]!.id),
+    { message: `Attachment ${sent.attachments[0]!.id} (denah.txt) of message ${sent.id} cannot be downloaded: the server removed it, as its message expired longer ago than the server keeps attachments.`, exitCode: 1 });
 });
 
 t.test('--expired-attachment-grace takes off (kept) and durations; a bad value is one clear sentence', async (t) => {

@@ -55,7 +55,7 @@ t.test('the defaults are the ones the server always had', async (t) => {
     maxPopupsAtLogin: 1000, fdCheckIntervalMs: 5_000, synchronous: 'NORMAL', loginThrottle: DEFAULT_THROTTLE, tls: null,
     frameTimeoutMs: 30_000, shutdownDeadlineMs: 10_000, maxAnonymousPerAddress: 64, maxConnectionsPerMember: 64,
     maxLoggedInPerAddress: 512, adminReservedConnections: 4, reservedSlotLoginTimeoutMs: 10_000,
-    maxPendingRegistrationsPerAddress: 5, maxPendingRegistrations: 1000, maxSendsPerMinute: 120, memberQuotaBytes: 10 * 1024 ** 3,
+    maxPendingRegistrationsPerAddress: 5, maxPendingRegistrations: 1000, maxSendsPerMinute: 120, maxReportsPerMinute: 60, memberQuotaBytes: 10 * 1024 ** 3,
     busyWaitMs: 5_000, transferHost: null, transferPorts: null, maxAttachmentBytes: 1024 ** 3, maxMessageAttachmentBytes: 4 * 1024 ** 3,
     maxAttachmentsPerMessage: 32, transferConnectTimeoutMs: 60_000, transferIdleTimeoutMs: 60_000, maxTransfersPerMember: 8,
     maxTransfers: 256, uploadWindowMs: 24 * 60 * 60_000, partialRetentionMs: 60 * 60_000, transferSweepIntervalMs: 60_000,

@@ -46,6 +46,7 @@ export const MIGRATED_TABLES = [
   'messages',
   'message_recipients',
   'message_routes',
+  'message_audiences',
   'attachments',
   'mail_queue',
   'audit_events',

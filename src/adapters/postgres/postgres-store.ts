@@ -21,6 +21,7 @@ import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from 
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import {
   groupByMessage,
+  snapshotRoutes,
   toAttachment,
   toAudit,
   toInboxEntry,
@@ -32,6 +33,7 @@ import {
   type RegistrationRow,
 } from '../sqlite/rows.js';
 import {
+  AUDIENCE_SNAPSHOT_ABOVE,
   messageBytes,
   type AttachmentCommit,
   type AttachmentMeta,
@@ -254,6 +256,11 @@ export class PostgresStore implements Store {
     return (await Q.members.all(this.pool)).map(toUser);
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return new Map((await Q.institutionsOf.all(this.pool, [...userIds])).map((r) => [Number(r.id), r.institution]));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return new Map((await Q.storageUsage.all(this.pool)).map((r) => [r.user_id, r.bytes]));
   }
@@ -376,7 +383,9 @@ export class PostgresStore implements Store {
 
   async storeMessage(message: NewMessage, limits: MessageLimits = {}): Promise<Message> {
     const work = (tx: PoolClient) => this.insertMessage(tx, message, limits);
-    if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0) return this.groupCommit.run(work);
+    if (message.channelId !== undefined || (message.attachments?.length ?? 0) > 0 || message.recipientIds.length > AUDIENCE_SNAPSHOT_ABOVE) {
+      return this.groupCommit.run(work);
+    }
     // The usual message: concurrent ones are written together (group-commit.ts).
     return this.groupCommit.run(work, { key: 'plain message', item: { message, limits }, many: (tx, items) => this.insertPlainMessages(tx, items) });
   }
@@ -384,15 +393,19 @@ export class PostgresStore implements Store {
   // --- alerts (issue 21): the alert row is written in the message's own transaction.
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
+    // A correction recalls the message it replaces, whose rows (those not delivered) it closes.
+    if (alert.replaces) await this.settle();
     return this.groupCommit.run(async (tx) => {
       const scheduled = !!alert.deliverAt;
       const stored = await this.insertMessage(tx, message, limits, scheduled);
       const r = newAlertRow(stored.id, alert, stored.sentAt);
       let replaced: RecallOutcome | null = null;
       if (alert.replaces && (await A.messageExists.get(tx, alert.replaces.messageId))) {
-        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
-        if (!scheduled) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
-        replacing(r, alert.replaces, scheduled);
+        // A correction that does not go out now recalls it when it does: a scheduled one at its release
+        // (releaseScheduled), one with attachments with its last upload (commitAttachment).
+        const later = scheduled || stored.state === 'sending';
+        if (!later) replaced = await recallIn(tx, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(r, alert.replaces, later);
       }
       const row = (await A.insertAlert.get(
         tx, r.message_id, r.priority, r.ack_requested === 1, r.remind_every_s, r.remind_max, r.reminders, r.next_remind_at, r.expires_at, r.deliver_at,
@@ -403,12 +416,14 @@ export class PostgresStore implements Store {
   }
 
   async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
+    await this.settle();
     return transaction(this.pool, (tx) => recallIn(tx, request, now()));
   }
 
   async remindMessage(
     messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
+    await this.settle();
     return transaction(this.pool, async (tx) => {
       const counted = automatic
         ? await A.autoReminder.get(tx, messageId, automatic.owner, automatic.nextAt)
@@ -437,6 +452,7 @@ export class PostgresStore implements Store {
   async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
     if (messageIds.length === 0) return [];
     const ids = [...new Set(messageIds)].sort((a, b) => a - b);
+    await this.settle(); // a correction's release recalls the message it replaces
     return transaction(this.pool, async (tx) => {
       // The message rows first, as a recall locks them (the two take turns): these and the ones their
       // corrections replace, all in id order, so two batches (or a batch and a recall) never wait on
@@ -474,6 +490,7 @@ export class PostgresStore implements Store {
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
+    await this.settle();
     return (await A.openAcks.get(this.pool, nowIso, limit)) ?? { pending: 0, messages: 0 };
   }
 
@@ -502,6 +519,7 @@ export class PostgresStore implements Store {
   }
 
   async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
+    await this.settle();
     return transaction(this.pool, async (tx) => {
       const at = now();
       // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
@@ -555,6 +573,15 @@ export class PostgresStore implements Store {
       const { id } = (await Q.insertSendingMessage.get(tx, ...addressing, m.recipientIds, null, routes.map(([rid]) => rid), routes.map(([, via]) => via)))!;
       await A.holdMessage.run(tx, id);
       return (await this.withDetails(tx, [(await Q.messageById.get(tx, id))!]))[0]!;
+    }
+    if (m.recipientIds.length > AUDIENCE_SNAPSHOT_ABOVE) {
+      // A large audience: one snapshot row instead of a recipient row (and a route row) each.
+      if ((await Q.countUsers.get(tx, m.recipientIds))!.n !== m.recipientIds.length) {
+        throw new Error('a recipient of the message does not exist');
+      }
+      const { id } = (await Q.insertSnapshotMessage.get(tx, ...addressing, m.recipientIds, snapshotRoutes(m)))!;
+      const names = await this.usernames(tx, [m.senderId, ...m.recipientIds]);
+      return { ...this.storedMessage(m, id, at, names, new Set()), recipientRowsPending: true };
     }
     const pushed = pushedRecipients(m);
     const { id } = (await Q.insertMessage.get(
@@ -630,7 +657,35 @@ export class PostgresStore implements Store {
     if (unknown !== undefined) throw new Error(`a recipient of the message does not exist (no user ${unknown})`);
   }
 
+  /**
+   * Audience snapshots (schema.postgres.sql section 9) on several nodes: any node's may be pending,
+   * so a read or write that depends on recipients first materialises every pending one (one
+   * statement; with none pending, one probe of an empty partial index), with no delivered marks:
+   * the storing node's materialiseRecipients then only adds its marks. Exact, like SQLite's settle;
+   * it costs those reads a round trip, and the first of them after a large SEND waits for its rows.
+   */
+  private async settle(): Promise<void> {
+    await Q.materialiseAudiences.get(this.pool, now(), null, []);
+  }
+
+  async materialiseRecipients(messageId: number, delivered: readonly number[]): Promise<void> {
+    const ids = [...delivered];
+    // Its own transaction, not the group commit's: it may wait for another node materialising the
+    // same snapshot, and the SENDs in a batch must not wait with it.
+    await transaction(this.pool, async (tx) => {
+      const at = now();
+      const done = (await Q.materialiseAudiences.get(tx, at, messageId, ids))!.n;
+      // Materialised before (by a read on some node): its rows are there (this statement sees them), its marks not.
+      if (done === 0 && ids.length > 0) await Q.markDelivered.run(tx, at, messageId, ids);
+    });
+  }
+
+  async materialiseSnapshots(): Promise<number> {
+    return (await Q.materialiseAudiences.get(this.pool, now(), null, []))!.n;
+  }
+
   async getMessage(id: number): Promise<Message | null> {
+    await this.settle();
     const row = await Q.messageById.get(this.pool, id);
     return row ? (await this.withDetails(this.pool, [row]))[0]! : null;
   }
@@ -659,6 +714,7 @@ export class PostgresStore implements Store {
   }
 
   async reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number> {
+    await this.settle();
     // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
     let first: number | null = null;
     let cutoff: string | null = null;
@@ -678,16 +734,19 @@ export class PostgresStore implements Store {
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
+    await this.settle();
     return this.withDetailsFor(this.pool, await Q.undelivered.all(this.pool, recipientId, limit, now()), [recipientId]);
   }
 
   async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
     if (recipientIds.length === 0 || limit <= 0) return [];
+    await this.settle();
     const rows = await Q.undeliveredAmong.all(this.pool, [...recipientIds], limit, now());
     return rows.map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id }));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
+    await this.settle();
     const rows = await Q.inbox.all(this.pool, recipientId, before(page), filter.unreadOnly === true, page.limit);
     const attachments = await this.attachmentsOf(this.pool, rows.map((r) => r.id));
     // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
@@ -698,18 +757,22 @@ export class PostgresStore implements Store {
   }
 
   async outbox(senderId: number, page: Page): Promise<Message[]> {
+    await this.settle();
     return this.withDetails(this.pool, await Q.outbox.all(this.pool, senderId, before(page), page.limit));
   }
 
   async markRead(messageId: number, recipientId: number): Promise<boolean> {
+    await this.settle();
     return (await Q.markRead.run(this.pool, now(), messageId, recipientId)) > 0;
   }
 
   async deleteFromInbox(messageId: number, recipientId: number): Promise<boolean> {
+    await this.settle();
     return (await Q.deleteFromInbox.run(this.pool, now(), messageId, recipientId)) > 0;
   }
 
   async unreadCount(recipientId: number): Promise<number> {
+    await this.settle();
     return (await Q.unreadCount.get(this.pool, recipientId))!.n;
   }
 
@@ -727,6 +790,7 @@ export class PostgresStore implements Store {
   }
 
   async getMessageFor(id: number, recipientIds: readonly number[]): Promise<Message | null> {
+    await this.settle(); // an audience snapshot's rows exist before they are read
     const row = await Q.messageById.get(this.pool, id);
     return row ? (await this.withDetailsFor(this.pool, [row], recipientIds))[0]! : null;
   }
@@ -760,6 +824,7 @@ export class PostgresStore implements Store {
   }
 
   async messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null> {
+    await this.settle();
     const row = await Q.messageById.get(this.pool, messageId);
     if (!row) return null;
     if (row.sender_id === userId) return 'sender';
@@ -780,6 +845,7 @@ export class PostgresStore implements Store {
       // A scheduled message whose time has not come (or that was recalled, or that is a correction) is
       // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
       const schedule = sent ? await A.heldSchedule.get(tx, row.message_id, at) : undefined;
+      let replaced: RecallOutcome | null = null;
       if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
         await A.holdMessage.run(tx, row.message_id);
         sent = false;
@@ -791,11 +857,19 @@ export class PostgresStore implements Store {
           // Its time passed while it was uploading: it goes out now, as a released scheduled message.
           await A.releaseNow.run(tx, row.message_id, at);
           await A.releaseMessage.run(tx, at, row.message_id);
+        } else {
+          // A correction with attachments: the message it replaces is withdrawn now, as it goes out.
+          const kept = await A.alertOf.get(tx, row.message_id);
+          const recall = kept ? recallOnRelease(kept) : null;
+          if (recall) {
+            replaced = await recallIn(tx, recall, at);
+            await A.replaceRecalled.run(tx, row.message_id);
+          }
         }
       }
       const [whole] = await this.withDetails(tx, [(await Q.messageById.get(tx, row.message_id))!]);
       const attachment = whole!.attachments.find((a) => a.id === attachmentId)!;
-      return { attachment, message: whole!, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
+      return { attachment, message: whole!, sent, missing, ...(schedule && !sent ? { held: true } : {}), ...(replaced ? { replaced } : {}) };
     });
   }
 
@@ -929,6 +1003,7 @@ export class PostgresStore implements Store {
   async subscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.subscribe(channelId, userId); }
   async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.cg.unsubscribe(channelId, userId); }
   async channelHistory(channelId: number, page: Page): Promise<Message[]> {
+    await this.settle();
     return this.withDetails(this.pool, await this.cg.channelMessageRows(channelId, before(page), page.limit));
   }
   async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.cg.createGroup(input); }

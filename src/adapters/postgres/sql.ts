@@ -76,6 +76,7 @@ export const Q = statements('siar', {
     `SELECT * FROM users WHERE role = 'member' AND status = 'active' AND username = ANY($1::text[])`,
   ),
   usernamesOf: sql<[number[]], Row<{ id: number; username: string }>>(`SELECT id, username FROM users WHERE id = ANY($1::bigint[])`),
+  institutionsOf: sql<[number[]], Row<{ id: number; institution: string }>>(`SELECT id, institution FROM users WHERE id = ANY($1::bigint[])`),
   activeMemberIds: sql<[], Id>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`),
   anyAdmin: sql<[], Id>(`SELECT id FROM users WHERE role = 'admin' LIMIT 1`),
   setUserStatus: sql<[UserStatus, number]>(`UPDATE users SET status = $1 WHERE id = $2`),
@@ -143,6 +144,44 @@ export const Q = statements('siar', {
       SELECT m.id, r.id, r.via FROM m, unnest($10::bigint[], $11::text[]) AS r(id, via)
     )
     SELECT id FROM m`),
+  /** A large audience's message (schema.postgres.sql section 9): the message row and its one audience snapshot. */
+  insertSnapshotMessage: sql<[number, Audience, string, string, string, number | null, string | null, number[], string | null], Id>(`
+    WITH m AS (
+      INSERT INTO messages (sender_id, audience, subject, body, sent_at, channel_id, via)
+      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id
+    )
+    INSERT INTO message_audiences (message_id, recipient_ids, routes) SELECT m.id, $8::bigint[], $9 FROM m
+    RETURNING message_id AS id`),
+  countUsers: sql<[number[]], Count>(`SELECT count(*) AS n FROM users WHERE id = ANY($1::bigint[])`),
+  /**
+   * Every pending snapshot ($2 null) or one message's ($2), materialised: its recipient rows (those in
+   * $3 delivered at $1, the others not) and routes, and the snapshot marked, in one statement. The
+   * snapshots are locked in id order first: a concurrent materialisation waits, then finds them done
+   * (and a later statement of its own sees the rows). Returns how many it materialised.
+   */
+  materialiseAudiences: sql<[string, number | null, number[]], Count>(`
+    WITH pending AS (
+      SELECT message_id, recipient_ids, routes FROM message_audiences
+      WHERE materialised_at IS NULL AND ($2::bigint IS NULL OR message_id = $2)
+      ORDER BY message_id FOR UPDATE
+    ), taken AS (
+      UPDATE message_audiences a SET materialised_at = $1, recipient_ids = NULL, routes = NULL
+      FROM pending p WHERE a.message_id = p.message_id RETURNING a.message_id
+    ), pushed AS (
+      SELECT DISTINCT unnest($3::bigint[]) AS id
+    ), recipients AS (
+      INSERT INTO message_recipients (message_id, recipient_id, delivered_at)
+      SELECT p.message_id, r.id, CASE WHEN d.id IS NOT NULL THEN $1::timestamptz END
+      FROM pending p CROSS JOIN LATERAL unnest(p.recipient_ids) AS r(id) LEFT JOIN pushed d ON d.id = r.id
+      ON CONFLICT (message_id, recipient_id) DO UPDATE SET delivered_at = coalesce(message_recipients.delivered_at, excluded.delivered_at)
+    ), routes AS (
+      INSERT INTO message_routes (message_id, recipient_id, via)
+      SELECT p.message_id, ids.id::bigint, v.key
+      FROM pending p CROSS JOIN LATERAL jsonb_each(p.routes::jsonb) AS v(key, value)
+      CROSS JOIN LATERAL jsonb_array_elements_text(v.value) AS ids(id)
+      ON CONFLICT (message_id, recipient_id) DO NOTHING
+    )
+    SELECT count(*) AS n FROM taken`),
   messageById: sql<[number], Row<MessageRow>>(
     `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id WHERE m.id = $1`,
   ),

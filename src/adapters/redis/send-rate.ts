@@ -42,6 +42,8 @@ return { 1, current, previous }
 `;
 
 export interface RedisSendRateOptions extends RedisAdapterOptions {
+  /** What is counted, the keys' name (PREFIX<counter>:ID:MINUTE): `send` (the default), `report`. */
+  counter?: string;
   /** The clock (the contract suite runs a fake one); Date.now by default. */
   now?: () => number;
   /** How long a send waits for an unreachable Redis before it is let through uncounted (default 2 s). */
@@ -57,14 +59,14 @@ export class RedisSendRate implements SendRate {
   private closed = false;
 
   private constructor(private readonly redis: Redis, readonly perMinute: number, opts: RedisSendRateOptions) {
-    this.prefix = `${opts.prefix ?? DEFAULT_PREFIX}send:`;
+    this.prefix = `${opts.prefix ?? DEFAULT_PREFIX}${opts.counter ?? 'send'}:`;
     this.now = opts.now ?? Date.now;
     this.onError = opts.onError ?? (() => undefined);
     this.waitMs = opts.waitMs ?? DEFAULT_WAIT_MS;
   }
 
   static async connect(url: string, perMinute: number, opts: RedisSendRateOptions = {}): Promise<RedisSendRate> {
-    const redis = await openRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}send-rate`, opts.onError ?? (() => undefined));
+    const redis = await openRedis(url, `${opts.prefix ?? DEFAULT_PREFIX}${opts.counter ?? 'send'}-rate`, opts.onError ?? (() => undefined));
     return new RedisSendRate(redis, perMinute, opts);
   }
 

@@ -24,7 +24,7 @@ export interface AlertRow {
   auto_reminders: number;
   release_due_at: string | null;
   lease_owner: string | null;
-  /** A scheduled correction's recall of replaces_id, waiting for its release (migration 10): who, and why. */
+  /** A correction's recall of replaces_id, waiting for it to go out (migration 10: its release, or its last upload): who, and why. */
   replace_recall_by: number | null;
   replace_recall_reason: string | null;
 }
@@ -69,16 +69,17 @@ export function newAlertRow(messageId: number, a: NewAlert, storedAt: string): A
 
 /**
  * What `replaces` does to a new message's alert row once the replaced message is known to exist:
- * it points at it, and a scheduled one keeps the recall for its release (releaseScheduled).
+ * it points at it, and one that does not go out now (`later`: scheduled, or waiting for its
+ * attachments) keeps the recall for when it does (releaseScheduled, or the last upload's commit).
  */
-export function replacing(row: AlertRow, replaces: RecallRequest, scheduled: boolean): void {
+export function replacing(row: AlertRow, replaces: RecallRequest, later: boolean): void {
   row.replaces_id = replaces.messageId;
-  if (!scheduled) return;
+  if (!later) return;
   row.replace_recall_by = replaces.byUserId;
   row.replace_recall_reason = replaces.reason;
 }
 
-/** The recall a released correction makes (its alert row as the release left it); null when it has none waiting. */
+/** The recall a correction makes as it goes out (its alert row as the release or last upload left it); null when it has none waiting. */
 export function recallOnRelease(row: ReleaseRow): (RecallRequest & { replacedBy: number }) | null {
   if (row.replaces_id === null || row.replace_recall_reason === null || row.replace_recall_by === null) return null;
   return { messageId: row.replaces_id, byUserId: row.replace_recall_by, reason: row.replace_recall_reason, replacedBy: row.message_id };

@@ -315,10 +315,14 @@ export class ChannelGroupSql {
     return { ...m, audience: 'list', recipientIds, via, recipientVia: new Map(recipientIds.map((id) => [id, via])) };
   }
 
-  /** Inside the same transaction, once the message row exists: its channel, via and each recipient's route. */
-  recordRoutes(messageId: number, m: NewMessage): void {
+  /**
+   * Inside the same transaction, once the message row exists: its channel, via and (with `rows`)
+   * each recipient's route; an audience snapshot keeps the routes instead (rows.ts snapshotRoutes).
+   */
+  recordRoutes(messageId: number, m: NewMessage, rows = true): void {
     if (m.channelId === undefined && !m.via && !m.recipientVia?.size) return;
     this.sql.setAddressing.run(m.channelId ?? null, m.via ?? null, messageId);
+    if (!rows) return;
     for (const [recipientId, via] of m.recipientVia ?? []) this.sql.insertRoute.run(messageId, recipientId, via);
   }
 

@@ -13,6 +13,7 @@ import type {
   InboxEntry,
   Message,
   MessageState,
+  NewMessage,
   QueuedMail,
   RecipientState,
   RegistrationRequest,
@@ -214,6 +215,9 @@ export function prepareStatements(db: Database) {
     usernamesOf: db.prepare<[string], { id: number; username: string }>(
       `SELECT id, username FROM users WHERE id IN (SELECT value FROM json_each(?))`,
     ),
+    institutionsOf: db.prepare<[string], { id: number; institution: string }>(
+      `SELECT id, institution FROM users WHERE id IN (SELECT value FROM json_each(?))`,
+    ),
     activeMemberIds: db
       .prepare<[], number>(`SELECT id FROM users WHERE role = 'member' AND status = 'active' ORDER BY id`)
       .pluck(),
@@ -261,6 +265,29 @@ export function prepareStatements(db: Database) {
     insertRecipients: db.prepare<[number, string | null, string]>(
       `INSERT INTO message_recipients (message_id, recipient_id, delivered_at) SELECT ?, value, ? FROM json_each(?)`,
     ),
+    // Audience snapshots (schema.sql migration 11): a large audience's message commits one row here.
+    insertAudience: db.prepare<[number, string, string | null]>(
+      `INSERT INTO message_audiences (message_id, recipient_ids, routes) VALUES (?, ?, ?)`,
+    ),
+    pendingAudienceIds: db.prepare<[], number>(
+      `SELECT message_id FROM message_audiences WHERE materialised_at IS NULL ORDER BY message_id`,
+    ).pluck(),
+    audienceToMaterialise: db.prepare<[number], { recipient_ids: string; routes: string | null }>(
+      `SELECT recipient_ids, routes FROM message_audiences WHERE message_id = ? AND materialised_at IS NULL`,
+    ),
+    audienceMaterialised: db.prepare<[string, number]>(
+      `UPDATE message_audiences SET materialised_at = ?, recipient_ids = NULL, routes = NULL WHERE message_id = ?`,
+    ),
+    // The rows of a snapshot: those pushed delivered ($2 set), the rest not; a row already there keeps
+    // its state (and gains a delivered mark it lacked).
+    upsertRecipients: db.prepare<[number, string | null, string]>(`
+      INSERT INTO message_recipients (message_id, recipient_id, delivered_at) SELECT ?, value, ? FROM json_each(?) WHERE true
+      ON CONFLICT (message_id, recipient_id) DO UPDATE SET delivered_at = coalesce(delivered_at, excluded.delivered_at)`),
+    // Its routes, from the JSON object via -> [ids].
+    insertSnapshotRoutes: db.prepare<[number, string]>(`
+      INSERT OR IGNORE INTO message_routes (message_id, recipient_id, via)
+      SELECT ?, ids.value, r.key FROM json_each(?) r, json_each(r.value) ids`),
+    countUsers: db.prepare<[string], number>(`SELECT count(*) FROM users WHERE id IN (SELECT value FROM json_each(?))`).pluck(),
     messageById: db.prepare<[number], MessageRow>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m JOIN users s ON s.id = m.sender_id WHERE m.id = ?`,
     ),
@@ -556,6 +583,21 @@ function parseDetail(text: string | null): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/**
+ * An audience snapshot's routes (schema.sql migration 11) as both stores keep them: JSON text of an
+ * object from each via to the recipients it reached ({"#news": [3, 4, …]}), or null when none.
+ */
+export function snapshotRoutes(m: Pick<NewMessage, 'recipientVia'>): string | null {
+  if (!m.recipientVia || m.recipientVia.size === 0) return null;
+  const byVia = new Map<string, number[]>();
+  for (const [id, via] of m.recipientVia) {
+    let ids = byVia.get(via);
+    if (!ids) byVia.set(via, (ids = []));
+    ids.push(id);
+  }
+  return JSON.stringify(Object.fromEntries(byVia));
 }
 
 /** Groups rows by message id, keeping the query's order inside each group. */

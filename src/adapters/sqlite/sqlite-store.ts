@@ -33,6 +33,7 @@ import { prepareRecipientReads, readRecipientsAmong, type RecipientReads } from 
 import {
   groupByMessage,
   prepareStatements,
+  snapshotRoutes,
   toAttachment,
   toAudit,
   toInboxEntry,
@@ -48,6 +49,7 @@ import {
   type Statements,
 } from './rows.js';
 import {
+  AUDIENCE_SNAPSHOT_ABOVE,
   messageBytes,
   type StoreError,
   type AttachmentCommit,
@@ -178,6 +180,15 @@ export class SqliteStore implements Store {
    * forgotten when a member is created or changes status, the only writes that change the list.
    */
   private activeMemberIds: number[] | null = null;
+  /** The same ids as a set (a large audience's recipients are checked against it), and the list it was made of. */
+  private activeMemberSet: { of: number[]; ids: ReadonlySet<number> } | null = null;
+  /**
+   * The audience snapshots whose recipient rows are not written yet (schema.sql migration 11), with
+   * the recipients pushed once the storing node has pushed their popups (null until then). This
+   * process is the database's only writer, so this is all of them: a read that depends on
+   * recipients writes them first (settle()), synchronously; when none is pending that costs nothing.
+   */
+  private readonly unmaterialised = new Map<number, readonly number[] | null>();
 
   /** Opens (creating if needed) a database file, configures it and brings its schema up to date. */
   static open(file: string, opts: OpenOptions = {}): SqliteStore {
@@ -220,6 +231,8 @@ export class SqliteStore implements Store {
     this.transaction = db.transaction((work: () => unknown) => work());
     this.lockWait = lockWait;
     this.groupCommit = new GroupCommit(db, lockWait);
+    // Snapshots a process that died left unmaterialised: written before the first read that needs them.
+    for (const id of this.sql.pendingAudienceIds.all()) this.unmaterialised.set(id, null);
   }
 
   /**
@@ -234,6 +247,60 @@ export class SqliteStore implements Store {
   /** A read: at once, or tried again after a pause when another process holds a lock that blocks it. */
   private async read<T>(work: () => T): Promise<T> {
     return this.lockWait.read(work);
+  }
+
+  /** A read that depends on messages' recipients: the pending snapshots' rows are written first. */
+  private async readRecipients<T>(work: () => T): Promise<T> {
+    return this.lockWait.read(() => {
+      this.settle();
+      return work();
+    });
+  }
+
+  /** A write that depends on messages' recipients (marks, recalls, reminders): the snapshots' rows first. */
+  private async writeRecipients<T>(work: () => T): Promise<T> {
+    return this.lockWait.write(() => {
+      this.settle();
+      return this.transaction.immediate(work) as T;
+    });
+  }
+
+  /**
+   * Writes the recipient rows of every snapshot still pending (with the marks of the popups already
+   * pushed, when the storing delivery has told them), in one transaction of its own. Called outside
+   * any transaction, before a read or write that depends on recipients; nothing when none is pending.
+   */
+  private settle(): void {
+    if (this.unmaterialised.size === 0) return;
+    const pending = [...this.unmaterialised];
+    this.transaction.immediate(() => {
+      const at = now();
+      for (const [id, delivered] of pending) this.materialise(id, delivered, at);
+    });
+    for (const [id] of pending) this.unmaterialised.delete(id);
+  }
+
+  /**
+   * Inside a transaction: a snapshot's recipient rows, `delivered` delivered at `at` and the rest
+   * not, and its routes; the snapshot marked materialised. One materialised already only gets the
+   * delivered marks it lacks. (Only ids of the snapshot get rows.)
+   */
+  private materialise(messageId: number, delivered: readonly number[] | null, at: string): void {
+    const snapshot = this.sql.audienceToMaterialise.get(messageId);
+    if (!snapshot) {
+      if (delivered && delivered.length > 0) this.sql.markDeliveredMany.run(at, messageId, JSON.stringify(delivered));
+      return;
+    }
+    if (delivered && delivered.length > 0) {
+      const ids = JSON.parse(snapshot.recipient_ids) as number[];
+      const pushed = new Set(delivered);
+      this.sql.upsertRecipients.run(messageId, at, JSON.stringify(ids.filter((id) => pushed.has(id))));
+      this.sql.upsertRecipients.run(messageId, null, JSON.stringify(ids.filter((id) => !pushed.has(id))));
+    } else {
+      this.sql.upsertRecipients.run(messageId, null, snapshot.recipient_ids);
+    }
+    if (snapshot.routes !== null) this.sql.insertSnapshotRoutes.run(messageId, snapshot.routes);
+    this.sql.audienceMaterialised.run(at, messageId);
   }
 
   /**
@@ -433,6 +500,11 @@ export class SqliteStore implements Store {
     return this.read(() => this.sql.members.all().map(toUser));
   }
 
+  async institutionsOf(userIds: readonly number[]): Promise<Map<number, string>> {
+    if (userIds.length === 0) return new Map();
+    return this.read(() => new Map(this.sql.institutionsOf.all(JSON.stringify(userIds)).map((r) => [r.id, r.institution])));
+  }
+
   async storageUsage(): Promise<Map<number, number>> {
     return this.read(() => new Map(this.sql.storageUsage.all().map((r) => [r.user_id, r.bytes])));
   }
@@ -611,7 +683,11 @@ export class SqliteStore implements Store {
     const m = this.cg.routeChannelMessage(input);
     const at = now();
     const id = this.sql.insertMessage.get(m.senderId, m.audience, m.subject, m.body, at)!;
-    this.cg.recordRoutes(id, m);
+    const attached = !!m.attachments && m.attachments.length > 0;
+    // A large audience: one snapshot row instead of a recipient row (and a route row) each.
+    const snapshot = !attached && !hold && m.recipientIds.length > AUDIENCE_SNAPSHOT_ABOVE;
+    this.cg.recordRoutes(id, m, !snapshot);
+    if (snapshot) return this.insertSnapshot(id, m, at);
     if (m.attachments && m.attachments.length > 0) {
       // Recipients wait until every attachment is uploaded (commitUpload writes their rows).
       if (!m.uploadDeadline) throw new Error('a message with attachments needs an upload deadline');
@@ -640,18 +716,68 @@ export class SqliteStore implements Store {
     return toMessage(row, this.freshRecipients(m, pushed, at), []);
   }
 
+  /**
+   * Inside the storing transaction: the audience snapshot of a large audience's message (schema.sql
+   * migration 11), its rows to be written after its popups (materialiseRecipients, settle).
+   */
+  private insertSnapshot(id: number, m: NewMessage, at: string): Message {
+    const ids = JSON.stringify(m.recipientIds);
+    // No foreign key checks a JSON list: every recipient an active member (the usual case, from
+    // memory), or else one query that they are users at all.
+    const list = (this.activeMemberIds ??= this.sql.activeMemberIds.all());
+    if (this.activeMemberSet?.of !== list) this.activeMemberSet = { of: list, ids: new Set(list) };
+    const active = this.activeMemberSet.ids;
+    if (!m.recipientIds.every((rid) => active.has(rid)) && this.sql.countUsers.get(ids) !== m.recipientIds.length) {
+      throw new Error('FOREIGN KEY constraint failed: a recipient is no user');
+    }
+    this.sql.insertAudience.run(id, ids, snapshotRoutes(m));
+    this.unmaterialised.set(id, null);
+    const row: MessageRow = {
+      id, sender_id: m.senderId, sender: this.usernames([m.senderId]).get(m.senderId)!, audience: m.audience,
+      subject: m.subject, body: m.body, sent_at: at, state: 'sent', upload_deadline: null,
+      channel_id: m.channelId ?? null, via: m.via ?? null,
+    };
+    return { ...toMessage(row, this.freshRecipients(m, new Set(), at), []), recipientRowsPending: true };
+  }
+
+  async materialiseRecipients(messageId: number, delivered: readonly number[]): Promise<void> {
+    // A settle before the batch below runs writes these marks with the rows.
+    if (this.unmaterialised.has(messageId)) this.unmaterialised.set(messageId, delivered);
+    return this.groupCommit.run(() => {
+      this.materialise(messageId, delivered, now());
+      this.unmaterialised.delete(messageId);
+    }).catch((err: unknown) => {
+      // Not written: still pending (the next read, or materialiseSnapshots, writes it).
+      this.unmaterialised.set(messageId, delivered);
+      throw err;
+    });
+  }
+
+  async materialiseSnapshots(): Promise<number> {
+    return this.lockWait.write(() => {
+      for (const id of this.sql.pendingAudienceIds.all()) if (!this.unmaterialised.has(id)) this.unmaterialised.set(id, null);
+      const n = this.unmaterialised.size;
+      this.settle();
+      return n;
+    });
+  }
+
   // --- alerts (issue 21): the alert row is written in the message's own transaction.
 
   async storeAlertedMessage(message: NewMessage, alert: NewAlert, limits: MessageLimits = {}): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }> {
+    // A correction recalls the message it replaces, whose rows (those not delivered) it closes.
+    if (alert.replaces) this.settle();
     return this.groupCommit.run(() => {
       const scheduled = !!alert.deliverAt;
       const stored = this.insertMessage(message, limits, scheduled);
       const row = newAlertRow(stored.id, alert, stored.sentAt);
       let replaced: RecallOutcome | null = null;
       if (alert.replaces && this.alertSql.messageExists.get(alert.replaces.messageId) !== undefined) {
-        // A scheduled correction recalls it when it goes out (releaseScheduled), not now.
-        if (!scheduled) replaced = recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
-        replacing(row, alert.replaces, scheduled);
+        // A correction that does not go out now recalls it when it does: a scheduled one at its release
+        // (releaseScheduled), one with attachments with its last upload (commitUpload).
+        const later = scheduled || stored.state === 'sending';
+        if (!later) replaced = recallIn(this.alertSql, { ...alert.replaces, replacedBy: stored.id }, stored.sentAt);
+        replacing(row, alert.replaces, later);
       }
       this.alertSql.insertAlert.run(row);
       return { message: stored, alert: toAlert(row), replaced };
@@ -659,14 +785,14 @@ export class SqliteStore implements Store {
   }
 
   async recallMessage(request: RecallRequest & { replacedBy?: number }): Promise<RecallOutcome | null> {
-    return this.write(() => recallIn(this.alertSql, request, now()));
+    return this.writeRecipients(() => recallIn(this.alertSql, request, now()));
   }
 
   async remindMessage(
     messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null> {
     const q = this.alertSql;
-    return this.write(() => {
+    return this.writeRecipients(() => {
       const reminders = automatic
         ? q.autoReminder.get({ id: messageId, owner: automatic.owner, next: automatic.nextAt })
         : q.countReminder.get(messageId);
@@ -694,7 +820,7 @@ export class SqliteStore implements Store {
   async releaseScheduled(messageIds: readonly number[], owner: string, at: string): Promise<ReleasedMessage[]> {
     if (messageIds.length === 0) return [];
     const q = this.alertSql;
-    return this.write(() => {
+    return this.writeRecipients(() => {
       const out: Array<{ id: number; replaced: RecallOutcome | null }> = [];
       // By id: a correction comes after the message it replaces (when both go out in this batch).
       for (const id of [...new Set(messageIds)].sort((a, b) => a - b)) {
@@ -728,7 +854,7 @@ export class SqliteStore implements Store {
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
-    return this.read(() => this.alertSql.openAcks.get({ now: nowIso, limit }) ?? { pending: 0, messages: 0 });
+    return this.readRecipients(() => this.alertSql.openAcks.get({ now: nowIso, limit }) ?? { pending: 0, messages: 0 });
   }
 
   async claimExpiredAttachments(args: { expiredBeforeIso: string; nowIso: string; limit: number }): Promise<{ messages: number; attachments: ExpiredAttachment[] }> {
@@ -759,7 +885,7 @@ export class SqliteStore implements Store {
   }
 
   async acknowledge(messageId: number, recipientId: number): Promise<{ ackedAt: string; already: boolean } | null> {
-    return this.write(() => {
+    return this.writeRecipients(() => {
       const at = now();
       // Acknowledging is reading too (and delivery); a row that is not in the inbox changes nothing.
       if (this.sql.markRead.run({ at, message: messageId, recipient: recipientId }).changes === 0) return null;
@@ -821,7 +947,7 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(id: number): Promise<Message | null> {
-    return this.read(() => {
+    return this.readRecipients(() => {
       const row = this.sql.messageById.get(id);
       return row ? this.withDetails([row])[0]! : null;
     });
@@ -832,6 +958,7 @@ export class SqliteStore implements Store {
   }
 
   async markDeliveredMany(messageId: number, recipientIds: readonly number[]): Promise<void> {
+    this.settle(); // the rows a mark is written on exist first
     return this.groupCommit.run(() => {
       const at = now();
       if (recipientIds.length < BULK_RECIPIENTS) {
@@ -843,7 +970,7 @@ export class SqliteStore implements Store {
   }
 
   async reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number> {
-    return this.write(() => {
+    return this.writeRecipients(() => {
       // Walk back from the newest message (ids follow sent_at) instead of scanning every message.
       let first: number | null = null;
       let cutoff: string | null = null;
@@ -859,21 +986,22 @@ export class SqliteStore implements Store {
 
   async markUndelivered(messageId: number, recipientIds: readonly number[]): Promise<void> {
     if (recipientIds.length === 0) return;
+    this.settle();
     return this.groupCommit.run(() => { this.sql.markUndelivered.run(messageId, JSON.stringify(recipientIds)); });
   }
 
   async listUndelivered(recipientId: number, limit: number): Promise<Message[]> {
-    return this.read(() => this.withDetailsFor(this.sql.undelivered.all(recipientId, now(), limit), [recipientId]));
+    return this.readRecipients(() => this.withDetailsFor(this.sql.undelivered.all(recipientId, now(), limit), [recipientId]));
   }
 
   async undeliveredAmong(recipientIds: readonly number[], limit: number): Promise<UndeliveredPopup[]> {
     if (recipientIds.length === 0 || limit <= 0) return [];
-    return this.read(() => this.sql.undeliveredAmong.all(JSON.stringify(recipientIds), now(), limit)
+    return this.readRecipients(() => this.sql.undeliveredAmong.all(JSON.stringify(recipientIds), now(), limit)
       .map((r) => ({ messageId: r.message_id, recipientId: r.recipient_id })));
   }
 
   async inbox(recipientId: number, page: Page, filter: { unreadOnly?: boolean } = {}): Promise<InboxEntry[]> {
-    return this.read(() => {
+    return this.readRecipients(() => {
       const rows = this.sql.inbox.all(recipientId, before(page), filter.unreadOnly ? 1 : 0, page.limit);
       const attachments = this.attachmentsOf(rows.map((r) => r.id));
       // Who else it went to, as READ shows it; a broadcast or a channel is named, not listed.
@@ -885,19 +1013,19 @@ export class SqliteStore implements Store {
   }
 
   async outbox(senderId: number, page: Page): Promise<Message[]> {
-    return this.read(() => this.withDetails(this.sql.outbox.all(senderId, before(page), page.limit)));
+    return this.readRecipients(() => this.withDetails(this.sql.outbox.all(senderId, before(page), page.limit)));
   }
 
   async markRead(messageId: number, recipientId: number): Promise<boolean> {
-    return this.write(() => this.sql.markRead.run({ at: now(), message: messageId, recipient: recipientId }).changes > 0);
+    return this.writeRecipients(() => this.sql.markRead.run({ at: now(), message: messageId, recipient: recipientId }).changes > 0);
   }
 
   async deleteFromInbox(messageId: number, recipientId: number): Promise<boolean> {
-    return this.write(() => this.sql.deleteFromInbox.run(now(), messageId, recipientId).changes > 0);
+    return this.writeRecipients(() => this.sql.deleteFromInbox.run(now(), messageId, recipientId).changes > 0);
   }
 
   async unreadCount(recipientId: number): Promise<number> {
-    return this.read(() => this.sql.unreadCount.get(recipientId)!);
+    return this.readRecipients(() => this.sql.unreadCount.get(recipientId)!);
   }
 
   /** Adds recipients and attachments to message rows with two queries, whatever the page size. */
@@ -914,7 +1042,7 @@ export class SqliteStore implements Store {
   }
 
   async getMessageFor(id: number, recipientIds: readonly number[]): Promise<Message | null> {
-    return this.read(() => {
+    return this.readRecipients(() => {
       const row = this.sql.messageById.get(id);
       return row ? this.withDetailsFor([row], recipientIds)[0]! : null;
     });
@@ -959,7 +1087,7 @@ export class SqliteStore implements Store {
   }
 
   async messageRole(messageId: number, userId: number): Promise<'sender' | 'recipient' | null> {
-    return this.read(() => {
+    return this.readRecipients(() => {
       const row = this.sql.messageById.get(messageId);
       if (!row) return null;
       if (row.sender_id === userId) return 'sender';
@@ -981,6 +1109,7 @@ export class SqliteStore implements Store {
     // held whole: the due-jobs runner releases it (and a correction's release recalls what it replaces).
     const at = now();
     const schedule = sent ? this.alertSql.heldSchedule.get(at, row.message_id) : undefined;
+    let replaced: RecallOutcome | null = null;
     if (schedule && (!schedule.due || schedule.recalled || schedule.replacing)) {
       this.alertSql.holdUploaded.run(row.message_id);
       sent = false;
@@ -992,11 +1121,24 @@ export class SqliteStore implements Store {
         // Its time passed while it was uploading: it goes out now, as a released scheduled message.
         this.alertSql.releaseNow.run({ id: row.message_id, at });
         this.alertSql.releaseMessage.run(at, row.message_id);
+      } else {
+        // A correction with attachments: the message it replaces is withdrawn now, as it goes out.
+        replaced = this.recallOnSend(row.message_id, at);
       }
     }
     const message = this.withDetails([this.sql.messageById.get(row.message_id)!])[0]!;
     const attachment = message.attachments.find((a) => a.id === attachmentId)!;
-    return { attachment, message, sent, missing, ...(schedule && !sent ? { held: true } : {}) };
+    return { attachment, message, sent, missing, ...(schedule && !sent ? { held: true } : {}), ...(replaced ? { replaced } : {}) };
+  }
+
+  /** The recall a correction kept for its going out (storeAlertedMessage), made now; null when it kept none. */
+  private recallOnSend(messageId: number, at: string): RecallOutcome | null {
+    const kept = this.alertSql.alertOf.get(messageId);
+    const recall = kept ? recallOnRelease(kept) : null;
+    if (!recall) return null;
+    const replaced = recallIn(this.alertSql, recall, at);
+    this.alertSql.replaceRecalled.run(messageId);
+    return replaced;
   }
 
   async closeSendingMessage(messageId: number, state: 'expired' | 'cancelled'): Promise<Message | null> {
@@ -1134,6 +1276,7 @@ export class SqliteStore implements Store {
   // --- made meanwhile through this connection are carried into the copy, so it is consistent.
 
   async backup(destFile: string, onProgress?: (p: BackupProgress) => void): Promise<BackupProgress> {
+    this.settle(); // the copy holds every recipient row (a restored copy would also settle on opening)
     const done = await this.db.backup(destFile, {
       progress: (p) => {
         onProgress?.({ totalPages: p.totalPages, remainingPages: p.remainingPages });
@@ -1172,7 +1315,7 @@ export class SqliteStore implements Store {
   async subscribe(channelId: number, userId: number): Promise<boolean> { return this.write(() => this.cg.subscribe(channelId, userId)); }
   async unsubscribe(channelId: number, userId: number): Promise<boolean> { return this.write(() => this.cg.unsubscribe(channelId, userId)); }
   async channelHistory(channelId: number, page: Page): Promise<Message[]> {
-    return this.read(() => this.withDetails(this.cg.channelMessageRows(channelId, before(page), page.limit)));
+    return this.readRecipients(() => this.withDetails(this.cg.channelMessageRows(channelId, before(page), page.limit)));
   }
   async createGroup(input: { name: string; description: string; createdBy: number }): Promise<Group> { return this.write(() => this.cg.createGroup(input)); }
   async getGroup(name: string): Promise<Group | null> { return this.read(() => this.cg.getGroup(name)); }
@@ -1205,6 +1348,15 @@ export class SqliteStore implements Store {
     await this.checkpointer?.stop();
     await this.groupCommit.flush(); // queued writes commit before the file closes
     await this.lockWait.whenIdle(); // and those waiting for another process's lock commit or give up
+    // Snapshots still pending (a popup push cut short by the stop) get their rows now; if that fails,
+    // the next open finds them.
+    if (this.db.open) {
+      try {
+        this.settle();
+      } catch {
+        // left for the next open
+      }
+    }
     if (this.db.open) this.db.close();
   }
 }

@@ -4,6 +4,7 @@
  * delivery, sent as `SEND all=1` by the administrator through the typed client.
  */
 import type { OutgoingMessage } from '../calls.js';
+import { count } from '../counts.js';
 import { choiceInput, newForm, textInput, type FormState } from './form.js';
 import type { ConsoleHost } from './host.js';
 import { openForm, checkedSubmit } from './widgets.js';
@@ -56,8 +57,8 @@ export async function sendAlert(host: ConsoleHost): Promise<void> {
   const done = await openForm(host.screen, alertForm(), checkedSubmit(checkAlert, async (v) => {
     const r = await host.session.send(alertMessage(v));
     said = r.deliverAt
-      ? `alert #${r.id} scheduled for ${r.deliverAt} to ${r.recipients} member(s)`
-      : `alert #${r.id} (${r.priority}${r.ack ? ', acknowledgement asked' : ''}) sent to ${r.recipients} member(s)`;
+      ? `alert #${r.id} scheduled for ${r.deliverAt} to ${count(r.recipients, 'member')}`
+      : `alert #${r.id} (${r.priority}${r.ack ? ', acknowledgement asked' : ''}) sent to ${count(r.recipients, 'member')}`;
   }));
   if (done && said) host.say(said);
 }

@@ -19,6 +19,7 @@
  */
 import blessed from 'blessed';
 import { CliError, readPassword, tlsOptions, type ClientOptions } from '../cli/common.js';
+import { count } from '../counts.js';
 import { SiarSession, type SessionEvents, type SessionState } from '../session.js';
 import { describe } from '../tui/describe.js';
 import { auditScreen } from './audit-screen.js';
@@ -90,8 +91,8 @@ export class AdminConsole {
     this.on('registration', (r) => this.notify(`New registration #${r.id}: ${r.username} — ${r.institution}`));
     this.on('loginAlert', (a) => {
       // Someone is guessing one username's password from several addresses: slowed, never locked.
-      this.notify(`Login alert: ${a.failures} wrong passwords for ${a.username} from ${a.addresses.length} address(es)`);
-      this.say(`{red-fg}login alert: ${a.failures} wrong passwords for ${blessed.escape(a.username)} in ${a.windowMinutes} min from ${blessed.escape(a.addresses.join(', '))}; further guesses are slowed, the account is not locked (audit: login_alert){/red-fg}`);
+      this.notify(`Login alert: ${count(a.failures, 'wrong password')} for ${a.username} from ${count(a.addresses.length, 'address', 'addresses')}`);
+      this.say(`{red-fg}login alert: ${count(a.failures, 'wrong password')} for ${blessed.escape(a.username)} in ${a.windowMinutes} min from ${blessed.escape(a.addresses.join(', '))}; further guesses are slowed, the account is not locked (audit: login_alert){/red-fg}`);
     });
     session.on('state', (s) => {
       this.state = s;

@@ -6,6 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { MailFilter } from '../calls.js';
 import type { SiarClient } from '../connection.js';
+import { count } from '../counts.js';
 import { wireArgs, type MailEvent } from '../replies.js';
 import { adminFallback, defineCommand, oneLine, print, printErr, printJson, table, type ClientOptions } from '../cli/common.js';
 import { formatBytes, nodeTrafficLines, sparkline } from './format.js';
@@ -74,7 +75,7 @@ export function adminOpsSubcommands(adminOptions: Builder, run: Runner): Command
         const lines = [
           `since ${s.startedAt}`,
           `messages   ${s.messages}   (per minute: ${sparkline(perMinute)} ${perMinute.join(' ')})`,
-          `urgent     ${s.urgent} sent; open acknowledgements ${s.openAcks} (on ${s.openAckMessages} message(s))`,
+          `urgent     ${s.urgent} sent; open acknowledgements ${s.openAcks} (on ${count(s.openAckMessages, 'message')})`,
           `popups     ${s.popups}`,
           `bytes      in ${formatBytes(s.bytesIn)}, out ${formatBytes(s.bytesOut)}`,
           `connections ${s.connections} open (${s.connectionsOpened} opened), ${s.online} member(s) online`,

@@ -6,6 +6,7 @@
  */
 import blessed from 'blessed';
 import type { Stats, TrafficMinute } from '../replies.js';
+import { count } from '../counts.js';
 import { sendAlert } from './alert-form.js';
 import { barChart, formatBytes, nodeTrafficLines, progressBar, shortTime, sparkline } from './format.js';
 import type { ConsoleHost, Screen } from './host.js';
@@ -40,7 +41,7 @@ export function trafficLines(s: Stats, width: number): string[] {
   const lines = [
     ` since ${shortTime(s.startedAt)}          this minute`,
     ` messages      ${String(s.messages).padStart(12)}   ${running?.messages ?? 0}`,
-    ` urgent        ${String(s.urgent).padStart(12)}   ${running?.urgent ?? 0}   open acks ${s.openAcks} on ${s.openAckMessages} message(s)`,
+    ` urgent        ${String(s.urgent).padStart(12)}   ${running?.urgent ?? 0}   open acks ${s.openAcks} on ${count(s.openAckMessages, 'message')}`,
     ` popups        ${String(s.popups).padStart(12)}   ${running?.popups ?? 0}`,
     ` bytes in      ${formatBytes(s.bytesIn).padStart(12)}   ${formatBytes(running?.bytesIn ?? 0)}`,
     ` bytes out     ${formatBytes(s.bytesOut).padStart(12)}   ${formatBytes(running?.bytesOut ?? 0)}`,

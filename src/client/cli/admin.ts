@@ -9,6 +9,7 @@ import { commandGroup } from './command-menu.js';
 import { adminMailCommand } from './admin-mail.js';
 import { messageOptions, sendFromOptions, type SendOpts } from './messaging.js';
 import { localTime } from './alerts.js';
+import { count } from '../counts.js';
 
 type AdminOpts = ClientOptions & { data: string };
 
@@ -158,8 +159,8 @@ async function adminSend(opts: AdminOpts & SendOpts): Promise<void> {
   const priority = opts.priority ?? 'normal';
   const ack = opts.ack ?? priority === 'urgent';
   const kind = [priority !== 'normal' ? priority : '', ack ? 'acknowledgement asked' : ''].filter(Boolean).join(', ');
-  if (sent.deliverAt) print(`Scheduled alert ${sent.id}${kind ? ` (${kind})` : ''} for ${sent.recipients} member(s) at ${localTime(sent.deliverAt, true)}; nobody sees it before.\n`);
-  else print(`Sent alert ${sent.id}${kind ? ` (${kind})` : ''} to ${sent.recipients} member(s).\n`);
+  if (sent.deliverAt) print(`Scheduled alert ${sent.id}${kind ? ` (${kind})` : ''} for ${count(sent.recipients, 'member')} at ${localTime(sent.deliverAt, true)}; nobody sees it before.\n`);
+  else print(`Sent alert ${sent.id}${kind ? ` (${kind})` : ''} to ${count(sent.recipients, 'member')}.\n`);
   if (sent.recipients === 0) printErr('There are no active members yet: nobody will get it.\n');
 }
 

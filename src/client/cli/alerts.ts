@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from 'yargs';
 import type { MessageRecord, PopupRecord } from '../../protocol/index.js';
 import type { Report } from '../replies.js';
 import { wireArgs } from '../replies.js';
+import { agree, count } from '../counts.js';
 import { CliError, defineCommand, print, printJson, table, withClient, withLogin, type ClientOptions } from './common.js';
 
 /** An ISO time as the local wall clock, `2026-12-07 09:30` (with the zone offset when asked). */
@@ -43,14 +44,20 @@ function reportCsv(r: Report): string {
 
 function reportText(r: Report): string {
   const rows = r.rows.map((x) => [x.username, x.state, localTime(x.deliveredAt), localTime(x.readAt), localTime(x.ackedAt), x.institution]);
-  const head = `Message ${r.id}${r.priority !== 'normal' ? ` (${r.priority})` : ''}: ${r.recipients} recipient(s), ${r.delivered} delivered, ${r.read} read, ${r.acknowledged} acknowledged\n`;
+  const head = `Message ${r.id}${r.priority !== 'normal' ? ` (${r.priority})` : ''}: ${count(r.recipients, 'recipient')}, ${r.delivered} delivered, ${r.read} read, ${r.acknowledged} acknowledged\n`;
   const counts = r.ack
-    ? (r.notAcknowledged === 0 ? 'Everyone has acknowledged.\n' : `${r.notAcknowledged} of ${r.recipients} have not acknowledged.\n`)
+    ? (r.notAcknowledged === 0 ? 'Everyone has acknowledged.\n' : `${r.notAcknowledged} of ${r.recipients} ${agree(r.notAcknowledged, 'has', 'have')} not acknowledged.\n`)
     : 'No acknowledgement was asked for.\n';
   const tail = r.state === 'scheduled' ? `It is scheduled: nobody has it yet (siar read ${r.id} says when it goes out).\n`
     : r.state === 'recalled' ? `It was recalled: nobody gets it any more. ${counts}`
     : r.state === 'expired' ? `It has expired: nobody gets its popup any more. ${counts}` : counts;
   return head + table(rows, ['USERNAME', 'STATE', 'DELIVERED', 'READ', 'ACKNOWLEDGED', 'INSTITUTION']) + tail;
+}
+
+/** `Reminder 2 of message 7: 3 recipients have not acknowledged; 1 of them is online now.` */
+function remindText(r: { id: number; reminders: number; reminded: number; online: number }): string {
+  const online = r.reminded === 1 ? (r.online === 1 ? 'it is online now' : 'it is not online now') : `${r.online} of them ${agree(r.online, 'is', 'are')} online now`;
+  return `Reminder ${r.reminders} of message ${r.id}: ${count(r.reminded, 'recipient')} ${agree(r.reminded, 'has', 'have')} not acknowledged; ${online}.\n`;
 }
 
 export const alertCommands: CommandModule<object, any>[] = [
@@ -93,7 +100,7 @@ export const alertCommands: CommandModule<object, any>[] = [
         const r = await client.recall(opts.id, opts.reason);
         if (opts.json) printJson(wireArgs(r).toObject());
         else if (r.already) print(`Message ${r.id} was already recalled at ${localTime(r.recalledAt, true)}.\n`);
-        else print(`Recalled message ${r.id}: ${r.undelivered} recipient(s) will never get it, ${r.notified} online were told.\n`);
+        else print(`Recalled message ${r.id}: ${count(r.undelivered, 'recipient')} will never get it, ${r.notified} online ${agree(r.notified, 'was', 'were')} told.\n`);
       });
     },
   }),
@@ -105,7 +112,7 @@ export const alertCommands: CommandModule<object, any>[] = [
       await withClient(opts, async (client) => {
         const r = await client.remind(opts.id);
         if (opts.json) printJson(wireArgs(r).toObject());
-        else print(`Reminder ${r.reminders} of message ${r.id}: ${r.reminded} have not acknowledged, ${r.online} of them online now.\n`);
+        else print(remindText(r));
       });
     },
   }),

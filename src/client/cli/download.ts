@@ -4,10 +4,11 @@
  */
 import cliProgress from 'cli-progress';
 import type { Argv } from 'yargs';
-import type { MessageRecord } from '../../protocol/index.js';
+import type { AttachmentInfo, MessageRecord } from '../../protocol/index.js';
 import { formatBytes } from '../../protocol/units.js';
 import type { SiarClient } from '../connection.js';
 import { TransferError, downloadAttachment, type DownloadResult, type OnProgress } from '../transfer.js';
+import { localTime } from './alerts.js';
 import { CliError, defineCommand, oneLine, print, printErr, printJson, withClient, withLogin, type ClientOptions } from './common.js';
 
 export interface ProgressDisplay {
@@ -59,17 +60,54 @@ export function progressBars(enabled: boolean = process.stderr.isTTY === true): 
   };
 }
 
-/** Downloads the chosen attachments of a message into `dir`, verifying each sha256. */
+/** An attachment the server removed (its message expired longer ago than the server keeps attachments): nothing to download. */
+export interface RemovedAttachment {
+  messageId: number;
+  attachmentId: number;
+  name: string;
+  /** When it was removed; null when the server said so only as the download was asked (removed meanwhile). */
+  removedAt: string | null;
+  removed: true;
+}
+
+/** What saving did for one attachment: saved (or found already there), or skipped as removed. */
+export type SaveResult = (DownloadResult & { removed?: undefined }) | RemovedAttachment;
+
+/** `(removed 2026-12-07 09:30 +07:00: no longer downloadable)`, as `siar read` and the downloads say it. */
+export function removedNote(removedAt: string | null): string {
+  return `(removed${removedAt ? ` ${localTime(removedAt, true)}` : ''}: no longer downloadable)`;
+}
+
+/**
+ * Downloads the chosen attachments of a message into `dir`, verifying each sha256. Attachments the
+ * server removed (issue 21: expired past its --expired-attachment-grace) are skipped, not tried —
+ * also one removed between the listing and its download — and reported as removed; asked for by
+ * id (`siar download ID ATT`), a removed one is an error saying so.
+ */
 export async function saveAttachments(
   client: SiarClient, message: MessageRecord, dir: string, only?: number,
-): Promise<DownloadResult[]> {
+): Promise<SaveResult[]> {
   const chosen = only === undefined ? message.attachments : message.attachments.filter((a) => a.id === only);
   if (only !== undefined && chosen.length === 0) throw new CliError(`Message ${message.id} has no attachment ${only}.`);
+  const gone = (a: AttachmentInfo, removedAt: string | null): RemovedAttachment => {
+    if (only !== undefined) throw removedError(message.id, a, removedAt);
+    return { messageId: message.id, attachmentId: a.id, name: a.name, removedAt, removed: true };
+  };
   const progress = progressBars();
-  const results: DownloadResult[] = [];
+  const results: SaveResult[] = [];
   try {
     for (const a of chosen) {
-      results.push(await downloadAttachment(client, { messageId: message.id, attachmentId: a.id, dir, expect: a }, progress.onProgress));
+      if (a.removedAt) {
+        results.push(gone(a, a.removedAt));
+        continue;
+      }
+      try {
+        results.push(await downloadAttachment(client, { messageId: message.id, attachmentId: a.id, dir, expect: a }, progress.onProgress));
+      } catch (err) {
+        // Removed after the message was read: skipped like the others.
+        if (err instanceof TransferError && err.code === 'ATTACHMENT_REMOVED') results.push(gone(a, null));
+        else throw err;
+      }
     }
   } catch (err) {
     if (err instanceof TransferError) throw new CliError(`${err.message} (${err.code})`);
@@ -80,9 +118,18 @@ export async function saveAttachments(
   return results;
 }
 
-export function printSaved(results: DownloadResult[], json: boolean): void {
+/** `siar download ID ATT` of a removed attachment: nothing to download, and a failure (exit code 1). */
+function removedError(messageId: number, a: AttachmentInfo, removedAt: string | null): CliError {
+  return new CliError(oneLine(`Attachment ${a.id} (${a.name}) of message ${messageId} cannot be downloaded: the server removed it${removedAt ? ` at ${localTime(removedAt, true)}` : ''}, `
+    + 'as its message expired longer ago than the server keeps attachments.'));
+}
+
+export function printSaved(results: SaveResult[], json: boolean): void {
   for (const r of results) {
-    if (json) {
+    if (r.removed) {
+      if (json) printJson({ message: r.messageId, attachment: r.attachmentId, name: r.name, removed: true, removedAt: r.removedAt });
+      else print(`${oneLine(`not saved: ${r.name}`)} ${removedNote(r.removedAt)}\n`);
+    } else if (json) {
       printJson({ message: r.messageId, attachment: r.attachmentId, name: r.name, path: r.path, size: r.size, sha256: r.sha256, type: r.type, skipped: r.skipped });
     } else {
       const how = r.skipped ? 'already there' : 'saved';
@@ -98,7 +145,7 @@ export const downloadCommand = defineCommand<DownloadOpts>({
   describe: 'download a message\'s attachments (or one) into a directory, verifying each sha256',
   builder: (y: Argv) => withLogin(y)
     .positional('id', { type: 'number', demandOption: true, describe: 'message id' })
-    .positional('attachment', { type: 'number', describe: 'attachment id (default: all of them)' })
+    .positional('attachment', { type: 'number', describe: 'attachment id (default: all of them, skipping those the server removed)' })
     .option('to', { type: 'string', default: '.', describe: 'directory to save into (created if missing)' }),
   handler: async (opts: DownloadOpts) => {
     await withClient(opts, async (client) => {

@@ -10,7 +10,7 @@ import { wireArgs } from '../replies.js';
 import { DesktopNotifier } from '../notify.js';
 import { declareFile, sendMessage, type LocalFile, type SentMessage } from '../transfer.js';
 import { formatBytes } from '../../protocol/units.js';
-import { printSaved, progressBars, saveAttachments } from './download.js';
+import { printSaved, progressBars, removedNote, saveAttachments } from './download.js';
 import { InterruptGuard, forgetFiles, noteUnsentTwin, rememberFiles, sendFailure, unsentLines } from './unsent.js';
 import { checkMessageSize, explainSendFailure, warnIfNobody } from './send-checks.js';
 import {
@@ -105,7 +105,7 @@ function printOne(m: MessageRecord): void {
   for (const a of m.attachments) {
     const got = a.uploaded !== undefined && a.uploaded < a.size ? `; ${formatBytes(a.uploaded)} uploaded` : '';
     // Its content is gone (the message expired longer ago than the server's grace): not downloadable.
-    const removed = a.removedAt ? ` (removed ${localTime(a.removedAt, true)}: no longer downloadable)` : '';
+    const removed = a.removedAt ? ` ${removedNote(a.removedAt)}` : '';
     lines.push(oneLine(`Attachment ${a.id}: ${a.name} (${formatBytes(a.size)}, ${a.type}, sha256 ${a.sha256}${got})${removed}`));
   }
   if (m.recipients) {
@@ -296,7 +296,7 @@ export const messagingCommands: CommandModule<object, any>[] = [
     command: 'read <id>',
     describe: 'open a message (marks it read)',
     builder: (y: Argv) => withLogin(y).positional('id', { type: 'number', demandOption: true })
-      .option('save-dir', { type: 'string', describe: 'also download every attachment into this directory (sha256 verified)' }),
+      .option('save-dir', { type: 'string', describe: 'also download every attachment into this directory (sha256 verified); those the server removed are skipped' }),
     handler: async (opts: ClientOptions & { id: number; 'save-dir'?: string }) => {
       await withClient(opts, async (client) => {
         const m = await client.read(opts.id);

@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { count } from '../counts.js';
 import { TransferError } from '../transfer.js';
 import { describe } from './describe.js';
 import type { TuiHost } from './host.js';
@@ -170,7 +171,7 @@ async function send(host: TuiHost): Promise<void> {
       const why = c.channel ? `#${c.channel} has no subscribers besides you` : 'it had no recipients';
       host.dispatch({ type: 'toast', text: `Message #${result.id} reached nobody: ${why}.`, kind: 'warning' });
     } else {
-      host.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${n} recipient${n === 1 ? '' : 's'}${c.attachments.length ? ` with ${c.attachments.length} attachment(s)` : ''}.` });
+      host.dispatch({ type: 'toast', text: `Sent message #${result.id} to ${count(n, 'recipient')}${c.attachments.length ? ` with ${count(c.attachments.length, 'attachment')}` : ''}.` });
     }
     void host.loadList('outbox');
   } catch (err) {

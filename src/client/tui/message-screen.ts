@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { agree, count } from '../counts.js';
 import { openWithDefaultApp } from '../open-file.js';
 import { acknowledge, awaitsAck } from './alert-overlay.js';
 import { describe } from './describe.js';
@@ -77,10 +78,15 @@ async function downloadAll(host: TuiHost, dirInput: string): Promise<void> {
   }
   host.dispatch({
     type: 'toast',
-    text: (ok === savable.length ? `Saved ${ok} attachment(s) to ${dir}; checksums verified.` : `Saved ${ok} of ${savable.length} attachment(s) to ${dir}.`)
-      + (savable.length < m.attachments.length ? ` ${m.attachments.length - savable.length} removed by the server (expired) were not.` : ''),
+    text: (ok === savable.length ? `Saved ${count(ok, 'attachment')} to ${dir}; checksums verified.` : `Saved ${ok} of ${count(savable.length, 'attachment')} to ${dir}.`)
+      + (savable.length < m.attachments.length ? ` ${removedNotSaved(m.attachments.length - savable.length)}` : ''),
     kind: ok === savable.length ? 'info' : 'error',
   });
+}
+
+/** The removed attachments a save skipped, in a sentence. */
+function removedNotSaved(n: number): string {
+  return `${n} removed by the server (expired) ${agree(n, 'was', 'were')} not.`;
 }
 
 /** Opens the chosen attachment, once saved, with the system's default application. */

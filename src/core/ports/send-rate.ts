@@ -9,6 +9,9 @@
  * check and the count are one step, so parallel sends on one node or several cannot all pass the same
  * count). The clock is given to the adapter (the contract suite, test/contract/send-rate/, runs a
  * fake one). The window arithmetic below is shared, so every adapter answers the same.
+ *
+ * The same port bounds a member's acknowledgement reports (REPORT, --max-reports-per-minute): a
+ * second instance with a counter of its own (`take` counts one report there).
  */
 
 export const MINUTE_MS = 60_000;

@@ -48,7 +48,7 @@ export async function acknowledge(
 }
 
 /** After a recall committed (RECALL, SEND replaces=, or a scheduled correction going out): the audit log records it, once. */
-export async function auditRecall(store: AuditStore, by: Pick<Actor, 'user'> & { address: string | null }, out: RecallOutcome): Promise<void> {
+export async function auditRecall(store: Pick<AuditStore, 'audit'>, by: Pick<Actor, 'user'> & { address: string | null }, out: RecallOutcome): Promise<void> {
   if (!out.changed) return;
   const { alert } = out;
   await store.audit({

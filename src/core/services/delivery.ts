@@ -17,6 +17,10 @@
  * event loop: that saves a second write per message. Should its push then fail (it logged out or
  * its socket closed during the commit), the node that stored it takes the mark back and the popup
  * waits for the next login.
+ *
+ * A message to a large audience (more than AUDIENCE_SNAPSHOT_ABOVE recipients) is committed with an
+ * audience snapshot instead of recipient rows: the node that stored it pushes its popups first and
+ * then writes every recipient row in one batch, those it pushed delivered (materialiseRecipients).
  */
 import type { Bus, BusEvent, Delivered } from '../ports/bus.js';
 import type { DeliveryCounters, PopupConnection, PopupOutlet } from '../ports/popups.js';
@@ -27,7 +31,7 @@ import { isExpired } from './alerts.js';
 
 /** What delivery reads and writes in the store. */
 export type DeliveryStore =
-  & Pick<MessageStore, 'getMessage' | 'getMessageFor' | 'markDelivered' | 'markDeliveredMany' | 'markUndelivered' | 'listUndelivered' | 'undeliveredAmong'>
+  & Pick<MessageStore, 'getMessage' | 'getMessageFor' | 'markDelivered' | 'markDeliveredMany' | 'markUndelivered' | 'materialiseRecipients' | 'listUndelivered' | 'undeliveredAmong'>
   & Pick<AlertStore, 'alertsOf' | 'acksOf' | 'takeDueReminders'>
   & Pick<AccountStore, 'getUserById'>;
 
@@ -66,7 +70,13 @@ export async function deliverMessage(
       notPushed.push(r.userId);
     }
   }
-  // Every popup is written first; then one call each fixes the marks the commit could not know.
+  // Every popup is written first. A large audience's commit wrote a snapshot, not rows: the node that
+  // stored it writes them now, in one batch, those it pushed delivered (AUDIENCE_SNAPSHOT_ABOVE).
+  if (storedHere && message.recipientRowsPending) {
+    await ports.store.materialiseRecipients(message.id, delivered);
+    return pushed;
+  }
+  // Otherwise one call each fixes the marks the commit could not know.
   if (delivered.length > 0) await ports.store.markDeliveredMany(message.id, delivered);
   if (notPushed.length > 0) await ports.store.markUndelivered(message.id, notPushed);
   return pushed;

@@ -12,6 +12,7 @@ import type { AccountStore } from '../ports/store/accounts.js';
 import type { AlertStore } from '../ports/store/alerts.js';
 import type { AuditStore } from '../ports/store/audit.js';
 import type { AttachmentCommit, AttachmentMeta, Message, MessageStore } from '../ports/store/messages.js';
+import { auditRecall } from './alerts.js';
 
 /** What the transfers' bookkeeping reads and writes in the store. */
 export type TransferStore =
@@ -85,11 +86,17 @@ export class TransferBooks {
   /**
    * An upload's bytes are stored (verified) under `storagePath`: the store records it. With the
    * message's last file in, it is `sent` (its popups go out now) or, scheduled, `held` until its
-   * time. Null when the message is no longer waiting for it (cancelled, expired): the bytes are
-   * not kept.
+   * time. A correction (SEND replaces=) sent now withdrew the message it replaces in that
+   * transaction (`replaced`): the recall is audited here, its sender as actor, as at a release.
+   * Null when the message is no longer waiting for it (cancelled, expired): the bytes are not kept.
    */
-  commitUpload(attachmentId: number, storagePath: string, mediaType: string): Promise<AttachmentCommit | null> {
-    return this.store.commitAttachment({ attachmentId, storagePath, mediaType });
+  async commitUpload(attachmentId: number, storagePath: string, mediaType: string): Promise<AttachmentCommit | null> {
+    const commit = await this.store.commitAttachment({ attachmentId, storagePath, mediaType });
+    if (commit?.replaced) {
+      const by = await this.store.getUserById(commit.replaced.alert.recalledBy ?? commit.message.senderId);
+      if (by) await auditRecall(this.store, { user: by, address: null }, commit.replaced);
+    }
+    return commit;
   }
 
   /** The institution a message's popups name: its sender's. */

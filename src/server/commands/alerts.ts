@@ -3,7 +3,7 @@ import type { Audience, Message, MessageAlert, RecallOutcome } from '../../core/
 import { acknowledge, isExpired, ownMessage, recall, remindable } from '../../core/services/alerts.js';
 import { pushRecalled, recipientState } from '../alerts.js';
 import { remindRecipients } from '../alert-jobs.js';
-import { takeSendRate } from '../sending-limits.js';
+import { takeReportRate, takeSendRate } from '../sending-limits.js';
 import { optionalText, requireId } from '../../protocol/arguments.js';
 import { actorOf, authed, type AuthedContext, type Command } from './types.js';
 
@@ -19,9 +19,10 @@ const MAX_REASON_CHARS = 200;
  * After a recall committed (and was audited): its recipients that had the popup are told
  * (`*|RECALLED`, after the reply). Returns how many recipients were online to be told.
  */
-export function announceRecall(ctx: AuthedContext, out: RecallOutcome): number {
+export async function announceRecall(ctx: AuthedContext, out: RecallOutcome): Promise<number> {
   if (!out.changed) return 0;
-  const online = out.delivered.filter((id) => ctx.services.router.isOnline(id)).length;
+  // One presence read for all of them (isOnline is a promise: filtering on it counted everyone).
+  const online = (await ctx.services.router.onlineAmong(out.delivered)).size;
   ctx.afterReply(() => pushRecalled(ctx.services.router, out));
   return online;
 }
@@ -59,11 +60,14 @@ export const alertCommands: Command[] = [
   authed('REPORT', 'user', 'REPORT id= — every recipient of a message you sent: delivered, read, acknowledged; who has not', async (ctx, args) => {
     const id = requireId(args);
     const { store } = ctx.services;
+    // Counted before anything is read: a member's REPORT calls have a rate of their own.
+    await takeReportRate(ctx.services, ctx.auth.user);
     const message = await ownMessage(store, ctx.auth.user, id);
-    const [alert, acks, members] = await Promise.all([
-      store.alertsOf([id]).then((a) => a.get(id)), store.acksOf([id]).then((a) => a.get(id)), store.listMembers(),
+    // Only what the report names: the message's recipients' institutions, not the member list.
+    const [alert, acks, institutions] = await Promise.all([
+      store.alertsOf([id]).then((a) => a.get(id)), store.acksOf([id]).then((a) => a.get(id)),
+      store.institutionsOf(message.recipients.map((r) => r.userId)),
     ]);
-    const institutions = new Map(members.map((u) => [u.id, u.institution]));
     const rows = message.recipients.map((r) => ({ r, ackedAt: acks?.get(r.userId), state: recipientState(r, acks?.get(r.userId)) }));
     // Those who have not acknowledged first, each part by username (the store's order).
     rows.sort((a, b) => Number(a.state === 'acknowledged') - Number(b.state === 'acknowledged'));
@@ -87,7 +91,7 @@ export const alertCommands: Command[] = [
     const id = requireId(args);
     const reason = optionalText(args, 'reason', MAX_REASON_CHARS, 'Reason');
     const out = await recall(ctx.services.store, actorOf(ctx), id, reason);
-    const notified = announceRecall(ctx, out);
+    const notified = await announceRecall(ctx, out);
     return {
       id, recalledAt: out.alert.recalledAt ?? '', undelivered: out.undelivered.length, notified,
       ...(out.changed ? {} : { already: 1 }),

@@ -78,8 +78,8 @@ export const authCommands: Command[] = [
     if (user.status !== 'active') throw new SiarError('ACCOUNT_SUSPENDED');
     const elsewhere = await router.connectionsElsewhere(user.id);
     admitLogin(config, router.local, ctx.conn, user, elsewhere);
-    // Recorded like a LOGIN (last login time and address): the administrator sees where a session went.
-    await store.recordLogin(user.id, ctx.conn.remoteAddress);
+    // Not a login: the member's last login (time and address) is its last LOGIN, so a reconnect
+    // storm writes nothing here (the administrator sees where a session is now under ONLINE).
     const unread = await store.unreadCount(user.id);
     // Again, with no await before the attach: other LOGINs may have taken connections meanwhile.
     admitLogin(config, router.local, ctx.conn, user, elsewhere);

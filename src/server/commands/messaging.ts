@@ -52,7 +52,7 @@ export const messagingCommands: Command[] = [
     const { audience } = message;
     if (replaced) {
       await auditRecall(ctx.services.store, actorOf(ctx), replaced);
-      announceRecall(ctx, replaced);
+      await announceRecall(ctx, replaced);
     }
     await recordAlertSent(ctx, message, audience, stored);
     ctx.log.info({ messageId: message.id, audience, recipients: message.recipients.length, via: message.via, priority: stored?.priority }, 'message stored');

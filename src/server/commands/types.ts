@@ -31,6 +31,8 @@ export interface Services {
   throttle: LoginThrottleState;
   /** Each member's sending rate (SEND, MEMBERS). */
   sendRate: SendRate;
+  /** Each member's REPORT calls in a sliding minute (--max-reports-per-minute): the sending rate's port, its own count. */
+  reportRate: SendRate;
   /** The free-space floor for SEND and REGISTER. */
   diskFloor: DiskFloor;
   /** Traffic counters (STATS); hot paths only bump integers. */

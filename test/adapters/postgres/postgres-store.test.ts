@@ -40,7 +40,7 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const raw = await rawClient(t, url);
     t.strictSame((await raw.query('SELECT version FROM siar_schema_migrations ORDER BY version')).rows,
       Array.from({ length: PG_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })), 'each section once');
-    t.equal(PG_SCHEMA_VERSION, 8, 'the attachment content tables are the third section, the alerts (issue 21) the fourth to eighth');
+    t.equal(PG_SCHEMA_VERSION, 9, 'the attachment content tables are the third section, the alerts (issue 21) the fourth to eighth, the audience snapshots the ninth');
     await stores[0]!.ensureAdmin('h');
     t.equal(await stores[4]!.ensureAdmin('h'), false, 'they share one database');
 

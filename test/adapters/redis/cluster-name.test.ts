@@ -40,10 +40,10 @@ async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
 
 /** The node adapters of `nodeId` in cluster `name`, closed (and the cluster's keys removed) when the test ends. */
 async function node(t: Test, url: string, name: string, nodeId: string): Promise<NodeAdapters> {
-  const adapters = await openNode({ bus: url, nodeId, clusterName: name, statsHistoryMinutes: 60, loginThrottle: THROTTLE, maxSendsPerMinute: 2 }, pino({ level: 'silent' }));
+  const adapters = await openNode({ bus: url, nodeId, clusterName: name, statsHistoryMinutes: 60, loginThrottle: THROTTLE, maxSendsPerMinute: 2, maxReportsPerMinute: 1 }, pino({ level: 'silent' }));
   t.teardown(async () => {
     await adapters.throttle.stop();
-    await Promise.all([adapters.bus.close(), adapters.presence.close(), adapters.counters.close(), adapters.leases.close(), adapters.sendRate.stop()]);
+    await Promise.all([adapters.bus.close(), adapters.presence.close(), adapters.counters.close(), adapters.leases.close(), adapters.sendRate.stop(), adapters.reportRate.stop()]);
     const redis = new Redis(url);
     const keys = await keysUnder(redis, `siar@${name}:`);
     if (keys.length > 0) await redis.del(...keys);
@@ -123,6 +123,10 @@ t.test('clusters with different names on one Redis database share nothing; nodes
   t.same([await a1.sendRate.take(7), await a1.sendRate.take(7)], [{ ok: true }, { ok: true }]);
   t.equal((await a2.sendRate.take(7)).ok, false, 'member 7 is at its limit on A\'s other node');
   t.same(await b1.sendRate.take(7), { ok: true }, 'and free on B');
+  // The report rate (1 a minute): a counter of its own, one for A's nodes.
+  t.same(await a1.reportRate.take(7), { ok: true }, 'member 7\'s sends do not count against its reports');
+  t.equal((await a2.reportRate.take(7)).ok, false, 'its report on A\'s other node is refused');
+  t.same(await b1.reportRate.take(7), { ok: true }, 'and free on B');
 
   // Traffic counters.
   await a1.counters.add('node-1', { messages: 5 });

@@ -37,6 +37,7 @@ async function deafNode(t: Test, url: string, nodeId: string, storeDir: string, 
     counters: await RedisTrafficCounters.connect(url, 60, { prefix }),
     throttle: new MemoryLoginThrottle(),
     sendRate: new MemorySendRate(0),
+    reportRate: new MemorySendRate(0),
     leases: await RedisLeases.connect(url, { prefix }),
   };
   const b = await SiarServer.start({

@@ -27,7 +27,7 @@ t.test('migrations apply to an empty file and set user_version to SCHEMA_VERSION
   t.equal(userVersion(db), SCHEMA_VERSION);
   t.strictSame(tables(db), [
     'attachments', 'audit_events', 'channel_roles', 'channel_subscriptions', 'channels', 'group_members',
-    'institution_groups', 'mail_queue', 'message_acks', 'message_alerts', 'message_recipients', 'message_reminders_due', 'message_routes', 'messages',
+    'institution_groups', 'mail_queue', 'message_acks', 'message_alerts', 'message_audiences', 'message_recipients', 'message_reminders_due', 'message_routes', 'messages',
     'registration_requests', 'sessions', 'storage_usage', 'users',
   ]);
 });

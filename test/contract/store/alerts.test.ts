@@ -90,6 +90,44 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(missing.alert.replacesId, null);
   });
 
+  t.test('a correction with attachments recalls the message it replaces with its last upload, in that transaction, not at SEND', async (t) => {
+    const { store, alice, bob, message } = await setup(t, adapter);
+    const files = [
+      { name: 'denah.pdf', size: 10, sha256: 'd'.repeat(64), mediaType: 'application/pdf' },
+      { name: 'peta.png', size: 20, sha256: 'e'.repeat(64), mediaType: 'image/png' },
+    ];
+    const withFiles = (subject: string) => ({ ...message([bob], subject), attachments: files, uploadDeadline: inOneHour() });
+    const replaces = { messageId: 0, byUserId: alice.id, reason: 'Replaced by a correction.' };
+    const commit = (attachmentId: number) => store.commitAttachment({ attachmentId, storagePath: `attachments/xx/${attachmentId}`, mediaType: 'text/plain' });
+
+    const old = await store.storeMessage(message([bob], 'old'));
+    await store.markDelivered(old.id, bob.id);
+    const sent = await store.storeAlertedMessage(withFiles('fix'), { priority: 'high', ack: false, replaces: { ...replaces, messageId: old.id } });
+    t.equal(sent.replaced, null, 'nothing recalled at SEND');
+    t.match(sent.alert, { replacesId: old.id, replacesOnRelease: true });
+    t.equal((await store.alertsOf([old.id])).get(old.id)?.recalledAt ?? null, null, 'the old one stays while the files upload');
+    const first = await commit(sent.message.attachments[0]!.id);
+    t.match(first, { sent: false, missing: 1 });
+    t.notOk(first!.replaced, 'not with the first of two files');
+    t.equal((await store.alertsOf([old.id])).get(old.id)?.recalledAt ?? null, null);
+    const last = await commit(sent.message.attachments[1]!.id);
+    t.match(last, { sent: true, missing: 0 });
+    t.match(last!.replaced, { changed: true, delivered: [bob.id], undelivered: [], alert: { messageId: old.id, replacedBy: sent.message.id, recallReason: 'Replaced by a correction.', recalledBy: alice.id } },
+      'recalled with the last upload');
+    t.match((await store.alertsOf([sent.message.id])).get(sent.message.id), { replacesId: old.id, replacesOnRelease: false });
+
+    // Cancelled or expired before its files are in: the message it replaces is never recalled.
+    for (const state of ['cancelled', 'expired'] as const) {
+      const keep = await store.storeMessage(message([bob], `keep ${state}`));
+      const gone = await store.storeAlertedMessage(withFiles(`fix ${state}`), { priority: 'normal', ack: false, replaces: { ...replaces, messageId: keep.id } });
+      await commit(gone.message.attachments[0]!.id);
+      t.ok(await store.closeSendingMessage(gone.message.id, state));
+      t.equal(await commit(gone.message.attachments[1]!.id), null, `a late upload of a ${state} correction commits nothing`);
+      t.equal((await store.alertsOf([keep.id])).get(keep.id)?.recalledAt ?? null, null, `${state}: the old one is never recalled`);
+      t.match((await store.alertsOf([gone.message.id])).get(gone.message.id), { replacesOnRelease: false });
+    }
+  });
+
   t.test('a message past its expiry is not listed undelivered; one before it is', async (t) => {
     const { store, bob, message } = await setup(t, adapter);
     const past = await store.storeAlertedMessage(message([bob], 'past'), { priority: 'normal', ack: false, expiresAt: new Date(Date.now() - 1000).toISOString() });

@@ -210,6 +210,14 @@ forEachAdapter(t, (t, adapter) => {
     t.equal((await store.listRegistrations('pending', { limit: 10 })).length, 3);
   });
 
+  t.test('institutionsOf: the institution of each user asked for, by id; unknown ids absent', async (t) => {
+    const store = await adapter.open(t);
+    const [ana, ben] = await seedMembers(store, ['ana', 'ben', 'cai']);
+    const got = await store.institutionsOf([ben!.id, ana!.id, 987654]);
+    t.strictSame([...got.entries()].sort((a, b) => a[0] - b[0]), [[ana!.id, 'Institution of ana'], [ben!.id, 'Institution of ben']].sort((a, b) => (a[0] as number) - (b[0] as number)));
+    t.strictSame(await store.institutionsOf([]), new Map());
+  });
+
   t.test('ensureAdmin creates the admin account once, even when called at once', async (t) => {
     const store = await adapter.open(t);
     const created = await Promise.all([store.ensureAdmin('first-hash'), store.ensureAdmin('first-hash'), store.ensureAdmin('first-hash')]);

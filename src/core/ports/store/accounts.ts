@@ -90,6 +90,8 @@ export interface AccountStore {
   getUserByUsername(username: string): Promise<User | null>;
   /** Active and suspended members (role member), ordered by username. */
   listMembers(): Promise<User[]>;
+  /** The institution of each of these users, by id (REPORT names a message's recipients'); ids of no user are absent. */
+  institutionsOf(userIds: readonly number[]): Promise<Map<number, string>>;
   /** Bytes each user's messages take (storeMessage's quota), by user id; users who never sent are absent. */
   storageUsage(): Promise<Map<number, number>>;
   /** Active members only, by username; those not found are returned in `missing`. */

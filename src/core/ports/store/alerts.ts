@@ -5,8 +5,9 @@
  * a row of its own. A message without those options has no alert row and costs nothing more.
  */
 import type { Message, NewMessage } from './messages.js';
+import type { MessageAlert, Priority, RecallOutcome } from './alert-records.js';
 
-export type Priority = 'normal' | 'high' | 'urgent';
+export type { MessageAlert, Priority, RecallOutcome } from './alert-records.js';
 
 /** The alert options of a message, as SEND gives them. */
 export interface NewAlert {
@@ -21,8 +22,9 @@ export interface NewAlert {
   deliverAt?: string | null;
   /**
    * The message this one corrects: recalled in the same transaction (as recallMessage), pointing here.
-   * With deliverAt, recalled when this one goes out instead (releaseScheduled, in that transaction), so
-   * its recipients keep it until the correction arrives; never, if this one is recalled before.
+   * With deliverAt, or with attachments, recalled when this one goes out instead (releaseScheduled, or
+   * commitAttachment of its last file, in that transaction), so its recipients keep it until the
+   * correction arrives; never, if this one is recalled, cancelled or expires before.
    */
   replaces?: RecallRequest | null;
 }
@@ -34,49 +36,14 @@ export interface RecallRequest {
   reason: string;
 }
 
-/** What recalling did. */
-export interface RecallOutcome {
-  alert: MessageAlert;
-  /** False when it was recalled before: nothing changed. */
-  changed: boolean;
-  /** Recipients that had not received it: they never will (their rows left the inbox). */
-  undelivered: number[];
-  /** Recipients that had received it: they see it withdrawn. */
-  delivered: number[];
-}
-
-export interface MessageAlert {
-  messageId: number;
-  priority: Priority;
-  ack: boolean;
-  remindEverySeconds: number | null;
-  remindMax: number;
-  /** Reminders (manual and automatic) that went out. */
-  reminders: number;
-  /** Of those, the automatic ones (at most remindMax). */
-  autoReminders: number;
-  /** When the next automatic reminder is due (or its claim's lease ends); null when none is. */
-  nextRemindAt: string | null;
-  expiresAt: string | null;
-  /** When it was scheduled for (kept once delivered). */
-  deliverAt: string | null;
-  /** True while a scheduled message waits for its time: its recipients cannot see it yet. */
-  scheduled: boolean;
-  recalledAt: string | null;
-  recallReason: string | null;
-  recalledBy: number | null;
-  replacesId: number | null;
-  replacedBy: number | null;
-  /** A scheduled correction not out yet: message replacesId is recalled when it goes out (releaseScheduled). */
-  replacesOnRelease: boolean;
-}
 
 export interface AlertStore {
   /**
    * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
    * with `replaces`, recalls that message in the same transaction (replaced: null when it does not exist,
-   * and the alert's replacesId null). A scheduled one (deliverAt) only records the recall, which
-   * releaseScheduled makes: replaced is null, replacesId names the message.
+   * and the alert's replacesId null). A scheduled one (deliverAt), or one with attachments, only records
+   * the recall, which releaseScheduled or the last commitAttachment makes: replaced is null, replacesId
+   * names the message.
    */
   storeAlertedMessage(message: NewMessage, alert: NewAlert, limits?: { quotaBytes?: number }): Promise<{ message: Message; alert: MessageAlert; replaced: RecallOutcome | null }>;
   /**

@@ -22,7 +22,7 @@ export type * from './due-jobs.js';
 export type * from './channels.js';
 export type * from './delivered-at-commit.js';
 export type * from './mail.js';
-export { messageBytes, RECIPIENTS_PER_READ } from './messages.js';
+export { AUDIENCE_SNAPSHOT_ABOVE, messageBytes, RECIPIENTS_PER_READ } from './messages.js';
 export type * from './messages.js';
 export { StoreError, isStoreError, type StoreFailure, type StoreErrorKind } from './errors.js';
 

@@ -2,6 +2,10 @@
  * Messages, their recipients and their attachments.
  */
 import type { Page } from './page.js';
+import type { RecallOutcome } from './alert-records.js';
+
+/** What a recall did (AttachmentCommit.replaced), for those that may read only the message records (src/transfer). */
+export type { RecallOutcome } from './alert-records.js';
 
 /** 'channel': published to a channel (stored as 'list' with messages.channel_id set; schema.sql migration 3). */
 export type Audience = 'direct' | 'list' | 'all' | 'channel';
@@ -57,7 +61,26 @@ export interface Message {
   channelId?: number | null;
   /** How it was addressed beyond usernames: '#channel' or '@group,@group'; null otherwise. */
   via?: string | null;
+  /**
+   * Set only on what storeMessage (or storeAlertedMessage) returns for a message to more than
+   * AUDIENCE_SNAPSHOT_ABOVE recipients: its commit wrote an audience snapshot instead of a row per
+   * recipient, and whoever pushes its popups on the storing node writes those rows after the push
+   * (MessageStore.materialiseRecipients). Every read of the store sees the recipients either way.
+   */
+  recipientRowsPending?: true;
 }
+
+/**
+ * A message to more recipients than this (all members, a channel, groups or a long list alike) is
+ * committed as the message plus one audience snapshot (the recipient ids, and their routes), not a
+ * row per recipient: the storing transaction's cost no longer grows with the audience, so its OK and
+ * its first popup come sooner. The per-recipient rows are written after the popups are pushed, in
+ * one batch (materialiseRecipients), or, if that never happens (the process died), by
+ * materialiseSnapshots at start-up or from a once-per-cluster job. Until then every read of the
+ * store that depends on a message's recipients sees the snapshot's (each adapter says how). The
+ * same bound as the messages the Redis bus carries whole with their wake-up (src/adapters/redis/bus.ts).
+ */
+export const AUDIENCE_SNAPSHOT_ABOVE = 64;
 
 /** An attachment announced at SEND: its bytes arrive later over a shadow socket. */
 export interface AttachmentDeclaration {
@@ -78,6 +101,11 @@ export interface AttachmentCommit {
   missing: number;
   /** All uploaded, but a scheduled message: held until its time (the due-jobs runner releases it), or recalled. */
   held?: boolean;
+  /**
+   * Sent now and a correction (SEND replaces= without at=): the message it replaces, recalled in this
+   * transaction (storeAlertedMessage kept the recall for it). Absent otherwise.
+   */
+  replaced?: RecallOutcome;
 }
 
 export interface NewMessage {
@@ -141,9 +169,10 @@ export const RECIPIENTS_PER_READ = 1000;
 export interface MessageStore {
   // messages
   /**
-   * Stores the message and one recipient row each, in one transaction, and resolves only after
-   * that commit. Concurrent calls may share a transaction (group commit); one that fails does not
-   * take the others with it. The message's bytes (subject, body, declared attachments) are added to
+   * Stores the message and one recipient row each (more than AUDIENCE_SNAPSHOT_ABOVE recipients: one
+   * audience snapshot, see there), in one transaction, and resolves only after that commit.
+   * Concurrent calls may share a transaction (group commit); one that fails does not take the
+   * others with it. The message's bytes (subject, body, declared attachments) are added to
    * its sender's storage usage in the same transaction; with `quotaBytes` (> 0), a message that would
    * take the usage past it is refused (StoreError 'quota').
    */
@@ -172,6 +201,20 @@ export interface MessageStore {
    * twice). Marks written after a push, and read messages, are kept. Returns how many were reopened.
    */
   reopenDeliveriesMarkedAtCommit(windowMs: number): Promise<number>;
+  /**
+   * A message stored with an audience snapshot (Message.recipientRowsPending): its recipient rows,
+   * written in one batch after its popups were pushed, `delivered` (the recipients pushed) delivered
+   * now and the others not; the snapshot is marked materialised. Idempotent, and in either order
+   * with the snapshot's materialisation by another path (a read, materialiseSnapshots): the rows
+   * are then there and only the delivered marks are written. Any other message: markDeliveredMany.
+   */
+  materialiseRecipients(messageId: number, delivered: readonly number[]): Promise<void>;
+  /**
+   * Every audience snapshot not materialised yet (its storing process died before it could, or
+   * never pushed), written as recipient rows not delivered: those popups come at the recipients'
+   * next login or catch-up. Run at start-up and periodically; idempotent. Returns how many.
+   */
+  materialiseSnapshots(): Promise<number>;
   /**
    * Messages for this recipient not yet delivered, oldest first, each as getMessageFor gives it
    * for this recipient alone (its `recipients` hold this recipient's row only).
