@@ -339,7 +339,7 @@ ${Math.min(...held) < 5000 ? `\n*With ${fmtInt(Math.min(...held))} clients on a 
 ## Broadcast to all ${fmtInt(loggedIn)} against Redis pub/sub
 
 siar: \`SEND all=1\` (body ${bodyChars} characters) from the sender on node 1, ${warmup} warm-up and ${broadcasts} measured, 1 s
-apart: committed to PostgreSQL (one recipient row per member), then *message stored* on the bus, and every
+apart: committed to PostgreSQL (the message and one audience snapshot row; the recipient rows follow the pushes), then *message stored* on the bus, and every
 node pushes to its own clients. Redis: ${nodeCount} \`redis-server\` processes (${redisBin.version.split(' ').slice(0, 3).join(' ')}; one
 Redis process holds at most ≈ 19,000 subscribers under this machine's 20,000 open files, so the comparison
 spreads the ${fmtInt(subscribers)} subscribers as siar spreads its clients, client *i*'s subscriber on Redis *i* mod ${nodeCount}),
