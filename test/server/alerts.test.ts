@@ -205,6 +205,16 @@ t.test('expiry: a recipient who logs in after it never gets the popup; the inbox
   t.match((await unhas.outbox()).find((m) => m.id === short.id), { expired: true });
 });
 
+/** `username` logs in once, gets its popup, and leaves; resolves once `observer` sees it offline. */
+async function popUpOnceAndLeave(s: Awaited<ReturnType<typeof startServer>>, observer: Awaited<ReturnType<Awaited<ReturnType<typeof startServer>>['memberClient']>>, username: string): Promise<void> {
+  const once = await s.client();
+  const popup = nextPush(once, 'POPUP');
+  await once.login(username, `own-password-of-${username}`);
+  await popup;
+  await once.close();
+  await until(`${username} is offline`, async () => !(await observer.directory('member')).some((d) => d.kind === 'member' && d.username === username && d.online));
+}
+
 t.test('RECALL counts as told only the recipients online now, not every one who had the popup', async (t) => {
   const s = await startServer(t);
   const unhas = await s.memberClient('unhas');
@@ -212,12 +222,7 @@ t.test('RECALL counts as told only the recipients online now, not every one who 
   await s.member('ui');
   const sent = await unhas.send({ to: ['ugm', 'ui'], subject: 'Rapat' });
   // ui logs in once (gets the popup) and leaves; ugm stays.
-  const uiOnce = await s.client();
-  const uiPopup = nextPush(uiOnce, 'POPUP');
-  await uiOnce.login('ui', 'own-password-of-ui');
-  await uiPopup;
-  await uiOnce.close();
-  await until('ui is offline', async () => !(await unhas.directory('member')).some((d) => d.kind === 'member' && d.username === 'ui' && d.online));
+  await popUpOnceAndLeave(s, unhas, 'ui');
   await until('both have it', async () => (await unhas.report(sent.id)).delivered === 2);
   const told = nextPush(ugm, 'RECALLED');
   t.match(await unhas.recall(sent.id, 'batal'), { undelivered: 0, notified: 1 }, 'ugm is told; ui, offline, is not counted');
@@ -233,12 +238,7 @@ t.test('REMIND: only the non-acknowledgers get the popup again, marked as a remi
   const sent = await unhas.send({ to: ['ugm', 'itb', 'ui'], subject: 'Siaga', priority: 'urgent' });
   await until('ugm and itb have it', async () => (await unhas.report(sent.id)).delivered === 2);
   // ui logs in once (gets the popup) and leaves: it is owed the reminder.
-  const uiOnce = await s.client();
-  const uiFirst = nextPush(uiOnce, 'POPUP');
-  await uiOnce.login('ui', 'own-password-of-ui');
-  await uiFirst;
-  await uiOnce.close();
-  await until('ui is offline', async () => !(await unhas.directory('member')).some((d) => d.kind === 'member' && d.username === 'ui' && d.online));
+  await popUpOnceAndLeave(s, unhas, 'ui');
   await ugm.ack(sent.id);
   const ugmPopups = collectPushes(ugm, 'POPUP');
   const itbPopup = nextPush(itb, 'POPUP');
