@@ -193,8 +193,15 @@ if (requireCapability(t, 'PostgreSQL', postgresMissing())) {
     const seenAtFirstAck = await sends[0]!.then(() => count(raw, 'SELECT count(*) AS n FROM messages'));
     t.equal(seenAtFirstAck, 200, 'one transaction held all 200');
     await Promise.all(sends);
-    const marking = store.markDeliveredMany((await sends[5]!).id, [bob.id]);
-    t.equal(await count(raw, 'SELECT count(*) AS n FROM message_recipients WHERE delivered_at IS NOT NULL'), 0);
+    // The row is held by the other connection, so the mark cannot commit before the count is read
+    // (counting right after the call raced the group commit on a busy machine).
+    const id = (await sends[5]!).id;
+    await raw.query('BEGIN');
+    await raw.query(`SELECT 1 FROM message_recipients WHERE message_id = ${id} FOR UPDATE`);
+    const marking = store.markDeliveredMany(id, [bob.id]);
+    await new Promise((r) => setTimeout(r, 50));
+    t.equal(await count(raw, 'SELECT count(*) AS n FROM message_recipients WHERE delivered_at IS NOT NULL'), 0, 'not committed before it resolves');
+    await raw.query('COMMIT');
     await marking;
     t.equal(await count(raw, 'SELECT count(*) AS n FROM message_recipients WHERE delivered_at IS NOT NULL'), 1, 'committed when it resolves');
   });
