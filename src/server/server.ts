@@ -227,9 +227,12 @@ export class SiarServer {
       void local.presentAll();
       // A suspension decided on another node while this one could not hear it: closed now.
       closeSuspended(store, local).catch((err) => log.error({ err }, 'checking for suspensions after the bus reconnected failed'));
+      // What was missed goes out before what is heard from now on: the bus holds its events until this settles.
+      const replays: Promise<unknown>[] = [];
       for (const conn of local.connections()) {
-        if (conn.user && conn.wantsPopups) replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed'));
+        if (conn.user && conn.wantsPopups) replays.push(replayPending(services, conn).catch((err) => log.error({ err }, 'catch-up after the bus reconnected failed')));
       }
+      return Promise.all(replays);
     });
     const outlet = popupOutlet(local);
     new DeliverySubscriber({

@@ -24,6 +24,16 @@ export const CARRIED_RECIPIENTS_MAX = 64;
  */
 export const OWN_STORED_KEPT = 32;
 
+/**
+ * After a reconnection, events heard while the node catches up from the store wait for it, so a
+ * member gets what was missed before what came after (a popup sent while Redis was down before
+ * one sent once it was back). At most this many wait, for at most RECONNECT_HOLD_MAX_MS; past
+ * either, events flow again (what was missed then comes at the next periodic catch-up), and events
+ * beyond the count are dropped: every one is a wake-up or notice whose content is in the store.
+ */
+export const RECONNECT_HOLD_MAX_EVENTS = 10_000;
+export const RECONNECT_HOLD_MAX_MS = 10_000;
+
 interface Envelope {
   o: string;
   e: BusEvent;
@@ -33,7 +43,11 @@ interface Envelope {
 
 export class RedisBus implements Bus {
   private readonly listeners = new Set<BusListener>();
-  private readonly reconnectListeners = new Set<() => void>();
+  private readonly reconnectListeners = new Set<() => void | Promise<unknown>>();
+  /** Payloads heard while the reconnect listeners catch up (RECONNECT_HOLD_MAX_*), or null. */
+  private held: string[] | null = null;
+  /** Which reconnection the hold is for: a later one extends it. */
+  private holdGeneration = 0;
   private readonly channel: string;
   private closed = false;
   /**
@@ -102,9 +116,24 @@ export class RedisBus implements Bus {
         readyOnce = true;
         return;
       }
-      // ioredis re-subscribes on 'ready'; the catch-up runs after, whatever was lost meanwhile.
+      // ioredis has re-subscribed by now (it writes SUBSCRIBE before 'ready' is emitted); what is
+      // heard from here waits for the catch-up, which runs after, whatever was lost meanwhile.
+      this.held ??= [];
+      const generation = ++this.holdGeneration;
       setImmediate(() => {
-        for (const l of [...this.reconnectListeners]) l();
+        const catchUps = [...this.reconnectListeners].map((l) => {
+          try {
+            return l();
+          } catch {
+            return undefined; // the listener reports its own errors
+          }
+        });
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = new Promise<void>((resolve) => { timer = setTimeout(resolve, RECONNECT_HOLD_MAX_MS); timer.unref(); });
+        void Promise.race([Promise.allSettled(catchUps), bounded]).then(() => {
+          clearTimeout(timer);
+          if (generation === this.holdGeneration) this.release();
+        });
       });
     });
     if (this.sub.status === 'ready') readyOnce = true;
@@ -157,8 +186,8 @@ export class RedisBus implements Bus {
     return () => this.listeners.delete(entry);
   }
 
-  onReconnect(listener: () => void): () => void {
-    const entry = (): void => listener();
+  onReconnect(listener: () => void | Promise<unknown>): () => void {
+    const entry = (): void | Promise<unknown> => listener();
     this.reconnectListeners.add(entry);
     return () => this.reconnectListeners.delete(entry);
   }
@@ -169,10 +198,22 @@ export class RedisBus implements Bus {
     this.listeners.clear();
     this.reconnectListeners.clear();
     this.ownStored.clear();
+    this.held = null;
     await Promise.all([this.pub.quit().catch(() => this.pub.disconnect()), this.sub.quit().catch(() => this.sub.disconnect())]);
   }
 
+  /** The catch-up after a reconnection settled: what was heard meanwhile goes out, in order. */
+  private release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const payload of held) this.hear(payload);
+  }
+
   private hear(payload: string): void {
+    if (this.held) {
+      if (this.held.length < RECONNECT_HOLD_MAX_EVENTS) this.held.push(payload);
+      return;
+    }
     let envelope: Envelope;
     try {
       envelope = JSON.parse(payload) as Envelope;

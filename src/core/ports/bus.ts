@@ -13,7 +13,9 @@
  *   and this node's own subscribers have heard the event all the same (the other nodes catch up);
  * - a listener that throws does not stop the others (the adapter reports the error);
  * - after a reconnection (events may have been lost meanwhile) the onReconnect listeners run, so
- *   subscribers catch up from the store.
+ *   subscribers catch up from the store; events heard from then on are handed to the subscribers
+ *   only once the promises those listeners return have settled (in order; a bounded number, for a
+ *   bounded time), so what was missed reaches a member before what came after it.
  */
 import type { ArgInput, ErrorCode } from '../../protocol/index.js';
 import type { Message, MessageAlert } from './store.js';
@@ -60,8 +62,11 @@ export interface Bus {
   publish(event: BusEvent): Promise<void>;
   /** Listens to every event; returns the function that stops listening. */
   subscribe(listener: BusListener): () => void;
-  /** Runs after the bus reconnected (events may have been lost meanwhile); returns the function that stops it. */
-  onReconnect(listener: () => void): () => void;
+  /**
+   * Runs after the bus reconnected (events may have been lost meanwhile); returns the function that
+   * stops it. Events heard meanwhile wait until the promise it returns (its catch-up) has settled.
+   */
+  onReconnect(listener: () => void | Promise<unknown>): () => void;
   /** Stops listening and lets go of the connection; publish fails afterwards. */
   close(): Promise<void>;
 }
