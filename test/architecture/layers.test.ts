@@ -13,6 +13,10 @@
  * - no import cycle anywhere in src, type-only imports included (as `npx madge --circular
  *   --extensions ts src` counts them): the list of known cycles is empty and stays so;
  * - src/adapters imports no src/server, src/transfer or src/client;
+ * - neither SQL store imports the other: src/adapters/sqlite and src/adapters/postgres share what
+ *   both need (row shapes, their mapping to records, pure helpers) through src/adapters/sql-common,
+ *   which imports neither store nor either driver (the sqlite→postgres migration, src/adapters/migrate,
+ *   is the one bridge that imports both);
  * - src/client imports src/protocol, its own modules and the data-socket dialogue both ends share
  *   (src/transfer/wire.ts, disk-space.ts); only the `siar` subcommands that run or operate a server
  *   on this machine (CLIENT_SERVER_SIDE below) reach into src/server or the adapter registry.
@@ -95,6 +99,23 @@ t.test('no import cycle anywhere in src, type-only imports included (madge --cir
 t.test('src/adapters imports no server, transfer or client module', async (t) => {
   const above = edges.filter((e) => layerOf(e.from) === 'adapters' && ['server', 'transfer', 'client'].includes(layerOf(e.to) ?? ''));
   t.strictSame(above.map(show), [], 'an adapter implements ports; it knows nothing of who uses it');
+});
+
+/** The stores' own folders, and what both share (row shapes, their mapping to records, pure helpers). */
+const SQLITE = 'src/adapters/sqlite/';
+const POSTGRES = 'src/adapters/postgres/';
+const SQL_COMMON = 'src/adapters/sql-common/';
+
+t.test('neither store imports the other: what both use is in src/adapters/sql-common', async (t) => {
+  const crossing = edges.filter((e) =>
+    (e.from.startsWith(POSTGRES) && e.to.startsWith(SQLITE)) || (e.from.startsWith(SQLITE) && e.to.startsWith(POSTGRES)));
+  t.strictSame(crossing.map(show), [], 'no import between src/adapters/sqlite and src/adapters/postgres, type-only ones included');
+  const common = edges.filter((e) => e.from.startsWith(SQL_COMMON));
+  const intoStores = common.filter((e) => e.to.startsWith(SQLITE) || e.to.startsWith(POSTGRES) || ['better-sqlite3', 'pg'].includes(e.to));
+  t.strictSame(intoStores.map(show), [], 'the shared folder imports neither store nor either driver');
+  for (const store of [SQLITE, POSTGRES]) {
+    t.ok(edges.some((e) => e.from.startsWith(store) && e.to.startsWith(SQL_COMMON)), `${store} uses ${SQL_COMMON} (the check reads what it should)`);
+  }
 });
 
 t.test('src/client speaks the protocol; only the server-side subcommands reach further', async (t) => {

@@ -1,12 +1,12 @@
 /**
  * The SQL of alerts (issue 21, src/core/ports/store/alerts.ts) for the PostgreSQL store: the alert row of a
  * message and its recipients' acknowledgements (schema.postgres.sql migration 3). Rows come back
- * in the SQLite store's shapes (../sqlite/alerts.ts), which map them.
+ * in the shapes both stores share (../sql-common/alert-rows.ts), which map them.
  */
 import type { QueryResultRow } from 'pg';
-import { ALERT_COLUMNS, OPEN_ACKS_SQL, type AckRow, type AlertRow, type ReleaseRow } from '../sqlite/alerts.js';
+import { ALERT_COLUMNS, OPEN_ACKS_SQL, type AckRow, type AlertRow, type ReleaseRow } from '../sql-common/alert-rows.js';
 import { sql, statements, type Queryable } from './connection.js';
-import { toAlert } from '../sqlite/alerts.js';
+import { toAlert } from '../sql-common/alert-rows.js';
 import type { RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 
 type Row<T> = T & QueryResultRow;

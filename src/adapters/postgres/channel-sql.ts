@@ -3,10 +3,11 @@
  * channels.ts. Rows are mapped to the records of src/core/ports/store/channels.ts here.
  */
 import type { QueryResultRow } from 'pg';
-import type { MessageRow } from '../sqlite/rows.js';
+import type { MessageRow } from '../sql-common/message-rows.js';
 import type { Channel, ChannelRole, ChannelRosterRow, Group } from '../../core/ports/store/channels.js';
 import { sql, statements } from './connection.js';
-import { MESSAGE_COLUMNS, type PgUserRow } from './sql.js';
+import { MESSAGE_COLUMNS } from '../sql-common/message-rows.js';
+import type { PgUserRow } from './sql.js';
 
 export interface ChannelRow extends QueryResultRow {
   id: number;
@@ -137,7 +138,7 @@ export const C = statements('siar.cg', {
     ORDER BY gm.group_id, u.username`),
 });
 
-export { toChannel, toGroup } from '../sqlite/rows.js';
+export { toChannel, toGroup } from '../sql-common/channel-rows.js';
 
 export function toRosterRow(r: RosterRow): ChannelRosterRow {
   return {

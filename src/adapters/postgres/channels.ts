@@ -7,7 +7,7 @@
 import type { Pool } from 'pg';
 import { channelVia } from '../../protocol/channel-records.js';
 import { archived, nameTaken, notFound, restricted } from '../../core/ports/store/errors.js';
-import type { MessageRow } from '../sqlite/rows.js';
+import type { MessageRow } from '../sql-common/message-rows.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
 import { C, toChannel, toGroup, toRosterRow, type ChannelRow } from './channel-sql.js';

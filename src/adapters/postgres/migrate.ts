@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Pool } from 'pg';
-import { parseMigrations, type Migration } from '../sqlite/migrate.js';
+import { parseMigrations, type Migration } from '../sql-common/migrations.js';
 import { transaction } from './connection.js';
 
 const MIGRATIONS = parseMigrations(readFileSync(new URL('../../../schema.postgres.sql', import.meta.url), 'utf8'));

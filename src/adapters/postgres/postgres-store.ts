@@ -19,19 +19,10 @@ import { deliveredAtCommitWriter, type PushedMessage } from '../delivered-at-com
 import type { Pool, PoolClient } from 'pg';
 import { alreadyDecided, conflict, notFound, pendingLimit, quotaExceeded } from '../../core/ports/store/errors.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
-import {
-  groupByMessage,
-  snapshotRoutes,
-  toAttachment,
-  toAudit,
-  toInboxEntry,
-  toMail,
-  toMessage,
-  toRecipient,
-  toRegistration,
-  type MessageRow,
-  type RegistrationRow,
-} from '../sqlite/rows.js';
+import { toRegistration, type RegistrationRow } from '../sql-common/account-rows.js';
+import { groupByMessage, snapshotRoutes, toAttachment, toInboxEntry, toMessage, toRecipient, type MessageRow } from '../sql-common/message-rows.js';
+import { toMail } from '../sql-common/mail-rows.js';
+import { toAudit } from '../sql-common/audit-rows.js';
 import {
   AUDIENCE_SNAPSHOT_ABOVE,
   messageBytes,
@@ -59,7 +50,7 @@ import {
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
-import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sqlite/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sql-common/alert-rows.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';

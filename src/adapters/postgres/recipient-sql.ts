@@ -1,13 +1,13 @@
 /**
  * Delivery's narrow reads for the PostgreSQL store (MessageStore.getMessageFor, listUndelivered):
  * a message's recipients among a few asked ids, never its whole list (../sqlite/recipient-reads.ts
- * says why and holds the helpers both stores share). Both statements name the message ids and the
+ * says why; ../sql-common/recipient-batches.ts holds the helpers both stores share). Both statements name the message ids and the
  * recipient ids as arrays, so the primary key (message_id, recipient_id) finds each row.
  */
 import type { QueryResultRow } from 'pg';
 import type { RecipientState } from '../../core/ports/store/messages.js';
-import type { RecipientRow } from '../sqlite/rows.js';
-import { recipientBatches, recipientsByMessage } from '../sqlite/recipient-reads.js';
+import type { RecipientRow } from '../sql-common/message-rows.js';
+import { recipientBatches, recipientsByMessage } from '../sql-common/recipient-batches.js';
 import { sql, statements, type Queryable } from './connection.js';
 
 type Row<T> = T & QueryResultRow;

@@ -1,12 +1,16 @@
 /**
  * The SQL of the PostgreSQL store (channels and groups: channel-sql.ts). Rows come back in the
- * shapes the SQLite store's rows.ts maps to records (snake_case, numbers, ISO strings; see
- * connection.ts), so its mapping functions serve both; only users differ (a real boolean).
+ * shapes both SQL stores share (../sql-common/: snake_case, numbers, ISO strings; see
+ * connection.ts), so its mapping functions serve both; only users and sessions differ (a real
+ * boolean where SQLite has 0/1).
  * Lists of ids travel as arrays (= ANY($1)), so one statement serves any number of them.
  */
 import { createHash } from 'node:crypto';
 import type { QueryResultRow } from 'pg';
-import { toSession as sessionFromSqliteRow, toUser as userFromSqliteRow, type AttachmentRow, type AuditRow, type InboxRow, type MailRow, type MessageRow, type RecipientRow, type RegistrationRow, type SessionRow, type UserRow } from '../sqlite/rows.js';
+import { toSession as sessionFromSharedRow, toUser as userFromSharedRow, type RegistrationRow, type SessionRow, type UserRow } from '../sql-common/account-rows.js';
+import { ATTACHMENT_COLUMNS, MESSAGE_COLUMNS, type AttachmentRow, type InboxRow, type MessageRow, type RecipientRow } from '../sql-common/message-rows.js';
+import type { MailRow } from '../sql-common/mail-rows.js';
+import type { AuditRow } from '../sql-common/audit-rows.js';
 import type { Audience, RegistrationStatus, Session, User, UserStatus } from '../../core/ports/store.js';
 import { sql, statements } from './connection.js';
 
@@ -15,7 +19,7 @@ export interface PgUserRow extends Omit<UserRow, 'must_change_password'> {
 }
 
 export function toUser(r: PgUserRow): User {
-  return userFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
+  return userFromSharedRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
 }
 
 export interface PgSessionRow extends Omit<SessionRow, 'must_change_password'> {
@@ -23,12 +27,8 @@ export interface PgSessionRow extends Omit<SessionRow, 'must_change_password'> {
 }
 
 export function toSession(r: PgSessionRow): Session {
-  return sessionFromSqliteRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
+  return sessionFromSharedRow({ ...r, must_change_password: r.must_change_password ? 1 : 0 });
 }
-
-export const MESSAGE_COLUMNS = `m.id, m.sender_id, s.username AS sender, m.audience, m.subject, m.body, m.sent_at, m.state, m.upload_deadline, m.channel_id, m.via,
-  m.pending_recipients IS NOT NULL AS held`;
-const ATTACHMENT_COLUMNS = `id, message_id, name, size, sha256, media_type, storage_path, removed_at`;
 
 type Count = { n: number } & QueryResultRow;
 type Id = { id: number } & QueryResultRow;

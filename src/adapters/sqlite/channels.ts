@@ -7,7 +7,9 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Transaction } from 'better-sqlite3';
 import { archived, nameTaken, notFound, restricted, type StoreError } from '../../core/ports/store/errors.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
-import { MESSAGE_COLUMNS, toChannel, toGroup, toUser, type MessageRow, type UserRow } from './rows.js';
+import { toUser, type UserRow } from '../sql-common/account-rows.js';
+import { toChannel, toGroup } from '../sql-common/channel-rows.js';
+import { MESSAGE_COLUMNS, type MessageRow } from '../sql-common/message-rows.js';
 import { channelVia } from '../../protocol/channel-records.js';
 import type { NewMessage, User } from '../../core/ports/store.js';
 
@@ -317,7 +319,7 @@ export class ChannelGroupSql {
 
   /**
    * Inside the same transaction, once the message row exists: its channel, via and (with `rows`)
-   * each recipient's route; an audience snapshot keeps the routes instead (rows.ts snapshotRoutes).
+   * each recipient's route; an audience snapshot keeps the routes instead (../sql-common/message-rows.ts snapshotRoutes).
    */
   recordRoutes(messageId: number, m: NewMessage, rows = true): void {
     if (m.channelId === undefined && !m.via && !m.recipientVia?.size) return;

@@ -5,11 +5,12 @@
  * them all (getMessage's recipientsOf), which filled every pooled connection of a cluster with
  * 51,000-row results. These statements name the message ids and the recipient ids both, so the
  * primary key (message_id, recipient_id) finds each row. The PostgreSQL store has their twins in
- * ../postgres/recipient-sql.ts and shares the helpers below.
+ * ../postgres/recipient-sql.ts; the batching both use is ../sql-common/recipient-batches.ts.
  */
 import type { Database } from 'better-sqlite3';
-import { RECIPIENTS_PER_READ, type RecipientState } from '../../core/ports/store/messages.js';
-import { groupByMessage, toRecipient, type RecipientRow } from './rows.js';
+import type { RecipientState } from '../../core/ports/store/messages.js';
+import type { RecipientRow } from '../sql-common/message-rows.js';
+import { recipientBatches, recipientsByMessage } from '../sql-common/recipient-batches.js';
 
 /**
  * @internal (better-sqlite3's Statement type cannot be named from outside its module.)
@@ -36,26 +37,6 @@ export function prepareRecipientReads(db: Database) {
 }
 
 export type RecipientReads = ReturnType<typeof prepareRecipientReads>;
-
-/** The asked ids, distinct, RECIPIENTS_PER_READ at a time (a store query names no more). */
-export function recipientBatches(recipientIds: readonly number[]): number[][] {
-  const ids = [...new Set(recipientIds)];
-  const batches: number[][] = [];
-  for (let i = 0; i < ids.length; i += RECIPIENTS_PER_READ) batches.push(ids.slice(i, i + RECIPIENTS_PER_READ));
-  return batches;
-}
-
-/**
- * Each message's recipients from the rows of one or more batches (each batch's rows ordered by
- * message, then username): grouped by message and, when several batches were read, ordered by
- * username again (bytewise, as both stores order them).
- */
-export function recipientsByMessage(batches: RecipientRow[][]): Map<number, RecipientState[]> {
-  if (batches.length === 1) return groupByMessage(batches[0]!, toRecipient);
-  const byMessage = groupByMessage(batches.flat(), toRecipient);
-  for (const list of byMessage.values()) list.sort((a, b) => (a.username < b.username ? -1 : a.username > b.username ? 1 : 0));
-  return byMessage;
-}
 
 /** The SQLite store's reads: the recipients of these messages among the asked ids (`held`: some of the messages keep theirs aside). */
 export function readRecipientsAmong(

@@ -20,7 +20,8 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
-import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, recallOnRelease, replacing, toAlert, type AlertStatements } from './alerts.js';
+import { prepareAlertStatements, recallIn, type AlertStatements } from './alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sql-common/alert-rows.js';
 import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
@@ -30,24 +31,11 @@ import { ReadCache } from './read-cache.js';
 import { BACKSTOP_CHECKPOINT_PAGES, BackgroundCheckpointer, type CheckpointProgress } from './checkpointer.js';
 import { applyMigrations } from './migrate.js';
 import { prepareRecipientReads, readRecipientsAmong, type RecipientReads } from './recipient-reads.js';
-import {
-  groupByMessage,
-  prepareStatements,
-  snapshotRoutes,
-  toAttachment,
-  toAudit,
-  toInboxEntry,
-  toMail,
-  toMessage,
-  toRecipient,
-  toRegistration,
-  toSession,
-  toUser,
-  type AuditRow,
-  type MessageRow,
-  type RegistrationRow,
-  type Statements,
-} from './rows.js';
+import { prepareStatements, type Statements } from './rows.js';
+import { toRegistration, toSession, toUser, type RegistrationRow } from '../sql-common/account-rows.js';
+import { groupByMessage, snapshotRoutes, toAttachment, toInboxEntry, toMessage, toRecipient, type MessageRow } from '../sql-common/message-rows.js';
+import { toMail } from '../sql-common/mail-rows.js';
+import { toAudit, type AuditRow } from '../sql-common/audit-rows.js';
 import {
   AUDIENCE_SNAPSHOT_ABOVE,
   messageBytes,
