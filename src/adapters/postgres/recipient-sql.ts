@@ -1,8 +1,9 @@
 /**
  * Delivery's narrow reads for the PostgreSQL store (MessageStore.getMessageFor, listUndelivered):
  * a message's recipients among a few asked ids, never its whole list (../sqlite/recipient-reads.ts
- * says why; ../sql-common/recipient-batches.ts holds the helpers both stores share). Both statements name the message ids and the
- * recipient ids as arrays, so the primary key (message_id, recipient_id) finds each row.
+ * says why; ../sql-common/recipient-batches.ts holds the helpers both stores share). Both
+ * statements name the message ids and the recipient ids as arrays, so the primary key
+ * (message_id, recipient_id) finds each row.
  */
 import type { QueryResultRow } from 'pg';
 import type { RecipientState } from '../../core/ports/store/messages.js';
