@@ -15,8 +15,8 @@
  * - src/adapters imports no src/server, src/transfer or src/client;
  * - neither SQL store imports the other: src/adapters/sqlite and src/adapters/postgres share what
  *   both need (row shapes, their mapping to records, pure helpers) through src/adapters/sql-common,
- *   which imports neither store nor either driver (the sqlite→postgres migration, src/adapters/migrate,
- *   is the one bridge that imports both);
+ *   which imports neither store nor either driver (besides the registry, only the sqlite→postgres
+ *   migration, src/adapters/migrate, imports both);
  * - src/client imports src/protocol, its own modules and the data-socket dialogue both ends share
  *   (src/transfer/wire.ts, disk-space.ts); only the `siar` subcommands that run or operate a server
  *   on this machine (CLIENT_SERVER_SIDE below) reach into src/server or the adapter registry.
