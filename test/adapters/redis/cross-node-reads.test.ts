@@ -12,14 +12,14 @@
  * and B still records each popup delivered.
  */
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { SiarClient, type PopupRecord } from '../../../src/client/index.js';
 import { RedisBus, CARRIED_RECIPIENTS_MAX } from '../../../src/adapters/redis/bus.js';
 import type { BusEvent } from '../../../src/core/ports/bus.js';
 import type { Message, Store } from '../../../src/core/ports/store.js';
 import { PREVIEW_CHARS } from '../../../src/protocol/index.js';
 import { requireCapability } from '../../helpers/capability.js';
-import { startServer, until } from '../../helpers/siar.js';
+import { startServer, until, type TestServer } from '../../helpers/siar.js';
 import { seedMembers } from '../../reliability/helpers.js';
 import { clusterBus, freshPrefix, redisMissing, redisUrl } from '../../contract/redis.js';
 
@@ -46,14 +46,19 @@ function countReads(store: Store): { reads: () => Record<string, number>; reset:
 
 const none = Object.fromEntries(DELIVERY_READS.map((n) => [n, 0]));
 
+/** `n` nodes on this file's Redis and one store, the periodic catch-up an hour apart (only wake-ups deliver). */
+async function nodes(t: Test, n: number): Promise<TestServer[]> {
+  const quiet = { bus: await clusterBus(REDIS_DB), catchUpIntervalMs: HOUR_MS };
+  const first = await startServer(t, { ...quiet, nodeId: `a-${process.pid}` });
+  const store = path.join(first.dataDir, 'siar.db');
+  const all = [first];
+  for (let i = 1; i < n; i++) all.push(await startServer(t, { ...quiet, nodeId: `${'abc'[i]}-${process.pid}`, store }));
+  return all;
+}
+
 t.test('popups sent on node A to a member on node B: no store read on B or C, the same popup as on A, marked delivered', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const bus = await clusterBus(REDIS_DB);
-  const quiet = { bus, catchUpIntervalMs: HOUR_MS };
-  const a = await startServer(t, { ...quiet, nodeId: `a-${process.pid}` });
-  const store = path.join(a.dataDir, 'siar.db');
-  const b = await startServer(t, { ...quiet, nodeId: `b-${process.pid}`, store });
-  const c = await startServer(t, { ...quiet, nodeId: `c-${process.pid}`, store });
+  const [a, b, c] = (await nodes(t, 3)) as [TestServer, TestServer, TestServer];
   const { password: bobPassword } = await a.member('bob');
   const { password: carolPassword } = await a.member('carol');
   const alice = await a.memberClient('alice');
@@ -107,11 +112,7 @@ t.test('popups sent on node A to a member on node B: no store read on B or C, th
 
 t.test('a broadcast stored on node A: node B pushes to the members it holds without reading the store, and records them delivered', async (t) => {
   if (!requireCapability(t, 'Redis', redisMissing())) return;
-  const bus = await clusterBus(REDIS_DB);
-  const quiet = { bus, catchUpIntervalMs: HOUR_MS };
-  const a = await startServer(t, { ...quiet, nodeId: `a-${process.pid}` });
-  const store = path.join(a.dataDir, 'siar.db');
-  const b = await startServer(t, { ...quiet, nodeId: `b-${process.pid}`, store });
+  const [a, b] = (await nodes(t, 2)) as [TestServer, TestServer];
   // More members than a wake-up carries one by one (a snapshot audience), straight into the store.
   const password = 'broadcast-across-nodes-1';
   const names = Array.from({ length: CARRIED_RECIPIENTS_MAX + 6 }, (_, i) => `m${String(i).padStart(3, '0')}`);
