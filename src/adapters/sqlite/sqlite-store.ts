@@ -175,6 +175,7 @@ export class SqliteStore implements Store {
    * the recipients pushed once the storing node has pushed their popups (null until then). This
    * process is the database's only writer, so this is all of them: a read that depends on
    * recipients writes them first (settle()), synchronously; when none is pending that costs nothing.
+   * (Nodes sharing one file, as tests run them: a mark finds another process's snapshot itself.)
    */
   private readonly unmaterialised = new Map<number, readonly number[] | null>();
 
@@ -949,6 +950,13 @@ export class SqliteStore implements Store {
     this.settle(); // the rows a mark is written on exist first
     return this.groupCommit.run(() => {
       const at = now();
+      // Nodes sharing one file: another process's snapshot whose rows it has not written yet (a
+      // broadcast heard with its recipients is marked before the storing node writes them): written
+      // now, with these marks, or the marks would find no rows and be lost.
+      if (this.sql.audienceToMaterialise.get(messageId)) {
+        this.materialise(messageId, recipientIds, at);
+        return;
+      }
       if (recipientIds.length < BULK_RECIPIENTS) {
         for (const id of recipientIds) this.sql.markDelivered.run(at, messageId, id);
       } else {

@@ -27,9 +27,9 @@ export type BusEvent =
   /**
    * A message was committed and is out (its attachments, if any, uploaded): every node pushes its
    * popups to the recipients connected to it. `message` rides along on an in-process bus; another
-   * bus may carry it (with `alert`) when it is small, its body cut to what a popup shows (the Redis
-   * bus: at most CARRIED_RECIPIENTS_MAX recipients), or else only the id, and subscribers read the
-   * message from the store.
+   * bus may carry it (with `alert`), its body cut to what a popup shows (the Redis bus: up to
+   * CARRIED_RECIPIENTS_MAX recipients, or a larger audience nobody has had yet as its recipient
+   * ids), or else only the id, and subscribers read the message from the store.
    */
   | { type: 'message_stored'; messageId: number; institution: string; message?: Message; alert?: MessageAlert | null }
   /** A push to every connection of one member (READ, SENT, SEND_FAILED, SUBSCRIPTION…). */
