@@ -59,8 +59,8 @@ import {
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
-import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sqlite/alerts.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert, unacknowledgedPageSize } from '../sqlite/alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest, UnacknowledgedRecipient } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
@@ -487,6 +487,13 @@ export class PostgresStore implements Store {
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
     const rows = await A.takeReminders.all(this.pool, recipientId, limit);
     return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
+  async unacknowledgedRecipients(messageId: number, page: { afterId: number; limit: number }): Promise<UnacknowledgedRecipient[]> {
+    const limit = unacknowledgedPageSize(page.limit);
+    if (limit === 0) return [];
+    await this.settle(); // an audience snapshot's rows exist before they are read
+    return (await A.unacknowledged.all(this.pool, messageId, page.afterId, limit)).map((r) => ({ userId: r.recipient_id, via: r.via ?? null }));
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {

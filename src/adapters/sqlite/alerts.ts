@@ -5,6 +5,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import type { MessageAlert, NewAlert, Priority, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import { RECIPIENTS_PER_READ } from '../../core/ports/store/messages.js';
 
 export interface AlertRow {
   message_id: number;
@@ -90,6 +91,11 @@ export function nextReminder(from: string, everySeconds: number): string {
   return new Date(Date.parse(from) + everySeconds * 1000).toISOString();
 }
 
+/** The rows one page of unacknowledgedRecipients reads (both stores): `limit`, at most RECIPIENTS_PER_READ, none for a limit below 1. */
+export function unacknowledgedPageSize(limit: number): number {
+  return Number.isFinite(limit) && limit >= 1 ? Math.min(Math.floor(limit), RECIPIENTS_PER_READ) : 0;
+}
+
 /** Groups acknowledgement rows: message id → recipient id → when. */
 export function groupAcks(rows: readonly AckRow[]): Map<number, Map<number, string>> {
   const out = new Map<number, Map<number, string>>();
@@ -136,6 +142,13 @@ export function prepareAlertStatements(db: Database) {
       WHERE r.message_id = ? AND r.deleted_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
       ORDER BY r.recipient_id`),
+    // A page of them, with their routes (AlertStore.unacknowledgedRecipients): by the primary key from `after`.
+    unacknowledged: db.prepare<{ id: number; after: number; limit: number }, { recipient_id: number; via: string | null }>(`
+      SELECT r.recipient_id, rt.via FROM message_recipients r
+      LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
+      WHERE r.message_id = @id AND r.recipient_id > @after AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+      ORDER BY r.recipient_id LIMIT @limit`),
     oweReminder: db.prepare<[number, number, number]>(`
       INSERT INTO message_reminders_due (message_id, recipient_id, reminder) VALUES (?, ?, ?)
       ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),

@@ -20,8 +20,8 @@ import { dirname } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
-import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, recallOnRelease, replacing, toAlert, type AlertStatements } from './alerts.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import { groupAcks, newAlertRow, prepareAlertStatements, recallIn, recallOnRelease, replacing, toAlert, unacknowledgedPageSize, type AlertStatements } from './alerts.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest, UnacknowledgedRecipient } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
@@ -851,6 +851,13 @@ export class SqliteStore implements Store {
       for (const r of rows) q.dropReminder.run(recipientId, r.message_id);
       return rows.map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
     });
+  }
+
+  async unacknowledgedRecipients(messageId: number, page: { afterId: number; limit: number }): Promise<UnacknowledgedRecipient[]> {
+    const limit = unacknowledgedPageSize(page.limit);
+    if (limit === 0) return [];
+    return this.readRecipients(() => this.alertSql.unacknowledged.all({ id: messageId, after: page.afterId, limit })
+      .map((r) => ({ userId: r.recipient_id, via: r.via ?? null })));
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {
