@@ -365,6 +365,17 @@ export class PostgresStore implements Store {
     return row ? toSession(row) : null;
   }
 
+  async findSessionAndUser(tokenHash: string): Promise<{ session: Session; user: User } | null> {
+    const r = await Q.openSessionAndUser.get(this.pool, tokenHash);
+    if (!r) return null;
+    const session = toSession({
+      id: r.session_id, token_hash: r.session_token_hash, user_id: r.session_user_id, address: r.session_address,
+      created_at: r.session_created_at, expires_at: r.session_expires_at, closed_at: r.session_closed_at,
+      must_change_password: r.session_must_change_password,
+    });
+    return { session, user: toUser(r) };
+  }
+
   async closeSession(sessionId: number): Promise<void> {
     await Q.closeSession.run(this.pool, now(), sessionId);
   }

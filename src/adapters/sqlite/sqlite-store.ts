@@ -650,6 +650,18 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async findSessionAndUser(tokenHash: string): Promise<{ session: Session; user: User } | null> {
+    // Both from this store's read cache when it holds them: no query at all on a resume storm's repeats.
+    return this.read(() => {
+      const session = this.cache.session(tokenHash, () => {
+        const row = this.sql.openSessionByToken.get(tokenHash);
+        return row ? toSession(row) : null;
+      });
+      const user = session ? this.cachedUserById(session.userId) : null;
+      return session && user ? { session, user } : null;
+    });
+  }
+
   async closeSession(sessionId: number): Promise<void> {
     return this.write(() => {
       this.cache.forgetSessions();
