@@ -136,6 +136,11 @@ export class Connection implements PeerConnection {
     else this.closeListeners.push(listener);
   }
 
+  /** Hands what this turn wrote to the socket now (a reply before the work that follows it). */
+  flushOutput(): void {
+    this.output.flush();
+  }
+
   /** Writes one frame line. Returns false if the connection is gone or was too slow and got closed. */
   send(line: string): boolean {
     if (!this.writable()) return false;
@@ -177,9 +182,15 @@ export class Connection implements PeerConnection {
   }
 
   /** Pushes a popup once per connection; false if it was pushed before or could not be written. */
-  pushPopup(messageId: number, frame: Buffer): boolean {
+  /**
+   * One popup, once per id. `now`: written to the socket at once (a fan-out to many connections,
+   * Output.writeNow) rather than at the end of this turn with the connection's other frames.
+   */
+  pushPopup(messageId: number, frame: Buffer, now = false): boolean {
     if (!this.wantsPopups || this.pushedPopups.has(messageId)) return false;
-    if (!this.sendEncoded(frame)) return false;
+    if (!this.writable()) return false;
+    if (now) this.output.writeNow(frame);
+    else this.output.write(frame, frame.length);
     this.pushedPopups.add(messageId);
     // Bounded: old ids cannot race any more.
     if (this.pushedPopups.size > 4096) {

@@ -41,7 +41,11 @@ export function createDispatcher(services: Services, commands: ReadonlyMap<strin
       const result = await command.handler(ctx, request.args);
       conn.send(encodeOk(requestId, result ?? {}));
       conn.log.info({ verb, rid: requestId, ms: elapsed(started), user: auth?.user.username }, 'command ok');
-      if (after) runAfterReply(conn, verb, after);
+      if (after) {
+        // The OK leaves first: the work after it (a broadcast's popups) may take a while.
+        conn.flushOutput();
+        runAfterReply(conn, verb, after);
+      }
     } catch (thrown) {
       // A store's refusal (StoreError) answers as the protocol error it maps to (core/wire-errors.ts).
       const err = wireError(thrown) ?? thrown;

@@ -171,9 +171,10 @@ export class LocalConnections {
     if (set?.delete(conn) && set.size === 0) this.byUser.delete(userId);
   }
 
+  /** One popup of a fan-out to every connection of a member held here, each written at once. */
   pushPopup(userId: number, messageId: number, frame: Buffer): number {
     let n = 0;
-    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame)) n++;
+    for (const conn of this.byUser.get(userId) ?? []) if (conn.pushPopup(messageId, frame, true)) n++;
     return n;
   }
 

@@ -52,6 +52,23 @@ export class Output implements Backlogged {
     this.frameBytes += bytes;
   }
 
+  /**
+   * Hands a frame to the socket at once, with what this turn queued before it (in order). For a
+   * fan-out (one popup to thousands of connections, one frame each): each leaves as it is pushed,
+   * so the first recipient does not wait for the last one's turn to be queued, and no tick is
+   * scheduled per connection.
+   */
+  writeNow(chunk: Buffer): void {
+    if (this.frames.length > 0) {
+      this.frames.push(chunk);
+      this.flush();
+      return;
+    }
+    if (this.done || this.socket.destroyed) return;
+    this.socket.write(chunk, this.afterWrite);
+    this.note(false);
+  }
+
   /** Bytes written this turn, not handed to the socket yet. */
   get turnBytes(): number {
     return this.frameBytes;
