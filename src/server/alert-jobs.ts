@@ -39,10 +39,7 @@ export async function remindRecipients(services: AlertJobServices, message: Mess
   const institution = await senderInstitution(store, message);
   const fresh = { ...alert, reminders: out.reminders };
   const push = (): void => {
-    for (const rid of out.now) {
-      const via = message.recipients.find((r) => r.userId === rid)?.via ?? null;
-      router.pushToUser(rid, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
-    }
+    for (const { userId, via } of out.now) router.pushToUser(userId, 'POPUP', popupArgs(message, institution, via, fresh, out.reminders));
   };
   return { reminders: out.reminders, reminded: out.pending.length, online: out.now.length, push };
 }
@@ -90,15 +87,21 @@ async function deliverScheduled(services: AlertJobServices, messageIds: number[]
   }
 }
 
-/** An automatic reminder came due: reminds the non-acknowledgers, or ends the reminders when there is no more reason. */
+/**
+ * An automatic reminder came due: reminds the non-acknowledgers, or ends the reminders when there is
+ * no more reason (nobody holding the message has not acknowledged it: those who deleted it without
+ * acknowledging are not reminded, so they do not keep the reminders going). Reads the message
+ * without its recipients and one row of those who have not acknowledged; recordReminder reads the rest.
+ */
 async function remindDue(services: AlertJobServices, messageId: number, ctx: DueJobContext): Promise<void> {
   const { store } = services;
-  const [message, alert, acks] = await Promise.all([
-    store.getMessage(messageId), store.alertsOf([messageId]).then((a) => a.get(messageId)), store.acksOf([messageId]).then((a) => a.get(messageId)),
+  const [message, alert, waiting] = await Promise.all([
+    store.getMessageFor(messageId, []), store.alertsOf([messageId]).then((a) => a.get(messageId)),
+    store.unacknowledgedRecipients(messageId, { afterId: 0, limit: 1 }),
   ]);
   // Still waiting for its attachments: nobody has it to be reminded; the claim's lease runs out and it is tried again.
   if (message?.state === 'sending') return;
-  const everyone = message ? message.recipients.every((r) => acks?.has(r.userId)) : true;
+  const everyone = waiting.length === 0;
   if (!message || !alert?.remindEverySeconds || alert.recalledAt || isExpired(alert, ctx.nowMs) || everyone || alert.autoReminders >= alert.remindMax) {
     await store.finishReminders(messageId, ctx.owner);
     return;

@@ -19,6 +19,11 @@ import { LocalConnections } from '../../src/server/local-connections.js';
 import { popupConnection, popupOutlet } from '../../src/server/delivery.js';
 import { TrafficStats } from '../../src/server/stats.js';
 import { seedMembers, seedPostgresMembers } from '../../bench/lib/seed.js';
+import { MemoryPresence } from '../../src/adapters/memory/presence.js';
+import { Router } from '../../src/server/router.js';
+import { alertJobHandler, remindRecipients, type AlertJobServices } from '../../src/server/alert-jobs.js';
+import { remindable } from '../../src/core/services/alerts.js';
+import { createLogger } from '../../src/server/logger.js';
 import { requireCapability } from '../helpers/capability.js';
 import { serverSideConnection as connect, waitFor, type ServerSideConnection } from '../helpers/server-connection.js';
 import { freshPostgresDatabase, openPostgresStore, postgresMissing } from '../contract/store/adapters.js';
@@ -29,6 +34,9 @@ const N = 2000;
 /** Of them, connected to the node under test. */
 const HERE = 10;
 const BROADCASTS = 3;
+/** Of a reminded message's recipients, offline ones that have not acknowledged either (besides the HERE connected). */
+const OFFLINE = 5;
+const UNACKED = HERE + OFFLINE;
 
 interface Adapter {
   name: string;
@@ -78,6 +86,35 @@ function counting(real: Store): { store: DeliveryStore; rows: { recipients: numb
     markUndelivered: (id, userIds) => real.markUndelivered(id, userIds),
     materialiseRecipients: (id, userIds) => real.materialiseRecipients(id, userIds),
   };
+  return { store, rows };
+}
+
+/**
+ * The real store as the reminders see it (every method passed on), counting what its reads give back
+ * of one message's recipients: recipient rows (getMessage, getMessageFor), acknowledgement rows
+ * (acksOf) and rows of those who have not acknowledged (unacknowledgedRecipients).
+ */
+function countingAll(real: Store): { store: Store; rows: { recipients: number; acks: number; unacknowledged: number } } {
+  const rows = { recipients: 0, acks: 0, unacknowledged: 0 };
+  const counters: Record<string, (out: unknown) => void> = {
+    getMessage: (m) => { rows.recipients += (m as Message | null)?.recipients.length ?? 0; },
+    getMessageFor: (m) => { rows.recipients += (m as Message | null)?.recipients.length ?? 0; },
+    acksOf: (acks) => { for (const m of (acks as Map<number, Map<number, string>>).values()) rows.acks += m.size; },
+    unacknowledgedRecipients: (page) => { rows.unacknowledged += (page as unknown[]).length; },
+  };
+  const store = new Proxy(real, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      const count = typeof prop === 'string' ? counters[prop] : undefined;
+      if (!count) return (value as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        const out = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        count(out);
+        return out;
+      };
+    },
+  });
   return { store, rows };
 }
 
@@ -132,6 +169,80 @@ for (const adapter of adapters) {
       t.equal(rows.recipients, BROADCASTS, 'its own row of each');
       await waitFor(() => popupIds(sides[0]!).length === BROADCASTS);
       t.strictSame(popupIds(sides[0]!), sent);
+    });
+
+    t.test(`a reminder, automatic or REMIND, reads the rows of the ${UNACKED} who have not acknowledged, not ${N}, and asks presence about them alone`, async (t) => {
+      const real = await adapter.open(t);
+      const [senderId, ...recipientIds] = (await real.listActiveMemberIds()).sort((a, b) => a - b) as [number, ...number[]];
+      // Not acknowledged: HERE members spread over the audience (connected here) and OFFLINE more (not connected).
+      const connectedIds = Array.from({ length: HERE }, (_, i) => recipientIds[Math.floor((i * (N - 1)) / (HERE - 1))]!);
+      const offlineIds = recipientIds.filter((id) => !connectedIds.includes(id)).slice(0, OFFLINE);
+      const waiting = [...connectedIds, ...offlineIds].sort((a, b) => a - b);
+      // Half the connected ones were reached through a group: their reminders say so.
+      const recipientVia = new Map(connectedIds.filter((_, i) => i % 2 === 0).map((id) => [id, '@staff']));
+      const { message } = await real.storeAlertedMessage(
+        { senderId, audience: 'list', recipientIds, subject: 'Siaga', body: 'Evacuate', via: '@staff', recipientVia },
+        { priority: 'urgent', ack: true, remindEverySeconds: 60, remindMax: 3 },
+      );
+      const acking = recipientIds.filter((id) => !waiting.includes(id));
+      for (let i = 0; i < acking.length; i += 50) await Promise.all(acking.slice(i, i + 50).map((id) => real.acknowledge(message.id, id)));
+
+      const presence = new MemoryPresence();
+      const asked: number[] = [];
+      const countedPresence = new Proxy(presence, {
+        get(target, prop) {
+          if (prop === 'onlineAmong') return (ids: readonly number[]) => { asked.push(...ids); return target.onlineAmong(ids); };
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const local = new LocalConnections({ node: 'here', presence: countedPresence });
+      const hub = new MemoryBusHub();
+      const bus = hub.node('here');
+      const router = new Router(local, bus, countedPresence, (err) => t.error(err));
+      router.start();
+      t.teardown(() => router.stop());
+      const sides = await Promise.all(connectedIds.map(async (id) => connect(t, local, (await real.getUserById(id))!)));
+      // Presence is written as they attach: every one of them is online before the reminders ask.
+      for (let i = 0; (await presence.onlineAmong(connectedIds)).size < HERE; i++) {
+        if (i > 1000) throw new Error('presence never had them');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const { store, rows } = countingAll(real);
+      const services: AlertJobServices = { store, router, bus, stats: new TrafficStats(), log: createLogger('silent') };
+      const reminders = (side: ServerSideConnection) => side.received().split('\n').filter((line) => line.startsWith('*|POPUP|')).map((line) => {
+        const f = decodeServerFrame(line);
+        if (f.kind !== 'push') throw new Error('not a push');
+        return argsToPopup(f.args);
+      }).filter((p) => p.id === message.id && p.reminder);
+
+      // The automatic one: claimed as the runner claims it, then run by the runner's handler.
+      const later = new Date(Date.now() + 3_600_000).toISOString();
+      const jobs = await real.claimDueJobs({ now: later, owner: 'test', leaseUntil: new Date(Date.now() + 7_200_000).toISOString(), limit: 10 });
+      t.strictSame(jobs, [{ kind: 'remind', messageId: message.id }]);
+      await alertJobHandler(services)(jobs[0]!, { owner: 'test', nowMs: Date.now() });
+      await waitFor(() => sides.every((s) => reminders(s).length === 1));
+      sides.forEach((s, i) => t.match(reminders(s)[0], { reminder: 1, via: recipientVia.get(connectedIds[i]!) ?? '' }, 'the reminder, with its route'));
+      t.equal(rows.recipients, 0, `no recipient row read whole: ${rows.recipients}`);
+      t.equal(rows.acks, 0, `no acknowledgement row read: ${rows.acks}`);
+      t.equal(rows.unacknowledged, UNACKED + 1, `the ${UNACKED} rows of those who have not acknowledged (and one to tell that some have not): ${rows.unacknowledged}`);
+      t.strictSame([...new Set(asked)].sort((a, b) => a - b), waiting, 'presence asked about the non-acknowledgers alone');
+      t.equal(asked.length, UNACKED, `once each: ${asked.length} asked`);
+
+      // REMIND: the member's checks, then the same reminder.
+      rows.recipients = rows.acks = rows.unacknowledged = 0;
+      asked.length = 0;
+      const sender = (await real.getUserById(senderId))!;
+      const { message: own, alert } = await remindable(store, sender, message.id);
+      const out = await remindRecipients(services, own, alert, { manual: true, actorId: senderId, address: '127.0.0.1' });
+      t.match(out, { reminders: 2, reminded: UNACKED, online: HERE });
+      out!.push();
+      await waitFor(() => sides.every((s) => reminders(s).length === 2));
+      sides.forEach((s, i) => t.match(reminders(s)[1], { reminder: 2, via: recipientVia.get(connectedIds[i]!) ?? '' }));
+      t.equal(rows.recipients, 0, `REMIND: no recipient row read whole: ${rows.recipients}`);
+      t.equal(rows.acks, 0, `REMIND: no acknowledgement row read: ${rows.acks}`);
+      t.equal(rows.unacknowledged, UNACKED, `REMIND: the ${UNACKED} rows of those who have not acknowledged: ${rows.unacknowledged}`);
+      t.strictSame([...asked].sort((a, b) => a - b), waiting, `REMIND: presence asked about the non-acknowledgers alone, once each: ${asked.length} asked`);
     });
 
     t.test(`a node hearing a broadcast without its recipients reads the ${HERE} rows of the members it holds, not ${N}`, async (t) => {

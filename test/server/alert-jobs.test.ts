@@ -96,6 +96,22 @@ t.test('automatic reminders stop at remindMax, at a recall and at expiry', async
   t.ok(reminders(expiring.id) <= expired.autoReminders && Date.parse(expired.expiresAt!) <= Date.now(), 'none after the expiry');
 });
 
+t.test('automatic reminders stop once everyone still holding the message acknowledged: one deleted without acknowledging is not waited for', async (t) => {
+  const s = await startServer(t, FAST);
+  const unhas = await s.memberClient('unhas');
+  const ugm = await s.memberClient('ugm');
+  const itb = await s.memberClient('itb');
+  const sent = await unhas.send({ to: ['ugm', 'itb'], subject: 'Dihapus', ack: true, remindEvery: 1, remindMax: 100 });
+  await until('both have it', async () => (await unhas.report(sent.id)).delivered === 2);
+  await ugm.deleteMessage(sent.id);
+  await itb.ack(sent.id);
+  const alert = async () => (await s.server.store.alertsOf([sent.id])).get(sent.id)!;
+  await until('the reminders end', async () => (await alert()).nextRemindAt === null, 30_000);
+  const after = await alert();
+  t.ok(after.autoReminders < after.remindMax, `ended with ${after.autoReminders} of ${after.remindMax}, not by the cap`);
+  t.match(await unhas.report(sent.id), { acknowledged: 1, notAcknowledged: 1 }, 'REPORT still names it as not acknowledged');
+});
+
 t.test('a reminder never reaches a session opened with a mailed password (it takes no popups until PASSWD)', async (t) => {
   const s = await startServer(t);
   const unhas = await s.memberClient('unhas');

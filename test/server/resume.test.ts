@@ -150,6 +150,23 @@ t.test('RESUME costs no password hash: far faster than LOGIN', async (t) => {
   t.ok(median(resumeMs) * 5 < median(loginMs), `RESUME (${median(resumeMs).toFixed(1)} ms) ≪ LOGIN (${median(loginMs).toFixed(1)} ms)`);
 });
 
+t.test('RESUME reads its session and member from the store in one read', async (t) => {
+  const s = await startServer(t);
+  const fina = await s.member('fina');
+  const c = await s.client();
+  const { token } = await c.login('fina', fina.password, { popups: false });
+  // The server's own store, its account reads recorded as they pass (each still goes to the store).
+  const store = s.server.store as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const reads: string[] = [];
+  for (const name of ['findSession', 'findSessionAndUser', 'getUserById', 'getUserByUsername']) {
+    const real = store[name]!.bind(s.server.store);
+    store[name] = (...args: unknown[]) => { reads.push(name); return real(...args); };
+  }
+  const again = await s.client();
+  t.match(await again.resume(token, { popups: false }), { username: 'fina' });
+  t.strictSame(reads, ['findSessionAndUser'], 'the session and its member: one read');
+});
+
 t.test('a resumed connection is closed at its session\'s expiry, even behind later logins', async (t) => {
   const s = await startServer(t, { sessionTtlMs: 3000 });
   const gita = await s.member('gita');

@@ -69,6 +69,13 @@ export const A = statements('siar.alerts', {
     WHERE r.message_id = $1 AND r.deleted_at IS NULL
       AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
     ORDER BY r.recipient_id`),
+  // A page of them, with their routes (AlertStore.unacknowledgedRecipients): by the primary key from $2.
+  unacknowledged: sql<[number, number, number], Row<{ recipient_id: number; via: string | null }>>(`
+    SELECT r.recipient_id, rt.via FROM message_recipients r
+    LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
+    WHERE r.message_id = $1 AND r.recipient_id > $2 AND r.deleted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+    ORDER BY r.recipient_id LIMIT $3`),
   oweReminders: sql<[number, number[], number]>(`
     INSERT INTO message_reminders_due (message_id, recipient_id, reminder) SELECT $1, unnest($2::bigint[]), $3
     ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),

@@ -50,8 +50,8 @@ import {
 } from '../../core/ports/store.js';
 import { PgChannelsGroups } from './channels.js';
 import { A, recallIn } from './alert-sql.js';
-import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sql-common/alert-rows.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert, unacknowledgedPageSize } from '../sql-common/alert-rows.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest, UnacknowledgedRecipient } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import { createPool, transaction, type PoolOptions, type Queryable } from './connection.js';
 import { storeError } from './errors.js';
@@ -356,6 +356,17 @@ export class PostgresStore implements Store {
     return row ? toSession(row) : null;
   }
 
+  async findSessionAndUser(tokenHash: string): Promise<{ session: Session; user: User } | null> {
+    const r = await Q.openSessionAndUser.get(this.pool, tokenHash);
+    if (!r) return null;
+    const session = toSession({
+      id: r.session_id, token_hash: r.session_token_hash, user_id: r.session_user_id, address: r.session_address,
+      created_at: r.session_created_at, expires_at: r.session_expires_at, closed_at: r.session_closed_at,
+      must_change_password: r.session_must_change_password,
+    });
+    return { session, user: toUser(r) };
+  }
+
   async closeSession(sessionId: number): Promise<void> {
     await Q.closeSession.run(this.pool, now(), sessionId);
   }
@@ -478,6 +489,13 @@ export class PostgresStore implements Store {
   async takeDueReminders(recipientId: number, limit: number): Promise<Array<{ messageId: number; reminder: number }>> {
     const rows = await A.takeReminders.all(this.pool, recipientId, limit);
     return rows.sort((a, b) => a.message_id - b.message_id).map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
+  }
+
+  async unacknowledgedRecipients(messageId: number, page: { afterId: number; limit: number }): Promise<UnacknowledgedRecipient[]> {
+    const limit = unacknowledgedPageSize(page.limit);
+    if (limit === 0) return [];
+    await this.settle(); // an audience snapshot's rows exist before they are read
+    return (await A.unacknowledged.all(this.pool, messageId, page.afterId, limit)).map((r) => ({ userId: r.recipient_id, via: r.via ?? null }));
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {

@@ -88,6 +88,12 @@ export const Q = statements('siar', {
     INSERT INTO sessions (token_hash, user_id, address, created_at, expires_at, must_change_password) VALUES ($1, $2, $3, $4, $5, $6)
     RETURNING *`),
   openSessionByToken: sql<[string], Row<PgSessionRow>>(`SELECT * FROM sessions WHERE token_hash = $1 AND closed_at IS NULL`),
+  // The session's columns prefixed (session_*) beside its member's, in one round trip (findSessionAndUser).
+  openSessionAndUser: sql<[string], Row<PgUserRow & { [K in keyof PgSessionRow as `session_${K}`]: PgSessionRow[K] }>>(`
+    SELECT u.*, s.id AS session_id, s.token_hash AS session_token_hash, s.user_id AS session_user_id, s.address AS session_address,
+      s.created_at AS session_created_at, s.expires_at AS session_expires_at, s.closed_at AS session_closed_at,
+      s.must_change_password AS session_must_change_password
+    FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.closed_at IS NULL`),
   closeSession: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL`),
   closeUserSessions: sql<[string, number]>(`UPDATE sessions SET closed_at = $1 WHERE user_id = $2 AND closed_at IS NULL`),
   closeOtherSessions: sql<[string, number, number]>(

@@ -6,6 +6,7 @@
  * $limit its own way).
  */
 import type { MessageAlert, NewAlert, Priority, RecallRequest } from '../../core/ports/store/alerts.js';
+import { RECIPIENTS_PER_READ } from '../../core/ports/store/messages.js';
 
 export interface AlertRow {
   message_id: number;
@@ -89,6 +90,11 @@ export function recallOnRelease(row: ReleaseRow): (RecallRequest & { replacedBy:
 /** One period after `from` (ISO 8601 UTC). */
 export function nextReminder(from: string, everySeconds: number): string {
   return new Date(Date.parse(from) + everySeconds * 1000).toISOString();
+}
+
+/** The rows one page of unacknowledgedRecipients reads (both stores): `limit`, at most RECIPIENTS_PER_READ, none for a limit below 1. */
+export function unacknowledgedPageSize(limit: number): number {
+  return Number.isFinite(limit) && limit >= 1 ? Math.min(Math.floor(limit), RECIPIENTS_PER_READ) : 0;
 }
 
 /** Groups acknowledgement rows: message id → recipient id → when. */

@@ -29,6 +29,13 @@ export function prepareAlertStatements(db: Database) {
       WHERE r.message_id = ? AND r.deleted_at IS NULL
         AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
       ORDER BY r.recipient_id`),
+    // A page of them, with their routes (AlertStore.unacknowledgedRecipients): by the primary key from `after`.
+    unacknowledged: db.prepare<{ id: number; after: number; limit: number }, { recipient_id: number; via: string | null }>(`
+      SELECT r.recipient_id, rt.via FROM message_recipients r
+      LEFT JOIN message_routes rt ON rt.message_id = r.message_id AND rt.recipient_id = r.recipient_id
+      WHERE r.message_id = @id AND r.recipient_id > @after AND r.deleted_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM message_acks k WHERE k.message_id = r.message_id AND k.recipient_id = r.recipient_id)
+      ORDER BY r.recipient_id LIMIT @limit`),
     oweReminder: db.prepare<[number, number, number]>(`
       INSERT INTO message_reminders_due (message_id, recipient_id, reminder) VALUES (?, ?, ?)
       ON CONFLICT (recipient_id, message_id) DO UPDATE SET reminder = excluded.reminder`),

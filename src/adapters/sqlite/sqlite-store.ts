@@ -21,8 +21,8 @@ import Sqlite from 'better-sqlite3';
 import type { Database, Statement, Transaction } from 'better-sqlite3';
 import { ChannelGroupSql } from './channels.js';
 import { prepareAlertStatements, recallIn, type AlertStatements } from './alerts.js';
-import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert } from '../sql-common/alert-rows.js';
-import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest } from '../../core/ports/store/alerts.js';
+import { groupAcks, newAlertRow, recallOnRelease, replacing, toAlert, unacknowledgedPageSize } from '../sql-common/alert-rows.js';
+import type { MessageAlert, NewAlert, RecallOutcome, RecallRequest, UnacknowledgedRecipient } from '../../core/ports/store/alerts.js';
 import type { DueJob, DueJobClaim, ReleasedMessage } from '../../core/ports/store/due-jobs.js';
 import type { Channel, ChannelChanges, ChannelRole, ChannelRosterRow, ChannelStanding, Group, NewChannel } from '../../core/ports/store/channels.js';
 import { GroupCommit } from './group-commit.js';
@@ -639,6 +639,18 @@ export class SqliteStore implements Store {
     }));
   }
 
+  async findSessionAndUser(tokenHash: string): Promise<{ session: Session; user: User } | null> {
+    // Both from this store's read cache when it holds them: no query at all on a resume storm's repeats.
+    return this.read(() => {
+      const session = this.cache.session(tokenHash, () => {
+        const row = this.sql.openSessionByToken.get(tokenHash);
+        return row ? toSession(row) : null;
+      });
+      const user = session ? this.cachedUserById(session.userId) : null;
+      return session && user ? { session, user } : null;
+    });
+  }
+
   async closeSession(sessionId: number): Promise<void> {
     return this.write(() => {
       this.cache.forgetSessions();
@@ -840,6 +852,13 @@ export class SqliteStore implements Store {
       for (const r of rows) q.dropReminder.run(recipientId, r.message_id);
       return rows.map((r) => ({ messageId: r.message_id, reminder: r.reminder }));
     });
+  }
+
+  async unacknowledgedRecipients(messageId: number, page: { afterId: number; limit: number }): Promise<UnacknowledgedRecipient[]> {
+    const limit = unacknowledgedPageSize(page.limit);
+    if (limit === 0) return [];
+    return this.readRecipients(() => this.alertSql.unacknowledged.all({ id: messageId, after: page.afterId, limit })
+      .map((r) => ({ userId: r.recipient_id, via: r.via ?? null })));
   }
 
   async openAcknowledgements(nowIso: string, limit: number): Promise<{ pending: number; messages: number }> {

@@ -64,7 +64,7 @@ export const RESUME_THROTTLE_NAME = '#resume';
 /**
  * RESUME's token check under the same throttle as passwords: an unknown or closed token is a
  * failure (audited `resume_failed`, slowed, then locked per address); a known one, expired or not,
- * is not a guess and is not counted. Cheap: one sha256 and the store's session lookup, no password hash.
+ * is not a guess and is not counted. Cheap: one sha256 and one store read (the session and its member), no password hash.
  */
 export async function checkResume(ctx: CommandContext, token: string): Promise<{ session: Session; user: User }> {
   const { throttle, store, config } = ctx.services;
@@ -77,9 +77,8 @@ export async function checkResume(ctx: CommandContext, token: string): Promise<{
   const started = await throttle.begin(RESUME_THROTTLE_NAME, address);
   if (started.refused?.locked) throw resumeRefusal(started.refused);
   await started.attempt?.abandon();
-  const session = await store.findSession(hashToken(token));
-  const user = session ? await store.getUserById(session.userId) : null;
-  if (session && user) return { session, user };
+  const found = await store.findSessionAndUser(hashToken(token));
+  if (found) return found;
   const outcome = await (await begin(throttle, address)).fail();
   await store.audit({ kind: 'resume_failed', subject: null, address });
   if (outcome.lockedNow) {

@@ -6,44 +6,14 @@
  * The row counts are read from the database itself, beside the store, so no read of the store
  * (which would write the rows first) stands between the commit and the count.
  */
-import pg from 'pg';
 import t, { type Test } from 'tap';
-import { PostgresStore } from '../../../src/adapters/postgres/postgres-store.js';
-import { SqliteStore } from '../../../src/adapters/sqlite/sqlite-store.js';
-import { AUDIENCE_SNAPSHOT_ABOVE, type Message, type NewMessage, type Store, type User } from '../../../src/core/ports/store.js';
+import { AUDIENCE_SNAPSHOT_ABOVE, type Message, type NewMessage, type User } from '../../../src/core/ports/store.js';
 import { forEachAdapter, type StoreAdapter } from './adapters.js';
+import { rawCounter } from './raw-rows.js';
 import { adminOf, ISO, seedMembers } from './fixtures.js';
 
 /** Just past the threshold: a large audience. */
 const LARGE = AUDIENCE_SNAPSHOT_ABOVE + 6;
-
-type Table = 'message_recipients' | 'message_routes' | 'message_audiences';
-
-/** Counts a message's rows in a table straight from the database (no store method in between). */
-function rawCounter(store: Store): { rows(table: Table, messageId: number): Promise<number>; pending(): Promise<number> } {
-  if (store instanceof SqliteStore) {
-    const count = (sql: string, ...args: number[]) => Promise.resolve(store.db.prepare<number[], number>(sql).pluck().get(...args)!);
-    return {
-      rows: (table, id) => count(`SELECT count(*) FROM ${table} WHERE message_id = ?`, id),
-      pending: () => count(`SELECT count(*) FROM message_audiences WHERE materialised_at IS NULL`),
-    };
-  }
-  if (!(store instanceof PostgresStore)) throw new Error('an adapter this test does not know');
-  // A connection per count: none is left open when the test's database is dropped.
-  const count = async (sql: string, ...args: number[]) => {
-    const client = new pg.Client({ connectionString: store.url });
-    await client.connect();
-    try {
-      return Number((await client.query<{ n: string }>(sql, args)).rows[0]!.n);
-    } finally {
-      await client.end();
-    }
-  };
-  return {
-    rows: (table, id) => count(`SELECT count(*) AS n FROM ${table} WHERE message_id = $1`, id),
-    pending: () => count(`SELECT count(*) AS n FROM message_audiences WHERE materialised_at IS NULL`),
-  };
-}
 
 /** A sender and LARGE recipients (r00, r01, …), and messages from the one to the others. */
 async function audience(t: Test, adapter: StoreAdapter) {

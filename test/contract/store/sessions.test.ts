@@ -21,6 +21,20 @@ forEachAdapter(t, (t, adapter) => {
     t.equal(await store.findSession('hash-1'), null);
   });
 
+  t.test('findSessionAndUser: the open session and its member in one read, as findSession and getUserById give them', async (t) => {
+    const store = await adapter.open(t);
+    const [alice, bob] = await seedMembers(store, ['alice', 'bob']);
+    const restricted = await store.createSession({ userId: alice!.id, tokenHash: 'a1', address: '192.0.2.1', expiresAt: inOneHour(), mustChangePassword: true });
+    const expired = await store.createSession({ userId: bob!.id, tokenHash: 'b1', address: null, expiresAt: '2000-01-01T00:00:00.000Z' });
+    t.strictSame(await store.findSessionAndUser('a1'), { session: restricted, user: await store.getUserById(alice!.id) }, 'every field of both');
+    t.strictSame(await store.findSessionAndUser('b1'), { session: expired, user: await store.getUserById(bob!.id) }, 'expired but open: found (expiry is the caller\'s call)');
+    t.equal(await store.findSessionAndUser('nope'), null, 'an unknown token hash');
+    await store.setUserStatus(bob!.id, 'suspended');
+    t.match(await store.findSessionAndUser('b1'), { session: { id: expired.id }, user: { id: bob!.id, status: 'suspended' } }, 'a suspended member\'s, with its status now');
+    await store.closeSession(restricted.id);
+    t.equal(await store.findSessionAndUser('a1'), null, 'a closed session is gone at once');
+  });
+
   t.test('an expired but open session is still found (expiry is the caller\'s call), its times as given', async (t) => {
     const store = await adapter.open(t);
     const admin = await adminOf(store);

@@ -37,6 +37,13 @@ export interface RecallRequest {
 }
 
 
+/** A recipient that has not acknowledged a message (AlertStore.unacknowledgedRecipients). */
+export interface UnacknowledgedRecipient {
+  userId: number;
+  /** Through which channel or groups the message reached it ('#c', '@g[,@g]'); null when named directly. */
+  via: string | null;
+}
+
 export interface AlertStore {
   /**
    * Stores the message (as storeMessage does, quota included) and its alert row in one transaction;
@@ -74,6 +81,16 @@ export interface AlertStore {
   remindMessage(
     messageId: number, online: ReadonlySet<number>, automatic?: { owner: string; nextAt: string },
   ): Promise<{ reminders: number; pending: number[]; queued: number[] } | null>;
+  /**
+   * One page of the message's recipients that have not acknowledged it and still have it in their
+   * inbox (those remindMessage names as `pending`: a suspended member is among them, one that deleted
+   * the message is not), each with its route: those with a recipient id above `afterId`, by id, at
+   * most `limit` of them and never more than RECIPIENTS_PER_READ (a larger limit reads that many).
+   * The next page starts after the last id of this one; an empty page is the end. A message whose
+   * recipients are still kept aside (sending, or scheduled and not out) has none yet; an unknown
+   * message none. A reminder reads these, not every recipient of a broadcast and all its acks.
+   */
+  unacknowledgedRecipients(messageId: number, page: { afterId: number; limit: number }): Promise<UnacknowledgedRecipient[]>;
   /**
    * Acknowledgements still open (STATS, issue 21): over the `limit` newest messages that ask for
    * acknowledgement and are neither recalled, expired (at `nowIso`) nor scheduled for later, their
