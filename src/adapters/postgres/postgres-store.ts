@@ -708,21 +708,10 @@ export class PostgresStore implements Store {
     // Each node records the marks of every message it delivered: concurrent ones go in one statement
     // (a round trip per message inside the batch held every SEND's commit behind them).
     const ids = [...recipientIds];
-    // A broadcast heard with its recipients (the Redis bus carries them) is marked on the nodes that
-    // pushed it, perhaps before the storing node writes its rows: a recipient of a snapshot still
-    // pending gets its row now, delivered, and the rows written later keep the mark.
-    await this.groupCommit.run(async (tx) => {
-      const at = now();
-      await Q.markDelivered.run(tx, at, messageId, ids);
-      await Q.markDeliveredInSnapshots.run(tx, at, ids.map(() => messageId), ids);
-    }, {
+    await this.groupCommit.run((tx) => Q.markDelivered.run(tx, now(), messageId, ids), {
       key: 'delivery marks', item: { messageId, ids },
       many: async (tx, items) => {
-        const at = now();
-        const messages = items.flatMap((i) => i.ids.map(() => i.messageId));
-        const recipients = items.flatMap((i) => i.ids);
-        await Q.markDeliveredPairs.run(tx, at, messages, recipients);
-        await Q.markDeliveredInSnapshots.run(tx, at, messages, recipients);
+        await Q.markDeliveredPairs.run(tx, now(), items.flatMap((i) => i.ids.map(() => i.messageId)), items.flatMap((i) => i.ids));
         return items.map(() => undefined);
       },
     });

@@ -236,16 +236,6 @@ export const Q = statements('siar', {
     UPDATE message_recipients AS mr SET delivered_at = $1
     FROM unnest($2::bigint[], $3::bigint[]) AS p(message_id, recipient_id)
     WHERE mr.message_id = p.message_id AND mr.recipient_id = p.recipient_id AND mr.delivered_at IS NULL`),
-  // The marks of recipients of a snapshot still pending (its rows not written): their rows, delivered.
-  // Only the snapshot's own recipients (a hash join with its ids), so no row is made for anyone else;
-  // the materialisation that follows keeps the marks (coalesce).
-  markDeliveredInSnapshots: sql<[string, number[], number[]]>(`
-    INSERT INTO message_recipients (message_id, recipient_id, delivered_at)
-    SELECT DISTINCT p.message_id, p.recipient_id, $1::timestamptz
-    FROM unnest($2::bigint[], $3::bigint[]) AS p(message_id, recipient_id)
-    JOIN message_audiences a ON a.message_id = p.message_id AND a.materialised_at IS NULL
-    JOIN LATERAL unnest(a.recipient_ids) AS r(id) ON r.id = p.recipient_id
-    ON CONFLICT (message_id, recipient_id) DO UPDATE SET delivered_at = coalesce(message_recipients.delivered_at, excluded.delivered_at)`),
   markUndelivered: sql<[number, number[]]>(`
     UPDATE message_recipients SET delivered_at = NULL
     WHERE message_id = $1 AND recipient_id = ANY($2::bigint[]) AND read_at IS NULL`),

@@ -182,22 +182,6 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(read, stored, 'read back as it was stored');
   });
 
-  t.test('another node\'s delivered marks, made before the storing node writes the rows, are kept', async (t) => {
-    const { store, recipients, raw, storeLarge } = await audience(t, adapter);
-    // A node that heard the broadcast with its recipients (the Redis bus carries them): open before
-    // the message was stored, so it knows of no pending snapshot of its own.
-    const other = await adapter.reopen(t, store);
-    const message = await storeLarge(t, 'heard elsewhere');
-    const [r0, r1, r2, r3] = recipients as [User, User, User, User];
-    await other.markDeliveredMany(message.id, [r0.id, r1.id]);
-    await other.markDeliveredMany(message.id, [r1.id]); // again: nothing changes
-    // The storing node's own pushes, then its rows.
-    await store.materialiseRecipients(message.id, [r2.id]);
-    t.equal(await raw.rows('message_recipients', message.id), LARGE, 'every row, once');
-    for (const r of [r0, r1, r2]) t.strictSame((await store.listUndelivered(r.id, 10)).map((m) => m.id), [], `${r.username}: delivered`);
-    t.strictSame((await other.listUndelivered(r3.id, 10)).map((m) => m.id), [message.id], 'the others still owed');
-  });
-
   t.test('a store that stopped before materialising loses nothing: the next one writes the rows, undelivered', async (t) => {
     const { store, recipients, raw, storeLarge } = await audience(t, adapter);
     const message = await storeLarge(t, 'before the crash');
