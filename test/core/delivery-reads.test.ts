@@ -11,7 +11,7 @@
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { argsToPopup, decodeServerFrame } from '../../src/protocol/index.js';
-import { DeliverySubscriber, PeriodicCatchUp, replayPending, type DeliveryPorts, type DeliveryStore } from '../../src/core/services/delivery.js';
+import { DeliverySubscriber, PeriodicCatchUp, deliverMessage, replayPending, type DeliveryPorts, type DeliveryStore } from '../../src/core/services/delivery.js';
 import type { Message, Store } from '../../src/core/ports/store.js';
 import { MemoryBusHub } from '../../src/adapters/memory/bus.js';
 import { SqliteStore } from '../../src/adapters/sqlite/sqlite-store.js';
@@ -159,6 +159,22 @@ for (const adapter of adapters) {
       for (const s of sides) t.strictSame(popupIds(s), sent);
       t.equal(stats.popups, BROADCASTS * HERE);
       t.equal(await catchUp.tick(), 0, 'nothing owed any more');
+    });
+
+    t.test(`a node hearing a broadcast with its recipients pushes to the ${HERE} it holds without a read, and its marks are kept`, async (t) => {
+      const { real, broadcast, rows, ports, sides, members } = await setup(t, adapter);
+      const stored = await broadcast('carried');
+      t.equal(stored.recipientRowsPending, true, 'a snapshot: its rows are not written yet');
+      // As the Redis bus hands it to another node: the recipients, without names or states.
+      const heard: Message = { ...stored, recipients: stored.recipients.map((r) => ({ ...r, username: '' })) };
+      t.equal(await deliverMessage(ports, heard, 'U', false, null), HERE);
+      t.equal(rows.recipients, 0, 'nothing read');
+      await waitFor(() => sides.every((s) => popupIds(s).length === 1));
+      const owed = async (): Promise<number[]> => (await Promise.all(members.map((u) => real.listUndelivered(u.id, 10)))).flat().map((m) => m.id);
+      t.strictSame(await owed(), [], 'recorded delivered, before the storing node wrote the rows');
+      await real.materialiseRecipients(stored.id, []); // the storing node, pushing to nobody
+      t.strictSame(await owed(), [], 'and kept after');
+      t.equal((await real.undeliveredAmong([stored.recipients[1]!.userId], 10)).length, 1, 'the others still owed');
     });
 
     t.test(`the replay at login reads one recipient row a broadcast, not ${N}`, async (t) => {

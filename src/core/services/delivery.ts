@@ -20,7 +20,8 @@
  *
  * A message to a large audience (more than AUDIENCE_SNAPSHOT_ABOVE recipients) is committed with an
  * audience snapshot instead of recipient rows: the node that stored it pushes its popups first and
- * then writes every recipient row in one batch, those it pushed delivered (materialiseRecipients).
+ * then writes every recipient row in one batch, those it pushed delivered (materialiseRecipients);
+ * a node that heard it with its recipients records its marks through the same call.
  */
 import type { Bus, BusEvent, Delivered } from '../ports/bus.js';
 import type { DeliveryCounters, PopupConnection, PopupOutlet } from '../ports/popups.js';
@@ -71,8 +72,11 @@ export async function deliverMessage(
     }
   }
   // Every popup is written first. A large audience's commit wrote a snapshot, not rows: the node that
-  // stored it writes them now, in one batch, those it pushed delivered (AUDIENCE_SNAPSHOT_ABOVE).
-  if (storedHere && message.recipientRowsPending) {
+  // stored it writes them now, in one batch, those it pushed delivered (AUDIENCE_SNAPSHOT_ABOVE). A
+  // node that heard it with its recipients (the Redis bus carries a fresh broadcast's) records its
+  // marks the same way, since the rows may not be written yet: whichever node comes first writes
+  // them, with its marks, and the others add theirs (a plain mark would find no row, and be lost).
+  if (message.recipientRowsPending) {
     await ports.store.materialiseRecipients(message.id, delivered);
     return pushed;
   }

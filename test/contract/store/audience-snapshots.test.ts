@@ -182,6 +182,23 @@ forEachAdapter(t, (t, adapter) => {
     t.strictSame(read, stored, 'read back as it was stored');
   });
 
+  t.test('each node that pushed a snapshot\'s popups records its marks, before or after the storing node, and all are kept', async (t) => {
+    const { store, recipients, raw, storeLarge } = await audience(t, adapter);
+    // Nodes that heard the broadcast with its recipients (the Redis bus carries them): open before
+    // it was stored, so they know of no pending snapshot of their own.
+    const early = await adapter.reopen(t, store);
+    const late = await adapter.reopen(t, store);
+    const message = await storeLarge(t, 'heard elsewhere');
+    const [r0, r1, r2, r3, r4] = recipients as [User, User, User, User, User];
+    await early.materialiseRecipients(message.id, [r0.id, r1.id]);
+    await early.materialiseRecipients(message.id, [r1.id]); // again: nothing changes
+    await store.materialiseRecipients(message.id, [r2.id]); // the storing node's own pushes
+    await late.materialiseRecipients(message.id, [r3.id]);
+    t.equal(await raw.rows('message_recipients', message.id), LARGE, 'every row, once');
+    for (const r of [r0, r1, r2, r3]) t.strictSame((await store.listUndelivered(r.id, 10)).map((m) => m.id), [], `${r.username}: delivered`);
+    t.strictSame((await late.listUndelivered(r4.id, 10)).map((m) => m.id), [message.id], 'the others still owed');
+  });
+
   t.test('a store that stopped before materialising loses nothing: the next one writes the rows, undelivered', async (t) => {
     const { store, recipients, raw, storeLarge } = await audience(t, adapter);
     const message = await storeLarge(t, 'before the crash');

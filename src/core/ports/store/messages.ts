@@ -206,7 +206,8 @@ export interface MessageStore {
    * written in one batch after its popups were pushed, `delivered` (the recipients pushed) delivered
    * now and the others not; the snapshot is marked materialised. Idempotent, and in either order
    * with the snapshot's materialisation by another path (a read, materialiseSnapshots): the rows
-   * are then there and only the delivered marks are written. Any other message: markDeliveredMany.
+   * are then there and only the delivered marks are written; from any node that pushed some of its
+   * popups, in any order (each adds its marks). Any other message: markDeliveredMany.
    */
   materialiseRecipients(messageId: number, delivered: readonly number[]): Promise<void>;
   /**
