@@ -59,14 +59,8 @@ export class Output implements Backlogged {
    * scheduled per connection.
    */
   writeNow(chunk: Buffer): void {
-    if (this.frames.length > 0) {
-      this.frames.push(chunk);
-      this.flush();
-      return;
-    }
-    if (this.done || this.socket.destroyed) return;
-    this.socket.write(chunk, this.afterWrite);
-    this.note(false);
+    this.frames.push(chunk);
+    this.flush();
   }
 
   /** Bytes written this turn, not handed to the socket yet. */

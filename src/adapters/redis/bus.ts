@@ -186,8 +186,11 @@ export class RedisBus implements Bus {
     return key;
   }
 
-  /** One of this node's own messages heard back: the whole of it, as published, if kept. */
-  private ownWhole(envelope: Envelope): BusEvent {
+  /**
+   * The event as its listeners get it: a large audience's recipients put back from their ids; one of
+   * this node's own messages heard back whole, as published, if kept.
+   */
+  private wholeEvent(envelope: Envelope): BusEvent {
     if (envelope.r && envelope.e.type === 'message_stored' && envelope.e.message) {
       return { ...envelope.e, message: { ...envelope.e.message, recipients: recipientsFrom(envelope.r) } };
     }
@@ -238,7 +241,7 @@ export class RedisBus implements Bus {
     } catch {
       return; // not ours
     }
-    const event = this.ownWhole(envelope);
+    const event = this.wholeEvent(envelope);
     for (const listener of [...this.listeners]) {
       try {
         listener(event, { origin: envelope.o });
